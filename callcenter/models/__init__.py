@@ -1,0 +1,70 @@
+"""All models, imported here so metadata is complete for Alembic and tests."""
+
+from callcenter.models.agents import AgentStateChange, AgentStatus, PauseReason
+from callcenter.models.audit import AuditEntry, DialLevelChange, ProcessedEvent
+from callcenter.models.calls import (
+    Call,
+    CallStateChange,
+    Disposition,
+    DispositionCode,
+    StepAction,
+    StepOutcome,
+)
+from callcenter.models.campaigns import (
+    Campaign,
+    CampaignStatus,
+    DialMode,
+    ScriptVersion,
+    campaign_teams,
+)
+from callcenter.models.leads import Customer, DncEntry, Lead, LeadList, LeadStateChange, Note
+from callcenter.models.scheduling import (
+    Appointment,
+    AppointmentStatus,
+    CalendarSlot,
+    Callback,
+    CallbackStatus,
+    DeliveryStatus,
+    FollowUp,
+    FollowUpKind,
+    MeetingKind,
+)
+from callcenter.models.users import Team, User, supervised_teams
+
+__all__ = [
+    "AgentStateChange",
+    "AgentStatus",
+    "Appointment",
+    "AppointmentStatus",
+    "AuditEntry",
+    "CalendarSlot",
+    "Call",
+    "CallStateChange",
+    "Callback",
+    "CallbackStatus",
+    "Campaign",
+    "CampaignStatus",
+    "Customer",
+    "DeliveryStatus",
+    "DialLevelChange",
+    "DialMode",
+    "Disposition",
+    "DispositionCode",
+    "DncEntry",
+    "FollowUp",
+    "FollowUpKind",
+    "Lead",
+    "LeadList",
+    "LeadStateChange",
+    "MeetingKind",
+    "Note",
+    "PauseReason",
+    "ProcessedEvent",
+    "ScriptVersion",
+    "StepAction",
+    "StepOutcome",
+    "Team",
+    "User",
+    "campaign_teams",
+    "supervised_teams",
+]

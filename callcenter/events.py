@@ -1,0 +1,96 @@
+"""Typed bus events. Every event has a unique id so handlers can be idempotent,
+and round-trips through a plain dict (for Redis Streams and for logs)."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from callcenter.db import utcnow
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Event:
+    TYPE: ClassVar[str] = ""
+    event_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
+    occurred_at: datetime = dataclasses.field(default_factory=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["occurred_at"] = self.occurred_at.isoformat()
+        data["type"] = self.TYPE
+        return data
+
+
+EVENT_TYPES: dict[str, type[Event]] = {}
+E = TypeVar("E", bound=type[Event])
+
+
+def event_type(cls: E) -> E:
+    if cls.TYPE in EVENT_TYPES:
+        raise ValueError(f"event type {cls.TYPE} registered twice")
+    EVENT_TYPES[cls.TYPE] = cls
+    return cls
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    fields = dict(data)
+    cls = EVENT_TYPES[fields.pop("type")]
+    fields["occurred_at"] = datetime.fromisoformat(fields["occurred_at"])
+    return cls(**fields)
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CallDialing(Event):
+    TYPE: ClassVar[str] = "call.dialing"
+    call_id: str
+    campaign_id: int
+    lead_id: int
+    attempt: int
+    agent_id: int | None = None  # preview calls have their agent from the start
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CallRinging(Event):
+    TYPE: ClassVar[str] = "call.ringing"
+    call_id: str
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CallAnswered(Event):
+    TYPE: ClassVar[str] = "call.answered"
+    call_id: str
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CallConnected(Event):
+    TYPE: ClassVar[str] = "call.connected"
+    call_id: str
+    agent_id: int
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CallEnded(Event):
+    TYPE: ClassVar[str] = "call.ended"
+    call_id: str
+    outcome: str
+    sip_status: int | None = None
+    sip_reason: str | None = None
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AgentStateChanged(Event):
+    TYPE: ClassVar[str] = "agent.state_changed"
+    agent_id: int
+    campaign_id: int | None
+    from_state: str
+    to_state: str
+    reason: str | None = None

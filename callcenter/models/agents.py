@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callcenter.db import Base, UTCDateTime
+from callcenter.models._types import created_at_column, enum_column
+from callcenter.states import AgentState
+
+
+class PauseReason(Base):
+    __tablename__ = "pause_reasons"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label_fa: Mapped[str] = mapped_column(String(120))
+    label_en: Mapped[str] = mapped_column(String(120))
+    limit_minutes: Mapped[int | None]
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+
+class AgentStatus(Base):
+    """Each agent's current state; the history is in agent_state_changes."""
+
+    __tablename__ = "agent_status"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    state: Mapped[AgentState] = enum_column(AgentState, default=AgentState.LOGGED_OUT)
+    since: Mapped[datetime] = created_at_column()
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    pause_reason: Mapped[str | None] = mapped_column(ForeignKey("pause_reasons.code"))
+    current_call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"))
+    phone_leg_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class AgentStateChange(Base):
+    __tablename__ = "agent_state_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    from_state: Mapped[AgentState] = enum_column(AgentState)
+    to_state: Mapped[AgentState] = enum_column(AgentState)
+    reason: Mapped[str | None] = mapped_column(String(64))
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

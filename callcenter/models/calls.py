@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from callcenter.db import Base, UTCDateTime
+from callcenter.models._types import created_at_column, enum_column
+from callcenter.models.leads import Customer, Lead
+from callcenter.states import CallOutcome, CallState
+
+
+class Call(Base):
+    """One dial attempt, from INVITE to the agent's wrap-up. Its id is the
+    dialer's call id, so bus events and SIP logs name the same thing."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_campaign_dialed", "campaign_id", "dialed_at"),
+        Index("ix_calls_agent_dialed", "agent_id", "dialed_at"),
+        UniqueConstraint("lead_id", "attempt"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    attempt: Mapped[int]
+    phone_e164: Mapped[str] = mapped_column(String(20))
+    is_preview: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[CallState] = enum_column(CallState, default=CallState.DIALING)
+    outcome: Mapped[CallOutcome | None] = enum_column(CallOutcome, nullable=True)
+    sip_status: Mapped[int | None]
+    sip_reason: Mapped[str | None] = mapped_column(String(120))
+    amd_decision_ms: Mapped[int | None]
+    dialed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ringing_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wrap_up_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    script_version_id: Mapped[int | None] = mapped_column(ForeignKey("script_versions.id"))
+    current_step: Mapped[int | None]
+    max_step_reached: Mapped[int] = mapped_column(default=0)
+
+    lead: Mapped[Lead] = relationship()
+    customer: Mapped[Customer] = relationship()
+
+
+class CallStateChange(Base):
+    __tablename__ = "call_state_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    from_state: Mapped[CallState | None] = enum_column(CallState, nullable=True)
+    to_state: Mapped[CallState] = enum_column(CallState)
+    at: Mapped[datetime] = created_at_column()
+
+
+class StepAction(StrEnum):
+    ENTER = "enter"
+    REJECT = "reject"
+
+
+class StepOutcome(Base):
+    """The script path of a call: every step entered (by next, back or jump)
+    and, at most once per call, the step where the prospect said no."""
+
+    __tablename__ = "step_outcomes"
+    __table_args__ = (UniqueConstraint("call_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    seq: Mapped[int]
+    step_number: Mapped[int]
+    action: Mapped[StepAction] = enum_column(StepAction)
+    via: Mapped[str] = mapped_column(String(16), default="next")
+    reason_code: Mapped[str | None] = mapped_column(String(64))
+    reason_text: Mapped[str | None] = mapped_column(Text)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = created_at_column()
+
+
+class DispositionCode(StrEnum):
+    APPOINTMENT_SET = "appointment_set"
+    CALLBACK = "callback"
+    NOT_INTERESTED = "not_interested"
+    WRONG_NUMBER = "wrong_number"
+    DO_NOT_CALL = "do_not_call"
+    NO_DECISION = "no_decision"
+    SALE = "sale"
+
+
+class Disposition(Base):
+    __tablename__ = "dispositions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), unique=True)
+    code: Mapped[DispositionCode] = enum_column(DispositionCode)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = created_at_column()

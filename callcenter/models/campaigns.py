@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Numeric, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from callcenter.db import Base
+from callcenter.models._types import JSONColumn, created_at_column, enum_column
+from callcenter.models.users import Team
+
+
+class DialMode(StrEnum):
+    PREVIEW = "preview"
+    PROGRESSIVE = "progressive"
+    PREDICTIVE = "predictive"
+
+
+class CampaignStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ARCHIVED = "archived"
+
+
+campaign_teams = Table(
+    "campaign_teams",
+    Base.metadata,
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class ScriptVersion(Base):
+    """A call script as loaded from `scripts/`; immutable once a call used it."""
+
+    __tablename__ = "script_versions"
+    __table_args__ = (UniqueConstraint("key", "locale", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80))
+    locale: Mapped[str] = mapped_column(String(8))
+    version: Mapped[int]
+    title: Mapped[str] = mapped_column(String(200))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONColumn)
+    source_name: Mapped[str | None] = mapped_column(String(255))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    company_name: Mapped[str] = mapped_column(String(200), default="")
+    product: Mapped[str] = mapped_column(String(200), default="")
+    script_version_id: Mapped[int | None] = mapped_column(ForeignKey("script_versions.id"))
+    dial_mode: Mapped[DialMode] = enum_column(DialMode, default=DialMode.PROGRESSIVE)
+    status: Mapped[CampaignStatus] = enum_column(CampaignStatus, default=CampaignStatus.PAUSED)
+    abandon_cap_percent: Mapped[Decimal] = mapped_column(Numeric(4, 2), default=Decimal("3.00"))
+    abandon_window_days: Mapped[int] = mapped_column(default=30)
+    max_lines_per_agent: Mapped[int] = mapped_column(default=3)
+    ring_timeout_seconds: Mapped[int] = mapped_column(default=25)
+    wrap_up_limit_seconds: Mapped[int] = mapped_column(default=60)
+    auto_ready_after_wrap_up: Mapped[bool] = mapped_column(default=True)
+    preview_timeout_seconds: Mapped[int | None] = mapped_column()
+    caller_id: Mapped[str] = mapped_column(String(32), default="")
+    trunk: Mapped[str] = mapped_column(String(120), default="default")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tehran")
+    calling_windows: Mapped[dict[str, Any]] = mapped_column(JSONColumn, default=dict)
+    holidays: Mapped[list[str]] = mapped_column(JSONColumn, default=list)
+    max_attempts: Mapped[int] = mapped_column(default=5)
+    retry_delays_minutes: Mapped[dict[str, int]] = mapped_column(JSONColumn, default=dict)
+    follow_up_letter_after_days: Mapped[int] = mapped_column(default=3)
+    created_at: Mapped[datetime] = created_at_column()
+
+    script_version: Mapped[ScriptVersion | None] = relationship()
+    teams: Mapped[list[Team]] = relationship(secondary=campaign_teams)

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from callcenter.db import Base, UTCDateTime
+from callcenter.models._types import JSONColumn, created_at_column, enum_column
+from callcenter.models.campaigns import Campaign
+from callcenter.states import LeadState
+
+
+class Customer(Base):
+    """One person, found by phone number; their history follows them across campaigns."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_e164: Mapped[str] = mapped_column(String(20), unique=True)
+    title: Mapped[str] = mapped_column(String(32), default="")
+    first_name: Mapped[str] = mapped_column(String(120), default="")
+    last_name: Mapped[str] = mapped_column(String(120), default="")
+    company: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(255))
+    address: Mapped[str] = mapped_column(Text, default="")
+    city: Mapped[str] = mapped_column(String(120), default="")
+    locale: Mapped[str] = mapped_column(String(8), default="fa")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tehran")
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class LeadList(Base):
+    """One imported file."""
+
+    __tablename__ = "lead_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    rows_total: Mapped[int] = mapped_column(default=0)
+    rows_imported: Mapped[int] = mapped_column(default=0)
+    rows_rejected: Mapped[int] = mapped_column(default=0)
+    report: Mapped[dict[str, Any]] = mapped_column(JSONColumn, default=dict)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class Lead(Base):
+    """A customer's place in one campaign."""
+
+    __tablename__ = "leads"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "customer_id"),
+        Index("ix_leads_dialable", "campaign_id", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    lead_list_id: Mapped[int | None] = mapped_column(ForeignKey("lead_lists.id"), index=True)
+    state: Mapped[LeadState] = enum_column(LeadState, default=LeadState.NEW)
+    priority: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_outcome: Mapped[str | None] = mapped_column(String(24))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONColumn, default=dict)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = created_at_column()
+
+    campaign: Mapped[Campaign] = relationship()
+    customer: Mapped[Customer] = relationship()
+
+
+class LeadStateChange(Base):
+    __tablename__ = "lead_state_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    from_state: Mapped[LeadState | None] = enum_column(LeadState, nullable=True)
+    to_state: Mapped[LeadState] = enum_column(LeadState)
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"))
+    at: Mapped[datetime] = created_at_column()
+
+
+class DncEntry(Base):
+    """Do-not-call: global when campaign_id is NULL, else for one campaign."""
+
+    __tablename__ = "dnc_entries"
+    __table_args__ = (
+        UniqueConstraint("phone_e164", "campaign_id"),
+        Index(
+            "uq_dnc_entries_global_phone",
+            "phone_e164",
+            unique=True,
+            sqlite_where=text("campaign_id IS NULL"),
+            postgresql_where=text("campaign_id IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_e164: Mapped[str] = mapped_column(String(20), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    source: Mapped[str] = mapped_column(String(32), default="manual")
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class Note(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()

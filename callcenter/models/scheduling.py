@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from callcenter.db import Base, UTCDateTime
+from callcenter.models._types import created_at_column, enum_column
+from callcenter.models.leads import Customer
+
+
+class MeetingKind(StrEnum):
+    IN_PERSON = "in_person"
+    ONLINE = "online"
+
+
+class AppointmentStatus(StrEnum):
+    BOOKED = "booked"
+    HELD = "held"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+    SOLD = "sold"
+
+
+class Appointment(Base):
+    __tablename__ = "appointments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    booked_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[MeetingKind] = enum_column(MeetingKind)
+    location: Mapped[str] = mapped_column(Text, default="")
+    meeting_link: Mapped[str] = mapped_column(String(500), default="")
+    contact_number: Mapped[str] = mapped_column(String(32), default="")
+    status: Mapped[AppointmentStatus] = enum_column(
+        AppointmentStatus, default=AppointmentStatus.BOOKED
+    )
+    created_at: Mapped[datetime] = created_at_column()
+
+    customer: Mapped[Customer] = relationship()
+
+
+class CalendarSlot(Base):
+    """One occupied slot of one calendar. The primary key makes a double
+    booking impossible, whichever database and however many agents book."""
+
+    __tablename__ = "calendar_slots"
+
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    slot_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(
+        ForeignKey("appointments.id", ondelete="CASCADE"), index=True
+    )
+
+
+class CallbackStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    MISSED = "missed"
+
+
+class Callback(Base):
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    assigned_agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"))
+    status: Mapped[CallbackStatus] = enum_column(CallbackStatus, default=CallbackStatus.PENDING)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class FollowUpKind(StrEnum):
+    EMAIL = "email"
+    LETTER = "letter"
+
+
+class DeliveryStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class FollowUp(Base):
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"), index=True)
+    kind: Mapped[FollowUpKind] = enum_column(FollowUpKind)
+    locale: Mapped[str] = mapped_column(String(8))
+    to_address: Mapped[str] = mapped_column(String(255), default="")
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[DeliveryStatus] = enum_column(DeliveryStatus, default=DeliveryStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = created_at_column()

@@ -1,0 +1,72 @@
+from pathlib import Path
+
+import pytest
+
+from callcenter.settings import SettingsError, load_settings
+
+
+def test_embedded_defaults_make_sqlite_file_and_keep_a_secret(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    first = load_settings(environ={"CC_INSTANCE_PATH": str(instance)})
+    second = load_settings(environ={"CC_INSTANCE_PATH": str(instance)})
+    assert first.database_url == f"sqlite:///{instance / 'callcenter.db'}"
+    assert len(first.secret_key) == 64
+    assert first.secret_key == second.secret_key
+    assert (instance / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_environment_overrides_defaults_including_sections(tmp_path: Path) -> None:
+    settings = load_settings(
+        environ={
+            "CC_INSTANCE_PATH": str(tmp_path),
+            "CC_SMTP__PORT": "2525",
+            "CC_LOCALE__DEFAULT": "en",
+            "CC_REDIS_URL": "redis://127.0.0.1:6379/0",
+        }
+    )
+    assert settings.smtp.port == 2525
+    assert settings.locale.default == "en"
+    assert settings.uses_redis
+
+
+def test_config_file_is_read_between_defaults_and_environment(tmp_path: Path) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text('[web]\nport = 8080\nhost = "0.0.0.0"\n')
+    settings = load_settings(
+        environ={
+            "CC_CONFIG": str(config),
+            "CC_INSTANCE_PATH": str(tmp_path),
+            "CC_WEB__PORT": "9090",
+        }
+    )
+    assert settings.web.host == "0.0.0.0"
+    assert settings.web.port == 9090
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"CC_DATABASE_URL": "not a url"}, "CC_DATABASE_URL is not a database URL"),
+        ({"CC_DATABASE_URL": "mysql://x/y"}, "supported: sqlite, postgresql"),
+        (
+            {"CC_ENV": "production", "CC_DATABASE_URL": "postgresql://h/db"},
+            "CC_SECRET_KEY must be set",
+        ),
+        ({"CC_ENV": "production", "CC_SECRET_KEY": "k" * 40}, "CC_DATABASE_URL must be set"),
+        ({"CC_WEB__PORT": "seventy"}, "setting web.port (CC_WEB__PORT)"),
+        ({"CC_LOCALE__TIMEZONE": "Mars/Olympus"}, "unknown time zone"),
+        ({"CC_ENV": "staging"}, "setting env (CC_ENV)"),
+    ],
+)
+def test_bad_settings_stop_with_one_clear_line(
+    tmp_path: Path, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={"CC_INSTANCE_PATH": str(tmp_path), **environ})
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_config_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="config file not found"):
+        load_settings(environ={"CC_CONFIG": str(tmp_path / "nope.toml")})
