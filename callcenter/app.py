@@ -1,0 +1,108 @@
+"""The application factory: a readable list of configure steps."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from importlib.metadata import entry_points
+from typing import Any
+
+from flask import Flask
+
+from callcenter import i18n, request_scope, web_errors
+from callcenter.auth import access
+from callcenter.auth.views import enforce_idle_timeout
+from callcenter.bus import EventBus, InProcessEventBus
+from callcenter.db import Database
+from callcenter.extensions import csrf, limiter, login_manager, socketio
+from callcenter.realtime import BROADCASTER
+from callcenter.realtime.connection import init_socketio
+from callcenter.services.accounts import LockoutPolicy
+from callcenter.settings import Settings, load_settings
+
+# Feature packages (agent_ui, supervisor) plug their blueprints in through this
+# entry-point group, so `callcenter` never imports them (tests/unit/test_architecture.py).
+BLUEPRINT_ENTRY_POINTS = "callcenter.blueprints"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    bus: EventBus | None = None,
+) -> Flask:
+    settings = settings or load_settings()
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    configure_flask(app, settings)
+    database = database or Database(settings.database_url)
+    request_scope.init_app(app, database)
+    configure_login(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app, settings.locale.default, settings.locale.timezone)
+    configure_socketio(app, settings, database)
+    app.before_request(enforce_idle_timeout)
+    access.init_app(app)
+    register_blueprints(app)
+    register_socket_handlers()
+    web_errors.init_app(app)
+    app.extensions["cc_settings"] = settings
+    app.extensions["cc_bus"] = bus or InProcessEventBus()
+    return app
+
+
+def configure_flask(app: Flask, settings: Settings) -> None:
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        REMEMBER_COOKIE_SECURE=settings.is_production,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.auth.session_lifetime_minutes),
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_ENABLED=True,
+        CC_LOGIN_RATE_LIMIT=settings.auth.login_rate_limit,
+        CC_IDLE_TIMEOUT_MINUTES=settings.auth.idle_timeout_minutes,
+        CC_LOCKOUT_POLICY=LockoutPolicy(
+            settings.auth.max_failed_logins, settings.auth.lockout_minutes
+        ),
+        TESTING=settings.env == "test",
+    )
+
+
+def configure_login(app: Flask) -> None:
+    from callcenter.models import User
+
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        user = request_scope.session().get(User, int(user_id))
+        return user if user is not None and user.is_active else None
+
+
+def configure_socketio(app: Flask, settings: Settings, database: Database) -> None:
+    options: dict[str, Any] = {"async_mode": "threading"}
+    if settings.redis_url:
+        options["message_queue"] = settings.redis_url
+    socketio.init_app(app, **options)
+    database.sessions.configure(info={BROADCASTER: socketio})
+
+
+def register_socket_handlers() -> None:
+    """After init_app (which makes a new server), so every app gets them all."""
+    init_socketio()
+    access.register_socket_events(socketio)
+
+
+def register_blueprints(app: Flask) -> None:
+    from callcenter.admin.views import bp as admin_bp
+    from callcenter.auth.views import bp as auth_bp
+    from callcenter.ops_views import bp as ops_bp
+
+    for blueprint in (auth_bp, admin_bp, ops_bp):
+        app.register_blueprint(blueprint)
+    for entry_point in sorted(entry_points(group=BLUEPRINT_ENTRY_POINTS), key=lambda e: e.name):
+        app.register_blueprint(entry_point.load())

@@ -1,0 +1,134 @@
+"""One mechanism for role checks on routes and Socket.IO events.
+
+Every view declares who may use it (`allow_roles` or `public`); a
+before-request hook refuses everything else, so a view that forgot to declare
+is closed, not open. Socket events register through `socket_event` and are
+checked by the same rule."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, request
+from flask_login import current_user
+
+from callcenter.errors import DomainError, Forbidden
+from callcenter.states import Role
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+ALL_ROLES = frozenset(Role)
+STAFF_ROLES = frozenset({Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
+
+
+class NotLoggedIn(DomainError):
+    status = 401
+    error_id = "not-logged-in"
+
+
+def allow_roles(*roles: Role) -> Callable[[F], F]:
+    def mark(view: F) -> F:
+        view.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def public(view: F) -> F:
+    view.allowed_roles = None  # type: ignore[attr-defined]
+    view.is_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def allowed_roles_of(view: Callable[..., Any]) -> frozenset[Role] | None:
+    """None for a public view; raises if the view declared nothing."""
+    if getattr(view, "is_public", False):
+        return None
+    roles = getattr(view, "allowed_roles", ...)
+    if roles is ...:
+        raise LookupError(f"view {view.__module__}.{view.__qualname__} declares no roles")
+    return roles
+
+
+def roles_for_endpoint(app: Flask, endpoint: str) -> frozenset[Role] | None:
+    """Static files are public; every other endpoint answers for its view."""
+    if endpoint == "static" or endpoint.endswith(".static"):
+        return None
+    return allowed_roles_of(app.view_functions[endpoint])
+
+
+def check_role(roles: Iterable[Role] | None) -> None:
+    if roles is None:
+        return
+    if not current_user.is_authenticated:
+        raise NotLoggedIn("please log in")
+    if current_user.role not in roles:
+        raise Forbidden("your role may not do this", details={"role": str(current_user.role)})
+
+
+def enforce_route_roles() -> None:
+    if request.endpoint is None:
+        return  # 404 / 405: nothing to protect
+    try:
+        roles = roles_for_endpoint(current_app, request.endpoint)
+    except LookupError:
+        log.error("refusing %s: the view declares no roles", request.endpoint)
+        raise Forbidden("this page declares no roles") from None
+    check_role(roles)
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(enforce_route_roles)
+
+
+@dataclass(frozen=True)
+class SocketEvent:
+    name: str
+    namespace: str
+    roles: frozenset[Role]
+    handler: Callable[..., Any]
+
+
+SOCKET_EVENTS: dict[tuple[str, str], SocketEvent] = {}
+
+
+def socket_event(name: str, *, roles: Iterable[Role], namespace: str = "/") -> Callable[[F], F]:
+    """Register a Socket.IO handler with the roles that may send it. The
+    wrapper checks the role, runs the handler in one unit of work, and turns
+    domain errors into an `error` event for that client only."""
+
+    allowed = frozenset(roles)
+
+    def register(handler: F) -> F:
+        @functools.wraps(handler)
+        def guarded(*args: Any) -> Any:
+            from flask_socketio import emit
+
+            from callcenter import request_scope
+
+            try:
+                check_role(allowed)
+                result = handler(*args)
+                request_scope.commit()
+                return result
+            except DomainError as exc:
+                request_scope.rollback()
+                emit("error", {"event": name, **exc.to_dict()})
+                return {"ok": False, **exc.to_dict()}
+            finally:
+                request_scope.close()
+
+        SOCKET_EVENTS[(namespace, name)] = SocketEvent(name, namespace, allowed, guarded)
+        return handler
+
+    return register
+
+
+def register_socket_events(socketio: Any) -> None:
+    for event in SOCKET_EVENTS.values():
+        socketio.on_event(event.name, event.handler, namespace=event.namespace)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+
+from callcenter.states import Role
+
+ROLE_CHOICES = [(role.value, role.value) for role in Role]
+LOCALE_CHOICES = [("fa", "فارسی"), ("en", "English")]
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+class LocaleForm(FlaskForm):
+    locale = SelectField(_l("Language"), choices=LOCALE_CHOICES)
+
+
+class UserCreateForm(FlaskForm):
+    username = StringField(
+        _l("Username"),
+        validators=[DataRequired(), Length(max=64), Regexp(r"^[A-Za-z0-9._]+$")],
+    )
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    team = SelectField(_l("Team"), choices=[], validate_choice=False)
+    locale = SelectField(_l("Language"), choices=LOCALE_CHOICES)
+    email = EmailField(_l("Email"), validators=[Optional(), Email(check_deliverability=False)])
+
+
+class UserEditForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    team = SelectField(_l("Team"), choices=[], validate_choice=False)
+    locale = SelectField(_l("Language"), choices=LOCALE_CHOICES)
+    is_active = BooleanField(_l("Active"))
+
+
+class ConfirmForm(FlaskForm):
+    """A form with nothing but its CSRF token, for buttons that change things."""

@@ -1,0 +1,126 @@
+"""Log in, log out, language switch, and the role's home page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from callcenter import request_scope
+from callcenter.auth.access import ALL_ROLES, allow_roles, public
+from callcenter.auth.forms import LocaleForm, LoginForm
+from callcenter.db import utcnow
+from callcenter.extensions import limiter
+from callcenter.services import accounts
+from callcenter.states import Role
+
+bp = Blueprint("auth", __name__)
+
+HOME_ENDPOINTS = {
+    Role.AGENT: "agent_ui.home",
+    Role.SUPERVISOR: "supervisor.floor",
+    Role.MANAGER: "supervisor.reports",
+    Role.ADMIN: "admin.users",
+}
+
+
+def _login_rate_limit() -> str:
+    return str(current_app.config["CC_LOGIN_RATE_LIMIT"])
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"])
+@public
+def login() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.home"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(
+                request_scope.session(),
+                form.username.data or "",
+                form.password.data or "",
+                policy=current_app.config["CC_LOCKOUT_POLICY"],
+                ip_address=request.remote_addr,
+            )
+        except accounts.LoginRefused as refused:
+            request_scope.commit()  # keep the failed-attempt count and the audit row
+            error = _translate_refusal(refused)
+        else:
+            session.clear()
+            session.permanent = True
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+    return render_template("auth/login.html", form=form, error=error), 401 if error else 200
+
+
+@bp.post("/logout")
+@allow_roles(*ALL_ROLES)
+def logout() -> ResponseReturnValue:
+    accounts.record_logout(request_scope.session(), current_user, ip_address=request.remote_addr)
+    logout_user()
+    session.clear()
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/")
+@allow_roles(*ALL_ROLES)
+def home() -> ResponseReturnValue:
+    return redirect(url_for(HOME_ENDPOINTS[current_user.role]))
+
+
+@bp.post("/account/locale")
+@public
+def set_locale() -> ResponseReturnValue:
+    form = LocaleForm()
+    if form.validate_on_submit():
+        if current_user.is_authenticated:
+            accounts.set_locale(request_scope.session(), current_user, form.locale.data or "fa")
+        else:
+            session["locale"] = form.locale.data
+    return redirect(_safe_next(request.form.get("next")) or url_for("auth.home"))
+
+
+def _translate_refusal(refused: accounts.LoginRefused) -> str:
+    if refused.message.startswith("too many"):
+        return _("Too many failed attempts. This account is locked for a while; try again later.")
+    if refused.message.startswith("this account"):
+        return _("This account is deactivated. Ask an administrator.")
+    return _("Wrong username or password.")
+
+
+def _safe_next(target: str | None) -> str | None:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None
+
+
+def enforce_idle_timeout() -> ResponseReturnValue | None:
+    """Log out a session idle for longer than the configured limit."""
+    if not current_user.is_authenticated:
+        return None
+    now = utcnow()
+    limit = timedelta(minutes=current_app.config["CC_IDLE_TIMEOUT_MINUTES"])
+    last_seen = session.get("last_seen")
+    if last_seen is not None and now.timestamp() - float(last_seen) > limit.total_seconds():
+        logout_user()
+        session.clear()
+        flash(_("Your session expired. Please log in again."), "info")
+        return redirect(url_for("auth.login"))
+    session["last_seen"] = now.timestamp()
+    return None

@@ -1,0 +1,246 @@
+"""Users: log-in with lockout, and the admin's operations on accounts."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callcenter.auth.passwords import (
+    MIN_PASSWORD_LENGTH,
+    generate_password,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+from callcenter.db import utcnow
+from callcenter.errors import Conflict, DomainError, InvalidInput, NotFound
+from callcenter.models import AgentStatus, Team, User
+from callcenter.services import audit
+from callcenter.states import Role
+
+log = logging.getLogger(__name__)
+SUPPORTED_LOCALES = ("fa", "en")
+
+
+class LoginRefused(DomainError):
+    status = 401
+    error_id = "login-refused"
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15
+
+
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    policy: LockoutPolicy,
+    ip_address: str | None = None,
+) -> User:
+    """Return the user, or raise LoginRefused with a message safe to show.
+    The same message for unknown users and wrong passwords."""
+    user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    now = utcnow()
+    if user is None:
+        audit.record(
+            session,
+            "login.failed",
+            actor=None,
+            details={"username": username},
+            ip_address=ip_address,
+        )
+        raise LoginRefused("wrong username or password")
+    if user.locked_until is not None and user.locked_until > now:
+        audit.record(session, "login.locked", actor=user, ip_address=ip_address)
+        raise LoginRefused(
+            "too many failed attempts; try again later",
+            details={"locked_until": user.locked_until.isoformat()},
+        )
+    if not verify_password(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= policy.max_failed_logins:
+            user.locked_until = now + timedelta(minutes=policy.lockout_minutes)
+            user.failed_logins = 0
+        audit.record(session, "login.failed", actor=user, ip_address=ip_address)
+        raise LoginRefused("wrong username or password")
+    if not user.is_active:
+        audit.record(session, "login.inactive", actor=user, ip_address=ip_address)
+        raise LoginRefused("this account is deactivated")
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    audit.record(session, "login", actor=user, ip_address=ip_address)
+    return user
+
+
+def record_logout(session: Session, user: User, *, ip_address: str | None = None) -> None:
+    audit.record(session, "logout", actor=user, ip_address=ip_address)
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user", details={"user_id": user_id})
+    return user
+
+
+def find_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user named {username!r}", details={"username": username})
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.role, User.username)))
+
+
+def list_teams(session: Session) -> list[Team]:
+    return list(session.scalars(select(Team).order_by(Team.name)))
+
+
+def get_or_create_team(session: Session, name: str) -> Team:
+    team = session.scalar(select(Team).where(Team.name == name))
+    if team is None:
+        team = Team(name=name)
+        session.add(team)
+        session.flush()
+    return team
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    full_name: str,
+    role: Role,
+    actor: User | None,
+    password: str | None = None,
+    team: Team | None = None,
+    locale: str = "fa",
+    email: str | None = None,
+) -> tuple[User, str]:
+    """Create a user; returns it with its password (generated when not given)."""
+    username = username.strip()
+    if not username or not username.replace("_", "").replace(".", "").isalnum():
+        raise InvalidInput(
+            "username: letters, digits, '.' and '_' only", details={"field": "username"}
+        )
+    _check_locale(locale)
+    password = password or generate_password()
+    _check_password(password)
+    user = User(
+        username=username,
+        full_name=full_name.strip() or username,
+        role=role,
+        team=team,
+        locale=locale,
+        email=email,
+        password_hash=hash_password(password),
+        password_changed_at=utcnow(),
+    )
+    taken = select(User.id).where(func.lower(User.username) == username.lower())
+    try:
+        if session.scalar(taken) is not None:
+            raise IntegrityError("username", None, ValueError(username))
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"username {username!r} is taken", details={"field": "username"}) from None
+    if role is Role.AGENT:
+        session.add(AgentStatus(agent_id=user.id))
+    audit.record(
+        session,
+        "user.created",
+        actor=actor,
+        target_type="user",
+        target_id=user.id,
+        details={"username": username, "role": str(role)},
+    )
+    return user, password
+
+
+def set_role(session: Session, user: User, role: Role, *, actor: User | None) -> None:
+    if user.role is role:
+        return
+    old = user.role
+    user.role = role
+    if role is Role.AGENT and session.get(AgentStatus, user.id) is None:
+        session.add(AgentStatus(agent_id=user.id))
+    audit.record(
+        session,
+        "user.role_changed",
+        actor=actor,
+        target_type="user",
+        target_id=user.id,
+        details={"from": str(old), "to": str(role)},
+    )
+
+
+def set_team(session: Session, user: User, team: Team | None, *, actor: User | None) -> None:
+    user.team = team
+    audit.record(
+        session,
+        "user.team_changed",
+        actor=actor,
+        target_type="user",
+        target_id=user.id,
+        details={"team": team.name if team else None},
+    )
+
+
+def set_locale(session: Session, user: User, locale: str) -> None:
+    _check_locale(locale)
+    user.locale = locale
+
+
+def set_active(session: Session, user: User, active: bool, *, actor: User | None) -> None:
+    if actor is not None and actor.id == user.id and not active:
+        raise Conflict("you cannot deactivate your own account")
+    user.is_active = active
+    audit.record(
+        session,
+        "user.activated" if active else "user.deactivated",
+        actor=actor,
+        target_type="user",
+        target_id=user.id,
+    )
+
+
+def reset_password(
+    session: Session, user: User, *, actor: User | None, password: str | None = None
+) -> str:
+    password = password or generate_password()
+    _check_password(password)
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    user.failed_logins = 0
+    user.locked_until = None
+    audit.record(session, "user.password_reset", actor=actor, target_type="user", target_id=user.id)
+    return password
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"password: at least {MIN_PASSWORD_LENGTH} characters", details={"field": "password"}
+        )
+
+
+def _check_locale(locale: str) -> None:
+    if locale not in SUPPORTED_LOCALES:
+        raise InvalidInput(
+            f"locale must be one of {', '.join(SUPPORTED_LOCALES)}", details={"field": "locale"}
+        )

@@ -1,0 +1,30 @@
+"""The supervisor's live floor and the manager's reports."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask.typing import ResponseReturnValue
+
+from callcenter.auth.access import allow_roles
+from callcenter.states import Role
+
+bp = Blueprint(
+    "supervisor",
+    __name__,
+    url_prefix="/supervisor",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/supervisor",
+)
+
+
+@bp.get("/")
+@allow_roles(Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+def floor() -> ResponseReturnValue:
+    return render_template("supervisor/floor.html")
+
+
+@bp.get("/reports")
+@allow_roles(Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+def reports() -> ResponseReturnValue:
+    return render_template("supervisor/reports.html")

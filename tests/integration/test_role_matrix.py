@@ -1,0 +1,106 @@
+"""Walk every registered route and socket event and prove each role gets only
+what it may. A route that declares no roles is a failure here."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from callcenter.auth.access import SOCKET_EVENTS, roles_for_endpoint
+from callcenter.extensions import socketio
+from callcenter.states import Role
+from tests.factories import log_in, make_user
+
+PUBLIC_ENDPOINTS = {
+    "auth.login",
+    "auth.set_locale",
+    "ops.healthz",
+    "ops.metrics",
+    "static",
+    "agent_ui.static",
+    "supervisor.static",
+}
+
+
+def _routes(app: Flask) -> list[tuple[str, str, str]]:
+    found = []
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<(?:int:)?[^>]+>", "1", rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((rule.endpoint, method, path))
+    return found
+
+
+def test_every_route_declares_who_may_use_it(app: Flask) -> None:
+    undeclared = []
+    for endpoint in app.view_functions:
+        try:
+            roles = roles_for_endpoint(app, endpoint)
+        except LookupError:
+            undeclared.append(endpoint)
+            continue
+        if roles is None:
+            assert endpoint in PUBLIC_ENDPOINTS, f"{endpoint} is public but not on the list"
+    assert undeclared == []
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_role_reaches_only_its_routes(
+    app: Flask, client: FlaskClient, app_session: Session, role: Role
+) -> None:
+    user = make_user(app_session, role)
+    make_user(app_session, Role.AGENT, username="target")  # user 1 or 2 exists for <id> routes
+    app_session.commit()
+    log_in(client, user.username)
+    checked = 0
+    for endpoint, method, path in _routes(app):
+        roles = roles_for_endpoint(app, endpoint)
+        if roles is None or endpoint == "auth.logout":
+            continue
+        response = client.open(path, method=method)
+        if role in roles:
+            assert response.status_code != 403, f"{role} refused {method} {path}"
+        else:
+            assert response.status_code == 403, f"{role} got {response.status_code} on {path}"
+        checked += 1
+    assert checked >= 6
+
+
+def test_anonymous_users_are_sent_to_log_in(app: Flask, client: FlaskClient) -> None:
+    for endpoint, method, path in _routes(app):
+        if roles_for_endpoint(app, endpoint) is None:
+            continue
+        response = client.open(path, method=method)
+        assert response.status_code == 302, f"{method} {path}"
+        assert "/login" in response.headers["Location"]
+
+
+def test_anonymous_json_clients_get_401(app: Flask, client: FlaskClient) -> None:
+    response = client.get("/admin/users", headers={"Accept": "application/json"})
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "not-logged-in"
+
+
+def test_anonymous_socket_is_refused(app: Flask, client: FlaskClient) -> None:
+    socket = socketio.test_client(app, flask_test_client=client)
+    assert not socket.is_connected()
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_socket_events_check_the_role(
+    app: Flask, client: FlaskClient, app_session: Session, role: Role
+) -> None:
+    user = make_user(app_session, role)
+    app_session.commit()
+    log_in(client, user.username)
+    socket = socketio.test_client(app, flask_test_client=client)
+    assert socket.is_connected()
+    for (namespace, name), event in SOCKET_EVENTS.items():
+        reply = socket.emit(name, {}, namespace=namespace, callback=True)
+        refused = isinstance(reply, dict) and reply.get("error") == "forbidden"
+        assert refused == (role not in event.roles), f"{role} on {name}: {reply}"
+    socket.disconnect()
