@@ -1,0 +1,54 @@
+"""Prompt templates: `{name}` placeholders, `{{` and `}}` for literal braces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from string import Formatter
+
+_FORMATTER = Formatter()
+
+
+class TemplateError(ValueError):
+    def __init__(self, message: str, needle: str | None = None) -> None:
+        super().__init__(message)
+        self.needle = needle
+
+
+def placeholders(template: str) -> Iterator[str]:
+    """The placeholder names in `template`, in order; raises `TemplateError`
+    for broken braces or anything beyond a bare name ({0}, {x!r}, {x:>5})."""
+    try:
+        parts = list(_FORMATTER.parse(template))
+    except ValueError as exc:
+        raise TemplateError(f"broken braces in template: {exc}") from exc
+    for _, field, spec, conversion in parts:
+        if field is None:
+            continue
+        shown = "{" + field
+        if not field.isidentifier():
+            raise TemplateError(f"placeholder {shown}}} is not a plain name", shown)
+        if spec or conversion:
+            raise TemplateError(f"placeholder {shown}}} cannot carry a format or conversion", shown)
+        yield field
+
+
+def missing_marker(name: str) -> str:
+    return f"[{name}]"
+
+
+def render(template: str, context: Mapping[str, object]) -> str:
+    """Fill placeholders from `context`; a missing or empty value shows as
+    `[name]` so the agent sees the gap. Nothing is escaped here."""
+    try:
+        parts = list(_FORMATTER.parse(template))
+    except ValueError:
+        return template
+    rendered: list[str] = []
+    for literal, field, _, _ in parts:
+        rendered.append(literal)
+        if field is None:
+            continue
+        value = context.get(field)
+        text = "" if value is None else str(value)
+        rendered.append(text if text.strip() else missing_marker(field))
+    return "".join(rendered)
