@@ -11,6 +11,7 @@ from callcenter import request_scope
 from callcenter.auth.access import allow_roles
 from callcenter.auth.forms import ConfirmForm, UserCreateForm, UserEditForm
 from callcenter.errors import DomainError
+from callcenter.models import Team
 from callcenter.services import accounts
 from callcenter.states import Role
 
@@ -22,7 +23,7 @@ def _team_choices() -> list[tuple[str, str]]:
     return [("", "—"), *((str(team.id), team.name) for team in teams)]
 
 
-def _team_from(value: str | None):  # type: ignore[no-untyped-def]
+def _team_from(value: str | None) -> Team | None:
     if not value:
         return None
     return next(

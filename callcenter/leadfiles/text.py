@@ -1,0 +1,72 @@
+"""Text clean-up for cells typed or pasted by people using Persian keyboards.
+
+Cells arrive with Persian (۰-۹) or Arabic-Indic (٠-٩) digits, Arabic yeh/kaf
+instead of the Persian letters, tatweel used as decoration, bidi control marks
+pasted from Word or a browser, and stray zero-width non-joiners. Stored text is
+kept in one canonical form (ASCII digits, Persian letters) so that duplicates
+and searches match; the display layer decides which digits to show.
+"""
+
+from __future__ import annotations
+
+import re
+
+ZWNJ = "\u200c"
+
+_DIGITS = {ord(c): str(i) for i, c in enumerate("۰۱۲۳۴۵۶۷۸۹")}
+_DIGITS.update({ord(c): str(i) for i, c in enumerate("٠١٢٣٤٥٦٧٨٩")})
+
+_LETTERS = {
+    ord("ي"): "ی",  # Arabic yeh
+    ord("ى"): "ی",  # Arabic alef maksura, typed for yeh on Arabic layouts
+    ord("ك"): "ک",  # Arabic kaf
+}
+
+# Invisible characters that carry no meaning in a name, a number or an address.
+_DROPPED = (
+    "\u0640"  # tatweel (kashida)
+    "\u200b\u200d\u2060\ufeff"  # zero-width space / joiner, word joiner, BOM
+    "\u200e\u200f\u061c"  # LRM, RLM, Arabic letter mark
+    "\u202a\u202b\u202c\u202d\u202e"  # embeddings and overrides
+    "\u2066\u2067\u2068\u2069"  # isolates
+)
+
+_TABLE: dict[int, str | None] = {**_DIGITS, **_LETTERS, **dict.fromkeys(map(ord, _DROPPED))}
+_DIGITS_ONLY: dict[int, str | None] = dict(_DIGITS)
+
+_SPACES = re.compile(r"[\s\u00a0\u2007\u202f]+")
+# ZWNJ is meaningful between two letters (می‌خواهم); a run of them is one, and
+# one next to a space or at either end of the text is junk.
+_ZWNJ_RUN = re.compile(ZWNJ + "{2,}")
+_ZWNJ_EDGE = re.compile(rf"\s*{ZWNJ}+\s*(?=\s|$)|(?:^|(?<=\s)){ZWNJ}+\s*|\s+{ZWNJ}+")
+
+
+def to_ascii_digits(text: str) -> str:
+    """Persian and Arabic-Indic digits to ASCII; nothing else changes."""
+    return text.translate(_DIGITS_ONLY)
+
+
+def normalize_text(text: str) -> str:
+    """Canonical form of one cell: ASCII digits, Persian yeh/kaf, no tatweel or
+    bidi marks, no stray ZWNJ, single spaces, stripped."""
+    text = text.translate(_TABLE)
+    if ZWNJ in text:
+        text = _ZWNJ_RUN.sub(ZWNJ, text)
+        text = _ZWNJ_EDGE.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def header_key(text: str) -> str:
+    """Key for matching column names: case, spaces, ZWNJ and punctuation ignored,
+    so "First Name", "first_name" and "FIRST-NAME" are one key, as are
+    "نام خانوادگی" and "نام‌خانوادگی"."""
+    text = normalize_text(text).casefold()
+    return re.sub(r"[\s\u200c_\-.#:/()]+", "", text)
+
+
+def has_arabic_script(text: str) -> bool:
+    return any("\u0600" <= ch <= "\u06ff" or "\ufb50" <= ch <= "\ufeff" for ch in text)
+
+
+def has_latin_letters(text: str) -> bool:
+    return any(("a" <= ch <= "z") or ("A" <= ch <= "Z") for ch in text)
