@@ -290,3 +290,7 @@ def demo_load(ctx: Context, seed: int | None) -> None:
         _print_credentials(result.credentials)
 
     _in_session(ctx, work)
+
+
+if __name__ == "__main__":
+    main()

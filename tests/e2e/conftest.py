@@ -1,0 +1,103 @@
+"""A real Chromium (Debian's, driven by Playwright) and a real `callcenter run`."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("CC_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class EmbeddedServer:
+    url: str
+    process: subprocess.Popen[str]
+    passwords: dict[str, str] = field(default_factory=dict)
+    output: list[str] = field(default_factory=list)
+
+
+CREDENTIAL_LINE = re.compile(r"^\s{2}(\S+)\s+(agent|supervisor|manager|admin)\s+(\S+)$")
+
+
+@pytest.fixture(scope="module")
+def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    """`callcenter run` exactly as the README starts it, on a free port."""
+    instance = tmp_path_factory.mktemp("instance")
+    port = free_port()
+    env = {**os.environ, "CC_INSTANCE_PATH": str(instance), "PYTHONUNBUFFERED": "1"}
+    env.pop("CC_CONFIG", None)
+    env.pop("CC_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "callcenter.cli", "run", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    server = EmbeddedServer(url=f"http://127.0.0.1:{port}", process=process)
+    assert process.stdout is not None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            pytest.fail("callcenter run exited:\n" + "".join(server.output))
+        server.output.append(line)
+        if match := CREDENTIAL_LINE.match(line.rstrip("\n")):
+            server.passwords[match.group(1)] = match.group(3)
+        if "serving on" in line:
+            break
+    _wait_for_port(port)
+    yield server
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    pytest.fail(f"nothing listens on port {port}")

@@ -1,0 +1,74 @@
+"""`callcenter run` on a fresh instance folder: demo data, passwords printed
+once, and each role logs in through a real browser and lands on its home."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import EmbeddedServer
+
+pytestmark = pytest.mark.browser
+SCREENSHOTS = os.environ.get("CC_TEST_SCREENSHOT_DIR")
+
+
+def _log_in(page, server: EmbeddedServer, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{server.url}/login")
+    page.fill("#username", username)
+    page.fill("#password", server.passwords[username])
+    page.click("button[type=submit]")
+
+
+def test_first_start_prints_each_password_once(embedded_server: EmbeddedServer) -> None:
+    assert set(embedded_server.passwords) >= {"admin", "manager", "supervisor", "agent1"}
+    assert len(set(embedded_server.passwords.values())) == len(embedded_server.passwords)
+    assert any("Demo data loaded: 2 campaigns" in line for line in embedded_server.output)
+
+
+@pytest.mark.parametrize(
+    ("username", "home", "direction"),
+    [
+        ("admin", "/admin/users", "rtl"),
+        ("manager", "/supervisor/reports", "ltr"),
+        ("supervisor", "/supervisor/", "rtl"),
+        ("agent1", "/agent/", "rtl"),
+        ("agent4", "/agent/", "ltr"),
+    ],
+)
+def test_each_role_logs_in_and_lands_home(
+    browser,
+    embedded_server: EmbeddedServer,  # type: ignore[no-untyped-def]
+    username: str,
+    home: str,
+    direction: str,
+    tmp_path: Path,
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(f"{embedded_server.url}/login")
+    if SCREENSHOTS and username == "admin":
+        page.screenshot(path=str(Path(SCREENSHOTS) / "login.png"))
+    _log_in(page, embedded_server, username)
+    page.wait_for_url(f"{embedded_server.url}{home}")
+    assert page.evaluate("getComputedStyle(document.documentElement).direction") == direction
+    if SCREENSHOTS and username == "admin":
+        page.screenshot(path=str(Path(SCREENSHOTS) / "admin-users.png"))
+    page.click("#logout")
+    page.wait_for_url(f"{embedded_server.url}/login")
+    context.close()
+
+
+def test_wrong_password_is_refused_in_the_browser(
+    browser,
+    embedded_server: EmbeddedServer,  # type: ignore[no-untyped-def]
+) -> None:
+    page = browser.new_page()
+    page.goto(f"{embedded_server.url}/login")
+    page.fill("#username", "admin")
+    page.fill("#password", "definitely-wrong")
+    page.click("button[type=submit]")
+    assert page.locator("#login-error").is_visible()
+    assert page.url.endswith("/login")
+    page.close()
