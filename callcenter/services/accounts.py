@@ -140,20 +140,20 @@ def create_user(
     _check_locale(locale)
     password = password or generate_password()
     _check_password(password)
+    taken = select(User.id).where(func.lower(User.username) == username.lower())
+    if session.scalar(taken) is not None:
+        raise Conflict(f"username {username!r} is taken", details={"field": "username"})
     user = User(
         username=username,
         full_name=full_name.strip() or username,
         role=role,
-        team=team,
+        team_id=team.id if team is not None else None,
         locale=locale,
         email=email,
         password_hash=hash_password(password),
         password_changed_at=utcnow(),
     )
-    taken = select(User.id).where(func.lower(User.username) == username.lower())
     try:
-        if session.scalar(taken) is not None:
-            raise IntegrityError("username", None, ValueError(username))
         with session.begin_nested():
             session.add(user)
             session.flush()
