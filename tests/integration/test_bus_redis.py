@@ -1,0 +1,114 @@
+"""The Redis Streams bus against a real Redis server."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import redis
+
+from callcenter.bus_redis import DEAD_LETTERS, RedisStreamsEventBus
+from callcenter.events import CallAnswered, Event
+
+
+def _bus(redis_url: str, stream: str, group: str = "g", **options: int) -> RedisStreamsEventBus:
+    return RedisStreamsEventBus(redis_url, group=group, stream=stream, block_ms=100, **options)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        with self.lock:
+            self.seen.append(event.call_id)  # type: ignore[attr-defined]
+
+
+def test_events_published_before_the_consumer_starts_are_delivered_in_order(
+    redis_url: str,
+) -> None:
+    stream = f"t:{uuid.uuid4().hex}"
+    publisher = _bus(redis_url, stream)
+    for number in range(30):
+        publisher.publish(CallAnswered(call_id=f"c{number}"))
+    consumer, recorder = _bus(redis_url, stream), Recorder()
+    consumer.subscribe("call.answered", recorder)
+    consumer.start()
+    try:
+        assert consumer.wait_until_idle(timeout=10)
+    finally:
+        consumer.stop()
+    assert recorder.seen == [f"c{number}" for number in range(30)]
+
+
+def test_members_of_one_group_share_the_work_and_groups_each_see_everything(
+    redis_url: str,
+) -> None:
+    stream = f"t:{uuid.uuid4().hex}"
+    shared, other = Recorder(), Recorder()
+    buses = [
+        _bus(redis_url, stream, "web"),
+        _bus(redis_url, stream, "web"),
+        _bus(redis_url, stream, "reports"),
+    ]
+    buses[0].subscribe("call.answered", shared)
+    buses[1].subscribe("call.answered", shared)
+    buses[2].subscribe("call.answered", other)
+    for bus in buses:
+        bus.start()
+    try:
+        for number in range(200):
+            buses[0].publish(CallAnswered(call_id=f"c{number}"))
+        assert all(bus.wait_until_idle(timeout=15) for bus in buses)
+    finally:
+        for bus in buses:
+            bus.stop()
+    expected = sorted(f"c{number}" for number in range(200))
+    assert sorted(shared.seen) == expected  # exactly once across the group
+    assert sorted(other.seen) == expected
+
+
+def test_what_a_crashed_consumer_read_is_claimed_by_another(redis_url: str) -> None:
+    stream = f"t:{uuid.uuid4().hex}"
+    publisher = _bus(redis_url, stream)
+    for number in range(5):
+        publisher.publish(CallAnswered(call_id=f"c{number}"))
+    client = redis.Redis.from_url(redis_url)
+    client.xgroup_create(stream, "g", id="0")
+    read = client.xreadgroup("g", "crashed-worker", {stream: ">"}, count=10)
+    assert len(read[0][1]) == 5  # read, never acknowledged: that process died
+    survivor, recorder = _bus(redis_url, stream, claim_idle_ms=0), Recorder()
+    survivor.subscribe("call.answered", recorder)
+    survivor.start()
+    try:
+        assert survivor.wait_until_idle(timeout=10)
+    finally:
+        survivor.stop()
+    assert sorted(recorder.seen) == [f"c{number}" for number in range(5)]
+
+
+def test_a_poison_event_goes_to_dead_letters_and_the_rest_flow(redis_url: str) -> None:
+    stream = f"t:{uuid.uuid4().hex}"
+    bus, recorder = _bus(redis_url, stream, claim_idle_ms=0, max_deliveries=2), Recorder()
+
+    def fails_on_poison(event: Event) -> None:
+        if event.call_id == "poison":  # type: ignore[attr-defined]
+            raise RuntimeError("cannot apply")
+        recorder(event)
+
+    bus.subscribe("call.answered", fails_on_poison)
+    bus.publish(CallAnswered(call_id="poison"))
+    bus.publish(CallAnswered(call_id="fine"))
+    bus.start()
+    try:
+        assert bus.wait_until_idle(timeout=15)
+    finally:
+        bus.stop()
+    assert recorder.seen == ["fine"]
+    dead = redis.Redis.from_url(redis_url).xrange(DEAD_LETTERS)
+    assert [fields[b"type"] for _id, fields in dead] == [b"call.answered"]
+
+
+def test_ping_reports_an_unreachable_server() -> None:
+    assert not RedisStreamsEventBus("redis://127.0.0.1:1/0").ping()
