@@ -1,0 +1,403 @@
+"""Each report as tables: headers in the reader's language, Jalali and
+Gregorian date columns, rates in percent, durations in seconds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from callcenter.dates import format_jalali
+from callcenter.services.exports.writers import Sheet
+from callcenter.services.reports import (
+    agents_report,
+    compliance_report,
+    funnel_report,
+    rejections_report,
+)
+from callcenter.services.reports.calls import iter_call_rows
+from callcenter.services.reports.filters import ReportFilters
+from callcenter.services.reports.funnel import GROUPS, FunnelReport
+from callcenter.services.reports.labels import WEEKDAYS, Gettext, _l, translator
+from callcenter.services.reports.rejections import BreakdownRow
+from callcenter.services.reports.scope import Names, ScriptLabels, pause_labels
+
+EXPORT_KINDS = ("calls", "rejections", "funnel", "agents", "compliance")
+
+OUTCOMES = {
+    "answered": _l("Answered"),
+    "abandoned": _l("Abandoned"),
+    "machine": _l("Answering machine"),
+    "busy": _l("Busy"),
+    "no_answer": _l("No answer"),
+    "declined": _l("Declined"),
+    "invalid_number": _l("Invalid number"),
+    "failed": _l("Failed"),
+    "cancelled": _l("Cancelled"),
+}
+DISPOSITIONS = {
+    "appointment_set": _l("Appointment set"),
+    "callback": _l("Callback"),
+    "not_interested": _l("Not interested"),
+    "wrong_number": _l("Wrong number"),
+    "do_not_call": _l("Do not call"),
+    "no_decision": _l("No decision"),
+    "sale": _l("Sale"),
+}
+ROLES = {"opener": _l("Opener"), "closer": _l("Closer"), "both": _l("Opener and closer")}
+
+
+def percent(value: float | None) -> float | None:
+    return None if value is None else round(value * 100, 2)
+
+
+def seconds(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+@lru_cache(maxsize=4096)
+def jalali(day: date) -> str:
+    """1405/09/02, ASCII digits so spreadsheets sort and parse it."""
+    return format_jalali(day, "en", style="short")
+
+
+def gregorian(day: date) -> str:
+    return day.isoformat()
+
+
+def date_headers(_: Gettext, prefix: str = "") -> list[str]:
+    if prefix:
+        return [
+            _("%(what)s (Jalali)") % {"what": prefix},
+            _("%(what)s (Gregorian)") % {"what": prefix},
+        ]
+    return [_("Date (Jalali)"), _("Date (Gregorian)")]
+
+
+def build_sheets(session: Session, kind: str, filters: ReportFilters, locale: str) -> list[Sheet]:
+    if kind not in EXPORT_KINDS:
+        raise ValueError(f"unknown export {kind!r}")
+    builder = {
+        "calls": call_sheets,
+        "rejections": rejection_sheets,
+        "funnel": funnel_sheets,
+        "agents": agent_sheets,
+        "compliance": compliance_sheets,
+    }[kind]
+    return builder(session, filters, locale)
+
+
+# --- calls ---------------------------------------------------------------------------------
+
+
+def call_sheets(session: Session, filters: ReportFilters, locale: str) -> list[Sheet]:
+    _ = translator(locale)
+    headers = [
+        _("Call ID"),
+        _("Campaign"),
+        _("Lead list"),
+        _("Agent"),
+        _("Phone"),
+        _("Attempt"),
+        *date_headers(_, _("Dialed")),
+        _("Dialed time"),
+        _("Outcome"),
+        _("SIP status"),
+        _("Live answer"),
+        _("Connect wait (s)"),
+        _("Talk (s)"),
+        _("Wrap-up (s)"),
+        _("Furthest step"),
+        _("Rejected at step"),
+        _("Rejection reason"),
+        _("Disposition"),
+    ]
+    return [Sheet(_("Call records"), headers, _call_rows(session, filters, locale))]
+
+
+def _call_rows(session: Session, filters: ReportFilters, locale: str) -> Iterator[list[Any]]:
+    _ = translator(locale)
+    names = Names.load(session)
+    labels = ScriptLabels.load(session, locale)
+    zone = ZoneInfo(filters.tz)
+    outcomes = {key: _(label) for key, label in OUTCOMES.items()}
+    dispositions = {key: _(label) for key, label in DISPOSITIONS.items()}
+    yes, no = _("yes"), _("no")
+    campaigns, users, lists = names.campaigns, names.users, names.lead_lists
+    for (
+        call_id, campaign_id, list_id, agent_id, phone, attempt, outcome, sip_status, dialed_at,
+        answered_at, connected_at, ended_at, wrapped_at, max_step, reject_step, reject_code,
+        reject_text, disposition,
+    ) in iter_call_rows(session, filters):  # fmt: skip
+        local = dialed_at.astimezone(zone)
+        day = local.date()
+        live = answered_at is not None and outcome != "machine"
+        reason = ""
+        if reject_code is not None:
+            reason = labels.reason(reject_step, reject_code)
+            if reject_text:
+                reason = f"{reason}: {reject_text}"
+        yield [
+            call_id,
+            campaigns.get(campaign_id, ""),
+            lists.get(list_id, "") if list_id is not None else "",
+            users.get(agent_id, "") if agent_id is not None else "",
+            phone,
+            attempt,
+            jalali(day),
+            day.isoformat(),
+            f"{local.hour:02d}:{local.minute:02d}:{local.second:02d}",
+            outcomes.get(outcome, outcome or ""),
+            sip_status,
+            yes if live else no,
+            _gap(answered_at, connected_at),
+            _gap(connected_at, ended_at),
+            _gap(ended_at, wrapped_at),
+            max_step,
+            reject_step,
+            reason,
+            dispositions.get(disposition, disposition or ""),
+        ]
+
+
+def _gap(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds())
+
+
+# --- rejections ----------------------------------------------------------------------------
+
+
+def rejection_sheets(session: Session, filters: ReportFilters, locale: str) -> list[Sheet]:
+    _ = translator(locale)
+    report = rejections_report(session, filters, locale)
+    rate = _("Rejection rate (%)")
+    steps = Sheet(
+        _("Rejections by step"),
+        [_("Step"), _("Step title"), _("Calls that reached it"), _("Rejections"), rate],
+        [[r.step, r.title, r.reached, r.rejections, percent(r.rate)] for r in report.by_step],
+    )
+    reasons = Sheet(
+        _("Rejections by step and reason"),
+        [
+            _("Step"),
+            _("Reason code"),
+            _("Reason"),
+            _("Rejections"),
+            _("Share of the step's rejections (%)"),
+            _("Rate of calls that reached the step (%)"),
+        ],
+        [
+            [r.step, r.code, r.label, r.rejections, percent(r.share), percent(r.rate)]
+            for r in report.by_reason
+        ],
+    )
+    counts = [_("Contacts"), _("Rejections"), rate]
+
+    def by(title: str, key_header: str, rows: list[BreakdownRow], key: Any) -> Sheet:
+        return Sheet(
+            title,
+            [key_header, *counts],
+            [[key(r), r.contacts, r.rejections, percent(r.rate)] for r in rows],
+        )
+
+    return [
+        steps,
+        reasons,
+        by(_("Rejections by agent"), _("Agent"), report.by_agent, lambda r: r.label),
+        by(_("Rejections by campaign"), _("Campaign"), report.by_campaign, lambda r: r.label),
+        by(_("Rejections by lead list"), _("Lead list"), report.by_list, lambda r: r.label),
+        by(_("Rejections by hour"), _("Hour"), report.by_hour, lambda r: r.key),
+        by(
+            _("Rejections by weekday"),
+            _("Weekday"),
+            report.by_weekday,
+            lambda r: _(WEEKDAYS[r.key]),
+        ),
+        Sheet(
+            _("Rejections by date"),
+            [*date_headers(_), *counts],
+            [
+                [jalali(r.key), gregorian(r.key), r.contacts, r.rejections, percent(r.rate)]
+                for r in report.by_date
+            ],
+        ),
+    ]
+
+
+# --- funnel --------------------------------------------------------------------------------
+
+
+def stage_label(_: Gettext, report: FunnelReport, index: int) -> str:
+    stage = report.stages[index]
+    if stage.step is None:
+        return _(stage.label)
+    text = _(stage.label) % {"step": stage.step}
+    title = report.step_titles.get(stage.step)
+    return f"{text}: {title}" if title else text
+
+
+def funnel_sheets(session: Session, filters: ReportFilters, locale: str) -> list[Sheet]:
+    _ = translator(locale)
+    sheets = []
+    titles = {
+        "total": _("Funnel"),
+        "campaign": _("Funnel by campaign"),
+        "agent": _("Funnel by agent"),
+        "date": _("Funnel by date"),
+    }
+    group_headers = {"campaign": [_("Campaign")], "agent": [_("Agent")], "date": date_headers(_)}
+    for group in GROUPS:
+        report = funnel_report(session, filters, locale, group)
+        headers = [
+            *group_headers.get(group, []),
+            _("Stage"),
+            _("Count"),
+            _("Rate from the stage before (%)"),
+            _("Rate of dials (%)"),
+        ]
+        rows = []
+        for row in report.rows:
+            if group == "date":
+                prefix = [jalali(row.key), gregorian(row.key)] if row.key else ["", ""]
+            elif group == "total":
+                prefix = []
+            else:
+                prefix = [row.label]
+            for index, (count, rate, of_dials) in enumerate(
+                zip(row.counts, row.rates(), row.of_dials(), strict=True)
+            ):
+                label = stage_label(_, report, index)
+                rows.append([*prefix, label, count, percent(rate), percent(of_dials)])
+        sheets.append(Sheet(titles[group], headers, rows))
+    return sheets
+
+
+# --- agents --------------------------------------------------------------------------------
+
+
+def agent_sheets(session: Session, filters: ReportFilters, locale: str) -> list[Sheet]:
+    _ = translator(locale)
+    report = agents_report(session, filters)
+    pauses = pause_labels(session, locale)
+    pause_headers = [
+        _("Pause: %(reason)s (s)") % {"reason": pauses.get(code, code) or _("no reason")}
+        for code in report.pause_reasons
+    ]
+    headers = [
+        _("Agent"),
+        _("Team"),
+        _("Calls"),
+        _("Contacts"),
+        _("Talk (s)"),
+        _("Wait (s)"),
+        _("Wrap-up (s)"),
+        _("Reserved (s)"),
+        _("Pause (s)"),
+        *pause_headers,
+        _("Average handle time (s)"),
+        _("Occupancy (%)"),
+        _("Appointments"),
+        _("Conversion (%)"),
+        _("Sales"),
+        _("Appointments owned"),
+        _("Appointments held"),
+        _("Appointments sold"),
+        _("Close rate (%)"),
+        _("Opener or closer"),
+    ]
+    rows = []
+    for row in [*report.rows, report.total]:
+        name = row.name if row.agent_id else _("Total")
+        rows.append(
+            [
+                name,
+                row.team,
+                row.calls,
+                row.contacts,
+                seconds(row.talk_seconds),
+                seconds(row.wait_seconds),
+                seconds(row.wrap_up_seconds),
+                seconds(row.reserved_seconds),
+                seconds(row.pause_total),
+                *(seconds(row.pause_seconds.get(code, 0.0)) for code in report.pause_reasons),
+                seconds(row.aht),
+                percent(row.occupancy),
+                row.appointments,
+                percent(row.conversion),
+                row.sales,
+                row.owned_appointments,
+                row.held_appointments,
+                row.sold_appointments,
+                percent(row.close_rate),
+                _(ROLES[row.role]) if row.role and row.agent_id else "",
+            ]
+        )
+    return [Sheet(_("Agent performance"), headers, rows)]
+
+
+# --- compliance ----------------------------------------------------------------------------
+
+
+def compliance_sheets(session: Session, filters: ReportFilters, locale: str) -> list[Sheet]:
+    _ = translator(locale)
+    report = compliance_report(session, filters)
+    yes, no = _("yes"), _("no")
+    days = Sheet(
+        _("Abandon rate by day"),
+        [
+            _("Campaign"),
+            *date_headers(_),
+            _("Live answers"),
+            _("Abandoned"),
+            _("Abandon rate (%)"),
+            _("Rolling window (days)"),
+            _("Rolling live answers"),
+            _("Rolling abandoned"),
+            _("Rolling abandon rate (%)"),
+            _("Cap (%)"),
+            _("Over the cap"),
+        ],
+        [
+            [
+                d.campaign,
+                jalali(d.day),
+                gregorian(d.day),
+                d.live_answers,
+                d.abandoned,
+                percent(d.rate),
+                d.window_days,
+                d.rolling_live_answers,
+                d.rolling_abandoned,
+                percent(d.rolling_rate),
+                d.cap_percent,
+                yes if d.over_cap else no,
+            ]
+            for d in report.days
+        ],
+    )
+    summary = Sheet(
+        _("Compliance by campaign"),
+        [
+            _("Campaign"),
+            _("Calls"),
+            _("Calls outside calling windows"),
+            _("DNC hits prevented"),
+            _("Calls to DNC numbers"),
+        ],
+        [
+            [c.campaign, c.calls, c.outside_window, c.dnc_prevented, c.dnc_violations]
+            for c in report.campaigns
+        ],
+    )
+    flagged: list[Sequence[Any]] = [
+        (call_id, _("Outside calling windows")) for call_id in report.outside_window_calls
+    ]
+    flagged += [(call_id, _("Number on a DNC list")) for call_id in report.dnc_violation_calls]
+    problems = Sheet(_("Calls to check"), [_("Call ID"), _("Problem")], flagged)
+    return [days, summary, problems]

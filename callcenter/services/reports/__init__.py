@@ -1,0 +1,42 @@
+"""Manager reports, computed from the rows with the definitions in
+callcenter.metrics. One module per report; `ReportFilters` says what to count."""
+
+from callcenter.services.reports.agents import AgentRow, AgentsReport, agents_report
+from callcenter.services.reports.compliance import ComplianceReport, compliance_report
+from callcenter.services.reports.filters import (
+    InvalidFilter,
+    ReportFilters,
+    call_conditions,
+    parse_filters,
+)
+from callcenter.services.reports.funnel import FunnelReport, funnel_report
+from callcenter.services.reports.rejections import RejectionsReport, rejections_report
+from callcenter.services.reports.scope import (
+    FilterOptions,
+    Names,
+    filter_options,
+    visible_campaign_ids,
+)
+
+REPORT_KINDS = ("rejections", "funnel", "agents", "compliance")
+
+__all__ = [
+    "REPORT_KINDS",
+    "AgentRow",
+    "AgentsReport",
+    "ComplianceReport",
+    "FilterOptions",
+    "FunnelReport",
+    "InvalidFilter",
+    "Names",
+    "RejectionsReport",
+    "ReportFilters",
+    "agents_report",
+    "call_conditions",
+    "compliance_report",
+    "filter_options",
+    "funnel_report",
+    "parse_filters",
+    "rejections_report",
+    "visible_campaign_ids",
+]

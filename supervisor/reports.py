@@ -1,0 +1,148 @@
+"""The manager's reports and exports (supervisors see their teams' campaigns)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Response, flash, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from callcenter import request_scope
+from callcenter.dates import format_date
+from callcenter.services import exports
+from callcenter.services import reports as service
+from callcenter.services.reports.funnel import GROUPS, contact_rate_by_hour, stages
+from callcenter.services.reports.labels import REPORT_TITLES, WEEKDAYS
+
+DEFAULT_DAYS = 7
+
+
+def _locale() -> str:
+    return str(get_locale() or "fa")
+
+
+def _filters(session: Any) -> Any:
+    visible = service.visible_campaign_ids(session, current_user)
+    try:
+        filters = service.parse_filters(request.args, visible_campaign_ids=visible)
+    except service.InvalidFilter as exc:
+        flash(_("The filter was not understood: %(error)s", error=exc.message), "error")
+        filters = service.parse_filters({}, visible_campaign_ids=visible)
+    if filters.date_from is None and filters.date_to is None:
+        today = datetime.now(ZoneInfo(filters.tz)).date()
+        filters = service.ReportFilters(
+            date_from=today - timedelta(days=DEFAULT_DAYS - 1),
+            date_to=today,
+            campaign_ids=filters.campaign_ids,
+            agent_ids=filters.agent_ids,
+            team_ids=filters.team_ids,
+            lead_list_ids=filters.lead_list_ids,
+            tz=filters.tz,
+            visible_campaign_ids=filters.visible_campaign_ids,
+        )
+    return filters
+
+
+def reports_page() -> ResponseReturnValue:
+    session = request_scope.session()
+    locale = _locale()
+    kind = request.args.get("report", "rejections")
+    if kind not in service.REPORT_KINDS:
+        kind = "rejections"
+    filters = _filters(session)
+    context: dict[str, Any] = {
+        "kind": kind,
+        "kinds": service.REPORT_KINDS,
+        "titles": REPORT_TITLES,
+        "filters": filters,
+        "options": service.filter_options(session, filters.visible_campaign_ids),
+        "weekdays": WEEKDAYS,
+        "fmt_date": lambda day: format_date(day, locale, style="short"),
+        "group_by": "total",
+        "groups": GROUPS,
+    }
+    if kind == "rejections":
+        report = service.rejections_report(session, filters, locale)
+        context["report"] = report
+        context["charts"] = {"steps": _step_chart(report)}
+    elif kind == "funnel":
+        group = request.args.get("group", "total")
+        context["group_by"] = group if group in GROUPS else "total"
+        context["report"] = service.funnel_report(session, filters, locale, context["group_by"])
+        labels = [_stage_label(stage) for stage in stages()]
+        context["stage_labels"] = labels
+        context["charts"] = {
+            "funnel": _funnel_chart(context["report"], labels),
+            "hours": _hour_chart(contact_rate_by_hour(session, filters)),
+        }
+    elif kind == "agents":
+        context["report"] = service.agents_report(session, filters)
+    else:
+        context["report"] = service.compliance_report(session, filters)
+    return render_template("supervisor/reports.html", **context)
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _stage_label(stage: Any) -> str:
+    return _(stage.label, step=stage.step) if stage.step else _(stage.label)
+
+
+def _step_chart(report: Any) -> list[tuple[str, float, str]]:
+    items = []
+    for row in report.by_step:
+        label = _("Step %(step)s", step=row.step) + (f": {row.title}" if row.title else "")
+        text = f"{_percent(row.rate)} ({row.rejections}/{row.reached})"
+        items.append((label, row.rate or 0.0, text))
+    return items
+
+
+def _funnel_chart(report: Any, labels: list[str]) -> list[tuple[str, float, str]]:
+    total = report.total
+    shares = total.of_dials()
+    return [
+        (label, count, f"{count} · {_percent(share)}")
+        for label, count, share in zip(labels, total.counts, shares, strict=True)
+    ]
+
+
+def _hour_chart(rows: list[Any]) -> list[tuple[str, float | None, str]]:
+    return [
+        (
+            f"{row.hour:02d}",
+            row.contact_rate,
+            f"{_percent(row.contact_rate)} ({row.live_answers}/{row.dials})",
+        )
+        for row in rows
+    ]
+
+
+def export_download() -> ResponseReturnValue:
+    session = request_scope.session()
+    visible = service.visible_campaign_ids(session, current_user)
+    filters = service.parse_filters(request.args, visible_campaign_ids=visible)
+    export = exports.start_export(
+        request_scope.database(),
+        kind=request.args.get("kind", ""),
+        fmt=request.args.get("format", "csv"),
+        filters=filters,
+        locale=_locale(),
+        actor_id=current_user.id,
+        ip_address=request.remote_addr,
+    )
+    return Response(
+        export.chunks,
+        mimetype=export.mimetype,
+        headers={
+            "Content-Disposition": f'attachment; filename="{export.filename}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        },
+    )
