@@ -1,0 +1,30 @@
+"""The dialer's SIP layer: an asyncio UAC toward a trunk or PBX, plus RTP media.
+
+Modules
+    message      SIP parsing/serialising (RFC 3261 section 7)
+    auth         digest answers to 401/407, MD5 and SHA-256 (RFC 7616)
+    sdp          our offer (PCMU, PCMA, telephone-event) and the peer's answer
+    transport    the one UDP socket, 4 MiB receive buffer, malformed input dropped
+    ua           transactions (timers A/B/E/F), the call/dialog state, route sets
+    outcomes     final status -> "answered" / "busy" / "no_answer" / ...
+    rtp, g711    RTP packets, bridge relay with SSRC/seq/timestamp rewrite, G.711
+    audio        abandon prompt: generated default or a WAV, converted to G.711
+    amd          energy/cadence answering-machine detection on the first seconds
+    trunk        SipTrunk, the dialer.carrier.Carrier adapter over all of the above
+    diagnostics  run_test_call() behind ``callcenter call test``
+
+What pyVoIP (1.6.8, pinned in pyproject) does for us: nothing at run time.
+We checked each piece against these tests before deciding:
+  * SIP (pyVoIP.SIP): its client has no ACK for non-2xx, no CANCEL, no 407,
+    ignores Record-Route and reuses the INVITE branch for ACK/BYE; its parser
+    is entangled with that client (and raises on the malformed input we must
+    shrug off), so there is nothing separable worth keeping.
+  * RTP (pyVoIP.RTP): RTPClient is thread-per-call and keeps every received
+    packet in memory; RTPMessage parses only what RTPClient needs; its
+    codec path encodes PCMA with the mu-law encoder. Our RtpPacket is forty
+    lines and our G.711 tables are checked byte-for-byte against the
+    reference coder over all 65536 inputs (tests/unit/sip).
+So the transaction/dialog layer, media path and codecs are ours, with no
+third-party dependency. pyVoIP can be dropped from pyproject once nothing
+else in the product imports it.
+"""

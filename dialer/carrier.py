@@ -1,0 +1,121 @@
+"""The carrier port: what the dialer worker needs from whatever places calls.
+
+Two adapters implement it: :class:`dialer.sip.trunk.SipTrunk` (real SIP over
+UDP to a trunk or PBX) and :class:`dialer.simulated_carrier.SimulatedCarrier`
+(the embedded default, no network). The worker codes against
+:class:`Carrier` only.
+
+Life of a customer call, as seen through ``on_progress``::
+
+    dialing -> [ringing] -> [answered] -> ended(outcome, sip_status, sip_reason)
+
+``ended`` is always the last event and is sent exactly once per call. An
+answered call ends with outcome ``answered`` whatever side hangs up (or
+``machine`` when answering-machine detection says so).
+
+Agent legs are nailed up: ``connect_agent`` calls the agent's phone once;
+when it answers, the leg stays up until ``disconnect_agent`` or the agent
+hangs up. ``bridge`` relays media between a customer call and an agent leg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal, Protocol, runtime_checkable
+
+
+class Outcome(StrEnum):
+    """Final outcome of a call; the values equal the product's CallOutcome."""
+
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    DECLINED = "declined"
+    INVALID_NUMBER = "invalid_number"
+    FAILED = "failed"
+    MACHINE = "machine"
+
+
+Phase = Literal["dialing", "ringing", "answered", "ended"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class OriginateRequest:
+    call_id: str
+    to_number: str  # E.164, e.g. +989121234567
+    caller_id: str
+    ring_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class CallProgress:
+    call_id: str
+    phase: Phase
+    at: datetime  # aware UTC
+    outcome: str | None = None
+    sip_status: int | None = None
+    sip_reason: str | None = None
+    bridged_to: str | None = None  # agent leg id, on an ``ended`` event of a bridged call
+
+
+@dataclass(frozen=True)
+class TrunkHealth:
+    healthy: bool
+    reason: str = ""
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AgentLegRequest:
+    agent_leg_id: str
+    agent_uri: str  # sip:1001@10.0.0.5:5060 for a real trunk; any label for the simulator
+
+
+ProgressCallback = Callable[[CallProgress], None]
+
+
+class CarrierError(RuntimeError):
+    """A request the carrier cannot carry out (unknown call, not answered, unhealthy)."""
+
+
+@runtime_checkable
+class Carrier(Protocol):
+    async def start(self) -> None:
+        """Open sockets / start background work. Call once."""
+
+    async def stop(self) -> None:
+        """Hang up everything still up and release resources."""
+
+    async def originate(self, request: OriginateRequest, on_progress: ProgressCallback) -> None:
+        """Start a customer call; returns once the ``dialing`` event has been sent.
+
+        Every later event arrives through ``on_progress`` on the event loop.
+        """
+
+    async def hang_up(self, call_id: str) -> None:
+        """End a call in any phase (CANCEL while ringing, BYE once answered)."""
+
+    async def play_and_hang_up(self, call_id: str) -> None:
+        """Play the abandon message to an answered call, then hang up."""
+
+    async def connect_agent(self, request: AgentLegRequest, on_progress: ProgressCallback) -> None:
+        """Call the agent's phone and keep the leg up (progress uses agent_leg_id)."""
+
+    async def disconnect_agent(self, agent_leg_id: str) -> None:
+        """Hang up an agent leg."""
+
+    async def bridge(self, call_id: str, agent_leg_id: str) -> None:
+        """Relay media between an answered call and an answered agent leg."""
+
+    async def unbridge(self, call_id: str) -> None:
+        """Stop relaying; both legs stay up."""
+
+    def health(self) -> TrunkHealth:
+        """Whether the trunk is usable; the dialer pauses dialing when it is not."""

@@ -1,0 +1,265 @@
+"""A simulated carrier: the embedded default when there is no PBX.
+
+It plugs in *below* the carrier port instead of speaking SIP over loopback:
+what the rest of the product needs from it is the sequence and timing of
+call progress events (pacing, screens, reports), and an in-process model
+gives exactly that with no sockets, no ports to collide on a laptop, no
+second process, and seeded, repeatable runs (the pacing simulator in
+``bench/`` can reuse it). The SIP path itself is tested against sipp, not
+through this class.
+
+Each call draws its fate from :class:`SimulationProfile` odds with a
+``random.Random(seed)``: answered (live person), machine, busy, no answer
+(rings until ``ring_timeout_s``, like a CANCEL/487), or failed (503). Answer
+and talk times are log-normal; an answered customer hangs up after the talk
+time unless the dialer hangs up first. The SIP status/reason attached to each
+outcome is what a real trunk would have sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from dataclasses import dataclass, field
+
+from dialer.carrier import (
+    AgentLegRequest,
+    CallProgress,
+    CarrierError,
+    OriginateRequest,
+    Outcome,
+    Phase,
+    ProgressCallback,
+    TrunkHealth,
+    utc_now,
+)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Log-normal by median and spread (sigma of the log), clipped to [low, high] s."""
+
+    median_s: float
+    sigma: float = 0.5
+    low_s: float = 0.0
+    high_s: float = math.inf
+
+    def draw(self, rng: random.Random) -> float:
+        value = self.median_s * math.exp(rng.gauss(0.0, self.sigma)) if self.median_s else 0.0
+        return min(max(value, self.low_s), self.high_s)
+
+
+@dataclass(frozen=True)
+class SimulationProfile:
+    answer: float = 0.35
+    machine: float = 0.10
+    busy: float = 0.15
+    no_answer: float = 0.30
+    failed: float = 0.10
+    ring_time: Distribution = field(default_factory=lambda: Distribution(6.0, 0.5, 1.0, 40.0))
+    talk_time: Distribution = field(default_factory=lambda: Distribution(90.0, 0.6, 10.0, 900.0))
+    machine_message: Distribution = field(default_factory=lambda: Distribution(20.0, 0.3, 5.0))
+    setup_delay_s: float = 0.2  # INVITE to first ringing
+    time_scale: float = 1.0  # < 1 runs the world faster (tests, demos)
+
+    def fates(self) -> list[tuple[str, float]]:
+        return [
+            ("answer", self.answer),
+            ("machine", self.machine),
+            ("busy", self.busy),
+            ("no_answer", self.no_answer),
+            ("failed", self.failed),
+        ]
+
+
+_FINALS: dict[str, tuple[Outcome, int, str]] = {
+    "busy": (Outcome.BUSY, 486, "Busy Here"),
+    "no_answer": (Outcome.NO_ANSWER, 487, "Request Terminated"),
+    "failed": (Outcome.FAILED, 503, "Service Unavailable"),
+}
+
+
+@dataclass
+class _SimCall:
+    call_id: str
+    on_progress: ProgressCallback
+    fate: str
+    phase: Phase = "dialing"
+    task: asyncio.Task[None] | None = None
+    bridged_to: str | None = None
+    hangup: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class SimulatedCarrier:
+    """:class:`dialer.carrier.Carrier` with simulated customers and agent phones."""
+
+    def __init__(self, profile: SimulationProfile | None = None, seed: int | None = None) -> None:
+        self.profile = profile or SimulationProfile()
+        self._rng = random.Random(seed)
+        self._calls: dict[str, _SimCall] = {}
+        self._agents: dict[str, _SimCall] = {}
+        self._healthy = TrunkHealth(True, "simulated", utc_now())
+        self._started = False
+
+    async def start(self) -> None:
+        self._started = True
+
+    async def stop(self) -> None:
+        for call in [*self._calls.values(), *self._agents.values()]:
+            call.hangup.set()
+        tasks = [c.task for c in [*self._calls.values(), *self._agents.values()] if c.task]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._started = False
+
+    def health(self) -> TrunkHealth:
+        return self._healthy
+
+    def _pick_fate(self) -> str:
+        fates = self.profile.fates()
+        total = sum(w for _, w in fates)
+        point = self._rng.random() * total
+        for name, weight in fates:
+            point -= weight
+            if point < 0:
+                return name
+        return fates[-1][0]
+
+    async def originate(self, request: OriginateRequest, on_progress: ProgressCallback) -> None:
+        if not self._started:
+            raise CarrierError("carrier not started")
+        if request.call_id in self._calls:
+            raise CarrierError(f"call {request.call_id} already exists")
+        call = _SimCall(request.call_id, on_progress, self._pick_fate())
+        self._calls[request.call_id] = call
+        self._emit(call, "dialing")
+        ring = self.profile.ring_time.draw(self._rng)
+        talk = self.profile.talk_time.draw(self._rng)
+        message = self.profile.machine_message.draw(self._rng)
+        call.task = asyncio.get_running_loop().create_task(
+            self._run(call, request.ring_timeout_s, ring, talk, message)
+        )
+
+    async def _run(
+        self, call: _SimCall, ring_timeout: float, ring: float, talk: float, message: float
+    ) -> None:
+        scale = self.profile.time_scale
+        try:
+            if await self._wait(call, self.profile.setup_delay_s * scale):
+                return self._end(call, Outcome.NO_ANSWER, 487, "Request Terminated")
+            if call.fate == "failed":
+                return self._end(call, *_FINALS["failed"])
+            if call.fate == "busy":
+                return self._end(call, *_FINALS["busy"])
+            call.phase = "ringing"
+            self._emit(call, "ringing", sip_status=180, sip_reason="Ringing")
+            answers = call.fate in ("answer", "machine") and ring < ring_timeout
+            if await self._wait(call, (ring if answers else ring_timeout) * scale):
+                return self._end(call, Outcome.NO_ANSWER, 487, "Request Terminated")
+            if not answers:
+                return self._end(call, *_FINALS["no_answer"])
+            call.phase = "answered"
+            self._emit(call, "answered", sip_status=200, sip_reason="OK")
+            hold = message if call.fate == "machine" else talk
+            by_us = await self._wait(call, hold * scale)
+            outcome = Outcome.MACHINE if call.fate == "machine" else Outcome.ANSWERED
+            reason = "local hangup" if by_us else "remote hangup"
+            self._end(call, outcome, 200, reason)
+        except asyncio.CancelledError:
+            self._end(call, Outcome.FAILED, None, "carrier stopped")
+            raise
+
+    @staticmethod
+    async def _wait(call: _SimCall, seconds: float) -> bool:
+        """Sleep; True if the dialer hung up meanwhile."""
+        try:
+            await asyncio.wait_for(call.hangup.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def _end(self, call: _SimCall, outcome: Outcome, status: int | None, reason: str) -> None:
+        if call.phase == "ended":
+            return
+        bridged = call.bridged_to
+        if bridged is not None:
+            agent = self._agents.get(bridged)
+            if agent is not None:
+                agent.bridged_to = None
+        call.phase = "ended"
+        self._calls.pop(call.call_id, None)
+        self._emit(call, "ended", outcome, status, reason, bridged)
+
+    @staticmethod
+    def _emit(
+        call: _SimCall,
+        phase: Phase,
+        outcome: Outcome | None = None,
+        sip_status: int | None = None,
+        sip_reason: str | None = None,
+        bridged_to: str | None = None,
+    ) -> None:
+        call.on_progress(
+            CallProgress(
+                call_id=call.call_id,
+                phase=phase,
+                at=utc_now(),
+                outcome=outcome.value if outcome else None,
+                sip_status=sip_status,
+                sip_reason=sip_reason,
+                bridged_to=bridged_to,
+            )
+        )
+
+    async def hang_up(self, call_id: str) -> None:
+        call = self._calls.get(call_id)
+        if call is not None:
+            call.hangup.set()
+            if call.task is not None:
+                await asyncio.gather(call.task, return_exceptions=True)
+
+    async def play_and_hang_up(self, call_id: str) -> None:
+        call = self._calls.get(call_id)
+        if call is None or call.phase != "answered":
+            raise CarrierError(f"{call_id} is not an answered call")
+        await asyncio.sleep(1.5 * self.profile.time_scale)  # the abandon message
+        await self.hang_up(call_id)
+
+    async def connect_agent(self, request: AgentLegRequest, on_progress: ProgressCallback) -> None:
+        if request.agent_leg_id in self._agents:
+            raise CarrierError(f"agent leg {request.agent_leg_id} already exists")
+        leg = _SimCall(request.agent_leg_id, on_progress, "agent")
+        self._agents[request.agent_leg_id] = leg
+        self._emit(leg, "dialing")
+        leg.phase = "answered"
+        self._emit(leg, "answered", sip_status=200, sip_reason="OK")
+
+    async def disconnect_agent(self, agent_leg_id: str) -> None:
+        leg = self._agents.pop(agent_leg_id, None)
+        if leg is None:
+            return
+        if leg.bridged_to is not None and leg.bridged_to in self._calls:
+            self._calls[leg.bridged_to].bridged_to = None
+        leg.phase = "ended"
+        self._emit(leg, "ended", Outcome.ANSWERED, 200, "local hangup", leg.bridged_to)
+
+    async def bridge(self, call_id: str, agent_leg_id: str) -> None:
+        call = self._calls.get(call_id)
+        agent = self._agents.get(agent_leg_id)
+        if call is None or call.phase != "answered":
+            raise CarrierError(f"{call_id} is not an answered call")
+        if agent is None:
+            raise CarrierError(f"no agent leg {agent_leg_id}")
+        if agent.bridged_to not in (None, call_id):
+            raise CarrierError(f"agent leg {agent_leg_id} is bridged to {agent.bridged_to}")
+        call.bridged_to, agent.bridged_to = agent_leg_id, call_id
+
+    async def unbridge(self, call_id: str) -> None:
+        call = self._calls.get(call_id)
+        if call is None or call.bridged_to is None:
+            return
+        agent = self._agents.get(call.bridged_to)
+        if agent is not None:
+            agent.bridged_to = None
+        call.bridged_to = None

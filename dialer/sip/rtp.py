@@ -1,0 +1,215 @@
+"""RTP media for one call leg: receive, play a prompt, relay into a bridge.
+
+One :class:`RtpEndpoint` (one UDP socket on the shared event loop) per leg.
+Received packets are never stored: they are counted, handed to an optional
+listener (answering-machine detection) and, when the leg is bridged,
+rewritten and sent out of the other leg at once.
+
+Bridging rewrites SSRC, sequence number and timestamp so the far phone sees
+one continuous stream per leg whoever is on the other side (a new customer
+on a nailed-up agent leg is a new source, not a new stream), and transcodes
+PCMA <-> PCMU with a 256-byte table when the legs chose different codecs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import socket
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+from dialer.sip import g711
+from dialer.sip.sdp import PCMU, TELEPHONE_EVENT
+
+log = logging.getLogger(__name__)
+
+FRAME_BYTES = 160  # 20 ms of G.711 at 8 kHz
+FRAME_SECONDS = 0.02
+_HEADER = struct.Struct("!BBHII")
+
+
+class RtpError(ValueError):
+    """A datagram that is not RTP version 2."""
+
+
+@dataclass(frozen=True)
+class RtpPacket:
+    payload_type: int
+    sequence: int
+    timestamp: int
+    ssrc: int
+    payload: bytes
+    marker: bool = False
+
+    @classmethod
+    def parse(cls, data: bytes) -> RtpPacket:
+        if len(data) < 12:
+            raise RtpError("short RTP packet")
+        first, second, seq, ts, ssrc = _HEADER.unpack_from(data)
+        if first >> 6 != 2:
+            raise RtpError("not RTP version 2")
+        offset = 12 + 4 * (first & 0x0F)
+        if first & 0x10:
+            if len(data) < offset + 4:
+                raise RtpError("short RTP extension")
+            offset += 4 + 4 * struct.unpack_from("!H", data, offset + 2)[0]
+        end = len(data)
+        if first & 0x20 and end > offset:
+            end -= data[-1]
+        if offset > end:
+            raise RtpError("RTP header longer than the packet")
+        return cls(second & 0x7F, seq, ts, ssrc, data[offset:end], bool(second & 0x80))
+
+    def to_bytes(self) -> bytes:
+        second = (0x80 if self.marker else 0) | self.payload_type
+        return _HEADER.pack(0x80, second, self.sequence, self.timestamp, self.ssrc) + self.payload
+
+
+@dataclass
+class RtpStats:
+    received: int = 0
+    sent: int = 0
+    relayed_in: int = 0
+    malformed: int = 0
+
+
+class _OutStream:
+    """Our outgoing stream on one leg: fixed SSRC, continuous seq and timestamp."""
+
+    def __init__(self) -> None:
+        self.ssrc = secrets.randbits(32)
+        self.sequence = secrets.randbits(16)
+        self.timestamp = secrets.randbits(32)
+        self._source: int | None = None
+        self._source_ts = 0
+        self._anchor_ts = 0
+        self._started = False
+
+    def next_own(self, payload_type: int, payload: bytes) -> RtpPacket:
+        marker = not self._started
+        self._advance(FRAME_BYTES if self._started else 0)
+        self._source = None
+        return RtpPacket(payload_type, self.sequence, self.timestamp, self.ssrc, payload, marker)
+
+    def rewrite(self, packet: RtpPacket, payload_type: int, payload: bytes) -> RtpPacket:
+        marker = packet.marker
+        if packet.ssrc != self._source:
+            self._source = packet.ssrc
+            self._source_ts = packet.timestamp
+            self._advance(FRAME_BYTES if self._started else 0)
+            self._anchor_ts = self.timestamp
+            marker = True
+        else:
+            self.sequence = (self.sequence + 1) & 0xFFFF
+            self.timestamp = (self._anchor_ts + packet.timestamp - self._source_ts) & 0xFFFFFFFF
+        return RtpPacket(payload_type, self.sequence, self.timestamp, self.ssrc, payload, marker)
+
+    def _advance(self, samples: int) -> None:
+        if self._started:
+            self.sequence = (self.sequence + 1) & 0xFFFF
+        self._started = True
+        self.timestamp = (self.timestamp + samples) & 0xFFFFFFFF
+
+
+class RtpEndpoint(asyncio.DatagramProtocol):
+    """The media socket of one leg."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self.remote: tuple[str, int] | None = None
+        self.codec = 0
+        self.stats = RtpStats()
+        self.listener: Callable[[RtpPacket], None] | None = None
+        self.peer: RtpEndpoint | None = None
+        self._out = _OutStream()
+        self._playing = False
+
+    @classmethod
+    async def open(cls, host: str) -> RtpEndpoint:
+        loop = asyncio.get_running_loop()
+        endpoint = cls()
+        await loop.create_datagram_endpoint(
+            lambda: endpoint, local_addr=(host, 0), family=socket.AF_INET
+        )
+        return endpoint
+
+    @property
+    def port(self) -> int:
+        assert self.transport is not None
+        return int(self.transport.get_extra_info("sockname")[1])
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            packet = RtpPacket.parse(data)
+        except RtpError:
+            self.stats.malformed += 1
+            return
+        self.stats.received += 1
+        if self.listener is not None:
+            self.listener(packet)
+        peer = self.peer
+        if peer is not None and not peer._playing:
+            peer.relay(packet, self.codec)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("RTP socket error: %s", exc)
+
+    def relay(self, packet: RtpPacket, source_codec: int) -> None:
+        """Send a packet that arrived on the bridged leg out of this leg."""
+        if packet.payload_type == TELEPHONE_EVENT:
+            out = self._out.rewrite(packet, TELEPHONE_EVENT, packet.payload)
+        else:
+            payload = packet.payload
+            if source_codec != self.codec:
+                payload = payload.translate(g711.transcode_table(source_codec, self.codec))
+            out = self._out.rewrite(packet, self.codec, payload)
+        self.stats.relayed_in += 1
+        self._send(out)
+
+    def _send(self, packet: RtpPacket) -> None:
+        if self.transport is None or self.remote is None or self.transport.is_closing():
+            return
+        self.transport.sendto(packet.to_bytes(), self.remote)
+        self.stats.sent += 1
+
+    async def play(self, payload: bytes) -> None:
+        """Send G.711 ``payload`` (already in this leg's codec) paced at 20 ms."""
+        loop = asyncio.get_running_loop()
+        self._playing = True
+        try:
+            start = loop.time()
+            silence = b"\xff" if self.codec == PCMU else b"\xd5"
+            for index, offset in enumerate(range(0, len(payload), FRAME_BYTES)):
+                frame = payload[offset : offset + FRAME_BYTES].ljust(FRAME_BYTES, silence)
+                self._send(self._out.next_own(self.codec, frame))
+                delay = start + (index + 1) * FRAME_SECONDS - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        finally:
+            self._playing = False
+
+    def close(self) -> None:
+        self.peer = None
+        self.listener = None
+        if self.transport is not None:
+            self.transport.close()
+
+
+def connect(a: RtpEndpoint, b: RtpEndpoint) -> None:
+    """Relay media both ways between two legs."""
+    a.peer = b
+    b.peer = a
+
+
+def disconnect(a: RtpEndpoint, b: RtpEndpoint) -> None:
+    if a.peer is b:
+        a.peer = None
+    if b.peer is a:
+        b.peer = None

@@ -1,0 +1,377 @@
+"""The SIP trunk: :class:`dialer.carrier.Carrier` over real SIP/RTP.
+
+Construct with a :class:`SipTrunkConfig`; everything runs on the caller's
+event loop (one UDP socket for SIP, one per leg for RTP)::
+
+    trunk = SipTrunk(SipTrunkConfig(ua=UaConfig(trunk_uri="sip:10.0.0.1:5060",
+                                                username="dialer", password="s3cret")))
+    await trunk.start()
+    await trunk.originate(OriginateRequest("c1", "+989121234567", "+982100000000", 25), print)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dialer.carrier import (
+    AgentLegRequest,
+    CallProgress,
+    CarrierError,
+    OriginateRequest,
+    Outcome,
+    ProgressCallback,
+    TrunkHealth,
+    utc_now,
+)
+from dialer.sip import auth
+from dialer.sip.amd import AmdConfig, AnsweringMachineDetector
+from dialer.sip.audio import Prompt
+from dialer.sip.message import SipMessage, new_tag, uri_host_port
+from dialer.sip.rtp import RtpPacket, connect, disconnect
+from dialer.sip.transport import TraceHook
+from dialer.sip.ua import Call, CallEvent, TransactionTimeout, UaConfig, UserAgent, resolve
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SipTrunkConfig:
+    ua: UaConfig = field(default_factory=UaConfig)
+    abandon_wav: Path | None = None  # None: the generated default chime
+    register: bool = False
+    register_expires_s: int = 300
+    keepalive_interval_s: float | None = 30.0  # OPTIONS to the trunk; None turns it off
+    agent_ring_timeout_s: float = 30.0
+    # With AMD on, a customer call's ``answered`` event waits for the verdict (at most
+    # ``total_analysis_s``); a machine is hung up and ends with outcome "machine".
+    amd: AmdConfig | None = None
+
+
+@dataclass
+class _Leg:
+    call: Call
+    on_progress: ProgressCallback
+    task: asyncio.Task[None] | None = None
+    bridged_to: str | None = None
+    detect_machine: bool = False
+    machine_reason: str | None = None
+
+
+class SipTrunk:
+    def __init__(self, config: SipTrunkConfig, trace: TraceHook | None = None) -> None:
+        self.config = config
+        self.ua = UserAgent(config.ua, trace)
+        self._customers: dict[str, _Leg] = {}
+        self._agents: dict[str, _Leg] = {}
+        self._background: list[asyncio.Task[None]] = []
+        self._prompt: Prompt | None = None
+        self._registered_health: TrunkHealth | None = None
+        self._register_call_id = f"{secrets.token_hex(10)}@callcenter"
+        self._register_tag = new_tag()
+        self._register_cseq = 0
+
+    # lifecycle ----------------------------------------------------------------
+    async def start(self) -> None:
+        self._prompt = Prompt.load(self.config.abandon_wav)
+        await self.ua.start()
+        loop = asyncio.get_running_loop()
+        if self.config.keepalive_interval_s:
+            self._background.append(loop.create_task(self._keepalive()))
+        if self.config.register:
+            granted = await self.register()
+            self._background.append(loop.create_task(self._register_refresh(granted)))
+
+    async def stop(self) -> None:
+        for task in self._background:
+            task.cancel()
+        legs = [*self._customers.values(), *self._agents.values()]
+        await asyncio.gather(*(leg.call.hang_up() for leg in legs), return_exceptions=True)
+        tasks = [leg.task for leg in legs if leg.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.config.ua.timers.b)
+        await self.ua.stop()
+
+    def health(self) -> TrunkHealth:
+        if self._registered_health is not None and not self._registered_health.healthy:
+            return self._registered_health
+        return self.ua.health()
+
+    @property
+    def local_address(self) -> tuple[str, int]:
+        return self.ua.local_address
+
+    # customer calls -----------------------------------------------------------
+    async def originate(self, request: OriginateRequest, on_progress: ProgressCallback) -> None:
+        if request.call_id in self._customers:
+            raise CarrierError(f"call {request.call_id} already exists")
+        host, port = uri_host_port(self.config.ua.trunk_uri)
+        target = f"sip:{request.to_number}@{host}:{port}"
+        caller = request.caller_id or "anonymous"
+        leg = await self._start_leg(
+            request.call_id,
+            target,
+            caller,
+            request.ring_timeout_s,
+            on_progress,
+            None,
+            detect_machine=self.config.amd is not None,
+        )
+        self._customers[request.call_id] = leg
+
+    async def hang_up(self, call_id: str) -> None:
+        leg = self._customers.get(call_id)
+        if leg is not None:
+            await leg.call.hang_up()
+
+    async def play_and_hang_up(self, call_id: str) -> None:
+        leg = self._answered(self._customers, call_id)
+        assert self._prompt is not None and leg.call.rtp is not None
+        self._unbridge_leg(call_id)
+        await leg.call.rtp.play(self._prompt.payload(leg.call.rtp.codec))
+        await leg.call.hang_up()
+
+    # agent legs ---------------------------------------------------------------
+    async def connect_agent(self, request: AgentLegRequest, on_progress: ProgressCallback) -> None:
+        if request.agent_leg_id in self._agents:
+            raise CarrierError(f"agent leg {request.agent_leg_id} already exists")
+        dest = await resolve(request.agent_uri)
+        leg = await self._start_leg(
+            request.agent_leg_id,
+            request.agent_uri,
+            "dialer",
+            self.config.agent_ring_timeout_s,
+            on_progress,
+            dest,
+        )
+        self._agents[request.agent_leg_id] = leg
+
+    async def disconnect_agent(self, agent_leg_id: str) -> None:
+        leg = self._agents.get(agent_leg_id)
+        if leg is not None:
+            await leg.call.hang_up()
+
+    # bridging -----------------------------------------------------------------
+    async def bridge(self, call_id: str, agent_leg_id: str) -> None:
+        customer = self._answered(self._customers, call_id)
+        agent = self._answered(self._agents, agent_leg_id)
+        if agent.bridged_to is not None and agent.bridged_to != call_id:
+            raise CarrierError(f"agent leg {agent_leg_id} is bridged to {agent.bridged_to}")
+        assert customer.call.rtp is not None and agent.call.rtp is not None
+        connect(customer.call.rtp, agent.call.rtp)
+        customer.bridged_to, agent.bridged_to = agent_leg_id, call_id
+
+    async def unbridge(self, call_id: str) -> None:
+        self._unbridge_leg(call_id)
+
+    def _unbridge_leg(self, call_id: str) -> None:
+        customer = self._customers.get(call_id)
+        if customer is None or customer.bridged_to is None:
+            return
+        agent = self._agents.get(customer.bridged_to)
+        if agent is not None:
+            agent.bridged_to = None
+            if customer.call.rtp is not None and agent.call.rtp is not None:
+                disconnect(customer.call.rtp, agent.call.rtp)
+        customer.bridged_to = None
+
+    def media_stats(self, leg_id: str) -> dict[str, int]:
+        """RTP counters of a leg (customer call id or agent leg id)."""
+        leg = self._customers.get(leg_id) or self._agents.get(leg_id)
+        if leg is None or leg.call.rtp is None:
+            raise CarrierError(f"no media for {leg_id}")
+        return vars(leg.call.rtp.stats).copy()
+
+    # internals ----------------------------------------------------------------
+    async def _start_leg(
+        self,
+        leg_id: str,
+        target: str,
+        caller: str,
+        ring_timeout_s: float,
+        on_progress: ProgressCallback,
+        dest: tuple[str, int] | None,
+        detect_machine: bool = False,
+    ) -> _Leg:
+        dialing = asyncio.Event()
+
+        def on_event(call: Call, event: CallEvent) -> None:
+            if event.phase == "dialing":
+                dialing.set()
+            if event.phase == "answered" and leg.detect_machine:
+                self._start_amd(leg, event)
+                return
+            self._report(leg, event)
+
+        call = self.ua.new_call(leg_id, target, caller, ring_timeout_s, on_event, dest)
+        leg = _Leg(call=call, on_progress=on_progress, detect_machine=detect_machine)
+        leg.task = asyncio.get_running_loop().create_task(call.run())
+        done_first = asyncio.ensure_future(dialing.wait())
+        await asyncio.wait([done_first, leg.task], return_when=asyncio.FIRST_COMPLETED)
+        done_first.cancel()
+        return leg
+
+    def _start_amd(self, leg: _Leg, answered: CallEvent) -> None:
+        """Hold back ``answered`` until the detector decides (or its window runs out)."""
+        assert self.config.amd is not None and leg.call.rtp is not None
+        rtp = leg.call.rtp
+        detector = AnsweringMachineDetector(rtp.codec, self.config.amd)
+        loop = asyncio.get_running_loop()
+
+        def decide(verdict: str, reason: str) -> None:
+            rtp.listener = None
+            timer.cancel()
+            if leg.call.phase != "answered":
+                return
+            if verdict == "machine":
+                leg.machine_reason = f"answering machine: {reason}"
+                self.ua.spawn(leg.call.hang_up())
+            else:
+                self._report(leg, answered)
+
+        def on_packet(packet: RtpPacket) -> None:
+            result = detector.feed(packet.payload)
+            if result is not None:
+                decide(result.verdict, result.reason)
+
+        timer = loop.call_later(
+            self.config.amd.total_analysis_s + 0.5, decide, "human", "no audio to analyse"
+        )
+        rtp.listener = on_packet
+
+    def _report(self, leg: _Leg, event: CallEvent) -> None:
+        bridged_to = leg.bridged_to
+        outcome = event.outcome.value if event.outcome else None
+        reason = event.sip_reason
+        if event.phase == "ended":
+            self._on_leg_ended(leg)
+            if leg.machine_reason is not None:
+                outcome, reason = Outcome.MACHINE.value, leg.machine_reason
+        progress = CallProgress(
+            call_id=leg.call.call_id,
+            phase=event.phase,  # type: ignore[arg-type]
+            at=utc_now(),
+            outcome=outcome,
+            sip_status=event.sip_status,
+            sip_reason=reason,
+            bridged_to=bridged_to if event.phase == "ended" else None,
+        )
+        try:
+            leg.on_progress(progress)
+        except Exception:
+            log.exception("on_progress failed for %s", leg.call.call_id)
+
+    def _on_leg_ended(self, leg: _Leg) -> None:
+        leg_id = leg.call.call_id
+        if self._customers.get(leg_id) is leg:
+            self._unbridge_leg(leg_id)
+            del self._customers[leg_id]
+        elif self._agents.get(leg_id) is leg:
+            if leg.bridged_to is not None:
+                self._unbridge_leg(leg.bridged_to)
+            del self._agents[leg_id]
+
+    @staticmethod
+    def _answered(legs: dict[str, _Leg], leg_id: str) -> _Leg:
+        leg = legs.get(leg_id)
+        if leg is None or leg.call.phase != "answered":
+            raise CarrierError(f"{leg_id} is not an answered call")
+        return leg
+
+    # trunk maintenance --------------------------------------------------------
+    def _out_of_dialog(self, method: str, uri: str, to: str) -> SipMessage:
+        cfg = self.config.ua
+        domain = cfg.domain or uri_host_port(cfg.trunk_uri)[0]
+        user = cfg.username or "dialer"
+        msg = SipMessage(method=method, uri=uri)
+        msg.add("Via", self.ua.via())
+        if cfg.outbound_proxy:
+            msg.add("Route", f"<{cfg.outbound_proxy};lr>")
+        msg.add("Max-Forwards", "70")
+        msg.add("From", f"<sip:{user}@{domain}>;tag={new_tag()}")
+        msg.add("To", to)
+        msg.add("Call-ID", f"{secrets.token_hex(10)}@callcenter")
+        msg.add("CSeq", f"1 {method}")
+        msg.add("User-Agent", cfg.user_agent)
+        return msg
+
+    async def _keepalive(self) -> None:
+        interval = self.config.keepalive_interval_s or 30.0
+        cfg = self.config.ua
+        while True:
+            msg = self._out_of_dialog("OPTIONS", cfg.trunk_uri, f"<{cfg.trunk_uri}>")
+            try:
+                await self.ua.request(msg, self.ua.trunk_address)
+            except TransactionTimeout:
+                self.ua.mark_unhealthy("OPTIONS keepalive to the trunk timed out")
+            await asyncio.sleep(interval)
+
+    async def register(self) -> int:
+        """REGISTER (answering one digest challenge); returns the granted expiry in s.
+
+        Every registration reuses one Call-ID and From tag with a rising CSeq
+        (RFC 3261 10.2.4), so the registrar sees refreshes of one binding.
+        """
+        cfg = self.config.ua
+        host, port = uri_host_port(cfg.trunk_uri)
+        registrar = f"sip:{host}:{port}"
+        try:
+            resp = await self.ua.request(
+                self._register_request(registrar, None), self.ua.trunk_address
+            )
+            if resp.status in (401, 407) and cfg.username and cfg.password:
+                header = "WWW-Authenticate" if resp.status == 401 else "Proxy-Authenticate"
+                reply = "Authorization" if resp.status == 401 else "Proxy-Authorization"
+                challenge = auth.parse_challenge(resp.get(header) or "")
+                answer = auth.authorization_header(
+                    challenge,
+                    username=cfg.username,
+                    password=cfg.password,
+                    method="REGISTER",
+                    uri=registrar,
+                )
+                request = self._register_request(registrar, (reply, answer))
+                resp = await self.ua.request(request, self.ua.trunk_address)
+        except (TransactionTimeout, auth.DigestError) as exc:
+            self._registered_health = TrunkHealth(False, f"REGISTER failed: {exc}", utc_now())
+            return 0
+        if resp.status is None or not 200 <= resp.status < 300:
+            reason = f"REGISTER refused: {resp.status} {resp.reason}"
+            self._registered_health = TrunkHealth(False, reason, utc_now())
+            return 0
+        self._registered_health = TrunkHealth(True, "registered", utc_now())
+        with contextlib.suppress(TypeError, ValueError):
+            return int(resp.get("Expires") or self.config.register_expires_s)
+        return self.config.register_expires_s
+
+    def _register_request(
+        self, registrar: str, authorization: tuple[str, str] | None
+    ) -> SipMessage:
+        cfg = self.config.ua
+        user = cfg.username or "dialer"
+        aor = f"<sip:{user}@{cfg.domain or uri_host_port(cfg.trunk_uri)[0]}>"
+        self._register_cseq += 1
+        msg = SipMessage(method="REGISTER", uri=registrar)
+        msg.add("Via", self.ua.via())
+        if cfg.outbound_proxy:
+            msg.add("Route", f"<{cfg.outbound_proxy};lr>")
+        msg.add("Max-Forwards", "70")
+        msg.add("From", f"{aor};tag={self._register_tag}")
+        msg.add("To", aor)
+        msg.add("Call-ID", self._register_call_id)
+        msg.add("CSeq", f"{self._register_cseq} REGISTER")
+        msg.add("Contact", self.ua.contact())
+        msg.add("Expires", str(self.config.register_expires_s))
+        msg.add("User-Agent", cfg.user_agent)
+        if authorization is not None:
+            msg.add(*authorization)
+        return msg
+
+    async def _register_refresh(self, expires: int) -> None:
+        while True:
+            await asyncio.sleep(max(1.0, expires * 0.8) if expires else 30.0)
+            expires = await self.register()

@@ -1,0 +1,792 @@
+"""SIP user agent core: transactions (RFC 3261 section 17) and the UAC call/dialog.
+
+Everything runs on one asyncio loop over one UDP socket. The pieces:
+
+* :class:`InviteClientTransaction` - Timer A retransmits the INVITE until a
+  response arrives, Timer B (64*T1) gives up in the Calling state; every
+  3xx-6xx final response (and each retransmission of it) is ACKed here with
+  the INVITE's branch.
+* :meth:`UserAgent.request` - non-INVITE client transactions (BYE, CANCEL,
+  OPTIONS, REGISTER) with Timer E retransmission and Timer F timeout.
+* Server side - requests are answered once and the response is cached by
+  branch, so a retransmitted BYE or re-INVITE gets the same answer again.
+* :class:`Call` - one outbound INVITE and the dialog it creates: digest auth
+  on 401/407, CANCEL at ring timeout (only once a provisional response has
+  arrived, RFC 3261 9.1), ACK for 2xx as its own transaction sent along the
+  route set and repeated for every 2xx retransmission, BYE either way,
+  re-INVITE/UPDATE answered with our SDP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from dialer.carrier import Outcome, TrunkHealth, utc_now
+from dialer.sip import auth
+from dialer.sip.message import (
+    SipMessage,
+    build_response,
+    header_param,
+    new_branch,
+    new_tag,
+    uri_host_port,
+    uri_of,
+    uri_params,
+)
+from dialer.sip.outcomes import outcome_for_status
+from dialer.sip.rtp import RtpEndpoint
+from dialer.sip.sdp import LocalSession, SdpError, parse_sdp
+from dialer.sip.transport import Address, SipTransport, TraceHook
+
+log = logging.getLogger(__name__)
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, NOTIFY"
+
+
+@dataclass(frozen=True)
+class Timers:
+    """RFC 3261 timer values in seconds; tests shrink T1 to make Timer B quick."""
+
+    t1: float = 0.5
+    t2: float = 4.0
+    t4: float = 5.0
+
+    @property
+    def b(self) -> float:
+        return 64 * self.t1
+
+
+@dataclass(frozen=True)
+class UaConfig:
+    trunk_uri: str = "sip:127.0.0.1:5060"
+    local_host: str = "127.0.0.1"
+    local_port: int = 0
+    outbound_proxy: str | None = None  # "sip:host:port"; preloaded as a loose Route
+    username: str | None = None
+    password: str | None = None
+    domain: str | None = None  # From/To host; defaults to the trunk host
+    media_host: str | None = None  # address put in SDP; defaults to local_host
+    timers: Timers = field(default_factory=Timers)
+    user_agent: str = "callcenter-dialer/0.1"
+    unhealthy_after: int = 3  # consecutive transaction timeouts toward the trunk
+
+
+class TransactionTimeout(TimeoutError):
+    """Timer B or Timer F fired."""
+
+
+@dataclass(frozen=True)
+class _Failure:
+    reason: str
+
+
+class InviteClientTransaction:
+    def __init__(self, ua: UserAgent, invite: SipMessage, dest: Address) -> None:
+        self.ua = ua
+        self.invite = invite
+        self.dest = dest
+        self.branch = invite.top_via_branch
+        self.responses: asyncio.Queue[SipMessage | _Failure] = asyncio.Queue()
+        self.state = "calling"
+        self.ack_2xx: tuple[bytes, Address] | None = None
+        self.confirmed_tag: str | None = None
+        self.on_stray_2xx: Callable[[SipMessage], None] | None = None
+        self._ack_non_2xx: bytes | None = None
+        self._timer = asyncio.get_running_loop().create_task(self._retransmit())
+
+    async def _retransmit(self) -> None:
+        timers = self.ua.config.timers
+        data = self.invite.to_bytes()
+        if not self.ua.transport.send_raw(data, self.dest, self.invite):
+            self.responses.put_nowait(_Failure("transport error"))
+            return
+        interval, waited = timers.t1, 0.0
+        while self.state == "calling" and waited < timers.b:
+            step = min(interval, timers.b - waited)
+            await asyncio.sleep(step)
+            waited += step
+            if self.state != "calling":
+                return
+            if waited < timers.b:
+                self.ua.transport.send_raw(data, self.dest, None)
+                interval *= 2
+        if self.state == "calling":
+            self.state = "terminated"
+            self.ua.note_timeout(self.dest)
+            self.responses.put_nowait(_Failure("Timer B: no response"))
+
+    def on_response(self, resp: SipMessage) -> None:
+        self.ua.note_alive(self.dest)
+        status = resp.status or 0
+        if status < 200:
+            if self.state == "calling":
+                self.state = "proceeding"
+            if self.state == "proceeding":
+                self.responses.put_nowait(resp)
+        elif status < 300:
+            self._on_2xx(resp)
+        else:
+            if self._ack_non_2xx is None:
+                self.state = "completed"
+                self._ack_non_2xx = self._build_ack(resp).to_bytes()
+                self.ua.transport.send_raw(self._ack_non_2xx, self.dest, self._build_ack(resp))
+                self.responses.put_nowait(resp)
+            else:
+                self.ua.transport.send_raw(self._ack_non_2xx, self.dest, None)
+
+    def _on_2xx(self, resp: SipMessage) -> None:
+        to_tag = header_param(resp.get("To") or "", "tag")
+        if self.state in ("calling", "proceeding"):
+            self.state = "accepted"
+            self.responses.put_nowait(resp)
+        elif self.ack_2xx is not None and to_tag == self.confirmed_tag:
+            self.ua.transport.send_raw(*self.ack_2xx)
+        elif self.on_stray_2xx is not None and to_tag != self.confirmed_tag:
+            self.on_stray_2xx(resp)
+
+    def _build_ack(self, resp: SipMessage) -> SipMessage:
+        """ACK for a non-2xx final response (RFC 3261 17.1.1.3)."""
+        ack = SipMessage(method="ACK", uri=self.invite.uri)
+        ack.add("Via", self.invite.get_all("Via")[0])
+        for route in self.invite.get_all("Route"):
+            ack.add("Route", route)
+        ack.add("Max-Forwards", "70")
+        ack.add("From", self.invite.get("From") or "")
+        ack.add("To", resp.get("To") or "")
+        ack.add("Call-ID", self.invite.call_id)
+        ack.add("CSeq", f"{self.invite.cseq[0]} ACK")
+        return ack
+
+    def stop(self) -> None:
+        self.state = "terminated"
+        self._timer.cancel()
+
+
+class _NonInviteTransaction:
+    def __init__(self) -> None:
+        self.final: asyncio.Future[SipMessage] = asyncio.get_running_loop().create_future()
+        self.provisional = False
+
+    def on_response(self, resp: SipMessage) -> None:
+        if (resp.status or 0) < 200:
+            self.provisional = True
+        elif not self.final.done():
+            self.final.set_result(resp)
+
+
+class UserAgent:
+    """Owns the socket, the transaction tables, the calls and the trunk's health."""
+
+    def __init__(self, config: UaConfig, trace: TraceHook | None = None) -> None:
+        self.config = config
+        self._trace = trace
+        self.transport: SipTransport
+        self.calls: dict[str, Call] = {}
+        self._invites: dict[str, InviteClientTransaction] = {}
+        self._non_invites: dict[tuple[str, str], _NonInviteTransaction] = {}
+        self._responses: dict[tuple[str, str, str], tuple[bytes, Address]] = {}
+        self._trunk_addr: Address | None = None
+        self._timeouts = 0
+        self._health = TrunkHealth(healthy=True, reason="not yet used", since=utc_now())
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        cfg = self.config
+        self.transport = await SipTransport.open(
+            cfg.local_host, cfg.local_port, self._on_message, self._trace
+        )
+        self._trunk_addr = await resolve(cfg.outbound_proxy or cfg.trunk_uri)
+
+    async def stop(self) -> None:
+        for call in list(self.calls.values()):
+            await call.hang_up()
+        for tx in self._invites.values():
+            tx.stop()
+        self.transport.close()
+
+    @property
+    def local_address(self) -> Address:
+        return self.transport.local_address
+
+    @property
+    def trunk_address(self) -> Address:
+        assert self._trunk_addr is not None
+        return self._trunk_addr
+
+    # health -----------------------------------------------------------------
+    def health(self) -> TrunkHealth:
+        return self._health
+
+    def note_timeout(self, dest: Address) -> None:
+        if dest != self._trunk_addr:
+            return
+        self._timeouts += 1
+        if self._timeouts >= self.config.unhealthy_after and self._health.healthy:
+            reason = f"trunk {dest[0]}:{dest[1]} did not answer {self._timeouts} requests in a row"
+            log.error("trunk unhealthy: %s", reason)
+            self._health = TrunkHealth(healthy=False, reason=reason, since=utc_now())
+
+    def mark_unhealthy(self, reason: str) -> None:
+        if self._health.healthy:
+            log.error("trunk unhealthy: %s", reason)
+            self._health = TrunkHealth(healthy=False, reason=reason, since=utc_now())
+
+    def note_alive(self, dest: Address) -> None:
+        if dest != self._trunk_addr:
+            return
+        self._timeouts = 0
+        if not self._health.healthy or self._health.reason == "not yet used":
+            self._health = TrunkHealth(healthy=True, reason="trunk answers", since=utc_now())
+
+    # client transactions ----------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a fire-and-forget coroutine, keeping a reference until it is done."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def start_invite(self, invite: SipMessage, dest: Address) -> InviteClientTransaction:
+        tx = InviteClientTransaction(self, invite, dest)
+        self._invites[tx.branch] = tx
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.config.timers.b + 32, self._drop_invite, tx.branch)
+        return tx
+
+    def _drop_invite(self, branch: str) -> None:
+        tx = self._invites.pop(branch, None)
+        if tx is not None:
+            tx.stop()
+
+    async def request(self, msg: SipMessage, dest: Address) -> SipMessage:
+        """Run a non-INVITE client transaction; raise :class:`TransactionTimeout` on Timer F."""
+        assert msg.method is not None
+        key = (msg.top_via_branch, msg.method)
+        tx = _NonInviteTransaction()
+        self._non_invites[key] = tx
+        timers = self.config.timers
+        data = msg.to_bytes()
+        try:
+            if not self.transport.send_raw(data, dest, msg):
+                raise TransactionTimeout("transport error")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timers.b
+            interval = timers.t1
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    self.note_timeout(dest)
+                    raise TransactionTimeout(f"Timer F: no answer to {msg.method}")
+                with contextlib.suppress(TimeoutError):
+                    return await asyncio.wait_for(
+                        asyncio.shield(tx.final), min(interval, remaining)
+                    )
+                interval = timers.t2 if tx.provisional else min(interval * 2, timers.t2)
+                self.transport.send_raw(data, dest, None)
+        finally:
+            self._non_invites.pop(key, None)
+
+    # inbound ----------------------------------------------------------------
+    def _on_message(self, msg: SipMessage, addr: Address) -> None:
+        try:
+            if msg.is_request:
+                self._on_request(msg, addr)
+            else:
+                self._on_response(msg, addr)
+        except Exception:
+            # A message that parsed but broke a handler ends only its own call.
+            log.exception("error handling %s from %s:%s", msg.summary(), *addr)
+            call = self.calls.get(msg.call_id)
+            if call is not None:
+                call.abort("internal error on a malformed message")
+
+    def _on_response(self, resp: SipMessage, addr: Address) -> None:
+        branch = resp.top_via_branch
+        _, method = resp.cseq
+        if method == "INVITE":
+            tx = self._invites.get(branch)
+            if tx is not None:
+                tx.on_response(resp)
+                return
+        else:
+            ntx = self._non_invites.get((branch, method))
+            if ntx is not None:
+                self.note_alive(addr)
+                ntx.on_response(resp)
+                return
+        log.debug("stray response %s from %s:%s", resp.summary(), *addr)
+
+    def _on_request(self, req: SipMessage, addr: Address) -> None:
+        key = (req.call_id, req.top_via_branch, req.method or "")
+        cached = self._responses.get(key)
+        if cached is not None and req.method != "ACK":
+            self.transport.send_raw(cached[0], cached[1], None)
+            return
+        call = self.calls.get(req.call_id)
+        to_tag = header_param(req.get("To") or "", "tag")
+        if call is not None and to_tag == call.local_tag:
+            call.on_request(req, addr)
+        elif req.method == "ACK":
+            return
+        elif req.method == "OPTIONS":
+            resp = build_response(req, 200, "OK", to_tag=new_tag())
+            resp.add("Allow", ALLOW)
+            self.respond(req, resp, addr)
+        elif req.method == "INVITE":  # agent phones are called out to, they do not call in
+            self.respond(req, build_response(req, 603, "Decline", to_tag=new_tag()), addr)
+        else:
+            self.respond(req, build_response(req, 481, "Call/Transaction Does Not Exist"), addr)
+
+    def respond(self, req: SipMessage, resp: SipMessage, addr: Address) -> None:
+        """Send a response to a request and remember it for retransmissions."""
+        resp.add("Server", self.config.user_agent)
+        data = resp.to_bytes()
+        self.transport.send_raw(data, addr, resp)
+        if (resp.status or 0) >= 200:
+            key = (req.call_id, req.top_via_branch, req.method or "")
+            self._responses[key] = (data, addr)
+            asyncio.get_running_loop().call_later(
+                self.config.timers.b, self._responses.pop, key, None
+            )
+
+    # helpers for calls ------------------------------------------------------
+    def via(self, branch: str | None = None) -> str:
+        host, port = self.local_address
+        return f"SIP/2.0/UDP {host}:{port};branch={branch or new_branch()};rport"
+
+    def contact(self) -> str:
+        host, port = self.local_address
+        return f"<sip:dialer@{host}:{port}>"
+
+    def new_call(
+        self,
+        call_id: str,
+        target_uri: str,
+        caller: str,
+        ring_timeout_s: float,
+        on_event: CallEventHandler,
+        dest: Address | None = None,
+    ) -> Call:
+        call = Call(self, call_id, target_uri, caller, ring_timeout_s, on_event, dest)
+        self.calls[call.sip_call_id] = call
+        return call
+
+    def forget(self, call: Call) -> None:
+        # Linger so retransmitted BYE/2xx still find their call for a while.
+        asyncio.get_running_loop().call_later(
+            self.config.timers.b, self.calls.pop, call.sip_call_id, None
+        )
+
+
+async def resolve(uri: str) -> Address:
+    host, port = uri_host_port(uri)
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM
+    )
+    return str(infos[0][4][0]), int(infos[0][4][1])
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    phase: str  # dialing | ringing | answered | ended
+    outcome: Outcome | None = None
+    sip_status: int | None = None
+    sip_reason: str | None = None
+
+
+CallEventHandler = Callable[["Call", CallEvent], None]
+
+
+class Call:
+    """One outbound INVITE and its dialog, driven by :meth:`run`."""
+
+    def __init__(
+        self,
+        ua: UserAgent,
+        call_id: str,
+        target_uri: str,
+        caller: str,
+        ring_timeout_s: float,
+        on_event: CallEventHandler,
+        dest: Address | None,
+    ) -> None:
+        self.ua = ua
+        self.call_id = call_id
+        self.sip_call_id = f"{secrets.token_hex(10)}@callcenter"
+        self.target_uri = target_uri
+        self.ring_timeout_s = ring_timeout_s
+        self.local_tag = new_tag()
+        self.remote_tag: str | None = None
+        self.route_set: list[str] = []
+        self.remote_target = target_uri
+        self.phase = "dialing"
+        self.rtp: RtpEndpoint | None = None
+        self.sdp: LocalSession | None = None
+        self.answered_event = asyncio.Event()
+        self.ended_event = asyncio.Event()
+        self.ended: CallEvent | None = None
+        self._on_event = on_event
+        self._dest = dest
+        domain = ua.config.domain or uri_host_port(ua.config.trunk_uri)[0]
+        self._from = f"<sip:{caller}@{domain}>;tag={self.local_tag}"
+        self._to = f"<{target_uri}>"
+        self._cseq = secrets.randbelow(10000) + 1
+        self._remote_cseq = -1
+        self._invite_tx: InviteClientTransaction | None = None
+        self._cancel_wanted = False
+        self._cancel_sent = False
+        self._provisional_seen = False
+        self._ended_locally = False
+        self._pending_ack: asyncio.Event | None = None
+        self._answer_status: int | None = None
+
+    # running the INVITE -----------------------------------------------------
+    async def run(self) -> None:
+        """Drive the call to its end; never raises."""
+        try:
+            await self._run()
+        except Exception:
+            log.exception("call %s failed", self.call_id)
+            self._finish(Outcome.FAILED, None, "internal error")
+        finally:
+            if self.rtp is not None:
+                self.rtp.close()
+            self.ua.forget(self)
+
+    async def _run(self) -> None:
+        host = self.ua.config.media_host or self.ua.config.local_host
+        self.rtp = await RtpEndpoint.open(self.ua.config.local_host)
+        self.sdp = LocalSession(address=host, port=self.rtp.port)
+        self._emit(CallEvent("dialing"))
+        if self._cancel_wanted:
+            self._finish(Outcome.NO_ANSWER, None, "hung up before the INVITE was sent")
+            return
+        if self._dest is None:
+            self._dest = self.ua.trunk_address
+        authorization: tuple[str, str] | None = None
+        challenges = 0
+        while True:
+            invite = self._build_invite(authorization)
+            tx = self.ua.start_invite(invite, self._dest)
+            tx.on_stray_2xx = self._reject_fork
+            self._invite_tx = tx
+            final = await self._await_final(tx)
+            if isinstance(final, _Failure):
+                tx.stop()
+                outcome = Outcome.NO_ANSWER if self._cancel_sent else Outcome.FAILED
+                self._finish(outcome, None, final.reason)
+                return
+            status = final.status or 0
+            if status in (401, 407) and not self._cancel_wanted and challenges < 2:
+                authorization = self._answer_challenge(final, invite)
+                if authorization is not None:
+                    challenges += 1
+                    continue
+            if 200 <= status < 300:
+                await self._confirm(tx, final)
+                return
+            self._finish(outcome_for_status(status), status, final.reason)
+            return
+
+    def _build_invite(self, authorization: tuple[str, str] | None) -> SipMessage:
+        assert self.sdp is not None
+        self._cseq += 1
+        invite = SipMessage(method="INVITE", uri=self.target_uri)
+        invite.add("Via", self.ua.via())
+        if self.ua.config.outbound_proxy and self._dest == self.ua.trunk_address:
+            invite.add("Route", f"<{self.ua.config.outbound_proxy};lr>")
+        invite.add("Max-Forwards", "70")
+        invite.add("From", self._from)
+        invite.add("To", self._to)
+        invite.add("Call-ID", self.sip_call_id)
+        invite.add("CSeq", f"{self._cseq} INVITE")
+        invite.add("Contact", self.ua.contact())
+        invite.add("Allow", ALLOW)
+        invite.add("User-Agent", self.ua.config.user_agent)
+        if authorization is not None:
+            invite.add(*authorization)
+        invite.add("Content-Type", "application/sdp")
+        invite.body = self.sdp.body()
+        return invite
+
+    def _answer_challenge(self, resp: SipMessage, invite: SipMessage) -> tuple[str, str] | None:
+        cfg = self.ua.config
+        if cfg.username is None or cfg.password is None:
+            return None
+        header = "WWW-Authenticate" if resp.status == 401 else "Proxy-Authenticate"
+        reply = "Authorization" if resp.status == 401 else "Proxy-Authorization"
+        for value in resp.get_all(header):
+            try:
+                challenge = auth.parse_challenge(value)
+            except auth.DigestError as exc:
+                log.info("call %s: cannot answer %s: %s", self.call_id, header, exc)
+                continue
+            return reply, auth.authorization_header(
+                challenge,
+                username=cfg.username,
+                password=cfg.password,
+                method="INVITE",
+                uri=invite.uri or "",
+            )
+        return None
+
+    async def _await_final(self, tx: InviteClientTransaction) -> SipMessage | _Failure:
+        loop = asyncio.get_running_loop()
+        ring_deadline = loop.time() + self.ring_timeout_s
+        cancel_deadline: float | None = None
+        while True:
+            deadline = ring_deadline if cancel_deadline is None else cancel_deadline
+            try:
+                item = await asyncio.wait_for(tx.responses.get(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                if cancel_deadline is not None:
+                    return _Failure("no final response after CANCEL")
+                self._cancel_wanted = True
+                self._maybe_cancel()
+                cancel_deadline = loop.time() + self.ua.config.timers.b
+                continue
+            if isinstance(item, _Failure):
+                return item
+            if (item.status or 0) >= 200:
+                return item
+            self._on_provisional(item)
+
+    def _on_provisional(self, resp: SipMessage) -> None:
+        self._provisional_seen = True
+        if (resp.status or 0) > 100 and self.phase == "dialing":
+            self.phase = "ringing"
+            self._emit(CallEvent("ringing", sip_status=resp.status, sip_reason=resp.reason))
+        if resp.body and resp.status == 183:
+            self._apply_remote_sdp(resp.body)
+        self._maybe_cancel()
+
+    def _maybe_cancel(self) -> None:
+        if self._cancel_wanted and self._provisional_seen and not self._cancel_sent:
+            self._cancel_sent = True
+            self.ua.spawn(self._send_cancel())
+
+    async def _send_cancel(self) -> None:
+        assert self._invite_tx is not None and self._dest is not None
+        invite = self._invite_tx.invite
+        cancel = SipMessage(method="CANCEL", uri=invite.uri)
+        cancel.add("Via", invite.get_all("Via")[0])
+        for route in invite.get_all("Route"):
+            cancel.add("Route", route)
+        cancel.add("Max-Forwards", "70")
+        cancel.add("From", invite.get("From") or "")
+        cancel.add("To", invite.get("To") or "")
+        cancel.add("Call-ID", invite.call_id)
+        cancel.add("CSeq", f"{invite.cseq[0]} CANCEL")
+        with contextlib.suppress(TransactionTimeout):
+            await self.ua.request(cancel, self._dest)
+
+    # the dialog -------------------------------------------------------------
+    async def _confirm(self, tx: InviteClientTransaction, resp: SipMessage) -> None:
+        self.remote_tag = header_param(resp.get("To") or "", "tag")
+        self._to = resp.get("To") or self._to
+        self.route_set = list(reversed(resp.get_all("Record-Route")))
+        contacts = resp.get_all("Contact")
+        if contacts:
+            self.remote_target = uri_of(contacts[0])
+        ack = self._in_dialog("ACK", cseq=tx.invite.cseq[0])
+        auth_header = tx.invite.get("Proxy-Authorization") or tx.invite.get("Authorization")
+        if auth_header:
+            name = (
+                "Proxy-Authorization" if tx.invite.get("Proxy-Authorization") else "Authorization"
+            )
+            ack.add(name, auth_header)
+        dest = self._in_dialog_dest()
+        tx.confirmed_tag = self.remote_tag
+        tx.ack_2xx = (ack.to_bytes(), dest)
+        self.ua.transport.send(ack, dest)
+        media_ok = self._apply_remote_sdp(resp.body)
+        if self._cancel_wanted or self._ended_locally:
+            await self._send_bye()
+            self._finish(Outcome.NO_ANSWER, resp.status, "answered after CANCEL; BYE sent")
+            return
+        if not media_ok:
+            await self._send_bye()
+            self._finish(Outcome.FAILED, resp.status, "unusable SDP answer")
+            return
+        self.phase = "answered"
+        self._answer_status = resp.status
+        self.answered_event.set()
+        self._emit(CallEvent("answered", sip_status=resp.status, sip_reason=resp.reason))
+        await self.ended_event.wait()
+
+    def _apply_remote_sdp(self, body: bytes) -> bool:
+        if not body or self.rtp is None:
+            return bool(body)
+        try:
+            media = parse_sdp(body)
+            codec = media.codec
+        except (SdpError, ValueError) as exc:
+            log.warning("call %s: bad SDP from peer: %s", self.call_id, exc)
+            return False
+        self.rtp.remote = (media.address, media.port)
+        self.rtp.codec = codec
+        return True
+
+    def _in_dialog(self, method: str, cseq: int | None = None) -> SipMessage:
+        if cseq is None:
+            self._cseq += 1
+            cseq = self._cseq
+        routes = list(self.route_set)
+        uri = self.remote_target
+        if routes and "lr" not in uri_params(uri_of(routes[0])):
+            uri = uri_of(routes.pop(0))  # strict router (RFC 3261 12.2.1.1)
+            routes.append(f"<{self.remote_target}>")
+        msg = SipMessage(method=method, uri=uri)
+        msg.add("Via", self.ua.via())
+        for route in routes:
+            msg.add("Route", route)
+        msg.add("Max-Forwards", "70")
+        msg.add("From", self._from)
+        msg.add("To", self._to)
+        msg.add("Call-ID", self.sip_call_id)
+        msg.add("CSeq", f"{cseq} {method}")
+        if method != "ACK":
+            msg.add("User-Agent", self.ua.config.user_agent)
+        return msg
+
+    def _in_dialog_dest(self) -> Address:
+        first = uri_of(self.route_set[0]) if self.route_set else self.remote_target
+        host, port = uri_host_port(first)
+        return host, port
+
+    async def _send_bye(self) -> CallEvent | None:
+        bye = self._in_dialog("BYE")
+        try:
+            resp = await self.ua.request(bye, self._in_dialog_dest())
+        except TransactionTimeout as exc:
+            log.warning("call %s: %s", self.call_id, exc)
+            return None
+        return CallEvent("ended", sip_status=resp.status, sip_reason=resp.reason)
+
+    def _reject_fork(self, resp: SipMessage) -> None:
+        """A 2xx from a second fork: ACK it and hang it up (RFC 3261 13.2.2.4)."""
+        log.info("call %s: extra 2xx from a fork, sending ACK and BYE", self.call_id)
+        fork = Call(self.ua, self.call_id, self.target_uri, "", 0, lambda _c, _e: None, self._dest)
+        fork.sip_call_id, fork.local_tag, fork._from = self.sip_call_id, self.local_tag, self._from
+        fork._cseq = self._cseq
+        fork.remote_tag = header_param(resp.get("To") or "", "tag")
+        fork._to = resp.get("To") or self._to
+        fork.route_set = list(reversed(resp.get_all("Record-Route")))
+        contacts = resp.get_all("Contact")
+        fork.remote_target = uri_of(contacts[0]) if contacts else self.target_uri
+        assert self._invite_tx is not None
+        self.ua.transport.send(
+            fork._in_dialog("ACK", cseq=self._invite_tx.invite.cseq[0]), fork._in_dialog_dest()
+        )
+        self.ua.spawn(fork._send_bye())
+
+    def on_request(self, req: SipMessage, addr: Address) -> None:
+        method = req.method or ""
+        if method == "ACK":
+            if self._pending_ack is not None:
+                self._pending_ack.set()
+            return
+        number, _ = req.cseq
+        if number <= self._remote_cseq:
+            self.ua.respond(req, build_response(req, 500, "Server Internal Error"), addr)
+            return
+        self._remote_cseq = number
+        if self.phase != "answered":
+            self.ua.respond(req, build_response(req, 481, "Call/Transaction Does Not Exist"), addr)
+            return
+        if method == "BYE":
+            self.ua.respond(req, build_response(req, 200, "OK"), addr)
+            self._finish(Outcome.ANSWERED, self._answer_status, "remote hangup")
+        elif method in ("INVITE", "UPDATE"):
+            self._answer_offer(req, addr)
+        elif method in ("OPTIONS", "INFO", "NOTIFY"):
+            self.ua.respond(req, build_response(req, 200, "OK"), addr)
+        else:
+            resp = build_response(req, 405, "Method Not Allowed")
+            resp.add("Allow", ALLOW)
+            self.ua.respond(req, resp, addr)
+
+    def _answer_offer(self, req: SipMessage, addr: Address) -> None:
+        """re-INVITE / UPDATE: a session refresh or a new offer; answer with our SDP."""
+        assert self.sdp is not None
+        if req.body and not self._apply_remote_sdp(req.body):
+            self.ua.respond(req, build_response(req, 488, "Not Acceptable Here"), addr)
+            return
+        contacts = req.get_all("Contact")
+        if contacts:
+            self.remote_target = uri_of(contacts[0])
+        resp = build_response(req, 200, "OK")
+        resp.add("Contact", self.ua.contact())
+        resp.add("Allow", ALLOW)
+        session_expires = req.get("Session-Expires")
+        if session_expires:
+            resp.add("Session-Expires", session_expires.split(";")[0] + ";refresher=uas")
+            resp.add("Require", "timer")
+        resp.add("Content-Type", "application/sdp")
+        codec = self.rtp.codec if self.rtp is not None else None
+        resp.body = self.sdp.body((codec,) if codec is not None and req.body else None)
+        self.ua.respond(req, resp, addr)
+        if req.method == "INVITE":
+            self.ua.spawn(self._retransmit_2xx(resp.to_bytes(), addr))
+
+    async def _retransmit_2xx(self, data: bytes, addr: Address) -> None:
+        """Timer G-like retransmission of our 2xx to a re-INVITE until the ACK."""
+        timers = self.ua.config.timers
+        self._pending_ack = acked = asyncio.Event()
+        interval, waited = timers.t1, 0.0
+        while waited < timers.b:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(acked.wait(), interval)
+                return
+            waited += interval
+            interval = min(interval * 2, timers.t2)
+            self.ua.transport.send_raw(data, addr, None)
+        log.warning("call %s: no ACK for our 2xx to a re-INVITE; hanging up", self.call_id)
+        await self.hang_up()
+
+    # control from the carrier -----------------------------------------------
+    async def hang_up(self) -> None:
+        """CANCEL while ringing, BYE once answered; idempotent."""
+        if self.ended is not None or self._ended_locally:
+            return
+        self._ended_locally = True
+        if self.phase == "answered":
+            result = await self._send_bye()
+            reason = "local hangup" if result else "local hangup; BYE not answered"
+            self._finish(Outcome.ANSWERED, self._answer_status, reason)
+        else:
+            self._cancel_wanted = True
+            self._maybe_cancel()
+
+    def abort(self, reason: str) -> None:
+        """End this call after a protocol error we cannot recover from."""
+        if self.ended is not None:
+            return
+        if self.phase == "answered":
+            self.ua.spawn(self._send_bye())
+        elif self._invite_tx is not None:
+            self._cancel_wanted = True
+            self._maybe_cancel()
+        self._finish(Outcome.FAILED, None, reason)
+
+    def _finish(self, outcome: Outcome, status: int | None, reason: str | None) -> None:
+        if self.ended is not None:
+            return
+        self.ended = CallEvent("ended", outcome=outcome, sip_status=status, sip_reason=reason)
+        self.phase = "ended"
+        if self._pending_ack is not None:
+            self._pending_ack.set()
+        self.ended_event.set()
+        self._emit(self.ended)
+
+    def _emit(self, event: CallEvent) -> None:
+        try:
+            self._on_event(self, event)
+        except Exception:
+            log.exception("progress handler failed for call %s", self.call_id)

@@ -1,0 +1,31 @@
+"""The ``call test`` diagnostic against sipp."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from dialer.sip.diagnostics import run_test_call
+
+pytestmark = pytest.mark.sipp
+
+
+def test_test_call_prints_each_step_and_the_outcome(sipp):
+    peer = sipp("uas_answer_local_bye.xml")
+    out = io.StringIO()
+    code = run_test_call("+989121234567", peer.uri, hold_s=0.1, out=out)
+    assert peer.wait() == 0, peer.errors()
+    text = out.getvalue()
+    assert code == 0
+    assert "-> 127.0.0.1" in text and "INVITE sip:+989121234567@" in text
+    assert "<- " in text and "200 OK" in text
+    assert "BYE" in text and "outcome: answered" in text
+
+
+def test_test_call_reports_busy(sipp):
+    peer = sipp("uas_final.xml", keys={"status": "486", "reason": "Busy Here"})
+    out = io.StringIO()
+    assert run_test_call("+989121234567", peer.uri, out=out) == 1
+    assert peer.wait() == 0, peer.errors()
+    assert "outcome: busy (SIP 486 Busy Here)" in out.getvalue()

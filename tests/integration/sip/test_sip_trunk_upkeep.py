@@ -1,0 +1,66 @@
+"""REGISTER with refresh and OPTIONS keepalive / trunk health, against sipp."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from dialer.sip.trunk import SipTrunk, SipTrunkConfig
+from dialer.sip.ua import Timers, UaConfig
+
+pytestmark = pytest.mark.sipp
+
+
+async def _until(condition, limit_s: float = 10.0) -> None:
+    """Poll a condition (bounded) instead of sleeping a guessed time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while not condition() and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+
+
+def test_register_answers_the_challenge_and_refreshes(sipp):
+    registrar = sipp("uas_register.xml")
+
+    async def go():
+        ua = UaConfig(trunk_uri=registrar.uri, username="dialer", password="s3cret")
+        trunk = SipTrunk(SipTrunkConfig(ua=ua, register=True, keepalive_interval_s=None))
+        await trunk.start()
+        first = trunk.health()
+        # the registrar exits after the refresh (80% of the granted 1 s) is done
+        await _until(lambda: registrar.process.poll() is not None)
+        await trunk.stop()
+        return first
+
+    first = asyncio.run(go())
+    assert registrar.wait() == 0, registrar.errors()
+    assert first.healthy
+    log = registrar.messages()
+    call_ids = set(re.findall(r"^Call-ID: (.*)$", log, re.M))
+    assert len(call_ids) == 1  # refreshes reuse the registration's Call-ID
+    cseqs = [int(n) for n in re.findall(r"^CSeq: (\d+) REGISTER", log, re.M)]
+    assert cseqs == sorted(cseqs) and len(set(cseqs)) == 4
+
+
+def test_keepalive_marks_a_silent_trunk_unhealthy(sipp):
+    peer = sipp("uas_options.xml")
+
+    async def go():
+        ua = UaConfig(trunk_uri=peer.uri, timers=Timers(t1=0.02, t2=0.1, t4=0.2))
+        trunk = SipTrunk(SipTrunkConfig(ua=ua, keepalive_interval_s=0.2))
+        await trunk.start()
+        await _until(lambda: trunk.health().reason != "not yet used")
+        alive = trunk.health()
+        # sipp has gone after one answer; Timer F (64*T1 = 1.28 s) fires on the next OPTIONS
+        await _until(lambda: not trunk.health().healthy)
+        dead = trunk.health()
+        await trunk.stop()
+        return alive, dead
+
+    alive, dead = asyncio.run(go())
+    assert peer.wait() == 0, peer.errors()
+    assert alive.healthy and alive.reason == "trunk answers"
+    assert not dead.healthy and "OPTIONS keepalive" in dead.reason
+    assert peer.sent_and_received()[0].startswith("received OPTIONS")
