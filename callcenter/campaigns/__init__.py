@@ -1,0 +1,1 @@
+"""Campaigns, lead import and do-not-call lists: the manager's screens."""

@@ -1,0 +1,218 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    DecimalField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from callcenter.calling_windows import WEEKDAYS, CallingWindows, Window
+from callcenter.leadfiles import to_ascii_digits
+from callcenter.models import Campaign, DialMode
+from callcenter.services.campaigns import (
+    MIN_RING_TIMEOUT_SECONDS,
+    RETRY_OUTCOMES,
+    effective_retry_delays,
+)
+
+# The Iranian week starts on Saturday.
+FORM_DAYS = ("saturday", "sunday", "monday", "tuesday", "wednesday", "thursday", "friday")
+DAY_LABELS = {
+    "saturday": _l("Saturday"),
+    "sunday": _l("Sunday"),
+    "monday": _l("Monday"),
+    "tuesday": _l("Tuesday"),
+    "wednesday": _l("Wednesday"),
+    "thursday": _l("Thursday"),
+    "friday": _l("Friday"),
+}
+OUTCOME_LABELS = {
+    "busy": _l("Busy"),
+    "no_answer": _l("No answer"),
+    "machine": _l("Answering machine"),
+    "abandoned": _l("Abandoned"),
+    "failed": _l("Failed"),
+}
+DIAL_MODE_CHOICES = [
+    (DialMode.PREVIEW.value, _l("Preview")),
+    (DialMode.PROGRESSIVE.value, _l("Progressive")),
+    (DialMode.PREDICTIVE.value, _l("Predictive")),
+]
+
+
+class CampaignForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+    company_name = StringField(_l("Company"), validators=[Optional(), Length(max=200)])
+    product = StringField(_l("Product"), validators=[Optional(), Length(max=200)])
+    script_version_id = SelectField(_l("Script version"), choices=[], validate_choice=False)
+    dial_mode = SelectField(_l("Dial mode"), choices=DIAL_MODE_CHOICES)
+    abandon_cap_percent = DecimalField(
+        _l("Abandon cap (percent of live answers)"),
+        places=2,
+        validators=[InputRequired(), NumberRange(min=0, max=100)],
+    )
+    abandon_window_days = IntegerField(
+        _l("Abandon rate window (days, also checked per day)"),
+        validators=[InputRequired(), NumberRange(min=1, max=365)],
+    )
+    max_lines_per_agent = IntegerField(
+        _l("Max lines per ready agent"), validators=[InputRequired(), NumberRange(min=1, max=20)]
+    )
+    ring_timeout_seconds = IntegerField(
+        _l("Ring timeout (seconds)"),
+        validators=[InputRequired(), NumberRange(min=MIN_RING_TIMEOUT_SECONDS, max=180)],
+    )
+    wrap_up_limit_seconds = IntegerField(
+        _l("Wrap-up limit (seconds)"), validators=[InputRequired(), NumberRange(min=0, max=3600)]
+    )
+    caller_id = StringField(_l("Caller ID"), validators=[Optional(), Length(max=32)])
+    trunk = StringField(_l("Trunk"), validators=[Optional(), Length(max=120)])
+    timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
+    max_attempts = IntegerField(
+        _l("Max attempts"), validators=[InputRequired(), NumberRange(min=1, max=100)]
+    )
+    holidays = TextAreaField(
+        _l("Holidays (one date per line, YYYY-MM-DD)"), validators=[Optional()]
+    )
+    teams = SelectMultipleField(_l("Teams"), choices=[], coerce=int, validate_choice=False)
+    saturday = StringField(DAY_LABELS["saturday"])
+    sunday = StringField(DAY_LABELS["sunday"])
+    monday = StringField(DAY_LABELS["monday"])
+    tuesday = StringField(DAY_LABELS["tuesday"])
+    wednesday = StringField(DAY_LABELS["wednesday"])
+    thursday = StringField(DAY_LABELS["thursday"])
+    friday = StringField(DAY_LABELS["friday"])
+    retry_busy = IntegerField(
+        OUTCOME_LABELS["busy"], validators=[InputRequired(), NumberRange(min=0)]
+    )
+    retry_no_answer = IntegerField(
+        OUTCOME_LABELS["no_answer"], validators=[InputRequired(), NumberRange(min=0)]
+    )
+    retry_machine = IntegerField(
+        OUTCOME_LABELS["machine"], validators=[InputRequired(), NumberRange(min=0)]
+    )
+    retry_abandoned = IntegerField(
+        OUTCOME_LABELS["abandoned"], validators=[InputRequired(), NumberRange(min=0)]
+    )
+    retry_failed = IntegerField(
+        OUTCOME_LABELS["failed"], validators=[InputRequired(), NumberRange(min=0)]
+    )
+
+    def fill_from(self, campaign: Campaign) -> None:
+        for name in (
+            "name",
+            "description",
+            "company_name",
+            "product",
+            "abandon_cap_percent",
+            "abandon_window_days",
+            "max_lines_per_agent",
+            "ring_timeout_seconds",
+            "wrap_up_limit_seconds",
+            "caller_id",
+            "trunk",
+            "timezone",
+            "max_attempts",
+        ):
+            getattr(self, name).data = getattr(campaign, name)
+        self.dial_mode.data = campaign.dial_mode.value
+        self.script_version_id.data = str(campaign.script_version_id or "")
+        self.holidays.data = "\n".join(campaign.holidays or [])
+        self.teams.data = [team.id for team in campaign.teams]
+        windows = CallingWindows.from_dict(campaign.calling_windows or None)
+        for day in FORM_DAYS:
+            spans = windows.weekly[WEEKDAYS.index(day)]
+            getattr(self, day).data = ", ".join(str(window) for window in spans)
+        for outcome, minutes in effective_retry_delays(campaign).items():
+            getattr(self, f"retry_{outcome}").data = minutes
+
+    def fill_defaults(self) -> None:
+        defaults = Campaign(
+            abandon_cap_percent=3,
+            abandon_window_days=30,
+            max_lines_per_agent=3,
+            ring_timeout_seconds=25,
+            wrap_up_limit_seconds=60,
+            trunk="default",
+            timezone="Asia/Tehran",
+            max_attempts=5,
+            dial_mode=DialMode.PROGRESSIVE,
+            calling_windows={},
+            holidays=[],
+            retry_delays_minutes={},
+            description="",
+            company_name="",
+            product="",
+            caller_id="",
+            name="",
+        )
+        self.fill_from(defaults)
+
+    def values(self) -> dict[str, Any]:
+        """The service's keyword arguments; calling windows errors raise ValueError."""
+        weekly = {day: _parse_day(getattr(self, day).data or "") for day in FORM_DAYS}
+        return {
+            "name": self.name.data,
+            "description": self.description.data or "",
+            "company_name": self.company_name.data or "",
+            "product": self.product.data or "",
+            "script_version_id": self.script_version_id.data or None,
+            "dial_mode": self.dial_mode.data,
+            "abandon_cap_percent": self.abandon_cap_percent.data,
+            "abandon_window_days": self.abandon_window_days.data,
+            "max_lines_per_agent": self.max_lines_per_agent.data,
+            "ring_timeout_seconds": self.ring_timeout_seconds.data,
+            "wrap_up_limit_seconds": self.wrap_up_limit_seconds.data,
+            "caller_id": self.caller_id.data or "",
+            "trunk": self.trunk.data or "",
+            "timezone": (self.timezone.data or "").strip(),
+            "max_attempts": self.max_attempts.data,
+            "holidays": [
+                line.strip() for line in (self.holidays.data or "").splitlines() if line.strip()
+            ],
+            "calling_windows": {"weekly": weekly},
+            "retry_delays_minutes": {
+                outcome: getattr(self, f"retry_{outcome}").data for outcome in RETRY_OUTCOMES
+            },
+        }
+
+
+def _parse_day(text: str) -> list[list[str]]:
+    """ "09:00-13:00, 16:00-21:00" -> [["09:00", "13:00"], ["16:00", "21:00"]]; "" is a day off."""
+    spans = []
+    for part in to_ascii_digits(text).replace("،", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        start, sep, end = part.partition("-")
+        if not sep:
+            raise ValueError(part)
+        Window.of(start.strip(), end.strip())
+        spans.append([start.strip(), end.strip()])
+    return spans
+
+
+class LeadUploadForm(FlaskForm):
+    file = FileField(_l("Lead file (CSV or XLSX)"), validators=[FileRequired()])
+    mapping = TextAreaField(
+        _l("Column mapping (optional, one per line: column = field)"), validators=[Optional()]
+    )
+
+
+class DncAddForm(FlaskForm):
+    phone = StringField(_l("Phone number"), validators=[DataRequired(), Length(max=40)])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=255)])
+
+
+class DncImportForm(FlaskForm):
+    file = FileField(_l("CSV file"), validators=[FileRequired()])

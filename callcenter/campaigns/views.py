@@ -1,0 +1,283 @@
+"""Campaigns, lead import and DNC lists (manager and admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from callcenter import request_scope
+from callcenter.auth.access import allow_roles
+from callcenter.auth.forms import ConfirmForm
+from callcenter.campaigns.forms import (
+    FORM_DAYS,
+    OUTCOME_LABELS,
+    CampaignForm,
+    DncAddForm,
+    DncImportForm,
+    LeadUploadForm,
+)
+from callcenter.db import utcnow
+from callcenter.errors import DomainError
+from callcenter.leadfiles import InvalidPhone, normalize_phone
+from callcenter.models import Campaign, CampaignStatus, ScriptVersion, Team
+from callcenter.services import accounts, campaigns, dnc, hopper_feed, lead_import
+from callcenter.states import Role
+
+bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
+MANAGERS = (Role.MANAGER, Role.ADMIN)
+
+
+def _prepare(form: CampaignForm) -> None:
+    session = request_scope.session()
+    versions = session.scalars(
+        select(ScriptVersion).order_by(ScriptVersion.key, ScriptVersion.version)
+    )
+    form.script_version_id.choices = [
+        ("", "—"),
+        *((str(v.id), f"{v.title} ({v.locale} v{v.version})") for v in versions),
+    ]
+    form.teams.choices = [(team.id, team.name) for team in accounts.list_teams(session)]
+
+
+def _teams(form: CampaignForm) -> list[Team]:
+    wanted = set(form.teams.data or [])
+    return [team for team in accounts.list_teams(request_scope.session()) if team.id in wanted]
+
+
+def _render_form(
+    form: CampaignForm, campaign: Campaign | None, status: int = 200
+) -> ResponseReturnValue:
+    session = request_scope.session()
+    extra = {}
+    if campaign is not None:
+        extra = {
+            "lead_lists": lead_import.list_lead_lists(session, campaign.id),
+            "dialable": hopper_feed.count_dialable(session, campaign.id, now=utcnow()),
+        }
+    page = render_template(
+        "campaigns/form.html",
+        form=form,
+        campaign=campaign,
+        days=FORM_DAYS,
+        outcomes=OUTCOME_LABELS,
+        confirm=ConfirmForm(),
+        **extra,
+    )
+    return page, status
+
+
+def _save_errors(form: CampaignForm, exc: DomainError) -> None:
+    errors = exc.details.get("errors")
+    if isinstance(errors, dict):
+        for name, message in errors.items():
+            field = getattr(form, name, None)
+            (field.errors if field is not None else form.form_errors).append(message)
+        return
+    field = getattr(form, str(exc.details.get("field", "")), None)
+    (field.errors if field is not None else form.form_errors).append(exc.message)
+
+
+def _values(form: CampaignForm) -> dict[str, Any] | None:
+    try:
+        return form.values()
+    except ValueError as exc:
+        form.form_errors.append(
+            _("Calling window %(value)s is not like 09:00-21:00.", value=str(exc))
+        )
+        return None
+
+
+@bp.get("/")
+@allow_roles(*MANAGERS)
+def index() -> ResponseReturnValue:
+    session = request_scope.session()
+    return render_template(
+        "campaigns/index.html",
+        campaigns=campaigns.list_campaigns(session, include_archived=True),
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@allow_roles(*MANAGERS)
+def create() -> ResponseReturnValue:
+    form = CampaignForm()
+    _prepare(form)
+    if request.method == "GET":
+        form.fill_defaults()
+    if form.validate_on_submit() and (values := _values(form)) is not None:
+        try:
+            campaign = campaigns.create_campaign(
+                request_scope.session(), actor=current_user, teams=_teams(form), **values
+            )
+        except DomainError as exc:
+            _save_errors(form, exc)
+        else:
+            flash(_("Campaign created (paused)."), "success")
+            return redirect(url_for("campaigns.edit", campaign_id=campaign.id))
+    return _render_form(form, None, 422 if form.is_submitted() else 200)
+
+
+@bp.route("/<int:campaign_id>", methods=["GET", "POST"])
+@allow_roles(*MANAGERS)
+def edit(campaign_id: int) -> ResponseReturnValue:
+    session = request_scope.session()
+    campaign = campaigns.get_campaign(session, campaign_id)
+    form = CampaignForm()
+    _prepare(form)
+    if request.method == "GET":
+        form.fill_from(campaign)
+    if form.validate_on_submit() and (values := _values(form)) is not None:
+        try:
+            campaigns.update_campaign(session, campaign, actor=current_user, **values)
+            campaigns.set_teams(session, campaign, _teams(form), actor=current_user)
+        except DomainError as exc:
+            _save_errors(form, exc)
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("campaigns.edit", campaign_id=campaign.id))
+    return _render_form(form, campaign, 422 if form.is_submitted() else 200)
+
+
+@bp.post("/<int:campaign_id>/status")
+@allow_roles(*MANAGERS)
+def set_status(campaign_id: int) -> ResponseReturnValue:
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        session = request_scope.session()
+        campaign = campaigns.get_campaign(session, campaign_id)
+        wanted = request.form.get("status", "")
+        if wanted in (CampaignStatus.ACTIVE.value, CampaignStatus.PAUSED.value):
+            campaigns.set_status(session, campaign, CampaignStatus(wanted), actor=current_user)
+    return redirect(url_for("campaigns.index"))
+
+
+@bp.route("/<int:campaign_id>/import", methods=["GET", "POST"])
+@allow_roles(*MANAGERS)
+def upload(campaign_id: int) -> ResponseReturnValue:
+    session = request_scope.session()
+    campaign = campaigns.get_campaign(session, campaign_id)
+    form = LeadUploadForm()
+    if form.validate_on_submit():
+        upload_file = form.file.data
+        try:
+            lead_list = lead_import.import_leads(
+                session,
+                upload_file.read(),
+                campaign_id=campaign.id,
+                filename=upload_file.filename,
+                actor_id=current_user.id,
+                mapping=_mapping(form.mapping.data or ""),
+            )
+        except DomainError as exc:
+            form.file.errors.append(exc.message)
+        else:
+            return redirect(
+                url_for("campaigns.lead_list", campaign_id=campaign.id, lead_list_id=lead_list.id)
+            )
+    status = 422 if form.is_submitted() else 200
+    return render_template("campaigns/upload.html", form=form, campaign=campaign), status
+
+
+def _mapping(text: str) -> dict[str, str] | None:
+    pairs = [line.rsplit("=", 1) for line in text.splitlines() if "=" in line]
+    return {column.strip(): field.strip() for column, field in pairs} or None
+
+
+@bp.get("/<int:campaign_id>/lists/<int:lead_list_id>")
+@allow_roles(*MANAGERS)
+def lead_list(campaign_id: int, lead_list_id: int) -> ResponseReturnValue:
+    session = request_scope.session()
+    campaign = campaigns.get_campaign(session, campaign_id)
+    found = lead_import.get_lead_list(session, lead_list_id)
+    if found.campaign_id != campaign.id:
+        return redirect(url_for("campaigns.edit", campaign_id=campaign.id))
+    return render_template(
+        "campaigns/lead_list.html", campaign=campaign, lead_list=found, report=found.report
+    )
+
+
+@bp.route("/dnc", methods=["GET"])
+@allow_roles(*MANAGERS)
+def dnc_list() -> ResponseReturnValue:
+    session = request_scope.session()
+    campaign_id = request.args.get("campaign", type=int)
+    campaign = campaigns.get_campaign(session, campaign_id) if campaign_id else None
+    return render_template(
+        "campaigns/dnc.html",
+        campaign=campaign,
+        campaigns=campaigns.list_campaigns(session),
+        entries=dnc.list_entries(session, campaign_id=campaign_id, limit=500),
+        total=dnc.count_entries(session, campaign_id=campaign_id),
+        add_form=DncAddForm(),
+        import_form=DncImportForm(),
+    )
+
+
+@bp.post("/dnc/add")
+@allow_roles(*MANAGERS)
+def dnc_add() -> ResponseReturnValue:
+    campaign_id = request.args.get("campaign", type=int)
+    form = DncAddForm()
+    if form.validate_on_submit():
+        try:
+            phone = normalize_phone(form.phone.data or "").e164
+            dnc.add_number(
+                request_scope.session(),
+                phone,
+                campaign_id=campaign_id,
+                source="manual",
+                reason=form.reason.data or "",
+                actor_id=current_user.id,
+            )
+        except InvalidPhone as exc:
+            flash(_("Not a valid number: %(reason)s", reason=exc.reason), "error")
+        else:
+            flash(_("%(phone)s will not be called.", phone=phone), "success")
+    return redirect(url_for("campaigns.dnc_list", campaign=campaign_id))
+
+
+@bp.post("/dnc/import")
+@allow_roles(*MANAGERS)
+def dnc_import() -> ResponseReturnValue:
+    campaign_id = request.args.get("campaign", type=int)
+    form = DncImportForm()
+    if form.validate_on_submit():
+        text = form.file.data.read().decode("utf-8-sig", errors="replace")
+        result = dnc.import_csv(
+            request_scope.session(),
+            text,
+            campaign_id=campaign_id,
+            source="import",
+            actor_id=current_user.id,
+        )
+        flash(
+            _(
+                "%(added)s added, %(listed)s already listed, %(rejected)s rejected.",
+                added=result.added,
+                listed=result.already_listed,
+                rejected=len(result.rejected),
+            ),
+            "success",
+        )
+        for item in result.rejected[:50]:
+            flash(_("Line %(line)s: %(reason)s", line=item["line"], reason=item["reason"]), "error")
+    return redirect(url_for("campaigns.dnc_list", campaign=campaign_id))
+
+
+@bp.get("/dnc/export.csv")
+@allow_roles(*MANAGERS)
+def dnc_export() -> ResponseReturnValue:
+    campaign_id = request.args.get("campaign", type=int)
+    body = dnc.export_csv(request_scope.session(), campaign_id=campaign_id)
+    name = f"dnc-{campaign_id or 'global'}.csv"
+    return Response(
+        "\ufeff" + body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={name}"},
+    )

@@ -1,0 +1,361 @@
+"""Campaigns: creation, edits (audited), pause/resume, teams, and the rules
+other services read from a campaign (calling windows, retry delays)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from callcenter.calling_windows import CallingWindows, CallingWindowsError
+from callcenter.errors import Conflict, InvalidInput, NotFound
+from callcenter.models import Campaign, CampaignStatus, DialMode, ScriptVersion, Team, User
+from callcenter.services import audit
+
+MIN_RING_TIMEOUT_SECONDS = 15
+# Minutes until the next attempt, by call outcome (or "no_decision" when the
+# agent talked to the person and they did not decide).
+DEFAULT_RETRY_DELAYS_MINUTES: Mapping[str, int] = {
+    "busy": 15,
+    "no_answer": 60,
+    "machine": 120,
+    "abandoned": 30,
+    "failed": 10,
+    "declined": 240,
+    "cancelled": 0,
+    "answered": 1440,
+    "no_decision": 1440,
+}
+# The outcomes a manager tunes in the campaign form.
+RETRY_OUTCOMES = ("busy", "no_answer", "machine", "abandoned", "failed")
+
+EDITABLE = (
+    "name",
+    "description",
+    "company_name",
+    "product",
+    "script_version_id",
+    "dial_mode",
+    "abandon_cap_percent",
+    "abandon_window_days",
+    "max_lines_per_agent",
+    "ring_timeout_seconds",
+    "wrap_up_limit_seconds",
+    "caller_id",
+    "trunk",
+    "timezone",
+    "calling_windows",
+    "holidays",
+    "max_attempts",
+    "retry_delays_minutes",
+)
+
+
+def windows_of(campaign: Campaign) -> CallingWindows:
+    """The campaign's calling windows with its holidays folded in."""
+    windows = CallingWindows.from_dict(campaign.calling_windows or None)
+    extra = {date.fromisoformat(day) for day in campaign.holidays or ()}
+    if not extra:
+        return windows
+    return CallingWindows(windows.weekly, windows.holidays | extra)
+
+
+def retry_delay_minutes(campaign: Campaign, key: str) -> int:
+    delays = campaign.retry_delays_minutes or {}
+    if key in delays:
+        return int(delays[key])
+    return DEFAULT_RETRY_DELAYS_MINUTES.get(key, DEFAULT_RETRY_DELAYS_MINUTES["failed"])
+
+
+def effective_retry_delays(campaign: Campaign) -> dict[str, int]:
+    return {key: retry_delay_minutes(campaign, key) for key in RETRY_OUTCOMES}
+
+
+def get_campaign(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound("no such campaign", details={"campaign_id": campaign_id})
+    return campaign
+
+
+def find_campaign(session: Session, key: str | int) -> Campaign:
+    """By id (an int or digits) or exact name."""
+    text = str(key).strip()
+    if text.isdigit():
+        campaign = session.get(Campaign, int(text))
+        if campaign is not None:
+            return campaign
+    campaign = session.scalar(select(Campaign).where(Campaign.name == text))
+    if campaign is None:
+        raise NotFound(f"no campaign {text!r}", details={"campaign": text})
+    return campaign
+
+
+def list_campaigns(session: Session, *, include_archived: bool = False) -> list[Campaign]:
+    query = select(Campaign).order_by(Campaign.name)
+    if not include_archived:
+        query = query.where(Campaign.status != CampaignStatus.ARCHIVED)
+    return list(session.scalars(query))
+
+
+def active_campaign_ids(session: Session) -> list[int]:
+    query = select(Campaign.id).where(Campaign.status == CampaignStatus.ACTIVE)
+    return list(session.scalars(query.order_by(Campaign.id)))
+
+
+def create_campaign(
+    session: Session,
+    *,
+    actor: User | None,
+    teams: Iterable[Team] = (),
+    active: bool = False,
+    **values: Any,
+) -> Campaign:
+    """Create a campaign from the EDITABLE fields given (the rest default).
+    Raises InvalidInput listing every bad field, Conflict on a taken name."""
+    if "name" not in values:
+        raise InvalidInput("name: required", details={"errors": {"name": "required"}})
+    campaign = Campaign(
+        status=CampaignStatus.ACTIVE if active else CampaignStatus.PAUSED,
+        retry_delays_minutes=dict(DEFAULT_RETRY_DELAYS_MINUTES),
+        calling_windows=CallingWindows.iran_default().to_dict(),
+        holidays=[],
+    )
+    clean = _validated(session, values, campaign_id=None)
+    for name, value in clean.items():
+        setattr(campaign, name, value)
+    campaign.teams = list(teams)
+    session.add(campaign)
+    session.flush()
+    audit.record(
+        session,
+        "campaign.created",
+        actor=actor,
+        target_type="campaign",
+        target_id=campaign.id,
+        details={"name": campaign.name, "teams": [team.name for team in campaign.teams]},
+    )
+    return campaign
+
+
+def update_campaign(
+    session: Session, campaign: Campaign, *, actor: User | None, **values: Any
+) -> dict[str, Any]:
+    """Apply the changed EDITABLE fields; returns {field: [old, new]} (audited)."""
+    clean = _validated(session, values, campaign_id=campaign.id)
+    changes: dict[str, Any] = {}
+    for name, value in clean.items():
+        old = getattr(campaign, name)
+        if _jsonable(old) != _jsonable(value):
+            changes[name] = [_jsonable(old), _jsonable(value)]
+            setattr(campaign, name, value)
+    if changes:
+        session.flush()
+        audit.record(
+            session,
+            "campaign.updated",
+            actor=actor,
+            target_type="campaign",
+            target_id=campaign.id,
+            details={"changes": changes},
+        )
+    return changes
+
+
+def set_teams(
+    session: Session, campaign: Campaign, teams: Iterable[Team], *, actor: User | None
+) -> None:
+    new = sorted({team.id: team for team in teams}.values(), key=lambda team: team.name)
+    old_names = sorted(team.name for team in campaign.teams)
+    new_names = [team.name for team in new]
+    if old_names == new_names:
+        return
+    campaign.teams = list(new)
+    session.flush()
+    audit.record(
+        session,
+        "campaign.teams_changed",
+        actor=actor,
+        target_type="campaign",
+        target_id=campaign.id,
+        details={"from": old_names, "to": new_names},
+    )
+
+
+def set_status(
+    session: Session, campaign: Campaign, status: CampaignStatus, *, actor: User | None
+) -> None:
+    if campaign.status is status:
+        return
+    if campaign.status is CampaignStatus.ARCHIVED:
+        raise Conflict("an archived campaign cannot be reopened")
+    old = campaign.status
+    campaign.status = status
+    session.flush()
+    audit.record(
+        session,
+        f"campaign.{_STATUS_ACTIONS[status]}",
+        actor=actor,
+        target_type="campaign",
+        target_id=campaign.id,
+        details={"from": str(old), "to": str(status)},
+    )
+
+
+_STATUS_ACTIONS = {
+    CampaignStatus.ACTIVE: "resumed",
+    CampaignStatus.PAUSED: "paused",
+    CampaignStatus.ARCHIVED: "archived",
+}
+
+
+def _validated(
+    session: Session, values: Mapping[str, Any], *, campaign_id: int | None
+) -> dict[str, Any]:
+    unknown = set(values) - set(EDITABLE)
+    if unknown:
+        raise InvalidInput(f"unknown campaign fields: {', '.join(sorted(unknown))}")
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    for name, value in values.items():
+        try:
+            clean[name] = _CHECKS[name](value) if name in _CHECKS else value
+        except (ValueError, TypeError, InvalidOperation) as exc:
+            errors[name] = str(exc) or "invalid"
+        except CallingWindowsError as exc:
+            errors[name] = exc.message
+    if "name" in clean and "name" not in errors:
+        taken = select(Campaign.id).where(func.lower(Campaign.name) == clean["name"].lower())
+        if campaign_id is not None:
+            taken = taken.where(Campaign.id != campaign_id)
+        if session.scalar(taken) is not None:
+            raise Conflict(f"campaign name {clean['name']!r} is taken", details={"field": "name"})
+    version_id = clean.get("script_version_id")
+    if version_id is not None and session.get(ScriptVersion, version_id) is None:
+        errors["script_version_id"] = "no such script version"
+    if errors:
+        message = "; ".join(f"{name}: {text}" for name, text in errors.items())
+        raise InvalidInput(message, details={"errors": errors})
+    return clean
+
+
+def _name(value: Any) -> str:
+    text = str(value or "").strip()
+    if not text:
+        raise ValueError("required")
+    if len(text) > 200:
+        raise ValueError("at most 200 characters")
+    return text
+
+
+def _text(limit: int) -> Any:
+    def check(value: Any) -> str:
+        text = str(value or "").strip()
+        if len(text) > limit:
+            raise ValueError(f"at most {limit} characters")
+        return text
+
+    return check
+
+
+def _int_between(low: int, high: int) -> Any:
+    def check(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError("a whole number")
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError(f"between {low} and {high}")
+        return number
+
+    return check
+
+
+def _percent(value: Any) -> Decimal:
+    number = Decimal(str(value)).quantize(Decimal("0.01"))
+    if not Decimal("0") <= number <= Decimal("100"):
+        raise ValueError("between 0 and 100")
+    return number
+
+
+def _dial_mode(value: Any) -> DialMode:
+    try:
+        return DialMode(str(value))
+    except ValueError:
+        raise ValueError(f"one of {', '.join(mode.value for mode in DialMode)}") from None
+
+
+def _timezone(value: Any) -> str:
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}") from None
+    return str(value)
+
+
+def _windows(value: Any) -> dict[str, Any]:
+    if isinstance(value, CallingWindows):
+        return value.to_dict()
+    return CallingWindows.from_dict(value).to_dict()
+
+
+def _holidays(value: Any) -> list[str]:
+    days = set()
+    for item in value or ():
+        day = item if isinstance(item, date) else date.fromisoformat(str(item).strip())
+        days.add(day.isoformat())
+    return sorted(days)
+
+
+def _retry_delays(value: Any) -> dict[str, int]:
+    merged = dict(DEFAULT_RETRY_DELAYS_MINUTES)
+    for key, minutes in dict(value or {}).items():
+        if key not in DEFAULT_RETRY_DELAYS_MINUTES:
+            raise ValueError(f"unknown outcome {key!r}")
+        number = int(minutes)
+        if not 0 <= number <= 60 * 24 * 90:
+            raise ValueError(f"{key}: between 0 and {60 * 24 * 90} minutes")
+        merged[key] = number
+    return merged
+
+
+def _script_version(value: Any) -> int | None:
+    return None if value in (None, "", 0) else int(value)
+
+
+def _ring_timeout(value: Any) -> int:
+    return _int_between(MIN_RING_TIMEOUT_SECONDS, 180)(value)
+
+
+_CHECKS: dict[str, Any] = {
+    "name": _name,
+    "description": _text(5000),
+    "company_name": _text(200),
+    "product": _text(200),
+    "script_version_id": _script_version,
+    "dial_mode": _dial_mode,
+    "abandon_cap_percent": _percent,
+    "abandon_window_days": _int_between(1, 365),
+    "max_lines_per_agent": _int_between(1, 20),
+    "ring_timeout_seconds": _ring_timeout,
+    "wrap_up_limit_seconds": _int_between(0, 3600),
+    "caller_id": _text(32),
+    "trunk": _text(120),
+    "timezone": _timezone,
+    "calling_windows": _windows,
+    "holidays": _holidays,
+    "max_attempts": _int_between(1, 100),
+    "retry_delays_minutes": _retry_delays,
+}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, DialMode | CampaignStatus):
+        return str(value)
+    return value

@@ -1,0 +1,348 @@
+"""Importing a lead file into a campaign.
+
+One customer per phone number: a number already known joins the existing
+customer (their history follows them across campaigns). Rows are written in
+chunks (bulk look-ups and inserts, no round trip per row). A bad row never
+aborts the file: it is reported by line with the reason. Numbers on a DNC
+list are not queued. Importing the same file again changes nothing.
+The result is kept on LeadList.report for the result page."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, cast
+
+from sqlalchemy import JSON, Enum, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from callcenter.db import utcnow
+from callcenter.errors import NotFound
+from callcenter.leadfiles import DEFAULT_REGION, ParsedLead, RowError, RowErrorCode, open_lead_file
+from callcenter.models import Campaign, Customer, Lead, LeadList, LeadStateChange, User
+from callcenter.services import audit, dnc
+from callcenter.states import LeadState
+
+CHUNK = 1000
+Source = str | os.PathLike[str] | bytes | IO[bytes]
+Progress = Callable[[int], None]
+
+
+@dataclass
+class _Tally:
+    rows: int = 0
+    imported: int = 0
+    existing_customers: int = 0
+    already_in_campaign: list[int] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    dnc: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def import_leads(
+    session: Session,
+    source: Source,
+    *,
+    campaign_id: int,
+    filename: str | None = None,
+    actor_id: int | None = None,
+    mapping: Mapping[str, str] | None = None,
+    region: str = DEFAULT_REGION,
+    progress: Progress | None = None,
+) -> LeadList:
+    """Import a CSV/XLSX file; returns its LeadList with `report` filled.
+
+    The same file (by SHA-256) imported again into the same campaign returns
+    the first LeadList untouched. `progress(rows_done)` is called after each
+    chunk. Raises LeadFileError when the file cannot be read at all."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound("no such campaign", details={"campaign_id": campaign_id})
+    data = _read_all(source)
+    digest = hashlib.sha256(data).hexdigest()
+    previous = session.scalar(
+        select(LeadList)
+        .where(LeadList.campaign_id == campaign_id, LeadList.file_sha256 == digest)
+        .order_by(LeadList.id)
+        .limit(1)
+    )
+    if previous is not None:
+        return previous
+    name = filename or (
+        Path(os.fspath(source)).name if isinstance(source, str | os.PathLike) else ""
+    )
+    lead_list = LeadList(
+        campaign_id=campaign_id,
+        name=(name or "upload")[:255],
+        file_sha256=digest,
+        imported_by_id=actor_id,
+    )
+    session.add(lead_list)
+    session.flush()
+    tally = _Tally()
+    with open_lead_file(
+        data, filename=filename or name or None, mapping=mapping, region=region
+    ) as leads:
+        for chunk in _chunks(leads, CHUNK):
+            _import_chunk(session, campaign, lead_list.id, chunk, tally)
+            if progress is not None:
+                progress(tally.rows)
+        file_info = {
+            "format": str(leads.format),
+            "encoding": leads.encoding,
+            "delimiter": leads.delimiter,
+            "sheet": leads.sheet,
+            "header_line": leads.header_line,
+            "columns": {
+                str(key): leads.columns.header[index] for key, index in leads.columns.fields.items()
+            },
+            "by_phone_type": dict(leads.stats.by_phone_type),
+        }
+    lead_list.rows_total = tally.rows
+    lead_list.rows_imported = tally.imported
+    lead_list.rows_rejected = len(tally.rejected) + len(tally.dnc)
+    lead_list.report = {
+        "file": file_info,
+        "rows": tally.rows,
+        "imported": tally.imported,
+        "existing_customers": tally.existing_customers,
+        "already_in_campaign": tally.already_in_campaign,
+        "duplicates": tally.duplicates,
+        "dnc": tally.dnc,
+        "rejected": tally.rejected,
+        "warnings": tally.warnings,
+    }
+    session.flush()
+    actor = session.get(User, actor_id) if actor_id is not None else None
+    audit.record(
+        session,
+        "leads.imported",
+        actor=actor,
+        target_type="lead_list",
+        target_id=lead_list.id,
+        details={
+            "campaign_id": campaign_id,
+            "file": lead_list.name,
+            "rows": tally.rows,
+            "imported": tally.imported,
+            "rejected": lead_list.rows_rejected,
+        },
+    )
+    return lead_list
+
+
+def get_lead_list(session: Session, lead_list_id: int) -> LeadList:
+    lead_list = session.get(LeadList, lead_list_id)
+    if lead_list is None:
+        raise NotFound("no such lead list", details={"lead_list_id": lead_list_id})
+    return lead_list
+
+
+def list_lead_lists(session: Session, campaign_id: int) -> list[LeadList]:
+    query = select(LeadList).where(LeadList.campaign_id == campaign_id).order_by(LeadList.id.desc())
+    return list(session.scalars(query))
+
+
+def _import_chunk(
+    session: Session,
+    campaign: Campaign,
+    lead_list_id: int,
+    chunk: list[ParsedLead | RowError],
+    tally: _Tally,
+) -> None:
+    tally.rows += len(chunk)
+    parsed: list[ParsedLead] = []
+    for result in chunk:
+        if isinstance(result, ParsedLead):
+            parsed.append(result)
+            tally.warnings.extend({"line": result.line, "warning": w} for w in result.warnings)
+        elif result.code is RowErrorCode.DUPLICATE:
+            tally.duplicates.append({"line": result.line, "first_line": result.duplicate_of})
+        else:
+            tally.rejected.append(
+                {"line": result.line, "reason": result.reason, "code": str(result.code)}
+            )
+    if not parsed:
+        return
+    blocked = dnc.blocked_numbers(session, (lead.phone_e164 for lead in parsed), campaign.id)
+    wanted = []
+    for lead in parsed:
+        if lead.phone_e164 in blocked:
+            tally.dnc.append({"line": lead.line, "phone": lead.phone_e164})
+        else:
+            wanted.append(lead)
+    if not wanted:
+        return
+    phones = [lead.phone_e164 for lead in wanted]
+    known = _customer_ids(session, phones)
+    tally.existing_customers += len(known)
+    new_customers = [
+        _customer_row(lead, campaign) for lead in wanted if lead.phone_e164 not in known
+    ]
+    if new_customers:
+        inserted = _insert_ignoring_conflicts(
+            session, _table(Customer), new_customers, returning=("phone_e164", "id")
+        )
+        known.update((phone, customer_id) for phone, customer_id in inserted)
+        if len(known) < len(phones):  # another import added some of them meanwhile
+            known = _customer_ids(session, phones)
+    in_campaign = set(
+        session.scalars(
+            select(Lead.customer_id).where(
+                Lead.campaign_id == campaign.id, Lead.customer_id.in_(list(known.values()))
+            )
+        )
+    )
+    now = utcnow()
+    new_leads = []
+    for lead in wanted:
+        customer_id = known[lead.phone_e164]
+        if customer_id in in_campaign:
+            tally.already_in_campaign.append(lead.line)
+            continue
+        new_leads.append(
+            {
+                "campaign_id": campaign.id,
+                "customer_id": customer_id,
+                "lead_list_id": lead_list_id,
+                "state": LeadState.NEW,
+                "priority": lead.priority or 0,
+                "attempts": 0,
+                "fields": _lead_fields(lead),
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    if not new_leads:
+        return
+    inserted = _insert_ignoring_conflicts(session, _table(Lead), new_leads, returning=("id",))
+    lead_ids = [lead_id for (lead_id,) in inserted]
+    tally.imported += len(lead_ids)
+    _insert_ignoring_conflicts(
+        session,
+        _table(LeadStateChange),
+        [
+            {"lead_id": lead_id, "to_state": LeadState.NEW, "reason": "imported", "at": now}
+            for lead_id in lead_ids
+        ],
+        returning=(),
+    )
+
+
+def _customer_ids(session: Session, phones: list[str]) -> dict[str, int]:
+    query = select(Customer.phone_e164, Customer.id).where(Customer.phone_e164.in_(phones))
+    return dict(session.execute(query).tuples().all())
+
+
+def _customer_row(lead: ParsedLead, campaign: Campaign) -> dict[str, Any]:
+    return {
+        "phone_e164": lead.phone_e164,
+        "title": lead.title[:32],
+        "first_name": lead.first_name[:120],
+        "last_name": lead.last_name[:120],
+        "company": lead.company[:200],
+        "email": lead.email[:255] if lead.email else None,
+        "address": lead.address,
+        "city": lead.city[:120],
+        "locale": lead.locale or "fa",
+        "timezone": lead.timezone or campaign.timezone,
+        "created_at": utcnow(),
+    }
+
+
+def _lead_fields(lead: ParsedLead) -> dict[str, Any]:
+    fields: dict[str, Any] = dict(lead.extra)
+    if lead.notes:
+        fields["notes"] = lead.notes
+    fields["source_line"] = lead.line
+    return fields
+
+
+def _insert_ignoring_conflicts(
+    session: Session, table: Table, rows: list[dict[str, Any]], *, returning: tuple[str, ...]
+) -> list[tuple[Any, ...]]:
+    """INSERT ... ON CONFLICT DO NOTHING [RETURNING]: a row already there (or
+    added by a concurrent import) is skipped rather than failing the file.
+    On PostgreSQL the rows go as one array per column through unnest(): a
+    short statement, instead of a multi-row VALUES list that the driver has
+    to parse for every chunk (that parsing was most of the import time)."""
+    if not rows:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return _pg_unnest_insert(session, table, rows, returning)
+    statement = sqlite.insert(table).on_conflict_do_nothing()
+    if not returning:
+        session.execute(statement, rows)
+        return []
+    returning_statement = statement.returning(*(table.c[name] for name in returning))
+    return [tuple(row) for row in session.execute(returning_statement, rows)]
+
+
+def _table(model: type[Customer] | type[Lead] | type[LeadStateChange]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _pg_unnest_insert(
+    session: Session, table: Table, rows: list[dict[str, Any]], returning: tuple[str, ...]
+) -> list[tuple[Any, ...]]:
+    dialect = postgresql.dialect()
+    names = list(rows[0])
+    arrays: list[str] = []
+    selected: list[str] = []
+    params: dict[str, list[Any]] = {}
+    for index, name in enumerate(names):
+        column = table.c[name]
+        values = [row[name] for row in rows]
+        sql_type = column.type.compile(dialect=dialect)
+        if isinstance(column.type, JSON) or sql_type == "JSON":
+            params[f"p{index}"] = [None if v is None else json.dumps(v) for v in values]
+            arrays.append(f"%(p{index})s::text[]")
+            selected.append(f"c{index}::json")
+            continue
+        if isinstance(column.type, Enum):
+            values = [None if v is None else str(v) for v in values]
+        params[f"p{index}"] = values
+        arrays.append(f"%(p{index})s::{sql_type}[]")
+        selected.append(f"c{index}")
+    aliases = ", ".join(f"c{index}" for index in range(len(names)))
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) "
+        f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) AS t({aliases}) "
+        "ON CONFLICT DO NOTHING"
+    )
+    if returning:
+        sql += f" RETURNING {', '.join(returning)}"
+    result = session.connection().exec_driver_sql(sql, params)
+    return [tuple(row) for row in result] if returning else []
+
+
+def _chunks(items: Iterator[ParsedLead | RowError] | Any, size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _read_all(source: Source) -> bytes:
+    if isinstance(source, bytes):
+        return source
+    if isinstance(source, str | os.PathLike):
+        return Path(source).read_bytes()
+    return source.read()
+
+
+def estimate_rows(data: bytes, filename: str | None) -> int | None:
+    """Rows to expect, for a progress bar: lines of a CSV; None for XLSX."""
+    if data[:2] == b"PK" or (filename or "").lower().endswith((".xlsx", ".xlsm")):
+        return None
+    return max(data.count(b"\n") - 1, 0) + (0 if data.endswith(b"\n") else 1)

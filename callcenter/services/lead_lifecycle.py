@@ -1,0 +1,291 @@
+"""A lead's attempts: claimed for dialing, then settled by the call's outcome
+and the agent's disposition, following the campaign's rules.
+
+`claim_attempt` is the final guard against dialing a lead twice for the same
+attempt (a conditional UPDATE) and against dialing a do-not-call number (the
+DNC list is read again at the moment of dialing)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session
+
+from callcenter.db import utcnow
+from callcenter.errors import Conflict, InvalidInput, NotFound
+from callcenter.models import (
+    Callback,
+    CallbackStatus,
+    Campaign,
+    Customer,
+    DispositionCode,
+    Lead,
+    LeadStateChange,
+)
+from callcenter.services import dnc
+from callcenter.services.campaigns import retry_delay_minutes
+from callcenter.states import (
+    DIALABLE_LEAD_STATES,
+    LEAD_TRANSITIONS,
+    CallOutcome,
+    LeadState,
+    advance,
+)
+
+log = logging.getLogger(__name__)
+
+
+class LeadBlocked(Conflict):
+    """The lead's number is on a do-not-call list; it must not be dialed."""
+
+    error_id = "lead-on-dnc"
+
+
+class AttemptsExhausted(Conflict):
+    error_id = "lead-attempts-exhausted"
+
+
+# Outcomes after which the lead is simply tried again later (or exhausted).
+_RETRY_OUTCOMES = frozenset(
+    {
+        CallOutcome.BUSY,
+        CallOutcome.NO_ANSWER,
+        CallOutcome.MACHINE,
+        CallOutcome.ABANDONED,
+        CallOutcome.FAILED,
+        CallOutcome.DECLINED,
+        CallOutcome.CANCELLED,
+    }
+)
+_FINAL_DISPOSITIONS = {
+    DispositionCode.APPOINTMENT_SET: LeadState.APPOINTMENT,
+    DispositionCode.SALE: LeadState.SALE,
+    DispositionCode.NOT_INTERESTED: LeadState.REJECTED,
+    DispositionCode.WRONG_NUMBER: LeadState.INVALID,
+    DispositionCode.DO_NOT_CALL: LeadState.DNC,
+}
+
+
+def claim_attempt(session: Session, lead_id: int, *, now: datetime) -> Lead:
+    """Move a dialable lead to DIALING and count the attempt, atomically.
+
+    Raises Conflict when the lead is not dialable any more (someone else
+    claimed it, or it was settled meanwhile), LeadBlocked when its number is
+    on the global or the campaign's DNC list, AttemptsExhausted at
+    max_attempts (a callback the customer asked for is exempt)."""
+    row = session.execute(
+        select(Lead.state, Lead.attempts, Lead.campaign_id, Customer.phone_e164)
+        .join(Customer, Customer.id == Lead.customer_id)
+        .where(Lead.id == lead_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("no such lead", details={"lead_id": lead_id})
+    state, attempts, campaign_id, phone = row
+    if state not in DIALABLE_LEAD_STATES:
+        raise Conflict("lead is not dialable", details={"lead_id": lead_id, "state": str(state)})
+    if dnc.is_blocked(session, phone, campaign_id):
+        raise LeadBlocked("number is on a do-not-call list", details={"lead_id": lead_id})
+    max_attempts = session.scalar(select(Campaign.max_attempts).where(Campaign.id == campaign_id))
+    if state is not LeadState.CALLBACK and max_attempts is not None and attempts >= max_attempts:
+        raise AttemptsExhausted(
+            "lead reached the campaign's max attempts",
+            details={"lead_id": lead_id, "attempts": attempts},
+        )
+    advance(LEAD_TRANSITIONS, state, LeadState.DIALING, subject=f"lead {lead_id}")
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Lead)
+        .where(
+            Lead.id == lead_id,
+            Lead.state.in_(DIALABLE_LEAD_STATES),
+            Lead.attempts == attempts,
+        )
+        .values(
+            state=LeadState.DIALING,
+            attempts=attempts + 1,
+            last_attempt_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict("lead was claimed by someone else", details={"lead_id": lead_id})
+    session.add(
+        LeadStateChange(
+            lead_id=lead_id,
+            from_state=state,
+            to_state=LeadState.DIALING,
+            reason=f"attempt {attempts + 1}",
+            at=now,
+        )
+    )
+    session.flush()
+    lead = session.get(Lead, lead_id, populate_existing=True)
+    assert lead is not None
+    return lead
+
+
+def settle_attempt(
+    session: Session,
+    *,
+    lead_id: int,
+    call_id: str | None,
+    outcome: CallOutcome,
+    disposition: DispositionCode | None = None,
+    callback_at: datetime | None = None,
+    callback_agent_id: int | None = None,
+    actor_id: int | None = None,
+    now: datetime | None = None,
+) -> Lead:
+    """Move a lead out of DIALING after its call, by the campaign's rules.
+
+    Settling the same call twice is a no-op (bus handlers may see an event
+    again). A callback disposition needs `callback_at`; its Callback row is
+    for `callback_agent_id` only, or for anyone when that is None."""
+    now = now or utcnow()
+    lead = session.scalar(
+        select(Lead)
+        .where(Lead.id == lead_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if lead is None:
+        raise NotFound("no such lead", details={"lead_id": lead_id})
+    if lead.state is not LeadState.DIALING and _already_settled(session, lead_id, call_id):
+        return lead
+    campaign = session.get(Campaign, lead.campaign_id)
+    assert campaign is not None
+    target, reason = _next_state(lead, campaign, outcome, disposition, callback_at)
+    advance(LEAD_TRANSITIONS, lead.state, target, subject=f"lead {lead_id}")
+    _close_pending_callbacks(session, lead_id, answered=outcome is CallOutcome.ANSWERED)
+    lead.next_attempt_at = None
+    if target is LeadState.RETRY:
+        key = str(disposition) if disposition is DispositionCode.NO_DECISION else str(outcome)
+        lead.next_attempt_at = now + timedelta(minutes=retry_delay_minutes(campaign, key))
+    elif target is LeadState.CALLBACK:
+        assert callback_at is not None
+        lead.next_attempt_at = callback_at
+        session.add(
+            Callback(
+                lead_id=lead.id,
+                customer_id=lead.customer_id,
+                campaign_id=lead.campaign_id,
+                due_at=callback_at,
+                assigned_agent_id=callback_agent_id,
+                created_by_id=_callback_creator(actor_id, callback_agent_id),
+                call_id=call_id,
+            )
+        )
+    elif target is LeadState.DNC:
+        phone = session.scalar(select(Customer.phone_e164).where(Customer.id == lead.customer_id))
+        assert phone is not None
+        dnc.add_number(
+            session,
+            phone,
+            campaign_id=None,
+            source="agent",
+            reason="asked not to be called",
+            actor_id=actor_id,
+        )
+    session.add(
+        LeadStateChange(
+            lead_id=lead.id,
+            from_state=lead.state,
+            to_state=target,
+            reason=reason,
+            call_id=call_id,
+            at=now,
+        )
+    )
+    lead.state = target
+    lead.last_outcome = str(disposition or outcome)
+    lead.updated_at = now
+    session.flush()
+    return lead
+
+
+def release_stale_attempts(session: Session, *, older_than: timedelta, now: datetime) -> int:
+    """Send leads stuck in DIALING (their worker died before settling) back to
+    RETRY, due now. Returns how many. Run by the dialer at start and
+    periodically; `older_than` must exceed the longest possible call."""
+    cutoff = now - older_than
+    stuck = list(
+        session.scalars(
+            select(Lead).where(Lead.state == LeadState.DIALING, Lead.last_attempt_at < cutoff)
+        )
+    )
+    for lead in stuck:
+        advance(LEAD_TRANSITIONS, lead.state, LeadState.RETRY, subject=f"lead {lead.id}")
+        session.add(
+            LeadStateChange(
+                lead_id=lead.id,
+                from_state=lead.state,
+                to_state=LeadState.RETRY,
+                reason="attempt never settled (dialer stopped)",
+                at=now,
+            )
+        )
+        lead.state = LeadState.RETRY
+        lead.next_attempt_at = now
+        lead.updated_at = now
+    session.flush()
+    if stuck:
+        log.warning("released %d leads stuck in dialing", len(stuck))
+    return len(stuck)
+
+
+def _next_state(
+    lead: Lead,
+    campaign: Campaign,
+    outcome: CallOutcome,
+    disposition: DispositionCode | None,
+    callback_at: datetime | None,
+) -> tuple[LeadState, str]:
+    if outcome is CallOutcome.INVALID_NUMBER:
+        return LeadState.INVALID, "invalid number"
+    if disposition is DispositionCode.CALLBACK:
+        if callback_at is None:
+            raise InvalidInput("a callback needs a time", details={"field": "callback_at"})
+        return LeadState.CALLBACK, "callback booked"
+    if disposition in _FINAL_DISPOSITIONS:
+        return _FINAL_DISPOSITIONS[disposition], f"disposition {disposition}"
+    reason = (
+        "no decision"
+        if disposition is DispositionCode.NO_DECISION or outcome is CallOutcome.ANSWERED
+        else f"outcome {outcome}"
+    )
+    if outcome not in _RETRY_OUTCOMES and outcome is not CallOutcome.ANSWERED:
+        raise InvalidInput(f"unexpected outcome {outcome}", details={"outcome": str(outcome)})
+    if lead.attempts >= campaign.max_attempts:
+        return LeadState.EXHAUSTED, f"{reason}; max attempts reached"
+    return LeadState.RETRY, reason
+
+
+def _already_settled(session: Session, lead_id: int, call_id: str | None) -> bool:
+    if call_id is None:
+        return False
+    query = select(LeadStateChange.id).where(
+        LeadStateChange.lead_id == lead_id,
+        LeadStateChange.call_id == call_id,
+        LeadStateChange.from_state == LeadState.DIALING,
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
+def _close_pending_callbacks(session: Session, lead_id: int, *, answered: bool) -> None:
+    status = CallbackStatus.DONE if answered else CallbackStatus.MISSED
+    session.execute(
+        update(Callback)
+        .where(Callback.lead_id == lead_id, Callback.status == CallbackStatus.PENDING)
+        .values(status=status)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def _callback_creator(actor_id: int | None, callback_agent_id: int | None) -> int:
+    creator = actor_id if actor_id is not None else callback_agent_id
+    if creator is None:
+        raise InvalidInput("a callback needs the agent who booked it", details={"field": "actor"})
+    return creator

@@ -1,0 +1,115 @@
+"""Feeds a hopper from the database and turns hopper claims into attempts.
+
+    feeder = HopperFeeder(database, MemoryHopper())      # or RedisHopper.from_url(url)
+    feeder.refill_all(now=utcnow())                       # periodically, and at start
+    claimed = feeder.next_lead(campaign_id, now=utcnow())  # ClaimedLead | None
+
+`next_lead` leases an offer from the hopper, then claims the attempt in the
+database (`lead_lifecycle.claim_attempt`: state, attempts and the DNC list
+are checked again there, atomically). An offer the database refuses is
+dropped and the next one tried, so a stale hopper can delay a lead but never
+cause a double dial or a call to a blocked number."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import OperationalError
+
+from callcenter.db import Database
+from callcenter.errors import Conflict, NotFound
+from callcenter.services import campaigns, hopper_feed, lead_lifecycle
+from dialer.hopper.base import DEFAULT_LEASE_SECONDS, Hopper
+
+log = logging.getLogger(__name__)
+_LOCKED_RETRIES = 20
+_LOCKED_BACKOFF_SECONDS = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedLead:
+    """A lead whose attempt is claimed (DIALING in the database): dial it."""
+
+    lead_id: int
+    campaign_id: int
+    customer_id: int
+    phone_e164: str
+    attempt: int
+    agent_id: int | None  # an agent-only callback
+    is_callback: bool
+
+
+class HopperFeeder:
+    def __init__(
+        self,
+        database: Database,
+        hopper: Hopper,
+        *,
+        target_size: int = hopper_feed.DEFAULT_LIMIT,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> None:
+        self.database = database
+        self.hopper = hopper
+        self.target_size = target_size
+        self.lease_seconds = lease_seconds
+
+    def refill(self, campaign_id: int, *, now: datetime) -> int:
+        """Rebuild the campaign's queue from the database; how many are queued."""
+        with self.database.unit_of_work() as session:
+            offers = hopper_feed.select_dialable(
+                session, campaign_id, now=now, limit=self.target_size
+            )
+        return self.hopper.replace(campaign_id, offers)
+
+    def refill_all(self, *, now: datetime) -> dict[int, int]:
+        """Refill every active campaign (after a Redis restart too)."""
+        with self.database.unit_of_work() as session:
+            active = campaigns.active_campaign_ids(session)
+        return {campaign_id: self.refill(campaign_id, now=now) for campaign_id in active}
+
+    def next_lead(
+        self, campaign_id: int, *, now: datetime, for_agent_id: int | None = None
+    ) -> ClaimedLead | None:
+        while True:
+            lease = self.hopper.claim(
+                campaign_id, now=now, for_agent_id=for_agent_id, lease_seconds=self.lease_seconds
+            )
+            if lease is None:
+                return None
+            try:
+                attempt = self._claim_in_database(lease.lead.lead_id, now)
+            except (Conflict, NotFound) as exc:
+                log.info("hopper offer of lead %s refused: %s", lease.lead.lead_id, exc.message)
+                self.hopper.complete(lease)
+                continue
+            except BaseException:
+                self.hopper.release(lease)
+                raise
+            self.hopper.complete(lease)
+            offer = lease.lead
+            return ClaimedLead(
+                lead_id=offer.lead_id,
+                campaign_id=offer.campaign_id,
+                customer_id=offer.customer_id,
+                phone_e164=offer.phone_e164,
+                attempt=attempt,
+                agent_id=offer.agent_id,
+                is_callback=offer.is_callback,
+            )
+
+    def _claim_in_database(self, lead_id: int, now: datetime) -> int:
+        """The attempt number. SQLite refuses a write from a transaction whose
+        snapshot another writer has moved past ("database is locked"); that is
+        transient, so the claim is tried again on a fresh transaction."""
+        for remaining in range(_LOCKED_RETRIES, -1, -1):
+            try:
+                with self.database.unit_of_work() as session:
+                    return lead_lifecycle.claim_attempt(session, lead_id, now=now).attempts
+            except OperationalError:
+                if remaining == 0 or self.database.engine.dialect.name != "sqlite":
+                    raise
+                time.sleep(_LOCKED_BACKOFF_SECONDS)
+        raise AssertionError("unreachable")

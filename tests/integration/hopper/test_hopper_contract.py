@@ -1,0 +1,159 @@
+"""The same suite for both hopper stores: in-process and a real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from callcenter.services.hopper_feed import DialableLead
+from dialer.hopper import Hopper, MemoryHopper, RedisHopper
+
+NOW = datetime(2025, 1, 4, 8, 0, tzinfo=UTC)
+CAMPAIGN = 7
+
+
+@pytest.fixture(params=["memory", "redis"])
+def hopper(request: pytest.FixtureRequest) -> Iterator[Hopper]:
+    if request.param == "memory":
+        yield MemoryHopper()
+        return
+    store = RedisHopper.from_url(request.getfixturevalue("redis_url"))
+    yield store
+    store.clear(CAMPAIGN)
+
+
+def offer(lead_id: int, **fields: object) -> DialableLead:
+    values: dict[str, object] = {
+        "lead_id": lead_id,
+        "campaign_id": CAMPAIGN,
+        "customer_id": 1000 + lead_id,
+        "phone_e164": f"+98912{lead_id:07d}",
+        "timezone": "Asia/Tehran",
+        "priority": 0,
+        "attempts": 0,
+        "due_at": NOW - timedelta(minutes=lead_id),
+        "closes_at": NOW + timedelta(hours=5),
+    }
+    values.update(fields)
+    return DialableLead(**values)  # type: ignore[arg-type]
+
+
+def drain(hopper: Hopper, *, now: datetime = NOW, agent: int | None = None) -> list[int]:
+    taken = []
+    while (lease := hopper.claim(CAMPAIGN, now=now, for_agent_id=agent)) is not None:
+        taken.append(lease.lead.lead_id)
+        assert hopper.complete(lease)
+    return taken
+
+
+def test_empty_hopper_gives_nothing(hopper: Hopper) -> None:
+    assert hopper.claim(CAMPAIGN, now=NOW) is None
+    assert hopper.size(CAMPAIGN) == 0
+
+
+def test_order_is_callbacks_then_priority_then_oldest_due(hopper: Hopper) -> None:
+    offers = [
+        offer(1, due_at=NOW - timedelta(hours=1)),
+        offer(2, due_at=NOW - timedelta(hours=3)),
+        offer(3, priority=5),
+        offer(4, is_callback=True, due_at=NOW - timedelta(minutes=1)),
+        offer(5, priority=-2, due_at=NOW - timedelta(days=3)),
+        offer(6, is_callback=True, due_at=NOW - timedelta(minutes=9)),
+    ]
+    assert hopper.replace(CAMPAIGN, offers) == 6
+    assert hopper.size(CAMPAIGN) == 6
+    assert drain(hopper) == [6, 4, 3, 2, 1, 5]
+
+
+def test_agent_only_callbacks_go_only_to_that_agent(hopper: Hopper) -> None:
+    hopper.replace(
+        CAMPAIGN,
+        [
+            offer(1),
+            offer(2, is_callback=True, agent_id=42),
+            offer(3, is_callback=True, agent_id=43),
+        ],
+    )
+    assert hopper.size(CAMPAIGN, for_agent_id=42) == 1
+    assert drain(hopper) == [1]
+    assert drain(hopper, agent=44) == []
+    assert drain(hopper, agent=42) == [2]
+    assert drain(hopper, agent=43) == [3]
+
+
+def test_an_agent_gets_their_callback_before_general_leads(hopper: Hopper) -> None:
+    hopper.replace(CAMPAIGN, [offer(1, priority=9), offer(2, is_callback=True, agent_id=42)])
+    assert drain(hopper, agent=42) == [2, 1]
+
+
+def test_an_offer_whose_window_closed_is_dropped(hopper: Hopper) -> None:
+    hopper.replace(CAMPAIGN, [offer(1, closes_at=NOW + timedelta(minutes=1)), offer(2)])
+    assert drain(hopper, now=NOW + timedelta(minutes=1)) == [2]
+    assert hopper.claim(CAMPAIGN, now=NOW) is None
+
+
+def test_a_leased_lead_is_not_given_twice(hopper: Hopper) -> None:
+    hopper.replace(CAMPAIGN, [offer(1)])
+    lease = hopper.claim(CAMPAIGN, now=NOW)
+    assert lease is not None
+    assert hopper.claim(CAMPAIGN, now=NOW) is None
+    assert hopper.leased(CAMPAIGN) == 1
+    hopper.replace(CAMPAIGN, [offer(1), offer(2)])  # a refill must not queue it again
+    assert drain(hopper) == [2]
+    assert hopper.complete(lease)
+    assert hopper.leased(CAMPAIGN) == 0
+
+
+def test_an_expired_lease_returns_the_lead(hopper: Hopper) -> None:
+    hopper.replace(CAMPAIGN, [offer(1)])
+    dead = hopper.claim(CAMPAIGN, now=NOW, lease_seconds=30)
+    assert dead is not None
+    assert hopper.claim(CAMPAIGN, now=NOW + timedelta(seconds=29)) is None
+    again = hopper.claim(CAMPAIGN, now=NOW + timedelta(seconds=30))
+    assert again is not None and again.lead == dead.lead
+    assert not hopper.complete(dead)  # the dead claimer lost it
+    assert hopper.complete(again)
+
+
+def test_reap_returns_expired_leases(hopper: Hopper) -> None:
+    hopper.replace(CAMPAIGN, [offer(1), offer(2)])
+    assert hopper.claim(CAMPAIGN, now=NOW, lease_seconds=10) is not None
+    assert hopper.reap(CAMPAIGN, now=NOW + timedelta(seconds=5)) == 0
+    assert hopper.reap(CAMPAIGN, now=NOW + timedelta(seconds=10)) == 1
+    assert sorted(drain(hopper)) == [1, 2]
+
+
+def test_release_puts_the_lead_back_in_its_place(hopper: Hopper) -> None:
+    hopper.replace(CAMPAIGN, [offer(1, priority=3), offer(2)])
+    lease = hopper.claim(CAMPAIGN, now=NOW)
+    assert lease is not None and lease.lead.lead_id == 1
+    assert hopper.release(lease)
+    assert not hopper.release(lease)
+    assert drain(hopper) == [1, 2]
+
+
+def test_replace_drops_offers_no_longer_dialable(hopper: Hopper) -> None:
+    hopper.replace(CAMPAIGN, [offer(1), offer(2), offer(3)])
+    hopper.replace(CAMPAIGN, [offer(3)])
+    assert drain(hopper) == [3]
+
+
+def test_the_offer_survives_the_round_trip(hopper: Hopper) -> None:
+    original = offer(
+        5, priority=-3, is_callback=True, agent_id=9, attempts=2, timezone="Europe/Berlin"
+    )
+    hopper.replace(CAMPAIGN, [original])
+    lease = hopper.claim(CAMPAIGN, now=NOW, for_agent_id=9)
+    assert lease is not None
+    assert lease.lead == original
+    assert lease.expires_at > NOW
+
+
+def test_clear_forgets_the_campaign(hopper: Hopper) -> None:
+    hopper.replace(CAMPAIGN, [offer(1), offer(2, agent_id=3, is_callback=True)])
+    hopper.claim(CAMPAIGN, now=NOW)
+    hopper.clear(CAMPAIGN)
+    assert hopper.size(CAMPAIGN) == 0 and hopper.leased(CAMPAIGN) == 0
+    assert hopper.claim(CAMPAIGN, now=NOW, for_agent_id=3) is None

@@ -1,0 +1,80 @@
+"""`callcenter campaigns|import leads|dnc` with click's CliRunner on a real SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from callcenter.cli import main
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    env = {"CC_INSTANCE_PATH": str(tmp_path / "instance"), "CC_CONFIG": ""}
+    assert CliRunner().invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    return env
+
+
+def invoke(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def test_campaign_create_list_edit_pause_resume(cli_env: dict[str, str]) -> None:
+    created = invoke(
+        cli_env, "campaigns", "create", "Spring", "--dial-mode", "predictive",
+        "--ring-timeout", "20", "--retry", "busy=5", "--team", "Team A", "--holiday", "2025-03-21",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    assert "Spring\tpaused\tpredictive" in created.output and "busy=5m" in created.output
+    edited = invoke(
+        cli_env, "campaigns", "edit", "Spring", "--max-attempts", "7", "--abandon-cap", "2.5"
+    )
+    assert edited.exit_code == 0, edited.output
+    assert "changed: max_attempts, abandon_cap_percent" in edited.output
+    assert "active" in invoke(cli_env, "campaigns", "resume", "Spring").output
+    assert "paused" in invoke(cli_env, "campaigns", "pause", "1").output
+    listed = invoke(cli_env, "campaigns", "list")
+    assert "cap 2.50%" in listed.output and "max 7 attempts" in listed.output
+
+
+def test_campaign_edit_refuses_a_short_ring_timeout(cli_env: dict[str, str]) -> None:
+    invoke(cli_env, "campaigns", "create", "Spring")
+    result = invoke(cli_env, "campaigns", "edit", "Spring", "--ring-timeout", "10")
+    assert result.exit_code == 2
+    assert "ring_timeout_seconds: between 15 and 180" in result.output
+
+
+def test_import_leads_with_progress_and_report(cli_env: dict[str, str], tmp_path: Path) -> None:
+    invoke(cli_env, "campaigns", "create", "Spring")
+    invoke(cli_env, "dnc", "add", "۰۹۱۲۷۶۵۴۳۲۱")
+    leads = tmp_path / "leads.csv"
+    leads.write_text(
+        "\ufeffموبایل,نام\n09121234567,علی\n12345,بد\n09127654321,مریم\n09121234567,تکراری\n",
+        encoding="utf-8",
+    )
+    result = invoke(cli_env, "import", "leads", str(leads), "--campaign", "Spring")
+    assert result.exit_code == 0, result.output
+    assert "4 rows, 1 imported, 1 duplicates merged, 1 on DNC, 1 rejected" in result.output
+    assert "line 3: " in result.output
+    assert "line 4: +989127654321 is on a do-not-call list" in result.output
+    again = invoke(cli_env, "import", "leads", str(leads), "--campaign", "Spring")
+    assert "1 imported" in again.output  # the same lead list, nothing added
+
+
+def test_dnc_import_and_export(cli_env: dict[str, str], tmp_path: Path) -> None:
+    invoke(cli_env, "campaigns", "create", "Spring")
+    source = tmp_path / "dnc.csv"
+    source.write_text(
+        "phone,reason\n09121234567,asked\nnonsense,\n09350000001,\n", encoding="utf-8"
+    )
+    imported = invoke(cli_env, "dnc", "import", str(source), "--campaign", "Spring")
+    assert imported.output.startswith("2 added, 0 already listed, 1 rejected")
+    assert "line 3:" in imported.output
+    exported = invoke(cli_env, "dnc", "export", "--campaign", "Spring")
+    assert "+989121234567,Spring,import,asked" in exported.output
+    assert (
+        invoke(cli_env, "dnc", "export").output.strip() == "phone,campaign,source,reason,added_at"
+    )
+    assert invoke(cli_env, "dnc", "add", "123").exit_code == 2

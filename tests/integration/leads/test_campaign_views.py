@@ -1,0 +1,151 @@
+"""A manager works campaigns, lead files and DNC lists from the UI."""
+
+from __future__ import annotations
+
+import io
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.models import AuditEntry, Campaign, CampaignStatus, DncEntry, Lead
+from callcenter.states import Role
+from tests.factories import log_in, make_campaign, make_team, make_user
+
+
+def _manager(client: FlaskClient, session: Session) -> None:
+    manager = make_user(session, Role.MANAGER, locale="en")
+    session.commit()
+    log_in(client, manager.username)
+
+
+def _form(**changes: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "name": "Spring sale",
+        "description": "",
+        "company_name": "Acme",
+        "product": "",
+        "script_version_id": "",
+        "dial_mode": "predictive",
+        "abandon_cap_percent": "3.00",
+        "abandon_window_days": "30",
+        "max_lines_per_agent": "2",
+        "ring_timeout_seconds": "25",
+        "wrap_up_limit_seconds": "45",
+        "caller_id": "+982100000000",
+        "trunk": "main",
+        "timezone": "Asia/Tehran",
+        "max_attempts": "4",
+        "holidays": "2025-03-21\n2025-03-22",
+        "saturday": "09:00-21:00",
+        "sunday": "09:00-21:00",
+        "monday": "۰۹:۰۰-۱۳:۰۰، 16:00-21:00",
+        "tuesday": "09:00-21:00",
+        "wednesday": "09:00-21:00",
+        "thursday": "09:00-13:00",
+        "friday": "",
+        "retry_busy": "10",
+        "retry_no_answer": "60",
+        "retry_machine": "120",
+        "retry_abandoned": "20",
+        "retry_failed": "5",
+    }
+    data.update(changes)
+    return data
+
+
+def test_manager_creates_and_edits_a_campaign(client: FlaskClient, app_session: Session) -> None:
+    _manager(client, app_session)
+    team = make_team(app_session, "Day shift")
+    app_session.commit()
+    assert client.get("/campaigns/new").status_code == 200
+    response = client.post("/campaigns/new", data=_form(teams=[str(team.id)]))
+    assert response.status_code == 302, response.text
+    campaign = app_session.scalars(select(Campaign)).one()
+    assert campaign.status is CampaignStatus.PAUSED
+    assert campaign.calling_windows["weekly"]["monday"] == [
+        {"start": "09:00", "end": "13:00"},
+        {"start": "16:00", "end": "21:00"},
+    ]
+    assert campaign.calling_windows["weekly"]["friday"] == []
+    assert campaign.holidays == ["2025-03-21", "2025-03-22"]
+    assert campaign.retry_delays_minutes["busy"] == 10
+    assert [t.name for t in campaign.teams] == ["Day shift"]
+
+    page = client.get(f"/campaigns/{campaign.id}")
+    assert 'value="Spring sale"' in page.text and "16:00-21:00" in page.text
+    response = client.post(f"/campaigns/{campaign.id}", data=_form(max_attempts="6", teams=[]))
+    assert response.status_code == 302
+    app_session.rollback()  # see the rows the request committed
+    assert campaign.max_attempts == 6 and campaign.teams == []
+    actions = app_session.scalars(select(AuditEntry.action)).all()
+    assert {"campaign.created", "campaign.updated", "campaign.teams_changed"} <= set(actions)
+
+    client.post(f"/campaigns/{campaign.id}/status", data={"status": "active"})
+    app_session.rollback()  # see the rows the request committed
+    assert campaign.status is CampaignStatus.ACTIVE
+
+
+def test_bad_campaign_values_are_shown_on_the_form(
+    client: FlaskClient, app_session: Session
+) -> None:
+    _manager(client, app_session)
+    response = client.post("/campaigns/new", data=_form(ring_timeout_seconds="10", monday="9-5"))
+    assert response.status_code == 422
+    response = client.post("/campaigns/new", data=_form(timezone="Mars/Base"))
+    assert response.status_code == 422 and "unknown time zone" in response.text
+    assert app_session.scalars(select(Campaign)).all() == []
+
+
+def test_manager_uploads_a_file_and_sees_the_result_by_line(
+    client: FlaskClient, app_session: Session
+) -> None:
+    _manager(client, app_session)
+    campaign = make_campaign(app_session)
+    app_session.add(DncEntry(phone_e164="+989127654321", campaign_id=None))
+    app_session.commit()
+    assert client.get(f"/campaigns/{campaign.id}/import").status_code == 200
+    content = "\ufeffنام,موبایل\nعلی,۰۹۱۲۱۲۳۴۵۶۷\nبد,12345\nمریم,09127654321\nعلی,09121234567\n"
+    response = client.post(
+        f"/campaigns/{campaign.id}/import",
+        data={"file": (io.BytesIO(content.encode()), "leads.csv"), "mapping": ""},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    result = client.get(response.headers["Location"])
+    assert result.status_code == 200
+    assert 'id="imported">1<' in result.text
+    rejected = result.text.split('id="rejected-rows"')[1]
+    assert "<td>3</td>" in rejected
+    assert "<td>4</td>" in result.text.split('id="dnc-rows"')[1]
+    assert "<td>5</td><td>2</td>" in result.text.split('id="duplicate-rows"')[1]
+    assert len(app_session.scalars(select(Lead)).all()) == 1
+    assert client.get(response.headers["Location"]).status_code == 200  # revisitable
+
+
+def test_manager_keeps_the_dnc_lists(client: FlaskClient, app_session: Session) -> None:
+    _manager(client, app_session)
+    campaign = make_campaign(app_session)
+    app_session.commit()
+    client.post("/campaigns/dnc/add", data={"phone": "0912 123 4567", "reason": "asked"})
+    client.post(
+        f"/campaigns/dnc/import?campaign={campaign.id}",
+        data={"file": (io.BytesIO(b"phone\n09350000001\nxx\n"), "dnc.csv")},
+        content_type="multipart/form-data",
+    )
+    entries = {(e.phone_e164, e.campaign_id) for e in app_session.scalars(select(DncEntry))}
+    assert entries == {("+989121234567", None), ("+989350000001", campaign.id)}
+    page = client.get("/campaigns/dnc")
+    assert "+989121234567" in page.text and "+989350000001" not in page.text
+    export = client.get(f"/campaigns/dnc/export.csv?campaign={campaign.id}")
+    assert export.mimetype == "text/csv" and "+989350000001" in export.text
+
+
+def test_an_agent_gets_403(client: FlaskClient, app_session: Session) -> None:
+    agent = make_user(app_session, Role.AGENT, locale="en")
+    campaign = make_campaign(app_session)
+    app_session.commit()
+    log_in(client, agent.username)
+    for path in ("/campaigns/", "/campaigns/new", f"/campaigns/{campaign.id}", "/campaigns/dnc"):
+        assert client.get(path).status_code == 403, path
+    assert client.post("/campaigns/new", data=_form()).status_code == 403

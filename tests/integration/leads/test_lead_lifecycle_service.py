@@ -1,0 +1,272 @@
+"""claim_attempt / settle_attempt on a real SQLite file and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.errors import Conflict, InvalidInput
+from callcenter.models import Call, Callback, CallbackStatus, DispositionCode, LeadStateChange
+from callcenter.services import dnc, lead_lifecycle
+from callcenter.services.lead_lifecycle import AttemptsExhausted, LeadBlocked
+from callcenter.states import CallOutcome, IllegalTransition, LeadState, Role
+from tests.factories import make_campaign, make_customer, make_lead, make_user
+
+NOW = datetime(2025, 1, 4, 8, 0, tzinfo=UTC)  # Saturday 11:30 in Tehran
+
+
+def _call(session: Session, lead_id: int, call_id: str = "c1") -> str:
+    from callcenter.models import Lead
+
+    lead = session.get(Lead, lead_id)
+    assert lead is not None
+    session.add(
+        Call(
+            id=call_id,
+            campaign_id=lead.campaign_id,
+            lead_id=lead.id,
+            customer_id=lead.customer_id,
+            attempt=lead.attempts,
+            phone_e164=lead.customer.phone_e164,
+            dialed_at=NOW,
+        )
+    )
+    session.flush()
+    return call_id
+
+
+def test_claim_moves_to_dialing_and_counts_the_attempt(session: Session) -> None:
+    lead = make_lead(session, make_campaign(session))
+    claimed = lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+    assert claimed.state is LeadState.DIALING
+    assert claimed.attempts == 1
+    assert claimed.last_attempt_at == NOW
+    change = session.scalars(
+        select(LeadStateChange).where(LeadStateChange.lead_id == lead.id)
+    ).one()
+    assert (change.from_state, change.to_state) == (LeadState.NEW, LeadState.DIALING)
+
+
+def test_second_claim_of_the_same_attempt_is_refused(session: Session) -> None:
+    lead = make_lead(session, make_campaign(session))
+    lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+    with pytest.raises(Conflict):
+        lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+
+
+def test_claim_refuses_global_and_campaign_dnc(session: Session) -> None:
+    campaign, other = make_campaign(session), make_campaign(session)
+    on_global = make_lead(session, campaign)
+    on_campaign = make_lead(session, campaign)
+    on_other = make_lead(session, campaign)
+    dnc.add_number(
+        session,
+        on_global.customer.phone_e164,
+        campaign_id=None,
+        source="t",
+        reason="",
+        actor_id=None,
+    )
+    dnc.add_number(
+        session,
+        on_campaign.customer.phone_e164,
+        campaign_id=campaign.id,
+        source="t",
+        reason="",
+        actor_id=None,
+    )
+    dnc.add_number(
+        session,
+        on_other.customer.phone_e164,
+        campaign_id=other.id,
+        source="t",
+        reason="",
+        actor_id=None,
+    )
+    for lead in (on_global, on_campaign):
+        with pytest.raises(LeadBlocked):
+            lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+        assert lead.state is LeadState.NEW
+    assert lead_lifecycle.claim_attempt(session, on_other.id, now=NOW).state is LeadState.DIALING
+
+
+def test_claim_refuses_at_max_attempts(session: Session) -> None:
+    lead = make_lead(
+        session, make_campaign(session, max_attempts=2), state=LeadState.RETRY, attempts=2
+    )
+    with pytest.raises(AttemptsExhausted):
+        lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "minutes"),
+    [
+        (CallOutcome.BUSY, 7),
+        (CallOutcome.NO_ANSWER, 45),
+        (CallOutcome.MACHINE, 120),
+        (CallOutcome.ABANDONED, 30),
+        (CallOutcome.FAILED, 10),
+    ],
+)
+def test_unanswered_outcomes_retry_after_the_campaign_delay(
+    session: Session, outcome: CallOutcome, minutes: int
+) -> None:
+    campaign = make_campaign(session, retry_delays_minutes={"busy": 7, "no_answer": 45})
+    lead = make_lead(session, campaign)
+    lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+    call_id = _call(session, lead.id)
+    settled = lead_lifecycle.settle_attempt(
+        session, lead_id=lead.id, call_id=call_id, outcome=outcome, now=NOW
+    )
+    assert settled.state is LeadState.RETRY
+    assert settled.next_attempt_at == NOW + timedelta(minutes=minutes)
+    assert settled.last_outcome == str(outcome)
+    change = session.scalars(
+        select(LeadStateChange).where(LeadStateChange.to_state == LeadState.RETRY)
+    ).one()
+    assert change.call_id == call_id and str(outcome) in change.reason
+
+
+def test_last_attempt_exhausts(session: Session) -> None:
+    lead = make_lead(session, make_campaign(session, max_attempts=1))
+    lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+    settled = lead_lifecycle.settle_attempt(
+        session, lead_id=lead.id, call_id=None, outcome=CallOutcome.BUSY, now=NOW
+    )
+    assert settled.state is LeadState.EXHAUSTED
+    assert settled.next_attempt_at is None
+
+
+@pytest.mark.parametrize(
+    ("disposition", "state"),
+    [
+        (DispositionCode.APPOINTMENT_SET, LeadState.APPOINTMENT),
+        (DispositionCode.SALE, LeadState.SALE),
+        (DispositionCode.NOT_INTERESTED, LeadState.REJECTED),
+        (DispositionCode.WRONG_NUMBER, LeadState.INVALID),
+        (DispositionCode.NO_DECISION, LeadState.RETRY),
+    ],
+)
+def test_dispositions_move_the_lead(
+    session: Session, disposition: DispositionCode, state: LeadState
+) -> None:
+    lead = make_lead(session, make_campaign(session))
+    lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+    settled = lead_lifecycle.settle_attempt(
+        session,
+        lead_id=lead.id,
+        call_id=None,
+        outcome=CallOutcome.ANSWERED,
+        disposition=disposition,
+        now=NOW,
+    )
+    assert settled.state is state
+
+
+def test_invalid_number_outcome(session: Session) -> None:
+    lead = make_lead(session, make_campaign(session))
+    lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+    settled = lead_lifecycle.settle_attempt(
+        session, lead_id=lead.id, call_id=None, outcome=CallOutcome.INVALID_NUMBER, now=NOW
+    )
+    assert settled.state is LeadState.INVALID
+
+
+def test_do_not_call_disposition_adds_the_number_at_once(session: Session) -> None:
+    campaign, other = make_campaign(session), make_campaign(session)
+    customer = make_customer(session)
+    lead = make_lead(session, campaign, customer)
+    elsewhere = make_lead(session, other, customer)
+    agent = make_user(session, Role.AGENT)
+    lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+    settled = lead_lifecycle.settle_attempt(
+        session,
+        lead_id=lead.id,
+        call_id=None,
+        outcome=CallOutcome.ANSWERED,
+        disposition=DispositionCode.DO_NOT_CALL,
+        actor_id=agent.id,
+        now=NOW,
+    )
+    assert settled.state is LeadState.DNC
+    assert dnc.is_blocked(session, customer.phone_e164, other.id)
+    with pytest.raises(LeadBlocked):
+        lead_lifecycle.claim_attempt(session, elsewhere.id, now=NOW)
+
+
+def test_callback_books_a_callback_row(session: Session) -> None:
+    lead = make_lead(session, make_campaign(session))
+    agent = make_user(session, Role.AGENT)
+    due = NOW + timedelta(days=1)
+    lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+    settled = lead_lifecycle.settle_attempt(
+        session,
+        lead_id=lead.id,
+        call_id=None,
+        outcome=CallOutcome.ANSWERED,
+        disposition=DispositionCode.CALLBACK,
+        callback_at=due,
+        callback_agent_id=agent.id,
+        actor_id=agent.id,
+        now=NOW,
+    )
+    assert settled.state is LeadState.CALLBACK
+    assert settled.next_attempt_at == due
+    callback = session.scalars(select(Callback)).one()
+    assert (callback.assigned_agent_id, callback.due_at, callback.status) == (
+        agent.id,
+        due,
+        CallbackStatus.PENDING,
+    )
+    lead_lifecycle.claim_attempt(session, lead.id, now=due)
+    lead_lifecycle.settle_attempt(
+        session, lead_id=lead.id, call_id=None, outcome=CallOutcome.NO_ANSWER, now=due
+    )
+    session.refresh(callback)
+    assert callback.status is CallbackStatus.MISSED
+
+
+def test_callback_needs_a_time(session: Session) -> None:
+    lead = make_lead(session, make_campaign(session))
+    lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+    with pytest.raises(InvalidInput):
+        lead_lifecycle.settle_attempt(
+            session,
+            lead_id=lead.id,
+            call_id=None,
+            outcome=CallOutcome.ANSWERED,
+            disposition=DispositionCode.CALLBACK,
+            actor_id=None,
+            now=NOW,
+        )
+
+
+def test_settling_the_same_call_twice_is_a_no_op(session: Session) -> None:
+    lead = make_lead(session, make_campaign(session))
+    lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+    call_id = _call(session, lead.id)
+    for _ in range(2):
+        settled = lead_lifecycle.settle_attempt(
+            session, lead_id=lead.id, call_id=call_id, outcome=CallOutcome.BUSY, now=NOW
+        )
+    assert settled.state is LeadState.RETRY
+    with pytest.raises(IllegalTransition):
+        lead_lifecycle.settle_attempt(
+            session, lead_id=lead.id, call_id=None, outcome=CallOutcome.BUSY, now=NOW
+        )
+
+
+def test_stale_dialing_leads_are_released(session: Session) -> None:
+    lead = make_lead(session, make_campaign(session))
+    lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+    later = NOW + timedelta(hours=2)
+    assert (
+        lead_lifecycle.release_stale_attempts(session, older_than=timedelta(hours=1), now=later)
+        == 1
+    )
+    session.refresh(lead)
+    assert lead.state is LeadState.RETRY and lead.next_attempt_at == later
+    assert lead_lifecycle.claim_attempt(session, lead.id, now=later).attempts == 2
