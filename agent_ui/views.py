@@ -1,12 +1,20 @@
-"""The agent workstation."""
+"""The agent workstation: the page (everything after it is Socket.IO, see
+`sockets.py`), the managers' script upload and the printable follow-up letter."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
 
+from agent_ui import sockets  # noqa: F401  (registers the socket events)
+from callcenter import request_scope
 from callcenter.auth.access import allow_roles
+from callcenter.errors import Conflict
+from callcenter.services import agents, dispositions, follow_up, scripts_catalog, workstation
 from callcenter.states import Role
+from scripts import ScriptError
 
 bp = Blueprint(
     "agent_ui",
@@ -17,8 +25,75 @@ bp = Blueprint(
     static_url_path="/static/agent_ui",
 )
 
+MAX_SCRIPT_BYTES = 512 * 1024
+
 
 @bp.get("/")
 @allow_roles(Role.AGENT)
 def home() -> ResponseReturnValue:
-    return render_template("agent_ui/home.html")
+    session = request_scope.session()
+    status = agents.status_of(session, current_user.id)
+    return render_template(
+        "agent_ui/home.html",
+        campaigns=agents.assigned_campaigns(session, current_user),
+        pause_reasons=agents.pause_reasons(session),
+        status=status,
+        phone=current_user.sip_uri or "",
+        disposition_codes=dispositions.CODES,
+        skip_reasons=workstation.PREVIEW_SKIP_REASONS,
+    )
+
+
+@bp.route("/scripts", methods=["GET", "POST"])
+@allow_roles(Role.MANAGER, Role.ADMIN)
+def scripts() -> ResponseReturnValue:
+    session = request_scope.session()
+    problems: list[str] = []
+    source = ""
+    if request.method == "POST":
+        upload = request.files.get("script")
+        source = (upload.filename or "") if upload else ""
+        if upload is None or not source:
+            problems.append(_("Choose a script file (.yaml) to upload."))
+        else:
+            raw = upload.read(MAX_SCRIPT_BYTES + 1)
+            try:
+                if len(raw) > MAX_SCRIPT_BYTES:
+                    problems.append(_("The file is larger than 512 KB."))
+                else:
+                    version = scripts_catalog.add_version(
+                        session, raw.decode("utf-8"), source, actor=current_user
+                    )
+                    flash(
+                        _(
+                            "Script %(key)s (%(locale)s) version %(version)s added.",
+                            key=version.key,
+                            locale=version.locale,
+                            version=version.version,
+                        ),
+                        "success",
+                    )
+                    return redirect(url_for("agent_ui.scripts"))
+            except UnicodeDecodeError:
+                problems.append(_("%(file)s is not UTF-8 text.", file=source))
+            except ScriptError as exc:
+                problems.extend(str(exc).splitlines())
+            except Conflict as exc:
+                problems.append(exc.message)
+    status = 422 if problems else 200
+    return (
+        render_template(
+            "agent_ui/scripts.html",
+            versions=scripts_catalog.list_versions(session),
+            problems=problems,
+            source=source,
+        ),
+        status,
+    )
+
+
+@bp.get("/letters/<int:follow_up_id>")
+@allow_roles(Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+def letter(follow_up_id: int) -> ResponseReturnValue:
+    content = follow_up.letter(request_scope.session(), follow_up_id)
+    return render_template("agent_ui/letter.html", letter=content)

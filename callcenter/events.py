@@ -94,3 +94,79 @@ class AgentStateChanged(Event):
     from_state: str
     to_state: str
     reason: str | None = None
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PreviewOffered(Event):
+    """Preview mode: the hopper gives an agent a lead to look at before dialing."""
+
+    TYPE: ClassVar[str] = "preview.offered"
+    agent_id: int
+    campaign_id: int
+    lead_id: int
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PreviewCallRequested(Event):
+    """The agent asked for the previewed lead to be dialed (the dialer places it)."""
+
+    TYPE: ClassVar[str] = "preview.call_requested"
+    agent_id: int
+    campaign_id: int
+    lead_id: int
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PreviewSkipped(Event):
+    """The agent passed on the previewed lead; the hopper may release it."""
+
+    TYPE: ClassVar[str] = "preview.skipped"
+    agent_id: int
+    campaign_id: int
+    lead_id: int
+    reason: str
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CallHangupRequested(Event):
+    """The agent pressed hang up; the dialer ends the customer leg."""
+
+    TYPE: ClassVar[str] = "call.hangup_requested"
+    call_id: str
+    agent_id: int
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FollowUpQueued(Event):
+    """A confirmation email was queued; wakes the sender."""
+
+    TYPE: ClassVar[str] = "follow_up.queued"
+    follow_up_id: int
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PacerLevelChanged(Event):
+    """The pacer moved a campaign's dial level (also kept in dial_level_changes)."""
+
+    TYPE: ClassVar[str] = "pacer.level_changed"
+    campaign_id: int
+    dial_level: float
+    reason: str
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DialingHeld(Event):
+    """The dialer stopped (held) or resumed placing calls on a trunk, and why:
+    the supervisor screen shows it (e.g. the trunk stopped answering OPTIONS)."""
+
+    TYPE: ClassVar[str] = "dialer.dialing_held"
+    trunk: str
+    held: bool
+    reason: str

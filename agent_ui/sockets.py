@@ -1,0 +1,201 @@
+"""The workstation's Socket.IO events. Each one parses, calls a service and
+returns the answer as the acknowledgement; `socket_event` checks the role,
+runs one unit of work and commits (pushes to rooms go after the commit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask_login import current_user
+
+from callcenter import request_scope
+from callcenter.auth.access import socket_event
+from callcenter.events import CallHangupRequested
+from callcenter.services import agents, appointments, dispositions, workstation
+from callcenter.services.bus_outbox import publish_after_commit
+from callcenter.services.retry import retrying
+from callcenter.states import Role
+
+AGENT = (Role.AGENT,)
+# Applied under socket_event: a lost SQLite write lock re-runs the handler's unit of work.
+retry = retrying(request_scope.rollback)
+
+
+def _data(args: tuple[Any, ...]) -> dict[str, Any]:
+    return args[0] if args and isinstance(args[0], dict) else {}
+
+
+def _bus() -> Any:
+    return current_app.extensions["cc_bus"]
+
+
+def _state(status: Any) -> dict[str, Any]:
+    return {"ok": True, "agent": agents.state_payload(request_scope.session(), status)}
+
+
+@socket_event("resume", roles=AGENT)
+@retry
+def resume(*_args: Any) -> dict[str, Any]:
+    """After a reload or reconnect: the current state, call, step and notes."""
+    return {"ok": True, **workstation.current_view(request_scope.session(), current_user.id)}
+
+
+@socket_event("join_campaign", roles=AGENT)
+@retry
+def join_campaign(*args: Any) -> dict[str, Any]:
+    data = _data(args)
+    status = agents.join_campaign(
+        request_scope.session(), current_user.id, data.get("campaign_id"), data.get("phone")
+    )
+    return _state(status)
+
+
+@socket_event("go_ready", roles=AGENT)
+@retry
+def go_ready(*_args: Any) -> dict[str, Any]:
+    return _state(agents.go_ready(request_scope.session(), current_user.id))
+
+
+@socket_event("pause", roles=AGENT)
+@retry
+def pause(*args: Any) -> dict[str, Any]:
+    reason = _data(args).get("reason")
+    return _state(agents.pause(request_scope.session(), current_user.id, reason))
+
+
+@socket_event("agent_logout", roles=AGENT)
+@retry
+def agent_logout(*_args: Any) -> dict[str, Any]:
+    return _state(agents.log_out(request_scope.session(), current_user.id))
+
+
+@socket_event("script_move", roles=AGENT)
+@retry
+def script_move(*args: Any) -> dict[str, Any]:
+    data = _data(args)
+    moved = workstation.move_step(
+        request_scope.session(),
+        current_user.id,
+        data.get("call_id"),
+        data.get("kind"),
+        data.get("step"),
+    )
+    return {"ok": True, **moved}
+
+
+@socket_event("script_reject", roles=AGENT)
+@retry
+def script_reject(*args: Any) -> dict[str, Any]:
+    data = _data(args)
+    recorded = workstation.record_rejection(
+        request_scope.session(),
+        current_user.id,
+        data.get("call_id"),
+        data.get("step"),
+        data.get("reason_code"),
+        data.get("reason_text"),
+    )
+    return {"ok": True, **recorded}
+
+
+@socket_event("slots_free", roles=AGENT)
+@retry
+def slots_free(*args: Any) -> dict[str, Any]:
+    slots = workstation.free_slots_view(
+        request_scope.session(), current_user.id, _data(args).get("call_id")
+    )
+    return {"ok": True, "slots": slots}
+
+
+@socket_event("appointment_book", roles=AGENT)
+@retry
+def appointment_book(*args: Any) -> dict[str, Any]:
+    data = _data(args)
+    session = request_scope.session()
+    call = workstation.open_call(session, current_user.id, data.get("call_id"), lock=True)
+    appointment = appointments.book(
+        session,
+        call,
+        starts_at=appointments.parse_start(data.get("starts_at")),
+        kind=appointments.parse_kind(data.get("kind")),
+        address=str(data.get("address") or ""),
+        link=str(data.get("link") or ""),
+        bus=_bus(),
+    )
+    return {"ok": True, **workstation.after_booking(session, call, appointment)}
+
+
+@socket_event("notes_save", roles=AGENT)
+@retry
+def notes_save(*args: Any) -> dict[str, Any]:
+    data = _data(args)
+    workstation.save_notes(
+        request_scope.session(), current_user.id, data.get("call_id"), data.get("text")
+    )
+    return {"ok": True, "call_id": data.get("call_id")}
+
+
+@socket_event("hangup", roles=AGENT)
+@retry
+def hangup(*args: Any) -> dict[str, Any]:
+    session = request_scope.session()
+    call = workstation.open_call(session, current_user.id, _data(args).get("call_id"))
+    publish_after_commit(
+        session, _bus(), CallHangupRequested(call_id=call.id, agent_id=current_user.id)
+    )
+    return {"ok": True, "call_id": call.id}
+
+
+@socket_event("disposition_set", roles=AGENT)
+@retry
+def disposition_set(*args: Any) -> dict[str, Any]:
+    data = _data(args)
+    rejection = data.get("rejection") if isinstance(data.get("rejection"), dict) else None
+    disposition = dispositions.set_disposition(
+        request_scope.session(),
+        current_user.id,
+        data.get("call_id"),
+        data.get("code"),
+        notes=data.get("notes"),
+        callback_at=data.get("callback_at"),
+        callback_mine=data.get("callback_for") != "anyone",
+        rejection=rejection,
+    )
+    return {"ok": True, "call_id": disposition.call_id, "code": str(disposition.code)}
+
+
+@socket_event("wrap_up_expired", roles=AGENT)
+@retry
+def wrap_up_expired(*args: Any) -> dict[str, Any]:
+    data = _data(args)
+    disposition = dispositions.expire_wrap_up(
+        request_scope.session(), current_user.id, data.get("call_id"), notes=data.get("notes")
+    )
+    return {"ok": True, "code": str(disposition.code) if disposition else None}
+
+
+@socket_event("preview_start", roles=AGENT)
+@retry
+def preview_start(*args: Any) -> dict[str, Any]:
+    lead = workstation.start_preview(
+        request_scope.session(), current_user.id, _data(args).get("lead_id"), bus=_bus()
+    )
+    return {"ok": True, "lead_id": lead.id}
+
+
+@socket_event("preview_skip", roles=AGENT)
+@retry
+def preview_skip(*args: Any) -> dict[str, Any]:
+    data = _data(args)
+    session = request_scope.session()
+    lead = workstation.skip_preview(
+        session,
+        current_user.id,
+        data.get("lead_id"),
+        data.get("reason"),
+        data.get("text"),
+        bus=_bus(),
+    )
+    status = agents.status_of(session, current_user.id)
+    return {"ok": True, "lead_id": lead.id, "agent": agents.state_payload(session, status)}

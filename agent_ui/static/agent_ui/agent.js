@@ -1,0 +1,554 @@
+/* The agent workstation: one Socket.IO connection, the server decides what is
+   on screen (resume on every connect), every action is an acknowledged event. */
+(function () {
+  "use strict";
+
+  var L = JSON.parse(document.getElementById("cc-labels").textContent);
+  var $ = function (id) { return document.getElementById(id); };
+  var ws = $("ws");
+  var state = { agent: null, call: null, preview: null, slots: [], chosenSlot: null,
+                wrapDeadline: null, draftTimer: null, stateSince: null };
+  // Read by the browser tests and the screen-pop benchmark.
+  window.ccAgent = { pops: [], events: [], state: state };
+
+  function fmt(text, values) {
+    return String(text).replace(/\{(\w+)\}/g, function (_, k) { return values[k] !== undefined ? values[k] : ""; });
+  }
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  function show(node, visible) { node.hidden = !visible; }
+  function toast(text, kind) {
+    var box = $("toast");
+    box.textContent = text; box.className = "toast " + (kind || ""); box.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(function () { box.hidden = true; }, 4000);
+  }
+  function digits(text) {
+    if (ws.dataset.locale !== "fa") return String(text);
+    return String(text).replace(/\d/g, function (d) { return "۰۱۲۳۴۵۶۷۸۹"[d]; });
+  }
+
+  var socket = io({ transports: ["websocket", "polling"] });
+
+  function send(name, data) {
+    return new Promise(function (resolve) {
+      socket.timeout(10000).emit(name, data || {}, function (err, reply) {
+        if (err) { toast(L.text.offline, "error"); resolve({ ok: false }); return; }
+        if (reply && reply.ok === false) toast(reply.message || reply.error, "error");
+        resolve(reply || { ok: false });
+      });
+    });
+  }
+
+  /* --- connection and resume -------------------------------------------------------- */
+  socket.on("connect", function () {
+    $("conn").className = "conn on"; $("conn").title = L.text.connected;
+    send("resume").then(function (view) { if (view.ok) applyView(view); });
+  });
+  socket.on("disconnect", function () { $("conn").className = "conn off"; $("conn").title = L.text.offline; });
+
+  function applyView(view) {
+    setAgent(view.agent);
+    if (view.call) {
+      renderPop(view.call);
+    } else {
+      state.call = null;
+    }
+    if (view.preview) renderPreview(view.preview); else state.preview = null;
+    layout();
+  }
+
+  /* --- agent state ------------------------------------------------------------------ */
+  socket.on("agent.state_changed", function (data) { setAgent(data); layout(); });
+
+  function setAgent(agent) {
+    state.agent = agent;
+    state.stateSince = agent.since ? Date.parse(agent.since) : Date.now();
+    var badge = $("agent-state");
+    badge.dataset.state = agent.state;
+    var label = L.states[agent.state] || agent.state;
+    if (agent.state === "paused" && agent.pause_reason) {
+      var option = document.querySelector('#pause-reason option[value="' + agent.pause_reason + '"]');
+      if (option) label += " · " + option.textContent;
+    }
+    badge.textContent = label;
+    ws.dataset.state = agent.state;
+    if (agent.campaign_id) $("campaign").value = String(agent.campaign_id);
+  }
+
+  setInterval(function () {
+    if (!state.agent) return;
+    var s = Math.max(0, Math.floor((Date.now() - state.stateSince) / 1000));
+    var text = String(Math.floor(s / 60)).padStart(2, "0") + ":" + String(s % 60).padStart(2, "0");
+    var limit = state.agent.pause_limit_minutes;
+    $("state-timer").textContent = digits(text);
+    $("state-timer").classList.toggle("over", !!limit && s > limit * 60);
+    tickWrapUp();
+  }, 500);
+
+  function layout() {
+    var onCall = !!state.call;
+    show($("call"), onCall);
+    show($("preview"), !onCall && !!state.preview);
+    show($("idle"), !onCall && !state.preview);
+    var idle = $("idle-text");
+    if (idle) idle.textContent = state.agent && state.agent.state === "ready" ? idle.dataset.ready : idle.dataset.other;
+  }
+
+  $("join-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    send("join_campaign", { campaign_id: $("campaign").value, phone: $("phone").value })
+      .then(function (r) { if (r.ok) { setAgent(r.agent); toast(L.text.saved); } });
+  });
+  function goReady() {
+    var join = state.agent && state.agent.campaign_id ? Promise.resolve({ ok: true })
+      : send("join_campaign", { campaign_id: $("campaign").value, phone: $("phone").value });
+    join.then(function (r) {
+      if (!r.ok) return;
+      send("go_ready").then(function (r2) { if (r2.ok) { setAgent(r2.agent); layout(); } });
+    });
+  }
+  function pause() {
+    send("pause", { reason: $("pause-reason").value }).then(function (r) { if (r.ok) { setAgent(r.agent); layout(); } });
+  }
+  function leaveQueue() {
+    send("agent_logout").then(function (r) { if (r.ok) { setAgent(r.agent); layout(); } });
+  }
+  $("btn-ready").addEventListener("click", goReady);
+  $("btn-pause").addEventListener("click", pause);
+  $("btn-agent-logout").addEventListener("click", leaveQueue);
+
+  /* --- screen pop ------------------------------------------------------------------- */
+  socket.on("screen_pop", function (pop) {
+    renderPop(pop);
+    layout();
+    var id = pop.call.id;
+    requestAnimationFrame(function () {
+      setTimeout(function () { window.ccAgent.pops.push({ call_id: id, drawn_at: performance.timeOrigin + performance.now() }); }, 0);
+    });
+  });
+
+  function renderPop(pop) {
+    state.call = pop;
+    state.preview = null;
+    state.chosenSlot = null;
+    var c = pop.customer;
+    $("cust-name").textContent = c.name;
+    $("cust-company").textContent = c.company || "";
+    $("cust-phone").textContent = pop.call.phone_display;
+    $("cust-email").textContent = c.email || "";
+    $("cust-campaign").textContent = pop.call.campaign;
+    renderFields($("lead-fields"), pop.lead.fields);
+    renderHistory($("history"), pop.history);
+    $("script-title").textContent = pop.script.title;
+    $("script-panel").setAttribute("dir", pop.script.dir);
+    renderStepsNav();
+    renderStep();
+    renderBooking(pop.booking);
+    var local = localStorage.getItem("cc-notes-" + pop.call.id);
+    $("notes").value = local !== null && local.length >= (pop.notes || "").length ? local : (pop.notes || "");
+    document.querySelectorAll('input[name="dispo"]').forEach(function (r) { r.checked = false; });
+    $("dispo-status").textContent = "";
+    showRejection(pop.rejection);
+    updateCallPhase();
+  }
+
+  function renderFields(box, fields) {
+    clear(box);
+    (fields || []).forEach(function (pair) {
+      box.appendChild(el("dt", null, pair[0]));
+      box.appendChild(el("dd", null, pair[1]));
+    });
+  }
+
+  function renderHistory(box, h) {
+    clear(box);
+    if (!h.calls.length && !h.appointments.length && !h.callbacks.length && !h.notes.length) {
+      box.appendChild(el("p", "muted", L.text.no_history));
+      return;
+    }
+    h.appointments.forEach(function (a) {
+      var item = el("div", "h-item h-appt");
+      item.appendChild(el("div", "h-when", a.when));
+      var line = (L.kinds[a.kind] || a.kind) + " · " + (L.appointment_status[a.status] || a.status);
+      if (a.place) line += " · " + a.place;
+      item.appendChild(el("div", null, line));
+      a.follow_ups.forEach(function (f) {
+        item.appendChild(el("div", "muted", (L.kinds[f.kind] || f.kind) + ": " + (L.delivery[f.status] || f.status) + (f.sent ? " · " + f.sent : "")));
+      });
+      box.appendChild(item);
+    });
+    h.callbacks.forEach(function (cb) {
+      var item = el("div", "h-item h-cb");
+      item.appendChild(el("div", "h-when", cb.due));
+      item.appendChild(el("div", null, L.dispositions.callback + " · " + (cb.for || L.text.for_anyone) + " · " + (L.callback_status[cb.status] || cb.status)));
+      box.appendChild(item);
+    });
+    h.calls.forEach(function (call) {
+      var item = el("div", "h-item");
+      item.appendChild(el("div", "h-when", call.when + " · " + call.campaign));
+      var line = (call.agent ? call.agent + " · " : "") + (L.outcomes[call.outcome] || call.outcome);
+      if (call.disposition) line += " · " + (L.dispositions[call.disposition] || call.disposition);
+      if (call.max_step) line += " · " + fmt(L.text.reached_step, { n: digits(call.max_step) });
+      item.appendChild(el("div", null, line));
+      if (call.rejection) {
+        var reason = call.rejection.label + (call.rejection.reason_text ? " – " + call.rejection.reason_text : "");
+        item.appendChild(el("div", "h-reject", fmt(L.text.rejected_at, { n: digits(call.rejection.step), reason: reason })));
+      }
+      call.notes.forEach(function (n) { item.appendChild(el("div", "h-note", n)); });
+      box.appendChild(item);
+    });
+    h.notes.forEach(function (n) {
+      var item = el("div", "h-item");
+      item.appendChild(el("div", "h-when", n.when + " · " + n.by));
+      item.appendChild(el("div", "h-note", n.text));
+      box.appendChild(item);
+    });
+  }
+
+  /* --- script ----------------------------------------------------------------------- */
+  function currentStep() {
+    return state.call.script.steps[state.call.call.current_step - 1];
+  }
+  function renderStepsNav() {
+    var nav = $("steps-nav");
+    clear(nav);
+    state.call.script.steps.forEach(function (step) {
+      var b = el("button", "step-dot", digits(step.number));
+      b.type = "button";
+      b.title = step.title;
+      b.dataset.step = step.number;
+      b.addEventListener("click", function () { move("jump", step.number); });
+      nav.appendChild(b);
+    });
+  }
+  function renderStep() {
+    var step = currentStep();
+    var total = state.call.script.steps.length;
+    $("step-counter").textContent = fmt(L.text.step, { n: digits(step.number), total: digits(total) });
+    $("step-title").textContent = step.title;
+    $("step-prompt").textContent = step.prompt;
+    var tips = $("step-tips");
+    clear(tips);
+    step.tips.forEach(function (t) { tips.appendChild(el("li", null, t)); });
+    document.querySelectorAll(".step-dot").forEach(function (dot) {
+      var n = Number(dot.dataset.step);
+      dot.classList.toggle("current", n === step.number);
+      dot.classList.toggle("visited", n <= state.call.call.max_step);
+    });
+    show($("booking"), step.booking);
+    $("btn-back").disabled = step.number === 1;
+    $("btn-next").disabled = step.number === total;
+    var select = $("reject-reason");
+    clear(select);
+    step.rejections.forEach(function (r) {
+      var o = el("option", null, r.label); o.value = r.code; o.dataset.free = r.free_text ? "1" : "";
+      select.appendChild(o);
+    });
+    syncRejectText();
+  }
+  function move(kind, to) {
+    if (!state.call) return;
+    var call = state.call.call;
+    var target = kind === "next" ? call.current_step + 1 : kind === "back" ? call.current_step - 1 : to;
+    if (target < 1 || target > state.call.script.steps.length || target === call.current_step) return;
+    // Show the step at once; the server records the move (and corrects us if it refuses).
+    var before = call.current_step;
+    call.current_step = target;
+    call.max_step = Math.max(call.max_step, target);
+    renderStep();
+    // Moves go one at a time, in order, so the recorded path is the one walked.
+    state.moves = (state.moves || Promise.resolve()).then(function () {
+      return send("script_move", { call_id: call.id, kind: kind, step: target }).then(function (r) {
+        if (!r.ok && state.call && state.call.call.id === call.id) { call.current_step = before; renderStep(); }
+      });
+    });
+  }
+  $("btn-next").addEventListener("click", function () { move("next"); });
+  $("btn-back").addEventListener("click", function () { move("back"); });
+
+  function syncRejectText() {
+    var option = $("reject-reason").selectedOptions[0];
+    show($("reject-text"), !!(option && option.dataset.free));
+  }
+  $("reject-reason").addEventListener("change", syncRejectText);
+  $("btn-reject").addEventListener("click", function () {
+    show($("reject-box"), $("reject-box").hidden);
+    if (!$("reject-box").hidden) $("reject-reason").focus();
+  });
+  $("btn-reject-save").addEventListener("click", function () {
+    var step = currentStep().number;
+    send("script_reject", { call_id: state.call.call.id, step: step,
+                            reason_code: $("reject-reason").value, reason_text: $("reject-text").value })
+      .then(function (r) {
+        if (!r.ok) return;
+        state.call.rejection = { step: r.step, reason_code: r.reason_code, reason_text: r.reason_text };
+        showRejection(state.call.rejection);
+        show($("reject-box"), false);
+      });
+  });
+  function showRejection(rej) {
+    var p = $("dispo-rejection");
+    if (!rej) { $("reject-saved").textContent = ""; show(p, false); return; }
+    var step = state.call.script.steps[rej.step - 1];
+    var label = rej.reason_code;
+    step.rejections.forEach(function (r) { if (r.code === rej.reason_code) label = r.label; });
+    var text = fmt(L.text.rejected_at, { n: digits(rej.step), reason: label + (rej.reason_text ? " – " + rej.reason_text : "") });
+    $("reject-saved").textContent = text;
+    p.textContent = text;
+    show(p, true);
+  }
+
+  /* --- booking ---------------------------------------------------------------------- */
+  function renderBooking(booking) {
+    state.slots = booking.slots || [];
+    [1, 2].forEach(function (n) {
+      var b = $("slot-" + n), slot = state.slots[n - 1];
+      show(b, !!slot);
+      b.classList.remove("chosen");
+      if (!slot) return;
+      b.textContent = slot.label; b.title = slot.full; b.dataset.start = slot.start;
+      b.insertBefore(el("kbd", null, n === 1 ? "Alt+Q" : "Alt+W"), b.firstChild);
+    });
+    show($("slot-other"), false);
+    $("btn-book").disabled = true;
+    if (!state.slots.length && !booking.appointment) toast(L.text.no_slots);
+    var a = booking.appointment;
+    show($("booked"), !!a);
+    if (a) {
+      $("booked-when").textContent = a.when;
+      $("read-back").textContent = booking.read_back || "";
+      renderFollowUps(a.follow_ups);
+    }
+  }
+  function renderFollowUps(items) {
+    var parts = [];
+    (items || []).forEach(function (f) {
+      if (f.kind === "letter") parts.push(L.text.letter);
+      else if (f.status === "sent") parts.push(fmt(L.text.email_sent, { to: f.to }));
+      else if (f.attempts > 0) parts.push(fmt(L.text.email_retry, { n: digits(f.attempts) }));
+      else parts.push(L.text.email_queued);
+    });
+    $("follow-up-status").textContent = parts.join(" ");
+  }
+  function chooseSlot(start, button) {
+    state.chosenSlot = start;
+    document.querySelectorAll(".slot").forEach(function (s) { s.classList.remove("chosen"); });
+    if (button) button.classList.add("chosen");
+    $("btn-book").disabled = !start;
+  }
+  [1, 2].forEach(function (n) {
+    $("slot-" + n).addEventListener("click", function () { chooseSlot(this.dataset.start, this); });
+  });
+  $("btn-more-slots").addEventListener("click", function () {
+    send("slots_free", { call_id: state.call.call.id }).then(function (r) {
+      if (!r.ok) return;
+      var select = $("slot-other");
+      clear(select);
+      select.appendChild(el("option", null, "—"));
+      r.slots.forEach(function (s) { var o = el("option", null, s.full); o.value = s.start; select.appendChild(o); });
+      show(select, true);
+      select.focus();
+    });
+  });
+  $("slot-other").addEventListener("change", function () { chooseSlot(this.value || null, null); });
+  document.querySelectorAll('input[name="kind"]').forEach(function (radio) {
+    radio.addEventListener("change", function () {
+      var online = this.value === "online" && this.checked;
+      show($("meet-link"), online); show($("meet-address"), !online);
+    });
+  });
+  function book() {
+    if (!state.call || !state.chosenSlot) return;
+    var kind = document.querySelector('input[name="kind"]:checked').value;
+    $("btn-book").disabled = true;
+    send("appointment_book", { call_id: state.call.call.id, starts_at: state.chosenSlot, kind: kind,
+                               address: $("meet-address").value, link: $("meet-link").value })
+      .then(function (r) {
+        if (!r.ok) { $("btn-book").disabled = false; if (r.error === "slot-taken") refreshSlots(); return; }
+        state.call.script = r.script;
+        state.call.booking = r.booking;
+        renderBooking(r.booking);
+        renderStep();
+        toast(L.text.booked, "ok");
+        var code = document.querySelector('input[name="dispo"][value="appointment_set"]');
+        if (code) { code.checked = true; syncDisposition(); }
+      });
+  }
+  function refreshSlots() {
+    send("resume").then(function (view) { if (view.ok && view.call) renderBooking(view.call.booking); });
+  }
+  $("btn-book").addEventListener("click", book);
+  socket.on("follow_up_sent", function (data) {
+    window.ccAgent.events.push(["follow_up_sent", data]);
+    if (!state.call || state.call.call.id !== data.call_id || !state.call.booking.appointment) return;
+    state.call.booking.appointment.follow_ups.forEach(function (f) {
+      if (f.id === data.follow_up_id) { f.status = data.status; f.attempts = data.attempts; }
+    });
+    renderFollowUps(state.call.booking.appointment.follow_ups);
+  });
+
+  /* --- notes (saved as typed: a closed tab or a blip loses nothing) ------------------ */
+  $("notes").addEventListener("input", function () {
+    if (!state.call) return;
+    var id = state.call.call.id, text = this.value;
+    localStorage.setItem("cc-notes-" + id, text);
+    clearTimeout(state.draftTimer);
+    state.draftTimer = setTimeout(function () { saveDraft(id, text); }, 600);
+  });
+  function saveDraft(id, text) {
+    return send("notes_save", { call_id: id, text: text }).then(function (r) {
+      if (r.ok) $("notes-saved").textContent = L.text.draft_saved;
+    });
+  }
+
+  /* --- hang-up, wrap-up and disposition ---------------------------------------------- */
+  $("btn-hangup").addEventListener("click", function () {
+    if (state.call) send("hangup", { call_id: state.call.call.id });
+  });
+  socket.on("call_ended", function (data) {
+    window.ccAgent.events.push(["call_ended", data]);
+    if (!state.call || state.call.call.id !== data.call_id) {
+      if (state.preview || (state.agent && state.agent.state !== "on_call")) {
+        $("pv-status").textContent = L.text.no_answer_preview;
+      }
+      return;
+    }
+    state.call.call.state = "ended";
+    state.call.call.ended_at = data.ended_at;
+    state.call.call.outcome = data.outcome;
+    updateCallPhase();
+    toast(L.text.call_ended);
+  });
+  function updateCallPhase() {
+    var call = state.call.call;
+    var ended = call.state === "ended";
+    show($("btn-hangup"), !ended);
+    $("btn-dispose").disabled = !ended || !selectedDisposition();
+    ws.classList.toggle("wrapping", ended);
+    state.wrapDeadline = ended && call.ended_at ? Date.parse(call.ended_at) + call.wrap_up_limit_seconds * 1000 : null;
+    show($("countdown"), ended);
+    tickWrapUp();
+  }
+  function tickWrapUp() {
+    if (!state.call || !state.wrapDeadline) return;
+    var left = Math.ceil((state.wrapDeadline - Date.now()) / 1000);
+    var box = $("countdown");
+    box.textContent = left > 0 ? fmt(L.text.wrap_left, { s: digits(left) }) : L.text.wrap_over;
+    box.classList.toggle("urgent", left <= 10);
+    if (left <= 0 && !state.expiring) {
+      state.expiring = true;
+      var id = state.call.call.id;
+      send("wrap_up_expired", { call_id: id, notes: $("notes").value }).then(function () { state.expiring = false; });
+    }
+  }
+  function selectedDisposition() {
+    var r = document.querySelector('input[name="dispo"]:checked');
+    return r ? r.value : null;
+  }
+  function syncDisposition() {
+    var code = selectedDisposition();
+    show($("callback-box"), code === "callback");
+    if (code === "not_interested" && !state.call.rejection) show($("reject-box"), true);
+    $("btn-dispose").disabled = !code || !state.call || state.call.call.state !== "ended";
+  }
+  document.querySelectorAll('input[name="dispo"]').forEach(function (r) { r.addEventListener("change", syncDisposition); });
+  $("callback-at").addEventListener("input", function () {
+    var d = this.value ? new Date(this.value) : null;
+    $("callback-jalali").textContent = d && !isNaN(d) ? new Intl.DateTimeFormat(
+      ws.dataset.locale === "fa" ? "fa-IR-u-ca-persian" : "en-GB-u-ca-persian",
+      { dateStyle: "full", timeStyle: "short" }).format(d) : "";
+  });
+  function dispose() {
+    if (!state.call || $("btn-dispose").disabled) return;
+    var code = selectedDisposition();
+    var data = { call_id: state.call.call.id, code: code, notes: $("notes").value };
+    if (code === "callback") {
+      var v = $("callback-at").value;
+      data.callback_at = v ? new Date(v).toISOString() : "";
+      data.callback_for = document.querySelector('input[name="callback_for"]:checked').value;
+    }
+    if (code === "not_interested" && !state.call.rejection && !$("reject-box").hidden) {
+      data.rejection = { step: currentStep().number, reason_code: $("reject-reason").value, reason_text: $("reject-text").value };
+    }
+    $("btn-dispose").disabled = true;
+    send("disposition_set", data).then(function (r) {
+      if (!r.ok) { $("btn-dispose").disabled = false; return; }
+    });
+  }
+  $("btn-dispose").addEventListener("click", dispose);
+  socket.on("wrap_up_done", function (data) {
+    window.ccAgent.events.push(["wrap_up_done", data]);
+    if (state.call && state.call.call.id === data.call_id) {
+      localStorage.removeItem("cc-notes-" + data.call_id);
+      state.call = null;
+      state.wrapDeadline = null;
+      ws.classList.remove("wrapping");
+      show($("reject-box"), false);
+      layout();
+      toast(data.ready ? L.text.ready_again : L.text.press_ready, "ok");
+    }
+  });
+
+  /* --- preview mode ----------------------------------------------------------------- */
+  socket.on("preview_offer", function (data) { renderPreview(data); layout(); });
+  function renderPreview(data) {
+    state.preview = data;
+    var c = data.customer;
+    $("pv-name").textContent = c.name;
+    $("pv-company").textContent = [c.company, data.campaign].filter(Boolean).join(" · ");
+    $("pv-phone").textContent = c.phone_display;
+    $("pv-status").textContent = "";
+    renderFields($("pv-fields"), data.lead.fields);
+    renderHistory($("pv-history"), data.history);
+  }
+  function previewStart() {
+    if (!state.preview) return;
+    send("preview_start", { lead_id: state.preview.lead.id }).then(function (r) {
+      if (r.ok) $("pv-status").textContent = L.text.dialing_preview;
+    });
+  }
+  function previewSkip() {
+    if (!state.preview) return;
+    send("preview_skip", { lead_id: state.preview.lead.id, reason: $("pv-skip-reason").value, text: $("pv-skip-text").value })
+      .then(function (r) { if (r.ok) { state.preview = null; setAgent(r.agent); layout(); } });
+  }
+  $("btn-preview-start").addEventListener("click", previewStart);
+  $("btn-preview-skip").addEventListener("click", previewSkip);
+
+  /* --- keyboard --------------------------------------------------------------------- */
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "F2") { e.preventDefault(); goReady(); return; }
+    if (e.key === "F3") { e.preventDefault(); pause(); return; }
+    if (e.key === "F4") { e.preventDefault(); leaveQueue(); return; }
+    if (!e.altKey || e.ctrlKey || e.metaKey) return;
+    // e.code is the physical key, so shortcuts work with a Persian layout too.
+    var code = e.code, handled = true;
+    if (state.preview && !state.call) {
+      if (code === "Enter") previewStart();
+      else if (code === "KeyX") previewSkip();
+      else handled = false;
+    } else if (state.call) {
+      if (code === "KeyN") move("next");
+      else if (code === "KeyB") move("back");
+      else if (/^Digit[1-9]$/.test(code)) move("jump", Number(code.slice(5)));
+      else if (code === "KeyJ") $("btn-reject").click();
+      else if (code === "KeyQ") $("slot-1").click();
+      else if (code === "KeyW") $("slot-2").click();
+      else if (code === "KeyK") book();
+      else if (code === "KeyO") $("notes").focus();
+      else if (code === "KeyH") $("btn-hangup").click();
+      else if (code === "KeyD") { var first = document.querySelector('input[name="dispo"]'); if (first) first.focus(); }
+      else if (code === "KeyS") dispose();
+      else handled = false;
+    } else handled = false;
+    if (handled) e.preventDefault();
+  });
+
+  layout();
+})();

@@ -1,0 +1,201 @@
+"""The agent's state machine: ready, paused (with a reason), reserved for a
+call, on a call, in wrap-up, logged out. Every change appends an
+`agent_state_changes` row and tells the agent's own screen and the
+supervisors of the campaign, after commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.db import utcnow
+from callcenter.errors import Forbidden, InvalidInput, NotFound
+from callcenter.models import (
+    AgentStateChange,
+    AgentStatus,
+    Campaign,
+    CampaignStatus,
+    PauseReason,
+    User,
+    campaign_teams,
+)
+from callcenter.realtime import emit_after_commit
+from callcenter.realtime.rooms import agent_room, campaign_supervisors_room
+from callcenter.states import AGENT_TRANSITIONS, AgentState, Role, advance
+
+STATE_CHANGED = "agent.state_changed"
+MAX_PHONE_LENGTH = 255
+
+
+def agent_user(session: Session, agent_id: int) -> User:
+    user = session.get(User, agent_id)
+    if user is None or user.role is not Role.AGENT:
+        raise NotFound("no such agent", details={"agent_id": agent_id})
+    return user
+
+
+def status_of(session: Session, agent_id: int, *, lock: bool = False) -> AgentStatus:
+    """The agent's current state row, created (logged out) on first use."""
+    query = select(AgentStatus).where(AgentStatus.agent_id == agent_id)
+    if lock:
+        query = query.with_for_update()
+    status = session.scalar(query)
+    if status is None:
+        status = AgentStatus(agent_id=agent_id, state=AgentState.LOGGED_OUT, since=utcnow())
+        session.add(status)
+        session.flush()
+    return status
+
+
+def assigned_campaigns(session: Session, agent: User) -> list[Campaign]:
+    """Active campaigns the agent's team works on."""
+    if agent.team_id is None:
+        return []
+    query = (
+        select(Campaign)
+        .join(campaign_teams, campaign_teams.c.campaign_id == Campaign.id)
+        .where(campaign_teams.c.team_id == agent.team_id)
+        .where(Campaign.status == CampaignStatus.ACTIVE)
+        .order_by(Campaign.name)
+    )
+    return list(session.scalars(query))
+
+
+def pause_reasons(session: Session) -> list[PauseReason]:
+    query = select(PauseReason).where(PauseReason.is_active.is_(True)).order_by(PauseReason.code)
+    return list(session.scalars(query))
+
+
+def join_campaign(
+    session: Session, agent_id: int, campaign_id: Any, phone: Any, *, now: datetime | None = None
+) -> AgentStatus:
+    """Pick the campaign to work on and register the phone leg (SIP URI or
+    extension). Allowed only while not on a call."""
+    agent = agent_user(session, agent_id)
+    try:
+        wanted = int(campaign_id)
+    except (TypeError, ValueError):
+        raise InvalidInput("choose a campaign", details={"field": "campaign_id"}) from None
+    phone_text = str(phone or "").strip()
+    if not phone_text:
+        raise InvalidInput(
+            "enter your phone's SIP address or extension", details={"field": "phone"}
+        )
+    if len(phone_text) > MAX_PHONE_LENGTH:
+        raise InvalidInput("the phone address is too long", details={"field": "phone"})
+    if wanted not in {campaign.id for campaign in assigned_campaigns(session, agent)}:
+        raise Forbidden(
+            "this campaign is not assigned to your team", details={"campaign_id": wanted}
+        )
+    status = status_of(session, agent_id, lock=True)
+    if status.state not in (AgentState.LOGGED_OUT, AgentState.PAUSED, AgentState.READY):
+        raise InvalidInput("finish the current call before changing campaign")
+    agent.sip_uri = phone_text
+    status.phone_leg_id = phone_text[:64]
+    if status.campaign_id != wanted:
+        status.campaign_id = wanted
+        _announce(session, status, reason=None)
+    session.flush()
+    return status
+
+
+def go_ready(session: Session, agent_id: int, *, now: datetime | None = None) -> AgentStatus:
+    status = status_of(session, agent_id, lock=True)
+    if status.campaign_id is None:
+        raise InvalidInput("choose a campaign and register your phone first")
+    if status.state is AgentState.READY:
+        return status
+    return change_state(session, agent_id, AgentState.READY, now=now)
+
+
+def pause(
+    session: Session, agent_id: int, reason_code: Any, *, now: datetime | None = None
+) -> AgentStatus:
+    reason = session.get(PauseReason, str(reason_code or ""))
+    if reason is None or not reason.is_active:
+        raise InvalidInput("choose a pause reason", details={"field": "reason"})
+    return change_state(session, agent_id, AgentState.PAUSED, reason=reason.code, now=now)
+
+
+def log_out(session: Session, agent_id: int, *, now: datetime | None = None) -> AgentStatus:
+    status = status_of(session, agent_id, lock=True)
+    if status.state is AgentState.LOGGED_OUT:
+        return status
+    if status.state is AgentState.ON_CALL:
+        raise InvalidInput("finish the current call before logging out")
+    return change_state(session, agent_id, AgentState.LOGGED_OUT, now=now)
+
+
+def change_state(
+    session: Session,
+    agent_id: int,
+    to_state: AgentState,
+    *,
+    reason: str | None = None,
+    call_id: str | None = None,
+    now: datetime | None = None,
+) -> AgentStatus:
+    """Move the agent through AGENT_TRANSITIONS and record the change."""
+    now = now or utcnow()
+    status = status_of(session, agent_id, lock=True)
+    from_state = status.state
+    advance(AGENT_TRANSITIONS, from_state, to_state, subject=f"agent {agent_id}")
+    session.add(
+        AgentStateChange(
+            agent_id=agent_id,
+            campaign_id=status.campaign_id,
+            from_state=from_state,
+            to_state=to_state,
+            reason=reason,
+            call_id=call_id,
+            at=now,
+        )
+    )
+    status.state = to_state
+    status.since = now
+    status.pause_reason = reason if to_state is AgentState.PAUSED else None
+    if to_state in (AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT):
+        status.current_call_id = None
+    elif call_id is not None:
+        status.current_call_id = call_id
+    session.flush()
+    _announce(session, status, reason=reason, from_state=from_state)
+    return status
+
+
+def state_payload(
+    session: Session, status: AgentStatus, *, from_state: AgentState | None = None
+) -> dict[str, Any]:
+    limit = None
+    if status.pause_reason:
+        pause_reason = session.get(PauseReason, status.pause_reason)
+        limit = pause_reason.limit_minutes if pause_reason else None
+    return {
+        "agent_id": status.agent_id,
+        "campaign_id": status.campaign_id,
+        "state": str(status.state),
+        "from_state": str(from_state) if from_state else None,
+        "since": status.since.isoformat(),
+        "pause_reason": status.pause_reason,
+        "pause_limit_minutes": limit,
+        "call_id": status.current_call_id,
+        "phone": status.phone_leg_id,
+    }
+
+
+def _announce(
+    session: Session,
+    status: AgentStatus,
+    *,
+    reason: str | None,
+    from_state: AgentState | None = None,
+) -> None:
+    data = state_payload(session, status, from_state=from_state)
+    data["reason"] = reason
+    emit_after_commit(session, STATE_CHANGED, data, room=agent_room(status.agent_id))
+    if status.campaign_id is not None:
+        room = campaign_supervisors_room(status.campaign_id)
+        emit_after_commit(session, STATE_CHANGED, data, room=room)

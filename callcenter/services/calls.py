@@ -1,0 +1,234 @@
+"""Applying the dialer's call.* events to `calls` rows (and what follows from
+them: the agent's state, the screen pop, settling a lead no agent talked to).
+
+Each event is applied once per handler: a `processed_events` row is written
+in the same transaction, so a redelivered event changes nothing."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.errors import InvalidInput, NotFound
+from callcenter.events import (
+    CallAnswered,
+    CallConnected,
+    CallDialing,
+    CallEnded,
+    CallRinging,
+    Event,
+    PreviewOffered,
+)
+from callcenter.models import AgentStatus, Call, CallStateChange, Campaign, Lead, ProcessedEvent
+from callcenter.realtime import emit_after_commit
+from callcenter.realtime.rooms import agent_room
+from callcenter.services import agents, lead_lifecycle, workstation
+from callcenter.states import (
+    CALL_TRANSITIONS,
+    DIALABLE_LEAD_STATES,
+    AgentState,
+    CallOutcome,
+    CallState,
+    LeadState,
+    advance,
+)
+
+log = logging.getLogger(__name__)
+
+HANDLER = "calls"
+CALL_ENDED = "call_ended"
+
+
+def apply_event(session: Session, event: Event, *, handler: str = HANDLER) -> bool:
+    """Apply one bus event; False when it was applied before."""
+    if session.get(ProcessedEvent, (event.event_id, handler)) is not None:
+        return False
+    session.add(ProcessedEvent(event_id=event.event_id, handler=handler))
+    if isinstance(event, CallDialing):
+        on_dialing(session, event)
+    elif isinstance(event, CallRinging):
+        on_ringing(session, event)
+    elif isinstance(event, CallAnswered):
+        on_answered(session, event)
+    elif isinstance(event, CallConnected):
+        on_connected(session, event)
+    elif isinstance(event, CallEnded):
+        on_ended(session, event)
+    elif isinstance(event, PreviewOffered):
+        workstation.offer_preview(
+            session, event.agent_id, event.campaign_id, event.lead_id, now=event.occurred_at
+        )
+    session.flush()
+    return True
+
+
+def on_dialing(session: Session, event: CallDialing) -> Call:
+    existing = session.get(Call, event.call_id)
+    if existing is not None:
+        return existing
+    lead = session.get(Lead, event.lead_id)
+    if lead is None or lead.campaign_id != event.campaign_id:
+        raise NotFound("no such lead in this campaign", details={"lead_id": event.lead_id})
+    if lead.state in DIALABLE_LEAD_STATES:
+        # Calls injected without the hopper (tests, a preview request) claim here.
+        lead = lead_lifecycle.claim_attempt(session, lead.id, now=event.occurred_at)
+    campaign = session.get(Campaign, event.campaign_id)
+    assert campaign is not None
+    call = Call(
+        id=event.call_id,
+        campaign_id=event.campaign_id,
+        lead_id=lead.id,
+        customer_id=lead.customer_id,
+        agent_id=event.agent_id,
+        attempt=event.attempt,
+        phone_e164=lead.customer.phone_e164,
+        is_preview=event.agent_id is not None,
+        state=CallState.DIALING,
+        dialed_at=event.occurred_at,
+        script_version_id=campaign.script_version_id,
+    )
+    session.add(call)
+    session.add(
+        CallStateChange(
+            call_id=call.id, from_state=None, to_state=CallState.DIALING, at=event.occurred_at
+        )
+    )
+    session.flush()
+    if event.agent_id is not None:
+        _hold_agent_for_preview(session, event.agent_id, call, event.occurred_at)
+    return call
+
+
+def _hold_agent_for_preview(session: Session, agent_id: int, call: Call, at: datetime) -> None:
+    status = agents.status_of(session, agent_id, lock=True)
+    if status.state is AgentState.READY:
+        agents.change_state(session, agent_id, AgentState.RESERVED, call_id=call.id, now=at)
+    elif status.state is AgentState.RESERVED:
+        status.current_call_id = call.id
+        session.flush()
+
+
+def on_ringing(session: Session, event: CallRinging) -> Call:
+    call = _call(session, event.call_id)
+    if call.state is CallState.DIALING:
+        _move(session, call, CallState.RINGING, event.occurred_at)
+        call.ringing_at = event.occurred_at
+    return call
+
+
+def on_answered(session: Session, event: CallAnswered) -> Call:
+    call = _call(session, event.call_id)
+    if call.state in (CallState.DIALING, CallState.RINGING):
+        _move(session, call, CallState.ANSWERED, event.occurred_at)
+        call.answered_at = event.occurred_at
+    return call
+
+
+def on_connected(session: Session, event: CallConnected) -> Call:
+    """An agent is on the call: the agent goes on_call and the screen pops."""
+    call = _call(session, event.call_id)
+    if call.state is CallState.CONNECTED or call.state is CallState.ENDED:
+        return call
+    if call.agent_id is not None and call.agent_id != event.agent_id:
+        raise InvalidInput(
+            "the call is held for another agent",
+            details={"call_id": call.id, "agent_id": event.agent_id},
+        )
+    at = event.occurred_at
+    if call.answered_at is None:
+        call.answered_at = at
+    call.agent_id = event.agent_id
+    call.connected_at = at
+    _move(session, call, CallState.CONNECTED, at)
+    status = agents.status_of(session, event.agent_id, lock=True)
+    if status.state is AgentState.READY:
+        agents.change_state(session, event.agent_id, AgentState.RESERVED, call_id=call.id, now=at)
+    agents.change_state(session, event.agent_id, AgentState.ON_CALL, call_id=call.id, now=at)
+    workstation.start_script(session, call, now=at)
+    emit_after_commit(
+        session,
+        workstation.SCREEN_POP,
+        workstation.screen_pop(session, call, now=at),
+        room=agent_room(event.agent_id),
+    )
+    return call
+
+
+def on_ended(session: Session, event: CallEnded) -> Call:
+    call = _call(session, event.call_id)
+    if call.state is CallState.ENDED:
+        return call
+    try:
+        outcome = CallOutcome(event.outcome)
+    except ValueError:
+        outcome = CallOutcome.FAILED
+    at = event.occurred_at
+    _move(session, call, CallState.ENDED, at)
+    call.outcome = outcome
+    call.ended_at = at
+    call.sip_status = event.sip_status
+    call.sip_reason = (event.sip_reason or "")[:120] or None
+    session.flush()
+    if call.connected_at is not None and call.agent_id is not None:
+        _to_wrap_up(session, call, at)
+    else:
+        _release_unconnected(session, call, outcome, at)
+    return call
+
+
+def _to_wrap_up(session: Session, call: Call, at: datetime) -> None:
+    assert call.agent_id is not None
+    status = agents.status_of(session, call.agent_id, lock=True)
+    if status.state is AgentState.ON_CALL and status.current_call_id == call.id:
+        agents.change_state(session, call.agent_id, AgentState.WRAP_UP, call_id=call.id, now=at)
+    campaign = session.get(Campaign, call.campaign_id)
+    assert campaign is not None
+    emit_after_commit(
+        session,
+        CALL_ENDED,
+        {
+            "call_id": call.id,
+            "outcome": str(call.outcome),
+            "ended_at": at.isoformat(),
+            "wrap_up_limit_seconds": campaign.wrap_up_limit_seconds,
+        },
+        room=agent_room(call.agent_id),
+    )
+
+
+def _release_unconnected(session: Session, call: Call, outcome: CallOutcome, at: datetime) -> None:
+    """No agent talked to anyone: the lead is settled by the outcome alone,
+    and a preview agent held for the call is free again."""
+    lead = session.get(Lead, call.lead_id)
+    if lead is not None and lead.state is LeadState.DIALING:
+        settled = CallOutcome.FAILED if outcome is CallOutcome.ANSWERED else outcome
+        lead_lifecycle.settle_attempt(
+            session, lead_id=call.lead_id, call_id=call.id, outcome=settled, now=at
+        )
+    if call.agent_id is None:
+        return
+    status = session.scalar(select(AgentStatus).where(AgentStatus.agent_id == call.agent_id))
+    if status is not None and status.state is AgentState.RESERVED:
+        agents.change_state(session, call.agent_id, AgentState.READY, call_id=call.id, now=at)
+        emit_after_commit(
+            session,
+            CALL_ENDED,
+            {"call_id": call.id, "outcome": str(outcome), "ended_at": at.isoformat()},
+            room=agent_room(call.agent_id),
+        )
+
+
+def _call(session: Session, call_id: str) -> Call:
+    call = session.get(Call, call_id)
+    if call is None:
+        raise NotFound("no such call", details={"call_id": call_id})
+    return call
+
+
+def _move(session: Session, call: Call, to_state: CallState, at: datetime) -> None:
+    advance(CALL_TRANSITIONS, call.state, to_state, subject=f"call {call.id}")
+    session.add(CallStateChange(call_id=call.id, from_state=call.state, to_state=to_state, at=at))
+    call.state = to_state

@@ -1,0 +1,156 @@
+"""The agent's disposition of a call, and the end of wrap-up.
+
+One `dispositions` row per handled call; the lead moves through
+`lead_lifecycle.settle_attempt` (which adds the number to DNC at once for
+do_not_call and writes the Callback row for callback)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.db import utcnow
+from callcenter.errors import Conflict, InvalidInput
+from callcenter.models import Call, Campaign, Disposition, DispositionCode
+from callcenter.realtime import emit_after_commit
+from callcenter.realtime.rooms import agent_room
+from callcenter.services import agents, appointments, lead_lifecycle, workstation
+from callcenter.states import AgentState, CallOutcome, CallState
+
+WRAP_UP_DONE = "wrap_up_done"
+CODES = tuple(code.value for code in DispositionCode)
+
+
+def parse_code(value: Any) -> DispositionCode:
+    try:
+        return DispositionCode(str(value))
+    except ValueError:
+        raise InvalidInput("choose a disposition", details={"field": "code"}) from None
+
+
+def parse_callback_at(value: Any, now: datetime) -> datetime:
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput(
+            "choose the callback date and time", details={"field": "callback_at"}
+        ) from None
+    if when.tzinfo is None:
+        raise InvalidInput("the callback time has no zone", details={"field": "callback_at"})
+    if when <= now:
+        raise InvalidInput("the callback must be in the future", details={"field": "callback_at"})
+    return when
+
+
+def set_disposition(
+    session: Session,
+    agent_id: int,
+    call_id: Any,
+    code: Any,
+    *,
+    notes: Any = "",
+    callback_at: Any = None,
+    callback_mine: bool = True,
+    rejection: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Disposition:
+    """Record the disposition once the call has ended and end the wrap-up:
+    ready again at once when the campaign says so, else on the agent's word."""
+    now = now or utcnow()
+    call = workstation.open_call(session, agent_id, call_id)
+    disposition_code = parse_code(code)
+    if call.state is not CallState.ENDED:
+        raise Conflict("the call is still connected; hang up first", details={"call_id": call.id})
+    if session.scalar(select(Disposition.id).where(Disposition.call_id == call.id)) is not None:
+        raise Conflict("this call already has a disposition", details={"call_id": call.id})
+    when = None
+    if disposition_code is DispositionCode.CALLBACK:
+        when = parse_callback_at(callback_at, now)
+    if rejection and rejection.get("reason_code"):
+        workstation.record_rejection(
+            session,
+            agent_id,
+            call.id,
+            rejection.get("step"),
+            rejection.get("reason_code"),
+            rejection.get("reason_text"),
+            now=now,
+        )
+    if disposition_code is DispositionCode.NOT_INTERESTED and (
+        workstation.rejection_of(session, call.id) is None
+    ):
+        raise InvalidInput(
+            "record at which step and why the customer said no", details={"field": "rejection"}
+        )
+    if disposition_code is DispositionCode.APPOINTMENT_SET and (
+        appointments.booked_on_call(session, call.id) is None
+    ):
+        raise InvalidInput("book the meeting first (steps 5-7)", details={"field": "code"})
+    text = str(notes or "")
+    workstation.save_notes(session, agent_id, call.id, text)
+    disposition = Disposition(
+        call_id=call.id,
+        code=disposition_code,
+        notes=text[: workstation.MAX_NOTES],
+        agent_id=agent_id,
+    )
+    session.add(disposition)
+    session.flush()
+    lead_lifecycle.settle_attempt(
+        session,
+        lead_id=call.lead_id,
+        call_id=call.id,
+        outcome=_outcome(call),
+        disposition=disposition_code,
+        callback_at=when,
+        callback_agent_id=agent_id if callback_mine else None,
+        actor_id=agent_id,
+        now=now,
+    )
+    finish_wrap_up(session, call, now=now)
+    return disposition
+
+
+def _outcome(call: Call) -> CallOutcome:
+    return call.outcome if call.outcome is not None else CallOutcome.ANSWERED
+
+
+def finish_wrap_up(session: Session, call: Call, *, now: datetime) -> None:
+    assert call.agent_id is not None
+    call.wrap_up_ended_at = now
+    campaign = session.get(Campaign, call.campaign_id)
+    assert campaign is not None
+    status = agents.status_of(session, call.agent_id, lock=True)
+    ready = campaign.auto_ready_after_wrap_up and status.state is AgentState.WRAP_UP
+    if ready:
+        agents.change_state(session, call.agent_id, AgentState.READY, call_id=call.id, now=now)
+    else:
+        status.current_call_id = None
+    session.flush()
+    emit_after_commit(
+        session,
+        WRAP_UP_DONE,
+        {"call_id": call.id, "ready": ready},
+        room=agent_room(call.agent_id),
+    )
+
+
+def expire_wrap_up(
+    session: Session, agent_id: int, call_id: Any, *, notes: Any = "", now: datetime | None = None
+) -> Disposition | None:
+    """The wrap-up time ran out before a disposition: the call is closed as
+    no decision with the notes typed so far (it will be tried again)."""
+    now = now or utcnow()
+    call = workstation.open_call(session, agent_id, call_id)
+    if call.state is not CallState.ENDED:
+        return None
+    campaign = session.get(Campaign, call.campaign_id)
+    assert campaign is not None and call.ended_at is not None
+    if (now - call.ended_at).total_seconds() < campaign.wrap_up_limit_seconds - 1:
+        raise Conflict("the wrap-up time has not run out yet", details={"call_id": call.id})
+    return set_disposition(
+        session, agent_id, call.id, DispositionCode.NO_DECISION, notes=notes, now=now
+    )

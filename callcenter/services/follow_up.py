@@ -1,0 +1,402 @@
+"""Step 9: the written follow-up of a booked meeting. A confirmation email in
+the customer's language with an iCalendar invite, queued in `follow_ups` and
+sent over SMTP (retried with backoff); a printable letter for the back office
+when the meeting is more than `campaign.follow_up_letter_after_days` away
+(or the customer has no email address)."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, vCalAddress, vText
+from icalendar import Event as CalendarEvent
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from callcenter.bus import EventBus
+from callcenter.db import Database, utcnow
+from callcenter.errors import NotFound
+from callcenter.events import FollowUpQueued
+from callcenter.models import (
+    Appointment,
+    Campaign,
+    Customer,
+    DeliveryStatus,
+    FollowUp,
+    FollowUpKind,
+    User,
+)
+from callcenter.realtime import emit_after_commit
+from callcenter.realtime.rooms import agent_room
+from callcenter.services import scripts_catalog
+from callcenter.services.bus_outbox import publish_after_commit
+from callcenter.services.retry import retrying
+from callcenter.settings import SmtpSettings
+from scripts import render_message
+from scripts.model import FOLLOW_UP_STEP
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_RETRY = timedelta(minutes=30)
+SENT_EVENT = "follow_up_sent"
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, ... capped at 30 min."""
+    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+
+
+def _locale(customer: Customer) -> str:
+    return customer.locale if customer.locale in ("fa", "en") else "fa"
+
+
+@dataclass(frozen=True)
+class Message:
+    locale: str
+    subject: str
+    body: str
+
+
+def compose(session: Session, appointment: Appointment, name: str) -> Message:
+    """Step 9's `email_body` or `letter_body`, in the customer's language."""
+    from callcenter.services.appointments import read_back_for
+
+    customer = session.get(Customer, appointment.customer_id)
+    campaign = session.get(Campaign, appointment.campaign_id) if appointment.campaign_id else None
+    agent = session.get(User, appointment.booked_by_id)
+    assert customer is not None and agent is not None
+    locale = _locale(customer)
+    if campaign is not None:
+        version = scripts_catalog.version_for_campaign(session, campaign, locale)
+        version = scripts_catalog.sibling_in_locale(session, version, locale)
+    else:
+        version = scripts_catalog.builtin_version(session, locale)
+    step = scripts_catalog.script_of(version).step(FOLLOW_UP_STEP)
+    tz = ZoneInfo(campaign.timezone if campaign else customer.timezone)
+    context: dict[str, object] = {
+        "title": customer.title,
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "agent_name": agent.full_name,
+        "company": campaign.company_name if campaign else "",
+        "product": campaign.product if campaign else "",
+        "email": customer.email or "",
+        **read_back_for(appointment, locale, tz).as_context(),
+    }
+    return Message(
+        locale,
+        render_message(step, "email_subject", context),
+        render_message(step, name, context),
+    )
+
+
+def queue_for_appointment(
+    session: Session,
+    appointment: Appointment,
+    *,
+    now: datetime | None = None,
+    bus: EventBus | None = None,
+) -> list[FollowUp]:
+    now = now or utcnow()
+    customer = session.get(Customer, appointment.customer_id)
+    campaign = session.get(Campaign, appointment.campaign_id) if appointment.campaign_id else None
+    assert customer is not None
+    letter_after = timedelta(days=campaign.follow_up_letter_after_days if campaign else 3)
+    message = compose(session, appointment, "email_body")
+    queued: list[FollowUp] = []
+    if customer.email:
+        queued.append(
+            FollowUp(
+                appointment_id=appointment.id,
+                kind=FollowUpKind.EMAIL,
+                locale=message.locale,
+                to_address=customer.email,
+                subject=message.subject[:255],
+                next_attempt_at=now,
+            )
+        )
+    if not customer.email or appointment.starts_at - now > letter_after:
+        queued.append(
+            FollowUp(
+                appointment_id=appointment.id,
+                kind=FollowUpKind.LETTER,
+                locale=message.locale,
+                subject=message.subject[:255],
+            )
+        )
+    session.add_all(queued)
+    session.flush()
+    for item in queued:
+        if item.kind is FollowUpKind.EMAIL:
+            publish_after_commit(session, bus, FollowUpQueued(follow_up_id=item.id))
+    return queued
+
+
+def invitation(appointment: Appointment, message: Message, organizer: str, now: datetime) -> bytes:
+    """The .ics invite (METHOD:REQUEST) for the meeting."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//callcenter//appointments//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "REQUEST")
+    event = CalendarEvent()
+    event.add("uid", f"appointment-{appointment.id}@callcenter")
+    event.add("dtstamp", now)
+    event.add("dtstart", appointment.starts_at)
+    event.add("dtend", appointment.ends_at)
+    event.add("summary", message.subject)
+    event.add("description", message.body)
+    event.add("location", appointment.location or appointment.meeting_link)
+    if appointment.meeting_link:
+        event.add("url", appointment.meeting_link)
+    event.add("status", "CONFIRMED")
+    event.add("sequence", 0)
+    organizer_address = vCalAddress(f"mailto:{organizer}")
+    event["organizer"] = organizer_address
+    customer = appointment.customer
+    if customer is not None and customer.email:
+        attendee = vCalAddress(f"mailto:{customer.email}")
+        attendee.params["cn"] = vText(f"{customer.title} {customer.last_name}".strip())
+        attendee.params["role"] = vText("REQ-PARTICIPANT")
+        attendee.params["rsvp"] = vText("TRUE")
+        event.add("attendee", attendee, encode=0)
+    calendar.add_component(event)
+    return bytes(calendar.to_ical())
+
+
+def build_email(
+    session: Session, follow_up: FollowUp, sender: str, now: datetime | None = None
+) -> EmailMessage:
+    appointment = session.get(Appointment, follow_up.appointment_id)
+    assert appointment is not None
+    message = compose(session, appointment, "email_body")
+    email = EmailMessage()
+    email["From"] = sender
+    email["To"] = follow_up.to_address
+    email["Subject"] = message.subject
+    email["Date"] = formatdate(localtime=False)
+    email["Message-ID"] = make_msgid(domain="callcenter")
+    email["Content-Language"] = message.locale
+    email.set_content(message.body)
+    email.add_attachment(
+        invitation(appointment, message, sender, now or utcnow()),
+        maintype="text",
+        subtype="calendar",
+        filename="invite.ics",
+        params={"method": "REQUEST"},
+    )
+    return email
+
+
+def deliver(email: EmailMessage, smtp: SmtpSettings, *, timeout: float = 15) -> None:
+    with smtplib.SMTP(smtp.host, smtp.port, timeout=timeout) as client:
+        if smtp.use_tls:
+            client.starttls()
+        if smtp.username:
+            client.login(smtp.username, smtp.password)
+        client.send_message(email)
+
+
+SEND_LEASE = timedelta(minutes=5)
+
+
+def claim(session: Session, follow_up_id: int, now: datetime) -> EmailMessage | None:
+    """Take a due email for sending: its next attempt moves past a lease, so
+    another sender leaves it alone, and a sender that dies mid-send only
+    delays it. Returns the message to send, or None when it is not due."""
+    query = select(FollowUp).where(FollowUp.id == follow_up_id).with_for_update()
+    follow_up = session.scalar(query)
+    if (
+        follow_up is None
+        or follow_up.status is not DeliveryStatus.QUEUED
+        or follow_up.next_attempt_at is None
+        or follow_up.next_attempt_at > now
+    ):
+        return None
+    follow_up.attempts += 1
+    follow_up.next_attempt_at = now + SEND_LEASE
+    session.flush()
+    return build_email(session, follow_up, follow_up_sender(session), now)
+
+
+def follow_up_sender(session: Session) -> str:
+    return str(session.info.get("smtp_sender", "callcenter@localhost"))
+
+
+def record_result(
+    session: Session, follow_up_id: int, error: Exception | None, now: datetime
+) -> bool:
+    follow_up = session.get(FollowUp, follow_up_id)
+    assert follow_up is not None
+    if error is None:
+        follow_up.status = DeliveryStatus.SENT
+        follow_up.sent_at = now
+        follow_up.next_attempt_at = None
+    else:
+        follow_up.last_error = f"{error.__class__.__name__}: {error}"[:1000]
+        if follow_up.attempts >= MAX_ATTEMPTS:
+            follow_up.status = DeliveryStatus.FAILED
+            follow_up.next_attempt_at = None
+        else:
+            follow_up.next_attempt_at = now + retry_delay(follow_up.attempts)
+        log.warning(
+            "follow-up %s not sent (attempt %s): %s", follow_up.id, follow_up.attempts, error
+        )
+    session.flush()
+    _tell_agent(session, follow_up)
+    return error is None
+
+
+def send_one(database: Database, follow_up_id: int, smtp: SmtpSettings, now: datetime) -> bool:
+    """Claim, send outside any transaction, record: at least once, never
+    holding the database while the SMTP server thinks."""
+
+    @retrying(lambda: None)
+    def take() -> EmailMessage | None:
+        with database.unit_of_work() as session:
+            session.info["smtp_sender"] = smtp.sender
+            return claim(session, follow_up_id, now)
+
+    @retrying(lambda: None)
+    def record(error: Exception | None) -> bool:
+        with database.unit_of_work() as session:
+            return record_result(session, follow_up_id, error, now)
+
+    email = take()
+    if email is None:
+        return False
+    try:
+        deliver(email, smtp)
+    except (OSError, smtplib.SMTPException) as exc:
+        return record(exc)
+    return record(None)
+
+
+def _tell_agent(session: Session, follow_up: FollowUp) -> None:
+    appointment = session.get(Appointment, follow_up.appointment_id)
+    if appointment is None:
+        return
+    emit_after_commit(
+        session,
+        SENT_EVENT,
+        {
+            "follow_up_id": follow_up.id,
+            "appointment_id": appointment.id,
+            "call_id": appointment.call_id,
+            "status": str(follow_up.status),
+            "attempts": follow_up.attempts,
+            "to": follow_up.to_address,
+        },
+        room=agent_room(appointment.booked_by_id),
+    )
+
+
+def send_due(database: Database, smtp: SmtpSettings, *, now: datetime | None = None) -> int:
+    """Send every queued email that is due; returns how many went out."""
+    now = now or utcnow()
+    with database.unit_of_work() as session:
+        due = list(
+            session.scalars(
+                select(FollowUp.id).where(
+                    FollowUp.kind == FollowUpKind.EMAIL,
+                    FollowUp.status == DeliveryStatus.QUEUED,
+                    FollowUp.next_attempt_at <= now,
+                )
+            )
+        )
+    sent = 0
+    for follow_up_id in due:
+        sent += send_one(database, follow_up_id, smtp, now)
+    return sent
+
+
+def next_due(database: Database) -> datetime | None:
+    with database.unit_of_work() as session:
+        return session.scalar(
+            select(func.min(FollowUp.next_attempt_at)).where(
+                FollowUp.kind == FollowUpKind.EMAIL, FollowUp.status == DeliveryStatus.QUEUED
+            )
+        )
+
+
+class FollowUpSender:
+    """Sends queued emails on its own thread (an SMTP server that hangs must
+    not hold up call events). Woken when an email is queued; sleeps until the
+    next retry is due; the thread ends when nothing is left to send."""
+
+    def __init__(self, database: Database, smtp: SmtpSettings) -> None:
+        self.database = database
+        self.smtp = smtp
+        self._wakeup = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def wake(self, _event: object = None) -> None:
+        with self._lock:
+            self._wakeup.set()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="follow-up", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wakeup.clear()
+            try:
+                send_due(self.database, self.smtp)
+                due = next_due(self.database)
+            except Exception:
+                log.exception("follow-up sender failed; retrying in a minute")
+                due = utcnow() + timedelta(minutes=1)
+            with self._lock:
+                if due is None and not self._wakeup.is_set():
+                    self._thread = None
+                    return
+            wait = 0.0 if due is None else (due - utcnow()).total_seconds()
+            self._wakeup.wait(timeout=max(wait, 0.05))
+
+
+@dataclass(frozen=True)
+class Letter:
+    follow_up_id: int
+    locale: str
+    subject: str
+    paragraphs: list[str]
+    recipient: list[str]
+    dated: str
+
+
+def letter(session: Session, follow_up_id: int) -> Letter:
+    """The printable letter of a letter follow-up."""
+    from callcenter.dates import format_date
+
+    follow_up = session.get(FollowUp, follow_up_id)
+    if follow_up is None or follow_up.kind is not FollowUpKind.LETTER:
+        raise NotFound("no such letter", details={"follow_up_id": follow_up_id})
+    appointment = session.get(Appointment, follow_up.appointment_id)
+    assert appointment is not None
+    customer = session.get(Customer, appointment.customer_id)
+    assert customer is not None
+    message = compose(session, appointment, "letter_body")
+    recipient = [
+        line
+        for line in (
+            f"{customer.title} {customer.first_name} {customer.last_name}".strip(),
+            customer.company,
+            customer.address,
+            customer.city,
+        )
+        if line
+    ]
+    paragraphs = [part.strip() for part in message.body.split("\n\n") if part.strip()]
+    dated = format_date(
+        follow_up.created_at.astimezone(ZoneInfo(customer.timezone)).date(), message.locale
+    )
+    return Letter(follow_up.id, message.locale, message.subject, paragraphs, recipient, dated)

@@ -1,0 +1,138 @@
+"""The agent's screen in a real browser: log in, go ready, a call pops, the
+nine steps, booking one of the two offered times, the confirmation email at a
+real SMTP server, the disposition, ready again; in English and in Persian."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import select
+
+from callcenter.models import AgentStatus, Appointment
+from tests.e2e.agent.conftest import LiveFloor
+from tests.factories import TEST_PASSWORD
+from tests.integration.agent.agent_floor import end_call, inject_connected_call
+
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+
+pytestmark = pytest.mark.browser
+
+
+def log_in(page: Any, live: LiveFloor) -> None:
+    page.goto(f"{live.url}/login")
+    page.fill("input[name=username]", live.floor.agent_username)
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{live.url}/agent/")
+    page.wait_for_function("document.getElementById('conn').classList.contains('on')")
+
+
+def wait_for(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def walk_the_call(page: Any, live: LiveFloor, screenshot: Path) -> str:
+    page.fill("#phone", "sip:1001@pbx.local")
+    page.keyboard.press("F2")
+    page.wait_for_selector("#agent-state[data-state=ready]")
+
+    call_id = inject_connected_call(live.app, live.floor)
+    page.wait_for_selector("#call:not([hidden])")
+    page.wait_for_function("window.ccAgent.pops.length === 1")
+    assert "Ahmadi" in page.text_content("#cust-name") or "احمدی" in page.text_content("#cust-name")
+    assert page.locator("#history .h-item").count() >= 1
+
+    for _ in range(4):
+        page.keyboard.press("Alt+KeyN")
+    page.wait_for_selector("#booking:not([hidden])")
+    page.keyboard.press("Alt+KeyN")
+    slot_label = page.text_content("#slot-2")
+    page.keyboard.press("Alt+KeyW")
+    page.fill("#meet-address", "12 Valiasr St, 3rd floor")
+    page.fill("#notes", "Interested in payroll; call before 11")
+    page.keyboard.press("Alt+KeyK")
+    try:
+        page.wait_for_selector("#booked:not([hidden])", timeout=10000)
+    except Exception:
+        raise AssertionError(f"not booked: {page.text_content('#toast')!r}") from None
+    page.keyboard.press("Alt+KeyN")
+    assert "12 Valiasr St" in page.text_content("#step-prompt")
+    page.screenshot(path=str(screenshot), full_page=True)
+    for _ in range(2):
+        page.keyboard.press("Alt+KeyN")
+    assert page.locator(".step-dot.current").text_content() in ("9", "۹")
+    wait_for(lambda: len(live.inbox.messages) == 1)
+    page.wait_for_function(
+        "document.getElementById('follow-up-status').textContent.includes('@')"
+    )
+
+    end_call(live.app, call_id)
+    page.wait_for_selector("#countdown:not([hidden])")
+    page.check("input[name=dispo][value=appointment_set]")
+    page.keyboard.press("Alt+KeyS")
+    page.wait_for_selector("#call[hidden]", state="attached")
+    page.wait_for_selector("#agent-state[data-state=ready]")
+    assert slot_label
+    return call_id
+
+
+def check_email(live: LiveFloor, call_id: str) -> None:
+    email = live.inbox.messages[0]
+    parts = [p for p in email.walk() if p.get_content_type() == "text/calendar"]
+    assert len(parts) == 1
+    calendar = Calendar.from_ical(parts[0].get_payload(decode=True))
+    event = next(iter(calendar.walk("VEVENT")))
+    database = live.app.extensions["cc_database"]
+    with database.sessions() as session:
+        appointment = session.scalar(select(Appointment).where(Appointment.call_id == call_id))
+        assert appointment is not None
+        assert event.decoded("dtstart") == appointment.starts_at
+        status = session.get(AgentStatus, live.floor.agent_id)
+        assert status is not None and str(status.state) == "ready"
+
+
+@pytest.mark.parametrize("live_floor", ["en"], indirect=True)
+def test_agent_walks_a_call_in_english(live_floor: LiveFloor, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    log_in(page, live_floor)
+    assert page.evaluate("getComputedStyle(document.documentElement).direction") == "ltr"
+    call_id = walk_the_call(page, live_floor, DOCS / "agent-screen.png")
+    check_email(live_floor, call_id)
+    assert "Confirming our meeting" in live_floor.inbox.messages[0]["Subject"]
+
+
+@pytest.mark.parametrize("live_floor", ["fa"], indirect=True)
+def test_agent_walks_a_call_in_persian_right_to_left(live_floor: LiveFloor, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1440, "height": 1000}, locale="fa-IR")
+    log_in(page, live_floor)
+    assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    call_id = walk_the_call(page, live_floor, DOCS / "agent-screen-fa.png")
+    check_email(live_floor, call_id)
+    email = live_floor.inbox.messages[0]
+    assert "جلسه" in str(email["Subject"]) or "ملاقات" in str(email["Subject"])
+
+
+@pytest.mark.parametrize("live_floor", ["fa"], indirect=True)
+def test_script_panel_sits_on_the_right_in_persian(live_floor: LiveFloor, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    log_in(page, live_floor)
+    page.fill("#phone", "sip:1001@pbx.local")
+    page.keyboard.press("F2")
+    page.wait_for_selector("#agent-state[data-state=ready]")
+    inject_connected_call(live_floor.app, live_floor.floor)
+    page.wait_for_selector("#call:not([hidden])")
+    script = page.locator("#script-panel").bounding_box()
+    customer = page.locator("#customer-panel").bounding_box()
+    assert script["x"] > customer["x"], "script panel must be on the right in RTL"
+    assert page.evaluate(
+        "getComputedStyle(document.getElementById('script-panel')).direction"
+    ) == "rtl"

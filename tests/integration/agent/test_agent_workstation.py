@@ -1,0 +1,355 @@
+"""Agent states, ownership, rejections, dispositions, preview mode, resume,
+script upload and the follow-up letter, over the Socket.IO test client."""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import timedelta
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.db import utcnow
+from callcenter.events import CallDialing, PreviewOffered
+from callcenter.models import (
+    AgentStateChange,
+    AuditEntry,
+    Call,
+    Callback,
+    DncEntry,
+    FollowUp,
+    ScriptVersion,
+    StepAction,
+    StepOutcome,
+)
+from callcenter.scheduling import SlotRules, free_slots
+from callcenter.states import Role
+from tests.factories import log_in, make_user
+from tests.integration.agent.agent_floor import (
+    Floor,
+    connect_as,
+    end_call,
+    inject_connected_call,
+    lead_state,
+    new_lead,
+    received,
+)
+
+
+def ready(socket, floor: Floor) -> None:
+    reply = socket.emit(
+        "join_campaign", {"campaign_id": floor.campaign_id, "phone": "1001"}, callback=True
+    )
+    assert reply["ok"], reply
+    assert socket.emit("go_ready", {}, callback=True)["ok"]
+
+
+def test_pause_with_a_reason_is_recorded_and_seen_by_supervisors(
+    agent_app: Flask, agent_socket, floor: Floor, app_session: Session
+) -> None:
+    supervisor = connect_as(agent_app, floor.supervisor_username)
+    ready(agent_socket, floor)
+    refused = agent_socket.emit("pause", {"reason": "nap"}, callback=True)
+    assert refused["ok"] is False and refused["error"] == "invalid-input"
+    paused = agent_socket.emit("pause", {"reason": "lunch"}, callback=True)
+    assert paused["agent"]["state"] == "paused"
+    assert paused["agent"]["pause_limit_minutes"] == 45
+    seen = received(supervisor, "agent.state_changed")
+    assert [s["state"] for s in seen if s["agent_id"] == floor.agent_id][-1] == "paused"
+    assert agent_socket.emit("agent_logout", {}, callback=True)["agent"]["state"] == "logged_out"
+    rows = list(
+        app_session.scalars(
+            select(AgentStateChange).where(AgentStateChange.agent_id == floor.agent_id)
+        )
+    )
+    assert [(str(r.to_state), r.reason) for r in rows] == [
+        ("ready", None),
+        ("paused", "lunch"),
+        ("logged_out", None),
+    ]
+
+
+def test_an_agent_cannot_join_a_campaign_of_another_team(
+    agent_app: Flask, agent_socket, floor: Floor, app_session: Session
+) -> None:
+    from tests.factories import make_campaign
+
+    foreign = make_campaign(app_session)
+    app_session.commit()
+    reply = agent_socket.emit(
+        "join_campaign", {"campaign_id": foreign.id, "phone": "1001"}, callback=True
+    )
+    assert reply["error"] == "forbidden"
+    assert agent_socket.emit("go_ready", {}, callback=True)["error"] == "invalid-input"
+
+
+def test_another_agent_never_sees_the_pop_nor_touches_the_call(
+    agent_app: Flask, agent_socket, floor: Floor
+) -> None:
+    other = connect_as(agent_app, floor.other_username)
+    ready(agent_socket, floor)
+    call_id = inject_connected_call(agent_app, floor)
+    assert received(other, "screen_pop") == []
+    assert len(received(agent_socket, "screen_pop")) == 1
+    for event, data in [
+        ("script_move", {"call_id": call_id, "kind": "next"}),
+        ("script_reject", {"call_id": call_id, "step": 1, "reason_code": "hung_up"}),
+        ("notes_save", {"call_id": call_id, "text": "spy"}),
+        ("slots_free", {"call_id": call_id}),
+        ("hangup", {"call_id": call_id}),
+        ("disposition_set", {"call_id": call_id, "code": "sale"}),
+    ]:
+        assert other.emit(event, data, callback=True)["error"] == "forbidden", event
+    assert other.emit("resume", {}, callback=True)["call"] is None
+
+
+def test_rejection_needs_a_reason_of_the_step_and_text_for_other(
+    agent_app: Flask, agent_socket, floor: Floor, app_session: Session
+) -> None:
+    ready(agent_socket, floor)
+    call_id = inject_connected_call(agent_app, floor)
+    bad = agent_socket.emit(
+        "script_reject", {"call_id": call_id, "step": 1, "reason_code": "no_budget"}, callback=True
+    )
+    assert bad["error"] == "invalid-input"
+    no_text = agent_socket.emit(
+        "script_reject", {"call_id": call_id, "step": 4, "reason_code": "other"}, callback=True
+    )
+    assert no_text["error"] == "invalid-input"
+    ok = agent_socket.emit(
+        "script_reject",
+        {"call_id": call_id, "step": 4, "reason_code": "other", "reason_text": "moving abroad"},
+        callback=True,
+    )
+    assert ok["ok"]
+    end_call(agent_app, call_id)
+    done = agent_socket.emit(
+        "disposition_set", {"call_id": call_id, "code": "not_interested"}, callback=True
+    )
+    assert done["ok"], done
+    rows = list(
+        app_session.scalars(
+            select(StepOutcome).where(
+                StepOutcome.call_id == call_id, StepOutcome.action == StepAction.REJECT
+            )
+        )
+    )
+    assert [(r.step_number, r.reason_code, r.reason_text) for r in rows] == [
+        (4, "other", "moving abroad")
+    ]
+    assert lead_state(app_session, floor.lead_id) == "rejected"
+
+
+def test_not_interested_without_a_rejection_is_refused(
+    agent_app: Flask, agent_socket, floor: Floor
+) -> None:
+    ready(agent_socket, floor)
+    call_id = inject_connected_call(agent_app, floor)
+    still_on = agent_socket.emit(
+        "disposition_set", {"call_id": call_id, "code": "no_decision"}, callback=True
+    )
+    assert still_on["error"] == "conflict"
+    end_call(agent_app, call_id)
+    refused = agent_socket.emit(
+        "disposition_set", {"call_id": call_id, "code": "not_interested"}, callback=True
+    )
+    assert refused["error"] == "invalid-input"
+    with_reason = agent_socket.emit(
+        "disposition_set",
+        {
+            "call_id": call_id,
+            "code": "not_interested",
+            "rejection": {"step": 2, "reason_code": "already_supplier"},
+        },
+        callback=True,
+    )
+    assert with_reason["ok"], with_reason
+
+
+def test_callback_for_anyone_and_do_not_call(
+    agent_app: Flask, agent_socket, floor: Floor, app_session: Session
+) -> None:
+    ready(agent_socket, floor)
+    call_id = inject_connected_call(agent_app, floor)
+    end_call(agent_app, call_id)
+    past = agent_socket.emit(
+        "disposition_set",
+        {"call_id": call_id, "code": "callback", "callback_at": utcnow().isoformat()},
+        callback=True,
+    )
+    assert past["error"] == "invalid-input"
+    due = (utcnow() + timedelta(days=1)).isoformat()
+    reply = agent_socket.emit(
+        "disposition_set",
+        {"call_id": call_id, "code": "callback", "callback_at": due, "callback_for": "anyone"},
+        callback=True,
+    )
+    assert reply["ok"], reply
+    callback = app_session.scalar(select(Callback).where(Callback.call_id == call_id))
+    assert callback is not None and callback.assigned_agent_id is None
+    assert lead_state(app_session, floor.lead_id) == "callback"
+
+    lead_id = new_lead(app_session, floor, phone_e164="+989121110000")
+    second = inject_connected_call(agent_app, floor, lead_id)
+    end_call(agent_app, second)
+    assert agent_socket.emit(
+        "disposition_set", {"call_id": second, "code": "do_not_call"}, callback=True
+    )["ok"]
+    assert app_session.scalar(select(DncEntry).where(DncEntry.phone_e164 == "+989121110000"))
+    assert lead_state(app_session, lead_id) == "dnc"
+
+
+def test_resume_brings_back_the_call_step_and_notes(
+    agent_app: Flask, agent_socket, floor: Floor
+) -> None:
+    ready(agent_socket, floor)
+    call_id = inject_connected_call(agent_app, floor)
+    agent_socket.emit("script_move", {"call_id": call_id, "kind": "jump", "step": 3}, callback=True)
+    agent_socket.emit("notes_save", {"call_id": call_id, "text": "half typed"}, callback=True)
+    agent_socket.disconnect()
+    again = connect_as(agent_app, floor.agent_username)
+    view = again.emit("resume", {}, callback=True)
+    assert view["agent"]["state"] == "on_call"
+    assert view["call"]["call"]["id"] == call_id
+    assert view["call"]["call"]["current_step"] == 3
+    assert view["call"]["notes"] == "half typed"
+    end_call(agent_app, call_id)
+    wrap = again.emit("resume", {}, callback=True)
+    assert wrap["agent"]["state"] == "wrap_up" and wrap["call"]["call"]["state"] == "ended"
+
+
+def test_wrap_up_expiry_closes_the_call_as_no_decision(
+    agent_app: Flask, agent_socket, floor: Floor, app_session: Session
+) -> None:
+    ready(agent_socket, floor)
+    call_id = inject_connected_call(agent_app, floor)
+    end_call(agent_app, call_id)
+    early = agent_socket.emit("wrap_up_expired", {"call_id": call_id}, callback=True)
+    assert early["error"] == "conflict"
+    call = app_session.get(Call, call_id)
+    assert call is not None and call.ended_at is not None
+    call.ended_at = call.ended_at - timedelta(seconds=61)
+    app_session.commit()
+    reply = agent_socket.emit(
+        "wrap_up_expired", {"call_id": call_id, "notes": "ran out"}, callback=True
+    )
+    assert reply["code"] == "no_decision"
+    assert lead_state(app_session, floor.lead_id) == "retry"
+
+
+def test_events_are_applied_once(agent_app: Flask, agent_socket, floor: Floor) -> None:
+    ready(agent_socket, floor)
+    call_id = inject_connected_call(agent_app, floor)
+    bus = agent_app.extensions["cc_bus"]
+    event = CallDialing(call_id=call_id, campaign_id=floor.campaign_id, lead_id=1, attempt=1)
+    bus.publish(event)
+    bus.publish(event)
+    assert bus.wait_until_idle()
+    assert agent_socket.emit("resume", {}, callback=True)["call"]["call"]["id"] == call_id
+
+
+def test_preview_offer_start_and_skip(
+    agent_app: Flask, agent_socket, floor: Floor, app_session: Session
+) -> None:
+    bus = agent_app.extensions["cc_bus"]
+    requested: list = []
+    skipped: list = []
+    bus.subscribe("preview.call_requested", requested.append)
+    bus.subscribe("preview.skipped", skipped.append)
+    ready(agent_socket, floor)
+    bus.publish(
+        PreviewOffered(
+            agent_id=floor.agent_id, campaign_id=floor.campaign_id, lead_id=floor.lead_id
+        )
+    )
+    assert bus.wait_until_idle()
+    offer = received(agent_socket, "preview_offer")[0]
+    assert offer["customer"]["name"] == "Ms Sara Ahmadi"
+    assert offer["history"]["calls"][0]["id"] == floor.earlier_call_id
+    assert agent_socket.emit("resume", {}, callback=True)["preview"]["lead"]["id"] == floor.lead_id
+    no_reason = agent_socket.emit("preview_skip", {"lead_id": floor.lead_id}, callback=True)
+    assert no_reason["error"] == "invalid-input"
+    skip = agent_socket.emit(
+        "preview_skip", {"lead_id": floor.lead_id, "reason": "duplicate"}, callback=True
+    )
+    assert skip["agent"]["state"] == "ready"
+    assert bus.wait_until_idle() and skipped[0].reason == "duplicate"
+
+    lead_id = new_lead(app_session, floor)
+    bus.publish(
+        PreviewOffered(agent_id=floor.agent_id, campaign_id=floor.campaign_id, lead_id=lead_id)
+    )
+    assert bus.wait_until_idle()
+    assert agent_socket.emit("preview_start", {"lead_id": lead_id}, callback=True)["ok"]
+    assert bus.wait_until_idle() and requested[0].lead_id == lead_id
+    actions = list(
+        app_session.scalars(
+            select(AuditEntry.action)
+            .where(AuditEntry.action.like("preview.%"))
+            .order_by(AuditEntry.id)
+        )
+    )
+    assert actions == ["preview.offered", "preview.skipped", "preview.offered", "preview.started"]
+
+
+def test_managers_upload_scripts_and_see_errors_with_file_and_line(
+    agent_app: Flask, app_session: Session
+) -> None:
+    manager = make_user(app_session, Role.MANAGER)
+    app_session.commit()
+    client = agent_app.test_client()
+    log_in(client, manager.username)
+    bad = client.post(
+        "/agent/scripts",
+        data={"script": (io.BytesIO(b"key: x\nversion: one\n"), "broken.yaml")},
+        content_type="multipart/form-data",
+    )
+    assert bad.status_code == 422
+    assert "broken.yaml:2" in bad.get_data(as_text=True)
+    from scripts import BUILTIN_DIR
+
+    text = (BUILTIN_DIR / "telemarketing-appointment.en.yaml").read_text(encoding="utf-8")
+    good = client.post(
+        "/agent/scripts",
+        data={"script": (io.BytesIO(text.replace("version: 1", "version: 2").encode()), "v2.yaml")},
+        content_type="multipart/form-data",
+    )
+    assert good.status_code == 302
+    assert app_session.scalar(select(ScriptVersion).where(ScriptVersion.version == 2))
+
+
+def test_far_meeting_gets_a_printable_letter(
+    agent_app: Flask, agent_socket, floor: Floor, app_session: Session, smtp_server
+) -> None:
+    ready(agent_socket, floor)
+    call_id = inject_connected_call(agent_app, floor)
+    assert agent_socket.emit("slots_free", {"call_id": call_id}, callback=True)["slots"]
+    later = utcnow() + timedelta(days=4)
+    far = {"start": free_slots(later, (), SlotRules(), limit=1)[0].start.isoformat()}
+    booked = agent_socket.emit(
+        "appointment_book",
+        {
+            "call_id": call_id,
+            "starts_at": far["start"],
+            "kind": "online",
+            "link": "https://meet.example.com/abc",
+        },
+        callback=True,
+    )
+    assert booked["ok"], booked
+    letter = app_session.scalar(select(FollowUp).where(FollowUp.kind == "letter"))
+    assert letter is not None
+    app_session.commit()
+    inbox, _port = smtp_server
+    deadline = time.monotonic() + 10
+    while not inbox.messages and time.monotonic() < deadline:
+        time.sleep(0.05)  # the email goes out too; let the sender finish writing
+    time.sleep(0.2)
+    supervisor = agent_app.test_client()
+    log_in(supervisor, floor.supervisor_username)
+    page = supervisor.get(f"/agent/letters/{letter.id}")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert "Ms Sara Ahmadi" in body and "https://meet.example.com/abc" in body
