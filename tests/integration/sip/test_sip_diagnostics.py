@@ -29,3 +29,20 @@ def test_test_call_reports_busy(sipp):
     assert run_test_call("+989121234567", peer.uri, out=out) == 1
     assert peer.wait() == 0, peer.errors()
     assert "outcome: busy (SIP 486 Busy Here)" in out.getvalue()
+
+
+def test_the_command_line_places_the_call_and_exits_with_the_outcome(sipp, tmp_path):
+    from click.testing import CliRunner
+
+    from callcenter.cli import main
+
+    peer = sipp("uas_final.xml", keys={"status": "486", "reason": "Busy Here"})
+    result = CliRunner().invoke(
+        main,
+        ["call", "test", "09121234567", "--trunk", peer.uri],
+        env={"CC_INSTANCE_PATH": str(tmp_path)},
+    )
+    assert peer.wait() == 0, peer.errors()
+    assert result.exit_code == 1
+    assert "outcome: busy (SIP 486 Busy Here)" in result.output
+    assert "INVITE sip:+989121234567@" in result.output  # normalised to E.164

@@ -1,0 +1,154 @@
+"""What a dialer does when it starts: close what a previous run left open.
+
+A dialer that died mid-call leaves `calls` rows that will never get their
+`call.ended`, leads in DIALING that will never be settled, and agents held
+for calls that are gone. None of it may stay open or be lost: the calls are
+ended with outcome `failed` ("dialer restarted"), their leads go back to be
+tried again, and their agents are let go (to wrap-up when they were talking,
+so the agent can still record what was said; to ready when only reserved).
+
+`older_than` must exceed the longest a live call can last (ring timeout plus
+the talk bound), so a call another running dialer still carries is never
+touched. A lead claimed but never dialed (no calls row for its attempt: the
+dialer died between the claim and `call.dialing`) goes back much sooner,
+after `undialed_after`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session
+
+from callcenter.models import AgentStatus, Call, CallStateChange, Lead, LeadStateChange
+from callcenter.services import agents, lead_lifecycle
+from callcenter.states import (
+    CALL_TRANSITIONS,
+    LEAD_TRANSITIONS,
+    AgentState,
+    CallOutcome,
+    CallState,
+    LeadState,
+    advance,
+)
+
+log = logging.getLogger(__name__)
+
+RESTART_REASON = "dialer restarted"
+
+
+@dataclass(frozen=True)
+class Recovery:
+    calls_closed: list[str]
+    leads_released: int
+    agents_released: list[int]
+
+
+def recover_after_restart(
+    session: Session,
+    *,
+    now: datetime,
+    older_than: timedelta,
+    undialed_after: timedelta = timedelta(minutes=2),
+) -> Recovery:
+    calls = close_stale_calls(session, now=now, older_than=older_than)
+    freed = release_stale_agents(session, now=now, older_than=older_than, call_ids=calls)
+    released = release_undialed_leads(session, now=now, older_than=undialed_after)
+    released += lead_lifecycle.release_stale_attempts(session, older_than=older_than, now=now)
+    return Recovery(calls_closed=calls, leads_released=released, agents_released=freed)
+
+
+def release_undialed_leads(session: Session, *, now: datetime, older_than: timedelta) -> int:
+    """Leads in DIALING whose claimed attempt has no calls row: back to RETRY, due now."""
+    dialed = exists().where(and_(Call.lead_id == Lead.id, Call.attempt == Lead.attempts))
+    stuck = list(
+        session.scalars(
+            select(Lead).where(
+                Lead.state == LeadState.DIALING,
+                Lead.last_attempt_at < now - older_than,
+                ~dialed,
+            )
+        )
+    )
+    for lead in stuck:
+        advance(LEAD_TRANSITIONS, lead.state, LeadState.RETRY, subject=f"lead {lead.id}")
+        session.add(
+            LeadStateChange(
+                lead_id=lead.id,
+                from_state=lead.state,
+                to_state=LeadState.RETRY,
+                reason="claimed but never dialed (dialer restarted)",
+                at=now,
+            )
+        )
+        lead.state = LeadState.RETRY
+        lead.next_attempt_at = now
+        lead.updated_at = now
+    session.flush()
+    if stuck:
+        log.warning("released %d leads claimed but never dialed", len(stuck))
+    return len(stuck)
+
+
+def close_stale_calls(session: Session, *, now: datetime, older_than: timedelta) -> list[str]:
+    """End every call not ended and dialed before now - older_than; settle its
+    lead when no agent had it (an agent's disposition settles the others)."""
+    cutoff = now - older_than
+    stale = list(
+        session.scalars(
+            select(Call)
+            .where(Call.state != CallState.ENDED, Call.dialed_at < cutoff)
+            .order_by(Call.dialed_at)
+        )
+    )
+    for call in stale:
+        advance(CALL_TRANSITIONS, call.state, CallState.ENDED, subject=f"call {call.id}")
+        session.add(
+            CallStateChange(
+                call_id=call.id, from_state=call.state, to_state=CallState.ENDED, at=now
+            )
+        )
+        call.state = CallState.ENDED
+        call.outcome = CallOutcome.FAILED
+        call.sip_reason = RESTART_REASON
+        call.ended_at = now
+        session.flush()
+        lead = session.get(Lead, call.lead_id)
+        if lead is not None and lead.state is LeadState.DIALING and call.connected_at is None:
+            lead_lifecycle.settle_attempt(
+                session, lead_id=call.lead_id, call_id=call.id, outcome=CallOutcome.FAILED, now=now
+            )
+    if stale:
+        log.warning("closed %d calls left open by a previous dialer run", len(stale))
+    return [call.id for call in stale]
+
+
+def release_stale_agents(
+    session: Session, *, now: datetime, older_than: timedelta, call_ids: list[str]
+) -> list[int]:
+    """Agents held for a closed call, or reserved for longer than any call lasts."""
+    cutoff = now - older_than
+    held = list(
+        session.scalars(
+            select(AgentStatus).where(
+                AgentStatus.state.in_([AgentState.RESERVED, AgentState.ON_CALL])
+            )
+        )
+    )
+    freed = []
+    for status in held:
+        if status.current_call_id not in call_ids and status.since >= cutoff:
+            continue
+        target = AgentState.WRAP_UP if status.state is AgentState.ON_CALL else AgentState.READY
+        agents.change_state(
+            session,
+            status.agent_id,
+            target,
+            reason=RESTART_REASON,
+            call_id=status.current_call_id,
+            now=now,
+        )
+        freed.append(status.agent_id)
+    return freed

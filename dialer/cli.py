@@ -1,0 +1,170 @@
+"""`callcenter dialer`: the dialer worker as its own process.
+
+Registered into the `callcenter` command through the entry-point group
+`callcenter.commands` (callcenter never imports dialer). With CC_REDIS_URL
+set, the hopper and the ready-agent pool are shared in Redis, so several
+dialer processes can run side by side."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import click
+
+from callcenter.bus import EventBus, InProcessEventBus, build_event_bus
+from callcenter.consumers import CALL_EVENTS, CallEventConsumer
+from callcenter.db import Database
+from callcenter.realtime import BROADCASTER
+from dialer.embedded import build_worker, carrier_for
+from dialer.worker import DialerWorker, WorkerConfig
+
+log = logging.getLogger(__name__)
+
+CONSUMER_GROUP = "dialer"
+
+
+@click.command()
+@click.option(
+    "--max-calls",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The trunk's limit on calls up at once.",
+)
+@click.option(
+    "--carrier",
+    type=click.Choice(["simulated", "sip"]),
+    default=None,
+    help="Override settings.dialer.carrier.",
+)
+@click.option(
+    "--trunk-uri", default=None, help="Override settings.dialer.trunk_uri (sip:host:port)."
+)
+@click.option("--tick", type=click.FloatRange(min=0.05), default=1.0, show_default=True)
+@click.option(
+    "--sim-time-scale",
+    type=click.FloatRange(min=0.001, max=1.0),
+    default=1.0,
+    help="Simulated carrier only: below 1 runs its calls faster (demos, tests).",
+)
+@click.pass_context
+def dialer(
+    click_ctx: click.Context,
+    max_calls: int | None,
+    carrier: str | None,
+    trunk_uri: str | None,
+    tick: float,
+    sim_time_scale: float,
+) -> None:
+    """Run the dialer: pace, place and connect calls until interrupted."""
+    from callcenter.cli import Context  # the group's context; imported late (it loads us)
+
+    ctx = click_ctx.ensure_object(Context)
+    settings = ctx.settings
+    dialer_settings = settings.dialer.model_copy(
+        update={
+            key: value
+            for key, value in (("carrier", carrier), ("trunk_uri", trunk_uri))
+            if value is not None
+        }
+    )
+    settings = settings.model_copy(update={"dialer": dialer_settings})
+    bus = _bus_for(settings.redis_url, ctx.database)
+    worker = build_worker(
+        settings,
+        ctx.database,
+        bus,
+        carrier=carrier_for(settings, time_scale=sim_time_scale),
+        config=WorkerConfig(tick_s=tick, max_concurrent_calls=max_calls),
+    )
+    worker.subscribe()
+    click.echo(
+        f"callcenter dialer: {settings.dialer.carrier} carrier, "
+        f"{'Redis' if settings.redis_url else 'in-process'} bus, hopper and agent pool"
+    )
+    bus.start()
+    try:
+        asyncio.run(_run_until_signalled(worker))
+    finally:
+        if isinstance(bus, InProcessEventBus):
+            bus.wait_until_idle()
+        bus.stop()
+    click.echo("callcenter dialer: stopped")
+
+
+def _bus_for(redis_url: str, database: Database) -> EventBus:
+    """With Redis: the shared stream, read by this process's own consumer group
+    (the agents' requests); the web or consume processes apply the call events.
+    Without: an in-process bus, and the calls service applies the events here."""
+    if redis_url:
+        _emit_to_browsers_through(redis_url, database)
+        return build_event_bus(redis_url, consumer_group=CONSUMER_GROUP)
+    bus = InProcessEventBus()
+    consumer = CallEventConsumer(database)
+    for event_class in CALL_EVENTS:
+        bus.subscribe(event_class.TYPE, consumer)
+    return bus
+
+
+def _emit_to_browsers_through(redis_url: str, database: Database) -> None:
+    """Screen pops and state changes the calls service queues in this process
+    reach the browsers through the web servers' Socket.IO message queue."""
+    from flask_socketio import SocketIO
+
+    database.sessions.configure(info={BROADCASTER: SocketIO(message_queue=redis_url)})
+
+
+async def _run_until_signalled(worker: DialerWorker) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await worker.run(stop)
+
+
+@click.group()
+def call() -> None:
+    """Diagnostics for the SIP trunk."""
+
+
+@call.command("test")
+@click.argument("number")
+@click.option("--trunk", "trunk_uri", default=None, help="sip:host:port (default from settings).")
+@click.option("--caller-id", default="anonymous")
+@click.option("--username", default=None, help="Digest user, if the trunk challenges.")
+@click.option("--password-stdin", is_flag=True, help="Read the digest password from stdin.")
+@click.option("--ring-timeout", type=float, default=30.0, show_default=True)
+@click.pass_context
+def call_test(
+    ctx: click.Context,
+    number: str,
+    trunk_uri: str | None,
+    caller_id: str,
+    username: str | None,
+    password_stdin: bool,
+    ring_timeout: float,
+) -> None:
+    """Place one call, print every SIP message and the outcome (exit 0 if answered)."""
+    from callcenter.leadfiles import InvalidPhone, normalize_phone
+    from callcenter.settings import load_settings
+    from dialer.sip.diagnostics import run_test_call
+
+    try:
+        number = normalize_phone(number).e164
+    except InvalidPhone as exc:
+        raise click.BadParameter(exc.reason, param_hint="NUMBER") from None
+    trunk = trunk_uri or load_settings().dialer.trunk_uri
+    if not trunk:
+        raise click.UsageError("no trunk: pass --trunk or set CC_DIALER__TRUNK_URI")
+    password = click.get_text_stream("stdin").readline().rstrip("\n") if password_stdin else None
+    ctx.exit(
+        run_test_call(
+            number,
+            trunk,
+            caller_id=caller_id,
+            username=username,
+            password=password,
+            ring_timeout_s=ring_timeout,
+        )
+    )

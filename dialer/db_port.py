@@ -1,0 +1,156 @@
+"""The worker's port into the product, over `callcenter.services` and one
+database (one unit of work per call, so each commits on its own)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from callcenter.db import Database
+from callcenter.models import AgentStatus, Call, Campaign, CampaignStatus
+from callcenter.services import agents, call_recovery, pacing_log
+from callcenter.states import AgentState, IllegalTransition
+from dialer.ports import AgentPhase, AgentSnapshot, CampaignPlan, Mode, Tally
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+LOCK_RETRIES = 8
+
+
+def retry_when_locked(method: Callable[..., T]) -> Callable[..., T]:
+    """SQLite gives a deferred transaction that read before another writer
+    committed "database is locked" at once (no busy wait); the unit of work
+    is safe to run again from the start."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        for attempt in range(LOCK_RETRIES):
+            try:
+                return method(*args, **kwargs)
+            except OperationalError as exc:
+                if "locked" not in str(exc.orig) or attempt == LOCK_RETRIES - 1:
+                    raise
+                time.sleep(min(0.5, 0.02 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+class DatabaseServices:
+    """:class:`dialer.ports.DialerServices` over the product's services."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @retry_when_locked
+    def active_campaigns(self) -> Sequence[CampaignPlan]:
+        with self.database.unit_of_work() as session:
+            rows = session.scalars(
+                select(Campaign)
+                .where(Campaign.status == CampaignStatus.ACTIVE)
+                .order_by(Campaign.id)
+            )
+            return [_plan(campaign) for campaign in rows]
+
+    @retry_when_locked
+    def agents(self) -> Sequence[AgentSnapshot]:
+        with self.database.unit_of_work() as session:
+            rows = session.scalars(
+                select(AgentStatus).where(
+                    AgentStatus.campaign_id.is_not(None),
+                    AgentStatus.state != AgentState.LOGGED_OUT,
+                )
+            )
+            return [
+                AgentSnapshot(
+                    agent_id=row.agent_id,
+                    campaign_id=row.campaign_id,
+                    phase=AgentPhase(row.state.value),
+                    since=row.since,
+                    phone=row.phone_leg_id,
+                    call_id=row.current_call_id,
+                )
+                for row in rows
+                if row.campaign_id is not None
+            ]
+
+    @retry_when_locked
+    def reserve_agent(
+        self, agent_id: int, *, call_id: str | None, now: datetime, reason: str
+    ) -> bool:
+        with self.database.unit_of_work() as session:
+            status = agents.status_of(session, agent_id, lock=True)
+            if status.state is not AgentState.READY:
+                return False
+            if call_id is not None and session.get(Call, call_id) is None:
+                call_id = None  # the calls row is not written yet; on_connected sets it
+            agents.change_state(
+                session, agent_id, AgentState.RESERVED, reason=reason[:64], call_id=call_id, now=now
+            )
+            return True
+
+    @retry_when_locked
+    def release_agent(self, agent_id: int, *, now: datetime, reason: str) -> None:
+        try:
+            with self.database.unit_of_work() as session:
+                status = agents.status_of(session, agent_id, lock=True)
+                if status.state is AgentState.RESERVED:
+                    agents.change_state(
+                        session, agent_id, AgentState.READY, reason=reason[:64], now=now
+                    )
+        except IllegalTransition:
+            log.info("agent %s moved on before the dialer let them go", agent_id)
+
+    @retry_when_locked
+    def record_dial_level(
+        self, campaign_id: int, dial_level: float, reason: str, *, now: datetime
+    ) -> None:
+        with self.database.unit_of_work() as session:
+            pacing_log.record_dial_level(
+                session, campaign_id=campaign_id, dial_level=dial_level, reason=reason, at=now
+            )
+
+    @retry_when_locked
+    def abandon_tallies(self, campaign_id: int, *, now: datetime) -> tuple[Tally, Tally]:
+        with self.database.unit_of_work() as session:
+            today, window = pacing_log.abandon_tallies(session, campaign_id, now=now)
+        return (
+            Tally(today.live_answers, today.abandoned),
+            Tally(window.live_answers, window.abandoned),
+        )
+
+    @retry_when_locked
+    def recover(self, *, now: datetime, older_than_s: float) -> str:
+        with self.database.unit_of_work() as session:
+            result = call_recovery.recover_after_restart(
+                session, now=now, older_than=timedelta(seconds=older_than_s)
+            )
+        return (
+            f"closed {len(result.calls_closed)} calls left open, released "
+            f"{result.leads_released} leads and {len(result.agents_released)} agents"
+        )
+
+
+def _plan(campaign: Campaign) -> CampaignPlan:
+    return CampaignPlan(
+        id=campaign.id,
+        mode=Mode(campaign.dial_mode.value),
+        caller_id=campaign.caller_id,
+        trunk=campaign.trunk,
+        ring_timeout_s=float(campaign.ring_timeout_seconds),
+        max_lines_per_agent=float(campaign.max_lines_per_agent),
+        abandon_cap=float(campaign.abandon_cap_percent) / 100.0,
+        preview_timeout_s=(
+            float(campaign.preview_timeout_seconds)
+            if campaign.preview_timeout_seconds is not None
+            else None
+        ),
+    )

@@ -1,0 +1,120 @@
+"""Wiring the worker: from settings to a running dialer, in its own thread
+(inside `callcenter run`) or as the main loop of `callcenter dialer`.
+
+Embedded (no Redis): in-process hopper and ready-agent pool, the app's
+in-process bus, the simulated carrier unless settings name a SIP trunk.
+With `redis_url` set, the hopper and the ready-agent pool live in Redis so
+several dialer processes share them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from callcenter.bus import EventBus
+from callcenter.db import Database
+from callcenter.settings import Settings
+from dialer.agent_pool import AgentPool, InProcessAgentPool, RedisAgentPool
+from dialer.carrier import Carrier
+from dialer.db_port import DatabaseServices
+from dialer.hopper import Hopper, MemoryHopper, RedisHopper
+from dialer.leads import HopperLeadSource
+from dialer.simulated_carrier import SimulatedCarrier, SimulationProfile
+from dialer.worker import DialerWorker, WorkerConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Stores:
+    hopper: Hopper
+    pool: AgentPool
+
+
+def stores_for(settings: Settings) -> Stores:
+    if not settings.redis_url:
+        return Stores(MemoryHopper(), InProcessAgentPool())
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url)
+    return Stores(RedisHopper(client), RedisAgentPool(client))
+
+
+def carrier_for(settings: Settings, *, time_scale: float = 1.0) -> Carrier:
+    if settings.dialer.carrier == "sip":
+        from dialer.sip.trunk import SipTrunk, SipTrunkConfig
+        from dialer.sip.ua import UaConfig
+
+        return SipTrunk(SipTrunkConfig(ua=UaConfig(trunk_uri=settings.dialer.trunk_uri)))
+    return SimulatedCarrier(SimulationProfile(time_scale=time_scale))
+
+
+def build_worker(
+    settings: Settings,
+    database: Database,
+    bus: EventBus,
+    *,
+    carrier: Carrier | None = None,
+    config: WorkerConfig | None = None,
+    stores: Stores | None = None,
+) -> DialerWorker:
+    stores = stores or stores_for(settings)
+    return DialerWorker(
+        services=DatabaseServices(database),
+        leads=HopperLeadSource(database, stores.hopper),
+        carrier=carrier or carrier_for(settings),
+        bus=bus,
+        pool=stores.pool,
+        config=config,
+    )
+
+
+class DialerThread:
+    """A worker on its own event loop in a daemon thread; `stop()` winds it down
+    (every call still up is hung up and reported) and waits for it."""
+
+    def __init__(self, worker: DialerWorker) -> None:
+        self.worker = worker
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="dialer", daemon=True)
+
+    def start(self) -> DialerThread:
+        self._thread.start()
+        self._ready.wait(timeout=10)
+        return self
+
+    def _main(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._ready.set()
+        await self.worker.run(self._stop)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+
+def start_embedded_dialer(app_or_settings: Any, bus: EventBus) -> DialerThread:
+    """Entry point `callcenter.embedded_services`: `callcenter run` starts it
+    with its app (or settings) and bus, and calls `stop()` on the way out."""
+    if isinstance(app_or_settings, Settings):
+        settings = app_or_settings
+        database = Database(settings.database_url)
+    else:
+        settings = app_or_settings.extensions["cc_settings"]
+        database = app_or_settings.extensions["cc_database"]
+    log.info("starting the embedded dialer (%s carrier)", settings.dialer.carrier)
+    return DialerThread(build_worker(settings, database, bus)).start()

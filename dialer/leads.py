@@ -1,0 +1,77 @@
+"""The worker's lead source: the hopper (in-process or Redis) fed from the
+database, with the database's final guard (`lead_lifecycle.claim_attempt`)
+on every lead before it is dialed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from callcenter.db import Database
+from callcenter.errors import Conflict, NotFound
+from callcenter.services import lead_lifecycle
+from dialer.db_port import retry_when_locked
+from dialer.hopper import Hopper, HopperFeeder, Lease
+from dialer.ports import ClaimedLead, HeldLead
+
+log = logging.getLogger(__name__)
+
+PREVIEW_LEASE_SECONDS = 15 * 60.0  # an agent may read a lead for a while
+
+
+class HopperLeadSource:
+    """:class:`dialer.ports.LeadSource` over :class:`dialer.hopper.HopperFeeder`."""
+
+    def __init__(self, database: Database, hopper: Hopper) -> None:
+        self.database = database
+        self.hopper = hopper
+        self.feeder = HopperFeeder(database, hopper)
+
+    @retry_when_locked
+    def refill(self, campaign_ids: Sequence[int], *, now: datetime) -> None:
+        for campaign_id in campaign_ids:
+            self.hopper.reap(campaign_id, now=now)
+            self.feeder.refill(campaign_id, now=now)
+
+    @retry_when_locked
+    def next_lead(self, campaign_id: int, *, now: datetime) -> ClaimedLead | None:
+        claimed = self.feeder.next_lead(campaign_id, now=now)
+        if claimed is None:
+            return None
+        return ClaimedLead(
+            lead_id=claimed.lead_id,
+            campaign_id=claimed.campaign_id,
+            attempt=claimed.attempt,
+            phone_e164=claimed.phone_e164,
+        )
+
+    def hold(self, campaign_id: int, *, agent_id: int, now: datetime) -> HeldLead | None:
+        lease = self.hopper.claim(
+            campaign_id, now=now, for_agent_id=agent_id, lease_seconds=PREVIEW_LEASE_SECONDS
+        )
+        if lease is None:
+            return None
+        return HeldLead(lead_id=lease.lead.lead_id, campaign_id=campaign_id, lease=lease)
+
+    @retry_when_locked
+    def claim_held(self, held: HeldLead, *, now: datetime) -> ClaimedLead | None:
+        lease: Lease = held.lease
+        try:
+            with self.database.unit_of_work() as session:
+                lead = lead_lifecycle.claim_attempt(session, held.lead_id, now=now)
+                attempt = lead.attempts
+        except (Conflict, NotFound) as exc:
+            log.info("previewed lead %s refused at dial time: %s", held.lead_id, exc.message)
+            self.hopper.complete(lease)
+            return None
+        self.hopper.complete(lease)
+        return ClaimedLead(
+            lead_id=held.lead_id,
+            campaign_id=held.campaign_id,
+            attempt=attempt,
+            phone_e164=lease.lead.phone_e164,
+        )
+
+    def give_back(self, held: HeldLead) -> None:
+        self.hopper.release(held.lease)

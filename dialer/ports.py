@@ -1,0 +1,127 @@
+"""The narrow port between the dialer worker and the rest of the product.
+
+The worker decides and places calls; everything it needs to read or write in
+the database goes through :class:`DialerServices` (implemented over
+`callcenter.services` by :mod:`dialer.db_port`, and by in-memory fakes in
+tests), leads come from a :class:`LeadSource` (the hopper), and every call
+progress goes out as a typed bus event (`callcenter.events`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Mode(StrEnum):
+    PREVIEW = "preview"
+    PROGRESSIVE = "progressive"
+    PREDICTIVE = "predictive"
+
+
+class AgentPhase(StrEnum):
+    """The agent states the worker cares about (callcenter.states.AgentState values)."""
+
+    READY = "ready"
+    RESERVED = "reserved"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """An active campaign as the worker dials it."""
+
+    id: int
+    mode: Mode
+    caller_id: str = ""
+    trunk: str = "default"
+    ring_timeout_s: float = 25.0
+    max_lines_per_agent: float = 3.0
+    abandon_cap: float = 0.03
+    preview_timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
+class AgentSnapshot:
+    """A logged-in agent as the database has it now."""
+
+    agent_id: int
+    campaign_id: int
+    phase: AgentPhase
+    since: datetime
+    phone: str | None = None
+    call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimedLead:
+    """A lead whose attempt is claimed in the database (DIALING): dial it now."""
+
+    lead_id: int
+    campaign_id: int
+    attempt: int
+    phone_e164: str
+
+
+@dataclass(frozen=True)
+class HeldLead:
+    """A lead leased from the hopper but not claimed yet (on a preview screen)."""
+
+    lead_id: int
+    campaign_id: int
+    lease: Any = None
+
+
+@dataclass(frozen=True)
+class Tally:
+    live_answers: int = 0
+    abandoned: int = 0
+
+
+class DialerServices(Protocol):
+    def active_campaigns(self) -> Sequence[CampaignPlan]: ...
+
+    def agents(self) -> Sequence[AgentSnapshot]:
+        """Every agent on a campaign who is not logged out."""
+
+    def reserve_agent(
+        self, agent_id: int, *, call_id: str | None, now: datetime, reason: str
+    ) -> bool:
+        """READY -> RESERVED; False when the agent is not ready any more. The
+        rest of the agent's day follows from the call events (calls service)."""
+
+    def release_agent(self, agent_id: int, *, now: datetime, reason: str) -> None:
+        """RESERVED -> READY (the call went before the agent got it); no-op otherwise."""
+
+    def record_dial_level(
+        self, campaign_id: int, dial_level: float, reason: str, *, now: datetime
+    ) -> None: ...
+
+    def abandon_tallies(self, campaign_id: int, *, now: datetime) -> tuple[Tally, Tally]:
+        """(today, rolling window)."""
+
+    def recover(self, *, now: datetime, older_than_s: float) -> str:
+        """Close what a previous run left open; a one-line summary for the log."""
+
+
+class LeadSource(Protocol):
+    """The hopper as the worker sees it (leases, refilled from the database)."""
+
+    def refill(self, campaign_ids: Sequence[int], *, now: datetime) -> None: ...
+
+    def next_lead(self, campaign_id: int, *, now: datetime) -> ClaimedLead | None:
+        """The next lead that passed the database's final guard (claim_attempt);
+        refused leads are dropped and the next tried. None when none is left."""
+
+    def hold(self, campaign_id: int, *, agent_id: int, now: datetime) -> HeldLead | None:
+        """Lease a lead for a preview (the agent's own callbacks first)."""
+
+    def claim_held(self, held: HeldLead, *, now: datetime) -> ClaimedLead | None:
+        """Claim a held lead's attempt; None when the guard refuses it."""
+
+    def give_back(self, held: HeldLead) -> None:
+        """Return a held lead to the hopper undialed."""

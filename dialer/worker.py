@@ -1,0 +1,757 @@
+"""The dialer worker: every tick (1 s) it asks each active campaign's pacer how
+many calls to place, takes leads from the hopper (each claimed in the database
+first: the final guard), places the calls through the carrier, connects live
+answers to the longest-idle ready agent within the abandon window (else plays
+the abandon message), and reports every step as a ``call.*`` bus event.
+
+One asyncio loop carries everything. Database work goes through the ports
+(:mod:`dialer.ports`) in a worker thread (`asyncio.to_thread`) so a slow
+commit never delays a SIP timer. The calls rows, the agent's on-call and
+wrap-up states and the settling of leads no agent talked to are written by
+the calls service when it consumes the worker's events (one transaction per
+event, idempotent on the event id), so nothing is written twice.
+
+Modes: *predictive* launches what the pacer says; *progressive* is the pacer
+in its one-call-per-ready-agent mode; *preview* offers a ready agent a lead
+(``preview.offered``) and dials it when they ask (``preview.call_requested``)
+or when the campaign's preview timeout passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from callcenter.bus import EventBus
+from callcenter.db import utcnow
+from callcenter.events import (
+    CallAnswered,
+    CallConnected,
+    CallDialing,
+    CallEnded,
+    CallHangupRequested,
+    CallRinging,
+    DialingHeld,
+    Event,
+    PacerLevelChanged,
+    PreviewCallRequested,
+    PreviewOffered,
+    PreviewSkipped,
+)
+from dialer.agent_pool import AgentPool
+from dialer.carrier import AgentLegRequest, CallProgress, Carrier, CarrierError, OriginateRequest
+from dialer.pacing import (
+    AbandonTally,
+    AgentStatus,
+    AgentView,
+    CallOutcome,
+    CallResult,
+    DialMode,
+    Pacer,
+    PacerDecision,
+    PacerState,
+    ServiceRecord,
+)
+from dialer.ports import (
+    AgentPhase,
+    AgentSnapshot,
+    CampaignPlan,
+    ClaimedLead,
+    DialerServices,
+    HeldLead,
+    LeadSource,
+    Mode,
+)
+
+log = logging.getLogger(__name__)
+
+ABANDONED = "abandoned"
+_RESULTS = {
+    "answered": CallResult.LIVE,
+    "machine": CallResult.MACHINE,
+    "no_answer": CallResult.NO_ANSWER,
+}
+_PACER_STATUS = {
+    AgentPhase.READY: AgentStatus.READY,
+    AgentPhase.RESERVED: AgentStatus.TALKING,
+    AgentPhase.ON_CALL: AgentStatus.TALKING,
+    AgentPhase.WRAP_UP: AgentStatus.WRAPUP,
+    AgentPhase.PAUSED: AgentStatus.PAUSED,
+}
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    tick_s: float = 1.0
+    abandon_after_s: float = 2.0
+    """A live answer no agent took within this long gets the abandon message."""
+    agent_poll_s: float = 0.25
+    """How often ready agents are re-read while live answers wait for one."""
+    max_concurrent_calls: int | None = None
+    """The trunk's limit on customer calls up at once (None: no limit)."""
+    trunk_name: str = "default"
+    talk_bound_s: float = 4 * 3600.0
+    """No call lasts longer; with the ring timeout it bounds restart recovery."""
+    refill_every_s: float = 10.0
+    """How often the hopper is refilled from the database."""
+    stale_preview_s: float = 10.0
+    """An offer the workstation has not reserved the agent for by then is withdrawn."""
+
+
+def outcome_of_ended(carrier_outcome: str | None, *, answered: bool, connected: bool) -> str:
+    """The call's recorded outcome: a live answer no agent took is abandoned
+    (even when the customer hung up first); a machine is never abandoned."""
+    outcome = carrier_outcome or "failed"
+    if answered and not connected and outcome != "machine":
+        return ABANDONED
+    return outcome
+
+
+def launches_allowed(decision: PacerDecision, *, healthy: bool, trunk_room: int | None) -> int:
+    """What the worker actually places: nothing on an unhealthy trunk, never
+    past the trunk's limit on calls up at once."""
+    if not healthy:
+        return 0
+    launches = max(0, decision.calls_to_launch)
+    return launches if trunk_room is None else min(launches, trunk_room)
+
+
+@dataclass
+class LiveCall:
+    call_id: str
+    plan: CampaignPlan
+    lead: ClaimedLead
+    launched_at: float
+    preview_agent: int | None = None
+    answered_at: float | None = None
+    agent_id: int | None = None
+    connected_at: float | None = None
+    connecting: bool = False
+    connect_task: asyncio.Task[None] | None = None
+    abandoning: bool = False
+    ended: bool = False
+
+    @property
+    def waiting(self) -> bool:
+        """Answered by a person and not (being) given to an agent yet."""
+        return (
+            self.answered_at is not None
+            and self.agent_id is None
+            and not self.abandoning
+            and not self.ended
+        )
+
+
+@dataclass
+class PreviewOffer:
+    agent_id: int
+    held: HeldLead
+    offered_at: float
+
+    @property
+    def campaign_id(self) -> int:
+        return self.held.campaign_id
+
+    @property
+    def lead_id(self) -> int:
+        return self.held.lead_id
+
+
+@dataclass
+class CampaignPacing:
+    pacer: Pacer
+    outcomes: list[CallOutcome] = field(default_factory=list)
+    services: list[ServiceRecord] = field(default_factory=list)
+
+
+class DialerWorker:
+    def __init__(
+        self,
+        *,
+        services: DialerServices,
+        leads: LeadSource,
+        carrier: Carrier,
+        bus: EventBus,
+        pool: AgentPool,
+        config: WorkerConfig | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        pacer_factory: Callable[[], Pacer] = Pacer,
+    ) -> None:
+        self.services = services
+        self.leads = leads
+        self.carrier = carrier
+        self.bus = bus
+        self.pool = pool
+        self.config = config or WorkerConfig()
+        self.clock = clock
+        self._pacer_factory = pacer_factory
+        self.calls: dict[str, LiveCall] = {}
+        self.previews: dict[int, PreviewOffer] = {}
+        self.pacing: dict[int, CampaignPacing] = {}
+        self.held_reason: str | None = None
+        self.placed = 0
+        self._plans: dict[int, CampaignPlan] = {}
+        self._agents: dict[int, AgentSnapshot] = {}
+        self._claimed: set[int] = set()
+        self._talk: dict[int, float] = {}
+        self._legs: dict[int, str] = {}  # agent id -> answered agent leg id
+        self._legs_starting: set[int] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._waiting: dict[int, collections.deque[str]] = collections.defaultdict(
+            collections.deque
+        )
+        self._refilled_at: float | None = None
+        self._subscribed = False
+        self._serve_lock: asyncio.Lock | None = None
+        self._refresh_lock: asyncio.Lock | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # lifecycle ------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start the carrier, recover, tick until `stop` is set, then wind down."""
+        await self.start()
+        try:
+            while not stop.is_set():
+                try:
+                    await self.tick()
+                except Exception:
+                    log.exception("dialer tick failed; trying again next tick")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.config.tick_s)
+        finally:
+            await self.shutdown()
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._serve_lock = asyncio.Lock()
+        self._refresh_lock = asyncio.Lock()
+        await self.carrier.start()
+        older_than = 300.0 + self.config.talk_bound_s  # any ring timeout plus the talk bound
+        summary = await asyncio.to_thread(
+            self.services.recover, now=self.clock(), older_than_s=older_than
+        )
+        log.info("dialer started: %s", summary)
+        self.subscribe()
+
+    def subscribe(self) -> None:
+        """Listen for the agents' requests (a bus that starts its reader only
+        when it has subscribers needs this before its `start()`)."""
+        if self._subscribed:
+            return
+        self._subscribed = True
+        for event_type in (PreviewCallRequested, PreviewSkipped, CallHangupRequested):
+            self.bus.subscribe(event_type.TYPE, self._from_bus)
+
+    def _from_bus(self, event: Event) -> None:
+        """Agent requests arrive on the bus's own thread; hand them to the loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._spawn, self.on_agent_request(event))
+
+    async def shutdown(self) -> None:
+        for offer in list(self.previews.values()):
+            await self._withdraw(offer, "dialer stopped")
+        if self._watcher is not None:
+            self._watcher.cancel()
+        up = sum(1 for call in self.calls.values() if not call.ended)
+        await self.carrier.stop()  # ends every call; their `ended` progress is reported
+        for _ in range(3):
+            pending = [task for task in self._tasks if not task.done()]
+            if not pending:
+                break
+            await asyncio.wait(pending, timeout=10)
+        log.info("dialer stopped: %d calls placed, %d were up and ended", self.placed, up)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("dialer task failed", exc_info=task.exception())
+
+    # the tick -------------------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        now = self.clock()
+        healthy = self._check_health()
+        plans = await self.load_campaigns()
+        mono = self._now()
+        if self._refilled_at is None or mono - self._refilled_at >= self.config.refill_every_s:
+            await asyncio.to_thread(self.leads.refill, [plan.id for plan in plans], now=now)
+            self._refilled_at = mono
+        await self.refresh_agents()
+        for plan in plans:
+            if plan.mode is Mode.PREVIEW:
+                await self._preview_tick(plan, healthy)
+            else:
+                await self._pace(plan, now, healthy)
+
+    async def load_campaigns(self) -> Sequence[CampaignPlan]:
+        """The active campaigns; a paused one drops out here and places nothing."""
+        plans = await asyncio.to_thread(self.services.active_campaigns)
+        self._plans = {plan.id: plan for plan in plans}
+        return plans
+
+    def _check_health(self) -> bool:
+        health = self.carrier.health()
+        reason = None if health.healthy else (health.reason or "trunk unhealthy")
+        if reason != self.held_reason:
+            trunk = self.config.trunk_name
+            if reason is None:
+                log.warning("trunk %s healthy again: dialing resumed", trunk)
+            else:
+                log.warning("trunk %s unhealthy, dialing held: %s", trunk, reason)
+            self.bus.publish(
+                DialingHeld(
+                    trunk=trunk, held=reason is not None, reason=reason or "trunk healthy again"
+                )
+            )
+            self.held_reason = reason
+        return reason is None
+
+    async def refresh_agents(self) -> None:
+        """Re-read the agents; offer the ready ones (not claimed here) in the pool."""
+        assert self._refresh_lock is not None
+        async with self._refresh_lock:
+            snapshot = await asyncio.to_thread(self.services.agents)
+            self._apply_agents(snapshot)
+        if any(call.waiting for call in self.calls.values()):
+            self._spawn(self.serve_waiting())
+
+    def _apply_agents(self, snapshot: Sequence[AgentSnapshot]) -> None:
+        self._observe_wrap_ups(snapshot)
+        self._agents = {agent.agent_id: agent for agent in snapshot}
+        self._drop_stale_previews()
+        self._hang_up_legs_of_departed()
+        # A paused campaign still connects the answers of the calls it has up.
+        serving = set(self._plans) | {c.plan.id for c in self.calls.values() if not c.ended}
+        ready: dict[int, list[tuple[int, datetime]]] = {cid: [] for cid in serving}
+        for agent in snapshot:
+            if agent.phase is not AgentPhase.READY or agent.campaign_id not in serving:
+                continue
+            if agent.agent_id in self._claimed or agent.agent_id in self.previews:
+                continue
+            ready[agent.campaign_id].append((agent.agent_id, agent.since))
+            if agent.agent_id not in self._legs and agent.agent_id not in self._legs_starting:
+                self._spawn(self._connect_agent_leg(agent))
+        for campaign_id in self.pool.campaigns() | set(ready):
+            self.pool.sync(campaign_id, ready.get(campaign_id, []))
+
+    def _observe_wrap_ups(self, snapshot: Sequence[AgentSnapshot]) -> None:
+        """An agent leaving wrap-up completes one service record for the pacer."""
+        now = self.clock()
+        phases = {agent.agent_id: agent.phase for agent in snapshot}
+        for agent_id, before in self._agents.items():
+            if before.phase is not AgentPhase.WRAP_UP or phases.get(agent_id) is AgentPhase.WRAP_UP:
+                continue
+            talk = self._talk.pop(agent_id, None)
+            pacing = self.pacing.get(before.campaign_id)
+            if talk is not None and pacing is not None:
+                wrap = max(0.0, (now - before.since).total_seconds())
+                pacing.services.append(ServiceRecord(talk_seconds=talk, wrap_seconds=wrap))
+
+    # predictive / progressive ---------------------------------------------------------------
+
+    def pacer_state(
+        self, plan: CampaignPlan, today: AbandonTally, window: AbandonTally
+    ) -> PacerState:
+        now = self.clock()
+        mono = self._now()
+        pacing = self._pacing(plan.id)
+        agents = [
+            AgentView(
+                status=self._pacer_status(agent),
+                elapsed=max(0.0, (now - agent.since).total_seconds()),
+            )
+            for agent in self._agents.values()
+            if agent.campaign_id == plan.id
+        ]
+        mine = [c for c in self.calls.values() if c.plan.id == plan.id and not c.ended]
+        outcomes, pacing.outcomes = pacing.outcomes, []
+        services, pacing.services = pacing.services, []
+        return PacerState(
+            mode=DialMode(plan.mode.value),
+            agents=agents,
+            calls_in_flight=[mono - c.launched_at for c in mine if c.answered_at is None],
+            waiting_calls=sum(1 for c in mine if c.waiting),
+            outcomes=outcomes,
+            services=services,
+            today=today,
+            last_30_days=window,
+            abandon_cap=plan.abandon_cap,
+            max_lines_per_agent=plan.max_lines_per_agent,
+            trunk_limit=self._trunk_room_for(plan.id),
+        )
+
+    def _pacer_status(self, agent: AgentSnapshot) -> AgentStatus:
+        if agent.phase is AgentPhase.READY and agent.agent_id in self._claimed:
+            return AgentStatus.TALKING
+        return _PACER_STATUS[agent.phase]
+
+    def _trunk_room_for(self, campaign_id: int) -> int | None:
+        """The trunk limit as one campaign's pacer sees it: minus what the others hold."""
+        limit = self.config.max_concurrent_calls
+        if limit is None:
+            return None
+        others = sum(1 for c in self.calls.values() if not c.ended and c.plan.id != campaign_id)
+        return max(0, limit - others)
+
+    def trunk_room(self) -> int | None:
+        limit = self.config.max_concurrent_calls
+        if limit is None:
+            return None
+        return max(0, limit - sum(1 for c in self.calls.values() if not c.ended))
+
+    async def _pace(self, plan: CampaignPlan, now: datetime, healthy: bool) -> None:
+        today, window = await asyncio.to_thread(self.services.abandon_tallies, plan.id, now=now)
+        state = self.pacer_state(
+            plan,
+            AbandonTally(today.live_answers, today.abandoned),
+            AbandonTally(window.live_answers, window.abandoned),
+        )
+        decision = self._pacing(plan.id).pacer.decide(state)
+        if decision.changed:
+            await asyncio.to_thread(
+                self.services.record_dial_level,
+                plan.id,
+                decision.dial_level,
+                decision.reason,
+                now=now,
+            )
+            self.bus.publish(
+                PacerLevelChanged(
+                    campaign_id=plan.id, dial_level=decision.dial_level, reason=decision.reason
+                )
+            )
+        for _ in range(launches_allowed(decision, healthy=healthy, trunk_room=self.trunk_room())):
+            lead = await asyncio.to_thread(self.leads.next_lead, plan.id, now=self.clock())
+            if lead is None:
+                break
+            await self.place_call(plan, lead)
+
+    def _pacing(self, campaign_id: int) -> CampaignPacing:
+        if campaign_id not in self.pacing:
+            self.pacing[campaign_id] = CampaignPacing(self._pacer_factory())
+        return self.pacing[campaign_id]
+
+    # placing calls --------------------------------------------------------------------------
+
+    async def place_call(
+        self, plan: CampaignPlan, lead: ClaimedLead, *, agent_id: int | None = None
+    ) -> LiveCall:
+        """Dial a claimed lead. `call.dialing` goes out first, so the calls row
+        exists before anything else is said about the call."""
+        call = LiveCall(
+            call_id=uuid.uuid4().hex,
+            plan=plan,
+            lead=lead,
+            launched_at=self._now(),
+            preview_agent=agent_id,
+        )
+        self.calls[call.call_id] = call
+        self.placed += 1
+        self.bus.publish(
+            CallDialing(
+                call_id=call.call_id,
+                campaign_id=plan.id,
+                lead_id=lead.lead_id,
+                attempt=lead.attempt,
+                agent_id=agent_id,
+            )
+        )
+        request = OriginateRequest(
+            call_id=call.call_id,
+            to_number=lead.phone_e164,
+            caller_id=plan.caller_id,
+            ring_timeout_s=plan.ring_timeout_s,
+        )
+        try:
+            await self.carrier.originate(request, self.on_progress)
+        except (CarrierError, OSError) as exc:
+            log.warning("originate %s failed: %s", call.call_id, exc)
+            self.on_progress(
+                CallProgress(
+                    call_id=call.call_id,
+                    phase="ended",
+                    at=self.clock(),
+                    outcome="failed",
+                    sip_reason=f"originate failed: {exc}"[:120],
+                )
+            )
+        return call
+
+    def on_progress(self, progress: CallProgress) -> None:
+        """Carrier callback, on the loop: turn progress into events and actions."""
+        call = self.calls.get(progress.call_id)
+        if call is None or call.ended:
+            return
+        if progress.phase == "ringing":
+            self.bus.publish(CallRinging(call_id=call.call_id))
+        elif progress.phase == "answered":
+            call.answered_at = self._now()
+            self.bus.publish(CallAnswered(call_id=call.call_id))
+            if call.preview_agent is not None:
+                call.connecting = True
+                call.connect_task = self._spawn(self._connect(call, call.preview_agent))
+            else:
+                self._waiting[call.plan.id].append(call.call_id)
+                self._spawn(self._abandon_unless_taken(call))
+                self._spawn(self.serve_waiting())
+                self._ensure_watcher()
+        elif progress.phase == "ended":
+            call.ended = True
+            self._spawn(self._finish(call, progress))
+
+    # connecting answers to agents ----------------------------------------------------------
+
+    async def serve_waiting(self) -> None:
+        """Give each waiting live answer (oldest first) the longest-idle ready agent."""
+        assert self._serve_lock is not None
+        async with self._serve_lock:
+            for campaign_id, queue in self._waiting.items():
+                while queue:
+                    call = self.calls.get(queue[0])
+                    if call is None or not call.waiting:
+                        queue.popleft()
+                        continue
+                    agent_id = await self._claim_agent(campaign_id, call.call_id)
+                    if agent_id is None:
+                        break
+                    queue.popleft()
+                    if not call.waiting:  # ended or abandoned while the claim was made
+                        await self._let_go(agent_id, "call gone before connect")
+                        continue
+                    call.connecting = True
+                    call.connect_task = self._spawn(self._connect(call, agent_id))
+
+    async def _claim_agent(self, campaign_id: int, call_id: str) -> int | None:
+        """Pop agents until the database agrees one is still ready."""
+        while (agent_id := self.pool.claim(campaign_id)) is not None:
+            self._claimed.add(agent_id)
+            try:
+                ok = await asyncio.to_thread(
+                    self.services.reserve_agent,
+                    agent_id,
+                    call_id=call_id,
+                    now=self.clock(),
+                    reason="live answer",
+                )
+            except Exception:
+                log.exception("reserving agent %s failed", agent_id)
+                ok = False
+            finally:
+                self._claimed.discard(agent_id)
+            if ok:
+                return agent_id
+        return None
+
+    async def _connect(self, call: LiveCall, agent_id: int) -> None:
+        call.agent_id = agent_id
+        try:
+            leg = self._legs.get(agent_id)
+            if leg is None:
+                log.warning(
+                    "agent %s has no phone leg up; call %s connected without media",
+                    agent_id,
+                    call.call_id,
+                )
+            else:
+                try:
+                    await self.carrier.bridge(call.call_id, leg)
+                except CarrierError as exc:
+                    log.warning("bridge %s to agent %s failed: %s", call.call_id, agent_id, exc)
+            if call.ended:
+                return  # _finish lets the agent go
+            call.connected_at = self._now()
+            # The calls service moves the agent on_call and pops their screen.
+            self.bus.publish(CallConnected(call_id=call.call_id, agent_id=agent_id))
+        finally:
+            call.connecting = False
+
+    async def _abandon_unless_taken(self, call: LiveCall) -> None:
+        await asyncio.sleep(self.config.abandon_after_s)
+        if not call.waiting or call.connecting:
+            return
+        call.abandoning = True
+        log.info(
+            "call %s: no agent within %.1f s, abandon message",
+            call.call_id,
+            self.config.abandon_after_s,
+        )
+        try:
+            await self.carrier.play_and_hang_up(call.call_id)
+        except CarrierError as exc:  # it ended meanwhile
+            log.debug("abandon message for %s not played: %s", call.call_id, exc)
+
+    def _ensure_watcher(self) -> None:
+        if self._watcher is None or self._watcher.done():
+            self._watcher = self._spawn(self._watch_waiting())
+
+    async def _watch_waiting(self) -> None:
+        """While answers wait, re-read the agents more often than once a tick."""
+        while any(call.waiting for call in self.calls.values()):
+            await asyncio.sleep(self.config.agent_poll_s)
+            await self.refresh_agents()
+
+    async def _let_go(self, agent_id: int, reason: str) -> None:
+        await asyncio.to_thread(
+            self.services.release_agent, agent_id, now=self.clock(), reason=reason
+        )
+
+    async def _connect_agent_leg(self, agent: AgentSnapshot) -> None:
+        """Nail up the agent's phone leg while they are ready (no ringing in the 2 s)."""
+        agent_id = agent.agent_id
+        leg_id = f"agent-{agent_id}-{uuid.uuid4().hex[:8]}"
+        self._legs_starting.add(agent_id)
+
+        def on_leg(progress: CallProgress) -> None:
+            if progress.phase == "answered":
+                self._legs[agent_id] = leg_id
+                self._legs_starting.discard(agent_id)
+            elif progress.phase == "ended":
+                self._legs_starting.discard(agent_id)
+                if self._legs.get(agent_id) == leg_id:
+                    del self._legs[agent_id]
+                    log.info("agent %s phone leg ended (%s)", agent_id, progress.sip_reason)
+
+        request = AgentLegRequest(agent_leg_id=leg_id, agent_uri=agent.phone or f"agent-{agent_id}")
+        try:
+            await self.carrier.connect_agent(request, on_leg)
+        except (CarrierError, OSError) as exc:
+            self._legs_starting.discard(agent_id)
+            log.warning("agent %s phone leg failed: %s", agent_id, exc)
+
+    def _hang_up_legs_of_departed(self) -> None:
+        """An agent who logged out (or left the campaign) no longer holds a leg."""
+        for agent_id, leg_id in list(self._legs.items()):
+            if agent_id not in self._agents:
+                del self._legs[agent_id]
+                self._spawn(self.carrier.disconnect_agent(leg_id))
+
+    # the end of a call ----------------------------------------------------------------------
+
+    async def _finish(self, call: LiveCall, progress: CallProgress) -> None:
+        if call.connect_task is not None:
+            await asyncio.wait([call.connect_task])
+        connected = call.connected_at is not None
+        outcome = outcome_of_ended(
+            progress.outcome, answered=call.answered_at is not None, connected=connected
+        )
+        # The calls service writes the row and, when no agent had the call,
+        # settles the lead by this outcome (lead_lifecycle.settle_attempt).
+        self.bus.publish(
+            CallEnded(
+                call_id=call.call_id,
+                outcome=outcome,
+                sip_status=progress.sip_status,
+                sip_reason=progress.sip_reason,
+            )
+        )
+        self._record_outcome(call, progress.outcome or "failed")
+        try:
+            if connected and call.agent_id is not None and call.connected_at is not None:
+                self._talk[call.agent_id] = self._now() - call.connected_at
+            elif call.agent_id is not None and call.preview_agent is None:
+                await self._let_go(call.agent_id, "call ended before connect")
+        finally:
+            self.calls.pop(call.call_id, None)
+
+    def _record_outcome(self, call: LiveCall, carrier_outcome: str) -> None:
+        pacing = self.pacing.get(call.plan.id)
+        if pacing is None:
+            return
+        result = _RESULTS.get(carrier_outcome, CallResult.FAILED)
+        if result is CallResult.LIVE and call.answered_at is not None:
+            seconds = call.answered_at - call.launched_at
+        else:
+            seconds = self._now() - call.launched_at
+        pacing.outcomes.append(CallOutcome(result=result, seconds=max(0.0, seconds)))
+
+    # preview --------------------------------------------------------------------------------
+
+    async def _preview_tick(self, plan: CampaignPlan, healthy: bool) -> None:
+        timeout = plan.preview_timeout_s
+        for offer in list(self.previews.values()):
+            if offer.campaign_id != plan.id:
+                continue
+            if timeout is not None and self._now() - offer.offered_at >= timeout:
+                log.info("preview of lead %s timed out: dialing it", offer.lead_id)
+                await self._dial_preview(offer.agent_id, offer.lead_id)
+        if not healthy:
+            return
+        while (room := self.trunk_room()) is None or room > len(self.previews):
+            agent_id = self.pool.claim(plan.id)
+            if agent_id is None:
+                return
+            held = await asyncio.to_thread(
+                self.leads.hold, plan.id, agent_id=agent_id, now=self.clock()
+            )
+            if held is None:
+                return  # the agent goes back into the pool on the next refresh
+            self.previews[agent_id] = PreviewOffer(agent_id, held, self._now())
+            # The workstation reserves the agent and shows them the lead.
+            self.bus.publish(
+                PreviewOffered(agent_id=agent_id, campaign_id=plan.id, lead_id=held.lead_id)
+            )
+
+    def _drop_stale_previews(self) -> None:
+        """Offers the workstation never took up (the agent paused or left first)."""
+        for offer in list(self.previews.values()):
+            agent = self._agents.get(offer.agent_id)
+            taken_up = agent is not None and agent.phase is AgentPhase.RESERVED
+            age = self._now() - offer.offered_at
+            if agent is None or (not taken_up and age >= self.config.stale_preview_s):
+                log.info("preview of lead %s to agent %s withdrawn", offer.lead_id, offer.agent_id)
+                del self.previews[offer.agent_id]
+                self.leads.give_back(offer.held)
+
+    async def _withdraw(self, offer: PreviewOffer, reason: str) -> None:
+        self.previews.pop(offer.agent_id, None)
+        self.leads.give_back(offer.held)
+        await self._let_go(offer.agent_id, reason)
+
+    async def on_agent_request(self, event: Event) -> None:
+        if isinstance(event, PreviewCallRequested):
+            await self._dial_preview(event.agent_id, event.lead_id)
+        elif isinstance(event, PreviewSkipped):
+            offer = self.previews.get(event.agent_id)
+            if offer is not None and offer.lead_id == event.lead_id:
+                # The workstation has already made the agent ready again.
+                del self.previews[event.agent_id]
+                self.leads.give_back(offer.held)
+        elif isinstance(event, CallHangupRequested):
+            call = self.calls.get(event.call_id)
+            if call is not None and not call.ended:
+                await self.carrier.hang_up(event.call_id)
+
+    async def _dial_preview(self, agent_id: int, lead_id: int) -> None:
+        offer = self.previews.get(agent_id)
+        if offer is None or offer.lead_id != lead_id:
+            log.info("preview call for lead %s by agent %s: no such offer", lead_id, agent_id)
+            return
+        plan = self._plans.get(offer.campaign_id)
+        if plan is None or self.held_reason is not None:
+            await self._withdraw(offer, "preview not dialable now")
+            return
+        del self.previews[agent_id]
+        claimed = await asyncio.to_thread(self.leads.claim_held, offer.held, now=self.clock())
+        if claimed is None:
+            await self._let_go(agent_id, "preview lead refused at dial time")
+            return
+        await self.place_call(plan, claimed, agent_id=agent_id)
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()

@@ -1,0 +1,152 @@
+"""`callcenter dialer` and the embedded dialer of `callcenter run`, plugged in
+through entry points (callcenter never imports dialer)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+
+from callcenter import cli, migrate
+from callcenter.bus import InProcessEventBus
+from callcenter.bus_redis import RedisStreamsEventBus
+from callcenter.consumers import CALL_EVENTS, CallEventConsumer
+from callcenter.db import Database
+from callcenter.models import DialMode
+from callcenter.states import LeadState
+from dialer.db_port import retry_when_locked
+from tests.integration.dialer.floor import AgentsFinishing, build_floor, wait_for
+
+DIALER_COMMAND = EntryPoint(
+    name="dialer", value="dialer.cli:dialer", group=cli.COMMAND_ENTRY_POINTS
+)
+EMBEDDED_DIALER = EntryPoint(
+    name="dialer",
+    value="dialer.embedded:start_embedded_dialer",
+    group=cli.EMBEDDED_SERVICE_ENTRY_POINTS,
+)
+
+
+def test_plugin_commands_join_the_callcenter_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "entry_points", lambda group: [DIALER_COMMAND])
+    group = click.Group(commands=dict(cli.main.commands))
+    group.commands.pop("dialer", None)
+    cli.add_plugin_commands(group)
+    result = CliRunner().invoke(group, ["dialer", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--max-calls" in result.output
+
+
+def test_callcenter_run_starts_and_stops_the_embedded_dialer(
+    monkeypatch: pytest.MonkeyPatch, app: Flask
+) -> None:
+    monkeypatch.setattr(cli, "entry_points", lambda group: [EMBEDDED_DIALER])
+    bus = InProcessEventBus()
+    (handle,) = cli.start_embedded_services(app, bus)
+    assert handle.running
+    handle.stop()
+    assert not handle.running
+
+
+def test_the_dialer_process_runs_on_redis_until_terminated(
+    tmp_path: Path, dialer_redis_url: str
+) -> None:
+    redis_url = dialer_redis_url
+    database_url = f"sqlite:///{tmp_path / 'callcenter.db'}"
+    migrate.upgrade(database_url)
+    script = (
+        "from callcenter.cli import main\n"
+        "from dialer.cli import dialer\n"
+        "main.add_command(dialer, 'dialer')\n"
+        "main(['dialer', '--tick', '0.2', '--max-calls', '10'])\n"
+    )
+    env = {
+        **os.environ,
+        "CC_ENV": "test",
+        "CC_DATABASE_URL": database_url,
+        "CC_REDIS_URL": redis_url,
+        "CC_INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert "Redis bus, hopper and agent pool" in first, first
+        time.sleep(1.0)  # a few ticks
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, rest
+    assert "callcenter dialer: stopped" in rest
+    assert "Traceback" not in rest
+
+
+def test_the_dialer_process_on_redis_feeds_the_web_consumers(
+    tmp_path: Path, dialer_redis_url: str
+) -> None:
+    """Production topology: the dialer process publishes on the Redis stream;
+    another process's consumer group (here, this test) writes the call rows."""
+    redis_url = dialer_redis_url
+    database_url = f"sqlite:///{tmp_path / 'callcenter.db'}"
+    migrate.upgrade(database_url)
+    database = Database(database_url)
+    floor = build_floor(database, agents_count=2, leads_count=6, dial_mode=DialMode.PROGRESSIVE)
+    floor.bus.stop()  # the in-process bus of the floor is not used here
+    web_bus = RedisStreamsEventBus(redis_url, group="callcenter", block_ms=200)
+    consumer = retry_when_locked(CallEventConsumer(database))
+    for event_class in CALL_EVENTS:
+        web_bus.subscribe(event_class.TYPE, consumer)
+    web_bus.start()
+    finishing = AgentsFinishing(database)
+    finishing.start()
+    script = (
+        "from callcenter.cli import main\n"
+        "from dialer.cli import dialer\n"
+        "main.add_command(dialer, 'dialer')\n"
+        "main(['dialer', '--tick', '0.2', '--sim-time-scale', '0.05'])\n"
+    )
+    env = {
+        **os.environ,
+        "CC_ENV": "test",
+        "CC_DATABASE_URL": database_url,
+        "CC_REDIS_URL": redis_url,
+        "CC_INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(floor.settled, 120, "the dialer process to dial every lead")
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        finishing.stop()
+        web_bus.stop()
+    assert process.returncode == 0, output
+    calls, leads = floor.rows()
+    assert len(calls) == 6 and {c.lead_id for c in calls} == set(floor.lead_ids)
+    assert all(call.outcome is not None for call in calls)
+    assert all(lead.state is LeadState.RETRY for lead in leads)

@@ -1,0 +1,215 @@
+"""In-memory stand-ins for the worker's ports, with a carrier the test drives."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from callcenter.events import Event
+from dialer.carrier import (
+    AgentLegRequest,
+    CallProgress,
+    CarrierError,
+    OriginateRequest,
+    ProgressCallback,
+    TrunkHealth,
+)
+from dialer.ports import (
+    AgentPhase,
+    AgentSnapshot,
+    CampaignPlan,
+    ClaimedLead,
+    HeldLead,
+    Tally,
+)
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class FakeServices:
+    plans: list[CampaignPlan] = field(default_factory=list)
+    agent_rows: dict[int, AgentSnapshot] = field(default_factory=dict)
+    levels: list[tuple[int, float, str]] = field(default_factory=list)
+    recovered: int = 0
+
+    def add_agent(
+        self, agent_id: int, campaign_id: int, phase: AgentPhase, since: datetime
+    ) -> None:
+        self.agent_rows[agent_id] = AgentSnapshot(agent_id, campaign_id, phase, since)
+
+    def set_phase(self, agent_id: int, phase: AgentPhase) -> None:
+        row = self.agent_rows[agent_id]
+        self.agent_rows[agent_id] = AgentSnapshot(row.agent_id, row.campaign_id, phase, row.since)
+
+    def active_campaigns(self) -> Sequence[CampaignPlan]:
+        return list(self.plans)
+
+    def agents(self) -> Sequence[AgentSnapshot]:
+        return list(self.agent_rows.values())
+
+    def reserve_agent(
+        self, agent_id: int, *, call_id: str | None, now: datetime, reason: str
+    ) -> bool:
+        if self.agent_rows[agent_id].phase is not AgentPhase.READY:
+            return False
+        self.set_phase(agent_id, AgentPhase.RESERVED)
+        return True
+
+    def release_agent(self, agent_id: int, *, now: datetime, reason: str) -> None:
+        if self.agent_rows[agent_id].phase is AgentPhase.RESERVED:
+            self.set_phase(agent_id, AgentPhase.READY)
+
+    def record_dial_level(
+        self, campaign_id: int, dial_level: float, reason: str, *, now: datetime
+    ) -> None:
+        self.levels.append((campaign_id, dial_level, reason))
+
+    def abandon_tallies(self, campaign_id: int, *, now: datetime) -> tuple[Tally, Tally]:
+        return Tally(), Tally()
+
+    def recover(self, *, now: datetime, older_than_s: float) -> str:
+        self.recovered += 1
+        return "nothing to recover"
+
+
+@dataclass
+class FakeLeads:
+    queue: dict[int, list[int]] = field(default_factory=dict)
+    refused: set[int] = field(default_factory=set)
+    claimed: list[int] = field(default_factory=list)
+    given_back: list[int] = field(default_factory=list)
+
+    def refill(self, campaign_ids: Sequence[int], *, now: datetime) -> None:
+        pass
+
+    def _claim(self, campaign_id: int, lead_id: int) -> ClaimedLead | None:
+        if lead_id in self.refused:
+            return None
+        self.claimed.append(lead_id)
+        return ClaimedLead(lead_id, campaign_id, 1, f"+98912000{lead_id:04d}")
+
+    def next_lead(self, campaign_id: int, *, now: datetime) -> ClaimedLead | None:
+        queue = self.queue.get(campaign_id, [])
+        while queue:
+            claimed = self._claim(campaign_id, queue.pop(0))
+            if claimed is not None:
+                return claimed
+        return None
+
+    def hold(self, campaign_id: int, *, agent_id: int, now: datetime) -> HeldLead | None:
+        queue = self.queue.get(campaign_id, [])
+        return HeldLead(queue.pop(0), campaign_id) if queue else None
+
+    def claim_held(self, held: HeldLead, *, now: datetime) -> ClaimedLead | None:
+        return self._claim(held.campaign_id, held.lead_id)
+
+    def give_back(self, held: HeldLead) -> None:
+        self.given_back.append(held.lead_id)
+        self.queue.setdefault(held.campaign_id, []).insert(0, held.lead_id)
+
+
+class FakeCarrier:
+    def __init__(self) -> None:
+        self.originated: list[OriginateRequest] = []
+        self.callbacks: dict[str, ProgressCallback] = {}
+        self.abandoned: list[str] = []
+        self.hung_up: list[str] = []
+        self.bridged: list[tuple[str, str]] = []
+        self.legs: list[str] = []
+        self.leg_callbacks: dict[str, ProgressCallback] = {}
+        self.disconnected: list[str] = []
+        self.answer_legs = True
+        self.healthy = TrunkHealth(True)
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        for call_id in list(self.callbacks):
+            self.end(call_id, "failed")
+
+    def health(self) -> TrunkHealth:
+        return self.healthy
+
+    async def originate(self, request: OriginateRequest, on_progress: ProgressCallback) -> None:
+        self.originated.append(request)
+        self.callbacks[request.call_id] = on_progress
+        self.progress(request.call_id, "dialing")
+
+    def progress(self, call_id: str, phase: Any, outcome: str | None = None) -> None:
+        self.callbacks[call_id](CallProgress(call_id, phase, T0, outcome=outcome))
+
+    def answer(self, call_id: str) -> None:
+        self.progress(call_id, "answered")
+
+    def end(self, call_id: str, outcome: str) -> None:
+        callback = self.callbacks.pop(call_id, None)
+        if callback is not None:
+            callback(CallProgress(call_id, "ended", T0, outcome=outcome))
+
+    @property
+    def up(self) -> list[str]:
+        return list(self.callbacks)
+
+    async def hang_up(self, call_id: str) -> None:
+        self.hung_up.append(call_id)
+        self.end(call_id, "answered")
+
+    async def play_and_hang_up(self, call_id: str) -> None:
+        if call_id not in self.callbacks:
+            raise CarrierError("gone")
+        self.abandoned.append(call_id)
+        self.end(call_id, "answered")
+
+    async def connect_agent(self, request: AgentLegRequest, on_progress: ProgressCallback) -> None:
+        self.legs.append(request.agent_leg_id)
+        self.leg_callbacks[request.agent_leg_id] = on_progress
+        if self.answer_legs:
+            on_progress(CallProgress(request.agent_leg_id, "answered", T0))
+
+    async def disconnect_agent(self, agent_leg_id: str) -> None:
+        self.disconnected.append(agent_leg_id)
+
+    async def bridge(self, call_id: str, agent_leg_id: str) -> None:
+        self.bridged.append((call_id, agent_leg_id))
+
+    async def unbridge(self, call_id: str) -> None:
+        pass
+
+
+class RecordingBus:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.handlers: dict[str, list[Any]] = {}
+
+    def publish(self, event: Event) -> None:
+        self.events.append(event)
+
+    def subscribe(self, event_type: str, handler: Any) -> None:
+        self.handlers.setdefault(event_type, []).append(handler)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def ping(self) -> bool:
+        return True
+
+    def of(self, kind: type[Event]) -> list[Any]:
+        return [event for event in self.events if isinstance(event, kind)]

@@ -1,0 +1,292 @@
+"""The worker's decisions against in-memory ports and a carrier the test drives."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import pytest
+
+from callcenter.events import (
+    CallConnected,
+    CallDialing,
+    CallEnded,
+    DialingHeld,
+    PacerLevelChanged,
+    PreviewCallRequested,
+    PreviewOffered,
+    PreviewSkipped,
+)
+from dialer.agent_pool import InProcessAgentPool
+from dialer.carrier import CallProgress, TrunkHealth
+from dialer.ports import AgentPhase, CampaignPlan, Mode
+from dialer.worker import DialerWorker, WorkerConfig, outcome_of_ended
+from tests.unit.dialer.fakes import (
+    T0,
+    FakeCarrier,
+    FakeClock,
+    FakeLeads,
+    FakeServices,
+    RecordingBus,
+)
+
+READY, PAUSED, RESERVED = AgentPhase.READY, AgentPhase.PAUSED, AgentPhase.RESERVED
+
+
+class Harness:
+    def __init__(self, mode: Mode, phases: list[AgentPhase], leads: int = 10, **config: object):
+        self.clock = FakeClock()
+        self.plan = CampaignPlan(id=1, mode=mode, preview_timeout_s=config.pop("preview", None))  # type: ignore[arg-type]
+        self.services = FakeServices(plans=[self.plan])
+        for number, phase in enumerate(phases, start=1):
+            # Agent 1 has been idle longest.
+            self.services.add_agent(number, 1, phase, T0 - timedelta(seconds=100 - number))
+        self.leads = FakeLeads(queue={1: list(range(1, leads + 1))})
+        self.carrier = FakeCarrier()
+        self.bus = RecordingBus()
+        config.setdefault("abandon_after_s", 0.05)
+        config.setdefault("agent_poll_s", 0.01)
+        self.worker = DialerWorker(
+            services=self.services,
+            leads=self.leads,
+            carrier=self.carrier,
+            bus=self.bus,
+            pool=InProcessAgentPool(),
+            config=WorkerConfig(**config),  # type: ignore[arg-type]
+            clock=self.clock,
+        )
+
+    def run(self, scenario: Callable[[Harness], Awaitable[None]]) -> None:
+        async def go() -> None:
+            await self.worker.start()
+            await scenario(self)
+            await settle()
+
+        asyncio.run(go())
+
+    async def tick(self) -> None:
+        await self.worker.tick()
+        await settle()
+
+
+async def settle(rounds: int = 20) -> None:
+    for _ in range(rounds):
+        await asyncio.sleep(0.001)
+
+
+def test_progressive_places_one_call_per_ready_agent() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY, READY, READY, PAUSED])
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        assert len(h.carrier.originated) == 3
+        await h.tick()
+        assert len(h.carrier.originated) == 3  # still ringing: never more than the ready agents
+
+    h.run(scenario)
+    assert [e.lead_id for e in h.bus.of(CallDialing)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("mode", [Mode.PROGRESSIVE, Mode.PREDICTIVE])
+def test_no_ready_agents_no_calls(mode: Mode) -> None:
+    h = Harness(mode, [PAUSED, PAUSED])
+    h.run(Harness.tick)
+    assert h.carrier.originated == []
+
+
+def test_a_paused_campaign_places_nothing() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY, READY])
+    h.services.plans = []  # the database lists active campaigns only
+    h.run(Harness.tick)
+    assert h.carrier.originated == []
+
+
+def test_the_trunk_limit_caps_calls_up_at_once() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY] * 5, max_concurrent_calls=2)
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        assert len(h.carrier.up) == 2
+        h.carrier.end(h.carrier.up[0], "busy")
+        await settle()
+        await h.tick()
+        assert len(h.carrier.up) == 2
+
+    h.run(scenario)
+    assert len(h.carrier.originated) == 3
+
+
+def test_an_unhealthy_trunk_holds_dialing_with_its_reason() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY, READY])
+    h.carrier.healthy = TrunkHealth(False, "OPTIONS keepalive to the trunk timed out")
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        await h.tick()
+        assert h.carrier.originated == []
+        h.carrier.healthy = TrunkHealth(True)
+        await h.tick()
+
+    h.run(scenario)
+    held = h.bus.of(DialingHeld)
+    assert [(e.held, e.reason) for e in held] == [
+        (True, "OPTIONS keepalive to the trunk timed out"),
+        (False, "trunk healthy again"),
+    ]
+    assert len(h.carrier.originated) == 2
+
+
+def test_dial_level_changes_are_recorded_with_the_reason() -> None:
+    h = Harness(Mode.PREDICTIVE, [READY, READY, READY])
+    h.run(Harness.tick)
+    assert h.services.levels
+    published = h.bus.of(PacerLevelChanged)
+    assert [(e.campaign_id, e.dial_level, e.reason) for e in published] == h.services.levels
+    assert all(reason for _, _, reason in h.services.levels)
+
+
+def test_a_lead_refused_at_dial_time_is_dropped_for_the_next() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY])
+    h.leads.refused = {1, 2}
+    h.run(Harness.tick)
+    assert [e.lead_id for e in h.bus.of(CallDialing)] == [3]
+    assert h.leads.claimed == [3]
+
+
+def test_a_live_answer_goes_to_the_longest_idle_agent() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY, READY])
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        first = h.carrier.originated[0].call_id
+        h.carrier.answer(first)
+        await settle()
+        h.carrier.end(first, "answered")
+
+    h.run(scenario)
+    (connected,) = h.bus.of(CallConnected)
+    assert connected.agent_id == 1
+    assert h.carrier.bridged and h.carrier.bridged[0][1].startswith("agent-1-")
+    assert h.bus.of(CallEnded)[0].outcome == "answered"
+
+
+def test_a_live_answer_no_agent_takes_in_time_gets_the_abandon_message() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY])
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        call_id = h.carrier.originated[0].call_id
+        h.services.set_phase(1, PAUSED)  # the only agent paused while it rang
+        h.carrier.answer(call_id)
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if h.carrier.abandoned:
+                break
+
+    h.run(scenario)
+    assert h.carrier.abandoned == [h.carrier.originated[0].call_id]
+    assert [e.outcome for e in h.bus.of(CallEnded)] == ["abandoned"]
+    assert h.bus.of(CallConnected) == []
+
+
+@pytest.mark.parametrize(
+    ("carrier_outcome", "answered", "connected", "recorded"),
+    [
+        ("answered", True, True, "answered"),
+        ("answered", True, False, "abandoned"),  # the customer hung up while waiting
+        ("machine", True, False, "machine"),
+        ("busy", False, False, "busy"),
+        (None, False, False, "failed"),
+    ],
+)
+def test_outcome_of_an_ended_call(
+    carrier_outcome: str | None, answered: bool, connected: bool, recorded: str
+) -> None:
+    assert outcome_of_ended(carrier_outcome, answered=answered, connected=connected) == recorded
+
+
+def test_preview_offers_a_lead_and_dials_it_when_the_agent_asks() -> None:
+    h = Harness(Mode.PREVIEW, [READY, PAUSED])
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        (offer,) = h.bus.of(PreviewOffered)
+        h.services.set_phase(1, RESERVED)  # what the workstation does with the offer
+        await h.tick()
+        assert h.carrier.originated == []  # waits for the agent
+        await h.worker.on_agent_request(
+            PreviewCallRequested(agent_id=1, campaign_id=1, lead_id=offer.lead_id)
+        )
+        call_id = h.carrier.originated[0].call_id
+        h.carrier.answer(call_id)
+        await settle()
+        h.carrier.end(call_id, "answered")
+
+    h.run(scenario)
+    (dialing,) = h.bus.of(CallDialing)
+    assert (dialing.agent_id, dialing.lead_id) == (1, 1)
+    assert [e.agent_id for e in h.bus.of(CallConnected)] == [1]
+
+
+def test_a_skipped_preview_gives_the_lead_back() -> None:
+    h = Harness(Mode.PREVIEW, [READY])
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        h.services.set_phase(1, RESERVED)
+        await h.worker.on_agent_request(
+            PreviewSkipped(agent_id=1, campaign_id=1, lead_id=1, reason="wrong_person")
+        )
+
+    h.run(scenario)
+    assert h.leads.given_back == [1]
+    assert h.carrier.originated == []
+
+
+def test_a_preview_timeout_dials_the_lead() -> None:
+    h = Harness(Mode.PREVIEW, [READY], preview=0.0)
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        h.services.set_phase(1, RESERVED)
+        await h.tick()
+
+    h.run(scenario)
+    assert [e.agent_id for e in h.bus.of(CallDialing)] == [1]
+
+
+def test_a_paused_campaign_still_connects_the_answers_it_has_up() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY])
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        h.services.plans = []  # paused while the call rings
+        await h.tick()
+        call_id = h.carrier.originated[0].call_id
+        h.carrier.answer(call_id)
+        for _ in range(50):
+            await asyncio.sleep(0.005)
+        h.carrier.end(call_id, "answered")
+
+    h.run(scenario)
+    assert len(h.carrier.originated) == 1
+    assert [e.agent_id for e in h.bus.of(CallConnected)] == [1]
+    assert h.carrier.abandoned == []
+
+
+def test_an_agent_phone_leg_is_nailed_up_once_and_dropped_at_logout() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY], leads=0)
+    h.carrier.answer_legs = False
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        await h.tick()  # still ringing: not called twice
+        assert len(h.carrier.legs) == 1
+        (leg_id,) = h.carrier.legs
+        h.carrier.leg_callbacks[leg_id](CallProgress(leg_id, "answered", T0))
+        del h.services.agent_rows[1]  # logged out
+        await h.tick()
+        assert h.carrier.disconnected == [leg_id]
+
+    h.run(scenario)
