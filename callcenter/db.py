@@ -59,6 +59,10 @@ class Database:
         self.url = url
         self.engine = _make_engine(url, echo=echo)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Long reads (exports, test assertions) must not hold SQLite's write lock.
+        self.read_sessions = sessionmaker(
+            self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
+        )
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
@@ -107,6 +111,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    # pysqlite's own transaction handling breaks SAVEPOINT; SQLAlchemy's recipe
-    # is to switch it off (isolation_level=None above) and emit BEGIN here.
-    connection.exec_driver_sql("BEGIN")
+    """pysqlite's own transaction handling breaks SAVEPOINT; SQLAlchemy's
+    recipe is to switch it off (isolation_level=None above) and BEGIN here.
+
+    IMMEDIATE by default: a unit of work takes the write lock up front, so
+    concurrent writers queue on busy_timeout. A DEFERRED transaction that
+    read before another connection committed fails at its first write with
+    "database is locked" at once, and waiting cannot help it. Read-only
+    sessions (Database.read_sessions) stay DEFERRED so they never block."""
+    mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    connection.exec_driver_sql(f"BEGIN {mode}")

@@ -141,8 +141,9 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def app_session(sqlite_database: Database) -> Iterator[Session]:
-    """A session on the app's own database, for arranging and checking rows."""
-    with sqlite_database.sessions() as db_session:
+    """A session on the app's own database, for arranging and checking rows.
+    Deferred, so a test holding it open never blocks the app's writers."""
+    with sqlite_database.read_sessions() as db_session:
         yield db_session
 
 

@@ -89,7 +89,7 @@ def _run(
     counter = RowCounter()
     complete = False
     try:
-        with database.sessions() as session:
+        with database.read_sessions() as session:
             sheets = build_sheets(session, kind, filters, locale)
             if fmt == "csv":
                 yield from csv_chunks(sheets, counter, titles=kind != "calls")
