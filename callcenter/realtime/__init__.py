@@ -24,6 +24,8 @@ def emit_after_commit(
 
 @event.listens_for(Session, "after_commit")
 def _send_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT was released; the real commit is still to come
     pending = session.info.pop(PENDING, [])
     broadcaster: Broadcaster | None = session.info.get(BROADCASTER)
     if broadcaster is None:
@@ -34,4 +36,6 @@ def _send_pending(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # only a SAVEPOINT: what was queued before it still stands
     session.info.pop(PENDING, None)

@@ -33,8 +33,10 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Per module: Playwright's sync API keeps an asyncio loop running in this
+    thread while it is open, and later tests call asyncio.run()."""
     from playwright.sync_api import sync_playwright
 
     if shutil.which(CHROMIUM) is None:
