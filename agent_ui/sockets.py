@@ -14,12 +14,10 @@ from callcenter.auth.access import socket_event
 from callcenter.events import CallHangupRequested
 from callcenter.services import agents, appointments, dispositions, workstation
 from callcenter.services.bus_outbox import publish_after_commit
-from callcenter.services.retry import retrying
 from callcenter.states import Role
 
 AGENT = (Role.AGENT,)
 # Applied under socket_event: a lost SQLite write lock re-runs the handler's unit of work.
-retry = retrying(request_scope.rollback)
 
 
 def _data(args: tuple[Any, ...]) -> dict[str, Any]:
@@ -35,14 +33,12 @@ def _state(status: Any) -> dict[str, Any]:
 
 
 @socket_event("resume", roles=AGENT)
-@retry
 def resume(*_args: Any) -> dict[str, Any]:
     """After a reload or reconnect: the current state, call, step and notes."""
     return {"ok": True, **workstation.current_view(request_scope.session(), current_user.id)}
 
 
 @socket_event("join_campaign", roles=AGENT)
-@retry
 def join_campaign(*args: Any) -> dict[str, Any]:
     data = _data(args)
     status = agents.join_campaign(
@@ -52,26 +48,22 @@ def join_campaign(*args: Any) -> dict[str, Any]:
 
 
 @socket_event("go_ready", roles=AGENT)
-@retry
 def go_ready(*_args: Any) -> dict[str, Any]:
     return _state(agents.go_ready(request_scope.session(), current_user.id))
 
 
 @socket_event("pause", roles=AGENT)
-@retry
 def pause(*args: Any) -> dict[str, Any]:
     reason = _data(args).get("reason")
     return _state(agents.pause(request_scope.session(), current_user.id, reason))
 
 
 @socket_event("agent_logout", roles=AGENT)
-@retry
 def agent_logout(*_args: Any) -> dict[str, Any]:
     return _state(agents.log_out(request_scope.session(), current_user.id))
 
 
 @socket_event("script_move", roles=AGENT)
-@retry
 def script_move(*args: Any) -> dict[str, Any]:
     data = _data(args)
     moved = workstation.move_step(
@@ -85,7 +77,6 @@ def script_move(*args: Any) -> dict[str, Any]:
 
 
 @socket_event("script_reject", roles=AGENT)
-@retry
 def script_reject(*args: Any) -> dict[str, Any]:
     data = _data(args)
     recorded = workstation.record_rejection(
@@ -100,7 +91,6 @@ def script_reject(*args: Any) -> dict[str, Any]:
 
 
 @socket_event("slots_free", roles=AGENT)
-@retry
 def slots_free(*args: Any) -> dict[str, Any]:
     slots = workstation.free_slots_view(
         request_scope.session(), current_user.id, _data(args).get("call_id")
@@ -109,7 +99,6 @@ def slots_free(*args: Any) -> dict[str, Any]:
 
 
 @socket_event("appointment_book", roles=AGENT)
-@retry
 def appointment_book(*args: Any) -> dict[str, Any]:
     data = _data(args)
     session = request_scope.session()
@@ -127,7 +116,6 @@ def appointment_book(*args: Any) -> dict[str, Any]:
 
 
 @socket_event("notes_save", roles=AGENT)
-@retry
 def notes_save(*args: Any) -> dict[str, Any]:
     data = _data(args)
     workstation.save_notes(
@@ -137,7 +125,6 @@ def notes_save(*args: Any) -> dict[str, Any]:
 
 
 @socket_event("hangup", roles=AGENT)
-@retry
 def hangup(*args: Any) -> dict[str, Any]:
     session = request_scope.session()
     call = workstation.open_call(session, current_user.id, _data(args).get("call_id"))
@@ -148,7 +135,6 @@ def hangup(*args: Any) -> dict[str, Any]:
 
 
 @socket_event("disposition_set", roles=AGENT)
-@retry
 def disposition_set(*args: Any) -> dict[str, Any]:
     data = _data(args)
     rejection = data.get("rejection") if isinstance(data.get("rejection"), dict) else None
@@ -166,7 +152,6 @@ def disposition_set(*args: Any) -> dict[str, Any]:
 
 
 @socket_event("wrap_up_expired", roles=AGENT)
-@retry
 def wrap_up_expired(*args: Any) -> dict[str, Any]:
     data = _data(args)
     disposition = dispositions.expire_wrap_up(
@@ -176,7 +161,6 @@ def wrap_up_expired(*args: Any) -> dict[str, Any]:
 
 
 @socket_event("preview_start", roles=AGENT)
-@retry
 def preview_start(*args: Any) -> dict[str, Any]:
     lead = workstation.start_preview(
         request_scope.session(), current_user.id, _data(args).get("lead_id"), bus=_bus()
@@ -185,7 +169,6 @@ def preview_start(*args: Any) -> dict[str, Any]:
 
 
 @socket_event("preview_skip", roles=AGENT)
-@retry
 def preview_skip(*args: Any) -> dict[str, Any]:
     data = _data(args)
     session = request_scope.session()

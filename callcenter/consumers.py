@@ -21,7 +21,6 @@ from callcenter.events import (
 )
 from callcenter.services import calls
 from callcenter.services.follow_up import FollowUpSender
-from callcenter.services.retry import retrying
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ class CallEventConsumer:
 
     def __call__(self, event: Event) -> None:
         # Each try is a fresh unit of work, so nothing from a lost try is kept.
-        retrying(lambda: None)(self._apply)(event)
+        self._apply(event)
 
     def _apply(self, event: Event) -> None:
         with self.database.unit_of_work() as session:

@@ -3,15 +3,12 @@ database (one unit of work per call, so each commits on its own)."""
 
 from __future__ import annotations
 
-import functools
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
 from callcenter.db import Database
 from callcenter.models import AgentStatus, Call, Campaign, CampaignStatus
@@ -22,26 +19,6 @@ from dialer.ports import AgentPhase, AgentSnapshot, CampaignPlan, Mode, Tally
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-LOCK_RETRIES = 8
-
-
-def retry_when_locked(method: Callable[..., T]) -> Callable[..., T]:
-    """SQLite gives a deferred transaction that read before another writer
-    committed "database is locked" at once (no busy wait); the unit of work
-    is safe to run again from the start."""
-
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        for attempt in range(LOCK_RETRIES):
-            try:
-                return method(*args, **kwargs)
-            except OperationalError as exc:
-                if "locked" not in str(exc.orig) or attempt == LOCK_RETRIES - 1:
-                    raise
-                time.sleep(min(0.5, 0.02 * 2**attempt))
-        raise AssertionError("unreachable")
-
-    return wrapper
 
 
 class DatabaseServices:
@@ -50,7 +27,6 @@ class DatabaseServices:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    @retry_when_locked
     def active_campaigns(self) -> Sequence[CampaignPlan]:
         with self.database.unit_of_work() as session:
             rows = session.scalars(
@@ -60,7 +36,6 @@ class DatabaseServices:
             )
             return [_plan(campaign) for campaign in rows]
 
-    @retry_when_locked
     def agents(self) -> Sequence[AgentSnapshot]:
         with self.database.unit_of_work() as session:
             rows = session.scalars(
@@ -82,7 +57,6 @@ class DatabaseServices:
                 if row.campaign_id is not None
             ]
 
-    @retry_when_locked
     def reserve_agent(
         self, agent_id: int, *, call_id: str | None, now: datetime, reason: str
     ) -> bool:
@@ -97,7 +71,6 @@ class DatabaseServices:
             )
             return True
 
-    @retry_when_locked
     def release_agent(self, agent_id: int, *, now: datetime, reason: str) -> None:
         try:
             with self.database.unit_of_work() as session:
@@ -109,7 +82,6 @@ class DatabaseServices:
         except IllegalTransition:
             log.info("agent %s moved on before the dialer let them go", agent_id)
 
-    @retry_when_locked
     def record_dial_level(
         self, campaign_id: int, dial_level: float, reason: str, *, now: datetime
     ) -> None:
@@ -118,7 +90,6 @@ class DatabaseServices:
                 session, campaign_id=campaign_id, dial_level=dial_level, reason=reason, at=now
             )
 
-    @retry_when_locked
     def abandon_tallies(self, campaign_id: int, *, now: datetime) -> tuple[Tally, Tally]:
         with self.database.unit_of_work() as session:
             today, window = pacing_log.abandon_tallies(session, campaign_id, now=now)
@@ -127,7 +98,6 @@ class DatabaseServices:
             Tally(window.live_answers, window.abandoned),
         )
 
-    @retry_when_locked
     def recover(self, *, now: datetime, older_than_s: float) -> str:
         with self.database.unit_of_work() as session:
             result = call_recovery.recover_after_restart(

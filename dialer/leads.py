@@ -11,7 +11,6 @@ from datetime import datetime
 from callcenter.db import Database
 from callcenter.errors import Conflict, NotFound
 from callcenter.services import lead_lifecycle
-from dialer.db_port import retry_when_locked
 from dialer.hopper import Hopper, HopperFeeder, Lease
 from dialer.ports import ClaimedLead, HeldLead
 
@@ -28,13 +27,11 @@ class HopperLeadSource:
         self.hopper = hopper
         self.feeder = HopperFeeder(database, hopper)
 
-    @retry_when_locked
     def refill(self, campaign_ids: Sequence[int], *, now: datetime) -> None:
         for campaign_id in campaign_ids:
             self.hopper.reap(campaign_id, now=now)
             self.feeder.refill(campaign_id, now=now)
 
-    @retry_when_locked
     def next_lead(self, campaign_id: int, *, now: datetime) -> ClaimedLead | None:
         claimed = self.feeder.next_lead(campaign_id, now=now)
         if claimed is None:
@@ -54,7 +51,6 @@ class HopperLeadSource:
             return None
         return HeldLead(lead_id=lease.lead.lead_id, campaign_id=campaign_id, lease=lease)
 
-    @retry_when_locked
     def claim_held(self, held: HeldLead, *, now: datetime) -> ClaimedLead | None:
         lease: Lease = held.lease
         try:

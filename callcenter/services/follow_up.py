@@ -37,7 +37,6 @@ from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
 from callcenter.services import scripts_catalog
 from callcenter.services.bus_outbox import publish_after_commit
-from callcenter.services.retry import retrying
 from callcenter.settings import SmtpSettings
 from scripts import render_message
 from scripts.model import FOLLOW_UP_STEP
@@ -259,13 +258,11 @@ def send_one(database: Database, follow_up_id: int, smtp: SmtpSettings, now: dat
     """Claim, send outside any transaction, record: at least once, never
     holding the database while the SMTP server thinks."""
 
-    @retrying(lambda: None)
     def take() -> EmailMessage | None:
         with database.unit_of_work() as session:
             session.info["smtp_sender"] = smtp.sender
             return claim(session, follow_up_id, now)
 
-    @retrying(lambda: None)
     def record(error: Exception | None) -> bool:
         with database.unit_of_work() as session:
             return record_result(session, follow_up_id, error, now)

@@ -13,11 +13,8 @@ cause a double dial or a call to a blocked number."""
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy.exc import OperationalError
 
 from callcenter.db import Database
 from callcenter.errors import Conflict, NotFound
@@ -25,8 +22,6 @@ from callcenter.services import campaigns, hopper_feed, lead_lifecycle
 from dialer.hopper.base import DEFAULT_LEASE_SECONDS, Hopper
 
 log = logging.getLogger(__name__)
-_LOCKED_RETRIES = 20
-_LOCKED_BACKOFF_SECONDS = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,15 +96,6 @@ class HopperFeeder:
             )
 
     def _claim_in_database(self, lead_id: int, now: datetime) -> int:
-        """The attempt number. SQLite refuses a write from a transaction whose
-        snapshot another writer has moved past ("database is locked"); that is
-        transient, so the claim is tried again on a fresh transaction."""
-        for remaining in range(_LOCKED_RETRIES, -1, -1):
-            try:
-                with self.database.unit_of_work() as session:
-                    return lead_lifecycle.claim_attempt(session, lead_id, now=now).attempts
-            except OperationalError:
-                if remaining == 0 or self.database.engine.dialect.name != "sqlite":
-                    raise
-                time.sleep(_LOCKED_BACKOFF_SECONDS)
-        raise AssertionError("unreachable")
+        """The attempt number (the database's claim is the last guard)."""
+        with self.database.unit_of_work() as session:
+            return lead_lifecycle.claim_attempt(session, lead_id, now=now).attempts

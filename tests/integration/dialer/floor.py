@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
 
 from callcenter.bus import InProcessEventBus
 from callcenter.calling_windows import WEEKDAYS
@@ -23,7 +22,7 @@ from callcenter.services import agents, dispositions
 from callcenter.states import AgentState, CallState, LeadState, Role
 from dialer.agent_pool import InProcessAgentPool
 from dialer.carrier import Carrier
-from dialer.db_port import DatabaseServices, retry_when_locked
+from dialer.db_port import DatabaseServices
 from dialer.hopper import MemoryHopper
 from dialer.leads import HopperLeadSource
 from dialer.worker import DialerWorker, WorkerConfig
@@ -92,7 +91,7 @@ def build_floor(
             agents.join_campaign(session, agent_id, campaign_id, f"sip:{1000 + number}@127.0.0.1")
             agents.go_ready(session, agent_id)
     bus = InProcessEventBus()
-    consumer = retry_when_locked(CallEventConsumer(database))
+    consumer = CallEventConsumer(database)
     for event_class in CALL_EVENTS:
         bus.subscribe(event_class.TYPE, consumer)
     floor = Floor(database, bus, campaign_id, agent_ids, lead_ids)
@@ -127,8 +126,6 @@ class AgentsFinishing(threading.Thread):
                     self.done += 1
                 except DomainError as exc:
                     self.errors.append(f"agent {agent_id} call {call_id}: {exc.message}")
-                except OperationalError:
-                    pass  # SQLite "database is locked": try again on the next pass
 
     def stop(self) -> None:
         self._halt.set()

@@ -23,7 +23,6 @@ from callcenter.consumers import CALL_EVENTS, CallEventConsumer
 from callcenter.db import Database
 from callcenter.models import DialMode
 from callcenter.states import LeadState
-from dialer.db_port import retry_when_locked
 from tests.integration.dialer.floor import AgentsFinishing, build_floor, wait_for
 
 DIALER_COMMAND = EntryPoint(
@@ -110,7 +109,7 @@ def test_the_dialer_process_on_redis_feeds_the_web_consumers(
     floor = build_floor(database, agents_count=2, leads_count=6, dial_mode=DialMode.PROGRESSIVE)
     floor.bus.stop()  # the in-process bus of the floor is not used here
     web_bus = RedisStreamsEventBus(redis_url, group="callcenter", block_ms=200)
-    consumer = retry_when_locked(CallEventConsumer(database))
+    consumer = CallEventConsumer(database)
     for event_class in CALL_EVENTS:
         web_bus.subscribe(event_class.TYPE, consumer)
     web_bus.start()
