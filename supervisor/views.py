@@ -7,6 +7,8 @@ from flask.typing import ResponseReturnValue
 
 from callcenter.auth.access import allow_roles
 from callcenter.states import Role
+from supervisor import reports as report_views
+from supervisor import sockets  # noqa: F401  (registers the floor's socket events)
 
 bp = Blueprint(
     "supervisor",
@@ -27,4 +29,11 @@ def floor() -> ResponseReturnValue:
 @bp.get("/reports")
 @allow_roles(Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
 def reports() -> ResponseReturnValue:
-    return render_template("supervisor/reports.html")
+    return report_views.reports_page()
+
+
+@bp.get("/reports/export")
+@allow_roles(Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+def reports_export() -> ResponseReturnValue:
+    """CSV or XLSX of a report or of raw call records, streamed."""
+    return report_views.export_download()

@@ -1,0 +1,357 @@
+"""Live floor counters: one interface, kept in-process (embedded default) or in
+Redis (several web workers and dialer processes share the same numbers).
+
+The counters are dumb storage. `callcenter.services.live_floor` decides what
+to count from the bus events; this module only adds, reads and replaces:
+
+- day totals per campaign (`dials`, `live_answers`, ... as floats), keyed by
+  the local date the call was dialed on;
+- day totals per agent (`calls`, `appointments`);
+- the live maps: calls in progress and each agent's current state, as small
+  JSON-able dicts;
+- `claim(event_id)` so a redelivered bus event is counted once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any, Protocol
+
+Totals = dict[str, float]
+SEEN_LIMIT = 200_000
+SEEN_TTL_SECONDS = 2 * 24 * 3600
+DAY_TTL_SECONDS = 40 * 24 * 3600
+
+
+class LiveCounters(Protocol):
+    def claim(self, event_id: str) -> bool:
+        """True the first time an event id is seen, False on a redelivery."""
+
+    def add(
+        self,
+        day: date,
+        campaign_id: int,
+        deltas: Mapping[str, float],
+        *,
+        agent_id: int | None = None,
+        agent_deltas: Mapping[str, float] | None = None,
+    ) -> None: ...
+
+    def totals(self, day: date) -> dict[int, Totals]: ...
+
+    def window(self, campaign_ids: Iterable[int], days: list[date]) -> dict[int, Totals]:
+        """Totals summed over `days`, per campaign."""
+
+    def agent_totals(self, day: date) -> dict[int, Totals]: ...
+
+    def set_call(self, call_id: str, data: Mapping[str, Any]) -> None: ...
+
+    def get_call(self, call_id: str) -> dict[str, Any] | None: ...
+
+    def drop_call(self, call_id: str) -> None: ...
+
+    def calls(self) -> dict[str, dict[str, Any]]: ...
+
+    def set_agent(self, agent_id: int, data: Mapping[str, Any]) -> None: ...
+
+    def get_agent(self, agent_id: int) -> dict[str, Any] | None: ...
+
+    def agents(self) -> dict[int, dict[str, Any]]: ...
+
+    def replace_day(
+        self, day: date, totals: Mapping[int, Totals], agent_totals: Mapping[int, Totals]
+    ) -> None: ...
+
+    def replace_live(
+        self, calls: Mapping[str, Mapping[str, Any]], agents: Mapping[int, Mapping[str, Any]]
+    ) -> None: ...
+
+    def first_build(self, day: date) -> bool:
+        """True once per day (per deployment): whoever gets it rebuilds from the DB."""
+
+    def lead(self, seconds: float) -> bool:
+        """True if this process should emit the snapshot for the next `seconds`."""
+
+
+class InProcessCounters:
+    """Dicts under one lock: the embedded default, one process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._days: dict[date, dict[int, Totals]] = defaultdict(dict)
+        self._agent_days: dict[date, dict[int, Totals]] = defaultdict(dict)
+        self._calls: dict[str, dict[str, Any]] = {}
+        self._agents: dict[int, dict[str, Any]] = {}
+        self._built: set[date] = set()
+
+    def claim(self, event_id: str) -> bool:
+        with self._lock:
+            if event_id in self._seen:
+                return False
+            self._seen[event_id] = None
+            if len(self._seen) > SEEN_LIMIT:
+                self._seen.popitem(last=False)
+            return True
+
+    def add(
+        self,
+        day: date,
+        campaign_id: int,
+        deltas: Mapping[str, float],
+        *,
+        agent_id: int | None = None,
+        agent_deltas: Mapping[str, float] | None = None,
+    ) -> None:
+        with self._lock:
+            _add_into(self._days[day].setdefault(campaign_id, {}), deltas)
+            if agent_id is not None and agent_deltas:
+                _add_into(self._agent_days[day].setdefault(agent_id, {}), agent_deltas)
+
+    def totals(self, day: date) -> dict[int, Totals]:
+        with self._lock:
+            return {cid: dict(values) for cid, values in self._days.get(day, {}).items()}
+
+    def window(self, campaign_ids: Iterable[int], days: list[date]) -> dict[int, Totals]:
+        with self._lock:
+            summed: dict[int, Totals] = {}
+            for cid in campaign_ids:
+                total: Totals = {}
+                for day in days:
+                    _add_into(total, self._days.get(day, {}).get(cid, {}))
+                summed[cid] = total
+            return summed
+
+    def agent_totals(self, day: date) -> dict[int, Totals]:
+        with self._lock:
+            return {aid: dict(values) for aid, values in self._agent_days.get(day, {}).items()}
+
+    def set_call(self, call_id: str, data: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._calls[call_id] = dict(data)
+
+    def get_call(self, call_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._calls.get(call_id)
+            return dict(found) if found is not None else None
+
+    def drop_call(self, call_id: str) -> None:
+        with self._lock:
+            self._calls.pop(call_id, None)
+
+    def calls(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {key: dict(value) for key, value in self._calls.items()}
+
+    def set_agent(self, agent_id: int, data: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._agents[agent_id] = dict(data)
+
+    def get_agent(self, agent_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._agents.get(agent_id)
+            return dict(found) if found is not None else None
+
+    def agents(self) -> dict[int, dict[str, Any]]:
+        with self._lock:
+            return {key: dict(value) for key, value in self._agents.items()}
+
+    def replace_day(
+        self, day: date, totals: Mapping[int, Totals], agent_totals: Mapping[int, Totals]
+    ) -> None:
+        with self._lock:
+            self._days[day] = {cid: dict(values) for cid, values in totals.items()}
+            self._agent_days[day] = {aid: dict(values) for aid, values in agent_totals.items()}
+
+    def replace_live(
+        self, calls: Mapping[str, Mapping[str, Any]], agents: Mapping[int, Mapping[str, Any]]
+    ) -> None:
+        with self._lock:
+            self._calls = {key: dict(value) for key, value in calls.items()}
+            self._agents = {key: dict(value) for key, value in agents.items()}
+
+    def first_build(self, day: date) -> bool:
+        with self._lock:
+            if day in self._built:
+                return False
+            self._built.add(day)
+            return True
+
+    def lead(self, seconds: float) -> bool:
+        return True
+
+
+class RedisCounters:
+    """The same counters in Redis hashes, shared by every process.
+
+    Keys (prefix `cc:live:`): `t:{day}:{campaign}` day totals, `tc:{day}`
+    the campaigns with totals that day, `a:{day}:{agent}` agent totals,
+    `ta:{day}` the agents with totals, `calls` and `agents` the live maps
+    (field -> JSON), `seen:{event_id}` the dedupe marks."""
+
+    def __init__(self, url: str, *, prefix: str = "cc:live:") -> None:
+        import redis
+
+        # Any: redis-py's sync/async union types get in the way of a sync client
+        self._redis: Any = redis.Redis.from_url(url, decode_responses=True)
+        self._prefix = prefix
+        self._token = uuid.uuid4().hex
+
+    def _key(self, *parts: object) -> str:
+        return self._prefix + ":".join(str(part) for part in parts)
+
+    def claim(self, event_id: str) -> bool:
+        return bool(self._redis.set(self._key("seen", event_id), 1, nx=True, ex=SEEN_TTL_SECONDS))
+
+    def add(
+        self,
+        day: date,
+        campaign_id: int,
+        deltas: Mapping[str, float],
+        *,
+        agent_id: int | None = None,
+        agent_deltas: Mapping[str, float] | None = None,
+    ) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        totals_key = self._key("t", day.isoformat(), campaign_id)
+        for name, value in deltas.items():
+            pipe.hincrbyfloat(totals_key, name, value)
+        pipe.expire(totals_key, DAY_TTL_SECONDS)
+        pipe.sadd(self._key("tc", day.isoformat()), campaign_id)
+        pipe.expire(self._key("tc", day.isoformat()), DAY_TTL_SECONDS)
+        if agent_id is not None and agent_deltas:
+            agent_key = self._key("a", day.isoformat(), agent_id)
+            for name, value in agent_deltas.items():
+                pipe.hincrbyfloat(agent_key, name, value)
+            pipe.expire(agent_key, DAY_TTL_SECONDS)
+            pipe.sadd(self._key("ta", day.isoformat()), agent_id)
+            pipe.expire(self._key("ta", day.isoformat()), DAY_TTL_SECONDS)
+        pipe.execute()
+
+    def _hashes(self, day: date, kind: str, index: str) -> dict[int, Totals]:
+        ids = sorted(
+            int(value) for value in self._redis.smembers(self._key(index, day.isoformat()))
+        )
+        pipe = self._redis.pipeline(transaction=False)
+        for item in ids:
+            pipe.hgetall(self._key(kind, day.isoformat(), item))
+        return {item: _floats(values) for item, values in zip(ids, pipe.execute(), strict=True)}
+
+    def totals(self, day: date) -> dict[int, Totals]:
+        return self._hashes(day, "t", "tc")
+
+    def window(self, campaign_ids: Iterable[int], days: list[date]) -> dict[int, Totals]:
+        ids = list(campaign_ids)
+        pipe = self._redis.pipeline(transaction=False)
+        for cid in ids:
+            for day in days:
+                pipe.hgetall(self._key("t", day.isoformat(), cid))
+        results = iter(pipe.execute())
+        summed: dict[int, Totals] = {}
+        for cid in ids:
+            total: Totals = {}
+            for _day in days:
+                _add_into(total, _floats(next(results)))
+            summed[cid] = total
+        return summed
+
+    def agent_totals(self, day: date) -> dict[int, Totals]:
+        return self._hashes(day, "a", "ta")
+
+    def set_call(self, call_id: str, data: Mapping[str, Any]) -> None:
+        self._redis.hset(self._key("calls"), call_id, json.dumps(data))
+
+    def get_call(self, call_id: str) -> dict[str, Any] | None:
+        raw = self._redis.hget(self._key("calls"), call_id)
+        return json.loads(raw) if raw else None
+
+    def drop_call(self, call_id: str) -> None:
+        self._redis.hdel(self._key("calls"), call_id)
+
+    def calls(self) -> dict[str, dict[str, Any]]:
+        return {
+            key: json.loads(raw) for key, raw in self._redis.hgetall(self._key("calls")).items()
+        }
+
+    def set_agent(self, agent_id: int, data: Mapping[str, Any]) -> None:
+        self._redis.hset(self._key("agents"), str(agent_id), json.dumps(data))
+
+    def get_agent(self, agent_id: int) -> dict[str, Any] | None:
+        raw = self._redis.hget(self._key("agents"), str(agent_id))
+        return json.loads(raw) if raw else None
+
+    def agents(self) -> dict[int, dict[str, Any]]:
+        found = self._redis.hgetall(self._key("agents"))
+        return {int(key): json.loads(raw) for key, raw in found.items()}
+
+    def replace_day(
+        self, day: date, totals: Mapping[int, Totals], agent_totals: Mapping[int, Totals]
+    ) -> None:
+        iso = day.isoformat()
+        old_campaigns = self._redis.smembers(self._key("tc", iso))
+        old_agents = self._redis.smembers(self._key("ta", iso))
+        pipe = self._redis.pipeline(transaction=True)
+        for cid in old_campaigns:
+            pipe.delete(self._key("t", iso, cid))
+        for aid in old_agents:
+            pipe.delete(self._key("a", iso, aid))
+        pipe.delete(self._key("tc", iso), self._key("ta", iso))
+        for cid, values in totals.items():
+            if values:
+                pipe.hset(self._key("t", iso, cid), mapping=dict(values))
+                pipe.expire(self._key("t", iso, cid), DAY_TTL_SECONDS)
+                pipe.sadd(self._key("tc", iso), cid)
+        for aid, values in agent_totals.items():
+            if values:
+                pipe.hset(self._key("a", iso, aid), mapping=dict(values))
+                pipe.expire(self._key("a", iso, aid), DAY_TTL_SECONDS)
+                pipe.sadd(self._key("ta", iso), aid)
+        pipe.expire(self._key("tc", iso), DAY_TTL_SECONDS)
+        pipe.expire(self._key("ta", iso), DAY_TTL_SECONDS)
+        pipe.execute()
+
+    def replace_live(
+        self, calls: Mapping[str, Mapping[str, Any]], agents: Mapping[int, Mapping[str, Any]]
+    ) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(self._key("calls"), self._key("agents"))
+        if calls:
+            pipe.hset(self._key("calls"), mapping={k: json.dumps(v) for k, v in calls.items()})
+        if agents:
+            pipe.hset(
+                self._key("agents"), mapping={str(k): json.dumps(v) for k, v in agents.items()}
+            )
+        pipe.execute()
+
+    def first_build(self, day: date) -> bool:
+        key = self._key("built", day.isoformat())
+        return bool(self._redis.set(key, 1, nx=True, ex=DAY_TTL_SECONDS))
+
+    def lead(self, seconds: float) -> bool:
+        """A lease renewed by its holder: with several web workers one of them
+        emits the snapshots; another takes over when it stops renewing."""
+        key, lease_ms = self._key("lead"), int(seconds * 3000)
+        if self._redis.set(key, self._token, nx=True, px=lease_ms):
+            return True
+        if self._redis.get(key) == self._token:
+            self._redis.pexpire(key, lease_ms)
+            return True
+        return False
+
+
+def make_counters(redis_url: str) -> LiveCounters:
+    return RedisCounters(redis_url) if redis_url else InProcessCounters()
+
+
+def _add_into(target: Totals, deltas: Mapping[str, float]) -> None:
+    for name, value in deltas.items():
+        target[name] = target.get(name, 0.0) + float(value)
+
+
+def _floats(values: Mapping[str, str]) -> Totals:
+    return {name: float(value) for name, value in values.items()}

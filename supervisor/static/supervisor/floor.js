@@ -1,0 +1,427 @@
+/* The supervisor's live floor. The server puts this socket in its campaign
+   rooms; we ask for the whole floor once (floor_state), then apply deltas
+   (agent.state_changed, floor_call, floor_abandon, floor_campaign) and the
+   per-second metrics (floor_snapshot). Times in state tick here. */
+(function () {
+  "use strict";
+
+  const root = document.getElementById("floor");
+  const L = JSON.parse(document.getElementById("floor-labels").textContent);
+  const locale = root.dataset.locale === "fa" ? "fa-IR" : "en-GB";
+  const num = new Intl.NumberFormat(locale);
+  const dec = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 });
+  const pct = new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 1 });
+  const clock = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" });
+  const STATE_ORDER = ["on_call", "wrap_up", "reserved", "ready", "paused", "logged_out"];
+
+  const floor = {
+    campaigns: new Map(),
+    agents: new Map(),
+    calls: new Map(),
+    abandons: [],
+    pauseReasons: new Map(),
+    skew: 0,
+    pick: "all",
+  };
+
+  const socket = io({ transports: ["websocket", "polling"] });
+
+  // --- helpers -----------------------------------------------------------------------------
+
+  const $ = (id) => document.getElementById(id);
+  const now = () => Date.now() + floor.skew;
+  const ms = (iso) => (iso ? Date.parse(iso) : null);
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined || !isFinite(seconds)) return "—";
+    const s = Math.max(0, Math.floor(seconds));
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    const pad = (v) => num.format(v).padStart(2, num.format(0));
+    return (h ? num.format(h) + ":" + pad(m) : num.format(m)) + ":" + pad(s % 60);
+  }
+
+  function format(value, kind) {
+    if (value === null || value === undefined || value === "") return "—";
+    if (kind === "pct") return pct.format(value);
+    if (kind === "secs") return dec.format(value) + (locale === "fa-IR" ? " ث" : " s");
+    if (kind === "dur") return duration(value);
+    if (kind === "cap") return dec.format(value) + "%";
+    if (typeof value === "number") return Number.isInteger(value) ? num.format(value) : dec.format(value);
+    return String(value);
+  }
+
+  function cell(text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    return td;
+  }
+
+  function visibleCampaign(campaignId) {
+    return floor.pick === "all" || String(campaignId) === floor.pick;
+  }
+
+  function ratio(a, b) {
+    return b ? a / b : null;
+  }
+
+  // --- the numbers (one campaign, or all summed from their raw counts) -----------------------
+
+  function shown() {
+    const list = [...floor.campaigns.values()].filter((c) => visibleCampaign(c.campaign_id));
+    if (floor.pick !== "all") return list[0] || null;
+    if (!list.length) return null;
+    const sum = (path) => list.reduce((acc, c) => acc + (path(c) || 0), 0);
+    const raw = {};
+    for (const c of list) for (const [k, v] of Object.entries(c.raw)) raw[k] = (raw[k] || 0) + v;
+    const agents = {};
+    const calls = {};
+    for (const c of list) {
+      for (const [k, v] of Object.entries(c.agents)) agents[k] = (agents[k] || 0) + v;
+      for (const [k, v] of Object.entries(c.calls)) calls[k] = (calls[k] || 0) + v;
+    }
+    const count = (k) => Math.round(raw[k] || 0);
+    const windowLive = sum((c) => c.window.live_answers);
+    const windowAbandoned = sum((c) => c.window.abandoned);
+    const cap = Math.min(...list.map((c) => c.abandon_cap));
+    const windowRate = ratio(windowAbandoned, windowLive);
+    return {
+      agents, calls,
+      paused_over_limit: sum((c) => c.paused_over_limit),
+      dial_level: null, pacer_reason: null, hopper_depth: null,
+      dialable_leads: list.every((c) => c.dialable_leads === null) ? null : sum((c) => c.dialable_leads),
+      abandon_cap: cap,
+      window_days: Math.max(...list.map((c) => c.window_days)),
+      today: {
+        // the same ratios as callcenter.metrics, over the summed counts
+        dials: count("dials"), live_answers: count("live_answers"), contacts: count("contacts"),
+        abandoned: count("abandoned"), appointments: count("appointments"),
+        abandon_rate: ratio(count("abandoned"), count("live_answers")),
+        conversion_rate: ratio(count("appointments"), count("contacts")),
+        service_level: ratio(count("connected_sl"), count("live_answers")),
+        connect_wait: ratio(raw.connect_wait_s || 0, count("connect_wait_n")),
+        aht: ratio((raw.talk_s || 0) + (raw.wrap_up_s || 0), count("contacts")),
+        occupancy: ratio((raw.t_on_call || 0) + (raw.t_wrap_up || 0),
+          (raw.t_on_call || 0) + (raw.t_wrap_up || 0) + (raw.t_ready || 0)),
+      },
+      window: {
+        live_answers: windowLive, abandoned: windowAbandoned, abandon_rate: windowRate,
+        level: list.some((c) => c.window.level === "over") ? "over"
+          : list.some((c) => c.window.level === "near") ? "near" : "ok",
+      },
+    };
+  }
+
+  function renderNumbers() {
+    const data = shown();
+    for (const el of root.querySelectorAll("[data-k]")) {
+      const value = data ? el.dataset.k.split(".").reduce((o, k) => (o ? o[k] : undefined), data) : null;
+      el.textContent = format(value, el.dataset.fmt);
+    }
+    const tile = $("cap-tile");
+    const level = data ? data.window.level : "ok";
+    tile.dataset.level = level;
+    tile.title = level === "over" ? L.over_cap : level === "near" ? L.near_cap : "";
+    const share = data && data.abandon_cap ? (data.window.abandon_rate || 0) * 100 / data.abandon_cap : 0;
+    $("cap-fill").style.inlineSize = Math.min(100, share * 80) + "%";
+    const over = data ? data.paused_over_limit : 0;
+    $("over-limit").hidden = !over;
+    $("over-limit").textContent = L.over_limit.replace("{n}", num.format(over));
+    renderControls();
+  }
+
+  // --- controls -------------------------------------------------------------------------------
+
+  function renderControls() {
+    const campaign = floor.pick === "all" ? null : floor.campaigns.get(Number(floor.pick));
+    $("controls").hidden = !campaign;
+    if (!campaign) return;
+    $("campaign-status").textContent = L.status[campaign.status] || campaign.status;
+    $("campaign-status").dataset.status = campaign.status;
+    $("toggle-running").textContent = campaign.status === "active" ? L.pause_campaign : L.resume_campaign;
+    if (document.activeElement !== $("cap-input")) $("cap-input").value = campaign.abandon_cap;
+    if (document.activeElement !== $("mode-input")) $("mode-input").value = campaign.dial_mode;
+  }
+
+  function act(name, payload) {
+    socket.emit(name, payload, (reply) => {
+      $("control-notice").textContent = reply && reply.ok ? L.saved : (reply && reply.message) || "";
+      $("control-notice").dataset.ok = reply && reply.ok ? "1" : "0";
+      if (reply && reply.ok && reply.campaign_id) applyCampaign(reply);
+    });
+  }
+
+  $("toggle-running").addEventListener("click", () => {
+    const campaign = floor.campaigns.get(Number(floor.pick));
+    act("floor_campaign_running", { campaign_id: campaign.campaign_id, running: campaign.status !== "active" });
+  });
+  $("cap-save").addEventListener("click", () => {
+    act("floor_abandon_cap", { campaign_id: Number(floor.pick), percent: $("cap-input").value });
+  });
+  $("mode-input").addEventListener("change", () => {
+    act("floor_dial_mode", { campaign_id: Number(floor.pick), mode: $("mode-input").value });
+  });
+  $("campaign-pick").addEventListener("change", (e) => {
+    floor.pick = e.target.value;
+    renderAll();
+  });
+
+  // --- tables --------------------------------------------------------------------------------
+
+  function pauseOverLimit(agent) {
+    if (agent.state !== "paused" || !agent.pause_reason) return false;
+    const reason = floor.pauseReasons.get(agent.pause_reason);
+    const limit = reason && reason.limit_minutes;
+    return !!limit && now() - ms(agent.since) > limit * 60000;
+  }
+
+  function agentRow(agent) {
+    const tr = document.createElement("tr");
+    tr.className = "st-row st-" + agent.state + (pauseOverLimit(agent) ? " over" : "");
+    tr.dataset.agentId = agent.agent_id;
+    const call = agent.call_id ? floor.calls.get(agent.call_id) : null;
+    tr.append(cell(agent.name, "name"));
+    const state = cell("", "state");
+    const badge = document.createElement("span");
+    badge.className = "pill st-" + agent.state;
+    badge.textContent = L.states[agent.state] || agent.state;
+    state.append(badge);
+    if (agent.state === "paused" && agent.pause_reason) {
+      const reason = floor.pauseReasons.get(agent.pause_reason);
+      const small = document.createElement("small");
+      small.textContent = " " + (reason ? (locale === "fa-IR" ? reason.label_fa : reason.label_en) : agent.pause_reason);
+      state.append(small);
+    }
+    tr.append(state);
+    tr.append(cell("", "tick num"));
+    tr.lastChild.dataset.since = agent.since || "";
+    tr.append(cell(call && call.customer ? call.customer : "—"));
+    tr.append(cell(call && call.step ? format(call.step) : "—", "num"));
+    tr.append(cell("", "tick num"));
+    tr.lastChild.dataset.since = call && call.connected_at ? call.connected_at : "";
+    tr.append(cell(format(agent.calls || 0), "num"));
+    tr.append(cell(format(agent.appointments || 0), "num"));
+    const actions = cell("", "actions");
+    if (agent.state !== "logged_out") {
+      const select = document.createElement("select");
+      select.setAttribute("aria-label", L.pause_reason);
+      select.append(new Option(L.force_pause, ""));
+      for (const reason of floor.pauseReasons.values()) {
+        select.append(new Option(locale === "fa-IR" ? reason.label_fa : reason.label_en, reason.code));
+      }
+      select.addEventListener("change", () => {
+        if (select.value) act("floor_force_pause", { agent_id: agent.agent_id, reason: select.value });
+      });
+      const out = document.createElement("button");
+      out.type = "button";
+      out.className = "link";
+      out.textContent = L.force_logout;
+      out.addEventListener("click", () => {
+        if (confirm(L.confirm_logout)) act("floor_force_logout", { agent_id: agent.agent_id });
+      });
+      actions.append(select, out);
+    }
+    const msg = document.createElement("button");
+    msg.type = "button";
+    msg.className = "link";
+    msg.textContent = L.message;
+    msg.addEventListener("click", () => openMessage(agent));
+    actions.append(msg);
+    tr.append(actions);
+    return tr;
+  }
+
+  function renderAgents() {
+    const rows = [...floor.agents.values()].filter(
+      (a) => floor.pick === "all" || a.campaign_id === null || String(a.campaign_id) === floor.pick || a.state === "logged_out",
+    );
+    rows.sort((a, b) =>
+      STATE_ORDER.indexOf(a.state) - STATE_ORDER.indexOf(b.state) ||
+      (ms(a.since) || 0) - (ms(b.since) || 0) || a.name.localeCompare(b.name));
+    const body = $("agents-table").querySelector("tbody");
+    body.replaceChildren(...rows.map(agentRow));
+    $("agents-empty").hidden = rows.length > 0;
+    tick();
+  }
+
+  function agentName(id) {
+    const agent = floor.agents.get(id);
+    return agent ? agent.name : "—";
+  }
+
+  function renderCalls() {
+    const rows = [...floor.calls.values()].filter((c) => visibleCampaign(c.campaign_id));
+    rows.sort((a, b) => (ms(a.dialed_at) || 0) - (ms(b.dialed_at) || 0));
+    const body = $("calls-table").querySelector("tbody");
+    body.replaceChildren(...rows.map((call) => {
+      const tr = document.createElement("tr");
+      tr.className = "call-" + call.state + " clickable";
+      tr.append(cell(call.customer || "—"));
+      const state = cell("");
+      const pill = document.createElement("span");
+      pill.className = "pill call-" + call.state;
+      pill.textContent = L.calls[call.state] || call.state;
+      state.append(pill);
+      tr.append(state);
+      tr.append(cell(call.agent_id ? agentName(call.agent_id) : "—"));
+      tr.append(cell(call.step ? format(call.step) : "—", "num"));
+      tr.append(cell("", "tick num"));
+      tr.lastChild.dataset.since = call.connected_at || call.answered_at || call.dialed_at || "";
+      tr.addEventListener("click", () => showPath(call));
+      return tr;
+    }));
+    $("calls-empty").hidden = rows.length > 0;
+    tick();
+  }
+
+  function renderAbandons() {
+    const rows = floor.abandons.filter((a) => visibleCampaign(a.campaign_id)).slice(0, 50);
+    const body = $("abandons-table").querySelector("tbody");
+    body.replaceChildren(...rows.map((a) => {
+      const tr = document.createElement("tr");
+      tr.append(cell(a.customer || "—"));
+      tr.append(cell(a.at ? clock.format(new Date(a.at)) : "—", "num"));
+      tr.append(cell(format(a.wait, "secs"), "num"));
+      return tr;
+    }));
+    $("abandons-empty").hidden = rows.length > 0;
+  }
+
+  function renderPicker() {
+    const pick = $("campaign-pick");
+    const keep = pick.value;
+    const options = [pick.options[0]];
+    for (const c of [...floor.campaigns.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+      options.push(new Option(c.name, String(c.campaign_id)));
+    }
+    pick.replaceChildren(...options);
+    pick.value = [...pick.options].some((o) => o.value === keep) ? keep : "all";
+    floor.pick = pick.value;
+  }
+
+  function renderAll() {
+    renderNumbers();
+    renderAgents();
+    renderCalls();
+    renderAbandons();
+  }
+
+  function tick() {
+    for (const el of root.querySelectorAll(".tick")) {
+      const since = ms(el.dataset.since);
+      el.textContent = since ? duration((now() - since) / 1000) : "—";
+    }
+    for (const tr of $("agents-table").querySelectorAll("tr.st-paused")) {
+      const agent = floor.agents.get(Number(tr.dataset.agentId));
+      if (agent) tr.classList.toggle("over", pauseOverLimit(agent));
+    }
+  }
+
+  // --- drill-down and messages --------------------------------------------------------------
+
+  function showPath(call) {
+    socket.emit("floor_call_path", { call_id: call.call_id }, (reply) => {
+      if (!reply || !reply.ok) return;
+      $("path-panel").hidden = false;
+      $("path-customer").textContent = call.customer || "";
+      $("path-steps").replaceChildren(...reply.steps.map((s) => {
+        const li = document.createElement("li");
+        li.className = s.action === "reject" ? "reject" : "";
+        li.textContent = L.step + " " + format(s.step) + " · " + s.via +
+          (s.action === "reject" ? " · " + L.rejected + ": " + (s.reason_code || "") : "") +
+          " · " + clock.format(new Date(s.at));
+        return li;
+      }));
+    });
+  }
+
+  let messageTo = null;
+  function openMessage(agent) {
+    messageTo = agent.agent_id;
+    $("message-to").textContent = agent.name;
+    $("message-text").value = "";
+    $("message-dialog").showModal();
+  }
+  $("message-cancel").addEventListener("click", () => $("message-dialog").close());
+  $("message-form").addEventListener("submit", () => {
+    act("floor_message", { agent_id: messageTo, text: $("message-text").value });
+  });
+
+  // --- the socket ---------------------------------------------------------------------------
+
+  function applyCampaign(data) {
+    const campaign = floor.campaigns.get(data.campaign_id);
+    if (!campaign) return;
+    Object.assign(campaign, {
+      status: data.status, dial_mode: data.dial_mode, abandon_cap: data.abandon_cap,
+    });
+    renderNumbers();
+  }
+
+  function setConnection(state) {
+    $("conn").dataset.state = state;
+    $("conn").textContent = state === "up" ? L.connected : L.disconnected;
+  }
+
+  socket.on("connect", () => {
+    setConnection("up");
+    socket.emit("floor_state", {}, (state) => {
+      if (!state || !state.ok) return;
+      floor.skew = Date.parse(state.at) - Date.now();
+      floor.campaigns = new Map(state.campaigns.map((c) => [c.campaign_id, c]));
+      floor.agents = new Map(state.agents.map((a) => [a.agent_id, a]));
+      floor.calls = new Map(state.calls.map((c) => [c.call_id, c]));
+      floor.abandons = state.abandons;
+      floor.pauseReasons = new Map(state.pause_reasons.map((r) => [r.code, r]));
+      renderPicker();
+      renderAll();
+    });
+  });
+  socket.on("disconnect", () => setConnection("down"));
+
+  socket.on("floor_snapshot", (snap) => {
+    floor.skew = Date.parse(snap.at) - Date.now();
+    const known = floor.campaigns.has(snap.campaign_id);
+    floor.campaigns.set(snap.campaign_id, snap);
+    for (const [id, totals] of Object.entries(snap.agent_totals)) {
+      const agent = floor.agents.get(Number(id));
+      if (agent) Object.assign(agent, totals);
+    }
+    if (!known) renderPicker();
+    renderNumbers();
+    for (const [id, totals] of Object.entries(snap.agent_totals)) {
+      const tr = $("agents-table").querySelector(`tr[data-agent-id="${id}"]`);
+      if (tr) {
+        tr.children[6].textContent = format(totals.calls);
+        tr.children[7].textContent = format(totals.appointments);
+      }
+    }
+  });
+
+  socket.on("agent.state_changed", (data) => {
+    const agent = floor.agents.get(data.agent_id) || { agent_id: data.agent_id, name: "#" + data.agent_id, calls: 0, appointments: 0 };
+    Object.assign(agent, {
+      state: data.state, since: data.since, campaign_id: data.campaign_id,
+      pause_reason: data.pause_reason, call_id: data.call_id,
+    });
+    floor.agents.set(data.agent_id, agent);
+    renderAgents();
+  });
+
+  socket.on("floor_call", (call) => {
+    if (call.state === "ended") floor.calls.delete(call.call_id);
+    else floor.calls.set(call.call_id, call);
+    renderCalls();
+    renderAgents();
+  });
+
+  socket.on("floor_abandon", (row) => {
+    floor.abandons.unshift(row);
+    renderAbandons();
+  });
+
+  socket.on("floor_campaign", applyCampaign);
+
+  setInterval(tick, 1000);
+})();

@@ -1,0 +1,184 @@
+"""The live floor in a real headless Chromium: it fills from the server, then
+follows simulated calls published into the running app, with no reload.
+Saves docs/supervisor-floor.png."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from callcenter.db import Database, utcnow
+from callcenter.events import CallAnswered, CallDialing, CallRinging
+from callcenter.models import Lead
+from callcenter.services import pacing_log
+from callcenter.services.live_floor import live_floor_of
+from callcenter.settings import load_settings
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.factories import TEST_PASSWORD
+from tests.integration.supervisor.busy_hour import BusyHour, Floor, build_floor
+
+SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "supervisor-floor.png"
+DIALS_SHOWN_ARE = (
+    "n => document.querySelector('.tile [data-k=\"today.dials\"]')"
+    ".textContent.replace(/\\D/g, '') == n"
+)
+NAMES = [
+    "Sara Ahmadi",
+    "Reza Karimi",
+    "Maryam Hosseini",
+    "Ali Rezaei",
+    "Neda Moradi",
+    "Omid Jafari",
+]
+
+
+@dataclass
+class Running:
+    app: Flask
+    url: str
+    floor: Floor
+    hour: BusyHour
+
+
+@pytest.fixture
+def running(tmp_path: Path, sqlite_database: Database) -> Iterator[Running]:
+    from callcenter.app import create_app
+    from callcenter.models import User
+
+    settings = load_settings(
+        environ={},
+        overrides={"env": "test", "instance_path": str(tmp_path / "instance")},
+    )
+    app = create_app(settings, database=sqlite_database)
+    app.config["RATELIMIT_ENABLED"] = False
+    bus = app.extensions["cc_bus"]
+    bus.start()
+    site = build_floor(sqlite_database, agents_count=len(NAMES), leads=160)
+    with sqlite_database.unit_of_work() as session:
+        for agent_id, name in zip(site.agent_ids, NAMES, strict=True):
+            session.get(User, agent_id).full_name = name
+        supervisor = session.scalar(select(User).where(User.username == site.supervisor))
+        supervisor.locale = "en"
+        pacing_log.record_dial_level(
+            session,
+            campaign_id=site.campaign_id,
+            dial_level=2.4,
+            reason="abandon 1.4% under the 3% cap; 2 agents idle for 9 s on average",
+            at=utcnow(),
+        )
+    hour = BusyHour(
+        sqlite_database, bus, site, utcnow() - timedelta(minutes=35), calls=150, pace_seconds=21
+    )
+    hour.run(stop_at=utcnow())
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, name="floor-app", daemon=True).start()
+    yield Running(app, f"http://127.0.0.1:{port}", site, hour)
+    live_floor_of(app).stop()
+    server.shutdown()
+    bus.stop()
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _log_in(page: Any, url: str, username: str) -> None:
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def _number(page: Any, key: str) -> int:
+    return int(re.sub(r"\D", "", page.locator(f'.tile [data-k="{key}"]').inner_text()) or 0)
+
+
+@pytest.mark.browser
+def test_the_floor_follows_calls_live(running: Running, chromium: Any) -> None:
+    page = chromium.new_page(viewport={"width": 1480, "height": 1040}, locale="en-GB")
+    page.goto(f"{running.url}/")
+    _log_in(page, running.url, running.floor.supervisor)
+    page.goto(f"{running.url}/supervisor/")
+    page.wait_for_selector('#conn[data-state="up"]')
+    page.wait_for_selector("#agents-table tbody tr")
+
+    floor = live_floor_of(running.app)
+    day = floor.local_day(utcnow())
+    dials = int(floor.counters.totals(day)[running.floor.campaign_id]["dials"])
+    page.wait_for_function(
+        DIALS_SHOWN_ARE,
+        arg=str(dials),
+    )
+    assert page.locator("#agents-table tbody tr").count() == len(NAMES)
+    assert page.locator("#campaign-pick option").count() == 2  # all + the one campaign
+
+    # a new call is dialed and answered: it shows at once, no reload
+    bus = running.app.extensions["cc_bus"]
+    with running.app.extensions["cc_database"].read_sessions() as session:
+        lead_id = session.scalars(
+            select(Lead.id)
+            .where(Lead.campaign_id == running.floor.campaign_id)
+            .order_by(Lead.id.desc())
+        ).first()
+    bus.publish(
+        CallDialing(
+            call_id="browser-1", campaign_id=running.floor.campaign_id, lead_id=lead_id, attempt=1
+        )
+    )
+    bus.publish(CallRinging(call_id="browser-1"))
+    bus.publish(CallAnswered(call_id="browser-1"))
+    assert bus.wait_until_idle(10)
+    page.wait_for_selector("#calls-table .pill.call-answered")
+    page.wait_for_function(
+        DIALS_SHOWN_ARE,
+        arg=str(dials + 1),
+        timeout=5000,
+    )
+    assert _number(page, "today.dials") == dials + 1
+
+    page.select_option("#campaign-pick", str(running.floor.campaign_id))
+    page.wait_for_selector("#controls:not([hidden])")
+    assert page.locator('[data-k="pacer_reason"]').inner_text().startswith("abandon 1.4%")
+    page.wait_for_timeout(1200)  # one more tick so times in state read naturally
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+@pytest.mark.browser
+def test_the_floor_reads_right_to_left_in_persian(
+    running: Running, chromium: Any, tmp_path: Path
+) -> None:
+    from callcenter.models import User
+
+    with running.app.extensions["cc_database"].unit_of_work() as session:
+        supervisor = session.scalar(select(User).where(User.username == running.floor.supervisor))
+        supervisor.locale = "fa"
+    page = chromium.new_page(viewport={"width": 1480, "height": 1040})
+    _log_in(page, running.url, running.floor.supervisor)
+    page.goto(f"{running.url}/supervisor/")
+    page.wait_for_selector('#conn[data-state="up"]')
+    page.wait_for_selector("#agents-table tbody tr")
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    assert page.locator("h1").inner_text() == "سالن زنده"
+    dials = page.locator('.tile [data-k="today.dials"]')
+    page.wait_for_function("el => el.textContent !== '—'", arg=dials.element_handle())
+    assert re.fullmatch(r"[۰-۹٬]+", dials.inner_text()), dials.inner_text()
+    page.screenshot(path=str(tmp_path / "floor-fa.png"), full_page=True)

@@ -1,0 +1,173 @@
+"""The live counters after a busy hour equal what the reports compute from
+the database, for the in-process and the Redis counters alike; and a restart
+(rebuild from the database) gives the same numbers again."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from callcenter import metrics
+from callcenter.db import Database, utcnow
+from callcenter.live_counters import (
+    InProcessCounters,
+    LiveCounters,
+    RedisCounters,
+    make_counters,
+)
+from callcenter.models import Call
+from callcenter.services.live_floor import (
+    LiveFloor,
+    live_floor_of,
+    rates,
+    rebuild_counters_from_db,
+    totals_from_db,
+)
+from callcenter.services.reports.agents import agents_report
+from callcenter.services.reports.filters import ReportFilters
+from tests.integration.supervisor.busy_hour import BusyHour, build_floor
+
+COUNTS = ("dials", "live_answers", "contacts", "abandoned", "appointments", "connected_sl")
+SECONDS = ("connect_wait_s", "talk_s", "wrap_up_s", "t_ready", "t_on_call", "t_wrap_up")
+
+
+@pytest.fixture(params=["in_process", "redis"])
+def counters(request: pytest.FixtureRequest) -> Iterator[LiveCounters]:
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        # its own key prefix: an app left over from another test may still
+        # count into the default keys of the same Redis database
+        yield RedisCounters(url, prefix=f"cc:live:{uuid.uuid4().hex[:8]}:")
+    else:
+        yield InProcessCounters()
+
+
+@pytest.fixture
+def floor(app: Flask, counters: LiveCounters) -> LiveFloor:
+    live = live_floor_of(app)
+    live.counters = counters
+    return live
+
+
+def _close(a: dict[str, float], b: dict[str, float], names: tuple[str, ...]) -> list[str]:
+    """Counts exactly; seconds to SQLite's julianday precision (about 1 ms a call)."""
+    return [
+        f"{name}: live {a.get(name, 0.0)} != db {b.get(name, 0.0)}"
+        for name in names
+        if abs(a.get(name, 0.0) - b.get(name, 0.0)) > (0.1 if name in SECONDS else 1e-9)
+    ]
+
+
+def test_counters_equal_the_database_after_a_busy_hour(
+    app: Flask, sqlite_database: Database, floor: LiveFloor
+) -> None:
+    site = build_floor(sqlite_database, agents_count=4)
+    start = utcnow() - timedelta(hours=2)
+    day = floor.local_day(start)
+    floor.ensure_built(day)
+    hour = BusyHour(sqlite_database, app.extensions["cc_bus"], site, start, pace_seconds=15)
+    end = hour.run()
+    assert floor.local_day(end) == day, "the simulated hour crossed local midnight"
+    assert hour.outcomes.get("abandoned", 0) > 0 and hour.outcomes.get("answered", 0) > 10
+
+    live = floor.counters.totals(day)[site.campaign_id]
+    with sqlite_database.read_sessions() as session:
+        db, db_agents = totals_from_db(session, day, tz=floor.tz)
+        report = agents_report(
+            session,
+            ReportFilters(date_from=day, date_to=day, campaign_ids=(site.campaign_id,)),
+        )
+        row = session.execute(
+            select(*metrics.CALL_COUNT_COLUMNS).where(Call.campaign_id == site.campaign_id)
+        ).one()
+    counts = metrics.call_counts(row)
+
+    # the live counters against the same totals from the rows ...
+    assert _close(live, db[site.campaign_id], COUNTS + SECONDS) == []
+    assert floor.counters.agent_totals(day) == {
+        agent: values for agent, values in db_agents.items() if agent in site.agent_ids
+    }
+    # ... and the headline numbers against the metrics module and the reports
+    shown = rates(live)
+    assert (shown["dials"], shown["live_answers"], shown["contacts"]) == (
+        counts.dials,
+        counts.live_answers,
+        counts.contacts,
+    )
+    assert (shown["abandoned"], shown["appointments"]) == (counts.abandoned, counts.appointments)
+    assert shown["abandon_rate"] == pytest.approx(counts.abandon_rate)
+    assert shown["conversion_rate"] == pytest.approx(counts.conversion_rate)
+    assert shown["aht"] == pytest.approx(report.total.aht, rel=1e-4)
+    assert shown["occupancy"] == pytest.approx(report.total.occupancy, rel=1e-4)
+    assert counts.appointments > 0
+
+    # the snapshot shows the same, with everyone logged out at the end
+    floor.refresh_meta(force=True)
+    snapshot = floor.snapshot(end + timedelta(minutes=1))[site.campaign_id]
+    assert snapshot["today"]["occupancy"] == pytest.approx(report.total.occupancy, rel=1e-4)
+    assert snapshot["today"]["dials"] == counts.dials
+    assert snapshot["window"]["abandoned"] == counts.abandoned
+    assert snapshot["calls"] == {"dialing": 0, "ringing": 0, "waiting": 0, "live": 0}
+    assert snapshot["agents"]["logged_out"] == len(site.agent_ids)
+
+    # a restart: the counters rebuilt from the rows are the same numbers
+    fresh = InProcessCounters()
+    with sqlite_database.read_sessions() as session:
+        rebuild_counters_from_db(session, day, counters=fresh, tz=floor.tz)
+    assert _close(fresh.totals(day)[site.campaign_id], live, COUNTS + SECONDS) == []
+    assert fresh.agents()[site.agent_ids[0]]["state"] == "logged_out"
+
+
+def test_a_redelivered_event_is_counted_once(
+    app: Flask, sqlite_database: Database, floor: LiveFloor
+) -> None:
+    from callcenter.events import CallDialing
+
+    site = build_floor(sqlite_database, leads=1)
+    with sqlite_database.read_sessions() as session:
+        from callcenter.models import Lead
+
+        lead_id = session.scalars(select(Lead.id).where(Lead.campaign_id == site.campaign_id)).one()
+    event = CallDialing(call_id="c-once", campaign_id=site.campaign_id, lead_id=lead_id, attempt=1)
+    bus = app.extensions["cc_bus"]
+    bus.publish(event)
+    bus.publish(event)
+    assert bus.wait_until_idle(10)
+    day = floor.local_day(event.occurred_at)
+    assert floor.counters.totals(day)[site.campaign_id]["dials"] == 1
+    assert floor.counters.get_call("c-once")["state"] == "dialing"
+
+
+def test_redis_counters_are_shared_by_every_process(redis_url: str) -> None:
+    """Two web workers (or a worker and a consumer) see one set of numbers;
+    one of them emits each tick; an event is counted by one of them only."""
+    from datetime import date
+
+    prefix = f"cc:live:{uuid.uuid4().hex[:8]}:"
+    worker, consumer = (
+        RedisCounters(redis_url, prefix=prefix),
+        RedisCounters(redis_url, prefix=prefix),
+    )
+    day = date(2026, 3, 1)
+    assert consumer.claim("event-1") and not worker.claim("event-1")
+    consumer.add(day, 7, {"dials": 1, "talk_s": 12.5}, agent_id=3, agent_deltas={"calls": 1})
+    worker.add(day, 7, {"dials": 1})
+    consumer.set_call("c1", {"campaign_id": 7, "state": "ringing"})
+    assert worker.totals(day) == {7: {"dials": 2.0, "talk_s": 12.5}}
+    assert worker.agent_totals(day) == {3: {"calls": 1.0}}
+    assert worker.calls() == {"c1": {"campaign_id": 7, "state": "ringing"}}
+    assert worker.window([7], [day, date(2026, 2, 28)]) == {7: {"dials": 2.0, "talk_s": 12.5}}
+    assert worker.lead(0.9) and not consumer.lead(0.9) and worker.lead(0.9)
+    assert worker.first_build(day) and not consumer.first_build(day)
+
+
+def test_the_counters_are_in_redis_when_a_redis_url_is_set(redis_url: str) -> None:
+    # (not through create_app: the shared SocketIO would keep the message
+    # queue for every later test app)
+    assert isinstance(make_counters(redis_url), RedisCounters)
+    assert isinstance(make_counters(""), InProcessCounters)

@@ -1,0 +1,223 @@
+"""The floor over Socket.IO: deltas and snapshots reach the supervisors of
+the campaign only, actions are checked, applied and audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from callcenter.db import Database
+from callcenter.events import CallAnswered, CallConnected, CallDialing
+from callcenter.extensions import socketio
+from callcenter.models import AuditEntry, Campaign, CampaignStatus, Lead
+from callcenter.services import agents
+from callcenter.services.live_floor import live_floor_of
+from tests.factories import log_in
+from tests.integration.supervisor.busy_hour import Floor, build_floor
+
+
+@pytest.fixture
+def site(app: Flask, sqlite_database: Database) -> Floor:
+    return build_floor(sqlite_database, agents_count=2, leads=3)
+
+
+def _socket(app: Flask, username: str) -> Any:
+    client = app.test_client()
+    log_in(client, username)
+    socket = socketio.test_client(app, flask_test_client=client)
+    assert socket.is_connected()
+    return socket
+
+
+def _named(received: list[dict[str, Any]], name: str) -> list[Any]:
+    return [item["args"][0] for item in received if item["name"] == name]
+
+
+def _lead(database: Database, campaign_id: int) -> int:
+    with database.read_sessions() as session:
+        return session.scalars(select(Lead.id).where(Lead.campaign_id == campaign_id)).first()
+
+
+def test_supervisors_get_deltas_of_their_campaigns_only(
+    app: Flask, sqlite_database: Database, site: Floor
+) -> None:
+    mine, theirs = _socket(app, site.supervisor), _socket(app, site.other_supervisor)
+    bus = app.extensions["cc_bus"]
+    agent_id = site.agent_ids[0]
+    with sqlite_database.unit_of_work() as session:
+        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
+        agents.go_ready(session, agent_id)
+    bus.publish(
+        CallDialing(
+            call_id="call-a",
+            campaign_id=site.campaign_id,
+            lead_id=_lead(sqlite_database, site.campaign_id),
+            attempt=1,
+        )
+    )
+    bus.publish(CallAnswered(call_id="call-a"))
+    bus.publish(CallConnected(call_id="call-a", agent_id=agent_id))
+    assert bus.wait_until_idle(10)
+
+    received = mine.get_received()
+    calls = _named(received, "floor_call")
+    assert list(dict.fromkeys(c["state"] for c in calls)) == ["dialing", "answered", "connected"]
+    assert calls[-1]["agent_id"] == agent_id and calls[-1]["customer"]
+    states = [d["state"] for d in _named(received, "agent.state_changed")]
+    assert states[-2:] == ["reserved", "on_call"]
+    assert theirs.get_received() == []
+
+    live_floor_of(app).tick()
+    snapshots = _named(mine.get_received(), "floor_snapshot")
+    assert [s["campaign_id"] for s in snapshots] == [site.campaign_id]
+    assert snapshots[0]["calls"]["live"] == 1
+    assert snapshots[0]["agents"]["on_call"] == 1
+    assert [s["campaign_id"] for s in _named(theirs.get_received(), "floor_snapshot")] == [
+        site.other_campaign_id
+    ]
+
+
+def test_floor_state_shows_only_the_supervisors_floor(
+    app: Flask, sqlite_database: Database, site: Floor
+) -> None:
+    mine = _socket(app, site.supervisor)
+    state = mine.emit("floor_state", {}, callback=True)
+    assert state["ok"] is True
+    assert [c["campaign_id"] for c in state["campaigns"]] == [site.campaign_id]
+    assert sorted(a["agent_id"] for a in state["agents"]) == sorted(site.agent_ids)
+    assert {a["state"] for a in state["agents"]} == {"logged_out"}
+    assert state["campaigns"][0]["hopper_depth"] is None
+    live_floor_of(app).stop()
+
+
+def test_an_agent_is_refused_supervisor_events(app: Flask, site: Floor) -> None:
+    with app.app_context():
+        from callcenter.models import User
+        from callcenter.request_scope import session
+
+        username = session().get(User, site.agent_ids[0]).username
+    agent = _socket(app, username)
+    for name in ("floor_state", "floor_campaign_running", "floor_message"):
+        reply = agent.emit(name, {"campaign_id": 1, "agent_id": 1, "text": "x"}, callback=True)
+        assert reply["error"] == "forbidden", name
+
+
+def test_campaign_actions_are_bounded_scoped_and_audited(
+    app: Flask, sqlite_database: Database, site: Floor
+) -> None:
+    mine, theirs = _socket(app, site.supervisor), _socket(app, site.other_supervisor)
+    reply = mine.emit(
+        "floor_campaign_running", {"campaign_id": site.campaign_id, "running": False}, callback=True
+    )
+    assert reply["ok"] and reply["status"] == "paused"
+    assert _named(mine.get_received(), "floor_campaign")[-1]["status"] == "paused"
+    assert _named(theirs.get_received(), "floor_campaign") == []
+
+    too_high = mine.emit(
+        "floor_abandon_cap", {"campaign_id": site.campaign_id, "percent": 3.5}, callback=True
+    )
+    assert too_high["error"] == "invalid-input"
+    ok = mine.emit(
+        "floor_abandon_cap", {"campaign_id": site.campaign_id, "percent": "2.5"}, callback=True
+    )
+    assert ok["abandon_cap"] == 2.5
+    mode = mine.emit(
+        "floor_dial_mode", {"campaign_id": site.campaign_id, "mode": "predictive"}, callback=True
+    )
+    assert mode["dial_mode"] == "predictive"
+    other = mine.emit(
+        "floor_campaign_running", {"campaign_id": site.other_campaign_id, "running": False},
+        callback=True,
+    )  # fmt: skip
+    assert other["error"] == "forbidden"
+
+    with sqlite_database.read_sessions() as session:
+        campaign = session.get(Campaign, site.campaign_id)
+        assert campaign.status is CampaignStatus.PAUSED
+        assert float(campaign.abandon_cap_percent) == 2.5
+        assert session.get(Campaign, site.other_campaign_id).status is CampaignStatus.ACTIVE
+        actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert actions[-3:] == ["campaign.paused", "campaign.updated", "campaign.updated"]
+
+
+def test_force_pause_log_out_and_message_an_agent(
+    app: Flask, sqlite_database: Database, site: Floor
+) -> None:
+    from callcenter.models import User
+
+    agent_id = site.agent_ids[0]
+    with sqlite_database.unit_of_work() as session:
+        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
+        agents.go_ready(session, agent_id)
+        username = session.get(User, agent_id).username
+    agent = _socket(app, username)
+    mine, theirs = _socket(app, site.supervisor), _socket(app, site.other_supervisor)
+
+    paused = mine.emit(
+        "floor_force_pause", {"agent_id": agent_id, "reason": site.pause_reason}, callback=True
+    )
+    assert paused == {"ok": True, "agent_id": agent_id, "state": "paused"}
+    sent = mine.emit("floor_message", {"agent_id": agent_id, "text": "Back in 5?"}, callback=True)
+    assert sent["sent"] is True
+    assert _named(agent.get_received(), "supervisor_message")[-1]["text"] == "Back in 5?"
+    out = mine.emit("floor_force_logout", {"agent_id": agent_id}, callback=True)
+    assert out["state"] == "logged_out"
+    refused = theirs.emit(
+        "floor_force_pause", {"agent_id": agent_id, "reason": "break"}, callback=True
+    )
+    assert refused["error"] == "forbidden"
+    with sqlite_database.read_sessions() as session:
+        actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert actions[-3:] == ["agent.forced_pause", "agent.messaged", "agent.forced_log_out"]
+    states = live_floor_of(app).counters.agents()
+    assert states[agent_id]["state"] == "logged_out"
+
+
+def test_call_path_drill_down(app: Flask, sqlite_database: Database, site: Floor) -> None:
+    from callcenter.services import workstation
+
+    agent_id = site.agent_ids[0]
+    with sqlite_database.unit_of_work() as session:
+        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
+        agents.go_ready(session, agent_id)
+    bus = app.extensions["cc_bus"]
+    lead_id = _lead(sqlite_database, site.campaign_id)
+    bus.publish(
+        CallDialing(call_id="call-p", campaign_id=site.campaign_id, lead_id=lead_id, attempt=1)
+    )
+    bus.publish(CallConnected(call_id="call-p", agent_id=agent_id))
+    assert bus.wait_until_idle(10)
+    with sqlite_database.unit_of_work() as session:
+        workstation.move_step(session, agent_id, "call-p", "next")
+    assert live_floor_of(app).counters.get_call("call-p")["step"] == 2
+    mine, theirs = _socket(app, site.supervisor), _socket(app, site.other_supervisor)
+    path = mine.emit("floor_call_path", {"call_id": "call-p"}, callback=True)
+    assert [(s["step"], s["via"]) for s in path["steps"]] == [(1, "start"), (2, "next")]
+    assert (
+        theirs.emit("floor_call_path", {"call_id": "call-p"}, callback=True)["error"] == "forbidden"
+    )
+
+
+def test_a_pause_over_its_limit_stands_out(
+    app: Flask, sqlite_database: Database, site: Floor
+) -> None:
+    from datetime import timedelta
+
+    from callcenter.db import utcnow
+
+    agent_id = site.agent_ids[0]
+    with sqlite_database.unit_of_work() as session:
+        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
+        agents.go_ready(session, agent_id)
+        agents.pause(session, agent_id, site.pause_reason)  # limit: 1 minute
+    floor = live_floor_of(app)
+    floor.refresh_meta(force=True)
+    now = utcnow()
+    assert floor.snapshot(now)[site.campaign_id]["paused_over_limit"] == 0
+    later = floor.snapshot(now + timedelta(minutes=2))[site.campaign_id]
+    assert later["paused_over_limit"] == 1
+    assert later["agents"]["paused"] == 1
+    assert later["dialable_leads"] in (0, 3)  # 0 outside the calling windows
