@@ -78,6 +78,7 @@ class Settings(_Section):
     secret_key: str = ""
     instance_path: Path = Path("instance")
     load_demo_data: bool = True
+    log_format: Literal["text", "json"] = "text"
     web: WebSettings = WebSettings()
     locale: LocaleSettings = LocaleSettings()
     auth: AuthSettings = AuthSettings()

@@ -13,6 +13,7 @@ raises LeadFileError.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -282,7 +283,9 @@ def cell_text(cell: CellValue) -> str:
     if isinstance(cell, bool):
         return "true" if cell else "false"
     if isinstance(cell, float | Decimal):
-        return str(int(cell)) if cell == cell and cell == int(cell) else str(cell)
+        # Infinities and NaNs (seen by fuzzing XLSX cells) have no int().
+        finite = cell.is_finite() if isinstance(cell, Decimal) else math.isfinite(cell)
+        return str(int(cell)) if finite and cell == int(cell) else str(cell)
     if isinstance(cell, datetime):
         return cell.date().isoformat() if cell.time() == time(0) else cell.isoformat()
     if isinstance(cell, date | time):

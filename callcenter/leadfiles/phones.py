@@ -8,6 +8,7 @@ scientific notation, and reasons a person can act on.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -102,7 +103,8 @@ def _as_text(value: str | int | float | Decimal) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float | Decimal):
-        if value != value or value != int(value):  # NaN, or a fraction
+        finite = value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
+        if not finite or value != int(value):  # NaN, infinity (seen by fuzzing), a fraction
             raise InvalidPhone(f"not a phone number: {value!r}")
         return str(int(value))
     if not isinstance(value, str):

@@ -8,6 +8,8 @@ import csv
 import io
 import itertools
 import os
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -25,6 +27,9 @@ Source: TypeAlias = str | os.PathLike[str] | bytes | IO[bytes]
 DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_LINES = 50
 _CHUNK = 1 << 20
+# A damaged ZIP container (seen by fuzzing): at open, and while rows stream.
+# (zipfile raises RuntimeError / NotImplementedError for encrypted or unknown compression).
+_BROKEN_XLSX = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError)
 
 
 class FileFormat(StrEnum):
@@ -107,7 +112,11 @@ class CsvRows:
     def __init__(self, stream: IO[bytes], *, delimiter: str | None = None) -> None:
         self.encoding = detect_encoding(stream)
         self._text = io.TextIOWrapper(stream, encoding=self.encoding, newline="")
-        self._head = list(itertools.islice(self._text, _SNIFF_LINES))
+        try:
+            self._head = list(itertools.islice(self._text, _SNIFF_LINES))
+        except UnicodeDecodeError as exc:  # a BOM followed by bytes that are not that encoding
+            self._text.detach()
+            raise LeadFileError(f"not readable as {self.encoding} text ({exc.reason})") from exc
         self.delimiter = delimiter or sniff_delimiter("".join(self._head))
 
     def __iter__(self) -> Iterator[SourceRow]:
@@ -117,7 +126,7 @@ class CsvRows:
         while True:
             try:
                 cells = next(reader, None)
-            except csv.Error as exc:
+            except (csv.Error, UnicodeDecodeError) as exc:
                 raise LeadFileError(f"line {end + 1}: unreadable CSV ({exc})") from exc
             if cells is None:
                 return
@@ -140,19 +149,31 @@ class XlsxRows:
 
         try:
             self._book = openpyxl.load_workbook(stream, read_only=True, data_only=True)
-        except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+        except (*_BROKEN_XLSX, InvalidFileException, KeyError, ValueError) as exc:
             raise LeadFileError(f"not a readable XLSX file ({exc})") from exc
         if sheet is not None and sheet not in self._book.sheetnames:
             names = ", ".join(self._book.sheetnames)
             self._book.close()
             raise LeadFileError(f"no sheet named {sheet!r}; the sheets are {names}")
+        if not self._book.worksheets:  # only chart sheets, or a damaged workbook (fuzzing)
+            self._book.close()
+            raise LeadFileError("the workbook has no worksheet")
         self._sheet = self._book[sheet] if sheet else self._book.worksheets[0]
         self.sheet = self._sheet.title
         # The stored <dimension> is often stale; trusting it drops rows.
         self._sheet.reset_dimensions()
 
     def __iter__(self) -> Iterator[SourceRow]:
-        for line, cells in enumerate(self._sheet.iter_rows(values_only=True), start=1):
+        line = 0
+        rows = self._sheet.iter_rows(values_only=True)
+        while True:
+            try:  # read-only mode inflates and parses the sheet as rows are asked for
+                cells = next(rows, None)
+            except (*_BROKEN_XLSX, SyntaxError, ValueError, KeyError, IndexError) as exc:
+                raise LeadFileError(f"row {line + 1}: unreadable XLSX ({exc})") from exc
+            if cells is None:
+                return
+            line += 1
             if any(_filled(cell) for cell in cells):
                 yield SourceRow(line, tuple(cells))
 

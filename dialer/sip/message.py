@@ -230,7 +230,10 @@ def with_tag(value: str, tag: str) -> str:
 def uri_of(value: str) -> str:
     """The URI inside a name-addr (``"Bob" <sip:b@h>;tag=x``) or the addr-spec itself."""
     if "<" in value:
-        return value[value.index("<") + 1 : value.index(">")]
+        start = value.index("<") + 1
+        end = value.find(">", start)
+        # A missing ">" (seen by fuzzing) must not raise inside a dialog: take the rest.
+        return value[start:] if end < 0 else value[start:end]
     return value.split(";", 1)[0].strip()
 
 
@@ -254,11 +257,16 @@ def uri_params(uri: str) -> dict[str, str]:
 
 def via_sent_by(via: str) -> tuple[str, int]:
     """(host, port) a response goes to, honouring received= and rport= (RFC 3581)."""
-    sent_by = via.split(None, 1)[1].split(";", 1)[0]
-    host, port = uri_host_port(sent_by)
+    protocol_and_rest = via.split(None, 1)
+    if len(protocol_and_rest) < 2:
+        raise SipParseError(f"bad Via: {via[:60]!r}")
+    host, port = uri_host_port(protocol_and_rest[1].split(";", 1)[0])
     received = header_param(via, "received")
     rport = header_param(via, "rport")
-    return received or host, int(rport) if rport else port
+    try:
+        return received or host, int(rport) if rport else port
+    except ValueError as exc:
+        raise SipParseError(f"bad rport in Via: {via[:60]!r}") from exc
 
 
 def build_response(request: SipMessage, status: int, reason: str, to_tag: str = "") -> SipMessage:

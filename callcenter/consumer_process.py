@@ -1,0 +1,88 @@
+"""`callcenter consume`: the bus consumers as a process of their own.
+
+It builds the same application the web processes build (so the same services
+subscribe: call events, follow-up mail, live-floor counters, metrics) but
+serves no HTTP; it joins the "callcenter" consumer group on the Redis stream,
+where web processes that consume too share the work and a crashed member's
+pending events are claimed by the others. Browsers are reached through the
+Socket.IO Redis message queue. Liveness: a heartbeat file touched while Redis
+answers, and optionally /metrics on its own port.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from callcenter.db import Database
+from callcenter.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    """Writes the time to `path` (atomically) on every beat while healthy, so a
+    supervisor can check the file's age; stays silent when Redis is gone."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def beat(self, healthy: bool) -> None:
+        if not healthy:
+            log.warning("consumer: event bus unreachable; heartbeat withheld")
+            return
+        log.debug("consumer: alive")
+        if self.path is not None:
+            scratch = self.path.with_name(self.path.name + ".tmp")
+            scratch.write_text(f"{time.time():.0f}\n")
+            os.replace(scratch, self.path)
+
+
+def run_consumer(
+    settings: Settings,
+    database: Database,
+    *,
+    stop: threading.Event,
+    health_file: Path | None = None,
+    heartbeat_seconds: float = 10.0,
+    metrics_port: int | None = None,
+) -> None:
+    """Consume until `stop` is set."""
+    if not settings.redis_url:
+        raise SettingsError(
+            "callcenter consume needs CC_REDIS_URL (the embedded default consumes in-process)"
+        )
+    from callcenter.app import create_app
+
+    app = create_app(settings, database=database)
+    bus = app.extensions["cc_bus"]
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=settings.web.host)
+    heartbeat = Heartbeat(health_file)
+    bus.start()
+    log.info("consumer: reading the event stream as group member %s", bus.consumer)
+    try:
+        while True:
+            heartbeat.beat(bus.ping())
+            if stop.wait(heartbeat_seconds):
+                break
+    finally:
+        bus.stop()
+        if health_file is not None:
+            health_file.unlink(missing_ok=True)
+        log.info("consumer: stopped")
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, handler)

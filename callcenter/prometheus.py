@@ -1,0 +1,97 @@
+"""Prometheus metrics of one process, served at /metrics (callcenter.ops_views).
+
+Each production process (every `callcenter web` / gunicorn process, the
+dialer, the consumer) is its own scrape target with its own registry: run
+gunicorn with one worker per process (`-w 1 --threads N`) and scrape every
+port, and sum in PromQL. Forked multi-worker gunicorn would need
+PROMETHEUS_MULTIPROC_DIR and a MultiProcessCollector, which these metrics do
+not set up (docs/deployment.md).
+
+Who sets what: `observe_events` (wired in create_app) counts `call.ended` by
+outcome and the bus lag; the hopper, the pacer and the Socket.IO connection
+handlers set their gauges through the small functions below.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import UTC, datetime
+
+from prometheus_client import Counter, Gauge
+
+from callcenter.bus import EventBus
+from callcenter.events import CallEnded, Event
+
+CALLS_ENDED = Counter(
+    "callcenter_calls_ended",
+    "Calls that ended, by outcome (each call.ended event counted once per process).",
+    ["outcome"],
+)
+EVENT_BUS_LAG = Gauge(
+    "callcenter_event_bus_lag_seconds",
+    "Seconds between the last handled call.ended event's occurrence and its handling here.",
+)
+HOPPER_DEPTH = Gauge(
+    "callcenter_hopper_depth", "Leads waiting in the hopper, by campaign.", ["campaign_id"]
+)
+SOCKET_CLIENTS = Gauge("callcenter_socket_clients", "Socket.IO clients connected to this process.")
+PACER_DIAL_LEVEL = Gauge(
+    "callcenter_pacer_dial_level",
+    "Lines the pacer dials per ready agent, by campaign.",
+    ["campaign_id"],
+)
+
+_SEEN_LIMIT = 10_000
+
+
+class _RecentIds:
+    """The last few thousand event ids: the bus delivers at least once, and a
+    redelivered event must not be counted twice."""
+
+    def __init__(self, limit: int = _SEEN_LIMIT) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def first_time(self, event_id: str) -> bool:
+        with self._lock:
+            if event_id in self._ids:
+                return False
+            self._ids[event_id] = None
+            if len(self._ids) > self._limit:
+                self._ids.popitem(last=False)
+            return True
+
+
+def observe_events(bus: EventBus) -> None:
+    """Count ended calls by outcome and measure how far behind the bus runs."""
+    seen = _RecentIds()
+
+    def on_call_ended(event: Event) -> None:
+        if not isinstance(event, CallEnded) or not seen.first_time(event.event_id):
+            return
+        CALLS_ENDED.labels(outcome=event.outcome).inc()
+        occurred = event.occurred_at
+        if occurred.tzinfo is None:
+            occurred = occurred.replace(tzinfo=UTC)
+        lag = (datetime.now(UTC) - occurred).total_seconds()
+        EVENT_BUS_LAG.set(max(lag, 0.0))
+
+    bus.subscribe(CallEnded.TYPE, on_call_ended)
+
+
+def set_hopper_depth(campaign_id: int, depth: int) -> None:
+    HOPPER_DEPTH.labels(campaign_id=str(campaign_id)).set(depth)
+
+
+def set_dial_level(campaign_id: int, level: float) -> None:
+    PACER_DIAL_LEVEL.labels(campaign_id=str(campaign_id)).set(level)
+
+
+def socket_connected() -> None:
+    SOCKET_CLIENTS.inc()
+
+
+def socket_disconnected() -> None:
+    SOCKET_CLIENTS.dec()
