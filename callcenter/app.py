@@ -8,15 +8,17 @@ from typing import Any
 
 from flask import Flask
 
-from callcenter import i18n, request_scope, web_errors
+from callcenter import consumers, i18n, request_scope, security_headers, web_errors
 from callcenter.auth import access
 from callcenter.auth.views import enforce_idle_timeout
-from callcenter.bus import EventBus, InProcessEventBus
+from callcenter.bus import EventBus, build_event_bus
 from callcenter.db import Database
 from callcenter.extensions import csrf, limiter, login_manager, socketio
+from callcenter.prometheus import observe_events
 from callcenter.realtime import BROADCASTER
 from callcenter.realtime.connection import init_socketio
 from callcenter.services.accounts import LockoutPolicy
+from callcenter.services.live_floor import register_live_floor
 from callcenter.settings import Settings, load_settings
 
 # Feature packages (agent_ui, supervisor) plug their blueprints in through this
@@ -45,8 +47,12 @@ def create_app(
     register_blueprints(app)
     register_socket_handlers()
     web_errors.init_app(app)
+    security_headers.init_app(app, production=settings.is_production)
     app.extensions["cc_settings"] = settings
-    app.extensions["cc_bus"] = bus or InProcessEventBus()
+    app.extensions["cc_bus"] = bus or build_event_bus(settings.redis_url)
+    consumers.init_app(app)
+    register_live_floor(app.extensions["cc_bus"], app)
+    observe_events(app.extensions["cc_bus"])
     return app
 
 
@@ -100,9 +106,10 @@ def register_socket_handlers() -> None:
 def register_blueprints(app: Flask) -> None:
     from callcenter.admin.views import bp as admin_bp
     from callcenter.auth.views import bp as auth_bp
+    from callcenter.campaigns.views import bp as campaigns_bp
     from callcenter.ops_views import bp as ops_bp
 
-    for blueprint in (auth_bp, admin_bp, ops_bp):
+    for blueprint in (auth_bp, admin_bp, campaigns_bp, ops_bp):
         app.register_blueprint(blueprint)
     for entry_point in sorted(entry_points(group=BLUEPRINT_ENTRY_POINTS), key=lambda e: e.name):
         app.register_blueprint(entry_point.load())
