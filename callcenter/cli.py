@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,11 +16,21 @@ from sqlalchemy.orm import Session
 from callcenter import migrate
 from callcenter.db import Database
 from callcenter.errors import DomainError
-from callcenter.services import accounts, demo
+from callcenter.leadfiles import InvalidPhone, normalize_phone
+from callcenter.logging_setup import configure_logging
+from callcenter.models import CampaignStatus
+from callcenter.services import accounts, demo, dnc, lead_import
+from callcenter.services import campaigns as campaign_service
 from callcenter.settings import Settings, SettingsError, load_settings
 from callcenter.states import Role
 
 ROLE_NAMES = [role.value for role in Role]
+# Packages that callcenter must not import (the dialer) plug in through these
+# entry-point groups: more `callcenter` commands, and services that
+# `callcenter run` starts beside the web server, each `start(app, bus)` ->
+# a handle with `stop()`.
+COMMAND_ENTRY_POINTS = "callcenter.commands"
+EMBEDDED_SERVICE_ENTRY_POINTS = "callcenter.embedded_services"
 
 
 class Context:
@@ -63,6 +76,7 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    configure_logging(click.get_current_context().ensure_object(Context).settings, verbose=verbose)
 
 
 # --- run ---------------------------------------------------------------------------------
@@ -80,7 +94,7 @@ def run(ctx: Context, host: str | None, port: int | None) -> None:
     with ctx.database.unit_of_work() as session:
         if not demo.has_users(session):
             _first_start(session, settings)
-    _serve(ctx, host or settings.web.host, port or settings.web.port)
+    _serve(ctx, host or settings.web.host, port or settings.web.port, embedded=True)
 
 
 @main.command()
@@ -92,18 +106,32 @@ def web(ctx: Context, host: str | None, port: int | None) -> None:
     _serve(ctx, host or ctx.settings.web.host, port or ctx.settings.web.port)
 
 
-def _serve(ctx: Context, host: str, port: int) -> None:
+def _serve(ctx: Context, host: str, port: int, *, embedded: bool = False) -> None:
     from callcenter.app import create_app
     from callcenter.extensions import socketio
 
     app = create_app(ctx.settings, database=ctx.database)
     bus = app.extensions["cc_bus"]
     bus.start()
+    services = start_embedded_services(app, bus) if embedded else []
     click.echo(f"callcenter: serving on http://{host}:{port}")
     try:
         socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)
     finally:
+        for service in reversed(services):
+            service.stop()
         bus.stop()
+
+
+def start_embedded_services(app: Any, bus: Any) -> list[Any]:
+    """Start what `callcenter run` carries besides the web server (the dialer)."""
+    started = []
+    for entry_point in sorted(
+        entry_points(group=EMBEDDED_SERVICE_ENTRY_POINTS), key=lambda e: e.name
+    ):
+        started.append(entry_point.load()(app, bus))
+        click.echo(f"callcenter: started {entry_point.name}")
+    return started
 
 
 def _first_start(session: Session, settings: Settings) -> None:
@@ -290,6 +318,400 @@ def demo_load(ctx: Context, seed: int | None) -> None:
         _print_credentials(result.credentials)
 
     _in_session(ctx, work)
+
+
+# --- export ------------------------------------------------------------------------------
+
+
+@main.group(name="export")
+def export_group() -> None:
+    """Reports and call records as CSV or XLSX (audited like web exports)."""
+
+
+def _export_command(kind: str) -> None:
+    what = "call records" if kind == "calls" else f"{kind} report"
+
+    @export_group.command(kind, help=f"Export the {what} to a file.")
+    @click.option("--from", "date_from", default=None, help="First day, Jalali or Gregorian.")
+    @click.option("--to", "date_to", default=None, help="Last day, Jalali or Gregorian.")
+    @click.option("--campaign", multiple=True, help="Campaign id or name (repeatable).")
+    @click.option("--agent", multiple=True, help="Agent id or username (repeatable).")
+    @click.option("--team", multiple=True, help="Team id or name (repeatable).")
+    @click.option("--list", "lead_list", multiple=True, type=int, help="Lead list id.")
+    @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv")
+    @click.option("--locale", type=click.Choice(["fa", "en"]), default=None)
+    @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
+    @pass_context
+    def command(
+        ctx: Context,
+        date_from: str | None,
+        date_to: str | None,
+        campaign: tuple[str, ...],
+        agent: tuple[str, ...],
+        team: tuple[str, ...],
+        lead_list: tuple[int, ...],
+        fmt: str,
+        locale: str | None,
+        output: str,
+    ) -> None:
+        from callcenter.services import exports
+        from callcenter.services.reports import lookup, parse_filters
+
+        with ctx.database.sessions() as session:
+            args = {
+                "from": date_from,
+                "to": date_to,
+                "campaign": lookup.campaign_ids(session, campaign),
+                "agent": lookup.user_ids(session, agent),
+                "team": lookup.team_ids(session, team),
+                "list": list(lead_list),
+            }
+        filters = parse_filters(
+            {key: value for key, value in args.items() if value},
+            tz=ctx.settings.locale.timezone,
+        )
+        export = exports.start_export(
+            ctx.database,
+            kind=kind,
+            fmt=fmt,
+            filters=filters,
+            locale=locale or ctx.settings.locale.default,
+            actor_id=None,
+            via="cli",
+        )
+        written = 0
+        with open(output, "wb") as stream:
+            for chunk in export.chunks:
+                stream.write(chunk)
+                written += len(chunk)
+        click.echo(f"wrote {output} ({written} bytes)")
+
+
+for _kind in ("calls", "rejections", "funnel", "agents", "compliance"):
+    _export_command(_kind)
+
+
+# --- campaigns ---------------------------------------------------------------------------
+
+
+def _campaign_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by `campaigns create` and `campaigns edit`; unset ones are left alone."""
+    options = [
+        click.option("--name", "new_name", default=None, help="Rename (edit only)."),
+        click.option("--dial-mode", type=click.Choice(["preview", "progressive", "predictive"])),
+        click.option("--abandon-cap", type=float, help="Percent of live answers (default 3.0)."),
+        click.option("--abandon-window-days", type=int),
+        click.option("--max-lines", type=int, help="Lines per ready agent."),
+        click.option("--ring-timeout", type=int, help="Seconds, at least 15."),
+        click.option("--wrap-up", type=int, help="Wrap-up limit in seconds."),
+        click.option("--caller-id"),
+        click.option("--trunk"),
+        click.option("--timezone"),
+        click.option("--max-attempts", type=int),
+        click.option(
+            "--retry", multiple=True, metavar="OUTCOME=MINUTES", help="e.g. --retry busy=15"
+        ),
+        click.option("--windows", help="Calling windows as JSON (see calling_windows.py)."),
+        click.option("--holiday", multiple=True, metavar="YYYY-MM-DD"),
+        click.option("--team", multiple=True, help="Team name (repeat); replaces the teams."),
+        click.option("--script-version", type=int),
+        click.option("--description"),
+        click.option("--company"),
+        click.option("--product"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _campaign_values(options: dict[str, Any]) -> dict[str, Any]:
+    names = {
+        "new_name": "name",
+        "dial_mode": "dial_mode",
+        "abandon_cap": "abandon_cap_percent",
+        "abandon_window_days": "abandon_window_days",
+        "max_lines": "max_lines_per_agent",
+        "ring_timeout": "ring_timeout_seconds",
+        "wrap_up": "wrap_up_limit_seconds",
+        "caller_id": "caller_id",
+        "trunk": "trunk",
+        "timezone": "timezone",
+        "max_attempts": "max_attempts",
+        "script_version": "script_version_id",
+        "description": "description",
+        "company": "company_name",
+        "product": "product",
+    }
+    values = {
+        names[key]: value for key, value in options.items() if key in names and value is not None
+    }
+    if options.get("retry"):
+        delays = {}
+        for item in options["retry"]:
+            outcome, _, minutes = item.partition("=")
+            if not minutes.strip().isdigit():
+                raise click.BadParameter(f"{item!r}: use OUTCOME=MINUTES", param_hint="--retry")
+            delays[outcome.strip()] = int(minutes)
+        values["retry_delays_minutes"] = delays
+    if options.get("windows"):
+        try:
+            values["calling_windows"] = json.loads(options["windows"])
+        except json.JSONDecodeError as exc:
+            raise click.BadParameter(str(exc), param_hint="--windows") from None
+    if options.get("holiday"):
+        values["holidays"] = list(options["holiday"])
+    return values
+
+
+def _teams(session: Session, names: tuple[str, ...]) -> list[Any]:
+    return [accounts.get_or_create_team(session, name) for name in names]
+
+
+def _show_campaign(campaign: Any) -> None:
+    delays = campaign_service.effective_retry_delays(campaign)
+    click.echo(
+        f"{campaign.id}\t{campaign.name}\t{campaign.status.value}\t{campaign.dial_mode.value}\t"
+        f"cap {campaign.abandon_cap_percent}%\tmax {campaign.max_attempts} attempts\t"
+        f"retry {', '.join(f'{k}={v}m' for k, v in delays.items())}"
+    )
+
+
+@main.group(name="campaigns")
+def campaigns_group() -> None:
+    """Create, list, edit, pause and resume campaigns."""
+
+
+@campaigns_group.command("create")
+@click.argument("name")
+@_campaign_options
+@click.option("--active", is_flag=True, help="Start dialing at once (default: paused).")
+@pass_context
+def campaigns_create(ctx: Context, name: str, active: bool, **options: Any) -> None:
+    values = _campaign_values(options)
+    values["name"] = values.pop("name", name)
+    with ctx.database.unit_of_work() as session:
+        campaign = campaign_service.create_campaign(
+            session, actor=None, teams=_teams(session, options["team"]), active=active, **values
+        )
+        _show_campaign(campaign)
+
+
+@campaigns_group.command("list")
+@click.option("--all", "include_archived", is_flag=True, help="Include archived campaigns.")
+@pass_context
+def campaigns_list(ctx: Context, include_archived: bool) -> None:
+    with ctx.database.unit_of_work() as session:
+        for campaign in campaign_service.list_campaigns(session, include_archived=include_archived):
+            _show_campaign(campaign)
+
+
+@campaigns_group.command("edit")
+@click.argument("campaign")
+@_campaign_options
+@pass_context
+def campaigns_edit(ctx: Context, campaign: str, **options: Any) -> None:
+    """Change the given settings of CAMPAIGN (id or name)."""
+    with ctx.database.unit_of_work() as session:
+        found = campaign_service.find_campaign(session, campaign)
+        changes = campaign_service.update_campaign(
+            session, found, actor=None, **_campaign_values(options)
+        )
+        if options["team"]:
+            campaign_service.set_teams(session, found, _teams(session, options["team"]), actor=None)
+        click.echo(f"changed: {', '.join(changes) or 'nothing'}")
+        _show_campaign(found)
+
+
+def _set_campaign_status(ctx: Context, key: str, status: str) -> None:
+    with ctx.database.unit_of_work() as session:
+        found = campaign_service.find_campaign(session, key)
+        campaign_service.set_status(session, found, CampaignStatus(status), actor=None)
+        _show_campaign(found)
+
+
+@campaigns_group.command("pause")
+@click.argument("campaign")
+@pass_context
+def campaigns_pause(ctx: Context, campaign: str) -> None:
+    _set_campaign_status(ctx, campaign, "paused")
+
+
+@campaigns_group.command("resume")
+@click.argument("campaign")
+@pass_context
+def campaigns_resume(ctx: Context, campaign: str) -> None:
+    _set_campaign_status(ctx, campaign, "active")
+
+
+# --- import ------------------------------------------------------------------------------
+
+
+@main.group(name="import")
+def import_group() -> None:
+    """Import data files."""
+
+
+@import_group.command("leads")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--campaign", required=True, help="Campaign id or name.")
+@click.option(
+    "--map", "mappings", multiple=True, metavar="COLUMN=FIELD", help="e.g. --map 'Cell #=phone'"
+)
+@click.option("--region", default="IR", show_default=True, help="Region for national numbers.")
+@pass_context
+def import_leads(
+    ctx: Context, file: str, campaign: str, mappings: tuple[str, ...], region: str
+) -> None:
+    """Import a CSV or XLSX lead list into a campaign."""
+
+    mapping = dict(item.rsplit("=", 1) for item in mappings) if mappings else None
+    data = Path(file).read_bytes()
+    name = Path(file).name
+    with ctx.database.unit_of_work() as session:
+        found = campaign_service.find_campaign(session, campaign)
+        length = lead_import.estimate_rows(data, name)
+        with click.progressbar(length=length or 0, label=f"importing {name}") as bar:
+            done = 0
+
+            def advance(rows: int) -> None:
+                nonlocal done
+                bar.update(rows - done)
+                done = rows
+
+            lead_list = lead_import.import_leads(
+                session,
+                data,
+                campaign_id=found.id,
+                filename=name,
+                mapping=mapping,
+                region=region,
+                progress=advance,
+            )
+        report = lead_list.report
+        click.echo(
+            f"lead list {lead_list.id}: {report['rows']} rows, {report['imported']} imported, "
+            f"{len(report['duplicates'])} duplicates merged, {len(report['dnc'])} on DNC, "
+            f"{len(report['rejected'])} rejected, "
+            f"{len(report['already_in_campaign'])} already in the campaign"
+        )
+        for item in report["rejected"]:
+            click.echo(f"  line {item['line']}: {item['reason']}")
+        for item in report["dnc"]:
+            click.echo(f"  line {item['line']}: {item['phone']} is on a do-not-call list")
+
+
+# --- dnc ---------------------------------------------------------------------------------
+
+
+@main.group(name="dnc")
+def dnc_group() -> None:
+    """The do-not-call lists (global, or one campaign's with --campaign)."""
+
+
+def _dnc_campaign_id(session: Session, campaign: str | None) -> int | None:
+    return None if campaign is None else campaign_service.find_campaign(session, campaign).id
+
+
+@dnc_group.command("add")
+@click.argument("phone")
+@click.option("--campaign", default=None, help="Campaign id or name (default: the global list).")
+@click.option("--reason", default="")
+@pass_context
+def dnc_add(ctx: Context, phone: str, campaign: str | None, reason: str) -> None:
+    try:
+        e164 = normalize_phone(phone).e164
+    except InvalidPhone as exc:
+        raise click.BadParameter(exc.reason, param_hint="PHONE") from None
+    with ctx.database.unit_of_work() as session:
+        entry = dnc.add_number(
+            session,
+            e164,
+            campaign_id=_dnc_campaign_id(session, campaign),
+            source="cli",
+            reason=reason,
+            actor_id=None,
+        )
+        click.echo(
+            f"{entry.phone_e164} is on the {'campaign' if entry.campaign_id else 'global'} list"
+        )
+
+
+@dnc_group.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--campaign", default=None, help="Campaign id or name (default: the global list).")
+@pass_context
+def dnc_import(ctx: Context, file: Any, campaign: str | None) -> None:
+    """Add the numbers of a CSV (first column, or a column named phone)."""
+    with ctx.database.unit_of_work() as session:
+        result = dnc.import_csv(
+            session,
+            file.read(),
+            campaign_id=_dnc_campaign_id(session, campaign),
+            source="import",
+            actor_id=None,
+        )
+    click.echo(
+        f"{result.added} added, {result.already_listed} already listed, "
+        f"{len(result.rejected)} rejected"
+    )
+    for item in result.rejected:
+        click.echo(f"  line {item['line']}: {item['reason']}")
+
+
+@dnc_group.command("export")
+@click.argument("file", type=click.File("w", encoding="utf-8"), default="-")
+@click.option("--campaign", default=None, help="Campaign id or name (default: the global list).")
+@pass_context
+def dnc_export(ctx: Context, file: Any, campaign: str | None) -> None:
+    """Write the list as CSV to FILE (default: standard output)."""
+    with ctx.database.unit_of_work() as session:
+        file.write(dnc.export_csv(session, campaign_id=_dnc_campaign_id(session, campaign)))
+
+
+# --- commands from other packages (`callcenter dialer`) ------------------------------------
+
+
+def add_plugin_commands(group: click.Group) -> None:
+    for entry_point in sorted(entry_points(group=COMMAND_ENTRY_POINTS), key=lambda e: e.name):
+        if entry_point.name not in group.commands:
+            group.add_command(entry_point.load(), entry_point.name)
+
+
+add_plugin_commands(main)
+
+
+# --- consume -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--health-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Rewritten with the time every heartbeat while Redis answers.",
+)
+@click.option("--heartbeat", type=float, default=10.0, show_default=True, help="Seconds.")
+@click.option("--metrics-port", type=int, default=None, help="Serve /metrics on this port.")
+@pass_context
+def consume(
+    ctx: Context, health_file: Path | None, heartbeat: float, metrics_port: int | None
+) -> None:
+    """Apply the bus events (calls, follow-up mail, live floor) as a process of its own."""
+    import threading
+
+    from callcenter.consumer_process import run_consumer, stop_on_signals
+
+    stop = threading.Event()
+    stop_on_signals(stop)
+    click.echo("callcenter consume: started")
+    run_consumer(
+        ctx.settings,
+        ctx.database,
+        stop=stop,
+        health_file=health_file,
+        heartbeat_seconds=heartbeat,
+        metrics_port=metrics_port,
+    )
 
 
 if __name__ == "__main__":

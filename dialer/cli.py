@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 
 import click
 
@@ -157,7 +158,7 @@ def call_test(
     trunk = trunk_uri or load_settings().dialer.trunk_uri
     if not trunk:
         raise click.UsageError("no trunk: pass --trunk or set CC_DIALER__TRUNK_URI")
-    password = click.get_text_stream("stdin").readline().rstrip("\n") if password_stdin else None
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     ctx.exit(
         run_test_call(
             number,

@@ -170,6 +170,7 @@ def load_demo(
         Campaign(
             name="فروش بیمه تکمیلی",
             company_name="بیمه پارسیان نمونه",
+            description="هزینه‌های درمان کارکنانتان را با خیال راحت پوشش دهید",
             product="بیمه تکمیلی درمان",
             dial_mode=DialMode.PREDICTIVE,
             status=CampaignStatus.ACTIVE,
@@ -178,6 +179,7 @@ def load_demo(
         Campaign(
             name="Business Software Demo",
             company_name="Contoso Software",
+            description="close your books in half the time",
             product="accounting software",
             dial_mode=DialMode.PROGRESSIVE,
             status=CampaignStatus.ACTIVE,
@@ -186,10 +188,19 @@ def load_demo(
     ]
     session.add_all(campaigns)
     session.flush()
+    _pin_scripts(session, campaigns, ("fa", "en"))
     for campaign, persian in zip(campaigns, (True, False), strict=True):
         result.leads += _leads(session, rng, campaign, persian, leads_per_campaign)
     result.campaigns = len(campaigns)
     return result
+
+
+def _pin_scripts(session: Session, campaigns: list[Campaign], locales: tuple[str, ...]) -> None:
+    """Each demo campaign uses the built-in script in its language."""
+    from callcenter.services import scripts_catalog
+
+    for campaign, locale in zip(campaigns, locales, strict=True):
+        campaign.script_version_id = scripts_catalog.builtin_version(session, locale).id
 
 
 def _pause_reasons(session: Session) -> None:
