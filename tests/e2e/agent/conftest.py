@@ -18,16 +18,6 @@ from callcenter.db import Database
 from callcenter.settings import load_settings
 from tests.integration.agent.agent_floor import Floor, Inbox, build_floor, free_port
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 @dataclass
 class LiveFloor:
@@ -74,13 +64,3 @@ def live_floor(
     server.shutdown()
     bus.stop()
     smtp.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()

@@ -4,7 +4,9 @@ Saves docs/supervisor-floor.png."""
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,11 +25,14 @@ from callcenter.models import Lead
 from callcenter.services import pacing_log
 from callcenter.services.live_floor import live_floor_of
 from callcenter.settings import load_settings
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.e2e.conftest import free_port
 from tests.factories import TEST_PASSWORD
 from tests.integration.supervisor.busy_hour import BusyHour, Floor, build_floor
 
-SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "supervisor-floor.png"
+SCREENSHOT = (
+    Path(os.environ.get("CC_TEST_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="cc-shots-"))
+    / "supervisor-floor.png"
+)
 DIALS_SHOWN_ARE = (
     "n => document.querySelector('.tile [data-k=\"today.dials\"]')"
     ".textContent.replace(/\\D/g, '') == n"
@@ -89,16 +94,6 @@ def running(tmp_path: Path, sqlite_database: Database) -> Iterator[Running]:
     bus.stop()
 
 
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 def _log_in(page: Any, url: str, username: str) -> None:
     page.goto(f"{url}/login")
     page.fill("input[name=username]", username)
@@ -112,8 +107,8 @@ def _number(page: Any, key: str) -> int:
 
 
 @pytest.mark.browser
-def test_the_floor_follows_calls_live(running: Running, chromium: Any) -> None:
-    page = chromium.new_page(viewport={"width": 1480, "height": 1040}, locale="en-GB")
+def test_the_floor_follows_calls_live(running: Running, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1480, "height": 1040}, locale="en-GB")
     page.goto(f"{running.url}/")
     _log_in(page, running.url, running.floor.supervisor)
     page.goto(f"{running.url}/supervisor/")
@@ -164,14 +159,14 @@ def test_the_floor_follows_calls_live(running: Running, chromium: Any) -> None:
 
 @pytest.mark.browser
 def test_the_floor_reads_right_to_left_in_persian(
-    running: Running, chromium: Any, tmp_path: Path
+    running: Running, browser: Any, tmp_path: Path
 ) -> None:
     from callcenter.models import User
 
     with running.app.extensions["cc_database"].unit_of_work() as session:
         supervisor = session.scalar(select(User).where(User.username == running.floor.supervisor))
         supervisor.locale = "fa"
-    page = chromium.new_page(viewport={"width": 1480, "height": 1040})
+    page = browser.new_page(viewport={"width": 1480, "height": 1040})
     _log_in(page, running.url, running.floor.supervisor)
     page.goto(f"{running.url}/supervisor/")
     page.wait_for_selector('#conn[data-state="up"]')
