@@ -102,13 +102,15 @@ class Pacer:
         if staffed == 0:
             return self._report(state, 0, 0.0, "no agents staffed")
         headroom = _line_headroom(state, staffed)
+        # A call with a ready agent of its own cannot be abandoned, so predictive
+        # never launches fewer than progressive (the normal approximation below
+        # overstates the risk when there are only a few agents).
+        one_per_ready = _ready(state) - len(state.calls_in_flight) - state.waiting_calls
+        progressive = max(0, min(one_per_ready, headroom))
         if state.mode is DialMode.PROGRESSIVE:
-            ready = _ready(state)
-            wanted = ready - len(state.calls_in_flight) - state.waiting_calls
-            launch = max(0, min(wanted, headroom))
-            return self._report(state, launch, 1.0, "progressive: one call per ready agent")
+            return self._report(state, progressive, 1.0, "progressive: one call per ready agent")
         risk = self.risk_budget(state)
-        launch = min(self._predictive_launches(state, risk), headroom)
+        launch = max(progressive, min(self._predictive_launches(state, risk), headroom))
         talking = sum(1 for a in state.agents if a.status is AgentStatus.TALKING)
         lines = len(state.calls_in_flight) + state.waiting_calls + talking + launch
         return self._report(state, launch, lines / staffed, "", risk=risk, staffed=staffed)

@@ -72,3 +72,22 @@ def test_wrong_password_is_refused_in_the_browser(
     assert page.locator("#login-error").is_visible()
     assert page.url.endswith("/login")
     page.close()
+
+
+def test_a_ready_agent_gets_a_call_from_the_embedded_dialer(
+    browser,
+    embedded_server: EmbeddedServer,  # type: ignore[no-untyped-def]
+) -> None:
+    """The whole embedded system: the dialer places calls on the simulated
+    carrier and connects an answered one to the agent, whose screen pops with
+    the customer and step 1 of the script."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _log_in(page, embedded_server, "agent2")
+    page.wait_for_url(f"{embedded_server.url}/agent/")
+    page.fill("#phone", "sip:1002@pbx.local")
+    page.keyboard.press("F2")
+    page.wait_for_selector("#agent-state[data-state=ready]")
+    page.wait_for_selector("#call:not([hidden])", timeout=120_000)
+    assert page.text_content("#cust-name").strip()
+    assert page.locator(".step-dot.current").text_content() in ("1", "۱")
+    page.close()

@@ -194,3 +194,28 @@ def test_learned_state_survives_a_restart() -> None:
     assert restored.answers.live_rate == pytest.approx(pacer.answers.live_rate)
     busy = state(agents=[wrapping(10.0), talking(85.0), READY])
     assert restored.decide(busy).calls_to_launch == pacer.decide(busy).calls_to_launch
+
+
+@pytest.mark.parametrize("ready_agents", [1, 2, 4])
+def test_a_cold_start_still_gives_each_ready_agent_a_call(ready_agents: int) -> None:
+    """Nothing learned yet and nothing in flight: a call per free agent cannot be abandoned."""
+    cold = state(
+        agents=[READY] * ready_agents,
+        today=AbandonTally(0, 0),
+        last_30_days=AbandonTally(0, 0),
+    )
+    assert launches(cold) >= ready_agents
+
+
+def test_predictive_never_launches_fewer_than_progressive() -> None:
+    for agents in ([READY], [READY, talking(20.0)], [READY, READY, wrapping(5.0)]):
+        for in_flight in ([], [3.0]):
+            common = {
+                "agents": agents,
+                "calls_in_flight": in_flight,
+                "today": AbandonTally(0, 0),
+                "last_30_days": AbandonTally(0, 0),
+            }
+            predictive = launches(state(**common))
+            progressive = launches(state(DialMode.PROGRESSIVE, **common))
+            assert predictive >= progressive, (agents, in_flight)
