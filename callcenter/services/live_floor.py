@@ -42,6 +42,7 @@ from callcenter.events import (
     CallDialing,
     CallEnded,
     CallRinging,
+    DialingHeld,
     Event,
 )
 from callcenter.live_counters import LiveCounters, Totals, make_counters
@@ -76,6 +77,7 @@ CALL_EVENT = "floor_call"
 ABANDON_EVENT = "floor_abandon"
 CAMPAIGN_EVENT = "floor_campaign"
 MESSAGE_EVENT = "supervisor_message"
+HELD_EVENT = "floor_dialing_held"
 
 TICK_SECONDS = 1.0
 META_SECONDS = 10.0
@@ -119,6 +121,8 @@ class LiveFloor:
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Tehran"))
     clock: Callable[[], datetime] = utcnow
     _meta: dict[int, CampaignMeta] = field(default_factory=dict)
+    # Why the dialer is not placing calls on a trunk (None while it dials).
+    dialing_held: str | None = None
     _pause_limits: dict[str, int | None] = field(default_factory=dict)
     _meta_at: float = 0.0
     _dialable_at: float = -DIALABLE_SECONDS
@@ -168,6 +172,14 @@ class LiveFloor:
             CallEnded.TYPE: self._ended,
             AgentStateChanged.TYPE: self._agent_state,
         }
+
+    def dialer_held(self, event: Event) -> None:
+        """The dialer held or resumed dialing (e.g. the trunk stopped answering):
+        every supervisor sees the reason at once and in later snapshots."""
+        assert isinstance(event, DialingHeld)
+        self.dialing_held = f"{event.trunk}: {event.reason}" if event.held else None
+        for campaign_id in self._meta:
+            self.emit(HELD_EVENT, {"dialing_held": self.dialing_held}, _room(campaign_id))
 
     def _dialing(self, event: CallDialing) -> None:
         if self.counters.get_call(event.call_id) is not None:
@@ -439,7 +451,7 @@ class LiveFloor:
             raw = dict(totals.get(cid, {}))
             mine = {aid: a for aid, a in agents.items() if a.get("campaign_id") == cid}
             _add_open_state_time(raw, mine.values(), day_start, now)
-            result[cid] = campaign_payload(
+            result[cid] = {"dialing_held": self.dialing_held} | campaign_payload(
                 meta,
                 raw,
                 window,
@@ -1132,6 +1144,7 @@ def register_live_floor(bus: EventBus, app: Any) -> LiveFloor:
     )
     for event_type in (CallDialing, CallRinging, CallAnswered, CallConnected, CallEnded):
         bus.subscribe(event_type.TYPE, floor.apply)
+    bus.subscribe(DialingHeld.TYPE, floor.dialer_held)
     floor.watch(database)
     app.extensions["cc_live_floor"] = floor
     return floor

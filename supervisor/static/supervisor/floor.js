@@ -380,7 +380,15 @@
   });
   socket.on("disconnect", () => setConnection("down"));
 
+  function showDialingHeld(reason) {
+    $("dialing-held").hidden = !reason;
+    $("dialing-held-reason").textContent = reason || "";
+  }
+
+  socket.on("floor_dialing_held", (data) => showDialingHeld(data.dialing_held));
+
   socket.on("floor_snapshot", (snap) => {
+    showDialingHeld(snap.dialing_held);
     floor.skew = Date.parse(snap.at) - Date.now();
     const known = floor.campaigns.has(snap.campaign_id);
     floor.campaigns.set(snap.campaign_id, snap);

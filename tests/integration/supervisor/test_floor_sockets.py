@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from callcenter.db import Database
-from callcenter.events import CallAnswered, CallConnected, CallDialing
+from callcenter.events import CallAnswered, CallConnected, CallDialing, DialingHeld
 from callcenter.extensions import socketio
 from callcenter.models import AuditEntry, Campaign, CampaignStatus, Lead
 from callcenter.services import agents
@@ -221,3 +221,24 @@ def test_a_pause_over_its_limit_stands_out(
     assert later["paused_over_limit"] == 1
     assert later["agents"]["paused"] == 1
     assert later["dialable_leads"] in (0, 3)  # 0 outside the calling windows
+
+
+def test_a_held_trunk_is_shown_to_supervisors_with_its_reason(
+    app: Flask, sqlite_database: Database, site: Floor
+) -> None:
+    mine = _socket(app, site.supervisor)
+    mine.emit("floor_state", {}, callback=True)  # loads this supervisor's campaigns
+    mine.get_received()
+    bus = app.extensions["cc_bus"]
+    bus.publish(DialingHeld(trunk="default", held=True, reason="trunk stopped answering OPTIONS"))
+    assert bus.wait_until_idle(10)
+    held = _named(mine.get_received(), "floor_dialing_held")
+    assert held == [{"dialing_held": "default: trunk stopped answering OPTIONS"}]
+    live_floor_of(app).tick()
+    snapshots = _named(mine.get_received(), "floor_snapshot")
+    assert snapshots[0]["dialing_held"] == "default: trunk stopped answering OPTIONS"
+
+    bus.publish(DialingHeld(trunk="default", held=False, reason="trunk healthy again"))
+    assert bus.wait_until_idle(10)
+    assert _named(mine.get_received(), "floor_dialing_held") == [{"dialing_held": None}]
+    live_floor_of(app).stop()
