@@ -9,6 +9,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -121,17 +122,27 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def app(settings: Settings, sqlite_database: Database) -> Iterator[Flask]:
+@contextmanager
+def running_app(settings: Settings, database: Database) -> Iterator[Flask]:
+    """The real app on `database`, its bus running; CSRF and rate limits off
+    (the tests that check those switch them back on)."""
     from callcenter.app import create_app
 
-    flask_app = create_app(settings, database=sqlite_database)
+    flask_app = create_app(settings, database=database)
     flask_app.config["WTF_CSRF_ENABLED"] = False
     flask_app.config["RATELIMIT_ENABLED"] = False
     bus = flask_app.extensions["cc_bus"]
     bus.start()
-    yield flask_app
-    bus.stop()
+    try:
+        yield flask_app
+    finally:
+        bus.stop()
+
+
+@pytest.fixture
+def app(settings: Settings, sqlite_database: Database) -> Iterator[Flask]:
+    with running_app(settings, sqlite_database) as flask_app:
+        yield flask_app
 
 
 @pytest.fixture

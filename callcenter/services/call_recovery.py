@@ -22,11 +22,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
-from callcenter.models import AgentStatus, Call, CallStateChange, Lead, LeadStateChange
+from callcenter.models import AgentStatus, Call, CallStateChange, Lead
 from callcenter.services import agents, lead_lifecycle
 from callcenter.states import (
     CALL_TRANSITIONS,
-    LEAD_TRANSITIONS,
     AgentState,
     CallOutcome,
     CallState,
@@ -72,24 +71,12 @@ def release_undialed_leads(session: Session, *, now: datetime, older_than: timed
             )
         )
     )
-    for lead in stuck:
-        advance(LEAD_TRANSITIONS, lead.state, LeadState.RETRY, subject=f"lead {lead.id}")
-        session.add(
-            LeadStateChange(
-                lead_id=lead.id,
-                from_state=lead.state,
-                to_state=LeadState.RETRY,
-                reason="claimed but never dialed (dialer restarted)",
-                at=now,
-            )
-        )
-        lead.state = LeadState.RETRY
-        lead.next_attempt_at = now
-        lead.updated_at = now
-    session.flush()
-    if stuck:
-        log.warning("released %d leads claimed but never dialed", len(stuck))
-    return len(stuck)
+    released = lead_lifecycle.return_to_retry(
+        session, stuck, reason="claimed but never dialed (dialer restarted)", now=now
+    )
+    if released:
+        log.warning("released %d leads claimed but never dialed", released)
+    return released
 
 
 def close_stale_calls(session: Session, *, now: datetime, older_than: timedelta) -> list[str]:

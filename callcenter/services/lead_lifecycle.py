@@ -8,6 +8,7 @@ DNC list is read again at the moment of dialing)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -210,30 +211,37 @@ def release_stale_attempts(session: Session, *, older_than: timedelta, now: date
     """Send leads stuck in DIALING (their worker died before settling) back to
     RETRY, due now. Returns how many. Run by the dialer at start and
     periodically; `older_than` must exceed the longest possible call."""
-    cutoff = now - older_than
-    stuck = list(
-        session.scalars(
-            select(Lead).where(Lead.state == LeadState.DIALING, Lead.last_attempt_at < cutoff)
-        )
+    stuck = session.scalars(
+        select(Lead).where(Lead.state == LeadState.DIALING, Lead.last_attempt_at < now - older_than)
     )
-    for lead in stuck:
+    released = return_to_retry(
+        session, stuck, reason="attempt never settled (dialer stopped)", now=now
+    )
+    if released:
+        log.warning("released %d leads stuck in dialing", released)
+    return released
+
+
+def return_to_retry(session: Session, leads: Iterable[Lead], *, reason: str, now: datetime) -> int:
+    """Put leads whose attempt was lost back to RETRY, due now, saying why."""
+    count = 0
+    for lead in leads:
         advance(LEAD_TRANSITIONS, lead.state, LeadState.RETRY, subject=f"lead {lead.id}")
         session.add(
             LeadStateChange(
                 lead_id=lead.id,
                 from_state=lead.state,
                 to_state=LeadState.RETRY,
-                reason="attempt never settled (dialer stopped)",
+                reason=reason,
                 at=now,
             )
         )
         lead.state = LeadState.RETRY
         lead.next_attempt_at = now
         lead.updated_at = now
+        count += 1
     session.flush()
-    if stuck:
-        log.warning("released %d leads stuck in dialing", len(stuck))
-    return len(stuck)
+    return count
 
 
 def _next_state(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.db import Database
 from callcenter.settings import Settings, load_settings
+from tests.conftest import running_app
 from tests.factories import log_in
 from tests.integration.agent.agent_floor import Floor, Inbox, build_floor, free_port
 
@@ -42,15 +43,8 @@ def agent_settings(tmp_path: Path, smtp_server: tuple[Inbox, int]) -> Settings:
 
 @pytest.fixture
 def agent_app(agent_settings: Settings, sqlite_database: Database) -> Iterator[Flask]:
-    from callcenter.app import create_app
-
-    flask_app = create_app(agent_settings, database=sqlite_database)
-    flask_app.config["WTF_CSRF_ENABLED"] = False
-    flask_app.config["RATELIMIT_ENABLED"] = False
-    bus = flask_app.extensions["cc_bus"]
-    bus.start()
-    yield flask_app
-    bus.stop()
+    with running_app(agent_settings, sqlite_database) as flask_app:
+        yield flask_app
 
 
 @pytest.fixture
