@@ -170,3 +170,13 @@ class DialingHeld(Event):
     trunk: str
     held: bool
     reason: str
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class HopperDepth(Event):
+    """How many leads a campaign has queued in the dialer's hopper (sent on change)."""
+
+    TYPE: ClassVar[str] = "dialer.hopper_depth"
+    campaign_id: int
+    depth: int

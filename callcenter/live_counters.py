@@ -74,6 +74,11 @@ class LiveCounters(Protocol):
     def first_build(self, day: date) -> bool:
         """True once per day (per deployment): whoever gets it rebuilds from the DB."""
 
+    def set_status(self, key: str, value: Any) -> None:
+        """Operational state the dialer reports (hopper depth, held trunk)."""
+
+    def statuses(self) -> dict[str, Any]: ...
+
     def lead(self, seconds: float) -> bool:
         """True if this process should emit the snapshot for the next `seconds`."""
 
@@ -89,6 +94,15 @@ class InProcessCounters:
         self._calls: dict[str, dict[str, Any]] = {}
         self._agents: dict[int, dict[str, Any]] = {}
         self._built: set[date] = set()
+        self._statuses: dict[str, Any] = {}
+
+    def set_status(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._statuses[key] = value
+
+    def statuses(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._statuses)
 
     def claim(self, event_id: str) -> bool:
         with self._lock:
@@ -207,6 +221,13 @@ class RedisCounters:
 
     def claim(self, event_id: str) -> bool:
         return bool(self._redis.set(self._key("seen", event_id), 1, nx=True, ex=SEEN_TTL_SECONDS))
+
+    def set_status(self, key: str, value: Any) -> None:
+        self._redis.hset(self._key("status"), key, json.dumps(value))
+
+    def statuses(self) -> dict[str, Any]:
+        raw = self._redis.hgetall(self._key("status"))
+        return {key: json.loads(value) for key, value in raw.items()}
 
     def add(
         self,

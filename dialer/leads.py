@@ -32,6 +32,9 @@ class HopperLeadSource:
             self.hopper.reap(campaign_id, now=now)
             self.feeder.refill(campaign_id, now=now)
 
+    def depth(self, campaign_id: int) -> int:
+        return self.hopper.size(campaign_id)
+
     def next_lead(self, campaign_id: int, *, now: datetime) -> ClaimedLead | None:
         claimed = self.feeder.next_lead(campaign_id, now=now)
         if claimed is None:

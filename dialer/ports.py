@@ -125,3 +125,6 @@ class LeadSource(Protocol):
 
     def give_back(self, held: HeldLead) -> None:
         """Return a held lead to the hopper undialed."""
+
+    def depth(self, campaign_id: int) -> int:
+        """Leads queued for the campaign right now."""

@@ -40,6 +40,7 @@ from callcenter.events import (
     CallRinging,
     DialingHeld,
     Event,
+    HopperDepth,
     PacerLevelChanged,
     PreviewCallRequested,
     PreviewOffered,
@@ -196,6 +197,7 @@ class DialerWorker:
         self.previews: dict[int, PreviewOffer] = {}
         self.pacing: dict[int, CampaignPacing] = {}
         self.held_reason: str | None = None
+        self._hopper_depths: dict[int, int] = {}
         self.placed = 0
         self._plans: dict[int, CampaignPlan] = {}
         self._agents: dict[int, AgentSnapshot] = {}
@@ -298,6 +300,14 @@ class DialerWorker:
                 await self._preview_tick(plan, healthy)
             else:
                 await self._pace(plan, now, healthy)
+            await self._report_hopper_depth(plan.id)
+
+    async def _report_hopper_depth(self, campaign_id: int) -> None:
+        """Tell the floor how many leads are queued, when that changes."""
+        depth = await asyncio.to_thread(self.leads.depth, campaign_id)
+        if self._hopper_depths.get(campaign_id) != depth:
+            self._hopper_depths[campaign_id] = depth
+            self.bus.publish(HopperDepth(campaign_id=campaign_id, depth=depth))
 
     async def load_campaigns(self) -> Sequence[CampaignPlan]:
         """The active campaigns; a paused one drops out here and places nothing."""

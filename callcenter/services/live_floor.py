@@ -44,6 +44,7 @@ from callcenter.events import (
     CallRinging,
     DialingHeld,
     Event,
+    HopperDepth,
 )
 from callcenter.live_counters import LiveCounters, Totals, make_counters
 from callcenter.models import (
@@ -78,6 +79,8 @@ ABANDON_EVENT = "floor_abandon"
 CAMPAIGN_EVENT = "floor_campaign"
 MESSAGE_EVENT = "supervisor_message"
 HELD_EVENT = "floor_dialing_held"
+HELD_STATUS = "dialing_held"
+HOPPER_STATUS = "hopper:"
 
 TICK_SECONDS = 1.0
 META_SECONDS = 10.0
@@ -121,8 +124,6 @@ class LiveFloor:
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Tehran"))
     clock: Callable[[], datetime] = utcnow
     _meta: dict[int, CampaignMeta] = field(default_factory=dict)
-    # Why the dialer is not placing calls on a trunk (None while it dials).
-    dialing_held: str | None = None
     _pause_limits: dict[str, int | None] = field(default_factory=dict)
     _meta_at: float = 0.0
     _dialable_at: float = -DIALABLE_SECONDS
@@ -177,9 +178,14 @@ class LiveFloor:
         """The dialer held or resumed dialing (e.g. the trunk stopped answering):
         every supervisor sees the reason at once and in later snapshots."""
         assert isinstance(event, DialingHeld)
-        self.dialing_held = f"{event.trunk}: {event.reason}" if event.held else None
+        held = f"{event.trunk}: {event.reason}" if event.held else None
+        self.counters.set_status(HELD_STATUS, held)
         for campaign_id in self._meta:
-            self.emit(HELD_EVENT, {"dialing_held": self.dialing_held}, _room(campaign_id))
+            self.emit(HELD_EVENT, {"dialing_held": held}, _room(campaign_id))
+
+    def hopper_depth(self, event: Event) -> None:
+        assert isinstance(event, HopperDepth)
+        self.counters.set_status(f"{HOPPER_STATUS}{event.campaign_id}", event.depth)
 
     def _dialing(self, event: CallDialing) -> None:
         if self.counters.get_call(event.call_id) is not None:
@@ -445,13 +451,14 @@ class LiveFloor:
         agent_totals = self.counters.agent_totals(today)
         day_start, _ = self.day_bounds(today)
         result = {}
+        statuses = self.counters.statuses()
         for cid, meta in self._meta.items():
             days = [today - timedelta(days=back) for back in range(meta.window_days)]
             window = self.counters.window([cid], days)[cid]
             raw = dict(totals.get(cid, {}))
             mine = {aid: a for aid, a in agents.items() if a.get("campaign_id") == cid}
             _add_open_state_time(raw, mine.values(), day_start, now)
-            result[cid] = {"dialing_held": self.dialing_held} | campaign_payload(
+            result[cid] = campaign_payload(
                 meta,
                 raw,
                 window,
@@ -460,7 +467,10 @@ class LiveFloor:
                 agent_totals={aid: agent_totals.get(aid, {}) for aid in mine},
                 pause_limits=self._pause_limits,
                 now=now,
-            )
+            ) | {
+                "hopper_depth": statuses.get(f"{HOPPER_STATUS}{cid}"),
+                "dialing_held": statuses.get(HELD_STATUS),
+            }
         return result
 
     # -- the loop
@@ -1145,6 +1155,7 @@ def register_live_floor(bus: EventBus, app: Any) -> LiveFloor:
     for event_type in (CallDialing, CallRinging, CallAnswered, CallConnected, CallEnded):
         bus.subscribe(event_type.TYPE, floor.apply)
     bus.subscribe(DialingHeld.TYPE, floor.dialer_held)
+    bus.subscribe(HopperDepth.TYPE, floor.hopper_depth)
     floor.watch(database)
     app.extensions["cc_live_floor"] = floor
     return floor

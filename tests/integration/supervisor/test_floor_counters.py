@@ -123,6 +123,13 @@ def test_counters_equal_the_database_after_a_busy_hour(
     assert fresh.agents()[site.agent_ids[0]]["state"] == "logged_out"
 
 
+def test_dialer_statuses_round_trip(counters: LiveCounters) -> None:
+    counters.set_status("hopper:7", 42)
+    counters.set_status("dialing_held", "default: trunk down")
+    counters.set_status("dialing_held", None)
+    assert counters.statuses() == {"hopper:7": 42, "dialing_held": None}
+
+
 def test_a_redelivered_event_is_counted_once(
     app: Flask, sqlite_database: Database, floor: LiveFloor
 ) -> None:

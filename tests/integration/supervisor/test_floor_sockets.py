@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from callcenter.db import Database
-from callcenter.events import CallAnswered, CallConnected, CallDialing, DialingHeld
+from callcenter.events import CallAnswered, CallConnected, CallDialing, DialingHeld, HopperDepth
 from callcenter.extensions import socketio
 from callcenter.models import AuditEntry, Campaign, CampaignStatus, Lead
 from callcenter.services import agents
@@ -241,4 +241,20 @@ def test_a_held_trunk_is_shown_to_supervisors_with_its_reason(
     bus.publish(DialingHeld(trunk="default", held=False, reason="trunk healthy again"))
     assert bus.wait_until_idle(10)
     assert _named(mine.get_received(), "floor_dialing_held") == [{"dialing_held": None}]
+    live_floor_of(app).stop()
+
+
+def test_the_dialers_hopper_depth_reaches_the_floor(
+    app: Flask, sqlite_database: Database, site: Floor
+) -> None:
+    mine = _socket(app, site.supervisor)
+    mine.emit("floor_state", {}, callback=True)
+    bus = app.extensions["cc_bus"]
+    bus.publish(HopperDepth(campaign_id=site.campaign_id, depth=117))
+    bus.publish(HopperDepth(campaign_id=site.other_campaign_id, depth=5))
+    assert bus.wait_until_idle(10)
+    mine.get_received()
+    live_floor_of(app).tick()
+    snapshots = _named(mine.get_received(), "floor_snapshot")
+    assert [(s["campaign_id"], s["hopper_depth"]) for s in snapshots] == [(site.campaign_id, 117)]
     live_floor_of(app).stop()

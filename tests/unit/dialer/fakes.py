@@ -96,6 +96,9 @@ class FakeLeads:
     def refill(self, campaign_ids: Sequence[int], *, now: datetime) -> None:
         pass
 
+    def depth(self, campaign_id: int) -> int:
+        return len(self.queue.get(campaign_id, []))
+
     def _claim(self, campaign_id: int, lead_id: int) -> ClaimedLead | None:
         if lead_id in self.refused:
             return None

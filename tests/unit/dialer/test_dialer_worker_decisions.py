@@ -13,6 +13,7 @@ from callcenter.events import (
     CallDialing,
     CallEnded,
     DialingHeld,
+    HopperDepth,
     PacerLevelChanged,
     PreviewCallRequested,
     PreviewOffered,
@@ -135,6 +136,17 @@ def test_an_unhealthy_trunk_holds_dialing_with_its_reason() -> None:
         (False, "trunk healthy again"),
     ]
     assert len(h.carrier.originated) == 2
+
+
+def test_the_hopper_depth_is_reported_when_it_changes() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY, READY], leads=5)
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()  # two leads dialed: 3 left
+        await h.tick()  # nothing dialed (both agents' calls still ringing): no new report
+
+    h.run(scenario)
+    assert [(e.campaign_id, e.depth) for e in h.bus.of(HopperDepth)] == [(1, 3)]
 
 
 def test_dial_level_changes_are_recorded_with_the_reason() -> None:
