@@ -62,25 +62,8 @@ def test_the_dialer_process_runs_on_redis_until_terminated(
     redis_url = dialer_redis_url
     database_url = f"sqlite:///{tmp_path / 'callcenter.db'}"
     migrate.upgrade(database_url)
-    script = (
-        "from callcenter.cli import main\n"
-        "from dialer.cli import dialer\n"
-        "main.add_command(dialer, 'dialer')\n"
-        "main(['dialer', '--tick', '0.2', '--max-calls', '10'])\n"
-    )
-    env = {
-        **os.environ,
-        "CC_ENV": "test",
-        "CC_DATABASE_URL": database_url,
-        "CC_REDIS_URL": redis_url,
-        "CC_INSTANCE_PATH": str(tmp_path / "instance"),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-c", script],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    process = start_dialer_process(
+        database_url, redis_url, tmp_path, "--tick", "0.2", "--max-calls", "10"
     )
     try:
         assert process.stdout is not None
@@ -115,25 +98,8 @@ def test_the_dialer_process_on_redis_feeds_the_web_consumers(
     web_bus.start()
     finishing = AgentsFinishing(database)
     finishing.start()
-    script = (
-        "from callcenter.cli import main\n"
-        "from dialer.cli import dialer\n"
-        "main.add_command(dialer, 'dialer')\n"
-        "main(['dialer', '--tick', '0.2', '--sim-time-scale', '0.05'])\n"
-    )
-    env = {
-        **os.environ,
-        "CC_ENV": "test",
-        "CC_DATABASE_URL": database_url,
-        "CC_REDIS_URL": redis_url,
-        "CC_INSTANCE_PATH": str(tmp_path / "instance"),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-c", script],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    process = start_dialer_process(
+        database_url, redis_url, tmp_path, "--tick", "0.2", "--sim-time-scale", "0.05"
     )
     try:
         wait_for(floor.settled, 120, "the dialer process to dial every lead")
@@ -149,3 +115,23 @@ def test_the_dialer_process_on_redis_feeds_the_web_consumers(
     assert len(calls) == 6 and {c.lead_id for c in calls} == set(floor.lead_ids)
     assert all(call.outcome is not None for call in calls)
     assert all(lead.state is LeadState.RETRY for lead in leads)
+
+
+def start_dialer_process(
+    database_url: str, redis_url: str, tmp_path: Path, *args: str
+) -> subprocess.Popen[str]:
+    """`callcenter dialer` as its own process, found through its entry point."""
+    env = {
+        **os.environ,
+        "CC_ENV": "test",
+        "CC_DATABASE_URL": database_url,
+        "CC_REDIS_URL": redis_url,
+        "CC_INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "callcenter.cli", "dialer", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
