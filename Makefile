@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export CC_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export CC_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install install-dev lint translations
+.PHONY: run test install install-dev lint audit translations
 
 run: install
 	$(BIN)/callcenter run
@@ -19,7 +19,7 @@ install-dev: $(VENV)/.installed-dev
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip setuptools
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
@@ -31,6 +31,15 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# Known vulnerabilities in every installed package (the project itself is
+# editable, so skipped). --strict: a package the vulnerability service cannot
+# look up fails the audit; it is never passed over in silence.
+audit: install-dev
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off || { \
+	  echo "pip-audit FAILED: a known vulnerability, or a package it could not look up"; \
+	  echo "(it looks up each installed release in the PyPI JSON API, one request each)"; \
+	  exit 1; }
 
 translations: install-dev
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o callcenter/translations/messages.pot .

@@ -19,6 +19,7 @@ from callcenter.errors import InvalidInput, NotFound
 from callcenter.leadfiles import InvalidPhone, normalize_phone, to_ascii_digits
 from callcenter.models import Campaign, DncEntry, User
 from callcenter.services import audit
+from callcenter.services.exports.cells import csv_row
 
 CHUNK = 1000
 EXPORT_COLUMNS = ("phone", "campaign", "source", "reason", "added_at")
@@ -201,13 +202,15 @@ def export_csv(session: Session, *, campaign_id: int | None) -> str:
     names = dict(session.execute(select(Campaign.id, Campaign.name)).tuples().all())
     for entry in list_entries(session, campaign_id=campaign_id):
         writer.writerow(
-            [
-                entry.phone_e164,
-                names.get(entry.campaign_id, "") if entry.campaign_id else "",
-                entry.source,
-                entry.reason,
-                entry.created_at.isoformat(),
-            ]
+            csv_row(
+                [
+                    entry.phone_e164,
+                    names.get(entry.campaign_id, "") if entry.campaign_id else "",
+                    entry.source,
+                    entry.reason,
+                    entry.created_at.isoformat(),
+                ]
+            )
         )
     return out.getvalue()
 

@@ -1,7 +1,8 @@
 """Streamed file writers. CSV is UTF-8 with a byte-order mark (so Excel reads
 Persian text), produced in chunks as rows arrive; XLSX is written by
 xlsxwriter in constant-memory mode to a temporary file that is then streamed
-and removed. Memory stays flat however many rows there are."""
+and removed. Memory stays flat however many rows there are. Text that looks
+like a formula stays text in both (see `cells`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import xlsxwriter
+
+from callcenter.services.exports.cells import csv_row
 
 BOM = "\ufeff".encode()
 CHUNK_ROWS = 2000
@@ -48,11 +51,11 @@ def csv_chunks(sheets: Iterable[Sheet], counter: RowCounter, *, titles: bool) ->
         if titles:
             if index:
                 writer.writerow([])
-            writer.writerow([sheet.title])
-        writer.writerow(sheet.headers)
+            writer.writerow(csv_row([sheet.title]))
+        writer.writerow(csv_row(sheet.headers))
         pending = 0
         for row in sheet.rows:
-            writer.writerow(row)
+            writer.writerow(csv_row(row))
             counter.rows += 1
             pending += 1
             if pending >= CHUNK_ROWS:
@@ -69,7 +72,13 @@ def write_xlsx(
     path: str, sheets: Iterable[Sheet], counter: RowCounter, *, right_to_left: bool
 ) -> None:
     workbook = xlsxwriter.Workbook(
-        path, {"constant_memory": True, "strings_to_numbers": False, "strings_to_urls": False}
+        path,
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+        },
     )
     bold = workbook.add_format({"bold": True})
     used: set[str] = set()
