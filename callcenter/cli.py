@@ -691,10 +691,22 @@ add_plugin_commands(main)
     help="Rewritten with the time every heartbeat while Redis answers.",
 )
 @click.option("--heartbeat", type=float, default=10.0, show_default=True, help="Seconds.")
-@click.option("--metrics-port", type=int, default=None, help="Serve /metrics on this port.")
+@click.option(
+    "--health-port",
+    "--metrics-port",
+    "health_port",
+    type=click.IntRange(min=1, max=65535),
+    default=None,
+    help="Serve /healthz, /readyz and /metrics on this port.",
+)
+@click.option("--health-host", default="127.0.0.1", show_default=True)
 @pass_context
 def consume(
-    ctx: Context, health_file: Path | None, heartbeat: float, metrics_port: int | None
+    ctx: Context,
+    health_file: Path | None,
+    heartbeat: float,
+    health_port: int | None,
+    health_host: str,
 ) -> None:
     """Apply the bus events (calls, follow-up mail, live floor) as a process of its own."""
     import threading
@@ -710,7 +722,8 @@ def consume(
         stop=stop,
         health_file=health_file,
         heartbeat_seconds=heartbeat,
-        metrics_port=metrics_port,
+        health_port=health_port,
+        health_host=health_host,
     )
 
 

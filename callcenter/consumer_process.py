@@ -6,7 +6,8 @@ serves no HTTP; it joins the "callcenter" consumer group on the Redis stream,
 where web processes that consume too share the work and a crashed member's
 pending events are claimed by the others. Browsers are reached through the
 Socket.IO Redis message queue. Liveness: a heartbeat file touched while Redis
-answers, and optionally /metrics on its own port.
+answers, and optionally /healthz, /readyz and /metrics on a port of its own
+(callcenter.health_server).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 from types import FrameType
 
 from callcenter.db import Database
+from callcenter.health import MainLoopHealth, bus_check, database_check
+from callcenter.health_server import HealthServer
 from callcenter.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,8 @@ def run_consumer(
     stop: threading.Event,
     health_file: Path | None = None,
     heartbeat_seconds: float = 10.0,
-    metrics_port: int | None = None,
+    health_port: int | None = None,
+    health_host: str = "127.0.0.1",
 ) -> None:
     """Consume until `stop` is set."""
     if not settings.redis_url:
@@ -61,19 +65,25 @@ def run_consumer(
 
     app = create_app(settings, database=database)
     bus = app.extensions["cc_bus"]
-    if metrics_port is not None:
-        from prometheus_client import start_http_server
-
-        start_http_server(metrics_port, addr=settings.web.host)
+    health = MainLoopHealth(
+        [database_check(database), bus_check(bus, redis=True)],
+        stale_after_s=3 * heartbeat_seconds + 10,
+    )
+    health_server = None
+    if health_port is not None:
+        health_server = HealthServer(health, health_host, health_port).start()
     heartbeat = Heartbeat(health_file)
     bus.start()
     log.info("consumer: reading the event stream as group member %s", bus.consumer)
     try:
         while True:
             heartbeat.beat(bus.ping())
+            health.beat()
             if stop.wait(heartbeat_seconds):
                 break
     finally:
+        if health_server is not None:
+            health_server.stop()
         bus.stop()
         if health_file is not None:
             health_file.unlink(missing_ok=True)

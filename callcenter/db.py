@@ -86,7 +86,9 @@ class Database:
 
 
 def _make_engine(url: str, *, echo: bool) -> Engine:
-    options: dict[str, Any] = {"echo": echo, "future": True}
+    # hide_parameters: a failed statement's message (logged with its traceback)
+    # would otherwise carry the bound values: customers' names and numbers.
+    options: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         options["connect_args"] = {"check_same_thread": False, "timeout": 30}
         if ":memory:" not in url:

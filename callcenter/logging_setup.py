@@ -41,6 +41,12 @@ _PHONE = re.compile(
 )
 
 
+def ids_of(subject: object) -> dict[str, Any]:
+    """The context ids `subject` (an event, a row) has, for `extra=`."""
+    found = {field: getattr(subject, field, None) for field in CONTEXT_FIELDS}
+    return {field: value for field, value in found.items() if value is not None}
+
+
 def redact(text: str) -> str:
     """Mask every phone-number-looking run, keeping its last two digits."""
     return _PHONE.sub(_mask, text)

@@ -1,39 +1,40 @@
-"""Health and Prometheus metrics, for load balancers and monitoring."""
+"""Health and Prometheus metrics, for load balancers and monitoring.
+
+/healthz is liveness (this process answers: restart it if not); /readyz is
+readiness (it can reach the database and the event bus: send it traffic),
+503 with the reasons when not. callcenter.health has the checks."""
 
 from __future__ import annotations
 
-import logging
-
 from flask import Blueprint, Response, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.exc import SQLAlchemyError
 
-from callcenter import request_scope
+from callcenter import health, request_scope
 from callcenter.auth.access import public
 
-log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)
 
 
 @bp.get("/healthz")
 @public
-def healthz() -> tuple[Response, int]:
-    checks = {"database": _database_ok(), "bus": current_app.extensions["cc_bus"].ping()}
-    healthy = all(checks.values())
-    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
-    return jsonify(body), 200 if healthy else 503
+def healthz() -> Response:
+    return jsonify({"status": "alive"})
+
+
+@bp.get("/readyz")
+@public
+def readyz() -> tuple[Response, int]:
+    settings = current_app.extensions["cc_settings"]
+    answer = health.readiness(
+        [
+            health.database_check(request_scope.database()),
+            health.bus_check(current_app.extensions["cc_bus"], redis=bool(settings.redis_url)),
+        ]
+    )
+    return jsonify(answer.body), answer.status_code
 
 
 @bp.get("/metrics")
 @public
 def metrics() -> Response:
     return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
-
-
-def _database_ok() -> bool:
-    try:
-        request_scope.database().ping()
-    except SQLAlchemyError as exc:
-        log.warning("health check: database unreachable (%s)", exc.__class__.__name__)
-        return False
-    return True

@@ -8,20 +8,26 @@ PROMETHEUS_MULTIPROC_DIR and a MultiProcessCollector, which these metrics do
 not set up (docs/deployment.md).
 
 Who sets what: `observe_events` (wired in create_app) counts `call.ended` by
-outcome and the bus lag; the hopper, the pacer and the Socket.IO connection
-handlers set their gauges through the small functions below.
+outcome and the bus lag; `observe_backlog` points the consumer-group backlog
+(read from Redis or the in-process queue at scrape time) at this process's
+bus; the dialer sets the hopper and pacer gauges from the events it publishes
+(`observe_dialer_event`), and the Socket.IO connection handlers count clients.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import REGISTRY, Counter, Gauge
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from callcenter.bus import EventBus
-from callcenter.events import CallEnded, Event
+from callcenter.bus_backlog import BacklogSource
+from callcenter.events import CallEnded, Event, HopperDepth, PacerLevelChanged
 
 CALLS_ENDED = Counter(
     "callcenter_calls_ended",
@@ -41,6 +47,48 @@ PACER_DIAL_LEVEL = Gauge(
     "Lines the pacer dials per ready agent, by campaign.",
     ["campaign_id"],
 )
+
+
+class EventBacklogCollector(Collector):
+    """Consumer-group backlog, asked of the bus's backing store at scrape time
+    (a gauge set by a timer would be stale by up to its period)."""
+
+    def __init__(self) -> None:
+        self.source: BacklogSource | None = None
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        backlog, oldest = self._families()
+        for group in self.source.backlog() if self.source is not None else ():
+            if group.undelivered is not None:
+                backlog.add_metric([group.group, "undelivered"], group.undelivered)
+            backlog.add_metric([group.group, "pending"], group.pending)
+            oldest.add_metric([group.group], group.oldest_age_s)
+        yield backlog
+        yield oldest
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "callcenter_event_bus_backlog",
+                "Events a consumer group has not finished: undelivered (read by no member yet) "
+                "and pending (read, not acknowledged).",
+                labels=["group", "state"],
+            ),
+            GaugeMetricFamily(
+                "callcenter_event_bus_oldest_unacked_seconds",
+                "How long the oldest event a consumer group has not acknowledged has waited "
+                "(0 when the group has caught up).",
+                labels=["group"],
+            ),
+        )
+
+
+EVENT_BACKLOG = EventBacklogCollector()
+REGISTRY.register(EVENT_BACKLOG)
 
 _SEEN_LIMIT = 10_000
 
@@ -79,6 +127,20 @@ def observe_events(bus: EventBus) -> None:
         EVENT_BUS_LAG.set(max(lag, 0.0))
 
     bus.subscribe(CallEnded.TYPE, on_call_ended)
+
+
+def observe_backlog(source: BacklogSource | None) -> None:
+    """Report the backlog of this process's bus (the last one given wins)."""
+    EVENT_BACKLOG.source = source
+
+
+def observe_dialer_event(event: Event) -> None:
+    """The dialer's gauges, from the events it publishes: set where the
+    numbers are made, not in whichever consumer a shared group hands them to."""
+    if isinstance(event, HopperDepth):
+        set_hopper_depth(event.campaign_id, event.depth)
+    elif isinstance(event, PacerLevelChanged):
+        set_dial_level(event.campaign_id, event.dial_level)
 
 
 def set_hopper_depth(campaign_id: int, depth: int) -> None:

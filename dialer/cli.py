@@ -15,9 +15,14 @@ import sys
 import click
 
 from callcenter.bus import EventBus, InProcessEventBus, build_event_bus
+from callcenter.bus_backlog import backlog_source
 from callcenter.consumers import CALL_EVENTS, CallEventConsumer
 from callcenter.db import Database
-from callcenter.realtime import BROADCASTER
+from callcenter.health import Check, MainLoopHealth, bus_check, database_check
+from callcenter.health_server import HealthServer
+from callcenter.prometheus import observe_backlog, observe_events
+from callcenter.realtime import BROADCASTER, message_queue_options
+from callcenter.settings import Settings
 from dialer.embedded import build_worker, carrier_for
 from dialer.worker import DialerWorker, WorkerConfig
 
@@ -49,6 +54,19 @@ CONSUMER_GROUP = "dialer"
     default=1.0,
     help="Simulated carrier only: below 1 runs its calls faster (demos, tests).",
 )
+@click.option(
+    "--health-port",
+    type=click.IntRange(min=1, max=65535),
+    default=None,
+    help="Serve /healthz, /readyz and /metrics on this port.",
+)
+@click.option("--health-host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--stale-after",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Seconds without a finished tick before /healthz fails [default: 30, or 10 ticks].",
+)
 @click.pass_context
 def dialer(
     click_ctx: click.Context,
@@ -57,6 +75,9 @@ def dialer(
     trunk_uri: str | None,
     tick: float,
     sim_time_scale: float,
+    health_port: int | None,
+    health_host: str,
+    stale_after: float | None,
 ) -> None:
     """Run the dialer: pace, place and connect calls until interrupted."""
     from callcenter.cli import Context  # the group's context; imported late (it loads us)
@@ -80,6 +101,11 @@ def dialer(
         config=WorkerConfig(tick_s=tick, max_concurrent_calls=max_calls),
     )
     worker.subscribe()
+    observe_backlog(backlog_source(bus, settings.redis_url))
+    health_server = None
+    if health_port is not None:
+        health = _health_of(worker, bus, settings, ctx.database, stale_after or max(30, 10 * tick))
+        health_server = HealthServer(health, health_host, health_port).start()
     click.echo(
         f"callcenter dialer: {settings.dialer.carrier} carrier, "
         f"{'Redis' if settings.redis_url else 'in-process'} bus, hopper and agent pool"
@@ -88,10 +114,25 @@ def dialer(
     try:
         asyncio.run(_run_until_signalled(worker))
     finally:
+        if health_server is not None:
+            health_server.stop()
         if isinstance(bus, InProcessEventBus):
             bus.wait_until_idle()
         bus.stop()
     click.echo("callcenter dialer: stopped")
+
+
+def _health_of(
+    worker: DialerWorker, bus: EventBus, settings: Settings, database: Database, stale_after: float
+) -> MainLoopHealth:
+    """Alive while the worker ticks; ready once its carrier has started (the
+    first tick comes after it) and while the database and Redis answer."""
+    started = Check("carrier", lambda: worker.ticked_at is not None, "carrier not started")
+    return MainLoopHealth(
+        [database_check(database), bus_check(bus, redis=bool(settings.redis_url)), started],
+        stale_after_s=stale_after,
+        last_beat=lambda: worker.ticked_at,
+    )
 
 
 def _bus_for(redis_url: str, database: Database) -> EventBus:
@@ -105,6 +146,7 @@ def _bus_for(redis_url: str, database: Database) -> EventBus:
     consumer = CallEventConsumer(database)
     for event_class in CALL_EVENTS:
         bus.subscribe(event_class.TYPE, consumer)
+    observe_events(bus)
     return bus
 
 
@@ -113,7 +155,8 @@ def _emit_to_browsers_through(redis_url: str, database: Database) -> None:
     reach the browsers through the web servers' Socket.IO message queue."""
     from flask_socketio import SocketIO
 
-    database.sessions.configure(info={BROADCASTER: SocketIO(message_queue=redis_url)})
+    emitter = SocketIO(**message_queue_options(redis_url))
+    database.sessions.configure(info={BROADCASTER: emitter})
 
 
 async def _run_until_signalled(worker: DialerWorker) -> None:

@@ -77,7 +77,12 @@ class HopperFeeder:
             try:
                 attempt = self._claim_in_database(lease.lead.lead_id, now)
             except (Conflict, NotFound) as exc:
-                log.info("hopper offer of lead %s refused: %s", lease.lead.lead_id, exc.message)
+                log.info(
+                    "hopper offer of lead %s refused: %s",
+                    lease.lead.lead_id,
+                    exc.message,
+                    extra={"lead_id": lease.lead.lead_id, "campaign_id": campaign_id},
+                )
                 self.hopper.complete(lease)
                 continue
             except BaseException:

@@ -102,8 +102,10 @@ def gunicorn(tmp_path: Path, redis_url: str) -> Iterator[str]:
 @pytest.mark.timeout(90)
 def test_gunicorn_serves_health_login_and_socketio(gunicorn: str) -> None:
     status, body = _get(f"{gunicorn}/healthz")
+    assert status == 200 and json.loads(body) == {"status": "alive"}
+    status, body = _get(f"{gunicorn}/readyz")
     assert status == 200
-    assert json.loads(body) == {"status": "ok", "checks": {"database": True, "bus": True}}
+    assert json.loads(body) == {"status": "ready", "checks": {"database": True, "redis": True}}
 
     status, body = _get(f"{gunicorn}/login")
     assert status == 200 and 'name="csrf_token"' in body

@@ -1,3 +1,4 @@
+import socket
 from pathlib import Path
 
 from flask import Flask
@@ -8,10 +9,12 @@ from callcenter.db import Database
 from callcenter.settings import Settings
 
 
-def test_healthz_reports_database_and_bus(client: FlaskClient) -> None:
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "checks": {"database": True, "bus": True}}
+def test_healthz_says_alive_and_readyz_checks_database_and_bus(client: FlaskClient) -> None:
+    alive = client.get("/healthz")
+    assert alive.status_code == 200 and alive.get_json() == {"status": "alive"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json() == {"status": "ready", "checks": {"database": True, "event_bus": True}}
 
 
 def test_metrics_are_prometheus_text(client: FlaskClient) -> None:
@@ -38,9 +41,11 @@ def _app_with_unreachable_database(settings: Settings, tmp_path: Path) -> Flask:
 def test_database_down_gives_503_not_a_stack_trace(settings: Settings, tmp_path: Path) -> None:
     app = _app_with_unreachable_database(settings, tmp_path)
     client = app.test_client()
-    health = client.get("/healthz")
-    assert health.status_code == 503
-    assert health.get_json()["checks"]["database"] is False
+    assert client.get("/healthz").status_code == 200  # alive: restarting would not help
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.get_json()["checks"]["database"] is False
+    assert ready.get_json()["reason"] == "database unreachable"
     login = client.post("/login", data={"username": "a", "password": "bbbbbbbbbbbb"})
     assert login.status_code in (400, 503)
     page = client.post(
@@ -48,3 +53,42 @@ def test_database_down_gives_503_not_a_stack_trace(settings: Settings, tmp_path:
     )
     assert "Traceback" not in page.text
     app.extensions["cc_bus"].stop()
+
+
+def _closed_port() -> int:
+    """A port nothing listens on (bound once for a free number, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_readyz_is_503_with_the_reason_while_postgresql_is_unreachable(
+    settings: Settings,
+) -> None:
+    database = Database(f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/callcenter")
+    app = create_app(settings, database=database)
+    app.extensions["cc_bus"].start()
+    try:
+        client = app.test_client()
+        assert client.get("/healthz").status_code == 200
+        ready = client.get("/readyz")
+    finally:
+        app.extensions["cc_bus"].stop()
+        database.dispose()
+    assert ready.status_code == 503
+    assert ready.get_json() == {
+        "status": "unavailable",
+        "checks": {"database": False, "event_bus": True},
+        "reason": "database unreachable",
+    }
+
+
+def test_readyz_is_ready_on_postgresql(settings: Settings, postgres_database: Database) -> None:
+    app = create_app(settings, database=postgres_database)
+    app.extensions["cc_bus"].start()
+    try:
+        ready = app.test_client().get("/readyz")
+    finally:
+        app.extensions["cc_bus"].stop()
+    assert ready.status_code == 200, ready.get_json()
+    assert ready.get_json()["checks"] == {"database": True, "event_bus": True}

@@ -19,6 +19,7 @@ PUBLIC_ENDPOINTS = {
     "auth.login",
     "auth.set_locale",
     "ops.healthz",
+    "ops.readyz",
     "ops.metrics",
     "static",
     "agent_ui.static",
