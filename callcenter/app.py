@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from importlib.metadata import entry_points
-from typing import Any
 
 from flask import Flask
 
@@ -12,10 +11,11 @@ from callcenter import consumers, i18n, request_scope, security_headers, web_err
 from callcenter.auth import access
 from callcenter.auth.views import enforce_idle_timeout
 from callcenter.bus import EventBus, build_event_bus
+from callcenter.bus_backlog import backlog_source
 from callcenter.db import Database
 from callcenter.extensions import csrf, limiter, login_manager, socketio
-from callcenter.prometheus import observe_events
-from callcenter.realtime import BROADCASTER
+from callcenter.prometheus import observe_backlog, observe_events
+from callcenter.realtime import BROADCASTER, client_manager
 from callcenter.realtime.connection import init_socketio
 from callcenter.services.accounts import LockoutPolicy
 from callcenter.services.live_floor import register_live_floor
@@ -53,6 +53,7 @@ def create_app(
     consumers.init_app(app)
     register_live_floor(app.extensions["cc_bus"], app)
     observe_events(app.extensions["cc_bus"])
+    observe_backlog(backlog_source(app.extensions["cc_bus"], settings.redis_url))
     return app
 
 
@@ -90,10 +91,11 @@ def configure_login(app: Flask) -> None:
 
 
 def configure_socketio(app: Flask, settings: Settings, database: Database) -> None:
-    options: dict[str, Any] = {"async_mode": "threading"}
-    if settings.redis_url:
-        options["message_queue"] = settings.redis_url
-    socketio.init_app(app, **options)
+    # The client manager is named every time: Flask-SocketIO keeps the options
+    # of an earlier init_app (tests make many apps in one process).
+    socketio.init_app(
+        app, async_mode="threading", client_manager=client_manager(settings.redis_url)
+    )
     database.sessions.configure(info={BROADCASTER: socketio})
 
 

@@ -8,11 +8,17 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections import defaultdict
-from collections.abc import Callable
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
+import redis
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
 from callcenter.events import Event
+from callcenter.logging_setup import ids_of
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,31 @@ class EventBus(Protocol):
     def ping(self) -> bool: ...
 
 
+class NotYet(Exception):
+    """Raised by a handler when the event came before one it builds on (which
+    another member of the consumer group is applying): try it again shortly."""
+
+
+def passes_by_itself(exc: BaseException) -> bool:
+    """A failure that goes away without changing the event or the code: the
+    database or Redis unreachable for a while, a deadlock, SQLite busy, an
+    event that overtook the one it follows."""
+    if isinstance(exc, NotYet | redis.ConnectionError | redis.TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    return False
+
+
+@dataclass(frozen=True)
+class Dispatched:
+    """What became of one event: the handlers that failed, and those of them
+    that failed only because what they need was unreachable (try those again)."""
+
+    failed: tuple[Handler, ...] = ()
+    unavailable: tuple[Handler, ...] = ()
+
+
 class Subscriptions:
     """Handlers by event type; one handler's failure never stops the others."""
 
@@ -44,16 +75,36 @@ class Subscriptions:
     def __bool__(self) -> bool:
         return any(self._handlers.values())
 
-    def dispatch(self, event: Event) -> bool:
-        """Run every handler for the event; True if all of them succeeded."""
-        succeeded = True
-        for handler in [*self._handlers.get(event.TYPE, ()), *self._handlers.get(ALL_EVENTS, ())]:
+    def dispatch(self, event: Event, handlers: Sequence[Handler] | None = None) -> Dispatched:
+        """Run every handler for the event (or only `handlers`, on a retry)."""
+        if handlers is None:
+            handlers = [*self._handlers.get(event.TYPE, ()), *self._handlers.get(ALL_EVENTS, ())]
+        failed: list[Handler] = []
+        unavailable: list[Handler] = []
+        for handler in handlers:
             try:
                 handler(event)
-            except Exception:
-                succeeded = False
-                log.exception("handler %s failed on %s %s", handler, event.TYPE, event.event_id)
-        return succeeded
+            except Exception as exc:
+                failed.append(handler)
+                if passes_by_itself(exc):
+                    unavailable.append(handler)
+                    log.warning(
+                        "handler %s could not reach what it needs for %s %s: %s",
+                        handler,
+                        event.TYPE,
+                        event.event_id,
+                        exc.__class__.__name__,
+                        extra=ids_of(event),
+                    )
+                    continue
+                log.exception(
+                    "handler %s failed on %s %s",
+                    handler,
+                    event.TYPE,
+                    event.event_id,
+                    extra=ids_of(event),
+                )
+        return Dispatched(tuple(failed), tuple(unavailable))
 
 
 class InProcessEventBus:
@@ -65,11 +116,11 @@ class InProcessEventBus:
         self._subscriptions = Subscriptions()
         self._worker: threading.Thread | None = None
         self._idle = threading.Condition()
-        self._pending = 0
+        self._published_at: deque[float] = deque()  # of unhandled events
 
     def publish(self, event: Event) -> None:
         with self._idle:
-            self._pending += 1
+            self._published_at.append(time.monotonic())
         self._queue.put(event)
 
     def subscribe(self, event_type: str, handler: Handler) -> None:
@@ -92,7 +143,14 @@ class InProcessEventBus:
     def wait_until_idle(self, timeout: float = 10.0) -> bool:
         """Block until every published event has been handled (tests, shutdown)."""
         with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
+            return self._idle.wait_for(lambda: not self._published_at, timeout=timeout)
+
+    def backlog(self) -> tuple[int, float]:
+        """Events published and not yet handled, and the seconds the oldest of them has waited."""
+        with self._idle:
+            if not self._published_at:
+                return 0, 0.0
+            return len(self._published_at), time.monotonic() - self._published_at[0]
 
     def dispatch(self, event: Event) -> None:
         self._subscriptions.dispatch(event)
@@ -103,7 +161,7 @@ class InProcessEventBus:
                 self.dispatch(event)
             finally:
                 with self._idle:
-                    self._pending -= 1
+                    self._published_at.popleft()
                     self._idle.notify_all()
 
 

@@ -3,7 +3,22 @@ dialer, consumer). Every event is appended to one stream; each service reads
 it through a consumer group, acknowledges what its handlers applied, and
 claims what a crashed member of its group left pending. A message that keeps
 failing is moved to a dead-letter stream after `max_deliveries` tries, so one
-poison event cannot stall the rest."""
+poison event cannot stall the rest.
+
+Redis going away is a fault to ride out, not an error to report:
+- publishing never raises: an event Redis does not take waits in this
+  process's outbox and a relay thread sends it, in order, once Redis is back;
+- Redis may come back empty (restarted without persistence). Each publisher
+  keeps what it sent until every consumer group has acknowledged it, notices
+  the loss (its marker key is gone) and sends those events again; handlers
+  dedupe on the event id, so one that was applied already changes nothing;
+- the reader reconnects with backoff and recreates its group when the stream
+  is gone;
+- a handler whose database (or Redis) is unreachable, or that got the event
+  before the one it follows (`bus.NotYet`), gets it again with backoff
+  before the events behind it (for up to `retry_for_s`); an event is
+  acknowledged only once every handler has applied it.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +29,13 @@ import socket
 import threading
 import time
 import uuid
+import weakref
+from collections import deque
 from typing import Any
 
 import redis
+from redis.backoff import ConstantBackoff
+from redis.retry import Retry
 
 from callcenter.bus import Handler, Subscriptions
 from callcenter.events import Event, event_from_dict
@@ -25,6 +44,18 @@ log = logging.getLogger(__name__)
 
 STREAM = "cc:events"
 DEAD_LETTERS = "cc:events:dead"
+
+Fields = dict[str, str]
+StreamId = tuple[int, int]
+
+# XADD only while this publisher's marker exists: a missing marker means a new
+# (or emptied) Redis, and what was sent before may never have been delivered.
+_PUBLISH = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return false end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
+"""
+MARKER_TTL_MS = 24 * 3600 * 1000
 
 
 class RedisStreamsEventBus:
@@ -38,9 +69,21 @@ class RedisStreamsEventBus:
         block_ms: int = 1000,
         claim_idle_ms: int = 30_000,
         max_deliveries: int = 5,
+        retry_for_s: float = 120.0,
+        keep_unacknowledged: int = 50_000,
+        keep_for_s: float = 600.0,
     ) -> None:
         # Any: redis-py types every reply as "sync or awaitable"; this client is sync.
-        self._redis: Any = redis.Redis.from_url(redis_url, socket_timeout=block_ms / 1000 + 5)
+        # One quick retry (a pooled connection may be dead after a restart), no
+        # long backoff; short timeouts for publishing, which runs on the dialer's
+        # event loop and inside requests.
+        retry = Retry(ConstantBackoff(0.05), 1)
+        self._redis: Any = redis.Redis.from_url(
+            redis_url, socket_timeout=block_ms / 1000 + 5, socket_connect_timeout=2, retry=retry
+        )
+        publishing = redis.Redis.from_url(
+            redis_url, socket_timeout=2, socket_connect_timeout=2, retry=retry
+        )
         self.group = group
         self.stream = stream
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -48,15 +91,24 @@ class RedisStreamsEventBus:
         self._block_ms = block_ms
         self._claim_idle_ms = claim_idle_ms
         self._max_deliveries = max_deliveries
+        self._retry_for_s = retry_for_s
         self._subscriptions = Subscriptions()
         self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
+        self._group_ready = False
+        self._outbox = Outbox(
+            publishing,
+            stream=stream,
+            marker=f"{stream}:publisher:{self.consumer}",
+            max_length=max_length,
+            keep=keep_unacknowledged,
+            keep_for_s=keep_for_s,
+        )
 
     # --- the EventBus interface ---------------------------------------------------------
 
     def publish(self, event: Event) -> None:
-        fields: dict[Any, Any] = {"type": event.TYPE, "data": json.dumps(event.to_dict())}
-        self._redis.xadd(self.stream, fields, maxlen=self._max_length, approximate=True)
+        self._outbox.publish({"type": event.TYPE, "data": json.dumps(event.to_dict())})
 
     def subscribe(self, event_type: str, handler: Handler) -> None:
         self._subscriptions.add(event_type, handler)
@@ -74,6 +126,7 @@ class RedisStreamsEventBus:
         if self._worker is not None:
             self._worker.join(timeout=self._block_ms / 1000 + 10)
             self._worker = None
+        self._outbox.close()
 
     def ping(self) -> bool:
         try:
@@ -82,37 +135,47 @@ class RedisStreamsEventBus:
             return False
 
     def wait_until_idle(self, timeout: float = 10.0) -> bool:
-        """True once the group has read and acknowledged everything (tests, shutdown)."""
+        """True once the outbox is empty and the group has read and
+        acknowledged everything (tests, shutdown)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._group_is_idle():
+            if self._outbox.waiting() == 0 and self._group_is_idle():
                 return True
             time.sleep(0.05)
         return False
 
+    def outbox_size(self) -> int:
+        """Events published here that Redis has not taken yet."""
+        return self._outbox.waiting()
+
     # --- consuming ----------------------------------------------------------------------
 
     def _run(self) -> None:
-        backoff = 0.5
+        backoff = 0.2
         while not self._stopping.is_set():
             try:
                 self._ensure_group()
                 self._claim_abandoned()
                 self._read_new()
-                backoff = 0.5
+                backoff = 0.2
             except redis.RedisError as exc:
+                self._group_ready = False  # the stream may be gone with the server's data
                 log.warning("event bus: Redis unavailable (%s); retrying in %.1fs", exc, backoff)
                 self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, 5.0)
 
     def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
         try:
             # From the start of the stream: events published before this group
             # existed are applied too (handlers are idempotent).
             self._redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+            log.info("event bus: created group %s on %s", self.group, self.stream)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+        self._group_ready = True
 
     def _read_new(self) -> None:
         replies = self._redis.xreadgroup(
@@ -120,6 +183,8 @@ class RedisStreamsEventBus:
         )
         for _stream, messages in replies or ():
             for message_id, fields in messages:
+                if self._stopping.is_set():
+                    return  # left pending: another member (or this one, restarted) claims it
                 self._handle(message_id, fields)
 
     def _claim_abandoned(self) -> None:
@@ -142,9 +207,26 @@ class RedisStreamsEventBus:
             log.error("event bus: unreadable message %s", message_id)
             self._dead_letter(message_id, fields)
             return
-        if self._subscriptions.dispatch(event):
+        if self._dispatch_until_reachable(event):
             self._redis.xack(self.stream, self.group, message_id)
         # else: left pending; claimed again after claim_idle_ms, dead-lettered eventually
+
+    def _dispatch_until_reachable(self, event: Event) -> bool:
+        """Run the handlers; those that could not reach their database get the
+        event again (and only they), with backoff, so the events behind it
+        wait their turn instead of overtaking it."""
+        outcome = self._subscriptions.dispatch(event)
+        failed = set(outcome.failed) - set(outcome.unavailable)
+        give_up_at = time.monotonic() + self._retry_for_s
+        backoff = 0.2
+        while outcome.unavailable:
+            if self._stopping.is_set() or time.monotonic() >= give_up_at:
+                return False
+            self._stopping.wait(backoff)
+            backoff = min(backoff * 2, 5.0)
+            outcome = self._subscriptions.dispatch(event, outcome.unavailable)
+            failed |= set(outcome.failed) - set(outcome.unavailable)
+        return not failed
 
     def _deliveries(self, message_id: bytes) -> int:
         entries = self._redis.xpending_range(
@@ -162,7 +244,210 @@ class RedisStreamsEventBus:
             groups = self._redis.xinfo_groups(self.stream)
         except redis.ResponseError:
             return True  # no stream yet: nothing published
+        except redis.RedisError:
+            return False
         for group in groups:
             if group["name"].decode() == self.group:
                 return int(group["pending"]) == 0 and int(group.get("lag") or 0) == 0
         return False
+
+
+class Outbox:
+    """The publishing half: events Redis has not taken yet (sent in order by
+    a relay thread once it is back), and events sent that some consumer
+    group has not acknowledged yet (sent again if Redis comes back empty)."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        stream: str,
+        marker: str,
+        max_length: int,
+        keep: int,
+        keep_for_s: float,
+        check_every_s: float = 1.0,
+    ) -> None:
+        self._redis = client
+        self._stream = stream
+        self._marker = marker
+        self._max_length = max_length
+        self._keep = keep
+        self._keep_for_s = keep_for_s
+        self._check_every_s = check_every_s
+        self._script = client.register_script(_PUBLISH)
+        self._lock = threading.Lock()
+        self._waiting: deque[Fields] = deque()
+        self._sent: deque[tuple[StreamId, Fields, float]] = deque()
+        self._wake = threading.Event()
+        self._closing = threading.Event()
+        self._relay: threading.Thread | None = None
+        self._backoff = 0.1
+
+    def publish(self, fields: Fields) -> None:
+        with self._lock:
+            if not self._waiting:
+                try:
+                    self._send(fields)
+                    self._start_relay()  # keeps watch over what was sent
+                    return
+                except redis.RedisError as exc:
+                    log.warning(
+                        "event bus: Redis unavailable (%s); %s waits in the outbox",
+                        exc.__class__.__name__,
+                        fields["type"],
+                    )
+            self._waiting.append(fields)
+            self._start_relay()
+        self._wake.set()
+
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the relay after a last try to send what still waits."""
+        if self._relay is None:
+            return
+        deadline = time.monotonic() + timeout
+        while self.waiting() and time.monotonic() < deadline:
+            self._wake.set()
+            time.sleep(0.05)
+        self._closing.set()
+        self._wake.set()
+        self._relay.join(timeout=5)
+        self._relay = None
+        self._closing.clear()
+        if left := self.waiting():
+            log.error("event bus: stopped with %d events Redis never took", left)
+
+    # -- sending (under the lock)
+
+    def _send(self, fields: Fields) -> None:
+        args = [
+            self._max_length,
+            MARKER_TTL_MS,
+            *(item for pair in fields.items() for item in pair),
+        ]
+        entry_id = self._script(keys=[self._stream, self._marker], args=args)
+        if entry_id is None:
+            self._resend_after_loss()
+            entry_id = self._script(keys=[self._stream, self._marker], args=args)
+            if entry_id is None:
+                raise redis.ConnectionError("the publisher marker vanished again")
+        self._sent.append((_stream_id(entry_id), fields, time.monotonic()))
+
+    def _resend_after_loss(self) -> None:
+        """Redis is new or lost its data: what some group had not acknowledged
+        may be gone; send it again, in order, before anything newer."""
+        before, self._sent = list(self._sent), deque()
+        if before:
+            log.warning(
+                "event bus: Redis came back empty; sending again %d events not yet "
+                "acknowledged by every consumer group",
+                len(before),
+            )
+        for position, (_old_id, fields, sent_at) in enumerate(before):
+            try:
+                entry_id = self._redis.xadd(
+                    self._stream, fields, maxlen=self._max_length, approximate=True
+                )
+            except redis.RedisError:
+                self._sent.extend(before[position:])
+                raise
+            self._sent.append((_stream_id(entry_id), fields, sent_at))
+        self._redis.set(self._marker, 1, px=MARKER_TTL_MS)
+
+    # -- the relay thread
+
+    def _start_relay(self) -> None:
+        if self._relay is None or not self._relay.is_alive():
+            self._relay = threading.Thread(
+                target=_relay,
+                args=(weakref.ref(self), self._wake, self._closing),
+                name="event-bus-outbox",
+                daemon=True,
+            )
+            self._relay.start()
+
+    def relay_once(self) -> float:
+        """Send what waits, keep watch over what was sent; the seconds to the next try."""
+        try:
+            self._flush()
+            self._check_sent()
+        except redis.RedisError as exc:
+            log.debug("event bus outbox: Redis still unavailable (%s)", exc)
+            pause, self._backoff = self._backoff, min(self._backoff * 2, 2.0)
+            return pause
+        except Exception:
+            log.exception("event bus outbox: relay failed; trying again")
+        self._backoff = 0.1
+        return self._check_every_s
+
+    def _flush(self) -> None:
+        with self._lock:
+            sent = 0
+            while self._waiting:
+                self._send(self._waiting[0])
+                self._waiting.popleft()
+                sent += 1
+        if sent:
+            log.warning("event bus: Redis is back; relayed %d events from the outbox", sent)
+
+    def _check_sent(self) -> None:
+        """Forget what every group has acknowledged; notice an emptied Redis
+        even when nothing is being published."""
+        with self._lock:
+            if not self._sent:
+                return
+        with self._lock:
+            if not self._redis.exists(self._marker):
+                self._resend_after_loss()
+        below = self._acknowledged_below()
+        now = time.monotonic()
+        with self._lock:
+            while self._sent and (
+                (below is not None and self._sent[0][0] < below)
+                or now - self._sent[0][2] > self._keep_for_s
+                or len(self._sent) > self._keep
+            ):
+                self._sent.popleft()
+
+    def _acknowledged_below(self) -> StreamId | None:
+        """Every group has acknowledged every entry below this id (None: no group yet)."""
+        try:
+            groups = self._redis.xinfo_groups(self._stream)
+        except redis.ResponseError:
+            return None  # no stream
+        marks = []
+        for group in groups:
+            oldest = None
+            if int(group["pending"]):
+                oldest = self._redis.xpending(self._stream, group["name"])["min"]
+            if oldest is not None:
+                marks.append(_stream_id(oldest))
+            else:  # acknowledged all it read
+                ms, seq = _stream_id(group["last-delivered-id"])
+                marks.append((ms, seq + 1))
+        return min(marks) if marks else None
+
+
+def _relay(
+    outbox_ref: weakref.ref[Outbox], wake: threading.Event, closing: threading.Event
+) -> None:
+    """The relay thread holds its outbox weakly: a publisher its owner dropped
+    without stopping it (tests make many) stops relaying."""
+    while not closing.is_set():
+        outbox = outbox_ref()
+        if outbox is None:
+            return
+        pause = outbox.relay_once()
+        del outbox
+        wake.wait(pause)
+        wake.clear()
+
+
+def _stream_id(entry_id: bytes | str) -> StreamId:
+    raw = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = raw.partition("-")
+    return int(ms), int(seq or 0)

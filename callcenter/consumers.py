@@ -4,11 +4,13 @@ event; what the services queued for browsers is sent after it commits."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import Flask
 
-from callcenter.bus import EventBus
-from callcenter.db import Database
+from callcenter.bus import EventBus, NotYet
+from callcenter.db import Database, utcnow
+from callcenter.errors import NotFound
 from callcenter.events import (
     CallAnswered,
     CallConnected,
@@ -27,13 +29,23 @@ log = logging.getLogger(__name__)
 CALL_EVENTS = (CallDialing, CallRinging, CallAnswered, CallConnected, CallEnded, PreviewOffered)
 
 
+# How long an event may wait for its call's row: call.dialing may be applied
+# by another consumer a moment later (or after the database is back).
+CALL_ROW_WAIT = timedelta(seconds=30)
+
+
 class CallEventConsumer:
     def __init__(self, database: Database) -> None:
         self.database = database
 
     def __call__(self, event: Event) -> None:
         # Each try is a fresh unit of work, so nothing from a lost try is kept.
-        self._apply(event)
+        try:
+            self._apply(event)
+        except NotFound as exc:
+            if "call_id" in exc.details and utcnow() - event.occurred_at < CALL_ROW_WAIT:
+                raise NotYet(f"{event.TYPE} came before its call.dialing") from exc
+            raise
 
     def _apply(self, event: Event) -> None:
         with self.database.unit_of_work() as session:

@@ -10,6 +10,11 @@ to count from the bus events; this module only adds, reads and replaces:
 - the live maps: calls in progress and each agent's current state, as small
   JSON-able dicts;
 - `claim(event_id)` so a redelivered bus event is counted once.
+
+Redis may lose all of this (a restart without persistence): `first_build`
+and `first_live_build` then answer True again, and the live floor rebuilds
+the numbers from the database. The Redis client fails fast (short timeouts,
+one retry) since counting runs on commit, inside requests.
 """
 
 from __future__ import annotations
@@ -74,6 +79,10 @@ class LiveCounters(Protocol):
     def first_build(self, day: date) -> bool:
         """True once per day (per deployment): whoever gets it rebuilds from the DB."""
 
+    def first_live_build(self) -> bool:
+        """True once per lifetime of the counters (a new Redis, or Redis that
+        came back empty): whoever gets it rebuilds the live maps from the DB."""
+
     def set_status(self, key: str, value: Any) -> None:
         """Operational state the dialer reports (hopper depth, held trunk)."""
 
@@ -94,6 +103,7 @@ class InProcessCounters:
         self._calls: dict[str, dict[str, Any]] = {}
         self._agents: dict[int, dict[str, Any]] = {}
         self._built: set[date] = set()
+        self._live_built = False
         self._statuses: dict[str, Any] = {}
 
     def set_status(self, key: str, value: Any) -> None:
@@ -196,6 +206,11 @@ class InProcessCounters:
             self._built.add(day)
             return True
 
+    def first_live_build(self) -> bool:
+        with self._lock:
+            built, self._live_built = self._live_built, True
+            return not built
+
     def lead(self, seconds: float) -> bool:
         return True
 
@@ -206,13 +221,22 @@ class RedisCounters:
     Keys (prefix `cc:live:`): `t:{day}:{campaign}` day totals, `tc:{day}`
     the campaigns with totals that day, `a:{day}:{agent}` agent totals,
     `ta:{day}` the agents with totals, `calls` and `agents` the live maps
-    (field -> JSON), `seen:{event_id}` the dedupe marks."""
+    (field -> JSON), `seen:{event_id}` the dedupe marks, `built:{day}` and
+    `built:live` who rebuilt what from the database."""
 
     def __init__(self, url: str, *, prefix: str = "cc:live:") -> None:
         import redis
+        from redis.backoff import ConstantBackoff
+        from redis.retry import Retry
 
         # Any: redis-py's sync/async union types get in the way of a sync client
-        self._redis: Any = redis.Redis.from_url(url, decode_responses=True)
+        self._redis: Any = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            retry=Retry(ConstantBackoff(0.05), 1),
+        )
         self._prefix = prefix
         self._token = uuid.uuid4().hex
 
@@ -352,6 +376,9 @@ class RedisCounters:
     def first_build(self, day: date) -> bool:
         key = self._key("built", day.isoformat())
         return bool(self._redis.set(key, 1, nx=True, ex=DAY_TTL_SECONDS))
+
+    def first_live_build(self) -> bool:
+        return bool(self._redis.set(self._key("built", "live"), 1, nx=True))
 
     def lead(self, seconds: float) -> bool:
         """A lease renewed by its holder: with several web workers one of them

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask import Flask, g, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from callcenter import request_scope
 from callcenter.auth.access import NotLoggedIn
 from callcenter.errors import DomainError
+from callcenter.extensions import login_manager
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ def handle_csrf_error(exc: CSRFError) -> ResponseReturnValue:
 def handle_database_down(exc: DBAPIError) -> ResponseReturnValue:
     log.error("database unavailable: %s", exc.__class__.__name__)
     request_scope.rollback()
+    # The page must not need the database either: the user (who picks the
+    # language and fills the menu) cannot be loaded, so it is shown anonymous.
+    g._login_user = login_manager.anonymous_user()
     return _respond(
         503,
         "database-unavailable",
@@ -77,4 +81,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(OperationalError, handle_database_down)
+    app.register_error_handler(InterfaceError, handle_database_down)
     app.register_error_handler(Exception, handle_unexpected)

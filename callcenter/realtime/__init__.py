@@ -10,10 +10,34 @@ from sqlalchemy.orm import Session
 
 PENDING = "pending_emits"
 BROADCASTER = "broadcaster"
+CHANNEL_PREFIX = "callcenter-socketio-"
 
 
 class Broadcaster(Protocol):
     def emit(self, event: str, data: Any, *, to: str, namespace: str = "/") -> None: ...
+
+
+def message_queue_options(redis_url: str) -> dict[str, str]:
+    """Socket.IO's Redis message queue on a channel of the Redis database's
+    own. Pub/sub channels are shared by every database of a Redis server and
+    rooms are named by ids (`agent:1`), so two deployments (or test runs) on
+    one server would otherwise push to each other's browsers. Every process
+    that emits (web, consume, dialer) uses these options."""
+    import redis.connection
+
+    database = redis.connection.parse_url(redis_url).get("db", 0)
+    return {"message_queue": redis_url, "channel": f"{CHANNEL_PREFIX}{database}"}
+
+
+def client_manager(redis_url: str) -> Any:
+    """The web server's Socket.IO client manager: the Redis message queue
+    (`message_queue_options`), or in-process rooms without Redis."""
+    from socketio import Manager, RedisManager
+
+    if not redis_url:
+        return Manager()
+    options = message_queue_options(redis_url)
+    return RedisManager(options["message_queue"], channel=options["channel"])
 
 
 def emit_after_commit(

@@ -2,7 +2,10 @@
 something changes, and a metrics snapshot every second per campaign room.
 
 Where each number comes from:
-- call events (`call.dialing` ... `call.ended`) from the bus;
+- call events (`call.dialing` ... `call.ended`) as the calls service commits
+  them, each the first time it is applied (`calls.APPLIED`): an event the
+  bus delivers again (a retry, a replay after Redis lost its data) was
+  counted already or is in the rebuilt numbers;
 - agent state changes, appointments and script steps from the committed rows
   (`agent_state_changes`, `appointments`, `step_outcomes`), read by an ORM
   hook on this app's session factory: every writer of those rows goes
@@ -27,6 +30,7 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import redis
 from sqlalchemy import event as orm_event
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
@@ -69,6 +73,7 @@ from callcenter.realtime.rooms import agent_room, campaign_supervisors_room, sup
 from callcenter.services import agents as agent_service
 from callcenter.services import audit, hopper_feed
 from callcenter.services import campaigns as campaign_service
+from callcenter.services.calls import APPLIED as APPLIED_CALL_EVENTS
 from callcenter.states import AgentState, CallOutcome, CallState, Role
 
 log = logging.getLogger(__name__)
@@ -79,7 +84,7 @@ ABANDON_EVENT = "floor_abandon"
 CAMPAIGN_EVENT = "floor_campaign"
 MESSAGE_EVENT = "supervisor_message"
 HELD_EVENT = "floor_dialing_held"
-HELD_STATUS = "dialing_held"
+HELD_STATUS = "dialing_held:"  # one per trunk: several dialers, each with its trunk
 HOPPER_STATUS = "hopper:"
 
 TICK_SECONDS = 1.0
@@ -130,7 +135,7 @@ class LiveFloor:
     _dialable: dict[int, int] = field(default_factory=dict)
     _loop_lock: threading.Lock = field(default_factory=threading.Lock)
     _running: bool = False
-    _built_days: set[date] = field(default_factory=set)
+    _stale: bool = False  # a count was lost (Redis unreachable): rebuild when it is back
 
     # -- days
 
@@ -142,26 +147,37 @@ class LiveFloor:
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), self.tz)
         return start, end.astimezone(UTC)
 
-    def ensure_built(self, day: date) -> None:
-        """After a restart (or at the first event of a new day) the counters
-        start from the database; the first process to ask does it."""
-        if day in self._built_days:
-            return
-        self._built_days.add(day)
-        if self.counters.first_build(day):
-            empty = not self.counters.agents() and not self.counters.calls()
-            with self.database.read_sessions() as session:
+    def ensure_built(self, day: date) -> bool:
+        """At the first event of a new day, and whenever the counters are new
+        (a restart, Redis restarted empty), they start from the database; the
+        first process to ask does it. True if this call rebuilt them: what was
+        committed before is in the rebuilt numbers."""
+        live = self.counters.first_live_build() or self._stale
+        totals = self.counters.first_build(day) or self._stale
+        if not (live or totals):
+            return False
+        with self.database.read_sessions() as session:
+            if totals:
                 rebuild_counters_from_db(
-                    session, day, counters=self.counters, tz=self.tz, live=empty
+                    session, day, counters=self.counters, tz=self.tz, live=live
                 )
+            else:
+                self.counters.replace_live(*live_maps_from_db(session, day, tz=self.tz))
+        self._stale = False
+        log.info("live floor: counters rebuilt from the database (%s)", day.isoformat())
+        return True
 
     # -- bus events
 
     def apply(self, event: Event) -> None:
+        """Count a committed event (its rows are in the database already)."""
+        if not self.ensure_built(self.local_day(event.occurred_at)):
+            self._count(event)
+
+    def _count(self, event: Event) -> None:
         handler = self._handlers().get(event.TYPE)
         if handler is None or not self.counters.claim(event.event_id):
             return
-        self.ensure_built(self.local_day(event.occurred_at))
         handler(event)
 
     def _handlers(self) -> dict[str, Callable[[Any], None]]:
@@ -178,8 +194,10 @@ class LiveFloor:
         """The dialer held or resumed dialing (e.g. the trunk stopped answering):
         every supervisor sees the reason at once and in later snapshots."""
         assert isinstance(event, DialingHeld)
-        held = f"{event.trunk}: {event.reason}" if event.held else None
-        self.counters.set_status(HELD_STATUS, held)
+        self.counters.set_status(
+            f"{HELD_STATUS}{event.trunk}", event.reason if event.held else None
+        )
+        held = dialing_held(self.counters.statuses())
         for campaign_id in self._meta:
             self.emit(HELD_EVENT, {"dialing_held": held}, _room(campaign_id))
 
@@ -354,16 +372,32 @@ class LiveFloor:
     def _committed(self, session: Session) -> None:
         if session.in_nested_transaction():
             return  # a SAVEPOINT was released; count when the real commit comes
-        for item in session.info.pop(PENDING, []):
+        items = [*session.info.pop(PENDING, []), *session.info.pop(APPLIED_CALL_EVENTS, [])]
+        if not items:
+            return
+        days = sorted(
+            {self.local_day(item.occurred_at) for item in items if isinstance(item, Event)}
+        )
+        try:
+            if any([self.ensure_built(day) for day in days]):
+                return  # rebuilt after this commit: its rows are in the numbers
+        except redis.RedisError:
+            self._stale = True
+            log.warning("live floor: Redis unavailable; counters rebuilt when it is back")
+            return
+        for item in items:
             try:
-                if isinstance(item, AgentStateChangedRow):
-                    self.apply(item)
+                if isinstance(item, Event):
+                    self._count(item)
                 elif item[0] == "appointment":
                     self._appointment(item[1])
                 elif item[0] == "wrap_up":
                     self._wrap_up(*item[1:])
                 else:
                     self._step(item[1], item[2])
+            except redis.RedisError:
+                self._stale = True
+                log.warning("live floor: Redis unavailable; counters rebuilt when it is back")
             except Exception:
                 log.exception("live floor could not count %r", item)
 
@@ -377,7 +411,8 @@ class LiveFloor:
         if row is None:
             return
         day = self.local_day(row.dialed_at)
-        self.ensure_built(day)
+        if self.ensure_built(day):
+            return
         self.counters.add(
             day,
             row.campaign_id,
@@ -390,8 +425,8 @@ class LiveFloor:
         """metrics.WRAP_UP_SECONDS: ended_at to wrap_up_ended_at, once per call."""
         if self.counters.claim(f"wrap-up:{call_id}"):
             day = self.local_day(dialed_at)
-            self.ensure_built(day)
-            self.counters.add(day, campaign_id, {"wrap_up_s": seconds})
+            if not self.ensure_built(day):
+                self.counters.add(day, campaign_id, {"wrap_up_s": seconds})
 
     def _step(self, call_id: str, step: int) -> None:
         call = self.counters.get_call(call_id)
@@ -469,7 +504,7 @@ class LiveFloor:
                 now=now,
             ) | {
                 "hopper_depth": statuses.get(f"{HOPPER_STATUS}{cid}"),
-                "dialing_held": statuses.get(HELD_STATUS),
+                "dialing_held": dialing_held(statuses),
             }
         return result
 
@@ -518,6 +553,7 @@ class AgentStateChangedRow(AgentStateChanged):
 def _drop_pending(session: Session) -> None:
     if not session.in_nested_transaction():
         session.info.pop(PENDING, None)
+        session.info.pop(APPLIED_CALL_EVENTS, None)
 
 
 # --- payloads ------------------------------------------------------------------------------
@@ -658,6 +694,17 @@ def _abandon_row(call: Mapping[str, Any]) -> dict[str, Any]:
         "at": call.get("ended_at"),
         "wait": wait,
     }
+
+
+def dialing_held(statuses: Mapping[str, Any]) -> str | None:
+    """Why dialing is held, trunk by trunk ("trunk: reason; ..."); None while
+    every trunk dials."""
+    held = [
+        f"{key.removeprefix(HELD_STATUS)}: {reason}"
+        for key, reason in sorted(statuses.items())
+        if key.startswith(HELD_STATUS) and reason
+    ]
+    return "; ".join(held) or None
 
 
 def _room(campaign_id: int) -> str:
@@ -1137,7 +1184,8 @@ def message_agent(session: Session, user: User, agent_id: Any, text: Any) -> dic
 
 def register_live_floor(bus: EventBus, app: Any) -> LiveFloor:
     """Counters (Redis when settings.redis_url is set), bus subscriptions and
-    the ORM hook; the snapshot loop starts when the first supervisor asks."""
+    the ORM hook (which counts the call events too, as the calls service
+    commits them); the snapshot loop starts when the first supervisor asks."""
     from callcenter.extensions import socketio
 
     settings = app.extensions["cc_settings"]
@@ -1152,8 +1200,6 @@ def register_live_floor(bus: EventBus, app: Any) -> LiveFloor:
         emit=emit,
         tz=ZoneInfo(settings.locale.timezone),
     )
-    for event_type in (CallDialing, CallRinging, CallAnswered, CallConnected, CallEnded):
-        bus.subscribe(event_type.TYPE, floor.apply)
     bus.subscribe(DialingHeld.TYPE, floor.dialer_held)
     bus.subscribe(HopperDepth.TYPE, floor.hopper_depth)
     floor.watch(database)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callcenter.errors import Conflict, NotFound
@@ -25,13 +26,12 @@ def ensure_builtin_scripts(session: Session) -> list[ScriptVersion]:
 
 
 def _upsert(session: Session, script: Script, *, created_by: User | None) -> ScriptVersion:
-    found = session.scalar(
-        select(ScriptVersion).where(
-            ScriptVersion.key == script.key,
-            ScriptVersion.locale == script.locale,
-            ScriptVersion.version == script.version,
-        )
+    stored = select(ScriptVersion).where(
+        ScriptVersion.key == script.key,
+        ScriptVersion.locale == script.locale,
+        ScriptVersion.version == script.version,
     )
+    found = session.scalar(stored)
     if found is not None:
         return found
     version = ScriptVersion(
@@ -43,8 +43,13 @@ def _upsert(session: Session, script: Script, *, created_by: User | None) -> Scr
         source_name=script.source_name.rsplit("/", 1)[-1][:255] or None,
         created_by_id=created_by.id if created_by else None,
     )
-    session.add(version)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(version)
+    except IntegrityError:
+        # Another process stored it at the same moment (two consumers
+        # connecting the first calls of a new database).
+        return session.scalars(stored).one()
     return version
 
 

@@ -46,6 +46,7 @@ class SipTrunkConfig:
     register: bool = False
     register_expires_s: int = 300
     keepalive_interval_s: float | None = 30.0  # OPTIONS to the trunk; None turns it off
+    unhealthy_probe_s: float = 30.0  # with keepalives off: OPTIONS while unhealthy
     agent_ring_timeout_s: float = 30.0
     # With AMD on, a customer call's ``answered`` event waits for the verdict (at most
     # ``total_analysis_s``); a machine is hung up and ends with outcome "machine".
@@ -80,8 +81,7 @@ class SipTrunk:
         self._prompt = Prompt.load(self.config.abandon_wav)
         await self.ua.start()
         loop = asyncio.get_running_loop()
-        if self.config.keepalive_interval_s:
-            self._background.append(loop.create_task(self._keepalive()))
+        self._background.append(loop.create_task(self._keepalive()))
         if self.config.register:
             granted = await self.register()
             self._background.append(loop.create_task(self._register_refresh(granted)))
@@ -94,6 +94,10 @@ class SipTrunk:
         tasks = [leg.task for leg in legs if leg.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=self.config.ua.timers.b)
+        for leg in legs:
+            # E.g. a CANCEL the trunk never finished with a final response: the
+            # call still ends here, so it is reported and its row closed.
+            leg.call.abort("dialer stopped before the trunk ended the call")
         await self.ua.stop()
 
     def health(self) -> TrunkHealth:
@@ -263,7 +267,9 @@ class SipTrunk:
         try:
             leg.on_progress(progress)
         except Exception:
-            log.exception("on_progress failed for %s", leg.call.call_id)
+            log.exception(
+                "on_progress failed for %s", leg.call.call_id, extra={"call_id": leg.call.call_id}
+            )
 
     def _on_leg_ended(self, leg: _Leg) -> None:
         leg_id = leg.call.call_id
@@ -300,14 +306,19 @@ class SipTrunk:
         return msg
 
     async def _keepalive(self) -> None:
-        interval = self.config.keepalive_interval_s or 30.0
+        """OPTIONS to the trunk every interval, healthy or not: while the trunk is
+        unhealthy nothing is dialed on it, so an answered OPTIONS is what makes
+        it healthy again. With keepalives off, it probes only an unhealthy trunk."""
+        always = bool(self.config.keepalive_interval_s)
+        interval = self.config.keepalive_interval_s or self.config.unhealthy_probe_s
         cfg = self.config.ua
         while True:
-            msg = self._out_of_dialog("OPTIONS", cfg.trunk_uri, f"<{cfg.trunk_uri}>")
-            try:
-                await self.ua.request(msg, self.ua.trunk_address)
-            except TransactionTimeout:
-                self.ua.mark_unhealthy("OPTIONS keepalive to the trunk timed out")
+            if always or not self.ua.health().healthy:
+                msg = self._out_of_dialog("OPTIONS", cfg.trunk_uri, f"<{cfg.trunk_uri}>")
+                try:
+                    await self.ua.request(msg, self.ua.trunk_address)
+                except TransactionTimeout:
+                    self.ua.mark_unhealthy("OPTIONS keepalive to the trunk timed out")
             await asyncio.sleep(interval)
 
     async def register(self) -> int:

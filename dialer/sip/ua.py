@@ -452,7 +452,7 @@ class Call:
         try:
             await self._run()
         except Exception:
-            log.exception("call %s failed", self.call_id)
+            log.exception("call %s failed", self.call_id, extra={"call_id": self.call_id})
             self._finish(Outcome.FAILED, None, "internal error")
         finally:
             if self.rtp is not None:
@@ -525,7 +525,13 @@ class Call:
             try:
                 challenge = auth.parse_challenge(value)
             except auth.DigestError as exc:
-                log.info("call %s: cannot answer %s: %s", self.call_id, header, exc)
+                log.info(
+                    "call %s: cannot answer %s: %s",
+                    self.call_id,
+                    header,
+                    exc,
+                    extra={"call_id": self.call_id},
+                )
                 continue
             return reply, auth.authorization_header(
                 challenge,
@@ -627,7 +633,9 @@ class Call:
             media = parse_sdp(body)
             codec = media.codec
         except (SdpError, ValueError) as exc:
-            log.warning("call %s: bad SDP from peer: %s", self.call_id, exc)
+            log.warning(
+                "call %s: bad SDP from peer: %s", self.call_id, exc, extra={"call_id": self.call_id}
+            )
             return False
         self.rtp.remote = (media.address, media.port)
         self.rtp.codec = codec
@@ -665,13 +673,17 @@ class Call:
         try:
             resp = await self.ua.request(bye, self._in_dialog_dest())
         except TransactionTimeout as exc:
-            log.warning("call %s: %s", self.call_id, exc)
+            log.warning("call %s: %s", self.call_id, exc, extra={"call_id": self.call_id})
             return None
         return CallEvent("ended", sip_status=resp.status, sip_reason=resp.reason)
 
     def _reject_fork(self, resp: SipMessage) -> None:
         """A 2xx from a second fork: ACK it and hang it up (RFC 3261 13.2.2.4)."""
-        log.info("call %s: extra 2xx from a fork, sending ACK and BYE", self.call_id)
+        log.info(
+            "call %s: extra 2xx from a fork, sending ACK and BYE",
+            self.call_id,
+            extra={"call_id": self.call_id},
+        )
         fork = Call(self.ua, self.call_id, self.target_uri, "", 0, lambda _c, _e: None, self._dest)
         fork.sip_call_id, fork.local_tag, fork._from = self.sip_call_id, self.local_tag, self._from
         fork._cseq = self._cseq
@@ -747,7 +759,11 @@ class Call:
             waited += interval
             interval = min(interval * 2, timers.t2)
             self.ua.transport.send_raw(data, addr, None)
-        log.warning("call %s: no ACK for our 2xx to a re-INVITE; hanging up", self.call_id)
+        log.warning(
+            "call %s: no ACK for our 2xx to a re-INVITE; hanging up",
+            self.call_id,
+            extra={"call_id": self.call_id},
+        )
         await self.hang_up()
 
     # control from the carrier -----------------------------------------------
@@ -789,4 +805,6 @@ class Call:
         try:
             self._on_event(self, event)
         except Exception:
-            log.exception("progress handler failed for call %s", self.call_id)
+            log.exception(
+                "progress handler failed for call %s", self.call_id, extra={"call_id": self.call_id}
+            )

@@ -1,7 +1,9 @@
 import threading
 
+import pytest
+
 from callcenter.bus import ALL_EVENTS, InProcessEventBus
-from callcenter.events import CallAnswered, CallEnded, Event, event_from_dict
+from callcenter.events import CallAnswered, CallDialing, CallEnded, Event, event_from_dict
 
 
 def test_events_round_trip_through_dicts() -> None:
@@ -39,3 +41,23 @@ def test_handlers_see_events_in_order_and_a_failing_handler_does_not_stop_the_bu
     assert everything[-1] == "call.ended" and len(everything) == 51
     assert worker_threads == {"event-bus"}
     assert not bus.ping()
+
+
+def test_a_failing_handler_is_logged_with_the_ids_of_its_event(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def failing(_event: Event) -> None:
+        raise RuntimeError("boom")
+
+    bus = InProcessEventBus()
+    bus.subscribe("call.dialing", failing)
+    bus.start()
+    try:
+        bus.publish(CallDialing(call_id="c9", campaign_id=3, lead_id=41, attempt=1))
+        assert bus.wait_until_idle(timeout=10)
+    finally:
+        bus.stop()
+    (record,) = [r for r in caplog.records if "failed on call.dialing" in r.getMessage()]
+    ids = {field: getattr(record, field, None) for field in ("call_id", "lead_id", "campaign_id")}
+    assert ids == {"call_id": "c9", "lead_id": 41, "campaign_id": 3}
+    assert not hasattr(record, "agent_id")  # absent ids are left out, not logged as None

@@ -33,7 +33,10 @@
     return String(text).replace(/\d/g, function (d) { return "۰۱۲۳۴۵۶۷۸۹"[d]; });
   }
 
-  var socket = io({ transports: ["websocket", "polling"] });
+  // WebSocket only: each connection stays on the one worker that accepted it,
+  // so any worker can take a reconnect with no sticky proxy (long-polling
+  // would spread one session's requests over several workers).
+  var socket = io({ transports: ["websocket"] });
 
   function send(name, data) {
     return new Promise(function (resolve) {
@@ -52,15 +55,40 @@
   });
   socket.on("disconnect", function () { $("conn").className = "conn off"; $("conn").title = L.text.offline; });
 
+  // A reconnect is not a page load: the server's view replaces ours, but the
+  // same call keeps what the agent picked and has not sent yet.
   function applyView(view) {
     setAgent(view.agent);
-    if (view.call) {
+    if (view.call && state.call && state.call.call.id === view.call.call.id) {
+      keepingChoices(function () { renderPop(view.call); });
+    } else if (view.call) {
       renderPop(view.call);
-    } else {
-      state.call = null;
+    } else if (state.call) {
+      closeCall(state.call.call.id);
     }
     if (view.preview) renderPreview(view.preview); else state.preview = null;
     layout();
+  }
+
+  function keepingChoices(render) {
+    var code = selectedDisposition(), slot = state.chosenSlot, reason = $("reject-reason").value;
+    render();
+    document.querySelectorAll('input[name="dispo"]').forEach(function (r) { r.checked = r.value === code; });
+    if (code) syncDisposition();
+    var option = Array.prototype.find.call($("reject-reason").options, function (o) { return o.value === reason; });
+    if (option) { $("reject-reason").value = reason; syncRejectText(); }
+    if (slot && !state.call.booking.appointment) {
+      var button = Array.prototype.find.call(document.querySelectorAll(".slot"), function (b) { return b.dataset.start === slot; });
+      if (button) chooseSlot(slot, button);
+    }
+  }
+
+  function closeCall(callId) {
+    localStorage.removeItem("cc-notes-" + callId);
+    state.call = null;
+    state.wrapDeadline = null;
+    ws.classList.remove("wrapping");
+    show($("reject-box"), false);
   }
 
   /* --- agent state ------------------------------------------------------------------ */
@@ -73,7 +101,7 @@
     badge.dataset.state = agent.state;
     var label = L.states[agent.state] || agent.state;
     if (agent.state === "paused" && agent.pause_reason) {
-      var option = document.querySelector('#pause-reason option[value="' + agent.pause_reason + '"]');
+      var option = Array.prototype.find.call($("pause-reason").options, function (o) { return o.value === agent.pause_reason; });
       if (option) label += " · " + option.textContent;
     }
     badge.textContent = label;
@@ -485,15 +513,20 @@
   socket.on("wrap_up_done", function (data) {
     window.ccAgent.events.push(["wrap_up_done", data]);
     if (state.call && state.call.call.id === data.call_id) {
-      localStorage.removeItem("cc-notes-" + data.call_id);
-      state.call = null;
-      state.wrapDeadline = null;
-      ws.classList.remove("wrapping");
-      show($("reject-box"), false);
+      closeCall(data.call_id);
       layout();
       toast(data.ready ? L.text.ready_again : L.text.press_ready, "ok");
     }
   });
+
+  /* --- a message from a supervisor -------------------------------------------------- */
+  socket.on("supervisor_message", function (data) {
+    window.ccAgent.events.push(["supervisor_message", data]);
+    $("supervisor-message-from").textContent = fmt(L.text.message_from, { name: data.from });
+    $("supervisor-message-text").textContent = data.text;
+    show($("supervisor-message"), true);
+  });
+  $("supervisor-message-close").addEventListener("click", function () { show($("supervisor-message"), false); });
 
   /* --- preview mode ----------------------------------------------------------------- */
   socket.on("preview_offer", function (data) { renderPreview(data); layout(); });

@@ -24,7 +24,8 @@
     pick: "all",
   };
 
-  const socket = io({ transports: ["websocket", "polling"] });
+  // WebSocket only, as the agent's screen: any worker can take a reconnect.
+  const socket = io({ transports: ["websocket"] });
 
   // --- helpers -----------------------------------------------------------------------------
 

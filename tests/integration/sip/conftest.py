@@ -91,8 +91,9 @@ def sipp(tmp_path: Path) -> Iterator[Callable[..., Sipp]]:
         keys: dict[str, str] | None = None,
         extra: list[str] | None = None,
         name: str = "peer",
+        port: int | None = None,
     ) -> Sipp:
-        port = free_udp_port()
+        port = port or free_udp_port()
         media_port = free_udp_port(pair=True)
         workdir = tmp_path / f"{name}-{port}"
         workdir.mkdir()

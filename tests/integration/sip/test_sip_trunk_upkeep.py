@@ -7,8 +7,11 @@ import re
 
 import pytest
 
+from dialer.carrier import OriginateRequest
 from dialer.sip.trunk import SipTrunk, SipTrunkConfig
 from dialer.sip.ua import Timers, UaConfig
+from tests.integration.sip.conftest import free_udp_port
+from tests.integration.sip.helpers import Recorder, trunk_for
 
 pytestmark = pytest.mark.sipp
 
@@ -64,3 +67,54 @@ def test_keepalive_marks_a_silent_trunk_unhealthy(sipp):
     assert alive.healthy and alive.reason == "trunk answers"
     assert not dead.healthy and "OPTIONS keepalive" in dead.reason
     assert peer.sent_and_received()[0].startswith("received OPTIONS")
+
+
+def test_with_keepalives_off_a_silent_trunk_is_probed_until_it_answers(sipp):
+    """INVITEs nobody answers make the trunk unhealthy, which holds dialing: no
+    call goes to it any more, so the trunk is probed with OPTIONS (even with
+    keepalives off) and is healthy again once one is answered."""
+    port = free_udp_port()
+
+    async def go():
+        ua = UaConfig(trunk_uri=f"sip:127.0.0.1:{port}", timers=Timers(t1=0.02, t2=0.1, t4=0.2))
+        config = SipTrunkConfig(ua=ua, keepalive_interval_s=None, unhealthy_probe_s=0.2)
+        trunk = SipTrunk(config)
+        await trunk.start()
+        for number in range(ua.unhealthy_after):
+            request = OriginateRequest(f"call-{number}", "+989121234567", "+982100000000", 5)
+            await trunk.originate(request, lambda _progress: None)
+        await _until(lambda: not trunk.health().healthy)
+        silent = trunk.health()
+        peer = await asyncio.to_thread(sipp, "uas_options.xml", port=port)
+        await _until(lambda: trunk.health().healthy)
+        back = trunk.health()
+        await trunk.stop()
+        return silent, back, peer
+
+    silent, back, peer = asyncio.run(go())
+    assert not silent.healthy and "did not answer 3 requests in a row" in silent.reason
+    assert back.healthy and back.reason == "trunk answers"
+    assert peer.wait() == 0, peer.errors()
+    assert peer.sent_and_received()[0].startswith("received OPTIONS")
+
+
+def test_stopping_ends_a_call_whose_cancel_the_trunk_never_finishes(sipp):
+    """Hung up while ringing, the trunk answers the CANCEL but never sends the
+    487: stopping the trunk still reports the call ended (its row is closed)."""
+    peer = sipp("uas_ring_deaf_to_cancel.xml")
+
+    async def go():
+        trunk = trunk_for(peer.uri)
+        await trunk.start()
+        recorder = Recorder()
+        request = OriginateRequest("call-1", "+989121234567", "+982100000000", 60)
+        await trunk.originate(request, recorder)
+        await _until(lambda: "ringing" in recorder.phases)
+        await trunk.stop()
+        return recorder
+
+    recorder = asyncio.run(go())
+    assert peer.wait() == 0, peer.errors()
+    assert recorder.phases == ["dialing", "ringing", "ended"]
+    assert recorder.final.outcome == "failed"
+    assert recorder.final.sip_reason == "dialer stopped before the trunk ended the call"

@@ -244,6 +244,28 @@ def test_a_held_trunk_is_shown_to_supervisors_with_its_reason(
     live_floor_of(app).stop()
 
 
+def test_each_trunk_is_held_and_resumed_on_its_own(
+    app: Flask, sqlite_database: Database, site: Floor
+) -> None:
+    """Two dialers, each on its trunk: one trunk coming back does not hide that
+    the other is still held."""
+    mine = _socket(app, site.supervisor)
+    mine.emit("floor_state", {}, callback=True)
+    bus = app.extensions["cc_bus"]
+    bus.publish(DialingHeld(trunk="sip:10.0.0.1", held=True, reason="OPTIONS timed out"))
+    bus.publish(DialingHeld(trunk="sip:10.0.0.2", held=True, reason="REGISTER refused"))
+    bus.publish(DialingHeld(trunk="sip:10.0.0.1", held=False, reason="trunk healthy again"))
+    assert bus.wait_until_idle(10)
+    assert [held["dialing_held"] for held in _named(mine.get_received(), "floor_dialing_held")] == [
+        "sip:10.0.0.1: OPTIONS timed out",
+        "sip:10.0.0.1: OPTIONS timed out; sip:10.0.0.2: REGISTER refused",
+        "sip:10.0.0.2: REGISTER refused",
+    ]
+    state = mine.emit("floor_state", {}, callback=True)
+    assert state["campaigns"][0]["dialing_held"] == "sip:10.0.0.2: REGISTER refused"
+    live_floor_of(app).stop()
+
+
 def test_the_dialers_hopper_depth_reaches_the_floor(
     app: Flask, sqlite_database: Database, site: Floor
 ) -> None:

@@ -138,6 +138,19 @@ def test_an_unhealthy_trunk_holds_dialing_with_its_reason() -> None:
     assert len(h.carrier.originated) == 2
 
 
+def test_a_starting_dialer_says_once_that_its_trunk_dials() -> None:
+    """A dialer stopped while its trunk was held left "held" on the floor; the
+    next one on that trunk clears it with its first tick."""
+    h = Harness(Mode.PROGRESSIVE, [READY, READY])
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        await h.tick()
+
+    h.run(scenario)
+    assert [(e.trunk, e.held) for e in h.bus.of(DialingHeld)] == [("default", False)]
+
+
 def test_the_hopper_depth_is_reported_when_it_changes() -> None:
     h = Harness(Mode.PROGRESSIVE, [READY, READY], leads=5)
 

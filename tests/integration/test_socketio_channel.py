@@ -1,0 +1,91 @@
+"""Socket.IO's Redis message queue is scoped to the Redis database: pub/sub is
+shared by every database of a server, and rooms are named by ids, so another
+deployment (or test run) on the same server must not reach our browsers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import requests
+import socketio
+from flask_socketio import SocketIO
+from werkzeug.serving import make_server
+
+from callcenter.db import Database
+from callcenter.realtime import message_queue_options
+from callcenter.realtime.rooms import agent_room
+from callcenter.settings import load_settings
+from callcenter.states import Role
+from tests.conftest import running_app
+from tests.factories import TEST_PASSWORD, make_user
+from tests.integration.agent.agent_floor import free_port
+
+
+def test_the_channel_is_named_after_the_database() -> None:
+    assert message_queue_options("redis://127.0.0.1:6379/4") == {
+        "message_queue": "redis://127.0.0.1:6379/4",
+        "channel": "callcenter-socketio-4",
+    }
+    assert message_queue_options("redis://cache")["channel"] == "callcenter-socketio-0"
+
+
+def _on_database(url: str, number: int) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{number}"))
+
+
+def _until(condition: Callable[[], bool], act: Callable[[], None], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        act()
+        time.sleep(0.05)
+
+
+@pytest.mark.redis
+def test_only_emitters_on_the_same_database_reach_our_sockets(
+    tmp_path: Path, sqlite_database: Database, redis_url: str
+) -> None:
+    settings = load_settings(
+        environ={},
+        overrides={"env": "test", "instance_path": str(tmp_path), "redis_url": redis_url},
+    )
+    with sqlite_database.unit_of_work() as session:
+        agent = make_user(session, Role.AGENT)
+        username, room = agent.username, agent_room(agent.id)
+    with running_app(settings, sqlite_database) as app:
+        port = free_port()
+        server = make_server("127.0.0.1", port, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{port}"
+        http = requests.Session()
+        assert http.post(f"{url}/login", data={"username": username, "password": TEST_PASSWORD}).ok
+        pops: list[Any] = []
+        probes: list[Any] = []
+        client = socketio.Client(reconnection=False)
+        client.on("screen_pop", pops.append)
+        client.on("probe", probes.append)
+        cookie = "; ".join(f"{name}={value}" for name, value in http.cookies.items())
+        client.connect(url, headers={"Cookie": cookie}, transports=["websocket"])
+        try:
+            ours = SocketIO(**message_queue_options(redis_url))
+            # the server subscribes in a thread of its own: probe until it hears us
+            _until(lambda: bool(probes), lambda: ours.emit("probe", {}, to=room))
+            number = int(urlsplit(redis_url).path.strip("/") or 0)
+            neighbour = SocketIO(**message_queue_options(_on_database(redis_url, number + 1)))
+            neighbour.emit("screen_pop", {"from": "another database"}, to=room)
+            SocketIO(message_queue=redis_url).emit(
+                "screen_pop", {"from": "the default channel"}, to=room
+            )
+            ours.emit("screen_pop", {"from": "ours"}, to=room)
+            # Redis delivers in publish order: anything we could hear came first
+            _until(lambda: bool(pops), lambda: None)
+            assert pops == [{"from": "ours"}]
+        finally:
+            client.disconnect()
+            server.shutdown()
