@@ -51,6 +51,7 @@ class CallDialing(Event):
     lead_id: int
     attempt: int
     agent_id: int | None = None  # preview calls have their agent from the start
+    dialer_id: str | None = None  # the dialer process placing it (None: injected)
 
 
 @event_type

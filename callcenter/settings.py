@@ -66,9 +66,26 @@ class SmtpSettings(_Section):
     sender: str = "callcenter@localhost"
 
 
+class SimulationSettings(_Section):
+    """The simulated carrier: the odds of each fate per call (weights) and the
+    customers' median talk time."""
+
+    answer: float = Field(default=0.35, ge=0)
+    machine: float = Field(default=0.10, ge=0)
+    busy: float = Field(default=0.15, ge=0)
+    no_answer: float = Field(default=0.30, ge=0)
+    failed: float = Field(default=0.10, ge=0)
+    talk_median_seconds: float = Field(default=90.0, gt=0)
+
+
 class DialerSettings(_Section):
     carrier: Literal["simulated", "sip"] = "simulated"
     trunk_uri: str = ""
+    keepalive_seconds: float = Field(default=30.0, gt=0)
+    sip_t1_seconds: float = Field(default=0.5, gt=0, le=4)
+    campaign_lease_seconds: float = Field(default=15.0, gt=0)
+    trunk_name: str = Field(default="default", min_length=1, max_length=120)
+    simulation: SimulationSettings = SimulationSettings()
 
 
 class Settings(_Section):
@@ -182,7 +199,20 @@ def _fill_secret_key(settings: Settings) -> None:
         raise SettingsError("CC_SECRET_KEY must be set in production mode")
     key_file = settings.instance_path / "secret_key"
     if not key_file.exists():
-        settings.instance_path.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
+        _create_key_file(key_file)
     settings.secret_key = key_file.read_text().strip()
+
+
+def _create_key_file(key_file: Path) -> None:
+    """Written whole under another name, then linked into place: of several
+    processes starting at once, the first link wins and all read its key."""
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    scratch = key_file.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+    scratch.write_text(secrets.token_hex(32))
+    scratch.chmod(0o600)
+    try:
+        os.link(scratch, key_file)
+    except FileExistsError:
+        pass
+    finally:
+        scratch.unlink()

@@ -4,6 +4,9 @@ database (one unit of work per call, so each commits on its own)."""
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -11,8 +14,9 @@ from typing import TypeVar
 from sqlalchemy import select
 
 from callcenter.db import Database
-from callcenter.models import AgentStatus, Call, Campaign, CampaignStatus
-from callcenter.services import agents, call_recovery, pacing_log
+from callcenter.models import AgentStatus, Call, Campaign
+from callcenter.services import agents, call_recovery, dialer_fleet, pacing_log
+from callcenter.services.dialer_fleet import DialerIdentity
 from callcenter.states import AgentState, IllegalTransition
 from dialer.ports import AgentPhase, AgentSnapshot, CampaignPlan, Mode, Tally
 
@@ -21,20 +25,58 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def new_dialer_identity(trunk: str = "default") -> DialerIdentity:
+    return DialerIdentity(
+        id=uuid.uuid4().hex, host=socket.gethostname(), pid=os.getpid(), trunk=trunk
+    )
+
+
 class DatabaseServices:
     """:class:`dialer.ports.DialerServices` over the product's services."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        identity: DialerIdentity | None = None,
+        campaign_lease_s: float = 15.0,
+    ) -> None:
         self.database = database
+        self.identity = identity or new_dialer_identity()
+        self.lease = timedelta(seconds=campaign_lease_s)
 
-    def active_campaigns(self) -> Sequence[CampaignPlan]:
+    @property
+    def dialer_id(self) -> str:
+        return self.identity.id
+
+    def sign_in(self, *, now: datetime) -> None:
         with self.database.unit_of_work() as session:
-            rows = session.scalars(
-                select(Campaign)
-                .where(Campaign.status == CampaignStatus.ACTIVE)
-                .order_by(Campaign.id)
+            dialer_fleet.sign_in(session, self.identity, now=now)
+
+    def hold_campaigns(self, *, now: datetime) -> Sequence[CampaignPlan]:
+        with self.database.unit_of_work() as session:
+            held = dialer_fleet.hold_campaigns(session, self.dialer_id, now=now, lease=self.lease)
+            plans = [_plan(campaign) for campaign in held.campaigns]
+        if held.taken_over:
+            summary = self.recover_lost_work(held.taken_over, now=now)
+            log.warning("took over campaigns %s: %s", held.taken_over, summary or "nothing open")
+        return plans
+
+    def recover_lost_work(self, campaign_ids: Sequence[int], *, now: datetime) -> str:
+        with self.database.unit_of_work() as session:
+            lost = dialer_fleet.recover_lost_work(
+                session, self.dialer_id, campaign_ids, now=now, lease=self.lease
             )
-            return [_plan(campaign) for campaign in rows]
+        if not lost:
+            return ""
+        return (
+            f"closed {len(lost.calls_closed)} calls of lost dialers, gave back "
+            f"{lost.leads_released} leads, let go {len(lost.agents_released)} agents"
+        )
+
+    def sign_off(self, *, now: datetime) -> None:
+        with self.database.unit_of_work() as session:
+            dialer_fleet.sign_off(session, self.dialer_id, now=now)
 
     def agents(self) -> Sequence[AgentSnapshot]:
         with self.database.unit_of_work() as session:

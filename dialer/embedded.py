@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from callcenter.bus import EventBus
@@ -19,9 +19,10 @@ from callcenter.db import Database
 from callcenter.settings import Settings
 from dialer.agent_pool import AgentPool, InProcessAgentPool, RedisAgentPool
 from dialer.carrier import Carrier
-from dialer.db_port import DatabaseServices
+from dialer.db_port import DatabaseServices, new_dialer_identity
 from dialer.hopper import Hopper, MemoryHopper, RedisHopper
 from dialer.leads import HopperLeadSource
+from dialer.metrics import MeteredBus
 from dialer.simulated_carrier import SimulatedCarrier, SimulationProfile
 from dialer.worker import DialerWorker, WorkerConfig
 
@@ -46,10 +47,34 @@ def stores_for(settings: Settings) -> Stores:
 def carrier_for(settings: Settings, *, time_scale: float = 1.0) -> Carrier:
     if settings.dialer.carrier == "sip":
         from dialer.sip.trunk import SipTrunk, SipTrunkConfig
-        from dialer.sip.ua import UaConfig
+        from dialer.sip.ua import Timers, UaConfig
 
-        return SipTrunk(SipTrunkConfig(ua=UaConfig(trunk_uri=settings.dialer.trunk_uri)))
-    return SimulatedCarrier(SimulationProfile(time_scale=time_scale))
+        dialer = settings.dialer
+        ua = UaConfig(trunk_uri=dialer.trunk_uri, timers=Timers(t1=dialer.sip_t1_seconds))
+        return SipTrunk(SipTrunkConfig(ua=ua, keepalive_interval_s=dialer.keepalive_seconds))
+    return SimulatedCarrier(simulation_profile(settings, time_scale=time_scale))
+
+
+def simulation_profile(settings: Settings, *, time_scale: float = 1.0) -> SimulationProfile:
+    """The profile's odds and median talk time from settings; the talk-time
+    bounds widen to keep a long median inside them."""
+    odds = settings.dialer.simulation
+    talk = SimulationProfile().talk_time
+    median = odds.talk_median_seconds
+    return SimulationProfile(
+        answer=odds.answer,
+        machine=odds.machine,
+        busy=odds.busy,
+        no_answer=odds.no_answer,
+        failed=odds.failed,
+        talk_time=replace(
+            talk,
+            median_s=median,
+            low_s=min(talk.low_s, median),
+            high_s=max(talk.high_s, 10 * median),
+        ),
+        time_scale=time_scale,
+    )
 
 
 def build_worker(
@@ -63,12 +88,16 @@ def build_worker(
 ) -> DialerWorker:
     stores = stores or stores_for(settings)
     return DialerWorker(
-        services=DatabaseServices(database),
+        services=DatabaseServices(
+            database,
+            identity=new_dialer_identity(settings.dialer.trunk_name),
+            campaign_lease_s=settings.dialer.campaign_lease_seconds,
+        ),
         leads=HopperLeadSource(database, stores.hopper),
         carrier=carrier or carrier_for(settings),
-        bus=bus,
+        bus=MeteredBus(bus),
         pool=stores.pool,
-        config=config,
+        config=replace(config or WorkerConfig(), trunk_name=settings.dialer.trunk_name),
     )
 
 

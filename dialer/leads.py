@@ -32,6 +32,11 @@ class HopperLeadSource:
             self.hopper.reap(campaign_id, now=now)
             self.feeder.refill(campaign_id, now=now)
 
+    def rebuild(self, campaign_ids: Sequence[int], *, now: datetime) -> None:
+        for campaign_id in campaign_ids:
+            self.hopper.clear(campaign_id)
+            self.feeder.refill(campaign_id, now=now)
+
     def depth(self, campaign_id: int) -> int:
         return self.hopper.size(campaign_id)
 
@@ -61,7 +66,12 @@ class HopperLeadSource:
                 lead = lead_lifecycle.claim_attempt(session, held.lead_id, now=now)
                 attempt = lead.attempts
         except (Conflict, NotFound) as exc:
-            log.info("previewed lead %s refused at dial time: %s", held.lead_id, exc.message)
+            log.info(
+                "previewed lead %s refused at dial time: %s",
+                held.lead_id,
+                exc.message,
+                extra={"lead_id": held.lead_id, "campaign_id": held.campaign_id},
+            )
             self.hopper.complete(lease)
             return None
         self.hopper.complete(lease)

@@ -83,7 +83,23 @@ class Tally:
 
 
 class DialerServices(Protocol):
-    def active_campaigns(self) -> Sequence[CampaignPlan]: ...
+    @property
+    def dialer_id(self) -> str:
+        """This dialer process's id, carried on every `call.dialing`."""
+
+    def sign_in(self, *, now: datetime) -> None:
+        """Join the dialers (one per process, with its own id and heartbeat)."""
+
+    def hold_campaigns(self, *, now: datetime) -> Sequence[CampaignPlan]:
+        """Heartbeat; renew and take campaign leases. The active campaigns
+        this dialer may dial now (each is dialed by one dialer at a time)."""
+
+    def recover_lost_work(self, campaign_ids: Sequence[int], *, now: datetime) -> str:
+        """Close what lost dialers left open in these (held) campaigns; a
+        one-line summary for the log, empty when there was nothing."""
+
+    def sign_off(self, *, now: datetime) -> None:
+        """A clean stop: give the campaigns back at once."""
 
     def agents(self) -> Sequence[AgentSnapshot]:
         """Every agent on a campaign who is not logged out."""
@@ -112,6 +128,10 @@ class LeadSource(Protocol):
     """The hopper as the worker sees it (leases, refilled from the database)."""
 
     def refill(self, campaign_ids: Sequence[int], *, now: datetime) -> None: ...
+
+    def rebuild(self, campaign_ids: Sequence[int], *, now: datetime) -> None:
+        """Empty these campaigns' queues (leases too) and fill them again from
+        the database: for a dialer taking campaigns up, the only one to claim."""
 
     def next_lead(self, campaign_id: int, *, now: datetime) -> ClaimedLead | None:
         """The next lead that passed the database's final guard (claim_attempt);

@@ -23,6 +23,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -140,6 +141,11 @@ class LiveCall:
     ended: bool = False
 
     @property
+    def log_ids(self) -> dict[str, Any]:
+        """The ids a log record about this call carries (`extra=`), never the number."""
+        return {"call_id": self.call_id, "lead_id": self.lead.lead_id, "campaign_id": self.plan.id}
+
+    @property
     def waiting(self) -> bool:
         """Answered by a person and not (being) given to an agent yet."""
         return (
@@ -197,8 +203,10 @@ class DialerWorker:
         self.previews: dict[int, PreviewOffer] = {}
         self.pacing: dict[int, CampaignPacing] = {}
         self.held_reason: str | None = None
+        self._held_said = False  # the floor may show what an earlier dialer said
         self._hopper_depths: dict[int, int] = {}
         self.placed = 0
+        self.ticked_at: float | None = None  # time.monotonic() after the last tick (liveness)
         self._plans: dict[int, CampaignPlan] = {}
         self._agents: dict[int, AgentSnapshot] = {}
         self._claimed: set[int] = set()
@@ -210,6 +218,7 @@ class DialerWorker:
             collections.deque
         )
         self._refilled_at: float | None = None
+        self._pooled: set[int] = set()
         self._subscribed = False
         self._serve_lock: asyncio.Lock | None = None
         self._refresh_lock: asyncio.Lock | None = None
@@ -227,6 +236,7 @@ class DialerWorker:
                     await self.tick()
                 except Exception:
                     log.exception("dialer tick failed; trying again next tick")
+                self.ticked_at = time.monotonic()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.config.tick_s)
         finally:
@@ -242,6 +252,7 @@ class DialerWorker:
             self.services.recover, now=self.clock(), older_than_s=older_than
         )
         log.info("dialer started: %s", summary)
+        await asyncio.to_thread(self.services.sign_in, now=self.clock())
         self.subscribe()
 
     def subscribe(self) -> None:
@@ -271,6 +282,10 @@ class DialerWorker:
             if not pending:
                 break
             await asyncio.wait(pending, timeout=10)
+        try:
+            await asyncio.to_thread(self.services.sign_off, now=self.clock())
+        except Exception:
+            log.exception("signing off failed: the campaigns go free when their leases expire")
         log.info("dialer stopped: %d calls placed, %d were up and ended", self.placed, up)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -289,11 +304,22 @@ class DialerWorker:
     async def tick(self) -> None:
         now = self.clock()
         healthy = self._check_health()
+        before = set(self._plans)
         plans = await self.load_campaigns()
+        taken_up = [plan.id for plan in plans if plan.id not in before]
+        if taken_up:
+            # A hopper left by a lost dialer may hold leases nobody will finish.
+            await asyncio.to_thread(self.leads.rebuild, taken_up, now=now)
         mono = self._now()
         if self._refilled_at is None or mono - self._refilled_at >= self.config.refill_every_s:
-            await asyncio.to_thread(self.leads.refill, [plan.id for plan in plans], now=now)
+            held = [plan.id for plan in plans]
+            await asyncio.to_thread(self.leads.refill, held, now=now)
+            if self._refilled_at is not None:
+                self._say_again_what_the_floor_shows()
             self._refilled_at = mono
+            summary = await asyncio.to_thread(self.services.recover_lost_work, held, now=now)
+            if summary:
+                log.warning("recovered what lost dialers left open: %s", summary)
         await self.refresh_agents()
         for plan in plans:
             if plan.mode is Mode.PREVIEW:
@@ -301,6 +327,14 @@ class DialerWorker:
             else:
                 await self._pace(plan, now, healthy)
             await self._report_hopper_depth(plan.id)
+
+    def _say_again_what_the_floor_shows(self) -> None:
+        """Hopper depths and a held trunk are published on change only; said
+        again at each refill, a floor rebuilt after Redis lost its data (or a
+        supervisor process started since) learns them again."""
+        self._hopper_depths.clear()
+        if self.held_reason is not None:
+            self._held_said = False
 
     async def _report_hopper_depth(self, campaign_id: int) -> None:
         """Tell the floor how many leads are queued, when that changes."""
@@ -310,26 +344,32 @@ class DialerWorker:
             self.bus.publish(HopperDepth(campaign_id=campaign_id, depth=depth))
 
     async def load_campaigns(self) -> Sequence[CampaignPlan]:
-        """The active campaigns; a paused one drops out here and places nothing."""
-        plans = await asyncio.to_thread(self.services.active_campaigns)
+        """The active campaigns this dialer holds; a paused one, or one another
+        dialer holds now, drops out here and places nothing (its calls still up
+        are carried to their end)."""
+        plans = await asyncio.to_thread(self.services.hold_campaigns, now=self.clock())
+        for campaign_id in set(self._plans) - {plan.id for plan in plans}:
+            log.info(
+                "no longer dialing campaign %s (paused or held by another dialer)", campaign_id
+            )
         self._plans = {plan.id: plan for plan in plans}
         return plans
 
     def _check_health(self) -> bool:
         health = self.carrier.health()
         reason = None if health.healthy else (health.reason or "trunk unhealthy")
-        if reason != self.held_reason:
+        if reason != self.held_reason or not self._held_said:
             trunk = self.config.trunk_name
-            if reason is None:
-                log.warning("trunk %s healthy again: dialing resumed", trunk)
-            else:
+            if reason is not None:
                 log.warning("trunk %s unhealthy, dialing held: %s", trunk, reason)
+            elif self._held_said:
+                log.warning("trunk %s healthy again: dialing resumed", trunk)
             self.bus.publish(
                 DialingHeld(
                     trunk=trunk, held=reason is not None, reason=reason or "trunk healthy again"
                 )
             )
-            self.held_reason = reason
+            self.held_reason, self._held_said = reason, True
         return reason is None
 
     async def refresh_agents(self) -> None:
@@ -357,8 +397,10 @@ class DialerWorker:
             ready[agent.campaign_id].append((agent.agent_id, agent.since))
             if agent.agent_id not in self._legs and agent.agent_id not in self._legs_starting:
                 self._spawn(self._connect_agent_leg(agent))
-        for campaign_id in self.pool.campaigns() | set(ready):
+        # The pool may be shared with other dialers: only this one's campaigns.
+        for campaign_id in self._pooled | set(ready):
             self.pool.sync(campaign_id, ready.get(campaign_id, []))
+        self._pooled = set(ready)
 
     def _observe_wrap_ups(self, snapshot: Sequence[AgentSnapshot]) -> None:
         """An agent leaving wrap-up completes one service record for the pacer."""
@@ -480,6 +522,7 @@ class DialerWorker:
                 lead_id=lead.lead_id,
                 attempt=lead.attempt,
                 agent_id=agent_id,
+                dialer_id=self.services.dialer_id,
             )
         )
         request = OriginateRequest(
@@ -491,7 +534,7 @@ class DialerWorker:
         try:
             await self.carrier.originate(request, self.on_progress)
         except (CarrierError, OSError) as exc:
-            log.warning("originate %s failed: %s", call.call_id, exc)
+            log.warning("originate %s failed: %s", call.call_id, exc, extra=call.log_ids)
             self.on_progress(
                 CallProgress(
                     call_id=call.call_id,
@@ -549,7 +592,7 @@ class DialerWorker:
 
     async def _claim_agent(self, campaign_id: int, call_id: str) -> int | None:
         """Pop agents until the database agrees one is still ready."""
-        while (agent_id := self.pool.claim(campaign_id)) is not None:
+        while (agent_id := await asyncio.to_thread(self.pool.claim, campaign_id)) is not None:
             self._claimed.add(agent_id)
             try:
                 ok = await asyncio.to_thread(
@@ -577,12 +620,19 @@ class DialerWorker:
                     "agent %s has no phone leg up; call %s connected without media",
                     agent_id,
                     call.call_id,
+                    extra={**call.log_ids, "agent_id": agent_id},
                 )
             else:
                 try:
                     await self.carrier.bridge(call.call_id, leg)
                 except CarrierError as exc:
-                    log.warning("bridge %s to agent %s failed: %s", call.call_id, agent_id, exc)
+                    log.warning(
+                        "bridge %s to agent %s failed: %s",
+                        call.call_id,
+                        agent_id,
+                        exc,
+                        extra={**call.log_ids, "agent_id": agent_id},
+                    )
             if call.ended:
                 return  # _finish lets the agent go
             call.connected_at = self._now()
@@ -600,11 +650,14 @@ class DialerWorker:
             "call %s: no agent within %.1f s, abandon message",
             call.call_id,
             self.config.abandon_after_s,
+            extra=call.log_ids,
         )
         try:
             await self.carrier.play_and_hang_up(call.call_id)
         except CarrierError as exc:  # it ended meanwhile
-            log.debug("abandon message for %s not played: %s", call.call_id, exc)
+            log.debug(
+                "abandon message for %s not played: %s", call.call_id, exc, extra=call.log_ids
+            )
 
     def _ensure_watcher(self) -> None:
         if self._watcher is None or self._watcher.done():
@@ -645,9 +698,11 @@ class DialerWorker:
             log.warning("agent %s phone leg failed: %s", agent_id, exc)
 
     def _hang_up_legs_of_departed(self) -> None:
-        """An agent who logged out (or left the campaign) no longer holds a leg."""
+        """An agent who logged out, or whose campaign this dialer no longer
+        dials, no longer holds a leg here."""
         for agent_id, leg_id in list(self._legs.items()):
-            if agent_id not in self._agents:
+            agent = self._agents.get(agent_id)
+            if agent is None or agent.campaign_id not in self._plans:
                 del self._legs[agent_id]
                 self._spawn(self.carrier.disconnect_agent(leg_id))
 
@@ -671,6 +726,7 @@ class DialerWorker:
             )
         )
         self._record_outcome(call, progress.outcome or "failed")
+        log.info("call %s ended: %s", call.call_id, outcome, extra=call.log_ids)
         try:
             if connected and call.agent_id is not None and call.connected_at is not None:
                 self._talk[call.agent_id] = self._now() - call.connected_at
@@ -698,7 +754,11 @@ class DialerWorker:
             if offer.campaign_id != plan.id:
                 continue
             if timeout is not None and self._now() - offer.offered_at >= timeout:
-                log.info("preview of lead %s timed out: dialing it", offer.lead_id)
+                log.info(
+                    "preview of lead %s timed out: dialing it",
+                    offer.lead_id,
+                    extra={"lead_id": offer.lead_id, "agent_id": offer.agent_id},
+                )
                 await self._dial_preview(offer.agent_id, offer.lead_id)
         if not healthy:
             return
@@ -724,7 +784,12 @@ class DialerWorker:
             taken_up = agent is not None and agent.phase is AgentPhase.RESERVED
             age = self._now() - offer.offered_at
             if agent is None or (not taken_up and age >= self.config.stale_preview_s):
-                log.info("preview of lead %s to agent %s withdrawn", offer.lead_id, offer.agent_id)
+                log.info(
+                    "preview of lead %s to agent %s withdrawn",
+                    offer.lead_id,
+                    offer.agent_id,
+                    extra={"lead_id": offer.lead_id, "agent_id": offer.agent_id},
+                )
                 del self.previews[offer.agent_id]
                 self.leads.give_back(offer.held)
 
@@ -750,7 +815,12 @@ class DialerWorker:
     async def _dial_preview(self, agent_id: int, lead_id: int) -> None:
         offer = self.previews.get(agent_id)
         if offer is None or offer.lead_id != lead_id:
-            log.info("preview call for lead %s by agent %s: no such offer", lead_id, agent_id)
+            log.info(
+                "preview call for lead %s by agent %s: no such offer",
+                lead_id,
+                agent_id,
+                extra={"lead_id": lead_id, "agent_id": agent_id},
+            )
             return
         plan = self._plans.get(offer.campaign_id)
         if plan is None or self.held_reason is not None:

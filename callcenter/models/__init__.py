@@ -17,6 +17,7 @@ from callcenter.models.campaigns import (
     ScriptVersion,
     campaign_teams,
 )
+from callcenter.models.fleet import CampaignLease, DialerProcess
 from callcenter.models.leads import Customer, DncEntry, Lead, LeadList, LeadStateChange, Note
 from callcenter.models.scheduling import (
     Appointment,
@@ -43,11 +44,13 @@ __all__ = [
     "Callback",
     "CallbackStatus",
     "Campaign",
+    "CampaignLease",
     "CampaignStatus",
     "Customer",
     "DeliveryStatus",
     "DialLevelChange",
     "DialMode",
+    "DialerProcess",
     "Disposition",
     "DispositionCode",
     "DncEntry",

@@ -20,6 +20,7 @@ class Call(Base):
     __table_args__ = (
         Index("ix_calls_campaign_dialed", "campaign_id", "dialed_at"),
         Index("ix_calls_agent_dialed", "agent_id", "dialed_at"),
+        Index("ix_calls_campaign_state", "campaign_id", "state"),
         UniqueConstraint("lead_id", "attempt"),
     )
 
@@ -43,6 +44,8 @@ class Call(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     wrap_up_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     script_version_id: Mapped[int | None] = mapped_column(ForeignKey("script_versions.id"))
+    dialer_id: Mapped[str | None] = mapped_column(String(32))
+    """The dialer process that placed the call (None: injected, not dialed)."""
     current_step: Mapped[int | None]
     max_step_reached: Mapped[int] = mapped_column(default=0)
 

@@ -91,25 +91,64 @@ def close_stale_calls(session: Session, *, now: datetime, older_than: timedelta)
         )
     )
     for call in stale:
-        advance(CALL_TRANSITIONS, call.state, CallState.ENDED, subject=f"call {call.id}")
-        session.add(
-            CallStateChange(
-                call_id=call.id, from_state=call.state, to_state=CallState.ENDED, at=now
-            )
-        )
-        call.state = CallState.ENDED
-        call.outcome = CallOutcome.FAILED
-        call.sip_reason = RESTART_REASON
-        call.ended_at = now
-        session.flush()
-        lead = session.get(Lead, call.lead_id)
-        if lead is not None and lead.state is LeadState.DIALING and call.connected_at is None:
-            lead_lifecycle.settle_attempt(
-                session, lead_id=call.lead_id, call_id=call.id, outcome=CallOutcome.FAILED, now=now
-            )
+        close_call_left_open(session, call, reason=RESTART_REASON, now=now)
     if stale:
         log.warning("closed %d calls left open by a previous dialer run", len(stale))
     return [call.id for call in stale]
+
+
+def close_call_left_open(session: Session, call: Call, *, reason: str, now: datetime) -> None:
+    """End a call no `call.ended` will come for: outcome `failed` with
+    `reason`; its lead settled by that when no agent had the call (an
+    agent's disposition settles the others) and the attempt is still its
+    latest."""
+    advance(CALL_TRANSITIONS, call.state, CallState.ENDED, subject=f"call {call.id}")
+    session.add(
+        CallStateChange(call_id=call.id, from_state=call.state, to_state=CallState.ENDED, at=now)
+    )
+    call.state = CallState.ENDED
+    call.outcome = CallOutcome.FAILED
+    call.sip_reason = reason
+    call.ended_at = now
+    session.flush()
+    lead = session.get(Lead, call.lead_id)
+    if (
+        lead is not None
+        and lead.state is LeadState.DIALING
+        and lead.attempts == call.attempt
+        and call.connected_at is None
+    ):
+        lead_lifecycle.settle_attempt(
+            session, lead_id=lead.id, call_id=call.id, outcome=CallOutcome.FAILED, now=now
+        )
+
+
+def release_agents_held_for(
+    session: Session, call_ids: list[str], *, reason: str, now: datetime
+) -> list[int]:
+    """An agent talking on one of these calls goes to wrap-up (they still
+    record what was said); one only reserved for it is ready again."""
+    if not call_ids:
+        return []
+    held = session.scalars(
+        select(AgentStatus).where(
+            AgentStatus.current_call_id.in_(call_ids),
+            AgentStatus.state.in_([AgentState.RESERVED, AgentState.ON_CALL]),
+        )
+    )
+    freed = []
+    for status in held:
+        target = AgentState.WRAP_UP if status.state is AgentState.ON_CALL else AgentState.READY
+        agents.change_state(
+            session,
+            status.agent_id,
+            target,
+            reason=reason[:64],
+            call_id=status.current_call_id,
+            now=now,
+        )
+        freed.append(status.agent_id)
+    return freed
 
 
 def release_stale_agents(

@@ -2,7 +2,10 @@
 them: the agent's state, the screen pop, settling a lead no agent talked to).
 
 Each event is applied once per handler: a `processed_events` row is written
-in the same transaction, so a redelivered event changes nothing."""
+in the same transaction, so a redelivered event changes nothing. What was
+applied for the first time is listed in `session.info[APPLIED]`, so whoever
+counts events on commit (the live floor) counts each one once, even when the
+bus delivers it again after Redis lost its data."""
 
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ log = logging.getLogger(__name__)
 
 HANDLER = "calls"
 CALL_ENDED = "call_ended"
+APPLIED = "applied_call_events"
 
 
 def apply_event(session: Session, event: Event, *, handler: str = HANDLER) -> bool:
@@ -62,6 +66,7 @@ def apply_event(session: Session, event: Event, *, handler: str = HANDLER) -> bo
             session, event.agent_id, event.campaign_id, event.lead_id, now=event.occurred_at
         )
     session.flush()
+    session.info.setdefault(APPLIED, []).append(event)
     return True
 
 
@@ -72,8 +77,10 @@ def on_dialing(session: Session, event: CallDialing) -> Call:
     lead = session.get(Lead, event.lead_id)
     if lead is None or lead.campaign_id != event.campaign_id:
         raise NotFound("no such lead in this campaign", details={"lead_id": event.lead_id})
-    if lead.state in DIALABLE_LEAD_STATES:
+    if lead.state in DIALABLE_LEAD_STATES and lead.attempts < event.attempt:
         # Calls injected without the hopper (tests, a preview request) claim here.
+        # A late event of an attempt already claimed (and given back when its
+        # dialer was lost) must not claim the lead again.
         lead = lead_lifecycle.claim_attempt(session, lead.id, now=event.occurred_at)
     campaign = session.get(Campaign, event.campaign_id)
     assert campaign is not None
@@ -89,6 +96,7 @@ def on_dialing(session: Session, event: CallDialing) -> Call:
         state=CallState.DIALING,
         dialed_at=event.occurred_at,
         script_version_id=campaign.script_version_id,
+        dialer_id=event.dialer_id,
     )
     session.add(call)
     session.add(
@@ -130,6 +138,9 @@ def on_answered(session: Session, event: CallAnswered) -> Call:
 def on_connected(session: Session, event: CallConnected) -> Call:
     """An agent is on the call: the agent goes on_call and the screen pops."""
     call = _call(session, event.call_id)
+    if call.state is CallState.ENDED and call.connected_at is None:
+        _free_agent_held_for(session, event.agent_id, call, event.occurred_at)
+        return call
     if call.state is CallState.CONNECTED or call.state is CallState.ENDED:
         return call
     if call.agent_id is not None and call.agent_id != event.agent_id:
@@ -221,8 +232,19 @@ def _release_unconnected(session: Session, call: Call, outcome: CallOutcome, at:
         )
 
 
+def _free_agent_held_for(session: Session, agent_id: int, call: Call, at: datetime) -> None:
+    """call.connected applied after call.ended (the consumers shared them and
+    one was held up): the agent the dialer reserved for the call is free."""
+    status = agents.status_of(session, agent_id, lock=True)
+    if status.state is AgentState.RESERVED and status.current_call_id in (None, call.id):
+        log.warning("call %s: connected to agent %s after it ended", call.id, agent_id)
+        agents.change_state(session, agent_id, AgentState.READY, call_id=call.id, now=at)
+
+
 def _call(session: Session, call_id: str) -> Call:
-    call = session.get(Call, call_id)
+    """The call row, locked: consumers in several processes may apply two
+    events of one call at once, and each must see what the other wrote."""
+    call = session.get(Call, call_id, with_for_update=True, populate_existing=True)
     if call is None:
         raise NotFound("no such call", details={"call_id": call_id})
     return call

@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,22 @@ def test_bad_settings_stop_with_one_clear_line(
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="config file not found"):
         load_settings(environ={"CC_CONFIG": str(tmp_path / "nope.toml")})
+
+
+def test_processes_starting_together_share_one_secret(tmp_path: Path) -> None:
+    """Several web workers starting at once on a fresh instance folder: the
+    cookie one signs must be good on the others."""
+    instance = tmp_path / "instance"
+    script = (
+        "import sys; from callcenter.settings import load_settings; "
+        "print(load_settings({'CC_INSTANCE_PATH': sys.argv[1]}).secret_key)"
+    )
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(instance)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(6)
+    ]
+    keys = {worker.communicate(timeout=60)[0].strip() for worker in workers}
+    assert len(keys) == 1 and len(keys.pop()) == 64
+    assert [path.name for path in instance.iterdir()] == ["secret_key"]

@@ -55,8 +55,20 @@ class FakeServices:
         row = self.agent_rows[agent_id]
         self.agent_rows[agent_id] = AgentSnapshot(row.agent_id, row.campaign_id, phase, row.since)
 
-    def active_campaigns(self) -> Sequence[CampaignPlan]:
+    dialer_id: str = "fake-dialer"
+    signed_in: bool = False
+
+    def sign_in(self, *, now: datetime) -> None:
+        self.signed_in = True
+
+    def hold_campaigns(self, *, now: datetime) -> Sequence[CampaignPlan]:
         return list(self.plans)
+
+    def recover_lost_work(self, campaign_ids: Sequence[int], *, now: datetime) -> str:
+        return ""
+
+    def sign_off(self, *, now: datetime) -> None:
+        self.signed_in = False
 
     def agents(self) -> Sequence[AgentSnapshot]:
         return list(self.agent_rows.values())
@@ -94,6 +106,9 @@ class FakeLeads:
     given_back: list[int] = field(default_factory=list)
 
     def refill(self, campaign_ids: Sequence[int], *, now: datetime) -> None:
+        pass
+
+    def rebuild(self, campaign_ids: Sequence[int], *, now: datetime) -> None:
         pass
 
     def depth(self, campaign_id: int) -> int:
