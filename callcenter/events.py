@@ -84,6 +84,8 @@ class CallEnded(Event):
     outcome: str
     sip_status: int | None = None
     sip_reason: str | None = None
+    agent_id: int | None = None  # the agent the dialer connected it to, if it did
+    talk_seconds: float | None = None  # connected for this long before the end
 
 
 @event_type

@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from callcenter.db import Database
 from callcenter.models import AgentStatus, Call, Campaign
-from callcenter.services import agents, call_recovery, dialer_fleet, pacing_log
+from callcenter.services import agents, call_recovery, calls, dialer_fleet, pacing_log
 from callcenter.services.dialer_fleet import DialerIdentity
 from callcenter.states import AgentState, IllegalTransition
-from dialer.ports import AgentPhase, AgentSnapshot, CampaignPlan, Mode, Tally
+from dialer.ports import AgentPhase, AgentSnapshot, CampaignPlan, ClaimedLead, Mode, Tally
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,21 @@ class DatabaseServices:
             f"closed {len(lost.calls_closed)} calls of lost dialers, gave back "
             f"{lost.leads_released} leads, let go {len(lost.agents_released)} agents"
         )
+
+    def open_call(
+        self, call_id: str, lead: ClaimedLead, *, agent_id: int | None, now: datetime
+    ) -> None:
+        with self.database.unit_of_work() as session:
+            calls.open_call(
+                session,
+                call_id=call_id,
+                campaign_id=lead.campaign_id,
+                lead_id=lead.lead_id,
+                attempt=lead.attempt,
+                agent_id=agent_id,
+                dialer_id=self.dialer_id,
+                at=now,
+            )
 
     def sign_off(self, *, now: datetime) -> None:
         with self.database.unit_of_work() as session:

@@ -101,6 +101,11 @@ class DialerServices(Protocol):
     def sign_off(self, *, now: datetime) -> None:
         """A clean stop: give the campaigns back at once."""
 
+    def open_call(
+        self, call_id: str, lead: ClaimedLead, *, agent_id: int | None, now: datetime
+    ) -> None:
+        """Write the calls row (DIALING) before the call is dialed."""
+
     def agents(self) -> Sequence[AgentSnapshot]:
         """Every agent on a campaign who is not logged out."""
 

@@ -504,8 +504,9 @@ class DialerWorker:
     async def place_call(
         self, plan: CampaignPlan, lead: ClaimedLead, *, agent_id: int | None = None
     ) -> LiveCall:
-        """Dial a claimed lead. `call.dialing` goes out first, so the calls row
-        exists before anything else is said about the call."""
+        """Dial a claimed lead. The calls row is written first, and
+        `call.dialing` goes out before anything else is said about the call,
+        so every later event finds the row whichever consumer applies it."""
         call = LiveCall(
             call_id=uuid.uuid4().hex,
             plan=plan,
@@ -515,6 +516,14 @@ class DialerWorker:
         )
         self.calls[call.call_id] = call
         self.placed += 1
+        dialed_at = self.clock()
+        try:
+            await asyncio.to_thread(
+                self.services.open_call, call.call_id, lead, agent_id=agent_id, now=dialed_at
+            )
+        except Exception:
+            # The consumer that applies call.dialing writes it instead.
+            log.exception("calls row of %s not written ahead", call.call_id, extra=call.log_ids)
         self.bus.publish(
             CallDialing(
                 call_id=call.call_id,
@@ -523,6 +532,7 @@ class DialerWorker:
                 attempt=lead.attempt,
                 agent_id=agent_id,
                 dialer_id=self.services.dialer_id,
+                occurred_at=dialed_at,
             )
         )
         request = OriginateRequest(
@@ -723,6 +733,10 @@ class DialerWorker:
                 outcome=outcome,
                 sip_status=progress.sip_status,
                 sip_reason=progress.sip_reason,
+                agent_id=call.agent_id if connected else None,
+                talk_seconds=(
+                    self._now() - call.connected_at if call.connected_at is not None else None
+                ),
             )
         )
         self._record_outcome(call, progress.outcome or "failed")

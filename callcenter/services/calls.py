@@ -10,7 +10,7 @@ bus delivers it again after Redis lost its data."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -71,42 +71,64 @@ def apply_event(session: Session, event: Event, *, handler: str = HANDLER) -> bo
 
 
 def on_dialing(session: Session, event: CallDialing) -> Call:
-    existing = session.get(Call, event.call_id)
-    if existing is not None:
-        return existing
-    lead = session.get(Lead, event.lead_id)
-    if lead is None or lead.campaign_id != event.campaign_id:
-        raise NotFound("no such lead in this campaign", details={"lead_id": event.lead_id})
-    if lead.state in DIALABLE_LEAD_STATES and lead.attempts < event.attempt:
+    call = session.get(Call, event.call_id) or open_call(
+        session,
+        call_id=event.call_id,
+        campaign_id=event.campaign_id,
+        lead_id=event.lead_id,
+        attempt=event.attempt,
+        agent_id=event.agent_id,
+        dialer_id=event.dialer_id,
+        at=event.occurred_at,
+    )
+    if event.agent_id is not None and call.state is not CallState.ENDED:
+        _hold_agent_for_preview(session, event.agent_id, call, event.occurred_at)
+    return call
+
+
+def open_call(
+    session: Session,
+    *,
+    call_id: str,
+    campaign_id: int,
+    lead_id: int,
+    attempt: int,
+    agent_id: int | None,
+    dialer_id: str | None,
+    at: datetime,
+) -> Call:
+    """The calls row of an attempt, in DIALING. The dialer writes it before
+    it dials, so the call's later events, which consumers in several
+    processes may apply in any order, always find it."""
+    lead = session.get(Lead, lead_id)
+    if lead is None or lead.campaign_id != campaign_id:
+        raise NotFound("no such lead in this campaign", details={"lead_id": lead_id})
+    if lead.state in DIALABLE_LEAD_STATES and lead.attempts < attempt:
         # Calls injected without the hopper (tests, a preview request) claim here.
         # A late event of an attempt already claimed (and given back when its
         # dialer was lost) must not claim the lead again.
-        lead = lead_lifecycle.claim_attempt(session, lead.id, now=event.occurred_at)
-    campaign = session.get(Campaign, event.campaign_id)
+        lead = lead_lifecycle.claim_attempt(session, lead.id, now=at)
+    campaign = session.get(Campaign, campaign_id)
     assert campaign is not None
     call = Call(
-        id=event.call_id,
-        campaign_id=event.campaign_id,
+        id=call_id,
+        campaign_id=campaign_id,
         lead_id=lead.id,
         customer_id=lead.customer_id,
-        agent_id=event.agent_id,
-        attempt=event.attempt,
+        agent_id=agent_id,
+        attempt=attempt,
         phone_e164=lead.customer.phone_e164,
-        is_preview=event.agent_id is not None,
+        is_preview=agent_id is not None,
         state=CallState.DIALING,
-        dialed_at=event.occurred_at,
+        dialed_at=at,
         script_version_id=campaign.script_version_id,
-        dialer_id=event.dialer_id,
+        dialer_id=dialer_id,
     )
     session.add(call)
     session.add(
-        CallStateChange(
-            call_id=call.id, from_state=None, to_state=CallState.DIALING, at=event.occurred_at
-        )
+        CallStateChange(call_id=call.id, from_state=None, to_state=CallState.DIALING, at=at)
     )
     session.flush()
-    if event.agent_id is not None:
-        _hold_agent_for_preview(session, event.agent_id, call, event.occurred_at)
     return call
 
 
@@ -143,29 +165,32 @@ def on_connected(session: Session, event: CallConnected) -> Call:
         return call
     if call.state is CallState.CONNECTED or call.state is CallState.ENDED:
         return call
-    if call.agent_id is not None and call.agent_id != event.agent_id:
+    _connect(session, call, event.agent_id, at=event.occurred_at)
+    return call
+
+
+def _connect(session: Session, call: Call, agent_id: int, *, at: datetime) -> None:
+    if call.agent_id is not None and call.agent_id != agent_id:
         raise InvalidInput(
             "the call is held for another agent",
-            details={"call_id": call.id, "agent_id": event.agent_id},
+            details={"call_id": call.id, "agent_id": agent_id},
         )
-    at = event.occurred_at
     if call.answered_at is None:
         call.answered_at = at
-    call.agent_id = event.agent_id
+    call.agent_id = agent_id
     call.connected_at = at
     _move(session, call, CallState.CONNECTED, at)
-    status = agents.status_of(session, event.agent_id, lock=True)
+    status = agents.status_of(session, agent_id, lock=True)
     if status.state is AgentState.READY:
-        agents.change_state(session, event.agent_id, AgentState.RESERVED, call_id=call.id, now=at)
-    agents.change_state(session, event.agent_id, AgentState.ON_CALL, call_id=call.id, now=at)
+        agents.change_state(session, agent_id, AgentState.RESERVED, call_id=call.id, now=at)
+    agents.change_state(session, agent_id, AgentState.ON_CALL, call_id=call.id, now=at)
     workstation.start_script(session, call, now=at)
     emit_after_commit(
         session,
         workstation.SCREEN_POP,
         workstation.screen_pop(session, call, now=at),
-        room=agent_room(event.agent_id),
+        room=agent_room(agent_id),
     )
-    return call
 
 
 def on_ended(session: Session, event: CallEnded) -> Call:
@@ -177,6 +202,10 @@ def on_ended(session: Session, event: CallEnded) -> Call:
     except ValueError:
         outcome = CallOutcome.FAILED
     at = event.occurred_at
+    if event.agent_id is not None and call.connected_at is None:
+        # Its call.connected is still on its way (another consumer has it):
+        # what the dialer says here connects the call first.
+        _connect(session, call, event.agent_id, at=at - timedelta(seconds=event.talk_seconds or 0))
     _move(session, call, CallState.ENDED, at)
     call.outcome = outcome
     call.ended_at = at

@@ -15,12 +15,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from callcenter.bus_redis import RedisStreamsEventBus
 from callcenter.consumers import CALL_EVENTS, CallEventConsumer
 from callcenter.db import Database, utcnow
-from callcenter.models import AgentStatus, Call
+from callcenter.models import AgentStatus, Call, Lead
 from callcenter.models.fleet import CampaignLease, DialerProcess
 from callcenter.services.dialer_fleet import LOST_REASON
 from callcenter.states import AgentState, CallOutcome, CallState, LeadState
@@ -58,7 +58,10 @@ def test_a_killed_dialer_is_taken_over_without_losing_or_redialing_a_lead(
         in_flight = _open_calls(database)
 
         wait_for(lambda: _holder(database) == second_id, 30, "the second dialer to take over")
-        wait_for(floor.settled, 180, "the second dialer to dial every lead")
+        try:
+            wait_for(floor.settled, 180, "the second dialer to dial every lead")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {_floor_state(database)}; {finishing.errors}") from None
         second.send_signal(signal.SIGTERM)
         second.wait(60)
     finally:
@@ -115,6 +118,19 @@ def _assert_no_lead_dialed_twice_at_once(calls: list[Call]) -> None:
         lead_spans.sort()
         for (_, ended), (dialed, _) in itertools.pairwise(lead_spans):
             assert dialed >= ended, f"lead {lead_id} dialed again while a call to it was up"
+
+
+def _floor_state(database: Database) -> str:
+    with database.sessions() as session:
+        leads = session.execute(select(Lead.state, func.count()).group_by(Lead.state)).all()
+        open_calls = session.execute(
+            select(Call.id, Call.state, Call.dialer_id).where(Call.state != CallState.ENDED)
+        ).all()
+        agent_states = session.execute(
+            select(AgentStatus.agent_id, AgentStatus.state, AgentStatus.current_call_id)
+        ).all()
+        leases = session.execute(select(CampaignLease.dialer_id, CampaignLease.expires_at)).all()
+    return f"leads {leads}, open calls {open_calls}, agents {agent_states}, leases {leases}"
 
 
 def _holder(database: Database) -> str | None:

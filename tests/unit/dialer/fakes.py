@@ -45,6 +45,7 @@ class FakeServices:
     agent_rows: dict[int, AgentSnapshot] = field(default_factory=dict)
     levels: list[tuple[int, float, str]] = field(default_factory=list)
     recovered: int = 0
+    opened: list[str] = field(default_factory=list)
 
     def add_agent(
         self, agent_id: int, campaign_id: int, phase: AgentPhase, since: datetime
@@ -69,6 +70,11 @@ class FakeServices:
 
     def sign_off(self, *, now: datetime) -> None:
         self.signed_in = False
+
+    def open_call(
+        self, call_id: str, lead: ClaimedLead, *, agent_id: int | None, now: datetime
+    ) -> None:
+        self.opened.append(call_id)
 
     def agents(self) -> Sequence[AgentSnapshot]:
         return list(self.agent_rows.values())
