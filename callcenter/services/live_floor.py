@@ -92,6 +92,7 @@ META_SECONDS = 10.0
 # Counting dialable leads reads the leads table: twice a minute, not per tick.
 DIALABLE_SECONDS = 30.0
 MAX_ABANDON_CAP = 3.0
+_LIVE_ANSWER_OUTCOMES = (CallOutcome.ANSWERED, CallOutcome.ABANDONED)
 MAX_MESSAGE_LENGTH = 500
 # The share of the cap at which the floor starts warning.
 NEAR_CAP_SHARE = 0.8
@@ -206,8 +207,12 @@ class LiveFloor:
         self.counters.set_status(f"{HOPPER_STATUS}{event.campaign_id}", event.depth)
 
     def _dialing(self, event: CallDialing) -> None:
+        day = self.local_day(event.occurred_at)
+        self.counters.add(day, event.campaign_id, {"dials": 1})
         if self.counters.get_call(event.call_id) is not None:
             return
+        if not self.counters.claim(_dialing_or_ended_mark(event.call_id)):
+            return  # its call.ended was applied first (another consumer): not live
         call = {
             "call_id": event.call_id,
             "campaign_id": event.campaign_id,
@@ -220,7 +225,6 @@ class LiveFloor:
             "step": None,
         }
         self.counters.set_call(event.call_id, call)
-        self.counters.add(_day(call), event.campaign_id, {"dials": 1})
         self._emit_call(call)
 
     def _ringing(self, event: CallRinging) -> None:
@@ -261,10 +265,25 @@ class LiveFloor:
         )
 
     def _ended(self, event: CallEnded) -> None:
-        call = self.counters.get_call(event.call_id)
+        """Consumers in several processes may apply a call's events in any
+        order: an answer or connect not counted yet is counted here (its late
+        event finds no live call and counts nothing), and a call.dialing
+        applied after this one finds the mark and shows no call."""
+        self.counters.claim(_dialing_or_ended_mark(event.call_id))
+        call = self.counters.get_call(event.call_id) or self._ended_unseen(event)
         if call is None:
             return
         deltas: Totals = {}
+        agent_deltas: Totals = {}
+        if not call.get("answered_at") and event.outcome in _LIVE_ANSWER_OUTCOMES:
+            call["answered_at"] = event.occurred_at.isoformat()
+            deltas["live_answers"] = 1
+        if event.agent_id is not None and not call.get("connected_at"):
+            call["agent_id"] = event.agent_id
+            talk = timedelta(seconds=event.talk_seconds or 0)
+            call["connected_at"] = (event.occurred_at - talk).isoformat()
+            deltas["contacts"] = 1
+            agent_deltas["calls"] = 1
         if event.outcome == CallOutcome.ABANDONED:
             deltas["abandoned"] = 1
         if event.outcome == CallOutcome.MACHINE and call.get("answered_at"):
@@ -275,13 +294,42 @@ class LiveFloor:
         if call.get("connected_at"):
             deltas["talk_s"] = (event.occurred_at - _at(call["connected_at"])).total_seconds()
         if deltas:
-            self.counters.add(_day(call), call["campaign_id"], deltas)
+            self.counters.add(
+                _day(call),
+                call["campaign_id"],
+                deltas,
+                agent_id=call["agent_id"] if agent_deltas else None,
+                agent_deltas=agent_deltas or None,
+            )
         self.counters.drop_call(event.call_id)
         call.update(state=CallState.ENDED.value, ended_at=event.occurred_at.isoformat())
         call["outcome"] = event.outcome
         self._emit_call(call)
         if event.outcome == CallOutcome.ABANDONED:
             self.emit(ABANDON_EVENT, _abandon_row(call), _room(call["campaign_id"]))
+
+    def _ended_unseen(self, event: CallEnded) -> dict[str, Any] | None:
+        """The live record of a call whose call.dialing is not applied yet."""
+        with self.database.read_sessions() as session:
+            row = session.execute(
+                select(Call.campaign_id, Call.lead_id, Call.dialed_at).where(
+                    Call.id == event.call_id
+                )
+            ).first()
+        if row is None:
+            return None
+        campaign_id, lead_id, dialed_at = row
+        return {
+            "call_id": event.call_id,
+            "campaign_id": campaign_id,
+            "lead_id": lead_id,
+            "day": self.local_day(dialed_at).isoformat(),
+            "state": CallState.DIALING.value,
+            "dialed_at": dialed_at.isoformat(),
+            "agent_id": None,
+            "customer": None,
+            "step": None,
+        }
 
     def _move(
         self,
@@ -705,6 +753,11 @@ def dialing_held(statuses: Mapping[str, Any]) -> str | None:
         if key.startswith(HELD_STATUS) and reason
     ]
     return "; ".join(held) or None
+
+
+def _dialing_or_ended_mark(call_id: str) -> str:
+    """Claimed by whichever of the call's dialing and ended is counted first."""
+    return f"dialing-or-ended:{call_id}"
 
 
 def _room(campaign_id: int) -> str:

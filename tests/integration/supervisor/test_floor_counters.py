@@ -178,3 +178,48 @@ def test_the_counters_are_in_redis_when_a_redis_url_is_set(redis_url: str) -> No
     # queue for every later test app)
     assert isinstance(make_counters(redis_url), RedisCounters)
     assert isinstance(make_counters(""), InProcessCounters)
+
+
+def test_a_call_whose_end_is_counted_before_its_start_is_counted_once_and_not_left_live(
+    app: Flask, sqlite_database: Database, floor: LiveFloor
+) -> None:
+    """Consumers in several processes apply a call's events in any order; the
+    dialer wrote the calls row before dialing."""
+    from callcenter.events import CallAnswered, CallConnected, CallDialing, CallEnded
+    from callcenter.models import Lead
+    from callcenter.services import agents, calls, lead_lifecycle
+
+    site = build_floor(sqlite_database, leads=1)
+    agent_id = site.agent_ids[0]
+    floor.ensure_built(floor.local_day(utcnow()))  # today's numbers exist before the call
+    with sqlite_database.unit_of_work() as session:
+        lead_id = session.scalars(select(Lead.id).where(Lead.campaign_id == site.campaign_id)).one()
+        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
+        agents.go_ready(session, agent_id)
+        lead_lifecycle.claim_attempt(session, lead_id, now=utcnow())
+        calls.open_call(
+            session,
+            call_id="c-late",
+            campaign_id=site.campaign_id,
+            lead_id=lead_id,
+            attempt=1,
+            agent_id=None,
+            dialer_id="d1",
+            at=utcnow(),
+        )
+    dialing = CallDialing(
+        call_id="c-late", campaign_id=site.campaign_id, lead_id=lead_id, attempt=1
+    )
+    bus = app.extensions["cc_bus"]
+    for event in (
+        CallEnded(call_id="c-late", outcome="answered", agent_id=agent_id, talk_seconds=30),
+        CallConnected(call_id="c-late", agent_id=agent_id),
+        CallAnswered(call_id="c-late"),
+        dialing,
+    ):
+        bus.publish(event)
+        assert bus.wait_until_idle(10)
+    totals = floor.counters.totals(floor.local_day(dialing.occurred_at))[site.campaign_id]
+    assert (totals["dials"], totals["live_answers"], totals["contacts"]) == (1, 1, 1)
+    assert round(totals["talk_s"]) == 30
+    assert floor.counters.get_call("c-late") is None
