@@ -4,11 +4,7 @@ nails up and bridges the answered customers into."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -24,8 +20,9 @@ from dialer.sip.trunk import SipTrunk, SipTrunkConfig
 from dialer.sip.ua import UaConfig
 from tests.factories import make_customer, make_lead
 from tests.integration.dialer.floor import AgentsFinishing, Floor, build_floor, wait_for
+from tests.integration.dialer.topology import start_sipp_peer
 from tests.integration.sip.conftest import SCENARIOS as SIP_SCENARIOS
-from tests.integration.sip.conftest import Sipp, free_udp_port
+from tests.integration.sip.conftest import Sipp
 from tests.integration.sip.helpers import FAST
 
 pytestmark = pytest.mark.sipp
@@ -37,37 +34,9 @@ PHONES = ["+989120000101", "+989120000102", "+989120000103", "+989120000111", "+
 
 
 def start_sipp(scenario: Path, calls: int, workdir: Path, *extra: str) -> Sipp:
-    binary = shutil.which("sipp")
-    if binary is None:
-        pytest.fail("sipp is not installed (Debian package sip-tester); this test needs it")
-    port, media_port = free_udp_port(), free_udp_port(pair=True)
-    workdir.mkdir()
-    message_log = workdir / "messages.log"
-    command = [
-        binary, "-sf", str(scenario), "-i", HOST, "-p", str(port), "-mi", HOST,
-        "-mp", str(media_port), "-m", str(calls), "-nostdin", "-trace_msg",
-        "-message_file", str(message_log), "-trace_err", "-timeout", "90s", "-timeout_error",
-        *extra,
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    peer = Sipp(process, port, media_port, message_log, workdir / "errors.log")
-    deadline = time.monotonic() + 5
-    while not _bound(port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"sipp did not start: {process.stderr.read() if process.stderr else ''}")
-        time.sleep(0.01)
-    return peer
-
-
-def _bound(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return True
-    return False
+    """A sipp peer that serves `calls` calls, then exits (90 s at the most)."""
+    limits = ("-m", str(calls), "-timeout", "90s", "-timeout_error")
+    return start_sipp_peer(scenario, workdir, *limits, *extra)
 
 
 class AgentsHangingUp(threading.Thread):

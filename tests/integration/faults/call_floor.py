@@ -22,6 +22,8 @@ from callcenter.services import agents, dispositions
 from callcenter.states import AgentState, CallState, LeadState, Role
 from tests.factories import make_campaign, make_lead, make_team, make_user
 from tests.integration.dialer.floor import ALWAYS_OPEN
+from tests.integration.dialer.topology import Process
+from tests.integration.faults.servers import wait_until
 
 
 @dataclass(frozen=True)
@@ -171,3 +173,17 @@ def groups_idle(client: redis.Redis, stream: str = STREAM) -> bool:
         int(group["pending"]) == 0 and int(group.get("lag") or 0) == 0
         for group in groups  # type: ignore[union-attr]
     )
+
+
+def stop_dialer_once_settled(dialer: Process, database: Database, client: redis.Redis) -> int:
+    """Stop the dialer, then wait until every call is recorded as ended, every
+    agent is free and every group has read the stream; the calls it placed."""
+    assert dialer.stop() == 0, dialer.output
+    placed = calls_placed(dialer.output)
+    wait_until(
+        lambda: not unsettled(database) and groups_idle(client),
+        60,
+        "every call to be recorded as ended and every agent to be free",
+        state=lambda: f"{unsettled(database)} {client.xinfo_groups(STREAM)}",
+    )
+    return placed

@@ -42,13 +42,11 @@ from tests.integration.dialer.topology import (
 from tests.integration.faults.call_floor import (
     FinishingAgents,
     build_site,
-    calls_placed,
     calls_rows,
     dead_letters,
     ended_calls,
-    groups_idle,
+    stop_dialer_once_settled,
     stream_events,
-    unsettled,
 )
 from tests.integration.faults.servers import PrivatePostgres, PrivateRedis, wait_until
 
@@ -101,15 +99,8 @@ def test_postgresql_down_for_ten_seconds_loses_no_event(
         )
         assert all(process.alive() for process in processes), "a process gave up"
 
-        assert dialer.stop() == 0, dialer.output
-        placed = calls_placed(dialer.output)
         redis_client = private_redis.client()
-        wait_until(
-            lambda: not unsettled(database) and groups_idle(redis_client),
-            60,
-            "every call to be recorded as ended and every agent to be free",
-            state=lambda: unsettled(database),
-        )
+        placed = stop_dialer_once_settled(dialer, database, redis_client)
     finally:
         agents.stop()
         supervisor.close()

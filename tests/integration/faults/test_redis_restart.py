@@ -32,7 +32,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callcenter.bus_redis import STREAM
 from callcenter.db import Database, utcnow
 from callcenter.live_counters import RedisCounters
 from callcenter.services.live_floor import HOPPER_STATUS, LiveFloor, totals_from_db
@@ -49,12 +48,10 @@ from tests.integration.faults.call_floor import (
     FinishingAgents,
     agent_states,
     build_site,
-    calls_placed,
     calls_rows,
     ended_calls,
-    groups_idle,
     leads_rows,
-    unsettled,
+    stop_dialer_once_settled,
 )
 from tests.integration.faults.servers import PrivateRedis, wait_until
 
@@ -138,15 +135,8 @@ def test_a_redis_restart_loses_nothing_and_every_process_recovers(
         )
         assert all(process.alive() for process in processes), "a process gave up on Redis"
 
-        assert dialer.stop() == 0, dialer.output
-        placed = calls_placed(dialer.output)
         redis_client = private_redis.client()
-        wait_until(
-            lambda: not unsettled(database) and groups_idle(redis_client),
-            60,
-            "every call to be recorded as ended and every agent to be free",
-            state=lambda: f"{unsettled(database)} {redis_client.xinfo_groups(STREAM)}",
-        )
+        placed = stop_dialer_once_settled(dialer, database, redis_client)
         state = supervisor.floor_state()
     finally:
         agents.stop()
