@@ -73,6 +73,31 @@ class TrunkHealth:
 
 
 @dataclass(frozen=True)
+class TrunkStatus:
+    """What an operator asks of a trunk: registered? answering? how far? how busy?"""
+
+    healthy: bool
+    reason: str
+    registration: str = "off"  # off | registering | registered | failed
+    registration_detail: str = ""
+    registered_until: datetime | None = None
+    options: str = "off"  # off | answered | unanswered | never answered
+    options_status: str = ""  # "200 OK", or why no answer came
+    options_rtt_ms: float | None = None
+    options_at: datetime | None = None
+    calls_in_flight: int = 0
+    agent_legs: int = 0
+    address: str = ""  # what we advertise, host:port
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready (times as ISO 8601 strings)."""
+        return {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in vars(self).items()
+        }
+
+
+@dataclass(frozen=True)
 class AgentLegRequest:
     agent_leg_id: str
     agent_uri: str  # sip:1001@10.0.0.5:5060 for a real trunk; any label for the simulator
@@ -119,3 +144,6 @@ class Carrier(Protocol):
 
     def health(self) -> TrunkHealth:
         """Whether the trunk is usable; the dialer pauses dialing when it is not."""
+
+    def status(self) -> TrunkStatus:
+        """Registration, keepalive answers and load, for operators and the live floor."""

@@ -32,6 +32,7 @@ from dialer.carrier import (
     Phase,
     ProgressCallback,
     TrunkHealth,
+    TrunkStatus,
     utc_now,
 )
 
@@ -115,6 +116,15 @@ class SimulatedCarrier:
 
     def health(self) -> TrunkHealth:
         return self._healthy
+
+    def status(self) -> TrunkStatus:
+        return TrunkStatus(
+            healthy=True,
+            reason="simulated carrier",
+            calls_in_flight=len(self._calls),
+            agent_legs=len(self._agents),
+            address="simulated",
+        )
 
     def _pick_fate(self) -> str:
         fates = self.profile.fates()

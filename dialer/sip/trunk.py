@@ -12,9 +12,7 @@ event loop (one UDP socket for SIP, one per leg for RTP)::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,15 +24,17 @@ from dialer.carrier import (
     Outcome,
     ProgressCallback,
     TrunkHealth,
+    TrunkStatus,
     utc_now,
 )
-from dialer.sip import auth
 from dialer.sip.amd import AmdConfig, AnsweringMachineDetector
 from dialer.sip.audio import Prompt
-from dialer.sip.message import SipMessage, new_tag, uri_host_port
+from dialer.sip.keepalive import OptionsProbe
+from dialer.sip.message import uri_host_port
+from dialer.sip.registration import Registration
 from dialer.sip.rtp import RtpPacket, connect, disconnect
 from dialer.sip.transport import TraceHook
-from dialer.sip.ua import Call, CallEvent, TransactionTimeout, UaConfig, UserAgent, resolve
+from dialer.sip.ua import Call, CallEvent, UaConfig, UserAgent, resolve
 
 log = logging.getLogger(__name__)
 
@@ -71,20 +71,28 @@ class SipTrunk:
         self._agents: dict[str, _Leg] = {}
         self._background: list[asyncio.Task[None]] = []
         self._prompt: Prompt | None = None
-        self._registered_health: TrunkHealth | None = None
-        self._register_call_id = f"{secrets.token_hex(10)}@callcenter"
-        self._register_tag = new_tag()
-        self._register_cseq = 0
+        self.options = OptionsProbe(
+            self.ua,
+            interval_s=config.keepalive_interval_s,
+            unhealthy_probe_s=config.unhealthy_probe_s,
+        )
+        self.registration: Registration | None = None
+        if config.register:
+            self.registration = Registration(
+                self.ua,
+                expires_s=config.register_expires_s,
+                retry_after_s=config.unhealthy_probe_s,
+            )
 
     # lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
         self._prompt = Prompt.load(self.config.abandon_wav)
         await self.ua.start()
         loop = asyncio.get_running_loop()
-        self._background.append(loop.create_task(self._keepalive()))
-        if self.config.register:
-            granted = await self.register()
-            self._background.append(loop.create_task(self._register_refresh(granted)))
+        self._background.append(loop.create_task(self.options.run()))
+        if self.registration is not None:
+            granted = await self.registration.register()
+            self._background.append(loop.create_task(self.registration.keep_registered(granted)))
 
     async def stop(self) -> None:
         for task in self._background:
@@ -98,12 +106,61 @@ class SipTrunk:
             # E.g. a CANCEL the trunk never finished with a final response: the
             # call still ends here, so it is reported and its row closed.
             leg.call.abort("dialer stopped before the trunk ended the call")
+        if self.registration is not None:
+            await self.registration.unregister()
         await self.ua.stop()
 
     def health(self) -> TrunkHealth:
-        if self._registered_health is not None and not self._registered_health.healthy:
-            return self._registered_health
-        return self.ua.health()
+        registration = self.registration.state if self.registration is not None else None
+        if registration is not None and registration.phase == "failed":
+            return TrunkHealth(False, registration.detail, registration.changed_at)
+        health = self.ua.health()
+        if not health.healthy and self._worth_trying_again():
+            return TrunkHealth(
+                True,
+                f"trying the trunk again (it does not answer OPTIONS): {health.reason}",
+                health.since,
+            )
+        return health
+
+    def _worth_trying_again(self) -> bool:
+        """A trunk that never answers OPTIONS cannot be probed: once it has been
+        quiet for the probe interval, let calls find out whether it is back."""
+        failed_at = self.ua.last_failure_at
+        if self.options.state.answered_ever or failed_at is None:
+            return False
+        return asyncio.get_running_loop().time() - failed_at >= self.config.unhealthy_probe_s
+
+    def status(self) -> TrunkStatus:
+        health = self.health()
+        options = self.options.state
+        registration = self.registration.state if self.registration is not None else None
+        if options.last_status is not None:
+            options_answer = "answered"
+        elif options.last_at is not None:
+            options_answer = "unanswered" if options.answered_ever else "never answered"
+        else:
+            options_answer = "on" if options.enabled else "off"
+        status_text = (
+            f"{options.last_status} {options.last_reason}"
+            if options.last_status is not None
+            else options.last_reason
+        )
+        host, port = self.ua.local_address
+        return TrunkStatus(
+            healthy=health.healthy,
+            reason=health.reason,
+            registration=registration.phase if registration is not None else "off",
+            registration_detail=registration.detail if registration is not None else "",
+            registered_until=registration.expires_at if registration is not None else None,
+            options=options_answer,
+            options_status=status_text,
+            options_rtt_ms=options.last_rtt_ms,
+            options_at=options.last_at,
+            calls_in_flight=len(self._customers),
+            agent_legs=len(self._agents),
+            address=f"{host}:{port}",
+        )
 
     @property
     def local_address(self) -> tuple[str, int]:
@@ -287,102 +344,3 @@ class SipTrunk:
         if leg is None or leg.call.phase != "answered":
             raise CarrierError(f"{leg_id} is not an answered call")
         return leg
-
-    # trunk maintenance --------------------------------------------------------
-    def _out_of_dialog(self, method: str, uri: str, to: str) -> SipMessage:
-        cfg = self.config.ua
-        domain = cfg.domain or uri_host_port(cfg.trunk_uri)[0]
-        user = cfg.username or "dialer"
-        msg = SipMessage(method=method, uri=uri)
-        msg.add("Via", self.ua.via())
-        if cfg.outbound_proxy:
-            msg.add("Route", f"<{cfg.outbound_proxy};lr>")
-        msg.add("Max-Forwards", "70")
-        msg.add("From", f"<sip:{user}@{domain}>;tag={new_tag()}")
-        msg.add("To", to)
-        msg.add("Call-ID", f"{secrets.token_hex(10)}@callcenter")
-        msg.add("CSeq", f"1 {method}")
-        msg.add("User-Agent", cfg.user_agent)
-        return msg
-
-    async def _keepalive(self) -> None:
-        """OPTIONS to the trunk every interval, healthy or not: while the trunk is
-        unhealthy nothing is dialed on it, so an answered OPTIONS is what makes
-        it healthy again. With keepalives off, it probes only an unhealthy trunk."""
-        always = bool(self.config.keepalive_interval_s)
-        interval = self.config.keepalive_interval_s or self.config.unhealthy_probe_s
-        cfg = self.config.ua
-        while True:
-            if always or not self.ua.health().healthy:
-                msg = self._out_of_dialog("OPTIONS", cfg.trunk_uri, f"<{cfg.trunk_uri}>")
-                try:
-                    await self.ua.request(msg, self.ua.trunk_address)
-                except TransactionTimeout:
-                    self.ua.mark_unhealthy("OPTIONS keepalive to the trunk timed out")
-            await asyncio.sleep(interval)
-
-    async def register(self) -> int:
-        """REGISTER (answering one digest challenge); returns the granted expiry in s.
-
-        Every registration reuses one Call-ID and From tag with a rising CSeq
-        (RFC 3261 10.2.4), so the registrar sees refreshes of one binding.
-        """
-        cfg = self.config.ua
-        host, port = uri_host_port(cfg.trunk_uri)
-        registrar = f"sip:{host}:{port}"
-        try:
-            resp = await self.ua.request(
-                self._register_request(registrar, None), self.ua.trunk_address
-            )
-            if resp.status in (401, 407) and cfg.username and cfg.password:
-                header = "WWW-Authenticate" if resp.status == 401 else "Proxy-Authenticate"
-                reply = "Authorization" if resp.status == 401 else "Proxy-Authorization"
-                challenge = auth.parse_challenge(resp.get(header) or "")
-                answer = auth.authorization_header(
-                    challenge,
-                    username=cfg.username,
-                    password=cfg.password,
-                    method="REGISTER",
-                    uri=registrar,
-                )
-                request = self._register_request(registrar, (reply, answer))
-                resp = await self.ua.request(request, self.ua.trunk_address)
-        except (TransactionTimeout, auth.DigestError) as exc:
-            self._registered_health = TrunkHealth(False, f"REGISTER failed: {exc}", utc_now())
-            return 0
-        if resp.status is None or not 200 <= resp.status < 300:
-            reason = f"REGISTER refused: {resp.status} {resp.reason}"
-            self._registered_health = TrunkHealth(False, reason, utc_now())
-            return 0
-        self._registered_health = TrunkHealth(True, "registered", utc_now())
-        with contextlib.suppress(TypeError, ValueError):
-            return int(resp.get("Expires") or self.config.register_expires_s)
-        return self.config.register_expires_s
-
-    def _register_request(
-        self, registrar: str, authorization: tuple[str, str] | None
-    ) -> SipMessage:
-        cfg = self.config.ua
-        user = cfg.username or "dialer"
-        aor = f"<sip:{user}@{cfg.domain or uri_host_port(cfg.trunk_uri)[0]}>"
-        self._register_cseq += 1
-        msg = SipMessage(method="REGISTER", uri=registrar)
-        msg.add("Via", self.ua.via())
-        if cfg.outbound_proxy:
-            msg.add("Route", f"<{cfg.outbound_proxy};lr>")
-        msg.add("Max-Forwards", "70")
-        msg.add("From", f"{aor};tag={self._register_tag}")
-        msg.add("To", aor)
-        msg.add("Call-ID", self._register_call_id)
-        msg.add("CSeq", f"{self._register_cseq} REGISTER")
-        msg.add("Contact", self.ua.contact())
-        msg.add("Expires", str(self.config.register_expires_s))
-        msg.add("User-Agent", cfg.user_agent)
-        if authorization is not None:
-            msg.add(*authorization)
-        return msg
-
-    async def _register_refresh(self, expires: int) -> None:
-        while True:
-            await asyncio.sleep(max(1.0, expires * 0.8) if expires else 30.0)
-            expires = await self.register()

@@ -71,6 +71,7 @@ class UaConfig:
     outbound_proxy: str | None = None  # "sip:host:port"; preloaded as a loose Route
     username: str | None = None
     password: str | None = None
+    realm: str | None = None  # answer only this realm's challenges; None: any
     domain: str | None = None  # From/To host; defaults to the trunk host
     media_host: str | None = None  # address put in SDP; defaults to local_host
     timers: Timers = field(default_factory=Timers)
@@ -196,6 +197,8 @@ class UserAgent:
         self._timeouts = 0
         self._health = TrunkHealth(healthy=True, reason="not yet used", since=utc_now())
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.last_failure_at: float | None = None
+        """Loop time of the last request the trunk left unanswered."""
 
     async def start(self) -> None:
         cfg = self.config
@@ -228,12 +231,14 @@ class UserAgent:
         if dest != self._trunk_addr:
             return
         self._timeouts += 1
+        self.last_failure_at = asyncio.get_running_loop().time()
         if self._timeouts >= self.config.unhealthy_after and self._health.healthy:
             reason = f"trunk {dest[0]}:{dest[1]} did not answer {self._timeouts} requests in a row"
             log.error("trunk unhealthy: %s", reason)
             self._health = TrunkHealth(healthy=False, reason=reason, since=utc_now())
 
     def mark_unhealthy(self, reason: str) -> None:
+        self.last_failure_at = asyncio.get_running_loop().time()
         if self._health.healthy:
             log.error("trunk unhealthy: %s", reason)
             self._health = TrunkHealth(healthy=False, reason=reason, since=utc_now())
@@ -264,8 +269,13 @@ class UserAgent:
         if tx is not None:
             tx.stop()
 
-    async def request(self, msg: SipMessage, dest: Address) -> SipMessage:
-        """Run a non-INVITE client transaction; raise :class:`TransactionTimeout` on Timer F."""
+    async def request(
+        self, msg: SipMessage, dest: Address, *, counts_for_health: bool = True
+    ) -> SipMessage:
+        """Run a non-INVITE client transaction; raise :class:`TransactionTimeout` on Timer F.
+
+        ``counts_for_health=False``: a timeout says nothing about the trunk
+        (an OPTIONS to a trunk that may ignore them)."""
         assert msg.method is not None
         key = (msg.top_via_branch, msg.method)
         tx = _NonInviteTransaction()
@@ -281,7 +291,8 @@ class UserAgent:
             while True:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
-                    self.note_timeout(dest)
+                    if counts_for_health:
+                        self.note_timeout(dest)
                     raise TransactionTimeout(f"Timer F: no answer to {msg.method}")
                 with contextlib.suppress(TimeoutError):
                     return await asyncio.wait_for(

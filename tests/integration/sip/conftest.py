@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.sip.kamailio import Kamailio, proxy_config, start_kamailio
+
 SCENARIOS = Path(__file__).parent / "scenarios"
 HOST = "127.0.0.1"
 
@@ -148,80 +150,12 @@ def sipp(tmp_path: Path) -> Iterator[Callable[..., Sipp]]:
             peer.process.wait()
 
 
-KAMAILIO_CFG = """#!KAMAILIO
-debug=2
-log_stderror=yes
-children=1
-auto_aliases=no
-listen=udp:{host}:{port}
-mpath="{modules}"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-request_route {{
-    if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
-    if (has_totag()) {{
-        if (loose_route()) {{ t_relay(); exit; }}
-        if (is_method("ACK")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
-        sl_send_reply("404", "Not here");
-        exit;
-    }}
-    if (is_method("CANCEL")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
-    remove_hf("Route");
-    if (is_method("INVITE")) {{ record_route(); }}
-    t_relay();
-}}
-"""
-
-
-@dataclass
-class Proxy:
-    uri: str
-    port: int
-    log: Path
-
-
 @pytest.fixture
-def kamailio(tmp_path: Path) -> Iterator[Proxy]:
+def kamailio(tmp_path: Path) -> Iterator[Kamailio]:
     """Debian's kamailio as a record-routing proxy on a free loopback port."""
-    binary = shutil.which("kamailio") or (
-        "/usr/sbin/kamailio" if Path("/usr/sbin/kamailio").exists() else None
-    )
-    if binary is None:
-        pytest.fail("kamailio is not installed (Debian package kamailio); the proxy pass needs it")
-    modules = next(
-        (str(p) for p in Path("/usr/lib").glob("*/kamailio/modules") if (p / "tm.so").exists()),
-        "/usr/lib/x86_64-linux-gnu/kamailio/modules",
-    )
     port = free_udp_port()
-    workdir = tmp_path / "kamailio"
-    workdir.mkdir()
-    cfg = workdir / "kamailio.cfg"
-    cfg.write_text(KAMAILIO_CFG.format(host=HOST, port=port, modules=modules))
-    log = workdir / "kamailio.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [binary, "-f", str(cfg), "-DD", "-E", "-Y", str(workdir), "-w", str(workdir)],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+    proxy = start_kamailio(proxy_config(HOST, port), tmp_path / "kamailio", HOST, port)
     try:
-        deadline = time.monotonic() + 10
-        while _udp_free(port):
-            if proc.poll() is not None:
-                pytest.fail(f"kamailio exited ({proc.returncode}): {log.read_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail("kamailio did not bind its port")
-            time.sleep(0.02)
-        yield Proxy(uri=f"sip:{HOST}:{port}", port=port, log=log)
+        yield proxy
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        proxy.stop()

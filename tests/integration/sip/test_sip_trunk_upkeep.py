@@ -86,7 +86,7 @@ def test_with_keepalives_off_a_silent_trunk_is_probed_until_it_answers(sipp):
         await _until(lambda: not trunk.health().healthy)
         silent = trunk.health()
         peer = await asyncio.to_thread(sipp, "uas_options.xml", port=port)
-        await _until(lambda: trunk.health().healthy)
+        await _until(lambda: trunk.health().reason == "trunk answers")
         back = trunk.health()
         await trunk.stop()
         return silent, back, peer

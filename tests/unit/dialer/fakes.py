@@ -15,6 +15,7 @@ from dialer.carrier import (
     OriginateRequest,
     ProgressCallback,
     TrunkHealth,
+    TrunkStatus,
 )
 from dialer.ports import (
     AgentPhase,
@@ -168,6 +169,9 @@ class FakeCarrier:
 
     def health(self) -> TrunkHealth:
         return self.healthy
+
+    def status(self) -> TrunkStatus:
+        return TrunkStatus(healthy=self.healthy.healthy, reason=self.healthy.reason)
 
     async def originate(self, request: OriginateRequest, on_progress: ProgressCallback) -> None:
         self.originated.append(request)
