@@ -177,6 +177,18 @@ class DialingHeld(Event):
 
 @event_type
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class TrunkStatusReported(Event):
+    """A dialer's trunk: registration, the last OPTIONS answer and its RTT, calls
+    up (sent when it changes and every few seconds)."""
+
+    TYPE: ClassVar[str] = "dialer.trunk_status"
+    dialer_id: str
+    trunk: str
+    status: dict[str, Any]
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class HopperDepth(Event):
     """How many leads a campaign has queued in the dialer's hopper (sent on change)."""
 

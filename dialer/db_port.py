@@ -9,7 +9,7 @@ import socket
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 
@@ -61,6 +61,10 @@ class DatabaseServices:
             summary = self.recover_lost_work(held.taken_over, now=now)
             log.warning("took over campaigns %s: %s", held.taken_over, summary or "nothing open")
         return plans
+
+    def report_trunk_status(self, status: dict[str, Any], *, now: datetime) -> None:
+        with self.database.unit_of_work() as session:
+            dialer_fleet.record_trunk_status(session, self.dialer_id, status, now=now)
 
     def recover_lost_work(self, campaign_ids: Sequence[int], *, now: datetime) -> str:
         with self.database.unit_of_work() as session:

@@ -98,6 +98,9 @@ class DialerServices(Protocol):
         """Close what lost dialers left open in these (held) campaigns; a
         one-line summary for the log, empty when there was nothing."""
 
+    def report_trunk_status(self, status: dict[str, Any], *, now: datetime) -> None:
+        """Keep the trunk's status where operators and the CLI can read it."""
+
     def sign_off(self, *, now: datetime) -> None:
         """A clean stop: give the campaigns back at once."""
 

@@ -46,6 +46,7 @@ from callcenter.events import (
     PreviewCallRequested,
     PreviewOffered,
     PreviewSkipped,
+    TrunkStatusReported,
 )
 from dialer.agent_pool import AgentPool
 from dialer.carrier import AgentLegRequest, CallProgress, Carrier, CarrierError, OriginateRequest
@@ -75,6 +76,7 @@ from dialer.ports import (
 log = logging.getLogger(__name__)
 
 ABANDONED = "abandoned"
+_TRUNK_STATE_KEYS = ("healthy", "reason", "registration", "registration_detail", "options")
 _RESULTS = {
     "answered": CallResult.LIVE,
     "machine": CallResult.MACHINE,
@@ -105,6 +107,8 @@ class WorkerConfig:
     """How often the hopper is refilled from the database."""
     stale_preview_s: float = 10.0
     """An offer the workstation has not reserved the agent for by then is withdrawn."""
+    trunk_status_every_s: float = 5.0
+    """The trunk's status is reported this often, and at once when its state changes."""
 
 
 def outcome_of_ended(carrier_outcome: str | None, *, answered: bool, connected: bool) -> str:
@@ -205,6 +209,8 @@ class DialerWorker:
         self.held_reason: str | None = None
         self._held_said = False  # the floor may show what an earlier dialer said
         self._hopper_depths: dict[int, int] = {}
+        self._trunk_state: dict[str, object] | None = None
+        self._trunk_said_at: float | None = None
         self.placed = 0
         self.ticked_at: float | None = None  # time.monotonic() after the last tick (liveness)
         self._plans: dict[int, CampaignPlan] = {}
@@ -304,6 +310,7 @@ class DialerWorker:
     async def tick(self) -> None:
         now = self.clock()
         healthy = self._check_health()
+        await self._report_trunk_status(now)
         before = set(self._plans)
         plans = await self.load_campaigns()
         taken_up = [plan.id for plan in plans if plan.id not in before]
@@ -327,6 +334,25 @@ class DialerWorker:
             else:
                 await self._pace(plan, now, healthy)
             await self._report_hopper_depth(plan.id)
+
+    async def _report_trunk_status(self, now: datetime) -> None:
+        """Registration, OPTIONS and load of the trunk: at once when its state
+        changes, else every `trunk_status_every_s` (calls up change all the time)."""
+        status = self.carrier.status().as_dict()
+        state = {key: status[key] for key in _TRUNK_STATE_KEYS}
+        mono = self._now()
+        due = self._trunk_said_at is None or mono - self._trunk_said_at >= (
+            self.config.trunk_status_every_s
+        )
+        if state == self._trunk_state and not due:
+            return
+        self._trunk_state, self._trunk_said_at = state, mono
+        await asyncio.to_thread(self.services.report_trunk_status, status, now=now)
+        self.bus.publish(
+            TrunkStatusReported(
+                dialer_id=self.services.dialer_id, trunk=self.config.trunk_name, status=status
+            )
+        )
 
     def _say_again_what_the_floor_shows(self) -> None:
         """Hopper depths and a held trunk are published on change only; said

@@ -9,8 +9,9 @@ another dialer takes the campaign over, closing what the lost one left open
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.db import Base, UTCDateTime
@@ -27,6 +28,8 @@ class DialerProcess(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    trunk_status: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What its trunk said last: registration, OPTIONS answer and RTT, calls up."""
 
 
 class CampaignLease(Base):

@@ -21,6 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
@@ -86,6 +87,43 @@ def sign_off(session: Session, dialer_id: str, *, now: datetime) -> None:
         .execution_options(synchronize_session=False)
     )
     session.execute(delete(CampaignLease).where(CampaignLease.dialer_id == dialer_id))
+
+
+def record_trunk_status(
+    session: Session, dialer_id: str, status: dict[str, Any], *, now: datetime
+) -> None:
+    session.execute(
+        update(DialerProcess)
+        .where(DialerProcess.id == dialer_id)
+        .values(trunk_status=status | {"reported_at": now.isoformat()})
+        .execution_options(synchronize_session=False)
+    )
+
+
+@dataclass(frozen=True)
+class DialerTrunkStatus:
+    dialer: DialerProcess
+    status: dict[str, Any]
+    live: bool
+    """Heartbeat within the lease: what it says is current."""
+
+
+def trunk_statuses(
+    session: Session, *, now: datetime, lease: timedelta, include_stopped: bool = False
+) -> list[DialerTrunkStatus]:
+    """Each dialer's last word on its trunk, live dialers first."""
+    query = select(DialerProcess).order_by(DialerProcess.trunk, DialerProcess.started_at)
+    if not include_stopped:
+        query = query.where(DialerProcess.stopped_at.is_(None))
+    found = [
+        DialerTrunkStatus(
+            dialer=dialer,
+            status=dict(dialer.trunk_status or {}),
+            live=dialer.stopped_at is None and dialer.heartbeat_at >= now - lease,
+        )
+        for dialer in session.scalars(query)
+    ]
+    return sorted(found, key=lambda item: not item.live)
 
 
 def hold_campaigns(

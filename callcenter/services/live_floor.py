@@ -49,6 +49,7 @@ from callcenter.events import (
     DialingHeld,
     Event,
     HopperDepth,
+    TrunkStatusReported,
 )
 from callcenter.live_counters import LiveCounters, Totals, make_counters
 from callcenter.models import (
@@ -71,7 +72,7 @@ from callcenter.models import (
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room, campaign_supervisors_room, supervised_campaign_ids
 from callcenter.services import agents as agent_service
-from callcenter.services import audit, hopper_feed
+from callcenter.services import audit, hopper_feed, trunk_status
 from callcenter.services import campaigns as campaign_service
 from callcenter.services.calls import APPLIED as APPLIED_CALL_EVENTS
 from callcenter.states import AgentState, CallOutcome, CallState, Role
@@ -201,6 +202,10 @@ class LiveFloor:
         held = dialing_held(self.counters.statuses())
         for campaign_id in self._meta:
             self.emit(HELD_EVENT, {"dialing_held": held}, _room(campaign_id))
+
+    def trunk_reported(self, event: Event) -> None:
+        assert isinstance(event, TrunkStatusReported)
+        self.counters.set_status(*trunk_status.counter_entry(event))
 
     def hopper_depth(self, event: Event) -> None:
         assert isinstance(event, HopperDepth)
@@ -535,6 +540,7 @@ class LiveFloor:
         day_start, _ = self.day_bounds(today)
         result = {}
         statuses = self.counters.statuses()
+        trunks = trunk_status.floor_rows(statuses, now=now)
         for cid, meta in self._meta.items():
             days = [today - timedelta(days=back) for back in range(meta.window_days)]
             window = self.counters.window([cid], days)[cid]
@@ -553,6 +559,7 @@ class LiveFloor:
             ) | {
                 "hopper_depth": statuses.get(f"{HOPPER_STATUS}{cid}"),
                 "dialing_held": dialing_held(statuses),
+                "trunks": trunks,
             }
         return result
 
@@ -1255,6 +1262,7 @@ def register_live_floor(bus: EventBus, app: Any) -> LiveFloor:
     )
     bus.subscribe(DialingHeld.TYPE, floor.dialer_held)
     bus.subscribe(HopperDepth.TYPE, floor.hopper_depth)
+    bus.subscribe(TrunkStatusReported.TYPE, floor.trunk_reported)
     floor.watch(database)
     app.extensions["cc_live_floor"] = floor
     return floor

@@ -388,8 +388,31 @@
 
   socket.on("floor_dialing_held", (data) => showDialingHeld(data.dialing_held));
 
+  function showTrunks(trunks) {
+    $("trunks-panel").hidden = !trunks || trunks.length === 0;
+    const body = $("trunks-table").querySelector("tbody");
+    body.replaceChildren();
+    for (const trunk of trunks || []) {
+      const tr = document.createElement("tr");
+      tr.dataset.dialerId = trunk.dialer_id;
+      const state = cell(trunk.healthy ? L.trunk.healthy : L.trunk.held, trunk.healthy ? "" : "bad");
+      state.title = trunk.reason || "";
+      const registration = cell(L.trunk[trunk.registration] || trunk.registration);
+      registration.title = trunk.registration_detail || "";
+      let options = L.trunk[trunk.options] || trunk.options;
+      if (trunk.options_rtt_ms !== null && trunk.options_rtt_ms !== undefined) {
+        options += " · " + dec.format(trunk.options_rtt_ms) + " " + L.trunk.ms;
+      }
+      const optionsCell = cell(options);
+      optionsCell.title = trunk.options_status || "";
+      tr.append(cell(trunk.trunk), state, registration, optionsCell, cell(format(trunk.calls_in_flight)));
+      body.append(tr);
+    }
+  }
+
   socket.on("floor_snapshot", (snap) => {
     showDialingHeld(snap.dialing_held);
+    showTrunks(snap.trunks);
     floor.skew = Date.parse(snap.at) - Date.now();
     const known = floor.campaigns.has(snap.campaign_id);
     floor.campaigns.set(snap.campaign_id, snap);

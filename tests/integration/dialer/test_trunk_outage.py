@@ -38,6 +38,7 @@ from tests.integration.dialer.topology import (
     Process,
     SupervisorFeed,
     environment,
+    run_cli,
     start_dialer,
     start_sipp_peer,
     start_web,
@@ -242,6 +243,17 @@ def test_dialing_holds_while_the_trunk_is_silent_and_resumes_when_it_answers(
         # The trunk answers: calls are placed, talked and ended.
         wait_for(lambda: ended_calls(database) >= 3, 90, "three calls ended over the trunk")
         assert supervisor.dialing_held(site.campaign_id) is None
+        (shown,) = supervisor.trunks(site.campaign_id)
+        assert (shown["trunk"], shown["healthy"], shown["options"]) == (
+            TRUNK_NAME,
+            True,
+            "answered",
+        ), shown
+        assert shown["options_rtt_ms"] is not None and shown["registration"] == "off", shown
+        status = run_cli(env, tmp_path, "trunk", "status")
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert f"trunk {TRUNK_NAME}: dialer " in status.stdout, status.stdout
+        assert "OPTIONS:      answered: 200 OK, RTT " in status.stdout, status.stdout
 
         # The trunk stops answering while an agent talks to a customer.
         hanging_up.talking.set()
@@ -260,6 +272,14 @@ def test_dialing_holds_while_the_trunk_is_silent_and_resumes_when_it_answers(
         assert "OPTIONS keepalive" in held or "did not answer" in held, held
         # Pushed to the open page too, not only in the snapshots it loads.
         wait_for(lambda: held in supervisor.held_pushes, 10, "the held reason pushed to the page")
+        wait_for(
+            lambda: not supervisor.trunks(site.campaign_id)[0]["healthy"],
+            15,
+            "the floor's trunk row to say held",
+        )
+        status = run_cli(env, tmp_path, "trunk", "status")
+        assert status.returncode == 1, status.stdout + status.stderr
+        assert "state:        HELD (" in status.stdout, status.stdout
 
         # Everything in flight ends while the trunk is still silent; agents get ready again.
         wait_for(lambda: not calls_by_state(database)[1], 60, "the calls in flight to end")

@@ -135,6 +135,14 @@ def start_dialer(env: dict[str, str], cwd: Path, *args: str) -> Process:
     return start_process("dialer", command, env, cwd)
 
 
+def run_cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """One `callcenter` command to its end (bounded), its output captured."""
+    command = [sys.executable, "-m", "callcenter.cli", *args]
+    return subprocess.run(
+        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
 def start_web(env: dict[str, str], cwd: Path) -> tuple[Process, str]:
     """gunicorn as docs/deployment.md runs it; returns the process and its base URL."""
     port = free_tcp_port()
@@ -195,6 +203,14 @@ class SupervisorFeed:
         ]
         held: str | None = campaign["dialing_held"]
         return held
+
+    def trunks(self, campaign_id: int) -> list[dict[str, Any]]:
+        """The trunks' status rows the floor shows (each dialer's last report)."""
+        (campaign,) = [
+            c for c in self.floor_state()["campaigns"] if c["campaign_id"] == campaign_id
+        ]
+        trunks: list[dict[str, Any]] = campaign["trunks"]
+        return trunks
 
     def close(self) -> None:
         self.client.disconnect()

@@ -45,6 +45,7 @@ class FakeServices:
     plans: list[CampaignPlan] = field(default_factory=list)
     agent_rows: dict[int, AgentSnapshot] = field(default_factory=dict)
     levels: list[tuple[int, float, str]] = field(default_factory=list)
+    trunk_statuses: list[dict[str, Any]] = field(default_factory=list)
     recovered: int = 0
     opened: list[str] = field(default_factory=list)
 
@@ -65,6 +66,9 @@ class FakeServices:
 
     def hold_campaigns(self, *, now: datetime) -> Sequence[CampaignPlan]:
         return list(self.plans)
+
+    def report_trunk_status(self, status: dict[str, Any], *, now: datetime) -> None:
+        self.trunk_statuses.append(status)
 
     def recover_lost_work(self, campaign_ids: Sequence[int], *, now: datetime) -> str:
         return ""
