@@ -1,7 +1,7 @@
 """The SIP trunk: :class:`dialer.carrier.Carrier` over real SIP/RTP.
 
 Construct with a :class:`SipTrunkConfig`; everything runs on the caller's
-event loop (one UDP socket for SIP, one per leg for RTP)::
+event loop (one SIP transport, UDP or TCP, and one UDP socket per leg for RTP)::
 
     trunk = SipTrunk(SipTrunkConfig(ua=UaConfig(trunk_uri="sip:10.0.0.1:5060",
                                                 username="dialer", password="s3cret")))
@@ -48,6 +48,8 @@ class SipTrunkConfig:
     keepalive_interval_s: float | None = 30.0  # OPTIONS to the trunk; None turns it off
     unhealthy_probe_s: float = 30.0  # with keepalives off: OPTIONS while unhealthy
     agent_ring_timeout_s: float = 30.0
+    caller_id: str = "anonymous"  # From user of a call whose campaign has none
+    caller_name: str | None = None  # From display name of a call that brings none
     # With AMD on, a customer call's ``answered`` event waits for the verdict (at most
     # ``total_analysis_s``); a machine is hung up and ends with outcome "machine".
     amd: AmdConfig | None = None
@@ -113,17 +115,15 @@ class SipTrunk:
     async def originate(self, request: OriginateRequest, on_progress: ProgressCallback) -> None:
         if request.call_id in self._customers:
             raise CarrierError(f"call {request.call_id} already exists")
-        host, port = uri_host_port(self.config.ua.trunk_uri)
-        target = f"sip:{request.to_number}@{host}:{port}"
-        caller = request.caller_id or "anonymous"
         leg = await self._start_leg(
             request.call_id,
-            target,
-            caller,
+            self.ua.trunk_target(request.to_number),
+            request.caller_id or self.config.caller_id,
             request.ring_timeout_s,
             on_progress,
             None,
             detect_machine=self.config.amd is not None,
+            caller_name=request.caller_name or self.config.caller_name,
         )
         self._customers[request.call_id] = leg
 
@@ -200,6 +200,7 @@ class SipTrunk:
         on_progress: ProgressCallback,
         dest: tuple[str, int] | None,
         detect_machine: bool = False,
+        caller_name: str | None = None,
     ) -> _Leg:
         dialing = asyncio.Event()
 
@@ -211,7 +212,7 @@ class SipTrunk:
                 return
             self._report(leg, event)
 
-        call = self.ua.new_call(leg_id, target, caller, ring_timeout_s, on_event, dest)
+        call = self.ua.new_call(leg_id, target, caller, ring_timeout_s, on_event, dest, caller_name)
         leg = _Leg(call=call, on_progress=on_progress, detect_machine=detect_machine)
         leg.task = asyncio.get_running_loop().create_task(call.run())
         done_first = asyncio.ensure_future(dialing.wait())
