@@ -4,14 +4,24 @@ its key: CC_SMTP__HOST). Validated once at start-up."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -78,14 +88,169 @@ class SimulationSettings(_Section):
     talk_median_seconds: float = Field(default=90.0, gt=0)
 
 
+_SIP_URI = re.compile(
+    r"^sip:(?:[^@\s<>\"]+@)?(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>\d{1,5}))?(?:;[^\s<>\"]*)?$"
+)
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+_SIP_USER = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/%]+$")
+
+
+def check_sip_uri(value: str) -> str:
+    """``sip:[user@]host[:port][;params]`` with a port in range, or ValueError."""
+    match = _SIP_URI.match(value)
+    if match is None:
+        raise ValueError(f"not a SIP URI (sip:host[:port]): {value!r}")
+    if match["port"] is not None and not 1 <= int(match["port"]) <= 65535:
+        raise ValueError(f"port out of range in {value!r}")
+    return value
+
+
+def _ipv4_address(value: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        raise ValueError(f"not an IPv4 address: {value!r}") from None
+
+
+class SipSettings(_Section):
+    """The SIP trunk as the dialer reaches it (``[dialer.sip]``)."""
+
+    # "register" is spelled so in the file and environment; as a field name it
+    # would shadow the model class's ABC ``register``.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    bind_host: str = "0.0.0.0"
+    bind_port: int = Field(default=0, ge=0, le=65535)
+    public_host: str | None = None
+    public_port: int | None = Field(default=None, ge=1, le=65535)
+    transport: Literal["udp", "tcp"] = "udp"
+    outbound_proxy: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    realm: str | None = None
+    domain: str | None = None
+    registration: bool = Field(default=False, alias="register")
+    register_expires_seconds: int = Field(default=300, ge=30, le=86400)
+    keepalive_seconds: float = Field(default=30.0, ge=0)
+    t1_seconds: float = Field(default=0.5, gt=0, le=4)
+    rtp_host: str | None = None
+    rtp_port_min: int = Field(default=10000, ge=1, le=65535)
+    rtp_port_max: int = Field(default=20000, ge=1, le=65535)
+    codecs: list[Literal["PCMU", "PCMA"]] = Field(default=["PCMU", "PCMA"], min_length=1)
+    dtmf: bool = True
+    session_expires_seconds: int = Field(default=1800, ge=0)
+    min_se_seconds: int = Field(default=90, ge=90)
+    caller_id: str = Field(default="anonymous", min_length=1, max_length=32)
+    caller_name: str | None = Field(default=None, max_length=64)
+
+    @field_validator(
+        "public_host",
+        "public_port",
+        "outbound_proxy",
+        "username",
+        "password",
+        "realm",
+        "domain",
+        "rtp_host",
+        "caller_name",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("codecs", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [name.strip().upper() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("codecs")
+    @classmethod
+    def _each_codec_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a codec is listed twice")
+        return value
+
+    @field_validator("bind_host")
+    @classmethod
+    def _bind_address(cls, value: str) -> str:
+        return _ipv4_address(value)
+
+    @field_validator("rtp_host")
+    @classmethod
+    def _rtp_address(cls, value: str | None) -> str | None:
+        return None if value is None else _ipv4_address(value)
+
+    @field_validator("public_host", "domain")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is not None and not _HOST_NAME.match(value):
+            raise ValueError(f"not a host name or IPv4 address: {value!r}")
+        return value
+
+    @field_validator("outbound_proxy")
+    @classmethod
+    def _proxy_uri(cls, value: str | None) -> str | None:
+        return None if value is None else check_sip_uri(value)
+
+    @field_validator("caller_id")
+    @classmethod
+    def _sip_user(cls, value: str) -> str:
+        if not _SIP_USER.match(value):
+            raise ValueError(f"not usable as the user part of a SIP URI: {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _ranges(self) -> SipSettings:
+        if self.rtp_port_min >= self.rtp_port_max:
+            raise ValueError(
+                f"rtp_port_min ({self.rtp_port_min}) must be below "
+                f"rtp_port_max ({self.rtp_port_max})"
+            )
+        if 0 < self.session_expires_seconds < self.min_se_seconds:
+            raise ValueError(
+                f"session_expires_seconds ({self.session_expires_seconds}) must be 0 (off) "
+                f"or at least min_se_seconds ({self.min_se_seconds})"
+            )
+        return self
+
+
+# Settings that lived in [dialer] before [dialer.sip]; their old names still
+# work (and win over the new ones, so an old CC_DIALER__... variable keeps its effect).
+_MOVED_TO_SIP = {"keepalive_seconds": "keepalive_seconds", "sip_t1_seconds": "t1_seconds"}
+
+
 class DialerSettings(_Section):
     carrier: Literal["simulated", "sip"] = "simulated"
     trunk_uri: str = ""
-    keepalive_seconds: float = Field(default=30.0, gt=0)
-    sip_t1_seconds: float = Field(default=0.5, gt=0, le=4)
     campaign_lease_seconds: float = Field(default=15.0, gt=0)
     trunk_name: str = Field(default="default", min_length=1, max_length=120)
     simulation: SimulationSettings = SimulationSettings()
+    sip: SipSettings = SipSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not _MOVED_TO_SIP.keys() & data.keys():
+            return data
+        data = dict(data)
+        sip = data.get("sip", {})
+        sip = dict(sip) if isinstance(sip, Mapping) else sip.model_dump()
+        for old, new in _MOVED_TO_SIP.items():
+            if old in data:
+                sip[new] = data.pop(old)
+        data["sip"] = sip
+        return data
+
+    @field_validator("trunk_uri")
+    @classmethod
+    def _trunk_uri(cls, value: str) -> str:
+        return value and check_sip_uri(value)
 
 
 class Settings(_Section):
@@ -164,11 +329,23 @@ def _deep_merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
             into[key] = value
 
 
-def _first_problem(exc: ValidationError) -> str:
+def _first_problem(exc: ValidationError, prefix: tuple[str, ...] = ()) -> str:
     error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"])
-    env_name = ENV_PREFIX + "__".join(str(part) for part in error["loc"]).upper()
-    return f"setting {where} ({env_name}): {error['msg']}"
+    loc = [*prefix, *(str(part) for part in error["loc"] if not isinstance(part, int))]
+    where = ".".join(loc)
+    env_name = ENV_PREFIX + "__".join(loc).upper()
+    message = error["msg"].removeprefix("Value error, ")
+    return f"setting {where} ({env_name}): {message}"
+
+
+def sip_settings_with(sip: SipSettings, **changes: Any) -> SipSettings:
+    """``sip`` with ``changes`` (None values ignored), validated like the file
+    and environment are; a bad value raises :class:`SettingsError`."""
+    values = {key: value for key, value in changes.items() if value is not None}
+    try:
+        return SipSettings.model_validate({**sip.model_dump(by_alias=True), **values})
+    except ValidationError as exc:
+        raise SettingsError(_first_problem(exc, ("dialer", "sip"))) from None
 
 
 def _fill_database_url(settings: Settings) -> None:

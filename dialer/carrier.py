@@ -52,6 +52,7 @@ class OriginateRequest:
     to_number: str  # E.164, e.g. +989121234567
     caller_id: str
     ring_timeout_s: float = 30.0
+    caller_name: str | None = None  # From display name; quoted and cleaned by the carrier
 
 
 @dataclass(frozen=True)

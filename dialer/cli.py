@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import Any
 
 import click
 
@@ -174,41 +175,71 @@ def call() -> None:
 
 @call.command("test")
 @click.argument("number")
-@click.option("--trunk", "trunk_uri", default=None, help="sip:host:port (default from settings).")
-@click.option("--caller-id", default="anonymous")
+@click.option(
+    "--trunk", "trunk_uri", default=None, help="sip:host[:port] [default: dialer.trunk_uri]."
+)
+@click.option(
+    "--bind", metavar="HOST[:PORT]", default=None, help="SIP bind address [dialer.sip.bind_host]."
+)
+@click.option(
+    "--public-address",
+    metavar="HOST[:PORT]",
+    default=None,
+    help="Address advertised in Via, Contact and SDP [dialer.sip.public_host].",
+)
+@click.option("--transport", type=click.Choice(["udp", "tcp"]), default=None)
+@click.option("--outbound-proxy", metavar="URI", default=None)
 @click.option("--username", default=None, help="Digest user, if the trunk challenges.")
 @click.option("--password-stdin", is_flag=True, help="Read the digest password from stdin.")
+@click.option("--realm", default=None, help="Answer only challenges for this realm.")
+@click.option("--caller-id", default=None, help="From user [dialer.sip.caller_id].")
+@click.option("--caller-name", default=None, help="From display name [dialer.sip.caller_name].")
+@click.option("--register/--no-register", default=None, help="REGISTER before the call.")
 @click.option("--ring-timeout", type=float, default=30.0, show_default=True)
 @click.pass_context
 def call_test(
-    ctx: click.Context,
+    click_ctx: click.Context,
     number: str,
     trunk_uri: str | None,
-    caller_id: str,
-    username: str | None,
+    bind: str | None,
+    public_address: str | None,
     password_stdin: bool,
     ring_timeout: float,
+    **overrides: Any,
 ) -> None:
-    """Place one call, print every SIP message and the outcome (exit 0 if answered)."""
+    """Place one call with the dialer's SIP settings, print every SIP message
+    and the outcome; exit 0 only if the call was answered."""
+    from callcenter.cli import Context  # the group's context; imported late (it loads us)
     from callcenter.leadfiles import InvalidPhone, normalize_phone
-    from callcenter.settings import load_settings
+    from dialer.sip.config import trunk_config_from
     from dialer.sip.diagnostics import run_test_call
 
     try:
         number = normalize_phone(number).e164
     except InvalidPhone as exc:
         raise click.BadParameter(exc.reason, param_hint="NUMBER") from None
-    trunk = trunk_uri or load_settings().dialer.trunk_uri
-    if not trunk:
-        raise click.UsageError("no trunk: pass --trunk or set CC_DIALER__TRUNK_URI")
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
-    ctx.exit(
-        run_test_call(
-            number,
-            trunk,
-            caller_id=caller_id,
-            username=username,
-            password=password,
-            ring_timeout_s=ring_timeout,
-        )
+    bind_host, bind_port = _host_port(bind, "--bind")
+    public_host, public_port = _host_port(public_address, "--public-address")
+    config = trunk_config_from(
+        click_ctx.ensure_object(Context).settings,
+        trunk_uri=trunk_uri,
+        bind_host=bind_host,
+        bind_port=bind_port,
+        public_host=public_host,
+        public_port=public_port,
+        password=sys.stdin.readline().rstrip("\r\n") if password_stdin else None,
+        keepalive_seconds=0,  # one call: no OPTIONS beside it
+        **overrides,
     )
+    click_ctx.exit(run_test_call(number, config, ring_timeout_s=ring_timeout))
+
+
+def _host_port(value: str | None, option: str) -> tuple[str | None, int | None]:
+    if value is None:
+        return None, None
+    host, colon, port = value.rpartition(":")
+    if not colon:
+        return value, None
+    if not port.isdigit():
+        raise click.BadParameter(f"{value!r} is not HOST[:PORT]", param_hint=option)
+    return host, int(port)

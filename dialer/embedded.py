@@ -46,12 +46,10 @@ def stores_for(settings: Settings) -> Stores:
 
 def carrier_for(settings: Settings, *, time_scale: float = 1.0) -> Carrier:
     if settings.dialer.carrier == "sip":
-        from dialer.sip.trunk import SipTrunk, SipTrunkConfig
-        from dialer.sip.ua import Timers, UaConfig
+        from dialer.sip.config import trunk_config_from
+        from dialer.sip.trunk import SipTrunk
 
-        dialer = settings.dialer
-        ua = UaConfig(trunk_uri=dialer.trunk_uri, timers=Timers(t1=dialer.sip_t1_seconds))
-        return SipTrunk(SipTrunkConfig(ua=ua, keepalive_interval_s=dialer.keepalive_seconds))
+        return SipTrunk(trunk_config_from(settings))
     return SimulatedCarrier(simulation_profile(settings, time_scale=time_scale))
 
 

@@ -38,6 +38,7 @@ class CampaignPlan:
     id: int
     mode: Mode
     caller_id: str = ""
+    caller_name: str | None = None  # From display name; the trunk's default when None
     trunk: str = "default"
     ring_timeout_s: float = 25.0
     max_lines_per_agent: float = 3.0

@@ -566,6 +566,7 @@ class DialerWorker:
             to_number=lead.phone_e164,
             caller_id=plan.caller_id,
             ring_timeout_s=plan.ring_timeout_s,
+            caller_name=plan.caller_name,
         )
         try:
             await self.carrier.originate(request, self.on_progress)

@@ -4,13 +4,17 @@ Modules
     message      SIP parsing/serialising (RFC 3261 section 7)
     auth         digest answers to 401/407, MD5 and SHA-256 (RFC 7616)
     sdp          our offer (PCMU, PCMA, telephone-event) and the peer's answer
-    transport    the one UDP socket, 4 MiB receive buffer, malformed input dropped
-    ua           transactions (timers A/B/E/F), the call/dialog state, route sets
+    transport    what a transport is; the UDP socket (4 MiB receive buffer, malformed
+                 input dropped); a refused send named with its cause
+    tcp          SIP over TCP: connections on demand, a listener, Content-Length framing
+    ua           transactions (timers A/B/E/F), the call/dialog state, route sets,
+                 the bind vs advertised address and NAT detection
     outcomes     final status -> "answered" / "busy" / "no_answer" / ...
     rtp, g711    RTP packets, bridge relay with SSRC/seq/timestamp rewrite, G.711
     audio        abandon prompt: generated default or a WAV, converted to G.711
     amd          energy/cadence answering-machine detection on the first seconds
     trunk        SipTrunk, the dialer.carrier.Carrier adapter over all of the above
+    config       trunk_config_from(settings): the [dialer.sip] settings -> SipTrunkConfig
     diagnostics  run_test_call() behind ``callcenter call test``
 
 What pyVoIP (1.6.8, pinned in pyproject) does for us: nothing at run time.

@@ -89,7 +89,7 @@ class OptionsProbe:
     def _options(self) -> SipMessage:
         cfg = self.ua.config
         domain = cfg.domain or uri_host_port(cfg.trunk_uri)[0]
-        msg = SipMessage(method="OPTIONS", uri=cfg.trunk_uri)
+        msg = SipMessage(method="OPTIONS", uri=self.ua.trunk_target())
         msg.add("Via", self.ua.via())
         if cfg.outbound_proxy:
             msg.add("Route", f"<{cfg.outbound_proxy};lr>")

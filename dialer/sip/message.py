@@ -1,4 +1,5 @@
-"""SIP message model, parser and serializer (RFC 3261 section 7, UDP only).
+"""SIP message model, parser and serializer (RFC 3261 section 7); one UDP
+datagram or one message cut out of a TCP stream (:mod:`dialer.sip.tcp`) at a time.
 
 The parser is strict about what it needs to route a message (start line,
 Via, Call-ID, CSeq, From, To) and lenient about everything else; anything it
@@ -147,7 +148,7 @@ class SipMessage:
 
 
 def parse_message(data: bytes) -> SipMessage:
-    """Parse one UDP datagram; raise :class:`SipParseError` on anything malformed."""
+    """Parse one whole message; raise :class:`SipParseError` on anything malformed."""
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep:
         head, sep, body = data.partition(b"\n\n")
@@ -221,6 +222,32 @@ def header_param(value: str, name: str) -> str | None:
         if key.strip().lower() == name.lower():
             return val.strip().strip('"')
     return None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_USER_UNSAFE = re.compile(r"[^A-Za-z0-9\-_.!~*'()&=+$,;?/]")
+
+
+def quoted_display_name(name: str) -> str:
+    """``name`` as a quoted-string (RFC 3261 25.1): control characters (CR, LF,
+    ...) dropped, backslash and double quote escaped; "" when nothing is left."""
+    clean = _CONTROL.sub("", name).strip()
+    if not clean:
+        return ""
+    return '"' + clean.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def uri_user(user: str) -> str:
+    """``user`` with every character RFC 3261 does not allow raw in a user part
+    percent-encoded, so a caller ID from a campaign cannot break a header."""
+    return _USER_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), user)
+
+
+def from_header(user: str, host: str, tag: str, display_name: str | None = None) -> str:
+    """``"Name" <sip:user@host>;tag=..`` (the name left out when empty)."""
+    address = f"<sip:{uri_user(user)}@{host}>;tag={tag}"
+    name = quoted_display_name(display_name or "")
+    return f"{name} {address}" if name else address
 
 
 def with_tag(value: str, tag: str) -> str:

@@ -97,8 +97,7 @@ class Registration:
 
     @property
     def _registrar(self) -> str:
-        host, port = uri_host_port(self.ua.config.trunk_uri)
-        return f"sip:{host}:{port}"
+        return self.ua.trunk_target()
 
     async def _exchange(self, expires: int) -> int:
         cfg = self.ua.config

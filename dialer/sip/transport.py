@@ -1,18 +1,22 @@
-"""The one UDP socket every SIP message goes through.
+"""The transports SIP messages go through: what the user agent needs of one,
+the UDP socket, and the wording of a send the OS refused.
 
-A large receive buffer (4 MiB) matters: with the kernel default an earlier
+A large UDP receive buffer (4 MiB) matters: with the kernel default an earlier
 measurement dropped 34 of 200 BYE answers at 200 concurrent calls. As root
 ``SO_RCVBUFFORCE`` passes ``net.core.rmem_max``; otherwise the kernel caps
-``SO_RCVBUF`` and :attr:`SipTransport.rcvbuf` tells what we got.
+``SO_RCVBUF`` and :attr:`UdpTransport.rcvbuf` tells what we got.
+
+TCP lives in :mod:`dialer.sip.tcp`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import socket
 from collections.abc import Callable
-from typing import cast
+from typing import Protocol, cast
 
 from dialer.sip.message import SipMessage, SipParseError, parse_message
 
@@ -21,7 +25,65 @@ log = logging.getLogger(__name__)
 RCVBUF_BYTES = 4 * 1024 * 1024
 Address = tuple[str, int]
 MessageHandler = Callable[[SipMessage, Address], None]
-TraceHook = Callable[[str, SipMessage, Address], None]
+# (direction "->" or "<-", message, peer address, is a retransmission of ours)
+TraceHook = Callable[[str, SipMessage, Address, bool], None]
+
+_HINTS = {
+    errno.EINVAL: "the bind address cannot reach {dest}; set dialer.sip.bind_host / public_host",
+    errno.EADDRNOTAVAIL: "the bind address cannot reach {dest}; "
+    "set dialer.sip.bind_host / public_host",
+    errno.ENETUNREACH: "this host has no route to {dest}",
+    errno.EHOSTUNREACH: "{dest} is unreachable from this host",
+    errno.EACCES: "a local firewall or a broadcast address refused it",
+    errno.EPERM: "a local firewall refused it",
+    errno.EMSGSIZE: "the message is too large for UDP; set dialer.sip.transport = tcp",
+    errno.ECONNREFUSED: "nothing accepts SIP over TCP there (connection refused)",
+    errno.ETIMEDOUT: "the TCP connection timed out",
+}
+
+
+def describe_send_error(exc: BaseException, source: str, dest: Address, what: str = "") -> str:
+    """One line naming a refused send: the OS error, both ends and what to do, e.g.
+    "transport error: [Errno 22] Invalid argument sending from 127.0.0.1 to
+    192.0.2.10:5060: the bind address cannot reach 192.0.2.10:5060; set ..."."""
+    where = f"{dest[0]}:{dest[1]}"
+    code = exc.errno if isinstance(exc, OSError) else None
+    if isinstance(exc, TimeoutError) and code is None:
+        code = errno.ETIMEDOUT
+    cause = str(exc) or "timed out"
+    line = f"transport error: {cause} {what or 'sending'} from {source} to {where}"
+    hint = _HINTS.get(code or 0)
+    return f"{line}: {hint.format(dest=where)}" if hint else line
+
+
+class SipTransport(Protocol):
+    """What :class:`dialer.sip.ua.UserAgent` needs of a transport.
+
+    ``send``/``send_raw`` return ``None`` once the message is handed to the OS
+    (or queued on a connection being opened) and the reason, one line, when the
+    OS refused it. Failures found later (a TCP connection that could not be
+    opened) reach the user agent through its ``on_unreachable`` callback.
+    """
+
+    name: str  # "UDP" | "TCP", as written in Via
+    reliable: bool  # no Timer A/E retransmissions over it (RFC 3261 17.1.1.2, 17.1.2.2)
+    malformed: int
+    send_errors: int
+
+    @property
+    def local_address(self) -> Address: ...
+
+    def send(self, msg: SipMessage, addr: Address) -> str | None: ...
+
+    def send_raw(
+        self,
+        data: bytes,
+        addr: Address,
+        msg: SipMessage | None = None,
+        retransmission: bool = False,
+    ) -> str | None: ...
+
+    def close(self) -> None: ...
 
 
 def _bound_socket(host: str, port: int, rcvbuf: int) -> socket.socket:
@@ -34,18 +96,29 @@ def _bound_socket(host: str, port: int, rcvbuf: int) -> socket.socket:
     except PermissionError:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1024 * 1024)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
     sock.setblocking(False)
     return sock
 
 
-class SipTransport(asyncio.DatagramProtocol):
-    """Parses datagrams into :class:`SipMessage`; malformed ones are logged and dropped."""
+class UdpTransport(asyncio.DatagramProtocol):
+    """The one UDP socket: datagrams parsed into :class:`SipMessage`, malformed
+    ones logged and dropped."""
+
+    name = "UDP"
+    reliable = False
 
     def __init__(self, on_message: MessageHandler, trace: TraceHook | None = None) -> None:
         self._on_message = on_message
         self._trace = trace
         self._transport: asyncio.DatagramTransport | None = None
+        self._source = ""
+        self._sending = False
+        self._refused: OSError | None = None
         self.malformed = 0
         self.send_errors = 0
         self.rcvbuf = 0
@@ -58,10 +131,11 @@ class SipTransport(asyncio.DatagramProtocol):
         on_message: MessageHandler,
         trace: TraceHook | None = None,
         rcvbuf: int = RCVBUF_BYTES,
-    ) -> SipTransport:
+    ) -> UdpTransport:
         sock = _bound_socket(host, port, rcvbuf)
         protocol = cls(on_message, trace)
         protocol.rcvbuf = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        protocol._source = host
         await asyncio.get_running_loop().create_datagram_endpoint(lambda: protocol, sock=sock)
         return protocol
 
@@ -84,29 +158,48 @@ class SipTransport(asyncio.DatagramProtocol):
             log.warning("dropped malformed SIP from %s:%s: %s (%r)", *addr, exc, data[:80])
             return
         if self._trace is not None:
-            self._trace("<-", msg, addr)
+            self._trace("<-", msg, addr, False)
         self._on_message(msg, addr)
 
     def error_received(self, exc: Exception) -> None:
+        # asyncio reports a refused sendto() here, from inside sendto(): send_raw
+        # picks it up at once. Anything else (a queued datagram refused later,
+        # an ICMP error) is only logged.
         self.send_errors += 1
-        log.warning("SIP socket error: %s", exc)
+        if self._sending and isinstance(exc, OSError):
+            self._refused = exc
+        else:
+            log.warning("SIP socket error: %s", exc)
 
-    def send(self, msg: SipMessage, addr: Address) -> bool:
-        """Send one message; False when the socket refused it (a transport error)."""
+    def send(self, msg: SipMessage, addr: Address) -> str | None:
         return self.send_raw(msg.to_bytes(), addr, msg)
 
-    def send_raw(self, data: bytes, addr: Address, msg: SipMessage | None = None) -> bool:
-        if self._transport is None or self._transport.is_closing():
-            return False
+    def send_raw(
+        self,
+        data: bytes,
+        addr: Address,
+        msg: SipMessage | None = None,
+        retransmission: bool = False,
+    ) -> str | None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return "transport error: the SIP socket is closed"
+        self._sending = True
         try:
-            self._transport.sendto(data, addr)
-        except OSError as exc:
+            transport.sendto(data, addr)
+        except OSError as exc:  # e.g. an address sendto() cannot take at all
             self.send_errors += 1
-            log.warning("SIP send to %s:%s failed: %s", *addr, exc)
-            return False
+            self._refused = exc
+        finally:
+            self._sending = False
+        if self._refused is not None:
+            refused, self._refused = self._refused, None
+            reason = describe_send_error(refused, self._source, addr)
+            log.warning("SIP %s", reason)
+            return reason
         if self._trace is not None and msg is not None:
-            self._trace("->", msg, addr)
-        return True
+            self._trace("->", msg, addr, retransmission)
+        return None
 
     def close(self) -> None:
         if self._transport is not None:

@@ -1,7 +1,7 @@
 """The SIP trunk: :class:`dialer.carrier.Carrier` over real SIP/RTP.
 
 Construct with a :class:`SipTrunkConfig`; everything runs on the caller's
-event loop (one UDP socket for SIP, one per leg for RTP)::
+event loop (one SIP transport, UDP or TCP, and one UDP socket per leg for RTP)::
 
     trunk = SipTrunk(SipTrunkConfig(ua=UaConfig(trunk_uri="sip:10.0.0.1:5060",
                                                 username="dialer", password="s3cret")))
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,6 @@ from dialer.carrier import (
 from dialer.sip.amd import AmdConfig, AnsweringMachineDetector
 from dialer.sip.audio import Prompt
 from dialer.sip.keepalive import OptionsProbe
-from dialer.sip.message import uri_host_port
 from dialer.sip.registration import Registration
 from dialer.sip.rtp import RtpPacket, connect, disconnect
 from dialer.sip.transport import TraceHook
@@ -48,6 +48,8 @@ class SipTrunkConfig:
     keepalive_interval_s: float | None = 30.0  # OPTIONS to the trunk; None turns it off
     unhealthy_probe_s: float = 30.0  # with keepalives off: OPTIONS while unhealthy
     agent_ring_timeout_s: float = 30.0
+    caller_id: str = "anonymous"  # From user of a call whose campaign has none
+    caller_name: str | None = None  # From display name of a call that brings none
     # With AMD on, a customer call's ``answered`` event waits for the verdict (at most
     # ``total_analysis_s``); a machine is hung up and ends with outcome "machine".
     amd: AmdConfig | None = None
@@ -129,7 +131,7 @@ class SipTrunk:
         failed_at = self.ua.last_failure_at
         if self.options.state.answered_ever or failed_at is None:
             return False
-        return asyncio.get_running_loop().time() - failed_at >= self.config.unhealthy_probe_s
+        return time.monotonic() - failed_at >= self.config.unhealthy_probe_s
 
     def status(self) -> TrunkStatus:
         health = self.health()
@@ -146,7 +148,7 @@ class SipTrunk:
             if options.last_status is not None
             else options.last_reason
         )
-        host, port = self.ua.local_address
+        host, port = self.ua.advertised_address
         return TrunkStatus(
             healthy=health.healthy,
             reason=health.reason,
@@ -170,17 +172,15 @@ class SipTrunk:
     async def originate(self, request: OriginateRequest, on_progress: ProgressCallback) -> None:
         if request.call_id in self._customers:
             raise CarrierError(f"call {request.call_id} already exists")
-        host, port = uri_host_port(self.config.ua.trunk_uri)
-        target = f"sip:{request.to_number}@{host}:{port}"
-        caller = request.caller_id or "anonymous"
         leg = await self._start_leg(
             request.call_id,
-            target,
-            caller,
+            self.ua.trunk_target(request.to_number),
+            request.caller_id or self.config.caller_id,
             request.ring_timeout_s,
             on_progress,
             None,
             detect_machine=self.config.amd is not None,
+            caller_name=request.caller_name or self.config.caller_name,
         )
         self._customers[request.call_id] = leg
 
@@ -257,6 +257,7 @@ class SipTrunk:
         on_progress: ProgressCallback,
         dest: tuple[str, int] | None,
         detect_machine: bool = False,
+        caller_name: str | None = None,
     ) -> _Leg:
         dialing = asyncio.Event()
 
@@ -268,7 +269,7 @@ class SipTrunk:
                 return
             self._report(leg, event)
 
-        call = self.ua.new_call(leg_id, target, caller, ring_timeout_s, on_event, dest)
+        call = self.ua.new_call(leg_id, target, caller, ring_timeout_s, on_event, dest, caller_name)
         leg = _Leg(call=call, on_progress=on_progress, detect_machine=detect_machine)
         leg.task = asyncio.get_running_loop().create_task(call.run())
         done_first = asyncio.ensure_future(dialing.wait())

@@ -1,13 +1,16 @@
 """SIP user agent core: transactions (RFC 3261 section 17) and the UAC call/dialog.
 
-Everything runs on one asyncio loop over one UDP socket. The pieces:
+Everything runs on one asyncio loop over one transport (UDP by default, or
+TCP). The pieces:
 
-* :class:`InviteClientTransaction` - Timer A retransmits the INVITE until a
-  response arrives, Timer B (64*T1) gives up in the Calling state; every
-  3xx-6xx final response (and each retransmission of it) is ACKed here with
-  the INVITE's branch.
+* :class:`InviteClientTransaction` - Timer A retransmits the INVITE over UDP
+  until a response arrives, Timer B (64*T1) gives up in the Calling state;
+  every 3xx-6xx final response (and each retransmission of it) is ACKed here
+  with the INVITE's branch.
 * :meth:`UserAgent.request` - non-INVITE client transactions (BYE, CANCEL,
-  OPTIONS, REGISTER) with Timer E retransmission and Timer F timeout.
+  OPTIONS, REGISTER) with Timer E retransmission (UDP) and Timer F timeout.
+* A send the OS refuses (or a TCP connection that cannot be opened) fails the
+  transaction at once with the cause, instead of waiting for Timer B/F.
 * Server side - requests are answered once and the response is cached by
   branch, so a retransmitted BYE or re-INVITE gets the same answer again.
 * :class:`Call` - one outbound INVITE and the dialog it creates: digest auth
@@ -15,6 +18,10 @@ Everything runs on one asyncio loop over one UDP socket. The pieces:
   arrived, RFC 3261 9.1), ACK for 2xx as its own transaction sent along the
   route set and repeated for every 2xx retransmission, BYE either way,
   re-INVITE/UPDATE answered with our SDP.
+
+Addresses: we bind ``local_host`` (default every interface) and advertise, in
+Via, Contact and SDP, ``public_host`` or else the bound address, or with a
+wildcard bind the address the kernel sends from toward the trunk.
 """
 
 from __future__ import annotations
@@ -24,15 +31,17 @@ import contextlib
 import logging
 import secrets
 import socket
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from dialer.carrier import Outcome, TrunkHealth, utc_now
 from dialer.sip import auth
 from dialer.sip.message import (
     SipMessage,
     build_response,
+    from_header,
     header_param,
     new_branch,
     new_tag,
@@ -43,7 +52,8 @@ from dialer.sip.message import (
 from dialer.sip.outcomes import outcome_for_status
 from dialer.sip.rtp import RtpEndpoint
 from dialer.sip.sdp import LocalSession, SdpError, parse_sdp
-from dialer.sip.transport import Address, SipTransport, TraceHook
+from dialer.sip.tcp import TcpTransport, is_wildcard
+from dialer.sip.transport import Address, SipTransport, TraceHook, UdpTransport
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +76,24 @@ class Timers:
 @dataclass(frozen=True)
 class UaConfig:
     trunk_uri: str = "sip:127.0.0.1:5060"
-    local_host: str = "127.0.0.1"
-    local_port: int = 0
+    local_host: str = "0.0.0.0"  # the SIP bind address
+    local_port: int = 0  # 0: any free port
+    public_host: str | None = None  # advertised in Via, Contact, SDP; see the module doc
+    public_port: int | None = None  # advertised port; default the bound one
+    transport: Literal["udp", "tcp"] = "udp"
     outbound_proxy: str | None = None  # "sip:host:port"; preloaded as a loose Route
     username: str | None = None
-    password: str | None = None
-    realm: str | None = None  # answer only this realm's challenges; None: any
+    password: str | None = field(default=None, repr=False)
+    realm: str | None = None  # answer only challenges for this realm
     domain: str | None = None  # From/To host; defaults to the trunk host
-    media_host: str | None = None  # address put in SDP; defaults to local_host
+    media_host: str | None = None  # address put in SDP; defaults to the advertised host
+    rtp_host: str | None = None  # RTP bind address; defaults to local_host
+    rtp_port_min: int = 10000
+    rtp_port_max: int = 20000
+    codecs: tuple[int, ...] = (0, 8)
+    dtmf: bool = True
+    session_expires_s: int = 1800
+    min_se_s: int = 90
     timers: Timers = field(default_factory=Timers)
     user_agent: str = "callcenter-dialer/0.1"
     unhealthy_after: int = 3  # consecutive transaction timeouts toward the trunk
@@ -83,9 +103,22 @@ class TransactionTimeout(TimeoutError):
     """Timer B or Timer F fired."""
 
 
+class TransportError(TransactionTimeout):
+    """The OS refused to send the request (or to connect): the transaction failed
+    at once. A :class:`TransactionTimeout` so callers that only need to know that
+    a transaction failed handle both alike."""
+
+
 @dataclass(frozen=True)
 class _Failure:
     reason: str
+
+
+def route_source(dest: Address) -> str:
+    """The address the kernel would send from toward ``dest`` (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(dest)
+        return str(probe.getsockname()[0])
 
 
 class InviteClientTransaction:
@@ -96,32 +129,41 @@ class InviteClientTransaction:
         self.branch = invite.top_via_branch
         self.responses: asyncio.Queue[SipMessage | _Failure] = asyncio.Queue()
         self.state = "calling"
-        self.ack_2xx: tuple[bytes, Address] | None = None
+        self.ack_2xx: tuple[SipMessage, bytes, Address] | None = None
         self.confirmed_tag: str | None = None
         self.on_stray_2xx: Callable[[SipMessage], None] | None = None
-        self._ack_non_2xx: bytes | None = None
+        self._ack_non_2xx: tuple[SipMessage, bytes] | None = None
         self._timer = asyncio.get_running_loop().create_task(self._retransmit())
 
     async def _retransmit(self) -> None:
         timers = self.ua.config.timers
+        transport = self.ua.transport
         data = self.invite.to_bytes()
-        if not self.ua.transport.send_raw(data, self.dest, self.invite):
-            self.responses.put_nowait(_Failure("transport error"))
-            return
-        interval, waited = timers.t1, 0.0
-        while self.state == "calling" and waited < timers.b:
+        error = transport.send_raw(data, self.dest, self.invite)
+        interval, waited = (timers.b if transport.reliable else timers.t1), 0.0
+        while error is None and self.state == "calling" and waited < timers.b:
             step = min(interval, timers.b - waited)
             await asyncio.sleep(step)
             waited += step
             if self.state != "calling":
                 return
             if waited < timers.b:
-                self.ua.transport.send_raw(data, self.dest, None)
+                error = transport.send_raw(data, self.dest, self.invite, retransmission=True)
                 interval *= 2
-        if self.state == "calling":
+        if error is not None:
+            self.fail(error)
+        elif self.state == "calling":
             self.state = "terminated"
             self.ua.note_timeout(self.dest)
             self.responses.put_nowait(_Failure("Timer B: no response"))
+
+    def fail(self, reason: str) -> None:
+        """The transport could not carry the INVITE: end the transaction now."""
+        if self.state != "calling":
+            return
+        self.state = "terminated"
+        self.ua.note_transport_error(self.dest, reason)
+        self.responses.put_nowait(_Failure(reason))
 
     def on_response(self, resp: SipMessage) -> None:
         self.ua.note_alive(self.dest)
@@ -136,11 +178,13 @@ class InviteClientTransaction:
         else:
             if self._ack_non_2xx is None:
                 self.state = "completed"
-                self._ack_non_2xx = self._build_ack(resp).to_bytes()
-                self.ua.transport.send_raw(self._ack_non_2xx, self.dest, self._build_ack(resp))
+                ack = self._build_ack(resp)
+                self._ack_non_2xx = (ack, ack.to_bytes())
+                self.ua.transport.send_raw(self._ack_non_2xx[1], self.dest, ack)
                 self.responses.put_nowait(resp)
             else:
-                self.ua.transport.send_raw(self._ack_non_2xx, self.dest, None)
+                ack, data = self._ack_non_2xx
+                self.ua.transport.send_raw(data, self.dest, ack, retransmission=True)
 
     def _on_2xx(self, resp: SipMessage) -> None:
         to_tag = header_param(resp.get("To") or "", "tag")
@@ -148,7 +192,8 @@ class InviteClientTransaction:
             self.state = "accepted"
             self.responses.put_nowait(resp)
         elif self.ack_2xx is not None and to_tag == self.confirmed_tag:
-            self.ua.transport.send_raw(*self.ack_2xx)
+            ack, data, dest = self.ack_2xx
+            self.ua.transport.send_raw(data, dest, ack, retransmission=True)
         elif self.on_stray_2xx is not None and to_tag != self.confirmed_tag:
             self.on_stray_2xx(resp)
 
@@ -171,7 +216,8 @@ class InviteClientTransaction:
 
 
 class _NonInviteTransaction:
-    def __init__(self) -> None:
+    def __init__(self, dest: Address) -> None:
+        self.dest = dest
         self.final: asyncio.Future[SipMessage] = asyncio.get_running_loop().create_future()
         self.provisional = False
 
@@ -181,9 +227,13 @@ class _NonInviteTransaction:
         elif not self.final.done():
             self.final.set_result(resp)
 
+    def fail(self, reason: str) -> None:
+        if not self.final.done():
+            self.final.set_exception(TransportError(reason))
+
 
 class UserAgent:
-    """Owns the socket, the transaction tables, the calls and the trunk's health."""
+    """Owns the transport, the transaction tables, the calls and the trunk's health."""
 
     def __init__(self, config: UaConfig, trace: TraceHook | None = None) -> None:
         self.config = config
@@ -192,20 +242,59 @@ class UserAgent:
         self.calls: dict[str, Call] = {}
         self._invites: dict[str, InviteClientTransaction] = {}
         self._non_invites: dict[tuple[str, str], _NonInviteTransaction] = {}
-        self._responses: dict[tuple[str, str, str], tuple[bytes, Address]] = {}
+        self._responses: dict[tuple[str, str, str], tuple[SipMessage, bytes, Address]] = {}
         self._trunk_addr: Address | None = None
         self._timeouts = 0
         self._health = TrunkHealth(healthy=True, reason="not yet used", since=utc_now())
         self._tasks: set[asyncio.Task[Any]] = set()
         self.last_failure_at: float | None = None
-        """Loop time of the last request the trunk left unanswered."""
+        """time.monotonic() of the last request the trunk left unanswered."""
+        self._advertised: Address = ("", 0)
+        self._via_prefix = ""
+        self._contact = ""
+        self._nat_checked = False
+        self.seen_as: Address | None = None
 
     async def start(self) -> None:
         cfg = self.config
-        self.transport = await SipTransport.open(
-            cfg.local_host, cfg.local_port, self._on_message, self._trace
-        )
         self._trunk_addr = await resolve(cfg.outbound_proxy or cfg.trunk_uri)
+        if cfg.transport == "tcp":
+            self.transport = await TcpTransport.open(
+                cfg.local_host,
+                cfg.local_port,
+                self._on_message,
+                self._on_unreachable,
+                self._trace,
+                connect_timeout_s=cfg.timers.b / 2,
+            )
+        else:
+            self.transport = await UdpTransport.open(
+                cfg.local_host, cfg.local_port, self._on_message, self._trace
+            )
+        host, port = self._advertised = self._advertise()
+        self._via_prefix = f"SIP/2.0/{self.transport.name} {host}:{port};branch="
+        suffix = ";transport=tcp" if cfg.transport == "tcp" else ""
+        self._contact = f"<sip:dialer@{host}:{port}{suffix}>"
+
+    def _advertise(self) -> Address:
+        cfg = self.config
+        bound_host, bound_port = self.transport.local_address
+        port = cfg.public_port or bound_port
+        if cfg.public_host:
+            return cfg.public_host, port
+        if not is_wildcard(cfg.local_host):
+            return bound_host, port
+        try:
+            return route_source(self.trunk_address), port
+        except OSError as exc:
+            # Every send toward the trunk will fail with this cause too, named.
+            log.warning(
+                "no route to the trunk %s:%s (%s); advertising %s",
+                *self.trunk_address,
+                exc,
+                bound_host,
+            )
+            return bound_host, port
 
     async def stop(self) -> None:
         for call in list(self.calls.values()):
@@ -216,12 +305,36 @@ class UserAgent:
 
     @property
     def local_address(self) -> Address:
+        """The bound address (``0.0.0.0`` with a wildcard bind)."""
         return self.transport.local_address
+
+    @property
+    def advertised_address(self) -> Address:
+        """What we put in Via sent-by and Contact."""
+        return self._advertised
+
+    @property
+    def media_host(self) -> str:
+        return self.config.media_host or self._advertised[0]
+
+    @property
+    def nat_detected(self) -> bool:
+        """The trunk saw our requests come from another address than we advertise
+        (Via received/rport, RFC 3581); :attr:`seen_as` is that address."""
+        return self.seen_as is not None
 
     @property
     def trunk_address(self) -> Address:
         assert self._trunk_addr is not None
         return self._trunk_addr
+
+    def trunk_target(self, user: str | None = None) -> str:
+        """A Request-URI at the trunk (for ``user``, or the trunk itself: REGISTER,
+        OPTIONS), over our transport."""
+        host, port = uri_host_port(self.config.trunk_uri)
+        suffix = ";transport=tcp" if self.config.transport == "tcp" else ""
+        who = f"{user}@" if user else ""
+        return f"sip:{who}{host}:{port}{suffix}"
 
     # health -----------------------------------------------------------------
     def health(self) -> TrunkHealth:
@@ -231,14 +344,20 @@ class UserAgent:
         if dest != self._trunk_addr:
             return
         self._timeouts += 1
-        self.last_failure_at = asyncio.get_running_loop().time()
+        self.last_failure_at = time.monotonic()
         if self._timeouts >= self.config.unhealthy_after and self._health.healthy:
             reason = f"trunk {dest[0]}:{dest[1]} did not answer {self._timeouts} requests in a row"
             log.error("trunk unhealthy: %s", reason)
             self._health = TrunkHealth(healthy=False, reason=reason, since=utc_now())
 
+    def note_transport_error(self, dest: Address, reason: str) -> None:
+        """A send toward the trunk the OS refused: nothing will reach it until the
+        cause is fixed, so the trunk is unhealthy at once (dialing holds)."""
+        if dest == self._trunk_addr:
+            self.mark_unhealthy(reason)
+
     def mark_unhealthy(self, reason: str) -> None:
-        self.last_failure_at = asyncio.get_running_loop().time()
+        self.last_failure_at = time.monotonic()
         if self._health.healthy:
             log.error("trunk unhealthy: %s", reason)
             self._health = TrunkHealth(healthy=False, reason=reason, since=utc_now())
@@ -249,6 +368,31 @@ class UserAgent:
         self._timeouts = 0
         if not self._health.healthy or self._health.reason == "not yet used":
             self._health = TrunkHealth(healthy=True, reason="trunk answers", since=utc_now())
+
+    def _check_nat(self, resp: SipMessage) -> None:
+        """Compare the first Via received/rport we get with what we advertise."""
+        vias = resp.get_all("Via")
+        received = header_param(vias[0], "received") if vias else None
+        rport = header_param(vias[0], "rport") if vias else None
+        if not received and not rport:
+            return
+        self._nat_checked = True
+        host, port = self._advertised
+        seen_host = received or host
+        # Over TCP rport is the port we connected from, never the one we listen on.
+        seen_port = (
+            int(rport) if rport and rport.isdigit() and not self.transport.reliable else port
+        )
+        if (seen_host, seen_port) != (host, port):
+            self.seen_as = (seen_host, seen_port)
+            log.warning(
+                "NAT detected: we advertise %s:%s but the trunk sees %s:%s; "
+                "set dialer.sip.public_host / public_port to the address it sees",
+                host,
+                port,
+                seen_host,
+                seen_port,
+            )
 
     # client transactions ----------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -272,36 +416,51 @@ class UserAgent:
     async def request(
         self, msg: SipMessage, dest: Address, *, counts_for_health: bool = True
     ) -> SipMessage:
-        """Run a non-INVITE client transaction; raise :class:`TransactionTimeout` on Timer F.
+        """Run a non-INVITE client transaction; raise :class:`TransactionTimeout` on
+        Timer F and :class:`TransportError` when the request cannot be sent.
 
         ``counts_for_health=False``: a timeout says nothing about the trunk
         (an OPTIONS to a trunk that may ignore them)."""
         assert msg.method is not None
         key = (msg.top_via_branch, msg.method)
-        tx = _NonInviteTransaction()
+        tx = _NonInviteTransaction(dest)
         self._non_invites[key] = tx
         timers = self.config.timers
+        reliable = self.transport.reliable
         data = msg.to_bytes()
         try:
-            if not self.transport.send_raw(data, dest, msg):
-                raise TransactionTimeout("transport error")
+            error = self.transport.send_raw(data, dest, msg)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timers.b
-            interval = timers.t1
-            while True:
+            interval = timers.b if reliable else timers.t1
+            while error is None:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     if counts_for_health:
                         self.note_timeout(dest)
                     raise TransactionTimeout(f"Timer F: no answer to {msg.method}")
-                with contextlib.suppress(TimeoutError):
-                    return await asyncio.wait_for(
-                        asyncio.shield(tx.final), min(interval, remaining)
-                    )
-                interval = timers.t2 if tx.provisional else min(interval * 2, timers.t2)
-                self.transport.send_raw(data, dest, None)
+                with contextlib.suppress(TimeoutError):  # TransportError too: see below
+                    await asyncio.wait_for(asyncio.shield(tx.final), min(interval, remaining))
+                if tx.final.done():
+                    return tx.final.result()
+                if not reliable:
+                    interval = timers.t2 if tx.provisional else min(interval * 2, timers.t2)
+                    error = self.transport.send_raw(data, dest, msg, retransmission=True)
+            self.note_transport_error(dest, error)
+            raise TransportError(error)
         finally:
             self._non_invites.pop(key, None)
+
+    def _on_unreachable(self, dest: Address, reason: str) -> None:
+        """A TCP connection to ``dest`` could not be opened: every transaction
+        still waiting for its first answer from there fails now."""
+        for tx in list(self._invites.values()):
+            if tx.dest == dest:
+                tx.fail(reason)
+        for ntx in list(self._non_invites.values()):
+            if ntx.dest == dest:
+                ntx.fail(reason)
+        self.note_transport_error(dest, reason)
 
     # inbound ----------------------------------------------------------------
     def _on_message(self, msg: SipMessage, addr: Address) -> None:
@@ -318,6 +477,8 @@ class UserAgent:
                 call.abort("internal error on a malformed message")
 
     def _on_response(self, resp: SipMessage, addr: Address) -> None:
+        if not self._nat_checked:
+            self._check_nat(resp)
         branch = resp.top_via_branch
         _, method = resp.cseq
         if method == "INVITE":
@@ -337,7 +498,8 @@ class UserAgent:
         key = (req.call_id, req.top_via_branch, req.method or "")
         cached = self._responses.get(key)
         if cached is not None and req.method != "ACK":
-            self.transport.send_raw(cached[0], cached[1], None)
+            resp, data, to = cached
+            self.transport.send_raw(data, to, resp, retransmission=True)
             return
         call = self.calls.get(req.call_id)
         to_tag = header_param(req.get("To") or "", "tag")
@@ -361,19 +523,17 @@ class UserAgent:
         self.transport.send_raw(data, addr, resp)
         if (resp.status or 0) >= 200:
             key = (req.call_id, req.top_via_branch, req.method or "")
-            self._responses[key] = (data, addr)
+            self._responses[key] = (resp, data, addr)
             asyncio.get_running_loop().call_later(
                 self.config.timers.b, self._responses.pop, key, None
             )
 
     # helpers for calls ------------------------------------------------------
     def via(self, branch: str | None = None) -> str:
-        host, port = self.local_address
-        return f"SIP/2.0/UDP {host}:{port};branch={branch or new_branch()};rport"
+        return f"{self._via_prefix}{branch or new_branch()};rport"
 
     def contact(self) -> str:
-        host, port = self.local_address
-        return f"<sip:dialer@{host}:{port}>"
+        return self._contact
 
     def new_call(
         self,
@@ -383,8 +543,9 @@ class UserAgent:
         ring_timeout_s: float,
         on_event: CallEventHandler,
         dest: Address | None = None,
+        caller_name: str | None = None,
     ) -> Call:
-        call = Call(self, call_id, target_uri, caller, ring_timeout_s, on_event, dest)
+        call = Call(self, call_id, target_uri, caller, ring_timeout_s, on_event, dest, caller_name)
         self.calls[call.sip_call_id] = call
         return call
 
@@ -426,6 +587,7 @@ class Call:
         ring_timeout_s: float,
         on_event: CallEventHandler,
         dest: Address | None,
+        caller_name: str | None = None,
     ) -> None:
         self.ua = ua
         self.call_id = call_id
@@ -445,7 +607,7 @@ class Call:
         self._on_event = on_event
         self._dest = dest
         domain = ua.config.domain or uri_host_port(ua.config.trunk_uri)[0]
-        self._from = f"<sip:{caller}@{domain}>;tag={self.local_tag}"
+        self._from = from_header(caller, domain, self.local_tag, caller_name)
         self._to = f"<{target_uri}>"
         self._cseq = secrets.randbelow(10000) + 1
         self._remote_cseq = -1
@@ -471,9 +633,9 @@ class Call:
             self.ua.forget(self)
 
     async def _run(self) -> None:
-        host = self.ua.config.media_host or self.ua.config.local_host
-        self.rtp = await RtpEndpoint.open(self.ua.config.local_host)
-        self.sdp = LocalSession(address=host, port=self.rtp.port)
+        cfg = self.ua.config
+        self.rtp = await RtpEndpoint.open(cfg.rtp_host or cfg.local_host)
+        self.sdp = LocalSession(address=self.ua.media_host, port=self.rtp.port)
         self._emit(CallEvent("dialing"))
         if self._cancel_wanted:
             self._finish(Outcome.NO_ANSWER, None, "hung up before the INVITE was sent")
@@ -541,6 +703,15 @@ class Call:
                     self.call_id,
                     header,
                     exc,
+                    extra={"call_id": self.call_id},
+                )
+                continue
+            if cfg.realm is not None and challenge.realm != cfg.realm:
+                log.info(
+                    "call %s: not answering a challenge for realm %r (ours is %r)",
+                    self.call_id,
+                    challenge.realm,
+                    cfg.realm,
                     extra={"call_id": self.call_id},
                 )
                 continue
@@ -620,8 +791,8 @@ class Call:
             ack.add(name, auth_header)
         dest = self._in_dialog_dest()
         tx.confirmed_tag = self.remote_tag
-        tx.ack_2xx = (ack.to_bytes(), dest)
-        self.ua.transport.send(ack, dest)
+        tx.ack_2xx = (ack, ack.to_bytes(), dest)
+        self.ua.transport.send_raw(tx.ack_2xx[1], dest, ack)
         media_ok = self._apply_remote_sdp(resp.body)
         if self._cancel_wanted or self._ended_locally:
             await self._send_bye()

@@ -54,9 +54,9 @@ RING_TIMEOUT_S = 6
 TRUNK_NAME = "sipp-trunk"
 DIALER_SETTINGS = {
     "dialer__trunk_name": TRUNK_NAME,
-    "dialer__keepalive_seconds": "0.5",
+    "dialer__sip__keepalive_seconds": "0.5",
     # A request the trunk leaves unanswered fails after 64 x T1 = 6.4 s.
-    "dialer__sip_t1_seconds": "0.1",
+    "dialer__sip__t1_seconds": "0.1",
 }
 TICK_S = 0.2
 # How long the test watches the held dialer (agents ready, leads waiting) place nothing.

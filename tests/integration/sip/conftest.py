@@ -1,4 +1,5 @@
-"""sipp as a real SIP peer: one process per test, on free loopback ports."""
+"""sipp as a real SIP peer: one process per test, on free loopback ports or
+inside a network namespace (another host, see netns.py); kamailio as a proxy."""
 
 from __future__ import annotations
 
@@ -9,21 +10,26 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.integration.sip.kamailio import Kamailio, proxy_config, start_kamailio
+from tests.integration.sip.netns import Netns, NetnsError
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 HOST = "127.0.0.1"
 
 
-def free_udp_port(pair: bool = False) -> int:
-    """A free UDP port on loopback (with port+2 free too when ``pair``, for RTP echo)."""
+def free_udp_port(pair: bool = False, tcp: bool = False) -> int:
+    """A free UDP port on loopback (with port+2 free too when ``pair``, for RTP
+    echo; free for TCP too when ``tcp``)."""
     for _ in range(200):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.bind((HOST, 0))
             port = sock.getsockname()[1]
+        if tcp and not _tcp_free(port):
+            continue
         if not pair:
             return port
         if port % 2 == 0 and port + 2 < 65535 and _udp_free(port + 2):
@@ -40,6 +46,21 @@ def _udp_free(port: int) -> bool:
     return True
 
 
+def _tcp_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _listening(port: int, transport: str, netns: Netns | None) -> bool:
+    if netns is not None:
+        return netns.listening(port, transport)
+    return not (_udp_free(port) if transport == "udp" else _tcp_free(port))
+
+
 @dataclass
 class Sipp:
     process: subprocess.Popen[bytes]
@@ -47,10 +68,11 @@ class Sipp:
     media_port: int
     message_log: Path
     error_log: Path
+    host: str = HOST
     uri: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.uri = f"sip:{HOST}:{self.port}"
+        self.uri = f"sip:{self.host}:{self.port}"
 
     def wait(self, timeout: float = 20.0) -> int:
         try:
@@ -75,14 +97,48 @@ class Sipp:
             out.append(f"{direction} {lines[2].strip()}")
         return out
 
+    def received(self) -> list[str]:
+        """The full text of each message sipp received, in order."""
+        blocks = self.messages().split("----------------------------------------------")
+        return [
+            block.split("bytes :", 1)[1].strip()
+            for block in blocks
+            if "message received" in block and "bytes :" in block
+        ]
+
     def errors(self) -> str:
         logs = list(self.error_log.parent.glob("*_errors.log"))
         return "\n".join(p.read_text(errors="replace") for p in logs)
 
 
 @pytest.fixture
+def netns() -> Iterator[Callable[..., Netns]]:
+    """Make network namespaces, each a peer host on a veth pair:
+    ``ns = netns()`` is 10.231.12.2 seen from this host's 10.231.12.1
+    (``netns("10.231.13")`` for a second one). Removed at teardown, also when
+    the test fails; processes started with ``ns.popen`` are stopped first."""
+    made: list[Netns] = []
+
+    def make(subnet: str = "10.231.12", prefix: str = "ccn") -> Netns:
+        try:
+            ns = Netns.create(subnet, prefix)
+        except NetnsError as exc:
+            pytest.fail(f"cannot make a network namespace: {exc}")
+        made.append(ns)
+        return ns
+
+    yield make
+    for ns in reversed(made):
+        ns.close()
+
+
+@pytest.fixture
 def sipp(tmp_path: Path) -> Iterator[Callable[..., Sipp]]:
-    """Start a sipp UAS: ``sipp("uas_final.xml", keys={"status": "486"})`` fills ``[status]``."""
+    """Start a sipp UAS: ``sipp("uas_final.xml", keys={"status": "486"})`` fills ``[status]``.
+
+    ``netns=ns`` runs it inside that namespace on ``ns.peer_address`` (port
+    5060 unless given, media 1000 above it); ``transport="tcp"`` runs it over TCP (``-t t1``).
+    """
     binary = shutil.which("sipp")
     if binary is None:
         pytest.fail("sipp is not installed (Debian package sip-tester); SIP tests need it")
@@ -94,9 +150,16 @@ def sipp(tmp_path: Path) -> Iterator[Callable[..., Sipp]]:
         extra: list[str] | None = None,
         name: str = "peer",
         port: int | None = None,
+        netns: Netns | None = None,
+        transport: str = "udp",
     ) -> Sipp:
-        port = port or free_udp_port()
-        media_port = free_udp_port(pair=True)
+        host = HOST if netns is None else netns.peer_address
+        if netns is None:
+            port = port or free_udp_port(tcp=transport == "tcp")
+            media_port = free_udp_port(pair=True)
+        else:
+            port = port or 5060
+            media_port = port + 1000
         workdir = tmp_path / f"{name}-{port}"
         workdir.mkdir()
         message_log = workdir / "messages.log"
@@ -111,11 +174,11 @@ def sipp(tmp_path: Path) -> Iterator[Callable[..., Sipp]]:
             "-sf",
             str(scenario_file),
             "-i",
-            HOST,
+            host,
             "-p",
             str(port),
             "-mi",
-            HOST,
+            host,
             "-mp",
             str(media_port),
             "-m",
@@ -129,12 +192,17 @@ def sipp(tmp_path: Path) -> Iterator[Callable[..., Sipp]]:
             "25s",
             "-timeout_error",
         ]
+        if transport == "tcp":
+            cmd += ["-t", "t1"]
         cmd += extra or []
-        proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        peer = Sipp(proc, port, media_port, message_log, workdir / "errors.log")
+        options: dict[str, Any] = dict(
+            cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        proc = subprocess.Popen(cmd, **options) if netns is None else netns.popen(cmd, **options)
+        peer = Sipp(proc, port, media_port, message_log, workdir / "errors.log", host)
         started.append(peer)
         deadline = time.monotonic() + 5
-        while _udp_free(port):
+        while not _listening(port, transport, netns):
             if proc.poll() is not None:
                 err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
                 pytest.fail(f"sipp exited early ({proc.returncode}): {err}")

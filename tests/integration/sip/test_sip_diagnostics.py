@@ -7,14 +7,21 @@ import io
 import pytest
 
 from dialer.sip.diagnostics import run_test_call
+from dialer.sip.trunk import SipTrunkConfig
+from dialer.sip.ua import UaConfig
+from tests.integration.sip.helpers import FAST
 
 pytestmark = pytest.mark.sipp
+
+
+def trunk(uri: str) -> SipTrunkConfig:
+    return SipTrunkConfig(ua=UaConfig(trunk_uri=uri, timers=FAST), keepalive_interval_s=None)
 
 
 def test_test_call_prints_each_step_and_the_outcome(sipp):
     peer = sipp("uas_answer_local_bye.xml")
     out = io.StringIO()
-    code = run_test_call("+989121234567", peer.uri, hold_s=0.1, out=out)
+    code = run_test_call("+989121234567", trunk(peer.uri), hold_s=0.1, out=out)
     assert peer.wait() == 0, peer.errors()
     text = out.getvalue()
     assert code == 0
@@ -26,7 +33,7 @@ def test_test_call_prints_each_step_and_the_outcome(sipp):
 def test_test_call_reports_busy(sipp):
     peer = sipp("uas_final.xml", keys={"status": "486", "reason": "Busy Here"})
     out = io.StringIO()
-    assert run_test_call("+989121234567", peer.uri, out=out) == 1
+    assert run_test_call("+989121234567", trunk(peer.uri), out=out) == 1
     assert peer.wait() == 0, peer.errors()
     assert "outcome: busy (SIP 486 Busy Here)" in out.getvalue()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -315,3 +316,11 @@ def test_an_agent_phone_leg_is_nailed_up_once_and_dropped_at_logout() -> None:
         assert h.carrier.disconnected == [leg_id]
 
     h.run(scenario)
+
+
+def test_each_call_carries_its_campaigns_caller_id_and_name() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY])
+    h.services.plans = [replace(h.plan, caller_id="+982100000000", caller_name="Sales")]
+    h.run(Harness.tick)
+    (request,) = h.carrier.originated
+    assert (request.caller_id, request.caller_name) == ("+982100000000", "Sales")
