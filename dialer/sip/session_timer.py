@@ -10,10 +10,14 @@ come by expiry minus min(32, interval/3) seconds (section 10).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from dialer.sip.message import SipMessage
+
+log = logging.getLogger(__name__)
 
 REFRESH_FAILURES_THAT_END = (408, 481)  # and a timeout (section 10)
 RETRY_FLOOR_S = 1.0
@@ -92,40 +96,135 @@ def answer_request(req: SipMessage, min_se: int) -> TimerAnswer:
     return TimerAnswer(SessionInterval(seconds, we_refresh=refresher == "uas"), headers)
 
 
-class SessionTimer:
-    """The clock of one dialog's session: calls ``on_refresh_due`` or ``on_expired``."""
+class TimedDialog(Protocol):
+    """What the session timer needs from the dialog it keeps alive."""
 
-    def __init__(self, on_refresh_due: Callable[[], None], on_expired: Callable[[], None]) -> None:
-        self._on_refresh_due = on_refresh_due
-        self._on_expired = on_expired
+    call_id: str
+    peer_allows_update: bool
+
+    async def send_refresh(self, method: str, headers: list[tuple[str, str]]) -> SipMessage | None:
+        """UPDATE without SDP or re-INVITE with our SDP; the final response, None on timeout."""
+
+    async def take_answer(self, body: bytes) -> str | None:
+        """Apply an SDP answer; why it is unusable, or None."""
+
+    async def end_session(self, reason: str) -> None:
+        """BYE and end the call."""
+
+
+class SessionTimer:
+    """One dialog's session timer: what we ask for, what was agreed, and its clock."""
+
+    def __init__(self, dialog: TimedDialog, session_expires_s: int, min_se_s: int) -> None:
+        self.dialog = dialog
+        self.requested_s = session_expires_s  # 0: we do not ask for a timer
+        self.min_se_s = min_se_s
         self.interval: SessionInterval | None = None
         self._expires_at = 0.0
         self._handle: asyncio.TimerHandle | None = None
+        self._closed = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
+    # our INVITE ----------------------------------------------------------------
+    def invite_headers(self) -> list[tuple[str, str]]:
+        if self.requested_s <= 0:
+            return []
+        return request_headers(self.requested_s, self.min_se_s)
+
+    def accept_422(self, resp: SipMessage) -> bool:
+        """Ask again with at least the 422's Min-SE (section 7.4); False if we cannot."""
+        min_se = min_se_of(resp)
+        if self.requested_s <= 0 or min_se is None:
+            return False
+        self.min_se_s = max(self.min_se_s, min_se)
+        self.requested_s = max(self.requested_s, min_se)
+        return True
+
+    def answered(self, resp: SipMessage) -> None:
+        """Our INVITE was answered with ``resp``: run the timer it agreed, if any."""
+        if self.requested_s > 0:
+            self.start(interval_from_2xx(resp))
+
+    # the clock -----------------------------------------------------------------
     def start(self, interval: SessionInterval | None) -> None:
         """(Re)start the session interval now, as just agreed; None: no timer any more."""
-        self.stop()
+        self._cancel_deadline()
         self.interval = interval
-        if interval is None:
+        if interval is None or self._closed:
             return
         loop = asyncio.get_running_loop()
         self._expires_at = loop.time() + interval.seconds
         if interval.we_refresh:
-            self._handle = loop.call_later(interval.seconds / 2, self._on_refresh_due)
+            self._handle = loop.call_later(interval.seconds / 2, self._refresh_due)
         else:
             guard = min(32.0, interval.seconds / 3)
-            self._handle = loop.call_later(interval.seconds - guard, self._on_expired)
+            self._handle = loop.call_later(interval.seconds - guard, self._expired)
 
-    def retry_refresh(self) -> None:
-        """Our refresh failed without ending the session: try again halfway to expiry."""
-        loop = asyncio.get_running_loop()
-        remaining = self._expires_at - loop.time()
-        if remaining > 2 * RETRY_FLOOR_S:
-            self._handle = loop.call_later(remaining / 2, self._on_refresh_due)
-        else:
-            self._handle = loop.call_later(max(0.0, remaining), self._on_expired)
+    def close(self) -> None:
+        """The call ended: no refresh and no expiry any more."""
+        self._closed = True
+        self._cancel_deadline()
 
-    def stop(self) -> None:
+    def _cancel_deadline(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+
+    def _retry_refresh(self) -> None:
+        """Our refresh failed without ending the session: try again halfway to expiry."""
+        if self._closed or self.interval is None:
+            return
+        loop = asyncio.get_running_loop()
+        remaining = self._expires_at - loop.time()
+        if remaining > 2 * min(RETRY_FLOOR_S, self.interval.seconds / 8):
+            self._handle = loop.call_later(remaining / 2, self._refresh_due)
+        else:
+            self._handle = loop.call_later(max(0.0, remaining), self._expired)
+
+    def _refresh_due(self) -> None:
+        self._spawn(self._refresh(), "the session refresh")
+
+    def _expired(self) -> None:
+        self._spawn(self.dialog.end_session("session timer expired"), "ending an expired session")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        # Not cancelled by a restart: an in-flight re-INVITE must still get its ACK.
+        task = asyncio.get_running_loop().create_task(self._guarded(work, what))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guarded(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        try:
+            await work
+        except Exception:
+            call_id = self.dialog.call_id
+            log.exception("call %s: error in %s", call_id, what, extra={"call_id": call_id})
+            await self.dialog.end_session(f"internal error in {what}")
+
+    async def _refresh(self) -> None:
+        """Refresh as the refresher: UPDATE if the peer allows it, else a re-INVITE."""
+        if self.interval is None or self._closed:
+            return
+        method = "UPDATE" if self.dialog.peer_allows_update else "INVITE"
+        expires = self.interval.seconds
+        headers = request_headers(expires, self.min_se_s, refresher="uac")
+        resp = await self.dialog.send_refresh(method, headers)
+        min_se = min_se_of(resp) if resp is not None and resp.status == 422 else None
+        if min_se is not None:
+            self.min_se_s = max(self.min_se_s, min_se)
+            headers = request_headers(max(expires, min_se), self.min_se_s, refresher="uac")
+            resp = await self.dialog.send_refresh(method, headers)
+        if self._closed:
+            return
+        status = resp.status if resp is not None else None
+        if resp is None or status in REFRESH_FAILURES_THAT_END:
+            await self.dialog.end_session(f"session refresh failed: {status or 'no response'}")
+        elif status is not None and 200 <= status < 300:
+            if method == "INVITE" and resp.body:
+                problem = await self.dialog.take_answer(resp.body)
+                if problem is not None:
+                    await self.dialog.end_session(f"unusable SDP answer: {problem}")
+                    return
+            self.start(interval_from_2xx(resp))
+        else:
+            self._retry_refresh()

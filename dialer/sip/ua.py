@@ -24,12 +24,12 @@ import contextlib
 import logging
 import secrets
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from dialer.carrier import Outcome, TrunkHealth, utc_now
-from dialer.sip import auth, session_timer
+from dialer.sip import auth
 from dialer.sip.media import peer_media
 from dialer.sip.message import (
     SipMessage,
@@ -45,7 +45,7 @@ from dialer.sip.outcomes import outcome_for_status
 from dialer.sip.rtp import RtpEndpoint
 from dialer.sip.rtp_ports import RtpPortError, RtpPortRange
 from dialer.sip.sdp import LocalSession, SdpError, check_codecs
-from dialer.sip.session_timer import REFRESH_FAILURES_THAT_END, SessionTimer
+from dialer.sip.session_timer import SessionTimer, answer_request
 from dialer.sip.transport import Address, SipTransport, TraceHook
 
 log = logging.getLogger(__name__)
@@ -445,7 +445,8 @@ class Call:
         self.answered_event = asyncio.Event()
         self.ended_event = asyncio.Event()
         self.ended: CallEvent | None = None
-        self.session_timer = SessionTimer(self._on_refresh_due, self._on_session_expired)
+        self.session_timer = SessionTimer(self, ua.config.session_expires_s, ua.config.min_se_s)
+        self.peer_allows_update = False
         self._on_event = on_event
         self._dest = dest
         domain = ua.config.domain or uri_host_port(ua.config.trunk_uri)[0]
@@ -460,9 +461,6 @@ class Call:
         self._ended_locally = False
         self._pending_ack: asyncio.Event | None = None
         self._answer_status: int | None = None
-        self._session_expires = ua.config.session_expires_s
-        self._min_se = ua.config.min_se_s
-        self._peer_allows_update = False
         self._reinvite_pending = False  # our re-INVITE (an offer) awaits its final response
         self._serving_branch: str | None = None  # the peer's INVITE/UPDATE we are answering
         self._offer_in_2xx = False  # we offered in a 2xx; the peer answers in the ACK
@@ -518,7 +516,7 @@ class Call:
                     challenges += 1
                     continue
             if status == 422 and not self._cancel_wanted and not interval_raised:
-                interval_raised = self._raise_session_interval(final)
+                interval_raised = self.session_timer.accept_422(final)
                 if interval_raised:
                     continue
             if 200 <= status < 300:
@@ -541,24 +539,14 @@ class Call:
         invite.add("CSeq", f"{self._cseq} INVITE")
         invite.add("Contact", self.ua.contact())
         invite.add("Allow", ALLOW)
-        if self._session_expires > 0:
-            for name, value in session_timer.request_headers(self._session_expires, self._min_se):
-                invite.add(name, value)
+        for name, value in self.session_timer.invite_headers():
+            invite.add(name, value)
         invite.add("User-Agent", self.ua.config.user_agent)
         if authorization is not None:
             invite.add(*authorization)
         invite.add("Content-Type", "application/sdp")
         invite.body = self.sdp.offer()
         return invite
-
-    def _raise_session_interval(self, resp: SipMessage) -> bool:
-        """422: ask again with at least the Min-SE it names (RFC 4028 section 7.4)."""
-        min_se = session_timer.min_se_of(resp)
-        if self._session_expires <= 0 or min_se is None:
-            return False
-        self._min_se = max(self._min_se, min_se)
-        self._session_expires = max(self._session_expires, min_se)
-        return True
 
     def _answer_challenge(self, resp: SipMessage, method: str, uri: str) -> tuple[str, str] | None:
         cfg = self.ua.config
@@ -614,7 +602,7 @@ class Call:
             self.phase = "ringing"
             self._emit(CallEvent("ringing", sip_status=resp.status, sip_reason=resp.reason))
         if resp.body and resp.status == 183:
-            problem = await self._take_answer(resp.body)
+            problem = await self.take_answer(resp.body)
             if problem is not None:
                 self._log_bad_sdp("early media", problem)
         self._maybe_cancel()
@@ -646,7 +634,7 @@ class Call:
         self.route_set = list(reversed(resp.get_all("Record-Route")))
         self._note_peer(resp)
         self._ack_2xx(tx, self._in_dialog_dest())
-        problem = await self._take_answer(resp.body)
+        problem = await self.take_answer(resp.body)
         if self._cancel_wanted or self._ended_locally:
             await self._send_bye()
             self._finish(Outcome.NO_ANSWER, resp.status, "answered after CANCEL; BYE sent")
@@ -658,8 +646,7 @@ class Call:
             return
         self.phase = "answered"
         self._answer_status = resp.status
-        if self._session_expires > 0:
-            self.session_timer.start(session_timer.interval_from_2xx(resp))
+        self.session_timer.answered(resp)
         self.answered_event.set()
         self._emit(CallEvent("answered", sip_status=resp.status, sip_reason=resp.reason))
         await self.ended_event.wait()
@@ -682,9 +669,9 @@ class Call:
             self.remote_target = uri_of(contacts[0])
         allowed = msg.get_all("Allow")
         if allowed:
-            self._peer_allows_update = "UPDATE" in {method.upper() for method in allowed}
+            self.peer_allows_update = "UPDATE" in {method.upper() for method in allowed}
 
-    async def _take_answer(self, body: bytes) -> str | None:
+    async def take_answer(self, body: bytes) -> str | None:
         """Apply the peer's SDP answer to our offer; why it is unusable, or None."""
         assert self.rtp is not None
         if not body:
@@ -796,13 +783,13 @@ class Call:
             self._pending_ack.set()
         if req.body and self._offer_in_2xx:
             self._offer_in_2xx = False
-            self.ua.spawn(self._take_answer_in_ack(req.body))
+            self.ua.spawn(self._guarded(self._take_answer_in_ack(req.body), "the ACK's answer"))
 
     async def _take_answer_in_ack(self, body: bytes) -> None:
-        problem = await self._take_answer(body)
+        problem = await self.take_answer(body)
         if problem is not None:
             self._log_bad_sdp("an ACK", problem)
-            await self._end_session(f"unusable SDP answer in ACK: {problem}")
+            await self.end_session(f"unusable SDP answer in ACK: {problem}")
 
     def _on_offer(self, req: SipMessage, addr: Address) -> None:
         if self._serving_branch is not None:  # still answering the previous one (RFC 3261 14.2)
@@ -813,22 +800,13 @@ class Call:
             self.ua.respond(req, build_response(req, 491, "Request Pending"), addr)
         else:
             self._serving_branch = req.top_via_branch
-            self.ua.spawn(self._answer_offer(req, addr))
+            self.ua.spawn(self._guarded(self._answer_offer(req, addr), f"answering {req.method}"))
 
     async def _answer_offer(self, req: SipMessage, addr: Address) -> None:
         """A re-INVITE or UPDATE: a new offer, a session refresh, or both."""
         try:
             resp = await self._offer_response(req)
             self.ua.respond(req, resp, addr)
-        except Exception:
-            log.exception(
-                "call %s: error answering %s",
-                self.call_id,
-                req.method,
-                extra={"call_id": self.call_id},
-            )
-            self.abort("internal error answering an in-dialog request")
-            return
         finally:
             self._serving_branch = None
         if req.method == "INVITE" and resp.status == 200:
@@ -836,7 +814,7 @@ class Call:
 
     async def _offer_response(self, req: SipMessage) -> SipMessage:
         assert self.sdp is not None and self.rtp is not None
-        timer = session_timer.answer_request(req, self.ua.config.min_se_s)
+        timer = answer_request(req, self.session_timer.min_se_s)
         if timer.too_small:
             resp = build_response(req, 422, "Session Interval Too Small")
             for header in timer.headers:
@@ -889,47 +867,24 @@ class Call:
         )
         await self.hang_up()
 
+    async def _guarded(self, work: Awaitable[None], what: str) -> None:
+        """Run in-dialog work in the background; if it breaks, only this call ends."""
+        try:
+            await work
+        except Exception:
+            log.exception(
+                "call %s: error in %s", self.call_id, what, extra={"call_id": self.call_id}
+            )
+            self.abort(f"internal error in {what}")
+
     # session timer (RFC 4028) -----------------------------------------------
-    def _on_refresh_due(self) -> None:
-        self.ua.spawn(self._refresh_session())
-
-    def _on_session_expired(self) -> None:
-        self.ua.spawn(self._end_session("session timer expired"))
-
-    async def _refresh_session(self) -> None:
-        """Refresh as the refresher: UPDATE if the peer allows it, else a re-INVITE."""
-        interval = self.session_timer.interval
-        if interval is None or self.phase != "answered":
-            return
-        method = "UPDATE" if self._peer_allows_update else "INVITE"
-        expires = interval.seconds
-        authorization: tuple[str, str] | None = None
-        for _ in range(3):  # at most one 422 and one digest challenge
-            headers = session_timer.request_headers(expires, self._min_se, refresher="uac")
-            resp = await self._request_in_dialog(method, headers, authorization)
-            status = resp.status if resp is not None else None
-            if resp is not None and status == 422 and self._raise_session_interval(resp):
-                expires = max(expires, self._session_expires)
-            elif resp is not None and status in (401, 407) and authorization is None:
-                authorization = self._answer_challenge(resp, method, self.remote_target)
-                if authorization is None:
-                    break
-            else:
-                break
-        if self.phase != "answered":
-            return
-        if resp is None or status in REFRESH_FAILURES_THAT_END:
-            await self._end_session(f"session refresh failed: {status or 'no response'}")
-        elif status is not None and 200 <= status < 300:
-            if method == "INVITE" and resp.body:
-                problem = await self._take_answer(resp.body)
-                if problem is not None:
-                    self._log_bad_sdp("the answer to a session refresh", problem)
-                    await self._end_session(f"unusable SDP answer: {problem}")
-                    return
-            self.session_timer.start(session_timer.interval_from_2xx(resp))
-        else:
-            self.session_timer.retry_refresh()
+    async def send_refresh(self, method: str, headers: list[tuple[str, str]]) -> SipMessage | None:
+        resp = await self._request_in_dialog(method, headers, None)
+        if resp is not None and resp.status in (401, 407):
+            authorization = self._answer_challenge(resp, method, self.remote_target)
+            if authorization is not None:
+                resp = await self._request_in_dialog(method, headers, authorization)
+        return resp
 
     async def _request_in_dialog(
         self, method: str, headers: list[tuple[str, str]], authorization: tuple[str, str] | None
@@ -976,7 +931,7 @@ class Call:
                 self._ack_2xx(tx, dest)
             return item
 
-    async def _end_session(self, reason: str) -> None:
+    async def end_session(self, reason: str) -> None:
         """BYE and end an answered call for a reason of our own."""
         if self.phase != "answered" or self._ended_locally:
             return
@@ -1015,7 +970,7 @@ class Call:
             return
         self.ended = CallEvent("ended", outcome=outcome, sip_status=status, sip_reason=reason)
         self.phase = "ended"
-        self.session_timer.stop()
+        self.session_timer.close()
         if self._pending_ack is not None:
             self._pending_ack.set()
         self.ended_event.set()

@@ -97,61 +97,161 @@ def test_peer_interval_below_our_minimum_gets_422_and_no_header_means_no_timer()
     assert (none.too_small, none.interval, none.headers) == (False, None, [])
 
 
-def _clock(interval: SessionInterval, fail_first_refresh: bool = False) -> list[tuple[str, float]]:
+class Dialog:
+    """A dialog as the timer sees it: records what it is asked to do, answers from a script."""
+
+    call_id = "call-1"
+
+    def __init__(self, *answers: SipMessage | None, allows_update: bool = True) -> None:
+        self.peer_allows_update = allows_update
+        self.answers = list(answers)
+        self.sent: list[tuple[float, str, dict[str, str]]] = []
+        self.ended: list[tuple[float, str]] = []
+        self.sdp_answers: list[bytes] = []
+        self.done = asyncio.Event()
+        self.start = 0.0
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time() - self.start
+
+    async def send_refresh(self, method, headers):
+        self.sent.append((self.now(), method, dict(headers)))
+        answer = self.answers.pop(0) if self.answers else None
+        if not self.answers:
+            self.done.set()
+        return answer
+
+    async def take_answer(self, body):
+        self.sdp_answers.append(body)
+        return None
+
+    async def end_session(self, reason):
+        self.ended.append((self.now(), reason))
+        self.done.set()
+
+
+def response(status: int, body: bytes = b"", **headers: str) -> SipMessage:
+    msg = SipMessage(status=status, reason="x", body=body)
+    for name, value in headers.items():
+        msg.add(name.replace("_", "-"), value)
+    return msg
+
+
+def run(dialog: Dialog, interval: SessionInterval, settle_s: float = 0.0) -> SessionTimer:
     async def go():
-        loop = asyncio.get_running_loop()
-        fired: list[tuple[str, float]] = []
-        done = asyncio.Event()
-        start = loop.time()
-
-        def refresh_due():
-            fired.append(("refresh", loop.time() - start))
-            if fail_first_refresh and len(fired) == 1:
-                timer.retry_refresh()
-            else:
-                done.set()
-
-        def expired():
-            fired.append(("expired", loop.time() - start))
-            done.set()
-
-        timer = SessionTimer(refresh_due, expired)
+        dialog.start = asyncio.get_running_loop().time()
+        timer = SessionTimer(dialog, 1800, 1)
         timer.start(interval)
-        await asyncio.wait_for(done.wait(), 10)
-        timer.stop()
-        return fired
+        await asyncio.wait_for(dialog.done.wait(), 10)
+        await asyncio.sleep(settle_s)
+        timer.close()
+        return timer
 
     return asyncio.run(go())
 
 
-def test_refresher_is_called_at_half_the_interval():
-    [(what, at)] = _clock(SessionInterval(1, we_refresh=True))
-    assert what == "refresh" and at >= 0.5
+def test_refresher_sends_update_at_half_the_interval_and_keeps_going():
+    dialog = Dialog(
+        response(200, Session_Expires="1;refresher=uac"),
+        response(200, Session_Expires="1;refresher=uac"),
+    )
+    run(dialog, SessionInterval(1, we_refresh=True))
+    (first, method, headers), (second, _, _) = dialog.sent
+    assert method == "UPDATE" and first >= 0.5 and second - first >= 0.5
+    assert headers == {"Supported": "timer", "Session-Expires": "1;refresher=uac", "Min-SE": "1"}
+    assert dialog.ended == []
 
 
-def test_failed_refresh_is_retried_before_expiry_then_the_session_expires():
-    fired = _clock(SessionInterval(1, we_refresh=True), fail_first_refresh=True)
-    assert [what for what, _ in fired] == ["refresh", "expired"]
-    assert fired[1][1] >= 1.0  # not before the session actually expires
+def test_refresh_is_a_reinvite_when_the_peer_does_not_allow_update_and_its_sdp_is_taken():
+    dialog = Dialog(response(200, b"v=0", Session_Expires="1"), allows_update=False)
+    timer = run(dialog, SessionInterval(1, we_refresh=True))
+    assert [method for _, method, _ in dialog.sent] == ["INVITE"]
+    assert dialog.sdp_answers == [b"v=0"]
+    assert timer.interval == SessionInterval(1, we_refresh=True)
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (response(408), "session refresh failed: 408"),
+        (response(481), "session refresh failed: 481"),
+        (None, "session refresh failed: no response"),
+    ],
+)
+def test_refresh_answered_408_481_or_unanswered_ends_the_call(answer, reason):
+    dialog = Dialog(answer)
+    run(dialog, SessionInterval(1, we_refresh=True))
+    assert [r for _, r in dialog.ended] == [reason]
+
+
+def test_refresh_answered_422_is_sent_again_with_the_larger_interval():
+    dialog = Dialog(response(422, Min_SE="5"), response(200, Session_Expires="5"))
+    timer = run(dialog, SessionInterval(1, we_refresh=True))
+    assert [h["Session-Expires"] for _, _, h in dialog.sent] == [
+        "1;refresher=uac",
+        "5;refresher=uac",
+    ]
+    assert dialog.sent[1][2]["Min-SE"] == "5"
+    assert timer.interval == SessionInterval(5, we_refresh=True)
+
+
+def test_other_refresh_failures_are_retried_then_the_session_expires():
+    dialog = Dialog(response(500), response(491))
+    dialog.done = asyncio.Event()  # wait for the end, not for the scripted answers
+    dialog.answers.append(response(500))
+
+    async def go():
+        dialog.start = asyncio.get_running_loop().time()
+        timer = SessionTimer(dialog, 1800, 1)
+        timer.start(SessionInterval(2, we_refresh=True))
+        while not dialog.ended:
+            await asyncio.sleep(0.05)
+        timer.close()
+
+    asyncio.run(go())
+    times = [at for at, _, _ in dialog.sent]
+    assert len(times) == 2 and times[0] >= 1.0 and times[1] >= 1.5  # half, then halfway again
+    [(at, reason)] = dialog.ended
+    assert reason == "session timer expired" and at >= 2.0
 
 
 def test_without_a_refresh_the_session_expires_at_interval_minus_a_third():
-    [(what, at)] = _clock(SessionInterval(3, we_refresh=False))
-    assert what == "expired" and at >= 2.0  # 3 - min(32, 3/3)
+    dialog = Dialog()
+    run(dialog, SessionInterval(3, we_refresh=False))
+    [(at, reason)] = dialog.ended
+    assert reason == "session timer expired" and at >= 2.0  # 3 - min(32, 3/3)
+    assert dialog.sent == []
 
 
 def test_restart_and_stop_cancel_the_pending_deadline():
     async def go():
-        fired: list[str] = []
-        timer = SessionTimer(lambda: fired.append("refresh"), lambda: fired.append("expired"))
+        dialog = Dialog()
+        timer = SessionTimer(dialog, 1800, 1)
         timer.start(SessionInterval(1, we_refresh=False))
         await asyncio.sleep(0.5)
         timer.start(SessionInterval(1, we_refresh=False))  # a refresh arrived
         await asyncio.sleep(0.4)
-        before = list(fired)
+        before = list(dialog.ended)
         timer.start(None)  # a refresh without Session-Expires: no timer any more
         await asyncio.sleep(0.5)
-        return before, fired
+        timer.start(SessionInterval(1, we_refresh=True))
+        timer.close()  # the call ended
+        await asyncio.sleep(0.7)
+        return before, dialog
 
-    before, fired = asyncio.run(go())
-    assert before == [] and fired == []
+    before, dialog = asyncio.run(go())
+    assert before == [] and dialog.ended == [] and dialog.sent == []
+
+
+def test_our_invite_asks_for_what_is_configured_and_a_422_raises_it_once():
+    timer = SessionTimer(Dialog(), 90, 90)
+    assert timer.invite_headers() == [
+        ("Supported", "timer"),
+        ("Session-Expires", "90"),
+        ("Min-SE", "90"),
+    ]
+    assert timer.accept_422(response(422, Min_SE="600"))
+    assert timer.invite_headers()[1:] == [("Session-Expires", "600"), ("Min-SE", "600")]
+    assert not timer.accept_422(response(422))  # no usable Min-SE: give up
+    off = SessionTimer(Dialog(), 0, 90)
+    assert off.invite_headers() == [] and not off.accept_422(response(422, Min_SE="600"))
