@@ -75,16 +75,16 @@ class UaConfig:
     username: str | None = None
     password: str | None = None
     domain: str | None = None  # From/To host; defaults to the trunk host
-    media_host: str | None = None  # address put in SDP; defaults to local_host
+    media_host: str | None = None  # address put in SDP; defaults to rtp_host, then local_host
     timers: Timers = field(default_factory=Timers)
     user_agent: str = "callcenter-dialer/0.1"
     unhealthy_after: int = 3  # consecutive transaction timeouts toward the trunk
-    rtp_host: str | None = None  # address RTP sockets bind to; defaults to local_host
+    rtp_host: str | None = None
     rtp_port_min: int = 10000
     rtp_port_max: int = 20000
-    codecs: tuple[int, ...] = (0, 8)  # payload types offered, in order of preference
-    dtmf: bool = True  # offer telephone-event (RFC 4733)
-    session_expires_s: int = 1800  # session timer we ask for (RFC 4028); 0: none
+    codecs: tuple[int, ...] = (0, 8)
+    dtmf: bool = True
+    session_expires_s: int = 1800
     min_se_s: int = 90
 
 
@@ -487,7 +487,8 @@ class Call:
             self._emit(CallEvent("dialing"))
             self._finish(Outcome.FAILED, None, str(exc))
             return
-        host = cfg.media_host or cfg.rtp_host or cfg.local_host
+        bound = cfg.rtp_host if cfg.rtp_host != "0.0.0.0" else None  # a wildcard says nothing
+        host = cfg.media_host or bound or cfg.local_host
         self.sdp = LocalSession(host, self.rtp.port, codecs=cfg.codecs, dtmf=cfg.dtmf)
         self._emit(CallEvent("dialing"))
         if self._cancel_wanted:
