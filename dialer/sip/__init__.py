@@ -3,14 +3,17 @@
 Modules
     message      SIP parsing/serialising (RFC 3261 section 7)
     auth         digest answers to 401/407, MD5 and SHA-256 (RFC 7616)
-    sdp          our offer (PCMU, PCMA, telephone-event) and the peer's answer
+    sdp          offer/answer (RFC 3264): codecs by preference, DTMF, directions
+    media        a peer's SDP -> numeric address (c= host resolved once), codec
     transport    what a transport is; the UDP socket (4 MiB receive buffer, malformed
                  input dropped); a refused send named with its cause
     tcp          SIP over TCP: connections on demand, a listener, Content-Length framing
     ua           transactions (timers A/B/E/F), the call/dialog state, route sets,
                  the bind vs advertised address and NAT detection
+    session_timer  RFC 4028: what we ask for, the refresher, refresh and expiry
     outcomes     final status -> "answered" / "busy" / "no_answer" / ...
     rtp, g711    RTP packets, bridge relay with SSRC/seq/timestamp rewrite, G.711
+    rtp_ports    RTP sockets on even ports of the configured range
     audio        abandon prompt: generated default or a WAV, converted to G.711
     amd          energy/cadence answering-machine detection on the first seconds
     trunk        SipTrunk, the dialer.carrier.Carrier adapter over all of the above

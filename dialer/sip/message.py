@@ -24,12 +24,14 @@ _COMPACT = {
     "k": "supported",
     "t": "to",
     "v": "via",
+    "x": "session-expires",
 }
 _CANONICAL = {
     "call-id": "Call-ID",
     "cseq": "CSeq",
     "www-authenticate": "WWW-Authenticate",
     "rseq": "RSeq",
+    "min-se": "Min-SE",
 }
 _MULTI_VALUE = {"via", "route", "record-route", "contact", "allow", "supported"}
 _REQUIRED = ("via", "call-id", "cseq", "from", "to")

@@ -18,17 +18,20 @@ import logging
 import secrets
 import socket
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
 from dialer.sip import g711
-from dialer.sip.sdp import PCMU, TELEPHONE_EVENT
+from dialer.sip.media import PeerMedia
+from dialer.sip.sdp import AUDIO_CODECS, PCMU
 
 log = logging.getLogger(__name__)
 
 FRAME_BYTES = 160  # 20 ms of G.711 at 8 kHz
 FRAME_SECONDS = 0.02
+ERROR_LOG_INTERVAL_S = 30.0
 _HEADER = struct.Struct("!BBHII")
 
 
@@ -75,6 +78,7 @@ class RtpStats:
     sent: int = 0
     relayed_in: int = 0
     malformed: int = 0
+    send_errors: int = 0
 
 
 class _OutStream:
@@ -116,25 +120,35 @@ class _OutStream:
 
 
 class RtpEndpoint(asyncio.DatagramProtocol):
-    """The media socket of one leg."""
+    """The media socket of one leg.
 
-    def __init__(self) -> None:
+    Nothing is sent until :meth:`apply` has given it the peer's numeric
+    address, and nothing while the peer holds the call (sendonly/inactive).
+    A failed send is counted and logged (at most every 30 s per leg); the
+    socket stays open.
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
         self.transport: asyncio.DatagramTransport | None = None
         self.remote: tuple[str, int] | None = None
-        self.codec = 0
+        self.sending = True
+        self.codec = PCMU
+        self.dtmf_payload_type: int | None = None
         self.stats = RtpStats()
         self.listener: Callable[[RtpPacket], None] | None = None
         self.peer: RtpEndpoint | None = None
         self._out = _OutStream()
         self._playing = False
+        self._closed_by_us = False
+        self._error_logged_at = -ERROR_LOG_INTERVAL_S
 
     @classmethod
-    async def open(cls, host: str) -> RtpEndpoint:
+    async def on_socket(cls, sock: socket.socket, label: str) -> RtpEndpoint:
+        """Wrap a bound UDP socket (see :mod:`dialer.sip.rtp_ports`)."""
         loop = asyncio.get_running_loop()
-        endpoint = cls()
-        await loop.create_datagram_endpoint(
-            lambda: endpoint, local_addr=(host, 0), family=socket.AF_INET
-        )
+        endpoint = cls(label)
+        await loop.create_datagram_endpoint(lambda: endpoint, sock=sock)
         return endpoint
 
     @property
@@ -142,8 +156,24 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         assert self.transport is not None
         return int(self.transport.get_extra_info("sockname")[1])
 
+    def apply(self, media: PeerMedia) -> None:
+        """Send to the peer as its (validated, resolved) SDP says from now on."""
+        self.remote = media.target
+        self.codec = media.codec
+        self.dtmf_payload_type = media.dtmf_payload_type
+        self.sending = media.we_send
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._closed_by_us:
+            log.error(
+                "RTP socket of leg %s closed unexpectedly: %s",
+                self.label,
+                exc,
+                extra={"call_id": self.label},
+            )
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
@@ -156,28 +186,45 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             self.listener(packet)
         peer = self.peer
         if peer is not None and not peer._playing:
-            peer.relay(packet, self.codec)
+            peer.relay(packet, self.dtmf_payload_type)
 
     def error_received(self, exc: Exception) -> None:
-        log.debug("RTP socket error: %s", exc)
+        self.stats.send_errors += 1
+        now = time.monotonic()
+        if now - self._error_logged_at >= ERROR_LOG_INTERVAL_S:
+            self._error_logged_at = now
+            log.warning(
+                "RTP on leg %s: send failed (%d errors so far): %s",
+                self.label,
+                self.stats.send_errors,
+                exc,
+                extra={"call_id": self.label},
+            )
 
-    def relay(self, packet: RtpPacket, source_codec: int) -> None:
+    def relay(self, packet: RtpPacket, source_dtmf: int | None) -> None:
         """Send a packet that arrived on the bridged leg out of this leg."""
-        if packet.payload_type == TELEPHONE_EVENT:
-            out = self._out.rewrite(packet, TELEPHONE_EVENT, packet.payload)
-        else:
+        pt = packet.payload_type
+        if pt in AUDIO_CODECS:
             payload = packet.payload
-            if source_codec != self.codec:
-                payload = payload.translate(g711.transcode_table(source_codec, self.codec))
+            if pt != self.codec:
+                payload = payload.translate(g711.transcode_table(pt, self.codec))
             out = self._out.rewrite(packet, self.codec, payload)
+        elif pt == source_dtmf and self.dtmf_payload_type is not None:
+            out = self._out.rewrite(packet, self.dtmf_payload_type, packet.payload)
+        else:
+            return  # comfort noise, DTMF this leg cannot take, formats we never agreed
         self.stats.relayed_in += 1
         self._send(out)
 
     def _send(self, packet: RtpPacket) -> None:
-        if self.transport is None or self.remote is None or self.transport.is_closing():
+        if not self.sending or self.remote is None:
             return
+        if self.transport is None or self.transport.is_closing():
+            return
+        errors = self.stats.send_errors
         self.transport.sendto(packet.to_bytes(), self.remote)
-        self.stats.sent += 1
+        if self.stats.send_errors == errors:
+            self.stats.sent += 1
 
     async def play(self, payload: bytes) -> None:
         """Send G.711 ``payload`` (already in this leg's codec) paced at 20 ms."""
@@ -198,6 +245,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     def close(self) -> None:
         self.peer = None
         self.listener = None
+        self._closed_by_us = True
         if self.transport is not None:
             self.transport.close()
 

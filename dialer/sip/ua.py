@@ -32,12 +32,13 @@ import logging
 import secrets
 import socket
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dialer.carrier import Outcome, TrunkHealth, utc_now
 from dialer.sip import auth
+from dialer.sip.media import peer_media
 from dialer.sip.message import (
     SipMessage,
     build_response,
@@ -51,7 +52,9 @@ from dialer.sip.message import (
 )
 from dialer.sip.outcomes import outcome_for_status
 from dialer.sip.rtp import RtpEndpoint
-from dialer.sip.sdp import LocalSession, SdpError, parse_sdp
+from dialer.sip.rtp_ports import RtpPortError, RtpPortRange
+from dialer.sip.sdp import LocalSession, SdpError, check_codecs
+from dialer.sip.session_timer import SessionTimer, answer_request
 from dialer.sip.tcp import TcpTransport, is_wildcard
 from dialer.sip.transport import Address, SipTransport, TraceHook, UdpTransport
 
@@ -86,7 +89,7 @@ class UaConfig:
     password: str | None = field(default=None, repr=False)
     realm: str | None = None  # answer only challenges for this realm
     domain: str | None = None  # From/To host; defaults to the trunk host
-    media_host: str | None = None  # address put in SDP; defaults to the advertised host
+    media_host: str | None = None  # address put in SDP; default rtp_host, then the advertised host
     rtp_host: str | None = None  # RTP bind address; defaults to local_host
     rtp_port_min: int = 10000
     rtp_port_max: int = 20000
@@ -236,7 +239,11 @@ class UserAgent:
     """Owns the transport, the transaction tables, the calls and the trunk's health."""
 
     def __init__(self, config: UaConfig, trace: TraceHook | None = None) -> None:
+        check_codecs(config.codecs)
         self.config = config
+        self.rtp_ports = RtpPortRange(
+            config.rtp_host or config.local_host, config.rtp_port_min, config.rtp_port_max
+        )
         self._trace = trace
         self.transport: SipTransport
         self.calls: dict[str, Call] = {}
@@ -604,6 +611,8 @@ class Call:
         self.answered_event = asyncio.Event()
         self.ended_event = asyncio.Event()
         self.ended: CallEvent | None = None
+        self.session_timer = SessionTimer(self, ua.config.session_expires_s, ua.config.min_se_s)
+        self.peer_allows_update = False
         self._on_event = on_event
         self._dest = dest
         domain = ua.config.domain or uri_host_port(ua.config.trunk_uri)[0]
@@ -618,6 +627,9 @@ class Call:
         self._ended_locally = False
         self._pending_ack: asyncio.Event | None = None
         self._answer_status: int | None = None
+        self._reinvite_pending = False  # our re-INVITE (an offer) awaits its final response
+        self._serving_branch: str | None = None  # the peer's INVITE/UPDATE we are answering
+        self._offer_in_2xx = False  # we offered in a 2xx; the peer answers in the ACK
 
     # running the INVITE -----------------------------------------------------
     async def run(self) -> None:
@@ -634,8 +646,16 @@ class Call:
 
     async def _run(self) -> None:
         cfg = self.ua.config
-        self.rtp = await RtpEndpoint.open(cfg.rtp_host or cfg.local_host)
-        self.sdp = LocalSession(address=self.ua.media_host, port=self.rtp.port)
+        try:
+            self.rtp = await self.ua.rtp_ports.open(self.call_id)
+        except RtpPortError as exc:
+            log.error("call %s: %s", self.call_id, exc, extra={"call_id": self.call_id})
+            self._emit(CallEvent("dialing"))
+            self._finish(Outcome.FAILED, None, str(exc))
+            return
+        bound = cfg.rtp_host if cfg.rtp_host != "0.0.0.0" else None  # a wildcard says nothing
+        host = cfg.media_host or bound or self.ua.media_host
+        self.sdp = LocalSession(host, self.rtp.port, codecs=cfg.codecs, dtmf=cfg.dtmf)
         self._emit(CallEvent("dialing"))
         if self._cancel_wanted:
             self._finish(Outcome.NO_ANSWER, None, "hung up before the INVITE was sent")
@@ -644,6 +664,7 @@ class Call:
             self._dest = self.ua.trunk_address
         authorization: tuple[str, str] | None = None
         challenges = 0
+        interval_raised = False
         while True:
             invite = self._build_invite(authorization)
             tx = self.ua.start_invite(invite, self._dest)
@@ -657,9 +678,13 @@ class Call:
                 return
             status = final.status or 0
             if status in (401, 407) and not self._cancel_wanted and challenges < 2:
-                authorization = self._answer_challenge(final, invite)
+                authorization = self._answer_challenge(final, "INVITE", invite.uri or "")
                 if authorization is not None:
                     challenges += 1
+                    continue
+            if status == 422 and not self._cancel_wanted and not interval_raised:
+                interval_raised = self.session_timer.accept_422(final)
+                if interval_raised:
                     continue
             if 200 <= status < 300:
                 await self._confirm(tx, final)
@@ -681,14 +706,16 @@ class Call:
         invite.add("CSeq", f"{self._cseq} INVITE")
         invite.add("Contact", self.ua.contact())
         invite.add("Allow", ALLOW)
+        for name, value in self.session_timer.invite_headers():
+            invite.add(name, value)
         invite.add("User-Agent", self.ua.config.user_agent)
         if authorization is not None:
             invite.add(*authorization)
         invite.add("Content-Type", "application/sdp")
-        invite.body = self.sdp.body()
+        invite.body = self.sdp.offer()
         return invite
 
-    def _answer_challenge(self, resp: SipMessage, invite: SipMessage) -> tuple[str, str] | None:
+    def _answer_challenge(self, resp: SipMessage, method: str, uri: str) -> tuple[str, str] | None:
         cfg = self.ua.config
         if cfg.username is None or cfg.password is None:
             return None
@@ -719,8 +746,8 @@ class Call:
                 challenge,
                 username=cfg.username,
                 password=cfg.password,
-                method="INVITE",
-                uri=invite.uri or "",
+                method=method,
+                uri=uri,
             )
         return None
 
@@ -743,15 +770,17 @@ class Call:
                 return item
             if (item.status or 0) >= 200:
                 return item
-            self._on_provisional(item)
+            await self._on_provisional(item)
 
-    def _on_provisional(self, resp: SipMessage) -> None:
+    async def _on_provisional(self, resp: SipMessage) -> None:
         self._provisional_seen = True
         if (resp.status or 0) > 100 and self.phase == "dialing":
             self.phase = "ringing"
             self._emit(CallEvent("ringing", sip_status=resp.status, sip_reason=resp.reason))
         if resp.body and resp.status == 183:
-            self._apply_remote_sdp(resp.body)
+            problem = await self.take_answer(resp.body)
+            if problem is not None:
+                self._log_bad_sdp("early media", problem)
         self._maybe_cancel()
 
     def _maybe_cancel(self) -> None:
@@ -779,49 +808,66 @@ class Call:
         self.remote_tag = header_param(resp.get("To") or "", "tag")
         self._to = resp.get("To") or self._to
         self.route_set = list(reversed(resp.get_all("Record-Route")))
-        contacts = resp.get_all("Contact")
-        if contacts:
-            self.remote_target = uri_of(contacts[0])
-        ack = self._in_dialog("ACK", cseq=tx.invite.cseq[0])
-        auth_header = tx.invite.get("Proxy-Authorization") or tx.invite.get("Authorization")
-        if auth_header:
-            name = (
-                "Proxy-Authorization" if tx.invite.get("Proxy-Authorization") else "Authorization"
-            )
-            ack.add(name, auth_header)
-        dest = self._in_dialog_dest()
-        tx.confirmed_tag = self.remote_tag
-        tx.ack_2xx = (ack, ack.to_bytes(), dest)
-        self.ua.transport.send_raw(tx.ack_2xx[1], dest, ack)
-        media_ok = self._apply_remote_sdp(resp.body)
+        self._note_peer(resp)
+        self._ack_2xx(tx, self._in_dialog_dest())
+        problem = await self.take_answer(resp.body)
         if self._cancel_wanted or self._ended_locally:
             await self._send_bye()
             self._finish(Outcome.NO_ANSWER, resp.status, "answered after CANCEL; BYE sent")
             return
-        if not media_ok:
+        if problem is not None:
+            self._log_bad_sdp("the answer", problem)
             await self._send_bye()
-            self._finish(Outcome.FAILED, resp.status, "unusable SDP answer")
+            self._finish(Outcome.FAILED, resp.status, f"unusable SDP answer: {problem}")
             return
         self.phase = "answered"
         self._answer_status = resp.status
+        self.session_timer.answered(resp)
         self.answered_event.set()
         self._emit(CallEvent("answered", sip_status=resp.status, sip_reason=resp.reason))
         await self.ended_event.wait()
 
-    def _apply_remote_sdp(self, body: bytes) -> bool:
-        if not body or self.rtp is None:
-            return bool(body)
+    def _ack_2xx(self, tx: InviteClientTransaction, dest: Address) -> None:
+        """ACK a 2xx (with the INVITE's credentials) and keep it for 2xx retransmissions."""
+        ack = self._in_dialog("ACK", cseq=tx.invite.cseq[0])
+        for name in ("Proxy-Authorization", "Authorization"):
+            credentials = tx.invite.get(name)
+            if credentials:
+                ack.add(name, credentials)
+        tx.confirmed_tag = self.remote_tag
+        tx.ack_2xx = (ack, ack.to_bytes(), dest)
+        self.ua.transport.send_raw(tx.ack_2xx[1], dest, ack)
+
+    def _note_peer(self, msg: SipMessage) -> None:
+        """Remote target and allowed methods, from a 2xx or a target refresh request."""
+        contacts = msg.get_all("Contact")
+        if contacts:
+            self.remote_target = uri_of(contacts[0])
+        allowed = msg.get_all("Allow")
+        if allowed:
+            self.peer_allows_update = "UPDATE" in {method.upper() for method in allowed}
+
+    async def take_answer(self, body: bytes) -> str | None:
+        """Apply the peer's SDP answer to our offer; why it is unusable, or None."""
+        assert self.rtp is not None
+        if not body:
+            return "no SDP"
+        cfg = self.ua.config
         try:
-            media = parse_sdp(body)
-            codec = media.codec
-        except (SdpError, ValueError) as exc:
-            log.warning(
-                "call %s: bad SDP from peer: %s", self.call_id, exc, extra={"call_id": self.call_id}
-            )
-            return False
-        self.rtp.remote = (media.address, media.port)
-        self.rtp.codec = codec
-        return True
+            media = await peer_media(body, cfg.codecs, cfg.dtmf)
+        except SdpError as exc:
+            return str(exc)
+        self.rtp.apply(media)
+        return None
+
+    def _log_bad_sdp(self, what: str, problem: str) -> None:
+        log.warning(
+            "call %s: unusable SDP in %s: %s",
+            self.call_id,
+            what,
+            problem,
+            extra={"call_id": self.call_id},
+        )
 
     def _in_dialog(self, method: str, cseq: int | None = None) -> SipMessage:
         if cseq is None:
@@ -880,13 +926,15 @@ class Call:
         )
         self.ua.spawn(fork._send_bye())
 
+    # requests from the peer -------------------------------------------------
     def on_request(self, req: SipMessage, addr: Address) -> None:
         method = req.method or ""
         if method == "ACK":
-            if self._pending_ack is not None:
-                self._pending_ack.set()
+            self._on_ack(req)
             return
         number, _ = req.cseq
+        if number == self._remote_cseq and req.top_via_branch == self._serving_branch:
+            return  # a retransmission of the request we are still answering
         if number <= self._remote_cseq:
             self.ua.respond(req, build_response(req, 500, "Server Internal Error"), addr)
             return
@@ -898,7 +946,7 @@ class Call:
             self.ua.respond(req, build_response(req, 200, "OK"), addr)
             self._finish(Outcome.ANSWERED, self._answer_status, "remote hangup")
         elif method in ("INVITE", "UPDATE"):
-            self._answer_offer(req, addr)
+            self._on_offer(req, addr)
         elif method in ("OPTIONS", "INFO", "NOTIFY"):
             self.ua.respond(req, build_response(req, 200, "OK"), addr)
         else:
@@ -906,28 +954,75 @@ class Call:
             resp.add("Allow", ALLOW)
             self.ua.respond(req, resp, addr)
 
-    def _answer_offer(self, req: SipMessage, addr: Address) -> None:
-        """re-INVITE / UPDATE: a session refresh or a new offer; answer with our SDP."""
-        assert self.sdp is not None
-        if req.body and not self._apply_remote_sdp(req.body):
-            self.ua.respond(req, build_response(req, 488, "Not Acceptable Here"), addr)
-            return
-        contacts = req.get_all("Contact")
-        if contacts:
-            self.remote_target = uri_of(contacts[0])
+    def _on_ack(self, req: SipMessage) -> None:
+        if self._pending_ack is not None:
+            self._pending_ack.set()
+        if req.body and self._offer_in_2xx:
+            self._offer_in_2xx = False
+            self.ua.spawn(self._guarded(self._take_answer_in_ack(req.body), "the ACK's answer"))
+
+    async def _take_answer_in_ack(self, body: bytes) -> None:
+        problem = await self.take_answer(body)
+        if problem is not None:
+            self._log_bad_sdp("an ACK", problem)
+            await self.end_session(f"unusable SDP answer in ACK: {problem}")
+
+    def _on_offer(self, req: SipMessage, addr: Address) -> None:
+        if self._serving_branch is not None:  # still answering the previous one (RFC 3261 14.2)
+            resp = build_response(req, 500, "Server Internal Error")
+            resp.add("Retry-After", "1")
+            self.ua.respond(req, resp, addr)
+        elif self._reinvite_pending and (req.method == "INVITE" or req.body):
+            self.ua.respond(req, build_response(req, 491, "Request Pending"), addr)
+        else:
+            self._serving_branch = req.top_via_branch
+            self.ua.spawn(self._guarded(self._answer_offer(req, addr), f"answering {req.method}"))
+
+    async def _answer_offer(self, req: SipMessage, addr: Address) -> None:
+        """A re-INVITE or UPDATE: a new offer, a session refresh, or both."""
+        try:
+            resp = await self._offer_response(req)
+            self.ua.respond(req, resp, addr)
+        finally:
+            self._serving_branch = None
+        if req.method == "INVITE" and resp.status == 200:
+            await self._retransmit_2xx(resp.to_bytes(), addr)
+
+    async def _offer_response(self, req: SipMessage) -> SipMessage:
+        assert self.sdp is not None and self.rtp is not None
+        timer = answer_request(req, self.session_timer.min_se_s)
+        if timer.too_small:
+            resp = build_response(req, 422, "Session Interval Too Small")
+            for header in timer.headers:
+                resp.add(*header)
+            return resp
+        media = None
+        if req.body:
+            cfg = self.ua.config
+            try:
+                media = await peer_media(req.body, cfg.codecs, cfg.dtmf)
+            except SdpError as exc:
+                self._log_bad_sdp(f"a {req.method} offer (refused with 488)", str(exc))
+                return build_response(req, 488, "Not Acceptable Here")
+        if self.phase != "answered":
+            return build_response(req, 481, "Call/Transaction Does Not Exist")
+        self._note_peer(req)
         resp = build_response(req, 200, "OK")
         resp.add("Contact", self.ua.contact())
         resp.add("Allow", ALLOW)
-        session_expires = req.get("Session-Expires")
-        if session_expires:
-            resp.add("Session-Expires", session_expires.split(";")[0] + ";refresher=uas")
-            resp.add("Require", "timer")
-        resp.add("Content-Type", "application/sdp")
-        codec = self.rtp.codec if self.rtp is not None else None
-        resp.body = self.sdp.body((codec,) if codec is not None and req.body else None)
-        self.ua.respond(req, resp, addr)
-        if req.method == "INVITE":
-            self.ua.spawn(self._retransmit_2xx(resp.to_bytes(), addr))
+        resp.add("Supported", "timer")
+        for header in timer.headers:
+            resp.add(*header)
+        if media is not None:
+            self.rtp.apply(media)
+            resp.body = self.sdp.answer(media.description, media.codec)
+        elif req.method == "INVITE":
+            resp.body = self.sdp.offer()
+            self._offer_in_2xx = True
+        if resp.body:
+            resp.add("Content-Type", "application/sdp")
+        self.session_timer.start(timer.interval)
+        return resp
 
     async def _retransmit_2xx(self, data: bytes, addr: Address) -> None:
         """Timer G-like retransmission of our 2xx to a re-INVITE until the ACK."""
@@ -947,6 +1042,79 @@ class Call:
             extra={"call_id": self.call_id},
         )
         await self.hang_up()
+
+    async def _guarded(self, work: Awaitable[None], what: str) -> None:
+        """Run in-dialog work in the background; if it breaks, only this call ends."""
+        try:
+            await work
+        except Exception:
+            log.exception(
+                "call %s: error in %s", self.call_id, what, extra={"call_id": self.call_id}
+            )
+            self.abort(f"internal error in {what}")
+
+    # session timer (RFC 4028) -----------------------------------------------
+    async def send_refresh(self, method: str, headers: list[tuple[str, str]]) -> SipMessage | None:
+        resp = await self._request_in_dialog(method, headers, None)
+        if resp is not None and resp.status in (401, 407):
+            authorization = self._answer_challenge(resp, method, self.remote_target)
+            if authorization is not None:
+                resp = await self._request_in_dialog(method, headers, authorization)
+        return resp
+
+    async def _request_in_dialog(
+        self, method: str, headers: list[tuple[str, str]], authorization: tuple[str, str] | None
+    ) -> SipMessage | None:
+        """Send an UPDATE (no SDP) or a re-INVITE (our last SDP); None on a timeout."""
+        assert self.sdp is not None
+        msg = self._in_dialog(method)
+        msg.add("Contact", self.ua.contact())
+        msg.add("Allow", ALLOW)
+        for header in headers:
+            msg.add(*header)
+        if authorization is not None:
+            msg.add(*authorization)
+        dest = self._in_dialog_dest()
+        if method != "INVITE":
+            try:
+                return await self.ua.request(msg, dest)
+            except TransactionTimeout:
+                return None
+        msg.add("Content-Type", "application/sdp")
+        msg.body = self.sdp.last_body
+        self._reinvite_pending = True
+        try:
+            return await self._reinvite(msg, dest)
+        finally:
+            self._reinvite_pending = False
+
+    async def _reinvite(self, invite: SipMessage, dest: Address) -> SipMessage | None:
+        tx = self.ua.start_invite(invite, dest)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.ua.config.timers.b
+        while True:
+            try:
+                item = await asyncio.wait_for(tx.responses.get(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                tx.stop()
+                return None
+            if isinstance(item, _Failure):
+                return None
+            status = item.status or 0
+            if status < 200:
+                continue
+            if status < 300:
+                self._ack_2xx(tx, dest)
+            return item
+
+    async def end_session(self, reason: str) -> None:
+        """BYE and end an answered call for a reason of our own."""
+        if self.phase != "answered" or self._ended_locally:
+            return
+        self._ended_locally = True
+        log.info("call %s: %s", self.call_id, reason, extra={"call_id": self.call_id})
+        await self._send_bye()
+        self._finish(Outcome.ANSWERED, self._answer_status, reason)
 
     # control from the carrier -----------------------------------------------
     async def hang_up(self) -> None:
@@ -978,6 +1146,7 @@ class Call:
             return
         self.ended = CallEvent("ended", outcome=outcome, sip_status=status, sip_reason=reason)
         self.phase = "ended"
+        self.session_timer.close()
         if self._pending_ack is not None:
             self._pending_ack.set()
         self.ended_event.set()
