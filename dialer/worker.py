@@ -82,6 +82,9 @@ from dialer.ports import (
 log = logging.getLogger(__name__)
 
 ABANDONED = "abandoned"
+# A machine an agent took (AMD off) stays LIVE here, even once the agent marks
+# it: it needed an agent, which is what the pacer's answer estimate is for; the
+# abandon tallies are read from the rows, where it is a machine.
 _RESULTS = {
     "answered": CallResult.LIVE,
     "machine": CallResult.MACHINE,

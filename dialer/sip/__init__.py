@@ -8,8 +8,9 @@ Modules
     ua           transactions (timers A/B/E/F), the call/dialog state, route sets
     outcomes     final status -> "answered" / "busy" / "no_answer" / ...
     rtp, g711    RTP packets, bridge relay with SSRC/seq/timestamp rewrite, G.711
-    audio        abandon prompt: generated default or a WAV, converted to G.711
-    amd          energy/cadence answering-machine detection on the first seconds
+    audio        prompts: abandon (generated default or a WAV), voicemail (shipped WAV)
+    amd          energy/cadence answering-machine detection on the first seconds,
+                 and the end of a machine's greeting (silence or beep)
     trunk        SipTrunk, the dialer.carrier.Carrier adapter over all of the above
     diagnostics  run_test_call() behind ``callcenter call test``
 
