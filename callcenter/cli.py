@@ -406,6 +406,16 @@ def _campaign_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--wrap-up", type=int, help="Wrap-up limit in seconds."),
         click.option("--caller-id"),
         click.option("--trunk"),
+        click.option(
+            "--amd",
+            type=click.Choice(["off", "hangup", "message"]),
+            help="Answering machines: reach agents (off), are hung up, or get the message.",
+        ),
+        click.option(
+            "--voicemail-wav",
+            metavar="PATH",
+            help="The message for machines (a WAV the dialer reads); '' for the built-in one.",
+        ),
         click.option("--timezone"),
         click.option("--max-attempts", type=int),
         click.option(
@@ -435,6 +445,8 @@ def _campaign_values(options: dict[str, Any]) -> dict[str, Any]:
         "wrap_up": "wrap_up_limit_seconds",
         "caller_id": "caller_id",
         "trunk": "trunk",
+        "amd": "amd_mode",
+        "voicemail_wav": "voicemail_wav",
         "timezone": "timezone",
         "max_attempts": "max_attempts",
         "script_version": "script_version_id",
@@ -472,6 +484,7 @@ def _show_campaign(campaign: Any) -> None:
     click.echo(
         f"{campaign.id}\t{campaign.name}\t{campaign.status.value}\t{campaign.dial_mode.value}\t"
         f"cap {campaign.abandon_cap_percent}%\tmax {campaign.max_attempts} attempts\t"
+        f"amd {campaign.amd_mode.value}\t"
         f"retry {', '.join(f'{k}={v}m' for k, v in delays.items())}"
     )
 

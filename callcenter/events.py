@@ -64,8 +64,13 @@ class CallRinging(Event):
 @event_type
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CallAnswered(Event):
+    """A person answered (or answering-machine detection was not sure, or was off)."""
+
     TYPE: ClassVar[str] = "call.answered"
     call_id: str
+    amd_result: str | None = None  # human / not_sure; None when the campaign's AMD is off
+    amd_decision_ms: int | None = None  # from the answer to the verdict
+    amd_action: str | None = None  # passed_to_agent
 
 
 @event_type
@@ -86,6 +91,11 @@ class CallEnded(Event):
     sip_reason: str | None = None
     agent_id: int | None = None  # the agent the dialer connected it to, if it did
     talk_seconds: float | None = None  # connected for this long before the end
+    # A machine that answering-machine detection caught (it was never call.answered):
+    answered_seconds: float | None = None  # answered this long before the end
+    amd_result: str | None = None  # machine
+    amd_decision_ms: int | None = None
+    amd_action: str | None = None  # hung_up / message_played; None: it hung up first
 
 
 @event_type

@@ -98,30 +98,33 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 # Dials: every calls row.
 DIALS = func.count(Call.id)
+# An answering machine: caught by detection, or marked so by the agent it reached.
+MACHINE = Call.outcome == CallOutcome.MACHINE
 # A person or a machine picked up, and it was not a machine. A call still being
 # classified (no outcome yet) counts as live, as the dialer treats it.
 LIVE_ANSWER = and_(
     Call.answered_at.is_not(None),
     or_(Call.outcome.is_(None), Call.outcome != CallOutcome.MACHINE),
 )
-# An agent talked to a person.
-CONTACT = Call.connected_at.is_not(None)
+# Handled: an agent took the call, whoever was on the line (the base of AHT).
+HANDLED = Call.connected_at.is_not(None)
+# A contact: an agent talked to a person, i.e. a live answer an agent took.
+# The one definition every report and the live floor count, so contacts
+# never exceed live answers: a machine that reached an agent is handled,
+# never a contact.
+CONTACT = and_(LIVE_ANSWER, HANDLED)
 ABANDONED = Call.outcome == CallOutcome.ABANDONED
-MACHINE = Call.outcome == CallOutcome.MACHINE
-# Handled: an agent took the call (same rows as contacts; named for AHT).
-HANDLED = CONTACT
 
 TALK_SECONDS = seconds_between(Call.connected_at, Call.ended_at)
 WRAP_UP_SECONDS = seconds_between(Call.ended_at, Call.wrap_up_ended_at)
 CONNECT_WAIT_SECONDS = seconds_between(Call.answered_at, Call.connected_at)
-CONNECTED_IN_SERVICE_LEVEL = and_(
-    LIVE_ANSWER, CONTACT, CONNECT_WAIT_SECONDS <= SERVICE_LEVEL_SECONDS
-)
+CONNECTED_IN_SERVICE_LEVEL = and_(CONTACT, CONNECT_WAIT_SECONDS <= SERVICE_LEVEL_SECONDS)
 
 
 def reached_step(step: int) -> ColumnElement[bool]:
-    """A call reached step N when its furthest step is N or beyond."""
-    return Call.max_step_reached >= step
+    """A contact reached step N when its furthest step is N or beyond (a
+    machine an agent clicked through reached nothing)."""
+    return and_(CONTACT, Call.max_step_reached >= step)
 
 
 # Appointment set on the call (whatever became of it later).
@@ -164,6 +167,8 @@ class CallCounts:
     abandoned: int = 0
     appointments: int = 0
     sales: int = 0
+    machines: int = 0
+    handled: int = 0
 
     @property
     def contact_rate(self) -> float | None:
@@ -186,6 +191,8 @@ CALL_COUNT_COLUMNS = (
     count_if(ABANDONED).label("abandoned"),
     count_if(APPOINTMENT_SET).label("appointments"),
     count_if(SALE).label("sales"),
+    count_if(MACHINE).label("machines"),
+    count_if(HANDLED).label("handled"),
 )
 
 

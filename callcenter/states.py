@@ -51,6 +51,22 @@ class CallOutcome(StrEnum):
     CANCELLED = "cancelled"
 
 
+class AmdResult(StrEnum):
+    """What answering-machine detection said about a call."""
+
+    HUMAN = "human"
+    MACHINE = "machine"
+    NOT_SURE = "not_sure"
+
+
+class AmdAction(StrEnum):
+    """What the dialer did after the verdict."""
+
+    HUNG_UP = "hung_up"
+    MESSAGE_PLAYED = "message_played"
+    PASSED_TO_AGENT = "passed_to_agent"
+
+
 class LeadState(StrEnum):
     NEW = "new"
     DIALING = "dialing"  # an attempt is in progress: claimed, ringing, or with an agent

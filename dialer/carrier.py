@@ -10,8 +10,14 @@ Life of a customer call, as seen through ``on_progress``::
     dialing -> [ringing] -> [answered] -> ended(outcome, sip_status, sip_reason)
 
 ``ended`` is always the last event and is sent exactly once per call. An
-answered call ends with outcome ``answered`` whatever side hangs up (or
-``machine`` when answering-machine detection says so).
+answered call ends with outcome ``answered`` whatever side hangs up.
+
+Answering-machine detection runs only for calls that ask for it
+(``OriginateRequest.amd``). ``answered`` then waits for the verdict and
+carries it (a person, or not sure: the call goes on to an agent); a machine
+is never reported ``answered``: it is hung up, or left the campaign's
+message, and ends with outcome ``machine`` and the verdict. With AMD off a
+machine's answer looks like a person's, as it does on a real line.
 
 Agent legs are nailed up: ``connect_agent`` calls the agent's phone once;
 when it answers, the leg stays up until ``disconnect_agent`` or the agent
@@ -42,6 +48,26 @@ class Outcome(StrEnum):
 Phase = Literal["dialing", "ringing", "answered", "ended"]
 
 
+class AmdMode(StrEnum):
+    """What a campaign does about answering machines (the values equal the product's)."""
+
+    OFF = "off"
+    HANGUP = "hangup"
+    MESSAGE = "message"  # leave the campaign's message after the greeting, then hang up
+
+
+class AmdResult(StrEnum):
+    HUMAN = "human"
+    MACHINE = "machine"
+    NOT_SURE = "not_sure"
+
+
+class AmdAction(StrEnum):
+    HUNG_UP = "hung_up"
+    MESSAGE_PLAYED = "message_played"
+    PASSED_TO_AGENT = "passed_to_agent"
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -53,6 +79,18 @@ class OriginateRequest:
     caller_id: str
     ring_timeout_s: float = 30.0
     caller_name: str | None = None  # From display name; quoted and cleaned by the carrier
+    amd: AmdMode = AmdMode.OFF
+    voicemail_wav: str | None = None  # the message for AMD "message"; None: the shipped one
+
+
+@dataclass(frozen=True)
+class AmdVerdict:
+    """What answering-machine detection said about a call, and what was done."""
+
+    result: AmdResult
+    decision_ms: int  # from the answer to the verdict
+    answered_at: datetime  # aware UTC
+    action: AmdAction | None = None  # None: the machine hung up before we acted
 
 
 @dataclass(frozen=True)
@@ -64,6 +102,7 @@ class CallProgress:
     sip_status: int | None = None
     sip_reason: str | None = None
     bridged_to: str | None = None  # agent leg id, on an ``ended`` event of a bridged call
+    amd: AmdVerdict | None = None  # on ``answered`` (person, not sure) or ``ended`` (machine)
 
 
 @dataclass(frozen=True)

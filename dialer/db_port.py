@@ -18,6 +18,7 @@ from callcenter.models import AgentStatus, Call, Campaign
 from callcenter.services import agents, call_recovery, calls, dialer_fleet, pacing_log
 from callcenter.services.dialer_fleet import DialerIdentity
 from callcenter.states import AgentState, IllegalTransition
+from dialer.carrier import AmdMode
 from dialer.ports import AgentPhase, AgentSnapshot, CampaignPlan, ClaimedLead, Mode, Tally
 
 log = logging.getLogger(__name__)
@@ -184,4 +185,6 @@ def _plan(campaign: Campaign) -> CampaignPlan:
             if campaign.preview_timeout_seconds is not None
             else None
         ),
+        amd=AmdMode(campaign.amd_mode.value),
+        voicemail_wav=campaign.voicemail_wav or None,
     )

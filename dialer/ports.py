@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from dialer.carrier import AmdMode
+
 
 class Mode(StrEnum):
     PREVIEW = "preview"
@@ -44,6 +46,8 @@ class CampaignPlan:
     max_lines_per_agent: float = 3.0
     abandon_cap: float = 0.03
     preview_timeout_s: float | None = None
+    amd: AmdMode = AmdMode.OFF
+    voicemail_wav: str | None = None  # the campaign's own message (None: the shipped one)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,12 @@ Each call draws its fate from :class:`SimulationProfile` odds with a
 and talk times are log-normal; an answered customer hangs up after the talk
 time unless the dialer hangs up first. The SIP status/reason attached to each
 outcome is what a real trunk would have sent.
+
+Answering machines behave as on the SIP trunk: with the call's AMD off a
+machine's answer is reported as a live answer (and ends ``answered``); with
+AMD on, every answer waits for a (perfect) verdict drawn from
+``amd_decision``, and a machine is hung up or left the message after its
+greeting, ending ``machine``.
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ from dataclasses import dataclass, field
 
 from dialer.carrier import (
     AgentLegRequest,
+    AmdAction,
+    AmdMode,
+    AmdResult,
+    AmdVerdict,
     CallProgress,
     CarrierError,
     OriginateRequest,
@@ -61,6 +71,11 @@ class SimulationProfile:
     ring_time: Distribution = field(default_factory=lambda: Distribution(6.0, 0.5, 1.0, 40.0))
     talk_time: Distribution = field(default_factory=lambda: Distribution(90.0, 0.6, 10.0, 900.0))
     machine_message: Distribution = field(default_factory=lambda: Distribution(20.0, 0.3, 5.0))
+    machine_greeting: Distribution = field(
+        default_factory=lambda: Distribution(6.0, 0.3, 2.0, 15.0)
+    )
+    amd_decision: Distribution = field(default_factory=lambda: Distribution(2.0, 0.3, 0.5, 5.0))
+    voicemail_s: float = 12.0  # the message left on a machine
     setup_delay_s: float = 0.2  # INVITE to first ringing
     time_scale: float = 1.0  # < 1 runs the world faster (tests, demos)
 
@@ -81,11 +96,23 @@ _FINALS: dict[str, tuple[Outcome, int, str]] = {
 }
 
 
+@dataclass(frozen=True)
+class _Times:
+    """One call's drawn durations, in simulated seconds."""
+
+    ring: float
+    talk: float
+    message: float  # how long a machine holds the line with nobody acting on it
+    greeting: float  # a machine's greeting, up to its beep
+    decision: float  # answer to AMD verdict
+
+
 @dataclass
 class _SimCall:
     call_id: str
     on_progress: ProgressCallback
     fate: str
+    amd: AmdMode = AmdMode.OFF
     phase: Phase = "dialing"
     task: asyncio.Task[None] | None = None
     bridged_to: str | None = None
@@ -141,20 +168,24 @@ class SimulatedCarrier:
             raise CarrierError("carrier not started")
         if request.call_id in self._calls:
             raise CarrierError(f"call {request.call_id} already exists")
-        call = _SimCall(request.call_id, on_progress, self._pick_fate())
+        call = _SimCall(request.call_id, on_progress, self._pick_fate(), AmdMode(request.amd))
         self._calls[request.call_id] = call
         self._emit(call, "dialing")
-        ring = self.profile.ring_time.draw(self._rng)
-        talk = self.profile.talk_time.draw(self._rng)
-        message = self.profile.machine_message.draw(self._rng)
+        profile = self.profile
+        times = _Times(
+            ring=profile.ring_time.draw(self._rng),
+            talk=profile.talk_time.draw(self._rng),
+            message=profile.machine_message.draw(self._rng),
+            greeting=profile.machine_greeting.draw(self._rng),
+            decision=profile.amd_decision.draw(self._rng),
+        )
         call.task = asyncio.get_running_loop().create_task(
-            self._run(call, request.ring_timeout_s, ring, talk, message)
+            self._run(call, request.ring_timeout_s, times)
         )
 
-    async def _run(
-        self, call: _SimCall, ring_timeout: float, ring: float, talk: float, message: float
-    ) -> None:
+    async def _run(self, call: _SimCall, ring_timeout: float, times: _Times) -> None:
         scale = self.profile.time_scale
+        ring, talk, message = times.ring, times.talk, times.message
         try:
             if await self._wait(call, self.profile.setup_delay_s * scale):
                 return self._end(call, Outcome.NO_ANSWER, 487, "Request Terminated")
@@ -170,15 +201,38 @@ class SimulatedCarrier:
             if not answers:
                 return self._end(call, *_FINALS["no_answer"])
             call.phase = "answered"
-            self._emit(call, "answered", sip_status=200, sip_reason="OK")
+            verdict = None
+            if call.amd is not AmdMode.OFF:
+                verdict = await self._detect(call, times)
+                if verdict is None or verdict.result is AmdResult.MACHINE:
+                    return
+            self._emit(call, "answered", sip_status=200, sip_reason="OK", amd=verdict)
             hold = message if call.fate == "machine" else talk
             by_us = await self._wait(call, hold * scale)
-            outcome = Outcome.MACHINE if call.fate == "machine" else Outcome.ANSWERED
-            reason = "local hangup" if by_us else "remote hangup"
-            self._end(call, outcome, 200, reason)
+            self._end(call, Outcome.ANSWERED, 200, "local hangup" if by_us else "remote hangup")
         except asyncio.CancelledError:
             self._end(call, Outcome.FAILED, None, "carrier stopped")
             raise
+
+    async def _detect(self, call: _SimCall, times: _Times) -> AmdVerdict | None:
+        """The verdict after the answer; a machine is dealt with here and ended.
+        None when the dialer hung up before the verdict."""
+        scale = self.profile.time_scale
+        answered_at = utc_now()
+        if await self._wait(call, times.decision * scale):
+            self._end(call, Outcome.ANSWERED, 200, "local hangup")
+            return None
+        decision_ms = round(1000 * times.decision)
+        if call.fate != "machine":
+            return AmdVerdict(AmdResult.HUMAN, decision_ms, answered_at, AmdAction.PASSED_TO_AGENT)
+        action = AmdAction.HUNG_UP
+        if call.amd is AmdMode.MESSAGE:
+            greeting_left = max(0.0, times.greeting - times.decision)
+            if not await self._wait(call, (greeting_left + self.profile.voicemail_s) * scale):
+                action = AmdAction.MESSAGE_PLAYED
+        verdict = AmdVerdict(AmdResult.MACHINE, decision_ms, answered_at, action)
+        self._end(call, Outcome.MACHINE, 200, "answering machine", amd=verdict)
+        return verdict
 
     @staticmethod
     async def _wait(call: _SimCall, seconds: float) -> bool:
@@ -189,7 +243,14 @@ class SimulatedCarrier:
             return False
         return True
 
-    def _end(self, call: _SimCall, outcome: Outcome, status: int | None, reason: str) -> None:
+    def _end(
+        self,
+        call: _SimCall,
+        outcome: Outcome,
+        status: int | None,
+        reason: str,
+        amd: AmdVerdict | None = None,
+    ) -> None:
         if call.phase == "ended":
             return
         bridged = call.bridged_to
@@ -199,7 +260,7 @@ class SimulatedCarrier:
                 agent.bridged_to = None
         call.phase = "ended"
         self._calls.pop(call.call_id, None)
-        self._emit(call, "ended", outcome, status, reason, bridged)
+        self._emit(call, "ended", outcome, status, reason, bridged, amd)
 
     @staticmethod
     def _emit(
@@ -209,6 +270,7 @@ class SimulatedCarrier:
         sip_status: int | None = None,
         sip_reason: str | None = None,
         bridged_to: str | None = None,
+        amd: AmdVerdict | None = None,
     ) -> None:
         call.on_progress(
             CallProgress(
@@ -219,6 +281,7 @@ class SimulatedCarrier:
                 sip_status=sip_status,
                 sip_reason=sip_reason,
                 bridged_to=bridged_to,
+                amd=amd,
             )
         )
 

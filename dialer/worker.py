@@ -49,7 +49,14 @@ from callcenter.events import (
     TrunkStatusReported,
 )
 from dialer.agent_pool import AgentPool
-from dialer.carrier import AgentLegRequest, CallProgress, Carrier, CarrierError, OriginateRequest
+from dialer.carrier import (
+    AgentLegRequest,
+    AmdVerdict,
+    CallProgress,
+    Carrier,
+    CarrierError,
+    OriginateRequest,
+)
 from dialer.pacing import (
     AbandonTally,
     AgentStatus,
@@ -77,6 +84,9 @@ log = logging.getLogger(__name__)
 
 ABANDONED = "abandoned"
 _TRUNK_STATE_KEYS = ("healthy", "reason", "registration", "registration_detail", "options")
+# A machine an agent took (AMD off) stays LIVE here, even once the agent marks
+# it: it needed an agent, which is what the pacer's answer estimate is for; the
+# abandon tallies are read from the rows, where it is a machine.
 _RESULTS = {
     "answered": CallResult.LIVE,
     "machine": CallResult.MACHINE,
@@ -118,6 +128,17 @@ def outcome_of_ended(carrier_outcome: str | None, *, answered: bool, connected: 
     if answered and not connected and outcome != "machine":
         return ABANDONED
     return outcome
+
+
+def amd_fields(verdict: AmdVerdict | None) -> dict[str, Any]:
+    """A carrier's AMD verdict as the call events carry it."""
+    if verdict is None:
+        return {}
+    return {
+        "amd_result": verdict.result.value,
+        "amd_decision_ms": verdict.decision_ms,
+        "amd_action": verdict.action.value if verdict.action is not None else None,
+    }
 
 
 def launches_allowed(decision: PacerDecision, *, healthy: bool, trunk_room: int | None) -> int:
@@ -567,6 +588,8 @@ class DialerWorker:
             caller_id=plan.caller_id,
             ring_timeout_s=plan.ring_timeout_s,
             caller_name=plan.caller_name,
+            amd=plan.amd,
+            voicemail_wav=plan.voicemail_wav,
         )
         try:
             await self.carrier.originate(request, self.on_progress)
@@ -592,7 +615,7 @@ class DialerWorker:
             self.bus.publish(CallRinging(call_id=call.call_id))
         elif progress.phase == "answered":
             call.answered_at = self._now()
-            self.bus.publish(CallAnswered(call_id=call.call_id))
+            self.bus.publish(CallAnswered(call_id=call.call_id, **amd_fields(progress.amd)))
             if call.preview_agent is not None:
                 call.connecting = True
                 call.connect_task = self._spawn(self._connect(call, call.preview_agent))
@@ -764,6 +787,12 @@ class DialerWorker:
                 talk_seconds=(
                     self._now() - call.connected_at if call.connected_at is not None else None
                 ),
+                answered_seconds=(
+                    (progress.at - progress.amd.answered_at).total_seconds()
+                    if progress.amd is not None
+                    else None
+                ),
+                **amd_fields(progress.amd),
             )
         )
         self._record_outcome(call, progress.outcome or "failed")

@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from callcenter.calling_windows import WEEKDAYS, CallingWindows, Window
 from callcenter.leadfiles import to_ascii_digits
-from callcenter.models import Campaign, DialMode
+from callcenter.models import AmdMode, Campaign, DialMode
 from callcenter.services.campaigns import (
     MIN_RING_TIMEOUT_SECONDS,
     RETRY_OUTCOMES,
@@ -42,6 +42,11 @@ OUTCOME_LABELS = {
     "abandoned": _l("Abandoned"),
     "failed": _l("Failed"),
 }
+AMD_MODE_CHOICES = [
+    (AmdMode.OFF.value, _l("Off: machines reach agents")),
+    (AmdMode.HANGUP.value, _l("Hang up on machines")),
+    (AmdMode.MESSAGE.value, _l("Leave a message on machines, then hang up")),
+]
 DIAL_MODE_CHOICES = [
     (DialMode.PREVIEW.value, _l("Preview")),
     (DialMode.PROGRESSIVE.value, _l("Progressive")),
@@ -77,6 +82,13 @@ class CampaignForm(FlaskForm):
     )
     caller_id = StringField(_l("Caller ID"), validators=[Optional(), Length(max=32)])
     trunk = StringField(_l("Trunk"), validators=[Optional(), Length(max=120)])
+    amd_mode = SelectField(
+        _l("Answering-machine detection"), choices=AMD_MODE_CHOICES, default=AmdMode.OFF.value
+    )
+    voicemail_wav = StringField(
+        _l("Message for machines (WAV path on the dialer; empty: the built-in message)"),
+        validators=[Optional(), Length(max=255)],
+    )
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
     max_attempts = IntegerField(
         _l("Max attempts"), validators=[InputRequired(), NumberRange(min=1, max=100)]
@@ -121,11 +133,13 @@ class CampaignForm(FlaskForm):
             "wrap_up_limit_seconds",
             "caller_id",
             "trunk",
+            "voicemail_wav",
             "timezone",
             "max_attempts",
         ):
             getattr(self, name).data = getattr(campaign, name)
         self.dial_mode.data = campaign.dial_mode.value
+        self.amd_mode.data = campaign.amd_mode.value
         self.script_version_id.data = str(campaign.script_version_id or "")
         self.holidays.data = "\n".join(campaign.holidays or [])
         self.teams.data = [team.id for team in campaign.teams]
@@ -147,6 +161,8 @@ class CampaignForm(FlaskForm):
             timezone="Asia/Tehran",
             max_attempts=5,
             dial_mode=DialMode.PROGRESSIVE,
+            amd_mode=AmdMode.OFF,
+            voicemail_wav="",
             calling_windows={},
             holidays=[],
             retry_delays_minutes={},
@@ -175,6 +191,8 @@ class CampaignForm(FlaskForm):
             "wrap_up_limit_seconds": self.wrap_up_limit_seconds.data,
             "caller_id": self.caller_id.data or "",
             "trunk": self.trunk.data or "",
+            "amd_mode": self.amd_mode.data,
+            "voicemail_wav": (self.voicemail_wav.data or "").strip(),
             "timezone": (self.timezone.data or "").strip(),
             "max_attempts": self.max_attempts.data,
             "holidays": [

@@ -11,6 +11,7 @@ from callcenter.models.calls import (
     StepOutcome,
 )
 from callcenter.models.campaigns import (
+    AmdMode,
     Campaign,
     CampaignStatus,
     DialMode,
@@ -35,6 +36,7 @@ from callcenter.models.users import Team, User, supervised_teams
 __all__ = [
     "AgentStateChange",
     "AgentStatus",
+    "AmdMode",
     "Appointment",
     "AppointmentStatus",
     "AuditEntry",

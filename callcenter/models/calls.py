@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from callcenter.db import Base, UTCDateTime
 from callcenter.models._types import created_at_column, enum_column
 from callcenter.models.leads import Customer, Lead
-from callcenter.states import CallOutcome, CallState
+from callcenter.states import AmdAction, AmdResult, CallOutcome, CallState
 
 
 class Call(Base):
@@ -36,7 +36,10 @@ class Call(Base):
     outcome: Mapped[CallOutcome | None] = enum_column(CallOutcome, nullable=True)
     sip_status: Mapped[int | None]
     sip_reason: Mapped[str | None] = mapped_column(String(120))
+    amd_result: Mapped[AmdResult | None] = enum_column(AmdResult, nullable=True)
     amd_decision_ms: Mapped[int | None]
+    """From the answer to the answering-machine verdict."""
+    amd_action: Mapped[AmdAction | None] = enum_column(AmdAction, nullable=True)
     dialed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ringing_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -95,6 +98,7 @@ class DispositionCode(StrEnum):
     DO_NOT_CALL = "do_not_call"
     NO_DECISION = "no_decision"
     SALE = "sale"
+    ANSWERING_MACHINE = "answering_machine"  # the call counts as a machine, not a contact
 
 
 class Disposition(Base):

@@ -19,6 +19,14 @@ class DialMode(StrEnum):
     PREDICTIVE = "predictive"
 
 
+class AmdMode(StrEnum):
+    """Answering-machine detection: off, hang up on machines, or leave them a message."""
+
+    OFF = "off"
+    HANGUP = "hangup"
+    MESSAGE = "message"
+
+
 class CampaignStatus(StrEnum):
     ACTIVE = "active"
     PAUSED = "paused"
@@ -70,6 +78,9 @@ class Campaign(Base):
     preview_timeout_seconds: Mapped[int | None] = mapped_column()
     caller_id: Mapped[str] = mapped_column(String(32), default="")
     trunk: Mapped[str] = mapped_column(String(120), default="default")
+    amd_mode: Mapped[AmdMode] = enum_column(AmdMode, default=AmdMode.OFF)
+    voicemail_wav: Mapped[str] = mapped_column(String(255), default="")
+    """The message AMD "message" leaves on machines; "" is the one the dialer ships."""
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tehran")
     calling_windows: Mapped[dict[str, Any]] = mapped_column(JSONColumn, default=dict)
     holidays: Mapped[list[str]] = mapped_column(JSONColumn, default=list)

@@ -33,6 +33,8 @@ from callcenter.states import (
     CALL_TRANSITIONS,
     DIALABLE_LEAD_STATES,
     AgentState,
+    AmdAction,
+    AmdResult,
     CallOutcome,
     CallState,
     LeadState,
@@ -154,7 +156,24 @@ def on_answered(session: Session, event: CallAnswered) -> Call:
     if call.state in (CallState.DIALING, CallState.RINGING):
         _move(session, call, CallState.ANSWERED, event.occurred_at)
         call.answered_at = event.occurred_at
+    _record_amd(call, event.amd_result, event.amd_decision_ms, event.amd_action)
     return call
+
+
+def _record_amd(
+    call: Call, result: str | None, decision_ms: int | None, action: str | None
+) -> None:
+    """The answering-machine verdict, when the call had detection; a value the
+    product does not know is left out (the call itself still counts)."""
+    if result is None:
+        return
+    try:
+        call.amd_result = AmdResult(result)
+        call.amd_action = AmdAction(action) if action is not None else None
+    except ValueError:
+        log.warning("call %s: unknown AMD verdict %r / %r", call.id, result, action)
+        return
+    call.amd_decision_ms = decision_ms
 
 
 def on_connected(session: Session, event: CallConnected) -> Call:
@@ -209,6 +228,9 @@ def on_ended(session: Session, event: CallEnded) -> Call:
     _move(session, call, CallState.ENDED, at)
     call.outcome = outcome
     call.ended_at = at
+    if event.answered_seconds is not None and call.answered_at is None:
+        call.answered_at = at - timedelta(seconds=event.answered_seconds)
+    _record_amd(call, event.amd_result, event.amd_decision_ms, event.amd_action)
     call.sip_status = event.sip_status
     call.sip_reason = (event.sip_reason or "")[:120] or None
     session.flush()

@@ -3,9 +3,11 @@ other services read from a campaign (calling windows, retry delays)."""
 
 from __future__ import annotations
 
+import wave
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,7 +16,15 @@ from sqlalchemy.orm import Session
 
 from callcenter.calling_windows import CallingWindows, CallingWindowsError
 from callcenter.errors import Conflict, InvalidInput, NotFound
-from callcenter.models import Campaign, CampaignStatus, DialMode, ScriptVersion, Team, User
+from callcenter.models import (
+    AmdMode,
+    Campaign,
+    CampaignStatus,
+    DialMode,
+    ScriptVersion,
+    Team,
+    User,
+)
 from callcenter.services import audit
 
 MIN_RING_TIMEOUT_SECONDS = 15
@@ -48,6 +58,8 @@ EDITABLE = (
     "wrap_up_limit_seconds",
     "caller_id",
     "trunk",
+    "amd_mode",
+    "voicemail_wav",
     "timezone",
     "calling_windows",
     "holidays",
@@ -289,6 +301,31 @@ def _dial_mode(value: Any) -> DialMode:
         raise ValueError(f"one of {', '.join(mode.value for mode in DialMode)}") from None
 
 
+def _amd_mode(value: Any) -> AmdMode:
+    try:
+        return AmdMode(str(value))
+    except ValueError:
+        raise ValueError(f"one of {', '.join(mode.value for mode in AmdMode)}") from None
+
+
+def _voicemail_wav(value: Any) -> str:
+    """ "" (the message the dialer ships) or the absolute path of a 16-bit PCM
+    WAV file the dialer can read (checked here on the web host too)."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    path = Path(text)
+    if len(text) > 255 or not path.is_absolute() or path.suffix.lower() != ".wav":
+        raise ValueError("the absolute path of a .wav file")
+    try:
+        with wave.open(str(path), "rb") as wav:
+            if wav.getsampwidth() != 2 or not wav.getnframes():
+                raise ValueError("a WAV file of 16-bit samples")
+    except (OSError, EOFError, wave.Error):
+        raise ValueError("not a readable PCM WAV file") from None
+    return text
+
+
 def _timezone(value: Any) -> str:
     try:
         ZoneInfo(str(value))
@@ -345,6 +382,8 @@ _CHECKS: dict[str, Any] = {
     "wrap_up_limit_seconds": _int_between(0, 3600),
     "caller_id": _text(32),
     "trunk": _text(120),
+    "amd_mode": _amd_mode,
+    "voicemail_wav": _voicemail_wav,
     "timezone": _timezone,
     "calling_windows": _windows,
     "holidays": _holidays,
@@ -356,6 +395,6 @@ _CHECKS: dict[str, Any] = {
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, DialMode | CampaignStatus):
+    if isinstance(value, DialMode | CampaignStatus | AmdMode):
         return str(value)
     return value

@@ -2,7 +2,10 @@
 
 One `dispositions` row per handled call; the lead moves through
 `lead_lifecycle.settle_attempt` (which adds the number to DNC at once for
-do_not_call and writes the Callback row for callback)."""
+do_not_call and writes the Callback row for callback). An answering machine
+that reached the agent (the campaign's detection off, or it missed) makes
+the call's outcome `machine`: from then on it counts as a machine, not as a
+live answer or a contact, in every report and on the live floor."""
 
 from __future__ import annotations
 
@@ -69,7 +72,8 @@ def set_disposition(
     when = None
     if disposition_code is DispositionCode.CALLBACK:
         when = parse_callback_at(callback_at, now)
-    if rejection and rejection.get("reason_code"):
+    machine = disposition_code is DispositionCode.ANSWERING_MACHINE
+    if rejection and rejection.get("reason_code") and not machine:
         workstation.record_rejection(
             session,
             agent_id,
@@ -89,6 +93,12 @@ def set_disposition(
         appointments.booked_on_call(session, call.id) is None
     ):
         raise InvalidInput("book the meeting first (steps 5-7)", details={"field": "code"})
+    if machine:
+        if appointments.booked_on_call(session, call.id) is not None:
+            raise InvalidInput(
+                "a meeting was booked on this call: a person answered", details={"field": "code"}
+            )
+        call.outcome = CallOutcome.MACHINE
     text = str(notes or "")
     workstation.save_notes(session, agent_id, call.id, text)
     disposition = Disposition(

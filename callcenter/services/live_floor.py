@@ -236,9 +236,12 @@ class LiveFloor:
         self._move(event.call_id, CallState.RINGING, "ringing_at", event.occurred_at)
 
     def _answered(self, event: CallAnswered) -> None:
-        call = self._move(event.call_id, CallState.ANSWERED, "answered_at", event.occurred_at)
-        if call is not None:
-            self.counters.add(_day(call), call["campaign_id"], {"live_answers": 1})
+        call = self.counters.get_call(event.call_id)
+        if call is None:
+            return
+        call.update(amd_result=event.amd_result, amd_decision_ms=event.amd_decision_ms)
+        self._move(event.call_id, CallState.ANSWERED, "answered_at", event.occurred_at, call)
+        self.counters.add(_day(call), call["campaign_id"], {"live_answers": 1})
 
     def _connected(self, event: CallConnected) -> None:
         call = self.counters.get_call(event.call_id)
@@ -249,7 +252,7 @@ class LiveFloor:
             event.call_id, CallState.CONNECTED, "connected_at", event.occurred_at, call
         )
         assert call is not None
-        deltas: Totals = {"contacts": 1}
+        deltas: Totals = {"contacts": 1, "handled": 1}
         if not call.get("answered_at"):
             # connected with no answer event (preview): answered at the connect,
             # as the call service records it
@@ -287,15 +290,13 @@ class LiveFloor:
             call["agent_id"] = event.agent_id
             talk = timedelta(seconds=event.talk_seconds or 0)
             call["connected_at"] = (event.occurred_at - talk).isoformat()
-            deltas["contacts"] = 1
+            deltas.update(contacts=1, handled=1)
             agent_deltas["calls"] = 1
         if event.outcome == CallOutcome.ABANDONED:
             deltas["abandoned"] = 1
-        if event.outcome == CallOutcome.MACHINE and call.get("answered_at"):
-            # a live answer until classified as a machine (metrics.LIVE_ANSWER)
-            deltas["live_answers"] = -1
-            if call.get("in_sl"):
-                deltas["connected_sl"] = -1
+        if event.outcome == CallOutcome.MACHINE:
+            machine, agent_machine = machine_deltas(call)
+            deltas, agent_deltas = _summed(deltas, machine), _summed(agent_deltas, agent_machine)
         if call.get("connected_at"):
             deltas["talk_s"] = (event.occurred_at - _at(call["connected_at"])).total_seconds()
         if deltas:
@@ -309,6 +310,8 @@ class LiveFloor:
         self.counters.drop_call(event.call_id)
         call.update(state=CallState.ENDED.value, ended_at=event.occurred_at.isoformat())
         call["outcome"] = event.outcome
+        if event.amd_result is not None:
+            call.update(amd_result=event.amd_result, amd_decision_ms=event.amd_decision_ms)
         self._emit_call(call)
         if event.outcome == CallOutcome.ABANDONED:
             self.emit(ABANDON_EVENT, _abandon_row(call), _room(call["campaign_id"]))
@@ -413,14 +416,17 @@ class LiveFloor:
             elif isinstance(row, StepOutcome) and row.action is StepAction.ENTER:
                 pending.append(("step", row.call_id, row.step_number))
         for row in session.dirty:
+            if not isinstance(row, Call):
+                continue
             if (
-                isinstance(row, Call)
-                and row.ended_at
+                row.ended_at
                 and row.wrap_up_ended_at
                 and inspect(row).attrs.wrap_up_ended_at.history.added
             ):
                 seconds = (row.wrap_up_ended_at - row.ended_at).total_seconds()
                 pending.append(("wrap_up", row.id, row.campaign_id, row.dialed_at, seconds))
+            if _became_machine(row):
+                pending.append(("machine", row.id, row.campaign_id, row.dialed_at, _as_live(row)))
 
     def _committed(self, session: Session) -> None:
         if session.in_nested_transaction():
@@ -446,6 +452,8 @@ class LiveFloor:
                     self._appointment(item[1])
                 elif item[0] == "wrap_up":
                     self._wrap_up(*item[1:])
+                elif item[0] == "machine":
+                    self._marked_machine(*item[1:])
                 else:
                     self._step(item[1], item[2])
             except redis.RedisError:
@@ -480,6 +488,25 @@ class LiveFloor:
             day = self.local_day(dialed_at)
             if not self.ensure_built(day):
                 self.counters.add(day, campaign_id, {"wrap_up_s": seconds})
+
+    def _marked_machine(
+        self, call_id: str, campaign_id: int, dialed_at: datetime, call: dict[str, Any]
+    ) -> None:
+        """An agent said the call they had was a machine: it leaves the live
+        answers and contacts it was counted in (metrics.LIVE_ANSWER, CONTACT)."""
+        if not self.counters.claim(f"machine-call:{call_id}"):
+            return
+        day = self.local_day(dialed_at)
+        if self.ensure_built(day):
+            return
+        deltas, agent_deltas = machine_deltas(call)
+        self.counters.add(
+            day,
+            campaign_id,
+            deltas,
+            agent_id=call["agent_id"] if agent_deltas else None,
+            agent_deltas=agent_deltas or None,
+        )
 
     def _step(self, call_id: str, step: int) -> None:
         call = self.counters.get_call(call_id)
@@ -688,12 +715,13 @@ def rates(raw: Mapping[str, float]) -> dict[str, Any]:
         "contacts": count("contacts"),
         "abandoned": count("abandoned"),
         "appointments": count("appointments"),
+        "machines": count("machines"),
         "abandon_rate": metrics.ratio(count("abandoned"), count("live_answers")),
         "contact_rate": metrics.ratio(count("live_answers"), count("dials")),
         "conversion_rate": metrics.ratio(count("appointments"), count("contacts")),
         "service_level": metrics.ratio(count("connected_sl"), count("live_answers")),
         "connect_wait": metrics.ratio(raw.get("connect_wait_s", 0.0), count("connect_wait_n")),
-        "aht": metrics.average_handle_time(talk, wrap_up, count("contacts")),
+        "aht": metrics.average_handle_time(talk, wrap_up, count("handled")),
         "occupancy": metrics.occupancy(
             raw.get(STATE_SECONDS[AgentState.ON_CALL], 0.0),
             raw.get(STATE_SECONDS[AgentState.WRAP_UP], 0.0),
@@ -730,10 +758,50 @@ def _add_open_state_time(
             raw[name] = raw.get(name, 0.0) + (now - since).total_seconds()
 
 
+def machine_deltas(call: Mapping[str, Any]) -> tuple[Totals, Totals]:
+    """What a call found to be a machine adds to the campaign's and its
+    agent's counters: one machine, and out of what it counted in as live."""
+    deltas: Totals = {"machines": 1}
+    agent_deltas: Totals = {}
+    if call.get("answered_at"):
+        deltas["live_answers"] = -1
+    if call.get("connected_at"):
+        deltas["contacts"] = -1
+        agent_deltas["calls"] = -1
+    if call.get("in_sl"):
+        deltas["connected_sl"] = -1
+    return deltas, agent_deltas
+
+
+def _summed(first: Totals, second: Totals) -> Totals:
+    total = dict(first)
+    for name, value in second.items():
+        total[name] = total.get(name, 0) + value
+    return {name: value for name, value in total.items() if value}
+
+
+def _became_machine(row: Call) -> bool:
+    """The outcome of an ended call changed to machine (the agent's disposition)."""
+    history = inspect(row).attrs.outcome.history
+    return CallOutcome.MACHINE in (history.added or ()) and any(
+        old is not None and old != CallOutcome.MACHINE for old in history.deleted or ()
+    )
+
+
+def _as_live(row: Call) -> dict[str, Any]:
+    """What the live floor counted a call as, from its row."""
+    return {
+        "answered_at": _iso(row.answered_at),
+        "connected_at": _iso(row.connected_at),
+        "in_sl": _in_service_level(row),
+        "agent_id": row.agent_id,
+    }
+
+
 def _call_row(call: Mapping[str, Any]) -> dict[str, Any]:
     keys = (
         "call_id", "campaign_id", "state", "agent_id", "customer", "step", "dialed_at",
-        "answered_at", "connected_at", "ended_at", "outcome",
+        "answered_at", "connected_at", "ended_at", "outcome", "amd_result", "amd_decision_ms",
     )  # fmt: skip
     return {key: call.get(key) for key in keys}
 
@@ -903,7 +971,9 @@ def totals_from_db(
         metrics.sum_of(metrics.TALK_SECONDS).label("talk_s"),
         metrics.sum_of(metrics.WRAP_UP_SECONDS).label("wrap_up_s"),
     )
-    names = ("dials", "live_answers", "contacts", "abandoned", "appointments")
+    names = (
+        "dials", "live_answers", "contacts", "abandoned", "appointments", "machines", "handled",
+    )  # fmt: skip
     extra = ("connected_sl", "connect_wait_s", "connect_wait_n", "talk_s", "wrap_up_s")
     for row in session.execute(
         select(Call.campaign_id, *columns).where(dialed).group_by(Call.campaign_id)
@@ -976,6 +1046,8 @@ def live_maps_from_db(
             "customer": _full_name(title, first, last),
             "step": call.current_step,
             "in_sl": _in_service_level(call),
+            "amd_result": str(call.amd_result) if call.amd_result is not None else None,
+            "amd_decision_ms": call.amd_decision_ms,
         }
     agents: dict[int, dict[str, Any]] = {}
     for status in session.scalars(select(AgentStatus)):

@@ -14,8 +14,9 @@ Modules
     outcomes     final status -> "answered" / "busy" / "no_answer" / ...
     rtp, g711    RTP packets, bridge relay with SSRC/seq/timestamp rewrite, G.711
     rtp_ports    RTP sockets on even ports of the configured range
-    audio        abandon prompt: generated default or a WAV, converted to G.711
-    amd          energy/cadence answering-machine detection on the first seconds
+    audio        prompts: abandon (generated default or a WAV), voicemail (shipped WAV)
+    amd          energy/cadence answering-machine detection on the first seconds,
+                 and the end of a machine's greeting (silence or beep)
     trunk        SipTrunk, the dialer.carrier.Carrier adapter over all of the above
     config       trunk_config_from(settings): the [dialer.sip] settings -> SipTrunkConfig
     diagnostics  run_test_call() behind ``callcenter call test``

@@ -14,11 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dialer.carrier import (
     AgentLegRequest,
+    AmdAction,
+    AmdMode,
+    AmdResult,
+    AmdVerdict,
     CallProgress,
     CarrierError,
     OriginateRequest,
@@ -28,11 +32,11 @@ from dialer.carrier import (
     TrunkStatus,
     utc_now,
 )
-from dialer.sip.amd import AmdConfig, AnsweringMachineDetector
-from dialer.sip.audio import Prompt
+from dialer.sip.amd import AmdConfig, AnsweringMachineDetector, GreetingEnd
+from dialer.sip.audio import DEFAULT_VOICEMAIL_WAV, Prompt, PromptError
 from dialer.sip.keepalive import OptionsProbe
 from dialer.sip.registration import Registration
-from dialer.sip.rtp import RtpPacket, connect, disconnect
+from dialer.sip.rtp import FRAME_SECONDS, RtpPacket, connect, disconnect
 from dialer.sip.transport import TraceHook
 from dialer.sip.ua import Call, CallEvent, UaConfig, UserAgent, resolve
 
@@ -50,9 +54,8 @@ class SipTrunkConfig:
     agent_ring_timeout_s: float = 30.0
     caller_id: str = "anonymous"  # From user of a call whose campaign has none
     caller_name: str | None = None  # From display name of a call that brings none
-    # With AMD on, a customer call's ``answered`` event waits for the verdict (at most
-    # ``total_analysis_s``); a machine is hung up and ends with outcome "machine".
-    amd: AmdConfig | None = None
+    # The detector's tuning; each call asks for detection or not (OriginateRequest.amd).
+    amd: AmdConfig = field(default_factory=AmdConfig)
 
 
 @dataclass
@@ -61,7 +64,9 @@ class _Leg:
     on_progress: ProgressCallback
     task: asyncio.Task[None] | None = None
     bridged_to: str | None = None
-    detect_machine: bool = False
+    amd_mode: AmdMode = AmdMode.OFF
+    voicemail_wav: str | None = None
+    verdict: AmdVerdict | None = None
     machine_reason: str | None = None
 
 
@@ -73,6 +78,7 @@ class SipTrunk:
         self._agents: dict[str, _Leg] = {}
         self._background: list[asyncio.Task[None]] = []
         self._prompt: Prompt | None = None
+        self._voicemails: dict[str, Prompt] = {}  # by WAV path; "" is the shipped message
         self.options = OptionsProbe(
             self.ua,
             interval_s=config.keepalive_interval_s,
@@ -89,6 +95,7 @@ class SipTrunk:
     # lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
         self._prompt = Prompt.load(self.config.abandon_wav)
+        self._voicemails[""] = Prompt.load(DEFAULT_VOICEMAIL_WAV)
         await self.ua.start()
         loop = asyncio.get_running_loop()
         self._background.append(loop.create_task(self.options.run()))
@@ -179,7 +186,8 @@ class SipTrunk:
             request.ring_timeout_s,
             on_progress,
             None,
-            detect_machine=self.config.amd is not None,
+            amd_mode=AmdMode(request.amd),
+            voicemail_wav=request.voicemail_wav,
             caller_name=request.caller_name or self.config.caller_name,
         )
         self._customers[request.call_id] = leg
@@ -256,7 +264,8 @@ class SipTrunk:
         ring_timeout_s: float,
         on_progress: ProgressCallback,
         dest: tuple[str, int] | None,
-        detect_machine: bool = False,
+        amd_mode: AmdMode = AmdMode.OFF,
+        voicemail_wav: str | None = None,
         caller_name: str | None = None,
     ) -> _Leg:
         dialing = asyncio.Event()
@@ -264,13 +273,13 @@ class SipTrunk:
         def on_event(call: Call, event: CallEvent) -> None:
             if event.phase == "dialing":
                 dialing.set()
-            if event.phase == "answered" and leg.detect_machine:
+            if event.phase == "answered" and leg.amd_mode is not AmdMode.OFF:
                 self._start_amd(leg, event)
                 return
             self._report(leg, event)
 
         call = self.ua.new_call(leg_id, target, caller, ring_timeout_s, on_event, dest, caller_name)
-        leg = _Leg(call=call, on_progress=on_progress, detect_machine=detect_machine)
+        leg = _Leg(call, on_progress, amd_mode=amd_mode, voicemail_wav=voicemail_wav)
         leg.task = asyncio.get_running_loop().create_task(call.run())
         done_first = asyncio.ensure_future(dialing.wait())
         await asyncio.wait([done_first, leg.task], return_when=asyncio.FIRST_COMPLETED)
@@ -279,20 +288,26 @@ class SipTrunk:
 
     def _start_amd(self, leg: _Leg, answered: CallEvent) -> None:
         """Hold back ``answered`` until the detector decides (or its window runs out)."""
-        assert self.config.amd is not None and leg.call.rtp is not None
+        assert leg.call.rtp is not None
+        cfg = self.config.amd
         rtp = leg.call.rtp
-        detector = AnsweringMachineDetector(rtp.codec, self.config.amd)
+        detector = AnsweringMachineDetector(rtp.codec, cfg)
         loop = asyncio.get_running_loop()
+        answered_at, started = utc_now(), loop.time()
 
         def decide(verdict: str, reason: str) -> None:
             rtp.listener = None
             timer.cancel()
             if leg.call.phase != "answered":
                 return
+            elapsed_ms = round(1000 * (loop.time() - started))
             if verdict == "machine":
                 leg.machine_reason = f"answering machine: {reason}"
-                self.ua.spawn(leg.call.hang_up())
+                leg.verdict = AmdVerdict(AmdResult.MACHINE, elapsed_ms, answered_at)
+                self.ua.spawn(self._on_machine(leg))
             else:
+                action = AmdAction.PASSED_TO_AGENT
+                leg.verdict = AmdVerdict(AmdResult(verdict), elapsed_ms, answered_at, action)
                 self._report(leg, answered)
 
         def on_packet(packet: RtpPacket) -> None:
@@ -300,10 +315,84 @@ class SipTrunk:
             if result is not None:
                 decide(result.verdict, result.reason)
 
-        timer = loop.call_later(
-            self.config.amd.total_analysis_s + 0.5, decide, "human", "no audio to analyse"
-        )
+        timer = loop.call_later(cfg.total_analysis_s + 0.5, decide, "not_sure", "no audio")
         rtp.listener = on_packet
+
+    async def _on_machine(self, leg: _Leg) -> None:
+        """Hang up on a machine, or first leave the campaign's message after its greeting."""
+        assert leg.verdict is not None
+        action = AmdAction.HUNG_UP
+        try:
+            if leg.amd_mode is AmdMode.MESSAGE:
+                action = await self._leave_message(leg)
+        except Exception:
+            log.exception(
+                "voicemail message to %s failed",
+                leg.call.call_id,
+                extra={"call_id": leg.call.call_id},
+            )
+        finally:
+            if leg.call.phase == "answered":
+                leg.verdict = replace(leg.verdict, action=action)
+            await leg.call.hang_up()
+
+    async def _leave_message(self, leg: _Leg) -> AmdAction:
+        prompt = await self._voicemail(leg.voicemail_wav)
+        rtp = leg.call.rtp
+        assert rtp is not None
+        ended_by = await self._greeting_end(leg)
+        if ended_by is None:
+            return AmdAction.HUNG_UP
+        log.info(
+            "call %s: machine greeting over (%s), leaving the message",
+            leg.call.call_id,
+            ended_by,
+            extra={"call_id": leg.call.call_id},
+        )
+        await rtp.play(prompt.payload(rtp.codec))
+        return AmdAction.MESSAGE_PLAYED
+
+    async def _greeting_end(self, leg: _Leg) -> str | None:
+        """Wait until the machine's greeting is over (silence, a beep, a stream
+        that stopped, or the longest wait); None if the call ended first."""
+        cfg = self.config.amd
+        rtp = leg.call.rtp
+        assert rtp is not None
+        loop = asyncio.get_running_loop()
+        detector = GreetingEnd(rtp.codec, cfg)
+        heard = loop.time()
+        deadline = heard + cfg.max_message_wait_s
+
+        def on_packet(packet: RtpPacket) -> None:
+            nonlocal heard
+            heard = loop.time()
+            detector.feed(packet.payload)
+
+        rtp.listener = on_packet
+        try:
+            while leg.call.phase == "answered":
+                now = loop.time()
+                if detector.reason is not None:
+                    return detector.reason
+                if now - heard >= cfg.greeting_end_silence_s:
+                    return "no audio"
+                if now >= deadline:
+                    return "longest wait"
+                await asyncio.sleep(FRAME_SECONDS)
+            return None
+        finally:
+            rtp.listener = None
+
+    async def _voicemail(self, path: str | None) -> Prompt:
+        """The campaign's message (loaded once, off the loop), or the shipped one."""
+        key = path or ""
+        if key not in self._voicemails:
+            try:
+                self._voicemails[key] = await asyncio.to_thread(Prompt.load, Path(key))
+            except (OSError, PromptError) as exc:
+                log.warning("voicemail %s not usable (%s): the shipped message plays", key, exc)
+                return self._voicemails[""]
+        return self._voicemails[key]
 
     def _report(self, leg: _Leg, event: CallEvent) -> None:
         bridged_to = leg.bridged_to
@@ -313,6 +402,7 @@ class SipTrunk:
             self._on_leg_ended(leg)
             if leg.machine_reason is not None:
                 outcome, reason = Outcome.MACHINE.value, leg.machine_reason
+        machine = leg.machine_reason is not None
         progress = CallProgress(
             call_id=leg.call.call_id,
             phase=event.phase,  # type: ignore[arg-type]
@@ -321,6 +411,7 @@ class SipTrunk:
             sip_status=event.sip_status,
             sip_reason=reason,
             bridged_to=bridged_to if event.phase == "ended" else None,
+            amd=leg.verdict if event.phase == "answered" or machine else None,
         )
         try:
             leg.on_progress(progress)

@@ -47,6 +47,13 @@ DISPOSITIONS = {
     "do_not_call": _l("Do not call"),
     "no_decision": _l("No decision"),
     "sale": _l("Sale"),
+    "answering_machine": _l("Answering machine"),
+}
+AMD_RESULTS = {"human": _l("Person"), "machine": _l("Machine"), "not_sure": _l("Not sure")}
+AMD_ACTIONS = {
+    "hung_up": _l("Hung up"),
+    "message_played": _l("Message left"),
+    "passed_to_agent": _l("Passed to an agent"),
 }
 ROLES = {"opener": _l("Opener"), "closer": _l("Closer"), "both": _l("Opener and closer")}
 
@@ -108,6 +115,10 @@ def call_sheets(session: Session, filters: ReportFilters, locale: str) -> list[S
         _("Outcome"),
         _("SIP status"),
         _("Live answer"),
+        _("Contact"),
+        _("AMD result"),
+        _("AMD decision (ms)"),
+        _("AMD action"),
         _("Connect wait (s)"),
         _("Talk (s)"),
         _("Wrap-up (s)"),
@@ -126,16 +137,17 @@ def _call_rows(session: Session, filters: ReportFilters, locale: str) -> Iterato
     zone = ZoneInfo(filters.tz)
     outcomes = {key: _(label) for key, label in OUTCOMES.items()}
     dispositions = {key: _(label) for key, label in DISPOSITIONS.items()}
+    amd_results = {key: _(label) for key, label in AMD_RESULTS.items()}
+    amd_actions = {key: _(label) for key, label in AMD_ACTIONS.items()}
     yes, no = _("yes"), _("no")
     campaigns, users, lists = names.campaigns, names.users, names.lead_lists
     for (
-        call_id, campaign_id, list_id, agent_id, phone, attempt, outcome, sip_status, dialed_at,
-        answered_at, connected_at, ended_at, wrapped_at, max_step, reject_step, reject_code,
-        reject_text, disposition,
+        call_id, campaign_id, list_id, agent_id, phone, attempt, outcome, sip_status, live,
+        contact, amd_result, amd_ms, amd_action, dialed_at, answered_at, connected_at, ended_at,
+        wrapped_at, max_step, reject_step, reject_code, reject_text, disposition,
     ) in iter_call_rows(session, filters):  # fmt: skip
         local = dialed_at.astimezone(zone)
         day = local.date()
-        live = answered_at is not None and outcome != "machine"
         reason = ""
         if reject_code is not None:
             reason = labels.reason(reject_step, reject_code)
@@ -154,6 +166,10 @@ def _call_rows(session: Session, filters: ReportFilters, locale: str) -> Iterato
             outcomes.get(outcome, outcome or ""),
             sip_status,
             yes if live else no,
+            yes if contact else no,
+            amd_results.get(amd_result, amd_result or ""),
+            amd_ms,
+            amd_actions.get(amd_action, amd_action or ""),
             _gap(answered_at, connected_at),
             _gap(connected_at, ended_at),
             _gap(ended_at, wrapped_at),

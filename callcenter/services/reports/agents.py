@@ -17,6 +17,7 @@ from callcenter.metrics import (
     APPOINTMENT_SET,
     CONTACT,
     DIALS,
+    HANDLED,
     SALE,
     TALK_SECONDS,
     WRAP_UP_SECONDS,
@@ -44,6 +45,7 @@ class AgentRow:
     team: str = ""
     calls: int = 0
     contacts: int = 0
+    handled: int = 0  # contacts and the machines that reached the agent (the AHT base)
     appointments: int = 0
     sales: int = 0
     call_talk_seconds: float = 0.0
@@ -63,7 +65,7 @@ class AgentRow:
 
     @property
     def aht(self) -> float | None:
-        return average_handle_time(self.call_talk_seconds, self.call_wrap_up_seconds, self.contacts)
+        return average_handle_time(self.call_talk_seconds, self.call_wrap_up_seconds, self.handled)
 
     @property
     def occupancy(self) -> float | None:
@@ -100,7 +102,7 @@ class AgentsReport:
         total = AgentRow(0, "")
         for row in self.rows:
             for name in (
-                "calls", "contacts", "appointments", "sales", "call_talk_seconds",
+                "calls", "contacts", "handled", "appointments", "sales", "call_talk_seconds",
                 "call_wrap_up_seconds", "talk_seconds", "wait_seconds", "reserved_seconds",
                 "wrap_up_seconds", "owned_appointments", "held_appointments",
                 "sold_appointments",
@@ -138,6 +140,7 @@ def _add_calls(session: Session, filters: ReportFilters, row: Any) -> None:
             Call.agent_id,
             DIALS,
             count_if(CONTACT),
+            count_if(HANDLED),
             count_if(APPOINTMENT_SET),
             count_if(SALE),
             sum_of(TALK_SECONDS),
@@ -146,9 +149,11 @@ def _add_calls(session: Session, filters: ReportFilters, row: Any) -> None:
         .where(Call.agent_id.is_not(None), *call_conditions(filters))
         .group_by(Call.agent_id)
     )
-    for agent_id, calls, contacts, appointments, sales, talk, wrap in session.execute(query):
+    for agent_id, calls, contacts, handled, appointments, sales, talk, wrap in session.execute(
+        query
+    ):
         target = row(agent_id)
-        target.calls, target.contacts = int(calls), int(contacts)
+        target.calls, target.contacts, target.handled = int(calls), int(contacts), int(handled)
         target.appointments, target.sales = int(appointments), int(sales)
         target.call_talk_seconds, target.call_wrap_up_seconds = float(talk), float(wrap)
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.metrics import rejection_of_call
+from callcenter.metrics import CONTACT, LIVE_ANSWER, rejection_of_call
 from callcenter.models import Call, Disposition, Lead
 from callcenter.services.reports.filters import ReportFilters, call_conditions
 
@@ -18,7 +18,8 @@ BATCH = 5000
 
 def iter_call_rows(session: Session, filters: ReportFilters) -> Iterator[Any]:
     """Rows with: id, campaign_id, lead_list_id, agent_id, phone_e164, attempt,
-    outcome, sip_status, dialed_at, answered_at, connected_at, ended_at,
+    outcome, sip_status, live_answer, contact, amd_result, amd_decision_ms,
+    amd_action, dialed_at, answered_at, connected_at, ended_at,
     wrap_up_ended_at, max_step_reached, reject_step, reject_reason,
     reject_text, disposition; ordered by dialed_at."""
     rejection = rejection_of_call()
@@ -32,6 +33,11 @@ def iter_call_rows(session: Session, filters: ReportFilters) -> Iterator[Any]:
             Call.attempt,
             Call.outcome,
             Call.sip_status,
+            LIVE_ANSWER.label("live_answer"),
+            CONTACT.label("contact"),
+            Call.amd_result,
+            Call.amd_decision_ms,
+            Call.amd_action,
             Call.dialed_at,
             Call.answered_at,
             Call.connected_at,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from callcenter.metrics import (
@@ -94,8 +94,10 @@ def rejections_report(session: Session, filters: ReportFilters, locale: str) -> 
     rejection = rejection_of_call()
     clock = filters.clock(session)
 
+    rejected_contact = and_(CONTACT, rejection.c.call_id.is_not(None))
+
     def breakdown(key: Any, *, join_lead: bool = False) -> list[tuple[Any, int, int]]:
-        query = select(key, count_if(CONTACT), func.count(rejection.c.call_id)).select_from(Call)
+        query = select(key, count_if(CONTACT), count_if(rejected_contact)).select_from(Call)
         if join_lead:
             query = query.join(Lead, Lead.id == Call.lead_id)
         query = query.outerjoin(rejection, rejection.c.call_id == Call.id).where(*conditions)
@@ -103,11 +105,12 @@ def rejections_report(session: Session, filters: ReportFilters, locale: str) -> 
         return [(row[0], int(row[1]), int(row[2])) for row in rows]
 
     report = RejectionsReport(filters)
-    steps = _steps(session, conditions, rejection, labels)
+    # A rejection is a person's no: only contacts have one (not a machine the agent marked).
+    steps = _steps(session, [*conditions, CONTACT], rejection, labels)
     report.by_step = steps
     report.contacts = int(session.scalar(select(count_if(CONTACT)).where(*conditions)) or 0)
     report.rejections = sum(row.rejections for row in steps)
-    report.by_reason = _reasons(session, conditions, rejection, labels, steps)
+    report.by_reason = _reasons(session, [*conditions, CONTACT], rejection, labels, steps)
 
     def named(rows: list[tuple[Any, int, int]], lookup: dict[int, str]) -> list[BreakdownRow]:
         result = [BreakdownRow(key, _name(lookup, key), c, r) for key, c, r in rows]

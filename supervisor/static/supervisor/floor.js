@@ -98,11 +98,12 @@
         // the same ratios as callcenter.metrics, over the summed counts
         dials: count("dials"), live_answers: count("live_answers"), contacts: count("contacts"),
         abandoned: count("abandoned"), appointments: count("appointments"),
+        machines: count("machines"),
         abandon_rate: ratio(count("abandoned"), count("live_answers")),
         conversion_rate: ratio(count("appointments"), count("contacts")),
         service_level: ratio(count("connected_sl"), count("live_answers")),
         connect_wait: ratio(raw.connect_wait_s || 0, count("connect_wait_n")),
-        aht: ratio((raw.talk_s || 0) + (raw.wrap_up_s || 0), count("contacts")),
+        aht: ratio((raw.talk_s || 0) + (raw.wrap_up_s || 0), count("handled")),
         occupancy: ratio((raw.t_on_call || 0) + (raw.t_wrap_up || 0),
           (raw.t_on_call || 0) + (raw.t_wrap_up || 0) + (raw.t_ready || 0)),
       },
@@ -269,11 +270,18 @@
       tr.append(cell(call.step ? format(call.step) : "—", "num"));
       tr.append(cell("", "tick num"));
       tr.lastChild.dataset.since = call.connected_at || call.answered_at || call.dialed_at || "";
+      tr.append(cell(amdText(call)));
       tr.addEventListener("click", () => showPath(call));
       return tr;
     }));
     $("calls-empty").hidden = rows.length > 0;
     tick();
+  }
+
+  function amdText(call) {
+    if (!call.amd_result) return "—";
+    const label = L.amd[call.amd_result] || call.amd_result;
+    return call.amd_decision_ms == null ? label : label + " · " + format(call.amd_decision_ms / 1000, "secs");
   }
 
   function renderAbandons() {

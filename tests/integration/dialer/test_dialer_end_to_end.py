@@ -10,11 +10,12 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
+from callcenter import metrics
 from callcenter.db import Database, utcnow
 from callcenter.events import CallConnected, CallEnded
-from callcenter.models import AgentStateChange, DialLevelChange, DialMode
+from callcenter.models import AgentStateChange, AmdMode, Call, DialLevelChange, DialMode
 from callcenter.services import pacing_log
-from callcenter.states import CallOutcome, CallState, LeadState
+from callcenter.states import AmdAction, AmdResult, CallOutcome, CallState, LeadState
 from dialer.embedded import DialerThread
 from dialer.simulated_carrier import Distribution, SimulatedCarrier, SimulationProfile
 from tests.integration.dialer.floor import AgentsFinishing, Floor, build_floor, wait_for
@@ -149,3 +150,67 @@ def test_a_live_answer_no_agent_takes_is_abandoned(database: Database) -> None:
     with database.sessions() as session:
         changes = list(session.scalars(select(AgentStateChange).order_by(AgentStateChange.id)))
     assert [str(c.to_state) for c in changes][-4:] == ["reserved", "on_call", "wrap_up", "ready"]
+
+
+def test_with_amd_on_machines_never_reach_an_agent(database: Database) -> None:
+    floor = build_floor(
+        database,
+        agents_count=3,
+        leads_count=24,
+        dial_mode=DialMode.PREDICTIVE,
+        amd_mode=AmdMode.HANGUP,
+    )
+    placed, _ = run_floor(floor, seed=11)
+
+    outcomes = check_rows(floor, placed)
+    calls, _ = floor.rows()
+    machines = [call for call in calls if call.outcome is CallOutcome.MACHINE]
+    assert len(machines) == outcomes["machine"] >= 1
+    for call in machines:
+        assert (call.amd_result, call.amd_action) == (AmdResult.MACHINE, AmdAction.HUNG_UP)
+        assert call.connected_at is None and call.agent_id is None
+        assert call.answered_at is not None and call.amd_decision_ms
+    for call in calls:
+        if call.answered_at is not None and call.outcome is not CallOutcome.MACHINE:
+            assert (call.amd_result, call.amd_action) == (
+                AmdResult.HUMAN,
+                AmdAction.PASSED_TO_AGENT,
+            )
+    live = outcomes["answered"] + outcomes["abandoned"]
+    with database.sessions() as session:
+        _, window = pacing_log.abandon_tallies(session, floor.campaign_id, now=utcnow())
+    assert window == pacing_log.AbandonCount(live, outcomes["abandoned"])
+
+
+def test_with_amd_off_the_agent_marks_a_machine_and_it_is_no_contact(database: Database) -> None:
+    floor = build_floor(database, agents_count=2, leads_count=12, dial_mode=DialMode.PROGRESSIVE)
+    worker = floor.worker(SimulatedCarrier(FAST_WORLD, seed=5), tick_s=0.2)
+    finishing = AgentsFinishing(floor.database, code="answering_machine")
+    finishing.start()
+    thread = DialerThread(worker).start()
+    try:
+        wait_for(floor.settled, 120, "every lead dialed and every call finished")
+    finally:
+        thread.stop()
+        finishing.stop()
+        floor.bus.wait_until_idle()
+        floor.bus.stop()
+    assert finishing.errors == [] and finishing.done >= 1
+    calls, leads = floor.rows()
+    taken = [call for call in calls if call.connected_at is not None]
+    assert len(taken) == finishing.done
+    assert all(call.outcome is CallOutcome.MACHINE for call in taken)
+    assert all(call.amd_result is None for call in calls)  # nothing was detected
+    with database.sessions() as session:
+        counts = metrics.call_counts(
+            session.execute(
+                select(*metrics.CALL_COUNT_COLUMNS).where(Call.campaign_id == floor.campaign_id)
+            ).one()
+        )
+    assert (counts.contacts, counts.handled, counts.machines) == (0, len(taken), len(taken))
+    marked = {call.lead_id for call in taken}
+    assert all(
+        lead.state is LeadState.RETRY and lead.last_outcome == "answering_machine"
+        for lead in leads
+        if lead.id in marked
+    )

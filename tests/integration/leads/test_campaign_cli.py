@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,26 @@ def test_dnc_import_and_export(cli_env: dict[str, str], tmp_path: Path) -> None:
         invoke(cli_env, "dnc", "export").output.strip() == "phone,campaign,source,reason,added_at"
     )
     assert invoke(cli_env, "dnc", "add", "123").exit_code == 2
+
+
+def test_campaign_answering_machine_detection(cli_env: dict[str, str], tmp_path: Path) -> None:
+    created = invoke(cli_env, "campaigns", "create", "Spring", "--amd", "hangup")
+    assert created.exit_code == 0, created.output
+    assert "amd hangup" in created.output
+    message = tmp_path / "message.wav"
+    with wave.open(str(message), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(b"\x00\x10" * 800)
+    edited = invoke(
+        cli_env, "campaigns", "edit", "Spring", "--amd", "message", "--voicemail-wav", str(message)
+    )
+    assert edited.exit_code == 0, edited.output
+    assert "changed: amd_mode, voicemail_wav" in edited.output and "amd message" in edited.output
+    assert "amd off" in invoke(cli_env, "campaigns", "edit", "Spring", "--amd", "off").output
+    refused = invoke(cli_env, "campaigns", "edit", "Spring", "--amd", "sometimes")
+    assert refused.exit_code == 2 and "'sometimes' is not one of" in refused.output
+    missing = invoke(cli_env, "campaigns", "edit", "Spring", "--voicemail-wav", "/nowhere.wav")
+    assert missing.exit_code == 2
+    assert "voicemail_wav: not a readable PCM WAV file" in missing.output

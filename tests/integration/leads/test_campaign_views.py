@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import wave
+from pathlib import Path
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.models import AuditEntry, Campaign, CampaignStatus, DncEntry, Lead
+from callcenter.models import AmdMode, AuditEntry, Campaign, CampaignStatus, DncEntry, Lead
 from callcenter.states import Role
 from tests.factories import log_in, make_campaign, make_team, make_user
 
@@ -149,3 +151,66 @@ def test_an_agent_gets_403(client: FlaskClient, app_session: Session) -> None:
     for path in ("/campaigns/", "/campaigns/new", f"/campaigns/{campaign.id}", "/campaigns/dnc"):
         assert client.get(path).status_code == 403, path
     assert client.post("/campaigns/new", data=_form()).status_code == 403
+
+
+def _message_wav(path: Path) -> Path:
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(b"\x00\x10" * 800)
+    return path
+
+
+def test_answering_machine_detection_is_set_per_campaign(
+    client: FlaskClient, app_session: Session, tmp_path: Path
+) -> None:
+    _manager(client, app_session)
+    page = client.get("/campaigns/new")
+    assert "Answering-machine detection" in page.text
+    assert '<option selected value="off">' in page.text  # the default: machines reach agents
+    message = _message_wav(tmp_path / "our-message.wav")
+    response = client.post(
+        "/campaigns/new", data=_form(amd_mode="message", voicemail_wav=str(message))
+    )
+    assert response.status_code == 302, response.text
+    campaign = app_session.scalars(select(Campaign)).one()
+    assert (campaign.amd_mode, campaign.voicemail_wav) == (AmdMode.MESSAGE, str(message))
+    page = client.get(f"/campaigns/{campaign.id}")
+    assert '<option selected value="message">' in page.text and str(message) in page.text
+
+    response = client.post(f"/campaigns/{campaign.id}", data=_form(amd_mode="hangup"))
+    assert response.status_code == 302
+    app_session.rollback()  # see the rows the request committed
+    assert (campaign.amd_mode, campaign.voicemail_wav) == (AmdMode.HANGUP, "")
+    audit = app_session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "campaign.updated")
+    ).one()
+    assert audit.details["changes"]["amd_mode"] == ["message", "hangup"]
+
+
+def test_a_message_the_dialer_could_not_play_is_refused_on_the_form(
+    client: FlaskClient, app_session: Session, tmp_path: Path
+) -> None:
+    _manager(client, app_session)
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio")
+    for path, error in (
+        ("relative/message.wav", "the absolute path of a .wav file"),
+        (str(tmp_path / "gone.wav"), "not a readable PCM WAV file"),
+        (str(text), "not a readable PCM WAV file"),
+    ):
+        response = client.post("/campaigns/new", data=_form(amd_mode="message", voicemail_wav=path))
+        assert response.status_code == 422 and error in response.text, path
+    response = client.post("/campaigns/new", data=_form(amd_mode="sometimes"))
+    assert response.status_code == 422
+    assert app_session.scalars(select(Campaign)).all() == []
+
+
+def test_the_detection_choices_are_in_persian(client: FlaskClient, app_session: Session) -> None:
+    manager = make_user(app_session, Role.MANAGER, locale="fa")
+    app_session.commit()
+    log_in(client, manager.username)
+    page = client.get("/campaigns/new").text
+    for label in ("تشخیص پیغام‌گیر", "قطع تماس با پیغام‌گیر", "پیغام‌گیرها"):
+        assert label in page

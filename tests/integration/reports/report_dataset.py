@@ -37,7 +37,15 @@ from callcenter.models import (
     StepOutcome,
     User,
 )
-from callcenter.states import AgentState, CallOutcome, CallState, LeadState, Role
+from callcenter.states import (
+    AgentState,
+    AmdAction,
+    AmdResult,
+    CallOutcome,
+    CallState,
+    LeadState,
+    Role,
+)
 from tests.factories import make_campaign, make_customer, make_team, make_user
 
 TEHRAN = ZoneInfo("Asia/Tehran")
@@ -123,6 +131,7 @@ def _call(
     appointment: tuple[str, AppointmentStatus] | None = None,
     dialed_utc: datetime | None = None,
     customer: dict[str, Any] | None = None,
+    amd: tuple[AmdResult, int, AmdAction] | None = None,
 ) -> Call:
     row = _lead(session, data, lead, campaign, lead_list, **(customer or {}))
     phone = session.get(Customer, row.customer_id).phone_e164  # type: ignore[union-attr]
@@ -147,6 +156,8 @@ def _call(
         wrap_up_ended_at=ended_at + timedelta(seconds=wrap) if wrap is not None else None,
         max_step_reached=max_step,
     )
+    if amd is not None:
+        call.amd_result, call.amd_decision_ms, call.amd_action = amd
     session.add(call)
     session.flush()
     for seq in range(1, max_step + 1):
@@ -368,6 +379,25 @@ def _calls(session: Session, data: Dataset) -> None:
     )
     _call(session, data, "k13", **c1, lead="p13", lead_list="L1", dialed="2025-05-12 00:10",
           agent="a1", outcome=Out.ANSWERED, wait=1, talk=30, wrap=5, max_step=3)  # fmt: skip
+
+
+def add_machines(session: Session, data: Dataset) -> None:
+    """Answering machines on 2025-05-10 in C1, on top of `build`: one that
+    detection hung up on, one it left the message, and two that reached
+    agent a1 with detection off: one the agent marked "answering machine",
+    one the agent clicked through to step 2 and marked rejected at step 1
+    (its outcome came back "machine" from the carrier, as the simulated
+    carrier once said). None of them is a live answer or a contact."""
+    Out = CallOutcome
+    c1 = {"campaign": "C1", "lead_list": "L1", "outcome": Out.MACHINE}
+    _call(session, data, "m1", **c1, lead="q1", dialed="2025-05-10 12:00", answered=True,
+          amd=(AmdResult.MACHINE, 1800, AmdAction.HUNG_UP))  # fmt: skip
+    _call(session, data, "m2", **c1, lead="q2", dialed="2025-05-10 12:05", answered=True,
+          talk=14, amd=(AmdResult.MACHINE, 2100, AmdAction.MESSAGE_PLAYED))  # fmt: skip
+    _call(session, data, "m3", **c1, lead="q3", dialed="2025-05-10 12:10", agent="a1", wait=1,
+          talk=20, wrap=5, max_step=1, disposition=DispositionCode.ANSWERING_MACHINE)  # fmt: skip
+    _call(session, data, "m4", **c1, lead="q4", dialed="2025-05-10 12:20", agent="a1", wait=1,
+          talk=25, wrap=10, max_step=2, reject=(1, "hung_up"))  # fmt: skip
 
 
 def _states(

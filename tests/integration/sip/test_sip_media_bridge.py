@@ -1,4 +1,5 @@
-"""Media against sipp: bridge into a nailed-up agent leg, the abandon message, AMD."""
+"""Media against sipp: bridge into a nailed-up agent leg, the abandon message
+(answering-machine detection: test_sip_amd.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,7 @@ import asyncio
 import pytest
 
 from dialer.carrier import AgentLegRequest, OriginateRequest
-from dialer.sip.amd import AmdConfig
-from dialer.sip.trunk import SipTrunk, SipTrunkConfig
-from dialer.sip.ua import UaConfig
-from tests.integration.sip.helpers import FAST, Recorder, trunk_for
+from tests.integration.sip.helpers import Recorder, trunk_for
 
 pytestmark = pytest.mark.sipp
 
@@ -104,49 +102,3 @@ def test_play_and_hang_up_sends_the_prompt_then_bye(sipp):
     assert stats.received >= frames * 0.9  # sipp echoed the prompt back before our BYE
     assert (rec.final.outcome, rec.final.sip_reason) == ("answered", "local hangup")
     assert any(w.startswith("received BYE") for w in echo.sent_and_received())
-
-
-def _amd_call(uri: str, amd: AmdConfig) -> Recorder:
-    async def go():
-        config = SipTrunkConfig(
-            ua=UaConfig(trunk_uri=uri, timers=FAST), keepalive_interval_s=None, amd=amd
-        )
-        trunk = SipTrunk(config)
-        await trunk.start()
-        rec = Recorder()
-        try:
-            await trunk.originate(
-                OriginateRequest("cust-1", "+989121234567", "+982100000000", 5), rec
-            )
-            await asyncio.wait_for(_either(rec), 15)
-            if not rec.ended.is_set():
-                await trunk.hang_up("cust-1")
-            await asyncio.wait_for(rec.ended.wait(), 5)
-        finally:
-            await trunk.stop()
-        return rec
-
-    return asyncio.run(go())
-
-
-async def _either(rec: Recorder) -> None:
-    while not (rec.answered.is_set() or rec.ended.is_set()):
-        await asyncio.sleep(0.02)
-
-
-def test_amd_hangs_up_on_a_machine_greeting(sipp):
-    customer = sipp("uas_answer_play.xml", keys={"pcap": PCAP})
-    rec = _amd_call(customer.uri, AmdConfig())
-    assert customer.wait() == 0, customer.errors()
-    assert rec.phases == ["dialing", "ended"]  # never reported as a live answer
-    assert rec.final.outcome == "machine"
-    assert rec.final.sip_reason.startswith("answering machine:")
-    assert any(w.startswith("received BYE") for w in customer.sent_and_received())
-
-
-def test_amd_passes_a_silent_answer_as_human(sipp):
-    customer = sipp("uas_answer_wait.xml")  # answers, sends no audio
-    rec = _amd_call(customer.uri, AmdConfig(total_analysis_s=0.5))
-    assert customer.wait() == 0, customer.errors()
-    assert rec.phases == ["dialing", "answered", "ended"]
-    assert rec.final.outcome == "answered"

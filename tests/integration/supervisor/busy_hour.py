@@ -105,6 +105,10 @@ class BusyHour:
     calls: int = 80
     pace_seconds: float = 40.0
     on_step: Callable[[], None] | None = None
+    # Answering machines: caught by detection (never call.answered), and the
+    # share of the calls agents took that they mark as machines at wrap-up.
+    detected_machines: bool = False
+    machines_marked_by_agents: float = 0.0
     rng: random.Random = field(init=False)
     _queue: list[tuple[datetime, int, str, dict[str, Any]]] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=itertools.count)
@@ -210,6 +214,8 @@ class BusyHour:
             self.at(when + timedelta(seconds=25), "end", call_id=call_id, outcome="no_answer")
         elif roll < 0.35:
             self.at(when + timedelta(seconds=1), "end", call_id=call_id, outcome="busy")
+        elif roll < 0.45 and self.detected_machines:
+            self.at(when + timedelta(seconds=6), "detected_machine", call_id=call_id)
         elif roll < 0.45:
             self.at(when + timedelta(seconds=4), "answer", call_id=call_id, machine=True)
         else:
@@ -227,6 +233,21 @@ class BusyHour:
         del self._ready_since[agent_id]
         wait = self.rng.choice((0.4, 0.8, 1.5, 1.9, 2.6))
         self.at(when + timedelta(seconds=wait), "connect", call_id=call_id, agent_id=agent_id)
+
+    def _detected_machine(self, when: datetime, call_id: str) -> None:
+        """Answered 2 s ago; detection said machine after 1.8 s and hung up."""
+        self.outcomes["machine"] = self.outcomes.get("machine", 0) + 1
+        self.publish(
+            CallEnded(
+                call_id=call_id,
+                outcome="machine",
+                answered_seconds=2.0,
+                amd_result="machine",
+                amd_decision_ms=1800,
+                amd_action="hung_up",
+                occurred_at=when,
+            )
+        )
 
     def _connect(self, when: datetime, call_id: str, agent_id: int) -> None:
         self.publish(CallConnected(call_id=call_id, agent_id=agent_id, occurred_at=when))
@@ -281,6 +302,10 @@ class BusyHour:
                 if appointments.booked_on_call(session, call_id)
                 else "no_decision"
             )
+            share = self.machines_marked_by_agents
+            if code == "no_decision" and share and self.rng.random() < share:
+                code = "answering_machine"
+                self.outcomes["marked_machine"] = self.outcomes.get("marked_machine", 0) + 1
             dispositions.set_disposition(session, call.agent_id, call_id, code, now=when)
             agent_id = call.agent_id
         self._ready_since[agent_id] = when

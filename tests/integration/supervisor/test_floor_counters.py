@@ -123,6 +123,57 @@ def test_counters_equal_the_database_after_a_busy_hour(
     assert fresh.agents()[site.agent_ids[0]]["state"] == "logged_out"
 
 
+def test_machines_leave_the_live_answers_and_contacts_as_in_the_reports(
+    app: Flask, sqlite_database: Database, floor: LiveFloor
+) -> None:
+    """Machines caught by detection, and machines agents took and marked so at
+    wrap-up: the live floor counts them out of live answers and contacts at
+    once, as the reports do from the rows."""
+    site = build_floor(sqlite_database, agents_count=4)
+    start = utcnow() - timedelta(hours=2)
+    day = floor.local_day(start)
+    floor.ensure_built(day)
+    hour = BusyHour(
+        sqlite_database,
+        app.extensions["cc_bus"],
+        site,
+        start,
+        pace_seconds=15,
+        detected_machines=True,
+        machines_marked_by_agents=0.3,
+    )
+    end = hour.run()
+    assert floor.local_day(end) == day, "the simulated hour crossed local midnight"
+    assert hour.outcomes["machine"] > 3 and hour.outcomes["marked_machine"] > 3
+
+    live = floor.counters.totals(day)[site.campaign_id]
+    with sqlite_database.read_sessions() as session:
+        db, db_agents = totals_from_db(session, day, tz=floor.tz)
+        row = session.execute(
+            select(*metrics.CALL_COUNT_COLUMNS).where(Call.campaign_id == site.campaign_id)
+        ).one()
+    counts = metrics.call_counts(row)
+    names = (*COUNTS, "machines", "handled")
+    assert _close(live, db[site.campaign_id], names + SECONDS) == []
+    assert floor.counters.agent_totals(day) == {
+        agent: values for agent, values in db_agents.items() if agent in site.agent_ids
+    }
+    assert counts.machines == hour.outcomes["machine"] + hour.outcomes["marked_machine"]
+    assert counts.contacts <= counts.live_answers
+    assert counts.handled == counts.contacts + hour.outcomes["marked_machine"]
+    shown = rates(live)
+    assert (shown["live_answers"], shown["contacts"], shown["machines"]) == (
+        counts.live_answers,
+        counts.contacts,
+        counts.machines,
+    )
+    assert shown["conversion_rate"] == pytest.approx(counts.conversion_rate)
+    fresh = InProcessCounters()
+    with sqlite_database.read_sessions() as session:
+        rebuild_counters_from_db(session, day, counters=fresh, tz=floor.tz)
+    assert _close(fresh.totals(day)[site.campaign_id], live, names + SECONDS) == []
+
+
 def test_dialer_statuses_round_trip(counters: LiveCounters) -> None:
     counters.set_status("hopper:7", 42)
     counters.set_status("dialing_held", "default: trunk down")
