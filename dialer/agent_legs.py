@@ -111,6 +111,12 @@ class AgentLegs:
         self._forget(leg)
         self._spawn(self.carrier.disconnect_agent(leg.leg_id))
 
+    def drop(self, leg: AgentLeg, reason: str) -> None:
+        """A leg that cannot be used (a customer could not be bridged into
+        it) is as good as lost: hung up, and reported lost."""
+        self._spawn(self.carrier.disconnect_agent(leg.leg_id))
+        self._ended(leg, reason)
+
     def _forget(self, leg: AgentLeg) -> None:
         if self._legs.get(leg.agent_id) is leg:
             del self._legs[leg.agent_id]

@@ -660,6 +660,8 @@ class DialerWorker:
             if call.ended:
                 return  # _finish lets the agent go
             if not bridged or self.legs.up(agent_id) is not leg:
+                if leg is not None and self.legs.up(agent_id) is leg:
+                    self.legs.drop(leg, "phone leg could not be bridged")
                 await self._no_phone_at_connect(call, agent_id)
                 return
             call.connected_at = self._now()
@@ -732,12 +734,7 @@ class DialerWorker:
 
     async def _abandon(self, call: LiveCall) -> None:
         call.abandoning = True
-        log.info(
-            "call %s: no agent within %.1f s, abandon message",
-            call.call_id,
-            self.config.abandon_after_s,
-            extra=call.log_ids,
-        )
+        log.info("call %s: no agent to take it, abandon message", call.call_id, extra=call.log_ids)
         try:
             await self.carrier.play_and_hang_up(call.call_id)
         except CarrierError as exc:  # it ended meanwhile

@@ -92,7 +92,19 @@
   }
 
   /* --- agent state ------------------------------------------------------------------ */
+  // Pushes come in the order the changes were made; a reply may come after a
+  // newer push (the dialer calling the phone just after Ready): it must not undo it.
+  var pushes = 0;
+  function act(name, data) {
+    var before = pushes;
+    return send(name, data).then(function (r) {
+      if (r.ok && r.agent && pushes === before) { setAgent(r.agent); layout(); }
+      return r;
+    });
+  }
+
   socket.on("agent.state_changed", function (data) {
+    pushes += 1;
     setAgent(data);
     if (data.state !== "reserved") state.preview = null;
     layout();
@@ -160,7 +172,7 @@
 
   // A refused phone address is said next to the field as well as in the toast.
   function join() {
-    return send("join_campaign", { campaign_id: $("campaign").value, phone: $("phone").value })
+    return act("join_campaign", { campaign_id: $("campaign").value, phone: $("phone").value })
       .then(function (r) {
         var field = r.details && r.details.field === "phone";
         $("phone-error").textContent = field ? r.message : "";
@@ -171,20 +183,20 @@
   }
   $("join-form").addEventListener("submit", function (e) {
     e.preventDefault();
-    join().then(function (r) { if (r.ok) { setAgent(r.agent); layout(); toast(L.text.saved); } });
+    join().then(function (r) { if (r.ok) toast(L.text.saved); });
   });
   function goReady() {
     var joined = state.agent && state.agent.campaign_id ? Promise.resolve({ ok: true }) : join();
     joined.then(function (r) {
       if (!r.ok) return;
-      send("go_ready").then(function (r2) { if (r2.ok) { setAgent(r2.agent); layout(); } });
+      act("go_ready");
     });
   }
   function pause() {
-    send("pause", { reason: $("pause-reason").value }).then(function (r) { if (r.ok) { setAgent(r.agent); layout(); } });
+    act("pause", { reason: $("pause-reason").value });
   }
   function leaveQueue() {
-    send("agent_logout").then(function (r) { if (r.ok) { setAgent(r.agent); layout(); } });
+    act("agent_logout");
   }
   $("btn-ready").addEventListener("click", goReady);
   $("btn-phone-retry").addEventListener("click", goReady);

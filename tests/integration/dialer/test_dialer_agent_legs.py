@@ -7,22 +7,38 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
+import socketio
 from sqlalchemy import select
 
 from callcenter.db import Database
 from callcenter.models import AgentStateChange, AgentStatus, AuditEntry, Campaign, DialMode
 from callcenter.services import agents, phone_legs
-from callcenter.states import AgentState, CallOutcome, CallState, PhoneLegState
+from callcenter.states import AgentState, CallOutcome, CallState, PhoneLegState, Role
 from dialer.embedded import DialerThread
 from dialer.sip.trunk import SipTrunk, SipTrunkConfig
 from dialer.sip.ua import UaConfig
 from dialer.worker import DialerWorker
-from tests.factories import make_lead
-from tests.integration.dialer.floor import AgentsFinishing, Floor, build_floor, wait_for
+from tests.conftest import csrf_token_from
+from tests.factories import TEST_PASSWORD, make_campaign, make_lead, make_team, make_user
+from tests.integration.dialer.floor import (
+    ALWAYS_OPEN,
+    AgentsFinishing,
+    Floor,
+    build_floor,
+    wait_for,
+)
 from tests.integration.dialer.test_dialer_against_sipp import AgentsHangingUp
-from tests.integration.dialer.topology import start_sipp_peer
+from tests.integration.dialer.topology import (
+    Process,
+    environment,
+    start_dialer,
+    start_sipp_peer,
+    start_web,
+)
 from tests.integration.sip.conftest import HOST, Sipp
 from tests.integration.sip.conftest import SCENARIOS as SIP_SCENARIOS
 from tests.integration.sip.helpers import FAST
@@ -247,3 +263,107 @@ def test_a_phone_lost_before_the_customer_answers_leaves_the_answer_abandoned(
     assert phone_lost(database, agent_id)
     assert ("ready", "reserved", "live answer") not in state_changes(database, agent_id)
     assert any(line.startswith("received BYE") for line in trunk_peer.sent_and_received())
+
+
+class AgentScreen:
+    """A logged-in agent's workstation: the page's Socket.IO connection,
+    recording every `agent.state_changed` push."""
+
+    def __init__(self, base_url: str, username: str) -> None:
+        self.http = requests.Session()
+        page = self.http.get(f"{base_url}/login", timeout=10)
+        reply = self.http.post(
+            f"{base_url}/login",
+            data={
+                "username": username,
+                "password": TEST_PASSWORD,
+                "csrf_token": csrf_token_from(page.text),
+            },
+            timeout=10,
+        )
+        assert reply.ok and "/login" not in reply.url, f"login failed: {reply.status_code}"
+        self.pushes: list[dict[str, Any]] = []
+        self.client = socketio.Client(reconnection=False)
+        self.client.on("agent.state_changed", self.pushes.append)
+        cookie = "; ".join(f"{name}={value}" for name, value in self.http.cookies.items())
+        self.client.connect(base_url, headers={"Cookie": cookie}, transports=["websocket"])
+
+    def send(self, event: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        reply: dict[str, Any] = self.client.call(event, data or {}, timeout=20)
+        assert reply.get("ok"), reply
+        return reply
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.http.close()
+
+
+def test_across_processes_the_agents_screen_follows_the_leg_the_dialer_holds(
+    postgres_database: Database, postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """The production topology: `callcenter dialer` calls the phone and
+    writes each step of the leg; the agent's screen, served by gunicorn,
+    hears of it through Redis."""
+    database = postgres_database
+    trunk_peer = start_sipp_peer(HERE / "uas_trunk_keepalive.xml", tmp_path / "trunk")
+    busy_phone = start_sipp_peer(HERE / "uas_agent_phone_busy.xml", tmp_path / "busy", "-d", "1500")
+    with database.unit_of_work() as session:
+        team = make_team(session)
+        campaign = make_campaign(
+            session, teams=[team], dial_mode=DialMode.PROGRESSIVE, calling_windows=ALWAYS_OPEN
+        )
+        agent = make_user(session, Role.AGENT, team=team, locale="en")
+        campaign_id, agent_id, username = campaign.id, agent.id, agent.username
+    env = environment(
+        postgres_url,
+        redis_url,
+        tmp_path / "instance",
+        dialer__keepalive_seconds="0.5",
+        dialer__sip_t1_seconds="0.1",
+    )
+    processes: list[Process] = []
+    screen: AgentScreen | None = None
+    with peers(trunk_peer, busy_phone):
+        try:
+            web, base_url = start_web(env, tmp_path)
+            processes.append(web)
+            processes.append(
+                start_dialer(
+                    env,
+                    tmp_path,
+                    "--carrier",
+                    "sip",
+                    "--trunk-uri",
+                    trunk_peer.uri,
+                    "--tick",
+                    "0.2",
+                )
+            )
+            screen = AgentScreen(base_url, username)
+            phone = f"sip:1001@{HOST}:{busy_phone.port}"
+            screen.send("join_campaign", {"campaign_id": campaign_id, "phone": phone})
+            assert screen.send("go_ready")["agent"]["phone_leg"] == "down"
+            wait_for(
+                lambda: any(p["phone_leg"] == "calling" for p in screen.pushes if screen),
+                20,
+                "the screen told the dialer is calling the phone",
+            )
+            wait_for(
+                lambda: any(p["pause_reason"] == "phone_lost" for p in screen.pushes if screen),
+                20,
+                "the screen told the phone is lost",
+            )
+            resumed = screen.send("resume")["agent"]
+        finally:
+            if screen is not None:
+                screen.close()
+            for process in reversed(processes):
+                process.stop()
+    legs = [p["phone_leg"] for p in screen.pushes]
+    assert legs[legs.index("calling") :] == ["calling", "lost"]
+    assert (resumed["state"], resumed["pause_reason"], resumed["phone_leg"]) == (
+        "paused", "phone_lost", "lost",
+    )  # fmt: skip
+    assert resumed["phone_leg_detail"] == "phone did not answer: 486 Busy Here"
+    assert phone_lost(database, agent_id)
+    assert len(invites(busy_phone)) == 1
