@@ -137,7 +137,9 @@ class AgentLegs:
         request = AgentLegRequest(agent_leg_id=leg.leg_id, agent_uri=target)
         try:
             await self.carrier.connect_agent(request, functools.partial(self._progress, leg))
-        except (CarrierError, OSError, ValueError) as exc:  # ValueError: an unusable URI
+        except Exception as exc:  # one agent's phone never stops the others' legs
+            if not isinstance(exc, CarrierError | OSError | ValueError):  # ValueError: a bad URI
+                log.exception("agent %s: calling the phone failed", agent_id)
             self._ended(leg, f"phone not called: {exc}"[:120])
 
     def _progress(self, leg: AgentLeg, progress: CallProgress) -> None:

@@ -659,8 +659,10 @@ class DialerWorker:
             bridged = leg is not None and await self._bridge(call, leg)
             if call.ended:
                 return  # _finish lets the agent go
-            if not bridged or self.legs.up(agent_id) is not leg:
-                if leg is not None and self.legs.up(agent_id) is leg:
+            if leg is not None and self.legs.up(agent_id) is not leg:
+                leg = None  # it dropped meanwhile
+            if leg is None or not bridged:
+                if leg is not None:  # up as far as we know, yet nothing can be bridged into it
                     self.legs.drop(leg, "phone leg could not be bridged")
                 await self._no_phone_at_connect(call, agent_id)
                 return
