@@ -39,6 +39,7 @@ def home() -> ResponseReturnValue:
         pause_reasons=agents.pause_reasons(session),
         status=status,
         phone=current_user.sip_uri or "",
+        phone_max_length=agents.MAX_PHONE_LENGTH,
         disposition_codes=dispositions.CODES,
         skip_reasons=workstation.PREVIEW_SKIP_REASONS,
     )

@@ -31,6 +31,15 @@ class AgentState(StrEnum):
     PAUSED = "paused"
 
 
+class PhoneLegState(StrEnum):
+    """The agent's nailed-up phone leg, as the dialer that holds it reports it."""
+
+    DOWN = "down"  # no leg: not called yet, or hung up by the dialer
+    CALLING = "calling"  # the dialer is calling the agent's phone
+    UP = "up"  # answered and held open: customers can be bridged into it
+    LOST = "lost"  # refused, not answered, or dropped: the agent is paused for it
+
+
 class CallState(StrEnum):
     DIALING = "dialing"
     RINGING = "ringing"
@@ -91,6 +100,15 @@ AGENT_TRANSITIONS: Mapping[AgentState, frozenset[AgentState]] = {
     A.PAUSED: frozenset({A.READY, A.LOGGED_OUT}),
 }
 
+P = PhoneLegState
+PHONE_LEG_TRANSITIONS: Mapping[PhoneLegState, frozenset[PhoneLegState]] = {
+    P.DOWN: frozenset({P.CALLING, P.LOST}),
+    # A new leg (a dialer restarted, or the agent changed phone) replaces the old one.
+    P.CALLING: frozenset({P.CALLING, P.UP, P.LOST, P.DOWN}),
+    P.UP: frozenset({P.CALLING, P.LOST, P.DOWN}),
+    P.LOST: frozenset({P.DOWN}),  # the agent asks to be called again (go_ready)
+}
+
 C = CallState
 CALL_TRANSITIONS: Mapping[CallState, frozenset[CallState]] = {
     C.DIALING: frozenset({C.RINGING, C.ANSWERED, C.CONNECTED, C.ENDED}),
@@ -127,7 +145,7 @@ class IllegalTransition(DomainError):
     error_id = "illegal-transition"
 
 
-S = TypeVar("S", AgentState, CallState, LeadState)
+S = TypeVar("S", AgentState, PhoneLegState, CallState, LeadState)
 
 
 def advance(table: Mapping[S, frozenset[S]], current: S, new: S, *, subject: str) -> S:

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 
 from callcenter.db import Database
-from callcenter.models import AgentStatus, Call, Campaign
-from callcenter.services import agents, call_recovery, calls, dialer_fleet, pacing_log
+from callcenter.models import AgentStatus, Call, Campaign, User
+from callcenter.services import agents, call_recovery, calls, dialer_fleet, pacing_log, phone_legs
 from callcenter.services.dialer_fleet import DialerIdentity
 from callcenter.states import AgentState, IllegalTransition
 from dialer.carrier import AmdMode
@@ -100,8 +100,10 @@ class DatabaseServices:
 
     def agents(self) -> Sequence[AgentSnapshot]:
         with self.database.unit_of_work() as session:
-            rows = session.scalars(
-                select(AgentStatus).where(
+            rows = session.execute(
+                select(AgentStatus, User.sip_uri)
+                .join(User, User.id == AgentStatus.agent_id)
+                .where(
                     AgentStatus.campaign_id.is_not(None),
                     AgentStatus.state != AgentState.LOGGED_OUT,
                 )
@@ -112,10 +114,10 @@ class DatabaseServices:
                     campaign_id=row.campaign_id,
                     phase=AgentPhase(row.state.value),
                     since=row.since,
-                    phone=row.phone_leg_id,
+                    phone=phone,
                     call_id=row.current_call_id,
                 )
-                for row in rows
+                for row, phone in rows
                 if row.campaign_id is not None
             ]
 
@@ -143,6 +145,24 @@ class DatabaseServices:
                     )
         except IllegalTransition:
             log.info("agent %s moved on before the dialer let them go", agent_id)
+
+    def phone_leg_calling(self, agent_id: int, leg_id: str) -> bool:
+        with self.database.unit_of_work() as session:
+            return phone_legs.calling(session, agent_id, leg_id)
+
+    def phone_leg_answered(self, agent_id: int, leg_id: str) -> None:
+        with self.database.unit_of_work() as session:
+            phone_legs.answered(session, agent_id, leg_id)
+
+    def phone_leg_hung_up(self, agent_id: int, leg_id: str) -> None:
+        with self.database.unit_of_work() as session:
+            phone_legs.hung_up(session, agent_id, leg_id)
+
+    def phone_leg_lost(
+        self, agent_id: int, leg_id: str | None, *, reason: str, now: datetime
+    ) -> None:
+        with self.database.unit_of_work() as session:
+            phone_legs.lost(session, agent_id, leg_id, reason=reason, now=now)
 
     def record_dial_level(
         self, campaign_id: int, dial_level: float, reason: str, *, now: datetime

@@ -53,6 +53,16 @@ def carrier_for(settings: Settings, *, time_scale: float = 1.0) -> Carrier:
     return SimulatedCarrier(simulation_profile(settings, time_scale=time_scale))
 
 
+def extension_domain(settings: Settings) -> str | None:
+    """Where an agent's extension is called: the PBX behind the SIP trunk."""
+    if settings.dialer.carrier != "sip" or not settings.dialer.trunk_uri:
+        return None
+    from dialer.sip.message import uri_host_port
+
+    host, port = uri_host_port(settings.dialer.trunk_uri)
+    return f"{host}:{port}"
+
+
 def simulation_profile(settings: Settings, *, time_scale: float = 1.0) -> SimulationProfile:
     """The profile's odds and median talk time from settings; the talk-time
     bounds widen to keep a long median inside them."""
@@ -95,7 +105,11 @@ def build_worker(
         carrier=carrier or carrier_for(settings),
         bus=MeteredBus(bus),
         pool=stores.pool,
-        config=replace(config or WorkerConfig(), trunk_name=settings.dialer.trunk_name),
+        config=replace(
+            config or WorkerConfig(),
+            trunk_name=settings.dialer.trunk_name,
+            extension_domain=extension_domain(settings),
+        ),
     )
 
 

@@ -59,6 +59,7 @@ class AgentSnapshot:
     phase: AgentPhase
     since: datetime
     phone: str | None = None
+    """The agent's phone as they typed it (a SIP URI or an extension), whole."""
     call_id: str | None = None
 
 
@@ -124,7 +125,24 @@ class DialerServices(Protocol):
         rest of the agent's day follows from the call events (calls service)."""
 
     def release_agent(self, agent_id: int, *, now: datetime, reason: str) -> None:
-        """RESERVED -> READY (the call went before the agent got it); no-op otherwise."""
+        """RESERVED -> READY (the call went before the agent got it); no-op
+        otherwise. An agent whose phone leg is lost lands in the phone_lost pause."""
+
+    def phone_leg_calling(self, agent_id: int, leg_id: str) -> bool:
+        """The agent's phone is about to be called as `leg_id`; False when
+        the agent is not ready any more (then it is not called)."""
+
+    def phone_leg_answered(self, agent_id: int, leg_id: str) -> None: ...
+
+    def phone_leg_hung_up(self, agent_id: int, leg_id: str) -> None:
+        """This dialer hung the leg up itself (not a loss)."""
+
+    def phone_leg_lost(
+        self, agent_id: int, leg_id: str | None, *, reason: str, now: datetime
+    ) -> None:
+        """The leg failed or dropped (None: no leg up when a call was to be
+        connected to the agent): the agent goes to the phone_lost pause, at
+        once when idle, after their call and wrap-up when they have one."""
 
     def record_dial_level(
         self, campaign_id: int, dial_level: float, reason: str, *, now: datetime

@@ -48,15 +48,9 @@ from callcenter.events import (
     PreviewSkipped,
     TrunkStatusReported,
 )
+from dialer.agent_legs import AgentLeg, AgentLegs
 from dialer.agent_pool import AgentPool
-from dialer.carrier import (
-    AgentLegRequest,
-    AmdVerdict,
-    CallProgress,
-    Carrier,
-    CarrierError,
-    OriginateRequest,
-)
+from dialer.carrier import AmdVerdict, CallProgress, Carrier, CarrierError, OriginateRequest
 from dialer.pacing import (
     AbandonTally,
     AgentStatus,
@@ -119,6 +113,9 @@ class WorkerConfig:
     """An offer the workstation has not reserved the agent for by then is withdrawn."""
     trunk_status_every_s: float = 5.0
     """The trunk's status is reported this often, and at once when its state changes."""
+    extension_domain: str | None = None
+    """Where an agent's phone given as an extension is called (sip:1001@this);
+    None: as typed (the simulated carrier takes any label)."""
 
 
 def outcome_of_ended(carrier_outcome: str | None, *, answered: bool, connected: bool) -> str:
@@ -164,6 +161,8 @@ class LiveCall:
     connect_task: asyncio.Task[None] | None = None
     abandoning: bool = False
     ended: bool = False
+    end_reason: str | None = None
+    """Why the dialer ended the call, recorded instead of the SIP reason."""
 
     @property
     def log_ids(self) -> dict[str, Any]:
@@ -238,9 +237,15 @@ class DialerWorker:
         self._agents: dict[int, AgentSnapshot] = {}
         self._claimed: set[int] = set()
         self._talk: dict[int, float] = {}
-        self._legs: dict[int, str] = {}  # agent id -> answered agent leg id
-        self._legs_starting: set[int] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.legs = AgentLegs(
+            carrier=carrier,
+            services=services,
+            spawn=self._spawn,
+            clock=clock,
+            on_lost=self._phone_lost,
+            extension_domain=self.config.extension_domain,
+        )
         self._waiting: dict[int, collections.deque[str]] = collections.defaultdict(
             collections.deque
         )
@@ -303,6 +308,7 @@ class DialerWorker:
         if self._watcher is not None:
             self._watcher.cancel()
         up = sum(1 for call in self.calls.values() if not call.ended)
+        self.legs.stopping = True
         await self.carrier.stop()  # ends every call; their `ended` progress is reported
         for _ in range(3):
             pending = [task for task in self._tasks if not task.done()]
@@ -420,30 +426,35 @@ class DialerWorker:
         return reason is None
 
     async def refresh_agents(self) -> None:
-        """Re-read the agents; offer the ready ones (not claimed here) in the pool."""
+        """Re-read the agents, keep their phone legs, and offer the ready ones
+        whose leg is up (and who are not claimed here) in the pool."""
         assert self._refresh_lock is not None
         async with self._refresh_lock:
             snapshot = await asyncio.to_thread(self.services.agents)
+            await self.legs.keep(snapshot, self._serving())
             self._apply_agents(snapshot)
         if any(call.waiting for call in self.calls.values()):
             self._spawn(self.serve_waiting())
+
+    def _serving(self) -> set[int]:
+        """The campaigns this dialer connects answers for: a paused campaign
+        still connects the answers of the calls it has up."""
+        return set(self._plans) | {c.plan.id for c in self.calls.values() if not c.ended}
 
     def _apply_agents(self, snapshot: Sequence[AgentSnapshot]) -> None:
         self._observe_wrap_ups(snapshot)
         self._agents = {agent.agent_id: agent for agent in snapshot}
         self._drop_stale_previews()
-        self._hang_up_legs_of_departed()
-        # A paused campaign still connects the answers of the calls it has up.
-        serving = set(self._plans) | {c.plan.id for c in self.calls.values() if not c.ended}
+        serving = self._serving()
         ready: dict[int, list[tuple[int, datetime]]] = {cid: [] for cid in serving}
         for agent in snapshot:
             if agent.phase is not AgentPhase.READY or agent.campaign_id not in serving:
                 continue
             if agent.agent_id in self._claimed or agent.agent_id in self.previews:
                 continue
+            if self.legs.up(agent.agent_id) is None:
+                continue  # ready only once their phone answers
             ready[agent.campaign_id].append((agent.agent_id, agent.since))
-            if agent.agent_id not in self._legs and agent.agent_id not in self._legs_starting:
-                self._spawn(self._connect_agent_leg(agent))
         # The pool may be shared with other dialers: only this one's campaigns.
         for campaign_id in self._pooled | set(ready):
             self.pool.sync(campaign_id, ready.get(campaign_id, []))
@@ -498,6 +509,8 @@ class DialerWorker:
     def _pacer_status(self, agent: AgentSnapshot) -> AgentStatus:
         if agent.phase is AgentPhase.READY and agent.agent_id in self._claimed:
             return AgentStatus.TALKING
+        if agent.phase is AgentPhase.READY and self.legs.up(agent.agent_id) is None:
+            return AgentStatus.PAUSED  # no calls are placed for a phone that is not up
         return _PACER_STATUS[agent.phase]
 
     def _trunk_room_for(self, campaign_id: int) -> int | None:
@@ -620,15 +633,25 @@ class DialerWorker:
                 call.connecting = True
                 call.connect_task = self._spawn(self._connect(call, call.preview_agent))
             else:
-                self._waiting[call.plan.id].append(call.call_id)
-                self._spawn(self._abandon_unless_taken(call))
-                self._spawn(self.serve_waiting())
-                self._ensure_watcher()
+                self._wait_for_agent(call)
         elif progress.phase == "ended":
             call.ended = True
             self._spawn(self._finish(call, progress))
 
     # connecting answers to agents ----------------------------------------------------------
+
+    def _wait_for_agent(self, call: LiveCall, *, first: bool = False) -> None:
+        """Queue a live answer for the next ready agent (`first`: ahead of the
+        others, it was taken out of the queue once); the abandon message when
+        none took it within the abandon window of its answer."""
+        queue = self._waiting[call.plan.id]
+        if first:
+            queue.appendleft(call.call_id)
+        else:
+            queue.append(call.call_id)
+        self._spawn(self._abandon_unless_taken(call))
+        self._spawn(self.serve_waiting())
+        self._ensure_watcher()
 
     async def serve_waiting(self) -> None:
         """Give each waiting live answer (oldest first) the longest-idle ready agent."""
@@ -672,46 +695,91 @@ class DialerWorker:
         return None
 
     async def _connect(self, call: LiveCall, agent_id: int) -> None:
+        """Bridge the answer into the agent's phone leg; never to nothing."""
         call.agent_id = agent_id
         try:
-            leg = self._legs.get(agent_id)
-            if leg is None:
-                log.warning(
-                    "agent %s has no phone leg up; call %s connected without media",
-                    agent_id,
-                    call.call_id,
-                    extra={**call.log_ids, "agent_id": agent_id},
-                )
-            else:
-                try:
-                    await self.carrier.bridge(call.call_id, leg)
-                except CarrierError as exc:
-                    log.warning(
-                        "bridge %s to agent %s failed: %s",
-                        call.call_id,
-                        agent_id,
-                        exc,
-                        extra={**call.log_ids, "agent_id": agent_id},
-                    )
+            leg = self.legs.up(agent_id)
+            bridged = leg is not None and await self._bridge(call, leg)
             if call.ended:
                 return  # _finish lets the agent go
+            if leg is not None and self.legs.up(agent_id) is not leg:
+                leg = None  # it dropped meanwhile
+            if leg is None or not bridged:
+                if leg is not None:  # up as far as we know, yet nothing can be bridged into it
+                    self.legs.drop(leg, "phone leg could not be bridged")
+                await self._no_phone_at_connect(call, agent_id)
+                return
             call.connected_at = self._now()
             # The calls service moves the agent on_call and pops their screen.
             self.bus.publish(CallConnected(call_id=call.call_id, agent_id=agent_id))
         finally:
             call.connecting = False
 
+    async def _bridge(self, call: LiveCall, leg: AgentLeg) -> bool:
+        try:
+            await self.carrier.bridge(call.call_id, leg.leg_id)
+        except CarrierError as exc:
+            log.warning(
+                "bridge %s to agent %s failed: %s",
+                call.call_id,
+                leg.agent_id,
+                exc,
+                extra={**call.log_ids, "agent_id": leg.agent_id},
+            )
+            return False
+        return True
+
+    async def _no_phone_at_connect(self, call: LiveCall, agent_id: int) -> None:
+        """The claimed agent's phone is not up: they go to the phone_lost
+        pause and the answer waits for another agent (a preview's answer,
+        which was dialed for that agent alone, gets the abandon message)."""
+        log.warning(
+            "agent %s has no phone leg up: call %s not connected to them",
+            agent_id,
+            call.call_id,
+            extra={**call.log_ids, "agent_id": agent_id},
+        )
+        call.agent_id = None
+        try:
+            await asyncio.to_thread(
+                self.services.phone_leg_lost,
+                agent_id,
+                None,
+                reason="no phone leg up when a call came",
+                now=self.clock(),
+            )
+            await self._let_go(agent_id, "phone lost")
+        except Exception:
+            log.exception("agent %s not let go after their phone was lost", agent_id)
+        call.connecting = False
+        if call.ended:
+            return
+        if call.preview_agent is not None:
+            await self._abandon(call)
+        else:
+            self._wait_for_agent(call, first=True)
+
+    def _phone_lost(self, leg: AgentLeg, reason: str) -> None:
+        """An agent's leg failed or dropped: a call connected to it is ended
+        (the agent still wraps it up), a preview lead shown to them goes back."""
+        for call in self.calls.values():
+            if call.agent_id == leg.agent_id and call.connected_at is not None and not call.ended:
+                call.end_reason = f"agent {reason}"[:120]
+                self._spawn(self.carrier.hang_up(call.call_id))
+        offer = self.previews.pop(leg.agent_id, None)
+        if offer is not None:
+            self.leads.give_back(offer.held)
+
     async def _abandon_unless_taken(self, call: LiveCall) -> None:
-        await asyncio.sleep(self.config.abandon_after_s)
+        assert call.answered_at is not None
+        await asyncio.sleep(max(0.0, call.answered_at + self.config.abandon_after_s - self._now()))
         if not call.waiting or call.connecting:
             return
+        await self._abandon(call)
+
+    async def _abandon(self, call: LiveCall) -> None:
         call.abandoning = True
-        log.info(
-            "call %s: no agent within %.1f s, abandon message",
-            call.call_id,
-            self.config.abandon_after_s,
-            extra=call.log_ids,
-        )
+        log.info("call %s: no agent to take it, abandon message", call.call_id, extra=call.log_ids)
         try:
             await self.carrier.play_and_hang_up(call.call_id)
         except CarrierError as exc:  # it ended meanwhile
@@ -734,38 +802,6 @@ class DialerWorker:
             self.services.release_agent, agent_id, now=self.clock(), reason=reason
         )
 
-    async def _connect_agent_leg(self, agent: AgentSnapshot) -> None:
-        """Nail up the agent's phone leg while they are ready (no ringing in the 2 s)."""
-        agent_id = agent.agent_id
-        leg_id = f"agent-{agent_id}-{uuid.uuid4().hex[:8]}"
-        self._legs_starting.add(agent_id)
-
-        def on_leg(progress: CallProgress) -> None:
-            if progress.phase == "answered":
-                self._legs[agent_id] = leg_id
-                self._legs_starting.discard(agent_id)
-            elif progress.phase == "ended":
-                self._legs_starting.discard(agent_id)
-                if self._legs.get(agent_id) == leg_id:
-                    del self._legs[agent_id]
-                    log.info("agent %s phone leg ended (%s)", agent_id, progress.sip_reason)
-
-        request = AgentLegRequest(agent_leg_id=leg_id, agent_uri=agent.phone or f"agent-{agent_id}")
-        try:
-            await self.carrier.connect_agent(request, on_leg)
-        except (CarrierError, OSError) as exc:
-            self._legs_starting.discard(agent_id)
-            log.warning("agent %s phone leg failed: %s", agent_id, exc)
-
-    def _hang_up_legs_of_departed(self) -> None:
-        """An agent who logged out, or whose campaign this dialer no longer
-        dials, no longer holds a leg here."""
-        for agent_id, leg_id in list(self._legs.items()):
-            agent = self._agents.get(agent_id)
-            if agent is None or agent.campaign_id not in self._plans:
-                del self._legs[agent_id]
-                self._spawn(self.carrier.disconnect_agent(leg_id))
-
     # the end of a call ----------------------------------------------------------------------
 
     async def _finish(self, call: LiveCall, progress: CallProgress) -> None:
@@ -782,7 +818,7 @@ class DialerWorker:
                 call_id=call.call_id,
                 outcome=outcome,
                 sip_status=progress.sip_status,
-                sip_reason=progress.sip_reason,
+                sip_reason=call.end_reason or progress.sip_reason,
                 agent_id=call.agent_id if connected else None,
                 talk_seconds=(
                     self._now() - call.connected_at if call.connected_at is not None else None

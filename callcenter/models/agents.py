@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.db import Base, UTCDateTime
 from callcenter.models._types import created_at_column, enum_column
-from callcenter.states import AgentState
+from callcenter.states import AgentState, PhoneLegState
 
 
 class PauseReason(Base):
@@ -18,6 +18,8 @@ class PauseReason(Base):
     label_en: Mapped[str] = mapped_column(String(120))
     limit_minutes: Mapped[int | None]
     is_active: Mapped[bool] = mapped_column(default=True)
+    is_system: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Set by the product (e.g. phone_lost), never chosen by an agent or a supervisor."""
 
 
 class AgentStatus(Base):
@@ -32,6 +34,12 @@ class AgentStatus(Base):
     pause_reason: Mapped[str | None] = mapped_column(ForeignKey("pause_reasons.code"))
     current_call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"))
     phone_leg_id: Mapped[str | None] = mapped_column(String(64))
+    """The dialer's id of the agent's nailed-up phone leg (the phone itself is users.sip_uri)."""
+    phone_leg: Mapped[PhoneLegState] = enum_column(
+        PhoneLegState, default=PhoneLegState.DOWN, server_default=PhoneLegState.DOWN.value
+    )
+    phone_leg_detail: Mapped[str | None] = mapped_column(String(120))
+    """Why the leg was lost (the SIP status and reason), shown to the agent."""
 
 
 class AgentStateChange(Base):

@@ -1,10 +1,16 @@
 """The agent's state machine: ready, paused (with a reason), reserved for a
 call, on a call, in wrap-up, logged out. Every change appends an
 `agent_state_changes` row and tells the agent's own screen and the
-supervisors of the campaign, after commit."""
+supervisors of the campaign, after commit.
+
+Ready means "call my phone and give me calls": the dialer calls the agent's
+phone and offers them calls only once it answers (`phone_legs`). An agent
+whose phone leg is lost is never made ready by the system: they land in the
+`phone_lost` pause instead, until they press Ready again."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -24,10 +30,29 @@ from callcenter.models import (
 )
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room, campaign_supervisors_room
-from callcenter.states import AGENT_TRANSITIONS, AgentState, Role, advance
+from callcenter.states import (
+    AGENT_TRANSITIONS,
+    PHONE_LEG_TRANSITIONS,
+    AgentState,
+    PhoneLegState,
+    Role,
+    advance,
+)
 
 STATE_CHANGED = "agent.state_changed"
 MAX_PHONE_LENGTH = 255
+PHONE_LOST = "phone_lost"
+"""The system pause reason of an agent whose phone leg failed or dropped."""
+
+_EXTENSION = re.compile(r"\+?[0-9*#]{1,32}")
+_SIP_URI = re.compile(
+    r"sips?:"
+    r"(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/%]+@)?"  # user
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"  # host
+    r"(?::(?P<port>[0-9]{1,5}))?"
+    r"(?:;[A-Za-z0-9\-_.!~*'()%]+(?:=[A-Za-z0-9\-_.!~*'()%\[\]:]+)?)*",  # parameters
+    re.IGNORECASE,
+)
 
 
 def agent_user(session: Session, agent_id: int) -> User:
@@ -44,7 +69,12 @@ def status_of(session: Session, agent_id: int, *, lock: bool = False) -> AgentSt
         query = query.with_for_update()
     status = session.scalar(query)
     if status is None:
-        status = AgentStatus(agent_id=agent_id, state=AgentState.LOGGED_OUT, since=utcnow())
+        status = AgentStatus(
+            agent_id=agent_id,
+            state=AgentState.LOGGED_OUT,
+            since=utcnow(),
+            phone_leg=PhoneLegState.DOWN,
+        )
         session.add(status)
         session.flush()
     return status
@@ -65,8 +95,41 @@ def assigned_campaigns(session: Session, agent: User) -> list[Campaign]:
 
 
 def pause_reasons(session: Session) -> list[PauseReason]:
-    query = select(PauseReason).where(PauseReason.is_active.is_(True)).order_by(PauseReason.code)
+    """The reasons a person may choose (system reasons are set by the product)."""
+    query = (
+        select(PauseReason)
+        .where(PauseReason.is_active.is_(True), PauseReason.is_system.is_(False))
+        .order_by(PauseReason.code)
+    )
     return list(session.scalars(query))
+
+
+def phone_address(value: Any) -> str:
+    """The agent's phone as the dialer will call it: a SIP URI
+    (sip:1001@pbx.example.com:5060;transport=udp) or an extension (1001),
+    whole; "1001@pbx" is taken as sip:1001@pbx."""
+    text = str(value or "").strip()
+    if not text:
+        raise InvalidInput(
+            "enter your phone's SIP address or extension", details={"field": "phone"}
+        )
+    if len(text) > MAX_PHONE_LENGTH:
+        raise InvalidInput(
+            f"the phone address is too long (at most {MAX_PHONE_LENGTH} characters)",
+            details={"field": "phone"},
+        )
+    if _EXTENSION.fullmatch(text):
+        return text
+    if "@" in text and not text.lower().startswith(("sip:", "sips:")):
+        text = f"sip:{text}"
+    match = _SIP_URI.fullmatch(text)
+    if match is None or not 0 < int(match.group("port") or 5060) <= 65535:
+        raise InvalidInput(
+            "the phone must be a SIP address such as sip:1001@pbx.example.com, "
+            "or an extension such as 1001",
+            details={"field": "phone"},
+        )
+    return text
 
 
 def join_campaign(
@@ -79,13 +142,7 @@ def join_campaign(
         wanted = int(campaign_id)
     except (TypeError, ValueError):
         raise InvalidInput("choose a campaign", details={"field": "campaign_id"}) from None
-    phone_text = str(phone or "").strip()
-    if not phone_text:
-        raise InvalidInput(
-            "enter your phone's SIP address or extension", details={"field": "phone"}
-        )
-    if len(phone_text) > MAX_PHONE_LENGTH:
-        raise InvalidInput("the phone address is too long", details={"field": "phone"})
+    address = phone_address(phone)
     if wanted not in {campaign.id for campaign in assigned_campaigns(session, agent)}:
         raise Forbidden(
             "this campaign is not assigned to your team", details={"campaign_id": wanted}
@@ -93,12 +150,10 @@ def join_campaign(
     status = status_of(session, agent_id, lock=True)
     if status.state not in (AgentState.LOGGED_OUT, AgentState.PAUSED, AgentState.READY):
         raise InvalidInput("finish the current call before changing campaign")
-    agent.sip_uri = phone_text
-    status.phone_leg_id = phone_text[:64]
-    if status.campaign_id != wanted:
-        status.campaign_id = wanted
-        _announce(session, status, reason=None)
+    agent.sip_uri = address
+    status.campaign_id = wanted
     session.flush()
+    announce(session, status, reason=None)
     return status
 
 
@@ -108,6 +163,11 @@ def go_ready(session: Session, agent_id: int, *, now: datetime | None = None) ->
         raise InvalidInput("choose a campaign and register your phone first")
     if status.state is AgentState.READY:
         return status
+    if status.phone_leg is PhoneLegState.LOST:
+        # Pressing Ready after a lost phone is "try again": the dialer calls it anew.
+        advance(PHONE_LEG_TRANSITIONS, status.phone_leg, PhoneLegState.DOWN, subject=_leg(agent_id))
+        status.phone_leg = PhoneLegState.DOWN
+        status.phone_leg_detail = None
     return change_state(session, agent_id, AgentState.READY, now=now)
 
 
@@ -115,7 +175,7 @@ def pause(
     session: Session, agent_id: int, reason_code: Any, *, now: datetime | None = None
 ) -> AgentStatus:
     reason = session.get(PauseReason, str(reason_code or ""))
-    if reason is None or not reason.is_active:
+    if reason is None or not reason.is_active or reason.is_system:
         raise InvalidInput("choose a pause reason", details={"field": "reason"})
     return change_state(session, agent_id, AgentState.PAUSED, reason=reason.code, now=now)
 
@@ -138,10 +198,16 @@ def change_state(
     call_id: str | None = None,
     now: datetime | None = None,
 ) -> AgentStatus:
-    """Move the agent through AGENT_TRANSITIONS and record the change."""
+    """Move the agent through AGENT_TRANSITIONS and record the change. A
+    move to READY of an agent whose phone leg is lost (the end of a wrap-up,
+    a call gone before it was connected) is the phone_lost pause instead."""
     now = now or utcnow()
     status = status_of(session, agent_id, lock=True)
     from_state = status.state
+    if to_state is AgentState.READY and status.phone_leg is PhoneLegState.LOST:
+        to_state, reason = AgentState.PAUSED, PHONE_LOST
+    if to_state is AgentState.PAUSED and reason == PHONE_LOST:
+        _ensure_phone_lost_reason(session)
     advance(AGENT_TRANSITIONS, from_state, to_state, subject=f"agent {agent_id}")
     session.add(
         AgentStateChange(
@@ -162,8 +228,27 @@ def change_state(
     elif call_id is not None:
         status.current_call_id = call_id
     session.flush()
-    _announce(session, status, reason=reason, from_state=from_state)
+    announce(session, status, reason=reason, from_state=from_state)
     return status
+
+
+def _ensure_phone_lost_reason(session: Session) -> None:
+    """Migration 0004 creates the row; a database whose rows were emptied since gets it back."""
+    if session.get(PauseReason, PHONE_LOST) is None:
+        session.add(
+            PauseReason(
+                code=PHONE_LOST,
+                label_fa="تلفن قطع شد",
+                label_en="Phone lost",
+                is_active=True,
+                is_system=True,
+            )
+        )
+        session.flush()
+
+
+def _leg(agent_id: int) -> str:
+    return f"phone leg of agent {agent_id}"
 
 
 def state_payload(
@@ -173,6 +258,7 @@ def state_payload(
     if status.pause_reason:
         pause_reason = session.get(PauseReason, status.pause_reason)
         limit = pause_reason.limit_minutes if pause_reason else None
+    agent = session.get(User, status.agent_id)
     return {
         "agent_id": status.agent_id,
         "campaign_id": status.campaign_id,
@@ -182,11 +268,13 @@ def state_payload(
         "pause_reason": status.pause_reason,
         "pause_limit_minutes": limit,
         "call_id": status.current_call_id,
-        "phone": status.phone_leg_id,
+        "phone": agent.sip_uri if agent is not None else None,
+        "phone_leg": str(status.phone_leg),
+        "phone_leg_detail": status.phone_leg_detail,
     }
 
 
-def _announce(
+def announce(
     session: Session,
     status: AgentStatus,
     *,

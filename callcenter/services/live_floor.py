@@ -1156,6 +1156,7 @@ def floor_state(
                 "label_fa": r.label_fa,
                 "label_en": r.label_en,
                 "limit_minutes": r.limit_minutes,
+                "is_system": r.is_system,
             }
             for r in reasons
         ],

@@ -92,21 +92,57 @@
   }
 
   /* --- agent state ------------------------------------------------------------------ */
-  socket.on("agent.state_changed", function (data) { setAgent(data); layout(); });
+  // Pushes come in the order the changes were made; a reply may come after a
+  // newer push (the dialer calling the phone just after Ready): it must not undo it.
+  var pushes = 0;
+  function act(name, data) {
+    var before = pushes;
+    return send(name, data).then(function (r) {
+      if (r.ok && r.agent && pushes === before) { setAgent(r.agent); layout(); }
+      return r;
+    });
+  }
+
+  socket.on("agent.state_changed", function (data) {
+    pushes += 1;
+    setAgent(data);
+    if (data.state !== "reserved") state.preview = null;
+    layout();
+  });
+
+  // Ready counts once the phone answers: until then the badge says the phone is being called.
+  function waitingForPhone(agent) {
+    return agent.state === "ready" && agent.phone_leg !== "up";
+  }
 
   function setAgent(agent) {
     state.agent = agent;
     state.stateSince = agent.since ? Date.parse(agent.since) : Date.now();
     var badge = $("agent-state");
     badge.dataset.state = agent.state;
+    badge.dataset.phone = agent.phone_leg || "";
     var label = L.states[agent.state] || agent.state;
-    if (agent.state === "paused" && agent.pause_reason) {
+    if (waitingForPhone(agent)) label = L.phone[agent.phone_leg === "calling" ? "calling" : "down"];
+    if (agent.state === "paused" && agent.pause_reason === "phone_lost") {
+      label += " · " + L.phone.lost_reason;
+    } else if (agent.state === "paused" && agent.pause_reason) {
       var option = Array.prototype.find.call($("pause-reason").options, function (o) { return o.value === agent.pause_reason; });
       if (option) label += " · " + option.textContent;
     }
     badge.textContent = label;
     ws.dataset.state = agent.state;
     if (agent.campaign_id) $("campaign").value = String(agent.campaign_id);
+    showPhoneAlert(agent);
+  }
+
+  function showPhoneAlert(agent) {
+    var lost = agent.phone_leg === "lost" && agent.state !== "logged_out";
+    show($("phone-alert"), lost);
+    if (!lost) return;
+    var duringCall = agent.state === "on_call" || agent.state === "wrap_up";
+    var reason = agent.phone_leg_detail || L.phone.lost_reason;
+    $("phone-alert-text").textContent = fmt(duringCall ? L.phone.lost_on_call : L.phone.lost_text, { reason: reason });
+    show($("btn-phone-retry"), !duringCall);
   }
 
   setInterval(function () {
@@ -125,29 +161,45 @@
     show($("preview"), !onCall && !!state.preview);
     show($("idle"), !onCall && !state.preview);
     var idle = $("idle-text");
-    if (idle) idle.textContent = state.agent && state.agent.state === "ready" ? idle.dataset.ready : idle.dataset.other;
+    if (idle) idle.textContent = idleText(state.agent, idle);
   }
 
+  function idleText(agent, idle) {
+    if (!agent || agent.state !== "ready") return idle.dataset.other;
+    if (agent.phone_leg === "up") return idle.dataset.ready;
+    return agent.phone_leg === "calling" ? L.phone.calling_text : L.phone.down_text;
+  }
+
+  // A refused phone address is said next to the field as well as in the toast.
+  function join() {
+    return act("join_campaign", { campaign_id: $("campaign").value, phone: $("phone").value })
+      .then(function (r) {
+        var field = r.details && r.details.field === "phone";
+        $("phone-error").textContent = field ? r.message : "";
+        show($("phone-error"), field);
+        $("phone").setAttribute("aria-invalid", field ? "true" : "false");
+        return r;
+      });
+  }
   $("join-form").addEventListener("submit", function (e) {
     e.preventDefault();
-    send("join_campaign", { campaign_id: $("campaign").value, phone: $("phone").value })
-      .then(function (r) { if (r.ok) { setAgent(r.agent); toast(L.text.saved); } });
+    join().then(function (r) { if (r.ok) toast(L.text.saved); });
   });
   function goReady() {
-    var join = state.agent && state.agent.campaign_id ? Promise.resolve({ ok: true })
-      : send("join_campaign", { campaign_id: $("campaign").value, phone: $("phone").value });
-    join.then(function (r) {
+    var joined = state.agent && state.agent.campaign_id ? Promise.resolve({ ok: true }) : join();
+    joined.then(function (r) {
       if (!r.ok) return;
-      send("go_ready").then(function (r2) { if (r2.ok) { setAgent(r2.agent); layout(); } });
+      act("go_ready");
     });
   }
   function pause() {
-    send("pause", { reason: $("pause-reason").value }).then(function (r) { if (r.ok) { setAgent(r.agent); layout(); } });
+    act("pause", { reason: $("pause-reason").value });
   }
   function leaveQueue() {
-    send("agent_logout").then(function (r) { if (r.ok) { setAgent(r.agent); layout(); } });
+    act("agent_logout");
   }
   $("btn-ready").addEventListener("click", goReady);
+  $("btn-phone-retry").addEventListener("click", goReady);
   $("btn-pause").addEventListener("click", pause);
   $("btn-agent-logout").addEventListener("click", leaveQueue);
 

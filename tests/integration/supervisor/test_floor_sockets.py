@@ -13,7 +13,7 @@ from callcenter.db import Database
 from callcenter.events import CallAnswered, CallConnected, CallDialing, DialingHeld, HopperDepth
 from callcenter.extensions import socketio
 from callcenter.models import AuditEntry, Campaign, CampaignStatus, Lead
-from callcenter.services import agents
+from callcenter.services import agents, phone_legs
 from callcenter.services.live_floor import live_floor_of
 from tests.factories import log_in
 from tests.integration.supervisor.busy_hour import Floor, build_floor
@@ -280,3 +280,32 @@ def test_the_dialers_hopper_depth_reaches_the_floor(
     snapshots = _named(mine.get_received(), "floor_snapshot")
     assert [(s["campaign_id"], s["hopper_depth"]) for s in snapshots] == [(site.campaign_id, 117)]
     live_floor_of(app).stop()
+
+
+def test_an_agent_whose_phone_is_lost_shows_on_the_floor_in_the_phone_lost_pause(
+    app: Flask, sqlite_database: Database, site: Floor
+) -> None:
+    mine = _socket(app, site.supervisor)
+    agent_id = site.agent_ids[0]
+    with sqlite_database.unit_of_work() as session:
+        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
+        agents.go_ready(session, agent_id)
+        assert phone_legs.calling(session, agent_id, "agent-leg-1")
+    with sqlite_database.unit_of_work() as session:
+        phone_legs.lost(
+            session, agent_id, "agent-leg-1", reason="phone did not answer: 486 Busy Here"
+        )
+    pushed = _named(mine.get_received(), "agent.state_changed")[-1]
+    assert (pushed["agent_id"], pushed["state"], pushed["pause_reason"]) == (
+        agent_id, "paused", "phone_lost",
+    )  # fmt: skip
+
+    state = mine.emit("floor_state", {}, callback=True)
+    (row,) = [a for a in state["agents"] if a["agent_id"] == agent_id]
+    assert (row["state"], row["pause_reason"]) == ("paused", "phone_lost")
+    (reason,) = [r for r in state["pause_reasons"] if r["code"] == "phone_lost"]
+    assert (reason["label_en"], reason["is_system"]) == ("Phone lost", True)
+    refused = mine.emit(
+        "floor_force_pause", {"agent_id": site.agent_ids[1], "reason": "phone_lost"}, callback=True
+    )
+    assert refused["ok"] is False  # set by the product, not chosen by a supervisor

@@ -48,6 +48,8 @@ class FakeServices:
     trunk_statuses: list[dict[str, Any]] = field(default_factory=list)
     recovered: int = 0
     opened: list[str] = field(default_factory=list)
+    leg_reports: list[tuple[str, int, str | None]] = field(default_factory=list)
+    """(what, agent id, leg id) as the worker reported each step of a phone leg."""
 
     def add_agent(
         self, agent_id: int, campaign_id: int, phase: AgentPhase, since: datetime
@@ -95,6 +97,25 @@ class FakeServices:
     def release_agent(self, agent_id: int, *, now: datetime, reason: str) -> None:
         if self.agent_rows[agent_id].phase is AgentPhase.RESERVED:
             self.set_phase(agent_id, AgentPhase.READY)
+
+    def phone_leg_calling(self, agent_id: int, leg_id: str) -> bool:
+        if self.agent_rows[agent_id].phase is not AgentPhase.READY:
+            return False
+        self.leg_reports.append(("calling", agent_id, leg_id))
+        return True
+
+    def phone_leg_answered(self, agent_id: int, leg_id: str) -> None:
+        self.leg_reports.append(("up", agent_id, leg_id))
+
+    def phone_leg_hung_up(self, agent_id: int, leg_id: str) -> None:
+        self.leg_reports.append(("down", agent_id, leg_id))
+
+    def phone_leg_lost(
+        self, agent_id: int, leg_id: str | None, *, reason: str, now: datetime
+    ) -> None:
+        self.leg_reports.append(("lost", agent_id, leg_id))
+        if self.agent_rows[agent_id].phase in (AgentPhase.READY, AgentPhase.RESERVED):
+            self.set_phase(agent_id, AgentPhase.PAUSED)
 
     def record_dial_level(
         self, campaign_id: int, dial_level: float, reason: str, *, now: datetime
@@ -162,6 +183,8 @@ class FakeCarrier:
         self.leg_callbacks: dict[str, ProgressCallback] = {}
         self.disconnected: list[str] = []
         self.answer_legs = True
+        self.gone_legs: set[str] = set()
+        """Legs the far end dropped that the worker has not heard about yet."""
         self.healthy = TrunkHealth(True)
 
     async def start(self) -> None:
@@ -217,7 +240,15 @@ class FakeCarrier:
         self.disconnected.append(agent_leg_id)
 
     async def bridge(self, call_id: str, agent_leg_id: str) -> None:
+        if agent_leg_id in self.gone_legs:
+            raise CarrierError(f"{agent_leg_id} is not an answered call")
         self.bridged.append((call_id, agent_leg_id))
+
+    def end_leg(self, leg_id: str, status: int, reason: str, *, answered: bool) -> None:
+        outcome = "answered" if answered else "busy"
+        self.leg_callbacks[leg_id](
+            CallProgress(leg_id, "ended", T0, outcome=outcome, sip_status=status, sip_reason=reason)
+        )
 
     async def unbridge(self, call_id: str) -> None:
         pass

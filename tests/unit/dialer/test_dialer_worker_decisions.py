@@ -20,6 +20,7 @@ from callcenter.events import (
     PreviewOffered,
     PreviewSkipped,
 )
+from dialer.agent_legs import phone_target
 from dialer.agent_pool import InProcessAgentPool
 from dialer.carrier import CallProgress, TrunkHealth
 from dialer.ports import AgentPhase, CampaignPlan, Mode
@@ -324,3 +325,130 @@ def test_each_call_carries_its_campaigns_caller_id_and_name() -> None:
     h.run(Harness.tick)
     (request,) = h.carrier.originated
     assert (request.caller_id, request.caller_name) == ("+982100000000", "Sales")
+
+
+def test_no_call_is_placed_for_an_agent_whose_phone_has_not_answered() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY])
+    h.carrier.answer_legs = False
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        await h.tick()
+        assert h.carrier.originated == [] and h.worker.pool.size(1) == 0
+        (leg_id,) = h.carrier.legs
+        h.carrier.leg_callbacks[leg_id](CallProgress(leg_id, "answered", T0))
+        await h.tick()
+        assert len(h.carrier.originated) == 1
+
+    h.run(scenario)
+    (leg_id,) = h.carrier.legs
+    assert h.services.leg_reports == [("calling", 1, leg_id), ("up", 1, leg_id)]
+
+
+def test_a_refused_leg_is_reported_lost_and_not_called_again() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY], leads=0)
+    h.carrier.answer_legs = False
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        (leg_id,) = h.carrier.legs
+        h.carrier.end_leg(leg_id, 486, "Busy Here", answered=False)
+        await settle()
+        await h.tick()
+
+    h.run(scenario)
+    (leg_id,) = h.carrier.legs
+    assert h.services.leg_reports == [("calling", 1, leg_id), ("lost", 1, leg_id)]
+    assert h.services.agent_rows[1].phase is PAUSED
+
+
+def test_a_leg_dropped_during_a_call_ends_the_call_with_the_reason() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY], leads=1)
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        call_id = h.carrier.originated[0].call_id
+        h.carrier.answer(call_id)
+        await settle()
+        (leg_id,) = h.carrier.legs
+        h.carrier.end_leg(leg_id, 200, "remote hangup", answered=True)
+
+    h.run(scenario)
+    (call_id,) = h.carrier.hung_up
+    (ended,) = h.bus.of(CallEnded)
+    assert (ended.call_id, ended.outcome, ended.agent_id) == (call_id, "answered", 1)
+    assert ended.sip_reason == "agent phone hung up: remote hangup"
+
+
+def test_an_answer_is_never_bridged_to_an_agent_whose_leg_is_gone() -> None:
+    """The leg dropped at the carrier before the worker heard of it: the
+    agent it claimed is let go (phone lost) and the next agent takes the call."""
+    h = Harness(Mode.PROGRESSIVE, [READY, READY], leads=1)
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        first_leg = next(leg for leg in h.carrier.legs if leg.startswith("agent-1-"))
+        h.carrier.gone_legs.add(first_leg)
+        h.carrier.answer(h.carrier.originated[0].call_id)
+        for _ in range(50):
+            await asyncio.sleep(0.005)
+
+    h.run(scenario)
+    assert [e.agent_id for e in h.bus.of(CallConnected)] == [2]
+    first_leg = next(leg for leg in h.carrier.legs if leg.startswith("agent-1-"))
+    assert h.carrier.disconnected == [first_leg]  # a leg no call can be bridged into is dropped
+    assert {("lost", 1, first_leg), ("lost", 1, None)} <= set(h.services.leg_reports)
+    assert h.services.agent_rows[1].phase is PAUSED
+    assert h.carrier.abandoned == []
+
+
+def test_with_no_other_agent_the_answer_gets_the_abandon_message() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY], leads=1)
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        h.carrier.gone_legs.update(h.carrier.legs)
+        h.carrier.answer(h.carrier.originated[0].call_id)
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if h.carrier.abandoned:
+                break
+
+    h.run(scenario)
+    assert h.carrier.abandoned == [h.carrier.originated[0].call_id]
+    assert [e.outcome for e in h.bus.of(CallEnded)] == ["abandoned"]
+    assert h.bus.of(CallConnected) == []
+
+
+def test_a_preview_answer_without_the_agents_leg_gets_the_abandon_message() -> None:
+    h = Harness(Mode.PREVIEW, [READY])
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        (offer,) = h.bus.of(PreviewOffered)
+        h.services.set_phase(1, RESERVED)
+        await h.worker.on_agent_request(
+            PreviewCallRequested(agent_id=1, campaign_id=1, lead_id=offer.lead_id)
+        )
+        h.carrier.gone_legs.update(h.carrier.legs)
+        h.carrier.answer(h.carrier.originated[0].call_id)
+        await settle()
+
+    h.run(scenario)
+    assert h.carrier.abandoned == [h.carrier.originated[0].call_id]
+    assert h.bus.of(CallConnected) == []
+    assert h.services.agent_rows[1].phase is PAUSED
+
+
+@pytest.mark.parametrize(
+    ("phone", "domain", "target"),
+    [
+        ("1001", "10.0.0.5:5060", "sip:1001@10.0.0.5:5060"),
+        ("sip:1001@pbx.example.com", "10.0.0.5:5060", "sip:1001@pbx.example.com"),
+        ("1001", None, "1001"),
+    ],
+)
+def test_an_extension_is_called_at_the_pbx_behind_the_trunk(
+    phone: str, domain: str | None, target: str
+) -> None:
+    assert phone_target(phone, domain) == target
