@@ -51,6 +51,7 @@ def browser() -> Iterator[object]:
 class EmbeddedServer:
     url: str
     process: subprocess.Popen[str]
+    env: dict[str, str] = field(default_factory=dict)
     passwords: dict[str, str] = field(default_factory=dict)
     output: list[str] = field(default_factory=list)
 
@@ -74,7 +75,7 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedd
         env=env,
         cwd=Path(__file__).resolve().parents[2],
     )
-    server = EmbeddedServer(url=f"http://127.0.0.1:{port}", process=process)
+    server = EmbeddedServer(url=f"http://127.0.0.1:{port}", process=process, env=env)
     assert process.stdout is not None
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

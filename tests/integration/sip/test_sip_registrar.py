@@ -1,5 +1,6 @@
 """Registration, digest auth and keepalives against kamailio as the trunk's
-registrar and proxy: REGISTER answered 401 then 200 and refreshed, INVITE
+registrar and proxy on another host (the dialer binds every address, as by
+default, and finds its own): REGISTER answered 401 then 200 and refreshed, INVITE
 answered 407 then relayed to the carrier (sipp), a wrong password said in
 words, and a trunk that never answers OPTIONS still dialed."""
 
@@ -23,15 +24,19 @@ FAST = Timers(t1=0.05, t2=0.2, t4=0.3)
 
 
 @pytest.fixture
-def registrar(tmp_path, sipp):
-    """kamailio asking for user "dialer" / "s3cret", relaying INVITEs to a sipp carrier."""
+def registrar(tmp_path, sipp, netns):
+    """On another host (a network namespace): kamailio asking for user "dialer"
+    / "s3cret", relaying INVITEs to a sipp carrier beside it."""
     started = []
 
     def start(carrier_scenario: str = "uas_answer_local_bye.xml", **options):
-        carrier = sipp(carrier_scenario)
-        port = free_udp_port()
-        config = registrar_config(HOST, port, carrier=f"{HOST}:{carrier.port}", **options)
-        proxy = start_kamailio(config, tmp_path / f"kamailio-{port}", HOST, port)
+        ns = netns("10.231.16", "ccr")
+        carrier = sipp(carrier_scenario, netns=ns, port=5070)
+        config = registrar_config(
+            ns.peer_address, 5060, carrier=f"{ns.peer_address}:{carrier.port}", **options
+        )
+        workdir = tmp_path / "kamailio"
+        proxy = start_kamailio(config, workdir, ns.peer_address, 5060, wrapper=ns.command([]))
         started.append(proxy)
         return proxy, carrier
 
@@ -48,7 +53,7 @@ async def _until(condition, limit_s: float = 10.0) -> None:
 
 
 def _trunk(uri: str, password: str = "s3cret", **config: object) -> SipTrunk:
-    ua = UaConfig(trunk_uri=uri, local_host=HOST, username="dialer", password=password, timers=FAST)
+    ua = UaConfig(trunk_uri=uri, username="dialer", password=password, timers=FAST)
     options = {"register": True, "register_expires_s": 2, "keepalive_interval_s": None}
     options.update(config)
     return SipTrunk(SipTrunkConfig(ua=ua, **options))  # type: ignore[arg-type]
