@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from flask import Flask
@@ -99,11 +100,25 @@ def session(database: Database) -> Iterator[Session]:
         yield db_session
 
 
+def _this_workers_database(url: str) -> str:
+    """Under pytest-xdist each worker flushes a Redis database of its own: the
+    given one for the first worker, the ones below it for the others."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    offset = int(worker.removeprefix("gw") or 0)
+    if not offset:
+        return url
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0) - offset
+    if database < 0:
+        pytest.fail(f"no Redis database left below {url} for pytest-xdist worker {worker}")
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     import redis
 
-    url = os.environ.get("CC_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    url = _this_workers_database(os.environ.get("CC_TEST_REDIS_URL", DEFAULT_REDIS_URL))
     client = redis.Redis.from_url(url)
     try:
         client.flushdb()

@@ -203,6 +203,8 @@ def sipp(tmp_path: Path) -> Iterator[Callable[..., Sipp]]:
         started.append(peer)
         deadline = time.monotonic() + 5
         while not _listening(port, transport, netns):
+            if proc.poll() == 0:
+                break  # a peer already waited for may have served its scenario by now
             if proc.poll() is not None:
                 err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
                 pytest.fail(f"sipp exited early ({proc.returncode}): {err}")

@@ -29,17 +29,21 @@ loadmodule "textops.so"
 loadmodule "siputils.so"
 """
 
-PROXY_ROUTE = """
-request_route {{
-    if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
-    if (has_totag()) {{
-        if (loose_route()) {{ t_relay(); exit; }}
-        if (is_method("ACK")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
+# Requests inside a dialog follow its route set; a CANCEL its transaction.
+_IN_DIALOG = """\
+    if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+    if (has_totag()) {
+        if (loose_route()) { t_relay(); exit; }
+        if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
         sl_send_reply("404", "Not here");
         exit;
-    }}
-    if (is_method("CANCEL")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
-    remove_hf("Route");
+    }
+    if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
+"""
+
+PROXY_ROUTE = """
+request_route {{
+{in_dialog}    remove_hf("Route");
     if (is_method("INVITE")) {{ record_route(); }}
     t_relay();
 }}
@@ -56,15 +60,7 @@ modparam("registrar", "default_expires", {expires})
 modparam("registrar", "min_expires", 1)
 modparam("registrar", "max_expires", {expires})
 request_route {{
-    if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
-    if (has_totag()) {{
-        if (loose_route()) {{ t_relay(); exit; }}
-        if (is_method("ACK")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
-        sl_send_reply("404", "Not here");
-        exit;
-    }}
-    if (is_method("CANCEL")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
-    if (is_method("OPTIONS")) {{ {options} }}
+{in_dialog}    if (is_method("OPTIONS")) {{ {options} }}
     if (is_method("REGISTER")) {{
         if (!pv_www_authenticate("{realm}", "{password}", "0") || $au != "{user}") {{
             www_challenge("{realm}", "1");
@@ -119,7 +115,9 @@ def modules_dir() -> str:
 
 
 def proxy_config(host: str, port: int) -> str:
-    return _PROLOGUE.format(host=host, port=port, modules=modules_dir()) + PROXY_ROUTE.format()
+    return _PROLOGUE.format(host=host, port=port, modules=modules_dir()) + PROXY_ROUTE.format(
+        in_dialog=_IN_DIALOG
+    )
 
 
 def registrar_config(
@@ -142,6 +140,7 @@ def registrar_config(
         carrier=carrier,
         expires=expires,
         options=options,
+        in_dialog=_IN_DIALOG,
     )
     return _PROLOGUE.format(host=host, port=port, modules=modules_dir()) + route
 
