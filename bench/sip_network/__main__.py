@@ -52,7 +52,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--talk", type=float, default=20.0, help="mean talk time, s")
     parser.add_argument("--mode", choices=["predictive", "progressive"], default="predictive")
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379")
     parser.add_argument("--redis-db", type=int, required=True, help="a db the bench may flush")
     parser.add_argument("--subnet", default="10.231.40")
@@ -60,19 +60,16 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-@dataclass
 class AgentsTalking(threading.Thread):
     """Each connected call is hung up by its agent after a talk time (over the
     bus, as the agent's screen asks)."""
 
-    database: Database
-    redis_url: str
-    talk_s: float
-    asked: dict[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
+    def __init__(self, database: Database, redis_url: str, talk_s: float) -> None:
         super().__init__(name="agents-talking", daemon=True)
-        self.bus = RedisStreamsEventBus(self.redis_url)
+        self.database = database
+        self.talk_s = talk_s
+        self.asked: dict[str, float] = {}
+        self.bus = RedisStreamsEventBus(redis_url)
         self._halt = threading.Event()
         self._rng = random.Random(7)
 
