@@ -1123,10 +1123,13 @@ def floor_state(
     live_agents = floor.counters.agents()
     agent_ids = _visible_agent_ids(session, user)
     users = session.execute(
-        select(User.id, User.full_name).where(User.id.in_(agent_ids)).order_by(User.full_name)
+        select(User.id, User.full_name, AgentStatus.phone_leg)
+        .outerjoin(AgentStatus, AgentStatus.agent_id == User.id)
+        .where(User.id.in_(agent_ids))
+        .order_by(User.full_name)
     ).all()
     agents = []
-    for agent_id, name in users:
+    for agent_id, name, phone_leg in users:
         live = live_agents.get(agent_id, {})
         totals = agent_totals.get(agent_id, {})
         agents.append(
@@ -1138,6 +1141,7 @@ def floor_state(
                 "campaign_id": live.get("campaign_id"),
                 "pause_reason": live.get("reason"),
                 "call_id": live.get("call_id"),
+                "phone_leg": str(phone_leg) if phone_leg is not None else "down",
                 "calls": int(totals.get("calls", 0)),
                 "appointments": int(totals.get("appointments", 0)),
             }

@@ -189,6 +189,12 @@
     badge.className = "pill st-" + agent.state;
     badge.textContent = L.states[agent.state] || agent.state;
     state.append(badge);
+    if (agent.state === "ready" && agent.phone_leg && agent.phone_leg !== "up") {
+      const small = document.createElement("small");
+      small.className = "phone-leg";
+      small.textContent = " " + L.phone_calling;
+      state.append(small);
+    }
     if (agent.state === "paused" && agent.pause_reason) {
       const reason = floor.pauseReasons.get(agent.pause_reason);
       const small = document.createElement("small");
@@ -444,7 +450,7 @@
     const agent = floor.agents.get(data.agent_id) || { agent_id: data.agent_id, name: "#" + data.agent_id, calls: 0, appointments: 0 };
     Object.assign(agent, {
       state: data.state, since: data.since, campaign_id: data.campaign_id,
-      pause_reason: data.pause_reason, call_id: data.call_id,
+      pause_reason: data.pause_reason, call_id: data.call_id, phone_leg: data.phone_leg,
     });
     floor.agents.set(data.agent_id, agent);
     renderAgents();

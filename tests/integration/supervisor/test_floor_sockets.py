@@ -291,6 +291,9 @@ def test_an_agent_whose_phone_is_lost_shows_on_the_floor_in_the_phone_lost_pause
         agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
         agents.go_ready(session, agent_id)
         assert phone_legs.calling(session, agent_id, "agent-leg-1")
+    calling = mine.emit("floor_state", {}, callback=True)
+    (row,) = [a for a in calling["agents"] if a["agent_id"] == agent_id]
+    assert (row["state"], row["phone_leg"]) == ("ready", "calling")  # not yet offered calls
     with sqlite_database.unit_of_work() as session:
         phone_legs.lost(
             session, agent_id, "agent-leg-1", reason="phone did not answer: 486 Busy Here"
