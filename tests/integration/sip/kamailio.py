@@ -3,7 +3,10 @@ that asks for digest credentials and relays authenticated INVITEs on."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -99,12 +102,17 @@ class Kamailio:
         return f"sip:{self.host}:{self.port}"
 
     def stop(self) -> None:
-        self.process.terminate()
+        """Stop kamailio and its worker processes (its own process group)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(5)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # a worker that outlived its parent
 
 
 def modules_dir() -> str:
@@ -165,6 +173,7 @@ def start_kamailio(
             [*wrapper, binary, "-f", str(cfg), "-DD", "-E", "-Y", str(workdir), "-w", str(workdir)],
             stdout=sink,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     kamailio = Kamailio(process, host, port, log)
     try:
