@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-import socketio
 from sqlalchemy import select
 
 from callcenter.db import Database
@@ -22,8 +20,7 @@ from dialer.embedded import DialerThread
 from dialer.sip.trunk import SipTrunk, SipTrunkConfig
 from dialer.sip.ua import UaConfig
 from dialer.worker import DialerWorker
-from tests.conftest import csrf_token_from
-from tests.factories import TEST_PASSWORD, make_campaign, make_lead, make_team, make_user
+from tests.factories import make_campaign, make_lead, make_team, make_user
 from tests.integration.dialer.floor import (
     ALWAYS_OPEN,
     AgentsFinishing,
@@ -35,6 +32,7 @@ from tests.integration.dialer.test_dialer_against_sipp import AgentsHangingUp
 from tests.integration.dialer.topology import (
     Process,
     environment,
+    logged_in_socket,
     start_dialer,
     start_sipp_peer,
     start_web,
@@ -270,23 +268,10 @@ class AgentScreen:
     recording every `agent.state_changed` push."""
 
     def __init__(self, base_url: str, username: str) -> None:
-        self.http = requests.Session()
-        page = self.http.get(f"{base_url}/login", timeout=10)
-        reply = self.http.post(
-            f"{base_url}/login",
-            data={
-                "username": username,
-                "password": TEST_PASSWORD,
-                "csrf_token": csrf_token_from(page.text),
-            },
-            timeout=10,
-        )
-        assert reply.ok and "/login" not in reply.url, f"login failed: {reply.status_code}"
         self.pushes: list[dict[str, Any]] = []
-        self.client = socketio.Client(reconnection=False)
-        self.client.on("agent.state_changed", self.pushes.append)
-        cookie = "; ".join(f"{name}={value}" for name, value in self.http.cookies.items())
-        self.client.connect(base_url, headers={"Cookie": cookie}, transports=["websocket"])
+        self.http, self.client = logged_in_socket(
+            base_url, username, {"agent.state_changed": self.pushes.append}
+        )
 
     def send(self, event: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
         reply: dict[str, Any] = self.client.call(event, data or {}, timeout=20)

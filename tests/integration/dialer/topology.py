@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,28 +166,40 @@ def start_web(env: dict[str, str], cwd: Path) -> tuple[Process, str]:
             time.sleep(0.2)
 
 
+def logged_in_socket(
+    base_url: str, username: str, handlers: dict[str, Callable[[Any], None]]
+) -> tuple[requests.Session, socketio.Client]:
+    """Log in as the page does, then open its Socket.IO connection (WebSocket
+    only) with `handlers` for the events it records."""
+    http = requests.Session()
+    page = http.get(f"{base_url}/login", timeout=10)
+    reply = http.post(
+        f"{base_url}/login",
+        data={
+            "username": username,
+            "password": TEST_PASSWORD,
+            "csrf_token": csrf_token_from(page.text),
+        },
+        timeout=10,
+    )
+    assert reply.ok and "/login" not in reply.url, f"login failed: {reply.status_code}"
+    client = socketio.Client(reconnection=False)
+    for event, handler in handlers.items():
+        client.on(event, handler)
+    cookie = "; ".join(f"{name}={value}" for name, value in http.cookies.items())
+    client.connect(base_url, headers={"Cookie": cookie}, transports=["websocket"])
+    return http, client
+
+
 class SupervisorFeed:
     """A logged-in supervisor's live floor: the page's Socket.IO connection,
     recording every `floor_dialing_held` push."""
 
     def __init__(self, base_url: str, username: str) -> None:
-        self.http = requests.Session()
-        page = self.http.get(f"{base_url}/login", timeout=10)
-        reply = self.http.post(
-            f"{base_url}/login",
-            data={
-                "username": username,
-                "password": TEST_PASSWORD,
-                "csrf_token": csrf_token_from(page.text),
-            },
-            timeout=10,
-        )
-        assert reply.ok and "/login" not in reply.url, f"login failed: {reply.status_code}"
         self.held_pushes: list[str | None] = []
-        self.client = socketio.Client(reconnection=False)
-        self.client.on("floor_dialing_held", self._on_held)
-        cookie = "; ".join(f"{name}={value}" for name, value in self.http.cookies.items())
-        self.client.connect(base_url, headers={"Cookie": cookie}, transports=["websocket"])
+        self.http, self.client = logged_in_socket(
+            base_url, username, {"floor_dialing_held": self._on_held}
+        )
 
     def _on_held(self, data: dict[str, Any]) -> None:
         self.held_pushes.append(data.get("dialing_held"))
