@@ -220,6 +220,54 @@ class SipSettings(_Section):
         return self
 
 
+class WebphoneSettings(_Section):
+    """The agents' browser phone (``[webphone]``): SIP over WebSocket from the
+    agent screen, answered automatically; see docs/deployment.md."""
+
+    enabled: bool = True
+    ws_url: str = ""
+    """Where the browser connects. Empty: the built-in gateway, on the host the
+    agent opened the screen from, at ``gateway_port``."""
+    domain: str = "webphone.invalid"
+    """The domain of the browser phones' SIP identities (sip:agent-<id>@domain)."""
+    agent_uri: str = "sip:agent-{agent_id}@{domain}"
+    """What the dialer calls to reach an agent's browser phone."""
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=5066, ge=1, le=65535)
+    secret: SecretStr | None = None
+    """Shared with the proxy (Kamailio auth_ephemeral) and TURN (coturn
+    static-auth-secret). Unset: derived from secret_key."""
+    credential_ttl_seconds: int = Field(default=43200, ge=60, le=7 * 86400)
+    ice_servers: list[str] = Field(default_factory=list)
+    """STUN/TURN URLs for the browser; TURN gets the same ephemeral credentials."""
+
+    @field_validator("secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("ws_url")
+    @classmethod
+    def _websocket_url(cls, value: str) -> str:
+        if value and not value.startswith(("ws://", "wss://")):
+            raise ValueError(f"not a ws:// or wss:// URL: {value!r}")
+        return value
+
+    @field_validator("agent_uri")
+    @classmethod
+    def _agent_uri(cls, value: str) -> str:
+        if "{agent_id}" not in value or not value.startswith(("sip:", "sips:")):
+            raise ValueError("must be a sip: URI with {agent_id} in it")
+        return value
+
+    @field_validator("ice_servers", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+
 # Settings that lived in [dialer] before [dialer.sip]; their old names still
 # work (and win over the new ones, so an old CC_DIALER__... variable keeps its effect).
 _MOVED_TO_SIP = {"keepalive_seconds": "keepalive_seconds", "sip_t1_seconds": "t1_seconds"}
@@ -266,6 +314,7 @@ class Settings(_Section):
     auth: AuthSettings = AuthSettings()
     smtp: SmtpSettings = SmtpSettings()
     dialer: DialerSettings = DialerSettings()
+    webphone: WebphoneSettings = WebphoneSettings()
 
     @property
     def is_production(self) -> bool:
