@@ -1,5 +1,6 @@
 """Headers every response carries: no framing, no MIME sniffing, no referrer
-leaks across origins, and HSTS in production (where TLS terminates in front)."""
+leaks across origins, the microphone for our own pages only (the browser
+phone), and HSTS in production (where TLS terminates in front)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ BASE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), geolocation=(), microphone=()",
+    "Permissions-Policy": "camera=(), geolocation=(), microphone=(self)",
 }
 HSTS = "max-age=31536000; includeSubDomains"
 

@@ -104,11 +104,30 @@ def pause_reasons(session: Session) -> list[PauseReason]:
     return list(session.scalars(query))
 
 
-def phone_address(value: Any) -> str:
+BROWSER_PHONE = "browser"
+"""The phone the agent picks to talk through the agent screen itself."""
+_BROWSER_PHONE_USER = re.compile(r"^sips?:agent-\d+@", re.IGNORECASE)
+
+
+def phone_address(value: Any, browser_phone: str | None = None) -> str:
     """The agent's phone as the dialer will call it: a SIP URI
     (sip:1001@pbx.example.com:5060;transport=udp) or an extension (1001),
-    whole; "1001@pbx" is taken as sip:1001@pbx."""
+    whole; "1001@pbx" is taken as sip:1001@pbx. "browser" is the agent's own
+    browser phone (`browser_phone`, its URI, where one is offered); another
+    agent's browser phone is never accepted."""
     text = str(value or "").strip()
+    if text == BROWSER_PHONE:
+        if browser_phone is None:
+            raise InvalidInput(
+                "the browser phone is not available here; enter a SIP address or extension",
+                details={"field": "phone"},
+            )
+        return browser_phone
+    if _BROWSER_PHONE_USER.match(text) and text != browser_phone:
+        raise InvalidInput(
+            "that is a browser phone's address; choose the browser phone instead",
+            details={"field": "phone"},
+        )
     if not text:
         raise InvalidInput(
             "enter your phone's SIP address or extension", details={"field": "phone"}
@@ -133,16 +152,22 @@ def phone_address(value: Any) -> str:
 
 
 def join_campaign(
-    session: Session, agent_id: int, campaign_id: Any, phone: Any, *, now: datetime | None = None
+    session: Session,
+    agent_id: int,
+    campaign_id: Any,
+    phone: Any,
+    *,
+    browser_phone: str | None = None,
+    now: datetime | None = None,
 ) -> AgentStatus:
-    """Pick the campaign to work on and register the phone leg (SIP URI or
-    extension). Allowed only while not on a call."""
+    """Pick the campaign to work on and register the phone leg (SIP URI,
+    extension, or "browser" for `browser_phone`). Allowed only while not on a call."""
     agent = agent_user(session, agent_id)
     try:
         wanted = int(campaign_id)
     except (TypeError, ValueError):
         raise InvalidInput("choose a campaign", details={"field": "campaign_id"}) from None
-    address = phone_address(phone)
+    address = phone_address(phone, browser_phone)
     if wanted not in {campaign.id for campaign in assigned_campaigns(session, agent)}:
         raise Forbidden(
             "this campaign is not assigned to your team", details={"campaign_id": wanted}

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,3 +105,11 @@ def _wait_for_port(port: int) -> None:
                 return
         time.sleep(0.1)
     pytest.fail(f"nothing listens on port {port}")
+
+
+def use_desk_phone(page: Any, address: str) -> None:
+    """On the workstation: a desk phone or extension instead of the browser phone."""
+    desk = page.locator('input[name="phone_kind"][value="sip"]')
+    if desk.count():
+        desk.check()
+    page.fill("#phone", address)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from callcenter.models import AgentStatus, Appointment
 from tests.e2e.agent.conftest import LiveFloor
+from tests.e2e.conftest import use_desk_phone
 from tests.factories import TEST_PASSWORD
 from tests.integration.agent.agent_floor import end_call, inject_connected_call
 
@@ -44,7 +45,7 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> None:
 
 
 def walk_the_call(page: Any, live: LiveFloor, screenshot: Path) -> str:
-    page.fill("#phone", "sip:1001@pbx.local")
+    use_desk_phone(page, "sip:1001@pbx.local")
     page.keyboard.press("F2")
     page.wait_for_selector("#agent-state[data-state=ready]")
 
@@ -126,7 +127,7 @@ def test_agent_walks_a_call_in_persian_right_to_left(live_floor: LiveFloor, brow
 def test_script_panel_sits_on_the_right_in_persian(live_floor: LiveFloor, browser: Any) -> None:
     page = browser.new_page(viewport={"width": 1440, "height": 1000})
     log_in(page, live_floor)
-    page.fill("#phone", "sip:1001@pbx.local")
+    use_desk_phone(page, "sip:1001@pbx.local")
     page.keyboard.press("F2")
     page.wait_for_selector("#agent-state[data-state=ready]")
     inject_connected_call(live_floor.app, live_floor.floor)
