@@ -54,6 +54,8 @@ def main() -> None:
             page.click("button[type=submit]")
             page.goto(f"{base}/agent/")
             page.wait_for_function("document.getElementById('conn').classList.contains('on')")
+            if page.locator('input[name="phone_kind"][value="sip"]').count():
+                page.check('input[name="phone_kind"][value="sip"]')
             page.fill("#phone", "sip:1001@pbx.local")
             page.keyboard.press("F2")
             page.wait_for_selector("#agent-state[data-state=ready]")

@@ -8,8 +8,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,9 +65,23 @@ CREDENTIAL_LINE = re.compile(r"^\s{2}(\S+)\s+(agent|supervisor|manager|admin)\s+
 @pytest.fixture(scope="module")
 def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
     """`callcenter run` exactly as the README starts it, on a free port."""
-    instance = tmp_path_factory.mktemp("instance")
+    with run_embedded(tmp_path_factory.mktemp("instance")) as server:
+        yield server
+
+
+@contextmanager
+def run_embedded(
+    instance: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[EmbeddedServer]:
+    """`callcenter run` on free ports (web, and the browser phone's gateway)."""
     port = free_port()
-    env = {**os.environ, "CC_INSTANCE_PATH": str(instance), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "CC_INSTANCE_PATH": str(instance),
+        "PYTHONUNBUFFERED": "1",
+        "CC_WEBPHONE__GATEWAY_PORT": str(free_port()),
+        **(extra_env or {}),
+    }
     env.pop("CC_CONFIG", None)
     env.pop("CC_DATABASE_URL", None)
     process = subprocess.Popen(
@@ -89,12 +105,17 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedd
         if "serving on" in line:
             break
     _wait_for_port(port)
-    yield server
-    process.terminate()
+    # Keeps reading, so a chatty server never blocks on a full pipe; the
+    # tests read what it logged from server.output.
+    threading.Thread(target=server.output.extend, args=(process.stdout,), daemon=True).start()
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def _wait_for_port(port: int) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import EmbeddedServer
+from tests.e2e.conftest import EmbeddedServer, use_desk_phone
 from tests.integration.dialer.floor import ALWAYS_OPEN
 
 pytestmark = pytest.mark.browser
@@ -108,7 +108,7 @@ def test_a_ready_agent_gets_a_call_from_the_embedded_dialer(
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _log_in(page, embedded_server, "agent2")
     page.wait_for_url(f"{embedded_server.url}/agent/")
-    page.fill("#phone", "sip:1002@pbx.local")
+    use_desk_phone(page, "sip:1002@pbx.local")
     page.keyboard.press("F2")
     page.wait_for_selector("#agent-state[data-state=ready]")
     page.wait_for_selector("#call:not([hidden])", timeout=120_000)
