@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.integration.dialer.floor import ALWAYS_OPEN
 
 CHROMIUM = os.environ.get("CC_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -134,3 +137,22 @@ def use_desk_phone(page: Any, address: str) -> None:
     if desk.count():
         desk.check()
     page.fill("#phone", address)
+
+
+def open_every_campaign_around_the_clock(server: EmbeddedServer) -> None:
+    """The demo campaigns call 09:00-21:00 Tehran time; the test runs at any hour."""
+    cli = [sys.executable, "-m", "callcenter.cli", "campaigns"]
+    listed = subprocess.run(
+        [*cli, "list"], env=server.env, capture_output=True, text=True, timeout=60, check=True
+    )
+    names = [line.split("\t")[1] for line in listed.stdout.splitlines() if "\t" in line]
+    assert names, listed.stdout
+    for name in names:
+        subprocess.run(
+            [*cli, "edit", name, "--windows", json.dumps(ALWAYS_OPEN)],
+            env=server.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )

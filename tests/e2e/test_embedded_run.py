@@ -3,16 +3,16 @@ once, and each role logs in through a real browser and lands on its home."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import EmbeddedServer, use_desk_phone
-from tests.integration.dialer.floor import ALWAYS_OPEN
+from tests.e2e.conftest import (
+    EmbeddedServer,
+    open_every_campaign_around_the_clock,
+    use_desk_phone,
+)
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = os.environ.get("CC_TEST_SCREENSHOT_DIR")
@@ -78,25 +78,6 @@ def test_wrong_password_is_refused_in_the_browser(
     page.close()
 
 
-def _open_every_campaign_around_the_clock(server: EmbeddedServer) -> None:
-    """The demo campaigns call 09:00-21:00 Tehran time; the test runs at any hour."""
-    cli = [sys.executable, "-m", "callcenter.cli", "campaigns"]
-    listed = subprocess.run(
-        [*cli, "list"], env=server.env, capture_output=True, text=True, timeout=60, check=True
-    )
-    names = [line.split("\t")[1] for line in listed.stdout.splitlines() if "\t" in line]
-    assert names, listed.stdout
-    for name in names:
-        subprocess.run(
-            [*cli, "edit", name, "--windows", json.dumps(ALWAYS_OPEN)],
-            env=server.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-
-
 def test_a_ready_agent_gets_a_call_from_the_embedded_dialer(
     browser,
     embedded_server: EmbeddedServer,  # type: ignore[no-untyped-def]
@@ -104,7 +85,7 @@ def test_a_ready_agent_gets_a_call_from_the_embedded_dialer(
     """The whole embedded system: the dialer places calls on the simulated
     carrier and connects an answered one to the agent, whose screen pops with
     the customer and step 1 of the script."""
-    _open_every_campaign_around_the_clock(embedded_server)
+    open_every_campaign_around_the_clock(embedded_server)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _log_in(page, embedded_server, "agent2")
     page.wait_for_url(f"{embedded_server.url}/agent/")
