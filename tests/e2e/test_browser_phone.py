@@ -125,16 +125,24 @@ def test_agent_and_customer_hear_each_other(
     page.close()
 
 
-def test_a_blocked_microphone_is_said_and_ready_stays_off(
-    playwright: Any, phone_server: EmbeddedServer
+@pytest.mark.parametrize(
+    ("devices", "said"),
+    [
+        # A microphone is there, but no permission is given: Chromium refuses it.
+        (["--use-fake-device-for-media-stream"], "microphone is blocked"),
+        # No audio device at all (headless Chromium has none of its own).
+        ([], "No microphone was found"),
+    ],
+)
+def test_a_microphone_problem_is_said_and_ready_stays_off(
+    playwright: Any, phone_server: EmbeddedServer, devices: list[str], said: str
 ) -> None:
-    """No fake permission prompt: headless Chromium refuses the microphone."""
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *devices])
     try:
         page = browser.new_context(permissions=[]).new_page()
         log_in(page, phone_server, "agent4")
         page.wait_for_function("() => window.ccWebPhone.state() === 'failed'", timeout=20_000)
-        assert "microphone is blocked" in page.text_content("#wp-error")
+        assert said in page.text_content("#wp-error")
         assert page.is_disabled("#btn-ready")
         page.keyboard.press("F2")
         page.wait_for_timeout(1000)
