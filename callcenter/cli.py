@@ -106,6 +106,16 @@ def web(ctx: Context, host: str | None, port: int | None) -> None:
     _serve(ctx, host or ctx.settings.web.host, port or ctx.settings.web.port)
 
 
+_WERKZEUG_BANNER = ("development server", "production deployment", "Press CTRL+C to quit")
+
+
+def _without_startup_banner(record: logging.LogRecord) -> bool:
+    """Werkzeug's warnings that it is a development server: the line printed
+    before it says what this server is and what production runs, once."""
+    message = record.getMessage()
+    return not any(phrase in message for phrase in _WERKZEUG_BANNER)
+
+
 def _serve(ctx: Context, host: str, port: int, *, embedded: bool = False) -> None:
     from callcenter.app import create_app
     from callcenter.extensions import socketio
@@ -114,7 +124,11 @@ def _serve(ctx: Context, host: str, port: int, *, embedded: bool = False) -> Non
     bus = app.extensions["cc_bus"]
     bus.start()
     services = start_embedded_services(app, bus) if embedded else []
-    click.echo(f"callcenter: serving on http://{host}:{port}")
+    logging.getLogger("werkzeug").addFilter(_without_startup_banner)
+    click.echo(
+        f"callcenter: serving on http://{host}:{port} with the built-in server "
+        "(one process, one machine; production runs gunicorn: docs/deployment.md)"
+    )
     try:
         socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)
     finally:

@@ -31,6 +31,22 @@ def test_first_start_prints_each_password_once(embedded_server: EmbeddedServer) 
     assert any("Demo data loaded: 2 campaigns" in line for line in embedded_server.output)
 
 
+def test_the_server_says_once_what_it_is_without_werkzeugs_warnings(
+    embedded_server: EmbeddedServer,
+) -> None:
+    import time
+    import urllib.request
+
+    urllib.request.urlopen(f"{embedded_server.url}/login", timeout=10).close()
+    deadline = time.monotonic() + 10  # the request's own log line comes after the banner
+    while not any("GET /login" in line for line in embedded_server.output):
+        assert time.monotonic() < deadline, "".join(embedded_server.output)
+        time.sleep(0.1)
+    output = "".join(embedded_server.output)
+    assert output.count("with the built-in server") == 1
+    assert "development server" not in output and "production deployment" not in output
+
+
 @pytest.mark.parametrize(
     ("username", "home", "direction"),
     [
