@@ -18,7 +18,6 @@ Modules
     amd          energy/cadence answering-machine detection on the first seconds,
                  and the end of a machine's greeting (silence or beep)
     trunk        SipTrunk, the dialer.carrier.Carrier adapter over all of the above
-    config       trunk_config_from(settings): the [dialer.sip] settings -> SipTrunkConfig
     diagnostics  run_test_call() behind ``callcenter call test``
 
 pyVoIP, the SIP/RTP library the design first named, is not a dependency: we
