@@ -47,7 +47,7 @@ def create_app(
     register_blueprints(app)
     register_socket_handlers()
     web_errors.init_app(app)
-    security_headers.init_app(app, production=settings.is_production)
+    security_headers.init_app(app, settings)
     app.extensions["cc_settings"] = settings
     app.extensions["cc_bus"] = bus or build_event_bus(settings.redis_url)
     consumers.init_app(app)

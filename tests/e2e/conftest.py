@@ -39,6 +39,49 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class CspViolations:
+    """Every Content-Security-Policy violation Chromium reports on a watched
+    page; `no_csp_violations` fails the test that caused one."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def watch(self, target: Any) -> Any:
+        target.on("console", self._console)
+        return target
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.seen.append(message.text)
+
+
+CSP = CspViolations()
+
+
+class WatchedBrowser:
+    """A Playwright Browser whose every page is watched for CSP violations."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+
+    def new_context(self, *args: Any, **kwargs: Any) -> Any:
+        return CSP.watch(self._browser.new_context(*args, **kwargs))
+
+    def new_page(self, *args: Any, **kwargs: Any) -> Any:
+        return CSP.watch(self._browser.new_page(*args, **kwargs))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations() -> Iterator[None]:
+    before = len(CSP.seen)
+    yield
+    if violations := CSP.seen[before:]:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations))
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Per module: Playwright's sync API keeps an asyncio loop running in this
@@ -49,7 +92,7 @@ def browser() -> Iterator[object]:
         pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
+        yield WatchedBrowser(launched)
         launched.close()
 
 

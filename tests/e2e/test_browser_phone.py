@@ -22,6 +22,7 @@ from tests.e2e.conftest import (
     CHROMIUM,
     CHROMIUM_ARGS,
     EmbeddedServer,
+    WatchedBrowser,
     open_every_campaign_around_the_clock,
     run_embedded,
 )
@@ -78,7 +79,7 @@ def chromium_with_microphone(
         "--autoplay-policy=no-user-gesture-required",
     ]
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-    yield browser
+    yield WatchedBrowser(browser)
     browser.close()
 
 
@@ -139,7 +140,7 @@ def test_a_microphone_problem_is_said_and_ready_stays_off(
 ) -> None:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *devices])
     try:
-        page = browser.new_context(permissions=[]).new_page()
+        page = WatchedBrowser(browser).new_context(permissions=[]).new_page()
         log_in(page, phone_server, "agent4")
         page.wait_for_function("() => window.ccWebPhone.state() === 'failed'", timeout=20_000)
         assert said in page.text_content("#wp-error")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import (
+    CSP,
     EmbeddedServer,
     open_every_campaign_around_the_clock,
     use_desk_phone,
@@ -111,4 +112,24 @@ def test_a_ready_agent_gets_a_call_from_the_embedded_dialer(
     page.wait_for_selector("#call:not([hidden])", timeout=120_000)
     assert page.text_content("#cust-name").strip()
     assert page.locator(".step-dot.current").text_content() in ("1", "۱")
+    page.close()
+
+
+def test_an_inline_script_is_refused_and_the_violation_fails_a_test(
+    browser,
+    embedded_server: EmbeddedServer,  # type: ignore[no-untyped-def]
+) -> None:
+    """The policy runs scripts from this origin only, and the watcher every
+    browser test has sees a violation (taken back here, so this test passes)."""
+    page = browser.new_page()
+    page.goto(f"{embedded_server.url}/login")
+    before = len(CSP.seen)
+    page.evaluate(
+        """() => { const s = document.createElement("script");
+                   s.textContent = "window.injected = true"; document.body.appendChild(s); }"""
+    )
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => window.injected === undefined")
+    assert any("inline script" in text for text in CSP.seen[before:]), CSP.seen[before:]
+    del CSP.seen[before:]
     page.close()

@@ -32,7 +32,7 @@ def log_in(page: Any, live: LiveFloor) -> None:
     page.fill("input[name=password]", TEST_PASSWORD)
     page.click("button[type=submit]")
     page.goto(f"{live.url}/agent/")
-    page.wait_for_function("document.getElementById('conn').classList.contains('on')")
+    page.wait_for_function("() => document.getElementById('conn').classList.contains('on')")
 
 
 def wait_for(predicate: Any, timeout: float = 10.0) -> None:
@@ -51,7 +51,7 @@ def walk_the_call(page: Any, live: LiveFloor, screenshot: Path) -> str:
 
     call_id = inject_connected_call(live.app, live.floor)
     page.wait_for_selector("#call:not([hidden])")
-    page.wait_for_function("window.ccAgent.pops.length === 1")
+    page.wait_for_function("() => window.ccAgent.pops.length === 1")
     assert "Ahmadi" in page.text_content("#cust-name") or "احمدی" in page.text_content("#cust-name")
     assert page.locator("#history .h-item").count() >= 1
 
@@ -75,7 +75,9 @@ def walk_the_call(page: Any, live: LiveFloor, screenshot: Path) -> str:
         page.keyboard.press("Alt+KeyN")
     assert page.locator(".step-dot.current").text_content() in ("9", "۹")
     wait_for(lambda: len(live.inbox.messages) == 1)
-    page.wait_for_function("document.getElementById('follow-up-status').textContent.includes('@')")
+    page.wait_for_function(
+        "() => document.getElementById('follow-up-status').textContent.includes('@')"
+    )
 
     end_call(live.app, call_id)
     page.wait_for_selector("#countdown:not([hidden])")

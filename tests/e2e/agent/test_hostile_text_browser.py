@@ -122,7 +122,7 @@ def test_hostile_text_shows_literally_on_the_agent_screen_and_the_floor(
         agent.keyboard.press("F2")
         agent.wait_for_selector("#agent-state[data-state=ready]")
         inject_connected_call(live.app, live.floor)
-        agent.wait_for_function("window.ccAgent.pops.length === 1")
+        agent.wait_for_function("() => window.ccAgent.pops.length === 1")
 
         assert FIRST in text(agent, "#cust-name") and LAST in text(agent, "#cust-name")
         assert text(agent, "#cust-company") == COMPANY
@@ -144,7 +144,7 @@ def test_hostile_text_shows_literally_on_the_agent_screen_and_the_floor(
         assert PLACE in text(agent, "#read-back")
         agent.keyboard.press("Alt+KeyN")
         agent.wait_for_function(
-            "document.getElementById('step-prompt').textContent.includes('alt=place')"
+            "() => document.getElementById('step-prompt').textContent.includes('alt=place')"
         )
         assert PLACE in text(agent, "#step-prompt")
 
@@ -152,7 +152,7 @@ def test_hostile_text_shows_literally_on_the_agent_screen_and_the_floor(
         agent.select_option("#reject-reason", "other")
         agent.fill("#reject-text", REJECTION)
         agent.click("#btn-reject-save")
-        agent.wait_for_function("document.getElementById('reject-saved').textContent !== ''")
+        agent.wait_for_function("() => document.getElementById('reject-saved').textContent !== ''")
         assert REJECTION in text(agent, "#reject-saved")
 
         supervisor = open_page(browser, dialogs)

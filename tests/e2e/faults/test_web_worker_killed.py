@@ -40,7 +40,7 @@ EVERY_CALL_ANSWERED = {
     "CC_DIALER__SIMULATION__TALK_MEDIAN_SECONDS": "3600",
 }
 CUSTOMER = "Ms Sara Ahmadi"
-AGENT_ONLINE = "document.getElementById('conn').classList.contains('on')"
+AGENT_ONLINE = "() => document.getElementById('conn').classList.contains('on')"
 
 
 @dataclass
@@ -202,7 +202,7 @@ def test_browsers_come_back_to_the_same_call_and_step_after_a_worker_is_killed(
     agent.check("input[name=dispo][value=no_decision]")
     agent.evaluate("window.ccAgent.state.call.fromBeforeTheBlip = true")
     agent.context.set_offline(True)
-    agent.wait_for_function("document.getElementById('conn').classList.contains('off')")
+    agent.wait_for_function("() => document.getElementById('conn').classList.contains('off')")
     agent.context.set_offline(False)
     agent_back_with_a_fresh_view(agent, "fromBeforeTheBlip")
     assert agent.is_checked("input[name=dispo][value=no_decision]")
