@@ -131,5 +131,5 @@ def scripts() -> ResponseReturnValue:
 @bp.get("/letters/<int:follow_up_id>")
 @allow_roles(Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
 def letter(follow_up_id: int) -> ResponseReturnValue:
-    content = follow_up.letter(request_scope.session(), follow_up_id)
+    content = follow_up.letter(request_scope.session(), follow_up_id, current_user)
     return render_template("agent_ui/letter.html", letter=content)

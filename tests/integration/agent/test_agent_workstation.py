@@ -351,5 +351,11 @@ def test_far_meeting_gets_a_printable_letter(
     log_in(supervisor, floor.supervisor_username)
     page = supervisor.get(f"/agent/letters/{letter.id}")
     assert page.status_code == 200
+    # Another team's supervisor cannot read it by counting ids.
+    stranger = make_user(app_session, Role.SUPERVISOR, username="other_floor")
+    app_session.commit()
+    other = agent_app.test_client()
+    log_in(other, stranger.username)
+    assert other.get(f"/agent/letters/{letter.id}").status_code == 404
     body = page.get_data(as_text=True)
     assert "Ms Sara Ahmadi" in body and "https://meet.example.com/abc" in body
