@@ -90,7 +90,9 @@ class Database:
             session.close()
 
     def ping(self) -> None:
-        with self.engine.connect() as connection:
+        """A read that takes no lock: on SQLite the request asking may hold
+        the write lock already, and waiting on it would stall every writer."""
+        with self.engine.execution_options(sqlite_begin="DEFERRED").connect() as connection:
             connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
