@@ -498,7 +498,12 @@ class DialerWorker:
         return PacerState(
             mode=DialMode(plan.mode.value),
             agents=agents,
-            calls_in_flight=[mono - c.launched_at for c in mine if c.answered_at is None],
+            # A call dialed for one agent (their own callback) is theirs alone.
+            calls_in_flight=[
+                mono - c.launched_at
+                for c in mine
+                if c.answered_at is None and c.preview_agent is None
+            ],
             waiting_calls=sum(1 for c in mine if c.waiting),
             outcomes=outcomes,
             services=services,
@@ -510,7 +515,9 @@ class DialerWorker:
         )
 
     def _pacer_status(self, agent: AgentSnapshot, plan: CampaignPlan) -> AgentStatus:
-        if agent.phase is AgentPhase.READY and agent.agent_id in self._claimed:
+        if agent.phase is AgentPhase.READY and (
+            agent.agent_id in self._claimed or self._dialing_for(agent.agent_id)
+        ):
             return AgentStatus.TALKING
         if agent.phase is AgentPhase.READY and self.legs.up(agent.agent_id) is None:
             return AgentStatus.PAUSED  # no calls are placed for a phone that is not up
@@ -519,6 +526,10 @@ class DialerWorker:
             if wrapping >= plan.wrap_up_limit_s:
                 return AgentStatus.PAUSED  # nobody is finishing it: the server pauses them
         return _PACER_STATUS[agent.phase]
+
+    def _dialing_for(self, agent_id: int) -> bool:
+        """A call placed for this agent alone (their own callback) is up."""
+        return any(c.preview_agent == agent_id and not c.ended for c in self.calls.values())
 
     def _trunk_room_for(self, campaign_id: int) -> int | None:
         """The trunk limit as one campaign's pacer sees it: minus what the others hold."""

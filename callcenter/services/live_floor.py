@@ -212,10 +212,12 @@ class LiveFloor:
         self.counters.set_status(f"{HOPPER_STATUS}{event.campaign_id}", event.depth)
 
     def _dialing(self, event: CallDialing) -> None:
+        if self.counters.get_call(event.call_id) is not None:
+            # Live already: the rebuild found the row the dialer wrote before
+            # dialing, and counted its dial with the day's calls rows.
+            return
         day = self.local_day(event.occurred_at)
         self.counters.add(day, event.campaign_id, {"dials": 1})
-        if self.counters.get_call(event.call_id) is not None:
-            return
         if not self.counters.claim(_dialing_or_ended_mark(event.call_id)):
             return  # its call.ended was applied first (another consumer): not live
         call = {
