@@ -77,6 +77,12 @@ def set_disposition(
     when = None
     if disposition_code is DispositionCode.CALLBACK:
         when = parse_callback_at(callback_at, now)
+        if appointments.booked_on_call(session, call.id) is not None:
+            raise InvalidInput(
+                "a meeting was booked on this call: set appointment set, "
+                "or cancel the meeting before booking a callback",
+                details={"field": "code"},
+            )
     machine = disposition_code is DispositionCode.ANSWERING_MACHINE
     if rejection and rejection.get("reason_code") and not machine:
         workstation.record_rejection(
@@ -104,12 +110,12 @@ def set_disposition(
                 "a meeting was booked on this call: a person answered", details={"field": "code"}
             )
         call.outcome = CallOutcome.MACHINE
-    text = str(notes or "")
+    text = workstation.checked_notes(notes)
     workstation.save_notes(session, agent_id, call.id, text)
     disposition = Disposition(
         call_id=call.id,
         code=disposition_code,
-        notes=text[: workstation.MAX_NOTES],
+        notes=text,
         agent_id=agent_id,
     )
     session.add(disposition)

@@ -193,3 +193,23 @@ def test_ready_on_a_call_withdraws_the_pause_asked_for(floor: ServiceFloor) -> N
     floor.end(call_id, "answered", agent_id=agent)
     floor.dispose(agent, call_id, "no_decision")
     assert floor.status(agent).state is AgentState.READY
+
+
+# -- 9. notes over the limit are refused with a message, not cut --------------------------
+
+
+def test_notes_over_the_limit_are_refused_not_cut(floor: ServiceFloor) -> None:
+    from callcenter.errors import InvalidInput
+    from callcenter.services import workstation
+
+    agent, lead = floor.agent_ids[0], floor.lead_ids[0]
+    _ready_agent(floor, agent)
+    call_id = _talk_and_hang_up(floor, agent, lead)
+    too_long = "x" * (workstation.MAX_NOTES + 1)
+    with pytest.raises(InvalidInput, match="too long"):
+        floor.dispose(agent, call_id, "no_decision", notes=too_long)
+    with pytest.raises(InvalidInput, match="too long"), floor.database.unit_of_work() as session:
+        workstation.save_notes(session, agent, call_id, too_long)
+    assert floor.status(agent).state is AgentState.WRAP_UP
+    floor.dispose(agent, call_id, "no_decision", notes="x" * workstation.MAX_NOTES)
+    assert floor.status(agent).state is AgentState.READY
