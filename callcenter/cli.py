@@ -418,6 +418,11 @@ def _campaign_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-lines", type=int, help="Lines per ready agent."),
         click.option("--ring-timeout", type=int, help="Seconds, at least 15."),
         click.option("--wrap-up", type=int, help="Wrap-up limit in seconds."),
+        click.option(
+            "--callback-open-after",
+            type=int,
+            help="Minutes a callback booked for one agent waits for them before anyone takes it.",
+        ),
         click.option("--caller-id"),
         click.option("--trunk"),
         click.option(
@@ -457,6 +462,7 @@ def _campaign_values(options: dict[str, Any]) -> dict[str, Any]:
         "max_lines": "max_lines_per_agent",
         "ring_timeout": "ring_timeout_seconds",
         "wrap_up": "wrap_up_limit_seconds",
+        "callback_open_after": "callback_open_after_minutes",
         "caller_id": "caller_id",
         "trunk": "trunk",
         "amd": "amd_mode",

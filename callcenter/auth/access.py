@@ -110,10 +110,12 @@ def socket_event(name: str, *, roles: Iterable[Role], namespace: str = "/") -> C
             from flask_socketio import emit
 
             from callcenter import request_scope
+            from callcenter.services import accounts
 
             try:
                 check_role(allowed)
                 result = handler(*args)
+                accounts.touch(request_scope.session(), current_user.id)
                 request_scope.commit()
                 return result
             except DomainError as exc:

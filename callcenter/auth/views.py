@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
     redirect,
@@ -40,8 +41,22 @@ def _login_rate_limit() -> str:
     return str(current_app.config["CC_LOGIN_RATE_LIMIT"])
 
 
+def _login_attempt_key() -> str:
+    """Per username and address: a whole office behind one NAT logs in at
+    shift start, and guessing one account's password is still slowed."""
+    username = (request.form.get("username") or "").strip().casefold()[:64]
+    return f"login:{request.remote_addr}:{username}"
+
+
+def _refused(response: Response) -> bool:
+    """Only refused attempts count against the limit (a success redirects)."""
+    return response.status_code >= 400
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_rate_limit, methods=["POST"])
+@limiter.limit(
+    _login_rate_limit, methods=["POST"], key_func=_login_attempt_key, deduct_when=_refused
+)
 @public
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
@@ -111,16 +126,27 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def enforce_idle_timeout() -> ResponseReturnValue | None:
-    """Log out a session idle for longer than the configured limit."""
+    """Log out a session idle for longer than the configured limit; the
+    agent's screen working over its socket counts as activity."""
     if not current_user.is_authenticated:
         return None
     now = utcnow()
     limit = timedelta(minutes=current_app.config["CC_IDLE_TIMEOUT_MINUTES"])
     last_seen = session.get("last_seen")
-    if last_seen is not None and now.timestamp() - float(last_seen) > limit.total_seconds():
+    db = request_scope.session()
+    if last_seen is not None and accounts.idle_too_long(
+        db,
+        current_user.id,
+        last_page_at=datetime.fromtimestamp(float(last_seen), UTC),
+        limit=limit,
+        now=now,
+    ):
+        accounts.record_logout(db, current_user, ip_address=request.remote_addr)
+        request_scope.commit()
         logout_user()
         session.clear()
         flash(_("Your session expired. Please log in again."), "info")
         return redirect(url_for("auth.login"))
     session["last_seen"] = now.timestamp()
+    accounts.touch(db, current_user.id, now=now)
     return None

@@ -45,6 +45,8 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """The last page or Socket.IO event of the user (the idle timeout reads it)."""
     created_at: Mapped[datetime] = created_at_column()
 
     team: Mapped[Team | None] = relationship(back_populates="members", foreign_keys=[team_id])

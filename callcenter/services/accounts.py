@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -20,8 +20,8 @@ from callcenter.auth.passwords import (
 from callcenter.db import utcnow
 from callcenter.errors import Conflict, DomainError, InvalidInput, NotFound
 from callcenter.models import AgentStatus, Team, User
-from callcenter.services import audit
-from callcenter.states import Role
+from callcenter.services import audit, wrap_ups
+from callcenter.states import AgentState, Role
 
 log = logging.getLogger(__name__)
 SUPPORTED_LOCALES = ("fa", "en")
@@ -85,7 +85,69 @@ def authenticate(
 
 
 def record_logout(session: Session, user: User, *, ip_address: str | None = None) -> None:
+    """The session is over: an agent leaves the queue too (never Ready with nobody there)."""
     audit.record(session, "logout", actor=user, ip_address=ip_address)
+    if user.role is Role.AGENT:
+        _off_the_floor(session, user)
+
+
+ACTIVITY_STEP = timedelta(seconds=60)
+"""last_active_at is written at most this often (every socket event would be a write)."""
+_BUSY_STATES = frozenset({AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP})
+
+
+def touch(session: Session, user_id: int, *, now: datetime | None = None) -> None:
+    """The user did something (a page, a Socket.IO event): not idle."""
+    now = now or utcnow()
+    user = session.get(User, user_id)
+    if user is not None and (
+        user.last_active_at is None or now - user.last_active_at >= ACTIVITY_STEP
+    ):
+        user.last_active_at = now
+
+
+def idle_too_long(
+    session: Session,
+    user_id: int,
+    *,
+    last_page_at: datetime | None,
+    limit: timedelta,
+    now: datetime | None = None,
+) -> bool:
+    """Idle past `limit` by both its pages and its socket events; an agent
+    with a call (reserved, talking, wrapping up) is never idle."""
+    now = now or utcnow()
+    user = session.get(User, user_id)
+    if user is None:
+        return True
+    seen = [at for at in (last_page_at, user.last_active_at) if at is not None]
+    if not seen or now - max(seen) <= limit:
+        return False
+    status = session.get(AgentStatus, user_id)
+    return status is None or status.state not in _BUSY_STATES
+
+
+class LastAdmin(Conflict):
+    error_id = "last-admin"
+
+
+def _keep_an_admin(session: Session, user: User, verb: str) -> None:
+    others = session.scalar(
+        select(func.count(User.id)).where(
+            User.role == Role.ADMIN, User.is_active.is_(True), User.id != user.id
+        )
+    )
+    if not others:
+        raise LastAdmin(
+            f"you cannot {verb} the last active administrator: make another user "
+            "an administrator first",
+            details={"user_id": user.id},
+        )
+
+
+def _off_the_floor(session: Session, user: User) -> None:
+    if session.get(AgentStatus, user.id) is not None:
+        wrap_ups.end_agent_session(session, user.id)
 
 
 def get_user(session: Session, user_id: int) -> User:
@@ -175,6 +237,10 @@ def create_user(
 def set_role(session: Session, user: User, role: Role, *, actor: User | None) -> None:
     if user.role is role:
         return
+    if user.role is Role.ADMIN:
+        _keep_an_admin(session, user, "demote")
+    if user.role is Role.AGENT:
+        _off_the_floor(session, user)
     old = user.role
     user.role = role
     if role is Role.AGENT and session.get(AgentStatus, user.id) is None:
@@ -209,7 +275,11 @@ def set_locale(session: Session, user: User, locale: str) -> None:
 def set_active(session: Session, user: User, active: bool, *, actor: User | None) -> None:
     if actor is not None and actor.id == user.id and not active:
         raise Conflict("you cannot deactivate your own account")
+    if not active and user.role is Role.ADMIN and user.is_active:
+        _keep_an_admin(session, user, "deactivate")
     user.is_active = active
+    if not active and user.role is Role.AGENT:
+        _off_the_floor(session, user)
     audit.record(
         session,
         "user.activated" if active else "user.deactivated",

@@ -15,6 +15,7 @@ from callcenter.db import utcnow
 from callcenter.events import CallDialing, PreviewOffered
 from callcenter.models import (
     AgentStateChange,
+    AgentStatus,
     AuditEntry,
     Call,
     Callback,
@@ -220,7 +221,7 @@ def test_resume_brings_back_the_call_step_and_notes(
     assert wrap["agent"]["state"] == "wrap_up" and wrap["call"]["call"]["state"] == "ended"
 
 
-def test_wrap_up_expiry_closes_the_call_as_no_decision(
+def test_wrap_up_expiry_closes_the_call_as_timed_out(
     agent_app: Flask, agent_socket, floor: Floor, app_session: Session
 ) -> None:
     ready(agent_socket, floor)
@@ -235,8 +236,11 @@ def test_wrap_up_expiry_closes_the_call_as_no_decision(
     reply = agent_socket.emit(
         "wrap_up_expired", {"call_id": call_id, "notes": "ran out"}, callback=True
     )
-    assert reply["code"] == "no_decision"
+    assert reply["code"] == "wrap_up_timeout"
     assert lead_state(app_session, floor.lead_id) == "retry"
+    app_session.expire_all()
+    status = app_session.get(AgentStatus, floor.agent_id)
+    assert status is not None and status.state.value == "paused"
 
 
 def test_events_are_applied_once(agent_app: Flask, agent_socket, floor: Floor) -> None:
