@@ -95,10 +95,10 @@ class FloorMachine(RuleBasedStateMachine):
     def _agent(self, index: int) -> int:
         return self.floor.agent_ids[index]
 
-    def _refused(self, action: Any, *args: Any) -> None:
+    def _refused(self, action: Any, *args: Any, **kwargs: Any) -> None:
         """An agent's or supervisor's action: a refusal with a message is fine."""
         with contextlib.suppress(DomainError):
-            action(*args)
+            action(*args, **kwargs)
 
     def _calls(self, *states: CallState) -> list[Call]:
         with self.database.read_sessions() as session:
