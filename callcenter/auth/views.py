@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -20,7 +21,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from callcenter import request_scope
-from callcenter.auth.access import ALL_ROLES, allow_roles, public
+from callcenter.auth.access import ALL_ROLES, LOGIN_TOKEN, allow_roles, public
 from callcenter.auth.forms import LocaleForm, LoginForm
 from callcenter.db import utcnow
 from callcenter.extensions import limiter
@@ -78,6 +79,9 @@ def login() -> ResponseReturnValue:
         else:
             session.clear()
             session.permanent = True
+            session[LOGIN_TOKEN] = accounts.start_session(
+                request_scope.session(), user, ip_address=request.remote_addr
+            )
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
     return render_template("auth/login.html", form=form, error=error), 401 if error else 200
@@ -86,7 +90,12 @@ def login() -> ResponseReturnValue:
 @bp.post("/logout")
 @allow_roles(*ALL_ROLES)
 def logout() -> ResponseReturnValue:
-    accounts.record_logout(request_scope.session(), current_user, ip_address=request.remote_addr)
+    accounts.record_logout(
+        request_scope.session(),
+        current_user,
+        token=session.get(LOGIN_TOKEN),
+        ip_address=request.remote_addr,
+    )
     logout_user()
     session.clear()
     flash(_("You have logged out."), "info")
@@ -120,9 +129,14 @@ def _translate_refusal(refused: accounts.LoginRefused) -> str:
 
 
 def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
+    """A path on this site, or nothing. Browsers drop tabs and newlines and
+    read a backslash as a slash: "/", a tab, "/evil.example" is "//evil.example"."""
+    if not target or any(ch in target for ch in "\\\t\r\n") or not target.isprintable():
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
 
 
 def enforce_idle_timeout() -> ResponseReturnValue | None:
@@ -141,7 +155,9 @@ def enforce_idle_timeout() -> ResponseReturnValue | None:
         limit=limit,
         now=now,
     ):
-        accounts.record_logout(db, current_user, ip_address=request.remote_addr)
+        accounts.record_logout(
+            db, current_user, token=session.get(LOGIN_TOKEN), ip_address=request.remote_addr
+        )
         request_scope.commit()
         logout_user()
         session.clear()

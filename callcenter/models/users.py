@@ -63,3 +63,18 @@ class User(Base):
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+class UserSession(Base):
+    """One login: the cookie carries a random token, this row its hash. A
+    revoked (or missing) row ends the session everywhere at once: pages,
+    Socket.IO events and the sockets held open."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = created_at_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_because: Mapped[str | None] = mapped_column(String(40))
+    ip_address: Mapped[str | None] = mapped_column(String(64))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
+import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +23,7 @@ from callcenter.auth.passwords import (
 )
 from callcenter.db import utcnow
 from callcenter.errors import Conflict, DomainError, InvalidInput, NotFound
-from callcenter.models import AgentStatus, Team, User
+from callcenter.models import AgentStatus, Team, User, UserSession
 from callcenter.services import audit, wrap_ups
 from callcenter.states import AgentState, Role
 
@@ -51,20 +55,21 @@ def authenticate(
     user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     now = utcnow()
     if user is None:
+        # As long as a real user's check, so timing does not tell who exists;
+        # what was typed is not kept (a password typed in the wrong field).
+        verify_password(_unknown_user_hash(), password)
         audit.record(
             session,
             "login.failed",
             actor=None,
-            details={"username": username},
+            details={"unknown_user": hashlib.sha256(username.encode()).hexdigest()[:16]},
             ip_address=ip_address,
         )
         raise LoginRefused("wrong username or password")
     if user.locked_until is not None and user.locked_until > now:
+        verify_password(user.password_hash, password)
         audit.record(session, "login.locked", actor=user, ip_address=ip_address)
-        raise LoginRefused(
-            "too many failed attempts; try again later",
-            details={"locked_until": user.locked_until.isoformat()},
-        )
+        raise LoginRefused("wrong username or password")
     if not verify_password(user.password_hash, password):
         user.failed_logins += 1
         if user.failed_logins >= policy.max_failed_logins:
@@ -84,11 +89,69 @@ def authenticate(
     return user
 
 
-def record_logout(session: Session, user: User, *, ip_address: str | None = None) -> None:
-    """The session is over: an agent leaves the queue too (never Ready with nobody there)."""
+@functools.cache
+def _unknown_user_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def record_logout(
+    session: Session, user: User, *, token: str | None = None, ip_address: str | None = None
+) -> None:
+    """The session is over (its token revoked, so a copied cookie dies with
+    it): an agent leaves the queue too (never Ready with nobody there)."""
     audit.record(session, "logout", actor=user, ip_address=ip_address)
+    if token is not None:
+        revoke_session(session, token, because="logout")
     if user.role is Role.AGENT:
         _off_the_floor(session, user)
+
+
+def start_session(session: Session, user: User, *, ip_address: str | None = None) -> str:
+    """A new login's token, for the cookie; only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=_token_hash(token), user_id=user.id, ip_address=ip_address))
+    return token
+
+
+def session_is_live(session: Session, user_id: int, token: str | None) -> bool:
+    if not token:
+        return False
+    row = session.get(UserSession, _token_hash(token))
+    return row is not None and row.user_id == user_id and row.revoked_at is None
+
+
+def revoke_session(session: Session, token: str, *, because: str) -> None:
+    row = session.get(UserSession, _token_hash(token))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        row.revoked_because = because
+
+
+def revoke_all_sessions(session: Session, user_id: int, *, because: str) -> int:
+    """Every open session of the user ends (deactivated, role changed,
+    password reset): their cookies stop working and their sockets close."""
+    rows = session.scalars(
+        select(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+    ).all()
+    now = utcnow()
+    for row in rows:
+        row.revoked_at, row.revoked_because = now, because
+    return len(rows)
+
+
+def revoked_among(session: Session, tokens: Collection[str]) -> set[str]:
+    """Of these tokens (the sockets a web process holds), the ones no longer live."""
+    by_hash = {_token_hash(token): token for token in tokens}
+    live = session.scalars(
+        select(UserSession.token_hash).where(
+            UserSession.token_hash.in_(list(by_hash)), UserSession.revoked_at.is_(None)
+        )
+    ).all()
+    return {token for digest, token in by_hash.items() if digest not in set(live)}
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 ACTIVITY_STEP = timedelta(seconds=60)
@@ -243,6 +306,7 @@ def set_role(session: Session, user: User, role: Role, *, actor: User | None) ->
         _off_the_floor(session, user)
     old = user.role
     user.role = role
+    revoke_all_sessions(session, user.id, because="role changed")
     if role is Role.AGENT and session.get(AgentStatus, user.id) is None:
         session.add(AgentStatus(agent_id=user.id))
     audit.record(
@@ -278,6 +342,8 @@ def set_active(session: Session, user: User, active: bool, *, actor: User | None
     if not active and user.role is Role.ADMIN and user.is_active:
         _keep_an_admin(session, user, "deactivate")
     user.is_active = active
+    if not active:
+        revoke_all_sessions(session, user.id, because="deactivated")
     if not active and user.role is Role.AGENT:
         _off_the_floor(session, user)
     audit.record(
@@ -298,6 +364,7 @@ def reset_password(
     user.password_changed_at = utcnow()
     user.failed_logins = 0
     user.locked_until = None
+    revoke_all_sessions(session, user.id, because="password reset")
     audit.record(session, "user.password_reset", actor=actor, target_type="user", target_id=user.id)
     return password
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -54,6 +54,15 @@ def floor(app: Flask, counters: LiveCounters) -> LiveFloor:
     return live
 
 
+def an_hour_within_one_local_day(floor: LiveFloor) -> datetime:
+    """The start of a busy hour (it runs about 1.5 h) that ended before now
+    and does not cross local midnight, whatever time the test runs."""
+    start = utcnow() - timedelta(hours=2)
+    while floor.local_day(start) != floor.local_day(start + timedelta(hours=1, minutes=45)):
+        start -= timedelta(minutes=30)
+    return start
+
+
 def _close(a: dict[str, float], b: dict[str, float], names: tuple[str, ...]) -> list[str]:
     """Counts exactly; seconds to SQLite's julianday precision (about 1 ms a call)."""
     return [
@@ -67,7 +76,7 @@ def test_counters_equal_the_database_after_a_busy_hour(
     app: Flask, sqlite_database: Database, floor: LiveFloor
 ) -> None:
     site = build_floor(sqlite_database, agents_count=4)
-    start = utcnow() - timedelta(hours=2)
+    start = an_hour_within_one_local_day(floor)
     day = floor.local_day(start)
     floor.ensure_built(day)
     hour = BusyHour(sqlite_database, app.extensions["cc_bus"], site, start, pace_seconds=15)
@@ -130,7 +139,7 @@ def test_machines_leave_the_live_answers_and_contacts_as_in_the_reports(
     wrap-up: the live floor counts them out of live answers and contacts at
     once, as the reports do from the rows."""
     site = build_floor(sqlite_database, agents_count=4)
-    start = utcnow() - timedelta(hours=2)
+    start = an_hour_within_one_local_day(floor)
     day = floor.local_day(start)
     floor.ensure_built(day)
     hour = BusyHour(
