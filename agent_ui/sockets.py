@@ -53,6 +53,7 @@ def join_campaign(*args: Any) -> dict[str, Any]:
         data.get("campaign_id"),
         data.get("phone"),
         browser_phone=browser_phone,
+        allowed_hosts=settings.dialer.allowed_agent_phone_hosts(),
     )
     return _state(status)
 

@@ -281,6 +281,10 @@ class DialerSettings(_Section):
     trunk_uri: str = ""
     campaign_lease_seconds: float = Field(default=15.0, gt=0)
     trunk_name: str = Field(default="default", min_length=1, max_length=120)
+    agent_phone_hosts: list[str] = Field(default_factory=list)
+    """Where agents' desk phones may be (host names, "*.domain", CIDR networks)
+    when calls are real (carrier "sip"): customer audio goes nowhere else.
+    Extensions (the PBX behind the trunk) and the browser phone always work."""
     simulation: SimulationSettings = SimulationSettings()
     sip: SipSettings = SipSettings()
 
@@ -302,6 +306,30 @@ class DialerSettings(_Section):
     @classmethod
     def _trunk_uri(cls, value: str) -> str:
         return value and check_sip_uri(value)
+
+    @field_validator("agent_phone_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
+
+    @field_validator("agent_phone_hosts")
+    @classmethod
+    def _hosts_or_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if "/" in entry:
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"not a network: {entry!r}") from None
+            elif not _HOST_NAME.match(entry.removeprefix("*.")):
+                raise ValueError(f"not a host name or address: {entry!r}")
+        return value
+
+    def allowed_agent_phone_hosts(self) -> list[str] | None:
+        """None where any phone will do (the simulated carrier sends no audio)."""
+        return None if self.carrier == "simulated" else self.agent_phone_hosts
 
 
 class Settings(_Section):

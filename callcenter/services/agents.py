@@ -10,7 +10,9 @@ whose phone leg is lost is never made ready by the system: they land in the
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -59,7 +61,7 @@ _EXTENSION = re.compile(r"\+?[0-9*#]{1,32}")
 _SIP_URI = re.compile(
     r"sips?:"
     r"(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/%]+@)?"  # user
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"  # host
+    r"(?P<host>[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"  # host
     r"(?::(?P<port>[0-9]{1,5}))?"
     r"(?:;[A-Za-z0-9\-_.!~*'()%]+(?:=[A-Za-z0-9\-_.!~*'()%\[\]:]+)?)*",  # parameters
     re.IGNORECASE,
@@ -120,12 +122,15 @@ BROWSER_PHONE = "browser"
 _BROWSER_PHONE_USER = re.compile(r"^sips?:agent-\d+@", re.IGNORECASE)
 
 
-def phone_address(value: Any, browser_phone: str | None = None) -> str:
+def phone_address(
+    value: Any, browser_phone: str | None = None, allowed_hosts: Sequence[str] | None = None
+) -> str:
     """The agent's phone as the dialer will call it: a SIP URI
     (sip:1001@pbx.example.com:5060;transport=udp) or an extension (1001),
     whole; "1001@pbx" is taken as sip:1001@pbx. "browser" is the agent's own
     browser phone (`browser_phone`, its URI, where one is offered); another
-    agent's browser phone is never accepted."""
+    agent's browser phone is never accepted. With `allowed_hosts`, a SIP
+    address must be on one of them (customer audio goes nowhere else)."""
     text = str(value or "").strip()
     if text == BROWSER_PHONE:
         if browser_phone is None:
@@ -134,7 +139,9 @@ def phone_address(value: Any, browser_phone: str | None = None) -> str:
                 details={"field": "phone"},
             )
         return browser_phone
-    if _BROWSER_PHONE_USER.match(text) and text != browser_phone:
+    if browser_phone is not None and text == browser_phone:
+        return text
+    if _BROWSER_PHONE_USER.match(text):
         raise InvalidInput(
             "that is a browser phone's address; choose the browser phone instead",
             details={"field": "phone"},
@@ -159,7 +166,34 @@ def phone_address(value: Any, browser_phone: str | None = None) -> str:
             "or an extension such as 1001",
             details={"field": "phone"},
         )
+    if allowed_hosts is not None and not host_allowed(match.group("host"), allowed_hosts):
+        raise InvalidInput(
+            "calls go only to the browser phone, extensions and the phone systems your "
+            "administrator allowed; this address is not one of them",
+            details={"field": "phone"},
+        )
     return text
+
+
+def host_allowed(host: str, allowed: Sequence[str]) -> bool:
+    """A host name (exactly, or under "*.domain") or an address inside one of
+    the allowed networks (CIDR)."""
+    host = host.strip("[]").lower()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for entry in allowed:
+        entry = entry.lower()
+        if "/" in entry:
+            if address is not None and address in ipaddress.ip_network(entry, strict=False):
+                return True
+        elif entry.startswith("*."):
+            if host.endswith(entry[1:]):
+                return True
+        elif host == entry:
+            return True
+    return False
 
 
 def join_campaign(
@@ -169,6 +203,7 @@ def join_campaign(
     phone: Any,
     *,
     browser_phone: str | None = None,
+    allowed_hosts: Sequence[str] | None = None,
     now: datetime | None = None,
 ) -> AgentStatus:
     """Pick the campaign to work on and register the phone leg (SIP URI,
@@ -178,7 +213,7 @@ def join_campaign(
         wanted = int(campaign_id)
     except (TypeError, ValueError):
         raise InvalidInput("choose a campaign", details={"field": "campaign_id"}) from None
-    address = phone_address(phone, browser_phone)
+    address = phone_address(phone, browser_phone, allowed_hosts)
     if wanted not in {campaign.id for campaign in assigned_campaigns(session, agent)}:
         raise Forbidden(
             "this campaign is not assigned to your team", details={"campaign_id": wanted}

@@ -242,3 +242,44 @@ def _break(session: Session) -> str:
         session.add(PauseReason(code="break", label_fa="استراحت", label_en="Break"))
         session.flush()
     return "break"
+
+
+@pytest.mark.parametrize(
+    ("typed", "allowed"),
+    [
+        ("1001", True),
+        ("sip:1001@pbx.example.com", True),
+        ("sip:7@desk-7.pbx.example.com", True),
+        ("sip:1001@10.20.3.4:5060", True),
+        ("sip:agent-9@webphone.invalid", True),
+        ("sip:1001@attacker.example.net", False),
+        ("sip:1001@192.0.2.10", False),
+        ("sip:1001@pbx.example.com.evil.net", False),
+        ("sip:1001@notpbx.example.com", False),
+    ],
+)
+def test_with_real_calls_desk_phones_are_only_where_the_admin_allowed(
+    typed: str, allowed: bool
+) -> None:
+    """Customer audio never goes to an address an agent made up."""
+    hosts = ["pbx.example.com", "*.pbx.example.com", "10.20.0.0/16"]
+    browser = "sip:agent-9@webphone.invalid"
+    if allowed:
+        assert agents.phone_address(typed, browser, hosts)
+    else:
+        with pytest.raises(InvalidInput) as refused:
+            agents.phone_address(typed, browser, hosts)
+        assert refused.value.details == {"field": "phone"}
+
+
+def test_the_allowed_hosts_apply_only_to_real_calls(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from callcenter.settings import load_settings
+
+    base = {"instance_path": str(tmp_path)}
+    simulated = load_settings(environ={}, overrides=base)
+    assert simulated.dialer.allowed_agent_phone_hosts() is None
+    real = load_settings(
+        environ={"CC_DIALER__AGENT_PHONE_HOSTS": "pbx.example.com, 10.20.0.0/16"},
+        overrides={**base, "dialer": {"carrier": "sip"}},
+    )
+    assert real.dialer.allowed_agent_phone_hosts() == ["pbx.example.com", "10.20.0.0/16"]
