@@ -256,8 +256,7 @@ def record_rejection(
 ) -> dict[str, Any]:
     """The step where the prospect said no, with a reason the script offers at
     that step (`other` takes text). One per call: recording again corrects it."""
-    call = own_call(session, agent_id, call_id)
-    session.refresh(call, with_for_update=True)
+    call = open_call(session, agent_id, call_id, lock=True)
     script = scripts_catalog.script_of(script_version_of(session, call))
     number = _int(step, "step")
     try:
@@ -300,8 +299,9 @@ def rejection_of(session: Session, call_id: str) -> StepOutcome | None:
 
 
 def save_notes(session: Session, agent_id: int, call_id: Any, text: Any) -> Note | None:
-    """The call's note, saved as the agent types (a closed tab loses nothing)."""
-    call = own_call(session, agent_id, call_id)
+    """The call's note, saved as the agent types (a closed tab loses nothing);
+    once the call is wrapped up its note and rejection are the record."""
+    call = open_call(session, agent_id, call_id)
     body = checked_notes(text)
     note = call_note(session, call.id, agent_id)
     if note is None:

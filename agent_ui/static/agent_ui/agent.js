@@ -84,6 +84,7 @@
   }
 
   function closeCall(callId) {
+    clearTimeout(state.draftTimer);
     localStorage.removeItem("cc-notes-" + callId);
     state.call = null;
     state.wrapDeadline = null;

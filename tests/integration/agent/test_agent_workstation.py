@@ -167,6 +167,16 @@ def test_not_interested_without_a_rejection_is_refused(
         callback=True,
     )
     assert with_reason["ok"], with_reason
+    # Wrapped up: its note and rejection are the record the reports read.
+    late_note = agent_socket.emit(
+        "notes_save", {"call_id": call_id, "text": "rewritten later"}, callback=True
+    )
+    late_reason = agent_socket.emit(
+        "script_reject",
+        {"call_id": call_id, "step": 5, "reason_code": "other", "reason_text": "changed"},
+        callback=True,
+    )
+    assert late_note["error"] == late_reason["error"] == "conflict"
 
 
 def test_callback_for_anyone_and_do_not_call(
