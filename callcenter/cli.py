@@ -149,7 +149,7 @@ def start_embedded_services(app: Any, bus: Any) -> list[Any]:
 
 
 def _first_start(session: Session, settings: Settings) -> None:
-    if settings.load_demo_data:
+    if settings.wants_demo_data:
         result = demo.load_demo(session)
         click.echo(f"Demo data loaded: {result.campaigns} campaigns, {result.leads} leads.")
         _print_credentials(result.credentials)

@@ -338,7 +338,8 @@ class Settings(_Section):
     redis_url: str = ""
     secret_key: str = ""
     instance_path: Path = Path("instance")
-    load_demo_data: bool = True
+    load_demo_data: bool | None = None
+    """Unset: demo data on the first start of the embedded default, never in production."""
     log_format: Literal["text", "json"] = "text"
     web: WebSettings = WebSettings()
     locale: LocaleSettings = LocaleSettings()
@@ -350,6 +351,10 @@ class Settings(_Section):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def wants_demo_data(self) -> bool:
+        return self.load_demo_data if self.load_demo_data is not None else not self.is_production
 
     @property
     def uses_redis(self) -> bool:
@@ -434,8 +439,12 @@ def _fill_database_url(settings: Settings) -> None:
         return
     if settings.is_production:
         raise SettingsError("CC_DATABASE_URL must be set in production mode")
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
-    settings.database_url = f"sqlite:///{settings.instance_path / 'callcenter.db'}"
+    settings.instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    database_file = settings.instance_path / "callcenter.db"
+    # Created here, readable by its owner only (SQLite's journal files take
+    # the same mode); the customers' names and numbers are in it.
+    os.close(os.open(database_file, os.O_CREAT | os.O_WRONLY, 0o600))
+    settings.database_url = f"sqlite:///{database_file}"
 
 
 def _check_database_url(url: str) -> None:
@@ -450,8 +459,16 @@ def _check_database_url(url: str) -> None:
         )
 
 
+MIN_PRODUCTION_SECRET_KEY = 32
+
+
 def _fill_secret_key(settings: Settings) -> None:
     if settings.secret_key:
+        if settings.is_production and len(settings.secret_key) < MIN_PRODUCTION_SECRET_KEY:
+            raise SettingsError(
+                f"CC_SECRET_KEY must be at least {MIN_PRODUCTION_SECRET_KEY} characters in "
+                "production (e.g. python3 -c 'import secrets; print(secrets.token_hex(32))')"
+            )
         return
     if settings.is_production:
         raise SettingsError("CC_SECRET_KEY must be set in production mode")

@@ -55,6 +55,10 @@ def test_config_file_is_read_between_defaults_and_environment(tmp_path: Path) ->
             "CC_SECRET_KEY must be set",
         ),
         ({"CC_ENV": "production", "CC_SECRET_KEY": "k" * 40}, "CC_DATABASE_URL must be set"),
+        (
+            {"CC_ENV": "production", "CC_SECRET_KEY": "x", "CC_DATABASE_URL": "postgresql://h/db"},
+            "CC_SECRET_KEY must be at least 32 characters",
+        ),
         ({"CC_WEB__PORT": "seventy"}, "setting web.port (CC_WEB__PORT)"),
         ({"CC_LOCALE__TIMEZONE": "Mars/Olympus"}, "unknown time zone"),
         ({"CC_ENV": "staging"}, "setting env (CC_ENV)"),
@@ -90,7 +94,8 @@ def test_processes_starting_together_share_one_secret(tmp_path: Path) -> None:
     ]
     keys = {worker.communicate(timeout=60)[0].strip() for worker in workers}
     assert len(keys) == 1 and len(keys.pop()) == 64
-    assert [path.name for path in instance.iterdir()] == ["secret_key"]
+    # no scratch files left behind, only the key (and the SQLite file made for it)
+    assert sorted(path.name for path in instance.iterdir()) == ["callcenter.db", "secret_key"]
 
 
 @pytest.mark.parametrize(
@@ -124,3 +129,25 @@ def test_the_production_example_is_valid_with_its_secrets_from_the_environment(
     )
     assert settings.is_production and settings.dialer.carrier == "sip"
     assert settings.webphone.ws_url.startswith("wss://")
+
+
+def test_demo_data_loads_in_the_embedded_default_and_never_by_default_in_production(
+    tmp_path: Path,
+) -> None:
+    assert load_settings({"CC_INSTANCE_PATH": str(tmp_path)}).wants_demo_data
+    production = {
+        "CC_ENV": "production",
+        "CC_SECRET_KEY": "k" * 40,
+        "CC_DATABASE_URL": "postgresql://h/db",
+        "CC_INSTANCE_PATH": str(tmp_path),
+    }
+    assert not load_settings(production).wants_demo_data
+    assert load_settings({**production, "CC_LOAD_DEMO_DATA": "true"}).wants_demo_data
+
+
+def test_the_embedded_database_and_its_folder_are_the_owners_alone(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    settings = load_settings({"CC_INSTANCE_PATH": str(instance)})
+    assert settings.database_url.endswith("instance/callcenter.db")
+    assert (instance / "callcenter.db").stat().st_mode & 0o777 == 0o600
+    assert instance.stat().st_mode & 0o777 == 0o700
