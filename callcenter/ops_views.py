@@ -6,7 +6,9 @@ readiness (it can reach the database and the event bus: send it traffic),
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+import ipaddress
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from callcenter import health, request_scope
@@ -37,4 +39,17 @@ def readyz() -> tuple[Response, int]:
 @bp.get("/metrics")
 @public
 def metrics() -> Response:
+    """For Prometheus on the internal network only (web.metrics_networks):
+    counts of calls and agents are nobody else's business."""
+    networks = current_app.extensions["cc_settings"].web.metrics_networks
+    if not _from_any(request.remote_addr, networks):
+        abort(404)
     return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _from_any(address: str | None, networks: list[str]) -> bool:
+    try:
+        client = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return any(client in ipaddress.ip_network(network, strict=False) for network in networks)

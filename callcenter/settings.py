@@ -44,6 +44,29 @@ class _Section(BaseModel):
 class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(5000, ge=1, le=65535)
+    metrics_networks: list[str] = Field(
+        default_factory=lambda: [
+            "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"
+        ]
+    )  # fmt: skip
+    """Who may read /metrics (Prometheus on the internal network); others get 404."""
+
+    @field_validator("metrics_networks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [network.strip() for network in value.split(",") if network.strip()]
+        return value
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"not a network: {network!r}") from None
+        return value
 
 
 class LocaleSettings(_Section):

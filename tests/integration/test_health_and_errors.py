@@ -54,6 +54,13 @@ def test_metrics_are_prometheus_text_with_the_documented_families(client: FlaskC
     assert clients.value >= 0
 
 
+def test_metrics_are_for_the_internal_network_only(client: FlaskClient) -> None:
+    outside = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert outside.status_code == 404
+    inside = client.get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert inside.status_code == 200
+
+
 def test_unknown_route_is_a_proper_404_page(client: FlaskClient) -> None:
     response = client.get("/no/such/page")
     assert response.status_code == 404
