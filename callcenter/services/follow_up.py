@@ -223,7 +223,18 @@ def claim(session: Session, follow_up_id: int, now: datetime) -> EmailMessage | 
     follow_up.attempts += 1
     follow_up.next_attempt_at = now + SEND_LEASE
     session.flush()
-    return build_email(session, follow_up, follow_up_sender(session), now)
+    try:
+        return build_email(session, follow_up, follow_up_sender(session), now)
+    except (ValueError, TypeError, LookupError) as exc:
+        # A message that cannot be built now never will (a CR/LF in a header,
+        # say): it fails for good instead of coming first forever.
+        follow_up.status = DeliveryStatus.FAILED
+        follow_up.next_attempt_at = None
+        follow_up.last_error = f"cannot be built, not retried: {type(exc).__name__}: {exc}"[:1000]
+        log.error("follow-up %s dead-lettered: %s", follow_up.id, follow_up.last_error)
+        session.flush()
+        _tell_agent(session, follow_up)
+        return None
 
 
 def follow_up_sender(session: Session) -> str:
@@ -311,7 +322,10 @@ def send_due(database: Database, smtp: SmtpSettings, *, now: datetime | None = N
         )
     sent = 0
     for follow_up_id in due:
-        sent += send_one(database, follow_up_id, smtp, now)
+        try:
+            sent += send_one(database, follow_up_id, smtp, now)
+        except Exception:  # one email's trouble never holds up the ones after it
+            log.exception("follow-up %s: sending failed; the next one goes on", follow_up_id)
     return sent
 
 

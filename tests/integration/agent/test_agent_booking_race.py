@@ -107,3 +107,48 @@ def test_follow_up_email_is_retried_with_backoff(database: Database) -> None:
         email = session.scalar(select(FollowUp).where(FollowUp.kind == "email"))
         assert email is not None and str(email.status) == "failed"
         assert email.attempts == follow_up.MAX_ATTEMPTS
+
+
+def test_an_email_that_cannot_be_built_fails_for_good_and_the_next_ones_go(
+    database: Database,
+) -> None:
+    """A CR/LF in a header makes the message unbuildable: it is dead-lettered
+    at once, and the good email queued behind it is still sent."""
+    from aiosmtpd.controller import Controller
+
+    from tests.integration.agent.agent_floor import Inbox
+
+    with database.sessions() as session:
+        floor = build_floor(session)
+        call_id = _connected_call(session, floor.agent_id, floor.lead_id, floor.campaign_id)
+        call = session.get(Call, call_id)
+        assert call is not None
+        slot = appointments.propose(session, call)[0]
+        appointments.book(session, call, starts_at=slot.start, kind=MeetingKind.ONLINE)
+        good = session.scalar(select(FollowUp).where(FollowUp.kind == "email"))
+        assert good is not None
+        poison = FollowUp(
+            appointment_id=good.appointment_id,
+            kind=good.kind,
+            locale=good.locale,
+            to_address="sara@example.com\r\nBcc: everyone@example.net",
+            subject=good.subject,
+            next_attempt_at=utcnow() - timedelta(minutes=1),  # first in line
+        )
+        session.add(poison)
+        session.commit()
+        good_id, poison_id = good.id, poison.id
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        smtp = SmtpSettings(host="127.0.0.1", port=controller.port)
+        assert follow_up.send_due(database, smtp) == 1
+    finally:
+        controller.stop()
+    with database.sessions() as session:
+        dead, sent = session.get(FollowUp, poison_id), session.get(FollowUp, good_id)
+        assert dead is not None and sent is not None
+        assert str(dead.status) == "failed" and "not retried" in dead.last_error
+        assert str(sent.status) == "sent"
+    assert len(inbox.messages) == 1 and "everyone@example.net" not in str(inbox.messages[0])
