@@ -72,6 +72,7 @@ class RedisStreamsEventBus:
         retry_for_s: float = 120.0,
         keep_unacknowledged: int = 50_000,
         keep_for_s: float = 600.0,
+        forget_members_after_ms: int = 600_000,
     ) -> None:
         # Any: redis-py types every reply as "sync or awaitable"; this client is sync.
         # One quick retry (a pooled connection may be dead after a restart), no
@@ -92,6 +93,8 @@ class RedisStreamsEventBus:
         self._claim_idle_ms = claim_idle_ms
         self._max_deliveries = max_deliveries
         self._retry_for_s = retry_for_s
+        self._forget_after_ms = max(forget_members_after_ms, 10 * claim_idle_ms)
+        self._members_checked_at = 0.0
         self._subscriptions = Subscriptions()
         self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
@@ -156,6 +159,7 @@ class RedisStreamsEventBus:
             try:
                 self._ensure_group()
                 self._claim_abandoned()
+                self._forget_dead_members()
                 self._read_new()
                 backoff = 0.2
             except redis.RedisError as exc:
@@ -199,6 +203,29 @@ class RedisStreamsEventBus:
                 self._dead_letter(message_id, fields)
             else:
                 self._handle(message_id, fields)
+
+    def forget_dead_members(self) -> list[str]:
+        """Members of the group (processes restarted long ago) that hold
+        nothing and have not read for a long while are removed, so the group
+        does not pile up a member per restart. A live member reads every
+        `block_ms`; what a dead one held was claimed by `_claim_abandoned`."""
+        gone = []
+        for member in self._redis.xinfo_consumers(self.stream, self.group):
+            name = member["name"].decode() if isinstance(member["name"], bytes) else member["name"]
+            if name == self.consumer or int(member["pending"]) > 0:
+                continue
+            if int(member["idle"]) >= self._forget_after_ms:
+                self._redis.xgroup_delconsumer(self.stream, self.group, name)
+                gone.append(name)
+        if gone:
+            log.info("event bus: removed %d dead member(s) of group %s", len(gone), self.group)
+        return gone
+
+    def _forget_dead_members(self) -> None:
+        if time.monotonic() - self._members_checked_at < 60:
+            return
+        self._members_checked_at = time.monotonic()
+        self.forget_dead_members()
 
     def _handle(self, message_id: bytes, fields: dict[bytes, bytes]) -> None:
         try:

@@ -112,3 +112,19 @@ def test_a_poison_event_goes_to_dead_letters_and_the_rest_flow(redis_url: str) -
 
 def test_ping_reports_an_unreachable_server() -> None:
     assert not RedisStreamsEventBus("redis://127.0.0.1:1/0").ping()
+
+
+def test_members_left_by_restarts_are_removed_once_they_hold_nothing(redis_url: str) -> None:
+    stream = f"t:{uuid.uuid4().hex}"
+    publisher = _bus(redis_url, stream)
+    publisher.publish(CallAnswered(call_id="c1"))
+    client = redis.Redis.from_url(redis_url)
+    client.xgroup_create(stream, "g", id="0")
+    client.xgroup_createconsumer(stream, "g", "restarted-long-ago")  # holds nothing
+    client.xreadgroup("g", "holding-work", {stream: ">"}, count=1)  # holds c1, unacknowledged
+    live = _bus(redis_url, stream, claim_idle_ms=0, forget_members_after_ms=0)
+    live.consumer = "live-member"
+    client.xgroup_createconsumer(stream, "g", "live-member")
+    assert live.forget_dead_members() == ["restarted-long-ago"]
+    members = {m["name"].decode() for m in client.xinfo_consumers(stream, "g")}
+    assert members == {"holding-work", "live-member"}
