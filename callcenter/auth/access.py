@@ -26,6 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 ALL_ROLES = frozenset(Role)
 STAFF_ROLES = frozenset({Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
 
+INTERNAL_ERROR = "something went wrong on the server; it is logged"
 DATABASE_AWAY = "the server cannot reach its database; try again in a moment"
 LOGIN_TOKEN = "login_token"
 """The session cookie's key for this login's token (services.accounts.start_session)."""
@@ -131,6 +132,10 @@ def socket_event(name: str, *, roles: Iterable[Role], namespace: str = "/") -> C
                 request_scope.rollback()
                 log.warning("socket event %s: database unavailable (%s)", name, type(exc).__name__)
                 return {"ok": False, "error": "unavailable", "message": DATABASE_AWAY}
+            except Exception:  # logged by our logger (masked, one JSON record), not raw
+                request_scope.rollback()
+                log.exception("socket event %s failed", name)
+                return {"ok": False, "error": "internal", "message": INTERNAL_ERROR}
             finally:
                 request_scope.close()
 
