@@ -48,6 +48,7 @@ class CampaignPlan:
     preview_timeout_s: float | None = None
     amd: AmdMode = AmdMode.OFF
     voicemail_wav: str | None = None  # the campaign's own message (None: the shipped one)
+    locale: str | None = None  # its script's language (fa, en)
 
 
 @dataclass(frozen=True)

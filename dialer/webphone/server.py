@@ -76,6 +76,8 @@ class WebSocketServer:
         self.sockets: set[SipSocket] = set()
 
     async def start(self) -> None:
+        if self._server is not None:
+            return
         self._server = await serve(
             self._serve,
             self.host,
