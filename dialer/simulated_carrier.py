@@ -361,6 +361,8 @@ class SimulatedCarrier:
         if phones is not None and phones.handles(request.agent_uri):
             on_event = functools.partial(self._browser_event, leg)
             leg.browser = await phones.call(request.agent_uri, on_event, leg_id=leg.call_id)
+            if leg.phase == "ended":  # disconnected while the call was being placed
+                await leg.browser.hang_up()
             return
         leg.phase = "answered"
         self._emit(leg, "answered", sip_status=200, sip_reason="OK")

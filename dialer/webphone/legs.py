@@ -93,7 +93,7 @@ class BrowserLeg:
         self._pending: dict[int, asyncio.Future[SipMessage]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
-        self._refresher: asyncio.Task[None] | None = None
+        self._dialog: asyncio.Task[None] | None = None  # from the 200 OK on: media, refreshes
         self._provisional = False
         self.media: PeerMedia | None = None
 
@@ -124,10 +124,12 @@ class BrowserLeg:
 
     async def hang_up(self) -> None:
         """CANCEL while it rings, BYE once answered; ``ended`` follows at once."""
-        if self.state in (LegState.CALLING, LegState.RINGING):
-            await self._cancel()
-        elif self.state is LegState.ANSWERED:
+        if self.state is LegState.ENDED:
+            return
+        if self._dialog is not None:  # 200 OK came: the dialog is up, media or not
             await self._bye()
+        else:
+            await self._cancel()
 
     # driven by the gateway ------------------------------------------------------------------
 
@@ -218,14 +220,14 @@ class BrowserLeg:
             self._spawn(self._send(self._ack(response)))
             self._end(status, response.reason)
             return
-        if self._refresher is not None:  # a retransmitted 200 OK: ACK it again
+        if self._dialog is not None:  # a retransmitted 200 OK: ACK it again
             self._spawn(self._send(self._ack(response)))
             return
         self._to = response.get("To") or self._to
         contact = response.get_all("Contact")
         self._target = uri_of(contact[0]) if contact else self._target
         self._spawn(self._send(self._ack(response)))
-        self._refresher = self._spawn(self._answered(response))
+        self._dialog = self._spawn(self._answered(response))
 
     def _late_final(self, response: SipMessage) -> None:
         """A final answer after we gave up: ACK it, and a 2xx gets a BYE."""
@@ -400,8 +402,8 @@ class BrowserLeg:
             return
         self._transition(LegState.ENDED)
         self._cancel_timer()
-        if self._refresher is not None and self._refresher is not asyncio.current_task():
-            self._refresher.cancel()
+        if self._dialog is not None and self._dialog is not asyncio.current_task():
+            self._dialog.cancel()
         if self.media is not None:
             self.media.playout.stop_playing()
             self._spawn(self.media.close())
