@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import json
 import math
-import struct
 import sys
 import time
 from typing import Any
 
+import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
@@ -34,10 +34,8 @@ DOMAIN = "webphone.invalid"
 
 
 def tone(frequency: float, seconds: float) -> bytes:
-    return b"".join(
-        struct.pack("<h", int(0.4 * 32767 * math.sin(2 * math.pi * frequency * i / 8000)))
-        for i in range(int(8000 * seconds))
-    )
+    t = np.arange(int(8000 * seconds)) / 8000
+    return (0.4 * 32767 * np.sin(2 * math.pi * frequency * t)).astype("<i2").tobytes()
 
 
 class Phone:

@@ -14,6 +14,7 @@ import numpy.typing as npt
 RATE = 8000
 _BLOCK = 1024  # spectrum resolution 7.8 Hz, refined by interpolation
 _SILENT_DBFS = -120.0
+_WINDOW = np.hanning(_BLOCK)
 
 
 @dataclass(frozen=True)
@@ -36,18 +37,22 @@ class Hearing:
         self._samples = 0
         self._energy = 0.0
         self._spectrum = np.zeros(_BLOCK // 2 + 1)
-        self._pending = np.zeros(0, dtype=np.float64)
-        self._window = np.hanning(_BLOCK)
+        self._block = np.zeros(_BLOCK)
+        self._filled = 0
 
     def feed(self, samples: npt.NDArray[Any]) -> None:
         """16-bit samples (any integer or float array of them)."""
         chunk = samples.astype(np.float64).ravel()
         self._samples += chunk.size
         self._energy += float(np.dot(chunk, chunk))
-        self._pending = np.concatenate((self._pending, chunk))
-        while self._pending.size >= _BLOCK:
-            block, self._pending = self._pending[:_BLOCK], self._pending[_BLOCK:]
-            self._spectrum += np.abs(np.fft.rfft(block * self._window)) ** 2
+        while chunk.size:
+            taken = min(chunk.size, _BLOCK - self._filled)
+            self._block[self._filled : self._filled + taken] = chunk[:taken]
+            self._filled += taken
+            chunk = chunk[taken:]
+            if self._filled == _BLOCK:
+                self._spectrum += np.abs(np.fft.rfft(self._block * _WINDOW)) ** 2
+                self._filled = 0
 
     def heard(self) -> Heard:
         seconds = self._samples / RATE

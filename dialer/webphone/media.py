@@ -15,6 +15,7 @@ from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationEr
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpsender import RTCRtpSender
 
+from dialer.sip.sdp import PCMA, PCMU
 from dialer.webphone.hearing import Hearing
 from dialer.webphone.tracks import PlayoutTrack, listen
 
@@ -23,10 +24,18 @@ log = logging.getLogger(__name__)
 G711 = ("audio/PCMU", "audio/PCMA")
 _REFUSED = (ValueError, KeyError, InvalidAccessError, InvalidStateError, OperationError)
 _ICE_UFRAG = re.compile(r"^a=ice-ufrag:(\S+)", re.MULTILINE)
+_AUDIO_LINE = re.compile(r"^m=audio \S+ \S+ ([\d ]+)", re.MULTILINE)
 
 
 class MediaError(RuntimeError):
     """SDP the peer connection cannot take."""
+
+
+def chosen_codec(answer: str) -> int:
+    """The G.711 law an answer chose: PCMU when it kept it (our first choice)."""
+    match = _AUDIO_LINE.search(answer)
+    payloads = match.group(1).split() if match else []
+    return PCMA if str(PCMA) in payloads and str(PCMU) not in payloads else PCMU
 
 
 def ice_ufrags(sdp: str) -> set[str]:
@@ -80,6 +89,7 @@ class PeerMedia:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "answer"))
         except _REFUSED as exc:
             raise MediaError(f"answer not usable: {exc}") from exc
+        self.playout.codec = chosen_codec(sdp)
 
     async def answer(self, offer: str) -> str:
         """The answer to a renegotiation offer from the browser (hold, new
