@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import fractions
+import functools
 import logging
 import time
 
+import numpy as np
+import numpy.typing as npt
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, Packet
 
@@ -20,6 +23,20 @@ log = logging.getLogger(__name__)
 
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz
 _TIME_BASE = fractions.Fraction(1, RATE)
+
+
+@functools.cache
+def _law(codec: int) -> npt.NDArray[np.uint8]:
+    """The G.711 code of every 16-bit sample, indexed by its bit pattern."""
+    every_sample = np.arange(65536, dtype="<u2").tobytes()
+    return np.frombuffer(g711.encode(every_sample, codec), dtype=np.uint8)
+
+
+def encode(pcm8k: bytes, codec: int) -> bytes:
+    """16-bit little-endian PCM to G.711 in one table lookup (a voice clip is
+    tens of thousands of samples: a Python loop over them would stall the loop)."""
+    samples = np.frombuffer(pcm8k[: len(pcm8k) - len(pcm8k) % 2], dtype="<u2")
+    return _law(codec)[samples].tobytes()
 
 
 class PlayoutTrack(MediaStreamTrack):
@@ -36,7 +53,7 @@ class PlayoutTrack(MediaStreamTrack):
         super().__init__()
         self._queue: collections.deque[bytes] = collections.deque()
         self._codec = codec
-        self._silence = g711.encode(bytes(2 * FRAME_SAMPLES), codec)
+        self._silence = encode(bytes(2 * FRAME_SAMPLES), codec)
         self._started: float | None = None
         self._pts = 0
 
@@ -51,10 +68,10 @@ class PlayoutTrack(MediaStreamTrack):
             table = g711.transcode_table(self._codec, codec)
             self._queue = collections.deque(frame.translate(table) for frame in self._queue)
             self._codec = codec
-            self._silence = g711.encode(bytes(2 * FRAME_SAMPLES), codec)
+            self._silence = encode(bytes(2 * FRAME_SAMPLES), codec)
 
     def play(self, pcm8k: bytes) -> None:
-        encoded = g711.encode(pcm8k[: len(pcm8k) - len(pcm8k) % 2], self._codec)
+        encoded = encode(pcm8k, self._codec)
         encoded += self._silence[: -len(encoded) % FRAME_SAMPLES]
         for start in range(0, len(encoded), FRAME_SAMPLES):
             self._queue.append(encoded[start : start + FRAME_SAMPLES])

@@ -8,9 +8,16 @@ import asyncio
 from dialer.sip import g711
 from dialer.sip.sdp import PCMA, PCMU
 from dialer.webphone.media import chosen_codec
-from dialer.webphone.tracks import FRAME_SAMPLES, PlayoutTrack
+from dialer.webphone.tracks import FRAME_SAMPLES, PlayoutTrack, encode
 
 ANSWER = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF {}\r\na=rtpmap:0 PCMU/8000\r\n"
+
+
+def test_the_table_lookup_encodes_as_the_sip_stack_does() -> None:
+    pcm = bytes(range(256)) * 256  # every 16-bit pattern
+    for codec in (PCMU, PCMA):
+        assert encode(pcm, codec) == g711.encode(pcm, codec)
+    assert encode(b"\x01\x02\x03", PCMU) == g711.encode(b"\x01\x02", PCMU)
 
 
 def test_the_answer_picks_the_law() -> None:
