@@ -310,7 +310,8 @@ class BrowserLeg:
     # in-dialog requests from the browser -------------------------------------------------------
 
     async def _reinvite(self, request: SipMessage) -> None:
-        """Answer a re-INVITE if aiortc can take its offer; 488 leaves the call as it was."""
+        """Answer a re-INVITE (hold, ICE restart) if its offer can be taken;
+        488 leaves the call as it was."""
         if self.state is not LegState.ANSWERED or self.media is None or not request.body:
             await self._send(build_response(request, 488, "Not Acceptable Here"))
             return

@@ -14,6 +14,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpsender import RTCRtpSender
+from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 
 from dialer.sip.sdp import PCMA, PCMU
 from dialer.webphone.hearing import Hearing
@@ -43,33 +44,49 @@ def ice_ufrags(sdp: str) -> set[str]:
 
 
 class PeerMedia:
+    """The leg's media; on an ICE restart from the browser (which aiortc
+    cannot do in place) a fresh peer connection takes over, with the audio
+    still queued and what was heard so far."""
+
     def __init__(self, on_failed: Callable[[str], None]) -> None:
-        # No ICE servers: aiortc's default would ask a public STUN server.
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.playout = PlayoutTrack()
         self.hearing = Hearing()
         self._settled = asyncio.Event()
         self._failure: str | None = None
         self._on_failed = on_failed
         self._listener: asyncio.Task[None] | None = None
-        transceiver = self.pc.addTransceiver(self.playout, direction="sendrecv")
+        self.pc = self._peer_connection()
+        self._g711(self.pc.addTransceiver(self.playout, direction="sendrecv"))
+
+    def _peer_connection(self) -> RTCPeerConnection:
+        # No ICE servers: aiortc's default would ask a public STUN server.
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "audio":  # the newest connection's track is the one heard
+                if self._listener is not None:
+                    self._listener.cancel()
+                loop = asyncio.get_running_loop()
+                self._listener = loop.create_task(listen(track, self.hearing))
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pc is not self.pc:
+                return
+            if pc.connectionState == "connected":
+                self._settled.set()
+            elif pc.connectionState == "failed":
+                self._failure = "ICE or DTLS failed"
+                self._settled.set()
+                self._on_failed(f"media failed: {self._failure}")
+
+        return pc
+
+    @staticmethod
+    def _g711(transceiver: RTCRtpTransceiver) -> None:
         codecs = RTCRtpSender.getCapabilities("audio").codecs
         transceiver.setCodecPreferences([c for c in codecs if c.mimeType in G711])
-        self.pc.on("track", self._on_track)
-        self.pc.on("connectionstatechange", self._on_state)
-
-    def _on_track(self, track: MediaStreamTrack) -> None:
-        if track.kind == "audio" and self._listener is None:
-            self._listener = asyncio.get_running_loop().create_task(listen(track, self.hearing))
-
-    def _on_state(self) -> None:
-        state = self.pc.connectionState
-        if state == "connected":
-            self._settled.set()
-        elif state == "failed":
-            self._failure = "ICE or DTLS failed"
-            self._settled.set()
-            self._on_failed(f"media failed: {self._failure}")
 
     async def wait_connected(self, timeout_s: float) -> None:
         try:
@@ -92,17 +109,43 @@ class PeerMedia:
         self.playout.codec = chosen_codec(sdp)
 
     async def answer(self, offer: str) -> str:
-        """The answer to a renegotiation offer from the browser (hold, new
-        direction). An ICE restart is refused: aiortc cannot restart ICE."""
+        """The answer to a renegotiation offer from the browser: in place (hold,
+        a new direction), or on a fresh peer connection for an ICE restart."""
         remote = self.pc.remoteDescription
         if remote is not None and ice_ufrags(offer) != ice_ufrags(remote.sdp):
-            raise MediaError("ICE restart is not supported")
+            return await self._restart(offer)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
             await self.pc.setLocalDescription(await self.pc.createAnswer())
         except _REFUSED as exc:
             raise MediaError(f"offer not usable: {exc}") from exc
+        self.playout.codec = chosen_codec(self.pc.localDescription.sdp)
         return self.pc.localDescription.sdp
+
+    async def _restart(self, offer: str) -> str:
+        old_pc, old_playout = self.pc, self.playout
+        pc = self._peer_connection()
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+            transceivers = [t for t in pc.getTransceivers() if t.kind == "audio"]
+            if not transceivers:
+                raise MediaError("offer without audio")
+            self._g711(transceivers[0])
+            playout = old_playout.handover()
+            transceivers[0].direction = "sendrecv"
+            transceivers[0].sender.replaceTrack(playout)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except _REFUSED as exc:
+            await pc.close()
+            raise MediaError(f"ICE restart offer not usable: {exc}") from exc
+        except MediaError:
+            await pc.close()
+            raise
+        self.pc, self.playout = pc, playout
+        playout.codec = chosen_codec(pc.localDescription.sdp)
+        old_playout.stop()
+        await old_pc.close()
+        return pc.localDescription.sdp
 
     async def close(self) -> None:
         self.playout.stop()

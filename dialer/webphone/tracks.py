@@ -79,6 +79,12 @@ class PlayoutTrack(MediaStreamTrack):
     def stop_playing(self) -> None:
         self._queue.clear()
 
+    def handover(self) -> PlayoutTrack:
+        """A new track (for a new peer connection) that plays what this one had queued."""
+        successor = PlayoutTrack(self._codec)
+        successor._queue, self._queue = self._queue, collections.deque()
+        return successor
+
     @property
     def playing(self) -> bool:
         return bool(self._queue)

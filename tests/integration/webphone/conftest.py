@@ -69,7 +69,8 @@ class GatewayThread:
             secret=SECRET,
             host=host,
             port=0,
-            timers=LegTimers(answer_s=10.0, media_s=10.0),
+            # JsSIP's shortest session interval: the gateway refreshes it every 45 s.
+            timers=LegTimers(answer_s=10.0, media_s=10.0, session_expires_s=90),
         )
         self.run(self.gateway.start())
 

@@ -123,3 +123,57 @@ def test_a_renegotiation_from_the_browser_keeps_the_call(webphone_bench: Bench) 
         webphone_bench.gateway_thread.run(leg.hang_up())
     finally:
         page.close()
+
+
+def test_an_ice_restart_from_the_browser_keeps_the_call_and_its_audio(
+    webphone_bench: Bench,
+) -> None:
+    page = webphone_bench.open_phone(12)
+    try:
+        webphone_bench.wait_registered(12)
+        events = EventLog()
+        leg = webphone_bench.call(12, events)
+        events.wait_for("answered")
+        webphone_bench.gateway_thread.call_soon(lambda: leg.play(tone_pcm8k(CUSTOMER_TONE_HZ, 8)))
+        outcome = page.evaluate(
+            """new Promise((done) => window.phone.session.renegotiate(
+                {rtcOfferConstraints: {iceRestart: true}}, () => done('accepted'))
+                || done('not sent'))"""
+        )
+        assert outcome == "accepted"
+        time.sleep(1.0)
+        leg.reset_heard()
+        before = page.evaluate("window.phone.inbound()")
+        time.sleep(2.0)
+        after = page.evaluate("window.phone.inbound()")
+        heard = leg.heard()
+        print("after the ICE restart:", before, after, heard)
+        assert "ended" not in events.kinds
+        assert page.evaluate("window.phone.calls[0].state") == "confirmed"
+        assert heard.seconds > 1.5 and heard.frequency_hz is not None
+        assert abs(heard.frequency_hz - AGENT_TONE_HZ) < 15
+        assert after["packets"] - before["packets"] > 50  # 2 s of the gateway's 20 ms packets
+        webphone_bench.gateway_thread.run(leg.hang_up())
+        assert events.wait_for("ended").reason == "local hangup"
+    finally:
+        page.close()
+
+
+@pytest.mark.timeout(150)
+def test_the_gateway_refreshes_the_session_before_jssip_would_end_it(
+    webphone_bench: Bench,
+) -> None:
+    """Session-Expires 90 s, refresher us: JsSIP ends the call at 99 s unless
+    an UPDATE comes; ours comes at 45 s."""
+    page = webphone_bench.open_phone(13)
+    try:
+        webphone_bench.wait_registered(13)
+        events = EventLog()
+        leg = webphone_bench.call(13, events)
+        events.wait_for("answered")
+        assert wait_js(page, "window.phone.calls[0].updates >= 1", timeout_s=60)
+        assert page.evaluate("window.phone.calls[0].state") == "confirmed"
+        assert "ended" not in events.kinds
+        webphone_bench.gateway_thread.run(leg.hang_up())
+    finally:
+        page.close()
