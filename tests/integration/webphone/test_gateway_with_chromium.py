@@ -177,3 +177,40 @@ def test_the_gateway_refreshes_the_session_before_jssip_would_end_it(
         webphone_bench.gateway_thread.run(leg.hang_up())
     finally:
         page.close()
+
+
+def test_a_five_second_network_cut_does_not_end_the_call(webphone_bench: Bench) -> None:
+    """Everything to and from the browser's host dropped for 5 s (signalling and
+    media): the WebSocket and ICE outlive it and the audio comes back."""
+    netns = webphone_bench.netns
+    rules = [["INPUT", "-i"], ["OUTPUT", "-o"]]
+    page = webphone_bench.open_phone(14)
+    try:
+        webphone_bench.wait_registered(14)
+        events = EventLog()
+        leg = webphone_bench.call(14, events)
+        events.wait_for("answered")
+        webphone_bench.gateway_thread.call_soon(lambda: leg.play(tone_pcm8k(CUSTOMER_TONE_HZ, 20)))
+        for chain, direction in rules:
+            netns.run(["iptables", "-I", chain, direction, netns.peer_interface, "-j", "DROP"])
+        time.sleep(5.0)
+        for chain, direction in rules:
+            netns.run(["iptables", "-D", chain, direction, netns.peer_interface, "-j", "DROP"])
+        time.sleep(2.0)
+        leg.reset_heard()
+        before = page.evaluate("window.phone.inbound()")
+        time.sleep(2.0)
+        after = page.evaluate("window.phone.inbound()")
+        heard = leg.heard()
+        print("after the cut:", before, after, heard)
+        assert "ended" not in events.kinds
+        assert heard.seconds > 1.5 and heard.frequency_hz is not None
+        assert after["packets"] - before["packets"] > 50
+        webphone_bench.gateway_thread.run(leg.hang_up())
+    finally:
+        for chain, direction in rules:
+            netns.run(
+                ["iptables", "-D", chain, direction, netns.peer_interface, "-j", "DROP"],
+                capture_output=True,
+            )
+        page.close()
