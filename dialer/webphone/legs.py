@@ -10,7 +10,6 @@ connected (ICE and DTLS), so nothing played into an answered leg is lost."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine
@@ -421,10 +420,8 @@ class BrowserLeg:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def settle(self) -> None:
+    async def settle(self, timeout_s: float = 5.0) -> None:
         """Wait for this leg's own background work (closing media, a last BYE)."""
-        while pending := [t for t in self._tasks if not t.done()]:
-            with contextlib.suppress(Exception):
-                await asyncio.wait(pending, timeout=5)
-            if all(not t.done() for t in pending):
-                return
+        pending = [task for task in self._tasks if not task.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout_s)
