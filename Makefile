@@ -34,6 +34,7 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Known vulnerabilities in every installed package (the project itself is
 # editable, so skipped). --strict: a package the vulnerability service cannot

@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 from flask_login import current_user
 
-from callcenter import request_scope
+from callcenter import request_scope, webphone
 from callcenter.auth.access import socket_event
 from callcenter.events import CallHangupRequested
 from callcenter.services import agents, appointments, dispositions, workstation
@@ -41,8 +41,18 @@ def resume(*_args: Any) -> dict[str, Any]:
 @socket_event("join_campaign", roles=AGENT)
 def join_campaign(*args: Any) -> dict[str, Any]:
     data = _data(args)
+    settings = current_app.extensions["cc_settings"]
+    browser_phone = (
+        webphone.agent_phone_uri(settings, current_user.id)
+        if webphone.available(settings)
+        else None
+    )
     status = agents.join_campaign(
-        request_scope.session(), current_user.id, data.get("campaign_id"), data.get("phone")
+        request_scope.session(),
+        current_user.id,
+        data.get("campaign_id"),
+        data.get("phone"),
+        browser_phone=browser_phone,
     )
     return _state(status)
 

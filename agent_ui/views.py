@@ -3,13 +3,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+import time
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from agent_ui import sockets  # noqa: F401  (registers the socket events)
-from callcenter import request_scope
+from callcenter import request_scope, webphone
 from callcenter.auth.access import allow_roles
 from callcenter.errors import Conflict
 from callcenter.services import agents, dispositions, follow_up, scripts_catalog, workstation
@@ -33,16 +45,39 @@ MAX_SCRIPT_BYTES = 512 * 1024
 def home() -> ResponseReturnValue:
     session = request_scope.session()
     status = agents.status_of(session, current_user.id)
+    settings = current_app.extensions["cc_settings"]
+    browser_phone = webphone.is_browser_phone(settings, current_user.id, current_user.sip_uri)
     return render_template(
         "agent_ui/home.html",
         campaigns=agents.assigned_campaigns(session, current_user),
         pause_reasons=agents.pause_reasons(session),
         status=status,
-        phone=current_user.sip_uri or "",
+        browser_phone_offered=webphone.available(settings),
+        browser_phone_chosen=browser_phone
+        or (not current_user.sip_uri and webphone.available(settings)),
+        phone="" if browser_phone else current_user.sip_uri or "",
         phone_max_length=agents.MAX_PHONE_LENGTH,
         disposition_codes=dispositions.CODES,
         skip_reasons=workstation.PREVIEW_SKIP_REASONS,
     )
+
+
+@bp.get("/phone/config")
+@allow_roles(Role.AGENT)
+def phone_config() -> ResponseReturnValue:
+    """The browser phone's registration: fresh credentials for this agent only."""
+    settings = current_app.extensions["cc_settings"]
+    if not webphone.available(settings):
+        return jsonify(error="the browser phone is not available here"), 404
+    config = webphone.browser_config(
+        settings,
+        current_user.id,
+        page_host=urlsplit(request.host_url).hostname or "127.0.0.1",
+        now=time.time(),
+    )
+    response = jsonify(config)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/scripts", methods=["GET", "POST"])
@@ -96,5 +131,5 @@ def scripts() -> ResponseReturnValue:
 @bp.get("/letters/<int:follow_up_id>")
 @allow_roles(Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
 def letter(follow_up_id: int) -> ResponseReturnValue:
-    content = follow_up.letter(request_scope.session(), follow_up_id)
+    content = follow_up.letter(request_scope.session(), follow_up_id, current_user)
     return render_template("agent_ui/letter.html", letter=content)

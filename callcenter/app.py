@@ -6,9 +6,11 @@ from datetime import timedelta
 from importlib.metadata import entry_points
 
 from flask import Flask
+from flask import session as flask_session
 
 from callcenter import consumers, i18n, request_scope, security_headers, web_errors
 from callcenter.auth import access
+from callcenter.auth.access import LOGIN_TOKEN
 from callcenter.auth.views import enforce_idle_timeout
 from callcenter.bus import EventBus, build_event_bus
 from callcenter.bus_backlog import backlog_source
@@ -17,6 +19,7 @@ from callcenter.extensions import csrf, limiter, login_manager, socketio
 from callcenter.prometheus import observe_backlog, observe_events
 from callcenter.realtime import BROADCASTER, client_manager
 from callcenter.realtime.connection import init_socketio
+from callcenter.services import accounts
 from callcenter.services.accounts import LockoutPolicy
 from callcenter.services.live_floor import register_live_floor
 from callcenter.settings import Settings, load_settings
@@ -47,7 +50,7 @@ def create_app(
     register_blueprints(app)
     register_socket_handlers()
     web_errors.init_app(app)
-    security_headers.init_app(app, production=settings.is_production)
+    security_headers.init_app(app, settings)
     app.extensions["cc_settings"] = settings
     app.extensions["cc_bus"] = bus or build_event_bus(settings.redis_url)
     consumers.init_app(app)
@@ -86,8 +89,15 @@ def configure_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        user = request_scope.session().get(User, int(user_id))
-        return user if user is not None and user.is_active else None
+        """Every page and Socket.IO event: the user, while this login's token
+        is live (logout, deactivation, a role change or a password reset revoke it)."""
+        db = request_scope.session()
+        user = db.get(User, int(user_id))
+        if user is None or not user.is_active:
+            return None
+        if not accounts.session_is_live(db, user.id, flask_session.get(LOGIN_TOKEN)):
+            return None
+        return user
 
 
 def configure_socketio(app: Flask, settings: Settings, database: Database) -> None:

@@ -106,6 +106,16 @@ def web(ctx: Context, host: str | None, port: int | None) -> None:
     _serve(ctx, host or ctx.settings.web.host, port or ctx.settings.web.port)
 
 
+_WERKZEUG_BANNER = ("development server", "production deployment", "Press CTRL+C to quit")
+
+
+def _without_startup_banner(record: logging.LogRecord) -> bool:
+    """Werkzeug's warnings that it is a development server: the line printed
+    before it says what this server is and what production runs, once."""
+    message = record.getMessage()
+    return not any(phrase in message for phrase in _WERKZEUG_BANNER)
+
+
 def _serve(ctx: Context, host: str, port: int, *, embedded: bool = False) -> None:
     from callcenter.app import create_app
     from callcenter.extensions import socketio
@@ -114,7 +124,11 @@ def _serve(ctx: Context, host: str, port: int, *, embedded: bool = False) -> Non
     bus = app.extensions["cc_bus"]
     bus.start()
     services = start_embedded_services(app, bus) if embedded else []
-    click.echo(f"callcenter: serving on http://{host}:{port}")
+    logging.getLogger("werkzeug").addFilter(_without_startup_banner)
+    click.echo(
+        f"callcenter: serving on http://{host}:{port} with the built-in server "
+        "(one process, one machine; production runs gunicorn: docs/deployment.md)"
+    )
     try:
         socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)
     finally:
@@ -404,6 +418,11 @@ def _campaign_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-lines", type=int, help="Lines per ready agent."),
         click.option("--ring-timeout", type=int, help="Seconds, at least 15."),
         click.option("--wrap-up", type=int, help="Wrap-up limit in seconds."),
+        click.option(
+            "--callback-open-after",
+            type=int,
+            help="Minutes a callback booked for one agent waits for them before anyone takes it.",
+        ),
         click.option("--caller-id"),
         click.option("--trunk"),
         click.option(
@@ -443,6 +462,7 @@ def _campaign_values(options: dict[str, Any]) -> dict[str, Any]:
         "max_lines": "max_lines_per_agent",
         "ring_timeout": "ring_timeout_seconds",
         "wrap_up": "wrap_up_limit_seconds",
+        "callback_open_after": "callback_open_after_minutes",
         "caller_id": "caller_id",
         "trunk": "trunk",
         "amd": "amd_mode",

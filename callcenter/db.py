@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -52,10 +52,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def with_installed_driver(url: str) -> str:
+    """A URL as users write it (``postgresql://`` or ``postgres://``) with the
+    PostgreSQL driver that is installed, psycopg 3; a driver named stays."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
 class Database:
     """One engine and its session factory; one session per unit of work."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
+        url = with_installed_driver(url)
         self.url = url
         self.engine = _make_engine(url, echo=echo)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -78,7 +90,9 @@ class Database:
             session.close()
 
     def ping(self) -> None:
-        with self.engine.connect() as connection:
+        """A read that takes no lock: on SQLite the request asking may hold
+        the write lock already, and waiting on it would stall every writer."""
+        with self.engine.execution_options(sqlite_begin="DEFERRED").connect() as connection:
             connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:

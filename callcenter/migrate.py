@@ -8,13 +8,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
+from callcenter.db import with_installed_driver
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    url = with_installed_driver(database_url)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 

@@ -1,4 +1,5 @@
-"""One typed settings object: config/defaults.toml, then the file named by
+"""One typed settings object: callcenter/defaults.toml (shipped inside the
+package), then the file named by
 CC_CONFIG, then CC_* environment variables (``__`` separates a section from
 its key: CC_SMTP__HOST). Validated once at start-up."""
 
@@ -25,7 +26,9 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "defaults.toml"
+from callcenter.db import with_installed_driver
+
+DEFAULTS_FILE = Path(__file__).resolve().parent / "defaults.toml"
 ENV_PREFIX = "CC_"
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
@@ -343,6 +346,7 @@ def load_settings(
     settings.instance_path = settings.instance_path.resolve()
     _fill_database_url(settings)
     _check_database_url(settings.database_url)
+    settings.database_url = with_installed_driver(settings.database_url)
     _fill_secret_key(settings)
     return settings
 
@@ -408,7 +412,7 @@ def _fill_database_url(settings: Settings) -> None:
 
 def _check_database_url(url: str) -> None:
     try:
-        parsed = make_url(url)
+        parsed = make_url(with_installed_driver(url))
     except ArgumentError:
         raise SettingsError(f"CC_DATABASE_URL is not a database URL: {url!r}") from None
     if parsed.get_backend_name() not in SUPPORTED_DATABASES:

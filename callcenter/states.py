@@ -97,8 +97,85 @@ AGENT_TRANSITIONS: Mapping[AgentState, frozenset[AgentState]] = {
     A.RESERVED: frozenset({A.ON_CALL, A.READY, A.PAUSED, A.LOGGED_OUT}),
     A.ON_CALL: frozenset({A.WRAP_UP, A.LOGGED_OUT}),
     A.WRAP_UP: frozenset({A.READY, A.PAUSED, A.LOGGED_OUT}),
-    A.PAUSED: frozenset({A.READY, A.LOGGED_OUT}),
+    # PAUSED -> ON_CALL: the dialer had bridged a customer into the agent's
+    # phone before the pause reached it; the talk is a fact, the pause follows it.
+    A.PAUSED: frozenset({A.READY, A.LOGGED_OUT, A.ON_CALL}),
 }
+
+
+class AgentRequest(StrEnum):
+    """What an agent (or a supervisor for them) asks for."""
+
+    READY = "ready"  # F2
+    PAUSE = "pause"
+    LEAVE = "leave"  # F4: leave the queue
+
+
+class DispositionOwed(DomainError):
+    """Ready or leave pressed in wrap-up before the call has a disposition."""
+
+    status = 409
+    error_id = "disposition-owed"
+
+
+class CallInProgress(DomainError):
+    status = 409
+    error_id = "call-in-progress"
+
+
+AFTER_WRAP_UP = None
+"""`decide_request`'s answer for a pause kept until the wrap-up ends."""
+
+
+def decide_request(
+    state: AgentState, request: AgentRequest, *, owes_disposition: bool, call_coming: bool
+) -> AgentState | None:
+    """Where the agent's own request takes them now (their current state: no
+    change), or AFTER_WRAP_UP for a pause kept until the call's wrap-up ends.
+
+    The agent is at the screen when they press a key, so nothing they could
+    still say about a call is thrown away for them: Ready or leave during a
+    wrap-up that owes a disposition is refused (choose one first; the wrap-up
+    limit still closes it on the server if they walk away). A pause is never
+    refused: on a call, in wrap-up or while a call is being connected to them
+    it takes effect when the wrap-up ends, so the dialer never places a call
+    for an agent who asked to stop."""
+    if request is AgentRequest.PAUSE:
+        if state is A.ON_CALL or (state is A.RESERVED and call_coming):
+            return AFTER_WRAP_UP
+        if state is A.WRAP_UP and owes_disposition:
+            return AFTER_WRAP_UP
+        return A.PAUSED
+    if state is A.ON_CALL or (state is A.RESERVED and call_coming):
+        if request is AgentRequest.READY:
+            return state
+        raise CallInProgress(
+            "finish the current call before leaving", details={"state": str(state)}
+        )
+    if state is A.WRAP_UP and owes_disposition:
+        raise DispositionOwed(
+            "choose a disposition for the last call first", details={"state": str(state)}
+        )
+    if request is AgentRequest.READY:
+        return state if state is A.RESERVED else A.READY
+    return A.LOGGED_OUT
+
+
+def after_wrap_up(
+    *, auto_ready: bool, pause_after_call: str | None, log_out_after_call: bool
+) -> tuple[AgentState, str | None] | None:
+    """Where an agent goes when their call's wrap-up ends (a disposition, or
+    the server's timeout): what they asked for during the call first; else
+    Ready when the campaign says so; None: they stay in wrap-up until they
+    press Ready (or the wrap-up limit pauses them)."""
+    if log_out_after_call:
+        return A.LOGGED_OUT, "left during the call"
+    if pause_after_call is not None:
+        return A.PAUSED, pause_after_call
+    if auto_ready:
+        return A.READY, None
+    return None
+
 
 P = PhoneLegState
 PHONE_LEG_TRANSITIONS: Mapping[PhoneLegState, frozenset[PhoneLegState]] = {

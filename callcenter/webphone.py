@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from callcenter.settings import Settings
 
@@ -66,3 +67,43 @@ def phone_user_of(username: str, *, now: float) -> str | None:
 def agent_id_of(phone_user_name: str) -> int | None:
     match = re.fullmatch(r"agent-(\d{1,12})", phone_user_name)
     return int(match.group(1)) if match else None
+
+
+def available(settings: Settings) -> bool:
+    """A browser phone needs somewhere to register: the proxy named by
+    ws_url, or the built-in gateway that runs beside the simulated carrier."""
+    phone = settings.webphone
+    return phone.enabled and (bool(phone.ws_url) or settings.dialer.carrier == "simulated")
+
+
+def is_browser_phone(settings: Settings, agent_id: int, phone: str | None) -> bool:
+    return phone is not None and phone == agent_phone_uri(settings, agent_id)
+
+
+def browser_config(
+    settings: Settings, agent_id: int, *, page_host: str, now: float
+) -> dict[str, Any]:
+    """What the agent's browser needs to register its phone: where, as whom,
+    fresh credentials, and the ICE servers (TURN takes the same credentials)."""
+    phone = settings.webphone
+    credentials = mint(
+        shared_secret(settings), agent_id, now=now, ttl_s=phone.credential_ttl_seconds
+    )
+    ice_servers: list[dict[str, str]] = []
+    for url in phone.ice_servers:
+        server = {"urls": url}
+        if url.startswith(("turn:", "turns:")):
+            server |= {"username": credentials.username, "credential": credentials.password}
+        ice_servers.append(server)
+    return {
+        "ws_url": phone.ws_url or f"ws://{_bracketed(page_host)}:{phone.gateway_port}",
+        "uri": f"sip:{phone_user(agent_id)}@{phone.domain}",
+        "authorization_user": credentials.username,
+        "password": credentials.password,
+        "expires_at": credentials.expires_at,
+        "ice_servers": ice_servers,
+    }
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -211,8 +211,8 @@ def call_test(
     and the outcome; exit 0 only if the call was answered."""
     from callcenter.cli import Context  # the group's context; imported late (it loads us)
     from callcenter.leadfiles import InvalidPhone, normalize_phone
-    from dialer.sip.config import trunk_config_from
     from dialer.sip.diagnostics import run_test_call
+    from dialer.trunk_config import trunk_config_from
 
     try:
         number = normalize_phone(number).e164

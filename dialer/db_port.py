@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 
 from callcenter.db import Database
 from callcenter.models import AgentStatus, Call, Campaign, ScriptVersion, User
-from callcenter.services import agents, call_recovery, calls, dialer_fleet, pacing_log, phone_legs
+from callcenter.services import (
+    agents,
+    call_recovery,
+    calls,
+    dialer_fleet,
+    pacing_log,
+    phone_legs,
+    wrap_ups,
+)
 from callcenter.services.dialer_fleet import DialerIdentity
 from callcenter.states import AgentState, IllegalTransition
 from dialer.carrier import AmdMode
@@ -108,6 +116,7 @@ class DatabaseServices:
                 .where(
                     AgentStatus.campaign_id.is_not(None),
                     AgentStatus.state != AgentState.LOGGED_OUT,
+                    User.is_active.is_(True),
                 )
             )
             return [
@@ -182,6 +191,16 @@ class DatabaseServices:
             Tally(window.live_answers, window.abandoned),
         )
 
+    def sweep_floor(self, *, now: datetime) -> str:
+        with self.database.unit_of_work() as session:
+            done = wrap_ups.sweep(session, now=now)
+        if not done:
+            return ""
+        return (
+            f"timed out {len(done.timed_out_calls)} wrap-ups, paused "
+            f"{len(done.paused_agents)} agents, logged out {len(done.logged_out_agents)}"
+        )
+
     def recover(self, *, now: datetime, older_than_s: float) -> str:
         with self.database.unit_of_work() as session:
             result = call_recovery.recover_after_restart(
@@ -221,5 +240,6 @@ def _plan(campaign: Campaign, locale: str | None = None) -> CampaignPlan:
         ),
         amd=AmdMode(campaign.amd_mode.value),
         voicemail_wav=campaign.voicemail_wav or None,
+        wrap_up_limit_s=float(campaign.wrap_up_limit_seconds),
         locale=locale,
     )

@@ -50,8 +50,8 @@ def stores_for(settings: Settings) -> Stores:
 
 def carrier_for(settings: Settings, *, time_scale: float = 1.0) -> Carrier:
     if settings.dialer.carrier == "sip":
-        from dialer.sip.config import trunk_config_from
         from dialer.sip.trunk import SipTrunk
+        from dialer.trunk_config import trunk_config_from
 
         return SipTrunk(trunk_config_from(settings))
     return SimulatedCarrier(

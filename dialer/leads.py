@@ -12,6 +12,7 @@ from callcenter.db import Database
 from callcenter.errors import Conflict, NotFound
 from callcenter.services import lead_lifecycle
 from dialer.hopper import Hopper, HopperFeeder, Lease
+from dialer.hopper.feeder import ClaimedLead as FeederClaim
 from dialer.ports import ClaimedLead, HeldLead
 
 log = logging.getLogger(__name__)
@@ -41,15 +42,13 @@ class HopperLeadSource:
         return self.hopper.size(campaign_id)
 
     def next_lead(self, campaign_id: int, *, now: datetime) -> ClaimedLead | None:
-        claimed = self.feeder.next_lead(campaign_id, now=now)
-        if claimed is None:
-            return None
-        return ClaimedLead(
-            lead_id=claimed.lead_id,
-            campaign_id=claimed.campaign_id,
-            attempt=claimed.attempt,
-            phone_e164=claimed.phone_e164,
-        )
+        return _claimed(self.feeder.next_lead(campaign_id, now=now))
+
+    def own_callbacks(self, campaign_id: int, *, agent_id: int) -> int:
+        return self.hopper.size(campaign_id, for_agent_id=agent_id)
+
+    def own_callback(self, campaign_id: int, *, agent_id: int, now: datetime) -> ClaimedLead | None:
+        return _claimed(self.feeder.own_callback(campaign_id, agent_id=agent_id, now=now))
 
     def hold(self, campaign_id: int, *, agent_id: int, now: datetime) -> HeldLead | None:
         lease = self.hopper.claim(
@@ -84,3 +83,14 @@ class HopperLeadSource:
 
     def give_back(self, held: HeldLead) -> None:
         self.hopper.release(held.lease)
+
+
+def _claimed(claimed: FeederClaim | None) -> ClaimedLead | None:
+    if claimed is None:
+        return None
+    return ClaimedLead(
+        lead_id=claimed.lead_id,
+        campaign_id=claimed.campaign_id,
+        attempt=claimed.attempt,
+        phone_e164=claimed.phone_e164,
+    )

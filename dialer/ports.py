@@ -48,6 +48,9 @@ class CampaignPlan:
     preview_timeout_s: float | None = None
     amd: AmdMode = AmdMode.OFF
     voicemail_wav: str | None = None  # the campaign's own message (None: the shipped one)
+    wrap_up_limit_s: float | None = None
+    """An agent in wrap-up longer than this is not about to be free (the
+    server pauses them at the next sweep)."""
     locale: str | None = None  # its script's language (fa, en)
 
 
@@ -155,6 +158,11 @@ class DialerServices(Protocol):
     def recover(self, *, now: datetime, older_than_s: float) -> str:
         """Close what a previous run left open; a one-line summary for the log."""
 
+    def sweep_floor(self, *, now: datetime) -> str:
+        """Close wrap-ups past their limit (the server's default disposition,
+        the agent paused) and log out deactivated agents; a one-line summary
+        for the log, empty when there was nothing."""
+
 
 class LeadSource(Protocol):
     """The hopper as the worker sees it (leases, refilled from the database)."""
@@ -171,6 +179,12 @@ class LeadSource(Protocol):
 
     def hold(self, campaign_id: int, *, agent_id: int, now: datetime) -> HeldLead | None:
         """Lease a lead for a preview (the agent's own callbacks first)."""
+
+    def own_callbacks(self, campaign_id: int, *, agent_id: int) -> int:
+        """Due callbacks queued for this agent alone (a cheap look, no claim)."""
+
+    def own_callback(self, campaign_id: int, *, agent_id: int, now: datetime) -> ClaimedLead | None:
+        """Claim a due callback booked for this agent alone; None when none is queued."""
 
     def claim_held(self, held: HeldLead, *, now: datetime) -> ClaimedLead | None:
         """Claim a held lead's attempt; None when the guard refuses it."""

@@ -354,6 +354,9 @@ class DialerWorker:
             summary = await asyncio.to_thread(self.services.recover_lost_work, held, now=now)
             if summary:
                 log.warning("recovered what lost dialers left open: %s", summary)
+        swept = await asyncio.to_thread(self.services.sweep_floor, now=now)
+        if swept:
+            log.info("floor sweep: %s", swept)
         await self.refresh_agents()
         for plan in plans:
             if plan.mode is Mode.PREVIEW:
@@ -483,7 +486,7 @@ class DialerWorker:
         pacing = self._pacing(plan.id)
         agents = [
             AgentView(
-                status=self._pacer_status(agent),
+                status=self._pacer_status(agent, plan),
                 elapsed=max(0.0, (now - agent.since).total_seconds()),
             )
             for agent in self._agents.values()
@@ -495,7 +498,12 @@ class DialerWorker:
         return PacerState(
             mode=DialMode(plan.mode.value),
             agents=agents,
-            calls_in_flight=[mono - c.launched_at for c in mine if c.answered_at is None],
+            # A call dialed for one agent (their own callback) is theirs alone.
+            calls_in_flight=[
+                mono - c.launched_at
+                for c in mine
+                if c.answered_at is None and c.preview_agent is None
+            ],
             waiting_calls=sum(1 for c in mine if c.waiting),
             outcomes=outcomes,
             services=services,
@@ -506,12 +514,22 @@ class DialerWorker:
             trunk_limit=self._trunk_room_for(plan.id),
         )
 
-    def _pacer_status(self, agent: AgentSnapshot) -> AgentStatus:
-        if agent.phase is AgentPhase.READY and agent.agent_id in self._claimed:
+    def _pacer_status(self, agent: AgentSnapshot, plan: CampaignPlan) -> AgentStatus:
+        if agent.phase is AgentPhase.READY and (
+            agent.agent_id in self._claimed or self._dialing_for(agent.agent_id)
+        ):
             return AgentStatus.TALKING
         if agent.phase is AgentPhase.READY and self.legs.up(agent.agent_id) is None:
             return AgentStatus.PAUSED  # no calls are placed for a phone that is not up
+        if agent.phase is AgentPhase.WRAP_UP and plan.wrap_up_limit_s is not None:
+            wrapping = (self.clock() - agent.since).total_seconds()
+            if wrapping >= plan.wrap_up_limit_s:
+                return AgentStatus.PAUSED  # nobody is finishing it: the server pauses them
         return _PACER_STATUS[agent.phase]
+
+    def _dialing_for(self, agent_id: int) -> bool:
+        """A call placed for this agent alone (their own callback) is up."""
+        return any(c.preview_agent == agent_id and not c.ended for c in self.calls.values())
 
     def _trunk_room_for(self, campaign_id: int) -> int | None:
         """The trunk limit as one campaign's pacer sees it: minus what the others hold."""
@@ -528,6 +546,8 @@ class DialerWorker:
         return max(0, limit - sum(1 for c in self.calls.values() if not c.ended))
 
     async def _pace(self, plan: CampaignPlan, now: datetime, healthy: bool) -> None:
+        if healthy:
+            await self._dial_own_callbacks(plan)
         today, window = await asyncio.to_thread(self.services.abandon_tallies, plan.id, now=now)
         state = self.pacer_state(
             plan,
@@ -553,6 +573,50 @@ class DialerWorker:
             if lead is None:
                 break
             await self.place_call(plan, lead)
+
+    async def _dial_own_callbacks(self, plan: CampaignPlan) -> None:
+        """A ready agent with a callback booked for them alone gets it first,
+        dialed for them (held for them as a preview call is); the pacer's
+        general leads come after."""
+        for agent in list(self._agents.values()):
+            if agent.campaign_id != plan.id or agent.phase is not AgentPhase.READY:
+                continue
+            agent_id = agent.agent_id
+            if agent_id in self._claimed or agent_id in self.previews:
+                continue
+            if self.legs.up(agent_id) is None or self.trunk_room() == 0:
+                continue
+            if not self.leads.own_callbacks(plan.id, agent_id=agent_id):
+                continue
+            self._claimed.add(agent_id)
+            try:
+                await self._dial_own_callback(plan, agent_id)
+            finally:
+                self._claimed.discard(agent_id)
+
+    async def _dial_own_callback(self, plan: CampaignPlan, agent_id: int) -> None:
+        reserved = await asyncio.to_thread(
+            self.services.reserve_agent,
+            agent_id,
+            call_id=None,
+            now=self.clock(),
+            reason="own callback",
+        )
+        if not reserved:
+            return
+        lead = await asyncio.to_thread(
+            self.leads.own_callback, plan.id, agent_id=agent_id, now=self.clock()
+        )
+        if lead is None:
+            await self._let_go(agent_id, "own callback gone")
+            return
+        log.info(
+            "dialing lead %s's callback for agent %s",
+            lead.lead_id,
+            agent_id,
+            extra={"lead_id": lead.lead_id, "agent_id": agent_id, "campaign_id": plan.id},
+        )
+        await self.place_call(plan, lead, agent_id=agent_id)
 
     def _pacing(self, campaign_id: int) -> CampaignPacing:
         if campaign_id not in self.pacing:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
+from callcenter import request_scope
 from callcenter.auth.access import allow_roles
+from callcenter.services import live_floor
 from callcenter.states import Role
 from supervisor import reports as report_views
 from supervisor import sockets  # noqa: F401  (registers the floor's socket events)
@@ -23,7 +26,9 @@ bp = Blueprint(
 @bp.get("/")
 @allow_roles(Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
 def floor() -> ResponseReturnValue:
-    return render_template("supervisor/floor.html")
+    session = request_scope.session()
+    nothing_to_watch = not live_floor.visible_campaigns(session, current_user)
+    return render_template("supervisor/floor.html", nothing_to_watch=nothing_to_watch)
 
 
 @bp.get("/reports")

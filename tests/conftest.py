@@ -21,20 +21,18 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from callcenter import migrate
-from callcenter.db import Base, Database
+from callcenter.db import Base, Database, with_installed_driver
 from callcenter.settings import Settings, load_settings
 
 pytest_plugins = ["tests.factories"]
 
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def postgres_admin_url() -> str:
-    url = os.environ.get("CC_TEST_DATABASE_URL", DEFAULT_PG_URL)
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return url
+    """As the README writes it: postgresql://, the installed driver is found."""
+    return os.environ.get("CC_TEST_DATABASE_URL", DEFAULT_PG_URL)
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +46,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh database on the test server, migrated once, dropped at the end."""
-    admin_url = make_url(postgres_admin_url())
+    admin_url = make_url(with_installed_driver(postgres_admin_url()))
     name = f"cc_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
@@ -56,7 +54,8 @@ def postgres_url() -> Iterator[str]:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # the message must say which server was not reachable
         pytest.fail(f"PostgreSQL at {admin_url.render_as_string()} is not reachable: {exc}")
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    # As the README and docs/deployment.md write it: postgresql://, no driver.
+    url = make_url(postgres_admin_url()).set(database=name).render_as_string(hide_password=False)
     migrate.upgrade(url)
     yield url
     with admin.connect() as connection:

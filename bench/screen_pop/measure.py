@@ -53,7 +53,9 @@ def main() -> None:
             page.fill("input[name=password]", TEST_PASSWORD)
             page.click("button[type=submit]")
             page.goto(f"{base}/agent/")
-            page.wait_for_function("document.getElementById('conn').classList.contains('on')")
+            page.wait_for_function("() => document.getElementById('conn').classList.contains('on')")
+            if page.locator('input[name="phone_kind"][value="sip"]').count():
+                page.check('input[name="phone_kind"][value="sip"]')
             page.fill("#phone", "sip:1001@pbx.local")
             page.keyboard.press("F2")
             page.wait_for_selector("#agent-state[data-state=ready]")
@@ -68,7 +70,7 @@ def main() -> None:
                 assert bus.wait_until_idle()
                 sent = time.time() * 1000
                 bus.publish(CallConnected(call_id=call_id, agent_id=floor.agent_id))
-                page.wait_for_function(f"window.ccAgent.pops.length === {number}")
+                page.wait_for_function(f"() => window.ccAgent.pops.length === {number}")
                 drawn = page.evaluate(
                     "window.ccAgent.pops[window.ccAgent.pops.length - 1].drawn_at"
                 )

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.errors import DomainError, Forbidden
 from callcenter.states import Role
@@ -24,6 +25,10 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 ALL_ROLES = frozenset(Role)
 STAFF_ROLES = frozenset({Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
+
+DATABASE_AWAY = "the server cannot reach its database; try again in a moment"
+LOGIN_TOKEN = "login_token"
+"""The session cookie's key for this login's token (services.accounts.start_session)."""
 
 
 class NotLoggedIn(DomainError):
@@ -110,16 +115,22 @@ def socket_event(name: str, *, roles: Iterable[Role], namespace: str = "/") -> C
             from flask_socketio import emit
 
             from callcenter import request_scope
+            from callcenter.services import accounts
 
             try:
                 check_role(allowed)
                 result = handler(*args)
+                accounts.touch(request_scope.session(), current_user.id)
                 request_scope.commit()
                 return result
             except DomainError as exc:
                 request_scope.rollback()
                 emit("error", {"event": name, **exc.to_dict()})
                 return {"ok": False, **exc.to_dict()}
+            except SQLAlchemyError as exc:  # the database is away: answer, do not hang
+                request_scope.rollback()
+                log.warning("socket event %s: database unavailable (%s)", name, type(exc).__name__)
+                return {"ok": False, "error": "unavailable", "message": DATABASE_AWAY}
             finally:
                 request_scope.close()
 

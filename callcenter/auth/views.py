@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
     redirect,
@@ -19,7 +21,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from callcenter import request_scope
-from callcenter.auth.access import ALL_ROLES, allow_roles, public
+from callcenter.auth.access import ALL_ROLES, LOGIN_TOKEN, allow_roles, public
 from callcenter.auth.forms import LocaleForm, LoginForm
 from callcenter.db import utcnow
 from callcenter.extensions import limiter
@@ -40,8 +42,22 @@ def _login_rate_limit() -> str:
     return str(current_app.config["CC_LOGIN_RATE_LIMIT"])
 
 
+def _login_attempt_key() -> str:
+    """Per username and address: a whole office behind one NAT logs in at
+    shift start, and guessing one account's password is still slowed."""
+    username = (request.form.get("username") or "").strip().casefold()[:64]
+    return f"login:{request.remote_addr}:{username}"
+
+
+def _refused(response: Response) -> bool:
+    """Only refused attempts count against the limit (a success redirects)."""
+    return response.status_code >= 400
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_rate_limit, methods=["POST"])
+@limiter.limit(
+    _login_rate_limit, methods=["POST"], key_func=_login_attempt_key, deduct_when=_refused
+)
 @public
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
@@ -63,6 +79,9 @@ def login() -> ResponseReturnValue:
         else:
             session.clear()
             session.permanent = True
+            session[LOGIN_TOKEN] = accounts.start_session(
+                request_scope.session(), user, ip_address=request.remote_addr
+            )
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
     return render_template("auth/login.html", form=form, error=error), 401 if error else 200
@@ -71,7 +90,12 @@ def login() -> ResponseReturnValue:
 @bp.post("/logout")
 @allow_roles(*ALL_ROLES)
 def logout() -> ResponseReturnValue:
-    accounts.record_logout(request_scope.session(), current_user, ip_address=request.remote_addr)
+    accounts.record_logout(
+        request_scope.session(),
+        current_user,
+        token=session.get(LOGIN_TOKEN),
+        ip_address=request.remote_addr,
+    )
     logout_user()
     session.clear()
     flash(_("You have logged out."), "info")
@@ -105,22 +129,40 @@ def _translate_refusal(refused: accounts.LoginRefused) -> str:
 
 
 def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
+    """A path on this site, or nothing. Browsers drop tabs and newlines and
+    read a backslash as a slash: "/", a tab, "/evil.example" is "//evil.example"."""
+    if not target or any(ch in target for ch in "\\\t\r\n") or not target.isprintable():
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
 
 
 def enforce_idle_timeout() -> ResponseReturnValue | None:
-    """Log out a session idle for longer than the configured limit."""
+    """Log out a session idle for longer than the configured limit; the
+    agent's screen working over its socket counts as activity."""
     if not current_user.is_authenticated:
         return None
     now = utcnow()
     limit = timedelta(minutes=current_app.config["CC_IDLE_TIMEOUT_MINUTES"])
     last_seen = session.get("last_seen")
-    if last_seen is not None and now.timestamp() - float(last_seen) > limit.total_seconds():
+    db = request_scope.session()
+    if last_seen is not None and accounts.idle_too_long(
+        db,
+        current_user.id,
+        last_page_at=datetime.fromtimestamp(float(last_seen), UTC),
+        limit=limit,
+        now=now,
+    ):
+        accounts.record_logout(
+            db, current_user, token=session.get(LOGIN_TOKEN), ip_address=request.remote_addr
+        )
+        request_scope.commit()
         logout_user()
         session.clear()
         flash(_("Your session expired. Please log in again."), "info")
         return redirect(url_for("auth.login"))
     session["last_seen"] = now.timestamp()
+    accounts.touch(db, current_user.id, now=now)
     return None

@@ -19,6 +19,7 @@ from callcenter.calling_windows import WEEKDAYS, CallingWindows, Window
 from callcenter.leadfiles import to_ascii_digits
 from callcenter.models import AmdMode, Campaign, DialMode
 from callcenter.services.campaigns import (
+    DEFAULT_CALLBACK_OPEN_AFTER_MINUTES,
     MIN_RING_TIMEOUT_SECONDS,
     RETRY_OUTCOMES,
     effective_retry_delays,
@@ -80,6 +81,11 @@ class CampaignForm(FlaskForm):
     wrap_up_limit_seconds = IntegerField(
         _l("Wrap-up limit (seconds)"), validators=[InputRequired(), NumberRange(min=0, max=3600)]
     )
+    callback_open_after_minutes = IntegerField(
+        _l("A callback for one agent goes to anyone after (minutes late)"),
+        validators=[Optional(), NumberRange(min=0, max=1440)],
+        default=DEFAULT_CALLBACK_OPEN_AFTER_MINUTES,
+    )
     caller_id = StringField(_l("Caller ID"), validators=[Optional(), Length(max=32)])
     trunk = StringField(_l("Trunk"), validators=[Optional(), Length(max=120)])
     amd_mode = SelectField(
@@ -131,6 +137,7 @@ class CampaignForm(FlaskForm):
             "max_lines_per_agent",
             "ring_timeout_seconds",
             "wrap_up_limit_seconds",
+            "callback_open_after_minutes",
             "caller_id",
             "trunk",
             "voicemail_wav",
@@ -157,6 +164,7 @@ class CampaignForm(FlaskForm):
             max_lines_per_agent=3,
             ring_timeout_seconds=25,
             wrap_up_limit_seconds=60,
+            callback_open_after_minutes=DEFAULT_CALLBACK_OPEN_AFTER_MINUTES,
             trunk="default",
             timezone="Asia/Tehran",
             max_attempts=5,
@@ -189,6 +197,11 @@ class CampaignForm(FlaskForm):
             "max_lines_per_agent": self.max_lines_per_agent.data,
             "ring_timeout_seconds": self.ring_timeout_seconds.data,
             "wrap_up_limit_seconds": self.wrap_up_limit_seconds.data,
+            "callback_open_after_minutes": (
+                self.callback_open_after_minutes.data
+                if self.callback_open_after_minutes.data is not None
+                else DEFAULT_CALLBACK_OPEN_AFTER_MINUTES
+            ),
             "caller_id": self.caller_id.data or "",
             "trunk": self.trunk.data or "",
             "amd_mode": self.amd_mode.data,

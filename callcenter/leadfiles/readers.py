@@ -27,6 +27,14 @@ Source: TypeAlias = str | os.PathLike[str] | bytes | IO[bytes]
 DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_LINES = 50
 _CHUNK = 1 << 20
+# Bounds on what a file may make us read, whatever its size on disk: an XLSX
+# is a ZIP, and a few hundred KB can inflate to gigabytes or declare millions
+# of blank rows. Declared member sizes bind (zipfile reads no further).
+MAX_XLSX_INFLATED_BYTES = 256 * 1024 * 1024
+MAX_XLSX_SHARED_STRINGS_BYTES = 64 * 1024 * 1024
+MAX_ROWS = 1_000_000
+"""Lines of a CSV or rows of a sheet, blank ones included."""
+MAX_COLUMNS = 200
 # A damaged ZIP container (seen by fuzzing): at open, and while rows stream.
 # (zipfile raises RuntimeError / NotImplementedError for encrypted or unknown compression).
 _BROKEN_XLSX = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError)
@@ -131,6 +139,10 @@ class CsvRows:
             if cells is None:
                 return
             line, end = end + 1, reader.line_num
+            if line > MAX_ROWS:
+                raise LeadFileError(f"more than {MAX_ROWS:,} lines; split the file")
+            if len(cells) > MAX_COLUMNS:
+                raise LeadFileError(f"line {line}: more than {MAX_COLUMNS} columns")
             if any(cell.strip() for cell in cells):
                 yield SourceRow(line, tuple(cells))
 
@@ -147,6 +159,7 @@ class XlsxRows:
         import openpyxl  # only XLSX imports pay for it
         from openpyxl.utils.exceptions import InvalidFileException
 
+        check_inflated_size(stream)
         try:
             self._book = openpyxl.load_workbook(stream, read_only=True, data_only=True)
         except (*_BROKEN_XLSX, InvalidFileException, KeyError, ValueError) as exc:
@@ -165,7 +178,7 @@ class XlsxRows:
 
     def __iter__(self) -> Iterator[SourceRow]:
         line = 0
-        rows = self._sheet.iter_rows(values_only=True)
+        rows = self._sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
         while True:
             try:  # read-only mode inflates and parses the sheet as rows are asked for
                 cells = next(rows, None)
@@ -174,6 +187,8 @@ class XlsxRows:
             if cells is None:
                 return
             line += 1
+            if line > MAX_ROWS:
+                raise LeadFileError(f"more than {MAX_ROWS:,} rows (blank ones too); split the file")
             if any(_filled(cell) for cell in cells):
                 yield SourceRow(line, tuple(cells))
 
@@ -183,3 +198,29 @@ class XlsxRows:
 
 def _filled(cell: CellValue) -> bool:
     return cell is not None and not (isinstance(cell, str) and not cell.strip())
+
+
+def check_inflated_size(stream: IO[bytes]) -> None:
+    """Refuse an XLSX that would inflate past the bounds, before reading it."""
+    start = stream.tell()
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            members = archive.infolist()
+    except _BROKEN_XLSX as exc:
+        raise LeadFileError(f"not a readable XLSX file ({exc})") from exc
+    finally:
+        stream.seek(start)
+    total = sum(member.file_size for member in members)
+    if total > MAX_XLSX_INFLATED_BYTES:
+        raise LeadFileError(
+            f"the workbook unpacks to {total // 2**20:,} MB, more than "
+            f"{MAX_XLSX_INFLATED_BYTES // 2**20} MB; save the leads as CSV or split the file"
+        )
+    for member in members:
+        if member.filename.endswith("sharedStrings.xml") and (
+            member.file_size > MAX_XLSX_SHARED_STRINGS_BYTES
+        ):
+            raise LeadFileError(
+                f"the workbook's text table unpacks to {member.file_size // 2**20:,} MB, "
+                f"more than {MAX_XLSX_SHARED_STRINGS_BYTES // 2**20} MB"
+            )

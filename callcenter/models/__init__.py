@@ -31,7 +31,7 @@ from callcenter.models.scheduling import (
     FollowUpKind,
     MeetingKind,
 )
-from callcenter.models.users import Team, User, supervised_teams
+from callcenter.models.users import Team, User, UserSession, supervised_teams
 
 __all__ = [
     "AgentStateChange",
@@ -70,6 +70,7 @@ __all__ = [
     "StepOutcome",
     "Team",
     "User",
+    "UserSession",
     "campaign_teams",
     "supervised_teams",
 ]

@@ -40,6 +40,11 @@ class AgentStatus(Base):
     )
     phone_leg_detail: Mapped[str | None] = mapped_column(String(120))
     """Why the leg was lost (the SIP status and reason), shown to the agent."""
+    pause_after_call: Mapped[str | None] = mapped_column(String(32))
+    """A pause asked for on a call or in wrap-up: where the wrap-up ends instead of Ready."""
+    log_out_after_call: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """The session ended (or the account was deactivated) during a call: logged
+    out when its wrap-up ends."""
 
 
 class AgentStateChange(Base):

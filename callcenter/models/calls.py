@@ -99,6 +99,7 @@ class DispositionCode(StrEnum):
     NO_DECISION = "no_decision"
     SALE = "sale"
     ANSWERING_MACHINE = "answering_machine"  # the call counts as a machine, not a contact
+    WRAP_UP_TIMEOUT = "wrap_up_timeout"  # set by the server: the wrap-up limit passed first
 
 
 class Disposition(Base):

@@ -76,6 +76,8 @@ class Campaign(Base):
     wrap_up_limit_seconds: Mapped[int] = mapped_column(default=60)
     auto_ready_after_wrap_up: Mapped[bool] = mapped_column(default=True)
     preview_timeout_seconds: Mapped[int | None] = mapped_column()
+    callback_open_after_minutes: Mapped[int] = mapped_column(default=15, server_default="15")
+    """A callback booked for one agent goes to any agent once it is this late."""
     caller_id: Mapped[str] = mapped_column(String(32), default="")
     trunk: Mapped[str] = mapped_column(String(120), default="default")
     amd_mode: Mapped[AmdMode] = enum_column(AmdMode, default=AmdMode.OFF)

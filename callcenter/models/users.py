@@ -45,6 +45,8 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """The last page or Socket.IO event of the user (the idle timeout reads it)."""
     created_at: Mapped[datetime] = created_at_column()
 
     team: Mapped[Team | None] = relationship(back_populates="members", foreign_keys=[team_id])
@@ -61,3 +63,18 @@ class User(Base):
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+class UserSession(Base):
+    """One login: the cookie carries a random token, this row its hash. A
+    revoked (or missing) row ends the session everywhere at once: pages,
+    Socket.IO events and the sockets held open."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = created_at_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_because: Mapped[str | None] = mapped_column(String(40))
+    ip_address: Mapped[str | None] = mapped_column(String(64))

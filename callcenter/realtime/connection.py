@@ -1,16 +1,23 @@
 """Socket.IO connect: refuse anonymous sockets, join the rooms the role gives;
-count the sockets this process holds (callcenter_socket_clients)."""
+count the sockets this process holds (callcenter_socket_clients) and hand
+them to the sweep that closes those of revoked logins."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+from flask import current_app, request, session
 from flask_login import current_user
 from flask_socketio import join_room
 
 from callcenter import prometheus, request_scope
+from callcenter.auth.access import LOGIN_TOKEN
 from callcenter.extensions import socketio
 from callcenter.realtime.rooms import rooms_for
+from callcenter.realtime.session_sweep import SessionSweep
+
+_starting = threading.Lock()
 
 
 def on_connect(_auth: Any = None) -> bool:
@@ -22,12 +29,28 @@ def on_connect(_auth: Any = None) -> bool:
     finally:
         request_scope.close()
     prometheus.socket_connected()
+    _sweep().add(request.sid, session.get(LOGIN_TOKEN, ""))  # type: ignore[attr-defined]
     return True
 
 
 def on_disconnect(_reason: Any = None) -> None:
     """Socket.IO calls this only for connections `on_connect` accepted."""
     prometheus.socket_disconnected()
+    _sweep().remove(request.sid)  # type: ignore[attr-defined]
+
+
+def _sweep() -> SessionSweep:
+    """This app's sweep, started with its first socket."""
+    with _starting:
+        sweep: SessionSweep | None = current_app.extensions.get("cc_session_sweep")
+        if sweep is None:
+            sweep = SessionSweep(
+                current_app.extensions["cc_database"],
+                disconnect=lambda socket_id: socketio.server.disconnect(socket_id, namespace="/"),
+            )
+            current_app.extensions["cc_session_sweep"] = sweep
+            socketio.start_background_task(sweep.run_forever, socketio.sleep)
+    return sweep
 
 
 def init_socketio() -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
+import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -19,9 +23,9 @@ from callcenter.auth.passwords import (
 )
 from callcenter.db import utcnow
 from callcenter.errors import Conflict, DomainError, InvalidInput, NotFound
-from callcenter.models import AgentStatus, Team, User
-from callcenter.services import audit
-from callcenter.states import Role
+from callcenter.models import AgentStatus, Team, User, UserSession
+from callcenter.services import audit, wrap_ups
+from callcenter.states import AgentState, Role
 
 log = logging.getLogger(__name__)
 SUPPORTED_LOCALES = ("fa", "en")
@@ -51,20 +55,21 @@ def authenticate(
     user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     now = utcnow()
     if user is None:
+        # As long as a real user's check, so timing does not tell who exists;
+        # what was typed is not kept (a password typed in the wrong field).
+        verify_password(_unknown_user_hash(), password)
         audit.record(
             session,
             "login.failed",
             actor=None,
-            details={"username": username},
+            details={"unknown_user": hashlib.sha256(username.encode()).hexdigest()[:16]},
             ip_address=ip_address,
         )
         raise LoginRefused("wrong username or password")
     if user.locked_until is not None and user.locked_until > now:
+        verify_password(user.password_hash, password)
         audit.record(session, "login.locked", actor=user, ip_address=ip_address)
-        raise LoginRefused(
-            "too many failed attempts; try again later",
-            details={"locked_until": user.locked_until.isoformat()},
-        )
+        raise LoginRefused("wrong username or password")
     if not verify_password(user.password_hash, password):
         user.failed_logins += 1
         if user.failed_logins >= policy.max_failed_logins:
@@ -84,8 +89,128 @@ def authenticate(
     return user
 
 
-def record_logout(session: Session, user: User, *, ip_address: str | None = None) -> None:
+@functools.cache
+def _unknown_user_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def record_logout(
+    session: Session, user: User, *, token: str | None = None, ip_address: str | None = None
+) -> None:
+    """The session is over (its token revoked, so a copied cookie dies with
+    it): an agent leaves the queue too (never Ready with nobody there)."""
     audit.record(session, "logout", actor=user, ip_address=ip_address)
+    if token is not None:
+        revoke_session(session, token, because="logout")
+    if user.role is Role.AGENT:
+        _off_the_floor(session, user)
+
+
+def start_session(session: Session, user: User, *, ip_address: str | None = None) -> str:
+    """A new login's token, for the cookie; only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=_token_hash(token), user_id=user.id, ip_address=ip_address))
+    return token
+
+
+def session_is_live(session: Session, user_id: int, token: str | None) -> bool:
+    if not token:
+        return False
+    row = session.get(UserSession, _token_hash(token))
+    return row is not None and row.user_id == user_id and row.revoked_at is None
+
+
+def revoke_session(session: Session, token: str, *, because: str) -> None:
+    row = session.get(UserSession, _token_hash(token))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        row.revoked_because = because
+
+
+def revoke_all_sessions(session: Session, user_id: int, *, because: str) -> int:
+    """Every open session of the user ends (deactivated, role changed,
+    password reset): their cookies stop working and their sockets close."""
+    rows = session.scalars(
+        select(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+    ).all()
+    now = utcnow()
+    for row in rows:
+        row.revoked_at, row.revoked_because = now, because
+    return len(rows)
+
+
+def revoked_among(session: Session, tokens: Collection[str]) -> set[str]:
+    """Of these tokens (the sockets a web process holds), the ones no longer live."""
+    by_hash = {_token_hash(token): token for token in tokens}
+    live = session.scalars(
+        select(UserSession.token_hash).where(
+            UserSession.token_hash.in_(list(by_hash)), UserSession.revoked_at.is_(None)
+        )
+    ).all()
+    return {token for digest, token in by_hash.items() if digest not in set(live)}
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+ACTIVITY_STEP = timedelta(seconds=60)
+"""last_active_at is written at most this often (every socket event would be a write)."""
+_BUSY_STATES = frozenset({AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP})
+
+
+def touch(session: Session, user_id: int, *, now: datetime | None = None) -> None:
+    """The user did something (a page, a Socket.IO event): not idle."""
+    now = now or utcnow()
+    user = session.get(User, user_id)
+    if user is not None and (
+        user.last_active_at is None or now - user.last_active_at >= ACTIVITY_STEP
+    ):
+        user.last_active_at = now
+
+
+def idle_too_long(
+    session: Session,
+    user_id: int,
+    *,
+    last_page_at: datetime | None,
+    limit: timedelta,
+    now: datetime | None = None,
+) -> bool:
+    """Idle past `limit` by both its pages and its socket events; an agent
+    with a call (reserved, talking, wrapping up) is never idle."""
+    now = now or utcnow()
+    user = session.get(User, user_id)
+    if user is None:
+        return True
+    seen = [at for at in (last_page_at, user.last_active_at) if at is not None]
+    if not seen or now - max(seen) <= limit:
+        return False
+    status = session.get(AgentStatus, user_id)
+    return status is None or status.state not in _BUSY_STATES
+
+
+class LastAdmin(Conflict):
+    error_id = "last-admin"
+
+
+def _keep_an_admin(session: Session, user: User, verb: str) -> None:
+    others = session.scalar(
+        select(func.count(User.id)).where(
+            User.role == Role.ADMIN, User.is_active.is_(True), User.id != user.id
+        )
+    )
+    if not others:
+        raise LastAdmin(
+            f"you cannot {verb} the last active administrator: make another user "
+            "an administrator first",
+            details={"user_id": user.id},
+        )
+
+
+def _off_the_floor(session: Session, user: User) -> None:
+    if session.get(AgentStatus, user.id) is not None:
+        wrap_ups.end_agent_session(session, user.id)
 
 
 def get_user(session: Session, user_id: int) -> User:
@@ -175,8 +300,13 @@ def create_user(
 def set_role(session: Session, user: User, role: Role, *, actor: User | None) -> None:
     if user.role is role:
         return
+    if user.role is Role.ADMIN:
+        _keep_an_admin(session, user, "demote")
+    if user.role is Role.AGENT:
+        _off_the_floor(session, user)
     old = user.role
     user.role = role
+    revoke_all_sessions(session, user.id, because="role changed")
     if role is Role.AGENT and session.get(AgentStatus, user.id) is None:
         session.add(AgentStatus(agent_id=user.id))
     audit.record(
@@ -209,7 +339,13 @@ def set_locale(session: Session, user: User, locale: str) -> None:
 def set_active(session: Session, user: User, active: bool, *, actor: User | None) -> None:
     if actor is not None and actor.id == user.id and not active:
         raise Conflict("you cannot deactivate your own account")
+    if not active and user.role is Role.ADMIN and user.is_active:
+        _keep_an_admin(session, user, "deactivate")
     user.is_active = active
+    if not active:
+        revoke_all_sessions(session, user.id, because="deactivated")
+    if not active and user.role is Role.AGENT:
+        _off_the_floor(session, user)
     audit.record(
         session,
         "user.activated" if active else "user.deactivated",
@@ -228,6 +364,7 @@ def reset_password(
     user.password_changed_at = utcnow()
     user.failed_logins = 0
     user.locked_until = None
+    revoke_all_sessions(session, user.id, because="password reset")
     audit.record(session, "user.password_reset", actor=actor, target_type="user", target_id=user.id)
     return password
 

@@ -22,6 +22,7 @@ from callcenter.errors import Forbidden, InvalidInput, NotFound
 from callcenter.models import (
     AgentStateChange,
     AgentStatus,
+    Call,
     Campaign,
     CampaignStatus,
     PauseReason,
@@ -31,18 +32,28 @@ from callcenter.models import (
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room, campaign_supervisors_room
 from callcenter.states import (
+    AFTER_WRAP_UP,
     AGENT_TRANSITIONS,
     PHONE_LEG_TRANSITIONS,
+    AgentRequest,
     AgentState,
     PhoneLegState,
     Role,
     advance,
+    after_wrap_up,
+    decide_request,
 )
 
 STATE_CHANGED = "agent.state_changed"
 MAX_PHONE_LENGTH = 255
 PHONE_LOST = "phone_lost"
 """The system pause reason of an agent whose phone leg failed or dropped."""
+WRAP_UP_TIMEOUT = "wrap_up_timeout"
+"""The system pause reason of an agent whose wrap-up limit passed."""
+SYSTEM_PAUSES = {
+    PHONE_LOST: ("تلفن قطع شد", "Phone lost"),
+    WRAP_UP_TIMEOUT: ("پایان وقت جمع‌بندی", "Wrap-up timed out"),
+}
 
 _EXTENSION = re.compile(r"\+?[0-9*#]{1,32}")
 _SIP_URI = re.compile(
@@ -104,11 +115,30 @@ def pause_reasons(session: Session) -> list[PauseReason]:
     return list(session.scalars(query))
 
 
-def phone_address(value: Any) -> str:
+BROWSER_PHONE = "browser"
+"""The phone the agent picks to talk through the agent screen itself."""
+_BROWSER_PHONE_USER = re.compile(r"^sips?:agent-\d+@", re.IGNORECASE)
+
+
+def phone_address(value: Any, browser_phone: str | None = None) -> str:
     """The agent's phone as the dialer will call it: a SIP URI
     (sip:1001@pbx.example.com:5060;transport=udp) or an extension (1001),
-    whole; "1001@pbx" is taken as sip:1001@pbx."""
+    whole; "1001@pbx" is taken as sip:1001@pbx. "browser" is the agent's own
+    browser phone (`browser_phone`, its URI, where one is offered); another
+    agent's browser phone is never accepted."""
     text = str(value or "").strip()
+    if text == BROWSER_PHONE:
+        if browser_phone is None:
+            raise InvalidInput(
+                "the browser phone is not available here; enter a SIP address or extension",
+                details={"field": "phone"},
+            )
+        return browser_phone
+    if _BROWSER_PHONE_USER.match(text) and text != browser_phone:
+        raise InvalidInput(
+            "that is a browser phone's address; choose the browser phone instead",
+            details={"field": "phone"},
+        )
     if not text:
         raise InvalidInput(
             "enter your phone's SIP address or extension", details={"field": "phone"}
@@ -133,16 +163,22 @@ def phone_address(value: Any) -> str:
 
 
 def join_campaign(
-    session: Session, agent_id: int, campaign_id: Any, phone: Any, *, now: datetime | None = None
+    session: Session,
+    agent_id: int,
+    campaign_id: Any,
+    phone: Any,
+    *,
+    browser_phone: str | None = None,
+    now: datetime | None = None,
 ) -> AgentStatus:
-    """Pick the campaign to work on and register the phone leg (SIP URI or
-    extension). Allowed only while not on a call."""
+    """Pick the campaign to work on and register the phone leg (SIP URI,
+    extension, or "browser" for `browser_phone`). Allowed only while not on a call."""
     agent = agent_user(session, agent_id)
     try:
         wanted = int(campaign_id)
     except (TypeError, ValueError):
         raise InvalidInput("choose a campaign", details={"field": "campaign_id"}) from None
-    address = phone_address(phone)
+    address = phone_address(phone, browser_phone)
     if wanted not in {campaign.id for campaign in assigned_campaigns(session, agent)}:
         raise Forbidden(
             "this campaign is not assigned to your team", details={"campaign_id": wanted}
@@ -158,10 +194,16 @@ def join_campaign(
 
 
 def go_ready(session: Session, agent_id: int, *, now: datetime | None = None) -> AgentStatus:
+    """F2. On a call, Ready withdraws a pause asked for during it."""
     status = status_of(session, agent_id, lock=True)
     if status.campaign_id is None:
         raise InvalidInput("choose a campaign and register your phone first")
-    if status.state is AgentState.READY:
+    _refuse_inactive(session, agent_id)
+    target = _decide(session, status, AgentRequest.READY)
+    status.pause_after_call = None
+    if target is not AgentState.READY or status.state is AgentState.READY:
+        session.flush()
+        announce(session, status, reason=None)
         return status
     if status.phone_leg is PhoneLegState.LOST:
         # Pressing Ready after a lost phone is "try again": the dialer calls it anew.
@@ -174,19 +216,88 @@ def go_ready(session: Session, agent_id: int, *, now: datetime | None = None) ->
 def pause(
     session: Session, agent_id: int, reason_code: Any, *, now: datetime | None = None
 ) -> AgentStatus:
+    """A pause with a reason; asked for on a call or in wrap-up, it is where
+    the wrap-up ends (instead of Ready), so no call is placed for the agent."""
     reason = session.get(PauseReason, str(reason_code or ""))
     if reason is None or not reason.is_active or reason.is_system:
         raise InvalidInput("choose a pause reason", details={"field": "reason"})
+    status = status_of(session, agent_id, lock=True)
+    if _decide(session, status, AgentRequest.PAUSE) is AFTER_WRAP_UP:
+        status.pause_after_call = reason.code
+        session.flush()
+        announce(session, status, reason=None)
+        return status
+    status.pause_after_call = None
     return change_state(session, agent_id, AgentState.PAUSED, reason=reason.code, now=now)
 
 
 def log_out(session: Session, agent_id: int, *, now: datetime | None = None) -> AgentStatus:
+    """F4: leave the queue. Refused on a call and before the disposition."""
     status = status_of(session, agent_id, lock=True)
     if status.state is AgentState.LOGGED_OUT:
         return status
-    if status.state is AgentState.ON_CALL:
-        raise InvalidInput("finish the current call before logging out")
+    _decide(session, status, AgentRequest.LEAVE)
     return change_state(session, agent_id, AgentState.LOGGED_OUT, now=now)
+
+
+def owes_disposition(session: Session, status: AgentStatus) -> bool:
+    """In wrap-up of a call that has no disposition yet."""
+    if status.state is not AgentState.WRAP_UP or status.current_call_id is None:
+        return False
+    call = session.get(Call, status.current_call_id)
+    return call is not None and call.wrap_up_ended_at is None
+
+
+def call_coming(status: AgentStatus) -> bool:
+    """Reserved for a call placed or being connected (not a preview lead on screen)."""
+    return status.state is AgentState.RESERVED and status.current_call_id is not None
+
+
+def _decide(session: Session, status: AgentStatus, request: AgentRequest) -> AgentState | None:
+    return decide_request(
+        status.state,
+        request,
+        owes_disposition=owes_disposition(session, status),
+        call_coming=call_coming(status),
+    )
+
+
+def _refuse_inactive(session: Session, agent_id: int) -> None:
+    user = session.get(User, agent_id)
+    if user is None or not user.is_active:
+        raise Forbidden("this account is deactivated")
+
+
+def end_wrap_up(
+    session: Session,
+    agent_id: int,
+    call_id: str,
+    *,
+    auto_ready: bool,
+    timed_out: bool = False,
+    now: datetime | None = None,
+) -> AgentStatus:
+    """The call's wrap-up is over (its disposition is in): the agent goes
+    where `after_wrap_up` says; a wrap-up that ran out never ends in Ready
+    (the agent is not there to take a call) but in the wrap_up_timeout pause."""
+    status = status_of(session, agent_id, lock=True)
+    if status.state is not AgentState.WRAP_UP or status.current_call_id not in (None, call_id):
+        return status
+    user = session.get(User, agent_id)
+    leaving = status.log_out_after_call or user is None or not user.is_active
+    target = after_wrap_up(
+        auto_ready=auto_ready and not timed_out,
+        pause_after_call=status.pause_after_call or (WRAP_UP_TIMEOUT if timed_out else None),
+        log_out_after_call=leaving,
+    )
+    status.pause_after_call = None
+    status.log_out_after_call = False
+    if target is None:
+        status.current_call_id = None
+        session.flush()
+        return status
+    to_state, reason = target
+    return change_state(session, agent_id, to_state, reason=reason, call_id=call_id, now=now)
 
 
 def change_state(
@@ -206,8 +317,8 @@ def change_state(
     from_state = status.state
     if to_state is AgentState.READY and status.phone_leg is PhoneLegState.LOST:
         to_state, reason = AgentState.PAUSED, PHONE_LOST
-    if to_state is AgentState.PAUSED and reason == PHONE_LOST:
-        _ensure_phone_lost_reason(session)
+    if to_state is AgentState.PAUSED and reason in SYSTEM_PAUSES:
+        _ensure_system_reason(session, reason)
     advance(AGENT_TRANSITIONS, from_state, to_state, subject=f"agent {agent_id}")
     session.add(
         AgentStateChange(
@@ -220,11 +331,15 @@ def change_state(
             at=now,
         )
     )
+    if from_state is AgentState.PAUSED and to_state is AgentState.ON_CALL:
+        status.pause_after_call = status.pause_reason
     status.state = to_state
     status.since = now
     status.pause_reason = reason if to_state is AgentState.PAUSED else None
     if to_state in (AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT):
         status.current_call_id = None
+        status.pause_after_call = None
+        status.log_out_after_call = False
     elif call_id is not None:
         status.current_call_id = call_id
     session.flush()
@@ -232,16 +347,14 @@ def change_state(
     return status
 
 
-def _ensure_phone_lost_reason(session: Session) -> None:
-    """Migration 0004 creates the row; a database whose rows were emptied since gets it back."""
-    if session.get(PauseReason, PHONE_LOST) is None:
+def _ensure_system_reason(session: Session, code: str) -> None:
+    """Migrations 0004 and 0006 create the rows; a database whose rows were
+    emptied since gets them back."""
+    if session.get(PauseReason, code) is None:
+        label_fa, label_en = SYSTEM_PAUSES[code]
         session.add(
             PauseReason(
-                code=PHONE_LOST,
-                label_fa="تلفن قطع شد",
-                label_en="Phone lost",
-                is_active=True,
-                is_system=True,
+                code=code, label_fa=label_fa, label_en=label_en, is_active=True, is_system=True
             )
         )
         session.flush()
@@ -271,6 +384,7 @@ def state_payload(
         "phone": agent.sip_uri if agent is not None else None,
         "phone_leg": str(status.phone_leg),
         "phone_leg_detail": status.phone_leg_detail,
+        "pause_after_call": status.pause_after_call,
     }
 
 

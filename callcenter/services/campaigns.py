@@ -41,6 +41,7 @@ DEFAULT_RETRY_DELAYS_MINUTES: Mapping[str, int] = {
     "answered": 1440,
     "no_decision": 1440,
 }
+DEFAULT_CALLBACK_OPEN_AFTER_MINUTES = 15
 # The outcomes a manager tunes in the campaign form.
 RETRY_OUTCOMES = ("busy", "no_answer", "machine", "abandoned", "failed")
 
@@ -56,6 +57,7 @@ EDITABLE = (
     "max_lines_per_agent",
     "ring_timeout_seconds",
     "wrap_up_limit_seconds",
+    "callback_open_after_minutes",
     "caller_id",
     "trunk",
     "amd_mode",
@@ -380,6 +382,7 @@ _CHECKS: dict[str, Any] = {
     "max_lines_per_agent": _int_between(1, 20),
     "ring_timeout_seconds": _ring_timeout,
     "wrap_up_limit_seconds": _int_between(0, 3600),
+    "callback_open_after_minutes": _int_between(0, 1440),
     "caller_id": _text(32),
     "trunk": _text(120),
     "amd_mode": _amd_mode,

@@ -24,14 +24,19 @@ from callcenter.services import agents, appointments, lead_lifecycle, workstatio
 from callcenter.states import AgentState, CallOutcome, CallState
 
 WRAP_UP_DONE = "wrap_up_done"
-CODES = tuple(code.value for code in DispositionCode)
+SERVER_CODES = frozenset({DispositionCode.WRAP_UP_TIMEOUT})
+CODES = tuple(code.value for code in DispositionCode if code not in SERVER_CODES)
+"""The dispositions an agent may choose."""
 
 
 def parse_code(value: Any) -> DispositionCode:
     try:
-        return DispositionCode(str(value))
+        code = DispositionCode(str(value))
     except ValueError:
         raise InvalidInput("choose a disposition", details={"field": "code"}) from None
+    if code in SERVER_CODES:
+        raise InvalidInput("choose a disposition", details={"field": "code"})
+    return code
 
 
 def parse_callback_at(value: Any, now: datetime) -> datetime:
@@ -72,6 +77,12 @@ def set_disposition(
     when = None
     if disposition_code is DispositionCode.CALLBACK:
         when = parse_callback_at(callback_at, now)
+        if appointments.booked_on_call(session, call.id) is not None:
+            raise InvalidInput(
+                "a meeting was booked on this call: set appointment set, "
+                "or cancel the meeting before booking a callback",
+                details={"field": "code"},
+            )
     machine = disposition_code is DispositionCode.ANSWERING_MACHINE
     if rejection and rejection.get("reason_code") and not machine:
         workstation.record_rejection(
@@ -99,12 +110,12 @@ def set_disposition(
                 "a meeting was booked on this call: a person answered", details={"field": "code"}
             )
         call.outcome = CallOutcome.MACHINE
-    text = str(notes or "")
+    text = workstation.checked_notes(notes)
     workstation.save_notes(session, agent_id, call.id, text)
     disposition = Disposition(
         call_id=call.id,
         code=disposition_code,
-        notes=text[: workstation.MAX_NOTES],
+        notes=text,
         agent_id=agent_id,
     )
     session.add(disposition)
@@ -128,39 +139,86 @@ def _outcome(call: Call) -> CallOutcome:
     return call.outcome if call.outcome is not None else CallOutcome.ANSWERED
 
 
-def finish_wrap_up(session: Session, call: Call, *, now: datetime) -> None:
+def finish_wrap_up(session: Session, call: Call, *, timed_out: bool = False, now: datetime) -> None:
     assert call.agent_id is not None
     call.wrap_up_ended_at = now
     campaign = session.get(Campaign, call.campaign_id)
     assert campaign is not None
-    status = agents.status_of(session, call.agent_id, lock=True)
-    ready = campaign.auto_ready_after_wrap_up and status.state is AgentState.WRAP_UP
-    if ready:
-        agents.change_state(session, call.agent_id, AgentState.READY, call_id=call.id, now=now)
-    else:
-        status.current_call_id = None
+    status = agents.end_wrap_up(
+        session,
+        call.agent_id,
+        call.id,
+        auto_ready=campaign.auto_ready_after_wrap_up,
+        timed_out=timed_out,
+        now=now,
+    )
     session.flush()
     emit_after_commit(
         session,
         WRAP_UP_DONE,
-        {"call_id": call.id, "ready": ready},
+        {
+            "call_id": call.id,
+            "ready": status.state is AgentState.READY,
+            "state": str(status.state),
+            "timed_out": timed_out,
+        },
         room=agent_room(call.agent_id),
     )
+
+
+def time_out_wrap_up(
+    session: Session, call: Call, *, notes: Any = None, now: datetime | None = None
+) -> Disposition:
+    """Close a wrap-up no disposition came for: the server's `wrap_up_timeout`
+    disposition (reports show it), the lead tried again by the campaign's
+    rules, the agent paused (never Ready: nobody may be at the screen). The
+    notes the agent's screen saved as they typed are kept."""
+    now = now or utcnow()
+    assert call.agent_id is not None
+    text = workstation.call_note(session, call.id, call.agent_id)
+    if notes is not None:
+        workstation.save_notes(session, call.agent_id, call.id, notes)
+        text = workstation.call_note(session, call.id, call.agent_id)
+    disposition = Disposition(
+        call_id=call.id,
+        code=DispositionCode.WRAP_UP_TIMEOUT,
+        notes=text.text if text is not None else "",
+        agent_id=call.agent_id,
+    )
+    session.add(disposition)
+    session.flush()
+    lead_lifecycle.settle_attempt(
+        session,
+        lead_id=call.lead_id,
+        call_id=call.id,
+        outcome=_outcome(call),
+        disposition=DispositionCode.WRAP_UP_TIMEOUT,
+        actor_id=call.agent_id,
+        now=now,
+    )
+    finish_wrap_up(session, call, timed_out=True, now=now)
+    return disposition
 
 
 def expire_wrap_up(
     session: Session, agent_id: int, call_id: Any, *, notes: Any = "", now: datetime | None = None
 ) -> Disposition | None:
-    """The wrap-up time ran out before a disposition: the call is closed as
-    no decision with the notes typed so far (it will be tried again)."""
+    """The screen says the wrap-up time ran out: closed as the server would
+    (`time_out_wrap_up`), with the notes typed so far. The server does it
+    anyway when no screen is left (`wrap_ups.expire_overdue`)."""
     now = now or utcnow()
-    call = workstation.open_call(session, agent_id, call_id)
+    call = workstation.open_call(session, agent_id, call_id, lock=True)
     if call.state is not CallState.ENDED:
         return None
+    if not wrap_up_overdue(session, call, now=now, grace_seconds=1):
+        raise Conflict("the wrap-up time has not run out yet", details={"call_id": call.id})
+    return time_out_wrap_up(session, call, notes=notes, now=now)
+
+
+def wrap_up_overdue(
+    session: Session, call: Call, *, now: datetime, grace_seconds: float = 0
+) -> bool:
     campaign = session.get(Campaign, call.campaign_id)
     assert campaign is not None and call.ended_at is not None
-    if (now - call.ended_at).total_seconds() < campaign.wrap_up_limit_seconds - 1:
-        raise Conflict("the wrap-up time has not run out yet", details={"call_id": call.id})
-    return set_disposition(
-        session, agent_id, call.id, DispositionCode.NO_DECISION, notes=notes, now=now
-    )
+    limit = campaign.wrap_up_limit_seconds - grace_seconds
+    return (now - call.ended_at).total_seconds() >= limit

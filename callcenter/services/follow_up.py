@@ -370,15 +370,21 @@ class Letter:
     dated: str
 
 
-def letter(session: Session, follow_up_id: int) -> Letter:
-    """The printable letter of a letter follow-up."""
+def letter(session: Session, follow_up_id: int, reader: User) -> Letter:
+    """The printable letter of a letter follow-up, for staff whose floor the
+    appointment's campaign is on (a supervisor: their teams' campaigns); to
+    anyone else it does not exist, so letters cannot be found by counting ids."""
     from callcenter.dates import format_date
+    from callcenter.services.reports.scope import visible_campaign_ids
 
     follow_up = session.get(FollowUp, follow_up_id)
     if follow_up is None or follow_up.kind is not FollowUpKind.LETTER:
         raise NotFound("no such letter", details={"follow_up_id": follow_up_id})
     appointment = session.get(Appointment, follow_up.appointment_id)
     assert appointment is not None
+    visible = visible_campaign_ids(session, reader)
+    if visible is not None and appointment.campaign_id not in visible:
+        raise NotFound("no such letter", details={"follow_up_id": follow_up_id})
     customer = session.get(Customer, appointment.customer_id)
     assert customer is not None
     message = compose(session, appointment, "letter_body")

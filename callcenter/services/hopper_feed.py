@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
@@ -117,7 +117,11 @@ def select_dialable(
         .limit(limit)
     )
     rows = session.execute(query).all()
-    agents = _callback_agents(session, [row.id for row in rows if row.state is LeadState.CALLBACK])
+    agents = _callback_agents(
+        session,
+        [row.id for row in rows if row.state is LeadState.CALLBACK],
+        open_from=now - timedelta(minutes=campaign.callback_open_after_minutes),
+    )
     offers = [
         DialableLead(
             lead_id=row.id,
@@ -194,16 +198,20 @@ def _open_zones(
     return open_zones
 
 
-def _callback_agents(session: Session, lead_ids: list[int]) -> dict[int, int | None]:
+def _callback_agents(
+    session: Session, lead_ids: list[int], *, open_from: datetime
+) -> dict[int, int | None]:
+    """The agent each callback is kept for; None (anyone) once it was due
+    before `open_from`: its agent had the campaign's wait to take it."""
     agents: dict[int, int | None] = {}
     for chunk in _chunks(lead_ids):
         query = (
-            select(Callback.lead_id, Callback.assigned_agent_id)
+            select(Callback.lead_id, Callback.assigned_agent_id, Callback.due_at)
             .where(and_(Callback.lead_id.in_(chunk), Callback.status == CallbackStatus.PENDING))
             .order_by(Callback.due_at)
         )
-        for lead_id, agent_id in session.execute(query):
-            agents.setdefault(lead_id, agent_id)
+        for lead_id, agent_id, due_at in session.execute(query):
+            agents.setdefault(lead_id, agent_id if due_at > open_from else None)
     return agents
 
 

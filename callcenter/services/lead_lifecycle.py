@@ -61,6 +61,8 @@ _RETRY_OUTCOMES = frozenset(
         CallOutcome.CANCELLED,
     }
 )
+# Talked to, no decision known: tried again after the "no_decision" delay.
+_UNDECIDED = frozenset({DispositionCode.NO_DECISION, DispositionCode.WRAP_UP_TIMEOUT})
 _FINAL_DISPOSITIONS = {
     DispositionCode.APPOINTMENT_SET: LeadState.APPOINTMENT,
     DispositionCode.SALE: LeadState.SALE,
@@ -163,7 +165,7 @@ def settle_attempt(
     _close_pending_callbacks(session, lead_id, answered=outcome is CallOutcome.ANSWERED)
     lead.next_attempt_at = None
     if target is LeadState.RETRY:
-        key = str(disposition) if disposition is DispositionCode.NO_DECISION else str(outcome)
+        key = "no_decision" if disposition in _UNDECIDED else str(outcome)
         lead.next_attempt_at = now + timedelta(minutes=retry_delay_minutes(campaign, key))
     elif target is LeadState.CALLBACK:
         assert callback_at is not None
@@ -259,11 +261,12 @@ def _next_state(
         return LeadState.CALLBACK, "callback booked"
     if disposition in _FINAL_DISPOSITIONS:
         return _FINAL_DISPOSITIONS[disposition], f"disposition {disposition}"
-    reason = (
-        "no decision"
-        if disposition is DispositionCode.NO_DECISION or outcome is CallOutcome.ANSWERED
-        else f"outcome {outcome}"
-    )
+    if disposition is DispositionCode.WRAP_UP_TIMEOUT:
+        reason = "wrap-up timed out"
+    elif disposition is DispositionCode.NO_DECISION or outcome is CallOutcome.ANSWERED:
+        reason = "no decision"
+    else:
+        reason = f"outcome {outcome}"
     if outcome not in _RETRY_OUTCOMES and outcome is not CallOutcome.ANSWERED:
         raise InvalidInput(f"unexpected outcome {outcome}", details={"outcome": str(outcome)})
     if lead.attempts >= campaign.max_attempts:

@@ -72,7 +72,7 @@ from callcenter.models import (
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room, campaign_supervisors_room, supervised_campaign_ids
 from callcenter.services import agents as agent_service
-from callcenter.services import audit, hopper_feed, trunk_status
+from callcenter.services import audit, hopper_feed, trunk_status, wrap_ups
 from callcenter.services import campaigns as campaign_service
 from callcenter.services.calls import APPLIED as APPLIED_CALL_EVENTS
 from callcenter.states import AgentState, CallOutcome, CallState, Role
@@ -212,10 +212,12 @@ class LiveFloor:
         self.counters.set_status(f"{HOPPER_STATUS}{event.campaign_id}", event.depth)
 
     def _dialing(self, event: CallDialing) -> None:
+        if self.counters.get_call(event.call_id) is not None:
+            # Live already: the rebuild found the row the dialer wrote before
+            # dialing, and counted its dial with the day's calls rows.
+            return
         day = self.local_day(event.occurred_at)
         self.counters.add(day, event.campaign_id, {"dials": 1})
-        if self.counters.get_call(event.call_id) is not None:
-            return
         if not self.counters.claim(_dialing_or_ended_mark(event.call_id)):
             return  # its call.ended was applied first (another consumer): not live
         call = {
@@ -1289,7 +1291,7 @@ def force_pause(session: Session, user: User, agent_id: Any, reason: Any) -> dic
 
 def force_log_out(session: Session, user: User, agent_id: Any) -> dict[str, Any]:
     agent = require_agent(session, user, agent_id)
-    status = agent_service.log_out(session, agent.id)
+    status = wrap_ups.end_agent_session(session, agent.id)
     audit.record(
         session, "agent.forced_log_out", actor=user, target_type="user", target_id=agent.id
     )

@@ -302,7 +302,7 @@ def rejection_of(session: Session, call_id: str) -> StepOutcome | None:
 def save_notes(session: Session, agent_id: int, call_id: Any, text: Any) -> Note | None:
     """The call's note, saved as the agent types (a closed tab loses nothing)."""
     call = own_call(session, agent_id, call_id)
-    body = str(text or "")[:MAX_NOTES]
+    body = checked_notes(text)
     note = call_note(session, call.id, agent_id)
     if note is None:
         if not body.strip():
@@ -313,6 +313,17 @@ def save_notes(session: Session, agent_id: int, call_id: Any, text: Any) -> Note
         note.text = body
     session.flush()
     return note
+
+
+def checked_notes(text: Any) -> str:
+    """The notes as typed; longer than MAX_NOTES is refused, never cut unseen."""
+    body = str(text or "")
+    if len(body) > MAX_NOTES:
+        raise InvalidInput(
+            f"the notes are too long: at most {MAX_NOTES} characters ({len(body)} typed)",
+            details={"field": "notes", "limit": MAX_NOTES},
+        )
+    return body
 
 
 def call_note(session: Session, call_id: str, agent_id: int) -> Note | None:

@@ -19,7 +19,7 @@ from datetime import datetime
 from callcenter.db import Database
 from callcenter.errors import Conflict, NotFound
 from callcenter.services import campaigns, hopper_feed, lead_lifecycle
-from dialer.hopper.base import DEFAULT_LEASE_SECONDS, Hopper
+from dialer.hopper.base import DEFAULT_LEASE_SECONDS, Hopper, Lease
 
 log = logging.getLogger(__name__)
 
@@ -74,31 +74,55 @@ class HopperFeeder:
             )
             if lease is None:
                 return None
-            try:
-                attempt = self._claim_in_database(lease.lead.lead_id, now)
-            except (Conflict, NotFound) as exc:
-                log.info(
-                    "hopper offer of lead %s refused: %s",
-                    lease.lead.lead_id,
-                    exc.message,
-                    extra={"lead_id": lease.lead.lead_id, "campaign_id": campaign_id},
-                )
-                self.hopper.complete(lease)
-                continue
-            except BaseException:
-                self.hopper.release(lease)
-                raise
-            self.hopper.complete(lease)
-            offer = lease.lead
-            return ClaimedLead(
-                lead_id=offer.lead_id,
-                campaign_id=offer.campaign_id,
-                customer_id=offer.customer_id,
-                phone_e164=offer.phone_e164,
-                attempt=attempt,
-                agent_id=offer.agent_id,
-                is_callback=offer.is_callback,
+            claimed = self._claimed(lease, now)
+            if claimed is not None:
+                return claimed
+
+    def own_callback(self, campaign_id: int, *, agent_id: int, now: datetime) -> ClaimedLead | None:
+        """A due callback booked for this agent alone, claimed; None when
+        none is queued (never a lead of the general queue)."""
+        while self.hopper.size(campaign_id, for_agent_id=agent_id):
+            lease = self.hopper.claim(
+                campaign_id, now=now, for_agent_id=agent_id, lease_seconds=self.lease_seconds
             )
+            if lease is None:
+                return None
+            if lease.lead.agent_id != agent_id:
+                self.hopper.release(lease)
+                return None
+            claimed = self._claimed(lease, now)
+            if claimed is not None:
+                return claimed
+        return None
+
+    def _claimed(self, lease: Lease, now: datetime) -> ClaimedLead | None:
+        """The lease's attempt claimed in the database; None (and the offer
+        dropped) when the database refuses it."""
+        try:
+            attempt = self._claim_in_database(lease.lead.lead_id, now)
+        except (Conflict, NotFound) as exc:
+            log.info(
+                "hopper offer of lead %s refused: %s",
+                lease.lead.lead_id,
+                exc.message,
+                extra={"lead_id": lease.lead.lead_id, "campaign_id": lease.lead.campaign_id},
+            )
+            self.hopper.complete(lease)
+            return None
+        except BaseException:
+            self.hopper.release(lease)
+            raise
+        self.hopper.complete(lease)
+        offer = lease.lead
+        return ClaimedLead(
+            lead_id=offer.lead_id,
+            campaign_id=offer.campaign_id,
+            customer_id=offer.customer_id,
+            phone_e164=offer.phone_e164,
+            attempt=attempt,
+            agent_id=offer.agent_id,
+            is_callback=offer.is_callback,
+        )
 
     def _claim_in_database(self, lead_id: int, now: datetime) -> int:
         """The attempt number (the database's claim is the last guard)."""

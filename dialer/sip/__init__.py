@@ -18,11 +18,11 @@ Modules
     amd          energy/cadence answering-machine detection on the first seconds,
                  and the end of a machine's greeting (silence or beep)
     trunk        SipTrunk, the dialer.carrier.Carrier adapter over all of the above
-    config       trunk_config_from(settings): the [dialer.sip] settings -> SipTrunkConfig
     diagnostics  run_test_call() behind ``callcenter call test``
 
-What pyVoIP (1.6.8, pinned in pyproject) does for us: nothing at run time.
-We checked each piece against these tests before deciding:
+pyVoIP, the SIP/RTP library the design first named, is not a dependency: we
+checked each of its pieces against these tests and kept none (the
+measurements are in docs/sip-stack.md).
   * SIP (pyVoIP.SIP): its client has no ACK for non-2xx, no CANCEL, no 407,
     ignores Record-Route and reuses the INVITE branch for ACK/BYE; its parser
     is entangled with that client (and raises on the malformed input we must
@@ -32,7 +32,4 @@ We checked each piece against these tests before deciding:
     codec path encodes PCMA with the mu-law encoder. Our RtpPacket is forty
     lines and our G.711 tables are checked byte-for-byte against the
     reference coder over all 65536 inputs (tests/unit/sip).
-So the transaction/dialog layer, media path and codecs are ours, with no
-third-party dependency. pyVoIP can be dropped from pyproject once nothing
-else in the product imports it.
 """

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.integration.dialer.floor import ALWAYS_OPEN
 
 CHROMIUM = os.environ.get("CC_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -33,6 +39,49 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class CspViolations:
+    """Every Content-Security-Policy violation Chromium reports on a watched
+    page; `no_csp_violations` fails the test that caused one."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def watch(self, target: Any) -> Any:
+        target.on("console", self._console)
+        return target
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.seen.append(message.text)
+
+
+CSP = CspViolations()
+
+
+class WatchedBrowser:
+    """A Playwright Browser whose every page is watched for CSP violations."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+
+    def new_context(self, *args: Any, **kwargs: Any) -> Any:
+        return CSP.watch(self._browser.new_context(*args, **kwargs))
+
+    def new_page(self, *args: Any, **kwargs: Any) -> Any:
+        return CSP.watch(self._browser.new_page(*args, **kwargs))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations() -> Iterator[None]:
+    before = len(CSP.seen)
+    yield
+    if violations := CSP.seen[before:]:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations))
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Per module: Playwright's sync API keeps an asyncio loop running in this
@@ -43,7 +92,7 @@ def browser() -> Iterator[object]:
         pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
+        yield WatchedBrowser(launched)
         launched.close()
 
 
@@ -62,9 +111,23 @@ CREDENTIAL_LINE = re.compile(r"^\s{2}(\S+)\s+(agent|supervisor|manager|admin)\s+
 @pytest.fixture(scope="module")
 def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
     """`callcenter run` exactly as the README starts it, on a free port."""
-    instance = tmp_path_factory.mktemp("instance")
+    with run_embedded(tmp_path_factory.mktemp("instance")) as server:
+        yield server
+
+
+@contextmanager
+def run_embedded(
+    instance: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[EmbeddedServer]:
+    """`callcenter run` on free ports (web, and the browser phone's gateway)."""
     port = free_port()
-    env = {**os.environ, "CC_INSTANCE_PATH": str(instance), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "CC_INSTANCE_PATH": str(instance),
+        "PYTHONUNBUFFERED": "1",
+        "CC_WEBPHONE__GATEWAY_PORT": str(free_port()),
+        **(extra_env or {}),
+    }
     env.pop("CC_CONFIG", None)
     env.pop("CC_DATABASE_URL", None)
     process = subprocess.Popen(
@@ -88,12 +151,17 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedd
         if "serving on" in line:
             break
     _wait_for_port(port)
-    yield server
-    process.terminate()
+    # Keeps reading, so a chatty server never blocks on a full pipe; the
+    # tests read what it logged from server.output.
+    threading.Thread(target=server.output.extend, args=(process.stdout,), daemon=True).start()
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def _wait_for_port(port: int) -> None:
@@ -104,3 +172,30 @@ def _wait_for_port(port: int) -> None:
                 return
         time.sleep(0.1)
     pytest.fail(f"nothing listens on port {port}")
+
+
+def use_desk_phone(page: Any, address: str) -> None:
+    """On the workstation: a desk phone or extension instead of the browser phone."""
+    desk = page.locator('input[name="phone_kind"][value="sip"]')
+    if desk.count():
+        desk.check()
+    page.fill("#phone", address)
+
+
+def open_every_campaign_around_the_clock(server: EmbeddedServer) -> None:
+    """The demo campaigns call 09:00-21:00 Tehran time; the test runs at any hour."""
+    cli = [sys.executable, "-m", "callcenter.cli", "campaigns"]
+    listed = subprocess.run(
+        [*cli, "list"], env=server.env, capture_output=True, text=True, timeout=60, check=True
+    )
+    names = [line.split("\t")[1] for line in listed.stdout.splitlines() if "\t" in line]
+    assert names, listed.stdout
+    for name in names:
+        subprocess.run(
+            [*cli, "edit", name, "--windows", json.dumps(ALWAYS_OPEN)],
+            env=server.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )

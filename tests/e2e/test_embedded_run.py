@@ -3,16 +3,17 @@ once, and each role logs in through a real browser and lands on its home."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import EmbeddedServer
-from tests.integration.dialer.floor import ALWAYS_OPEN
+from tests.e2e.conftest import (
+    CSP,
+    EmbeddedServer,
+    open_every_campaign_around_the_clock,
+    use_desk_phone,
+)
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = os.environ.get("CC_TEST_SCREENSHOT_DIR")
@@ -29,6 +30,22 @@ def test_first_start_prints_each_password_once(embedded_server: EmbeddedServer) 
     assert set(embedded_server.passwords) >= {"admin", "manager", "supervisor", "agent1"}
     assert len(set(embedded_server.passwords.values())) == len(embedded_server.passwords)
     assert any("Demo data loaded: 2 campaigns" in line for line in embedded_server.output)
+
+
+def test_the_server_says_once_what_it_is_without_werkzeugs_warnings(
+    embedded_server: EmbeddedServer,
+) -> None:
+    import time
+    import urllib.request
+
+    urllib.request.urlopen(f"{embedded_server.url}/login", timeout=10).close()
+    deadline = time.monotonic() + 10  # the request's own log line comes after the banner
+    while not any("GET /login" in line for line in embedded_server.output):
+        assert time.monotonic() < deadline, "".join(embedded_server.output)
+        time.sleep(0.1)
+    output = "".join(embedded_server.output)
+    assert output.count("with the built-in server") == 1
+    assert "development server" not in output and "production deployment" not in output
 
 
 @pytest.mark.parametrize(
@@ -78,25 +95,6 @@ def test_wrong_password_is_refused_in_the_browser(
     page.close()
 
 
-def _open_every_campaign_around_the_clock(server: EmbeddedServer) -> None:
-    """The demo campaigns call 09:00-21:00 Tehran time; the test runs at any hour."""
-    cli = [sys.executable, "-m", "callcenter.cli", "campaigns"]
-    listed = subprocess.run(
-        [*cli, "list"], env=server.env, capture_output=True, text=True, timeout=60, check=True
-    )
-    names = [line.split("\t")[1] for line in listed.stdout.splitlines() if "\t" in line]
-    assert names, listed.stdout
-    for name in names:
-        subprocess.run(
-            [*cli, "edit", name, "--windows", json.dumps(ALWAYS_OPEN)],
-            env=server.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-
-
 def test_a_ready_agent_gets_a_call_from_the_embedded_dialer(
     browser,
     embedded_server: EmbeddedServer,  # type: ignore[no-untyped-def]
@@ -104,14 +102,34 @@ def test_a_ready_agent_gets_a_call_from_the_embedded_dialer(
     """The whole embedded system: the dialer places calls on the simulated
     carrier and connects an answered one to the agent, whose screen pops with
     the customer and step 1 of the script."""
-    _open_every_campaign_around_the_clock(embedded_server)
+    open_every_campaign_around_the_clock(embedded_server)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _log_in(page, embedded_server, "agent2")
     page.wait_for_url(f"{embedded_server.url}/agent/")
-    page.fill("#phone", "sip:1002@pbx.local")
+    use_desk_phone(page, "sip:1002@pbx.local")
     page.keyboard.press("F2")
     page.wait_for_selector("#agent-state[data-state=ready]")
     page.wait_for_selector("#call:not([hidden])", timeout=120_000)
     assert page.text_content("#cust-name").strip()
     assert page.locator(".step-dot.current").text_content() in ("1", "۱")
+    page.close()
+
+
+def test_an_inline_script_is_refused_and_the_violation_fails_a_test(
+    browser,
+    embedded_server: EmbeddedServer,  # type: ignore[no-untyped-def]
+) -> None:
+    """The policy runs scripts from this origin only, and the watcher every
+    browser test has sees a violation (taken back here, so this test passes)."""
+    page = browser.new_page()
+    page.goto(f"{embedded_server.url}/login")
+    before = len(CSP.seen)
+    page.evaluate(
+        """() => { const s = document.createElement("script");
+                   s.textContent = "window.injected = true"; document.body.appendChild(s); }"""
+    )
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => window.injected === undefined")
+    assert any("inline script" in text for text in CSP.seen[before:]), CSP.seen[before:]
+    del CSP.seen[before:]
     page.close()

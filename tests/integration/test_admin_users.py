@@ -130,3 +130,43 @@ def test_admin_cannot_deactivate_themself(client: FlaskClient, app_session: Sess
     assert response.status_code == 422
     app_session.expire_all()
     assert app_session.get(User, admin.id).is_active
+
+
+def test_the_last_active_admin_cannot_demote_themself(
+    client: FlaskClient, app_session: Session
+) -> None:
+    admin = _admin(client, app_session)
+    response = client.post(
+        f"/admin/users/{admin.id}",
+        data={"role": "manager", "team": "", "locale": "en", "is_active": "y"},
+    )
+    assert response.status_code == 422
+    assert "last active administrator" in response.text
+    app_session.expire_all()
+    assert app_session.get(User, admin.id).role is Role.ADMIN
+
+
+def test_an_admin_may_step_down_once_another_admin_exists(
+    client: FlaskClient, app_session: Session
+) -> None:
+    admin = _admin(client, app_session)
+    make_user(app_session, Role.ADMIN)
+    app_session.commit()
+    response = client.post(
+        f"/admin/users/{admin.id}",
+        data={"role": "manager", "team": "", "locale": "en", "is_active": "y"},
+    )
+    assert response.status_code == 302
+    app_session.expire_all()
+    assert app_session.get(User, admin.id).role is Role.MANAGER
+
+
+def test_a_supervisor_with_no_teams_is_told_why_the_floor_is_empty(
+    client: FlaskClient, app_session: Session
+) -> None:
+    supervisor = make_user(app_session, Role.SUPERVISOR, locale="en")
+    app_session.commit()
+    log_in(client, supervisor.username)
+    page = client.get("/supervisor/")
+    assert page.status_code == 200
+    assert 'id="no-teams"' in page.text and "Ask an administrator" in page.text

@@ -8,8 +8,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.models import AuditEntry, User
-from callcenter.states import Role
+from callcenter.models import AgentStatus, AuditEntry, User
+from callcenter.states import AgentState, Role
 from tests.conftest import csrf_token_from
 from tests.factories import TEST_PASSWORD, log_in, make_user
 
@@ -104,8 +104,73 @@ def test_idle_session_expires(client: FlaskClient, app_session: Session, app: Fl
     idle = timedelta(minutes=app.config["CC_IDLE_TIMEOUT_MINUTES"] + 1)
     with client.session_transaction() as flask_session:
         flask_session["last_seen"] -= idle.total_seconds()
+    _age_activity(app_session, user.id, idle)
     response = client.get("/agent/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def _age_activity(app_session: Session, user_id: int, idle: timedelta) -> None:
+    app_session.expire_all()
+    user = app_session.get(User, user_id)
+    assert user is not None and user.last_active_at is not None
+    user.last_active_at -= idle
+    app_session.commit()
+
+
+def test_socket_activity_keeps_the_session_alive(
+    client: FlaskClient, app_session: Session, app: Flask
+) -> None:
+    from callcenter.extensions import socketio
+
+    user = make_user(app_session, Role.AGENT)
+    app_session.commit()
+    log_in(client, user.username)
+    assert client.get("/agent/").status_code == 200
+    idle = timedelta(minutes=app.config["CC_IDLE_TIMEOUT_MINUTES"] + 1)
+    with client.session_transaction() as flask_session:
+        flask_session["last_seen"] -= idle.total_seconds()
+    _age_activity(app_session, user.id, idle)
+    socket = socketio.test_client(app, flask_test_client=client)
+    assert socket.emit("resume", {}, callback=True)["ok"]
+    socket.disconnect()
+    assert client.get("/agent/").status_code == 200
+
+
+def test_an_agent_with_a_call_is_not_logged_out_for_idling(
+    client: FlaskClient, app_session: Session, app: Flask
+) -> None:
+    user = make_user(app_session, Role.AGENT)
+    app_session.commit()
+    log_in(client, user.username)
+    assert client.get("/agent/").status_code == 200
+    idle = timedelta(minutes=app.config["CC_IDLE_TIMEOUT_MINUTES"] + 1)
+    with client.session_transaction() as flask_session:
+        flask_session["last_seen"] -= idle.total_seconds()
+    _age_activity(app_session, user.id, idle)
+    status = app_session.get(AgentStatus, user.id)
+    assert status is not None
+    status.state = AgentState.WRAP_UP
+    app_session.commit()
+    assert client.get("/agent/").status_code == 200
+
+
+def test_the_login_limit_is_per_username_and_address_and_counts_refusals_only(
+    app: Flask, app_session: Session
+) -> None:
+    app.config["RATELIMIT_ENABLED"] = True
+    agents = [make_user(app_session, Role.AGENT) for _ in range(12)]
+    app_session.commit()
+    office = [app.test_client() for _ in agents]  # one NAT address, twelve agents
+    assert [log_in(c, a.username).status_code for c, a in zip(office, agents, strict=True)] == [
+        302
+    ] * 12
+    again = app.test_client()
+    for _ in range(12):
+        assert log_in(again, agents[0].username).status_code == 302
+        again.post("/logout")
+    guesses = [log_in(again, agents[1].username, "wrong-guess!").status_code for _ in range(11)]
+    assert guesses[-1] == 429
+    assert log_in(again, agents[2].username).status_code == 302
 
 
 def test_forms_need_a_csrf_token(app: Flask, client: FlaskClient, app_session: Session) -> None:

@@ -3,10 +3,13 @@ from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
 from callcenter.app import create_app
 from callcenter.db import Database
 from callcenter.settings import Settings
+from callcenter.states import Role
+from tests.factories import log_in, make_user
 
 
 def test_healthz_says_alive_and_readyz_checks_database_and_bus(client: FlaskClient) -> None:
@@ -17,11 +20,38 @@ def test_healthz_says_alive_and_readyz_checks_database_and_bus(client: FlaskClie
     assert ready.get_json() == {"status": "ready", "checks": {"database": True, "event_bus": True}}
 
 
-def test_metrics_are_prometheus_text(client: FlaskClient) -> None:
+def test_readyz_asked_by_a_logged_in_user_answers_without_waiting_on_its_own_lock(
+    client: FlaskClient, app_session: Session
+) -> None:
+    """Loading the user takes SQLite's write lock for the request; the ping
+    used to queue behind it for busy_timeout (30 s), freezing every writer."""
+    user = make_user(app_session, Role.AGENT)
+    app_session.commit()
+    log_in(client, user.username)
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"]["database"] is True
+
+
+def test_metrics_are_prometheus_text_with_the_documented_families(client: FlaskClient) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
-    assert "# TYPE" in response.text
+    families = {family.name: family for family in text_string_to_metric_families(response.text)}
+    expected = {
+        "callcenter_calls_ended": "counter",
+        "callcenter_event_bus_lag_seconds": "gauge",
+        "callcenter_hopper_depth": "gauge",
+        "callcenter_socket_clients": "gauge",
+        "callcenter_pacer_dial_level": "gauge",
+        "callcenter_event_bus_backlog": "gauge",
+        "callcenter_event_bus_oldest_unacked_seconds": "gauge",
+    }
+    assert {name: families[name].type for name in expected if name in families} == expected
+    (clients,) = families["callcenter_socket_clients"].samples
+    assert clients.value >= 0
 
 
 def test_unknown_route_is_a_proper_404_page(client: FlaskClient) -> None:

@@ -3,7 +3,7 @@ from pathlib import Path
 from flask.testing import FlaskClient
 
 from callcenter.db import Database
-from callcenter.security_headers import BASE_HEADERS, HSTS
+from callcenter.security_headers import BASE_HEADERS, HSTS, content_security_policy
 from callcenter.settings import load_settings
 from callcenter.states import Role
 from tests.conftest import running_app
@@ -16,6 +16,22 @@ def test_pages_and_errors_carry_the_security_headers(client: FlaskClient) -> Non
         for name, value in BASE_HEADERS.items():
             assert response.headers.get(name) == value, (path, name)
         assert "Strict-Transport-Security" not in response.headers  # not in test/embedded mode
+        policy = response.headers["Content-Security-Policy"]
+        assert "script-src 'self';" in policy and "style-src 'self';" in policy
+        assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+
+
+def test_the_policy_lets_the_browser_phone_reach_its_phone_server(tmp_path: Path) -> None:
+    def policy(**webphone: object) -> str:
+        settings = load_settings(
+            environ={}, overrides={"instance_path": str(tmp_path), "webphone": webphone}
+        )
+        return content_security_policy(settings)
+
+    assert "connect-src 'self' ws://*:5066;" in policy()
+    proxy = policy(ws_url="wss://sip.example.net:8443/ws")
+    assert "connect-src 'self' wss://sip.example.net:8443;" in proxy
+    assert "connect-src 'self';" in policy(enabled=False)
 
 
 def test_production_cookies_are_secure_http_only_and_same_site(

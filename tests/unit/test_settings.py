@@ -91,3 +91,36 @@ def test_processes_starting_together_share_one_secret(tmp_path: Path) -> None:
     keys = {worker.communicate(timeout=60)[0].strip() for worker in workers}
     assert len(keys) == 1 and len(keys.pop()) == 64
     assert [path.name for path in instance.iterdir()] == ["secret_key"]
+
+
+@pytest.mark.parametrize(
+    ("written", "used"),
+    [
+        ("postgresql://callcenter@db-host/callcenter", "postgresql+psycopg://callcenter@db-host/callcenter"),
+        ("postgres://u:p%40ss@db-host:5433/cc", "postgresql+psycopg://u:p%40ss@db-host:5433/cc"),
+        ("postgresql+psycopg://u@h/cc", "postgresql+psycopg://u@h/cc"),
+        ("sqlite:////var/lib/cc/callcenter.db", "sqlite:////var/lib/cc/callcenter.db"),
+    ],
+)  # fmt: skip
+def test_the_database_url_as_users_write_it_gets_the_installed_driver(
+    tmp_path: Path, written: str, used: str
+) -> None:
+    settings = load_settings({"CC_INSTANCE_PATH": str(tmp_path), "CC_DATABASE_URL": written})
+    assert settings.database_url == used
+
+
+def test_the_production_example_is_valid_with_its_secrets_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "config" / "production.example.toml"
+    settings = load_settings(
+        {
+            "CC_CONFIG": str(example),
+            "CC_INSTANCE_PATH": str(tmp_path),
+            "CC_SECRET_KEY": "x" * 32,
+            "CC_DATABASE_URL": "postgresql://callcenter@db-host/callcenter",
+            "CC_WEBPHONE__SECRET": "shared",
+        }
+    )
+    assert settings.is_production and settings.dialer.carrier == "sip"
+    assert settings.webphone.ws_url.startswith("wss://")

@@ -39,7 +39,7 @@ def test_agent_lifecycle_of_a_normal_call() -> None:
 @pytest.mark.parametrize(
     ("table", "current", "new"),
     [
-        (AGENT_TRANSITIONS, AgentState.PAUSED, AgentState.ON_CALL),
+        (AGENT_TRANSITIONS, AgentState.WRAP_UP, AgentState.ON_CALL),
         (AGENT_TRANSITIONS, AgentState.LOGGED_OUT, AgentState.ON_CALL),
         (CALL_TRANSITIONS, CallState.ENDED, CallState.RINGING),
         (CALL_TRANSITIONS, CallState.CONNECTED, CallState.ANSWERED),

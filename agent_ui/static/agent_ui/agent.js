@@ -170,14 +170,42 @@
     return agent.phone_leg === "calling" ? L.phone.calling_text : L.phone.down_text;
   }
 
+  // The browser phone (phone.js) or a desk phone / extension typed in.
+  var phone = window.ccWebPhone;
+  function browserPhoneChosen() {
+    var chosen = document.querySelector('input[name="phone_kind"]:checked');
+    return !!phone && !!chosen && chosen.value === "browser";
+  }
+  function showPhoneKind() {
+    var browser = browserPhoneChosen();
+    show($("phone-field"), !browser);
+    if (!phone) return;
+    if (browser) phone.start(); else phone.stop();
+    readyAllowed();
+  }
+  // Ready is offered only once the browser phone can take the dialer's leg.
+  function readyAllowed() {
+    var blocked = browserPhoneChosen() && !phone.isReady();
+    $("btn-ready").disabled = blocked;
+    $("btn-ready").title = blocked ? L.webphone.not_ready : "";
+  }
+  if (phone) phone.onChange(readyAllowed);
+  document.querySelectorAll('input[name="phone_kind"]').forEach(function (radio) {
+    radio.addEventListener("change", function () { formChanged = true; showPhoneKind(); });
+  });
+
   // A refused phone address is said next to the field as well as in the toast.
+  var formChanged = false;
+  $("join-form").addEventListener("input", function () { formChanged = true; });
   function join() {
-    return act("join_campaign", { campaign_id: $("campaign").value, phone: $("phone").value })
+    var address = browserPhoneChosen() ? "browser" : $("phone").value;
+    return act("join_campaign", { campaign_id: $("campaign").value, phone: address })
       .then(function (r) {
         var field = r.details && r.details.field === "phone";
         $("phone-error").textContent = field ? r.message : "";
         show($("phone-error"), field);
         $("phone").setAttribute("aria-invalid", field ? "true" : "false");
+        if (r.ok) formChanged = false;
         return r;
       });
   }
@@ -186,12 +214,14 @@
     join().then(function (r) { if (r.ok) toast(L.text.saved); });
   });
   function goReady() {
-    var joined = state.agent && state.agent.campaign_id ? Promise.resolve({ ok: true }) : join();
+    if (browserPhoneChosen() && !phone.isReady()) { toast(L.webphone.not_ready, "error"); return; }
+    var joined = state.agent && state.agent.campaign_id && !formChanged ? Promise.resolve({ ok: true }) : join();
     joined.then(function (r) {
       if (!r.ok) return;
       act("go_ready");
     });
   }
+  showPhoneKind();
   function pause() {
     act("pause", { reason: $("pause-reason").value });
   }

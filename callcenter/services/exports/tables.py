@@ -48,6 +48,7 @@ DISPOSITIONS = {
     "no_decision": _l("No decision"),
     "sale": _l("Sale"),
     "answering_machine": _l("Answering machine"),
+    "wrap_up_timeout": _l("Wrap-up timed out"),
 }
 AMD_RESULTS = {"human": _l("Person"), "machine": _l("Machine"), "not_sure": _l("Not sure")}
 AMD_ACTIONS = {

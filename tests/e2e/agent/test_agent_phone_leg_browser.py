@@ -15,6 +15,7 @@ from callcenter.db import utcnow
 from dialer.db_port import DatabaseServices
 from tests.e2e.agent.conftest import LiveFloor
 from tests.e2e.agent.test_agent_screen import log_in
+from tests.e2e.conftest import use_desk_phone
 
 SHOTS = Path(os.environ.get("CC_TEST_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="cc-shots-"))
 BUSY = "phone did not answer: 486 Busy Here"
@@ -31,12 +32,12 @@ def test_the_screen_says_the_phone_is_lost_and_calls_it_again(
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     log_in(page, live_floor)
 
-    page.fill("#phone", "pbx.example.com")
+    use_desk_phone(page, "pbx.example.com")
     page.click("#btn-join")
     page.wait_for_selector("#phone-error:not([hidden])")
     assert "SIP address" in page.text_content("#phone-error")
 
-    page.fill("#phone", "sip:1001@pbx.example.com")
+    use_desk_phone(page, "sip:1001@pbx.example.com")
     page.keyboard.press("F2")
     page.wait_for_selector("#agent-state[data-state=ready][data-phone=down]")
     assert page.is_hidden("#phone-error")

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from callcenter.models import AgentStatus, Appointment
 from tests.e2e.agent.conftest import LiveFloor
+from tests.e2e.conftest import use_desk_phone
 from tests.factories import TEST_PASSWORD
 from tests.integration.agent.agent_floor import end_call, inject_connected_call
 
@@ -31,7 +32,7 @@ def log_in(page: Any, live: LiveFloor) -> None:
     page.fill("input[name=password]", TEST_PASSWORD)
     page.click("button[type=submit]")
     page.goto(f"{live.url}/agent/")
-    page.wait_for_function("document.getElementById('conn').classList.contains('on')")
+    page.wait_for_function("() => document.getElementById('conn').classList.contains('on')")
 
 
 def wait_for(predicate: Any, timeout: float = 10.0) -> None:
@@ -44,13 +45,13 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> None:
 
 
 def walk_the_call(page: Any, live: LiveFloor, screenshot: Path) -> str:
-    page.fill("#phone", "sip:1001@pbx.local")
+    use_desk_phone(page, "sip:1001@pbx.local")
     page.keyboard.press("F2")
     page.wait_for_selector("#agent-state[data-state=ready]")
 
     call_id = inject_connected_call(live.app, live.floor)
     page.wait_for_selector("#call:not([hidden])")
-    page.wait_for_function("window.ccAgent.pops.length === 1")
+    page.wait_for_function("() => window.ccAgent.pops.length === 1")
     assert "Ahmadi" in page.text_content("#cust-name") or "احمدی" in page.text_content("#cust-name")
     assert page.locator("#history .h-item").count() >= 1
 
@@ -74,7 +75,9 @@ def walk_the_call(page: Any, live: LiveFloor, screenshot: Path) -> str:
         page.keyboard.press("Alt+KeyN")
     assert page.locator(".step-dot.current").text_content() in ("9", "۹")
     wait_for(lambda: len(live.inbox.messages) == 1)
-    page.wait_for_function("document.getElementById('follow-up-status').textContent.includes('@')")
+    page.wait_for_function(
+        "() => document.getElementById('follow-up-status').textContent.includes('@')"
+    )
 
     end_call(live.app, call_id)
     page.wait_for_selector("#countdown:not([hidden])")
@@ -126,7 +129,7 @@ def test_agent_walks_a_call_in_persian_right_to_left(live_floor: LiveFloor, brow
 def test_script_panel_sits_on_the_right_in_persian(live_floor: LiveFloor, browser: Any) -> None:
     page = browser.new_page(viewport={"width": 1440, "height": 1000})
     log_in(page, live_floor)
-    page.fill("#phone", "sip:1001@pbx.local")
+    use_desk_phone(page, "sip:1001@pbx.local")
     page.keyboard.press("F2")
     page.wait_for_selector("#agent-state[data-state=ready]")
     inject_connected_call(live_floor.app, live_floor.floor)

@@ -25,6 +25,7 @@ from callcenter.models import (
 from callcenter.services.live_floor import live_floor_of
 from tests.e2e.agent.conftest import LiveFloor
 from tests.e2e.agent.test_agent_screen import log_in
+from tests.e2e.conftest import use_desk_phone
 from tests.factories import TEST_PASSWORD
 from tests.hostile_text import SCRIPT, tag
 from tests.integration.agent.agent_floor import inject_connected_call
@@ -117,11 +118,11 @@ def test_hostile_text_shows_literally_on_the_agent_screen_and_the_floor(
     agent = open_page(browser, dialogs)
     try:
         log_in(agent, live)
-        agent.fill("#phone", "sip:1001@pbx.local")
+        use_desk_phone(agent, "sip:1001@pbx.local")
         agent.keyboard.press("F2")
         agent.wait_for_selector("#agent-state[data-state=ready]")
         inject_connected_call(live.app, live.floor)
-        agent.wait_for_function("window.ccAgent.pops.length === 1")
+        agent.wait_for_function("() => window.ccAgent.pops.length === 1")
 
         assert FIRST in text(agent, "#cust-name") and LAST in text(agent, "#cust-name")
         assert text(agent, "#cust-company") == COMPANY
@@ -143,7 +144,7 @@ def test_hostile_text_shows_literally_on_the_agent_screen_and_the_floor(
         assert PLACE in text(agent, "#read-back")
         agent.keyboard.press("Alt+KeyN")
         agent.wait_for_function(
-            "document.getElementById('step-prompt').textContent.includes('alt=place')"
+            "() => document.getElementById('step-prompt').textContent.includes('alt=place')"
         )
         assert PLACE in text(agent, "#step-prompt")
 
@@ -151,7 +152,7 @@ def test_hostile_text_shows_literally_on_the_agent_screen_and_the_floor(
         agent.select_option("#reject-reason", "other")
         agent.fill("#reject-text", REJECTION)
         agent.click("#btn-reject-save")
-        agent.wait_for_function("document.getElementById('reject-saved').textContent !== ''")
+        agent.wait_for_function("() => document.getElementById('reject-saved').textContent !== ''")
         assert REJECTION in text(agent, "#reject-saved")
 
         supervisor = open_page(browser, dialogs)

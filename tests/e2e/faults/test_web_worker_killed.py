@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from callcenter.db import Database
 from callcenter.models import Call, Campaign, Disposition, StepAction, StepOutcome, User
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import free_port, use_desk_phone
 from tests.e2e.faults import web_processes
 from tests.e2e.faults.web_processes import Gunicorn, poll
 from tests.factories import TEST_PASSWORD
@@ -40,7 +40,7 @@ EVERY_CALL_ANSWERED = {
     "CC_DIALER__SIMULATION__TALK_MEDIAN_SECONDS": "3600",
 }
 CUSTOMER = "Ms Sara Ahmadi"
-AGENT_ONLINE = "document.getElementById('conn').classList.contains('on')"
+AGENT_ONLINE = "() => document.getElementById('conn').classList.contains('on')"
 
 
 @dataclass
@@ -132,7 +132,7 @@ def test_browsers_come_back_to_the_same_call_and_step_after_a_worker_is_killed(
     log_in(agent, web.url, floor.agent_username)
     agent.goto(f"{web.url}/agent/")
     agent.wait_for_function(AGENT_ONLINE)
-    agent.fill("#phone", "sip:1001@pbx.local")
+    use_desk_phone(agent, "sip:1001@pbx.local")
     agent.keyboard.press("F2")
     agent.wait_for_selector("#agent-state[data-state=ready]")
     agent.wait_for_selector("#call:not([hidden])", timeout=30000)
@@ -202,7 +202,7 @@ def test_browsers_come_back_to_the_same_call_and_step_after_a_worker_is_killed(
     agent.check("input[name=dispo][value=no_decision]")
     agent.evaluate("window.ccAgent.state.call.fromBeforeTheBlip = true")
     agent.context.set_offline(True)
-    agent.wait_for_function("document.getElementById('conn').classList.contains('off')")
+    agent.wait_for_function("() => document.getElementById('conn').classList.contains('off')")
     agent.context.set_offline(False)
     agent_back_with_a_fresh_view(agent, "fromBeforeTheBlip")
     assert agent.is_checked("input[name=dispo][value=no_decision]")

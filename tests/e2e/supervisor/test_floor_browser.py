@@ -174,6 +174,6 @@ def test_the_floor_reads_right_to_left_in_persian(
     assert page.locator("html").get_attribute("dir") == "rtl"
     assert page.locator("h1").inner_text() == "سالن زنده"
     dials = page.locator('.tile [data-k="today.dials"]')
-    page.wait_for_function("el => el.textContent !== '—'", arg=dials.element_handle())
+    page.wait_for_function("() => el => el.textContent !== '—'", arg=dials.element_handle())
     assert re.fullmatch(r"[۰-۹٬]+", dials.inner_text()), dials.inner_text()
     page.screenshot(path=str(tmp_path / "floor-fa.png"), full_page=True)

@@ -15,6 +15,7 @@ from callcenter.db import utcnow
 from callcenter.events import CallDialing, PreviewOffered
 from callcenter.models import (
     AgentStateChange,
+    AgentStatus,
     AuditEntry,
     Call,
     Callback,
@@ -220,7 +221,7 @@ def test_resume_brings_back_the_call_step_and_notes(
     assert wrap["agent"]["state"] == "wrap_up" and wrap["call"]["call"]["state"] == "ended"
 
 
-def test_wrap_up_expiry_closes_the_call_as_no_decision(
+def test_wrap_up_expiry_closes_the_call_as_timed_out(
     agent_app: Flask, agent_socket, floor: Floor, app_session: Session
 ) -> None:
     ready(agent_socket, floor)
@@ -235,8 +236,11 @@ def test_wrap_up_expiry_closes_the_call_as_no_decision(
     reply = agent_socket.emit(
         "wrap_up_expired", {"call_id": call_id, "notes": "ran out"}, callback=True
     )
-    assert reply["code"] == "no_decision"
+    assert reply["code"] == "wrap_up_timeout"
     assert lead_state(app_session, floor.lead_id) == "retry"
+    app_session.expire_all()
+    status = app_session.get(AgentStatus, floor.agent_id)
+    assert status is not None and status.state.value == "paused"
 
 
 def test_events_are_applied_once(agent_app: Flask, agent_socket, floor: Floor) -> None:
@@ -351,5 +355,11 @@ def test_far_meeting_gets_a_printable_letter(
     log_in(supervisor, floor.supervisor_username)
     page = supervisor.get(f"/agent/letters/{letter.id}")
     assert page.status_code == 200
+    # Another team's supervisor cannot read it by counting ids.
+    stranger = make_user(app_session, Role.SUPERVISOR, username="other_floor")
+    app_session.commit()
+    other = agent_app.test_client()
+    log_in(other, stranger.username)
+    assert other.get(f"/agent/letters/{letter.id}").status_code == 404
     body = page.get_data(as_text=True)
     assert "Ms Sara Ahmadi" in body and "https://meet.example.com/abc" in body

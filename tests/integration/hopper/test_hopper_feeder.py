@@ -131,7 +131,7 @@ def test_agent_only_callback_is_offered_to_that_agent(database: Database, hopper
             call_id=None,
             outcome=CallOutcome.ANSWERED,
             disposition=lead_lifecycle.DispositionCode.CALLBACK,
-            callback_at=NOW - timedelta(minutes=30),
+            callback_at=NOW - timedelta(minutes=5),
             callback_agent_id=ids["agent"],
             actor_id=ids["agent"],
             now=NOW - timedelta(days=1),
@@ -141,6 +141,57 @@ def test_agent_only_callback_is_offered_to_that_agent(database: Database, hopper
     feeder.refill(ids["campaign"], now=NOW)
     assert mine not in _drain(feeder, ids["campaign"])
     assert _drain(feeder, ids["campaign"], agent=ids["agent"]) == [mine]
+
+
+def test_agent_only_callback_goes_to_anyone_after_the_campaigns_wait(
+    database: Database, hopper: Hopper
+) -> None:
+    ids = _seed(database)
+    with database.unit_of_work() as session:
+        campaign = session.get(Lead, ids["new"]).campaign  # type: ignore[union-attr]
+        campaign.callback_open_after_minutes = 15
+        lead = make_lead(session, campaign)
+        lead_lifecycle.claim_attempt(session, lead.id, now=NOW - timedelta(days=1))
+        lead_lifecycle.settle_attempt(
+            session,
+            lead_id=lead.id,
+            call_id=None,
+            outcome=CallOutcome.ANSWERED,
+            disposition=lead_lifecycle.DispositionCode.CALLBACK,
+            callback_at=NOW - timedelta(minutes=16),
+            callback_agent_id=ids["agent"],
+            actor_id=ids["agent"],
+            now=NOW - timedelta(days=1),
+        )
+        late = lead.id
+    feeder = HopperFeeder(database, hopper)
+    feeder.refill(ids["campaign"], now=NOW)
+    assert feeder.own_callback(ids["campaign"], agent_id=ids["agent"], now=NOW) is None
+    assert late in _drain(feeder, ids["campaign"])
+
+
+def test_own_callback_claims_only_the_agents_callbacks(database: Database, hopper: Hopper) -> None:
+    ids = _seed(database)
+    with database.unit_of_work() as session:
+        lead = make_lead(session, session.get(Lead, ids["new"]).campaign)  # type: ignore[union-attr]
+        lead_lifecycle.claim_attempt(session, lead.id, now=NOW - timedelta(days=1))
+        lead_lifecycle.settle_attempt(
+            session,
+            lead_id=lead.id,
+            call_id=None,
+            outcome=CallOutcome.ANSWERED,
+            disposition=lead_lifecycle.DispositionCode.CALLBACK,
+            callback_at=NOW - timedelta(minutes=1),
+            callback_agent_id=ids["agent"],
+            actor_id=ids["agent"],
+            now=NOW - timedelta(days=1),
+        )
+        mine = lead.id
+    feeder = HopperFeeder(database, hopper)
+    feeder.refill(ids["campaign"], now=NOW)
+    claimed = feeder.own_callback(ids["campaign"], agent_id=ids["agent"], now=NOW)
+    assert claimed is not None and claimed.lead_id == mine
+    assert feeder.own_callback(ids["campaign"], agent_id=ids["agent"], now=NOW) is None
 
 
 def test_racing_feeders_with_stale_hoppers_claim_each_attempt_once(database: Database) -> None:

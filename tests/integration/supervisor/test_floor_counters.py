@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -54,6 +54,15 @@ def floor(app: Flask, counters: LiveCounters) -> LiveFloor:
     return live
 
 
+def an_hour_within_one_local_day(floor: LiveFloor) -> datetime:
+    """The start of a busy hour (it runs about 1.5 h) that ended before now
+    and does not cross local midnight, whatever time the test runs."""
+    start = utcnow() - timedelta(hours=2)
+    while floor.local_day(start) != floor.local_day(start + timedelta(hours=1, minutes=45)):
+        start -= timedelta(minutes=30)
+    return start
+
+
 def _close(a: dict[str, float], b: dict[str, float], names: tuple[str, ...]) -> list[str]:
     """Counts exactly; seconds to SQLite's julianday precision (about 1 ms a call)."""
     return [
@@ -67,7 +76,7 @@ def test_counters_equal_the_database_after_a_busy_hour(
     app: Flask, sqlite_database: Database, floor: LiveFloor
 ) -> None:
     site = build_floor(sqlite_database, agents_count=4)
-    start = utcnow() - timedelta(hours=2)
+    start = an_hour_within_one_local_day(floor)
     day = floor.local_day(start)
     floor.ensure_built(day)
     hour = BusyHour(sqlite_database, app.extensions["cc_bus"], site, start, pace_seconds=15)
@@ -130,7 +139,7 @@ def test_machines_leave_the_live_answers_and_contacts_as_in_the_reports(
     wrap-up: the live floor counts them out of live answers and contacts at
     once, as the reports do from the rows."""
     site = build_floor(sqlite_database, agents_count=4)
-    start = utcnow() - timedelta(hours=2)
+    start = an_hour_within_one_local_day(floor)
     day = floor.local_day(start)
     floor.ensure_built(day)
     hour = BusyHour(
@@ -274,3 +283,47 @@ def test_a_call_whose_end_is_counted_before_its_start_is_counted_once_and_not_le
     assert (totals["dials"], totals["live_answers"], totals["contacts"]) == (1, 1, 1)
     assert round(totals["talk_s"]) == 30
     assert floor.counters.get_call("c-late") is None
+
+
+def test_a_dial_the_rebuild_counted_from_its_prewritten_row_is_not_counted_again(
+    app: Flask, sqlite_database: Database, floor: LiveFloor
+) -> None:
+    """Redis restarted empty while the dialer had written a call's row but its
+    call.dialing was not applied yet: the rebuild counts the row, so the late
+    event must not count the dial a second time (issue 17, item 12)."""
+    from callcenter.events import CallDialing
+    from callcenter.models import Lead
+    from callcenter.services import calls
+
+    site = build_floor(sqlite_database, leads=2)
+    with sqlite_database.read_sessions() as session:
+        first, second = session.scalars(
+            select(Lead.id).where(Lead.campaign_id == site.campaign_id).order_by(Lead.id)
+        ).all()
+    prewritten = CallDialing(
+        call_id="c-pre", campaign_id=site.campaign_id, lead_id=first, attempt=1
+    )
+    with sqlite_database.unit_of_work() as session:
+        calls.open_call(
+            session,
+            call_id="c-pre",
+            campaign_id=site.campaign_id,
+            lead_id=first,
+            attempt=1,
+            agent_id=None,
+            dialer_id="d1",
+            at=prewritten.occurred_at,
+        )
+    # The counters are new here, as after Redis restarted empty: the next event rebuilds them.
+    bus = app.extensions["cc_bus"]
+    bus.publish(
+        CallDialing(call_id="c-other", campaign_id=site.campaign_id, lead_id=second, attempt=1)
+    )
+    assert bus.wait_until_idle(10)
+    bus.publish(prewritten)
+    assert bus.wait_until_idle(10)
+    day = floor.local_day(prewritten.occurred_at)
+    with sqlite_database.read_sessions() as session:
+        db, _ = totals_from_db(session, day, tz=floor.tz)
+    assert db[site.campaign_id]["dials"] == 2
+    assert floor.counters.totals(day)[site.campaign_id]["dials"] == 2

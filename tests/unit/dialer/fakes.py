@@ -47,6 +47,7 @@ class FakeServices:
     levels: list[tuple[int, float, str]] = field(default_factory=list)
     trunk_statuses: list[dict[str, Any]] = field(default_factory=list)
     recovered: int = 0
+    sweeps: int = 0
     opened: list[str] = field(default_factory=list)
     leg_reports: list[tuple[str, int, str | None]] = field(default_factory=list)
     """(what, agent id, leg id) as the worker reported each step of a phone leg."""
@@ -129,6 +130,10 @@ class FakeServices:
         self.recovered += 1
         return "nothing to recover"
 
+    def sweep_floor(self, *, now: datetime) -> str:
+        self.sweeps += 1
+        return ""
+
 
 @dataclass
 class FakeLeads:
@@ -136,6 +141,8 @@ class FakeLeads:
     refused: set[int] = field(default_factory=set)
     claimed: list[int] = field(default_factory=list)
     given_back: list[int] = field(default_factory=list)
+    callbacks: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    """Callbacks for one agent alone, by (campaign, agent)."""
 
     def refill(self, campaign_ids: Sequence[int], *, now: datetime) -> None:
         pass
@@ -166,6 +173,13 @@ class FakeLeads:
 
     def claim_held(self, held: HeldLead, *, now: datetime) -> ClaimedLead | None:
         return self._claim(held.campaign_id, held.lead_id)
+
+    def own_callbacks(self, campaign_id: int, *, agent_id: int) -> int:
+        return len(self.callbacks.get((campaign_id, agent_id), []))
+
+    def own_callback(self, campaign_id: int, *, agent_id: int, now: datetime) -> ClaimedLead | None:
+        queue = self.callbacks.get((campaign_id, agent_id), [])
+        return self._claim(campaign_id, queue.pop(0)) if queue else None
 
     def give_back(self, held: HeldLead) -> None:
         self.given_back.append(held.lead_id)

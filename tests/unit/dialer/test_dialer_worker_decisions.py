@@ -452,3 +452,50 @@ def test_an_extension_is_called_at_the_pbx_behind_the_trunk(
     phone: str, domain: str | None, target: str
 ) -> None:
     assert phone_target(phone, domain) == target
+
+
+def test_an_agents_own_callback_is_dialed_for_them_before_the_general_leads() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY, READY])
+    h.leads.callbacks[(1, 2)] = [50]
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+
+    h.run(scenario)
+    dialing = h.bus.of(CallDialing)
+    assert (dialing[0].lead_id, dialing[0].agent_id) == (50, 2)
+    assert len(h.carrier.originated) == 2  # the callback's agent is not paced twice
+    assert h.services.agent_rows[2].phase is RESERVED
+
+
+@pytest.mark.parametrize("mode", [Mode.PROGRESSIVE, Mode.PREDICTIVE])
+def test_the_floor_sweep_runs_every_tick(mode: Mode) -> None:
+    h = Harness(mode, [READY])
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        await h.tick()
+
+    h.run(scenario)
+    assert h.services.sweeps == 2
+
+
+def test_an_agent_in_wrap_up_past_its_limit_is_not_about_to_be_free() -> None:
+    h = Harness(Mode.PREDICTIVE, [AgentPhase.WRAP_UP])
+    h.worker._plans = {1: replace(h.plan, wrap_up_limit_s=60.0)}
+
+    async def scenario(h: Harness) -> None:
+        await h.worker.refresh_agents()
+        plan = replace(h.plan, wrap_up_limit_s=60.0)
+        (view,) = h.worker.pacer_state(plan, *_no_tallies()).agents
+        assert view.status.value == "paused"  # since T0 - 99 s
+        (view,) = h.worker.pacer_state(replace(plan, wrap_up_limit_s=300.0), *_no_tallies()).agents
+        assert view.status.value == "wrapup"
+
+    h.run(scenario)
+
+
+def _no_tallies() -> tuple[object, object]:
+    from dialer.pacing import AbandonTally
+
+    return AbandonTally(0, 0), AbandonTally(0, 0)

@@ -9,9 +9,9 @@ import pytest
 
 from callcenter.settings import SettingsError, load_settings
 from dialer.embedded import carrier_for
-from dialer.sip.config import trunk_config_from
 from dialer.sip.trunk import SipTrunk, SipTrunkConfig
 from dialer.sip.ua import Timers, UaConfig
+from dialer.trunk_config import trunk_config_from
 
 SECRET = "pa55-w0rd-not-for-logs"
 

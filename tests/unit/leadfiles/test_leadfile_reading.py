@@ -188,3 +188,61 @@ def test_xlsx_without_phone_column_and_unknown_sheet():
         open_lead_file(data)
     with pytest.raises(LeadFileError, match="no sheet named 'Other'"):
         open_lead_file(make_xlsx([["phone"]]), sheet="Other")
+
+
+def _with_member(xlsx: bytes, name: str, content: bytes) -> bytes:
+    """The workbook with one more (or a replaced) ZIP member, deflated."""
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(xlsx))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+        for member in source.infolist():
+            if member.filename != name:
+                target.writestr(member, source.read(member))
+        target.writestr(name, content)
+    return out.getvalue()
+
+
+def test_an_xlsx_that_inflates_past_the_bound_is_refused_before_it_is_read():
+    from callcenter.leadfiles import readers
+
+    bomb = _with_member(
+        make_xlsx([["phone"], ["09121234567"]]),
+        "xl/padding.bin",
+        bytes(readers.MAX_XLSX_INFLATED_BYTES + 1),
+    )
+    assert len(bomb) < 2 * 1024 * 1024  # a small upload
+    with pytest.raises(LeadFileError, match="unpacks to"):
+        read(bomb, filename="leads.xlsx")
+
+
+def test_a_sheet_of_blank_rows_past_the_bound_is_refused(monkeypatch):
+    from callcenter.leadfiles import readers
+
+    monkeypatch.setattr(readers, "MAX_ROWS", 50)
+    blank_rows = "".join(
+        f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t></t></is></c></row>' for n in range(2, 60)
+    )
+    sheet = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>phone</t></is></c></row>'
+        f"{blank_rows}</sheetData></worksheet>"
+    )
+    data = _with_member(make_xlsx([["phone"]]), "xl/worksheets/sheet1.xml", sheet.encode())
+    with pytest.raises(LeadFileError, match="more than 50 rows"):
+        read(data, filename="leads.xlsx")
+
+
+def test_columns_past_the_bound_are_not_read(monkeypatch):
+    from callcenter.leadfiles import readers
+
+    monkeypatch.setattr(readers, "MAX_COLUMNS", 3)
+    wide = make_xlsx(
+        [["phone", "first_name", "last_name", "x" * 10], ["09121234567", "Sara", "Ahmadi", "y"]]
+    )
+    _, results = read(wide, filename="leads.xlsx")
+    assert [r.phone_e164 for r in results if isinstance(r, ParsedLead)] == ["+989121234567"]
+    with pytest.raises(LeadFileError, match="more than 3 columns"):
+        read(b"phone,a,b,c\n09121234567,1,2,3\n", filename="leads.csv")

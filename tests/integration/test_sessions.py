@@ -1,0 +1,179 @@
+"""A login is a server-side session: logging out, deactivation, a role
+change or a password reset end it everywhere (a copied cookie over HTTP and
+Socket.IO, and the sockets already open); redirects after login stay on the
+site; a login attempt does not tell who exists."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.models import AuditEntry, User
+from callcenter.services import accounts
+from callcenter.states import Role
+from tests.factories import TEST_PASSWORD, log_in, make_user
+
+
+def copied_cookie(source: FlaskClient, app: Flask) -> FlaskClient:
+    """Another browser holding a copy of `source`'s session cookie."""
+    thief = app.test_client()
+    cookie = source.get_cookie("session")
+    assert cookie is not None
+    thief.set_cookie("session", cookie.value)
+    return thief
+
+
+def socket_for(app: Flask, client: FlaskClient) -> Any:
+    from callcenter.extensions import socketio
+
+    return socketio.test_client(app, flask_test_client=client)
+
+
+def test_a_cookie_copied_before_logout_does_not_work_after_it(
+    app: Flask, client: FlaskClient, app_session: Session
+) -> None:
+    user = make_user(app_session, Role.AGENT)
+    app_session.commit()
+    log_in(client, user.username)
+    thief = copied_cookie(client, app)
+    assert thief.get("/agent/").status_code == 200
+    client.post("/logout")
+    assert thief.get("/agent/").status_code == 302
+    assert not socket_for(app, thief).is_connected()
+
+
+@pytest.mark.parametrize("what", ["deactivate", "demote", "reset password", "log out"])
+def test_an_open_socket_is_closed_when_its_login_ends(
+    app: Flask, client: FlaskClient, app_session: Session, what: str
+) -> None:
+    user = make_user(app_session, Role.SUPERVISOR)
+    admin = make_user(app_session, Role.ADMIN)
+    app_session.commit()
+    log_in(client, user.username)
+    socket = socket_for(app, client)
+    assert socket.is_connected()
+    target = app_session.get(User, user.id)
+    assert target is not None
+    if what == "deactivate":
+        accounts.set_active(app_session, target, False, actor=admin)
+    elif what == "demote":
+        accounts.set_role(app_session, target, Role.AGENT, actor=admin)
+    elif what == "reset password":
+        accounts.reset_password(app_session, target, actor=admin)
+    else:
+        client.post("/logout")
+    app_session.commit()
+    closed = app.extensions["cc_session_sweep"].sweep()
+    assert closed and not socket.is_connected()
+
+
+def test_other_logins_of_the_user_survive_one_logout(app: Flask, app_session: Session) -> None:
+    user = make_user(app_session, Role.AGENT)
+    app_session.commit()
+    desk, laptop = app.test_client(), app.test_client()
+    log_in(desk, user.username)
+    log_in(laptop, user.username)
+    desk.post("/logout")
+    assert laptop.get("/agent/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    ["/\t/evil.example", "//evil.example", "/\\evil.example",
+     "https://evil.example/", "javascript:alert(1)", "/\nLocation: //evil.example"],
+)  # fmt: skip
+def test_login_never_redirects_off_the_site(
+    client: FlaskClient, app_session: Session, next_url: str
+) -> None:
+    user = make_user(app_session, Role.AGENT)
+    app_session.commit()
+    response = client.post(
+        "/login",
+        query_string={"next": next_url},
+        data={"username": user.username, "password": TEST_PASSWORD},
+    )
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith("/") and not location.startswith("//"), location
+    assert "evil" not in location
+
+
+def test_the_probe_url_with_an_encoded_tab_stays_on_the_site(
+    client: FlaskClient, app_session: Session
+) -> None:
+    """Exactly the probe: /login?next=/%09/evil.example (the tab decoded)."""
+    user = make_user(app_session, Role.AGENT)
+    app_session.commit()
+    response = client.post(
+        "/login?next=/%09/evil.example",
+        data={"username": user.username, "password": TEST_PASSWORD},
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_a_path_on_the_site_is_kept_as_the_next_page(
+    client: FlaskClient, app_session: Session
+) -> None:
+    user = make_user(app_session, Role.MANAGER)
+    app_session.commit()
+    response = client.post(
+        "/login?next=/supervisor/reports?campaign=2",
+        data={"username": user.username, "password": TEST_PASSWORD},
+    )
+    assert response.headers["Location"] == "/supervisor/reports?campaign=2"
+
+
+def _login_seconds(client: FlaskClient, username: str) -> float:
+    started = time.perf_counter()
+    client.post("/login", data={"username": username, "password": "not-the-password-1"})
+    return time.perf_counter() - started
+
+
+def test_an_unknown_user_takes_as_long_and_reads_the_same_as_a_wrong_password(
+    app: Flask, app_session: Session
+) -> None:
+    """The ratio is bounded loosely (a whole password hash apart was 26x)."""
+    user = make_user(app_session, Role.AGENT)
+    app_session.commit()
+    client = app.test_client()
+    known = statistics.median(_login_seconds(client, user.username) for _ in range(4))
+    unknown = statistics.median(_login_seconds(client, "nobody_here") for _ in range(4))
+    assert unknown > known / 3, (unknown, known)
+    wrong = client.post("/login", data={"username": user.username, "password": "x" * 12})
+    missing = client.post("/login", data={"username": "nobody_here", "password": "x" * 12})
+    assert wrong.status_code == missing.status_code == 401
+    error = 'id="login-error"'
+    assert error in wrong.text and error in missing.text
+
+
+def test_a_locked_account_reads_like_a_wrong_password(app: Flask, app_session: Session) -> None:
+    user = make_user(app_session, Role.AGENT)
+    app_session.commit()
+    client = app.test_client()
+    first = client.post("/login", data={"username": user.username, "password": "x" * 12})
+    for _ in range(6):
+        locked = client.post("/login", data={"username": user.username, "password": "x" * 12})
+    assert locked.status_code == 401
+    assert _error_text(locked.text) == _error_text(first.text)
+
+
+def _error_text(page: str) -> str:
+    start = page.index('id="login-error"')
+    return page[start : page.index("</", start)]
+
+
+def test_the_typed_username_of_an_unknown_user_is_not_kept(
+    client: FlaskClient, app_session: Session
+) -> None:
+    client.post("/login", data={"username": "MyS3cretPassw0rd", "password": "x" * 12})
+    details = app_session.scalars(
+        select(AuditEntry.details).where(AuditEntry.action == "login.failed")
+    ).all()
+    assert details and all("MyS3cretPassw0rd" not in str(d) for d in details)
