@@ -441,7 +441,7 @@ class SimulatedCarrier:
         heard = agent.browser.heard()
         frequency = "none" if heard.frequency_hz is None else f"{heard.frequency_hz:.0f}"
         log.info(
-            "simulated customer %s heard the agent: %.1f s of audio, level %.1f dBFS, "
+            "simulated customer heard the agent on %s: %.1f s of audio, level %.1f dBFS, "
             "dominant frequency %s Hz",
             call.call_id,
             heard.seconds,

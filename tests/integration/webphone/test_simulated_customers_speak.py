@@ -21,7 +21,8 @@ from tests.integration.webphone.conftest import AGENT_TONE_HZ, Bench
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 HEARD_LINE = re.compile(
-    r"heard the agent: ([\d.]+) s of audio, level (-?[\d.]+) dBFS, dominant frequency (\d+) Hz"
+    r"customer heard the agent on \S+: ([\d.]+) s of audio, level (-?[\d.]+) dBFS, "
+    r"dominant frequency (\d+) Hz"
 )
 
 
