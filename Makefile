@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export CC_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export CC_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install install-dev lint audit translations
+.PHONY: run test install install-dev lint audit translations voices
 
 run: install
 	$(BIN)/callcenter run
@@ -49,3 +49,7 @@ translations: install-dev
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o callcenter/translations/messages.pot .
 	$(BIN)/pybabel update -i callcenter/translations/messages.pot -d callcenter/translations
 	$(BIN)/pybabel compile -d callcenter/translations
+
+# The simulated customers' recorded lines (needs espeak-ng and sox; the WAVs are committed).
+voices:
+	sh dialer/voices/make_voices.sh

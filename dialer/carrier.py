@@ -81,6 +81,7 @@ class OriginateRequest:
     caller_name: str | None = None  # From display name; quoted and cleaned by the carrier
     amd: AmdMode = AmdMode.OFF
     voicemail_wav: str | None = None  # the message for AMD "message"; None: the shipped one
+    locale: str | None = None  # the campaign script's (fa, en): what a simulated customer speaks
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from callcenter.db import Database
-from callcenter.models import AgentStatus, Call, Campaign, User
+from callcenter.models import AgentStatus, Call, Campaign, ScriptVersion, User
 from callcenter.services import (
     agents,
     call_recovery,
@@ -65,7 +66,8 @@ class DatabaseServices:
     def hold_campaigns(self, *, now: datetime) -> Sequence[CampaignPlan]:
         with self.database.unit_of_work() as session:
             held = dialer_fleet.hold_campaigns(session, self.dialer_id, now=now, lease=self.lease)
-            plans = [_plan(campaign) for campaign in held.campaigns]
+            locales = _script_locales(session, [campaign.id for campaign in held.campaigns])
+            plans = [_plan(campaign, locales.get(campaign.id)) for campaign in held.campaigns]
         if held.taken_over:
             summary = self.recover_lost_work(held.taken_over, now=now)
             log.warning("took over campaigns %s: %s", held.taken_over, summary or "nothing open")
@@ -210,7 +212,19 @@ class DatabaseServices:
         )
 
 
-def _plan(campaign: Campaign) -> CampaignPlan:
+def _script_locales(session: Session, campaign_ids: list[int]) -> dict[int, str]:
+    """The language of each campaign's script, in one query (not the script itself)."""
+    if not campaign_ids:
+        return {}
+    rows = session.execute(
+        select(Campaign.id, ScriptVersion.locale)
+        .join(ScriptVersion, Campaign.script_version_id == ScriptVersion.id)
+        .where(Campaign.id.in_(campaign_ids))
+    )
+    return {campaign_id: locale for campaign_id, locale in rows}
+
+
+def _plan(campaign: Campaign, locale: str | None = None) -> CampaignPlan:
     return CampaignPlan(
         id=campaign.id,
         mode=Mode(campaign.dial_mode.value),
@@ -227,4 +241,5 @@ def _plan(campaign: Campaign) -> CampaignPlan:
         amd=AmdMode(campaign.amd_mode.value),
         voicemail_wav=campaign.voicemail_wav or None,
         wrap_up_limit_s=float(campaign.wrap_up_limit_seconds),
+        locale=locale,
     )

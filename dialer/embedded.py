@@ -2,7 +2,8 @@
 (inside `callcenter run`) or as the main loop of `callcenter dialer`.
 
 Embedded (no Redis): in-process hopper and ready-agent pool, the app's
-in-process bus, the simulated carrier unless settings name a SIP trunk.
+in-process bus, the simulated carrier unless settings name a SIP trunk; the
+simulated carrier brings the built-in browser-phone gateway (``[webphone]``).
 With `redis_url` set, the hopper and the ready-agent pool live in Redis so
 several dialer processes share them."""
 
@@ -12,7 +13,7 @@ import asyncio
 import logging
 import threading
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from callcenter.bus import EventBus
 from callcenter.db import Database
@@ -25,6 +26,9 @@ from dialer.leads import HopperLeadSource
 from dialer.metrics import MeteredBus
 from dialer.simulated_carrier import SimulatedCarrier, SimulationProfile
 from dialer.worker import DialerWorker, WorkerConfig
+
+if TYPE_CHECKING:
+    from dialer.webphone import BrowserPhoneGateway
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +54,20 @@ def carrier_for(settings: Settings, *, time_scale: float = 1.0) -> Carrier:
         from dialer.trunk_config import trunk_config_from
 
         return SipTrunk(trunk_config_from(settings))
-    return SimulatedCarrier(simulation_profile(settings, time_scale=time_scale))
+    return SimulatedCarrier(
+        simulation_profile(settings, time_scale=time_scale),
+        browser_phones=browser_phone_gateway(settings),
+        language=settings.locale.default,
+    )
+
+
+def browser_phone_gateway(settings: Settings) -> BrowserPhoneGateway | None:
+    """The built-in gateway, unless the browsers use a proxy of their own (ws_url)."""
+    if not settings.webphone.enabled or settings.webphone.ws_url:
+        return None
+    from dialer.webphone import BrowserPhoneGateway
+
+    return BrowserPhoneGateway.from_settings(settings)
 
 
 def extension_domain(settings: Settings) -> str | None:

@@ -51,6 +51,7 @@ class CampaignPlan:
     wrap_up_limit_s: float | None = None
     """An agent in wrap-up longer than this is not about to be free (the
     server pauses them at the next sweep)."""
+    locale: str | None = None  # its script's language (fa, en)
 
 
 @dataclass(frozen=True)

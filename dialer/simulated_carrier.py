@@ -20,14 +20,24 @@ machine's answer is reported as a live answer (and ends ``answered``); with
 AMD on, every answer waits for a (perfect) verdict drawn from
 ``amd_decision``, and a machine is hung up or left the message after its
 greeting, ending ``machine``.
+
+Agent phones are simulated too (answered at once, no media), except browser
+phones when a gateway is given (``browser_phones``): those get a real call
+with WebRTC audio, and a customer bridged to one speaks: a short recorded
+line when bridged ("Hello? ... Yes, who is calling?", or a voicemail greeting
+and its beep) and a goodbye before hanging up. When such a bridge ends, one
+INFO line says what the customer heard from the agent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import math
 import random
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dialer.carrier import (
     AgentLegRequest,
@@ -45,6 +55,13 @@ from dialer.carrier import (
     TrunkStatus,
     utc_now,
 )
+from dialer.sip.outcomes import outcome_for_status
+from dialer.voices import Line, language_of, pcm8k
+
+if TYPE_CHECKING:
+    from dialer.webphone import BrowserLeg, BrowserPhoneGateway, LegEvent
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -117,13 +134,24 @@ class _SimCall:
     task: asyncio.Task[None] | None = None
     bridged_to: str | None = None
     hangup: asyncio.Event = field(default_factory=asyncio.Event)
+    browser: BrowserLeg | None = None  # an agent leg to a browser phone
+    language: str = "en"  # what a customer speaks
 
 
 class SimulatedCarrier:
     """:class:`dialer.carrier.Carrier` with simulated customers and agent phones."""
 
-    def __init__(self, profile: SimulationProfile | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        profile: SimulationProfile | None = None,
+        seed: int | None = None,
+        *,
+        browser_phones: BrowserPhoneGateway | None = None,
+        language: str = "fa",
+    ) -> None:
         self.profile = profile or SimulationProfile()
+        self.browser_phones = browser_phones
+        self.language = language
         self._rng = random.Random(seed)
         self._calls: dict[str, _SimCall] = {}
         self._agents: dict[str, _SimCall] = {}
@@ -131,6 +159,11 @@ class SimulatedCarrier:
         self._started = False
 
     async def start(self) -> None:
+        if self.browser_phones is not None:
+            try:
+                await self.browser_phones.start()
+            except OSError as exc:  # e.g. the port is taken: the rest still runs
+                log.error("browser phone gateway not started, no browser phone can answer: %s", exc)
         self._started = True
 
     async def stop(self) -> None:
@@ -139,6 +172,8 @@ class SimulatedCarrier:
         tasks = [c.task for c in [*self._calls.values(), *self._agents.values()] if c.task]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self.browser_phones is not None:
+            await self.browser_phones.stop()  # hangs up the browser legs; each reports ended
         self._started = False
 
     def health(self) -> TrunkHealth:
@@ -169,6 +204,7 @@ class SimulatedCarrier:
         if request.call_id in self._calls:
             raise CarrierError(f"call {request.call_id} already exists")
         call = _SimCall(request.call_id, on_progress, self._pick_fate(), AmdMode(request.amd))
+        call.language = language_of(request.locale, self.language)
         self._calls[request.call_id] = call
         self._emit(call, "dialing")
         profile = self.profile
@@ -208,7 +244,7 @@ class SimulatedCarrier:
                     return
             self._emit(call, "answered", sip_status=200, sip_reason="OK", amd=verdict)
             hold = message if call.fate == "machine" else talk
-            by_us = await self._wait(call, hold * scale)
+            by_us = await self._hold(call, hold * scale)
             self._end(call, Outcome.ANSWERED, 200, "local hangup" if by_us else "remote hangup")
         except asyncio.CancelledError:
             self._end(call, Outcome.FAILED, None, "carrier stopped")
@@ -234,6 +270,21 @@ class SimulatedCarrier:
         self._end(call, Outcome.MACHINE, 200, "answering machine", amd=verdict)
         return verdict
 
+    async def _hold(self, call: _SimCall, seconds: float) -> bool:
+        """Stay on the line; a person says goodbye into a browser phone before
+        hanging up. True if the dialer hung up meanwhile."""
+        if call.fate != "answer":
+            return await self._wait(call, seconds)
+        goodbye = pcm8k(call.language, Line.GOODBYE)
+        lead = min(seconds, len(goodbye) / 16000 + 0.5)
+        if await self._wait(call, seconds - lead):
+            return True
+        agent = self._agents.get(call.bridged_to or "")
+        if agent is not None and agent.browser is not None:
+            agent.browser.stop_playing()
+            agent.browser.play(goodbye)
+        return await self._wait(call, lead)
+
     @staticmethod
     async def _wait(call: _SimCall, seconds: float) -> bool:
         """Sleep; True if the dialer hung up meanwhile."""
@@ -257,6 +308,7 @@ class SimulatedCarrier:
         if bridged is not None:
             agent = self._agents.get(bridged)
             if agent is not None:
+                self._bridge_over(call, agent)
                 agent.bridged_to = None
         call.phase = "ended"
         self._calls.pop(call.call_id, None)
@@ -305,17 +357,53 @@ class SimulatedCarrier:
         leg = _SimCall(request.agent_leg_id, on_progress, "agent")
         self._agents[request.agent_leg_id] = leg
         self._emit(leg, "dialing")
+        phones = self.browser_phones
+        if phones is not None and phones.handles(request.agent_uri):
+            on_event = functools.partial(self._browser_event, leg)
+            leg.browser = await phones.call(request.agent_uri, on_event, leg_id=leg.call_id)
+            if leg.phase == "ended":  # disconnected while the call was being placed
+                await leg.browser.hang_up()
+            return
         leg.phase = "answered"
         self._emit(leg, "answered", sip_status=200, sip_reason="OK")
 
+    def _browser_event(self, leg: _SimCall, event: LegEvent) -> None:
+        """A browser leg's steps, reported as a SIP agent leg's would be."""
+        if leg.phase == "ended":
+            return
+        if event.kind == "ringing":
+            leg.phase = "ringing"
+            self._emit(leg, "ringing", sip_status=event.status, sip_reason=event.reason)
+        elif event.kind == "answered":
+            leg.phase = "answered"
+            self._emit(leg, "answered", sip_status=event.status, sip_reason=event.reason)
+        else:
+            if leg.phase == "answered":
+                outcome = Outcome.ANSWERED
+            else:
+                outcome = outcome_for_status(event.status) if event.status else Outcome.FAILED
+            self._agent_ended(leg, outcome, event.status, event.reason)
+
+    def _agent_ended(
+        self, leg: _SimCall, outcome: Outcome, status: int | None, reason: str
+    ) -> None:
+        self._agents.pop(leg.call_id, None)
+        bridged = leg.bridged_to
+        call = self._calls.get(bridged) if bridged is not None else None
+        if call is not None:
+            self._bridge_over(call, leg)
+            call.bridged_to = None
+        leg.phase = "ended"
+        self._emit(leg, "ended", outcome, status, reason, bridged)
+
     async def disconnect_agent(self, agent_leg_id: str) -> None:
-        leg = self._agents.pop(agent_leg_id, None)
+        leg = self._agents.get(agent_leg_id)
         if leg is None:
             return
-        if leg.bridged_to is not None and leg.bridged_to in self._calls:
-            self._calls[leg.bridged_to].bridged_to = None
-        leg.phase = "ended"
-        self._emit(leg, "ended", Outcome.ANSWERED, 200, "local hangup", leg.bridged_to)
+        if leg.browser is not None:
+            await leg.browser.hang_up()  # its ended event reports the leg
+            return
+        self._agent_ended(leg, Outcome.ANSWERED, 200, "local hangup")
 
     async def bridge(self, call_id: str, agent_leg_id: str) -> None:
         call = self._calls.get(call_id)
@@ -326,7 +414,12 @@ class SimulatedCarrier:
             raise CarrierError(f"no agent leg {agent_leg_id}")
         if agent.bridged_to not in (None, call_id):
             raise CarrierError(f"agent leg {agent_leg_id} is bridged to {agent.bridged_to}")
+        first = agent.bridged_to is None
         call.bridged_to, agent.bridged_to = agent_leg_id, call_id
+        if first and agent.browser is not None:
+            agent.browser.reset_heard()
+            line = Line.MACHINE if call.fate == "machine" else Line.HELLO
+            agent.browser.play(pcm8k(call.language, line))
 
     async def unbridge(self, call_id: str) -> None:
         call = self._calls.get(call_id)
@@ -334,5 +427,25 @@ class SimulatedCarrier:
             return
         agent = self._agents.get(call.bridged_to)
         if agent is not None:
+            self._bridge_over(call, agent)
             agent.bridged_to = None
         call.bridged_to = None
+
+    @staticmethod
+    def _bridge_over(call: _SimCall, agent: _SimCall) -> None:
+        """The customer stops speaking into the agent's browser phone and says
+        what they heard."""
+        if agent.browser is None:
+            return
+        agent.browser.stop_playing()
+        heard = agent.browser.heard()
+        frequency = "none" if heard.frequency_hz is None else f"{heard.frequency_hz:.0f}"
+        log.info(
+            "simulated customer heard the agent on %s: %.1f s of audio, level %.1f dBFS, "
+            "dominant frequency %s Hz",
+            call.call_id,
+            heard.seconds,
+            heard.level_dbfs,
+            frequency,
+            extra={"call_id": call.call_id},
+        )

@@ -667,6 +667,7 @@ class DialerWorker:
             caller_name=plan.caller_name,
             amd=plan.amd,
             voicemail_wav=plan.voicemail_wav,
+            locale=plan.locale,
         )
         try:
             await self.carrier.originate(request, self.on_progress)
