@@ -19,6 +19,7 @@ from tests.integration.webphone.topology import (
     SIP_PORT,
     TURN_PORT,
     WS_PORT,
+    WSS_PORT,
     Customer,
     Daemon,
     start_coturn,
@@ -41,6 +42,10 @@ class Relay:
     @property
     def ws_url(self) -> str:
         return f"ws://{self.ns.peer_address}:{WS_PORT}"
+
+    @property
+    def wss_url(self) -> str:
+        return f"wss://{self.ns.peer_address}:{WSS_PORT}"
 
     def agent_uri(self, agent_id: int) -> str:
         """[webphone] agent_uri for this Kamailio."""

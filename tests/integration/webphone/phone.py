@@ -66,9 +66,10 @@ def harness_server() -> Iterator[str]:
         server.server_close()
 
 
-def chromium_args(microphone_wav: Path) -> list[str]:
+def chromium_args(microphone_wav: Path, *extra: str) -> list[str]:
     return [
         *CHROMIUM_ARGS,
+        *extra,
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={microphone_wav}",
@@ -77,14 +78,14 @@ def chromium_args(microphone_wav: Path) -> list[str]:
 
 
 @asynccontextmanager
-async def chromium(microphone_wav: Path) -> AsyncIterator[Any]:
+async def chromium(microphone_wav: Path, *extra_args: str) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=chromium_args(microphone_wav)
+            executable_path=CHROMIUM, args=chromium_args(microphone_wav, *extra_args)
         )
         try:
             yield browser

@@ -88,10 +88,15 @@ async def bridge_agent_and_customer(trunk: SipTrunk, relay: Relay, tag: str) -> 
 
 
 async def registered_phone(
-    browser: Any, harness_url: str, relay: Relay, pc_config: dict[str, Any] | None = None
+    browser: Any,
+    harness_url: str,
+    relay: Relay,
+    pc_config: dict[str, Any] | None = None,
+    ws_url: str | None = None,
 ) -> BrowserPhone:
     phone = await open_phone(browser, harness_url)
-    await phone.start(relay.ws_url, credentials(SECRET, AGENT_ID), AGENT_ID, pc_config)
+    minted = credentials(SECRET, AGENT_ID)
+    await phone.start(ws_url or relay.ws_url, minted, AGENT_ID, pc_config)
     state = await phone.until("phone.registered || phone.registrationFailures.length > 0")
     assert state["registered"], (state, relay.logs())
     return phone
@@ -352,3 +357,31 @@ def test_a_remote_agent_through_turn(
     assert result["stats"]["inbound"]["packetsReceived"] > 100, result
     assert result["heard"] is not None and abs(result["heard"]["hz"] - CUSTOMER_TONE_HZ) < 15
     assert result["from_agent"] > 100, result
+
+
+def test_the_phone_over_secure_websocket(
+    network: Network, relay: Relay, customer: Customer, harness_url: str, agent_microphone: Path
+):
+    """wss:// as browsers need it outside localhost: Kamailio's tls module
+    (WITH_TLS), here with a self-signed certificate the browser is told to
+    accept."""
+
+    async def go() -> dict[str, Any]:
+        async with chromium(agent_microphone, "--ignore-certificate-errors") as browser:
+            phone = await registered_phone(browser, harness_url, relay, ws_url=relay.wss_url)
+            async with running_trunk(network, customer) as trunk:
+                legs = await bridge_agent_and_customer(trunk, relay, "7")
+                await asyncio.sleep(2)
+                heard, stats = await phone.dominant(), await phone.stats()
+                from_agent = trunk.media_stats(legs.agent_leg)["received"]
+                await trunk.hang_up(legs.call_id)
+                await trunk.disconnect_agent(legs.agent_leg)
+                await asyncio.wait_for(legs.agent.ended.wait(), 10)
+                browser_state = await phone.until("phone.calls[0].state === 'ended'")
+        return {"heard": heard, "stats": stats, "from_agent": from_agent, "browser": browser_state}
+
+    result = asyncio.run(go())
+    assert result["heard"] is not None and abs(result["heard"]["hz"] - CUSTOMER_TONE_HZ) < 15
+    assert result["stats"]["inbound"]["packetsReceived"] > 50, result
+    assert result["from_agent"] > 50, result
+    assert result["browser"]["calls"][0]["endedBy"] == "remote", result

@@ -36,6 +36,7 @@ RELAY_SUBNET = "10.231.50"
 CUSTOMER_SUBNET = "10.231.51"
 SIP_PORT = 5060
 WS_PORT = 8080
+WSS_PORT = 8443
 TURN_PORT = 3478
 RTPENGINE_NG_PORT = 2223
 # The dialer's SIP port and RTP range: below the kernel's ephemeral ports, so
@@ -116,7 +117,7 @@ def start_rtpengine(ns: Netns, workdir: Path) -> Daemon:
     return daemon
 
 
-def kamailio_defines(ns: Netns, dialer_net: str, secret: str) -> list[str]:
+def kamailio_defines(ns: Netns, dialer_net: str, secret: str, tls: TlsFiles) -> list[str]:
     """The -A defines an operator sets, here for the namespace's address."""
     defines = {
         "LISTEN_SIP": f"udp:{ns.peer_address}:{SIP_PORT}",
@@ -125,19 +126,51 @@ def kamailio_defines(ns: Netns, dialer_net: str, secret: str) -> list[str]:
         "RTPENGINE_SOCK": f'"udp:127.0.0.1:{RTPENGINE_NG_PORT}"',
         "WEBPHONE_SECRET": f'"{secret}"',
         "MODULES": f'"{modules_dir()}"',
+        "WITH_TLS": "",
+        "LISTEN_WSS": f"tls:{ns.peer_address}:{WSS_PORT}",
+        "TLS_CERT": f'"{tls.certificate}"',
+        "TLS_KEY": f'"{tls.key}"',
     }
-    return [arg for name, value in defines.items() for arg in ("-A", f"{name}={value}")]
+    return [
+        arg
+        for name, value in defines.items()
+        for arg in ("-A", f"{name}={value}" if value else name)
+    ]
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    certificate: Path
+    key: Path
+
+
+def self_signed_certificate(workdir: Path, address: str) -> TlsFiles:
+    """A certificate for ``address`` (browsers are told to accept it)."""
+    files = TlsFiles(workdir / "cert.pem", workdir / "key.pem")
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-keyout", str(files.key), "-out", str(files.certificate),
+            "-subj", f"/CN={address}", "-addext", f"subjectAltName=IP:{address}",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return files
 
 
 def start_relay_kamailio(ns: Netns, workdir: Path, dialer_net: str, secret: str) -> Kamailio:
-    """deploy/webphone/kamailio.cfg as shipped, with the operator's defines."""
+    """deploy/webphone/kamailio.cfg as shipped, with the operator's defines
+    (ws:// and wss://)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    tls = self_signed_certificate(workdir, ns.peer_address)
     return start_kamailio(
         (DEPLOY / "kamailio.cfg").read_text(),
         workdir,
         ns.peer_address,
         SIP_PORT,
         wrapper=ns.command([]),
-        args=kamailio_defines(ns, dialer_net, secret),
+        args=kamailio_defines(ns, dialer_net, secret, tls),
     )
 
 
