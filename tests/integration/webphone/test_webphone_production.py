@@ -305,6 +305,38 @@ def test_a_register_with_bad_credentials_is_refused(
     assert state["failures"] == [expected], (case, state)
 
 
+def test_only_the_dialer_calls_browsers_and_browsers_call_no_one(
+    network: Network, relay: Relay, customer: Customer, harness_url: str, agent_microphone: Path
+):
+    """An INVITE from an address outside DIALER_NET, and one from a
+    registered browser, are refused (403)."""
+
+    async def go() -> tuple[Recorder, dict[str, Any]]:
+        async with chromium(agent_microphone) as browser:
+            phone = await registered_phone(browser, harness_url, relay)
+            # This host's end toward the relay: not the dialer's address.
+            stranger = dialer_trunk(customer.uri, network.relay_ns.host_address)
+            await stranger.start()
+            agent = Recorder()
+            try:
+                await stranger.connect_agent(
+                    AgentLegRequest("agent-leg-8", relay.agent_uri(AGENT_ID)), agent
+                )
+                await asyncio.wait_for(agent.ended.wait(), 5)
+            finally:
+                await stranger.stop()
+            await phone.page.evaluate(
+                "target => phone.call(target)", f"sip:{CUSTOMER_NUMBER}@{relay.ns.peer_address}"
+            )
+            await phone.until("phone.outgoing.state !== 'calling'")
+            outgoing = dict(await phone.page.evaluate("phone.outgoing"))
+        return agent, outgoing
+
+    agent, outgoing = asyncio.run(go())
+    assert agent.phases == ["dialing", "ended"] and agent.final.sip_status == 403, agent.events
+    assert outgoing == {"state": "failed", "cause": "Rejected"}, outgoing
+
+
 def test_calling_an_agent_whose_browser_is_not_registered_fails_at_once(
     network: Network, relay: Relay, customer: Customer
 ):
