@@ -367,7 +367,6 @@ def start_rtpengine(workdir: Path, ng_port: int) -> subprocess.Popen[bytes]:
             "--log-level=4",
             "--foreground",
             "--log-stderr",
-            "--pidfile=none",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

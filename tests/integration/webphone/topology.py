@@ -108,7 +108,6 @@ def start_rtpengine(ns: Netns, workdir: Path) -> Daemon:
             f"--listen-ng=127.0.0.1:{RTPENGINE_NG_PORT}",
             "--foreground",
             "--log-stderr",
-            "--pidfile=none",
         ],
         workdir,
         ns,
