@@ -154,9 +154,15 @@ def registrar_config(
 
 
 def start_kamailio(
-    config: str, workdir: Path, host: str, port: int, wrapper: Sequence[str] = ()
+    config: str,
+    workdir: Path,
+    host: str,
+    port: int,
+    wrapper: Sequence[str] = (),
+    args: Sequence[str] = (),
 ) -> Kamailio:
-    """Run kamailio (inside ``wrapper``, e.g. ``ip netns exec NS``) until it answers.
+    """Run kamailio (inside ``wrapper``, e.g. ``ip netns exec NS``) until it answers;
+    ``args`` go on its command line (e.g. ``-A NAME=VALUE`` defines).
 
     The probe is an INFO (some configurations drop OPTIONS on purpose)."""
     binary = shutil.which("kamailio") or (
@@ -170,7 +176,19 @@ def start_kamailio(
     log = workdir / "kamailio.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [*wrapper, binary, "-f", str(cfg), "-DD", "-E", "-Y", str(workdir), "-w", str(workdir)],
+            [
+                *wrapper,
+                binary,
+                "-f",
+                str(cfg),
+                "-DD",
+                "-E",
+                "-Y",
+                str(workdir),
+                "-w",
+                str(workdir),
+                *args,
+            ],
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
