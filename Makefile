@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export CC_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export CC_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install install-dev lint audit translations voices
+.PHONY: run test test-fast install install-dev lint audit translations voices
 
 run: install
 	$(BIN)/callcenter run
@@ -15,7 +15,12 @@ run: install
 # A file's tests stay in one worker: each file that makes network namespaces
 # has subnets of its own (10.231.x), which two workers must not make at once.
 test: install-dev
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:randomly
+
+# The tests that need no PostgreSQL, Redis, sipp, browser, namespace or process
+# of their own (tests/lanes.py marks them), in a random order each run.
+test-fast: install-dev
+	$(BIN)/python -m pytest -n 2 -m fast
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -403,6 +403,7 @@ def load_settings(
     _fill_database_url(settings)
     _check_database_url(settings.database_url)
     settings.database_url = with_installed_driver(settings.database_url)
+    _check_webphone_secret(settings)
     _fill_secret_key(settings)
     return settings
 
@@ -483,6 +484,17 @@ def _check_database_url(url: str) -> None:
 
 
 MIN_PRODUCTION_SECRET_KEY = 32
+
+
+def _check_webphone_secret(settings: Settings) -> None:
+    """Kamailio and coturn check the browser phones' credentials with a
+    secret they are given; one derived from secret_key they cannot know."""
+    phone = settings.webphone
+    if settings.is_production and phone.enabled and phone.ws_url and phone.secret is None:
+        raise SettingsError(
+            "CC_WEBPHONE__SECRET must be set in production when webphone.ws_url names a "
+            "proxy (the same secret as Kamailio's auth_ephemeral and coturn's static-auth-secret)"
+        )
 
 
 def _fill_secret_key(settings: Settings) -> None:

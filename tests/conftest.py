@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
@@ -21,10 +22,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from callcenter import migrate
+from callcenter.auth import passwords
 from callcenter.db import Base, Database, with_installed_driver
 from callcenter.settings import Settings, load_settings
 
-pytest_plugins = ["tests.factories"]
+pytest_plugins = ["tests.factories", "tests.lanes"]
+
+# Argon2id stays the KDF in tests, at its cheapest cost: users are made and
+# log in thousands of times, at ~0.1 s a hash with the production cost (which
+# tests/unit/test_passwords.py checks). Processes the tests start use the real one.
+PRODUCTION_HASHER = passwords._hasher
+passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"

@@ -59,6 +59,15 @@ def test_config_file_is_read_between_defaults_and_environment(tmp_path: Path) ->
             {"CC_ENV": "production", "CC_SECRET_KEY": "x", "CC_DATABASE_URL": "postgresql://h/db"},
             "CC_SECRET_KEY must be at least 32 characters",
         ),
+        (
+            {
+                "CC_ENV": "production",
+                "CC_SECRET_KEY": "k" * 40,
+                "CC_DATABASE_URL": "postgresql://h/db",
+                "CC_WEBPHONE__WS_URL": "wss://sip.example.net:8443",
+            },
+            "CC_WEBPHONE__SECRET must be set",
+        ),
         ({"CC_WEB__PORT": "seventy"}, "setting web.port (CC_WEB__PORT)"),
         ({"CC_LOCALE__TIMEZONE": "Mars/Olympus"}, "unknown time zone"),
         ({"CC_ENV": "staging"}, "setting env (CC_ENV)"),

@@ -72,6 +72,7 @@ def _close(a: dict[str, float], b: dict[str, float], names: tuple[str, ...]) -> 
     ]
 
 
+@pytest.mark.slow  # a simulated busy hour
 def test_counters_equal_the_database_after_a_busy_hour(
     app: Flask, sqlite_database: Database, floor: LiveFloor
 ) -> None:
@@ -132,6 +133,7 @@ def test_counters_equal_the_database_after_a_busy_hour(
     assert fresh.agents()[site.agent_ids[0]]["state"] == "logged_out"
 
 
+@pytest.mark.slow  # a simulated busy hour
 def test_machines_leave_the_live_answers_and_contacts_as_in_the_reports(
     app: Flask, sqlite_database: Database, floor: LiveFloor
 ) -> None:
