@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from scripts.greetings import DEFAULT_TZ, greeting
 from scripts.model import Script, Step
-from scripts.placeholders import render
+from scripts.placeholders import render, render_for_customer
 
 
 def render_prompt(step: Step, context: Mapping[str, object]) -> str:
@@ -20,8 +20,9 @@ def render_tips(step: Step, context: Mapping[str, object]) -> list[str]:
 
 
 def render_message(step: Step, name: str, context: Mapping[str, object]) -> str:
-    """One of step 9's messages: 'email_subject', 'email_body', 'letter_body'."""
-    return render(step.message(name), context)
+    """One of step 9's messages: 'email_subject', 'email_body', 'letter_body',
+    for the customer: never with a `[name]` gap in it."""
+    return render_for_customer(step.message(name), context)
 
 
 def call_context(

@@ -52,3 +52,53 @@ def render(template: str, context: Mapping[str, object]) -> str:
         text = "" if value is None else str(value)
         rendered.append(text if text.strip() else missing_marker(field))
     return "".join(rendered)
+
+
+FACTS = frozenset(
+    {"contact_number", "email", "place", "slot_1", "slot_2", "appointment_day",
+     "appointment_date", "appointment_time"}
+)  # fmt: skip
+"""What a sentence to a customer is about: without it the sentence is left out."""
+
+
+def render_for_customer(template: str, context: Mapping[str, object]) -> str:
+    """For the customer's email, letter and invite: no `[name]` gap ever
+    reaches them. A line that needs a missing fact (a contact number, say) is
+    left out; another missing value (a title) is left blank."""
+    try:
+        parts = list(_FORMATTER.parse(template))
+    except ValueError:
+        return template
+    lines: list[str] = []
+    current: list[str] = []
+    dropped = False
+    for literal, field, _, _ in parts:
+        for index, piece in enumerate(literal.split("\n")):
+            if index:
+                lines.append("" if dropped else "".join(current))
+                current, dropped = [], False
+            current.append(piece)
+        if field is None:
+            continue
+        value = context.get(field)
+        text = "" if value is None else str(value).strip()
+        if not text and field in FACTS:
+            dropped = True
+        current.append(text)
+    lines.append("" if dropped else "".join(current))
+    return _tidy("\n".join(_collapse_spaces(line) for line in lines))
+
+
+def _collapse_spaces(line: str) -> str:
+    indent = line[: len(line) - len(line.lstrip(" "))]
+    return indent + " ".join(line.split()) if line.strip() else ""
+
+
+def _tidy(text: str) -> str:
+    """At most one blank line in a row (a dropped line leaves none behind)."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        if not line and out and not out[-1]:
+            continue
+        out.append(line)
+    return "\n".join(out)
