@@ -407,9 +407,11 @@ def state_payload(
         pause_reason = session.get(PauseReason, status.pause_reason)
         limit = pause_reason.limit_minutes if pause_reason else None
     agent = session.get(User, status.agent_id)
+    campaign = session.get(Campaign, status.campaign_id) if status.campaign_id else None
     return {
         "agent_id": status.agent_id,
         "campaign_id": status.campaign_id,
+        "campaign_status": str(campaign.status) if campaign is not None else None,
         "state": str(status.state),
         "from_state": str(from_state) if from_state else None,
         "since": status.since.isoformat(),

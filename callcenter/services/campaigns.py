@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from callcenter.calling_windows import CallingWindows, CallingWindowsError
 from callcenter.errors import Conflict, InvalidInput, NotFound
 from callcenter.models import (
+    AgentStatus,
     AmdMode,
     Campaign,
     CampaignStatus,
@@ -25,6 +26,8 @@ from callcenter.models import (
     Team,
     User,
 )
+from callcenter.realtime import emit_after_commit
+from callcenter.realtime.rooms import agent_room
 from callcenter.services import audit
 
 MIN_RING_TIMEOUT_SECONDS = 15
@@ -211,6 +214,7 @@ def set_status(
     old = campaign.status
     campaign.status = status
     session.flush()
+    _tell_its_agents(session, campaign)
     audit.record(
         session,
         f"campaign.{_STATUS_ACTIONS[status]}",
@@ -219,6 +223,24 @@ def set_status(
         target_id=campaign.id,
         details={"from": str(old), "to": str(status)},
     )
+
+
+CAMPAIGN_STATUS_EVENT = "campaign_status"
+
+
+def _tell_its_agents(session: Session, campaign: Campaign) -> None:
+    """The agents working on it see at once that it paused (no calls will
+    come) or resumed, instead of waiting in Ready for nothing."""
+    agent_ids = session.scalars(
+        select(AgentStatus.agent_id).where(AgentStatus.campaign_id == campaign.id)
+    ).all()
+    for agent_id in agent_ids:
+        emit_after_commit(
+            session,
+            CAMPAIGN_STATUS_EVENT,
+            {"campaign_id": campaign.id, "name": campaign.name, "status": str(campaign.status)},
+            room=agent_room(agent_id),
+        )
 
 
 _STATUS_ACTIONS = {

@@ -86,6 +86,7 @@
   function closeCall(callId) {
     clearTimeout(state.draftTimer);
     localStorage.removeItem("cc-notes-" + callId);
+    localStorage.removeItem("cc-dispo-" + callId);
     state.call = null;
     state.wrapDeadline = null;
     ws.classList.remove("wrapping");
@@ -133,6 +134,8 @@
     badge.textContent = label;
     ws.dataset.state = agent.state;
     if (agent.campaign_id) $("campaign").value = String(agent.campaign_id);
+    var campaignOption = $("campaign").selectedOptions[0];
+    showCampaignNotice(agent.campaign_status, campaignOption ? campaignOption.textContent : "");
     showPhoneAlert(agent);
   }
 
@@ -245,6 +248,8 @@
   });
 
   function renderPop(pop) {
+    var another = !state.call || state.call.call.id !== pop.call.id;
+    if (another) forgetLastCall();
     state.call = pop;
     state.preview = null;
     state.chosenSlot = null;
@@ -263,10 +268,21 @@
     renderBooking(pop.booking);
     var local = localStorage.getItem("cc-notes-" + pop.call.id);
     $("notes").value = local !== null && local.length >= (pop.notes || "").length ? local : (pop.notes || "");
-    document.querySelectorAll('input[name="dispo"]').forEach(function (r) { r.checked = false; });
+    var chosen = localStorage.getItem("cc-dispo-" + pop.call.id);
+    document.querySelectorAll('input[name="dispo"]').forEach(function (r) { r.checked = r.value === chosen; });
+    if (chosen) syncDisposition();
     $("dispo-status").textContent = "";
     showRejection(pop.rejection);
     updateCallPhase();
+  }
+
+  // What the last call left on screen is not the next call's.
+  function forgetLastCall() {
+    $("notes-saved").textContent = "";
+    $("callback-at").value = "";
+    $("callback-jalali").textContent = "";
+    show($("callback-box"), false);
+    $("reject-text").value = "";
   }
 
   function renderFields(box, fields) {
@@ -420,13 +436,14 @@
     state.slots = booking.slots || [];
     [1, 2].forEach(function (n) {
       var b = $("slot-" + n), slot = state.slots[n - 1];
-      show(b, !!slot);
+      show(b, !!slot && !booking.appointment);
       b.classList.remove("chosen");
       if (!slot) return;
       b.textContent = slot.label; b.title = slot.full; b.dataset.start = slot.start;
       b.insertBefore(el("kbd", null, n === 1 ? "Alt+Q" : "Alt+W"), b.firstChild);
     });
     show($("slot-other"), false);
+    show($("btn-more-slots"), !booking.appointment);
     $("btn-book").disabled = true;
     if (!state.slots.length && !booking.appointment) toast(L.text.no_slots);
     var a = booking.appointment;
@@ -568,7 +585,12 @@
     if (code === "not_interested" && !state.call.rejection) show($("reject-box"), true);
     $("btn-dispose").disabled = !code || !state.call || state.call.call.state !== "ended";
   }
-  document.querySelectorAll('input[name="dispo"]').forEach(function (r) { r.addEventListener("change", syncDisposition); });
+  document.querySelectorAll('input[name="dispo"]').forEach(function (r) {
+    r.addEventListener("change", function () {
+      if (state.call) localStorage.setItem("cc-dispo-" + state.call.call.id, selectedDisposition() || "");
+      syncDisposition();
+    });
+  });
   $("callback-at").addEventListener("input", function () {
     var d = this.value ? new Date(this.value) : null;
     $("callback-jalali").textContent = d && !isNaN(d) ? new Intl.DateTimeFormat(
@@ -602,6 +624,20 @@
     }
   });
 
+  /* --- the campaign paused or resumed ---------------------------------------------- */
+  function showCampaignNotice(status, name) {
+    var paused = status === "paused";
+    show($("campaign-notice"), paused);
+    $("campaign-notice-text").textContent = paused ? fmt(L.text.campaign_paused, { name: name }) : "";
+  }
+  socket.on("campaign_status", function (data) {
+    window.ccAgent.events.push(["campaign_status", data]);
+    if (!state.agent || state.agent.campaign_id !== data.campaign_id) return;
+    state.agent.campaign_status = data.status;
+    showCampaignNotice(data.status, data.name);
+    if (data.status === "active") toast(fmt(L.text.campaign_resumed, { name: data.name }), "ok");
+  });
+
   /* --- a message from a supervisor -------------------------------------------------- */
   socket.on("supervisor_message", function (data) {
     window.ccAgent.events.push(["supervisor_message", data]);
@@ -614,6 +650,9 @@
   /* --- preview mode ----------------------------------------------------------------- */
   socket.on("preview_offer", function (data) { renderPreview(data); layout(); });
   function renderPreview(data) {
+    if (state.preview && state.preview.lead.id !== data.lead.id) {
+      toast(fmt(L.text.preview_changed, { name: data.customer.name }));
+    }
     state.preview = data;
     var c = data.customer;
     $("pv-name").textContent = c.name;

@@ -18,7 +18,7 @@ from callcenter.models import AgentStatus, Appointment
 from tests.e2e.agent.conftest import LiveFloor
 from tests.e2e.conftest import use_desk_phone
 from tests.factories import TEST_PASSWORD
-from tests.integration.agent.agent_floor import end_call, inject_connected_call
+from tests.integration.agent.agent_floor import end_call, inject_connected_call, new_lead
 
 # Screenshots for docs/ only when asked: CC_TEST_SCREENSHOT_DIR=docs make test
 SHOTS = Path(os.environ.get("CC_TEST_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="cc-shots-"))
@@ -141,3 +141,52 @@ def test_script_panel_sits_on_the_right_in_persian(live_floor: LiveFloor, browse
         page.evaluate("getComputedStyle(document.getElementById('script-panel')).direction")
         == "rtl"
     )
+
+
+@pytest.mark.parametrize("live_floor", ["en"], indirect=True)
+def test_a_reload_keeps_the_choices_and_a_paused_campaign_is_said(
+    live_floor: LiveFloor, browser: Any
+) -> None:
+    """What the agent chose survives a reload; nothing of one call is left on
+    screen for the next; the agent is told at once that the campaign paused."""
+    from callcenter.models import Campaign, CampaignStatus
+    from callcenter.services import campaigns
+
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    log_in(page, live_floor)
+    use_desk_phone(page, "sip:1001@pbx.local")
+    page.keyboard.press("F2")
+    page.wait_for_selector("#agent-state[data-state=ready]")
+    first = inject_connected_call(live_floor.app, live_floor.floor)
+    page.wait_for_selector("#call:not([hidden])")
+    end_call(live_floor.app, first)
+    page.wait_for_selector("#countdown:not([hidden])")
+    page.check("input[name=dispo][value=callback]")
+    page.fill("#callback-at", "2031-05-04T10:30")
+    page.reload()
+    page.wait_for_selector("#call:not([hidden])")
+    assert page.is_checked("input[name=dispo][value=callback]")
+    assert page.is_visible("#callback-box")
+
+    page.check("input[name=dispo][value=no_decision]")
+    page.keyboard.press("Alt+KeyS")
+    page.wait_for_selector("#call[hidden]", state="attached")
+    page.keyboard.press("F2")
+    page.wait_for_selector("#agent-state[data-state=ready]")
+    database = live_floor.app.extensions["cc_database"]
+    with database.sessions() as session:
+        second_lead = new_lead(session, live_floor.floor, phone_e164="+989121110077")
+    inject_connected_call(live_floor.app, live_floor.floor, second_lead)
+    page.wait_for_function("() => window.ccAgent.state.call !== null")
+    assert page.input_value("#callback-at") == ""
+    assert page.text_content("#notes-saved") == ""
+    assert not page.is_checked("input[name=dispo][value=no_decision]")
+
+    with database.unit_of_work() as session:
+        campaign = session.get(Campaign, live_floor.floor.campaign_id)
+        assert campaign is not None
+        campaigns.set_status(session, campaign, CampaignStatus.PAUSED, actor=None)
+    page.wait_for_selector("#campaign-notice:not([hidden])")
+    assert "paused" in page.text_content("#campaign-notice-text")
+    page.reload()
+    page.wait_for_selector("#campaign-notice:not([hidden])")
