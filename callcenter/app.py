@@ -17,7 +17,7 @@ from callcenter.bus_backlog import backlog_source
 from callcenter.db import Database
 from callcenter.extensions import csrf, limiter, login_manager, socketio
 from callcenter.prometheus import observe_backlog, observe_events
-from callcenter.realtime import BROADCASTER, client_manager
+from callcenter.realtime import BROADCASTER, async_mode, client_manager, gate
 from callcenter.realtime.connection import init_socketio
 from callcenter.services import accounts
 from callcenter.services.accounts import LockoutPolicy
@@ -104,9 +104,15 @@ def configure_socketio(app: Flask, settings: Settings, database: Database) -> No
     # The client manager is named every time: Flask-SocketIO keeps the options
     # of an earlier init_app (tests make many apps in one process).
     socketio.init_app(
-        app, async_mode="threading", client_manager=client_manager(settings.redis_url)
+        app, async_mode=async_mode(), client_manager=client_manager(settings.redis_url)
     )
     database.sessions.configure(info={BROADCASTER: socketio})
+    app.extensions["cc_socket_counts"] = gate.install(
+        app,
+        per_ip=settings.web.sockets_per_ip,
+        per_process=settings.web.sockets_per_process,
+        path=socketio.server_options.get("path", "socket.io"),
+    )
 
 
 def register_socket_handlers() -> None:
