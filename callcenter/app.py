@@ -16,6 +16,7 @@ from callcenter.bus import EventBus, build_event_bus
 from callcenter.bus_backlog import backlog_source
 from callcenter.db import Database
 from callcenter.extensions import csrf, limiter, login_manager, socketio
+from callcenter.lead_import_worker import LeadImportWorker
 from callcenter.prometheus import observe_backlog, observe_events
 from callcenter.realtime import BROADCASTER, async_mode, client_manager, gate
 from callcenter.realtime.connection import init_socketio
@@ -54,6 +55,7 @@ def create_app(
     app.extensions["cc_settings"] = settings
     app.extensions["cc_bus"] = bus or build_event_bus(settings.redis_url)
     consumers.init_app(app)
+    app.extensions["cc_import_worker"] = LeadImportWorker(database)
     register_live_floor(app.extensions["cc_bus"], app)
     observe_events(app.extensions["cc_bus"])
     observe_backlog(backlog_source(app.extensions["cc_bus"], settings.redis_url))
