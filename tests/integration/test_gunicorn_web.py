@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from callcenter.bus_redis import RedisStreamsEventBus
+from callcenter.db import Database
 from callcenter.events import CallEnded
+from callcenter.services import lead_import_jobs
+from callcenter.states import ImportState
+from tests.factories import make_campaign
+from tests.integration.leads.test_lead_import_jobs import lead_file
 from tests.integration.web_tier import environment, free_port, get, stop, wait_for, web_tier
 
 BIN = Path(sys.executable).parent
@@ -80,6 +85,37 @@ def test_consume_applies_events_and_keeps_a_heartbeat(tmp_path: Path, redis_url:
         code, err = stop(process)
     assert code == 0, err
     assert not health.exists()
+
+
+@pytest.mark.redis
+@pytest.mark.timeout(90)
+def test_consume_runs_the_lead_imports_the_web_queued(tmp_path: Path, redis_url: str) -> None:
+    env = environment(tmp_path, redis_url)
+    database = Database(f"sqlite:///{env['CC_INSTANCE_PATH']}/callcenter.db")
+    with database.unit_of_work() as session:
+        campaign = make_campaign(session)
+        lead_list_id = lead_import_jobs.queue_import(
+            session, lead_file(3000), campaign_id=campaign.id, filename="leads.csv"
+        ).id
+    process = subprocess.Popen(
+        [str(BIN / "callcenter"), "consume"], env=env, cwd=tmp_path, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with database.read_sessions() as session:
+                progress = lead_import_jobs.progress(session, lead_list_id)
+            if progress.finished:
+                break
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, f"consume did not import: {progress}"
+            time.sleep(0.2)
+        assert progress.state is ImportState.DONE and progress.rows_read == 3000
+    finally:
+        code, err = stop(process)
+        database.dispose()
+    assert code == 0, err
 
 
 def test_consume_without_redis_says_so(tmp_path: Path) -> None:
