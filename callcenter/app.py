@@ -16,8 +16,9 @@ from callcenter.bus import EventBus, build_event_bus
 from callcenter.bus_backlog import backlog_source
 from callcenter.db import Database
 from callcenter.extensions import csrf, limiter, login_manager, socketio
+from callcenter.lead_import_worker import LeadImportWorker
 from callcenter.prometheus import observe_backlog, observe_events
-from callcenter.realtime import BROADCASTER, client_manager
+from callcenter.realtime import BROADCASTER, async_mode, client_manager, gate
 from callcenter.realtime.connection import init_socketio
 from callcenter.services import accounts
 from callcenter.services.accounts import LockoutPolicy
@@ -54,6 +55,7 @@ def create_app(
     app.extensions["cc_settings"] = settings
     app.extensions["cc_bus"] = bus or build_event_bus(settings.redis_url)
     consumers.init_app(app)
+    app.extensions["cc_import_worker"] = LeadImportWorker(database)
     register_live_floor(app.extensions["cc_bus"], app)
     observe_events(app.extensions["cc_bus"])
     observe_backlog(backlog_source(app.extensions["cc_bus"], settings.redis_url))
@@ -104,9 +106,15 @@ def configure_socketio(app: Flask, settings: Settings, database: Database) -> No
     # The client manager is named every time: Flask-SocketIO keeps the options
     # of an earlier init_app (tests make many apps in one process).
     socketio.init_app(
-        app, async_mode="threading", client_manager=client_manager(settings.redis_url)
+        app, async_mode=async_mode(), client_manager=client_manager(settings.redis_url)
     )
     database.sessions.configure(info={BROADCASTER: socketio})
+    app.extensions["cc_socket_counts"] = gate.install(
+        app,
+        per_ip=settings.web.sockets_per_ip,
+        per_process=settings.web.sockets_per_process,
+        path=socketio.server_options.get("path", "socket.io"),
+    )
 
 
 def register_socket_handlers() -> None:

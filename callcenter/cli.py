@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -19,7 +21,7 @@ from callcenter.errors import DomainError
 from callcenter.leadfiles import InvalidPhone, normalize_phone
 from callcenter.logging_setup import configure_logging
 from callcenter.models import CampaignStatus
-from callcenter.services import accounts, demo, dnc, lead_import
+from callcenter.services import accounts, demo, dnc, lead_import, lead_import_jobs
 from callcenter.services import campaigns as campaign_service
 from callcenter.settings import Settings, SettingsError, load_settings
 from callcenter.states import Role
@@ -124,6 +126,8 @@ def _serve(ctx: Context, host: str, port: int, *, embedded: bool = False) -> Non
     bus = app.extensions["cc_bus"]
     bus.start()
     services = start_embedded_services(app, bus) if embedded else []
+    if embedded or not ctx.settings.uses_redis:  # else `callcenter consume` imports
+        services.append(app.extensions["cc_import_worker"].start())
     logging.getLogger("werkzeug").addFilter(_without_startup_banner)
     click.echo(
         f"callcenter: serving on http://{host}:{port} with the built-in server "
@@ -595,32 +599,23 @@ def import_group() -> None:
 def import_leads(
     ctx: Context, file: str, campaign: str, mappings: tuple[str, ...], region: str
 ) -> None:
-    """Import a CSV or XLSX lead list into a campaign."""
+    """Import a CSV or XLSX lead list into a campaign, a chunk of rows per
+    transaction (the dialer's writes go in between)."""
 
     mapping = dict(item.rsplit("=", 1) for item in mappings) if mappings else None
     data = Path(file).read_bytes()
     name = Path(file).name
     with ctx.database.unit_of_work() as session:
         found = campaign_service.find_campaign(session, campaign)
-        length = lead_import.estimate_rows(data, name)
-        with click.progressbar(length=length or 0, label=f"importing {name}") as bar:
-            done = 0
-
-            def advance(rows: int) -> None:
-                nonlocal done
-                bar.update(rows - done)
-                done = rows
-
-            lead_list = lead_import.import_leads(
-                session,
-                data,
-                campaign_id=found.id,
-                filename=name,
-                mapping=mapping,
-                region=region,
-                progress=advance,
-            )
+        lead_list_id = lead_import_jobs.queue_import(
+            session, data, campaign_id=found.id, filename=name, mapping=mapping, region=region
+        ).id
+    _run_import_here(ctx.database, lead_list_id, name, lead_import.estimate_rows(data, name))
+    with ctx.database.read_sessions() as session:
+        lead_list = lead_import.get_lead_list(session, lead_list_id)
         report = lead_list.report
+        if "error" in report:
+            click.echo(f"lead list {lead_list.id}: the import stopped: {report['error']}")
         click.echo(
             f"lead list {lead_list.id}: {report['rows']} rows, {report['imported']} imported, "
             f"{len(report['duplicates'])} duplicates merged, {len(report['dnc'])} on DNC, "
@@ -631,6 +626,32 @@ def import_leads(
             click.echo(f"  line {item['line']}: {item['reason']}")
         for item in report["dnc"]:
             click.echo(f"  line {item['line']}: {item['phone']} is on a do-not-call list")
+
+
+def _run_import_here(database: Database, lead_list_id: int, name: str, rows: int | None) -> None:
+    """Run the queued import in this process, or wait for the server's worker
+    that took it first (or is importing this same file already)."""
+    worker = f"cli:{os.getpid()}"
+    with database.read_sessions() as session:
+        import_id = lead_import_jobs.import_id_of(session, lead_list_id)
+    with click.progressbar(length=rows or 0, label=f"importing {name}") as bar:
+        done = 0
+
+        def advance(rows_read: int) -> None:
+            nonlocal done
+            bar.update(rows_read - done)
+            done = rows_read
+
+        if import_id is not None and lead_import_jobs.claim(database, import_id, worker):
+            lead_import_jobs.run_import(database, import_id, worker, after_chunk=advance)
+            return
+        while True:
+            with database.read_sessions() as session:
+                progress = lead_import_jobs.progress(session, lead_list_id)
+            advance(progress.rows_read)
+            if progress.finished:
+                return
+            time.sleep(1)
 
 
 # --- dnc ---------------------------------------------------------------------------------

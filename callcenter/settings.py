@@ -50,6 +50,12 @@ class WebSettings(_Section):
         ]
     )  # fmt: skip
     """Who may read /metrics (Prometheus on the internal network); others get 404."""
+    sockets_per_ip: int = Field(100, ge=1)
+    """Socket.IO connections one client address may hold open in one web
+    process; an office behind one NAT address counts as one client."""
+    sockets_per_process: int = Field(1000, ge=1)
+    """Socket.IO connections one web process holds open at most (keep it
+    below gunicorn's worker_connections, so pages always find room)."""
 
     @field_validator("metrics_networks", mode="before")
     @classmethod

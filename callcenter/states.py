@@ -90,6 +90,15 @@ class LeadState(StrEnum):
     ARCHIVED = "archived"
 
 
+class ImportState(StrEnum):
+    """A lead file imported in the background, chunk by chunk."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
 A = AgentState
 AGENT_TRANSITIONS: Mapping[AgentState, frozenset[AgentState]] = {
     A.LOGGED_OUT: frozenset({A.READY, A.PAUSED}),
@@ -213,6 +222,17 @@ LEAD_TRANSITIONS: Mapping[LeadState, frozenset[LeadState]] = {
     L.ARCHIVED: frozenset(),
 }
 
+IMPORT_TRANSITIONS: Mapping[ImportState, frozenset[ImportState]] = {
+    ImportState.QUEUED: frozenset({ImportState.RUNNING, ImportState.FAILED}),
+    # RUNNING -> RUNNING: another worker takes over from one that stopped beating;
+    # RUNNING -> QUEUED: its worker stopped cleanly and gave it back.
+    ImportState.RUNNING: frozenset(
+        {ImportState.RUNNING, ImportState.QUEUED, ImportState.DONE, ImportState.FAILED}
+    ),
+    ImportState.DONE: frozenset(),
+    ImportState.FAILED: frozenset(),
+}
+
 # Leads the hopper may offer to the dialer (subject to windows, DNC, attempts).
 DIALABLE_LEAD_STATES = frozenset({L.NEW, L.RETRY, L.CALLBACK})
 
@@ -222,7 +242,7 @@ class IllegalTransition(DomainError):
     error_id = "illegal-transition"
 
 
-S = TypeVar("S", AgentState, PhoneLegState, CallState, LeadState)
+S = TypeVar("S", AgentState, PhoneLegState, CallState, LeadState, ImportState)
 
 
 def advance(table: Mapping[S, frozenset[S]], current: S, new: S, *, subject: str) -> S:

@@ -1,10 +1,10 @@
 """The WSGI application for a production server, one process per port:
 
-    gunicorn -k gthread --threads 8 -w 1 -b 127.0.0.1:8001 callcenter.wsgi:app
+    gunicorn -c python:callcenter.gunicorn_conf -b 127.0.0.1:8001 callcenter.wsgi:app
 
-Flask-SocketIO in threading mode serves its websockets from gunicorn's
-threads (simple-websocket); keep one worker per gunicorn process (-w 1) and
-run more processes on more ports behind the proxy (docs/deployment.md). Like
+callcenter.gunicorn_conf runs one gevent worker: Flask-SocketIO then serves
+each websocket from a greenlet (callcenter.realtime.async_mode), not a thread.
+Run more processes on more ports behind the proxy (docs/deployment.md). Like
 `callcenter web`, the process joins the event bus's consumer group.
 
 It is meant to sit behind one reverse proxy on a loopback or private
@@ -29,3 +29,5 @@ configure_logging(settings)
 app = create_app(settings)
 app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 app.extensions["cc_bus"].start()
+if not settings.uses_redis:  # no `callcenter consume` without Redis: import here
+    app.extensions["cc_import_worker"].start()

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -22,10 +32,17 @@ from callcenter.campaigns.forms import (
     LeadUploadForm,
 )
 from callcenter.db import utcnow
-from callcenter.errors import DomainError
+from callcenter.errors import DomainError, NotFound
 from callcenter.leadfiles import InvalidPhone, normalize_phone
 from callcenter.models import Campaign, CampaignStatus, ScriptVersion, Team
-from callcenter.services import accounts, campaigns, dnc, hopper_feed, lead_import
+from callcenter.services import (
+    accounts,
+    campaigns,
+    dnc,
+    hopper_feed,
+    lead_import,
+    lead_import_jobs,
+)
 from callcenter.states import Role
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -55,8 +72,10 @@ def _render_form(
     session = request_scope.session()
     extra = {}
     if campaign is not None:
+        lead_lists = lead_import.list_lead_lists(session, campaign.id)
         extra = {
-            "lead_lists": lead_import.list_lead_lists(session, campaign.id),
+            "lead_lists": lead_lists,
+            "importing": lead_import_jobs.states_of(session, [item.id for item in lead_lists]),
             "dialable": hopper_feed.count_dialable(session, campaign.id, now=utcnow()),
         }
     page = render_template(
@@ -166,17 +185,19 @@ def upload(campaign_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         upload_file = form.file.data
         try:
-            lead_list = lead_import.import_leads(
+            lead_list = lead_import_jobs.queue_import(
                 session,
                 upload_file.read(),
                 campaign_id=campaign.id,
-                filename=upload_file.filename,
+                filename=upload_file.filename or "",
                 actor_id=current_user.id,
                 mapping=_mapping(form.mapping.data or ""),
             )
         except DomainError as exc:
             form.file.errors.append(exc.message)
         else:
+            request_scope.commit()  # before the worker looks for it
+            current_app.extensions["cc_import_worker"].wake()
             return redirect(
                 url_for("campaigns.lead_list", campaign_id=campaign.id, lead_list_id=lead_list.id)
             )
@@ -198,8 +219,23 @@ def lead_list(campaign_id: int, lead_list_id: int) -> ResponseReturnValue:
     if found.campaign_id != campaign.id:
         return redirect(url_for("campaigns.edit", campaign_id=campaign.id))
     return render_template(
-        "campaigns/lead_list.html", campaign=campaign, lead_list=found, report=found.report
+        "campaigns/lead_list.html",
+        campaign=campaign,
+        lead_list=found,
+        report=found.report,
+        progress=lead_import_jobs.progress(session, found.id),
     )
+
+
+@bp.get("/<int:campaign_id>/lists/<int:lead_list_id>/progress")
+@allow_roles(*MANAGERS)
+def import_progress(campaign_id: int, lead_list_id: int) -> ResponseReturnValue:
+    """The import's counters as JSON, polled by the result page until it ends."""
+    session = request_scope.session()
+    found = lead_import.get_lead_list(session, lead_list_id)
+    if found.campaign_id != campaign_id:
+        raise NotFound("no such lead list", details={"lead_list_id": lead_list_id})
+    return jsonify(lead_import_jobs.progress(session, found.id).as_json())
 
 
 @bp.route("/dnc", methods=["GET"])

@@ -19,7 +19,17 @@ from callcenter.models.campaigns import (
     campaign_teams,
 )
 from callcenter.models.fleet import CampaignLease, DialerProcess
-from callcenter.models.leads import Customer, DncEntry, Lead, LeadList, LeadStateChange, Note
+from callcenter.models.leads import (
+    Customer,
+    DncEntry,
+    Lead,
+    LeadImport,
+    LeadImportChunk,
+    LeadImportFile,
+    LeadList,
+    LeadStateChange,
+    Note,
+)
 from callcenter.models.scheduling import (
     Appointment,
     AppointmentStatus,
@@ -59,6 +69,9 @@ __all__ = [
     "FollowUp",
     "FollowUpKind",
     "Lead",
+    "LeadImport",
+    "LeadImportChunk",
+    "LeadImportFile",
     "LeadList",
     "LeadStateChange",
     "MeetingKind",

@@ -3,13 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callcenter.db import Base, UTCDateTime
 from callcenter.models._types import JSONColumn, created_at_column, enum_column
 from callcenter.models.campaigns import Campaign
-from callcenter.states import LeadState
+from callcenter.states import ImportState, LeadState
 
 
 class Customer(Base):
@@ -46,6 +46,55 @@ class LeadList(Base):
     rows_rejected: Mapped[int] = mapped_column(default=0)
     report: Mapped[dict[str, Any]] = mapped_column(JSONColumn, default=dict)
     created_at: Mapped[datetime] = created_at_column()
+
+
+class LeadImport(Base):
+    """The background import of one LeadList's file. Rows are written in
+    chunks, each committed with the counters here (and its part of the report
+    in LeadImportChunk), so a worker that takes over from a lost one goes on
+    after the last committed chunk. `worker` holds the job while its
+    `heartbeat_at` is fresh."""
+
+    __tablename__ = "lead_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_list_id: Mapped[int] = mapped_column(ForeignKey("lead_lists.id"), unique=True)
+    state: Mapped[ImportState] = enum_column(ImportState, default=ImportState.QUEUED, index=True)
+    mapping: Mapped[dict[str, str] | None] = mapped_column(JSONColumn)
+    region: Mapped[str] = mapped_column(String(8))
+    rows_expected: Mapped[int | None] = mapped_column()
+    rows_read: Mapped[int] = mapped_column(default=0)
+    rows_imported: Mapped[int] = mapped_column(default=0)
+    rows_rejected: Mapped[int] = mapped_column(default=0)
+    chunks_done: Mapped[int] = mapped_column(default=0)
+    tries: Mapped[int] = mapped_column(default=0)
+    worker: Mapped[str | None] = mapped_column(String(120))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = created_at_column()
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LeadImportFile(Base):
+    """The uploaded file, in the database so whichever process runs the
+    import (on whichever host) can read it; removed when the import ends."""
+
+    __tablename__ = "lead_import_files"
+
+    import_id: Mapped[int] = mapped_column(ForeignKey("lead_imports.id"), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LeadImportChunk(Base):
+    """One committed chunk's part of the report (rows by line); joined into
+    LeadList.report when the import ends, then removed."""
+
+    __tablename__ = "lead_import_chunks"
+
+    import_id: Mapped[int] = mapped_column(ForeignKey("lead_imports.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    tally: Mapped[dict[str, Any]] = mapped_column(JSONColumn)
 
 
 class Lead(Base):

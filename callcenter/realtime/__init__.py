@@ -3,6 +3,7 @@ it commits, so a browser never sees a change that was rolled back."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Protocol
 
 from sqlalchemy import event
@@ -27,6 +28,14 @@ def message_queue_options(redis_url: str) -> dict[str, str]:
 
     database = redis.connection.parse_url(redis_url).get("db", 0)
     return {"message_queue": redis_url, "channel": f"{CHANNEL_PREFIX}{database}"}
+
+
+def async_mode() -> str:
+    """gevent under gunicorn's gevent worker (it patched the standard library
+    before the app was imported): a held socket is a greenlet, not a thread.
+    threading everywhere else (`callcenter run`, tests, a gthread worker)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return "gevent" if monkey is not None and monkey.is_module_patched("socket") else "threading"
 
 
 def client_manager(redis_url: str) -> Any:

@@ -1,19 +1,24 @@
-"""Importing a lead file into a campaign.
+"""Importing a lead file into a campaign: the rules, chunk by chunk.
 
 One customer per phone number: a number already known joins the existing
 customer (their history follows them across campaigns). Rows are written in
 chunks (bulk look-ups and inserts, no round trip per row). A bad row never
 aborts the file: it is reported by line with the reason. Numbers on a DNC
 list are not queued. Importing the same file again changes nothing.
-The result is kept on LeadList.report for the result page."""
+The result is kept on LeadList.report for the result page.
+
+`import_leads` runs a whole file in the caller's session (one transaction);
+the web and the CLI import in the background, a chunk per transaction
+(`lead_import_jobs`), with the same `import_chunk`, `Tally` and
+`write_report`, so both give the same report."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -23,7 +28,14 @@ from sqlalchemy.orm import Session
 
 from callcenter.db import utcnow
 from callcenter.errors import NotFound
-from callcenter.leadfiles import DEFAULT_REGION, ParsedLead, RowError, RowErrorCode, open_lead_file
+from callcenter.leadfiles import (
+    DEFAULT_REGION,
+    LeadFile,
+    ParsedLead,
+    RowError,
+    RowErrorCode,
+    open_lead_file,
+)
 from callcenter.models import Campaign, Customer, Lead, LeadList, LeadStateChange, User
 from callcenter.services import audit, dnc
 from callcenter.states import LeadState
@@ -34,7 +46,9 @@ Progress = Callable[[int], None]
 
 
 @dataclass
-class _Tally:
+class Tally:
+    """What became of the rows: counts, and the rows by line for the report."""
+
     rows: int = 0
     imported: int = 0
     existing_customers: int = 0
@@ -43,6 +57,25 @@ class _Tally:
     dnc: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def not_imported(self) -> int:
+        """Rows refused: bad ones and numbers on a do-not-call list."""
+        return len(self.rejected) + len(self.dnc)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def add(self, other: Mapping[str, Any]) -> None:
+        """Add another tally's `as_json()` (a later chunk's) to this one."""
+        self.rows += other["rows"]
+        self.imported += other["imported"]
+        self.existing_customers += other["existing_customers"]
+        self.already_in_campaign.extend(other["already_in_campaign"])
+        self.duplicates.extend(other["duplicates"])
+        self.dnc.extend(other["dnc"])
+        self.rejected.extend(other["rejected"])
+        self.warnings.extend(other["warnings"])
 
 
 def import_leads(
@@ -61,22 +94,53 @@ def import_leads(
     The same file (by SHA-256) imported again into the same campaign returns
     the first LeadList untouched. `progress(rows_done)` is called after each
     chunk. Raises LeadFileError when the file cannot be read at all."""
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise NotFound("no such campaign", details={"campaign_id": campaign_id})
+    campaign = get_campaign(session, campaign_id)
     data = _read_all(source)
-    digest = hashlib.sha256(data).hexdigest()
-    previous = session.scalar(
-        select(LeadList)
-        .where(LeadList.campaign_id == campaign_id, LeadList.file_sha256 == digest)
-        .order_by(LeadList.id)
-        .limit(1)
-    )
+    digest = file_digest(data)
+    previous = find_lead_list(session, campaign_id, digest)
     if previous is not None:
         return previous
     name = filename or (
         Path(os.fspath(source)).name if isinstance(source, str | os.PathLike) else ""
     )
+    lead_list = new_lead_list(session, campaign_id, name, digest, actor_id)
+    tally = Tally()
+    with open_lead_file(
+        data, filename=filename or name or None, mapping=mapping, region=region
+    ) as leads:
+        for chunk in chunks(leads, CHUNK):
+            import_chunk(session, campaign, lead_list.id, chunk, tally)
+            if progress is not None:
+                progress(tally.rows)
+        info = file_info(leads)
+    write_report(session, lead_list, tally, info)
+    return lead_list
+
+
+def get_campaign(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound("no such campaign", details={"campaign_id": campaign_id})
+    return campaign
+
+
+def file_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def find_lead_list(session: Session, campaign_id: int, digest: str) -> LeadList | None:
+    """The campaign's first list of this very file (by SHA-256), if any."""
+    return session.scalar(
+        select(LeadList)
+        .where(LeadList.campaign_id == campaign_id, LeadList.file_sha256 == digest)
+        .order_by(LeadList.id)
+        .limit(1)
+    )
+
+
+def new_lead_list(
+    session: Session, campaign_id: int, name: str, digest: str, actor_id: int | None
+) -> LeadList:
     lead_list = LeadList(
         campaign_id=campaign_id,
         name=(name or "upload")[:255],
@@ -85,30 +149,39 @@ def import_leads(
     )
     session.add(lead_list)
     session.flush()
-    tally = _Tally()
-    with open_lead_file(
-        data, filename=filename or name or None, mapping=mapping, region=region
-    ) as leads:
-        for chunk in _chunks(leads, CHUNK):
-            _import_chunk(session, campaign, lead_list.id, chunk, tally)
-            if progress is not None:
-                progress(tally.rows)
-        file_info = {
-            "format": str(leads.format),
-            "encoding": leads.encoding,
-            "delimiter": leads.delimiter,
-            "sheet": leads.sheet,
-            "header_line": leads.header_line,
-            "columns": {
-                str(key): leads.columns.header[index] for key, index in leads.columns.fields.items()
-            },
-            "by_phone_type": dict(leads.stats.by_phone_type),
-        }
+    return lead_list
+
+
+def file_info(leads: LeadFile) -> dict[str, Any]:
+    """What was detected in the file, for the report (after every row was read)."""
+    return {
+        "format": str(leads.format),
+        "encoding": leads.encoding,
+        "delimiter": leads.delimiter,
+        "sheet": leads.sheet,
+        "header_line": leads.header_line,
+        "columns": {
+            str(key): leads.columns.header[index] for key, index in leads.columns.fields.items()
+        },
+        "by_phone_type": dict(leads.stats.by_phone_type),
+    }
+
+
+def write_report(
+    session: Session,
+    lead_list: LeadList,
+    tally: Tally,
+    info: dict[str, Any],
+    *,
+    error: str | None = None,
+) -> None:
+    """The list's counts and report, and the audit entry; with `error` the
+    import stopped there (the rows before it stay imported)."""
     lead_list.rows_total = tally.rows
     lead_list.rows_imported = tally.imported
-    lead_list.rows_rejected = len(tally.rejected) + len(tally.dnc)
-    lead_list.report = {
-        "file": file_info,
+    lead_list.rows_rejected = tally.not_imported
+    report = {
+        "file": info,
         "rows": tally.rows,
         "imported": tally.imported,
         "existing_customers": tally.existing_customers,
@@ -118,23 +191,29 @@ def import_leads(
         "rejected": tally.rejected,
         "warnings": tally.warnings,
     }
+    if error is not None:
+        report["error"] = error
+    lead_list.report = report
     session.flush()
+    actor_id = lead_list.imported_by_id
     actor = session.get(User, actor_id) if actor_id is not None else None
+    details: dict[str, Any] = {
+        "campaign_id": lead_list.campaign_id,
+        "file": lead_list.name,
+        "rows": tally.rows,
+        "imported": tally.imported,
+        "rejected": lead_list.rows_rejected,
+    }
+    if error is not None:
+        details["error"] = error
     audit.record(
         session,
-        "leads.imported",
+        "leads.imported" if error is None else "leads.import_failed",
         actor=actor,
         target_type="lead_list",
         target_id=lead_list.id,
-        details={
-            "campaign_id": campaign_id,
-            "file": lead_list.name,
-            "rows": tally.rows,
-            "imported": tally.imported,
-            "rejected": lead_list.rows_rejected,
-        },
+        details=details,
     )
-    return lead_list
 
 
 def get_lead_list(session: Session, lead_list_id: int) -> LeadList:
@@ -149,13 +228,14 @@ def list_lead_lists(session: Session, campaign_id: int) -> list[LeadList]:
     return list(session.scalars(query))
 
 
-def _import_chunk(
+def import_chunk(
     session: Session,
     campaign: Campaign,
     lead_list_id: int,
-    chunk: list[ParsedLead | RowError],
-    tally: _Tally,
+    chunk: Sequence[ParsedLead | RowError],
+    tally: Tally,
 ) -> None:
+    """Write one chunk of parsed rows (bulk look-ups and inserts) and count them."""
     tally.rows += len(chunk)
     parsed: list[ParsedLead] = []
     for result in chunk:
@@ -322,7 +402,7 @@ def _pg_unnest_insert(
     return [tuple(row) for row in result] if returning else []
 
 
-def _chunks(items: Iterator[ParsedLead | RowError] | Any, size: int) -> Iterator[list[Any]]:
+def chunks(items: Iterable[ParsedLead | RowError], size: int) -> Iterator[list[Any]]:
     chunk: list[Any] = []
     for item in items:
         chunk.append(item)

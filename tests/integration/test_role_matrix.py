@@ -50,6 +50,7 @@ ALLOWED_STATUS = {
     ("campaigns.edit", "GET"): 404,
     ("campaigns.edit", "POST"): 404,
     ("campaigns.index", "GET"): 200,
+    ("campaigns.import_progress", "GET"): 404,
     ("campaigns.lead_list", "GET"): 404,
     ("campaigns.set_status", "POST"): 404,
     ("campaigns.upload", "GET"): 404,

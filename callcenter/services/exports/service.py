@@ -4,6 +4,7 @@ record who exported what, with which filters and how many rows."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,9 +93,15 @@ def _run(
         with database.read_sessions() as session:
             sheets = build_sheets(session, kind, filters, locale)
             if fmt == "csv":
-                yield from csv_chunks(sheets, counter, titles=kind != "calls")
+                chunks = csv_chunks(sheets, counter, titles=kind != "calls")
             else:
-                yield from xlsx_chunks(sheets, counter, right_to_left=locale == "fa")
+                chunks = xlsx_chunks(sheets, counter, right_to_left=locale == "fa")
+            for chunk in chunks:
+                yield chunk
+                # Under the gevent worker this lets the process's other
+                # greenlets (every held socket, other pages) run between
+                # chunks; in a thread it only gives the GIL away.
+                time.sleep(0)
         complete = True
     finally:
         _record(database, context, counter.rows, complete)

@@ -11,6 +11,7 @@ import io
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -103,6 +104,8 @@ def write_xlsx(
                 assert worksheet is not None
                 worksheet.write_row(row_number, 0, row)
                 counter.rows += 1
+                if counter.rows % CHUNK_ROWS == 0:
+                    time.sleep(0)  # the gevent worker's other greenlets run (see service._run)
     finally:
         workbook.close()
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import time
 import wave
 from pathlib import Path
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -99,8 +101,18 @@ def test_bad_campaign_values_are_shown_on_the_form(
     assert app_session.scalars(select(Campaign)).all() == []
 
 
+def _wait_until_imported(client: FlaskClient, page: str) -> dict[str, object]:
+    deadline = time.monotonic() + 30
+    while True:
+        progress = client.get(f"{page}/progress").get_json()
+        if progress["finished"]:
+            return dict(progress)
+        assert time.monotonic() < deadline, f"the import did not end: {progress}"
+        time.sleep(0.1)
+
+
 def test_manager_uploads_a_file_and_sees_the_result_by_line(
-    client: FlaskClient, app_session: Session
+    app: Flask, client: FlaskClient, app_session: Session
 ) -> None:
     _manager(client, app_session)
     campaign = make_campaign(app_session)
@@ -114,7 +126,19 @@ def test_manager_uploads_a_file_and_sees_the_result_by_line(
         content_type="multipart/form-data",
     )
     assert response.status_code == 302
-    result = client.get(response.headers["Location"])
+    page = response.headers["Location"]
+    # queued: the page shows the import waiting, and polls its progress
+    waiting = client.get(page)
+    assert 'id="import-progress"' in waiting.text and 'data-state="queued"' in waiting.text
+    assert client.get(f"{page}/progress").get_json()["state"] == "queued"
+    worker = app.extensions["cc_import_worker"].start()
+    try:
+        progress = _wait_until_imported(client, page)
+    finally:
+        worker.stop()
+    assert progress["state"] == "done" and progress["rows_read"] == 4
+    assert (progress["rows_imported"], progress["rows_rejected"]) == (1, 2)
+    result = client.get(page)
     assert result.status_code == 200
     assert 'id="imported">1<' in result.text
     rejected = result.text.split('id="rejected-rows"')[1]
@@ -122,7 +146,9 @@ def test_manager_uploads_a_file_and_sees_the_result_by_line(
     assert "<td>4</td>" in result.text.split('id="dnc-rows"')[1]
     assert "<td>5</td><td>2</td>" in result.text.split('id="duplicate-rows"')[1]
     assert len(app_session.scalars(select(Lead)).all()) == 1
-    assert client.get(response.headers["Location"]).status_code == 200  # revisitable
+    assert client.get(page).status_code == 200  # revisitable
+    listed = client.get(f"/campaigns/{campaign.id}").text.split('id="lead-lists"')[1]
+    assert "leads.csv" in listed and "importing" not in listed
 
 
 def test_manager_keeps_the_dnc_lists(client: FlaskClient, app_session: Session) -> None:

@@ -1,0 +1,19 @@
+"""gunicorn's settings for the web tier, one place for every way it is started
+(deploy/, the Procfile, docs/deployment.md and the tests):
+
+    gunicorn -c python:callcenter.gunicorn_conf -b 127.0.0.1:8001 callcenter.wsgi:app
+
+gevent worker: a connected browser's socket is a greenlet of a few tens of KB,
+not a thread, so one process holds the whole floor's sockets and still serves
+pages (docs/deployment.md, "Web processes"). One worker per process: the
+Socket.IO clients and the Prometheus registry live in that process.
+"""
+
+worker_class = "gevent"
+workers = 1
+# Connections the worker accepts at once: the sockets it may hold
+# (web.sockets_per_process, default 1000) plus room for page requests.
+worker_connections = 2000
+timeout = 30
+graceful_timeout = 30
+accesslog = "-"
