@@ -112,12 +112,31 @@ def set_disposition(
         call.outcome = CallOutcome.MACHINE
     text = workstation.checked_notes(notes)
     workstation.save_notes(session, agent_id, call.id, text)
-    disposition = Disposition(
-        call_id=call.id,
-        code=disposition_code,
+    return _close(
+        session,
+        call,
+        disposition_code,
         notes=text,
-        agent_id=agent_id,
+        now=now,
+        callback_at=when,
+        callback_agent_id=agent_id if callback_mine else None,
     )
+
+
+def _close(
+    session: Session,
+    call: Call,
+    code: DispositionCode,
+    *,
+    notes: str,
+    now: datetime,
+    callback_at: datetime | None = None,
+    callback_agent_id: int | None = None,
+    timed_out: bool = False,
+) -> Disposition:
+    """The call's one disposition, the lead's attempt settled by it, the wrap-up over."""
+    assert call.agent_id is not None
+    disposition = Disposition(call_id=call.id, code=code, notes=notes, agent_id=call.agent_id)
     session.add(disposition)
     session.flush()
     lead_lifecycle.settle_attempt(
@@ -125,13 +144,13 @@ def set_disposition(
         lead_id=call.lead_id,
         call_id=call.id,
         outcome=_outcome(call),
-        disposition=disposition_code,
-        callback_at=when,
-        callback_agent_id=agent_id if callback_mine else None,
-        actor_id=agent_id,
+        disposition=code,
+        callback_at=callback_at,
+        callback_agent_id=callback_agent_id,
+        actor_id=call.agent_id,
         now=now,
     )
-    finish_wrap_up(session, call, now=now)
+    finish_wrap_up(session, call, timed_out=timed_out, now=now)
     return disposition
 
 
@@ -179,25 +198,14 @@ def time_out_wrap_up(
     if notes is not None:
         workstation.save_notes(session, call.agent_id, call.id, notes)
         text = workstation.call_note(session, call.id, call.agent_id)
-    disposition = Disposition(
-        call_id=call.id,
-        code=DispositionCode.WRAP_UP_TIMEOUT,
-        notes=text.text if text is not None else "",
-        agent_id=call.agent_id,
-    )
-    session.add(disposition)
-    session.flush()
-    lead_lifecycle.settle_attempt(
+    return _close(
         session,
-        lead_id=call.lead_id,
-        call_id=call.id,
-        outcome=_outcome(call),
-        disposition=DispositionCode.WRAP_UP_TIMEOUT,
-        actor_id=call.agent_id,
+        call,
+        DispositionCode.WRAP_UP_TIMEOUT,
+        notes=text.text if text is not None else "",
         now=now,
+        timed_out=True,
     )
-    finish_wrap_up(session, call, timed_out=True, now=now)
-    return disposition
 
 
 def expire_wrap_up(
