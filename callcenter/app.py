@@ -11,7 +11,7 @@ from flask import session as flask_session
 from callcenter import consumers, i18n, request_scope, security_headers, web_errors
 from callcenter.auth import access
 from callcenter.auth.access import LOGIN_TOKEN
-from callcenter.auth.views import enforce_idle_timeout
+from callcenter.auth.views import enforce_idle_timeout, require_own_password
 from callcenter.bus import EventBus, build_event_bus
 from callcenter.bus_backlog import backlog_source
 from callcenter.db import Database
@@ -47,6 +47,7 @@ def create_app(
     i18n.init_app(app, settings.locale.default, settings.locale.timezone)
     configure_socketio(app, settings, database)
     app.before_request(enforce_idle_timeout)
+    app.before_request(require_own_password)
     access.init_app(app)
     register_blueprints(app)
     register_socket_handlers()

@@ -16,6 +16,12 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=10, max=200)])
+    again = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=200)])
+
+
 class LocaleForm(FlaskForm):
     locale = SelectField(_l("Language"), choices=LOCALE_CHOICES)
 

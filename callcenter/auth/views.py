@@ -22,8 +22,9 @@ from flask_login import current_user, login_user, logout_user
 
 from callcenter import request_scope
 from callcenter.auth.access import ALL_ROLES, LOGIN_TOKEN, allow_roles, public
-from callcenter.auth.forms import LocaleForm, LoginForm
+from callcenter.auth.forms import LocaleForm, LoginForm, PasswordChangeForm
 from callcenter.db import utcnow
+from callcenter.errors import InvalidInput
 from callcenter.extensions import limiter
 from callcenter.services import accounts
 from callcenter.states import Role
@@ -100,6 +101,53 @@ def logout() -> ResponseReturnValue:
     session.clear()
     flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@allow_roles(*ALL_ROLES)
+def change_password() -> ResponseReturnValue:
+    """Everyone changes their own; after an admin's reset it comes first."""
+    form = PasswordChangeForm()
+    error = None
+    if form.validate_on_submit():
+        if form.new.data != form.again.data:
+            error = _("The two new passwords differ.")
+        else:
+            try:
+                accounts.change_own_password(
+                    request_scope.session(),
+                    current_user,
+                    form.current.data or "",
+                    form.new.data or "",
+                    keep_token=session.get(LOGIN_TOKEN),
+                )
+            except InvalidInput as refused:
+                error = (
+                    _("The current password is wrong.")
+                    if refused.details.get("field") == "current"
+                    else _("Choose a new password of at least 10 characters, not the one you have.")
+                )
+            else:
+                flash(_("Your password is changed."), "success")
+                return redirect(url_for("auth.home"))
+    status = 422 if error or form.errors else 200
+    return render_template(
+        "auth/password.html", form=form, error=error, forced=current_user.must_change_password
+    ), status
+
+
+def require_own_password() -> ResponseReturnValue | None:
+    """After an admin set the password, the user's first stop is choosing one."""
+    if not current_user.is_authenticated or not current_user.must_change_password:
+        return None
+    if request.endpoint in _ALLOWED_BEFORE_A_NEW_PASSWORD or request.path.startswith("/static"):
+        return None
+    return redirect(url_for("auth.change_password"))
+
+
+_ALLOWED_BEFORE_A_NEW_PASSWORD = frozenset(
+    {"auth.change_password", "auth.logout", "auth.set_locale", "auth.login", "static"}
+)
 
 
 @bp.get("/")

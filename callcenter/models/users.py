@@ -45,6 +45,8 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    """Set by an admin's reset (or creation): the user chooses their own at next login."""
     last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """The last page or Socket.IO event of the user (the idle timeout reads it)."""
     created_at: Mapped[datetime] = created_at_column()

@@ -23,6 +23,8 @@ _starting = threading.Lock()
 def on_connect(_auth: Any = None) -> bool:
     if not current_user.is_authenticated or not current_user.is_active:
         return False
+    if current_user.must_change_password:  # its first stop is choosing a password
+        return False
     try:
         for room in rooms_for(request_scope.session(), current_user):
             join_room(room)

@@ -263,6 +263,7 @@ def create_user(
             "username: letters, digits, '.' and '_' only", details={"field": "username"}
         )
     _check_locale(locale)
+    chosen_by_an_admin = actor is not None and password is None
     password = password or generate_password()
     _check_password(password)
     taken = select(User.id).where(func.lower(User.username) == username.lower())
@@ -277,6 +278,7 @@ def create_user(
         email=email,
         password_hash=hash_password(password),
         password_changed_at=utcnow(),
+        must_change_password=chosen_by_an_admin,
     )
     try:
         with session.begin_nested():
@@ -364,9 +366,33 @@ def reset_password(
     user.password_changed_at = utcnow()
     user.failed_logins = 0
     user.locked_until = None
+    user.must_change_password = True
     revoke_all_sessions(session, user.id, because="password reset")
     audit.record(session, "user.password_reset", actor=actor, target_type="user", target_id=user.id)
     return password
+
+
+def change_own_password(
+    session: Session, user: User, current: str, new: str, *, keep_token: str | None
+) -> None:
+    """The user's own choice (the one an admin set is for one login only):
+    the current password proves it is them; every other login of theirs ends."""
+    if not verify_password(user.password_hash, current):
+        raise InvalidInput("the current password is wrong", details={"field": "current"})
+    _check_password(new)
+    if verify_password(user.password_hash, new):
+        raise InvalidInput("choose a password you have not just used", details={"field": "new"})
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    user.must_change_password = False
+    for row in session.scalars(
+        select(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+    ):
+        if keep_token is None or row.token_hash != _token_hash(keep_token):
+            row.revoked_at, row.revoked_because = utcnow(), "password changed"
+    audit.record(
+        session, "user.password_changed", actor=user, target_type="user", target_id=user.id
+    )
 
 
 def _check_password(password: str) -> None:

@@ -40,6 +40,8 @@ ALLOWED_STATUS = {
     ("agent_ui.phone_config", "GET"): 200,
     ("agent_ui.scripts", "GET"): 200,
     ("agent_ui.scripts", "POST"): 422,
+    ("auth.change_password", "GET"): 200,
+    ("auth.change_password", "POST"): 422,
     ("auth.home", "GET"): 302,
     ("campaigns.create", "GET"): 200,
     ("campaigns.create", "POST"): 422,

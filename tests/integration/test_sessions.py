@@ -177,3 +177,51 @@ def test_the_typed_username_of_an_unknown_user_is_not_kept(
         select(AuditEntry.details).where(AuditEntry.action == "login.failed")
     ).all()
     assert details and all("MyS3cretPassw0rd" not in str(d) for d in details)
+
+
+def test_after_an_admins_reset_the_user_chooses_their_own_password_first(
+    app: Flask, app_session: Session
+) -> None:
+    user = make_user(app_session, Role.AGENT)
+    admin = make_user(app_session, Role.ADMIN)
+    app_session.commit()
+    target = app_session.get(User, user.id)
+    assert target is not None
+    given = accounts.reset_password(app_session, target, actor=admin)
+    app_session.commit()
+    client = app.test_client()
+    client.post("/login", data={"username": user.username, "password": given})
+    page = client.get("/agent/")
+    assert page.status_code == 302 and page.headers["Location"].endswith("/account/password")
+    assert not socket_for(app, client).is_connected()
+    wrong = client.post(
+        "/account/password",
+        data={"current": "not-it-at-all", "new": "my-own-choice-1", "again": "my-own-choice-1"},
+    )
+    assert wrong.status_code == 422 and 'id="password-error"' in wrong.text
+    done = client.post(
+        "/account/password",
+        data={"current": given, "new": "my-own-choice-1", "again": "my-own-choice-1"},
+    )
+    assert done.status_code == 302
+    assert client.get("/agent/").status_code == 200
+    fresh = app.test_client()
+    fresh.post("/login", data={"username": user.username, "password": "my-own-choice-1"})
+    assert fresh.get("/agent/").status_code == 200
+
+
+def test_changing_ones_password_ends_the_other_logins_and_keeps_this_one(
+    app: Flask, app_session: Session
+) -> None:
+    user = make_user(app_session, Role.SUPERVISOR)
+    app_session.commit()
+    here, elsewhere = app.test_client(), app.test_client()
+    log_in(here, user.username)
+    log_in(elsewhere, user.username)
+    changed = here.post(
+        "/account/password",
+        data={"current": TEST_PASSWORD, "new": "another-good-one", "again": "another-good-one"},
+    )
+    assert changed.status_code == 302
+    assert here.get("/supervisor/").status_code == 200
+    assert elsewhere.get("/supervisor/").status_code == 302
