@@ -373,3 +373,33 @@ def test_far_meeting_gets_a_printable_letter(
     assert other.get(f"/agent/letters/{letter.id}").status_code == 404
     body = page.get_data(as_text=True)
     assert "Ms Sara Ahmadi" in body and "https://meet.example.com/abc" in body
+
+
+def test_a_call_with_a_booked_meeting_is_not_also_a_callback(
+    agent_app: Flask, agent_socket, floor: Floor, app_session: Session
+) -> None:
+    ready(agent_socket, floor)
+    call_id = inject_connected_call(agent_app, floor)
+    later = utcnow() + timedelta(days=1)
+    start = free_slots(later, (), SlotRules(), limit=1)[0].start.isoformat()
+    booked = agent_socket.emit(
+        "appointment_book",
+        {"call_id": call_id, "starts_at": start, "kind": "online", "link": "https://m.example/x"},
+        callback=True,
+    )
+    assert booked["ok"], booked
+    end_call(agent_app, call_id)
+    both = agent_socket.emit(
+        "disposition_set",
+        {
+            "call_id": call_id,
+            "code": "callback",
+            "callback_at": (utcnow() + timedelta(days=2)).isoformat(),
+        },
+        callback=True,
+    )
+    assert both["ok"] is False and both["details"] == {"field": "code"}
+    assert app_session.scalar(select(Callback).where(Callback.call_id == call_id)) is None
+    assert agent_socket.emit(
+        "disposition_set", {"call_id": call_id, "code": "appointment_set"}, callback=True
+    )["ok"]
