@@ -33,8 +33,8 @@ from callcenter.services import agents
 from callcenter.services.live_floor import live_floor_of
 from callcenter.settings import load_settings
 from callcenter.states import AgentState, Role
-from tests.e2e.conftest import free_port
 from tests.factories import TEST_PASSWORD, make_campaign, make_team, make_user
+from tests.support import free_port
 
 CYCLE = {
     AgentState.READY: AgentState.RESERVED,

@@ -26,12 +26,7 @@ from collections import Counter
 from dialer.carrier import CallProgress, OriginateRequest
 from dialer.sip.trunk import SipTrunk, SipTrunkConfig
 from dialer.sip.ua import UaConfig
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support import free_port
 
 
 def _cpu() -> float:
@@ -127,8 +122,8 @@ def main() -> None:
     sipp = shutil.which("sipp")
     if sipp is None:
         raise SystemExit("sipp not found (Debian package sip-tester)")
-    port = _free_port()
-    media_port = _free_port() & ~1
+    port = free_port(kind=socket.SOCK_DGRAM)
+    media_port = free_port(kind=socket.SOCK_DGRAM) & ~1
     with tempfile.TemporaryDirectory() as workdir:
         cmd = [
             sipp,

@@ -41,6 +41,8 @@ from typing import Any
 import psutil
 from pylibsrtp import Policy, Session
 
+from tests.support import free_port as any_free_port
+
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "webphone" / "rtpengine.conf"
 HOST = "127.0.0.1"
 FRAME_S = 0.02
@@ -345,12 +347,6 @@ def close(legs: Sequence[Leg]) -> None:
                 endpoint.transport.close()
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 def start_rtpengine(workdir: Path, ng_port: int) -> subprocess.Popen[bytes]:
     binary = shutil.which("rtpengine")
     if binary is None:
@@ -418,7 +414,7 @@ def main() -> None:
     srtp = not args.plain
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench-rtpengine-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    ng_port = free_port()
+    ng_port = any_free_port(HOST, socket.SOCK_DGRAM)
     process = start_rtpengine(workdir, ng_port)
     ng = Ng(ng_port)
     rtpengine = psutil.Process(process.pid)

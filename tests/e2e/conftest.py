@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.integration.dialer.floor import ALWAYS_OPEN
+from tests.support import free_port
 
 CHROMIUM = os.environ.get("CC_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -31,12 +32,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class CspViolations:

@@ -21,7 +21,8 @@ from callcenter.services import lead_import_jobs
 from callcenter.states import ImportState
 from tests.factories import make_campaign
 from tests.integration.leads.test_lead_import_jobs import lead_file
-from tests.integration.web_tier import environment, free_port, get, stop, wait_for, web_tier
+from tests.integration.web_tier import environment, get, stop, wait_for, web_tier
+from tests.support import free_port
 
 BIN = Path(sys.executable).parent
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,15 +25,11 @@ from sqlalchemy import select, text
 
 from callcenter.db import Database
 from callcenter.models import Customer, DialMode
-from tests.integration.dialer.floor import AgentsFinishing, build_floor, wait_for
+from tests.integration.dialer.floor import AgentsFinishing, build_floor
+from tests.support import free_port
+from tests.support import wait_until as wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(240)]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Process:
@@ -117,7 +112,7 @@ def _environment(database_url: str, redis_url: str, tmp_path: Path) -> dict[str,
 
 @contextmanager
 def running(*args: str, env: dict[str, str], tmp_path: Path, name: str) -> Iterator[Process]:
-    process = Process(list(args), env, tmp_path, name, _free_port())
+    process = Process(list(args), env, tmp_path, name, free_port())
     try:
         yield process
     finally:
@@ -253,7 +248,7 @@ def test_dialer_liveness_fails_while_its_tick_is_stuck_and_recovers(
 def test_consumer_is_alive_but_not_ready_without_redis(
     tmp_path: Path, postgres_database: Database
 ) -> None:
-    unreachable = f"redis://127.0.0.1:{_free_port()}/0"
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"
     env = _environment(_database_url(postgres_database), unreachable, tmp_path)
     with running(
         "consume", "--heartbeat", "0.2", env=env, tmp_path=tmp_path, name="consume"

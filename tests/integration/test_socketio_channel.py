@@ -24,7 +24,7 @@ from callcenter.settings import load_settings
 from callcenter.states import Role
 from tests.conftest import running_app
 from tests.factories import TEST_PASSWORD, make_user
-from tests.integration.agent.agent_floor import free_port
+from tests.support import free_port
 
 
 def test_the_channel_is_named_after_the_database() -> None:

@@ -10,7 +10,6 @@ import http.client
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,16 +28,11 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from callcenter import migrate
+from tests.support import free_port
 
 BIN = Path(sys.executable).parent
 AS_DEPLOYED = [str(BIN / "gunicorn"), "-c", "python:callcenter.gunicorn_conf"]
 USER_AGENT = "callcenter-tests"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def environment(tmp_path: Path, redis_url: str, **settings: str) -> dict[str, str]:

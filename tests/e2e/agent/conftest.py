@@ -16,7 +16,8 @@ from werkzeug.serving import make_server
 
 from callcenter.db import Database
 from callcenter.settings import load_settings
-from tests.integration.agent.agent_floor import Floor, Inbox, build_floor, free_port
+from tests.integration.agent.agent_floor import Floor, Inbox, build_floor
+from tests.support import free_port
 
 
 @dataclass

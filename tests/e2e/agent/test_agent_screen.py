@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from tests.e2e.agent.conftest import LiveFloor
 from tests.e2e.conftest import use_desk_phone
 from tests.factories import TEST_PASSWORD
 from tests.integration.agent.agent_floor import end_call, inject_connected_call, new_lead
+from tests.support import wait_until
 
 # Screenshots for docs/ only when asked: CC_TEST_SCREENSHOT_DIR=docs make test
 SHOTS = Path(os.environ.get("CC_TEST_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="cc-shots-"))
@@ -33,15 +33,6 @@ def log_in(page: Any, live: LiveFloor) -> None:
     page.click("button[type=submit]")
     page.goto(f"{live.url}/agent/")
     page.wait_for_function("() => document.getElementById('conn').classList.contains('on')")
-
-
-def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def walk_the_call(page: Any, live: LiveFloor, screenshot: Path) -> str:
@@ -74,7 +65,7 @@ def walk_the_call(page: Any, live: LiveFloor, screenshot: Path) -> str:
     for _ in range(2):
         page.keyboard.press("Alt+KeyN")
     assert page.locator(".step-dot.current").text_content() in ("9", "۹")
-    wait_for(lambda: len(live.inbox.messages) == 1)
+    wait_until(lambda: len(live.inbox.messages) == 1, 10, "the confirmation email")
     page.wait_for_function(
         "() => document.getElementById('follow-up-status').textContent.includes('@')"
     )

@@ -21,12 +21,14 @@ from sqlalchemy import select
 
 from callcenter.db import Database
 from callcenter.models import Call, Campaign, Disposition, StepAction, StepOutcome, User
-from tests.e2e.conftest import free_port, use_desk_phone
+from tests.e2e.conftest import use_desk_phone
 from tests.e2e.faults import web_processes
-from tests.e2e.faults.web_processes import Gunicorn, poll
+from tests.e2e.faults.web_processes import Gunicorn
 from tests.factories import TEST_PASSWORD
 from tests.integration.agent.agent_floor import Floor, build_floor
 from tests.integration.dialer.floor import ALWAYS_OPEN
+from tests.support import free_port
+from tests.support import wait_until as poll
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
 

@@ -9,13 +9,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support import wait_until as poll
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[3]
@@ -102,24 +103,6 @@ def answers(url: str) -> bool:
             return bool(response.status == 200)
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
-
-
-def poll(
-    condition: Callable[[], bool],
-    seconds: float,
-    what: str,
-    process: subprocess.Popen[str] | None = None,
-    log: Path | None = None,
-) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if process is not None and process.poll() is not None:
-            output = log.read_text() if log else ""
-            raise AssertionError(f"{process.args!r} exited {process.returncode}:\n{output}")
-        if time.monotonic() > deadline:
-            tail = log.read_text()[-4000:] if log else ""
-            raise AssertionError(f"timed out waiting for {what}\n{tail}")
-        time.sleep(0.1)
 
 
 def stop(process: subprocess.Popen[str]) -> None:

@@ -25,9 +25,9 @@ from callcenter.models import Lead
 from callcenter.services import pacing_log
 from callcenter.services.live_floor import live_floor_of
 from callcenter.settings import load_settings
-from tests.e2e.conftest import free_port
 from tests.factories import TEST_PASSWORD
 from tests.integration.supervisor.busy_hour import BusyHour, Floor, build_floor
+from tests.support import free_port
 
 SCREENSHOT = (
     Path(os.environ.get("CC_TEST_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="cc-shots-"))

@@ -6,7 +6,6 @@ publishes."""
 from __future__ import annotations
 
 import itertools
-import socket as socketlib
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -171,12 +170,6 @@ def end_call(app: Flask, call_id: str, outcome: str = "answered") -> None:
 
 def received(socket: Any, name: str) -> list[Any]:
     return [item["args"][0] for item in socket.get_received() if item["name"] == name]
-
-
-def free_port() -> int:
-    with socketlib.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Inbox:

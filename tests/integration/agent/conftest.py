@@ -16,7 +16,8 @@ from callcenter.db import Database
 from callcenter.settings import Settings, load_settings
 from tests.conftest import running_app
 from tests.factories import log_in
-from tests.integration.agent.agent_floor import Floor, Inbox, build_floor, free_port
+from tests.integration.agent.agent_floor import Floor, Inbox, build_floor
+from tests.support import free_port
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from callcenter.services import appointments, follow_up
 from callcenter.settings import SmtpSettings
 from callcenter.states import CallState
 from tests.factories import make_lead
-from tests.integration.agent.agent_floor import build_floor, free_port
+from tests.integration.agent.agent_floor import build_floor
+from tests.support import free_port
 
 
 def _connected_call(session: Session, agent_id: int, lead_id: int, campaign_id: int) -> str:

@@ -5,8 +5,6 @@ consuming the bus, and a stand-in for agents finishing their calls."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,11 +128,3 @@ class AgentsFinishing(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
         self.join(10)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)

@@ -19,11 +19,12 @@ from dialer.embedded import DialerThread
 from dialer.sip.trunk import SipTrunk, SipTrunkConfig
 from dialer.sip.ua import UaConfig
 from tests.factories import make_customer, make_lead
-from tests.integration.dialer.floor import AgentsFinishing, Floor, build_floor, wait_for
+from tests.integration.dialer.floor import AgentsFinishing, Floor, build_floor
 from tests.integration.dialer.topology import start_sipp_peer
 from tests.integration.sip.conftest import SCENARIOS as SIP_SCENARIOS
 from tests.integration.sip.conftest import Sipp
 from tests.integration.sip.helpers import FAST
+from tests.support import wait_until as wait_for
 
 pytestmark = pytest.mark.sipp
 

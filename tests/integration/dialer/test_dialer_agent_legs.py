@@ -26,7 +26,6 @@ from tests.integration.dialer.floor import (
     AgentsFinishing,
     Floor,
     build_floor,
-    wait_for,
 )
 from tests.integration.dialer.test_dialer_against_sipp import AgentsHangingUp
 from tests.integration.dialer.topology import (
@@ -40,6 +39,7 @@ from tests.integration.dialer.topology import (
 from tests.integration.sip.conftest import HOST, Sipp
 from tests.integration.sip.conftest import SCENARIOS as SIP_SCENARIOS
 from tests.integration.sip.helpers import FAST
+from tests.support import wait_until as wait_for
 
 pytestmark = pytest.mark.sipp
 

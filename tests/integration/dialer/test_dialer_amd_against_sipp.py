@@ -18,11 +18,12 @@ from callcenter.states import AgentState, AmdAction, AmdResult, CallOutcome, Lea
 from dialer.embedded import DialerThread
 from dialer.sip.trunk import SipTrunk, SipTrunkConfig
 from dialer.sip.ua import UaConfig
-from tests.integration.dialer.floor import build_floor, wait_for
+from tests.integration.dialer.floor import build_floor
 from tests.integration.dialer.test_dialer_against_sipp import start_sipp
 from tests.integration.sip.conftest import SCENARIOS as SIP_SCENARIOS
 from tests.integration.sip.greetings import write_greeting
 from tests.integration.sip.helpers import FAST
+from tests.support import wait_until as wait_for
 
 pytestmark = pytest.mark.sipp
 

@@ -23,7 +23,8 @@ from callcenter.consumers import CALL_EVENTS, CallEventConsumer
 from callcenter.db import Database
 from callcenter.models import DialMode
 from callcenter.states import LeadState
-from tests.integration.dialer.floor import AgentsFinishing, build_floor, wait_for
+from tests.integration.dialer.floor import AgentsFinishing, build_floor
+from tests.support import wait_until as wait_for
 
 DIALER_COMMAND = EntryPoint(
     name="dialer", value="dialer.cli:dialer", group=cli.COMMAND_ENTRY_POINTS

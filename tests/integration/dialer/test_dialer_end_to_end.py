@@ -18,7 +18,8 @@ from callcenter.services import pacing_log
 from callcenter.states import AmdAction, AmdResult, CallOutcome, CallState, LeadState
 from dialer.embedded import DialerThread
 from dialer.simulated_carrier import Distribution, SimulatedCarrier, SimulationProfile
-from tests.integration.dialer.floor import AgentsFinishing, Floor, build_floor, wait_for
+from tests.integration.dialer.floor import AgentsFinishing, Floor, build_floor
+from tests.support import wait_until as wait_for
 
 FAST_WORLD = SimulationProfile(
     answer=0.5,

@@ -33,7 +33,7 @@ from callcenter.models import AgentStatus, Call, DialMode
 from callcenter.services import agents
 from callcenter.states import AgentState, CallOutcome, CallState, Role
 from tests.factories import make_campaign, make_lead, make_team, make_user
-from tests.integration.dialer.floor import ALWAYS_OPEN, AgentsFinishing, wait_for
+from tests.integration.dialer.floor import ALWAYS_OPEN, AgentsFinishing
 from tests.integration.dialer.topology import (
     Process,
     SupervisorFeed,
@@ -44,6 +44,7 @@ from tests.integration.dialer.topology import (
     start_web,
 )
 from tests.integration.sip.conftest import HOST, Sipp
+from tests.support import wait_until as wait_for
 
 pytestmark = [pytest.mark.sipp, pytest.mark.redis, pytest.mark.postgres]
 

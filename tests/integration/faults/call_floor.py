@@ -23,7 +23,7 @@ from callcenter.states import AgentState, CallState, LeadState, Role
 from tests.factories import make_campaign, make_lead, make_team, make_user
 from tests.integration.dialer.floor import ALWAYS_OPEN
 from tests.integration.dialer.topology import Process
-from tests.integration.faults.servers import wait_until
+from tests.support import wait_until
 
 
 @dataclass(frozen=True)

@@ -8,41 +8,19 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import redis
 from sqlalchemy import create_engine, text
 
+from tests.support import free_port
+
 REDIS_SERVER = "/usr/bin/redis-server"
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(
-    condition: Callable[[], bool],
-    timeout: float,
-    what: str,
-    *,
-    state: Callable[[], str] | None = None,
-) -> None:
-    """Poll `condition` until it is true; fail saying `what` (and `state()`) otherwise."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            found = f": {state()}" if state is not None else ""
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{found}")
-        time.sleep(0.1)
 
 
 class PrivateRedis:

@@ -15,7 +15,8 @@ from sqlalchemy.exc import OperationalError
 from callcenter.bus import NotYet
 from callcenter.bus_redis import RedisStreamsEventBus
 from callcenter.events import CallAnswered, Event
-from tests.integration.faults.servers import PrivateRedis, wait_until
+from tests.integration.faults.servers import PrivateRedis
+from tests.support import wait_until
 
 
 class Recorder:

@@ -24,7 +24,8 @@ from callcenter.models import AgentStatus, Call, Lead
 from callcenter.models.fleet import CampaignLease, DialerProcess
 from callcenter.services.dialer_fleet import LOST_REASON
 from callcenter.states import AgentState, CallOutcome, CallState, LeadState
-from tests.integration.dialer.floor import AgentsFinishing, build_floor, wait_for
+from tests.integration.dialer.floor import AgentsFinishing, build_floor
+from tests.support import wait_until as wait_for
 
 LEASE_SECONDS = "2"
 DIALER_OPTIONS = ("--tick", "0.2", "--sim-time-scale", "0.1")

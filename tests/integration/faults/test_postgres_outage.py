@@ -48,7 +48,8 @@ from tests.integration.faults.call_floor import (
     stop_dialer_once_settled,
     stream_events,
 )
-from tests.integration.faults.servers import PrivatePostgres, PrivateRedis, wait_until
+from tests.integration.faults.servers import PrivatePostgres, PrivateRedis
+from tests.support import wait_until
 
 OUTAGE_S = 10.0
 

@@ -53,7 +53,8 @@ from tests.integration.faults.call_floor import (
     leads_rows,
     stop_dialer_once_settled,
 )
-from tests.integration.faults.servers import PrivateRedis, wait_until
+from tests.integration.faults.servers import PrivateRedis
+from tests.support import wait_until
 
 OUTAGE_S = 2.0  # Redis down this long: calls in flight end meanwhile
 COUNTS = ("dials", "live_answers", "contacts", "abandoned")
