@@ -192,8 +192,13 @@ class DatabaseServices:
         )
 
     def sweep_floor(self, *, now: datetime) -> str:
-        with self.database.unit_of_work() as session:
-            done = wrap_ups.sweep(session, now=now)
+        with self.database.read_sessions() as session:
+            agent_ids = wrap_ups.agents_to_sweep(session)
+        done = wrap_ups.Sweep()
+        for agent_id in agent_ids:  # one short transaction each
+            with self.database.unit_of_work() as session:
+                wrap_ups.sweep_agent(session, agent_id, now=now, done=done)
+        wrap_ups.report(done)
         if not done:
             return ""
         return (

@@ -34,15 +34,30 @@ class Sweep:
 
 
 def sweep(session: Session, *, now: datetime | None = None) -> Sweep:
-    """Close every overdue wrap-up and take deactivated agents off the floor."""
+    """Close every overdue wrap-up and take deactivated agents off the floor
+    (in one transaction; `DatabaseServices.sweep_floor` gives each agent
+    its own, so the sweep never holds many rows at once)."""
     now = now or utcnow()
     done = Sweep()
-    for status in _in_wrap_up(session):
-        _expire(session, status, now=now, done=done)
-    for agent_id in _inactive_on_floor(session):
+    for agent_id in agents_to_sweep(session):
+        sweep_agent(session, agent_id, now=now, done=done)
+    report(done)
+    return done
+
+
+def agents_to_sweep(session: Session) -> list[int]:
+    return sorted(set(_in_wrap_up(session)) | set(_inactive_on_floor(session)))
+
+
+def sweep_agent(session: Session, agent_id: int, *, now: datetime, done: Sweep) -> None:
+    _expire(session, agent_id, now=now, done=done)
+    if agent_id in _inactive_on_floor(session):
         end_agent_session(session, agent_id, now=now)
         if agents.status_of(session, agent_id).state is AgentState.LOGGED_OUT:
             done.logged_out_agents.append(agent_id)
+
+
+def report(done: Sweep) -> None:
     if done:
         log.info(
             "floor sweep: %d wrap-ups timed out, %d agents paused, %d logged out",
@@ -50,26 +65,31 @@ def sweep(session: Session, *, now: datetime | None = None) -> Sweep:
             len(done.paused_agents),
             len(done.logged_out_agents),
         )
-    return done
 
 
-def _in_wrap_up(session: Session) -> list[AgentStatus]:
-    return list(session.scalars(select(AgentStatus).where(AgentStatus.state == AgentState.WRAP_UP)))
+def _in_wrap_up(session: Session) -> list[int]:
+    query = select(AgentStatus.agent_id).where(AgentStatus.state == AgentState.WRAP_UP)
+    return list(session.scalars(query))
 
 
-def _expire(session: Session, status: AgentStatus, *, now: datetime, done: Sweep) -> None:
-    status = agents.status_of(session, status.agent_id, lock=True)
-    if status.state is not AgentState.WRAP_UP:
+def _expire(session: Session, agent_id: int, *, now: datetime, done: Sweep) -> None:
+    # The call's row first, then the agent's: the order every other writer
+    # (the call events, the disposition) takes them in, or PostgreSQL
+    # finds a deadlock between the sweep and the consumer.
+    seen = session.scalar(
+        select(AgentStatus.current_call_id).where(AgentStatus.agent_id == agent_id)
+    )
+    call = session.get(Call, seen, with_for_update=True) if seen is not None else None
+    status = agents.status_of(session, agent_id, lock=True)
+    if status.state is not AgentState.WRAP_UP or status.current_call_id != seen:
         return
     user = session.get(User, status.agent_id)
     gone = user is None or not user.is_active
-    if status.current_call_id is not None:
-        call = session.get(Call, status.current_call_id, with_for_update=True)
-        if call is not None and call.wrap_up_ended_at is None and call.state is CallState.ENDED:
-            if gone or dispositions.wrap_up_overdue(session, call, now=now):
-                dispositions.time_out_wrap_up(session, call, now=now)
-                done.timed_out_calls.append(call.id)
-            return
+    if call is not None and call.wrap_up_ended_at is None and call.state is CallState.ENDED:
+        if gone or dispositions.wrap_up_overdue(session, call, now=now):
+            dispositions.time_out_wrap_up(session, call, now=now)
+            done.timed_out_calls.append(call.id)
+        return
     # The disposition is in; the agent was to press Ready (no auto-ready).
     if not gone and not _idle_wrap_up_overdue(session, status, now=now):
         return

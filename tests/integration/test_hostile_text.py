@@ -8,6 +8,7 @@ import io
 from dataclasses import dataclass
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from scripts import BUILTIN_DIR
 from tests.factories import log_in, make_user
 from tests.hostile_text import SCRIPT, assert_shown_escaped, tag
 from tests.integration.reports.report_dataset import Dataset, build
+from tests.support import wait_until
 
 RANGE = {"from": "2025-05-10", "to": "2025-05-11"}
 CAMPAIGN = tag("campaign")
@@ -123,7 +125,7 @@ def test_agent_workstation_page(client: FlaskClient, site: Site) -> None:
     assert_shown_escaped(page(client, "/agent/"), AGENT, CAMPAIGN, PAUSE)
 
 
-def test_lead_import_file_name_and_rows(client: FlaskClient, site: Site) -> None:
+def test_lead_import_file_name_and_rows(app: Flask, client: FlaskClient, site: Site) -> None:
     log_in(client, "boss")
     name = tag("file") + ".csv"
     rows = f"first_name,phone\n{tag('row')},{tag('phone')}\nSara,09121234567\n"
@@ -133,7 +135,17 @@ def test_lead_import_file_name_and_rows(client: FlaskClient, site: Site) -> None
         content_type="multipart/form-data",
     )
     assert response.status_code == 302, response.get_data(as_text=True)
-    html = page(client, response.headers["Location"])
+    location = response.headers["Location"]
+    worker = app.extensions["cc_import_worker"].start()  # imports run in the background
+    try:
+        wait_until(
+            lambda: client.get(f"{location}/progress").get_json()["finished"],
+            30,
+            "the import to finish",
+        )
+    finally:
+        worker.stop()
+    html = page(client, location)
     assert 'id="rejected-rows"' in html
     assert_shown_escaped(html, name, CAMPAIGN)
 
