@@ -4,6 +4,9 @@ what did not happen."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -39,3 +42,18 @@ def wait_until(
             tail = "\n" + log.read_text()[-4000:] if log else ""
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{found}{tail}")
         time.sleep(interval)
+
+
+def stop_process_group(process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+    """A daemon started in a process group of its own (kamailio, rtpengine and
+    their workers): TERM, then KILL whatever outlived its parent."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # a worker that outlived its parent

@@ -142,12 +142,14 @@ def revoke_all_sessions(session: Session, user_id: int, *, because: str) -> int:
 def revoked_among(session: Session, tokens: Collection[str]) -> set[str]:
     """Of these tokens (the sockets a web process holds), the ones no longer live."""
     by_hash = {_token_hash(token): token for token in tokens}
-    live = session.scalars(
-        select(UserSession.token_hash).where(
-            UserSession.token_hash.in_(list(by_hash)), UserSession.revoked_at.is_(None)
+    live = set(
+        session.scalars(
+            select(UserSession.token_hash).where(
+                UserSession.token_hash.in_(list(by_hash)), UserSession.revoked_at.is_(None)
+            )
         )
-    ).all()
-    return {token for digest, token in by_hash.items() if digest not in set(live)}
+    )
+    return {token for digest, token in by_hash.items() if digest not in live}
 
 
 def _token_hash(token: str) -> str:

@@ -3,10 +3,7 @@ that asks for digest credentials and relays authenticated INVITEs on."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -15,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support import stop_process_group
 
 _PROLOGUE = """#!KAMAILIO
 debug=2
@@ -103,16 +102,7 @@ class Kamailio:
 
     def stop(self) -> None:
         """Stop kamailio and its worker processes (its own process group)."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # a worker that outlived its parent
+        stop_process_group(self.process)
 
 
 def modules_dir() -> str:

@@ -13,11 +13,8 @@ a process group of its own and is stopped with all its children.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import shutil
-import signal
 import struct
 import subprocess
 import time
@@ -30,6 +27,7 @@ import pytest
 
 from tests.integration.sip.kamailio import Kamailio, modules_dir, start_kamailio
 from tests.integration.sip.netns import Netns
+from tests.support import stop_process_group
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "webphone"
 RELAY_SUBNET = "10.231.50"
@@ -56,16 +54,7 @@ class Daemon:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        stop_process_group(self.process)
 
 
 def start_daemon(name: str, cmd: Sequence[str], workdir: Path, ns: Netns) -> Daemon:
