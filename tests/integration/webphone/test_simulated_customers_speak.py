@@ -17,6 +17,7 @@ from dialer.agent_legs import loss_reason
 from dialer.carrier import AgentLegRequest, CallProgress, OriginateRequest
 from dialer.simulated_carrier import SimulatedCarrier, SimulationProfile
 from tests.integration.webphone.conftest import AGENT_TONE_HZ, Bench
+from tests.support import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -84,9 +85,20 @@ def test_a_bridged_customer_speaks_and_says_what_it_heard(
         )
         customer.wait_for("answered")
         run(carrier.bridge("call-1", "leg-21"))
-        page.wait_for_timeout(1500)
-        inbound: Any = page.evaluate("window.phone.inbound()")
-        assert inbound["packets"] > 25 and inbound["level"] > 0.01, inbound  # "Hello? ..."
+        # audioLevel is the level of the last few packets: the customer's line
+        # has pauses, so it is sampled until a word is heard ("Hello? ...").
+        heard: list[Any] = []
+
+        def customer_heard() -> bool:
+            heard.append(page.evaluate("window.phone.inbound()"))
+            return heard[-1]["packets"] > 25 and heard[-1]["level"] > 0.01
+
+        wait_until(
+            customer_heard,
+            5.0,
+            "the customer's voice in the browser",
+            state=lambda: str(heard[-5:]),
+        )
 
         ended = customer.wait_for("ended", timeout=15)
         assert ended.sip_reason == "remote hangup" and ended.bridged_to == "leg-21"
