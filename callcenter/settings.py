@@ -266,6 +266,9 @@ class WebphoneSettings(_Section):
     """What the dialer calls to reach an agent's browser phone."""
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=5066, ge=1, le=65535)
+    gateway_origins: list[str] = Field(default_factory=list)
+    """Pages that may use the built-in gateway besides those from the host the
+    browser connects to (e.g. "https://cc.example.net" behind a proxy)."""
     secret: SecretStr | None = None
     """Shared with the proxy (Kamailio auth_ephemeral) and TURN (coturn
     static-auth-secret). Unset: derived from secret_key."""
@@ -292,7 +295,7 @@ class WebphoneSettings(_Section):
             raise ValueError("must be a sip: URI with {agent_id} in it")
         return value
 
-    @field_validator("ice_servers", mode="before")
+    @field_validator("ice_servers", "gateway_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):

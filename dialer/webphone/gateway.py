@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from callcenter import webphone
@@ -44,6 +44,7 @@ class BrowserPhoneGateway:
         host: str = "127.0.0.1",
         port: int = 5066,
         limits: Limits | None = None,
+        allowed_origins: Collection[str] = (),
         timers: LegTimers | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -57,6 +58,7 @@ class BrowserPhoneGateway:
             on_closed=self._on_closed,
             is_registered=lambda sock: bool(self.registrar.bindings_of(sock)),
             limits=limits or Limits(),
+            allowed_origins=allowed_origins,
         )
         self._legs: dict[str, tuple[BrowserLeg, SipSocket | None]] = {}  # by Call-ID
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -69,6 +71,7 @@ class BrowserPhoneGateway:
             secret=webphone.shared_secret(settings),
             host=phone.gateway_host,
             port=phone.gateway_port,
+            allowed_origins=phone.gateway_origins,
         )
 
     @property

@@ -1,15 +1,20 @@
 """The WebSocket side of the gateway: browsers connect with subprotocol
 "sip" (RFC 7118), within limits: so many connections, so large a frame, and
-a connection that has not registered a phone soon is closed."""
+a connection that has not registered a phone soon is closed. A browser page
+may connect only from the host it asks for (the agent screen's own host, as
+`callcenter.webphone.browser_config` builds the address) or from an origin
+configured as allowed: another site's page cannot open connections in an
+agent's browser."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from http import HTTPStatus
+from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -66,12 +71,14 @@ class WebSocketServer:
         on_closed: Callable[[SipSocket], None],
         is_registered: Callable[[SipSocket], bool],
         limits: Limits,
+        allowed_origins: Collection[str] = (),
     ) -> None:
         self.host, self.port = host, port
         self._on_frame = on_frame
         self._on_closed = on_closed
         self._is_registered = is_registered
         self.limits = limits
+        self.allowed_origins = frozenset(origin.rstrip("/").lower() for origin in allowed_origins)
         self._server: Server | None = None
         self.sockets: set[SipSocket] = set()
 
@@ -102,10 +109,17 @@ class WebSocketServer:
             self._server = None
 
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
+        origin = request.headers.get("Origin")
+        if origin is not None and not self._origin_allowed(origin, request.headers.get("Host", "")):
+            log.warning("browser phone refused: a page from %s", origin[:120])
+            return connection.respond(HTTPStatus.FORBIDDEN, "Origin not allowed\n")
         if len(self.sockets) >= self.limits.max_connections:
             log.warning("browser phone refused: %d connections already", len(self.sockets))
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Too many connections\n")
         return None
+
+    def _origin_allowed(self, origin: str, host: str) -> bool:
+        return origin.lower() in self.allowed_origins or same_host(origin, host)
 
     async def _serve(self, connection: ServerConnection) -> None:
         sock = SipSocket(connection)
@@ -129,3 +143,13 @@ class WebSocketServer:
             log.info("%s closed: no phone registered in time", sock.label)
             task = asyncio.get_running_loop().create_task(sock.close("register first"))
             task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+
+def same_host(origin: str, host: str) -> bool:
+    """Whether a page at `origin` asks for its own host (any port: the screen
+    and the gateway listen on different ones). Clients that are not browsers
+    send no Origin and are not asked."""
+    try:
+        return urlsplit(origin).hostname == urlsplit(f"//{host}").hostname is not None
+    except ValueError:
+        return False

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[3]
 JSSIP = ROOT / "agent_ui/static/agent_ui/vendor/jssip.min.js"
 SUBNET = "10.231.60"
 PAGE_PORT = 8099  # inside the namespace, where nothing else listens
+PAGE_ORIGIN = f"http://127.0.0.1:{PAGE_PORT}"
 SECRET = b"webphone test secret"
 AGENT_TONE_HZ = 1000.0
 T = TypeVar("T")
@@ -69,6 +70,7 @@ class GatewayThread:
             secret=SECRET,
             host=host,
             port=0,
+            allowed_origins=[PAGE_ORIGIN],  # the harness page is not on the gateway's host
             # JsSIP's shortest session interval: the gateway refreshes it every 45 s.
             timers=LegTimers(answer_s=10.0, media_s=10.0, session_expires_s=90),
         )
@@ -197,7 +199,7 @@ def webphone_bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
         ]
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(chromium), args=args)
-            yield Bench(netns, gateway_thread, f"http://127.0.0.1:{PAGE_PORT}/phone.html", browser)
+            yield Bench(netns, gateway_thread, f"{PAGE_ORIGIN}/phone.html", browser)
             browser.close()
     finally:
         if gateway_thread is not None:

@@ -10,7 +10,7 @@ import asyncio
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.typing import Subprotocol
+from websockets.typing import Origin, Subprotocol
 
 from dialer.sip.message import parse_message
 from dialer.webphone import BrowserPhoneGateway, Limits
@@ -29,9 +29,14 @@ OPTIONS = (
 )
 
 
-async def started(limits: Limits) -> BrowserPhoneGateway:
+async def started(limits: Limits, allowed_origins: tuple[str, ...] = ()) -> BrowserPhoneGateway:
     gateway = BrowserPhoneGateway(
-        domain="webphone.invalid", secret=b"s", host="127.0.0.1", port=0, limits=limits
+        domain="webphone.invalid",
+        secret=b"s",
+        host="127.0.0.1",
+        port=0,
+        limits=limits,
+        allowed_origins=allowed_origins,
     )
     await gateway.start()
     return gateway
@@ -43,6 +48,25 @@ async def client(gateway: BrowserPhoneGateway) -> ClientConnection:
 
 def run(coro: object) -> None:
     asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def test_a_page_from_another_site_is_refused() -> None:
+    run(_origins())
+
+
+async def _origins() -> None:
+    gateway = await started(Limits(), allowed_origins=("https://CC.example.net/",))
+    address = f"ws://127.0.0.1:{gateway.port}"
+    try:
+        with pytest.raises(InvalidStatus) as foreign:
+            await connect(address, subprotocols=SIP, origin=Origin("https://evil.example"))
+        assert foreign.value.response.status_code == 403
+        for page in ("http://127.0.0.1:5000", "https://cc.example.net"):
+            screen = await connect(address, subprotocols=SIP, origin=Origin(page))
+            assert screen.subprotocol == "sip"
+            await screen.close()
+    finally:
+        await gateway.stop()
 
 
 def test_bounds() -> None:
