@@ -51,7 +51,7 @@ audit: install-dev
 	  exit 1; }
 
 translations: install-dev
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o callcenter/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o callcenter/translations/messages.pot .
 	$(BIN)/pybabel update -i callcenter/translations/messages.pot -d callcenter/translations
 	$(BIN)/pybabel compile -d callcenter/translations
 

@@ -6,17 +6,37 @@ from __future__ import annotations
 from typing import Any
 
 
+def N_(text: str) -> str:
+    """Marks `text` for the message catalog; it is translated where it is
+    shown, in the reader's language (DomainError.shown)."""
+    return text
+
+
 class DomainError(Exception):
+    """`message` is the English text (logs, CLI); `shown()` the reader's.
+    Raise with a marked text and its values apart, so the translation can
+    place them: ``InvalidInput(N_("List %(name)s is disabled"), name=...)``."""
+
     status: int = 400
     error_id: str = "bad-request"
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self, message: str, *, details: dict[str, Any] | None = None, **params: Any
+    ) -> None:
+        self.text = message
+        self.params = params
+        self.message = message % params if params else message
+        super().__init__(self.message)
         self.details = details or {}
 
+    def shown(self) -> str:
+        """In the language of the request or socket event being served."""
+        from flask_babel import gettext
+
+        return gettext(self.text, **self.params) if self.params else gettext(self.text)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"error": self.error_id, "message": self.message, "details": self.details}
+        return {"error": self.error_id, "message": self.shown(), "details": self.details}
 
 
 class NotFound(DomainError):

@@ -40,7 +40,7 @@ def handle_domain_error(exc: DomainError) -> ResponseReturnValue:
     request_scope.rollback()
     if isinstance(exc, NotLoggedIn) and not wants_json():
         return redirect(url_for("auth.login", next=request.full_path))
-    return _respond(exc.status, exc.error_id, exc.message, exc.details)
+    return _respond(exc.status, exc.error_id, exc.shown(), exc.details)
 
 
 def handle_http_error(exc: HTTPException) -> ResponseReturnValue:
