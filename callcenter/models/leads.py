@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
@@ -46,6 +47,26 @@ class LeadList(Base):
     rows_rejected: Mapped[int] = mapped_column(default=0)
     report: Mapped[dict[str, Any]] = mapped_column(JSONColumn, default=dict)
     created_at: Mapped[datetime] = created_at_column()
+
+
+class DncHitSource(StrEnum):
+    IMPORT = "import"  # a number left out of a lead file because it is on a DNC list
+    CLAIM = "claim"  # a dial refused at the last check before dialing
+
+
+class DncHit(Base):
+    """A call that was not made because the number is on a do-not-call list
+    ("DNC hits prevented" in the compliance report)."""
+
+    __tablename__ = "dnc_hits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    phone_e164: Mapped[str] = mapped_column(String(20))
+    source: Mapped[DncHitSource] = enum_column(DncHitSource)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    lead_list_id: Mapped[int | None] = mapped_column(ForeignKey("lead_lists.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class LeadImport(Base):

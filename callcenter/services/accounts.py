@@ -335,6 +335,24 @@ def set_team(session: Session, user: User, team: Team | None, *, actor: User | N
     )
 
 
+def set_salesperson(
+    session: Session, user: User, is_salesperson: bool, *, actor: User | None
+) -> None:
+    """A salesperson holds meetings: agents of their team book into their
+    calendar, and they record each meeting's outcome."""
+    if user.is_salesperson == is_salesperson:
+        return
+    user.is_salesperson = is_salesperson
+    audit.record(
+        session,
+        "user.salesperson_set",
+        actor=actor,
+        target_type="user",
+        target_id=user.id,
+        details={"username": user.username, "is_salesperson": is_salesperson},
+    )
+
+
 def set_locale(session: Session, user: User, locale: str) -> None:
     _check_locale(locale)
     user.locale = locale

@@ -35,7 +35,7 @@ from callcenter.services.reports.filters import (
     team_member_ids,
 )
 from callcenter.services.reports.scope import Names
-from callcenter.states import AgentState
+from callcenter.states import HELD_STATUSES, AgentState
 
 
 @dataclass
@@ -159,22 +159,27 @@ def _add_calls(session: Session, filters: ReportFilters, row: Any) -> None:
 
 
 def _add_closing(session: Session, filters: ReportFilters, row: Any) -> None:
-    """Appointments booked on the report's calls, counted for their owner."""
+    """Appointments booked on the report's calls, counted for the
+    salesperson who holds them (the closer)."""
     calls = select(Call.id).where(*_conditions_without_agent(filters))
     owner_filter = []
     if filters.agent_ids:
         owner_filter.append(Appointment.owner_id.in_(filters.agent_ids))
     if filters.team_ids:
         owner_filter.append(Appointment.owner_id.in_(team_member_ids(filters)))
-    held = [AppointmentStatus.HELD, AppointmentStatus.SOLD]
     query = (
         select(
             Appointment.owner_id,
             func.count(),
-            count_if(Appointment.status.in_(held)),
+            count_if(Appointment.status.in_(HELD_STATUSES)),
             count_if(Appointment.status == AppointmentStatus.SOLD),
         )
-        .where(Appointment.call_id.in_(calls), *owner_filter)
+        .where(
+            Appointment.call_id.in_(calls),
+            # A moved meeting is counted once, at its new time.
+            Appointment.status != AppointmentStatus.RESCHEDULED,
+            *owner_filter,
+        )
         .group_by(Appointment.owner_id)
     )
     for owner_id, owned, held_count, sold in session.execute(query):

@@ -1,0 +1,252 @@
+"""Meetings booked into a salesperson's calendar (chosen from the campaign's
+team, or whoever of them is free), and the outcome the salesperson records:
+held, no-show, moved, sold with its amount. The reports read them: the
+funnel's later stages, the close rate, openers and closers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.db import Database, utcnow
+from callcenter.errors import Forbidden, InvalidInput
+from callcenter.models import (
+    AppointmentStatusChange,
+    AuditEntry,
+    CalendarSlot,
+    Call,
+    Campaign,
+    Lead,
+    MeetingKind,
+    User,
+)
+from callcenter.services import appointments, meetings
+from callcenter.services.reports import agents_report, funnel_report
+from callcenter.services.reports.filters import ReportFilters
+from callcenter.states import (
+    AppointmentStatus,
+    CallOutcome,
+    CallState,
+    IllegalTransition,
+    LeadState,
+    Role,
+)
+from tests.factories import make_lead, make_team, make_user
+from tests.integration.agent.agent_floor import Floor, build_floor
+
+
+def _call(session: Session, floor: Floor, lead_id: int | None = None) -> Call:
+    lead = session.get(Lead, lead_id or floor.lead_id)
+    assert lead is not None
+    now = utcnow()
+    call = Call(
+        id=uuid.uuid4().hex,
+        campaign_id=floor.campaign_id,
+        lead_id=lead.id,
+        customer_id=lead.customer_id,
+        agent_id=floor.agent_id,
+        attempt=1,
+        phone_e164=lead.customer.phone_e164,
+        state=CallState.CONNECTED,
+        outcome=CallOutcome.ANSWERED,
+        dialed_at=now,
+        answered_at=now,
+        connected_at=now,
+    )
+    session.add(call)
+    session.flush()
+    return call
+
+
+def _salespeople(session: Session, floor: Floor, count: int = 2) -> list[User]:
+    agent = session.get(User, floor.agent_id)
+    assert agent is not None
+    people = []
+    for number in range(count):
+        person = make_user(session, Role.AGENT, team=agent.team, full_name=f"Closer {number}")
+        person.is_salesperson = True
+        people.append(person)
+    session.flush()
+    return people
+
+
+def _another_lead(session: Session, floor: Floor) -> int:
+    campaign = session.get(Campaign, floor.campaign_id)
+    assert campaign is not None
+    return make_lead(session, campaign).id
+
+
+def test_the_offered_slots_are_free_in_some_salesperson_calendar(database: Database) -> None:
+    with database.sessions() as session:
+        floor = build_floor(session)
+        first, second = _salespeople(session, floor)
+        call = _call(session, floor)
+        offered = appointments.propose(session, call)
+        assert len(offered) == 2
+        assert set(offered[0].free_for) == {first.id, second.id}
+        # The earliest slot taken in both calendars: it is offered no more.
+        for person in (first, second):
+            appointments.book(
+                session,
+                _call(session, floor, _another_lead(session, floor)),
+                starts_at=offered[0].start,
+                kind=MeetingKind.ONLINE,
+                salesperson_id=person.id,
+            )
+        assert appointments.propose(session, call)[0].start != offered[0].start
+        only_first = appointments.propose(session, call, salesperson_id=first.id)
+        assert all(slot.free_for == (first.id,) for slot in only_first)
+
+
+def test_whoever_is_free_with_the_fewest_meetings_gets_it(database: Database) -> None:
+    with database.sessions() as session:
+        floor = build_floor(session)
+        busy, idle = _salespeople(session, floor)
+        call = _call(session, floor)
+        slots = appointments.list_free(session, call)
+        appointments.book(
+            session,
+            _call(session, floor, _another_lead(session, floor)),
+            starts_at=slots[5].start,
+            kind=MeetingKind.ONLINE,
+            salesperson_id=busy.id,
+        )
+        meeting = appointments.book(
+            session, call, starts_at=slots[0].start, kind=MeetingKind.ONLINE
+        )
+        assert meeting.owner_id == idle.id
+        assert meeting.booked_by_id == floor.agent_id
+
+
+def test_a_salesperson_outside_the_campaign_team_is_refused(database: Database) -> None:
+    with database.sessions() as session:
+        floor = build_floor(session)
+        _salespeople(session, floor, 1)
+        stranger = make_user(session, Role.AGENT, team=make_team(session))
+        stranger.is_salesperson = True
+        call = _call(session, floor)
+        slot = appointments.propose(session, call)[0]
+        with pytest.raises(InvalidInput) as refused:
+            appointments.book(
+                session, call, starts_at=slot.start, kind=MeetingKind.ONLINE,
+                salesperson_id=stranger.id,
+            )  # fmt: skip
+        assert refused.value.text == "choose a salesperson of this campaign's team"
+
+
+def test_the_salesperson_records_a_sale_with_its_amount(database: Database) -> None:
+    with database.sessions() as session:
+        floor = build_floor(session)
+        (closer,) = _salespeople(session, floor, 1)
+        call = _call(session, floor)
+        slot = appointments.propose(session, call)[0]
+        meeting = appointments.book(session, call, starts_at=slot.start, kind=MeetingKind.ONLINE)
+        lead = session.get(Lead, floor.lead_id)
+        assert lead is not None
+        lead.state = LeadState.APPOINTMENT  # as the agent's disposition leaves it
+        session.flush()
+        sold = meetings.parse_outcome({"outcome": "sold", "sale_amount": "۱۲٬۵۰۰٬۰۰۰"})
+        with pytest.raises(InvalidInput):  # not before the meeting
+            meetings.record_outcome(session, meeting.id, sold, actor=closer, now=utcnow())
+        with pytest.raises(Forbidden):
+            other = session.get(User, floor.other_agent_id)
+            assert other is not None
+            meetings.record_outcome(
+                session, meeting.id, sold, actor=other, now=slot.end + timedelta(minutes=5)
+            )
+        meetings.record_outcome(
+            session, meeting.id, sold, actor=closer, now=slot.end + timedelta(minutes=5)
+        )
+        assert meeting.status is AppointmentStatus.SOLD
+        assert meeting.sale_amount == Decimal(12_500_000)
+        history = session.scalars(
+            select(AppointmentStatusChange.to_status)
+            .where(AppointmentStatusChange.appointment_id == meeting.id)
+            .order_by(AppointmentStatusChange.id)
+        ).all()
+        assert history == ["booked", "held", "sold"]
+        assert str(lead.state) == "sale"
+        assert (
+            session.scalar(select(CalendarSlot).where(CalendarSlot.owner_id == closer.id)) is None
+        )
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "appointment.outcome"))
+        assert entry is not None and entry.actor_id == closer.id
+        assert entry.details["to"] == "sold" and entry.details["sale_amount"] == "12500000"
+        with pytest.raises(IllegalTransition):
+            meetings.record_outcome(
+                session, meeting.id, meetings.parse_outcome({"outcome": "no_show"}),
+                actor=closer, now=slot.end + timedelta(hours=1),
+            )  # fmt: skip
+
+
+@pytest.mark.parametrize("amount", ["", "abc", "-5", "0", "1.5"])
+def test_a_sale_needs_a_whole_positive_amount(amount: str) -> None:
+    with pytest.raises(InvalidInput):
+        meetings.parse_outcome({"outcome": "sold", "sale_amount": amount})
+
+
+def test_a_moved_meeting_is_a_new_one_in_the_same_calendar(database: Database) -> None:
+    with database.sessions() as session:
+        floor = build_floor(session)
+        closer, _ = _salespeople(session, floor)
+        call = _call(session, floor)
+        first, later = appointments.list_free(session, call, salesperson_id=closer.id)[0:8:7]
+        meeting = appointments.book(
+            session, call, starts_at=first.start, kind=MeetingKind.IN_PERSON,
+            address="Valiasr St 12", salesperson_id=closer.id,
+        )  # fmt: skip
+        moved = meetings.record_outcome(
+            session,
+            meeting.id,
+            meetings.parse_outcome(
+                {"outcome": "rescheduled", "new_start": later.start.isoformat()}
+            ),
+            actor=closer,
+        )
+        assert meeting.status is AppointmentStatus.RESCHEDULED
+        assert moved.rescheduled_from_id == meeting.id and moved.owner_id == closer.id
+        assert moved.starts_at == later.start and moved.location == "Valiasr St 12"
+        held = session.scalars(
+            select(CalendarSlot.slot_start).where(CalendarSlot.owner_id == closer.id)
+        ).all()
+        assert held == [later.start, later.start + timedelta(minutes=30)]
+        groups = meetings.my_meetings(session, closer, "en")
+        assert [row["id"] for row in groups["coming"]] == [moved.id]
+        assert [row["id"] for row in groups["recorded"]] == [meeting.id]
+
+
+def test_reports_count_held_meetings_sales_and_the_closer(database: Database) -> None:
+    with database.sessions() as session:
+        floor = build_floor(session)
+        (closer,) = _salespeople(session, floor, 1)
+        outcomes = ["sold", "not_sold", "no_show"]
+        booked = []
+        for _ in outcomes:
+            call = _call(session, floor, _another_lead(session, floor))
+            slot = appointments.propose(session, call)[0]
+            booked.append(
+                appointments.book(session, call, starts_at=slot.start, kind=MeetingKind.ONLINE)
+            )
+        later = max(meeting.ends_at for meeting in booked) + timedelta(hours=1)
+        for meeting, outcome in zip(booked, outcomes, strict=True):
+            form = {"outcome": outcome, "sale_amount": "5000000"}
+            meetings.record_outcome(
+                session, meeting.id, meetings.parse_outcome(form), actor=closer, now=later
+            )
+        session.commit()
+        report = agents_report(session, ReportFilters())
+        rows = {row.agent_id: row for row in report.rows}
+        opener, closing = rows[floor.agent_id], rows[closer.id]
+        assert opener.appointments == 3 and opener.role == "opener"
+        assert closing.owned_appointments == 3 and closing.held_appointments == 2
+        assert closing.sold_appointments == 1 and closing.role == "closer"
+        assert closing.close_rate == pytest.approx(1 / 3)
+        funnel = funnel_report(session, ReportFilters(), "en")
+        assert funnel.total is not None
+        counts = dict(zip([stage.key for stage in funnel.stages], funnel.total.counts, strict=True))
+        assert (counts["appointments"], counts["held"], counts["sales"]) == (3, 2, 1)
