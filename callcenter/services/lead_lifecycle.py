@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from callcenter.db import utcnow
+from callcenter.db import Database, utcnow
 from callcenter.errors import Conflict, InvalidInput, NotFound
 from callcenter.models import (
     Callback,
@@ -128,6 +128,19 @@ def claim_attempt(session: Session, lead_id: int, *, now: datetime) -> Lead:
     lead = session.get(Lead, lead_id, populate_existing=True)
     assert lead is not None
     return lead
+
+
+def claim_counting_dnc(database: Database, lead_id: int, *, now: datetime) -> int:
+    """`claim_attempt` in a unit of work of its own; returns the attempt
+    number. A dial refused for DNC is counted as a prevented hit in a second
+    unit of work (the refusal rolls the first one back)."""
+    try:
+        with database.unit_of_work() as session:
+            return claim_attempt(session, lead_id, now=now).attempts
+    except LeadBlocked:
+        with database.unit_of_work() as session:
+            dnc.count_refused_dial(session, lead_id, now=now)
+        raise
 
 
 def settle_attempt(

@@ -126,5 +126,4 @@ class HopperFeeder:
 
     def _claim_in_database(self, lead_id: int, now: datetime) -> int:
         """The attempt number (the database's claim is the last guard)."""
-        with self.database.unit_of_work() as session:
-            return lead_lifecycle.claim_attempt(session, lead_id, now=now).attempts
+        return lead_lifecycle.claim_counting_dnc(self.database, lead_id, now=now)
