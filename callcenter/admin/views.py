@@ -82,6 +82,9 @@ def edit_user(user_id: int) -> ResponseReturnValue:
             accounts.set_role(session, user, Role(form.role.data), actor=current_user)
             accounts.set_team(session, user, _team_from(form.team.data), actor=current_user)
             accounts.set_locale(session, user, form.locale.data or "fa")
+            accounts.set_salesperson(
+                session, user, bool(form.is_salesperson.data), actor=current_user
+            )
             if user.is_active != form.is_active.data:
                 accounts.set_active(session, user, bool(form.is_active.data), actor=current_user)
         except DomainError as exc:

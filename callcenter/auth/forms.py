@@ -43,6 +43,7 @@ class UserEditForm(FlaskForm):
     team = SelectField(_l("Team"), choices=[], validate_choice=False)
     locale = SelectField(_l("Language"), choices=LOCALE_CHOICES)
     is_active = BooleanField(_l("Active"))
+    is_salesperson = BooleanField(_l("Salesperson (holds the meetings agents book)"))
 
 
 class ConfirmForm(FlaskForm):

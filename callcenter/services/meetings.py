@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from callcenter.dates import format_datetime, to_ascii_digits
+from callcenter.dates import format_datetime, localize_digits, to_ascii_digits
 from callcenter.db import utcnow
 from callcenter.errors import N_, Forbidden, InvalidInput, NotFound
 from callcenter.models import (
@@ -280,9 +280,16 @@ def _meeting_row(
         "kind": str(appointment.kind),
         "place": appointment.location or appointment.meeting_link,
         "status": str(appointment.status),
-        "sale_amount": appointment.sale_amount,
+        "sale_amount": _amount_text(appointment.sale_amount, locale),
         "note": appointment.outcome_note,
     }
+
+
+def _amount_text(amount: Decimal | None, locale: str) -> str:
+    if amount is None:
+        return ""
+    grouped = f"{int(amount):,}"
+    return localize_digits(grouped.replace(",", "٬"), locale) if locale == "fa" else grouped
 
 
 def _new_times(

@@ -624,7 +624,8 @@ def appointment_data(
         "place": row.location or row.meeting_link,
         "status": str(row.status),
         "by": names.get(row.booked_by_id, ""),
-        "salesperson": names.get(row.owner_id, ""),
+        # Who holds the meeting, when it is not the agent who booked it.
+        "salesperson": names.get(row.owner_id, "") if row.owner_id != row.booked_by_id else "",
         "campaign": (campaigns or {}).get(row.campaign_id, ""),
         "follow_ups": [
             {

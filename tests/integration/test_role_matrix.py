@@ -37,6 +37,8 @@ ALLOWED_STATUS = {
     ("admin.users", "GET"): 200,
     ("agent_ui.home", "GET"): 200,
     ("agent_ui.letter", "GET"): 404,
+    ("agent_ui.my_meetings", "GET"): 200,
+    ("agent_ui.meeting_outcome", "POST"): 302,
     ("agent_ui.phone_config", "GET"): 200,
     ("agent_ui.scripts", "GET"): 200,
     ("agent_ui.scripts", "POST"): 422,
