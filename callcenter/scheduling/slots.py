@@ -80,11 +80,14 @@ class _Busy:
         self._ends = [end for _, end in merged]
 
     def overlaps(self, start: datetime, end: datetime) -> bool:
-        index = bisect_right(self._starts, _utc(start)) - 1
-        if index >= 0 and self._ends[index] > _utc(start):
+        return self.overlaps_utc(_utc(start), _utc(end))
+
+    def overlaps_utc(self, start: datetime, end: datetime) -> bool:
+        index = bisect_right(self._starts, start) - 1
+        if index >= 0 and self._ends[index] > start:
             return True
         following = index + 1
-        return following < len(self._starts) and self._starts[following] < _utc(end)
+        return following < len(self._starts) and self._starts[following] < end
 
 
 def _candidates(now: datetime, busy: _Busy, rules: SlotRules) -> Iterator[Slot]:
@@ -111,7 +114,8 @@ def _open_candidates(
 ) -> Iterator[OpenSlot]:
     calendars = [(owner, _Busy(busy)) for owner, busy in busy_by_owner.items()]
     for slot in _candidates(now, _Busy(()), rules):
-        free_for = tuple(owner for owner, busy in calendars if not busy.overlaps(*slot))
+        start, end = _utc(slot.start), _utc(slot.end)
+        free_for = tuple(owner for owner, busy in calendars if not busy.overlaps_utc(start, end))
         if free_for:
             yield OpenSlot(slot.start, slot.end, free_for)
 

@@ -5,7 +5,6 @@ funnel's later stages, the close rate, openers and closers."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -30,37 +29,16 @@ from callcenter.services.reports import agents_report, funnel_report
 from callcenter.services.reports.filters import ReportFilters
 from callcenter.states import (
     AppointmentStatus,
-    CallOutcome,
-    CallState,
     IllegalTransition,
     LeadState,
     Role,
 )
 from tests.factories import make_lead, make_team, make_user
-from tests.integration.agent.agent_floor import Floor, build_floor
+from tests.integration.agent.agent_floor import Floor, build_floor, connected_call_row
 
 
 def _call(session: Session, floor: Floor, lead_id: int | None = None) -> Call:
-    lead = session.get(Lead, lead_id or floor.lead_id)
-    assert lead is not None
-    now = utcnow()
-    call = Call(
-        id=uuid.uuid4().hex,
-        campaign_id=floor.campaign_id,
-        lead_id=lead.id,
-        customer_id=lead.customer_id,
-        agent_id=floor.agent_id,
-        attempt=1,
-        phone_e164=lead.customer.phone_e164,
-        state=CallState.CONNECTED,
-        outcome=CallOutcome.ANSWERED,
-        dialed_at=now,
-        answered_at=now,
-        connected_at=now,
-    )
-    session.add(call)
-    session.flush()
-    return call
+    return connected_call_row(session, floor, lead_id)
 
 
 def _salespeople(session: Session, floor: Floor, count: int = 2) -> list[User]:
