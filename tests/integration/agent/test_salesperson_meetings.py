@@ -7,14 +7,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.db import Database, utcnow
 from callcenter.errors import Forbidden, InvalidInput
 from callcenter.models import (
+    Appointment,
     AppointmentStatusChange,
     AuditEntry,
     CalendarSlot,
@@ -33,8 +36,15 @@ from callcenter.states import (
     LeadState,
     Role,
 )
-from tests.factories import make_lead, make_team, make_user
-from tests.integration.agent.agent_floor import Floor, build_floor, connected_call_row
+from tests.factories import log_in, make_lead, make_team, make_user
+from tests.integration.agent.agent_floor import (
+    Floor,
+    build_floor,
+    connected_call_row,
+    inject_connected_call,
+    received,
+)
+from tests.integration.agent.test_agent_workstation import ready
 
 
 def _call(session: Session, floor: Floor, lead_id: int | None = None) -> Call:
@@ -228,3 +238,72 @@ def test_reports_count_held_meetings_sales_and_the_closer(database: Database) ->
         assert funnel.total is not None
         counts = dict(zip([stage.key for stage in funnel.stages], funnel.total.counts, strict=True))
         assert (counts["appointments"], counts["held"], counts["sales"]) == (3, 2, 1)
+
+
+# --- through the socket and the pages -------------------------------------------------
+
+
+def test_the_agent_books_through_the_socket_with_a_chosen_salesperson(
+    agent_app: Flask, agent_socket: Any, floor: Floor, app_session: Session
+) -> None:
+    closer, other = _salespeople(app_session, floor)
+    app_session.commit()
+    ready(agent_socket, floor)
+    call_id = inject_connected_call(agent_app, floor)
+    pop = received(agent_socket, "screen_pop")[-1]
+    assert [p["name"] for p in pop["booking"]["salespeople"]] == ["Closer 0", "Closer 1"]
+    offered = agent_socket.emit(
+        "booking_slots", {"call_id": call_id, "salesperson_id": str(other.id)}, callback=True
+    )
+    assert offered["ok"] and len(offered["slots"]) == 2, offered
+    step_six = next(step for step in offered["script"]["steps"] if step["number"] == 6)
+    assert offered["slots"][0]["label"] in step_six["prompt"]
+    wrong = agent_socket.emit(
+        "booking_slots", {"call_id": call_id, "salesperson_id": "x"}, callback=True
+    )
+    assert not wrong["ok"] and wrong["error"] == "invalid-input"
+    booked = agent_socket.emit(
+        "appointment_book",
+        {"call_id": call_id, "starts_at": offered["slots"][0]["start"], "kind": "online",
+         "salesperson_id": str(other.id)},
+        callback=True,
+    )  # fmt: skip
+    assert booked["ok"], booked
+    assert booked["booking"]["appointment"]["salesperson"] == "Closer 1"
+    app_session.expire_all()
+    meeting = app_session.scalar(select(Appointment).where(Appointment.call_id == call_id))
+    assert meeting is not None and meeting.owner_id == other.id != closer.id
+
+
+def test_only_the_salesperson_records_on_the_page(
+    agent_app: Flask, floor: Floor, app_session: Session
+) -> None:
+    closer, other = _salespeople(app_session, floor)
+    call = _call(app_session, floor)
+    slot = appointments.propose(app_session, call, now=utcnow() - timedelta(days=6))[0]
+    meeting = appointments.book(
+        app_session, call, starts_at=slot.start, kind=MeetingKind.ONLINE,
+        salesperson_id=closer.id, now=utcnow() - timedelta(days=6),
+    )  # fmt: skip
+    app_session.commit()
+    sold = {"outcome": "sold", "sale_amount": "9000000"}
+    stranger = agent_app.test_client()
+    log_in(stranger, other.username)
+    assert stranger.get("/agent/meetings").status_code == 200
+    assert f"meeting-{meeting.id}" not in stranger.get("/agent/meetings").get_data(as_text=True)
+    assert stranger.post(f"/agent/meetings/{meeting.id}/outcome", data=sold).status_code == 403
+    assert stranger.post("/agent/meetings/999999/outcome", data=sold).status_code == 404
+    owner = agent_app.test_client()
+    log_in(owner, closer.username)
+    refused = owner.post(
+        f"/agent/meetings/{meeting.id}/outcome",
+        data={"outcome": "sold", "sale_amount": "lots"},
+        follow_redirects=True,
+    )
+    # The salesperson reads Persian: the service's error is shown translated.
+    assert "مبلغ فروش را به ریال" in refused.get_data(as_text=True)
+    assert owner.post(f"/agent/meetings/{meeting.id}/outcome", data=sold).status_code == 302
+    page = owner.get("/agent/meetings").get_data(as_text=True)
+    assert "۹٬۰۰۰٬۰۰۰ ریال" in page and 'id="recorded"' in page
+    app_session.expire_all()
+    assert app_session.get(Appointment, meeting.id).status is AppointmentStatus.SOLD  # type: ignore[union-attr]
