@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -58,6 +59,7 @@ class AgentRow:
     owned_appointments: int = 0
     held_appointments: int = 0
     sold_appointments: int = 0
+    sales_amount: Decimal = Decimal(0)  # rials, of the meetings they sold
 
     @property
     def pause_total(self) -> float:
@@ -105,7 +107,7 @@ class AgentsReport:
                 "calls", "contacts", "handled", "appointments", "sales", "call_talk_seconds",
                 "call_wrap_up_seconds", "talk_seconds", "wait_seconds", "reserved_seconds",
                 "wrap_up_seconds", "owned_appointments", "held_appointments",
-                "sold_appointments",
+                "sold_appointments", "sales_amount",
             ):  # fmt: skip
                 setattr(total, name, getattr(total, name) + getattr(row, name))
             for reason, seconds in row.pause_seconds.items():
@@ -173,6 +175,7 @@ def _add_closing(session: Session, filters: ReportFilters, row: Any) -> None:
             func.count(),
             count_if(Appointment.status.in_(HELD_STATUSES)),
             count_if(Appointment.status == AppointmentStatus.SOLD),
+            func.coalesce(func.sum(Appointment.sale_amount), 0),
         )
         .where(
             Appointment.call_id.in_(calls),
@@ -182,8 +185,9 @@ def _add_closing(session: Session, filters: ReportFilters, row: Any) -> None:
         )
         .group_by(Appointment.owner_id)
     )
-    for owner_id, owned, held_count, sold in session.execute(query):
+    for owner_id, owned, held_count, sold, amount in session.execute(query):
         target = row(owner_id)
+        target.sales_amount = Decimal(amount)
         target.owned_appointments = int(owned)
         target.held_appointments = int(held_count)
         target.sold_appointments = int(sold)

@@ -5,6 +5,8 @@ funnel's later stages, the close rate, openers and closers."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -234,6 +236,7 @@ def test_reports_count_held_meetings_sales_and_the_closer(database: Database) ->
         assert closing.owned_appointments == 3 and closing.held_appointments == 2
         assert closing.sold_appointments == 1 and closing.role == "closer"
         assert closing.close_rate == pytest.approx(1 / 3)
+        assert closing.sales_amount == 5_000_000 and opener.sales_amount == 0
         funnel = funnel_report(session, ReportFilters(), "en")
         assert funnel.total is not None
         counts = dict(zip([stage.key for stage in funnel.stages], funnel.total.counts, strict=True))
@@ -307,3 +310,39 @@ def test_only_the_salesperson_records_on_the_page(
     assert "۹٬۰۰۰٬۰۰۰ ریال" in page and 'id="recorded"' in page
     app_session.expire_all()
     assert app_session.get(Appointment, meeting.id).status is AppointmentStatus.SOLD  # type: ignore[union-attr]
+
+
+def test_the_reports_page_and_export_show_the_closer(
+    agent_app: Flask, floor: Floor, app_session: Session
+) -> None:
+    (closer,) = _salespeople(app_session, floor, 1)
+    then = utcnow() - timedelta(days=6)
+    call = _call(app_session, floor)
+    slot = appointments.propose(app_session, call, now=then)[0]
+    meeting = appointments.book(
+        app_session, call, starts_at=slot.start, kind=MeetingKind.ONLINE, now=then
+    )
+    meetings.record_outcome(
+        app_session,
+        meeting.id,
+        meetings.parse_outcome({"outcome": "sold", "sale_amount": "7500000"}),
+        actor=closer,
+    )
+    manager = make_user(app_session, Role.MANAGER, locale="en")
+    app_session.commit()
+    client = agent_app.test_client()
+    log_in(client, manager.username)
+    page = client.get("/supervisor/reports", query_string={"report": "agents"})
+    table = page.get_data(as_text=True).split("<h2>Agent performance</h2>", 1)[1]
+    closer_row = next(row for row in table.split("<tr") if "Closer 0" in row)
+    assert "7,500,000" in closer_row and ">Closer<" in closer_row and "100" in closer_row
+    opener_row = next(row for row in table.split("<tr") if "Nina Karimi" in row)
+    assert ">Opener<" in opener_row
+    export = client.get("/supervisor/reports/export", query_string={"kind": "agents"})
+    lines = list(csv.reader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff"))))
+    assert lines[0] == ["Agent performance"]
+    header = lines[1]
+    closer_line = next(line for line in lines if line[0] == "Closer 0")
+    assert closer_line[header.index("Sales amount (rials)")] == "7500000"
+    assert closer_line[header.index("Appointments sold")] == "1"
+    assert closer_line[header.index("Opener or closer")] == "Closer"
