@@ -251,9 +251,10 @@ def users_list(ctx: Context) -> None:
         for user in accounts.list_users(session):
             status = "active" if user.is_active else "deactivated"
             team = user.team.name if user.team else "-"
+            sells = "  (salesperson)" if user.is_salesperson else ""
             click.echo(
                 f"{user.username:<16} {user.role.value:<11} {user.locale:<3} "
-                f"{status:<12} {team}  {user.full_name}"
+                f"{status:<12} {team}  {user.full_name}{sells}"
             )
 
     _in_session(ctx, work)
@@ -269,6 +270,22 @@ def users_set_role(ctx: Context, username: str, role: str) -> None:
     def work(session: Session) -> None:
         accounts.set_role(session, accounts.find_user(session, username), Role(role), actor=None)
         click.echo(f"{username} is now {role}")
+
+    _in_session(ctx, work)
+
+
+@users.command("set-salesperson")
+@click.argument("username")
+@click.argument("flag", type=click.Choice(["on", "off"]))
+@pass_context
+def users_set_salesperson(ctx: Context, username: str, flag: str) -> None:
+    """Mark a user as a salesperson (on) or not (off): salespeople hold the
+    meetings the agents of their team book."""
+
+    def work(session: Session) -> None:
+        user = accounts.find_user(session, username)
+        accounts.set_salesperson(session, user, flag == "on", actor=None)
+        click.echo(f"{username} {'holds' if flag == 'on' else 'no longer holds'} meetings")
 
     _in_session(ctx, work)
 
