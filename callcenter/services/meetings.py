@@ -138,7 +138,10 @@ def record_outcome(
             details={"field": "outcome"},
         )
     current = appointment.status
-    for status in _STATUS_PATH[form.outcome]:
+    path = _STATUS_PATH[form.outcome]
+    if current in path:  # held already: sold or not sold is the step left
+        path = path[path.index(current) + 1 :]
+    for status in path:
         appointments.change_status(session, appointment, status, by_id=actor.id, now=now)
     result = appointment
     if form.outcome is Outcome.SOLD:

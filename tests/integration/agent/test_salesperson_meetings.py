@@ -214,7 +214,7 @@ def test_reports_count_held_meetings_sales_and_the_closer(database: Database) ->
     with database.sessions() as session:
         floor = build_floor(session)
         (closer,) = _salespeople(session, floor, 1)
-        outcomes = ["sold", "not_sold", "no_show"]
+        outcomes = ["sold", "not_sold", "no_show"]  # the second held first, decided later
         booked = []
         for _ in outcomes:
             call = _call(session, floor, _another_lead(session, floor))
@@ -223,6 +223,12 @@ def test_reports_count_held_meetings_sales_and_the_closer(database: Database) ->
                 appointments.book(session, call, starts_at=slot.start, kind=MeetingKind.ONLINE)
             )
         later = max(meeting.ends_at for meeting in booked) + timedelta(hours=1)
+        held = meetings.parse_outcome({"outcome": "held"})
+        meetings.record_outcome(session, booked[1].id, held, actor=closer, now=later)
+        due = meetings.my_meetings(session, closer, "en", now=later)["due"]
+        assert [(row["id"], row["status"]) for row in due] == [
+            (booked[0].id, "booked"), (booked[1].id, "held"), (booked[2].id, "booked"),
+        ]  # fmt: skip
         for meeting, outcome in zip(booked, outcomes, strict=True):
             form = {"outcome": outcome, "sale_amount": "5000000"}
             meetings.record_outcome(
