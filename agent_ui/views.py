@@ -149,7 +149,9 @@ def meeting_outcome(appointment_id: int) -> ResponseReturnValue:
     session = request_scope.session()
     try:
         form = meetings.parse_outcome(request.form)
-        meetings.record_outcome(session, appointment_id, form, actor=current_user)
+        meetings.record_outcome(
+            session, appointment_id, form, actor=current_user, bus=current_app.extensions["cc_bus"]
+        )
     except DomainError as exc:
         if exc.status in (403, 404):
             raise

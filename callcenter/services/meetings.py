@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from callcenter.bus import EventBus
 from callcenter.dates import format_datetime, localize_digits, to_ascii_digits
 from callcenter.db import utcnow
 from callcenter.errors import N_, Forbidden, InvalidInput, NotFound
@@ -29,7 +30,7 @@ from callcenter.models import (
     User,
 )
 from callcenter.scheduling import free_slots
-from callcenter.services import appointments, audit
+from callcenter.services import appointments, audit, follow_up
 from callcenter.states import LEAD_TRANSITIONS, LeadState, Role, advance
 
 RECENT = timedelta(days=14)
@@ -127,9 +128,11 @@ def record_outcome(
     *,
     actor: User,
     now: datetime | None = None,
+    bus: EventBus | None = None,
 ) -> Appointment:
     """Record what happened at the meeting; returns the meeting the customer
-    now has (the new one when it was moved to another time)."""
+    now has (the new one when it was moved to another time: the customer is
+    sent its confirmation, as at booking)."""
     now = now or utcnow()
     appointment = get_meeting(session, appointment_id, actor)
     if form.outcome in _AFTER_START and appointment.starts_at > now:
@@ -150,6 +153,7 @@ def record_outcome(
     if form.outcome is Outcome.RESCHEDULED:
         assert form.new_start is not None
         result = _book_again(session, appointment, form.new_start, actor=actor, now=now)
+        follow_up.queue_for_appointment(session, result, now=now, bus=bus)
     if form.note:
         appointment.outcome_note = form.note
     session.flush()

@@ -25,6 +25,7 @@ from callcenter.models import (
     CalendarSlot,
     Call,
     Campaign,
+    FollowUp,
     Lead,
     MeetingKind,
     User,
@@ -201,6 +202,9 @@ def test_a_moved_meeting_is_a_new_one_in_the_same_calendar(database: Database) -
         assert meeting.status is AppointmentStatus.RESCHEDULED
         assert moved.rescheduled_from_id == meeting.id and moved.owner_id == closer.id
         assert moved.starts_at == later.start and moved.location == "Valiasr St 12"
+        # The customer is told the new time, as at booking.
+        told = session.scalars(select(FollowUp.kind).where(FollowUp.appointment_id == moved.id))
+        assert "email" in told.all()
         held = session.scalars(
             select(CalendarSlot.slot_start).where(CalendarSlot.owner_id == closer.id)
         ).all()
