@@ -112,8 +112,9 @@ def parse_amount(value: object) -> Decimal:
 
 
 def get_meeting(session: Session, appointment_id: int, user: User) -> Appointment:
-    """The meeting, if `user` holds it (or oversees everyone's)."""
-    appointment = session.get(Appointment, appointment_id)
+    """The meeting, if `user` holds it (or oversees everyone's), locked
+    until the unit of work ends (two outcomes at once are recorded in turn)."""
+    appointment = session.get(Appointment, appointment_id, with_for_update=True)
     if appointment is None:
         raise NotFound(N_("no such meeting"), details={"appointment_id": appointment_id})
     if appointment.owner_id != user.id and user.role not in _OVERSEERS:
