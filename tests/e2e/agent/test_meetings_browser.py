@@ -183,3 +183,30 @@ def test_the_salesperson_records_meetings_in_persian(live_floor: LiveFloor, brow
     record_outcomes(page, live_floor, "fa", SHOTS / "meetings-fa.png")
     assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
     assert "جلسه‌های من" in page.text_content("h1")
+
+
+@pytest.mark.parametrize(("live_floor", "badge"), [("en", "salesperson"), ("fa", "کارشناس فروش")],
+                         indirect=["live_floor"])  # fmt: skip
+def test_an_admin_makes_an_agent_a_salesperson(
+    live_floor: LiveFloor, browser: Any, badge: str
+) -> None:
+    database = live_floor.app.extensions["cc_database"]
+    locale = "fa" if badge != "salesperson" else "en"
+    with database.sessions() as session:
+        admin = make_user(session, Role.ADMIN, locale=locale)
+        session.commit()
+        username = admin.username
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{live_floor.url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{live_floor.url}/admin/users/{live_floor.floor.agent_id}")
+    page.check("input[name=is_salesperson]")
+    page.click("form.stacked button[type=submit]")
+    page.wait_for_selector("#users")
+    row = page.locator("#users tr", has_text=live_floor.floor.agent_username)
+    assert badge in row.inner_text()
+    with database.sessions() as session:
+        agent = session.get(User, live_floor.floor.agent_id)
+        assert agent is not None and agent.is_salesperson
