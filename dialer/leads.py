@@ -62,7 +62,9 @@ class HopperLeadSource:
         lease: Lease = held.lease
         try:
             with self.database.unit_of_work() as session:
-                lead = lead_lifecycle.claim_attempt(session, held.lead_id, now=now)
+                lead = lead_lifecycle.claim_attempt(
+                    session, held.lead_id, now=now, campaign_id=held.campaign_id
+                )
                 attempt = lead.attempts
         except (Conflict, NotFound) as exc:
             log.info(

@@ -160,7 +160,10 @@ def book(
         kind=kind,
         location=address if kind is MeetingKind.IN_PERSON else "",
         meeting_link=link if kind is MeetingKind.ONLINE else "",
-        contact_number=(agent.phone if agent and agent.phone else campaign.caller_id) or "",
+        contact_number=(
+            agent.direct_number if agent and agent.direct_number else campaign.caller_id
+        )
+        or "",
     )
     _insert_holding_slots(session, appointment, _grid(starts_at, ends_at))
     follow_up.queue_for_appointment(session, appointment, now=now, bus=bus)
