@@ -247,3 +247,30 @@ class DncAddForm(FlaskForm):
 
 class DncImportForm(FlaskForm):
     file = FileField(_l("CSV file"), validators=[FileRequired()])
+
+
+RECYCLE_OUTCOME_LABELS = {
+    **OUTCOME_LABELS,
+    "declined": _l("Declined"),
+    "cancelled": _l("Cancelled"),
+    "no_decision": _l("No decision"),
+    "wrap_up_timeout": _l("Wrap-up timed out"),
+    "answering_machine": _l("Answering machine (marked by the agent)"),
+}
+
+
+class RecycleForm(FlaskForm):
+    outcome = SelectField(
+        _l("Last outcome"),
+        choices=[(key, label) for key, label in RECYCLE_OUTCOME_LABELS.items()],
+        validators=[DataRequired()],
+    )
+    hours = IntegerField(
+        _l("Last tried at least this many hours ago"),
+        default=24,
+        validators=[InputRequired(), NumberRange(min=0)],
+    )
+
+
+class MoveListForm(FlaskForm):
+    campaign = SelectField(_l("Move to campaign"), validators=[DataRequired()])
