@@ -84,6 +84,7 @@ CALL_EVENT = "floor_call"
 ABANDON_EVENT = "floor_abandon"
 CAMPAIGN_EVENT = "floor_campaign"
 MESSAGE_EVENT = "supervisor_message"
+PAUSE_AFTER_CALL_EVENT = "pause_after_call"
 HELD_EVENT = "floor_dialing_held"
 HELD_STATUS = "dialing_held:"  # one per trunk: several dialers, each with its trunk
 HOPPER_STATUS = "hopper:"
@@ -1276,17 +1277,35 @@ def _campaign_changed(session: Session, floor: LiveFloor, campaign: Campaign) ->
 
 
 def force_pause(session: Session, user: User, agent_id: Any, reason: Any) -> dict[str, Any]:
+    """Pause an agent now; one on a call or in a wrap-up that owes a
+    disposition is paused when the wrap-up ends (`after_call`), and is told so."""
     agent = require_agent(session, user, agent_id)
-    status = agent_service.pause(session, agent.id, reason)
+    status = agent_service.pause(session, agent.id, reason, forced_by=user)
+    after_call = status.state is not AgentState.PAUSED
     audit.record(
         session,
         "agent.forced_pause",
         actor=user,
         target_type="user",
         target_id=agent.id,
-        details={"reason": status.pause_reason},
+        details={
+            "reason": status.pause_after_call if after_call else status.pause_reason,
+            "after_call": after_call,
+        },
     )
-    return {"agent_id": agent.id, "state": str(status.state)}
+    if after_call:
+        payload = {
+            "from": user.full_name,
+            "pause_after_call": status.pause_after_call,
+            "at": utcnow().isoformat(),
+        }
+        emit_after_commit(session, PAUSE_AFTER_CALL_EVENT, payload, room=agent_room(agent.id))
+    return {
+        "agent_id": agent.id,
+        "agent_name": agent.full_name,
+        "state": str(status.state),
+        "after_call": after_call,
+    }
 
 
 def force_log_out(session: Session, user: User, agent_id: Any) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""lists can be switched off and recycled; agents have a direct number
+"""lists can be switched off and recycled; agents have a direct number; a
+supervisor's pause of an agent on a call waits for the call's end
 
 Revision ID: 0010_floor
 Revises: 0009
@@ -26,6 +27,14 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column('attempts_before_reset', sa.Integer(), nullable=False, server_default='0')
         )
+    with op.batch_alter_table('agent_status', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('pause_forced_by_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            op.f('fk_agent_status_pause_forced_by_id_users'),
+            'users',
+            ['pause_forced_by_id'],
+            ['id'],
+        )
     with op.batch_alter_table('users', schema=None) as batch_op:
         # users.phone was read by the script but nothing set it; it becomes the
         # agent's direct number, set by an admin and checked as a phone number.
@@ -33,6 +42,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('agent_status', schema=None) as batch_op:
+        batch_op.drop_constraint(
+            op.f('fk_agent_status_pause_forced_by_id_users'), type_='foreignkey'
+        )
+        batch_op.drop_column('pause_forced_by_id')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.alter_column('direct_number', new_column_name='phone')
     with op.batch_alter_table('leads', schema=None) as batch_op:

@@ -148,7 +148,8 @@
 
   function act(name, payload) {
     socket.emit(name, payload, (reply) => {
-      $("control-notice").textContent = reply && reply.ok ? L.saved : (reply && reply.message) || "";
+      const saved = reply && reply.after_call ? L.pause_after_call.replace("{name}", reply.agent_name) : L.saved;
+      $("control-notice").textContent = reply && reply.ok ? saved : (reply && reply.message) || "";
       $("control-notice").dataset.ok = reply && reply.ok ? "1" : "0";
       if (reply && reply.ok && reply.campaign_id) applyCampaign(reply);
     });

@@ -159,7 +159,13 @@ def test_force_pause_log_out_and_message_an_agent(
     paused = mine.emit(
         "floor_force_pause", {"agent_id": agent_id, "reason": site.pause_reason}, callback=True
     )
-    assert paused == {"ok": True, "agent_id": agent_id, "state": "paused"}
+    assert paused == {
+        "ok": True,
+        "agent_id": agent_id,
+        "agent_name": "Agent 1",
+        "state": "paused",
+        "after_call": False,
+    }
     sent = mine.emit("floor_message", {"agent_id": agent_id, "text": "Back in 5?"}, callback=True)
     assert sent["sent"] is True
     assert _named(agent.get_received(), "supervisor_message")[-1]["text"] == "Back in 5?"
@@ -312,3 +318,73 @@ def test_an_agent_whose_phone_is_lost_shows_on_the_floor_in_the_phone_lost_pause
         "floor_force_pause", {"agent_id": site.agent_ids[1], "reason": "phone_lost"}, callback=True
     )
     assert refused["ok"] is False  # set by the product, not chosen by a supervisor
+
+
+def test_force_pause_of_an_agent_on_a_call_waits_for_its_end(
+    app: Flask, sqlite_database: Database, site: Floor
+) -> None:
+    from callcenter.events import CallEnded
+    from callcenter.models import AgentStatus, User
+
+    agent_id = site.agent_ids[0]
+    with sqlite_database.unit_of_work() as session:
+        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
+        agents.go_ready(session, agent_id)
+        username = session.get(User, agent_id).username
+    agent = _socket(app, username)
+    mine = _socket(app, site.supervisor)
+    bus = app.extensions["cc_bus"]
+    lead_id = _lead(sqlite_database, site.campaign_id)
+    bus.publish(
+        CallDialing(call_id="call-p", campaign_id=site.campaign_id, lead_id=lead_id, attempt=1)
+    )
+    bus.publish(CallAnswered(call_id="call-p"))
+    bus.publish(CallConnected(call_id="call-p", agent_id=agent_id))
+    assert bus.wait_until_idle(10)
+
+    paused = mine.emit(
+        "floor_force_pause", {"agent_id": agent_id, "reason": site.pause_reason}, callback=True
+    )
+    assert paused["ok"] is True
+    assert (paused["state"], paused["after_call"]) == ("on_call", True)
+    told = _named(agent.get_received(), "pause_after_call")[-1]
+    assert told["pause_after_call"] == site.pause_reason
+    with sqlite_database.unit_of_work() as session:
+        agents.go_ready(session, agent_id)  # the agent's Ready does not withdraw it
+    bus.publish(CallEnded(call_id="call-p", outcome="answered", agent_id=agent_id))
+    assert bus.wait_until_idle(10)
+    with sqlite_database.unit_of_work() as session:
+        assert session.get(AgentStatus, agent_id).state.value == "wrap_up"
+        agents.end_wrap_up(session, agent_id, "call-p", auto_ready=True)
+    with sqlite_database.read_sessions() as session:
+        status = session.get(AgentStatus, agent_id)
+        assert (status.state.value, status.pause_reason) == ("paused", site.pause_reason)
+        assert status.pause_forced_by_id is None
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "agent.forced_pause")
+        ).one()
+    assert entry.details == {"reason": site.pause_reason, "after_call": True}
+
+
+def test_an_agents_own_ready_still_withdraws_their_own_pause(
+    app: Flask, sqlite_database: Database, site: Floor
+) -> None:
+    from callcenter.models import AgentStatus
+
+    agent_id = site.agent_ids[0]
+    with sqlite_database.unit_of_work() as session:
+        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
+        agents.go_ready(session, agent_id)
+    bus = app.extensions["cc_bus"]
+    lead_id = _lead(sqlite_database, site.campaign_id)
+    bus.publish(
+        CallDialing(call_id="call-o", campaign_id=site.campaign_id, lead_id=lead_id, attempt=1)
+    )
+    bus.publish(CallAnswered(call_id="call-o"))
+    bus.publish(CallConnected(call_id="call-o", agent_id=agent_id))
+    assert bus.wait_until_idle(10)
+    with sqlite_database.unit_of_work() as session:
+        agents.pause(session, agent_id, site.pause_reason)
+        assert session.get(AgentStatus, agent_id).pause_after_call == site.pause_reason
+        agents.go_ready(session, agent_id)
+        assert session.get(AgentStatus, agent_id).pause_after_call is None
