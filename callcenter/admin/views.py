@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import json
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms import Field
 
 from callcenter import request_scope
 from callcenter.auth.access import allow_roles
@@ -20,7 +22,7 @@ from callcenter.auth.forms import (
     UserCreateForm,
     UserEditForm,
 )
-from callcenter.dates import format_datetime
+from callcenter.dates import DateParseError, format_datetime, parse_date
 from callcenter.errors import DomainError
 from callcenter.i18n import select_locale
 from callcenter.models import Team
@@ -209,8 +211,8 @@ def audit_log() -> ResponseReturnValue:
         action=form.action.data or None,
         target_type=form.target_type.data or None,
         target_id=form.target_id.data or None,
-        since=_day_start(form.date_from.data, tz),
-        until=_day_start(form.date_to.data, tz, next_day=True),
+        since=_day_start(form.date_from, tz),
+        until=_day_start(form.date_to, tz, next_day=True),
     )
     page = audit.search(session, wanted, page=request.args.get("page", 1, type=int))
     query = {key: value for key, value in request.args.items() if key != "page" and value}
@@ -221,11 +223,19 @@ def audit_log() -> ResponseReturnValue:
         page=page,
         query=query,
         when=lambda at: format_datetime(at, locale, tz=tz, style="short"),
+        shown=lambda details: json.dumps(details, ensure_ascii=False),
     )
 
 
-def _day_start(day: date | None, tz: ZoneInfo, *, next_day: bool = False) -> datetime | None:
-    if day is None or not isinstance(day, date):
+def _day_start(field: Field, tz: ZoneInfo, *, next_day: bool = False) -> datetime | None:
+    """The start of the day typed in `field` (Jalali or Gregorian, year
+    first), or of the day after; None when empty or not a date (said on the field)."""
+    if not field.data:
+        return None
+    try:
+        day = parse_date(field.data)
+    except DateParseError:
+        field.errors = [*field.errors, _("Type a date year first, e.g. 1405/09/12 or 2026-12-03.")]
         return None
     start = datetime.combine(day + timedelta(days=1 if next_day else 0), datetime.min.time())
     return start.replace(tzinfo=tz)

@@ -4,7 +4,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     EmailField,
     PasswordField,
     SelectField,
@@ -90,5 +89,5 @@ class AuditFilterForm(FlaskForm):
     action = StringField(_l("Action"), validators=[Optional(), Length(max=64)])
     target_type = SelectField(_l("Object"), choices=[], validate_choice=False)
     target_id = StringField(_l("Object id"), validators=[Optional(), Length(max=64)])
-    date_from = DateField(_l("From"), validators=[Optional()])
-    date_to = DateField(_l("To"), validators=[Optional()])
+    date_from = StringField(_l("From"), validators=[Optional(), Length(max=20)])
+    date_to = StringField(_l("To"), validators=[Optional(), Length(max=20)])

@@ -175,3 +175,22 @@ def test_admin_pages_for_teams_numbers_and_the_audit_log(
     assert 'data-action="user.direct_number_changed"' not in log.text
     numbers = client.get("/admin/audit", query_string={"action": "user.direct_number"})
     assert numbers.text.count('data-action="user.direct_number_changed"') == 1
+
+
+def test_audit_dates_are_typed_in_either_calendar(
+    client: FlaskClient, app_session: Session
+) -> None:
+    _admin(client, app_session)
+    today = datetime.now(UTC)
+    jalali_from = "۱۴۰۰/۰۱/۰۱"  # 2021-03-21
+    found = client.get("/admin/audit", query_string={"date_from": jalali_from})
+    assert 'data-action="user.created"' in found.text
+    later = f"{today.year + 1}-01-01"
+    none = client.get("/admin/audit", query_string={"date_from": later})
+    assert 'data-action="user.created"' not in none.text
+    before = client.get("/admin/audit", query_string={"date_to": "1399/12/29"})
+    assert 'data-action="user.created"' not in before.text
+    bad = client.get("/admin/audit", query_string={"date_to": "yesterday"})
+    assert bad.status_code == 200
+    assert "Type a date year first" in bad.text
+    assert 'data-action="user.created"' in bad.text  # an unreadable date filters nothing
