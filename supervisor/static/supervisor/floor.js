@@ -19,6 +19,7 @@
     agents: new Map(),
     calls: new Map(),
     abandons: [],
+    callbacks: new Map(),  // campaign_id -> its overdue callbacks
     pauseReasons: new Map(),
     skew: 0,
     pick: "all",
@@ -305,6 +306,63 @@
     $("abandons-empty").hidden = rows.length > 0;
   }
 
+  function agentChoices(campaignId) {
+    const choices = [new Option(L.anyone, "")];
+    const agents = [...floor.agents.values()].filter(
+      (a) => a.campaign_id === null || a.campaign_id === campaignId || a.state === "logged_out",
+    );
+    agents.sort((a, b) => a.name.localeCompare(b.name));
+    for (const agent of agents) choices.push(new Option(agent.name, String(agent.agent_id)));
+    return choices;
+  }
+
+  function renderCallbacks() {
+    const rows = [...floor.callbacks.entries()]
+      .filter(([campaignId]) => visibleCampaign(campaignId))
+      .flatMap(([, list]) => list);
+    rows.sort((a, b) => ms(a.due_at) - ms(b.due_at));
+    const body = $("callbacks-table").querySelector("tbody");
+    body.replaceChildren(...rows.map((cb) => {
+      const tr = document.createElement("tr");
+      tr.dataset.callbackId = cb.callback_id;
+      tr.append(cell(cb.customer || "—"));
+      tr.append(cell(clock.format(new Date(cb.due_at)), "num"));
+      tr.append(cell("", "tick num"));
+      tr.lastChild.dataset.since = cb.due_at;
+      tr.append(cell(cb.agent_id ? (cb.agent_name || agentName(cb.agent_id)) : L.anyone, "assigned"));
+      const actions = cell("", "actions");
+      const select = document.createElement("select");
+      select.setAttribute("aria-label", L.reassign);
+      select.append(...agentChoices(cb.campaign_id));
+      select.value = cb.agent_id ? String(cb.agent_id) : "";
+      const go = document.createElement("button");
+      go.type = "button";
+      go.className = "link reassign";
+      go.textContent = L.reassign;
+      go.addEventListener("click", () => {
+        socket.emit("floor_reassign_callback", { callback_id: cb.callback_id, agent_id: select.value }, (reply) => {
+          const ok = reply && reply.ok;
+          $("callbacks-notice").dataset.ok = ok ? "1" : "0";
+          $("callbacks-notice").textContent = ok
+            ? L.reassigned.replace("{name}", reply.agent_name || L.anyone) : (reply && reply.message) || "";
+        });
+      });
+      actions.append(select, go);
+      tr.append(actions);
+      return tr;
+    }));
+    $("callbacks-empty").hidden = rows.length > 0;
+    tick();
+  }
+
+  function setCallbacks(list) {
+    floor.callbacks = new Map();
+    for (const cb of list) {
+      if (!floor.callbacks.has(cb.campaign_id)) floor.callbacks.set(cb.campaign_id, []);
+      floor.callbacks.get(cb.campaign_id).push(cb);
+    }
+  }
+
   function renderPicker() {
     const pick = $("campaign-pick");
     const keep = pick.value;
@@ -322,6 +380,7 @@
     renderAgents();
     renderCalls();
     renderAbandons();
+    renderCallbacks();
   }
 
   function tick() {
@@ -390,6 +449,7 @@
       floor.agents = new Map(state.agents.map((a) => [a.agent_id, a]));
       floor.calls = new Map(state.calls.map((c) => [c.call_id, c]));
       floor.abandons = state.abandons;
+      setCallbacks(state.overdue_callbacks || []);
       floor.pauseReasons = new Map(state.pause_reasons.map((r) => [r.code, r]));
       renderPicker();
       renderAll();
@@ -403,6 +463,11 @@
   }
 
   socket.on("floor_dialing_held", (data) => showDialingHeld(data.dialing_held));
+
+  socket.on("floor_callbacks", (data) => {
+    floor.callbacks.set(data.campaign_id, data.callbacks);
+    renderCallbacks();
+  });
 
   function showTrunks(trunks) {
     $("trunks-panel").hidden = !trunks || trunks.length === 0;

@@ -388,3 +388,85 @@ def test_an_agents_own_ready_still_withdraws_their_own_pause(
         assert session.get(AgentStatus, agent_id).pause_after_call == site.pause_reason
         agents.go_ready(session, agent_id)
         assert session.get(AgentStatus, agent_id).pause_after_call is None
+
+
+def _overdue_callback(database: Database, campaign_id: int, agent_id: int, hours: float) -> int:
+    from datetime import timedelta
+
+    from callcenter.db import utcnow
+    from callcenter.models import Callback
+    from callcenter.states import LeadState
+
+    with database.unit_of_work() as session:
+        lead = session.scalars(
+            select(Lead).where(Lead.campaign_id == campaign_id, Lead.state == LeadState.NEW)
+        ).first()
+        due = utcnow() - timedelta(hours=hours)
+        lead.state, lead.next_attempt_at = LeadState.CALLBACK, due
+        callback = Callback(
+            lead_id=lead.id,
+            customer_id=lead.customer_id,
+            campaign_id=campaign_id,
+            due_at=due,
+            assigned_agent_id=agent_id,
+            created_by_id=agent_id,
+        )
+        session.add(callback)
+        session.flush()
+        return callback.id
+
+
+def test_overdue_callbacks_are_on_the_floor_and_reassigned_live(
+    app: Flask, sqlite_database: Database, site: Floor
+) -> None:
+    from callcenter.models import Callback
+
+    late = _overdue_callback(sqlite_database, site.campaign_id, site.agent_ids[0], hours=2)
+    _overdue_callback(sqlite_database, site.other_campaign_id, site.other_agent_ids[0], hours=1)
+    mine, theirs = _socket(app, site.supervisor), _socket(app, site.other_supervisor)
+
+    state = mine.emit("floor_state", {}, callback=True)
+    (shown,) = state["overdue_callbacks"]
+    assert (shown["callback_id"], shown["agent_id"]) == (late, site.agent_ids[0])
+    assert shown["customer"]
+
+    live_floor_of(app).push_overdue_callbacks([site.campaign_id, site.other_campaign_id])
+    pushed = _named(mine.get_received(), "floor_callbacks")
+    assert {p["campaign_id"] for p in pushed} == {site.campaign_id}  # (the loop pushes too)
+    assert [c["callback_id"] for c in pushed[-1]["callbacks"]] == [late]
+
+    refused = theirs.emit(
+        "floor_reassign_callback",
+        {"callback_id": late, "agent_id": site.other_agent_ids[0]},
+        callback=True,
+    )
+    assert refused["error"] == "forbidden"
+    not_mine = mine.emit(
+        "floor_reassign_callback",
+        {"callback_id": late, "agent_id": site.other_agent_ids[0]},
+        callback=True,
+    )
+    assert not_mine["error"] == "forbidden"  # an agent of another team
+    given = mine.emit(
+        "floor_reassign_callback", {"callback_id": late, "agent_id": site.agent_ids[1]},
+        callback=True,
+    )  # fmt: skip
+    assert given["ok"] is True and given["agent_id"] == site.agent_ids[1]
+    update = _named(mine.get_received(), "floor_callbacks")[-1]
+    assert update == {"campaign_id": site.campaign_id, "callbacks": []}  # due now: not late
+
+    with sqlite_database.read_sessions() as session:
+        callback = session.get(Callback, late)
+        assert callback.assigned_agent_id == site.agent_ids[1]
+        lead = session.get(Lead, callback.lead_id)
+        assert lead.next_attempt_at == callback.due_at
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "callback.reassigned")
+        ).one()
+    assert entry.details["from_agent_id"] == site.agent_ids[0]
+    assert entry.details["to_agent_id"] == site.agent_ids[1]
+
+    to_anyone = mine.emit(
+        "floor_reassign_callback", {"callback_id": late, "agent_id": ""}, callback=True
+    )
+    assert to_anyone["ok"] is True and to_anyone["agent_id"] is None
