@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, func, insert, or_, select, update
+from sqlalchemy import CursorResult, case, distinct, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.errors import N_, Conflict, InvalidInput
-from callcenter.metrics import APPOINTMENT_SET, CONTACT, SALE, count_if
+from callcenter.metrics import APPOINTMENT_SET, CONTACT, SALE
 from callcenter.models import (
     Call,
     Callback,
@@ -79,30 +79,24 @@ class MoveResult:
 
 
 def penetration(session: Session, lead_list_ids: Sequence[int]) -> dict[int, Penetration]:
-    """Penetration of each list (lists with no lead get zeros)."""
+    """Penetration of each list (lists with no lead get zeros). One pass over
+    the lists' leads and their calls (found by the calls' lead_id index)."""
     if not lead_list_ids:
         return {}
-    per_lead = (
-        select(
-            Call.lead_id.label("lead_id"),
-            count_if(CONTACT).label("contacts"),
-            count_if(APPOINTMENT_SET | SALE).label("conversions"),
-        )
-        .join(Lead, Lead.id == Call.lead_id)
-        .where(Lead.lead_list_id.in_(lead_list_ids))
-        .group_by(Call.lead_id)
-        .subquery("per_lead")
-    )
+
+    def leads_where(condition: Any) -> Any:
+        return func.count(distinct(case((condition, Call.lead_id))))
+
     query = (
         select(
             Lead.lead_list_id,
-            func.count(Lead.id),
-            count_if(per_lead.c.lead_id.is_not(None)),
-            count_if(per_lead.c.contacts > 0),
-            count_if(per_lead.c.conversions > 0),
-            count_if(Lead.state == LeadState.EXHAUSTED),
+            func.count(distinct(Lead.id)),
+            func.count(distinct(Call.lead_id)),
+            leads_where(CONTACT),
+            leads_where(or_(APPOINTMENT_SET, SALE)),
+            func.count(distinct(case((Lead.state == LeadState.EXHAUSTED, Lead.id)))),
         )
-        .outerjoin(per_lead, per_lead.c.lead_id == Lead.id)
+        .outerjoin(Call, Call.lead_id == Lead.id)
         .where(Lead.lead_list_id.in_(lead_list_ids))
         .group_by(Lead.lead_list_id)
     )
