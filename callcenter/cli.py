@@ -273,6 +273,21 @@ def users_set_role(ctx: Context, username: str, role: str) -> None:
     _in_session(ctx, work)
 
 
+@users.command("set-direct-number")
+@click.argument("username")
+@click.argument("number")
+@pass_context
+def users_set_direct_number(ctx: Context, username: str, number: str) -> None:
+    """The number the user gives customers (the script's read-back); '' clears it."""
+
+    def work(session: Session) -> None:
+        user = accounts.find_user(session, username)
+        accounts.set_direct_number(session, user, number, actor=None)
+        click.echo(f"{username}: direct number {user.direct_number or 'none (the caller ID)'}")
+
+    _in_session(ctx, work)
+
+
 @users.command("reset-password")
 @click.argument("username")
 @pass_context

@@ -63,3 +63,13 @@ def test_lists_show_disable_recycle_reset_move(
         "lead_list.reset",
         "lead_list.moved",
     ]
+
+
+def test_users_set_direct_number(cli_env: dict[str, str]) -> None:  # noqa: F811
+    invoke(cli_env, "users", "create", "nina", "--role", "agent")
+    done = invoke(cli_env, "users", "set-direct-number", "nina", "۰۲۱ ۸۸۷۷ ۶۶۵۵")
+    assert done.exit_code == 0 and "direct number +982188776655" in done.output
+    refused = invoke(cli_env, "users", "set-direct-number", "nina", "+44 20 7946 0958")
+    assert refused.exit_code == 2 and "is not an Iranian phone number" in refused.output
+    cleared = invoke(cli_env, "users", "set-direct-number", "nina", "")
+    assert "none (the caller ID)" in cleared.output
