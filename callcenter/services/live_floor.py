@@ -1141,13 +1141,13 @@ def floor_state(
     live_agents = floor.counters.agents()
     agent_ids = _visible_agent_ids(session, user)
     users = session.execute(
-        select(User.id, User.full_name, AgentStatus.phone_leg)
+        select(User.id, User.full_name, AgentStatus.phone_leg, AgentStatus.pause_after_call)
         .outerjoin(AgentStatus, AgentStatus.agent_id == User.id)
         .where(User.id.in_(agent_ids))
         .order_by(User.full_name)
     ).all()
     agents = []
-    for agent_id, name, phone_leg in users:
+    for agent_id, name, phone_leg, pause_after_call in users:
         live = live_agents.get(agent_id, {})
         totals = agent_totals.get(agent_id, {})
         agents.append(
@@ -1160,6 +1160,7 @@ def floor_state(
                 "pause_reason": live.get("reason"),
                 "call_id": live.get("call_id"),
                 "phone_leg": str(phone_leg) if phone_leg is not None else "down",
+                "pause_after_call": pause_after_call,
                 "calls": int(totals.get("calls", 0)),
                 "appointments": int(totals.get("appointments", 0)),
             }

@@ -150,8 +150,11 @@
   function act(name, payload) {
     socket.emit(name, payload, (reply) => {
       const saved = reply && reply.after_call ? L.pause_after_call.replace("{name}", reply.agent_name) : L.saved;
-      $("control-notice").textContent = reply && reply.ok ? saved : (reply && reply.message) || "";
-      $("control-notice").dataset.ok = reply && reply.ok ? "1" : "0";
+      const text = reply && reply.ok ? saved : (reply && reply.message) || "";
+      for (const notice of [$("control-notice"), $("floor-notice")]) {
+        notice.textContent = text;
+        notice.dataset.ok = reply && reply.ok ? "1" : "0";
+      }
       if (reply && reply.ok && reply.campaign_id) applyCampaign(reply);
     });
   }
@@ -195,6 +198,12 @@
       const small = document.createElement("small");
       small.className = "phone-leg";
       small.textContent = " " + L.phone_calling;
+      state.append(small);
+    }
+    if (agent.state !== "paused" && agent.pause_after_call) {
+      const small = document.createElement("small");
+      small.className = "pause-after-call";
+      small.textContent = " " + L.pause_pending;
       state.append(small);
     }
     if (agent.state === "paused" && agent.pause_reason) {
@@ -517,6 +526,7 @@
     Object.assign(agent, {
       state: data.state, since: data.since, campaign_id: data.campaign_id,
       pause_reason: data.pause_reason, call_id: data.call_id, phone_leg: data.phone_leg,
+      pause_after_call: data.pause_after_call,
     });
     floor.agents.set(data.agent_id, agent);
     renderAgents();
