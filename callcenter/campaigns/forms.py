@@ -13,7 +13,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from callcenter.calling_windows import WEEKDAYS, CallingWindows, Window
 from callcenter.leadfiles import to_ascii_digits
@@ -265,10 +265,12 @@ class RecycleForm(FlaskForm):
         choices=[(key, label) for key, label in RECYCLE_OUTCOME_LABELS.items()],
         validators=[DataRequired()],
     )
-    hours = IntegerField(
+    # Text, not IntegerField: digits typed on a Persian keyboard are read too.
+    hours = StringField(
         _l("Last tried at least this many hours ago"),
-        default=24,
-        validators=[InputRequired(), NumberRange(min=0)],
+        default="24",
+        filters=[lambda value: to_ascii_digits(value).strip() if value else value],
+        validators=[InputRequired(), Regexp(r"^\d{1,6}$")],
     )
 
 

@@ -306,7 +306,7 @@ def recycle_list(campaign_id: int, lead_list_id: int) -> ResponseReturnValue:
             request_scope.session(),
             found,
             outcome=form.outcome.data or "",
-            older_than_hours=form.hours.data or 0,
+            older_than_hours=int(form.hours.data or 0),
             actor=current_user,
             now=utcnow(),
         )

@@ -97,7 +97,7 @@ def test_a_manager_works_a_list(live_app: LiveApp, browser: Any, locale: str) ->
     page.wait_for_selector(f"tr[data-list-id='{built['list']}'][data-enabled='1']")
 
     page.select_option(f"#outcome-{built['list']}", "busy")
-    page.fill(f"#hours-{built['list']}", "24")
+    page.fill(f"#hours-{built['list']}", "۲۴" if locale == "fa" else "24")
     page.locator("form.recycle button").click()
     assert "3" in _flash(page)
     assert page.locator(f"tr[data-list-id='{built['list']}'] .exhausted").inner_text() == "1"
