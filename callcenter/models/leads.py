@@ -46,6 +46,8 @@ class LeadList(Base):
     rows_imported: Mapped[int] = mapped_column(default=0)
     rows_rejected: Mapped[int] = mapped_column(default=0)
     report: Mapped[dict[str, Any]] = mapped_column(JSONColumn, default=dict)
+    is_enabled: Mapped[bool] = mapped_column(default=True)
+    """A disabled list's leads are never offered nor claimed for dialing."""
     created_at: Mapped[datetime] = created_at_column()
 
 
@@ -134,6 +136,10 @@ class Lead(Base):
     state: Mapped[LeadState] = enum_column(LeadState, default=LeadState.NEW)
     priority: Mapped[int] = mapped_column(default=0)
     attempts: Mapped[int] = mapped_column(default=0)
+    attempts_before_reset: Mapped[int] = mapped_column(default=0)
+    """Attempts made before a manager recycled or reset the lead: the
+    campaign's max attempts count from here (`attempts` keeps numbering the
+    calls)."""
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_outcome: Mapped[str | None] = mapped_column(String(24))

@@ -38,7 +38,9 @@ class User(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     locale: Mapped[str] = mapped_column(String(8), default="fa")
     email: Mapped[str | None] = mapped_column(String(255))
-    phone: Mapped[str | None] = mapped_column(String(32))
+    direct_number: Mapped[str | None] = mapped_column(String(32))
+    """E.164: the number the agent gives customers to reach them (the
+    script's read-back and the appointment); unset: the campaign's caller ID."""
     sip_uri: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
     is_salesperson: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -225,7 +225,10 @@ def book(
         kind=kind,
         location=address if kind is MeetingKind.IN_PERSON else "",
         meeting_link=link if kind is MeetingKind.ONLINE else "",
-        contact_number=(agent.phone if agent and agent.phone else campaign.caller_id) or "",
+        contact_number=(
+            agent.direct_number if agent and agent.direct_number else campaign.caller_id
+        )
+        or "",
     )
     hold_calendar(session, appointment, by_id=call.agent_id, now=now)
     follow_up.queue_for_appointment(session, appointment, now=now, bus=bus)

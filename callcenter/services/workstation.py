@@ -124,7 +124,8 @@ def script_context(
         "benefit": (lead.fields or {}).get("benefit") or campaign.description,
         "email": customer.email or "",
         "contact_number": format_phone(
-            (agent.phone if agent and agent.phone else campaign.caller_id) or "", script.locale
+            (agent.direct_number if agent and agent.direct_number else campaign.caller_id) or "",
+            script.locale,
         ),
     }
     for number, slot in enumerate(slots, start=1):

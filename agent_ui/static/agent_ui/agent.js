@@ -672,6 +672,12 @@
     $("supervisor-message-text").textContent = data.text;
     show($("supervisor-message"), true);
   });
+  socket.on("pause_after_call", function (data) {
+    window.ccAgent.events.push(["pause_after_call", data]);
+    $("supervisor-message-from").textContent = fmt(L.text.message_from, { name: data.from });
+    $("supervisor-message-text").textContent = fmt(L.text.paused_after_call, { name: data.from });
+    show($("supervisor-message"), true);
+  });
   $("supervisor-message-close").addEventListener("click", function () { show($("supervisor-message"), false); });
 
   /* --- preview mode ----------------------------------------------------------------- */

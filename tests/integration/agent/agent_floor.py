@@ -67,7 +67,7 @@ def build_floor(
     versions = {v.locale: v for v in scripts_catalog.ensure_builtin_scripts(session)}
     team = make_team(session)
     agent = make_user(session, Role.AGENT, team=team, locale=locale, full_name="Nina Karimi")
-    agent.phone = "+982188776655"
+    agent.direct_number = "+982188776655"
     other = make_user(session, Role.AGENT, team=team, locale=locale)
     supervisor = make_user(session, Role.SUPERVISOR)
     supervisor.supervised.append(team)
