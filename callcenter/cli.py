@@ -286,6 +286,10 @@ def users_set_salesperson(ctx: Context, username: str, flag: str) -> None:
         user = accounts.find_user(session, username)
         accounts.set_salesperson(session, user, flag == "on", actor=None)
         click.echo(f"{username} {'holds' if flag == 'on' else 'no longer holds'} meetings")
+
+    _in_session(ctx, work)
+
+
 @users.command("set-direct-number")
 @click.argument("username")
 @click.argument("number")
