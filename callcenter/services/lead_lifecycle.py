@@ -31,6 +31,7 @@ from callcenter.services.campaigns import retry_delay_minutes
 from callcenter.states import (
     DIALABLE_LEAD_STATES,
     LEAD_TRANSITIONS,
+    MANUALLY_DIALABLE_LEAD_STATES,
     CallOutcome,
     LeadState,
     advance,
@@ -72,13 +73,20 @@ _FINAL_DISPOSITIONS = {
 }
 
 
-def claim_attempt(session: Session, lead_id: int, *, now: datetime) -> Lead:
+def claim_attempt(
+    session: Session, lead_id: int, *, now: datetime, manual_phone: str | None = None
+) -> Lead:
     """Move a dialable lead to DIALING and count the attempt, atomically.
 
     Raises Conflict when the lead is not dialable any more (someone else
     claimed it, or it was settled meanwhile), LeadBlocked when its number is
     on the global or the campaign's DNC list, AttemptsExhausted at
-    max_attempts (a callback the customer asked for is exempt)."""
+    max_attempts (a callback the customer asked for is exempt).
+
+    `manual_phone`: an agent dials this number of the lead by hand; the
+    states an agent may dial are wider and max_attempts does not apply (the
+    agent chose to call), DNC still does."""
+    dialable = MANUALLY_DIALABLE_LEAD_STATES if manual_phone else DIALABLE_LEAD_STATES
     row = session.execute(
         select(Lead.state, Lead.attempts, Lead.campaign_id, Customer.phone_e164)
         .join(Customer, Customer.id == Lead.customer_id)
@@ -87,12 +95,13 @@ def claim_attempt(session: Session, lead_id: int, *, now: datetime) -> Lead:
     if row is None:
         raise NotFound("no such lead", details={"lead_id": lead_id})
     state, attempts, campaign_id, phone = row
-    if state not in DIALABLE_LEAD_STATES:
+    if state not in dialable:
         raise Conflict("lead is not dialable", details={"lead_id": lead_id, "state": str(state)})
-    if dnc.is_blocked(session, phone, campaign_id):
+    if dnc.is_blocked(session, manual_phone or phone, campaign_id):
         raise LeadBlocked("number is on a do-not-call list", details={"lead_id": lead_id})
     max_attempts = session.scalar(select(Campaign.max_attempts).where(Campaign.id == campaign_id))
-    if state is not LeadState.CALLBACK and max_attempts is not None and attempts >= max_attempts:
+    exempt = state is LeadState.CALLBACK or manual_phone is not None
+    if not exempt and max_attempts is not None and attempts >= max_attempts:
         raise AttemptsExhausted(
             "lead reached the campaign's max attempts",
             details={"lead_id": lead_id, "attempts": attempts},
@@ -102,7 +111,7 @@ def claim_attempt(session: Session, lead_id: int, *, now: datetime) -> Lead:
         update(Lead)
         .where(
             Lead.id == lead_id,
-            Lead.state.in_(DIALABLE_LEAD_STATES),
+            Lead.state.in_(dialable),
             Lead.attempts == attempts,
         )
         .values(
@@ -120,7 +129,7 @@ def claim_attempt(session: Session, lead_id: int, *, now: datetime) -> Lead:
             lead_id=lead_id,
             from_state=state,
             to_state=LeadState.DIALING,
-            reason=f"attempt {attempts + 1}",
+            reason=f"attempt {attempts + 1}" + (" (dialed by hand)" if manual_phone else ""),
             at=now,
         )
     )
