@@ -27,9 +27,16 @@
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
   function say(node, text, kind) { node.textContent = text || ""; node.className = "work-status " + (kind || ""); }
+  // Built from its parts: Chromium's own "full" Persian pattern puts the
+  // year first and the weekday last, which no Persian reader writes.
   function jalali(date) {
-    return new Intl.DateTimeFormat(fa ? "fa-IR-u-ca-persian" : "en-GB-u-ca-persian",
-      { dateStyle: "full", timeStyle: "short" }).format(date);
+    var parts = {};
+    new Intl.DateTimeFormat(fa ? "fa-IR-u-ca-persian" : "en-GB-u-ca-persian", {
+      weekday: "long", day: "numeric", month: "long", year: "numeric",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+    }).formatToParts(date).forEach(function (p) { parts[p.type] = p.value; });
+    return fmt(W.text.jalali_when, { weekday: parts.weekday, day: parts.day, month: parts.month,
+      year: parts.year, time: parts.hour + ":" + parts.minute });
   }
 
   /* --- the panel is there when no call is on screen ------------------------------------ */

@@ -176,7 +176,12 @@ def the_agents_work(page: Any, live: LiveFloor, locale: str) -> None:
     tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT10:30")
     row.locator(".cb-new-time").fill(tomorrow)
     jalali = row.locator(".cb-new-jalali").text_content() or ""
-    assert jalali and ("۱۴۰" in jalali if locale == "fa" else "AP" in jalali or "140" in jalali)
+    assert jalali.startswith("به تقویم شمسی" if locale == "fa" else "In the Persian calendar")
+    assert (
+        ("۱۴۰" in jalali and "ساعت ۱۰:۳۰" in jalali)
+        if locale == "fa"
+        else ("140" in jalali and "10:30" in jalali)
+    )
     page.screenshot(path=str(SHOTS / f"agent-callbacks{SUFFIX[locale]}.png"), full_page=True)
     row.locator(".cb-reschedule").click()
     page.wait_for_selector(f"#callbacks-list li[data-callback-id='{callback_id}']:not(.due)")
