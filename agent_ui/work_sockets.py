@@ -64,6 +64,17 @@ def dial_customer(*args: Any) -> dict[str, Any]:
     return _dialed(dial)
 
 
+@socket_event("dial_callback", roles=AGENT)
+def dial_callback(*args: Any) -> dict[str, Any]:
+    dial = manual_dial.dial_callback(
+        request_scope.session(),
+        current_user.id,
+        _data(args).get("callback_id"),
+        bus=current_app.extensions["cc_bus"],
+    )
+    return _dialed(dial)
+
+
 @socket_event("lead_search", roles=AGENT)
 def search(*args: Any) -> dict[str, Any]:
     found = lead_search.search(request_scope.session(), current_user.id, _data(args).get("query"))

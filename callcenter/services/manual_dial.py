@@ -32,7 +32,7 @@ from callcenter.models import (
     User,
 )
 from callcenter.scheduling import format_phone
-from callcenter.services import agents, audit, dnc
+from callcenter.services import agents, audit, dnc, my_callbacks
 from callcenter.services.bus_outbox import publish_after_commit
 from callcenter.services.campaigns import windows_of
 from callcenter.states import (
@@ -111,6 +111,33 @@ def dial_customer(
         )
     lead = _lead_in(session, campaign, customer, agent, now=now)
     return _request(session, agent, status, campaign, lead, phone, bus=bus, now=now)
+
+
+def dial_callback(
+    session: Session,
+    agent_id: int,
+    callback_id: Any,
+    *,
+    bus: EventBus | None,
+    now: datetime | None = None,
+) -> ManualDial:
+    """One of the agent's own pending callbacks, now: its lead, at the
+    customer's first number, in the campaign it was booked in."""
+    now = now or utcnow()
+    agent, status, campaign = _dialing_agent(session, agent_id)
+    callback = my_callbacks.own_pending(session, agent_id, callback_id)
+    if callback.campaign_id != campaign.id:
+        booked_in = session.get(Campaign, callback.campaign_id)
+        raise Conflict(
+            N_("This callback is for campaign %(name)s: switch to it to call."),
+            details={"campaign_id": callback.campaign_id},
+            name=booked_in.name if booked_in else "",
+        )
+    lead = session.get(Lead, callback.lead_id)
+    assert lead is not None
+    return _request(
+        session, agent, status, campaign, lead, lead.customer.phone_e164, bus=bus, now=now
+    )
 
 
 def normalized(typed: Any) -> str:

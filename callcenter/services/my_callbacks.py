@@ -176,6 +176,11 @@ def _item(
     }
 
 
+def own_pending(session: Session, agent_id: int, callback_id: Any) -> Callback:
+    """The agent's own callback, still pending (else NotFound or Conflict)."""
+    return _mine(session, agent_id, callback_id)
+
+
 def _mine(session: Session, agent_id: int, callback_id: Any) -> Callback:
     try:
         wanted = int(callback_id)

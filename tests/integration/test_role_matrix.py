@@ -151,6 +151,7 @@ def test_socket_events_check_the_role(
 AGENT_WORK_EVENTS = {
     "manual_dial",
     "dial_customer",
+    "dial_callback",
     "lead_search",
     "customer_open",
     "customer_update",

@@ -219,7 +219,7 @@
         row.querySelector(".cb-new-jalali").textContent = d && !isNaN(d) ? fmt(W.text.jalali, { date: jalali(d) }) : "";
       });
       row.querySelector(".cb-call").addEventListener("click", function () {
-        dialCustomer(cb.customer_id, "first", $("callbacks-status"));
+        send("dial_callback", { callback_id: cb.id }).then(function (r) { dialed($("callbacks-status"), r); });
       });
       row.querySelector(".cb-reschedule").addEventListener("click", function () {
         var d = input.value ? new Date(input.value) : null;

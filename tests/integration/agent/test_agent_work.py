@@ -281,3 +281,38 @@ def test_a_supervisor_cannot_dial_or_search_as_an_agent(agent_app: Flask, floor:
     for event in ("manual_dial", "lead_search", "callbacks_mine", "customer_update"):
         reply = supervisor.emit(event, {}, callback=True)
         assert reply["ok"] is False and reply["error"] == "forbidden", event
+
+
+def test_a_callback_is_dialed_in_the_campaign_it_was_booked_in(
+    agent_app: Flask, agent_socket, floor: Floor, sqlite_database: Database
+) -> None:
+    requested: list = []
+    agent_app.extensions["cc_bus"].subscribe("manual_dial.requested", requested.append)
+    with sqlite_database.unit_of_work() as session:
+        elsewhere = make_lead(
+            session, session.get(Campaign, floor.other_campaign_id), state=LeadState.CALLBACK
+        )
+        rows = [
+            Callback(
+                lead_id=lead_id,
+                customer_id=customer_id,
+                campaign_id=campaign_id,
+                due_at=utcnow() + timedelta(hours=1),
+                assigned_agent_id=floor.agent_id,
+                created_by_id=floor.agent_id,
+            )
+            for lead_id, customer_id, campaign_id in (
+                (floor.lead_id, floor.customer_id, floor.campaign_id),
+                (elsewhere.id, elsewhere.customer_id, floor.other_campaign_id),
+            )
+        ]
+        session.add_all(rows)
+        session.flush()
+        here, there = (row.id for row in rows)
+    ready_with_phone(agent_socket, floor, sqlite_database)
+    refused = agent_socket.emit("dial_callback", {"callback_id": there}, callback=True)
+    assert refused["error"] == "conflict" and "switch to it" in refused["message"]
+    dialed = agent_socket.emit("dial_callback", {"callback_id": here}, callback=True)
+    assert dialed["ok"], dialed
+    assert agent_app.extensions["cc_bus"].wait_until_idle()
+    assert [e.lead_id for e in requested] == [floor.lead_id]
