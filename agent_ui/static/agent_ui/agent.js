@@ -48,7 +48,7 @@
     });
   }
   // The agent's own work (work.js) shares this connection.
-  window.ccAgent.socket = socket; window.ccAgent.send = send;
+  window.ccAgent.socket = socket; window.ccAgent.send = send; window.ccAgent.applyView = applyView;
 
   /* --- connection and resume -------------------------------------------------------- */
   socket.on("connect", function () {

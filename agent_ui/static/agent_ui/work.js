@@ -177,11 +177,9 @@
       $("customer-edit").close();
       if (work.found && work.found.details.id === r.details.id) { work.found.details = r.details; showFound(); }
       var call = agent.state.call;
+      // The call on screen redrawn from the server: the script reads the new name.
       if (call && call.customer.id === r.details.id) {
-        call.customer.name = [r.details.title, r.details.first_name, r.details.last_name].filter(Boolean).join(" ");
-        call.customer.email = r.details.email;
-        $("cust-name").textContent = call.customer.name;
-        $("cust-email").textContent = r.details.email;
+        send("resume").then(function (view) { if (view.ok) agent.applyView(view); });
       }
     });
   });

@@ -140,7 +140,11 @@ def the_agents_work(page: Any, live: LiveFloor, locale: str) -> None:
     page.screenshot(path=str(SHOTS / f"agent-customer-edit{SUFFIX[locale]}.png"), full_page=True)
     page.click("#btn-ce-save")
     page.wait_for_selector("#customer-edit", state="hidden")
-    assert ("Rostami" if locale == "en" else "رستمی") in page.text_content("#cust-name")
+    surname = "Rostami" if locale == "en" else "رستمی"
+    page.wait_for_function(
+        "name => document.getElementById('cust-name').textContent.includes(name)", arg=surname
+    )
+    assert surname in page.text_content("#step-prompt")  # the script reads the new name
 
     end_call(live.app, placed[0])
     page.wait_for_selector("#countdown:not([hidden])")
