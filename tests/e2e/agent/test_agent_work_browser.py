@@ -211,3 +211,56 @@ def test_the_agents_own_work_in_persian(live_floor: LiveFloor, browser: Any) -> 
     page = browser.new_page(viewport={"width": 1440, "height": 1000}, locale="fa-IR")
     the_agents_work(page, live_floor, "fa")
     assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+
+
+@pytest.mark.parametrize("live_floor", ["en"], indirect=True)
+def test_hostile_names_show_literally_in_search_the_card_the_editor_and_callbacks(
+    live_floor: LiveFloor, browser: Any
+) -> None:
+    from tests.e2e.agent.test_hostile_text_browser import (
+        CAMPAIGN,
+        FIRST,
+        LAST,
+        assert_no_markup_ran,
+        make_everything_hostile,
+        open_page,
+    )
+
+    live = live_floor
+    make_everything_hostile(live)
+    database = live.app.extensions["cc_database"]
+    with database.unit_of_work() as session:
+        session.add(
+            Callback(
+                lead_id=live.floor.lead_id,
+                customer_id=live.floor.customer_id,
+                campaign_id=live.floor.campaign_id,
+                due_at=utcnow() - timedelta(minutes=1),
+                assigned_agent_id=live.floor.agent_id,
+                created_by_id=live.floor.agent_id,
+            )
+        )
+    dialogs: list[str] = []
+    page = open_page(browser, dialogs)
+    log_in(page, live)
+    page.click("#tab-search")
+    page.fill("#search-query", "onerror")
+    page.click("#btn-search")
+    page.wait_for_selector("#search-results .result")
+    assert LAST in (page.text_content("#search-results") or "")
+    page.click("#search-results .result")
+    page.wait_for_selector("#found:not([hidden])")
+    assert FIRST in (page.text_content("#found-name") or "")
+    page.click("#btn-found-edit")
+    page.wait_for_selector("#customer-edit[open]")
+    assert page.input_value("#ce-last_name") == LAST
+    page.click("#btn-ce-cancel")
+    with database.unit_of_work() as session:
+        assert my_callbacks.alert_due(session) == 1
+    page.wait_for_selector("#callback-due-alert:not([hidden])")
+    assert CAMPAIGN in (page.text_content("#callback-due-text") or "")
+    page.click("#btn-callback-due-show")
+    page.wait_for_selector("#callbacks-list li")
+    assert LAST in (page.text_content("#callbacks-list") or "")
+    assert_no_markup_ran(page)
+    assert dialogs == []
