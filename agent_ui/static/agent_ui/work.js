@@ -258,13 +258,20 @@
   // The pause is asked for first: in a wrap-up it is kept for the wrap-up's
   // end (as F3 there is), then the disposition closes the call and the
   // agent lands in the pause instead of Ready.
+  function showPausePending(agentState) {
+    var pending = $("pause-pending");
+    if (pending) pending.hidden = !(agentState && agentState.pause_after_call && agent.state.call);
+  }
+  socket.on("agent.state_changed", showPausePending);
   var savePause = $("btn-dispose-pause");
   if (savePause) {
     savePause.addEventListener("click", function () {
       if ($("btn-dispose").disabled) return;
       savePause.disabled = true;
       send("pause", { reason: $("pause-reason").value }).then(function (r) {
-        if (r.ok) $("btn-dispose").click(); else savePause.disabled = false;
+        if (!r.ok) { savePause.disabled = false; return; }
+        showPausePending(r.agent);
+        $("btn-dispose").click();
       });
     });
   }

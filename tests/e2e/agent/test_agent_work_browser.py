@@ -151,7 +151,12 @@ def the_agents_work(page: Any, live: LiveFloor, locale: str) -> None:
     page.check("input[name=dispo][value=no_decision]")
     page.wait_for_selector("#btn-dispose-pause:not([disabled])")
     page.select_option("#pause-reason", "lunch")
+    page.check("input[name=dispo][value=callback]")
+    page.fill("#callback-at", "")
     page.click("#btn-dispose-pause")
+    page.wait_for_selector("#pause-pending:not([hidden])")  # the save was refused: no time
+    page.check("input[name=dispo][value=no_decision]")
+    page.click("#btn-dispose")
     page.wait_for_selector("#agent-state[data-state=paused]")
     assert agent_state(live) == ("paused", "lunch")
     database = live.app.extensions["cc_database"]
