@@ -144,6 +144,7 @@ class ManualDialRequested(Event):
     campaign_id: int
     lead_id: int
     phone_e164: str
+    passed_on: int = 0  # by dialers that do not hold the campaign (they share one group)
 
 
 @event_type

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 import time
 import uuid
@@ -79,6 +80,9 @@ from dialer.ports import (
 log = logging.getLogger(__name__)
 
 ABANDONED = "abandoned"
+MANUAL_DIAL_PASSES = 8
+"""How often a manual dial for a campaign this dialer does not hold is passed
+on to the group before the agent is let go (no dialer holds it)."""
 _TRUNK_STATE_KEYS = ("healthy", "reason", "registration", "registration_detail", "options")
 # A machine an agent took (AMD off) stays LIVE here, even once the agent marks
 # it: it needed an agent, which is what the pacer's answer estimate is for; the
@@ -1010,8 +1014,15 @@ class DialerWorker:
         through the same screen pop and wrap-up."""
         ids = {"lead_id": event.lead_id, "agent_id": event.agent_id}
         plan = self._plans.get(event.campaign_id)
+        if plan is None and event.passed_on < MANUAL_DIAL_PASSES:
+            # Dialers share one consumer group: the one holding the campaign
+            # may be another; the request goes round again for it.
+            self.bus.publish(dataclasses.replace(event, passed_on=event.passed_on + 1))
+            return
         if plan is None or self.held_reason is not None or self.trunk_room() == 0:
-            log.info("manual dial for agent %s not placed: not dialable here now", ids["agent_id"])
+            log.info(
+                "manual dial for agent %s not placed: not dialable now", event.agent_id, extra=ids
+            )
             await self._let_go(event.agent_id, "manual dial not placed")
             return
         claimed = await asyncio.to_thread(

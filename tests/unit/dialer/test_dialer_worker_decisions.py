@@ -25,7 +25,7 @@ from dialer.agent_legs import phone_target
 from dialer.agent_pool import InProcessAgentPool
 from dialer.carrier import CallProgress, TrunkHealth
 from dialer.ports import AgentPhase, CampaignPlan, Mode
-from dialer.worker import DialerWorker, WorkerConfig, outcome_of_ended
+from dialer.worker import MANUAL_DIAL_PASSES, DialerWorker, WorkerConfig, outcome_of_ended
 from tests.unit.dialer.fakes import (
     T0,
     FakeCarrier,
@@ -534,6 +534,12 @@ def test_a_manual_dial_for_a_campaign_not_dialed_here_lets_the_agent_go() -> Non
             ManualDialRequested(agent_id=1, campaign_id=9, lead_id=42, phone_e164="+989121110000")
         )
 
+        passed = h.bus.of(ManualDialRequested)
+        assert [e.passed_on for e in passed] == [1]  # round again, for the dialer holding it
+        for _ in range(MANUAL_DIAL_PASSES):
+            await h.worker.on_agent_request(h.bus.of(ManualDialRequested)[-1])
+
     h.run(scenario)
     assert h.carrier.originated == []
-    assert h.services.agent_rows[1].phase is READY  # the fake's release: back from reserved
+    assert len(h.bus.of(ManualDialRequested)) == MANUAL_DIAL_PASSES
+    assert h.services.agent_rows[1].phase is READY  # no dialer holds it: let go
