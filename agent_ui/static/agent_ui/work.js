@@ -250,6 +250,7 @@
   });
   $("btn-callback-due-close").addEventListener("click", function () { $("callback-due-alert").hidden = true; });
   socket.on("connect", loadCallbacks);
+  if (socket.connected) loadCallbacks();  // connected before this script ran
   socket.on("call_ended", function () {
     if (work.dialStatus && !agent.state.call) say(work.dialStatus, L.text.no_answer_preview, "error");
   });

@@ -111,6 +111,7 @@ def the_agents_work(page: Any, live: LiveFloor, locale: str) -> None:
     log_in(page, live)
     ready_with_phone_up(page, live)
     page.wait_for_selector("#work:not([hidden])")
+    page.wait_for_selector("#callbacks-due-count:not([hidden])")  # one is overdue already
 
     page.fill("#dial-number", "0912 000 0001")
     page.click("#btn-dial")
