@@ -158,3 +158,24 @@ def test_socket_events_check_the_role(
         refused = isinstance(reply, dict) and reply.get("error") == "forbidden"
         assert refused == (role not in event.roles), f"{role} on {name}: {reply}"
     socket.disconnect()
+
+
+AGENT_WORK_EVENTS = {
+    "manual_dial",
+    "dial_customer",
+    "dial_callback",
+    "lead_search",
+    "customer_open",
+    "customer_update",
+    "callbacks_mine",
+    "callback_reschedule",
+    "callback_cancel",
+}
+
+
+def test_the_agents_own_work_is_for_agents_alone(app: Flask) -> None:
+    """Dialing by hand, searching and editing customers, and the callbacks
+    list are registered (so the walk above covers them) and only for agents."""
+    registered = {name: frozenset(event.roles) for (_, name), event in SOCKET_EVENTS.items()}
+    for name in AGENT_WORK_EVENTS:
+        assert registered.get(name) == frozenset({Role.AGENT}), name
