@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from flask import (
@@ -24,7 +26,9 @@ from callcenter import request_scope
 from callcenter.auth.access import allow_roles
 from callcenter.auth.forms import ConfirmForm
 from callcenter.campaigns.forms import (
+    DELIMITER_LABELS,
     FORM_DAYS,
+    LEAD_FIELD_LABELS,
     OUTCOME_LABELS,
     CampaignForm,
     DncAddForm,
@@ -33,7 +37,15 @@ from callcenter.campaigns.forms import (
 )
 from callcenter.db import utcnow
 from callcenter.errors import DomainError, NotFound
-from callcenter.leadfiles import InvalidPhone, normalize_phone
+from callcenter.leadfiles import (
+    InvalidPhone,
+    LeadFileError,
+    Message,
+    ReadOptions,
+    delimiter_of,
+    normalize_phone,
+    preview_lead_file,
+)
 from callcenter.models import Campaign, CampaignStatus, ScriptVersion, Team
 from callcenter.services import (
     accounts,
@@ -185,16 +197,18 @@ def upload(campaign_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         upload_file = form.file.data
         try:
+            mapping, options = _read_choices(form.mapping.data or "")
             lead_list = lead_import_jobs.queue_import(
                 session,
                 upload_file.read(),
                 campaign_id=campaign.id,
                 filename=upload_file.filename or "",
                 actor_id=current_user.id,
-                mapping=_mapping(form.mapping.data or ""),
+                mapping=mapping,
+                options=options,
             )
         except DomainError as exc:
-            form.file.errors.append(exc.message)
+            form.file.errors.append(exc.shown())
         else:
             request_scope.commit()  # before the worker looks for it
             current_app.extensions["cc_import_worker"].wake()
@@ -205,9 +219,70 @@ def upload(campaign_id: int) -> ResponseReturnValue:
     return render_template("campaigns/upload.html", form=form, campaign=campaign), status
 
 
+@bp.post("/<int:campaign_id>/import/preview")
+@allow_roles(*MANAGERS)
+def upload_preview(campaign_id: int) -> ResponseReturnValue:
+    """The file as the import would read it (an HTML fragment the upload
+    page shows): what was detected, a field per column, the first rows."""
+    campaign = campaigns.get_campaign(request_scope.session(), campaign_id)
+    form = LeadUploadForm()
+    if not form.validate_on_submit():
+        return render_template("campaigns/_preview.html", problem=_("Choose a file.")), 422
+    upload_file = form.file.data
+    try:
+        mapping, options = _read_choices(form.mapping.data or "")
+        shown = preview_lead_file(
+            upload_file.read(),
+            filename=upload_file.filename or None,
+            mapping=mapping,
+            options=options,
+        )
+    except DomainError as exc:
+        return render_template("campaigns/_preview.html", problem=exc.shown()), 422
+    return render_template(
+        "campaigns/_preview.html",
+        campaign=campaign,
+        preview=shown,
+        fields=LEAD_FIELD_LABELS,
+        delimiters=DELIMITER_LABELS,
+    )
+
+
+def _read_choices(mapping_text: str) -> tuple[dict[str, str] | None, ReadOptions]:
+    """The column mapping (the preview's field per column, else the typed
+    `column = field` lines) and how to read the file, from the upload form."""
+    form = request.form
+    mapping = _mapping(mapping_text) or {}
+    for key, field_name in form.items():
+        if key.startswith("field-") and field_name:
+            column = form.get("column-" + key.removeprefix("field-"), "")
+            if column:
+                mapping[column] = field_name
+    line = form.get("header_line", "").strip()
+    if line and not line.isdigit():
+        raise LeadFileError(_("The header line must be a line number."))
+    options = ReadOptions(
+        sheet=form.get("sheet") or None,
+        header_line=int(line) if line and int(line) > 0 else None,
+        delimiter=delimiter_of(form.get("delimiter") or None),
+    )
+    return mapping or None, options
+
+
 def _mapping(text: str) -> dict[str, str] | None:
     pairs = [line.rsplit("=", 1) for line in text.splitlines() if "=" in line]
     return {column.strip(): field.strip() for column, field in pairs} or None
+
+
+@bp.app_template_filter("said")
+def said(message: Message | dict[str, Any]) -> str:
+    """A reason from a lead file (a Message, or a report row holding one) in
+    the reader's language."""
+    if not isinstance(message, Message):
+        message = lead_import.entry_message(message)
+    if message.params:
+        return _(message.text, **message.params)
+    return _(message.text)
 
 
 @bp.get("/<int:campaign_id>/lists/<int:lead_list_id>")
@@ -236,6 +311,35 @@ def import_progress(campaign_id: int, lead_list_id: int) -> ResponseReturnValue:
     if found.campaign_id != campaign_id:
         raise NotFound("no such lead list", details={"lead_list_id": lead_list_id})
     return jsonify(lead_import_jobs.progress(session, found.id).as_json())
+
+
+@bp.get("/<int:campaign_id>/lists/<int:lead_list_id>/report.csv")
+@allow_roles(*MANAGERS)
+def import_report_csv(campaign_id: int, lead_list_id: int) -> ResponseReturnValue:
+    """Every row the report lists (rejected, on a DNC list, duplicate,
+    warned), one per line with its reason in the reader's language."""
+    session = request_scope.session()
+    found = lead_import.get_lead_list(session, lead_list_id)
+    if found.campaign_id != campaign_id:
+        raise NotFound("no such lead list", details={"lead_list_id": lead_list_id})
+    kinds = {
+        "rejected": _("Rejected"),
+        "dnc": _("On a do-not-call list"),
+        "duplicates": _("Duplicate"),
+        "already_in_campaign": _("Already in this campaign"),
+        "warnings": _("Warning"),
+    }
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([_("Line"), _("What"), _("Reason")])
+    for line, kind, message in lead_import.report_rows(found.report):
+        writer.writerow([line if line is not None else "", kinds[kind], said(message)])
+    name = f"lead-list-{found.id}-report.csv"
+    return Response(
+        "\ufeff" + out.getvalue(),  # the BOM: Excel then reads the Persian as UTF-8
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.route("/dnc", methods=["GET"])

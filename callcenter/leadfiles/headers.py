@@ -61,6 +61,15 @@ _SYNONYMS: dict[Field, tuple[str, ...]] = {
         "workphone",
         "officephone",
         "businessphone",
+        "phone1",
+        "mobile1",
+        "tel1",
+        "تلفن1",
+        "شماره1",
+        "موبایل1",
+        "شمارهاول",
+        "تلفناول",
+        "موبایلاول",
         "phone2",
         "mobile2",
         "tel2",
@@ -169,7 +178,7 @@ def map_headers(header: Sequence[object], mapping: Mapping[str, str] | None = No
     no column holds phones."""
     columns = find_columns(header, mapping)
     if columns is None:
-        names = _clean_names(header)
+        names = clean_names(header)
         raise LeadFileError(
             N_(
                 "no phone column: expected a header such as phone, mobile, tel, landline, "
@@ -187,7 +196,7 @@ def find_columns(
 ) -> HeaderMap | None:
     """map_headers, or None when no column holds phones (this row may not
     be the header: a title row above it, say)."""
-    names = _clean_names(header)
+    names = clean_names(header)
     explicit = _explicit_mapping(mapping or {}, names)
     fields: dict[Field, int] = {}
     phones: list[int] = []
@@ -219,7 +228,7 @@ def _shown_names(names: Sequence[str]) -> str:
     return shown + (" …" if len(names) > 20 else "") if names else "-"
 
 
-def _clean_names(header: Sequence[object]) -> list[str]:
+def clean_names(header: Sequence[object]) -> list[str]:
     names: list[str] = []
     seen: set[str] = set()
     for position, cell in enumerate(header, start=1):

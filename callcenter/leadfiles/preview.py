@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callcenter.leadfiles.errors import LeadFileError, Message
-from callcenter.leadfiles.headers import Field
+from callcenter.leadfiles.headers import Field, clean_names, guess_field
 from callcenter.leadfiles.leads import (
     HEADER_SEARCH_ROWS,
     ParsedLead,
@@ -139,29 +139,38 @@ def _raw_preview(
     rows: int,
     error: LeadFileError,
 ) -> FilePreview:
+    """The rows as they are, under the chosen header line (else the first
+    row), each column with the field its name suggests, if any."""
     stream, _ = open_binary(data)
     with stream:
         reader = open_rows(
             stream, filename=filename, sheet=options.sheet, delimiter=options.delimiter
         )
         try:
-            head = list(itertools.islice(reader, max(rows, HEADER_SEARCH_ROWS)))
+            head = list(itertools.islice(reader, HEADER_SEARCH_ROWS + rows))
         finally:
             if isinstance(reader, XlsxRows):
                 reader.close()
             else:
                 reader.detach()
+    chosen = options.header_line
+    at = next((i for i, row in enumerate(head) if row.line == chosen), None) if chosen else 0
+    header = head[at] if at is not None and head else None
+    names = clean_names(header.cells) if header is not None else []
+    body = head[at + 1 :] if at is not None else head
+    width = max([len(names), *(len(row.cells) for row in body)])
+    names += [f"column_{i + 1}" for i in range(len(names), width)]
     csv_reader = reader if isinstance(reader, CsvRows) else None
-    width = max((len(row.cells) for row in head), default=0)
+    xlsx_reader = reader if isinstance(reader, XlsxRows) else None
     return FilePreview(
         format="csv" if csv_reader else "xlsx",
         encoding=csv_reader.encoding if csv_reader else None,
         delimiter=csv_reader.delimiter if csv_reader else None,
         delimiter_name=_delimiter_name(csv_reader.delimiter) if csv_reader else None,
-        sheet=None if csv_reader else reader.sheet,  # type: ignore[union-attr]
-        sheets=[] if csv_reader else reader.sheets,  # type: ignore[union-attr]
-        header_line=None,
-        columns=[PreviewColumn(f"column_{i + 1}", None) for i in range(width)],
+        sheet=xlsx_reader.sheet if xlsx_reader else None,
+        sheets=xlsx_reader.sheets if xlsx_reader else [],
+        header_line=header.line if header is not None else None,
+        columns=[PreviewColumn(name, guess_field(name)) for name in names],
         rows=[
             PreviewRow(
                 row.line,
@@ -169,7 +178,7 @@ def _raw_preview(
                 + ("",) * (width - len(row.cells)),
                 row.problem,
             )
-            for row in head[:rows]
+            for row in body[:rows]
         ],
         error=error,
     )

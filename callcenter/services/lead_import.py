@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from callcenter.db import utcnow
-from callcenter.errors import NotFound
+from callcenter.errors import N_, NotFound
 from callcenter.leadfiles import (
     AS_DETECTED,
     DEFAULT_REGION,
@@ -108,7 +108,36 @@ def entry_message(entry: Mapping[str, Any]) -> Message:
     written before reasons were translatable hold the English sentence."""
     if "text" in entry:
         return Message(entry["text"], entry.get("params") or {})
-    return Message((entry.get("reason") or entry.get("warning") or "").replace("%", "%%"))
+    return Message(entry.get("reason") or entry.get("warning") or "")
+
+
+def report_rows(report: Mapping[str, Any]) -> Iterator[tuple[int | None, str, Message]]:
+    """The rows a report lists, by kind, each with what to say about it;
+    after each kind's list, a line without a number for the rows not listed."""
+    counts = report.get("counts", {})
+    for kind in ("rejected", "dnc", "duplicates", "already_in_campaign", "warnings"):
+        listed = report.get(kind, [])
+        for item in listed:
+            yield _report_row(kind, item)
+        unlisted = counts.get(kind, len(listed)) - len(listed)
+        if unlisted > 0:
+            yield None, kind, Message(N_("and %(count)s more rows not listed"), {"count": unlisted})
+
+
+def _report_row(kind: str, item: Any) -> tuple[int | None, str, Message]:
+    if kind == "already_in_campaign":
+        return item, kind, Message(N_("the customer is already in this campaign"))
+    if kind == "dnc":
+        return item["line"], kind, Message(N_("%(phone)s is on a do-not-call list"), item)
+    if kind == "duplicates":
+        return (
+            item["line"],
+            kind,
+            Message(
+                N_("the same number as line %(first_line)s"), {"first_line": item["first_line"]}
+            ),
+        )
+    return item["line"], kind, entry_message(item)
 
 
 def import_leads(

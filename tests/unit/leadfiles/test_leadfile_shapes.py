@@ -184,7 +184,10 @@ def test_the_preview_shows_columns_fields_and_the_first_rows():
 def test_the_preview_of_a_file_without_a_header_shows_its_rows_and_why():
     shown = preview_lead_file(b"a,b\nAli,09121234567\n", options=ReadOptions(delimiter=","))
     assert shown.error is not None and shown.error.text.startswith("no phone column")
-    assert [row.line for row in shown.rows] == [1, 2]
+    assert shown.header_line == 1 and [row.line for row in shown.rows] == [2]
+    assert [(c.name, c.field) for c in shown.columns] == [("a", None), ("b", None)]
+    below = preview_lead_file(b"title\nAli,09121234567\n", options=ReadOptions(header_line=2))
+    assert below.header_line == 2 and [c.name for c in below.columns] == ["Ali", "09121234567"]
     # choosing the phone column reads it
     chosen = preview_lead_file(b"a,b\nAli,09121234567\n", mapping={"b": "phone"})
     assert chosen.error is None and chosen.rows[0].problem is None
