@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -280,9 +281,13 @@ def said(message: Message | dict[str, Any]) -> str:
     the reader's language."""
     if not isinstance(message, Message):
         message = lead_import.entry_message(message)
-    if message.params:
-        return _(message.text, **message.params)
-    return _(message.text)
+    if not message.params:
+        return _(message.text)
+    params = dict(message.params)
+    locale = get_locale()
+    if "region" in params and locale is not None:  # a country code: its name, in the reader's
+        params["region"] = locale.territories.get(params["region"], params["region"])
+    return _(message.text, **params)
 
 
 @bp.get("/<int:campaign_id>/lists/<int:lead_list_id>")

@@ -350,8 +350,11 @@ class XlsxRows:
                 raise LeadFileError(
                     N_("more than %(count)s rows (blank ones too); split the file"), count=MAX_ROWS
                 )
-            if any(_filled(cell) for cell in cells):
-                yield SourceRow(line, tuple(cells))
+            width = len(cells)
+            while width and not _filled(cells[width - 1]):
+                width -= 1  # read-only rows come padded to max_col with empty cells
+            if width:
+                yield SourceRow(line, tuple(cells[:width]))
 
     def close(self) -> None:
         self._book.close()

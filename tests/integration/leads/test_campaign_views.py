@@ -273,7 +273,7 @@ def test_the_preview_reads_the_file_as_people_have_it_and_the_import_follows_it(
     # the unclosed quote and the short number are shown as not imported, by line
     bad_rows = html.split('class="bad"')
     assert len(bad_rows) == 3 and "<td>4</td>" in bad_rows[1] and "<td>5</td>" in bad_rows[2]
-    assert "never closed" in bad_rows[1] and "too short for IR" in bad_rows[2]
+    assert "never closed" in bad_rows[1] and "too short for Iran" in bad_rows[2]
 
     # the manager keeps the city as the lead's own field, and imports
     form = {
@@ -304,7 +304,7 @@ def test_the_preview_reads_the_file_as_people_have_it_and_the_import_follows_it(
     lines = report.text.lstrip("\ufeff").splitlines()
     assert lines[0] == "Line,What,Reason"
     assert lines[1].startswith("4,Rejected,") and "never closed" in lines[1]
-    assert lines[2] == '5,Rejected,"too short for IR: ""12345"""'
+    assert lines[2] == '5,Rejected,"too short for Iran: ""12345"""'
 
 
 def test_the_preview_and_report_speak_persian(
