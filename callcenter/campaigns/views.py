@@ -37,7 +37,7 @@ from callcenter.campaigns.forms import (
     LeadUploadForm,
 )
 from callcenter.db import utcnow
-from callcenter.errors import DomainError, NotFound
+from callcenter.errors import N_, DomainError, NotFound
 from callcenter.leadfiles import (
     InvalidPhone,
     LeadFileError,
@@ -261,7 +261,7 @@ def _read_choices(mapping_text: str) -> tuple[dict[str, str] | None, ReadOptions
                 mapping[column] = field_name
     line = form.get("header_line", "").strip()
     if line and not line.isdigit():
-        raise LeadFileError(_("The header line must be a line number."))
+        raise LeadFileError(N_("The header line must be a line number."))
     options = ReadOptions(
         sheet=form.get("sheet") or None,
         header_line=int(line) if line and int(line) > 0 else None,

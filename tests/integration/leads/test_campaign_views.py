@@ -274,6 +274,8 @@ def test_the_preview_reads_the_file_as_people_have_it_and_the_import_follows_it(
     bad_rows = html.split('class="bad"')
     assert len(bad_rows) == 3 and "<td>4</td>" in bad_rows[1] and "<td>5</td>" in bad_rows[2]
     assert "never closed" in bad_rows[1] and "too short for Iran" in bad_rows[2]
+    refused = post(f"/campaigns/{campaign.id}/import/preview", header_line="two")
+    assert refused.status_code == 422 and "must be a line number" in refused.text
 
     # the manager keeps the city as the lead's own field, and imports
     form = {
