@@ -381,7 +381,8 @@ def dnc_add() -> ResponseReturnValue:
                 actor_id=current_user.id,
             )
         except InvalidPhone as exc:
-            flash(_("Not a valid number: %(reason)s", reason=exc.reason), "error")
+            reason = said(Message(exc.text, exc.params))
+            flash(_("Not a valid number: %(reason)s", reason=reason), "error")
         else:
             flash(_("%(phone)s will not be called.", phone=phone), "success")
     return redirect(url_for("campaigns.dnc_list", campaign=campaign_id))
@@ -411,7 +412,7 @@ def dnc_import() -> ResponseReturnValue:
             "success",
         )
         for item in result.rejected[:50]:
-            flash(_("Line %(line)s: %(reason)s", line=item["line"], reason=item["reason"]), "error")
+            flash(_("Line %(line)s: %(reason)s", line=item["line"], reason=said(item)), "error")
     return redirect(url_for("campaigns.dnc_list", campaign=campaign_id))
 
 
