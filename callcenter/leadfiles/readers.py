@@ -257,9 +257,16 @@ class CsvRows:
         return line, texts, True
 
     def _row_of_its_own(self, text: str) -> bool:
-        if '"' in text:
+        """Whether a line read inside an open quote is a row, not more of the
+        cell: it has no quote and as many cells as the file's rows, or the
+        quote it has does not close a cell (`"Sara",0912...` opens one)."""
+        if '"' not in text:
+            return len(text.split(self.delimiter)) >= max(2, self.width - 1)
+        closing = _closing_quote(text)
+        if closing < 0:
             return False
-        return len(text.split(self.delimiter)) >= max(2, self.width - 1)
+        after = text[closing + 1 : closing + 2]
+        return after not in ("", self.delimiter, "\r", "\n")
 
     def _row(self, line: int, texts: list[str]) -> SourceRow | None:
         try:
@@ -282,6 +289,16 @@ class CsvRows:
     def detach(self) -> None:
         """Let go of the binary stream without closing it (it is not ours)."""
         self._text.detach()
+
+
+def _closing_quote(text: str) -> int:
+    """Where a quote open before `text` closes in it ("" is a quote); -1: it does not."""
+    index = text.find('"')
+    while index >= 0:
+        if text[index + 1 : index + 2] != '"':
+            return index
+        index = text.find('"', index + 2)
+    return -1
 
 
 def _unclosed(text: str) -> Message:

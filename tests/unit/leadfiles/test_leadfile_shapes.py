@@ -110,6 +110,21 @@ def test_an_unclosed_quote_is_one_bad_row_not_the_next_ten():
     assert results[1].raw["name"] == "Name0"
 
 
+def test_an_unclosed_quote_before_rows_with_quoted_cells_is_one_bad_row():
+    text = 'name,phone\n"Ali,09120000000\n"Sara",09121234567\n"Reza","09351234567"\n'
+    _, results = read(text.encode())
+    assert [r.line for r in results] == [2, 3, 4]
+    assert results[0].code is RowErrorCode.UNREADABLE
+    assert phones(results) == ["+989121234567", "+989351234567"]
+    assert results[1].raw["name"] == "Sara"
+
+
+def test_a_quoted_cell_with_quotes_inside_over_two_lines_is_one_cell():
+    _, results = read(b'name,notes,phone\nAli,"said ""hi""\nand ""bye""",09121234567\n')
+    (lead,) = results
+    assert lead.notes == 'said "hi" and "bye"'
+
+
 def test_an_unclosed_quote_on_the_last_line_is_reported():
     _, results = read(b'name,phone\nAli,09121234567\n"Sara,09351234567\n')
     assert phones(results) == ["+989121234567"]
