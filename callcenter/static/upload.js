@@ -34,7 +34,8 @@
         if (mine !== asked) { return; }
         slot.innerHTML = html;
         slot.removeAttribute("aria-busy");
-      });
+      })
+      .catch(function () { slot.removeAttribute("aria-busy"); });
   }
 
   fileInput.addEventListener("change", function () { preview(choices([])); });
