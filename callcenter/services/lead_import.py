@@ -67,6 +67,9 @@ class Tally:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
     more: dict[str, int] = field(default_factory=dict)
+    # Rows of each kind listed by earlier chunks (kept apart): this tally lists
+    # only what is left of REPORT_ROWS, so the chunks of a big bad file are small.
+    listed_before: dict[str, int] = field(default_factory=dict)
 
     def count(self, kind: str) -> int:
         return len(getattr(self, kind)) + self.more.get(kind, 0)
@@ -78,14 +81,16 @@ class Tally:
 
     def keep(self, kind: str, items: Sequence[Any], more: int = 0) -> None:
         listed: list[Any] = getattr(self, kind)
-        room = max(REPORT_ROWS - len(listed), 0)
+        room = max(REPORT_ROWS - self.listed_before.get(kind, 0) - len(listed), 0)
         listed.extend(items[:room])
         unlisted = more + max(len(items) - room, 0)
         if unlisted:
             self.more[kind] = self.more.get(kind, 0) + unlisted
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["listed_before"]
+        return data
 
     def add(self, other: Mapping[str, Any]) -> None:
         """Add another tally's `as_json()` (a later chunk's) to this one."""

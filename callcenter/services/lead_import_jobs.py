@@ -249,8 +249,9 @@ def run_import(
             results = iter(leads)
             for _ in islice(results, job.rows_read):
                 pass  # committed by an earlier try; read again for the duplicates' first lines
+            listed = _listed_so_far(database, job) if job.chunks_done else {}
             for chunk in lead_import.chunks(results, chunk_rows):
-                _commit_chunk(database, job, worker, seq, chunk)
+                _commit_chunk(database, job, worker, seq, chunk, listed)
                 seq, rows_read = seq + 1, rows_read + len(chunk)
                 if after_chunk is not None:
                     after_chunk(rows_read)
@@ -308,14 +309,33 @@ def _hold(session: Session, job: _Job, worker: str, now: datetime) -> None:
         raise ImportLost(f"lead import {job.id} was taken over")
 
 
+def _listed_so_far(database: Database, job: _Job) -> dict[str, int]:
+    """Rows of each kind the committed chunks list (a job taken over)."""
+    listed: dict[str, int] = {}
+    with database.read_sessions() as session:
+        for part in session.scalars(
+            select(LeadImportChunk.tally).where(LeadImportChunk.import_id == job.id)
+        ):
+            for kind in lead_import.LISTED:
+                listed[kind] = listed.get(kind, 0) + len(part[kind])
+    return listed
+
+
 def _commit_chunk(
-    database: Database, job: _Job, worker: str, seq: int, chunk: list[ParsedLead | RowError]
+    database: Database,
+    job: _Job,
+    worker: str,
+    seq: int,
+    chunk: list[ParsedLead | RowError],
+    listed: dict[str, int],
 ) -> None:
+    """One chunk in one transaction; `listed` (rows of each kind the
+    chunks so far list) grows by this one's."""
     with database.unit_of_work() as session:
         _hold(session, job, worker, utcnow())
         campaign = session.get(Campaign, job.campaign_id)
         assert campaign is not None
-        tally = lead_import.Tally()
+        tally = lead_import.Tally(listed_before=dict(listed))
         lead_import.import_chunk(session, campaign, job.lead_list_id, chunk, tally)
         session.add(LeadImportChunk(import_id=job.id, seq=seq, tally=tally.as_json()))
         session.execute(
@@ -329,6 +349,8 @@ def _commit_chunk(
             )
             .execution_options(synchronize_session=False)
         )
+    for kind in lead_import.LISTED:
+        listed[kind] = listed.get(kind, 0) + len(getattr(tally, kind))
 
 
 def _give_back(database: Database, job: _Job, worker: str) -> ImportState:

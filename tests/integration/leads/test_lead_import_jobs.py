@@ -364,8 +364,21 @@ def test_the_report_lists_the_first_bad_rows_and_counts_the_rest(
     import_id = _import_id(
         database, _queue(database, ("\n".join(lines) + "\n").encode(), campaign_id)
     )
+    stored: list[int] = []
+
+    def rejected_rows_stored(rows_read: int) -> None:
+        with database.read_sessions() as session:
+            parts = session.scalars(
+                select(LeadImportChunk.tally).where(LeadImportChunk.import_id == import_id)
+            )
+            stored.append(sum(len(part["rejected"]) for part in parts))
+
     assert lead_import_jobs.claim(database, import_id, "w")
-    lead_import_jobs.run_import(database, import_id, "w", chunk_rows=20)
+    lead_import_jobs.run_import(
+        database, import_id, "w", chunk_rows=20, after_chunk=rejected_rows_stored
+    )
+    # the chunks past the first 30 bad rows keep counts, not rows
+    assert stored == [19, 30, 30, 30]
     with database.read_sessions() as session:
         job = session.get(LeadImport, import_id)
         assert job is not None
