@@ -733,7 +733,7 @@ def _echo_preview(shown: FilePreview) -> None:
         click.echo("columns:")
         for column in shown.columns:
             if column.second_phone:
-                role = "phone (another number: kept with the lead as other_phones)"
+                role = "phone (another number: the customer's second number, dialled by hand)"
             elif column.field is not None:
                 role = str(column.field)
             else:

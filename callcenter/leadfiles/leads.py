@@ -75,6 +75,7 @@ class ParsedLead:
     extra: dict[str, str]  # unmapped, non-empty columns by header name
     raw: dict[str, str]  # every cell of the row, by header name, as text
     warnings: tuple[Message, ...] = ()  # row kept, but something was dropped or looked off
+    phone2_e164: str | None = None  # the first valid number of the other phone columns
 
 
 class RowErrorCode(StrEnum):
@@ -360,7 +361,19 @@ def parse_row(
         extra=extra,
         raw=raw,
         warnings=tuple(warnings),
+        phone2_e164=_second_phone(other_phones, phone, region),
     )
+
+
+def _second_phone(others: list[str], first: Phone, region: str) -> str | None:
+    for text in others:
+        try:
+            second = _phone(text, region)
+        except InvalidPhone:
+            continue
+        if second.e164 != first.e164:
+            return second.e164
+    return None
 
 
 def cell_text(cell: CellValue) -> str:

@@ -413,6 +413,7 @@ def _customer_ids(session: Session, phones: list[str]) -> dict[str, int]:
 def _customer_row(lead: ParsedLead, campaign: Campaign) -> dict[str, Any]:
     return {
         "phone_e164": lead.phone_e164,
+        "phone2_e164": lead.phone2_e164,
         "title": lead.title[:32],
         "first_name": lead.first_name[:120],
         "last_name": lead.last_name[:120],

@@ -125,7 +125,7 @@ def test_import_leads_preview_then_import_with_choices(
 
     mapped = invoke(cli_env, "import", "leads", str(leads), "--preview", "--map", "ستون ب=phone")
     assert "ستون ب -> phone" in mapped.output
-    assert "تلفن ثابت -> phone (another number: kept with the lead as other_phones)" in (
+    assert "تلفن ثابت -> phone (another number: the customer's second number, dialled by hand)" in (
         mapped.output
     )
 

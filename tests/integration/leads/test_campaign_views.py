@@ -269,7 +269,7 @@ def test_the_preview_reads_the_file_as_people_have_it_and_the_import_follows_it(
     html = shown.text
     assert 'data-ready="1"' in html and 'name="header_line" min="1" value="2"' in html
     assert '<option value="arabic-semicolon" selected>' in html
-    assert 'name="column-2" value="تلفن ثابت"' in html and "other_phones" in html
+    assert 'name="column-2" value="تلفن ثابت"' in html and "second number" in html
     # the unclosed quote and the short number are shown as not imported, by line
     bad_rows = html.split('class="bad"')
     assert len(bad_rows) == 3 and "<td>4</td>" in bad_rows[1] and "<td>5</td>" in bad_rows[2]
@@ -299,6 +299,7 @@ def test_the_preview_reads_the_file_as_people_have_it_and_the_import_follows_it(
     ali = app_session.scalars(select(Lead).order_by(Lead.id)).first()
     assert ali is not None and ali.fields["شهر"] == "تهران"
     assert ali.fields["other_phones"] == "02188776655"
+    assert ali.customer.phone2_e164 == "+982188776655"  # the agent's "call the other number"
     result = client.get(page).text
     assert "never closed" in result and 'id="report-csv"' in result
     report = client.get(f"{page}/report.csv")

@@ -100,6 +100,7 @@ def test_several_numbers_in_one_cell():
     _, results = read(b"tel\n09121234567 - 09351234567\n")
     assert results[0].phone_e164 == "+989121234567"
     assert results[0].extra["other_phones"] == "09351234567"
+    assert results[0].phone2_e164 == "+989351234567"
 
 
 def test_missing_phone_column_is_a_file_error():

@@ -88,6 +88,7 @@ def test_arabic_semicolon_delimiter_in_every_encoding(encoding):
     # the first phone column holds the number dialled; the second is kept
     assert first.phone_e164 == "+982188776655"
     assert first.extra["other_phones"] == "09121234567"
+    assert first.phone2_e164 == "+989121234567"
     assert second.phone_e164 == "+989351234567"
 
 
