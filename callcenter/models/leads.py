@@ -21,7 +21,8 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     phone_e164: Mapped[str] = mapped_column(String(20), unique=True)
     phone2_e164: Mapped[str | None] = mapped_column(String(20), index=True)
-    """Another number the customer gave (a lead file's second phone column, or an agent adds it); dialed by hand only."""
+    """Another number the customer gave (a lead file's second phone column,
+    or an agent adds it); dialed by hand only."""
     title: Mapped[str] = mapped_column(String(32), default="")
     first_name: Mapped[str] = mapped_column(String(120), default="")
     last_name: Mapped[str] = mapped_column(String(120), default="")
