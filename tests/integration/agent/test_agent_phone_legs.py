@@ -239,7 +239,7 @@ def test_unusable_phone_addresses_are_refused_with_a_reason(typed: str) -> None:
 
 def _break(session: Session) -> str:
     if session.get(PauseReason, "break") is None:
-        session.add(PauseReason(code="break", label_fa="استراحت", label_en="Break"))
+        session.merge(PauseReason(code="break", label_fa="استراحت", label_en="Break"))
         session.flush()
     return "break"
 

@@ -12,8 +12,8 @@ import redis
 from sqlalchemy import select
 
 from callcenter.db import Database
-from callcenter.models import CampaignStatus, Lead
-from callcenter.services import dnc, hopper_feed, lead_lifecycle
+from callcenter.models import CampaignStatus, DispositionCode, Lead
+from callcenter.services import disposition_codes, dnc, hopper_feed, lead_lifecycle
 from callcenter.states import CallOutcome, LeadState, Role
 from dialer.hopper import Hopper, HopperFeeder, MemoryHopper, RedisHopper
 from tests.factories import make_campaign, make_customer, make_lead, make_user
@@ -130,7 +130,7 @@ def test_agent_only_callback_is_offered_to_that_agent(database: Database, hopper
             lead_id=lead.id,
             call_id=None,
             outcome=CallOutcome.ANSWERED,
-            disposition=lead_lifecycle.DispositionCode.CALLBACK,
+            disposition=disposition_codes.built_in(DispositionCode.CALLBACK),
             callback_at=NOW - timedelta(minutes=5),
             callback_agent_id=ids["agent"],
             actor_id=ids["agent"],
@@ -157,7 +157,7 @@ def test_agent_only_callback_goes_to_anyone_after_the_campaigns_wait(
             lead_id=lead.id,
             call_id=None,
             outcome=CallOutcome.ANSWERED,
-            disposition=lead_lifecycle.DispositionCode.CALLBACK,
+            disposition=disposition_codes.built_in(DispositionCode.CALLBACK),
             callback_at=NOW - timedelta(minutes=16),
             callback_agent_id=ids["agent"],
             actor_id=ids["agent"],
@@ -180,7 +180,7 @@ def test_own_callback_claims_only_the_agents_callbacks(database: Database, hoppe
             lead_id=lead.id,
             call_id=None,
             outcome=CallOutcome.ANSWERED,
-            disposition=lead_lifecycle.DispositionCode.CALLBACK,
+            disposition=disposition_codes.built_in(DispositionCode.CALLBACK),
             callback_at=NOW - timedelta(minutes=1),
             callback_agent_id=ids["agent"],
             actor_id=ids["agent"],

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.errors import Conflict, InvalidInput
 from callcenter.models import Call, Callback, CallbackStatus, DispositionCode, LeadStateChange
-from callcenter.services import dnc, lead_lifecycle
+from callcenter.services import disposition_codes, dnc, lead_lifecycle
 from callcenter.services.lead_lifecycle import AttemptsExhausted, LeadBlocked
 from callcenter.states import CallOutcome, IllegalTransition, LeadState, Role
 from tests.factories import make_campaign, make_customer, make_lead, make_user
@@ -160,7 +160,7 @@ def test_dispositions_move_the_lead(
         lead_id=lead.id,
         call_id=None,
         outcome=CallOutcome.ANSWERED,
-        disposition=disposition,
+        disposition=disposition_codes.built_in(disposition),
         now=NOW,
     )
     assert settled.state is state
@@ -187,7 +187,7 @@ def test_do_not_call_disposition_adds_the_number_at_once(session: Session) -> No
         lead_id=lead.id,
         call_id=None,
         outcome=CallOutcome.ANSWERED,
-        disposition=DispositionCode.DO_NOT_CALL,
+        disposition=disposition_codes.built_in(DispositionCode.DO_NOT_CALL),
         actor_id=agent.id,
         now=NOW,
     )
@@ -207,7 +207,7 @@ def test_callback_books_a_callback_row(session: Session) -> None:
         lead_id=lead.id,
         call_id=None,
         outcome=CallOutcome.ANSWERED,
-        disposition=DispositionCode.CALLBACK,
+        disposition=disposition_codes.built_in(DispositionCode.CALLBACK),
         callback_at=due,
         callback_agent_id=agent.id,
         actor_id=agent.id,
@@ -238,7 +238,7 @@ def test_callback_needs_a_time(session: Session) -> None:
             lead_id=lead.id,
             call_id=None,
             outcome=CallOutcome.ANSWERED,
-            disposition=DispositionCode.CALLBACK,
+            disposition=disposition_codes.built_in(DispositionCode.CALLBACK),
             actor_id=None,
             now=NOW,
         )
