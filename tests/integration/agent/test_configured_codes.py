@@ -129,7 +129,7 @@ def test_a_used_code_cannot_be_deleted_only_deactivated(
         data={"action": "delete"},
         follow_redirects=True,
     )
-    assert "deactivate it instead" in refused.get_data(as_text=True)
+    assert "به‌جای حذف، غیرفعالش کنید" in refused.get_data(as_text=True)
     client.post(f"/campaigns/{floor.campaign_id}/dispositions/later", data={"action": "deactivate"})
     app_session.expire_all()
     rows = {r.code: r for r in disposition_codes.for_campaign(app_session, floor.campaign_id)}
@@ -154,13 +154,13 @@ def test_managers_add_and_edit_dispositions_on_the_page(
         },
         follow_redirects=True,
     )
-    assert "Disposition added." in added.get_data(as_text=True)
+    assert "نتیجهٔ تماس افزوده شد." in added.get_data(as_text=True)
     bad = client.post(
         url,
         data={"code": "x y", "label_fa": "ا", "label_en": "x", "category": "final"},
         follow_redirects=True,
     )
-    assert "Latin letters" in bad.get_data(as_text=True)
+    assert "حرف لاتین" in bad.get_data(as_text=True)
     client.post(
         f"{url}/visit_branch",
         data={
