@@ -321,7 +321,7 @@
       var item = el("div", "h-item");
       item.appendChild(el("div", "h-when", call.when + " · " + call.campaign));
       var line = (call.agent ? call.agent + " · " : "") + (L.outcomes[call.outcome] || call.outcome);
-      if (call.disposition) line += " · " + (L.dispositions[call.disposition] || call.disposition);
+      if (call.disposition) line += " · " + (call.disposition_label || L.dispositions[call.disposition] || call.disposition);
       if (call.max_step) line += " · " + fmt(L.text.reached_step, { n: digits(call.max_step) });
       item.appendChild(el("div", null, line));
       if (call.rejection) {

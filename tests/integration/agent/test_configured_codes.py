@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.db import utcnow
 from callcenter.models import Campaign, Disposition, DncEntry, Lead, PauseReason
-from callcenter.services import disposition_codes, pause_codes
+from callcenter.services import disposition_codes, pause_codes, workstation
 from callcenter.states import DispositionCategory, Role
 from tests.factories import log_in, make_user
 from tests.integration.agent.agent_floor import (
@@ -69,6 +69,9 @@ def test_a_retry_code_redials_after_its_own_minutes(
     assert timedelta(minutes=89) < wait < timedelta(minutes=91)
     row = app_session.scalar(select(Disposition).where(Disposition.call_id == call_id))
     assert row is not None and (row.code, row.category) == ("busy_later", "retry")
+    for locale, label in (("fa", "busy_later fa"), ("en", "busy_later en")):
+        past = workstation.history(app_session, lead.customer_id, locale)["calls"]
+        assert next(c for c in past if c["id"] == call_id)["disposition_label"] == label
 
 
 def test_each_category_moves_the_lead_its_way(
