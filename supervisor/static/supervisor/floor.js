@@ -199,6 +199,9 @@
       const reason = floor.pauseReasons.get(agent.pause_reason);
       const small = document.createElement("small");
       small.textContent = " " + (reason ? (locale === "fa-IR" ? reason.label_fa : reason.label_en) : agent.pause_reason);
+      if (reason && reason.limit_minutes) {
+        small.textContent += " (" + L.pause_limit.replace("{n}", num.format(reason.limit_minutes)) + ")";
+      }
       state.append(small);
     }
     tr.append(state);

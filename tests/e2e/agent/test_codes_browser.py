@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from callcenter.models import Disposition, Lead
+from callcenter.models import Disposition, Lead, User
 from callcenter.states import Role
 from tests.e2e.agent.conftest import LiveFloor
 from tests.e2e.conftest import use_desk_phone
@@ -136,6 +136,11 @@ def test_a_manager_adds_codes_and_the_agent_uses_them(
     database = live_floor.app.extensions["cc_database"]
     with database.sessions() as session:
         manager = make_user(session, Role.MANAGER, locale=locale)
+        supervisor = session.scalar(
+            select(User).where(User.username == live_floor.floor.supervisor_username)
+        )
+        assert supervisor is not None
+        supervisor.locale = locale
         session.commit()
         manager_name = manager.username
     browser_locale = "fa-IR" if locale == "fa" else "en-GB"
@@ -148,3 +153,11 @@ def test_a_manager_adds_codes_and_the_agent_uses_them(
     agent_page = browser.new_page(viewport={"width": 1440, "height": 1000}, locale=browser_locale)
     log_in(agent_page, live_floor, live_floor.floor.agent_username)
     agent_uses_codes(agent_page, live_floor, locale)
+
+    floor_page = browser.new_page(viewport={"width": 1440, "height": 900}, locale=browser_locale)
+    log_in(floor_page, live_floor, live_floor.floor.supervisor_username)
+    floor_page.goto(f"{live_floor.url}/supervisor/")
+    floor_page.wait_for_selector("#agents-table tr.st-paused")
+    paused = floor_page.locator("#agents-table tr.st-paused").inner_text()
+    expected = "مربی‌گری (سقف ۲۰ دقیقه)" if locale == "fa" else "Coaching (limit 20 min)"
+    assert expected in paused, paused
