@@ -576,9 +576,9 @@
       send("wrap_up_expired", { call_id: id, notes: $("notes").value }).then(function () { state.expiring = false; });
     }
   }
-  /* Only the codes of the campaign the agent works in (the page holds those of each campaign). */
+  /* Only the codes of the call's campaign (the page holds those of each campaign). */
   function showCampaignDispositions() {
-    var campaign = state.agent && state.agent.campaign_id ? String(state.agent.campaign_id) : "";
+    var campaign = state.call ? String(state.call.call.campaign_id) : "";
     document.querySelectorAll("#dispo-codes label.dispo").forEach(function (label) {
       var mine = label.dataset.campaign === campaign;
       show(label, mine);
