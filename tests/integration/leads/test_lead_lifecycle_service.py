@@ -12,7 +12,7 @@ from callcenter.errors import Conflict, InvalidInput
 from callcenter.models import Call, Callback, CallbackStatus, DispositionCode, LeadStateChange
 from callcenter.services import disposition_codes, dnc, lead_lifecycle
 from callcenter.services.lead_lifecycle import AttemptsExhausted, LeadBlocked
-from callcenter.states import CallOutcome, IllegalTransition, LeadState, Role
+from callcenter.states import CallOutcome, DispositionCategory, IllegalTransition, LeadState, Role
 from tests.factories import make_campaign, make_customer, make_lead, make_user
 
 NOW = datetime(2025, 1, 4, 8, 0, tzinfo=UTC)  # Saturday 11:30 in Tehran
@@ -164,6 +164,40 @@ def test_dispositions_move_the_lead(
         now=NOW,
     )
     assert settled.state is state
+
+
+@pytest.mark.parametrize(
+    ("category", "retry_minutes", "state", "next_in"),
+    [
+        (DispositionCategory.FINAL, None, LeadState.REJECTED, None),
+        (DispositionCategory.SALE, None, LeadState.SALE, None),
+        (DispositionCategory.APPOINTMENT, None, LeadState.APPOINTMENT, None),
+        (DispositionCategory.DNC, None, LeadState.DNC, None),
+        (DispositionCategory.RETRY, 90, LeadState.RETRY, timedelta(minutes=90)),
+        (DispositionCategory.RETRY, None, LeadState.RETRY, timedelta(minutes=1440)),
+    ],
+)
+def test_a_campaigns_own_code_moves_the_lead_by_its_category(
+    session: Session,
+    category: DispositionCategory,
+    retry_minutes: int | None,
+    state: LeadState,
+    next_in: timedelta | None,
+) -> None:
+    lead = make_lead(session, make_campaign(session))
+    lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+    chosen = disposition_codes.ChosenDisposition("our_own_code", category, retry_minutes)
+    settled = lead_lifecycle.settle_attempt(
+        session,
+        lead_id=lead.id,
+        call_id=None,
+        outcome=CallOutcome.ANSWERED,
+        disposition=chosen,
+        now=NOW,
+    )
+    assert settled.state is state
+    assert settled.last_outcome == "our_own_code"
+    assert settled.next_attempt_at == (NOW + next_in if next_in else None)
 
 
 def test_invalid_number_outcome(session: Session) -> None:
