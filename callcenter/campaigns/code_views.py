@@ -4,6 +4,7 @@ back to its list; the services check and audit it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -81,7 +82,7 @@ def disposition_list(campaign_id: int) -> ResponseReturnValue:
         "campaigns/dispositions.html",
         campaign=campaign,
         codes=rows,
-        used={row.code for row in rows if disposition_codes.in_use(session, campaign.id, row.code)},
+        used=disposition_codes.used_codes(session, campaign.id),
         categories=[category.value for category in DispositionCategory],
         confirm=ConfirmForm(),
     )
@@ -142,7 +143,7 @@ def disposition_change(campaign_id: int, code: str) -> ResponseReturnValue:
     return redirect(url_for("campaigns.disposition_list", campaign_id=campaign.id))
 
 
-def _attempt(change: Any, done: str | None = None) -> None:
+def _attempt(change: Callable[[], object], done: str | None = None) -> None:
     """Run a service change; its refusal is shown to the manager, the rest rolled back."""
     session = request_scope.session()
     try:

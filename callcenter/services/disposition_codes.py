@@ -186,6 +186,17 @@ def set_active(
     return row
 
 
+def used_codes(session: Session, campaign_id: int) -> set[str]:
+    """The codes calls of the campaign already have (these are never deleted)."""
+    query = (
+        select(Disposition.code)
+        .join(Call, Call.id == Disposition.call_id)
+        .where(Call.campaign_id == campaign_id)
+        .distinct()
+    )
+    return set(session.scalars(query))
+
+
 def in_use(session: Session, campaign_id: int, code: str) -> bool:
     query = exists().where(
         Disposition.code == code, Call.id == Disposition.call_id, Call.campaign_id == campaign_id

@@ -70,8 +70,8 @@ _SETTLED_BY_CATEGORY = {
     DispositionCategory.FINAL: LeadState.REJECTED,
     DispositionCategory.DNC: LeadState.DNC,
 }
-# Retry codes the product knows, whose reason is the call's outcome as before.
-_TIMED_BY_THE_CAMPAIGN = frozenset(
+# Retry codes the product knows: the lead's history names the call's outcome, as before.
+_REASON_IS_THE_OUTCOME = frozenset(
     {DispositionCode.NO_DECISION.value, DispositionCode.ANSWERING_MACHINE.value}
 )
 # A final code the product knows to mean the number itself is wrong.
@@ -273,7 +273,7 @@ def _next_state(
         return _SETTLED_BY_CATEGORY[category], f"disposition {disposition.code}"
     if disposition is not None and disposition.code == DispositionCode.WRAP_UP_TIMEOUT:
         reason = "wrap-up timed out"
-    elif disposition is not None and disposition.code not in _TIMED_BY_THE_CAMPAIGN:
+    elif disposition is not None and disposition.code not in _REASON_IS_THE_OUTCOME:
         reason = f"disposition {disposition.code}"
     elif outcome is CallOutcome.ANSWERED:
         reason = "no decision"

@@ -46,6 +46,8 @@ def test_dispositions_move_and_only_unused_ones_are_deleted(session: Session) ->
         )
     )
     session.flush()
+    assert disposition_codes.used_codes(session, campaign.id) == {"later"}
+    assert disposition_codes.used_codes(session, other.id) == set()
     with pytest.raises(Conflict):
         disposition_codes.delete(session, campaign.id, "later", actor=None)
     disposition_codes.delete(session, other.id, "sale", actor=None)
