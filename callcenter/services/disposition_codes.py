@@ -179,6 +179,17 @@ def set_active(
     session: Session, campaign_id: int, code: Any, active: bool, *, actor: User | None
 ) -> CampaignDisposition:
     row = get(session, campaign_id, code)
+    if (
+        not active
+        and row.is_active
+        and len(for_campaign(session, campaign_id, active_only=True)) == 1
+    ):
+        raise Conflict(
+            N_(
+                "%(code)s is the campaign's last active disposition: agents could not close a call."
+            ),
+            code=row.code,
+        )
     before = _facts(row)
     row.is_active = active
     session.flush()
@@ -207,6 +218,13 @@ def in_use(session: Session, campaign_id: int, code: str) -> bool:
 def delete(session: Session, campaign_id: int, code: Any, *, actor: User | None) -> None:
     """Only a code no call used (a typo just added); otherwise deactivate it."""
     row = get(session, campaign_id, code)
+    if row.is_active and len(for_campaign(session, campaign_id, active_only=True)) == 1:
+        raise Conflict(
+            N_(
+                "%(code)s is the campaign's last active disposition: agents could not close a call."
+            ),
+            code=row.code,
+        )
     if in_use(session, campaign_id, row.code):
         raise Conflict(
             N_("Calls already have the disposition %(code)s: deactivate it instead."),

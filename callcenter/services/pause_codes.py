@@ -70,6 +70,11 @@ def update(session: Session, code: Any, *, actor: User | None, **values: Any) ->
 
 def set_active(session: Session, code: Any, active: bool, *, actor: User | None) -> PauseReason:
     reason = get(session, code)
+    if not active and reason.is_active and len([r for r in all_codes(session) if r.is_active]) == 1:
+        raise Conflict(
+            N_("%(code)s is the last active pause code: agents could not pause at all."),
+            code=reason.code,
+        )
     before = _facts(reason)
     reason.is_active = active
     session.flush()

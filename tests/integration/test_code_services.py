@@ -85,6 +85,7 @@ def test_pause_codes_are_added_ordered_and_retired(session: Session) -> None:
         session, actor=None, code="prayer", limit_minutes="۱۵", is_paid="yes", **GOOD
     )
     assert (reason.limit_minutes, reason.is_paid, reason.is_active) == (15, True, True)
+    pause_codes.create(session, actor=None, code="prayer_two", **GOOD)
     first = pause_codes.move(session, "prayer", -100, actor=None)[0]
     assert first.code == "prayer"
     pause_codes.set_active(session, "prayer", False, actor=None)
@@ -94,3 +95,21 @@ def test_pause_codes_are_added_ordered_and_retired(session: Session) -> None:
         pause_codes.get(session, "phone_lost")
     with pytest.raises(InvalidInput):
         pause_codes.update(session, "prayer", actor=None, limit_minutes="481", **GOOD)
+
+
+def test_the_last_active_code_stays(session: Session) -> None:
+    campaign = make_campaign(session)
+    codes = [row.code for row in disposition_codes.for_campaign(session, campaign.id)]
+    for code in codes[:-1]:
+        disposition_codes.set_active(session, campaign.id, code, False, actor=None)
+    with pytest.raises(Conflict):
+        disposition_codes.set_active(session, campaign.id, codes[-1], False, actor=None)
+    with pytest.raises(Conflict):
+        disposition_codes.delete(session, campaign.id, codes[-1], actor=None)
+
+    pause_codes.create(session, actor=None, code="only_one", **GOOD)
+    for reason in pause_codes.all_codes(session):
+        if reason.code != "only_one":
+            pause_codes.set_active(session, reason.code, False, actor=None)
+    with pytest.raises(Conflict):
+        pause_codes.set_active(session, "only_one", False, actor=None)
