@@ -24,6 +24,8 @@ from callcenter.models.fleet import CampaignLease, DialerProcess
 from callcenter.models.leads import (
     Customer,
     DncEntry,
+    DncHit,
+    DncHitSource,
     Lead,
     LeadImport,
     LeadImportChunk,
@@ -34,7 +36,7 @@ from callcenter.models.leads import (
 )
 from callcenter.models.scheduling import (
     Appointment,
-    AppointmentStatus,
+    AppointmentStatusChange,
     CalendarSlot,
     Callback,
     CallbackStatus,
@@ -44,6 +46,7 @@ from callcenter.models.scheduling import (
     MeetingKind,
 )
 from callcenter.models.users import Team, User, UserSession, supervised_teams
+from callcenter.states import AppointmentStatus
 
 __all__ = [
     "AgentStateChange",
@@ -51,6 +54,7 @@ __all__ = [
     "AmdMode",
     "Appointment",
     "AppointmentStatus",
+    "AppointmentStatusChange",
     "AuditEntry",
     "CalendarSlot",
     "Call",
@@ -70,6 +74,8 @@ __all__ = [
     "DispositionCategory",
     "DispositionCode",
     "DncEntry",
+    "DncHit",
+    "DncHitSource",
     "FollowUp",
     "FollowUpKind",
     "Lead",

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 
@@ -38,8 +39,9 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def _old_floor(session: Session) -> None:
-    """Rows as 0009 knew them: two campaigns, a call closed as not_interested
-    and one the wrap-up timed out, and a pause code a demo load made."""
+    """Rows as the revision before 0010_codes knew them: two campaigns, a
+    call closed as not_interested and one the wrap-up timed out, and a pause
+    code a demo load made."""
     agent, _ = accounts.create_user(
         session, username="old_agent", full_name="Old", role=Role.AGENT, actor=None
     )
@@ -80,8 +82,15 @@ def _old_floor(session: Session) -> None:
     )
 
 
+def _revision_before_codes(url: str) -> str:
+    script = ScriptDirectory.from_config(migrate.alembic_config(url))
+    before = script.get_revision("0010_codes").down_revision
+    assert isinstance(before, str)
+    return before
+
+
 def test_0010_fills_codes_for_what_is_there(empty_url: str) -> None:
-    migrate.upgrade(empty_url, "0009")
+    migrate.upgrade(empty_url, _revision_before_codes(empty_url))
     database = Database(empty_url)
     try:
         with database.unit_of_work() as session:
