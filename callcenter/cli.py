@@ -18,7 +18,15 @@ from sqlalchemy.orm import Session
 from callcenter import migrate
 from callcenter.db import Database, utcnow
 from callcenter.errors import DomainError
-from callcenter.leadfiles import InvalidPhone, normalize_phone
+from callcenter.leadfiles import (
+    FilePreview,
+    InvalidPhone,
+    LeadFileError,
+    ReadOptions,
+    delimiter_of,
+    normalize_phone,
+    preview_lead_file,
+)
 from callcenter.logging_setup import configure_logging
 from callcenter.models import CampaignStatus
 from callcenter.services import (
@@ -295,6 +303,8 @@ def users_set_salesperson(ctx: Context, username: str, flag: str) -> None:
         user = accounts.find_user(session, username)
         accounts.set_salesperson(session, user, flag == "on", actor=None)
         click.echo(f"{username} {'holds' if flag == 'on' else 'no longer holds'} meetings")
+
+    _in_session(ctx, work)
 
 
 @users.command("set-direct-number")
@@ -629,42 +639,137 @@ def import_group() -> None:
 
 @import_group.command("leads")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--campaign", required=True, help="Campaign id or name.")
+@click.option("--campaign", default=None, help="Campaign id or name (not needed with --preview).")
 @click.option(
-    "--map", "mappings", multiple=True, metavar="COLUMN=FIELD", help="e.g. --map 'Cell #=phone'"
+    "--map",
+    "mappings",
+    multiple=True,
+    metavar="COLUMN=FIELD",
+    help="Which field a column holds, e.g. --map 'Cell #=phone'; FIELD 'extra' keeps the "
+    "column as the lead's own field.",
+)
+@click.option(
+    "--sheet", default=None, help="The worksheet to read (default: the first with phones)."
+)
+@click.option(
+    "--header-line",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The line (row) of the column names (default: found above the data).",
+)
+@click.option(
+    "--delimiter",
+    default=None,
+    help="comma, semicolon, tab, pipe, arabic-semicolon or the character (default: detected).",
+)
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="Show how the file will be read and its first rows; import nothing.",
 )
 @click.option("--region", default="IR", show_default=True, help="Region for national numbers.")
 @pass_context
 def import_leads(
-    ctx: Context, file: str, campaign: str, mappings: tuple[str, ...], region: str
+    ctx: Context,
+    file: str,
+    campaign: str | None,
+    mappings: tuple[str, ...],
+    sheet: str | None,
+    header_line: int | None,
+    delimiter: str | None,
+    preview: bool,
+    region: str,
 ) -> None:
     """Import a CSV or XLSX lead list into a campaign, a chunk of rows per
-    transaction (the dialer's writes go in between)."""
-
-    mapping = dict(item.rsplit("=", 1) for item in mappings) if mappings else None
+    transaction (the dialer's writes go in between). With --preview, show
+    what was detected, the column mapping and the first rows instead."""
+    mapping = _column_mapping(mappings)
+    try:
+        options = ReadOptions(sheet, header_line, delimiter_of(delimiter))
+    except LeadFileError as exc:
+        raise click.BadParameter(exc.message, param_hint="--delimiter") from None
     data = Path(file).read_bytes()
     name = Path(file).name
+    if preview:
+        shown = preview_lead_file(
+            data, filename=name, mapping=mapping, options=options, region=region
+        )
+        _echo_preview(shown)
+        if shown.error is not None:
+            raise click.exceptions.Exit(1)
+        return
+    if campaign is None:
+        raise click.UsageError("--campaign is required to import (or use --preview)")
     with ctx.database.unit_of_work() as session:
         found = campaign_service.find_campaign(session, campaign)
         lead_list_id = lead_import_jobs.queue_import(
-            session, data, campaign_id=found.id, filename=name, mapping=mapping, region=region
+            session,
+            data,
+            campaign_id=found.id,
+            filename=name,
+            mapping=mapping,
+            options=options,
+            region=region,
         ).id
     _run_import_here(ctx.database, lead_list_id, name, lead_import.estimate_rows(data, name))
     with ctx.database.read_sessions() as session:
         lead_list = lead_import.get_lead_list(session, lead_list_id)
-        report = lead_list.report
-        if "error" in report:
-            click.echo(f"lead list {lead_list.id}: the import stopped: {report['error']}")
-        click.echo(
-            f"lead list {lead_list.id}: {report['rows']} rows, {report['imported']} imported, "
-            f"{len(report['duplicates'])} duplicates merged, {len(report['dnc'])} on DNC, "
-            f"{len(report['rejected'])} rejected, "
-            f"{len(report['already_in_campaign'])} already in the campaign"
-        )
-        for item in report["rejected"]:
-            click.echo(f"  line {item['line']}: {item['reason']}")
-        for item in report["dnc"]:
-            click.echo(f"  line {item['line']}: {item['phone']} is on a do-not-call list")
+        _echo_report(lead_list.id, lead_list.report)
+
+
+def _column_mapping(mappings: tuple[str, ...]) -> dict[str, str] | None:
+    for item in mappings:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r}: use COLUMN=FIELD", param_hint="--map")
+    return dict(item.rsplit("=", 1) for item in mappings) if mappings else None
+
+
+def _echo_preview(shown: FilePreview) -> None:
+    detected = [f"format {shown.format}"]
+    if shown.encoding:
+        detected.append(f"encoding {shown.encoding}")
+    if shown.delimiter_name:
+        detected.append(f"delimiter {shown.delimiter_name}")
+    if shown.sheet:
+        detected.append(f"sheet {shown.sheet!r} of {', '.join(map(repr, shown.sheets))}")
+    if shown.header_line:
+        detected.append(f"header on line {shown.header_line}")
+    click.echo("; ".join(detected))
+    if shown.error is not None:
+        click.echo(f"cannot import as read: {shown.error.message}")
+        click.echo("choose --header-line, --sheet, --delimiter or --map COLUMN=phone")
+    else:
+        click.echo("columns:")
+        for column in shown.columns:
+            if column.second_phone:
+                role = "phone (another number: kept with the lead as other_phones)"
+            elif column.field is not None:
+                role = str(column.field)
+            else:
+                role = "kept as the lead's own field"
+            click.echo(f"  {column.name} -> {role}")
+    click.echo("first rows:")
+    for row in shown.rows:
+        verdict = "" if row.problem is None else f"   <- not imported: {row.problem}"
+        click.echo(f"  line {row.line}: {' | '.join(row.cells)}{verdict}")
+
+
+def _echo_report(lead_list_id: int, report: dict[str, Any]) -> None:
+    counts = report.get("counts") or {kind: len(report[kind]) for kind in lead_import.LISTED}
+    if "error" in report:
+        click.echo(f"lead list {lead_list_id}: the import stopped: {report['error']}")
+    click.echo(
+        f"lead list {lead_list_id}: {report['rows']} rows, {report['imported']} imported, "
+        f"{counts['duplicates']} duplicates merged, {counts['dnc']} on DNC, "
+        f"{counts['rejected']} rejected, "
+        f"{counts['already_in_campaign']} already in the campaign"
+    )
+    for item in report["rejected"]:
+        click.echo(f"  line {item['line']}: {lead_import.entry_message(item)}")
+    if counts["rejected"] > len(report["rejected"]):
+        click.echo(f"  ... and {counts['rejected'] - len(report['rejected'])} more rejected rows")
+    for item in report["dnc"]:
+        click.echo(f"  line {item['line']}: {item['phone']} is on a do-not-call list")
 
 
 def _run_import_here(database: Database, lead_list_id: int, name: str, rows: int | None) -> None:

@@ -32,6 +32,8 @@ class Call(Base):
     attempt: Mapped[int]
     phone_e164: Mapped[str] = mapped_column(String(20))
     is_preview: Mapped[bool] = mapped_column(default=False)
+    is_manual: Mapped[bool] = mapped_column(default=False)
+    """Dialed by an agent from the dial pad, a search or the customer's other number."""
     state: Mapped[CallState] = enum_column(CallState, default=CallState.DIALING)
     outcome: Mapped[CallOutcome | None] = enum_column(CallOutcome, nullable=True)
     sip_status: Mapped[int | None]

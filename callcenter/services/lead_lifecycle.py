@@ -33,6 +33,7 @@ from callcenter.services.hopper_feed import ON_A_DISABLED_LIST
 from callcenter.states import (
     DIALABLE_LEAD_STATES,
     LEAD_TRANSITIONS,
+    MANUALLY_DIALABLE_LEAD_STATES,
     CallOutcome,
     DispositionCategory,
     LeadState,
@@ -80,7 +81,12 @@ _INVALID_NUMBER_CODES = frozenset({DispositionCode.WRONG_NUMBER.value})
 
 
 def claim_attempt(
-    session: Session, lead_id: int, *, now: datetime, campaign_id: int | None = None
+    session: Session,
+    lead_id: int,
+    *,
+    now: datetime,
+    campaign_id: int | None = None,
+    manual_phone: str | None = None,
 ) -> Lead:
     """Move a dialable lead to DIALING and count the attempt, atomically.
 
@@ -89,7 +95,12 @@ def claim_attempt(
     moved out of `campaign_id`, the campaign the caller dials it for),
     LeadBlocked when its number is on the global or the campaign's DNC list,
     AttemptsExhausted at max_attempts since its last reset (a callback the
-    customer asked for is exempt)."""
+    customer asked for is exempt).
+
+    `manual_phone`: an agent dials this number of the lead by hand; the
+    states an agent may dial are wider and max_attempts does not apply (the
+    agent chose to call), DNC still does."""
+    dialable = MANUALLY_DIALABLE_LEAD_STATES if manual_phone else DIALABLE_LEAD_STATES
     row = session.execute(
         select(
             Lead.state,
@@ -107,18 +118,15 @@ def claim_attempt(
     if campaign_id is not None and lead_campaign_id != campaign_id:
         raise Conflict("lead moved to another campaign", details={"lead_id": lead_id})
     campaign_id = lead_campaign_id
-    if state not in DIALABLE_LEAD_STATES:
+    if state not in dialable:
         raise Conflict("lead is not dialable", details={"lead_id": lead_id, "state": str(state)})
     if session.scalar(select(ON_A_DISABLED_LIST.where(Lead.id == lead_id))):
         raise Conflict("lead's list is disabled", details={"lead_id": lead_id})
-    if dnc.is_blocked(session, phone, campaign_id):
+    if dnc.is_blocked(session, manual_phone or phone, campaign_id):
         raise LeadBlocked("number is on a do-not-call list", details={"lead_id": lead_id})
     max_attempts = session.scalar(select(Campaign.max_attempts).where(Campaign.id == campaign_id))
-    if (
-        state is not LeadState.CALLBACK
-        and max_attempts is not None
-        and attempts - attempts_before_reset >= max_attempts
-    ):
+    exempt = state is LeadState.CALLBACK or manual_phone is not None
+    if not exempt and max_attempts is not None and attempts - attempts_before_reset >= max_attempts:
         raise AttemptsExhausted(
             "lead reached the campaign's max attempts",
             details={"lead_id": lead_id, "attempts": attempts},
@@ -129,7 +137,7 @@ def claim_attempt(
         .where(
             Lead.id == lead_id,
             Lead.campaign_id == campaign_id,
-            Lead.state.in_(DIALABLE_LEAD_STATES),
+            Lead.state.in_(dialable),
             Lead.attempts == attempts,
             ~ON_A_DISABLED_LIST,
         )
@@ -150,7 +158,7 @@ def claim_attempt(
             lead_id=lead_id,
             from_state=state,
             to_state=LeadState.DIALING,
-            reason=f"attempt {attempts + 1}",
+            reason=f"attempt {attempts + 1}" + (" (dialed by hand)" if manual_phone else ""),
             at=now,
         )
     )

@@ -47,6 +47,8 @@
       });
     });
   }
+  // The agent's own work (work.js) shares this connection.
+  window.ccAgent.socket = socket; window.ccAgent.send = send; window.ccAgent.applyView = applyView;
 
   /* --- connection and resume -------------------------------------------------------- */
   socket.on("connect", function () {

@@ -10,7 +10,7 @@
   production install without demo data lets its agents pause.
 
 Revision ID: 0010_codes
-Revises: 0010_floor
+Revises: 0010_leadfiles
 Create Date: 2026-12-03
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_codes"
-down_revision: str | Sequence[str] | None = "0010_floor"
+down_revision: str | Sequence[str] | None = "0010_leadfiles"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
