@@ -29,10 +29,19 @@ from callcenter.leadfiles import (
 )
 from callcenter.logging_setup import configure_logging
 from callcenter.models import CampaignStatus
-from callcenter.services import accounts, demo, dnc, lead_import, lead_import_jobs, lead_lists
+from callcenter.services import (
+    accounts,
+    demo,
+    disposition_codes,
+    dnc,
+    lead_import,
+    lead_import_jobs,
+    lead_lists,
+    pause_codes,
+)
 from callcenter.services import campaigns as campaign_service
 from callcenter.settings import Settings, SettingsError, load_settings
-from callcenter.states import Role
+from callcenter.states import DispositionCategory, Role
 
 ROLE_NAMES = [role.value for role in Role]
 # Packages that callcenter must not import (the dialer) plug in through these
@@ -1004,3 +1013,206 @@ def consume(
 
 if __name__ == "__main__":
     main()
+
+
+# --- pause codes and dispositions ---------------------------------------------------------
+
+MOVES = {"up": -1, "down": 1}
+
+
+@main.group(name="pause-codes")
+def pause_codes_group() -> None:
+    """The reasons agents pause for: labels, time limit, paid or unpaid, order."""
+
+
+def _show_pause_code(reason: Any) -> None:
+    limit = f"{reason.limit_minutes} min" if reason.limit_minutes else "no limit"
+    click.echo(
+        f"{reason.code:<16} {'paid' if reason.is_paid else 'unpaid':<7} {limit:<9} "
+        f"{'active' if reason.is_active else 'inactive':<9} {reason.label_en} / {reason.label_fa}"
+    )
+
+
+@pause_codes_group.command("list")
+@pass_context
+def pause_codes_list(ctx: Context) -> None:
+    with ctx.database.unit_of_work() as session:
+        for reason in pause_codes.all_codes(session):
+            _show_pause_code(reason)
+
+
+@pause_codes_group.command("add")
+@click.argument("code")
+@click.option("--fa", "label_fa", required=True, help="Persian label.")
+@click.option("--en", "label_en", required=True, help="English label.")
+@click.option("--limit", "limit_minutes", type=int, default=None, help="Time limit in minutes.")
+@click.option("--paid/--unpaid", "is_paid", default=True, show_default=True)
+@pass_context
+def pause_codes_add(ctx: Context, code: str, **values: Any) -> None:
+    with ctx.database.unit_of_work() as session:
+        _show_pause_code(pause_codes.create(session, actor=None, code=code, **values))
+
+
+@pause_codes_group.command("edit")
+@click.argument("code")
+@click.option("--fa", "label_fa", default=None)
+@click.option("--en", "label_en", default=None)
+@click.option("--limit", "limit_minutes", type=int, default=None, help="Minutes; 0: no limit.")
+@click.option("--paid/--unpaid", "is_paid", default=None)
+@pass_context
+def pause_codes_edit(ctx: Context, code: str, **options: Any) -> None:
+    """Change the given fields of CODE; the rest stay."""
+    with ctx.database.unit_of_work() as session:
+        reason = pause_codes.get(session, code)
+        values = {
+            "label_fa": reason.label_fa,
+            "label_en": reason.label_en,
+            "limit_minutes": reason.limit_minutes,
+            "is_paid": reason.is_paid,
+        }
+        values.update({key: value for key, value in options.items() if value is not None})
+        if values["limit_minutes"] == 0:
+            values["limit_minutes"] = None
+        _show_pause_code(pause_codes.update(session, code, actor=None, **values))
+
+
+@pause_codes_group.command("deactivate")
+@click.argument("code")
+@pass_context
+def pause_codes_deactivate(ctx: Context, code: str) -> None:
+    """Agents no longer see CODE (its past pauses keep their label)."""
+    with ctx.database.unit_of_work() as session:
+        _show_pause_code(pause_codes.set_active(session, code, False, actor=None))
+
+
+@pause_codes_group.command("activate")
+@click.argument("code")
+@pass_context
+def pause_codes_activate(ctx: Context, code: str) -> None:
+    with ctx.database.unit_of_work() as session:
+        _show_pause_code(pause_codes.set_active(session, code, True, actor=None))
+
+
+@pause_codes_group.command("move")
+@click.argument("code")
+@click.argument("direction", type=click.Choice(list(MOVES)))
+@pass_context
+def pause_codes_move(ctx: Context, code: str, direction: str) -> None:
+    """Move CODE up or down the agent's pause menu."""
+    with ctx.database.unit_of_work() as session:
+        for reason in pause_codes.move(session, code, MOVES[direction], actor=None):
+            _show_pause_code(reason)
+
+
+@main.group(name="dispositions")
+def dispositions_group() -> None:
+    """Each campaign's dispositions: labels, what they do to the lead, order."""
+
+
+CATEGORY_NAMES = [category.value for category in DispositionCategory]
+
+
+def _show_disposition(row: Any) -> None:
+    retry = f"{row.retry_minutes} min" if row.retry_minutes else "-"
+    click.echo(
+        f"{row.code:<20} {row.category.value:<12} {retry:<9} "
+        f"{'active' if row.is_active else 'inactive':<9} {row.label_en} / {row.label_fa}"
+    )
+
+
+@dispositions_group.command("list")
+@click.argument("campaign")
+@pass_context
+def dispositions_list(ctx: Context, campaign: str) -> None:
+    """The dispositions of CAMPAIGN (id or name), in the agent's order."""
+    with ctx.database.unit_of_work() as session:
+        found = campaign_service.find_campaign(session, campaign)
+        for row in disposition_codes.for_campaign(session, found.id):
+            _show_disposition(row)
+
+
+@dispositions_group.command("add")
+@click.argument("campaign")
+@click.argument("code")
+@click.option("--fa", "label_fa", required=True, help="Persian label.")
+@click.option("--en", "label_en", required=True, help="English label.")
+@click.option("--category", type=click.Choice(CATEGORY_NAMES), required=True)
+@click.option("--retry-minutes", type=int, default=None, help="For retry: minutes until redial.")
+@pass_context
+def dispositions_add(ctx: Context, campaign: str, code: str, **values: Any) -> None:
+    with ctx.database.unit_of_work() as session:
+        found = campaign_service.find_campaign(session, campaign)
+        _show_disposition(disposition_codes.create(session, found, actor=None, code=code, **values))
+
+
+@dispositions_group.command("edit")
+@click.argument("campaign")
+@click.argument("code")
+@click.option("--fa", "label_fa", default=None)
+@click.option("--en", "label_en", default=None)
+@click.option("--category", type=click.Choice(CATEGORY_NAMES), default=None)
+@click.option("--retry-minutes", type=int, default=None, help="0: the campaign's delay.")
+@pass_context
+def dispositions_edit(ctx: Context, campaign: str, code: str, **options: Any) -> None:
+    """Change the given fields of CODE; the rest stay."""
+    with ctx.database.unit_of_work() as session:
+        found = campaign_service.find_campaign(session, campaign)
+        row = disposition_codes.get(session, found.id, code)
+        values = {
+            "label_fa": row.label_fa,
+            "label_en": row.label_en,
+            "category": row.category.value,
+            "retry_minutes": row.retry_minutes,
+        }
+        values.update({key: value for key, value in options.items() if value is not None})
+        if values["retry_minutes"] == 0:
+            values["retry_minutes"] = None
+        _show_disposition(disposition_codes.update(session, found.id, code, actor=None, **values))
+
+
+def _set_disposition_active(ctx: Context, campaign: str, code: str, active: bool) -> None:
+    with ctx.database.unit_of_work() as session:
+        found = campaign_service.find_campaign(session, campaign)
+        _show_disposition(disposition_codes.set_active(session, found.id, code, active, actor=None))
+
+
+@dispositions_group.command("deactivate")
+@click.argument("campaign")
+@click.argument("code")
+@pass_context
+def dispositions_deactivate(ctx: Context, campaign: str, code: str) -> None:
+    """Agents no longer see CODE (calls that have it keep its label in reports)."""
+    _set_disposition_active(ctx, campaign, code, False)
+
+
+@dispositions_group.command("activate")
+@click.argument("campaign")
+@click.argument("code")
+@pass_context
+def dispositions_activate(ctx: Context, campaign: str, code: str) -> None:
+    _set_disposition_active(ctx, campaign, code, True)
+
+
+@dispositions_group.command("move")
+@click.argument("campaign")
+@click.argument("code")
+@click.argument("direction", type=click.Choice(list(MOVES)))
+@pass_context
+def dispositions_move(ctx: Context, campaign: str, code: str, direction: str) -> None:
+    """Move CODE up or down the agent's wrap-up list."""
+    with ctx.database.unit_of_work() as session:
+        found = campaign_service.find_campaign(session, campaign)
+        for row in disposition_codes.move(session, found.id, code, MOVES[direction], actor=None):
+            _show_disposition(row)
+
+
+@dispositions_group.command("delete")
+@click.argument("campaign")
+@click.argument("code")
+@pass_context
+def dispositions_delete(ctx: Context, campaign: str, code: str) -> None:
+    """Delete CODE if no call has it (else deactivate it)."""
+    with ctx.database.unit_of_work() as session:
+        found = campaign_service.find_campaign(session, campaign)
+        disposition_codes.delete(session, found.id, code, actor=None)
+        click.echo(f"deleted {code}")

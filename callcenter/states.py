@@ -76,6 +76,17 @@ class AmdAction(StrEnum):
     PASSED_TO_AGENT = "passed_to_agent"
 
 
+class DispositionCategory(StrEnum):
+    """What a disposition does to the lead (`lead_lifecycle.settle_attempt`)."""
+
+    FINAL = "final"  # done with this lead: rejected (invalid for wrong_number)
+    RETRY = "retry"  # dialed again after the code's minutes (or the campaign's delay)
+    CALLBACK = "callback"  # the agent books a time
+    DNC = "dnc"  # the number goes on the do-not-call list
+    SALE = "sale"
+    APPOINTMENT = "appointment"  # needs the meeting booked on the call
+
+
 class LeadState(StrEnum):
     NEW = "new"
     DIALING = "dialing"  # an attempt is in progress: claimed, ringing, or with an agent

@@ -113,7 +113,7 @@ def pause_reasons(session: Session) -> list[PauseReason]:
     query = (
         select(PauseReason)
         .where(PauseReason.is_active.is_(True), PauseReason.is_system.is_(False))
-        .order_by(PauseReason.code)
+        .order_by(PauseReason.position, PauseReason.code)
     )
     return list(session.scalars(query))
 

@@ -28,12 +28,14 @@ from callcenter.models import (
 )
 from callcenter.services import dnc
 from callcenter.services.campaigns import retry_delay_minutes
+from callcenter.services.disposition_codes import ChosenDisposition
 from callcenter.services.hopper_feed import ON_A_DISABLED_LIST
 from callcenter.states import (
     DIALABLE_LEAD_STATES,
     LEAD_TRANSITIONS,
     MANUALLY_DIALABLE_LEAD_STATES,
     CallOutcome,
+    DispositionCategory,
     LeadState,
     advance,
 )
@@ -63,15 +65,19 @@ _RETRY_OUTCOMES = frozenset(
         CallOutcome.CANCELLED,
     }
 )
-# Talked to, no decision known: tried again after the "no_decision" delay.
-_UNDECIDED = frozenset({DispositionCode.NO_DECISION, DispositionCode.WRAP_UP_TIMEOUT})
-_FINAL_DISPOSITIONS = {
-    DispositionCode.APPOINTMENT_SET: LeadState.APPOINTMENT,
-    DispositionCode.SALE: LeadState.SALE,
-    DispositionCode.NOT_INTERESTED: LeadState.REJECTED,
-    DispositionCode.WRONG_NUMBER: LeadState.INVALID,
-    DispositionCode.DO_NOT_CALL: LeadState.DNC,
+# Where a disposition's category leaves the lead (retry and callback are timed apart).
+_SETTLED_BY_CATEGORY = {
+    DispositionCategory.APPOINTMENT: LeadState.APPOINTMENT,
+    DispositionCategory.SALE: LeadState.SALE,
+    DispositionCategory.FINAL: LeadState.REJECTED,
+    DispositionCategory.DNC: LeadState.DNC,
 }
+# Retry codes the product knows: the lead's history names the call's outcome, as before.
+_REASON_IS_THE_OUTCOME = frozenset(
+    {DispositionCode.NO_DECISION.value, DispositionCode.ANSWERING_MACHINE.value}
+)
+# A final code the product knows to mean the number itself is wrong.
+_INVALID_NUMBER_CODES = frozenset({DispositionCode.WRONG_NUMBER.value})
 
 
 def claim_attempt(
@@ -183,7 +189,7 @@ def settle_attempt(
     lead_id: int,
     call_id: str | None,
     outcome: CallOutcome,
-    disposition: DispositionCode | None = None,
+    disposition: ChosenDisposition | None = None,
     callback_at: datetime | None = None,
     callback_agent_id: int | None = None,
     actor_id: int | None = None,
@@ -212,8 +218,9 @@ def settle_attempt(
     _close_pending_callbacks(session, lead_id, answered=outcome is CallOutcome.ANSWERED)
     lead.next_attempt_at = None
     if target is LeadState.RETRY:
-        key = "no_decision" if disposition in _UNDECIDED else str(outcome)
-        lead.next_attempt_at = now + timedelta(minutes=retry_delay_minutes(campaign, key))
+        lead.next_attempt_at = now + timedelta(
+            minutes=_retry_minutes(campaign, outcome, disposition)
+        )
     elif target is LeadState.CALLBACK:
         assert callback_at is not None
         lead.next_attempt_at = callback_at
@@ -250,7 +257,7 @@ def settle_attempt(
         )
     )
     lead.state = target
-    lead.last_outcome = str(disposition or outcome)
+    lead.last_outcome = disposition.code if disposition is not None else str(outcome)
     lead.updated_at = now
     session.flush()
     return lead
@@ -297,20 +304,25 @@ def _next_state(
     lead: Lead,
     campaign: Campaign,
     outcome: CallOutcome,
-    disposition: DispositionCode | None,
+    disposition: ChosenDisposition | None,
     callback_at: datetime | None,
 ) -> tuple[LeadState, str]:
     if outcome is CallOutcome.INVALID_NUMBER:
         return LeadState.INVALID, "invalid number"
-    if disposition is DispositionCode.CALLBACK:
+    category = disposition.category if disposition is not None else None
+    if category is DispositionCategory.CALLBACK:
         if callback_at is None:
             raise InvalidInput("a callback needs a time", details={"field": "callback_at"})
         return LeadState.CALLBACK, "callback booked"
-    if disposition in _FINAL_DISPOSITIONS:
-        return _FINAL_DISPOSITIONS[disposition], f"disposition {disposition}"
-    if disposition is DispositionCode.WRAP_UP_TIMEOUT:
+    if disposition is not None and category in _SETTLED_BY_CATEGORY:
+        if disposition.code in _INVALID_NUMBER_CODES:
+            return LeadState.INVALID, f"disposition {disposition.code}"
+        return _SETTLED_BY_CATEGORY[category], f"disposition {disposition.code}"
+    if disposition is not None and disposition.code == DispositionCode.WRAP_UP_TIMEOUT:
         reason = "wrap-up timed out"
-    elif disposition is DispositionCode.NO_DECISION or outcome is CallOutcome.ANSWERED:
+    elif disposition is not None and disposition.code not in _REASON_IS_THE_OUTCOME:
+        reason = f"disposition {disposition.code}"
+    elif outcome is CallOutcome.ANSWERED:
         reason = "no decision"
     else:
         reason = f"outcome {outcome}"
@@ -319,6 +331,17 @@ def _next_state(
     if lead.attempts - lead.attempts_before_reset >= campaign.max_attempts:
         return LeadState.EXHAUSTED, f"{reason}; max attempts reached"
     return LeadState.RETRY, reason
+
+
+def _retry_minutes(
+    campaign: Campaign, outcome: CallOutcome, disposition: ChosenDisposition | None
+) -> int:
+    """The code's own minutes, else the campaign's delay: "no_decision" for a
+    person who answered, the outcome's for the rest (a machine, say)."""
+    if disposition is not None and disposition.retry_minutes is not None:
+        return disposition.retry_minutes
+    talked = disposition is not None and outcome is CallOutcome.ANSWERED
+    return retry_delay_minutes(campaign, "no_decision" if talked else str(outcome))
 
 
 def _already_settled(session: Session, lead_id: int, call_id: str | None) -> bool:
