@@ -15,6 +15,7 @@ from callcenter.models.campaigns import (
     Campaign,
     CampaignStatus,
     DialMode,
+    RecordingMode,
     ScriptVersion,
     campaign_teams,
 )
@@ -29,6 +30,12 @@ from callcenter.models.leads import (
     LeadList,
     LeadStateChange,
     Note,
+)
+from callcenter.models.recordings import (
+    CallRecording,
+    QaScore,
+    QaScorecard,
+    RecordingStatus,
 )
 from callcenter.models.scheduling import (
     Appointment,
@@ -52,6 +59,7 @@ __all__ = [
     "AuditEntry",
     "CalendarSlot",
     "Call",
+    "CallRecording",
     "CallStateChange",
     "Callback",
     "CallbackStatus",
@@ -78,6 +86,10 @@ __all__ = [
     "Note",
     "PauseReason",
     "ProcessedEvent",
+    "QaScore",
+    "QaScorecard",
+    "RecordingMode",
+    "RecordingStatus",
     "ScriptVersion",
     "StepAction",
     "StepOutcome",
