@@ -1,0 +1,261 @@
+"""Call recording at the bridge: one stereo FLAC per call, customer left, agent right.
+
+The event loop only timestamps each received audio packet and puts it on a
+bounded queue (:meth:`Recording.feed`, a few microseconds); one writer thread
+per dialer decodes G.711, places the samples by arrival time and encodes
+with libsndfile (``soundfile``). Nothing here can hold or drop a packet of
+the call: when the writer falls behind (the queue is full), the disk is full
+or a write fails, that recording ends ``failed`` with the reason and the
+relay goes on untouched.
+
+Placement: each channel keeps a cursor; a packet goes at the cursor unless
+its arrival says the stream jumped (loss, hold, silence suppression) by more
+than 60 ms, when the cursor resyncs to the arrival time. The file is cut at
+the bridge and at hang-up; a silent channel is silence, never a shorter file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from dialer.sip import g711
+from dialer.sip.sdp import PCMA, PCMU
+
+log = logging.getLogger(__name__)
+
+RATE = 8000
+CUSTOMER, AGENT = 0, 1  # left, right
+RESYNC_SAMPLES = 480  # 60 ms
+WINDOW_SAMPLES = 2 * RATE  # samples held before they are encoded (late packets land in it)
+MEDIA_TYPE = "audio/flac"
+SUFFIX = "flac"
+_DECODE = {codec: np.array(g711.decode_table(codec), dtype=np.int16) for codec in (PCMU, PCMA)}
+
+
+@dataclass(frozen=True)
+class RecordingResult:
+    recording_id: str
+    ok: bool
+    path: Path | None
+    duration_ms: int
+    size_bytes: int | None = None
+    sha256: str | None = None
+    reason: str | None = None
+
+
+FinishedCallback = Callable[[RecordingResult], None]
+
+
+class Recording:
+    """The loop's handle on one call's recording."""
+
+    def __init__(self, writer: RecordingWriter, recording_id: str, path: Path) -> None:
+        self.recording_id = recording_id
+        self.path = path
+        self._writer = writer
+        self._started = time.monotonic()
+        self._cursor = [0, 0]
+        self.failed: str | None = None
+        self.finished = False
+
+    def feed(self, channel: int, payload_type: int, payload: bytes) -> None:
+        if self.finished or self.failed is not None or payload_type not in _DECODE:
+            return
+        arrived_end = round((time.monotonic() - self._started) * RATE)
+        start = self._cursor[channel]
+        if abs(arrived_end - len(payload) - start) > RESYNC_SAMPLES:
+            start = max(0, arrived_end - len(payload))
+        self._cursor[channel] = start + len(payload)
+        self._writer.enqueue(self, (channel, start, payload_type, payload))
+
+    def fail(self, reason: str) -> None:
+        if self.failed is None and not self.finished:
+            self.failed = reason
+            self._writer.enqueue(self, None, force=True)
+
+    def finish(self) -> None:
+        """The bridge is over (hang-up or unbridge): cut the file here."""
+        if self.finished:
+            return
+        self.finished = True
+        if self.failed is not None:
+            return  # the writer has been told already
+        total = round((time.monotonic() - self._started) * RATE)
+        self._writer.enqueue(self, total, force=True)
+
+
+class _Open:
+    """The writer thread's side of one recording."""
+
+    def __init__(self, recording: Recording) -> None:
+        self.recording = recording
+        self.file: soundfile.SoundFile | None = None
+        self.window = np.zeros((WINDOW_SAMPLES, 2), dtype=np.int16)
+        self.base = 0  # sample index of window[0]; everything before it is in the file
+        self.reason: str | None = None
+
+    def place(self, channel: int, start: int, payload_type: int, payload: bytes) -> None:
+        samples = _DECODE[payload_type][np.frombuffer(payload, dtype=np.uint8)]
+        end = start + len(samples)
+        if end - self.base > WINDOW_SAMPLES:
+            self._flush(end - self.base - WINDOW_SAMPLES // 2)
+        if start < self.base:  # later than the window: the part before it is lost
+            samples = samples[self.base - start :]
+            start = self.base
+        if len(samples):
+            self.window[start - self.base : start - self.base + len(samples), channel] = samples
+
+    def _flush(self, count: int) -> None:
+        assert self.file is not None
+        whole = min(count, WINDOW_SAMPLES)
+        self.file.write(self.window[:whole])
+        if count > whole:  # a gap longer than the window: silence
+            self.file.write(np.zeros((count - whole, 2), dtype=np.int16))
+        self.window = np.roll(self.window, -whole, axis=0)
+        self.window[WINDOW_SAMPLES - whole :] = 0
+        self.base += count
+
+    def close(self, total: int) -> None:
+        if total > self.base:
+            self._flush(total - self.base)
+        assert self.file is not None
+        self.file.close()
+
+
+class RecordingWriter:
+    """The dialer's one writer thread, shared by every recording."""
+
+    def __init__(
+        self,
+        spool: Path,
+        *,
+        queue_frames: int = 30000,
+        min_free_bytes: int = 200 * 1024 * 1024,
+    ) -> None:
+        self.spool = spool
+        self.min_free_bytes = min_free_bytes
+        self._queue: queue.Queue[tuple[Recording, object]] = queue.Queue(queue_frames)
+        self._callbacks: dict[str, FinishedCallback] = {}
+        self._thread: threading.Thread | None = None
+        self.refused_frames = 0
+
+    def start(self) -> None:
+        self.spool.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name="recording-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put((None, None))  # type: ignore[arg-type]
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def open(self, recording_id: str, on_finished: FinishedCallback) -> Recording:
+        """A new recording; its result comes to ``on_finished`` on the writer thread."""
+        path = self.spool / f"{recording_id}.{SUFFIX}"
+        recording = Recording(self, recording_id, path)
+        self._callbacks[recording_id] = on_finished
+        free = shutil.disk_usage(self.spool).free
+        if free < self.min_free_bytes:
+            recording.fail(f"disk nearly full: {free // (1024 * 1024)} MB free in {self.spool}")
+        else:
+            self.enqueue(recording, "open", force=True)
+        return recording
+
+    def enqueue(self, recording: Recording, item: object, *, force: bool = False) -> None:
+        try:
+            self._queue.put_nowait((recording, item))
+        except queue.Full:
+            if force:  # an end marker must arrive; the writer is behind, so wait for it
+                threading.Thread(
+                    target=self._queue.put, args=((recording, item),), daemon=True
+                ).start()
+                return
+            self.refused_frames += 1
+            recording.fail("the recording writer fell behind (its queue was full)")
+
+    # the writer thread ------------------------------------------------------------------
+    def _run(self) -> None:
+        open_files: dict[str, _Open] = {}
+        while True:
+            recording, item = self._queue.get()
+            if recording is None:
+                break
+            state = open_files.get(recording.recording_id)
+            try:
+                if item == "open":
+                    state = _Open(recording)
+                    open_files[recording.recording_id] = state
+                    state.file = soundfile.SoundFile(
+                        recording.path, "w", RATE, 2, "PCM_16", format="FLAC"
+                    )
+                elif isinstance(item, tuple):
+                    if state is not None and state.reason is None:
+                        state.place(*item)
+                else:  # None: failed, int: finished with this many samples
+                    open_files.pop(recording.recording_id, None)
+                    self._end(recording, state, item if isinstance(item, int) else None)
+            except (OSError, RuntimeError, soundfile.SoundFileError) as exc:
+                reason = f"writing {recording.path.name} failed: {exc}"
+                log.warning("recording %s: %s", recording.recording_id, reason)
+                if state is not None:
+                    state.reason = reason
+                recording.failed = recording.failed or reason
+        for state in open_files.values():
+            self._end(state.recording, state, None, "the dialer stopped")
+
+    def _end(
+        self,
+        recording: Recording,
+        state: _Open | None,
+        total: int | None,
+        reason: str | None = None,
+    ) -> None:
+        callback = self._callbacks.pop(recording.recording_id, None)
+        reason = reason or recording.failed or (state.reason if state is not None else None)
+        result: RecordingResult
+        if reason is None and state is not None and total is not None:
+            try:
+                state.close(total)
+                result = self._result(recording, total)
+            except (OSError, RuntimeError, soundfile.SoundFileError) as exc:
+                reason = f"finishing {recording.path.name} failed: {exc}"
+        if reason is not None:
+            if state is not None and state.file is not None and not state.file.closed:
+                state.file.close()
+            recording.path.unlink(missing_ok=True)
+            duration = round(1000 * (total or 0) / RATE)
+            result = RecordingResult(recording.recording_id, False, None, duration, reason=reason)
+            log.warning("recording %s failed: %s", recording.recording_id, reason)
+        if callback is not None:
+            try:
+                callback(result)
+            except Exception:
+                log.exception("recording %s: the finished callback failed", recording.recording_id)
+
+    @staticmethod
+    def _result(recording: Recording, total: int) -> RecordingResult:
+        digest = hashlib.sha256()
+        with recording.path.open("rb") as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+        return RecordingResult(
+            recording.recording_id,
+            True,
+            recording.path,
+            round(1000 * total / RATE),
+            size_bytes=os.path.getsize(recording.path),
+            sha256=digest.hexdigest(),
+        )
