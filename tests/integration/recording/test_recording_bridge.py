@@ -87,7 +87,9 @@ def test_each_side_in_its_own_channel_from_bridge_to_hang_up(sipp, tmp_path: Pat
     assert outcome.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     middle = slice(rate // 2, len(audio) - rate // 2)
     left, right = _levels(audio[middle, 0]), _levels(audio[middle, 1])
-    print(f"left {left}, right {right}, file {len(audio) / rate:.3f} s, bridge {bridge_seconds:.3f} s")
+    print(
+        f"left {left}, right {right}, file {len(audio) / rate:.3f} s, bridge {bridge_seconds:.3f} s"
+    )
     assert left[CUSTOMER_HZ] > 100 * left[AGENT_HZ]
     assert right[AGENT_HZ] > 100 * right[CUSTOMER_HZ]
     assert not list((tmp_path / "spool").iterdir())  # uploaded, then gone from the spool
