@@ -228,6 +228,9 @@ class FakeCarrier:
         self.progress(call_id, "answered")
 
     def end(self, call_id: str, outcome: str) -> None:
+        for recorded_id, sink in self.recorded:
+            if recorded_id == call_id:
+                sink.finish()
         callback = self.callbacks.pop(call_id, None)
         if callback is not None:
             callback(CallProgress(call_id, "ended", T0, outcome=outcome))
