@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.errors import N_, Conflict, InvalidInput, NotFound
@@ -134,35 +133,3 @@ def score_call(
 
 def scores_of_call(session: Session, call_id: str) -> list[QaScore]:
     return list(session.scalars(select(QaScore).where(QaScore.call_id == call_id)))
-
-
-@dataclass(frozen=True)
-class AgentQa:
-    scored_calls: int
-    percent: float | None  # points over possible points, auto-fails counted as 0
-    auto_fails: int
-
-
-def agent_qa(
-    session: Session, agent_ids: list[int], start: datetime, end: datetime
-) -> dict[int, AgentQa]:
-    """QA per agent over the calls dialed in [start, end): for the agent report and export."""
-    if not agent_ids:
-        return {}
-    rows = session.execute(
-        select(
-            QaScore.agent_id,
-            func.count(QaScore.id),
-            func.sum(QaScore.points),
-            func.sum(QaScore.max_points),
-            func.sum(case((QaScore.auto_failed, 1), else_=0)),
-        )
-        .join(Call, Call.id == QaScore.call_id)
-        .where(QaScore.agent_id.in_(agent_ids), Call.dialed_at >= start, Call.dialed_at < end)
-        .group_by(QaScore.agent_id)
-    )
-    result = {}
-    for agent_id, count, points, max_points, fails in rows:
-        percent = 100.0 * float(points or 0) / float(max_points) if max_points else None
-        result[int(agent_id)] = AgentQa(int(count), percent, int(fails or 0))
-    return result

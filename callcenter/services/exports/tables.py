@@ -327,6 +327,9 @@ def agent_sheets(session: Session, filters: ReportFilters, locale: str) -> list[
         _("Appointments sold"),
         _("Close rate (%)"),
         _("Opener or closer"),
+        _("QA scored calls"),
+        _("QA score (%)"),
+        _("QA auto-fails"),
     ]
     rows = []
     for row in [*report.rows, report.total]:
@@ -353,6 +356,9 @@ def agent_sheets(session: Session, filters: ReportFilters, locale: str) -> list[
                 row.sold_appointments,
                 percent(row.close_rate),
                 _(ROLES[row.role]) if row.role and row.agent_id else "",
+                row.qa_scored,
+                percent(row.qa_score),
+                row.qa_auto_fails,
             ]
         )
     return [Sheet(_("Agent performance"), headers, rows)]

@@ -28,7 +28,14 @@ from callcenter.metrics import (
     state_intervals,
     sum_of,
 )
-from callcenter.models import AgentStateChange, Appointment, AppointmentStatus, Call, User
+from callcenter.models import (
+    AgentStateChange,
+    Appointment,
+    AppointmentStatus,
+    Call,
+    QaScore,
+    User,
+)
 from callcenter.services.reports.filters import (
     ReportFilters,
     call_conditions,
@@ -58,6 +65,15 @@ class AgentRow:
     owned_appointments: int = 0
     held_appointments: int = 0
     sold_appointments: int = 0
+    qa_scored: int = 0  # QA scores given to this agent's calls
+    qa_points: int = 0
+    qa_max_points: int = 0
+    qa_auto_fails: int = 0
+
+    @property
+    def qa_score(self) -> float | None:
+        """Points over possible points of the scored calls (an auto-fail scores 0)."""
+        return ratio(self.qa_points, self.qa_max_points)
 
     @property
     def pause_total(self) -> float:
@@ -105,7 +121,8 @@ class AgentsReport:
                 "calls", "contacts", "handled", "appointments", "sales", "call_talk_seconds",
                 "call_wrap_up_seconds", "talk_seconds", "wait_seconds", "reserved_seconds",
                 "wrap_up_seconds", "owned_appointments", "held_appointments",
-                "sold_appointments",
+                "sold_appointments", "qa_scored", "qa_points", "qa_max_points",
+                "qa_auto_fails",
             ):  # fmt: skip
                 setattr(total, name, getattr(total, name) + getattr(row, name))
             for reason, seconds in row.pause_seconds.items():
@@ -124,6 +141,7 @@ def agents_report(session: Session, filters: ReportFilters) -> AgentsReport:
 
     _add_calls(session, filters, row)
     _add_closing(session, filters, row)
+    _add_qa(session, filters, row)
     reasons = _add_state_time(session, filters, row, restrict_to=set(rows))
     teams: dict[int, int | None] = dict(
         session.execute(select(User.id, User.team_id)).tuples().all()
@@ -182,6 +200,26 @@ def _add_closing(session: Session, filters: ReportFilters, row: Any) -> None:
         target.owned_appointments = int(owned)
         target.held_appointments = int(held_count)
         target.sold_appointments = int(sold)
+
+
+def _add_qa(session: Session, filters: ReportFilters, row: Any) -> None:
+    """QA scores of the report's calls, for the agent who took each call."""
+    query = (
+        select(
+            QaScore.agent_id,
+            func.count(),
+            func.sum(QaScore.points),
+            func.sum(QaScore.max_points),
+            count_if(QaScore.auto_failed.is_(True)),
+        )
+        .join(Call, Call.id == QaScore.call_id)
+        .where(*call_conditions(filters))
+        .group_by(QaScore.agent_id)
+    )
+    for agent_id, scored, points, max_points, fails in session.execute(query):
+        target = row(agent_id)
+        target.qa_scored, target.qa_auto_fails = int(scored), int(fails)
+        target.qa_points, target.qa_max_points = int(points or 0), int(max_points or 0)
 
 
 def _conditions_without_agent(filters: ReportFilters) -> list[Any]:
