@@ -3,7 +3,8 @@ call a customer and an agent socket, each sending a G.711 tone every 20 ms to
 its leg of the dialer and counting what the bridge relays back to it.
 
 Reads {"targets": [[customer_port, agent_port], ...], "seconds": S} on stdin,
-prints {"ports": [...]} once bound, then {"sent": n, "received": n} at the end."""
+prints {"ports": [...]} once bound, {"sent": n} when done sending and, told
+that the dialer has relayed everything, {"received": n}."""
 
 from __future__ import annotations
 
@@ -62,8 +63,10 @@ async def main() -> None:
             sent += 1
         delay = start + (index + 1) * 0.02 - loop.time()
         await asyncio.sleep(max(0.0, delay))
-    await asyncio.sleep(0.5)  # the last relayed packets
-    print(json.dumps({"sent": sent, "received": sum(p.received for p, _ in phones)}), flush=True)
+    print(json.dumps({"sent": sent}), flush=True)
+    await loop.run_in_executor(None, sys.stdin.readline)  # the dialer has relayed all it got
+    await asyncio.sleep(0.2)
+    print(json.dumps({"received": sum(p.received for p, _ in phones)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ dialer's RecordingWriter into FLAC), the phones are another process
 (bench/recording/phones.py: a tone from each side every 20 ms). Each size
 runs twice, relay only and relay + recording, so the recording's own CPU is
 the difference. Loss: packets the phones sent that the far phone did not get
-back through the bridge; recordings failed (the writer fell behind).
+back through the bridge (end to end: the phones process, on a loaded
+machine, drops some itself), and those that never reached the dialer's
+sockets in the first place (the dialer's own loss); recordings failed (the
+writer fell behind).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from dialer.sip.media import PeerMedia
@@ -77,7 +81,12 @@ async def one_run(calls: int, seconds: float, record: bool, spool: Path) -> dict
     cpu_before, wall_before = _cpu(), time.monotonic()
     phones.stdin.write("go\n")
     phones.stdin.flush()
-    counts = json.loads(await asyncio.to_thread(phones.stdout.readline))
+    sent = json.loads(await asyncio.to_thread(phones.stdout.readline))["sent"]
+    await _settled(lambda: sum(leg.stats.received for pair in legs for leg in pair))
+    phones.stdin.write("count\n")
+    phones.stdin.flush()
+    received = json.loads(await asyncio.to_thread(phones.stdout.readline))["received"]
+    at_dialer = sum(leg.stats.received for pair in legs for leg in pair)
     for recording in recordings:
         recording.finish()
     if record:
@@ -97,14 +106,27 @@ async def one_run(calls: int, seconds: float, record: bool, spool: Path) -> dict
     return {
         "cpu_s": cpu,
         "wall_s": wall,
-        "sent": counts["sent"],
-        "received": counts["received"],
-        "loss": 1 - counts["received"] / counts["sent"],
+        "sent": sent,
+        "received": received,
+        "dialer_loss": 1 - at_dialer / sent,
+        "loss": 1 - received / sent,
         "stored": len(stored),
         "failed": len(results) - len(stored),
         "bytes": size,
         "refused_frames": writer.refused_frames,
     }
+
+
+async def _settled(counter: Callable[[], int], quiet_s: float = 0.3, limit_s: float = 10.0) -> None:
+    """Until the dialer's packet counter stops moving: it has caught up."""
+    last, waited = -1, 0.0
+    while waited < limit_s:
+        now = counter()
+        if now == last:
+            return
+        last = now
+        await asyncio.sleep(quiet_s)
+        waited += quiet_s
 
 
 def _udp() -> socket.socket:
@@ -121,7 +143,7 @@ def main() -> None:
     args = parser.parse_args()
     print(
         "calls  relay CPU  +recording CPU  rec CPU-s/call-min  KB/call-min"
-        "  loss relay/rec  stored/failed"
+        "  lost at dialer relay/rec  lost end to end relay/rec  stored/failed"
     )
     with tempfile.TemporaryDirectory() as spool:
         for calls in (int(n) for n in args.calls.split(",")):
@@ -133,7 +155,9 @@ def main() -> None:
             print(
                 f"{calls:5d}  {100 * relay['cpu_s'] / relay['wall_s']:8.1f}%  "
                 f"{100 * both['cpu_s'] / both['wall_s']:13.1f}%  {per_minute_cpu:18.3f}  "
-                f"{kb:11.0f}  {100 * relay['loss']:6.2f}%/{100 * both['loss']:.2f}%  "
+                f"{kb:11.0f}  {100 * relay['dialer_loss']:13.2f}%/"
+                f"{100 * both['dialer_loss']:.2f}%  "
+                f"{100 * relay['loss']:17.2f}%/{100 * both['loss']:.2f}%  "
                 f"{both['stored']:.0f}/{both['failed']:.0f}",
                 flush=True,
             )
