@@ -4,6 +4,10 @@
   const audio = document.getElementById("recording-audio");
   const marks = document.getElementById("step-marks");
   if (!audio || !marks) return;
+  // Placed from here: the page's CSP allows no inline style attributes.
+  marks.querySelectorAll(".step-mark").forEach(function (mark) {
+    mark.style.left = mark.dataset.percent + "%";
+  });
   marks.addEventListener("click", function (event) {
     const mark = event.target.closest(".step-mark");
     if (!mark) return;

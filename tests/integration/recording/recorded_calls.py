@@ -63,6 +63,7 @@ def record_call(
     *,
     started_at: datetime | None = None,
     stored: bool = True,
+    seconds: float = 2.0,
 ) -> str | None:
     """Apply the dialer's recording.started and recording.finished for `call`."""
     started_at = started_at or call.dialed_at
@@ -80,7 +81,7 @@ def record_call(
     size = None
     if stored:
         key = recording_key(call.campaign_id, call.id, started_at, "flac")
-        path = flac_file(tmp / f"{call.id}.flac")
+        path = flac_file(tmp / f"{call.id}.flac", seconds)
         store.put(key, path, "audio/flac")
         size = path.stat().st_size
     recordings.apply_event(
@@ -88,12 +89,12 @@ def record_call(
         RecordingFinished(
             call_id=call.id,
             stored=stored,
-            duration_ms=2000,
+            duration_ms=round(seconds * 1000),
             size_bytes=size,
             sha256="0" * 64 if stored else None,
             storage_key=key,
             failure_reason=None if stored else "store: S3 store http://x: connection refused",
-            occurred_at=started_at + timedelta(seconds=2),
+            occurred_at=started_at + timedelta(seconds=seconds),
         ),
     )
     return key
