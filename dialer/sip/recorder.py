@@ -2,8 +2,9 @@
 
 The event loop only timestamps each received audio packet and appends it to
 a bounded queue (:meth:`Recording.feed`, a few microseconds); one writer
-thread per dialer drains it ten times a second, decodes G.711, places the
-samples by arrival time and encodes with libsndfile (``soundfile``).
+thread per dialer drains it ten times a second, decodes G.711 (the frames
+of a channel that follow each other as one run), places the samples by
+arrival time and encodes with libsndfile (``soundfile``).
 Nothing here can hold or drop a packet of the call: when the writer falls
 behind (the queue is full), the disk is full or a write fails, that
 recording ends ``failed`` with the reason and the relay goes on untouched.
@@ -26,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile
@@ -65,7 +67,8 @@ class Recording:
         self.recording_id = recording_id
         self.path = path
         self._writer = writer
-        self._started = time.monotonic()
+        self._clock = writer.clock
+        self._started = self._clock()
         self._cursor = [0, 0]
         self.failed: str | None = None
         self.finished = False
@@ -73,7 +76,7 @@ class Recording:
     def feed(self, channel: int, payload_type: int, payload: bytes) -> None:
         if self.finished or self.failed is not None or payload_type not in _DECODE:
             return
-        arrived_end = round((time.monotonic() - self._started) * RATE)
+        arrived_end = round((self._clock() - self._started) * RATE)
         start = self._cursor[channel]
         if abs(arrived_end - len(payload) - start) > RESYNC_SAMPLES:
             start = max(0, arrived_end - len(payload))
@@ -92,7 +95,7 @@ class Recording:
         self.finished = True
         if self.failed is not None:
             return  # the writer has been told already
-        total = round((time.monotonic() - self._started) * RATE)
+        total = round((self._clock() - self._started) * RATE)
         self._writer.enqueue(self, total, force=True)
 
 
@@ -105,9 +108,33 @@ class _Open:
         self.window = np.zeros((WINDOW_SAMPLES, 2), dtype=np.int16)
         self.base = 0  # sample index of window[0]; everything before it is in the file
         self.reason: str | None = None
+        self.runs: dict[int, list[Any]] = {}  # channel -> [start, payload type, samples, payloads]
 
-    def place(self, channel: int, start: int, payload_type: int, payload: bytes) -> None:
-        samples = _DECODE[payload_type][np.frombuffer(payload, dtype=np.uint8)]
+    def add(self, channel: int, start: int, payload_type: int, payload: bytes) -> None:
+        """Collect a frame; frames that follow each other are decoded and placed as one."""
+        run = self.runs.get(channel)
+        if run is not None and run[0] + run[2] == start and run[1] == payload_type:
+            run[3].append(payload)
+            run[2] += len(payload)
+            return
+        self.settle_channel(channel)
+        self.runs[channel] = [start, payload_type, len(payload), [payload]]
+
+    def settle(self) -> None:
+        for channel in list(self.runs):
+            self.settle_channel(channel)
+
+    def settle_channel(self, channel: int) -> None:
+        run = self.runs.pop(channel, None)
+        if run is None:
+            return
+        start, payload_type, _, payloads = run
+        samples = _DECODE[payload_type][np.frombuffer(b"".join(payloads), dtype=np.uint8)]
+        step = WINDOW_SAMPLES // 2
+        for offset in range(0, len(samples), step):
+            self.place(channel, start + offset, samples[offset : offset + step])
+
+    def place(self, channel: int, start: int, samples: np.ndarray) -> None:
         end = start + len(samples)
         if end - self.base > WINDOW_SAMPLES:
             self._flush(end - self.base - WINDOW_SAMPLES // 2)
@@ -128,6 +155,7 @@ class _Open:
         self.base += count
 
     def close(self, total: int) -> None:
+        self.settle()
         if total > self.base:
             self._flush(total - self.base)
         assert self.file is not None
@@ -151,8 +179,10 @@ class RecordingWriter:
         *,
         queue_frames: int = 30000,
         min_free_bytes: int = 200 * 1024 * 1024,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spool = spool
+        self.clock = clock
         self.min_free_bytes = min_free_bytes
         self.queue_frames = queue_frames
         self._pending: collections.deque[tuple[Recording, object]] = collections.deque()
@@ -212,7 +242,7 @@ class RecordingWriter:
             try:
                 if isinstance(item, tuple):
                     if state is not None and state.reason is None:
-                        state.place(*item)
+                        state.add(*item)
                 elif item == "open":
                     state = _Open(recording)
                     open_files[recording.recording_id] = state
@@ -228,6 +258,13 @@ class RecordingWriter:
                 if state is not None:
                     state.reason = reason
                 recording.failed = recording.failed or reason
+        for state in open_files.values():
+            if state.reason is None:
+                try:
+                    state.settle()
+                except (OSError, RuntimeError, soundfile.SoundFileError) as exc:
+                    state.reason = f"writing {state.recording.path.name} failed: {exc}"
+                    state.recording.failed = state.recording.failed or state.reason
 
     def _end(
         self,

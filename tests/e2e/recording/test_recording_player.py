@@ -66,7 +66,7 @@ def site(tmp_path: Path, sqlite_database: Database) -> Iterator[Site]:
                 (2, 3.0, StepAction.ENTER),
                 (3, 6.5, StepAction.ENTER),
                 (4, 9.0, StepAction.REJECT),
-            ],  # fmt: skip
+            ],
             start=1,
         ):
             session.add(
