@@ -55,7 +55,7 @@ class Seaweed:
             start_new_session=True,
         )
         store = self.store()
-        wait_until(lambda: _ready(store), 60, "SeaweedFS's S3 gateway", self.process, self.log)
+        wait_until(lambda: _ready(store), 120, "SeaweedFS's S3 gateway", self.process, self.log)
 
     def stop(self) -> None:
         if self.process is not None:

@@ -40,9 +40,14 @@ class Outcomes:
 def test_a_dead_store_fails_the_recording_never_the_call(sipp, seaweed: Seaweed, tmp_path: Path):
     tone = tmp_path / "tone.pcap"
     write_tone_pcap(tone, 700.0, seconds=20.0)
-    agent = sipp("uas_answer_play.xml", keys={"pcap": str(tone)}, name="agent")
+    # SeaweedFS takes a while to come back on a busy machine: sipp waits as long.
+    patient = ["-timeout", "180s"]
+    agent = sipp("uas_answer_play.xml", keys={"pcap": str(tone)}, extra=patient, name="agent")
     customer = sipp(
-        "uas_answer_play.xml", keys={"pcap": str(tone)}, extra=["-m", "2"], name="customer"
+        "uas_answer_play.xml",
+        keys={"pcap": str(tone)},
+        extra=["-m", "2", *patient],
+        name="customer",
     )
     store = seaweed.store(timeout_s=2.0)
     recorder = CallRecorder(RecordingWriter(tmp_path / "spool", min_free_bytes=0), store)
