@@ -6,8 +6,9 @@ thread per dialer drains it ten times a second, decodes G.711 (the frames
 of a channel that follow each other as one run), places the samples by
 arrival time and encodes with libsndfile (``soundfile``).
 Nothing here can hold or drop a packet of the call: when the writer falls
-behind (the queue is full), the disk is full or a write fails, that
-recording ends ``failed`` with the reason and the relay goes on untouched.
+behind (the queue is full: the newest recording is shed), the disk is full
+or a write fails, that recording ends ``failed`` with the reason and the
+relay goes on untouched.
 
 Placement: each channel keeps a cursor; a packet goes at the cursor unless
 its arrival says the stream jumped (loss, hold, silence suppression) by more
@@ -42,6 +43,7 @@ CUSTOMER, AGENT = 0, 1  # left, right
 RESYNC_SAMPLES = 480  # 60 ms
 WINDOW_SAMPLES = 2 * RATE  # samples held before they are encoded (late packets land in it)
 MEDIA_TYPE = "audio/flac"
+FELL_BEHIND = "the recording writer fell behind (its queue was full)"
 SUFFIX = "flac"
 _DECODE = {codec: np.array(g711.decode_table(codec), dtype=np.int16) for codec in (PCMU, PCMA)}
 
@@ -86,6 +88,7 @@ class Recording:
     def fail(self, reason: str) -> None:
         if self.failed is None and not self.finished:
             self.failed = reason
+            self._writer.retire(self)
             self._writer.enqueue(self, None, force=True)
 
     def finish(self) -> None:
@@ -95,6 +98,7 @@ class Recording:
         self.finished = True
         if self.failed is not None:
             return  # the writer has been told already
+        self._writer.retire(self)
         total = round((self._clock() - self._started) * RATE)
         self._writer.enqueue(self, total, force=True)
 
@@ -187,6 +191,9 @@ class RecordingWriter:
         self.queue_frames = queue_frames
         self._pending: collections.deque[tuple[Recording, object]] = collections.deque()
         self._callbacks: dict[str, FinishedCallback] = {}
+        self._live: dict[str, Recording] = {}  # being recorded, oldest first (loop side)
+        self._drains = 0  # how many times the writer has drained the queue
+        self._shed_at = -1  # the drain count when a recording was last shed
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self.refused_frames = 0
@@ -208,6 +215,7 @@ class RecordingWriter:
         path = self.spool / f"{recording_id}.{SUFFIX}"
         recording = Recording(self, recording_id, path)
         self._callbacks[recording_id] = on_finished
+        self._live[recording_id] = recording
         free = shutil.disk_usage(self.spool).free
         if free < self.min_free_bytes:
             recording.fail(f"disk nearly full: {free // (1024 * 1024)} MB free in {self.spool}")
@@ -215,12 +223,27 @@ class RecordingWriter:
             self.enqueue(recording, "open", force=True)
         return recording
 
+    def retire(self, recording: Recording) -> None:
+        self._live.pop(recording.recording_id, None)
+
     def enqueue(self, recording: Recording, item: object, *, force: bool = False) -> None:
-        """From the loop: a frame, or (``force``) a control item that must arrive."""
-        if not force and len(self._pending) >= self.queue_frames:
-            self.refused_frames += 1
-            recording.fail("the recording writer fell behind (its queue was full)")
-            return
+        """From the loop: a frame, or (``force``) a control item that must arrive.
+
+        A full queue sheds the newest recording, one per drain of the writer,
+        so an overload costs the fewest recordings and the oldest are kept;
+        past twice the limit a recording that offers a frame is dropped."""
+        waiting = len(self._pending)
+        if not force and waiting >= self.queue_frames:
+            if self._shed_at != self._drains and self._live:
+                self._shed_at = self._drains
+                self.refused_frames += 1
+                next(reversed(self._live.values())).fail(FELL_BEHIND)
+            if recording.failed is not None:
+                return
+            if waiting >= 2 * self.queue_frames:
+                self.refused_frames += 1
+                recording.fail(FELL_BEHIND)
+                return
         self._pending.append((recording, item))
 
     # the writer thread ------------------------------------------------------------------
@@ -235,6 +258,7 @@ class RecordingWriter:
             self._end(state.recording, state, None, "the dialer stopped")
 
     def _drain(self, open_files: dict[str, _Open]) -> None:
+        self._drains += 1
         pending = self._pending
         for _ in range(len(pending)):
             recording, item = pending.popleft()

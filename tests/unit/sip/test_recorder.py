@@ -85,6 +85,31 @@ def test_a_nearly_full_disk_fails_the_recording_at_once(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_writer_behind_sheds_the_newest_recording_and_keeps_the_older(tmp_path: Path) -> None:
+    writer = RecordingWriter(tmp_path, min_free_bytes=0, queue_frames=100)  # not started yet
+    results: dict[str, RecordingResult] = {}
+    done = threading.Event()
+
+    def finished(result: RecordingResult) -> None:
+        results[result.recording_id] = result
+        if len(results) == 2:
+            done.set()
+
+    older, newer = writer.open("older", finished), writer.open("newer", finished)
+    for _ in range(60):  # 120 frames for a queue of 100: one recording must go
+        older.feed(CUSTOMER, PCMU, _frame(PCMU))
+        newer.feed(AGENT, PCMU, _frame(PCMU))
+    older.finish()
+    newer.finish()
+    writer.start()
+    assert done.wait(10)
+    writer.stop()
+    assert results["older"].ok, results["older"].reason
+    assert not results["newer"].ok
+    assert results["newer"].reason == "the recording writer fell behind (its queue was full)"
+    assert writer.refused_frames == 1
+
+
 def test_a_writer_behind_drops_that_recording_only(tmp_path: Path) -> None:
     writer = RecordingWriter(tmp_path, min_free_bytes=0, queue_frames=100)  # not started yet
 
