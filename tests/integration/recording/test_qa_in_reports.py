@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.recording_store import FolderStore
 from callcenter.services import qa
-from callcenter.services.exports.tables import agent_sheets
+from callcenter.services.exports.tables import agent_sheets, call_sheets
 from callcenter.services.reports.agents import agents_report
 from callcenter.services.reports.filters import ReportFilters
 from callcenter.states import Role
@@ -40,3 +40,22 @@ def test_scores_in_the_agent_report_and_export(session: Session, tmp_path: Path)
     [exported] = [line for line in sheet.rows if line[0] == "Agent QA"]
     assert [exported[i] for i in qa_columns][0::2] == [2, 1]
     assert str(exported[qa_columns[1]]).startswith("30")
+
+
+def test_call_records_carry_the_recording(session: Session, tmp_path: Path) -> None:
+    store = FolderStore(tmp_path / "store")
+    campaign = make_campaign(session)
+    agent = make_user(session)
+    stored, failed = make_call(session, campaign, agent), make_call(session, campaign, agent)
+    plain = make_call(session, campaign, agent)
+    record_call(session, store, stored, tmp_path, seconds=3.0)
+    record_call(session, store, failed, tmp_path, stored=False)
+
+    [sheet] = call_sheets(session, ReportFilters(), "en")
+    columns = [
+        sheet.headers.index(n) for n in ("Recording", "Recording length (s)", "Recording SHA-256")
+    ]
+    rows = {row[0]: [row[i] for i in columns] for row in sheet.rows}
+    assert rows[stored.id] == ["Stored", 3.0, "0" * 64]
+    assert rows[failed.id] == ["Failed", 2.0, ""]
+    assert rows[plain.id] == ["", None, ""]
