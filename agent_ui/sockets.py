@@ -12,7 +12,7 @@ from flask_login import current_user
 from callcenter import request_scope, webphone
 from callcenter.auth.access import socket_event
 from callcenter.events import CallHangupRequested
-from callcenter.services import agents, appointments, dispositions, workstation
+from callcenter.services import agents, appointments, dispositions, recordings, workstation
 from callcenter.services.bus_outbox import publish_after_commit
 from callcenter.states import Role
 
@@ -159,6 +159,15 @@ def hangup(*args: Any) -> dict[str, Any]:
     publish_after_commit(
         session, _bus(), CallHangupRequested(call_id=call.id, agent_id=current_user.id)
     )
+    return {"ok": True, "call_id": call.id}
+
+
+@socket_event("record_call", roles=AGENT)
+def record_call(*args: Any) -> dict[str, Any]:
+    """On-demand campaigns: the agent starts recording their own call."""
+    session = request_scope.session()
+    call = workstation.open_call(session, current_user.id, _data(args).get("call_id"))
+    recordings.request_recording(session, _bus(), current_user, call.id)
     return {"ok": True, "call_id": call.id}
 
 

@@ -20,6 +20,7 @@ from callcenter.lead_import_worker import LeadImportWorker
 from callcenter.prometheus import observe_backlog, observe_events
 from callcenter.realtime import BROADCASTER, async_mode, client_manager, gate
 from callcenter.realtime.connection import init_socketio
+from callcenter.recording_store import store_from_settings
 from callcenter.services import accounts
 from callcenter.services.accounts import LockoutPolicy
 from callcenter.services.live_floor import register_live_floor
@@ -57,6 +58,7 @@ def create_app(
     app.extensions["cc_bus"] = bus or build_event_bus(settings.redis_url)
     consumers.init_app(app)
     app.extensions["cc_import_worker"] = LeadImportWorker(database)
+    app.extensions["cc_recording_store"] = store_from_settings(settings)
     register_live_floor(app.extensions["cc_bus"], app)
     observe_events(app.extensions["cc_bus"])
     observe_backlog(backlog_source(app.extensions["cc_bus"], settings.redis_url))
@@ -130,8 +132,9 @@ def register_blueprints(app: Flask) -> None:
     from callcenter.campaigns import code_views  # noqa: F401  (its routes join the blueprint)
     from callcenter.campaigns.views import bp as campaigns_bp
     from callcenter.ops_views import bp as ops_bp
+    from callcenter.recordings.views import bp as recordings_bp
 
-    for blueprint in (auth_bp, admin_bp, campaigns_bp, ops_bp):
+    for blueprint in (auth_bp, admin_bp, campaigns_bp, ops_bp, recordings_bp):
         app.register_blueprint(blueprint)
     for entry_point in sorted(entry_points(group=BLUEPRINT_ENTRY_POINTS), key=lambda e: e.name):
         app.register_blueprint(entry_point.load())

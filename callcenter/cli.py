@@ -363,6 +363,31 @@ def users_activate(ctx: Context, username: str) -> None:
     _in_session(ctx, work)
 
 
+# --- recordings --------------------------------------------------------------------------
+
+
+@main.group(name="recordings")
+def recordings_group() -> None:
+    """Call recordings."""
+
+
+@recordings_group.command("expire")
+@pass_context
+def recordings_expire(ctx: Context) -> None:
+    """Delete the recordings past their campaign's retention (not those on legal hold)."""
+    from callcenter.recording_store import store_from_settings
+    from callcenter.services import recordings
+
+    store = store_from_settings(ctx.settings)
+    with ctx.database.unit_of_work() as session:
+        report = recordings.expire(session, store, now=utcnow())
+    click.echo(f"{report.deleted} recordings deleted, {report.held} kept on legal hold")
+    for problem in report.failed:
+        click.echo(f"not deleted: {problem}", err=True)
+    if report.failed:
+        raise SystemExit(1)
+
+
 # --- demo --------------------------------------------------------------------------------
 
 
@@ -488,6 +513,22 @@ def _campaign_options(command: Callable[..., Any]) -> Callable[..., Any]:
             metavar="PATH",
             help="The message for machines (a WAV the dialer reads); '' for the built-in one.",
         ),
+        click.option(
+            "--recording",
+            type=click.Choice(["off", "all", "on_demand"]),
+            help="Record every call, on demand (agent or supervisor), or none.",
+        ),
+        click.option(
+            "--recording-consent/--no-recording-consent",
+            default=None,
+            help="Play the recording notice to the customer before the agent joins.",
+        ),
+        click.option(
+            "--consent-wav", metavar="PATH", help="The campaign's own notice; '' built-in."
+        ),
+        click.option(
+            "--retention-days", type=int, help="Delete recordings this old; 0 keeps them."
+        ),
         click.option("--timezone"),
         click.option("--max-attempts", type=int),
         click.option(
@@ -520,6 +561,10 @@ def _campaign_values(options: dict[str, Any]) -> dict[str, Any]:
         "trunk": "trunk",
         "amd": "amd_mode",
         "voicemail_wav": "voicemail_wav",
+        "recording": "recording_mode",
+        "recording_consent": "recording_consent",
+        "consent_wav": "consent_wav",
+        "retention_days": "recording_retention_days",
         "timezone": "timezone",
         "max_attempts": "max_attempts",
         "script_version": "script_version_id",

@@ -20,8 +20,10 @@ from callcenter.events import (
     Event,
     FollowUpQueued,
     PreviewOffered,
+    RecordingFinished,
+    RecordingStarted,
 )
-from callcenter.services import calls
+from callcenter.services import calls, recordings
 from callcenter.services.follow_up import FollowUpSender
 
 log = logging.getLogger(__name__)
@@ -49,12 +51,15 @@ class CallEventConsumer:
 
     def _apply(self, event: Event) -> None:
         with self.database.unit_of_work() as session:
-            calls.apply_event(session, event)
+            if isinstance(event, RecordingStarted | RecordingFinished):
+                recordings.apply_event(session, event)
+            else:
+                calls.apply_event(session, event)
 
 
 def subscribe(bus: EventBus, database: Database, sender: FollowUpSender) -> None:
     consumer = CallEventConsumer(database)
-    for event_class in CALL_EVENTS:
+    for event_class in (*CALL_EVENTS, RecordingStarted, RecordingFinished):
         bus.subscribe(event_class.TYPE, consumer)
     bus.subscribe(FollowUpQueued.TYPE, sender.wake)
 

@@ -171,6 +171,44 @@ class CallHangupRequested(Event):
 
 @event_type
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class RecordingRequested(Event):
+    """An agent (their own call) or a supervisor asked to record a call now
+    (campaigns that record on demand); the dialer starts it at the bridge."""
+
+    TYPE: ClassVar[str] = "recording.requested"
+    call_id: str
+    requested_by: int
+    trigger: str  # agent | supervisor
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RecordingStarted(Event):
+    TYPE: ClassVar[str] = "recording.started"
+    call_id: str
+    campaign_id: int
+    trigger: str  # campaign | agent | supervisor
+    consent_played: bool
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RecordingFinished(Event):
+    """The file is in the store (``stored``), or the recording failed and why."""
+
+    TYPE: ClassVar[str] = "recording.finished"
+    call_id: str
+    stored: bool
+    duration_ms: int
+    size_bytes: int | None = None
+    sha256: str | None = None
+    storage_key: str | None = None
+    media_type: str = "audio/flac"
+    failure_reason: str | None = None
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class FollowUpQueued(Event):
     """A confirmation email was queued; wakes the sender."""
 

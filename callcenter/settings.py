@@ -303,6 +303,42 @@ class WebphoneSettings(_Section):
         return value
 
 
+class RecordingSettings(_Section):
+    """Where call recordings go (``[recording]``): a folder, or an S3-compatible store
+    that several dialers share; see docs/recording.md."""
+
+    store: Literal["folder", "s3"] = "folder"
+    folder: Path | None = None
+    """The folder store; unset: ``recordings`` in the instance folder."""
+    spool: Path | None = None
+    """Where a dialer writes a recording until the call ends; unset: ``recording-spool``
+    in the instance folder."""
+    s3_endpoint: str = ""
+    s3_bucket: str = "recordings"
+    s3_region: str = "us-east-1"
+    s3_access_key: str = ""
+    s3_secret_key: SecretStr | None = None
+    s3_timeout_seconds: float = Field(default=10.0, gt=0)
+    """Connect and read timeout of each store request: a slow store fails the
+    upload (the recording is marked failed), it never holds a call."""
+    min_free_mb: int = Field(default=200, ge=0)
+    """A recording is not started when the spool's disk has less free than this."""
+    queue_frames: int = Field(default=30000, ge=100)
+    """Frames (20 ms, one leg) waiting for the writer thread; when it is this far
+    behind the newest recording's frame is refused and that recording ends failed."""
+
+    @field_validator("s3_secret_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _s3_needs_an_endpoint(self) -> RecordingSettings:
+        if self.store == "s3" and not self.s3_endpoint.startswith(("http://", "https://")):
+            raise ValueError("store 's3' needs s3_endpoint, an http:// or https:// URL")
+        return self
+
+
 # Settings that lived in [dialer] before [dialer.sip]; their old names still
 # work (and win over the new ones, so an old CC_DIALER__... variable keeps its effect).
 _MOVED_TO_SIP = {"keepalive_seconds": "keepalive_seconds", "sip_t1_seconds": "t1_seconds"}
@@ -379,6 +415,15 @@ class Settings(_Section):
     smtp: SmtpSettings = SmtpSettings()
     dialer: DialerSettings = DialerSettings()
     webphone: WebphoneSettings = WebphoneSettings()
+    recording: RecordingSettings = RecordingSettings()
+
+    @property
+    def recording_folder(self) -> Path:
+        return self.recording.folder or self.instance_path / "recordings"
+
+    @property
+    def recording_spool(self) -> Path:
+        return self.recording.spool or self.instance_path / "recording-spool"
 
     @property
     def is_production(self) -> bool:

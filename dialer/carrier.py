@@ -21,7 +21,8 @@ machine's answer looks like a person's, as it does on a real line.
 
 Agent legs are nailed up: ``connect_agent`` calls the agent's phone once;
 when it answers, the leg stays up until ``disconnect_agent`` or the agent
-hangs up. ``bridge`` relays media between a customer call and an agent leg.
+hangs up. ``bridge`` relays media between a customer call and an agent leg;
+``record`` taps a bridge's two directions for the recorder.
 """
 
 from __future__ import annotations
@@ -147,6 +148,16 @@ class AgentLegRequest:
 ProgressCallback = Callable[[CallProgress], None]
 
 
+class RecordingSink(Protocol):
+    """Where a bridged call's audio goes (dialer.sip.recorder.Recording)."""
+
+    def feed(self, channel: int, payload_type: int, payload: bytes) -> None:
+        """One received packet: channel 0 the customer, 1 the agent. Must not block."""
+
+    def finish(self) -> None:
+        """The bridge is over: the recording ends here."""
+
+
 class CarrierError(RuntimeError):
     """A request the carrier cannot carry out (unknown call, not answered, unhealthy)."""
 
@@ -182,6 +193,13 @@ class Carrier(Protocol):
 
     async def unbridge(self, call_id: str) -> None:
         """Stop relaying; both legs stay up."""
+
+    async def play_prompt(self, call_id: str, wav: str) -> None:
+        """Play a WAV file to an answered customer call (the recording notice)."""
+
+    def record(self, call_id: str, sink: RecordingSink) -> None:
+        """Hand a bridged call's audio to ``sink`` until the bridge ends, then
+        call ``sink.finish()``; CarrierError when the call is not bridged."""
 
     def health(self) -> TrunkHealth:
         """Whether the trunk is usable; the dialer pauses dialing when it is not."""

@@ -257,4 +257,7 @@ def _plan(campaign: Campaign, locale: str | None = None) -> CampaignPlan:
         voicemail_wav=campaign.voicemail_wav or None,
         wrap_up_limit_s=float(campaign.wrap_up_limit_seconds),
         locale=locale,
+        recording=campaign.recording_mode.value,
+        recording_consent=campaign.recording_consent,
+        consent_wav=campaign.consent_wav or None,
     )

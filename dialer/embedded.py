@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from callcenter.bus import EventBus
 from callcenter.db import Database
+from callcenter.recording_store import store_from_settings
 from callcenter.settings import Settings
 from dialer.agent_pool import AgentPool, InProcessAgentPool, RedisAgentPool
 from dialer.carrier import Carrier
@@ -24,6 +25,7 @@ from dialer.db_port import DatabaseServices, new_dialer_identity
 from dialer.hopper import Hopper, MemoryHopper, RedisHopper
 from dialer.leads import HopperLeadSource
 from dialer.metrics import MeteredBus
+from dialer.recordings import CallRecorder
 from dialer.simulated_carrier import SimulatedCarrier, SimulationProfile
 from dialer.worker import DialerWorker, WorkerConfig
 
@@ -127,6 +129,7 @@ def build_worker(
             trunk_name=settings.dialer.trunk_name,
             extension_domain=extension_domain(settings),
         ),
+        recorder=CallRecorder.from_settings(settings, store_from_settings(settings)),
     )
 
 

@@ -52,6 +52,9 @@ class CampaignPlan:
     """An agent in wrap-up longer than this is not about to be free (the
     server pauses them at the next sweep)."""
     locale: str | None = None  # its script's language (fa, en)
+    recording: str = "off"  # off | all | on_demand
+    recording_consent: bool = True  # the recording notice at answer, before the agent
+    consent_wav: str | None = None  # the campaign's own notice (None: the shipped one)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ import functools
 import logging
 import math
 import random
+import wave
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,7 @@ from dialer.carrier import (
     Outcome,
     Phase,
     ProgressCallback,
+    RecordingSink,
     TrunkHealth,
     TrunkStatus,
     utc_now,
@@ -350,6 +352,20 @@ class SimulatedCarrier:
             raise CarrierError(f"{call_id} is not an answered call")
         await asyncio.sleep(1.5 * self.profile.time_scale)  # the abandon message
         await self.hang_up(call_id)
+
+    async def play_prompt(self, call_id: str, wav: str) -> None:
+        call = self._calls.get(call_id)
+        if call is None or call.phase != "answered":
+            raise CarrierError(f"{call_id} is not an answered call")
+        try:
+            with wave.open(wav, "rb") as prompt:
+                seconds = prompt.getnframes() / prompt.getframerate()
+        except (OSError, wave.Error, EOFError) as exc:
+            raise CarrierError(f"prompt {wav} not usable: {exc}") from exc
+        await asyncio.sleep(seconds * self.profile.time_scale)
+
+    def record(self, call_id: str, sink: RecordingSink) -> None:
+        raise CarrierError("the simulated carrier carries no call audio to record")
 
     async def connect_agent(self, request: AgentLegRequest, on_progress: ProgressCallback) -> None:
         if request.agent_leg_id in self._agents:

@@ -49,6 +49,9 @@ from callcenter.events import (
     PreviewCallRequested,
     PreviewOffered,
     PreviewSkipped,
+    RecordingFinished,
+    RecordingRequested,
+    RecordingStarted,
     TrunkStatusReported,
 )
 from dialer.agent_legs import AgentLeg, AgentLegs
@@ -76,6 +79,9 @@ from dialer.ports import (
     LeadSource,
     Mode,
 )
+from dialer.recordings import CallRecorder, RecordingOutcome
+from dialer.sip.recorder import Recording
+from dialer.voices import consent_wav
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +175,12 @@ class LiveCall:
     ended: bool = False
     end_reason: str | None = None
     """Why the dialer ended the call, recorded instead of the SIP reason."""
+    notice_playing: bool = False
+    consent_played: bool = False
+    offered_at: float | None = None
+    """When the answer was first offered to agents (after the recording notice):
+    the abandon window counts from here."""
+    recording: Recording | None = None
 
     @property
     def log_ids(self) -> dict[str, Any]:
@@ -180,6 +192,7 @@ class LiveCall:
         """Answered by a person and not (being) given to an agent yet."""
         return (
             self.answered_at is not None
+            and not self.notice_playing
             and self.agent_id is None
             and not self.abandoning
             and not self.ended
@@ -220,6 +233,7 @@ class DialerWorker:
         config: WorkerConfig | None = None,
         clock: Callable[[], datetime] = utcnow,
         pacer_factory: Callable[[], Pacer] = Pacer,
+        recorder: CallRecorder | None = None,
     ) -> None:
         self.services = services
         self.leads = leads
@@ -229,6 +243,7 @@ class DialerWorker:
         self.config = config or WorkerConfig()
         self.clock = clock
         self._pacer_factory = pacer_factory
+        self.recorder = recorder
         self.calls: dict[str, LiveCall] = {}
         self.previews: dict[int, PreviewOffer] = {}
         self.pacing: dict[int, CampaignPacing] = {}
@@ -285,6 +300,8 @@ class DialerWorker:
         self._serve_lock = asyncio.Lock()
         self._refresh_lock = asyncio.Lock()
         await self.carrier.start()
+        if self.recorder is not None:
+            self.recorder.start()
         older_than = 300.0 + self.config.talk_bound_s  # any ring timeout plus the talk bound
         summary = await asyncio.to_thread(
             self.services.recover, now=self.clock(), older_than_s=older_than
@@ -304,6 +321,7 @@ class DialerWorker:
             PreviewSkipped,
             CallHangupRequested,
             ManualDialRequested,
+            RecordingRequested,
         ):
             self.bus.subscribe(event_type.TYPE, self._from_bus)
 
@@ -326,6 +344,9 @@ class DialerWorker:
             if not pending:
                 break
             await asyncio.wait(pending, timeout=10)
+        if self.recorder is not None:
+            await asyncio.to_thread(self.recorder.stop)  # the last files cut and uploaded
+            await asyncio.sleep(0)  # their recording.finished events go out
         try:
             await asyncio.to_thread(self.services.sign_off, now=self.clock())
         except Exception:
@@ -717,16 +738,50 @@ class DialerWorker:
         elif progress.phase == "answered":
             call.answered_at = self._now()
             self.bus.publish(CallAnswered(call_id=call.call_id, **amd_fields(progress.amd)))
-            if call.preview_agent is not None:
-                call.connecting = True
-                call.connect_task = self._spawn(self._connect(call, call.preview_agent))
+            if call.plan.recording != "off" and call.plan.recording_consent:
+                call.notice_playing = True
+                self._spawn(self._notice_then_offer(call))
             else:
-                self._wait_for_agent(call)
+                self._offer(call)
         elif progress.phase == "ended":
             call.ended = True
             self._spawn(self._finish(call, progress))
 
     # connecting answers to agents ----------------------------------------------------------
+
+    def _offer(self, call: LiveCall) -> None:
+        call.offered_at = self._now()
+        if call.preview_agent is not None:
+            call.connecting = True
+            call.connect_task = self._spawn(self._connect(call, call.preview_agent))
+        else:
+            self._wait_for_agent(call)
+
+    async def _notice_then_offer(self, call: LiveCall) -> None:
+        """The recording notice to the customer, then on to an agent."""
+        try:
+            for wav in dict.fromkeys((call.plan.consent_wav, consent_wav(call.plan.locale))):
+                if wav is None:
+                    continue
+                try:
+                    await self.carrier.play_prompt(call.call_id, wav)
+                except CarrierError as exc:
+                    log.warning(
+                        "recording notice %s not played to %s: %s",
+                        wav,
+                        call.call_id,
+                        exc,
+                        extra=call.log_ids,
+                    )
+                    if call.ended:
+                        return
+                    continue
+                call.consent_played = True
+                break
+        finally:
+            call.notice_playing = False
+        if not call.ended:
+            self._offer(call)
 
     def _wait_for_agent(self, call: LiveCall, *, first: bool = False) -> None:
         """Queue a live answer for the next ready agent (`first`: ahead of the
@@ -798,6 +853,8 @@ class DialerWorker:
                 await self._no_phone_at_connect(call, agent_id)
                 return
             call.connected_at = self._now()
+            if call.plan.recording == "all":
+                self._start_recording(call, "campaign")
             # The calls service moves the agent on_call and pops their screen.
             self.bus.publish(CallConnected(call_id=call.call_id, agent_id=agent_id))
         finally:
@@ -859,8 +916,9 @@ class DialerWorker:
             self.leads.give_back(offer.held)
 
     async def _abandon_unless_taken(self, call: LiveCall) -> None:
-        assert call.answered_at is not None
-        await asyncio.sleep(max(0.0, call.answered_at + self.config.abandon_after_s - self._now()))
+        offered_at = call.offered_at if call.offered_at is not None else call.answered_at
+        assert offered_at is not None
+        await asyncio.sleep(max(0.0, offered_at + self.config.abandon_after_s - self._now()))
         if not call.waiting or call.connecting:
             return
         await self._abandon(call)
@@ -889,6 +947,56 @@ class DialerWorker:
         await asyncio.to_thread(
             self.services.release_agent, agent_id, now=self.clock(), reason=reason
         )
+
+    # recording ------------------------------------------------------------------------------
+
+    def _start_recording(self, call: LiveCall, trigger: str) -> None:
+        """Record the bridged call from now to its hang-up. Whatever goes wrong
+        here (no recorder, disk full, no media) is the recording's failure,
+        never the call's."""
+        if call.recording is not None or call.ended:
+            return
+        if self.recorder is None:
+            log.warning(
+                "call %s: recording asked for, no recorder", call.call_id, extra=call.log_ids
+            )
+            return
+        self.bus.publish(
+            RecordingStarted(
+                call_id=call.call_id,
+                campaign_id=call.plan.id,
+                trigger=trigger,
+                consent_played=call.consent_played,
+            )
+        )
+        loop = asyncio.get_running_loop()
+
+        def done(outcome: RecordingOutcome) -> None:
+            event = RecordingFinished(**vars(outcome))
+            if loop.is_closed():
+                self.bus.publish(event)
+            else:
+                loop.call_soon_threadsafe(self.bus.publish, event)
+
+        recording = self.recorder.open(call.call_id, call.plan.id, self.clock(), done)
+        call.recording = recording
+        try:
+            self.carrier.record(call.call_id, recording)
+        except CarrierError as exc:
+            recording.fail(f"no call audio: {exc}")
+            recording.finish()
+
+    def _recording_requested(self, event: RecordingRequested) -> None:
+        call = self.calls.get(event.call_id)
+        if call is None or call.connected_at is None or call.plan.recording == "off":
+            log.info(
+                "recording of %s asked for by user %s: no connected call that may be recorded",
+                event.call_id,
+                event.requested_by,
+                extra={"call_id": event.call_id},
+            )
+            return
+        self._start_recording(call, event.trigger)
 
     # the end of a call ----------------------------------------------------------------------
 
@@ -1001,6 +1109,8 @@ class DialerWorker:
                 # The workstation has already made the agent ready again.
                 del self.previews[event.agent_id]
                 self.leads.give_back(offer.held)
+        elif isinstance(event, RecordingRequested):
+            self._recording_requested(event)
         elif isinstance(event, CallHangupRequested):
             call = self.calls.get(event.call_id)
             if call is not None and not call.ended:

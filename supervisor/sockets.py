@@ -13,7 +13,7 @@ from flask_login import current_user
 from callcenter import request_scope
 from callcenter.auth.access import STAFF_ROLES, socket_event
 from callcenter.extensions import socketio
-from callcenter.services import live_floor
+from callcenter.services import live_floor, recordings
 
 STAFF = tuple(STAFF_ROLES)
 
@@ -107,3 +107,13 @@ def floor_reassign_callback(*args: Any) -> dict[str, Any]:
         request_scope.session(), current_user, data.get("callback_id"), data.get("agent_id")
     )
     return {"ok": True, **result}
+
+
+@socket_event("floor_record_call", roles=STAFF)
+def floor_record_call(*args: Any) -> dict[str, Any]:
+    """On-demand campaigns: a supervisor starts recording a call of their floor."""
+    call_id = str(_data(args).get("call_id") or "")
+    recordings.request_recording(
+        request_scope.session(), current_app.extensions["cc_bus"], current_user, call_id
+    )
+    return {"ok": True, "call_id": call_id}

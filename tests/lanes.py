@@ -14,7 +14,7 @@ NEEDS_BY_FIXTURE = {
     "sipp": {"sipp"},
     "browser": {"browser", "playwright", "chromium_with_microphone", "webphone_bench"},
     "network": {"netns", "kamailio", "registrar", "baresip"},
-    "processes": {"embedded_server", "phone_server", "gunicorn", "topology"},
+    "processes": {"embedded_server", "phone_server", "gunicorn", "topology", "seaweed"},
 }
 NEEDS_BY_PLACE = {
     "tests/e2e/": ("browser", "processes"),

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
+    BooleanField,
     DecimalField,
     IntegerField,
     SelectField,
@@ -17,7 +18,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from callcenter.calling_windows import WEEKDAYS, CallingWindows, Window
 from callcenter.leadfiles import to_ascii_digits
-from callcenter.models import AmdMode, Campaign, DialMode
+from callcenter.models import AmdMode, Campaign, DialMode, RecordingMode
 from callcenter.services.campaigns import (
     DEFAULT_CALLBACK_OPEN_AFTER_MINUTES,
     MIN_RING_TIMEOUT_SECONDS,
@@ -71,6 +72,11 @@ DELIMITER_LABELS = {
     "tab": _l("Tab"),
     "pipe": _l("Vertical bar ( | )"),
 }
+RECORDING_MODE_CHOICES = [
+    (RecordingMode.OFF.value, _l("Off")),
+    (RecordingMode.ALL.value, _l("Every call, from the agent joining to hang-up")),
+    (RecordingMode.ON_DEMAND.value, _l("On demand: the agent or a supervisor starts it")),
+]
 DIAL_MODE_CHOICES = [
     (DialMode.PREVIEW.value, _l("Preview")),
     (DialMode.PROGRESSIVE.value, _l("Progressive")),
@@ -118,6 +124,20 @@ class CampaignForm(FlaskForm):
         _l("Message for machines (WAV path on the dialer; empty: the built-in message)"),
         validators=[Optional(), Length(max=255)],
     )
+    recording_mode = SelectField(
+        _l("Call recording"), choices=RECORDING_MODE_CHOICES, default=RecordingMode.OFF.value
+    )
+    recording_consent = BooleanField(
+        _l("Play the recording notice to the customer before the agent joins"), default=True
+    )
+    consent_wav = StringField(
+        _l("Recording notice (WAV path on the dialer; empty: the built-in Persian or English one)"),
+        validators=[Optional(), Length(max=255)],
+    )
+    recording_retention_days = IntegerField(
+        _l("Delete recordings after (days; empty: keep)"),
+        validators=[Optional(), NumberRange(min=1, max=3650)],
+    )
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
     max_attempts = IntegerField(
         _l("Max attempts"), validators=[InputRequired(), NumberRange(min=1, max=100)]
@@ -164,12 +184,16 @@ class CampaignForm(FlaskForm):
             "caller_id",
             "trunk",
             "voicemail_wav",
+            "recording_consent",
+            "consent_wav",
+            "recording_retention_days",
             "timezone",
             "max_attempts",
         ):
             getattr(self, name).data = getattr(campaign, name)
         self.dial_mode.data = campaign.dial_mode.value
         self.amd_mode.data = campaign.amd_mode.value
+        self.recording_mode.data = campaign.recording_mode.value
         self.script_version_id.data = str(campaign.script_version_id or "")
         self.holidays.data = "\n".join(campaign.holidays or [])
         self.teams.data = [team.id for team in campaign.teams]
@@ -194,6 +218,9 @@ class CampaignForm(FlaskForm):
             dial_mode=DialMode.PROGRESSIVE,
             amd_mode=AmdMode.OFF,
             voicemail_wav="",
+            recording_mode=RecordingMode.OFF,
+            recording_consent=True,
+            consent_wav="",
             calling_windows={},
             holidays=[],
             retry_delays_minutes={},
@@ -229,6 +256,10 @@ class CampaignForm(FlaskForm):
             "trunk": self.trunk.data or "",
             "amd_mode": self.amd_mode.data,
             "voicemail_wav": (self.voicemail_wav.data or "").strip(),
+            "recording_mode": self.recording_mode.data,
+            "recording_consent": bool(self.recording_consent.data),
+            "consent_wav": (self.consent_wav.data or "").strip(),
+            "recording_retention_days": self.recording_retention_days.data,
             "timezone": (self.timezone.data or "").strip(),
             "max_attempts": self.max_attempts.data,
             "holidays": [

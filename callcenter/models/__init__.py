@@ -17,6 +17,7 @@ from callcenter.models.campaigns import (
     CampaignDisposition,
     CampaignStatus,
     DialMode,
+    RecordingMode,
     ScriptVersion,
     campaign_teams,
 )
@@ -33,6 +34,12 @@ from callcenter.models.leads import (
     LeadList,
     LeadStateChange,
     Note,
+)
+from callcenter.models.recordings import (
+    CallRecording,
+    QaScore,
+    QaScorecard,
+    RecordingStatus,
 )
 from callcenter.models.scheduling import (
     Appointment,
@@ -58,6 +65,7 @@ __all__ = [
     "AuditEntry",
     "CalendarSlot",
     "Call",
+    "CallRecording",
     "CallStateChange",
     "Callback",
     "CallbackStatus",
@@ -88,6 +96,10 @@ __all__ = [
     "Note",
     "PauseReason",
     "ProcessedEvent",
+    "QaScore",
+    "QaScorecard",
+    "RecordingMode",
+    "RecordingStatus",
     "ScriptVersion",
     "StepAction",
     "StepOutcome",

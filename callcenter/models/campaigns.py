@@ -28,6 +28,14 @@ class AmdMode(StrEnum):
     MESSAGE = "message"
 
 
+class RecordingMode(StrEnum):
+    """What a campaign records: nothing, every bridged call, or what someone asks for."""
+
+    OFF = "off"
+    ALL = "all"
+    ON_DEMAND = "on_demand"
+
+
 class CampaignStatus(StrEnum):
     ACTIVE = "active"
     PAUSED = "paused"
@@ -84,6 +92,13 @@ class Campaign(Base):
     amd_mode: Mapped[AmdMode] = enum_column(AmdMode, default=AmdMode.OFF)
     voicemail_wav: Mapped[str] = mapped_column(String(255), default="")
     """The message AMD "message" leaves on machines; "" is the one the dialer ships."""
+    recording_mode: Mapped[RecordingMode] = enum_column(RecordingMode, default=RecordingMode.OFF)
+    recording_consent: Mapped[bool] = mapped_column(default=True)
+    """Play the consent notice to the customer at answer, before the agent is bridged."""
+    consent_wav: Mapped[str] = mapped_column(String(255), default="")
+    """The campaign's own consent notice; "" is the shipped Persian or English one."""
+    recording_retention_days: Mapped[int | None] = mapped_column()
+    """Recordings older than this are deleted (None: kept)."""
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tehran")
     calling_windows: Mapped[dict[str, Any]] = mapped_column(JSONColumn, default=dict)
     holidays: Mapped[list[str]] = mapped_column(JSONColumn, default=list)

@@ -22,6 +22,7 @@ from callcenter.models import (
     Campaign,
     CampaignStatus,
     DialMode,
+    RecordingMode,
     ScriptVersion,
     Team,
     User,
@@ -65,6 +66,10 @@ EDITABLE = (
     "trunk",
     "amd_mode",
     "voicemail_wav",
+    "recording_mode",
+    "recording_consent",
+    "consent_wav",
+    "recording_retention_days",
     "timezone",
     "calling_windows",
     "holidays",
@@ -351,6 +356,18 @@ def _voicemail_wav(value: Any) -> str:
     return text
 
 
+def _recording_mode(value: Any) -> RecordingMode:
+    try:
+        return RecordingMode(str(value))
+    except ValueError:
+        raise ValueError(f"one of {', '.join(mode.value for mode in RecordingMode)}") from None
+
+
+def _retention_days(value: Any) -> int | None:
+    """None (kept) or 1 to 3650 days."""
+    return None if value in (None, "", 0) else _int_between(1, 3650)(value)
+
+
 def _timezone(value: Any) -> str:
     try:
         ZoneInfo(str(value))
@@ -410,6 +427,10 @@ _CHECKS: dict[str, Any] = {
     "trunk": _text(120),
     "amd_mode": _amd_mode,
     "voicemail_wav": _voicemail_wav,
+    "recording_mode": _recording_mode,
+    "recording_consent": bool,
+    "consent_wav": _voicemail_wav,
+    "recording_retention_days": _retention_days,
     "timezone": _timezone,
     "calling_windows": _windows,
     "holidays": _holidays,
@@ -421,6 +442,6 @@ _CHECKS: dict[str, Any] = {
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, DialMode | CampaignStatus | AmdMode):
+    if isinstance(value, DialMode | CampaignStatus | AmdMode | RecordingMode):
         return str(value)
     return value

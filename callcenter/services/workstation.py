@@ -26,11 +26,13 @@ from callcenter.models import (
     AuditEntry,
     Call,
     Callback,
+    CallRecording,
     Campaign,
     Disposition,
     FollowUp,
     Lead,
     Note,
+    RecordingStatus,
     ScriptVersion,
     StepAction,
     StepOutcome,
@@ -384,8 +386,9 @@ def screen_pop(session: Session, call: Call, *, now: datetime | None = None) -> 
             "max_step": call.max_step_reached or 1,
             "wrap_up_limit_seconds": campaign.wrap_up_limit_seconds,
             "auto_ready": campaign.auto_ready_after_wrap_up,
+            "recording": campaign.recording_mode.value,
         },
-        **lead_card(session, call.lead, locale, exclude_call_id=call.id),
+        **lead_card(session, call.lead, locale, exclude_call_id=call.id, viewer_id=call.agent_id),
         "script": rendered_script(script, context),
         "rejection": _rejection_data(rejection),
         "booking": booking_data(session, call, locale, tz, slots=slots, appointment=appointment),
@@ -498,7 +501,12 @@ def after_booking(
 
 
 def lead_card(
-    session: Session, lead: Lead, locale: str, *, exclude_call_id: str | None = None
+    session: Session,
+    lead: Lead,
+    locale: str,
+    *,
+    exclude_call_id: str | None = None,
+    viewer_id: int | None = None,
 ) -> dict[str, Any]:
     customer = lead.customer
     return {
@@ -524,20 +532,36 @@ def lead_card(
             "attempts": lead.attempts,
             "fields": [[str(key), str(value)] for key, value in (lead.fields or {}).items()],
         },
-        "history": history(session, customer.id, locale, exclude_call_id=exclude_call_id),
+        "history": history(
+            session, customer.id, locale, exclude_call_id=exclude_call_id, viewer_id=viewer_id
+        ),
     }
 
 
 def history(
-    session: Session, customer_id: int, locale: str, *, exclude_call_id: str | None = None
+    session: Session,
+    customer_id: int,
+    locale: str,
+    *,
+    exclude_call_id: str | None = None,
+    viewer_id: int | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Every earlier call to this customer in any campaign, their meetings,
-    callbacks and notes, newest first."""
+    callbacks and notes, newest first. ``recorded``: the viewing agent's own
+    call has a recording they may play."""
     query = select(Call).where(Call.customer_id == customer_id)
     if exclude_call_id:
         query = query.where(Call.id != exclude_call_id)
     calls = list(session.scalars(query.order_by(Call.dialed_at.desc()).limit(HISTORY_LIMIT)))
     call_ids = [call.id for call in calls]
+    own = [call.id for call in calls if viewer_id is not None and call.agent_id == viewer_id]
+    recorded = set(
+        session.scalars(
+            select(CallRecording.call_id).where(
+                CallRecording.call_id.in_(own), CallRecording.status == RecordingStatus.STORED
+            )
+        )
+    )
     dispositions = _by_call(session, select(Disposition).where(Disposition.call_id.in_(call_ids)))
     rejections = _by_call(
         session,
@@ -594,6 +618,7 @@ def history(
                 "max_step": call.max_step_reached,
                 "rejection": _rejection_label(session, call, rejections.get(call.id)),
                 "notes": [note.text for note in notes_by_call.get(call.id, [])],
+                "recorded": call.id in recorded,
             }
             for call in calls
         ],

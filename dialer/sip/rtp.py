@@ -2,8 +2,9 @@
 
 One :class:`RtpEndpoint` (one UDP socket on the shared event loop) per leg.
 Received packets are never stored: they are counted, handed to an optional
-listener (answering-machine detection) and, when the leg is bridged,
-rewritten and sent out of the other leg at once.
+listener (answering-machine detection) and an optional tap (the call
+recorder, which only queues them for its own thread), and, when the leg is
+bridged, rewritten and sent out of the other leg at once.
 
 Bridging rewrites SSRC, sequence number and timestamp so the far phone sees
 one continuous stream per leg whoever is on the other side (a new customer
@@ -137,6 +138,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.dtmf_payload_type: int | None = None
         self.stats = RtpStats()
         self.listener: Callable[[RtpPacket], None] | None = None
+        self.tap: Callable[[int, bytes], None] | None = None
+        """Gets (payload type, payload) of each received packet: the recorder."""
         self.peer: RtpEndpoint | None = None
         self._out = _OutStream()
         self._playing = False
@@ -184,6 +187,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.stats.received += 1
         if self.listener is not None:
             self.listener(packet)
+        if self.tap is not None:
+            self.tap(packet.payload_type, packet.payload)
         peer = self.peer
         if peer is not None and not peer._playing:
             peer.relay(packet, self.dtmf_payload_type)
@@ -245,6 +250,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     def close(self) -> None:
         self.peer = None
         self.listener = None
+        self.tap = None
         self._closed_by_us = True
         if self.transport is not None:
             self.transport.close()

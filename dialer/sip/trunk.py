@@ -28,6 +28,7 @@ from dialer.carrier import (
     OriginateRequest,
     Outcome,
     ProgressCallback,
+    RecordingSink,
     TrunkHealth,
     TrunkStatus,
     utc_now,
@@ -35,6 +36,7 @@ from dialer.carrier import (
 from dialer.sip.amd import AmdConfig, AnsweringMachineDetector, GreetingEnd
 from dialer.sip.audio import DEFAULT_VOICEMAIL_WAV, Prompt, PromptError
 from dialer.sip.keepalive import OptionsProbe
+from dialer.sip.recorder import AGENT, CUSTOMER
 from dialer.sip.registration import Registration
 from dialer.sip.rtp import FRAME_SECONDS, RtpPacket, connect, disconnect
 from dialer.sip.transport import TraceHook
@@ -68,6 +70,7 @@ class _Leg:
     voicemail_wav: str | None = None
     verdict: AmdVerdict | None = None
     machine_reason: str | None = None
+    recording: RecordingSink | None = None
 
 
 class SipTrunk:
@@ -79,6 +82,7 @@ class SipTrunk:
         self._background: list[asyncio.Task[None]] = []
         self._prompt: Prompt | None = None
         self._voicemails: dict[str, Prompt] = {}  # by WAV path; "" is the shipped message
+        self._prompts: dict[str, Prompt] = {}  # other WAVs played to customers, by path
         self.options = OptionsProbe(
             self.ua,
             interval_s=config.keepalive_interval_s,
@@ -237,13 +241,42 @@ class SipTrunk:
     async def unbridge(self, call_id: str) -> None:
         self._unbridge_leg(call_id)
 
+    async def play_prompt(self, call_id: str, wav: str) -> None:
+        leg = self._answered(self._customers, call_id)
+        if wav not in self._prompts:
+            try:
+                self._prompts[wav] = await asyncio.to_thread(Prompt.load, Path(wav))
+            except (OSError, PromptError) as exc:
+                raise CarrierError(f"prompt {wav} not usable: {exc}") from exc
+        rtp = leg.call.rtp
+        assert rtp is not None
+        await rtp.play(self._prompts[wav].payload(rtp.codec))
+
+    def record(self, call_id: str, sink: RecordingSink) -> None:
+        customer = self._answered(self._customers, call_id)
+        agent = self._agents.get(customer.bridged_to or "")
+        if agent is None or customer.call.rtp is None or agent.call.rtp is None:
+            raise CarrierError(f"{call_id} is not bridged")
+        if customer.recording is not None:
+            raise CarrierError(f"{call_id} is being recorded already")
+        customer.recording = sink
+        customer.call.rtp.tap = lambda pt, payload: sink.feed(CUSTOMER, pt, payload)
+        agent.call.rtp.tap = lambda pt, payload: sink.feed(AGENT, pt, payload)
+
     def _unbridge_leg(self, call_id: str) -> None:
         customer = self._customers.get(call_id)
         if customer is None or customer.bridged_to is None:
             return
+        if customer.recording is not None:
+            customer.recording.finish()
+            customer.recording = None
+            if customer.call.rtp is not None:
+                customer.call.rtp.tap = None
         agent = self._agents.get(customer.bridged_to)
         if agent is not None:
             agent.bridged_to = None
+            if agent.call.rtp is not None:
+                agent.call.rtp.tap = None
             if customer.call.rtp is not None and agent.call.rtp is not None:
                 disconnect(customer.call.rtp, agent.call.rtp)
         customer.bridged_to = None

@@ -1,5 +1,6 @@
 """What the simulated customers say into an agent's browser phone: one short
-recorded line per moment of a call, in Persian or English. The WAVs beside
+recorded line per moment of a call, in Persian or English; and the notice a
+customer hears before a recorded call reaches an agent (``*-consent.wav``). The WAVs beside
 this module are made by ``make_voices.sh`` (espeak-ng and sox, `make voices`)
 and committed, so nothing is needed at run time."""
 
@@ -28,6 +29,11 @@ def language_of(locale: str | None, default: str) -> str:
         if code in LANGUAGES:
             return code
     return "en"
+
+
+def consent_wav(language: str | None) -> str:
+    """The shipped recording notice ("this call is recorded ...") in ``fa`` or ``en``."""
+    return str(VOICES / f"{language_of(language, 'en')}-consent.wav")
 
 
 @functools.cache

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The simulated customers' voices (`make voices`): espeak-ng speaks, sox makes
+# The simulated customers' voices and the recording notice (`make voices`): espeak-ng speaks, sox makes
 # 8 kHz mono 16-bit WAVs. Run once; the WAVs are committed, so nothing here is
 # needed at run time.
 set -eu
@@ -27,6 +27,8 @@ say en hello2 "Yes, who is calling?"
 sox "$tmp/en-hello1.wav" "$tmp/pause-0.8.wav" "$tmp/en-hello2.wav" en-hello.wav
 say en machine "Hi, you have reached Sara. I can't take your call right now. Please leave a message after the tone."
 sox "$tmp/en-machine.wav" "$tmp/pause-0.4.wav" "$tmp/beep.wav" en-machine.wav
+say en consent "This call is recorded for quality and training. If you would rather it were not, just tell us."
+cp "$tmp/en-consent.wav" en-consent.wav
 say en goodbye "All right, thank you. Goodbye."
 cp "$tmp/en-goodbye.wav" en-goodbye.wav
 
@@ -35,5 +37,7 @@ say fa hello2 "بله، بفرمایید. شما؟"
 sox "$tmp/fa-hello1.wav" "$tmp/pause-0.8.wav" "$tmp/fa-hello2.wav" fa-hello.wav
 say fa machine "سلام، با پیغامگیر سارا تماس گرفته‌اید. لطفاً بعد از صدای بوق پیغام بگذارید."
 sox "$tmp/fa-machine.wav" "$tmp/pause-0.4.wav" "$tmp/beep.wav" fa-machine.wav
+say fa consent "این تماس برای کنترل کیفیت ضبط می‌شود. اگر موافق نیستید، به همکار ما بگویید."
+cp "$tmp/fa-consent.wav" fa-consent.wav
 say fa goodbye "باشه، ممنون. خداحافظ."
 cp "$tmp/fa-goodbye.wav" fa-goodbye.wav

@@ -331,6 +331,12 @@
         item.appendChild(el("div", "h-reject", fmt(L.text.rejected_at, { n: digits(call.rejection.step), reason: reason })));
       }
       call.notes.forEach(function (n) { item.appendChild(el("div", "h-note", n)); });
+      if (call.recorded) {
+        var listen = el("a", "h-listen", L.text.listen);
+        listen.href = "/recordings/" + encodeURIComponent(call.id);
+        listen.target = "_blank";
+        item.appendChild(listen);
+      }
       box.appendChild(item);
     });
     h.notes.forEach(function (n) {
@@ -569,6 +575,15 @@
   $("btn-hangup").addEventListener("click", function () {
     if (state.call) send("hangup", { call_id: state.call.call.id });
   });
+  $("btn-record").addEventListener("click", function () {
+    if (!state.call) return;
+    send("record_call", { call_id: state.call.call.id }).then(function (r) {
+      if (!r.ok) return;
+      state.call.call.recording_asked = true;
+      show($("btn-record"), false);
+      toast(L.text.recording_started);
+    });
+  });
   socket.on("call_ended", function (data) {
     window.ccAgent.events.push(["call_ended", data]);
     if (!state.call || state.call.call.id !== data.call_id) {
@@ -587,6 +602,7 @@
     var call = state.call.call;
     var ended = call.state === "ended";
     show($("btn-hangup"), !ended);
+    show($("btn-record"), !ended && call.recording === "on_demand" && !call.recording_asked);
     $("btn-dispose").disabled = !ended || !selectedDisposition();
     ws.classList.toggle("wrapping", ended);
     state.wrapDeadline = ended && call.ended_at ? Date.parse(call.ended_at) + call.wrap_up_limit_seconds * 1000 : null;

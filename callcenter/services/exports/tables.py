@@ -47,6 +47,12 @@ AMD_ACTIONS = {
     "message_played": _l("Message left"),
     "passed_to_agent": _l("Passed to an agent"),
 }
+RECORDING_STATUSES = {
+    "recording": _l("Being recorded"),
+    "stored": _l("Stored"),
+    "failed": _l("Failed"),
+    "deleted": _l("Deleted"),
+}
 ROLES = {"opener": _l("Opener"), "closer": _l("Closer"), "both": _l("Opener and closer")}
 
 
@@ -119,6 +125,9 @@ def call_sheets(session: Session, filters: ReportFilters, locale: str) -> list[S
         _("Rejected at step"),
         _("Rejection reason"),
         _("Disposition"),
+        _("Recording"),
+        _("Recording length (s)"),
+        _("Recording SHA-256"),
     ]
     return [Sheet(_("Call records"), headers, _call_rows(session, filters, locale))]
 
@@ -132,12 +141,14 @@ def _call_rows(session: Session, filters: ReportFilters, locale: str) -> Iterato
     disposition_labels = disposition_codes.labels(session)
     amd_results = {key: _(label) for key, label in AMD_RESULTS.items()}
     amd_actions = {key: _(label) for key, label in AMD_ACTIONS.items()}
+    recordings = {key: _(label) for key, label in RECORDING_STATUSES.items()}
     yes, no = _("yes"), _("no")
     campaigns, users, lists = names.campaigns, names.users, names.lead_lists
     for (
         call_id, campaign_id, list_id, agent_id, phone, attempt, outcome, sip_status, live,
         contact, amd_result, amd_ms, amd_action, dialed_at, answered_at, connected_at, ended_at,
         wrapped_at, max_step, reject_step, reject_code, reject_text, disposition,
+        recording, recording_ms, recording_sha256,
     ) in iter_call_rows(session, filters):  # fmt: skip
         local = dialed_at.astimezone(zone)
         day = local.date()
@@ -172,6 +183,9 @@ def _call_rows(session: Session, filters: ReportFilters, locale: str) -> Iterato
             disposition_label(disposition_labels, campaign_id, disposition, locale)
             if disposition
             else "",
+            recordings.get(recording, recording or ""),
+            round(recording_ms / 1000, 1) if recording_ms is not None else None,
+            recording_sha256 or "",
         ]
 
 
@@ -324,6 +338,9 @@ def agent_sheets(session: Session, filters: ReportFilters, locale: str) -> list[
         _("Sales amount (rials)"),
         _("Close rate (%)"),
         _("Opener or closer"),
+        _("QA scored calls"),
+        _("QA score (%)"),
+        _("QA auto-fails"),
     ]
     rows = []
     for row in [*report.rows, report.total]:
@@ -353,6 +370,9 @@ def agent_sheets(session: Session, filters: ReportFilters, locale: str) -> list[
                 int(row.sales_amount),
                 percent(row.close_rate),
                 _(ROLES[row.role]) if row.role and row.agent_id else "",
+                row.qa_scored,
+                percent(row.qa_score),
+                row.qa_auto_fails,
             ]
         )
     return [Sheet(_("Agent performance"), headers, rows)]

@@ -35,6 +35,7 @@ from callcenter.models import (
     AppointmentStatus,
     Call,
     PauseReason,
+    QaScore,
     User,
 )
 from callcenter.services.reports.filters import (
@@ -68,6 +69,15 @@ class AgentRow:
     held_appointments: int = 0
     sold_appointments: int = 0
     sales_amount: Decimal = Decimal(0)  # rials, of the meetings they sold
+    qa_scored: int = 0  # QA scores given to this agent's calls
+    qa_points: int = 0
+    qa_max_points: int = 0
+    qa_auto_fails: int = 0
+
+    @property
+    def qa_score(self) -> float | None:
+        """Points over possible points of the scored calls (an auto-fail scores 0)."""
+        return ratio(self.qa_points, self.qa_max_points)
 
     @property
     def pause_total(self) -> float:
@@ -120,6 +130,7 @@ class AgentsReport:
                 "call_wrap_up_seconds", "talk_seconds", "wait_seconds", "reserved_seconds",
                 "wrap_up_seconds", "paid_pause_seconds", "owned_appointments",
                 "held_appointments", "sold_appointments", "sales_amount",
+                "qa_scored", "qa_points", "qa_max_points", "qa_auto_fails",
             ):  # fmt: skip
                 setattr(total, name, getattr(total, name) + getattr(row, name))
             for reason, seconds in row.pause_seconds.items():
@@ -138,6 +149,7 @@ def agents_report(session: Session, filters: ReportFilters) -> AgentsReport:
 
     _add_calls(session, filters, row)
     _add_closing(session, filters, row)
+    _add_qa(session, filters, row)
     reasons = _add_state_time(session, filters, row, restrict_to=set(rows))
     teams: dict[int, int | None] = dict(
         session.execute(select(User.id, User.team_id)).tuples().all()
@@ -203,6 +215,26 @@ def _add_closing(session: Session, filters: ReportFilters, row: Any) -> None:
         target.owned_appointments = int(owned)
         target.held_appointments = int(held_count)
         target.sold_appointments = int(sold)
+
+
+def _add_qa(session: Session, filters: ReportFilters, row: Any) -> None:
+    """QA scores of the report's calls, for the agent who took each call."""
+    query = (
+        select(
+            QaScore.agent_id,
+            func.count(),
+            func.sum(QaScore.points),
+            func.sum(QaScore.max_points),
+            count_if(QaScore.auto_failed.is_(True)),
+        )
+        .join(Call, Call.id == QaScore.call_id)
+        .where(*call_conditions(filters))
+        .group_by(QaScore.agent_id)
+    )
+    for agent_id, scored, points, max_points, fails in session.execute(query):
+        target = row(agent_id)
+        target.qa_scored, target.qa_auto_fails = int(scored), int(fails)
+        target.qa_points, target.qa_max_points = int(points or 0), int(max_points or 0)
 
 
 def _conditions_without_agent(filters: ReportFilters) -> list[Any]:

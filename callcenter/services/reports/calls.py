@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.metrics import CONTACT, LIVE_ANSWER, rejection_of_call
-from callcenter.models import Call, Disposition, Lead
+from callcenter.models import Call, CallRecording, Disposition, Lead
 from callcenter.services.reports.filters import ReportFilters, call_conditions
 
 BATCH = 5000
@@ -21,7 +21,8 @@ def iter_call_rows(session: Session, filters: ReportFilters) -> Iterator[Any]:
     outcome, sip_status, live_answer, contact, amd_result, amd_decision_ms,
     amd_action, dialed_at, answered_at, connected_at, ended_at,
     wrap_up_ended_at, max_step_reached, reject_step, reject_reason,
-    reject_text, disposition; ordered by dialed_at."""
+    reject_text, disposition, recording_status, recording_ms, recording_sha256;
+    ordered by dialed_at."""
     rejection = rejection_of_call()
     query = (
         select(
@@ -48,10 +49,14 @@ def iter_call_rows(session: Session, filters: ReportFilters) -> Iterator[Any]:
             rejection.c.reason_code,
             rejection.c.reason_text,
             Disposition.code,
+            CallRecording.status,
+            CallRecording.duration_ms,
+            CallRecording.sha256,
         )
         .join(Lead, Lead.id == Call.lead_id)
         .outerjoin(rejection, rejection.c.call_id == Call.id)
         .outerjoin(Disposition, Disposition.call_id == Call.id)
+        .outerjoin(CallRecording, CallRecording.call_id == Call.id)
         .where(*call_conditions(filters))
         .order_by(Call.dialed_at, Call.id)
         .execution_options(yield_per=BATCH)

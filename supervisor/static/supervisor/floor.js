@@ -408,9 +408,21 @@
 
   // --- drill-down and messages --------------------------------------------------------------
 
+  let pathCall = null;
+  $("path-record").addEventListener("click", () => {
+    if (!pathCall) return;
+    socket.emit("floor_record_call", { call_id: pathCall }, (reply) => {
+      $("path-record").hidden = true;
+      $("path-record-said").textContent = reply && reply.ok ? L.recording_asked : (reply && reply.message) || "";
+    });
+  });
+
   function showPath(call) {
     socket.emit("floor_call_path", { call_id: call.call_id }, (reply) => {
       if (!reply || !reply.ok) return;
+      pathCall = call.call_id;
+      $("path-record").hidden = call.state !== "connected";
+      $("path-record-said").textContent = "";
       $("path-panel").hidden = false;
       $("path-customer").textContent = call.customer || "";
       $("path-steps").replaceChildren(...reply.steps.map((s) => {

@@ -212,6 +212,8 @@ class FakeCarrier:
         self.gone_legs: set[str] = set()
         """Legs the far end dropped that the worker has not heard about yet."""
         self.healthy = TrunkHealth(True)
+        self.prompts: list[tuple[str, str]] = []
+        self.recorded: list[tuple[str, Any]] = []
 
     async def start(self) -> None:
         pass
@@ -238,6 +240,9 @@ class FakeCarrier:
         self.progress(call_id, "answered")
 
     def end(self, call_id: str, outcome: str) -> None:
+        for recorded_id, sink in self.recorded:
+            if recorded_id == call_id:
+                sink.finish()
         callback = self.callbacks.pop(call_id, None)
         if callback is not None:
             callback(CallProgress(call_id, "ended", T0, outcome=outcome))
@@ -278,6 +283,16 @@ class FakeCarrier:
 
     async def unbridge(self, call_id: str) -> None:
         pass
+
+    async def play_prompt(self, call_id: str, wav: str) -> None:
+        if call_id not in self.callbacks:
+            raise CarrierError("gone")
+        self.prompts.append((call_id, wav))
+
+    def record(self, call_id: str, sink: Any) -> None:
+        if call_id not in self.callbacks:
+            raise CarrierError(f"{call_id} is not bridged")
+        self.recorded.append((call_id, sink))
 
 
 class RecordingBus:

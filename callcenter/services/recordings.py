@@ -1,0 +1,295 @@
+"""Call recordings: the rows the dialer's events make, who may hear which,
+the audited plays and downloads, on-demand starts, legal hold and retention."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.bus import EventBus
+from callcenter.errors import N_, Conflict, Forbidden, NotFound
+from callcenter.events import Event, RecordingFinished, RecordingRequested, RecordingStarted
+from callcenter.models import (
+    Call,
+    CallRecording,
+    Campaign,
+    ProcessedEvent,
+    RecordingMode,
+    RecordingStatus,
+    StepAction,
+    StepOutcome,
+    User,
+)
+from callcenter.recording_store import RecordingStore, StoreError
+from callcenter.services import audit
+from callcenter.services.bus_outbox import publish_after_commit
+from callcenter.states import CallState, Role
+
+log = logging.getLogger(__name__)
+
+HANDLER = "recordings"
+
+
+# --- the dialer's events -------------------------------------------------------------------
+
+
+def apply_event(session: Session, event: Event) -> bool:
+    """Apply recording.started / recording.finished once; False when applied before."""
+    if session.get(ProcessedEvent, (event.event_id, HANDLER)) is not None:
+        return False
+    call_id = getattr(event, "call_id", "")
+    if session.get(Call, call_id) is None:
+        raise NotFound("no call %(call_id)s", details={"call_id": call_id}, call_id=call_id)
+    session.add(ProcessedEvent(event_id=event.event_id, handler=HANDLER))
+    if isinstance(event, RecordingStarted):
+        _on_started(session, event)
+    elif isinstance(event, RecordingFinished):
+        _on_finished(session, event)
+    session.flush()
+    return True
+
+
+def _row_for(session: Session, call_id: str) -> CallRecording | None:
+    return session.scalar(select(CallRecording).where(CallRecording.call_id == call_id))
+
+
+def _on_started(session: Session, event: RecordingStarted) -> None:
+    row = _row_for(session, event.call_id)
+    if row is None:
+        row = CallRecording(call_id=event.call_id, campaign_id=event.campaign_id)
+        session.add(row)
+    row.trigger = event.trigger
+    row.consent_played = event.consent_played
+    row.started_at = event.occurred_at
+    row.legal_hold = row.legal_hold or False
+
+
+def _on_finished(session: Session, event: RecordingFinished) -> None:
+    row = _row_for(session, event.call_id)
+    if row is None:  # started was lost or comes later: the finished one says enough
+        call = session.get(Call, event.call_id)
+        assert call is not None
+        row = CallRecording(
+            call_id=event.call_id,
+            campaign_id=call.campaign_id,
+            started_at=event.occurred_at - timedelta(milliseconds=event.duration_ms),
+            legal_hold=False,
+        )
+        session.add(row)
+    row.status = RecordingStatus.STORED if event.stored else RecordingStatus.FAILED
+    row.ended_at = event.occurred_at
+    row.duration_ms = event.duration_ms
+    row.size_bytes = event.size_bytes
+    row.sha256 = event.sha256
+    row.storage_key = event.storage_key
+    row.media_type = event.media_type
+    row.failure_reason = event.failure_reason
+    if not event.stored:
+        log.warning(
+            "recording of call %s failed: %s",
+            event.call_id,
+            event.failure_reason,
+            extra={"call_id": event.call_id},
+        )
+
+
+# --- who may hear what ---------------------------------------------------------------------
+
+
+def _supervised_team_ids(user: User) -> set[int]:
+    return {team.id for team in user.supervised}
+
+
+def may_hear(session: Session, user: User, call: Call) -> bool:
+    """An agent their own calls; a supervisor their teams' agents' calls; managers all."""
+    if user.role in (Role.MANAGER, Role.ADMIN):
+        return True
+    if call.agent_id is None:
+        return False
+    if user.role is Role.AGENT:
+        return call.agent_id == user.id
+    if user.role is Role.SUPERVISOR:
+        agent = session.get(User, call.agent_id)
+        return agent is not None and agent.team_id in _supervised_team_ids(user)
+    return False
+
+
+def recording_for(session: Session, user: User, call_id: str) -> CallRecording:
+    """The call's recording, if this user may hear it (403 otherwise, 404 when none)."""
+    call = session.get(Call, call_id)
+    if call is None:
+        raise NotFound(N_("No such call."), details={"call_id": call_id})
+    if not may_hear(session, user, call):
+        raise Forbidden(
+            N_("This call's recording is not yours to hear."), details={"call_id": call_id}
+        )
+    row = _row_for(session, call_id)
+    if row is None:
+        raise NotFound(N_("This call was not recorded."), details={"call_id": call_id})
+    return row
+
+
+@dataclass(frozen=True)
+class StepMark:
+    step_number: int
+    offset_ms: int
+    rejected: bool
+
+
+def step_marks(session: Session, recording: CallRecording) -> list[StepMark]:
+    """The script steps the agent moved through, as offsets into the recording."""
+    rows = session.scalars(
+        select(StepOutcome)
+        .where(StepOutcome.call_id == recording.call_id)
+        .order_by(StepOutcome.seq)
+    )
+    marks = []
+    for row in rows:
+        offset = round((row.at - recording.started_at).total_seconds() * 1000)
+        if recording.duration_ms is not None and offset > recording.duration_ms:
+            continue
+        marks.append(StepMark(row.step_number, max(0, offset), row.action is StepAction.REJECT))
+    return marks
+
+
+def playable(recording: CallRecording) -> CallRecording:
+    if recording.status is not RecordingStatus.STORED or recording.storage_key is None:
+        raise NotFound(
+            N_("This recording cannot be played: %(status)s."),
+            details={"status": recording.status.value, "reason": recording.failure_reason},
+            status=recording.status.value,
+        )
+    return recording
+
+
+def audit_access(
+    session: Session, user: User, recording: CallRecording, action: str, ip_address: str | None
+) -> None:
+    """Every play and download is written down (action: play | download)."""
+    audit.record(
+        session,
+        f"recording.{action}",
+        actor=user,
+        target_type="call",
+        target_id=recording.call_id,
+        details={"recording_id": recording.id},
+        ip_address=ip_address,
+    )
+
+
+def visible_recordings(session: Session, user: User, *, limit: int = 200) -> list[CallRecording]:
+    query = (
+        select(CallRecording)
+        .join(Call, Call.id == CallRecording.call_id)
+        .order_by(CallRecording.started_at.desc())
+        .limit(limit)
+    )
+    if user.role is Role.AGENT:
+        query = query.where(Call.agent_id == user.id)
+    elif user.role is Role.SUPERVISOR:
+        teams = _supervised_team_ids(user)
+        if not teams:
+            return []
+        query = query.join(User, User.id == Call.agent_id).where(User.team_id.in_(teams))
+    elif user.role not in (Role.MANAGER, Role.ADMIN):
+        return []
+    return list(session.scalars(query))
+
+
+# --- starting one on demand ------------------------------------------------------------------
+
+
+def request_recording(session: Session, bus: EventBus | None, user: User, call_id: str) -> None:
+    """An agent (their own call) or a supervisor (their teams') asks to record
+    a connected call of a campaign that records on demand."""
+    call = session.get(Call, call_id)
+    if call is None:
+        raise NotFound(N_("No such call."), details={"call_id": call_id})
+    if user.role is Role.AGENT and call.agent_id != user.id:
+        raise Forbidden(N_("Only your own call can be recorded from here."))
+    if user.role is not Role.AGENT and not may_hear(session, user, call):
+        raise Forbidden(N_("This call is not on your floor."), details={"call_id": call_id})
+    campaign = session.get(Campaign, call.campaign_id)
+    assert campaign is not None
+    if campaign.recording_mode is RecordingMode.OFF:
+        raise Conflict(N_("This campaign does not record calls."))
+    if call.state is not CallState.CONNECTED:
+        raise Conflict(N_("Only a call in progress can be recorded."))
+    if _row_for(session, call_id) is not None:
+        raise Conflict(N_("This call is being recorded already."))
+    trigger = "agent" if user.role is Role.AGENT else "supervisor"
+    audit.record(session, "recording.requested", actor=user, target_type="call", target_id=call_id)
+    publish_after_commit(
+        session, bus, RecordingRequested(call_id=call_id, requested_by=user.id, trigger=trigger)
+    )
+
+
+# --- legal hold and retention ------------------------------------------------------------------
+
+
+def set_legal_hold(
+    session: Session, user: User, call_id: str, hold: bool, ip_address: str | None = None
+) -> CallRecording:
+    recording = recording_for(session, user, call_id)
+    recording.legal_hold = hold
+    audit.record(
+        session,
+        "recording.legal_hold" if hold else "recording.legal_hold_lifted",
+        actor=user,
+        target_type="call",
+        target_id=call_id,
+        ip_address=ip_address,
+    )
+    session.flush()
+    return recording
+
+
+@dataclass(frozen=True)
+class ExpiryReport:
+    deleted: int
+    held: int
+    failed: list[str]
+
+
+def expire(session: Session, store: RecordingStore, *, now: datetime) -> ExpiryReport:
+    """Delete the recordings past their campaign's retention, except those on
+    legal hold; each deletion is audited, and the row stays (status deleted)."""
+    due = session.execute(
+        select(CallRecording, Campaign.recording_retention_days)
+        .join(Campaign, Campaign.id == CallRecording.campaign_id)
+        .where(
+            Campaign.recording_retention_days.is_not(None),
+            CallRecording.status.in_([RecordingStatus.STORED, RecordingStatus.FAILED]),
+        )
+    ).all()
+    deleted, held, failed = 0, 0, []
+    for recording, days in due:
+        if recording.started_at > now - timedelta(days=days):
+            continue
+        if recording.legal_hold:
+            held += 1
+            continue
+        if recording.storage_key is not None:
+            try:
+                store.delete(recording.storage_key)
+            except StoreError as exc:
+                failed.append(f"{recording.call_id}: {exc}")
+                continue
+        recording.status = RecordingStatus.DELETED
+        recording.deleted_at = now
+        audit.record(
+            session,
+            "recording.deleted",
+            actor=None,
+            target_type="call",
+            target_id=recording.call_id,
+            details={"retention_days": days, "storage_key": recording.storage_key},
+        )
+        recording.storage_key = None
+        deleted += 1
+    session.flush()
+    return ExpiryReport(deleted, held, failed)

@@ -1,0 +1,147 @@
+"""The worker and call recording: the notice before the agent, a recording
+from the bridge for campaigns that record every call, on demand for the
+others, and a recording that cannot start fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import soundfile
+
+from callcenter.events import (
+    CallConnected,
+    RecordingFinished,
+    RecordingRequested,
+    RecordingStarted,
+)
+from callcenter.recording_store import FolderStore
+from dialer.carrier import CarrierError
+from dialer.ports import AgentPhase, Mode
+from dialer.recordings import CallRecorder
+from dialer.sip.recorder import AGENT, CUSTOMER, RecordingWriter
+from dialer.voices import consent_wav
+from tests.unit.dialer.test_dialer_worker_decisions import Harness, settle
+
+READY = AgentPhase.READY
+
+
+def _recording(tmp_path: Path, mode: str, consent: bool = True) -> Harness:
+    h = Harness(Mode.PROGRESSIVE, [READY])
+    h.plan = replace(h.plan, recording=mode, recording_consent=consent, locale="fa")
+    h.services.plans = [h.plan]
+    writer = RecordingWriter(tmp_path / "spool", min_free_bytes=0)
+    h.worker.recorder = CallRecorder(writer, FolderStore(tmp_path / "store"))
+    return h
+
+
+async def _until(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+def test_every_call_recorded_after_the_notice(tmp_path: Path) -> None:
+    h = _recording(tmp_path, "all")
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        call_id = h.carrier.originated[0].call_id
+        h.carrier.answer(call_id)
+        await settle()
+        assert h.carrier.prompts == [(call_id, consent_wav("fa"))]
+        [(recorded_id, sink)] = h.carrier.recorded
+        assert recorded_id == call_id
+        for _ in range(5):
+            sink.feed(CUSTOMER, 0, b"\x7f" * 160)
+            sink.feed(AGENT, 0, b"\x7f" * 160)
+        await asyncio.sleep(0.3)
+        h.carrier.end(call_id, "answered")
+        await _until(lambda: h.bus.of(RecordingFinished))
+        await h.worker.shutdown()
+
+    h.run(scenario)
+    (connected,) = h.bus.of(CallConnected)
+    (started,) = h.bus.of(RecordingStarted)
+    assert (started.call_id, started.trigger, started.consent_played) == (
+        connected.call_id,
+        "campaign",
+        True,
+    )
+    (finished,) = h.bus.of(RecordingFinished)
+    assert finished.stored, finished.failure_reason
+    assert finished.storage_key is not None and finished.storage_key.startswith("1/")
+    audio, rate = soundfile.read(tmp_path / "store" / finished.storage_key)
+    assert audio.shape[1] == 2 and abs(len(audio) / rate - finished.duration_ms / 1000) < 0.01
+    assert 250 <= finished.duration_ms <= 1000
+
+
+def test_on_demand_waits_for_the_agent_or_a_supervisor(tmp_path: Path) -> None:
+    h = _recording(tmp_path, "on_demand", consent=False)
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        call_id = h.carrier.originated[0].call_id
+        h.carrier.answer(call_id)
+        await settle()
+        assert h.carrier.prompts == [] and h.carrier.recorded == []
+        await h.worker.on_agent_request(
+            RecordingRequested(call_id=call_id, requested_by=7, trigger="supervisor")
+        )
+        await h.worker.on_agent_request(
+            RecordingRequested(call_id=call_id, requested_by=8, trigger="agent")
+        )
+        h.carrier.end(call_id, "answered")
+        await _until(lambda: h.bus.of(RecordingFinished))
+        await h.worker.shutdown()
+
+    h.run(scenario)
+    (started,) = h.bus.of(RecordingStarted)  # the second ask found it recording
+    assert (started.trigger, started.consent_played) == ("supervisor", False)
+
+
+def test_no_recording_no_notice_when_the_campaign_records_nothing(tmp_path: Path) -> None:
+    h = _recording(tmp_path, "off")
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        call_id = h.carrier.originated[0].call_id
+        h.carrier.answer(call_id)
+        await settle()
+        await h.worker.on_agent_request(
+            RecordingRequested(call_id=call_id, requested_by=8, trigger="agent")
+        )
+        h.carrier.end(call_id, "answered")
+        await settle()
+
+    h.run(scenario)
+    assert h.carrier.prompts == [] and h.carrier.recorded == []
+    assert h.bus.of(RecordingStarted) == [] and len(h.bus.of(CallConnected)) == 1
+
+
+def test_a_recording_the_carrier_cannot_tap_fails_and_the_call_goes_on(tmp_path: Path) -> None:
+    h = _recording(tmp_path, "all", consent=False)
+
+    def no_media(call_id: str, sink: object) -> None:
+        raise CarrierError("the simulated carrier carries no call audio to record")
+
+    h.carrier.record = no_media  # type: ignore[method-assign]
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        call_id = h.carrier.originated[0].call_id
+        h.carrier.answer(call_id)
+        await _until(lambda: h.bus.of(RecordingFinished))
+        assert call_id in h.carrier.up  # not hung up
+        h.carrier.end(call_id, "answered")
+        await h.worker.shutdown()
+
+    h.run(scenario)
+    (finished,) = h.bus.of(RecordingFinished)
+    assert not finished.stored
+    assert finished.failure_reason == (
+        "no call audio: the simulated carrier carries no call audio to record"
+    )
