@@ -137,7 +137,7 @@
     (h.calls || []).slice(0, 10).forEach(function (call) {
       var item = el("div", "h-item");
       item.appendChild(el("span", "muted", call.when + W.text.separator + call.campaign + W.text.separator));
-      item.appendChild(el("span", null, L.dispositions[call.disposition] || L.outcomes[call.outcome] || call.outcome));
+      item.appendChild(el("span", null, call.disposition_label || L.dispositions[call.disposition] || L.outcomes[call.outcome] || call.outcome));
       box.appendChild(item);
     });
     if (!h.calls || !h.calls.length) box.appendChild(el("p", "muted", L.text.no_history));
