@@ -31,7 +31,7 @@ def _filters(session: Any) -> Any:
     try:
         filters = service.parse_filters(request.args, visible_campaign_ids=visible)
     except service.InvalidFilter as exc:
-        flash(_("The filter was not understood: %(error)s", error=exc.message), "error")
+        flash(_("The filter was not understood: %(error)s", error=exc.shown()), "error")
         filters = service.parse_filters({}, visible_campaign_ids=visible)
     if filters.date_from is None and filters.date_to is None:
         today = datetime.now(ZoneInfo(filters.tz)).date()

@@ -60,7 +60,7 @@ def create_user() -> ResponseReturnValue:
             )
         except DomainError as exc:
             field = getattr(form, str(exc.details.get("field", "")), None)
-            (field.errors if field is not None else form.form_errors).append(exc.message)
+            (field.errors if field is not None else form.form_errors).append(exc.shown())
         else:
             return render_template("admin/password_shown.html", user=user, password=password)
     status = 422 if form.is_submitted() else 200
@@ -85,7 +85,7 @@ def edit_user(user_id: int) -> ResponseReturnValue:
             if user.is_active != form.is_active.data:
                 accounts.set_active(session, user, bool(form.is_active.data), actor=current_user)
         except DomainError as exc:
-            form.form_errors.append(exc.message)
+            form.form_errors.append(exc.shown())
             return render_template("admin/user_edit.html", form=form, user=user), 422
         flash(_("Saved."), "success")
         return redirect(url_for("admin.users"))

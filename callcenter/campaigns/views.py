@@ -32,7 +32,7 @@ from callcenter.campaigns.forms import (
     LeadUploadForm,
 )
 from callcenter.db import utcnow
-from callcenter.errors import DomainError, NotFound
+from callcenter.errors import N_, DomainError, NotFound
 from callcenter.leadfiles import InvalidPhone, normalize_phone
 from callcenter.models import Campaign, CampaignStatus, ScriptVersion, Team
 from callcenter.services import (
@@ -98,7 +98,7 @@ def _save_errors(form: CampaignForm, exc: DomainError) -> None:
             (field.errors if field is not None else form.form_errors).append(message)
         return
     field = getattr(form, str(exc.details.get("field", "")), None)
-    (field.errors if field is not None else form.form_errors).append(exc.message)
+    (field.errors if field is not None else form.form_errors).append(exc.shown())
 
 
 def _values(form: CampaignForm) -> dict[str, Any] | None:
@@ -194,7 +194,7 @@ def upload(campaign_id: int) -> ResponseReturnValue:
                 mapping=_mapping(form.mapping.data or ""),
             )
         except DomainError as exc:
-            form.file.errors.append(exc.message)
+            form.file.errors.append(exc.shown())
         else:
             request_scope.commit()  # before the worker looks for it
             current_app.extensions["cc_import_worker"].wake()
@@ -234,7 +234,7 @@ def import_progress(campaign_id: int, lead_list_id: int) -> ResponseReturnValue:
     session = request_scope.session()
     found = lead_import.get_lead_list(session, lead_list_id)
     if found.campaign_id != campaign_id:
-        raise NotFound("no such lead list", details={"lead_list_id": lead_list_id})
+        raise NotFound(N_("no such lead list"), details={"lead_list_id": lead_list_id})
     return jsonify(lead_import_jobs.progress(session, found.id).as_json())
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.bus import EventBus
 from callcenter.db import utcnow
-from callcenter.errors import Conflict, InvalidInput
+from callcenter.errors import N_, Conflict, InvalidInput
 from callcenter.models import (
     Appointment,
     AppointmentStatus,
@@ -51,7 +51,7 @@ def rules_for(campaign: Campaign) -> SlotRules:
 def calendar_owner_id(call: Call) -> int:
     """Whose calendar the meeting goes in: the agent who books it."""
     if call.agent_id is None:
-        raise InvalidInput("this call has no agent")
+        raise InvalidInput(N_("this call has no agent"))
     return call.agent_id
 
 
@@ -99,9 +99,9 @@ def parse_start(value: object) -> datetime:
     try:
         start = datetime.fromisoformat(str(value))
     except ValueError:
-        raise InvalidInput("choose a time", details={"field": "starts_at"}) from None
+        raise InvalidInput(N_("choose a time"), details={"field": "starts_at"}) from None
     if start.tzinfo is None:
-        raise InvalidInput("the time has no zone", details={"field": "starts_at"})
+        raise InvalidInput(N_("the time has no zone"), details={"field": "starts_at"})
     return start.astimezone(UTC)
 
 
@@ -109,7 +109,7 @@ def parse_kind(value: object) -> MeetingKind:
     try:
         return MeetingKind(str(value))
     except ValueError:
-        raise InvalidInput("choose in person or online", details={"field": "kind"}) from None
+        raise InvalidInput(N_("choose in person or online"), details={"field": "kind"}) from None
 
 
 def book(
@@ -133,10 +133,12 @@ def book(
     rules = rules_for(campaign)
     address, link = address.strip()[:MAX_TEXT], link.strip()[:MAX_TEXT]
     if kind is MeetingKind.ONLINE and link and not link.startswith(("https://", "http://")):
-        raise InvalidInput("the meeting link must start with https://", details={"field": "link"})
+        raise InvalidInput(
+            N_("the meeting link must start with https://"), details={"field": "link"}
+        )
     if starts_at not in {slot.start for slot in free_slots(now, (), rules, limit=2000)}:
         raise InvalidInput(
-            "that time is not a bookable slot", details={"starts_at": starts_at.isoformat()}
+            N_("that time is not a bookable slot"), details={"starts_at": starts_at.isoformat()}
         )
     owner_id = calendar_owner_id(call)
     ends_at = starts_at + rules.duration
@@ -146,7 +148,7 @@ def book(
     if any(
         start < ends_at and end > starts_at for start, end in busy_intervals(session, owner_id, now)
     ):
-        raise SlotTaken("that time was just booked; choose another", details=_when(starts_at))
+        raise SlotTaken(N_("that time was just booked; choose another"), details=_when(starts_at))
     agent = session.get(User, call.agent_id)
     appointment = Appointment(
         customer_id=call.customer_id,
@@ -183,7 +185,7 @@ def _insert_holding_slots(
             session.flush()
     except IntegrityError:
         raise SlotTaken(
-            "that time was just booked by someone else; choose another",
+            N_("that time was just booked by someone else; choose another"),
             details=_when(appointment.starts_at),
         ) from None
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter.calling_windows import CallingWindows, CallingWindowsError
-from callcenter.errors import Conflict, InvalidInput, NotFound
+from callcenter.errors import N_, Conflict, InvalidInput, NotFound
 from callcenter.models import (
     AgentStatus,
     AmdMode,
@@ -96,7 +96,7 @@ def effective_retry_delays(campaign: Campaign) -> dict[str, int]:
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
-        raise NotFound("no such campaign", details={"campaign_id": campaign_id})
+        raise NotFound(N_("no such campaign"), details={"campaign_id": campaign_id})
     return campaign
 
 
@@ -109,7 +109,7 @@ def find_campaign(session: Session, key: str | int) -> Campaign:
             return campaign
     campaign = session.scalar(select(Campaign).where(Campaign.name == text))
     if campaign is None:
-        raise NotFound(f"no campaign {text!r}", details={"campaign": text})
+        raise NotFound(N_("no campaign '%(name)s'"), details={"campaign": text}, name=text)
     return campaign
 
 
@@ -136,7 +136,7 @@ def create_campaign(
     """Create a campaign from the EDITABLE fields given (the rest default).
     Raises InvalidInput listing every bad field, Conflict on a taken name."""
     if "name" not in values:
-        raise InvalidInput("name: required", details={"errors": {"name": "required"}})
+        raise InvalidInput(N_("name: required"), details={"errors": {"name": "required"}})
     campaign = Campaign(
         status=CampaignStatus.ACTIVE if active else CampaignStatus.PAUSED,
         retry_delays_minutes=dict(DEFAULT_RETRY_DELAYS_MINUTES),
@@ -210,7 +210,7 @@ def set_status(
     if campaign.status is status:
         return
     if campaign.status is CampaignStatus.ARCHIVED:
-        raise Conflict("an archived campaign cannot be reopened")
+        raise Conflict(N_("an archived campaign cannot be reopened"))
     old = campaign.status
     campaign.status = status
     session.flush()
@@ -255,7 +255,9 @@ def _validated(
 ) -> dict[str, Any]:
     unknown = set(values) - set(EDITABLE)
     if unknown:
-        raise InvalidInput(f"unknown campaign fields: {', '.join(sorted(unknown))}")
+        raise InvalidInput(
+            N_("unknown campaign fields: %(fields)s"), fields=", ".join(sorted(unknown))
+        )
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {}
     for name, value in values.items():
@@ -270,7 +272,11 @@ def _validated(
         if campaign_id is not None:
             taken = taken.where(Campaign.id != campaign_id)
         if session.scalar(taken) is not None:
-            raise Conflict(f"campaign name {clean['name']!r} is taken", details={"field": "name"})
+            raise Conflict(
+                N_("campaign name '%(name)s' is taken"),
+                details={"field": "name"},
+                name=clean["name"],
+            )
     version_id = clean.get("script_version_id")
     if version_id is not None and session.get(ScriptVersion, version_id) is None:
         errors["script_version_id"] = "no such script version"

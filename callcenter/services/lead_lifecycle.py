@@ -16,7 +16,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.db import utcnow
-from callcenter.errors import Conflict, InvalidInput, NotFound
+from callcenter.errors import N_, Conflict, InvalidInput, NotFound
 from callcenter.models import (
     Callback,
     CallbackStatus,
@@ -85,16 +85,18 @@ def claim_attempt(session: Session, lead_id: int, *, now: datetime) -> Lead:
         .where(Lead.id == lead_id)
     ).one_or_none()
     if row is None:
-        raise NotFound("no such lead", details={"lead_id": lead_id})
+        raise NotFound(N_("no such lead"), details={"lead_id": lead_id})
     state, attempts, campaign_id, phone = row
     if state not in DIALABLE_LEAD_STATES:
-        raise Conflict("lead is not dialable", details={"lead_id": lead_id, "state": str(state)})
+        raise Conflict(
+            N_("lead is not dialable"), details={"lead_id": lead_id, "state": str(state)}
+        )
     if dnc.is_blocked(session, phone, campaign_id):
-        raise LeadBlocked("number is on a do-not-call list", details={"lead_id": lead_id})
+        raise LeadBlocked(N_("number is on a do-not-call list"), details={"lead_id": lead_id})
     max_attempts = session.scalar(select(Campaign.max_attempts).where(Campaign.id == campaign_id))
     if state is not LeadState.CALLBACK and max_attempts is not None and attempts >= max_attempts:
         raise AttemptsExhausted(
-            "lead reached the campaign's max attempts",
+            N_("lead reached the campaign's max attempts"),
             details={"lead_id": lead_id, "attempts": attempts},
         )
     advance(LEAD_TRANSITIONS, state, LeadState.DIALING, subject=f"lead {lead_id}")
@@ -114,7 +116,7 @@ def claim_attempt(session: Session, lead_id: int, *, now: datetime) -> Lead:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise Conflict("lead was claimed by someone else", details={"lead_id": lead_id})
+        raise Conflict(N_("lead was claimed by someone else"), details={"lead_id": lead_id})
     session.add(
         LeadStateChange(
             lead_id=lead_id,
@@ -155,7 +157,7 @@ def settle_attempt(
         .execution_options(populate_existing=True)
     )
     if lead is None:
-        raise NotFound("no such lead", details={"lead_id": lead_id})
+        raise NotFound(N_("no such lead"), details={"lead_id": lead_id})
     if lead.state is not LeadState.DIALING and _already_settled(session, lead_id, call_id):
         return lead
     campaign = session.get(Campaign, lead.campaign_id)
@@ -257,7 +259,7 @@ def _next_state(
         return LeadState.INVALID, "invalid number"
     if disposition is DispositionCode.CALLBACK:
         if callback_at is None:
-            raise InvalidInput("a callback needs a time", details={"field": "callback_at"})
+            raise InvalidInput(N_("a callback needs a time"), details={"field": "callback_at"})
         return LeadState.CALLBACK, "callback booked"
     if disposition in _FINAL_DISPOSITIONS:
         return _FINAL_DISPOSITIONS[disposition], f"disposition {disposition}"
@@ -268,7 +270,9 @@ def _next_state(
     else:
         reason = f"outcome {outcome}"
     if outcome not in _RETRY_OUTCOMES and outcome is not CallOutcome.ANSWERED:
-        raise InvalidInput(f"unexpected outcome {outcome}", details={"outcome": str(outcome)})
+        raise InvalidInput(
+            N_("unexpected outcome %(outcome)s"), details={"outcome": str(outcome)}, outcome=outcome
+        )
     if lead.attempts >= campaign.max_attempts:
         return LeadState.EXHAUSTED, f"{reason}; max attempts reached"
     return LeadState.RETRY, reason
@@ -298,5 +302,7 @@ def _close_pending_callbacks(session: Session, lead_id: int, *, answered: bool) 
 def _callback_creator(actor_id: int | None, callback_agent_id: int | None) -> int:
     creator = actor_id if actor_id is not None else callback_agent_id
     if creator is None:
-        raise InvalidInput("a callback needs the agent who booked it", details={"field": "actor"})
+        raise InvalidInput(
+            N_("a callback needs the agent who booked it"), details={"field": "actor"}
+        )
     return creator
