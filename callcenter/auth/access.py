@@ -17,8 +17,9 @@ from flask import Flask, current_app, request
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from callcenter.errors import DomainError, Forbidden
+from callcenter.errors import N_, DomainError, Forbidden
 from callcenter.states import Role
+from callcenter.typed_digits import normalized_payload
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,9 @@ def check_role(roles: Iterable[Role] | None) -> None:
     if roles is None:
         return
     if not current_user.is_authenticated:
-        raise NotLoggedIn("please log in")
+        raise NotLoggedIn(N_("please log in"))
     if current_user.role not in roles:
-        raise Forbidden("your role may not do this", details={"role": str(current_user.role)})
+        raise Forbidden(N_("your role may not do this"), details={"role": str(current_user.role)})
 
 
 def enforce_route_roles() -> None:
@@ -84,7 +85,7 @@ def enforce_route_roles() -> None:
         roles = roles_for_endpoint(current_app, request.endpoint)
     except LookupError:
         log.error("refusing %s: the view declares no roles", request.endpoint)
-        raise Forbidden("this page declares no roles") from None
+        raise Forbidden(N_("this page declares no roles")) from None
     check_role(roles)
 
 
@@ -120,7 +121,7 @@ def socket_event(name: str, *, roles: Iterable[Role], namespace: str = "/") -> C
 
             try:
                 check_role(allowed)
-                result = handler(*args)
+                result = handler(*(normalized_payload(arg) for arg in args))
                 accounts.touch(request_scope.session(), current_user.id)
                 request_scope.commit()
                 return result

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter.calling_windows import CallingWindows, CallingWindowsError
+from callcenter.dates import parse_date
 from callcenter.errors import N_, Conflict, InvalidInput, NotFound
 from callcenter.models import (
     AgentStatus,
@@ -373,7 +374,7 @@ def _windows(value: Any) -> dict[str, Any]:
 def _holidays(value: Any) -> list[str]:
     days = set()
     for item in value or ():
-        day = item if isinstance(item, date) else date.fromisoformat(str(item).strip())
+        day = item if isinstance(item, date) else parse_date(str(item))
         days.add(day.isoformat())
     return sorted(days)
 

@@ -90,6 +90,29 @@ def test_manager_creates_and_edits_a_campaign(client: FlaskClient, app_session: 
     assert campaign.status is CampaignStatus.ACTIVE
 
 
+def test_numbers_typed_on_a_persian_keyboard_are_saved(
+    client: FlaskClient, app_session: Session
+) -> None:
+    _manager(client, app_session)
+    response = client.post(
+        "/campaigns/new",
+        data=_form(
+            max_attempts="۶",
+            abandon_cap_percent="۲٫۵",
+            ring_timeout_seconds="٣٠",
+            retry_busy="۱۵",
+            holidays="۱۴۰۴/۰۱/۰۱",
+        ),
+    )
+    assert response.status_code == 302, response.text
+    campaign = app_session.scalars(select(Campaign)).one()
+    assert campaign.max_attempts == 6
+    assert float(campaign.abandon_cap_percent) == 2.5
+    assert campaign.ring_timeout_seconds == 30
+    assert campaign.retry_delays_minutes["busy"] == 15
+    assert campaign.holidays == ["2025-03-21"]
+
+
 def test_bad_campaign_values_are_shown_on_the_form(
     client: FlaskClient, app_session: Session
 ) -> None:
