@@ -7,7 +7,8 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from callcenter.states import Role
 
-ROLE_CHOICES = [(role.value, role.value) for role in Role]
+# The labels' msgids are listed in callcenter.i18n (_role_labels).
+ROLE_CHOICES = [(role.value, _l(role.value)) for role in Role]
 LOCALE_CHOICES = [("fa", "فارسی"), ("en", "English")]
 
 

@@ -237,7 +237,8 @@ def _parse_day(text: str) -> list[list[str]]:
 class LeadUploadForm(FlaskForm):
     file = FileField(_l("Lead file (CSV or XLSX)"), validators=[FileRequired()])
     mapping = TextAreaField(
-        _l("Column mapping (optional, one per line: column = field)"), validators=[Optional()]
+        _l("Column mapping (optional, one per line: column = field, e.g. Cell # = Phone number)"),
+        validators=[Optional()],
     )
 
 

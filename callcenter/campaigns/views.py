@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from callcenter import request_scope
+from callcenter import lead_fields, request_scope
 from callcenter.auth.access import allow_roles
 from callcenter.auth.forms import ConfirmForm
 from callcenter.campaigns.forms import (
@@ -202,12 +202,18 @@ def upload(campaign_id: int) -> ResponseReturnValue:
                 url_for("campaigns.lead_list", campaign_id=campaign.id, lead_list_id=lead_list.id)
             )
     status = 422 if form.is_submitted() else 200
-    return render_template("campaigns/upload.html", form=form, campaign=campaign), status
+    page = render_template(
+        "campaigns/upload.html",
+        form=form,
+        campaign=campaign,
+        lead_field_names=lead_fields.shown(),
+    )
+    return page, status
 
 
 def _mapping(text: str) -> dict[str, str] | None:
     pairs = [line.rsplit("=", 1) for line in text.splitlines() if "=" in line]
-    return {column.strip(): field.strip() for column, field in pairs} or None
+    return {column.strip(): lead_fields.field_named(field) for column, field in pairs} or None
 
 
 @bp.get("/<int:campaign_id>/lists/<int:lead_list_id>")

@@ -203,14 +203,18 @@ def _keep_an_admin(session: Session, user: User, verb: str) -> None:
         )
     )
     if not others:
-        raise LastAdmin(
-            N_(
-                "you cannot %(action)s the last active administrator: make another user "
+        # One sentence per verb: Persian conjugates the verb, it cannot be slotted in.
+        refusal = {
+            "demote": N_(
+                "you cannot demote the last active administrator: make another user "
                 "an administrator first"
             ),
-            details={"user_id": user.id},
-            action=verb,
-        )
+            "deactivate": N_(
+                "you cannot deactivate the last active administrator: make another user "
+                "an administrator first"
+            ),
+        }[verb]
+        raise LastAdmin(refusal, details={"user_id": user.id})
 
 
 def _off_the_floor(session: Session, user: User) -> None:

@@ -73,6 +73,10 @@ class MissingAssets:
         target.on("console", self._console)
         return target
 
+    def take_back(self, url_part: str) -> None:
+        """For a test that asks for a missing asset on purpose."""
+        self.seen[:] = [seen for seen in self.seen if url_part not in seen]
+
     def _response(self, response: Any) -> None:
         if response.status >= 400 and response.request.resource_type in ASSET_TYPES:
             self.seen.append(f"{response.status} {response.url}")

@@ -263,3 +263,37 @@ def test_the_detection_choices_are_in_persian(client: FlaskClient, app_session: 
     page = client.get("/campaigns/new").text
     for label in ("تشخیص پیغام‌گیر", "قطع تماس با پیغام‌گیر", "پیغام‌گیرها"):
         assert label in page
+
+
+def test_a_column_is_mapped_to_a_field_named_in_persian(
+    app: Flask, client: FlaskClient, app_session: Session
+) -> None:
+    manager = make_user(app_session, Role.MANAGER, locale="fa")
+    campaign = make_campaign(app_session)
+    app_session.commit()
+    log_in(client, manager.username)
+    upload = client.get(f"/campaigns/{campaign.id}/import").text
+    listed = upload.split('id="lead-fields"')[1].split("</p>")[0]
+    assert "شمارهٔ تلفن" in listed and "نام خانوادگی" in listed and "phone" not in listed.split(">")
+    content = "Cell #,Who,Family\n09121234567,Ali,Rezaei\n"
+    response = client.post(
+        f"/campaigns/{campaign.id}/import",
+        data={
+            "file": (io.BytesIO(content.encode()), "leads.csv"),
+            "mapping": "Cell # = شمارهٔ تلفن\nWho = نام\nFamily = last name",
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.text
+    worker = app.extensions["cc_import_worker"].start()
+    try:
+        progress = _wait_until_imported(client, response.headers["Location"])
+    finally:
+        worker.stop()
+    assert progress["rows_imported"] == 1, progress
+    customer = app_session.scalars(select(Lead)).one().customer
+    assert (customer.phone_e164, customer.first_name, customer.last_name) == (
+        "+989121234567",
+        "Ali",
+        "Rezaei",
+    )
