@@ -1250,7 +1250,7 @@ def set_abandon_cap(
         raise InvalidInput(
             N_("the abandon cap must be between 0 and %(cap)s%%"),
             details={"field": "percent"},
-            cap=f"{MAX_ABANDON_CAP:g}",
+            cap=MAX_ABANDON_CAP,
         )
     campaign_service.update_campaign(
         session, campaign, actor=user, abandon_cap_percent=f"{value:.2f}"

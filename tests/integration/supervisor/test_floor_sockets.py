@@ -156,7 +156,7 @@ def test_a_cap_typed_in_persian_digits_is_read_and_a_refusal_is_in_persian(
     too_high = mine.emit(
         "floor_abandon_cap", {"campaign_id": site.campaign_id, "percent": "۳٫۵"}, callback=True
     )
-    assert too_high["message"] == "سقف تماس‌های رهاشده باید بین ۰ و 3 درصد باشد"
+    assert too_high["message"] == "سقف تماس‌های رهاشده باید بین ۰ و ۳٫۰ درصد باشد"
 
 
 def test_force_pause_log_out_and_message_an_agent(
