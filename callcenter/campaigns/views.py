@@ -32,7 +32,7 @@ from callcenter.campaigns.forms import (
     LeadUploadForm,
 )
 from callcenter.db import utcnow
-from callcenter.errors import N_, DomainError, NotFound
+from callcenter.errors import N_, DomainError, InvalidInput, NotFound
 from callcenter.leadfiles import InvalidPhone, normalize_phone
 from callcenter.models import Campaign, CampaignStatus, ScriptVersion, Team
 from callcenter.services import (
@@ -93,7 +93,11 @@ def _render_form(
 def _save_errors(form: CampaignForm, exc: DomainError) -> None:
     errors = exc.details.get("errors")
     if isinstance(errors, dict):
+        texts = exc.details.get("texts", {})
         for name, message in errors.items():
+            if name in texts:
+                text, params = texts[name]
+                message = InvalidInput(text, **params).shown()
             field = getattr(form, name, None)
             (field.errors if field is not None else form.form_errors).append(message)
         return

@@ -297,3 +297,19 @@ def test_a_column_is_mapped_to_a_field_named_in_persian(
         "Ali",
         "Rezaei",
     )
+
+
+def test_a_persian_manager_reads_the_forms_refusals_in_persian(
+    client: FlaskClient, app_session: Session
+) -> None:
+    manager = make_user(app_session, Role.MANAGER, locale="fa")
+    app_session.commit()
+    log_in(client, manager.username)
+    response = client.post(
+        "/campaigns/new",
+        data=_form(voicemail_wav="message.mp3", holidays="۱۴۰۴/۱۳/۰۱", timezone="Mars/Base"),
+    )
+    assert response.status_code == 422
+    assert "مسیر کامل یک پروندهٔ .wav (از ریشه)" in response.text
+    assert "«1404/13/01» تاریخ نیست" in response.text
+    assert "منطقهٔ زمانی «Mars/Base» شناخته‌شده نیست" in response.text
