@@ -171,7 +171,6 @@
     var text = el("input", "jalali-text");
     text.type = "text";
     text.id = input.id ? input.id + "-jalali" : "";
-    text.setAttribute("inputmode", "numeric");
     text.placeholder = persian(withTime ? "1405/09/12 14:30" : "1405/09/12");
     text.required = input.required;
     input.required = false;
