@@ -29,6 +29,9 @@ _NUMBER_OR_DATE = re.compile(
     + ARABIC_THOUSANDS_SEPARATOR
     + r"]*$"
 )
+# Socket payload keys that hold what a person wrote, kept as written even when
+# it is only digits (a note "۱۲۳").
+FREE_TEXT_KEYS = frozenset({"notes", "note", "text", "reason_text", "message"})
 # Fields whose exact characters matter (a password is hashed as typed).
 _KEPT_AS_TYPED = re.compile(r"password|csrf|^(current|new|again)$")
 
@@ -51,7 +54,10 @@ def normalized_payload(value: Any) -> Any:
     if isinstance(value, str):
         return normalized(value)
     if isinstance(value, dict):
-        return {key: normalized_payload(item) for key, item in value.items()}
+        return {
+            key: item if key in FREE_TEXT_KEYS else normalized_payload(item)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [normalized_payload(item) for item in value]
     return value

@@ -51,11 +51,11 @@ def test_a_form_is_read_field_by_field_and_passwords_stay_as_typed() -> None:
 
 
 def test_a_socket_payload_is_read_at_any_depth() -> None:
-    payload = {"percent": "۲٫۵", "step": "٣", "notes": "قسط ۳ ماهه", "ids": ["۷", 8], "on": True}
+    payload = {"percent": "۲٫۵", "step": "٣", "notes": "۱۲۳", "ids": ["۷", 8], "on": True}
     assert normalized_payload(payload) == {
         "percent": "2.5",
         "step": "3",
-        "notes": "قسط ۳ ماهه",
+        "notes": "۱۲۳",
         "ids": ["7", 8],
         "on": True,
     }
