@@ -27,8 +27,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 ALL_ROLES = frozenset(Role)
 STAFF_ROLES = frozenset({Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
 
-INTERNAL_ERROR = "something went wrong on the server; it is logged"
-DATABASE_AWAY = "the server cannot reach its database; try again in a moment"
+INTERNAL_ERROR = N_("something went wrong on the server; it is logged")
+DATABASE_AWAY = N_("the server cannot reach its database; try again in a moment")
 LOGIN_TOKEN = "login_token"
 """The session cookie's key for this login's token (services.accounts.start_session)."""
 
@@ -132,11 +132,11 @@ def socket_event(name: str, *, roles: Iterable[Role], namespace: str = "/") -> C
             except SQLAlchemyError as exc:  # the database is away: answer, do not hang
                 request_scope.rollback()
                 log.warning("socket event %s: database unavailable (%s)", name, type(exc).__name__)
-                return {"ok": False, "error": "unavailable", "message": DATABASE_AWAY}
+                return {"ok": False, "error": "unavailable", "message": _said(DATABASE_AWAY)}
             except Exception:  # logged by our logger (masked, one JSON record), not raw
                 request_scope.rollback()
                 log.exception("socket event %s failed", name)
-                return {"ok": False, "error": "internal", "message": INTERNAL_ERROR}
+                return {"ok": False, "error": "internal", "message": _said(INTERNAL_ERROR)}
             finally:
                 request_scope.close()
 
@@ -144,6 +144,17 @@ def socket_event(name: str, *, roles: Iterable[Role], namespace: str = "/") -> C
         return handler
 
     return register
+
+
+def _said(text: str) -> str:
+    """`text` in the reader's language; in English when even their locale
+    cannot be read (it is on their user row, and the database may be away)."""
+    from flask_babel import gettext
+
+    try:
+        return gettext(text)
+    except SQLAlchemyError:
+        return text
 
 
 def register_socket_events(socketio: Any) -> None:
