@@ -313,3 +313,17 @@ def test_a_persian_manager_reads_the_forms_refusals_in_persian(
     assert "مسیر کامل یک پروندهٔ .wav (از ریشه)" in response.text
     assert "«1404/13/01» تاریخ نیست" in response.text
     assert "منطقهٔ زمانی «Mars/Base» شناخته‌شده نیست" in response.text
+
+
+def test_a_campaign_is_paused_not_sent_on_a_break(
+    client: FlaskClient, app_session: Session
+) -> None:
+    manager = make_user(app_session, Role.MANAGER, locale="fa")
+    make_campaign(app_session, name="Spring")
+    make_campaign(app_session, name="Autumn", status=CampaignStatus.PAUSED)
+    app_session.commit()
+    log_in(client, manager.username)
+    page = client.get("/campaigns/").text
+    assert 'value="paused">توقف موقت</button>' in page
+    assert 'value="active">ادامهٔ کمپین</button>' in page
+    assert "استراحت" not in page
