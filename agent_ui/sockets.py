@@ -103,10 +103,26 @@ def script_reject(*args: Any) -> dict[str, Any]:
 
 @socket_event("slots_free", roles=AGENT)
 def slots_free(*args: Any) -> dict[str, Any]:
+    data = _data(args)
     slots = workstation.free_slots_view(
-        request_scope.session(), current_user.id, _data(args).get("call_id")
+        request_scope.session(),
+        current_user.id,
+        data.get("call_id"),
+        salesperson_id=appointments.parse_salesperson(data.get("salesperson_id")),
     )
     return {"ok": True, "slots": slots}
+
+
+@socket_event("booking_slots", roles=AGENT)
+def booking_slots(*args: Any) -> dict[str, Any]:
+    data = _data(args)
+    offered = workstation.slots_for_salesperson(
+        request_scope.session(),
+        current_user.id,
+        data.get("call_id"),
+        salesperson_id=appointments.parse_salesperson(data.get("salesperson_id")),
+    )
+    return {"ok": True, **offered}
 
 
 @socket_event("appointment_book", roles=AGENT)
@@ -121,6 +137,7 @@ def appointment_book(*args: Any) -> dict[str, Any]:
         kind=appointments.parse_kind(data.get("kind")),
         address=str(data.get("address") or ""),
         link=str(data.get("link") or ""),
+        salesperson_id=appointments.parse_salesperson(data.get("salesperson_id")),
         bus=_bus(),
     )
     return {"ok": True, **workstation.after_booking(session, call, appointment)}

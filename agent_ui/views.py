@@ -23,8 +23,15 @@ from flask_login import current_user
 from agent_ui import sockets  # noqa: F401  (registers the socket events)
 from callcenter import request_scope, webphone
 from callcenter.auth.access import allow_roles
-from callcenter.errors import Conflict
-from callcenter.services import agents, dispositions, follow_up, scripts_catalog, workstation
+from callcenter.errors import Conflict, DomainError
+from callcenter.services import (
+    agents,
+    dispositions,
+    follow_up,
+    meetings,
+    scripts_catalog,
+    workstation,
+)
 from callcenter.states import Role
 from scripts import ScriptError
 
@@ -126,6 +133,32 @@ def scripts() -> ResponseReturnValue:
         ),
         status,
     )
+
+
+@bp.get("/meetings")
+@allow_roles(Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+def my_meetings() -> ResponseReturnValue:
+    """The salesperson's meetings: record what happened at each."""
+    groups = meetings.my_meetings(request_scope.session(), current_user, current_user.locale)
+    return render_template("agent_ui/meetings.html", groups=groups, outcomes=meetings.Outcome)
+
+
+@bp.post("/meetings/<int:appointment_id>/outcome")
+@allow_roles(Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+def meeting_outcome(appointment_id: int) -> ResponseReturnValue:
+    session = request_scope.session()
+    try:
+        form = meetings.parse_outcome(request.form)
+        meetings.record_outcome(
+            session, appointment_id, form, actor=current_user, bus=current_app.extensions["cc_bus"]
+        )
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        flash(exc.shown(), "error")
+        return redirect(url_for("agent_ui.my_meetings", _anchor=f"meeting-{appointment_id}"))
+    flash(_("Saved."), "success")
+    return redirect(url_for("agent_ui.my_meetings"))
 
 
 @bp.get("/letters/<int:follow_up_id>")

@@ -16,12 +16,12 @@ import click
 from sqlalchemy.orm import Session
 
 from callcenter import migrate
-from callcenter.db import Database
+from callcenter.db import Database, utcnow
 from callcenter.errors import DomainError
 from callcenter.leadfiles import InvalidPhone, normalize_phone
 from callcenter.logging_setup import configure_logging
 from callcenter.models import CampaignStatus
-from callcenter.services import accounts, demo, dnc, lead_import, lead_import_jobs
+from callcenter.services import accounts, demo, dnc, lead_import, lead_import_jobs, lead_lists
 from callcenter.services import campaigns as campaign_service
 from callcenter.settings import Settings, SettingsError, load_settings
 from callcenter.states import Role
@@ -251,9 +251,10 @@ def users_list(ctx: Context) -> None:
         for user in accounts.list_users(session):
             status = "active" if user.is_active else "deactivated"
             team = user.team.name if user.team else "-"
+            sells = "  (salesperson)" if user.is_salesperson else ""
             click.echo(
                 f"{user.username:<16} {user.role.value:<11} {user.locale:<3} "
-                f"{status:<12} {team}  {user.full_name}"
+                f"{status:<12} {team}  {user.full_name}{sells}"
             )
 
     _in_session(ctx, work)
@@ -269,6 +270,35 @@ def users_set_role(ctx: Context, username: str, role: str) -> None:
     def work(session: Session) -> None:
         accounts.set_role(session, accounts.find_user(session, username), Role(role), actor=None)
         click.echo(f"{username} is now {role}")
+
+    _in_session(ctx, work)
+
+
+@users.command("set-salesperson")
+@click.argument("username")
+@click.argument("flag", type=click.Choice(["on", "off"]))
+@pass_context
+def users_set_salesperson(ctx: Context, username: str, flag: str) -> None:
+    """Mark a user as a salesperson (on) or not (off): salespeople hold the
+    meetings the agents of their team book."""
+
+    def work(session: Session) -> None:
+        user = accounts.find_user(session, username)
+        accounts.set_salesperson(session, user, flag == "on", actor=None)
+        click.echo(f"{username} {'holds' if flag == 'on' else 'no longer holds'} meetings")
+
+
+@users.command("set-direct-number")
+@click.argument("username")
+@click.argument("number")
+@pass_context
+def users_set_direct_number(ctx: Context, username: str, number: str) -> None:
+    """The number the user gives customers (the script's read-back); '' clears it."""
+
+    def work(session: Session) -> None:
+        user = accounts.find_user(session, username)
+        accounts.set_direct_number(session, user, number, actor=None)
+        click.echo(f"{username}: direct number {user.direct_number or 'none (the caller ID)'}")
 
     _in_session(ctx, work)
 
@@ -655,6 +685,92 @@ def _run_import_here(database: Database, lead_list_id: int, name: str, rows: int
 
 
 # --- dnc ---------------------------------------------------------------------------------
+
+
+@main.group(name="lists")
+def lists_group() -> None:
+    """A campaign's lead lists: penetration, enable/disable, recycle, reset, move (audited)."""
+
+
+def _show_lists(session: Session, campaign_id: int) -> None:
+    found = lead_import.list_lead_lists(session, campaign_id)
+    figures = lead_lists.penetration(session, [item.id for item in found])
+    for item in found:
+        shown = figures[item.id]
+        click.echo(
+            f"{item.id}\t{item.name}\t{'enabled' if item.is_enabled else 'disabled'}\t"
+            f"{shown.leads} leads\tdialed {shown.dialed}\tcontacted {shown.contacted}\t"
+            f"converted {shown.converted}\texhausted {shown.exhausted}"
+        )
+
+
+@lists_group.command("show", help="The campaign's lists with their penetration.")
+@click.option("--campaign", required=True, help="Campaign name or id.")
+@pass_context
+def lists_show(ctx: Context, campaign: str) -> None:
+    with ctx.database.unit_of_work() as session:
+        _show_lists(session, campaign_service.find_campaign(session, campaign).id)
+
+
+@lists_group.command("enable", help="Dial the list's leads again.")
+@click.argument("lead_list_id", type=int)
+@pass_context
+def lists_enable(ctx: Context, lead_list_id: int) -> None:
+    with ctx.database.unit_of_work() as session:
+        found = lead_import.get_lead_list(session, lead_list_id)
+        lead_lists.set_enabled(session, found, True, actor=None)
+        click.echo(f"{found.name}: enabled")
+
+
+@lists_group.command("disable", help="Stop dialing the list's leads (they keep their state).")
+@click.argument("lead_list_id", type=int)
+@pass_context
+def lists_disable(ctx: Context, lead_list_id: int) -> None:
+    with ctx.database.unit_of_work() as session:
+        found = lead_import.get_lead_list(session, lead_list_id)
+        lead_lists.set_enabled(session, found, False, actor=None)
+        click.echo(f"{found.name}: disabled")
+
+
+@lists_group.command(
+    "recycle", help="Exhausted leads with this last outcome, tried HOURS ago or more, dialed again."
+)
+@click.argument("lead_list_id", type=int)
+@click.option("--outcome", required=True, type=click.Choice(lead_lists.RECYCLABLE_OUTCOMES))
+@click.option("--hours", required=True, type=int, help="Last attempt at least this long ago.")
+@pass_context
+def lists_recycle(ctx: Context, lead_list_id: int, outcome: str, hours: int) -> None:
+    with ctx.database.unit_of_work() as session:
+        found = lead_import.get_lead_list(session, lead_list_id)
+        count = lead_lists.recycle(
+            session, found, outcome=outcome, older_than_hours=hours, actor=None, now=utcnow()
+        )
+        click.echo(f"{found.name}: {count} leads recycled")
+
+
+@lists_group.command("reset", help="Every exhausted lead of the list dialed again.")
+@click.argument("lead_list_id", type=int)
+@pass_context
+def lists_reset(ctx: Context, lead_list_id: int) -> None:
+    with ctx.database.unit_of_work() as session:
+        found = lead_import.get_lead_list(session, lead_list_id)
+        count = lead_lists.reset_exhausted(session, found, actor=None, now=utcnow())
+        click.echo(f"{found.name}: {count} exhausted leads reset")
+
+
+@lists_group.command("move", help="Move the list and its leads to another campaign.")
+@click.argument("lead_list_id", type=int)
+@click.option("--to", "target", required=True, help="Campaign name or id.")
+@pass_context
+def lists_move(ctx: Context, lead_list_id: int, target: str) -> None:
+    with ctx.database.unit_of_work() as session:
+        found = lead_import.get_lead_list(session, lead_list_id)
+        campaign = campaign_service.find_campaign(session, target)
+        result = lead_lists.move_to_campaign(session, found, campaign, actor=None)
+        click.echo(
+            f"{found.name}: {result.moved} leads moved to {campaign.name}, "
+            f"{result.kept} left behind (already in {campaign.name})"
+        )
 
 
 @main.group(name="dnc")

@@ -46,7 +46,7 @@ from callcenter.models import (
     StepAction,
     StepOutcome,
 )
-from callcenter.states import AgentState, CallOutcome
+from callcenter.states import HELD_STATUSES, AgentState, CallOutcome
 
 # The built-in script has nine steps; reports show at least these.
 SCRIPT_STEPS = 9
@@ -131,7 +131,7 @@ def reached_step(step: int) -> ColumnElement[bool]:
 APPOINTMENT_SET = exists().where(Appointment.call_id == Call.id)
 APPOINTMENT_HELD = exists().where(
     Appointment.call_id == Call.id,
-    Appointment.status.in_([AppointmentStatus.HELD, AppointmentStatus.SOLD]),
+    Appointment.status.in_(HELD_STATUSES),
 )
 # A sale: the meeting booked on the call was sold, or the agent sold on the call.
 SALE = or_(

@@ -90,6 +90,18 @@ class LeadState(StrEnum):
     ARCHIVED = "archived"
 
 
+class AppointmentStatus(StrEnum):
+    """A booked meeting, as the salesperson who holds it records it."""
+
+    BOOKED = "booked"
+    HELD = "held"
+    NO_SHOW = "no_show"
+    RESCHEDULED = "rescheduled"  # moved to another time: a new meeting follows this one
+    CANCELLED = "cancelled"
+    SOLD = "sold"  # held, and the customer bought
+    NOT_SOLD = "not_sold"  # held, and the customer did not buy
+
+
 class ImportState(StrEnum):
     """A lead file imported in the background, chunk by chunk."""
 
@@ -222,6 +234,21 @@ LEAD_TRANSITIONS: Mapping[LeadState, frozenset[LeadState]] = {
     L.ARCHIVED: frozenset(),
 }
 
+M = AppointmentStatus
+APPOINTMENT_TRANSITIONS: Mapping[AppointmentStatus, frozenset[AppointmentStatus]] = {
+    M.BOOKED: frozenset({M.HELD, M.NO_SHOW, M.RESCHEDULED, M.CANCELLED}),
+    M.HELD: frozenset({M.SOLD, M.NOT_SOLD}),
+    M.NO_SHOW: frozenset(),
+    M.RESCHEDULED: frozenset(),
+    M.CANCELLED: frozenset(),
+    M.SOLD: frozenset(),
+    M.NOT_SOLD: frozenset(),
+}
+# Meetings that occupy their salesperson's calendar.
+CALENDAR_HOLDING_STATUSES = frozenset({M.BOOKED})
+# Meetings that took place (the funnel's "held" stage).
+HELD_STATUSES = frozenset({M.HELD, M.SOLD, M.NOT_SOLD})
+
 IMPORT_TRANSITIONS: Mapping[ImportState, frozenset[ImportState]] = {
     ImportState.QUEUED: frozenset({ImportState.RUNNING, ImportState.FAILED}),
     # RUNNING -> RUNNING: another worker takes over from one that stopped beating;
@@ -242,7 +269,7 @@ class IllegalTransition(DomainError):
     error_id = "illegal-transition"
 
 
-S = TypeVar("S", AgentState, PhoneLegState, CallState, LeadState, ImportState)
+S = TypeVar("S", AgentState, PhoneLegState, CallState, LeadState, ImportState, AppointmentStatus)
 
 
 def advance(table: Mapping[S, frozenset[S]], current: S, new: S, *, subject: str) -> S:

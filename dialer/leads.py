@@ -61,9 +61,9 @@ class HopperLeadSource:
     def claim_held(self, held: HeldLead, *, now: datetime) -> ClaimedLead | None:
         lease: Lease = held.lease
         try:
-            with self.database.unit_of_work() as session:
-                lead = lead_lifecycle.claim_attempt(session, held.lead_id, now=now)
-                attempt = lead.attempts
+            attempt = lead_lifecycle.claim_counting_dnc(
+                self.database, held.lead_id, now=now, campaign_id=held.campaign_id
+            )
         except (Conflict, NotFound) as exc:
             log.info(
                 "previewed lead %s refused at dial time: %s",

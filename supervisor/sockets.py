@@ -98,3 +98,12 @@ def floor_message(*args: Any) -> dict[str, Any]:
         request_scope.session(), current_user, data.get("agent_id"), data.get("text")
     )
     return {"ok": True, **result}
+
+
+@socket_event("floor_reassign_callback", roles=STAFF)
+def floor_reassign_callback(*args: Any) -> dict[str, Any]:
+    data = _data(args)
+    result = live_floor.reassign_callback(
+        request_scope.session(), current_user, data.get("callback_id"), data.get("agent_id")
+    )
+    return {"ok": True, **result}

@@ -1,18 +1,32 @@
-"""User administration (admin role)."""
+"""User administration, teams and the audit log (admin role)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms import Field
 
 from callcenter import request_scope
 from callcenter.auth.access import allow_roles
-from callcenter.auth.forms import ConfirmForm, UserCreateForm, UserEditForm
+from callcenter.auth.forms import (
+    AuditFilterForm,
+    ConfirmForm,
+    TeamForm,
+    TeamPeopleForm,
+    UserCreateForm,
+    UserEditForm,
+)
+from callcenter.dates import DateParseError, format_datetime, parse_date
 from callcenter.errors import DomainError
+from callcenter.i18n import select_locale
 from callcenter.models import Team
-from callcenter.services import accounts
+from callcenter.services import accounts, audit, teams
 from callcenter.states import Role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -82,10 +96,15 @@ def edit_user(user_id: int) -> ResponseReturnValue:
             accounts.set_role(session, user, Role(form.role.data), actor=current_user)
             accounts.set_team(session, user, _team_from(form.team.data), actor=current_user)
             accounts.set_locale(session, user, form.locale.data or "fa")
+            accounts.set_salesperson(
+                session, user, bool(form.is_salesperson.data), actor=current_user
+            )
+            accounts.set_direct_number(session, user, form.direct_number.data, actor=current_user)
             if user.is_active != form.is_active.data:
                 accounts.set_active(session, user, bool(form.is_active.data), actor=current_user)
         except DomainError as exc:
-            form.form_errors.append(exc.shown())
+            field = getattr(form, str(exc.details.get("field", "")), None)
+            (field.errors if field is not None else form.form_errors).append(exc.shown())
             return render_template("admin/user_edit.html", form=form, user=user), 422
         flash(_("Saved."), "success")
         return redirect(url_for("admin.users"))
@@ -102,3 +121,124 @@ def reset_password(user_id: int) -> ResponseReturnValue:
     user = accounts.get_user(session, user_id)
     password = accounts.reset_password(session, user, actor=current_user)
     return render_template("admin/password_shown.html", user=user, password=password)
+
+
+# --- teams ---------------------------------------------------------------------------------
+
+
+@bp.route("/teams", methods=["GET", "POST"])
+@allow_roles(Role.ADMIN)
+def teams_index() -> ResponseReturnValue:
+    session = request_scope.session()
+    form = TeamForm()
+    if form.validate_on_submit():
+        try:
+            team = teams.create_team(session, form.name.data or "", actor=current_user)
+        except DomainError as exc:
+            form.name.errors.append(exc.shown())
+        else:
+            flash(_("Team %(name)s created.", name=team.name), "success")
+            return redirect(url_for("admin.edit_team", team_id=team.id))
+    found = teams.list_teams(session)
+    return render_template(
+        "admin/teams.html",
+        teams=found,
+        supervisors={team.id: teams.supervisors_of(session, team) for team in found},
+        agents={team.id: teams.agents_of(session, team) for team in found},
+        form=form,
+    ), (422 if form.is_submitted() and form.errors else 200)
+
+
+@bp.route("/teams/<int:team_id>", methods=["GET", "POST"])
+@allow_roles(Role.ADMIN)
+def edit_team(team_id: int) -> ResponseReturnValue:
+    session = request_scope.session()
+    team = teams.get_team(session, team_id)
+    form = TeamPeopleForm()
+    supervisors = teams.users_with_role(session, Role.SUPERVISOR)
+    agents = teams.users_with_role(session, Role.AGENT)
+    form.supervisors.choices = [(user.id, user.full_name) for user in supervisors]
+    form.agents.choices = [(user.id, _agent_label(user, team)) for user in agents]
+    if request.method == "GET":
+        form.name.data = team.name
+        form.supervisors.data = [user.id for user in teams.supervisors_of(session, team)]
+        form.agents.data = [user.id for user in teams.agents_of(session, team)]
+    if form.validate_on_submit():
+        chosen_supervisors = set(form.supervisors.data or [])
+        chosen_agents = set(form.agents.data or [])
+        try:
+            teams.rename_team(session, team, form.name.data or "", actor=current_user)
+            teams.set_supervisors(
+                session,
+                team,
+                [user for user in supervisors if user.id in chosen_supervisors],
+                actor=current_user,
+            )
+            teams.set_agents(
+                session,
+                team,
+                [user for user in agents if user.id in chosen_agents],
+                actor=current_user,
+            )
+        except DomainError as exc:
+            session.rollback()
+            field = getattr(form, str(exc.details.get("field", "")), None)
+            (field.errors if field is not None else form.form_errors).append(exc.shown())
+            return render_template("admin/team_edit.html", form=form, team=team), 422
+        flash(_("Saved."), "success")
+        return redirect(url_for("admin.teams_index"))
+    return render_template("admin/team_edit.html", form=form, team=team)
+
+
+def _agent_label(user: object, team: Team) -> str:
+    other = getattr(user, "team", None)
+    name = str(getattr(user, "full_name", ""))
+    if other is None or other.id == team.id:
+        return name
+    return _("%(name)s (now in %(team)s)", name=name, team=other.name)
+
+
+# --- the audit log -------------------------------------------------------------------------
+
+
+@bp.get("/audit")
+@allow_roles(Role.ADMIN)
+def audit_log() -> ResponseReturnValue:
+    session = request_scope.session()
+    form = AuditFilterForm(request.args)
+    form.target_type.choices = [("", "—"), *((t, t) for t in audit.target_types(session))]
+    form.validate()
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    wanted = audit.AuditFilter(
+        actor_username=form.actor.data or None,
+        action=form.action.data or None,
+        target_type=form.target_type.data or None,
+        target_id=form.target_id.data or None,
+        since=_day_start(form.date_from, tz),
+        until=_day_start(form.date_to, tz, next_day=True),
+    )
+    page = audit.search(session, wanted, page=request.args.get("page", 1, type=int))
+    query = {key: value for key, value in request.args.items() if key != "page" and value}
+    locale = select_locale()
+    return render_template(
+        "admin/audit.html",
+        form=form,
+        page=page,
+        query=query,
+        when=lambda at: format_datetime(at, locale, tz=tz, style="short"),
+        shown=lambda details: json.dumps(details, ensure_ascii=False),
+    )
+
+
+def _day_start(field: Field, tz: ZoneInfo, *, next_day: bool = False) -> datetime | None:
+    """The start of the day typed in `field` (Jalali or Gregorian, year
+    first), or of the day after; None when empty or not a date (said on the field)."""
+    if not field.data:
+        return None
+    try:
+        day = parse_date(field.data)
+    except DateParseError:
+        field.errors = [*field.errors, _("Type a date year first, e.g. 1405/09/12 or 2026-12-03.")]
+        return None
+    start = datetime.combine(day + timedelta(days=1 if next_day else 0), datetime.min.time())
+    return start.replace(tzinfo=tz)

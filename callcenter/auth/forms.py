@@ -2,8 +2,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from callcenter.states import Role
 
@@ -44,7 +52,44 @@ class UserEditForm(FlaskForm):
     team = SelectField(_l("Team"), choices=[], validate_choice=False)
     locale = SelectField(_l("Language"), choices=LOCALE_CHOICES)
     is_active = BooleanField(_l("Active"))
+    is_salesperson = BooleanField(_l("Salesperson (holds the meetings agents book)"))
+    direct_number = StringField(
+        _l("Direct contact number"),
+        description=_l(
+            "Read back to customers by the call script; empty: the campaign's caller ID."
+        ),
+        validators=[Optional(), Length(max=40)],
+    )
 
 
 class ConfirmForm(FlaskForm):
     """A form with nothing but its CSRF token, for buttons that change things."""
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class TeamForm(FlaskForm):
+    name = StringField(_l("Team name"), validators=[DataRequired(), Length(max=120)])
+
+
+class TeamPeopleForm(FlaskForm):
+    name = StringField(_l("Team name"), validators=[DataRequired(), Length(max=120)])
+    supervisors = CheckboxesField(_l("Supervisors"), coerce=int, validate_choice=False)
+    agents = CheckboxesField(_l("Agents"), coerce=int, validate_choice=False)
+
+
+class AuditFilterForm(FlaskForm):
+    """GET filters of the audit log viewer (no CSRF: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    actor = StringField(_l("Who (username)"), validators=[Optional(), Length(max=64)])
+    action = StringField(_l("Action"), validators=[Optional(), Length(max=64)])
+    target_type = SelectField(_l("Object"), choices=[], validate_choice=False)
+    target_id = StringField(_l("Object id"), validators=[Optional(), Length(max=64)])
+    date_from = StringField(_l("From"), validators=[Optional(), Length(max=20)])
+    date_to = StringField(_l("To"), validators=[Optional(), Length(max=20)])

@@ -13,7 +13,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from callcenter.calling_windows import WEEKDAYS, CallingWindows, Window
 from callcenter.leadfiles import to_ascii_digits
@@ -249,3 +249,32 @@ class DncAddForm(FlaskForm):
 
 class DncImportForm(FlaskForm):
     file = FileField(_l("CSV file"), validators=[FileRequired()])
+
+
+RECYCLE_OUTCOME_LABELS = {
+    **OUTCOME_LABELS,
+    "declined": _l("Declined"),
+    "cancelled": _l("Cancelled"),
+    "no_decision": _l("No decision"),
+    "wrap_up_timeout": _l("Wrap-up timed out"),
+    "answering_machine": _l("Answering machine (marked by the agent)"),
+}
+
+
+class RecycleForm(FlaskForm):
+    outcome = SelectField(
+        _l("Last outcome"),
+        choices=[(key, label) for key, label in RECYCLE_OUTCOME_LABELS.items()],
+        validators=[DataRequired()],
+    )
+    # Text, not IntegerField: digits typed on a Persian keyboard are read too.
+    hours = StringField(
+        _l("Last tried at least this many hours ago"),
+        default="24",
+        filters=[lambda value: to_ascii_digits(value).strip() if value else value],
+        validators=[InputRequired(), Regexp(r"^\d{1,6}$")],
+    )
+
+
+class MoveListForm(FlaskForm):
+    campaign = SelectField(_l("Move to campaign"), validators=[DataRequired()])

@@ -30,6 +30,8 @@ from callcenter.campaigns.forms import (
     DncAddForm,
     DncImportForm,
     LeadUploadForm,
+    MoveListForm,
+    RecycleForm,
 )
 from callcenter.db import utcnow
 from callcenter.errors import N_, DomainError, InvalidInput, NotFound
@@ -42,6 +44,7 @@ from callcenter.services import (
     hopper_feed,
     lead_import,
     lead_import_jobs,
+    lead_lists,
 )
 from callcenter.states import Role
 
@@ -246,6 +249,126 @@ def import_progress(campaign_id: int, lead_list_id: int) -> ResponseReturnValue:
     if found.campaign_id != campaign_id:
         raise NotFound(N_("no such lead list"), details={"lead_list_id": lead_list_id})
     return jsonify(lead_import_jobs.progress(session, found.id).as_json())
+
+
+@bp.get("/<int:campaign_id>/lists")
+@allow_roles(*MANAGERS)
+def lists(campaign_id: int) -> ResponseReturnValue:
+    """The campaign's lead lists with their penetration and what can be done to each."""
+    session = request_scope.session()
+    campaign = campaigns.get_campaign(session, campaign_id)
+    found = lead_import.list_lead_lists(session, campaign.id)
+    move_form = MoveListForm()
+    move_form.campaign.choices = [
+        (str(other.id), other.name)
+        for other in campaigns.list_campaigns(session)
+        if other.id != campaign.id
+    ]
+    return render_template(
+        "campaigns/lists.html",
+        campaign=campaign,
+        lead_lists=found,
+        penetration=lead_lists.penetration(session, [item.id for item in found]),
+        importing=lead_import_jobs.states_of(session, [item.id for item in found]),
+        confirm=ConfirmForm(),
+        recycle_form=RecycleForm(),
+        move_form=move_form,
+    )
+
+
+def _list_of(campaign_id: int, lead_list_id: int) -> Any:
+    found = lead_import.get_lead_list(request_scope.session(), lead_list_id)
+    if found.campaign_id != campaign_id:
+        raise NotFound(N_("no such lead list"), details={"lead_list_id": lead_list_id})
+    return found
+
+
+def _back_to_lists(campaign_id: int) -> ResponseReturnValue:
+    return redirect(url_for("campaigns.lists", campaign_id=campaign_id))
+
+
+@bp.post("/<int:campaign_id>/lists/<int:lead_list_id>/enabled")
+@allow_roles(*MANAGERS)
+def set_list_enabled(campaign_id: int, lead_list_id: int) -> ResponseReturnValue:
+    if ConfirmForm().validate_on_submit():
+        found = _list_of(campaign_id, lead_list_id)
+        enabled = request.form.get("enabled") == "1"
+        lead_lists.set_enabled(request_scope.session(), found, enabled, actor=current_user)
+        message = (
+            _("List %(name)s is enabled: its leads are dialed.", name=found.name)
+            if enabled
+            else _("List %(name)s is disabled: its leads are not dialed.", name=found.name)
+        )
+        flash(message, "success")
+    return _back_to_lists(campaign_id)
+
+
+@bp.post("/<int:campaign_id>/lists/<int:lead_list_id>/recycle")
+@allow_roles(*MANAGERS)
+def recycle_list(campaign_id: int, lead_list_id: int) -> ResponseReturnValue:
+    form = RecycleForm()
+    if not form.validate_on_submit():
+        flash(_("Choose an outcome and a number of hours."), "error")
+        return _back_to_lists(campaign_id)
+    found = _list_of(campaign_id, lead_list_id)
+    try:
+        count = lead_lists.recycle(
+            request_scope.session(),
+            found,
+            outcome=form.outcome.data or "",
+            older_than_hours=int(form.hours.data or 0),
+            actor=current_user,
+            now=utcnow(),
+        )
+    except DomainError as exc:
+        flash(exc.shown(), "error")
+    else:
+        flash(_("%(count)s leads of %(name)s recycled.", count=count, name=found.name), "success")
+    return _back_to_lists(campaign_id)
+
+
+@bp.post("/<int:campaign_id>/lists/<int:lead_list_id>/reset")
+@allow_roles(*MANAGERS)
+def reset_list(campaign_id: int, lead_list_id: int) -> ResponseReturnValue:
+    if ConfirmForm().validate_on_submit():
+        found = _list_of(campaign_id, lead_list_id)
+        count = lead_lists.reset_exhausted(
+            request_scope.session(), found, actor=current_user, now=utcnow()
+        )
+        flash(
+            _("%(count)s exhausted leads of %(name)s reset.", count=count, name=found.name),
+            "success",
+        )
+    return _back_to_lists(campaign_id)
+
+
+@bp.post("/<int:campaign_id>/lists/<int:lead_list_id>/move")
+@allow_roles(*MANAGERS)
+def move_list(campaign_id: int, lead_list_id: int) -> ResponseReturnValue:
+    session = request_scope.session()
+    form = MoveListForm()
+    form.campaign.choices = [(str(c.id), c.name) for c in campaigns.list_campaigns(session)]
+    if not form.validate_on_submit():
+        flash(_("Choose the campaign to move the list to."), "error")
+        return _back_to_lists(campaign_id)
+    found = _list_of(campaign_id, lead_list_id)
+    target = campaigns.get_campaign(session, int(form.campaign.data or 0))
+    try:
+        result = lead_lists.move_to_campaign(session, found, target, actor=current_user)
+    except DomainError as exc:
+        flash(exc.shown(), "error")
+        return _back_to_lists(campaign_id)
+    flash(
+        _(
+            "%(moved)s leads moved to %(campaign)s; %(kept)s stayed here because "
+            "their customer is already in %(campaign)s.",
+            moved=result.moved,
+            kept=result.kept,
+            campaign=target.name,
+        ),
+        "success",
+    )
+    return _back_to_lists(campaign_id)
 
 
 @bp.route("/dnc", methods=["GET"])

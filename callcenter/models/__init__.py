@@ -22,6 +22,8 @@ from callcenter.models.fleet import CampaignLease, DialerProcess
 from callcenter.models.leads import (
     Customer,
     DncEntry,
+    DncHit,
+    DncHitSource,
     Lead,
     LeadImport,
     LeadImportChunk,
@@ -32,7 +34,7 @@ from callcenter.models.leads import (
 )
 from callcenter.models.scheduling import (
     Appointment,
-    AppointmentStatus,
+    AppointmentStatusChange,
     CalendarSlot,
     Callback,
     CallbackStatus,
@@ -42,6 +44,7 @@ from callcenter.models.scheduling import (
     MeetingKind,
 )
 from callcenter.models.users import Team, User, UserSession, supervised_teams
+from callcenter.states import AppointmentStatus
 
 __all__ = [
     "AgentStateChange",
@@ -49,6 +52,7 @@ __all__ = [
     "AmdMode",
     "Appointment",
     "AppointmentStatus",
+    "AppointmentStatusChange",
     "AuditEntry",
     "CalendarSlot",
     "Call",
@@ -66,6 +70,8 @@ __all__ = [
     "Disposition",
     "DispositionCode",
     "DncEntry",
+    "DncHit",
+    "DncHitSource",
     "FollowUp",
     "FollowUpKind",
     "Lead",

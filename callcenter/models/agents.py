@@ -42,6 +42,9 @@ class AgentStatus(Base):
     """Why the leg was lost (the SIP status and reason), shown to the agent."""
     pause_after_call: Mapped[str | None] = mapped_column(String(32))
     """A pause asked for on a call or in wrap-up: where the wrap-up ends instead of Ready."""
+    pause_forced_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    """The supervisor whose pause waits for the call's end: the agent's Ready
+    does not withdraw it."""
     log_out_after_call: Mapped[bool] = mapped_column(default=False, server_default=false())
     """The session ended (or the account was deactivated) during a call: logged
     out when its wrap-up ends."""

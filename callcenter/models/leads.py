@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
@@ -45,7 +46,29 @@ class LeadList(Base):
     rows_imported: Mapped[int] = mapped_column(default=0)
     rows_rejected: Mapped[int] = mapped_column(default=0)
     report: Mapped[dict[str, Any]] = mapped_column(JSONColumn, default=dict)
+    is_enabled: Mapped[bool] = mapped_column(default=True)
+    """A disabled list's leads are never offered nor claimed for dialing."""
     created_at: Mapped[datetime] = created_at_column()
+
+
+class DncHitSource(StrEnum):
+    IMPORT = "import"  # a number left out of a lead file because it is on a DNC list
+    CLAIM = "claim"  # a dial refused at the last check before dialing
+
+
+class DncHit(Base):
+    """A call that was not made because the number is on a do-not-call list
+    ("DNC hits prevented" in the compliance report)."""
+
+    __tablename__ = "dnc_hits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    phone_e164: Mapped[str] = mapped_column(String(20))
+    source: Mapped[DncHitSource] = enum_column(DncHitSource)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    lead_list_id: Mapped[int | None] = mapped_column(ForeignKey("lead_lists.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class LeadImport(Base):
@@ -113,6 +136,10 @@ class Lead(Base):
     state: Mapped[LeadState] = enum_column(LeadState, default=LeadState.NEW)
     priority: Mapped[int] = mapped_column(default=0)
     attempts: Mapped[int] = mapped_column(default=0)
+    attempts_before_reset: Mapped[int] = mapped_column(default=0)
+    """Attempts made before a manager recycled or reset the lead: the
+    campaign's max attempts count from here (`attempts` keeps numbering the
+    calls)."""
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_outcome: Mapped[str | None] = mapped_column(String(24))

@@ -1,27 +1,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callcenter.db import Base, UTCDateTime
 from callcenter.models._types import created_at_column, enum_column
 from callcenter.models.leads import Customer
+from callcenter.states import AppointmentStatus
 
 
 class MeetingKind(StrEnum):
     IN_PERSON = "in_person"
     ONLINE = "online"
-
-
-class AppointmentStatus(StrEnum):
-    BOOKED = "booked"
-    HELD = "held"
-    NO_SHOW = "no_show"
-    CANCELLED = "cancelled"
-    SOLD = "sold"
 
 
 class Appointment(Base):
@@ -34,6 +28,8 @@ class Appointment(Base):
     call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), index=True)
     booked_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    """The salesperson who holds the meeting (whose calendar it is in); the
+    booking agent when the campaign's team has no salesperson."""
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     kind: Mapped[MeetingKind] = enum_column(MeetingKind)
@@ -43,9 +39,30 @@ class Appointment(Base):
     status: Mapped[AppointmentStatus] = enum_column(
         AppointmentStatus, default=AppointmentStatus.BOOKED
     )
+    sale_amount: Mapped[Decimal | None] = mapped_column(Numeric(16, 0))
+    """In the campaign's currency (rials), when the meeting was sold."""
+    outcome_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    rescheduled_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("appointments.id"), index=True
+    )
     created_at: Mapped[datetime] = created_at_column()
 
     customer: Mapped[Customer] = relationship()
+
+
+class AppointmentStatusChange(Base):
+    """Each change of a meeting's status, by whom (the reports read these)."""
+
+    __tablename__ = "appointment_status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(
+        ForeignKey("appointments.id", ondelete="CASCADE"), index=True
+    )
+    from_status: Mapped[AppointmentStatus | None] = enum_column(AppointmentStatus, nullable=True)
+    to_status: Mapped[AppointmentStatus] = enum_column(AppointmentStatus)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class CalendarSlot(Base):

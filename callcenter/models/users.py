@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import Column, ForeignKey, String, Table, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callcenter.db import Base, UTCDateTime
@@ -38,9 +38,13 @@ class User(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     locale: Mapped[str] = mapped_column(String(8), default="fa")
     email: Mapped[str | None] = mapped_column(String(255))
-    phone: Mapped[str | None] = mapped_column(String(32))
+    direct_number: Mapped[str | None] = mapped_column(String(32))
+    """E.164: the number the agent gives customers to reach them (the
+    script's read-back and the appointment); unset: the campaign's caller ID."""
     sip_uri: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
+    is_salesperson: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Holds meetings: agents book into their calendar and they record the outcome."""
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -8,10 +8,10 @@ meeting's time zone, and returned in that zone.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from callcenter.dates import DEFAULT_TZ
@@ -24,6 +24,17 @@ class Slot(NamedTuple):
 
     start: datetime
     end: datetime
+
+
+class OpenSlot(NamedTuple):
+    """A meeting time free in at least one of several calendars."""
+
+    start: datetime
+    end: datetime
+    free_for: tuple[int, ...]  # the calendars' owners, in the order given
+
+
+AnySlot = TypeVar("AnySlot", Slot, OpenSlot)
 
 
 class NoFreeSlotsError(LookupError):
@@ -69,11 +80,14 @@ class _Busy:
         self._ends = [end for _, end in merged]
 
     def overlaps(self, start: datetime, end: datetime) -> bool:
-        index = bisect_right(self._starts, _utc(start)) - 1
-        if index >= 0 and self._ends[index] > _utc(start):
+        return self.overlaps_utc(_utc(start), _utc(end))
+
+    def overlaps_utc(self, start: datetime, end: datetime) -> bool:
+        index = bisect_right(self._starts, start) - 1
+        if index >= 0 and self._ends[index] > start:
             return True
         following = index + 1
-        return following < len(self._starts) and self._starts[following] < _utc(end)
+        return following < len(self._starts) and self._starts[following] < end
 
 
 def _candidates(now: datetime, busy: _Busy, rules: SlotRules) -> Iterator[Slot]:
@@ -93,6 +107,19 @@ def _candidates(now: datetime, busy: _Busy, rules: SlotRules) -> Iterator[Slot]:
                 start += rules.granularity
 
 
+def _open_candidates(
+    now: datetime,
+    busy_by_owner: Mapping[int, Iterable[tuple[datetime, datetime]]],
+    rules: SlotRules,
+) -> Iterator[OpenSlot]:
+    calendars = [(owner, _Busy(busy)) for owner, busy in busy_by_owner.items()]
+    for slot in _candidates(now, _Busy(()), rules):
+        start, end = _utc(slot.start), _utc(slot.end)
+        free_for = tuple(owner for owner, busy in calendars if not busy.overlaps_utc(start, end))
+        if free_for:
+            yield OpenSlot(slot.start, slot.end, free_for)
+
+
 def free_slots(
     now: datetime,
     busy: Iterable[tuple[datetime, datetime]] = (),
@@ -110,7 +137,25 @@ def free_slots(
     return slots
 
 
-def half_day(slot: Slot, rules: SlotRules | None = None) -> tuple[date, str]:
+def free_slots_across(
+    now: datetime,
+    busy_by_owner: Mapping[int, Iterable[tuple[datetime, datetime]]],
+    rules: SlotRules | None = None,
+    *,
+    limit: int = 20,
+) -> list[OpenSlot]:
+    """Up to `limit` times free in at least one of the calendars, earliest
+    first, each with whose calendars are free then."""
+    rules = rules or SlotRules()
+    slots: list[OpenSlot] = []
+    for slot in _open_candidates(now, busy_by_owner, rules):
+        if len(slots) >= limit:
+            break
+        slots.append(slot)
+    return slots
+
+
+def half_day(slot: Slot | OpenSlot, rules: SlotRules | None = None) -> tuple[date, str]:
     """(local date, 'morning' | 'afternoon') of the slot's start."""
     rules = rules or SlotRules()
     local = slot.start.astimezone(rules.tz)
@@ -128,8 +173,25 @@ def propose_slots(
     14:00 or tomorrow at 09:00), so the prospect picks between two clear
     choices instead of answering an open question."""
     rules = rules or SlotRules()
-    first: Slot | None = None
-    for slot in _candidates(now, _Busy(busy), rules):
+    return _two_choices(_candidates(now, _Busy(busy), rules), rules, now)
+
+
+def propose_slots_across(
+    now: datetime,
+    busy_by_owner: Mapping[int, Iterable[tuple[datetime, datetime]]],
+    rules: SlotRules | None = None,
+) -> tuple[OpenSlot, OpenSlot]:
+    """`propose_slots` over several calendars (a team of salespeople): each
+    slot is free in at least one of them."""
+    rules = rules or SlotRules()
+    return _two_choices(_open_candidates(now, busy_by_owner, rules), rules, now)
+
+
+def _two_choices(
+    candidates: Iterable[AnySlot], rules: SlotRules, now: datetime
+) -> tuple[AnySlot, AnySlot]:
+    first: AnySlot | None = None
+    for slot in candidates:
         if first is None:
             first = slot
         elif half_day(slot, rules) != half_day(first, rules) and slot.start >= first.end:

@@ -23,6 +23,7 @@ from callcenter.auth.passwords import (
 )
 from callcenter.db import utcnow
 from callcenter.errors import N_, Conflict, DomainError, InvalidInput, NotFound
+from callcenter.leadfiles import InvalidPhone, normalize_phone
 from callcenter.models import AgentStatus, Team, User, UserSession
 from callcenter.services import audit, wrap_ups
 from callcenter.states import AgentState, Role
@@ -345,6 +346,56 @@ def set_team(session: Session, user: User, team: Team | None, *, actor: User | N
         target_type="user",
         target_id=user.id,
         details={"team": team.name if team else None},
+    )
+
+
+def set_salesperson(
+    session: Session, user: User, is_salesperson: bool, *, actor: User | None
+) -> None:
+    """A salesperson holds meetings: agents of their team book into their
+    calendar, and they record each meeting's outcome."""
+    if user.is_salesperson == is_salesperson:
+        return
+    user.is_salesperson = is_salesperson
+    audit.record(
+        session,
+        "user.salesperson_set",
+        actor=actor,
+        target_type="user",
+        target_id=user.id,
+        details={"username": user.username, "is_salesperson": is_salesperson},
+    )
+
+
+def set_direct_number(
+    session: Session, user: User, number: str | None, *, actor: User | None
+) -> None:
+    """The number the user gives customers (the script's read-back): an
+    Iranian number, stored as E.164; empty clears it."""
+    text = (number or "").strip()
+    new = None
+    if text:
+        try:
+            phone = normalize_phone(text, "IR")
+        except InvalidPhone:
+            phone = None
+        if phone is None or phone.region != "IR":
+            raise InvalidInput(
+                N_("%(number)s is not an Iranian phone number."),
+                number=text,
+                details={"field": "direct_number"},
+            )
+        new = phone.e164
+    if new == user.direct_number:
+        return
+    old, user.direct_number = user.direct_number, new
+    audit.record(
+        session,
+        "user.direct_number_changed",
+        actor=actor,
+        target_type="user",
+        target_id=user.id,
+        details={"from": old, "to": new},
     )
 
 

@@ -240,7 +240,8 @@ def go_ready(session: Session, agent_id: int, *, now: datetime | None = None) ->
         raise InvalidInput(N_("choose a campaign and register your phone first"))
     _refuse_inactive(session, agent_id)
     target = _decide(session, status, AgentRequest.READY)
-    status.pause_after_call = None
+    if status.pause_forced_by_id is None:
+        status.pause_after_call = None
     if target is not AgentState.READY or status.state is AgentState.READY:
         session.flush()
         announce(session, status, reason=None)
@@ -254,16 +255,24 @@ def go_ready(session: Session, agent_id: int, *, now: datetime | None = None) ->
 
 
 def pause(
-    session: Session, agent_id: int, reason_code: Any, *, now: datetime | None = None
+    session: Session,
+    agent_id: int,
+    reason_code: Any,
+    *,
+    now: datetime | None = None,
+    forced_by: User | None = None,
 ) -> AgentStatus:
     """A pause with a reason; asked for on a call or in wrap-up, it is where
-    the wrap-up ends (instead of Ready), so no call is placed for the agent."""
+    the wrap-up ends (instead of Ready), so no call is placed for the agent.
+    A supervisor's (`forced_by`) waiting pause stays whatever the agent presses."""
     reason = session.get(PauseReason, str(reason_code or ""))
     if reason is None or not reason.is_active or reason.is_system:
         raise InvalidInput(N_("choose a pause reason"), details={"field": "reason"})
     status = status_of(session, agent_id, lock=True)
     if _decide(session, status, AgentRequest.PAUSE) is AFTER_WRAP_UP:
-        status.pause_after_call = reason.code
+        if forced_by is not None or status.pause_forced_by_id is None:
+            status.pause_after_call = reason.code
+            status.pause_forced_by_id = forced_by.id if forced_by is not None else None
         session.flush()
         announce(session, status, reason=None)
         return status
@@ -331,6 +340,7 @@ def end_wrap_up(
         log_out_after_call=leaving,
     )
     status.pause_after_call = None
+    status.pause_forced_by_id = None
     status.log_out_after_call = False
     if target is None:
         status.current_call_id = None
@@ -379,6 +389,7 @@ def change_state(
     if to_state in (AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT):
         status.current_call_id = None
         status.pause_after_call = None
+        status.pause_forced_by_id = None
         status.log_out_after_call = False
     elif call_id is not None:
         status.current_call_id = call_id
@@ -427,6 +438,7 @@ def state_payload(
         "phone_leg": str(status.phone_leg),
         "phone_leg_detail": status.phone_leg_detail,
         "pause_after_call": status.pause_after_call,
+        "pause_forced": status.pause_forced_by_id is not None,
     }
 
 

@@ -1,5 +1,7 @@
-"""Booking meetings on a call (script steps 5-7). Each booked meeting holds
-one `calendar_slots` row per 30 minutes it covers; the primary key
+"""Booking meetings on a call (script steps 5-7) in the calendar of a
+salesperson of the campaign's team, and the meeting's status changes.
+Each booked meeting holds one `calendar_slots` row per 30 minutes it
+covers; the primary key
 (owner, slot start) makes a double booking impossible, even when two agents
 book the same calendar at the same instant. (On SQLite the loser may
 instead lose the write lock; its unit of work is retried, see services.retry,
@@ -21,14 +23,25 @@ from callcenter.errors import N_, Conflict, InvalidInput
 from callcenter.models import (
     Appointment,
     AppointmentStatus,
+    AppointmentStatusChange,
     CalendarSlot,
     Call,
     Campaign,
     MeetingKind,
     User,
+    campaign_teams,
 )
-from callcenter.scheduling import ReadBack, Slot, SlotRules, free_slots, propose_slots, read_back
-from callcenter.scheduling.slots import NoFreeSlotsError
+from callcenter.scheduling import (
+    NoFreeSlotsError,
+    OpenSlot,
+    ReadBack,
+    SlotRules,
+    free_slots,
+    free_slots_across,
+    propose_slots_across,
+    read_back,
+)
+from callcenter.states import APPOINTMENT_TRANSITIONS, CALENDAR_HOLDING_STATUSES, advance
 
 SLOT_GRID = timedelta(minutes=30)
 MAX_TEXT = 500
@@ -48,49 +61,102 @@ def rules_for(campaign: Campaign) -> SlotRules:
     return SlotRules(holidays=frozenset(holidays), tz=ZoneInfo(campaign.timezone))
 
 
-def calendar_owner_id(call: Call) -> int:
-    """Whose calendar the meeting goes in: the agent who books it."""
+def salespeople(session: Session, campaign_id: int) -> list[User]:
+    """Who can hold the campaign's meetings: the active salespeople of its teams."""
+    teams = select(campaign_teams.c.team_id).where(campaign_teams.c.campaign_id == campaign_id)
+    query = (
+        select(User)
+        .where(User.is_salesperson.is_(True), User.is_active.is_(True), User.team_id.in_(teams))
+        .order_by(User.full_name, User.id)
+    )
+    return list(session.scalars(query))
+
+
+def calendar_owner_ids(
+    session: Session, call: Call, salesperson_id: int | None = None
+) -> list[int]:
+    """Whose calendars a meeting booked on this call may go in: the chosen
+    salesperson; else every salesperson of the campaign's teams; the booking
+    agent when the teams have none (a floor that books for itself)."""
     if call.agent_id is None:
         raise InvalidInput(N_("this call has no agent"))
-    return call.agent_id
+    team = [user.id for user in salespeople(session, call.campaign_id)]
+    if salesperson_id is not None:
+        if salesperson_id not in team:
+            raise InvalidInput(
+                N_("choose a salesperson of this campaign's team"),
+                details={"field": "salesperson_id"},
+            )
+        return [salesperson_id]
+    return team or [call.agent_id]
 
 
-def busy_intervals(
-    session: Session, owner_id: int, now: datetime
-) -> list[tuple[datetime, datetime]]:
-    query = select(Appointment.starts_at, Appointment.ends_at).where(
-        Appointment.owner_id == owner_id,
-        Appointment.status == AppointmentStatus.BOOKED,
+def parse_salesperson(value: object) -> int | None:
+    """The booking form's choice: an id, or nothing for "whoever is free"."""
+    if value in (None, "", "any"):
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        raise InvalidInput(
+            N_("choose a salesperson of this campaign's team"), details={"field": "salesperson_id"}
+        ) from None
+
+
+def busy_by_owner(
+    session: Session, owner_ids: Iterable[int], now: datetime
+) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Each calendar's meetings still to come (one query for the whole team)."""
+    owners = list(owner_ids)
+    busy: dict[int, list[tuple[datetime, datetime]]] = {owner: [] for owner in owners}
+    query = select(Appointment.owner_id, Appointment.starts_at, Appointment.ends_at).where(
+        Appointment.owner_id.in_(owners),
+        Appointment.status.in_(CALENDAR_HOLDING_STATUSES),
         Appointment.ends_at > now,
     )
-    return [(start, end) for start, end in session.execute(query)]
+    for owner, start, end in session.execute(query):
+        busy[owner].append((start, end))
+    return busy
 
 
-def propose(session: Session, call: Call, *, now: datetime | None = None) -> tuple[Slot, ...]:
-    """The two slots to offer (alternative choice); empty if the calendar is full."""
+def propose(
+    session: Session,
+    call: Call,
+    *,
+    salesperson_id: int | None = None,
+    now: datetime | None = None,
+) -> tuple[OpenSlot, ...]:
+    """The two slots to offer (alternative choice), each free in at least
+    one calendar; empty if the calendars are full."""
     now = now or utcnow()
     campaign = session.get(Campaign, call.campaign_id)
     assert campaign is not None
-    busy = busy_intervals(session, calendar_owner_id(call), now)
+    busy = busy_by_owner(session, calendar_owner_ids(session, call, salesperson_id), now)
     try:
-        return propose_slots(now, busy, rules_for(campaign))
+        return propose_slots_across(now, busy, rules_for(campaign))
     except NoFreeSlotsError:
         return ()
 
 
 def list_free(
-    session: Session, call: Call, *, now: datetime | None = None, limit: int = 24
-) -> list[Slot]:
+    session: Session,
+    call: Call,
+    *,
+    salesperson_id: int | None = None,
+    now: datetime | None = None,
+    limit: int = 24,
+) -> list[OpenSlot]:
     now = now or utcnow()
     campaign = session.get(Campaign, call.campaign_id)
     assert campaign is not None
-    busy = busy_intervals(session, calendar_owner_id(call), now)
-    return free_slots(now, busy, rules_for(campaign), limit=limit)
+    busy = busy_by_owner(session, calendar_owner_ids(session, call, salesperson_id), now)
+    return free_slots_across(now, busy, rules_for(campaign), limit=limit)
 
 
 def booked_on_call(session: Session, call_id: str) -> Appointment | None:
     query = select(Appointment).where(
-        Appointment.call_id == call_id, Appointment.status == AppointmentStatus.BOOKED
+        Appointment.call_id == call_id,
+        Appointment.status == AppointmentStatus.BOOKED,
     )
     return session.scalars(query.order_by(Appointment.id.desc())).first()
 
@@ -120,11 +186,14 @@ def book(
     kind: MeetingKind,
     address: str = "",
     link: str = "",
+    salesperson_id: int | None = None,
     now: datetime | None = None,
     bus: EventBus | None = None,
 ) -> Appointment:
-    """Book the meeting for the call's customer in the agent's calendar and
-    queue the follow-up. A meeting already booked on this call is replaced."""
+    """Book the meeting for the call's customer and queue the follow-up. It
+    goes in the chosen salesperson's calendar, or (none chosen) in the one
+    of the team's free then with the fewest meetings to come. A meeting
+    already booked on this call is replaced."""
     from callcenter.services import follow_up
 
     now = now or utcnow()
@@ -136,19 +205,13 @@ def book(
         raise InvalidInput(
             N_("the meeting link must start with https://"), details={"field": "link"}
         )
-    if starts_at not in {slot.start for slot in free_slots(now, (), rules, limit=2000)}:
-        raise InvalidInput(
-            N_("that time is not a bookable slot"), details={"starts_at": starts_at.isoformat()}
-        )
-    owner_id = calendar_owner_id(call)
+    check_bookable(starts_at, rules, now)
+    owner_ids = calendar_owner_ids(session, call, salesperson_id)
     ends_at = starts_at + rules.duration
     previous = booked_on_call(session, call.id)
     if previous is not None:
-        cancel(session, previous)
-    if any(
-        start < ends_at and end > starts_at for start, end in busy_intervals(session, owner_id, now)
-    ):
-        raise SlotTaken(N_("that time was just booked; choose another"), details=_when(starts_at))
+        cancel(session, previous, by_id=call.agent_id, now=now)
+    owner_id = choose_free_owner(busy_by_owner(session, owner_ids, now), starts_at, ends_at)
     agent = session.get(User, call.agent_id)
     appointment = Appointment(
         customer_id=call.customer_id,
@@ -162,16 +225,83 @@ def book(
         kind=kind,
         location=address if kind is MeetingKind.IN_PERSON else "",
         meeting_link=link if kind is MeetingKind.ONLINE else "",
-        contact_number=(agent.phone if agent and agent.phone else campaign.caller_id) or "",
+        contact_number=(
+            agent.direct_number if agent and agent.direct_number else campaign.caller_id
+        )
+        or "",
     )
-    _insert_holding_slots(session, appointment, _grid(starts_at, ends_at))
+    hold_calendar(session, appointment, by_id=call.agent_id, now=now)
     follow_up.queue_for_appointment(session, appointment, now=now, bus=bus)
     return appointment
 
 
-def _insert_holding_slots(
-    session: Session, appointment: Appointment, slot_starts: Iterable[datetime]
+def check_bookable(starts_at: datetime, rules: SlotRules, now: datetime) -> None:
+    if starts_at not in {slot.start for slot in free_slots(now, (), rules, limit=2000)}:
+        raise InvalidInput(
+            N_("that time is not a bookable slot"), details={"starts_at": starts_at.isoformat()}
+        )
+
+
+def choose_free_owner(
+    busy: dict[int, list[tuple[datetime, datetime]]], starts_at: datetime, ends_at: datetime
+) -> int:
+    """The calendar free for the whole meeting with the fewest meetings to
+    come (spreads a team's load); SlotTaken when none is free."""
+    free = [
+        owner
+        for owner, meetings in busy.items()
+        if not any(start < ends_at and end > starts_at for start, end in meetings)
+    ]
+    if not free:
+        raise SlotTaken(N_("that time was just booked; choose another"), details=_when(starts_at))
+    return min(free, key=lambda owner: len(busy[owner]))
+
+
+def change_status(
+    session: Session,
+    appointment: Appointment,
+    new: AppointmentStatus,
+    *,
+    by_id: int | None,
+    now: datetime,
 ) -> None:
+    """Move the meeting through APPOINTMENT_TRANSITIONS, with its history row;
+    a meeting that no longer holds its time frees its calendar slots."""
+    old = appointment.status
+    appointment.status = advance(
+        APPOINTMENT_TRANSITIONS, old, new, subject=f"appointment {appointment.id}"
+    )
+    if new not in CALENDAR_HOLDING_STATUSES:
+        session.execute(delete(CalendarSlot).where(CalendarSlot.appointment_id == appointment.id))
+    _record_change(session, appointment, old, by_id=by_id, now=now)
+    session.flush()
+
+
+def _record_change(
+    session: Session,
+    appointment: Appointment,
+    old: AppointmentStatus | None,
+    *,
+    by_id: int | None,
+    now: datetime,
+) -> None:
+    session.add(
+        AppointmentStatusChange(
+            appointment_id=appointment.id,
+            from_status=old,
+            to_status=appointment.status,
+            changed_by_id=by_id,
+            at=now,
+        )
+    )
+
+
+def hold_calendar(
+    session: Session, appointment: Appointment, *, by_id: int | None, now: datetime
+) -> None:
+    """Add the new meeting with its calendar slots (SlotTaken when someone
+    took one first) and its first history row."""
+    slot_starts = _grid(appointment.starts_at, appointment.ends_at)
     try:
         with session.begin_nested():
             session.add(appointment)
@@ -188,12 +318,11 @@ def _insert_holding_slots(
             N_("that time was just booked by someone else; choose another"),
             details=_when(appointment.starts_at),
         ) from None
+    _record_change(session, appointment, None, by_id=by_id, now=now)
 
 
-def cancel(session: Session, appointment: Appointment) -> None:
-    appointment.status = AppointmentStatus.CANCELLED
-    session.execute(delete(CalendarSlot).where(CalendarSlot.appointment_id == appointment.id))
-    session.flush()
+def cancel(session: Session, appointment: Appointment, *, by_id: int | None, now: datetime) -> None:
+    change_status(session, appointment, AppointmentStatus.CANCELLED, by_id=by_id, now=now)
 
 
 def _grid(start: datetime, end: datetime) -> list[datetime]:

@@ -109,7 +109,7 @@ def open_call(
         # Calls injected without the hopper (tests, a preview request) claim here.
         # A late event of an attempt already claimed (and given back when its
         # dialer was lost) must not claim the lead again.
-        lead = lead_lifecycle.claim_attempt(session, lead.id, now=at)
+        lead = lead_lifecycle.claim_attempt(session, lead.id, now=at, campaign_id=campaign_id)
     campaign = session.get(Campaign, campaign_id)
     assert campaign is not None
     call = Call(

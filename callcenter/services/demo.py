@@ -152,7 +152,10 @@ def load_demo(
         ("agent3", "سمیرا رضایی", Role.AGENT, team_fa, "fa"),
         ("agent4", "John Carter", Role.AGENT, team_en, "en"),
         ("agent5", "Anna Lee", Role.AGENT, team_en, "en"),
+        ("sales1", "مهدی صادقی", Role.AGENT, team_fa, "fa"),
+        ("sales2", "Laura Bennett", Role.AGENT, team_en, "en"),
     ]
+    salespeople = {"sales1", "sales2"}  # they hold the meetings the agents book
     for username, name, role, team, locale in staff:
         user, password = accounts.create_user(
             session,
@@ -165,6 +168,7 @@ def load_demo(
         )
         if role is Role.SUPERVISOR:
             user.supervised.extend([team_fa, team_en])
+        user.is_salesperson = username in salespeople
         result.credentials.append((username, role.value, password))
     campaigns = [
         Campaign(

@@ -9,6 +9,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, func, insert, or_, select
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.errors import N_, InvalidInput, NotFound
 from callcenter.leadfiles import InvalidPhone, normalize_phone, to_ascii_digits
-from callcenter.models import Campaign, DncEntry, User
+from callcenter.models import Campaign, Customer, DncEntry, DncHit, DncHitSource, Lead, User
 from callcenter.services import audit
 from callcenter.services.exports.cells import csv_row
 
@@ -96,6 +97,47 @@ def is_blocked(session: Session, phone_e164: str, campaign_id: int) -> bool:
         or_(DncEntry.campaign_id.is_(None), DncEntry.campaign_id == campaign_id),
     )
     return session.scalar(query.limit(1)) is not None
+
+
+def count_skipped_at_import(
+    session: Session, phones: Iterable[str], *, campaign_id: int, lead_list_id: int, now: datetime
+) -> None:
+    """Numbers of a lead file left out because they are on a DNC list: each
+    is a call prevented (the compliance report counts them)."""
+    rows = [
+        {
+            "campaign_id": campaign_id,
+            "phone_e164": phone,
+            "source": DncHitSource.IMPORT,
+            "lead_list_id": lead_list_id,
+            "at": now,
+        }
+        for phone in phones
+    ]
+    if rows:
+        session.execute(insert(DncHit), rows)
+
+
+def count_refused_dial(session: Session, lead_id: int, *, now: datetime) -> None:
+    """A dial refused at the last check because the number is on a DNC list."""
+    row = session.execute(
+        select(Lead.campaign_id, Customer.phone_e164)
+        .join(Customer, Customer.id == Lead.customer_id)
+        .where(Lead.id == lead_id)
+    ).one_or_none()
+    if row is None:
+        return
+    campaign_id, phone = row
+    session.add(
+        DncHit(
+            campaign_id=campaign_id,
+            phone_e164=phone,
+            source=DncHitSource.CLAIM,
+            lead_id=lead_id,
+            at=now,
+        )
+    )
+    session.flush()
 
 
 def blocked_numbers(session: Session, phones: Iterable[str], campaign_id: int | None) -> set[str]:

@@ -2,12 +2,13 @@
 read from the database (the source of truth), so a hopper can be refilled or
 rebuilt from scratch (after a Redis restart) at any time.
 
-A lead is offered when its campaign is active, it is in NEW, RETRY or
-CALLBACK with next_attempt_at due, under max_attempts (a callback the
-customer asked for is exempt), its number is on no DNC list that applies,
-and it is inside its calling window now, judged in the customer's time zone.
-Each offer carries `closes_at`, the end of that open stretch, so a hopper can
-drop an offer whose window has closed without knowing about windows."""
+A lead is offered when its campaign is active, its list is enabled, it is
+in NEW, RETRY or CALLBACK with next_attempt_at due, under max_attempts
+since its last reset (a callback the customer asked for is exempt), its
+number is on no DNC list that applies, and it is inside its calling window
+now, judged in the customer's time zone. Each offer carries `closes_at`, the
+end of that open stretch, so a hopper can drop an offer whose window has
+closed without knowing about windows."""
 
 from __future__ import annotations
 
@@ -28,12 +29,17 @@ from callcenter.models import (
     Customer,
     DncEntry,
     Lead,
+    LeadList,
 )
 from callcenter.services.campaigns import windows_of
 from callcenter.states import DIALABLE_LEAD_STATES, LeadState
 
 DEFAULT_LIMIT = 500
 _CHUNK = 1000
+
+ON_A_DISABLED_LIST = exists().where(
+    LeadList.id == Lead.lead_list_id, LeadList.is_enabled.is_(False)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +173,12 @@ def _dialable_now(campaign: Campaign, now: datetime) -> list[Any]:
         Lead.campaign_id == campaign.id,
         Lead.state.in_(DIALABLE_LEAD_STATES),
         or_(Lead.next_attempt_at.is_(None), Lead.next_attempt_at <= now),
-        or_(Lead.state == LeadState.CALLBACK, Lead.attempts < campaign.max_attempts),
+        or_(
+            Lead.state == LeadState.CALLBACK,
+            Lead.attempts - Lead.attempts_before_reset < campaign.max_attempts,
+        ),
         ~blocked,
+        ~ON_A_DISABLED_LIST,
     ]
 
 

@@ -257,6 +257,13 @@ def import_chunk(
             tally.dnc.append({"line": lead.line, "phone": lead.phone_e164})
         else:
             wanted.append(lead)
+    dnc.count_skipped_at_import(
+        session,
+        [lead.phone_e164 for lead in parsed if lead.phone_e164 in blocked],
+        campaign_id=campaign.id,
+        lead_list_id=lead_list_id,
+        now=utcnow(),
+    )
     if not wanted:
         return
     phones = [lead.phone_e164 for lead in wanted]

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from callcenter.db import utcnow
+from callcenter.db import Database, utcnow
 from callcenter.errors import N_, Conflict, InvalidInput, NotFound
 from callcenter.models import (
     Callback,
@@ -28,6 +28,7 @@ from callcenter.models import (
 )
 from callcenter.services import dnc
 from callcenter.services.campaigns import retry_delay_minutes
+from callcenter.services.hopper_feed import ON_A_DISABLED_LIST
 from callcenter.states import (
     DIALABLE_LEAD_STATES,
     LEAD_TRANSITIONS,
@@ -72,29 +73,48 @@ _FINAL_DISPOSITIONS = {
 }
 
 
-def claim_attempt(session: Session, lead_id: int, *, now: datetime) -> Lead:
+def claim_attempt(
+    session: Session, lead_id: int, *, now: datetime, campaign_id: int | None = None
+) -> Lead:
     """Move a dialable lead to DIALING and count the attempt, atomically.
 
     Raises Conflict when the lead is not dialable any more (someone else
-    claimed it, or it was settled meanwhile), LeadBlocked when its number is
-    on the global or the campaign's DNC list, AttemptsExhausted at
-    max_attempts (a callback the customer asked for is exempt)."""
+    claimed it, it was settled meanwhile, its list was disabled, or it was
+    moved out of `campaign_id`, the campaign the caller dials it for),
+    LeadBlocked when its number is on the global or the campaign's DNC list,
+    AttemptsExhausted at max_attempts since its last reset (a callback the
+    customer asked for is exempt)."""
     row = session.execute(
-        select(Lead.state, Lead.attempts, Lead.campaign_id, Customer.phone_e164)
+        select(
+            Lead.state,
+            Lead.attempts,
+            Lead.attempts_before_reset,
+            Lead.campaign_id,
+            Customer.phone_e164,
+        )
         .join(Customer, Customer.id == Lead.customer_id)
         .where(Lead.id == lead_id)
     ).one_or_none()
     if row is None:
         raise NotFound(N_("no such lead"), details={"lead_id": lead_id})
-    state, attempts, campaign_id, phone = row
+    state, attempts, attempts_before_reset, lead_campaign_id, phone = row
+    if campaign_id is not None and lead_campaign_id != campaign_id:
+        raise Conflict(N_("lead moved to another campaign"), details={"lead_id": lead_id})
+    campaign_id = lead_campaign_id
     if state not in DIALABLE_LEAD_STATES:
         raise Conflict(
             N_("lead is not dialable"), details={"lead_id": lead_id, "state": str(state)}
         )
+    if session.scalar(select(ON_A_DISABLED_LIST.where(Lead.id == lead_id))):
+        raise Conflict(N_("lead's list is disabled"), details={"lead_id": lead_id})
     if dnc.is_blocked(session, phone, campaign_id):
         raise LeadBlocked(N_("number is on a do-not-call list"), details={"lead_id": lead_id})
     max_attempts = session.scalar(select(Campaign.max_attempts).where(Campaign.id == campaign_id))
-    if state is not LeadState.CALLBACK and max_attempts is not None and attempts >= max_attempts:
+    if (
+        state is not LeadState.CALLBACK
+        and max_attempts is not None
+        and attempts - attempts_before_reset >= max_attempts
+    ):
         raise AttemptsExhausted(
             N_("lead reached the campaign's max attempts"),
             details={"lead_id": lead_id, "attempts": attempts},
@@ -104,8 +124,10 @@ def claim_attempt(session: Session, lead_id: int, *, now: datetime) -> Lead:
         update(Lead)
         .where(
             Lead.id == lead_id,
+            Lead.campaign_id == campaign_id,
             Lead.state.in_(DIALABLE_LEAD_STATES),
             Lead.attempts == attempts,
+            ~ON_A_DISABLED_LIST,
         )
         .values(
             state=LeadState.DIALING,
@@ -116,7 +138,10 @@ def claim_attempt(session: Session, lead_id: int, *, now: datetime) -> Lead:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise Conflict(N_("lead was claimed by someone else"), details={"lead_id": lead_id})
+        raise Conflict(
+            N_("lead was claimed, moved or its list disabled meanwhile"),
+            details={"lead_id": lead_id},
+        )
     session.add(
         LeadStateChange(
             lead_id=lead_id,
@@ -130,6 +155,21 @@ def claim_attempt(session: Session, lead_id: int, *, now: datetime) -> Lead:
     lead = session.get(Lead, lead_id, populate_existing=True)
     assert lead is not None
     return lead
+
+
+def claim_counting_dnc(
+    database: Database, lead_id: int, *, now: datetime, campaign_id: int | None = None
+) -> int:
+    """`claim_attempt` in a unit of work of its own; returns the attempt
+    number. A dial refused for DNC is counted as a prevented hit in a second
+    unit of work (the refusal rolls the first one back)."""
+    try:
+        with database.unit_of_work() as session:
+            return claim_attempt(session, lead_id, now=now, campaign_id=campaign_id).attempts
+    except LeadBlocked:
+        with database.unit_of_work() as session:
+            dnc.count_refused_dial(session, lead_id, now=now)
+        raise
 
 
 def settle_attempt(
@@ -273,7 +313,7 @@ def _next_state(
         raise InvalidInput(
             N_("unexpected outcome %(outcome)s"), details={"outcome": str(outcome)}, outcome=outcome
         )
-    if lead.attempts >= campaign.max_attempts:
+    if lead.attempts - lead.attempts_before_reset >= campaign.max_attempts:
         return LeadState.EXHAUSTED, f"{reason}; max attempts reached"
     return LeadState.RETRY, reason
 

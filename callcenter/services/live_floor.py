@@ -72,7 +72,7 @@ from callcenter.models import (
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room, campaign_supervisors_room, supervised_campaign_ids
 from callcenter.services import agents as agent_service
-from callcenter.services import audit, hopper_feed, trunk_status, wrap_ups
+from callcenter.services import audit, callback_desk, hopper_feed, trunk_status, wrap_ups
 from callcenter.services import campaigns as campaign_service
 from callcenter.services.calls import APPLIED as APPLIED_CALL_EVENTS
 from callcenter.states import AgentState, CallOutcome, CallState, Role
@@ -84,7 +84,10 @@ CALL_EVENT = "floor_call"
 ABANDON_EVENT = "floor_abandon"
 CAMPAIGN_EVENT = "floor_campaign"
 MESSAGE_EVENT = "supervisor_message"
+PAUSE_AFTER_CALL_EVENT = "pause_after_call"
 HELD_EVENT = "floor_dialing_held"
+CALLBACKS_EVENT = "floor_callbacks"
+CALLBACKS_SECONDS = 15.0  # overdue callbacks are re-read and pushed this often
 HELD_STATUS = "dialing_held:"  # one per trunk: several dialers, each with its trunk
 HOPPER_STATUS = "hopper:"
 
@@ -138,6 +141,7 @@ class LiveFloor:
     _loop_lock: threading.Lock = field(default_factory=threading.Lock)
     _running: bool = False
     _stale: bool = False  # a count was lost (Redis unreachable): rebuild when it is back
+    _callbacks_at: float = -CALLBACKS_SECONDS
 
     # -- days
 
@@ -611,7 +615,19 @@ class LiveFloor:
         snapshots = self.snapshot()
         for cid, payload in snapshots.items():
             self.emit(SNAPSHOT_EVENT, payload, _room(cid))
+        if time.monotonic() - self._callbacks_at >= CALLBACKS_SECONDS:
+            self._callbacks_at = time.monotonic()
+            self.push_overdue_callbacks(list(snapshots))
         return len(snapshots)
+
+    def push_overdue_callbacks(self, campaign_ids: list[int]) -> None:
+        """Each campaign room gets its overdue callbacks (callbacks become
+        overdue with time alone, so no event says so)."""
+        with self.database.read_sessions() as session:
+            found = callback_desk.overdue(session, campaign_ids, now=self.clock())
+        for cid in campaign_ids:
+            rows = [row for row in found if row["campaign_id"] == cid]
+            self.emit(CALLBACKS_EVENT, {"campaign_id": cid, "callbacks": rows}, _room(cid))
 
     def _loop(self, socketio: Any) -> None:
         # A new create_app re-binds the shared SocketIO to a new server (tests
@@ -1127,13 +1143,13 @@ def floor_state(
     live_agents = floor.counters.agents()
     agent_ids = _visible_agent_ids(session, user)
     users = session.execute(
-        select(User.id, User.full_name, AgentStatus.phone_leg)
+        select(User.id, User.full_name, AgentStatus.phone_leg, AgentStatus.pause_after_call)
         .outerjoin(AgentStatus, AgentStatus.agent_id == User.id)
         .where(User.id.in_(agent_ids))
         .order_by(User.full_name)
     ).all()
     agents = []
-    for agent_id, name, phone_leg in users:
+    for agent_id, name, phone_leg, pause_after_call in users:
         live = live_agents.get(agent_id, {})
         totals = agent_totals.get(agent_id, {})
         agents.append(
@@ -1146,6 +1162,7 @@ def floor_state(
                 "pause_reason": live.get("reason"),
                 "call_id": live.get("call_id"),
                 "phone_leg": str(phone_leg) if phone_leg is not None else "down",
+                "pause_after_call": pause_after_call,
                 "calls": int(totals.get("calls", 0)),
                 "appointments": int(totals.get("appointments", 0)),
             }
@@ -1158,6 +1175,7 @@ def floor_state(
         "agents": agents,
         "calls": calls,
         "abandons": abandoned_today(session, campaign_ids, floor, now=now),
+        "overdue_callbacks": callback_desk.overdue(session, campaign_ids, now=now),
         "pause_reasons": [
             {
                 "code": r.code,
@@ -1281,17 +1299,66 @@ def _campaign_changed(session: Session, floor: LiveFloor, campaign: Campaign) ->
 
 
 def force_pause(session: Session, user: User, agent_id: Any, reason: Any) -> dict[str, Any]:
+    """Pause an agent now; one on a call or in a wrap-up that owes a
+    disposition is paused when the wrap-up ends (`after_call`), and is told so."""
     agent = require_agent(session, user, agent_id)
-    status = agent_service.pause(session, agent.id, reason)
+    status = agent_service.pause(session, agent.id, reason, forced_by=user)
+    after_call = status.state is not AgentState.PAUSED
     audit.record(
         session,
         "agent.forced_pause",
         actor=user,
         target_type="user",
         target_id=agent.id,
-        details={"reason": status.pause_reason},
+        details={
+            "reason": status.pause_after_call if after_call else status.pause_reason,
+            "after_call": after_call,
+        },
     )
-    return {"agent_id": agent.id, "state": str(status.state)}
+    if after_call:
+        payload = {
+            "from": user.full_name,
+            "pause_after_call": status.pause_after_call,
+            "at": utcnow().isoformat(),
+        }
+        emit_after_commit(session, PAUSE_AFTER_CALL_EVENT, payload, room=agent_room(agent.id))
+    return {
+        "agent_id": agent.id,
+        "agent_name": agent.full_name,
+        "state": str(status.state),
+        "after_call": after_call,
+    }
+
+
+def reassign_callback(
+    session: Session, user: User, callback_id: Any, agent_id: Any, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """Give an overdue callback of one's campaign to one of one's agents (an
+    empty agent: anyone on the campaign). The campaign's supervisors see the
+    new list once it is committed."""
+    now = now or utcnow()
+    try:
+        wanted = int(callback_id)
+    except (TypeError, ValueError):
+        raise InvalidInput(N_("choose a callback"), details={"field": "callback_id"}) from None
+    callback = callback_desk.get_callback(session, wanted)
+    require_campaign(session, user, callback.campaign_id)
+    agent = require_agent(session, user, agent_id) if agent_id not in (None, "") else None
+    if agent is not None and agent.role is not Role.AGENT:
+        raise InvalidInput(N_("choose an agent"), details={"field": "agent_id"})
+    callback_desk.reassign(session, callback, agent, actor=user, now=now)
+    rows = callback_desk.overdue(session, [callback.campaign_id], now=now)
+    emit_after_commit(
+        session,
+        CALLBACKS_EVENT,
+        {"campaign_id": callback.campaign_id, "callbacks": rows},
+        room=_room(callback.campaign_id),
+    )
+    return {
+        "callback_id": callback.id,
+        "agent_id": agent.id if agent is not None else None,
+        "agent_name": agent.full_name if agent is not None else None,
+    }
 
 
 def force_log_out(session: Session, user: User, agent_id: Any) -> dict[str, Any]:

@@ -124,7 +124,8 @@ def script_context(
         "benefit": (lead.fields or {}).get("benefit") or campaign.description,
         "email": customer.email or "",
         "contact_number": format_phone(
-            (agent.phone if agent and agent.phone else campaign.caller_id) or "", script.locale
+            (agent.direct_number if agent and agent.direct_number else campaign.caller_id) or "",
+            script.locale,
         ),
     }
     for number, slot in enumerate(slots, start=1):
@@ -394,6 +395,10 @@ def booking_data(
     script = scripts_catalog.script_of(script_version_of(session, call, locale))
     data: dict[str, Any] = {
         "slots": [slot_data(slot, now, script.locale, tz) for slot in slots],
+        "salespeople": [
+            {"id": user.id, "name": user.full_name}
+            for user in appointments.salespeople(session, call.campaign_id)
+        ],
         "appointment": None,
         "read_back": None,
     }
@@ -412,7 +417,12 @@ def slot_data(slot: Any, now: datetime, locale: str, tz: ZoneInfo) -> dict[str, 
 
 
 def free_slots_view(
-    session: Session, agent_id: int, call_id: Any, *, now: datetime | None = None
+    session: Session,
+    agent_id: int,
+    call_id: Any,
+    *,
+    salesperson_id: int | None = None,
+    now: datetime | None = None,
 ) -> list[dict[str, str]]:
     """More free times when neither offered slot suits the customer."""
     now = now or utcnow()
@@ -423,8 +433,35 @@ def free_slots_view(
     tz = ZoneInfo(campaign.timezone)
     return [
         slot_data(slot, now, script.locale, tz)
-        for slot in appointments.list_free(session, call, now=now)
+        for slot in appointments.list_free(session, call, salesperson_id=salesperson_id, now=now)
     ]
+
+
+def slots_for_salesperson(
+    session: Session,
+    agent_id: int,
+    call_id: Any,
+    *,
+    salesperson_id: int | None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The two slots to offer in the chosen salesperson's calendar (or the
+    whole team's), and the script re-filled with them (step 6 reads them)."""
+    now = now or utcnow()
+    call = open_call(session, agent_id, call_id)
+    assert call.agent_id is not None
+    campaign = session.get(Campaign, call.campaign_id)
+    assert campaign is not None
+    locale = _agent_locale(session, call.agent_id)
+    script = scripts_catalog.script_of(script_version_of(session, call, locale))
+    slots = appointments.propose(session, call, salesperson_id=salesperson_id, now=now)
+    context = script_context(session, call, script, now=now, slots=slots)
+    tz = ZoneInfo(campaign.timezone)
+    return {
+        "call_id": call.id,
+        "script": rendered_script(script, context),
+        "slots": [slot_data(slot, now, script.locale, tz) for slot in slots],
+    }
 
 
 def after_booking(
@@ -520,6 +557,7 @@ def history(
         [call.agent_id for call in calls]
         + [note.author_id for group in notes_by_call.values() for note in group]
         + [row.booked_by_id for row in appointment_rows]
+        + [row.owner_id for row in appointment_rows]
         + [row.assigned_agent_id for row in callback_rows],
     )
     campaigns = _campaign_names(
@@ -575,7 +613,7 @@ def appointment_data(
     names: dict[int | None, str] | None = None,
     campaigns: dict[int | None, str] | None = None,
 ) -> dict[str, Any]:
-    names = names if names is not None else _names(session, [row.booked_by_id])
+    names = names if names is not None else _names(session, [row.booked_by_id, row.owner_id])
     follow_ups = session.scalars(
         select(FollowUp).where(FollowUp.appointment_id == row.id).order_by(FollowUp.id)
     )
@@ -589,6 +627,8 @@ def appointment_data(
         "place": row.location or row.meeting_link,
         "status": str(row.status),
         "by": names.get(row.booked_by_id, ""),
+        # Who holds the meeting, when it is not the agent who booked it.
+        "salesperson": names.get(row.owner_id, "") if row.owner_id != row.booked_by_id else "",
         "campaign": (campaigns or {}).get(row.campaign_id, ""),
         "follow_ups": [
             {

@@ -99,7 +99,7 @@ class HopperFeeder:
         """The lease's attempt claimed in the database; None (and the offer
         dropped) when the database refuses it."""
         try:
-            attempt = self._claim_in_database(lease.lead.lead_id, now)
+            attempt = self._claim_in_database(lease.lead.lead_id, lease.lead.campaign_id, now)
         except (Conflict, NotFound) as exc:
             log.info(
                 "hopper offer of lead %s refused: %s",
@@ -124,7 +124,8 @@ class HopperFeeder:
             is_callback=offer.is_callback,
         )
 
-    def _claim_in_database(self, lead_id: int, now: datetime) -> int:
+    def _claim_in_database(self, lead_id: int, campaign_id: int, now: datetime) -> int:
         """The attempt number (the database's claim is the last guard)."""
-        with self.database.unit_of_work() as session:
-            return lead_lifecycle.claim_attempt(session, lead_id, now=now).attempts
+        return lead_lifecycle.claim_counting_dnc(
+            self.database, lead_id, now=now, campaign_id=campaign_id
+        )

@@ -149,3 +149,22 @@ def test_an_english_reader_keeps_gregorian_filters_and_native_date_fields(
     assert page.locator(".jalali-open").count() == 0
     assert page.get_attribute("input[name=from]", "placeholder") == "1404/02/20 or 2025-05-10"
     page.close()
+
+
+def test_the_audit_logs_date_filters_have_the_calendar(
+    browser: Any, embedded_server: EmbeddedServer
+) -> None:
+    page = logged_in(browser, embedded_server, "admin", "/admin/audit")
+    field = page.locator(".jalali-field", has=page.locator("#date_from"))
+    field.locator(".jalali-open").click()
+    today = jdatetime.date.today()
+    assert (
+        field.locator(".jalali-title")
+        .inner_text()
+        .endswith("".join("۰۱۲۳۴۵۶۷۸۹"[int(d)] for d in str(today.year)))
+    )
+    field.locator(".jalali-day", has_text="۱").first.click()
+    assert page.input_value("#date_from") == (
+        f"{today.year}/{today.month:02d}/01".translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    )
+    page.close()

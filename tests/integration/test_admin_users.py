@@ -193,3 +193,26 @@ def test_a_persian_admin_reads_roles_and_refusals_in_persian(
         data={"role": "manager", "team": "", "locale": "fa", "is_active": "y"},
     )
     assert "نقش آخرین مدیر سیستمِ فعال را نمی‌توانید پایین بیاورید" in response.text
+
+
+def test_admin_marks_a_user_as_a_salesperson(client: FlaskClient, app_session: Session) -> None:
+    _admin(client, app_session)
+    team = make_team(app_session)
+    user = make_user(app_session, Role.AGENT, team=team)
+    app_session.commit()
+    form = {"role": "agent", "team": str(team.id), "locale": "fa", "is_active": "y"}
+    page = client.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    assert 'name="is_salesperson"' in page
+    response = client.post(f"/admin/users/{user.id}", data={**form, "is_salesperson": "y"})
+    assert response.status_code == 302
+    app_session.expire_all()
+    assert app_session.get(User, user.id).is_salesperson
+    entry = app_session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "user.salesperson_set")
+    )
+    assert entry is not None and entry.details["is_salesperson"] is True
+    assert "salesperson" in client.get("/admin/users").get_data(as_text=True)
+    unticked = client.post(f"/admin/users/{user.id}", data=form)
+    assert unticked.status_code == 302, unticked.get_data(as_text=True)
+    app_session.rollback()  # a fresh read (the open transaction reads its snapshot)
+    assert not app_session.get(User, user.id).is_salesperson

@@ -51,9 +51,13 @@ def test_users_lifecycle_from_the_command_line(cli_env: dict[str, str]) -> None:
     reset = invoke(cli_env, "users", "reset-password", "reza")
     assert "new password for reza: " in reset.output
     assert invoke(cli_env, "users", "deactivate", "mina").exit_code == 0
+    selling = invoke(cli_env, "users", "set-salesperson", "reza", "on")
+    assert selling.exit_code == 0 and "reza holds meetings" in selling.output
     listing = invoke(cli_env, "users", "list").output
     assert "reza" in listing and "supervisor" in listing and "Team A" in listing
     assert "mina" in listing and "deactivated" in listing
+    sellers = [line.split()[0] for line in listing.splitlines() if "(salesperson)" in line]
+    assert sellers == ["reza"]
 
 
 def test_domain_errors_are_one_line(cli_env: dict[str, str]) -> None:

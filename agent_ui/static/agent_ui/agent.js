@@ -434,7 +434,19 @@
   }
 
   /* --- booking ---------------------------------------------------------------------- */
+  function renderSalespeople(booking) {
+    var select = $("salesperson"), people = booking.salespeople || [];
+    var chosen = state.call.salespersonId || "";
+    while (select.options.length > 1) select.remove(1);
+    people.forEach(function (p) { var o = el("option", null, p.name); o.value = String(p.id); select.appendChild(o); });
+    select.value = chosen;
+    show($("salesperson-row"), people.length > 0 && !booking.appointment);
+  }
   function renderBooking(booking) {
+    renderSalespeople(booking);
+    renderSlots(booking);
+  }
+  function renderSlots(booking) {
     state.slots = booking.slots || [];
     [1, 2].forEach(function (n) {
       var b = $("slot-" + n), slot = state.slots[n - 1];
@@ -452,6 +464,7 @@
     show($("booked"), !!a);
     if (a) {
       $("booked-when").textContent = a.when;
+      $("booked-with").textContent = a.salesperson ? fmt(L.text.meeting_with, { name: a.salesperson }) : "";
       $("read-back").textContent = booking.read_back || "";
       renderFollowUps(a.follow_ups);
     }
@@ -475,8 +488,20 @@
   [1, 2].forEach(function (n) {
     $("slot-" + n).addEventListener("click", function () { chooseSlot(this.dataset.start, this); });
   });
+  $("salesperson").addEventListener("change", function () {
+    var chosen = this.value;
+    state.call.salespersonId = chosen;
+    state.chosenSlot = null;
+    send("booking_slots", { call_id: state.call.call.id, salesperson_id: chosen }).then(function (r) {
+      if (!r.ok || !state.call || state.call.call.id !== r.call_id) return;
+      state.call.script = r.script;
+      state.call.booking.slots = r.slots;
+      renderSlots(state.call.booking);
+      renderStep();
+    });
+  });
   $("btn-more-slots").addEventListener("click", function () {
-    send("slots_free", { call_id: state.call.call.id }).then(function (r) {
+    send("slots_free", { call_id: state.call.call.id, salesperson_id: state.call.salespersonId || "" }).then(function (r) {
       if (!r.ok) return;
       var select = $("slot-other");
       clear(select);
@@ -498,7 +523,8 @@
     var kind = document.querySelector('input[name="kind"]:checked').value;
     $("btn-book").disabled = true;
     send("appointment_book", { call_id: state.call.call.id, starts_at: state.chosenSlot, kind: kind,
-                               address: $("meet-address").value, link: $("meet-link").value })
+                               address: $("meet-address").value, link: $("meet-link").value,
+                               salesperson_id: state.call.salespersonId || "" })
       .then(function (r) {
         if (!r.ok) { $("btn-book").disabled = false; if (r.error === "slot-taken") refreshSlots(); return; }
         state.call.script = r.script;
@@ -511,6 +537,7 @@
       });
   }
   function refreshSlots() {
+    if (state.call.salespersonId) { $("salesperson").dispatchEvent(new Event("change")); return; }
     send("resume").then(function (view) { if (view.ok && view.call) renderBooking(view.call.booking); });
   }
   $("btn-book").addEventListener("click", book);
@@ -645,6 +672,12 @@
     window.ccAgent.events.push(["supervisor_message", data]);
     $("supervisor-message-from").textContent = fmt(L.text.message_from, { name: data.from });
     $("supervisor-message-text").textContent = data.text;
+    show($("supervisor-message"), true);
+  });
+  socket.on("pause_after_call", function (data) {
+    window.ccAgent.events.push(["pause_after_call", data]);
+    $("supervisor-message-from").textContent = fmt(L.text.message_from, { name: data.from });
+    $("supervisor-message-text").textContent = fmt(L.text.paused_after_call, { name: data.from });
     show($("supervisor-message"), true);
   });
   $("supervisor-message-close").addEventListener("click", function () { show($("supervisor-message"), false); });

@@ -325,6 +325,7 @@ def agent_sheets(session: Session, filters: ReportFilters, locale: str) -> list[
         _("Appointments owned"),
         _("Appointments held"),
         _("Appointments sold"),
+        _("Sales amount (rials)"),
         _("Close rate (%)"),
         _("Opener or closer"),
     ]
@@ -351,6 +352,7 @@ def agent_sheets(session: Session, filters: ReportFilters, locale: str) -> list[
                 row.owned_appointments,
                 row.held_appointments,
                 row.sold_appointments,
+                int(row.sales_amount),
                 percent(row.close_rate),
                 _(ROLES[row.role]) if row.role and row.agent_id else "",
             ]

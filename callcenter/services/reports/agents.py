@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -35,7 +36,7 @@ from callcenter.services.reports.filters import (
     team_member_ids,
 )
 from callcenter.services.reports.scope import Names
-from callcenter.states import AgentState
+from callcenter.states import HELD_STATUSES, AgentState
 
 
 @dataclass
@@ -58,6 +59,7 @@ class AgentRow:
     owned_appointments: int = 0
     held_appointments: int = 0
     sold_appointments: int = 0
+    sales_amount: Decimal = Decimal(0)  # rials, of the meetings they sold
 
     @property
     def pause_total(self) -> float:
@@ -105,7 +107,7 @@ class AgentsReport:
                 "calls", "contacts", "handled", "appointments", "sales", "call_talk_seconds",
                 "call_wrap_up_seconds", "talk_seconds", "wait_seconds", "reserved_seconds",
                 "wrap_up_seconds", "owned_appointments", "held_appointments",
-                "sold_appointments",
+                "sold_appointments", "sales_amount",
             ):  # fmt: skip
                 setattr(total, name, getattr(total, name) + getattr(row, name))
             for reason, seconds in row.pause_seconds.items():
@@ -159,26 +161,33 @@ def _add_calls(session: Session, filters: ReportFilters, row: Any) -> None:
 
 
 def _add_closing(session: Session, filters: ReportFilters, row: Any) -> None:
-    """Appointments booked on the report's calls, counted for their owner."""
+    """Appointments booked on the report's calls, counted for the
+    salesperson who holds them (the closer)."""
     calls = select(Call.id).where(*_conditions_without_agent(filters))
     owner_filter = []
     if filters.agent_ids:
         owner_filter.append(Appointment.owner_id.in_(filters.agent_ids))
     if filters.team_ids:
         owner_filter.append(Appointment.owner_id.in_(team_member_ids(filters)))
-    held = [AppointmentStatus.HELD, AppointmentStatus.SOLD]
     query = (
         select(
             Appointment.owner_id,
             func.count(),
-            count_if(Appointment.status.in_(held)),
+            count_if(Appointment.status.in_(HELD_STATUSES)),
             count_if(Appointment.status == AppointmentStatus.SOLD),
+            func.coalesce(func.sum(Appointment.sale_amount), 0),
         )
-        .where(Appointment.call_id.in_(calls), *owner_filter)
+        .where(
+            Appointment.call_id.in_(calls),
+            # A moved meeting is counted once, at its new time.
+            Appointment.status != AppointmentStatus.RESCHEDULED,
+            *owner_filter,
+        )
         .group_by(Appointment.owner_id)
     )
-    for owner_id, owned, held_count, sold in session.execute(query):
+    for owner_id, owned, held_count, sold, amount in session.execute(query):
         target = row(owner_id)
+        target.sales_amount = Decimal(amount)
         target.owned_appointments = int(owned)
         target.held_appointments = int(held_count)
         target.sold_appointments = int(sold)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.calling_windows import CallingWindows, is_callable
 from callcenter.metrics import ABANDONED, LIVE_ANSWER, count_if, ratio
-from callcenter.models import AuditEntry, Call, Campaign, Customer, DncEntry, Lead, LeadStateChange
+from callcenter.models import Call, Campaign, Customer, DncEntry, DncHit, Lead, LeadStateChange
 from callcenter.services.reports.filters import (
     ReportFilters,
     call_conditions,
@@ -25,8 +25,6 @@ from callcenter.services.reports.filters import (
 from callcenter.services.reports.scope import Names
 from callcenter.states import LeadState
 
-# Audit actions that record a dial refused because the number is on a DNC list.
-DNC_BLOCK_ACTIONS = ("dnc.blocked",)
 SAMPLE_LIMIT = 100
 
 
@@ -217,8 +215,9 @@ def _dnc_violations(session: Session, filters: ReportFilters) -> tuple[dict[int,
 
 
 def _dnc_prevented(session: Session, filters: ReportFilters) -> dict[int, int]:
-    """Leads stopped by a DNC list before a call: lead_state_changes to `dnc`
-    with no call, plus audit rows of dials refused for DNC (when recorded)."""
+    """Calls not made because of a DNC list: numbers left out of lead files
+    and dials refused at the last check (dnc_hits), and leads moved to `dnc`
+    without a call (a number added to a list while its lead waited)."""
     changes = (
         select(Lead.campaign_id, func.count())
         .select_from(LeadStateChange)
@@ -231,17 +230,15 @@ def _dnc_prevented(session: Session, filters: ReportFilters) -> dict[int, int]:
         )
         .group_by(Lead.campaign_id)
     )
-    counts: dict[int, int] = defaultdict(int)
-    for campaign_id, count in session.execute(changes):
-        counts[campaign_id] += int(count)
-    audits = select(AuditEntry.details).where(
-        AuditEntry.action.in_(DNC_BLOCK_ACTIONS), *_between(AuditEntry.at, filters)
+    hits = (
+        select(DncHit.campaign_id, func.count())
+        .where(*_between(DncHit.at, filters), *campaign_conditions(filters, DncHit.campaign_id))
+        .group_by(DncHit.campaign_id)
     )
-    allowed = _campaign_filter(filters)
-    for (details,) in session.execute(audits):
-        campaign_id = (details or {}).get("campaign_id")
-        if isinstance(campaign_id, int) and allowed(campaign_id):
-            counts[campaign_id] += 1
+    counts: dict[int, int] = defaultdict(int)
+    for query in (changes, hits):
+        for campaign_id, count in session.execute(query):
+            counts[campaign_id] += int(count)
     return dict(counts)
 
 
@@ -252,16 +249,6 @@ def _between(column: Any, filters: ReportFilters) -> list[Any]:
     if filters.end is not None:
         conditions.append(column < filters.end)
     return [and_(*conditions)] if conditions else []
-
-
-def _campaign_filter(filters: ReportFilters) -> Any:
-    def allowed(campaign_id: int) -> bool:
-        if filters.campaign_ids and campaign_id not in filters.campaign_ids:
-            return False
-        visible = filters.visible_campaign_ids
-        return visible is None or campaign_id in visible
-
-    return allowed
 
 
 def _as_date(value: Any) -> date:

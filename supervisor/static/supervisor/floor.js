@@ -19,6 +19,7 @@
     agents: new Map(),
     calls: new Map(),
     abandons: [],
+    callbacks: new Map(),  // campaign_id -> its overdue callbacks
     pauseReasons: new Map(),
     skew: 0,
     pick: "all",
@@ -168,8 +169,12 @@
 
   function act(name, payload) {
     socket.emit(name, payload, (reply) => {
-      $("control-notice").textContent = reply && reply.ok ? L.saved : (reply && reply.message) || "";
-      $("control-notice").dataset.ok = reply && reply.ok ? "1" : "0";
+      const saved = reply && reply.after_call ? L.pause_after_call.replace("{name}", reply.agent_name) : L.saved;
+      const text = reply && reply.ok ? saved : (reply && reply.message) || "";
+      for (const notice of [$("control-notice"), $("floor-notice")]) {
+        notice.textContent = text;
+        notice.dataset.ok = reply && reply.ok ? "1" : "0";
+      }
       if (reply && reply.ok && reply.campaign_id) applyCampaign(reply);
     });
   }
@@ -213,6 +218,12 @@
       const small = document.createElement("small");
       small.className = "phone-leg";
       small.textContent = " " + L.phone_calling;
+      state.append(small);
+    }
+    if (agent.state !== "paused" && agent.pause_after_call) {
+      const small = document.createElement("small");
+      small.className = "pause-after-call";
+      small.textContent = " " + L.pause_pending;
       state.append(small);
     }
     if (agent.state === "paused" && agent.pause_reason) {
@@ -324,6 +335,63 @@
     $("abandons-empty").hidden = rows.length > 0;
   }
 
+  function agentChoices(campaignId) {
+    const choices = [new Option(L.anyone, "")];
+    const agents = [...floor.agents.values()].filter(
+      (a) => a.campaign_id === null || a.campaign_id === campaignId || a.state === "logged_out",
+    );
+    agents.sort((a, b) => a.name.localeCompare(b.name));
+    for (const agent of agents) choices.push(new Option(agent.name, String(agent.agent_id)));
+    return choices;
+  }
+
+  function renderCallbacks() {
+    const rows = [...floor.callbacks.entries()]
+      .filter(([campaignId]) => visibleCampaign(campaignId))
+      .flatMap(([, list]) => list);
+    rows.sort((a, b) => ms(a.due_at) - ms(b.due_at));
+    const body = $("callbacks-table").querySelector("tbody");
+    body.replaceChildren(...rows.map((cb) => {
+      const tr = document.createElement("tr");
+      tr.dataset.callbackId = cb.callback_id;
+      tr.append(cell(cb.customer || "—"));
+      tr.append(cell(clock.format(new Date(cb.due_at)), "num"));
+      tr.append(cell("", "tick num"));
+      tr.lastChild.dataset.since = cb.due_at;
+      tr.append(cell(cb.agent_id ? (cb.agent_name || agentName(cb.agent_id)) : L.anyone, "assigned"));
+      const actions = cell("", "actions");
+      const select = document.createElement("select");
+      select.setAttribute("aria-label", L.reassign);
+      select.append(...agentChoices(cb.campaign_id));
+      select.value = cb.agent_id ? String(cb.agent_id) : "";
+      const go = document.createElement("button");
+      go.type = "button";
+      go.className = "link reassign";
+      go.textContent = L.reassign;
+      go.addEventListener("click", () => {
+        socket.emit("floor_reassign_callback", { callback_id: cb.callback_id, agent_id: select.value }, (reply) => {
+          const ok = reply && reply.ok;
+          $("callbacks-notice").dataset.ok = ok ? "1" : "0";
+          $("callbacks-notice").textContent = ok
+            ? L.reassigned.replace("{name}", reply.agent_name || L.anyone) : (reply && reply.message) || "";
+        });
+      });
+      actions.append(select, go);
+      tr.append(actions);
+      return tr;
+    }));
+    $("callbacks-empty").hidden = rows.length > 0;
+    tick();
+  }
+
+  function setCallbacks(list) {
+    floor.callbacks = new Map();
+    for (const cb of list) {
+      if (!floor.callbacks.has(cb.campaign_id)) floor.callbacks.set(cb.campaign_id, []);
+      floor.callbacks.get(cb.campaign_id).push(cb);
+    }
+  }
+
   function renderPicker() {
     const pick = $("campaign-pick");
     const keep = pick.value;
@@ -341,6 +409,7 @@
     renderAgents();
     renderCalls();
     renderAbandons();
+    renderCallbacks();
   }
 
   function tick() {
@@ -409,6 +478,7 @@
       floor.agents = new Map(state.agents.map((a) => [a.agent_id, a]));
       floor.calls = new Map(state.calls.map((c) => [c.call_id, c]));
       floor.abandons = state.abandons;
+      setCallbacks(state.overdue_callbacks || []);
       floor.pauseReasons = new Map(state.pause_reasons.map((r) => [r.code, r]));
       renderPicker();
       renderAll();
@@ -422,6 +492,11 @@
   }
 
   socket.on("floor_dialing_held", (data) => showDialingHeld(data.dialing_held));
+
+  socket.on("floor_callbacks", (data) => {
+    floor.callbacks.set(data.campaign_id, data.callbacks);
+    renderCallbacks();
+  });
 
   function showTrunks(trunks) {
     $("trunks-panel").hidden = !trunks || trunks.length === 0;
@@ -471,6 +546,7 @@
     Object.assign(agent, {
       state: data.state, since: data.since, campaign_id: data.campaign_id,
       pause_reason: data.pause_reason, call_id: data.call_id, phone_leg: data.phone_leg,
+      pause_after_call: data.pause_after_call,
     });
     floor.agents.set(data.agent_id, agent);
     renderAgents();

@@ -67,7 +67,7 @@ def build_floor(
     versions = {v.locale: v for v in scripts_catalog.ensure_builtin_scripts(session)}
     team = make_team(session)
     agent = make_user(session, Role.AGENT, team=team, locale=locale, full_name="Nina Karimi")
-    agent.phone = "+982188776655"
+    agent.direct_number = "+982188776655"
     other = make_user(session, Role.AGENT, team=team, locale=locale)
     supervisor = make_user(session, Role.SUPERVISOR)
     supervisor.supervised.append(team)
@@ -146,6 +146,34 @@ def new_lead(session: Session, floor: Floor, **customer: Any) -> int:
     lead = make_lead(session, campaign, make_customer(session, **customer))
     session.commit()
     return lead.id
+
+
+def connected_call_row(
+    session: Session, floor: Floor, lead_id: int | None = None, *, agent_id: int | None = None
+) -> Call:
+    """A call of the agent's, connected now, written straight to the database
+    (for services that take a call row; the screen needs inject_connected_call)."""
+    lead = session.get(Lead, lead_id or floor.lead_id)
+    assert lead is not None
+    now = utcnow()
+    call = Call(
+        id=uuid.uuid4().hex,
+        campaign_id=lead.campaign_id,
+        lead_id=lead.id,
+        customer_id=lead.customer_id,
+        agent_id=agent_id or floor.agent_id,
+        attempt=lead.attempts + 1,
+        phone_e164=lead.customer.phone_e164,
+        state=CallState.CONNECTED,
+        outcome=CallOutcome.ANSWERED,
+        dialed_at=now,
+        answered_at=now,
+        connected_at=now,
+    )
+    lead.attempts += 1
+    session.add(call)
+    session.flush()
+    return call
 
 
 def inject_connected_call(app: Flask, floor: Floor, lead_id: int | None = None) -> str:

@@ -12,8 +12,10 @@ import redis
 from sqlalchemy import select
 
 from callcenter.db import Database
-from callcenter.models import CampaignStatus, Lead
+from callcenter.models import CampaignStatus, DncHit, DncHitSource, Lead
 from callcenter.services import dnc, hopper_feed, lead_lifecycle
+from callcenter.services.reports import compliance_report
+from callcenter.services.reports.filters import ReportFilters
 from callcenter.states import CallOutcome, LeadState, Role
 from dialer.hopper import Hopper, HopperFeeder, MemoryHopper, RedisHopper
 from tests.factories import make_campaign, make_customer, make_lead, make_user
@@ -118,6 +120,11 @@ def test_dnc_added_after_the_refill_is_caught_at_dialing(
     taken = _drain(feeder, ids["campaign"])
     assert ids["high"] not in taken and len(taken) == 3
     assert hopper.size(ids["campaign"]) == 0 and hopper.leased(ids["campaign"]) == 0
+    with database.sessions() as session:
+        hits = session.execute(select(DncHit.lead_id, DncHit.source, DncHit.phone_e164)).all()
+        assert hits == [(ids["high"], DncHitSource.CLAIM, phone)]
+        prevented = compliance_report(session, ReportFilters()).campaigns
+        assert [(row.campaign_id, row.dnc_prevented) for row in prevented] == [(ids["campaign"], 1)]
 
 
 def test_agent_only_callback_is_offered_to_that_agent(database: Database, hopper: Hopper) -> None:

@@ -11,8 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter.leadfiles import LeadFileError
-from callcenter.models import Customer, Lead, LeadList, LeadStateChange
+from callcenter.models import Customer, DncHit, DncHitSource, Lead, LeadList, LeadStateChange
 from callcenter.services import dnc, lead_import
+from callcenter.services.reports import compliance_report
+from callcenter.services.reports.filters import ReportFilters
 from callcenter.states import LeadState
 from tests.factories import make_campaign, make_customer, make_lead
 
@@ -119,6 +121,15 @@ def test_dnc_numbers_are_not_queued_and_are_reported(session: Session) -> None:
     ]
     assert result.rows_imported == 1
     assert result.rows_rejected == 5
+    hits = session.execute(
+        select(DncHit.campaign_id, DncHit.source, DncHit.phone_e164, DncHit.lead_list_id)
+    ).all()
+    assert sorted(hits) == [
+        (campaign.id, DncHitSource.IMPORT, "+989121234567", result.id),
+        (campaign.id, DncHitSource.IMPORT, "+989127654321", result.id),
+    ]
+    report = compliance_report(session, ReportFilters(campaign_ids=(campaign.id,)))
+    assert report.dnc_prevented == 2
 
 
 def test_xlsx_with_excel_dates_numbers_and_an_explicit_mapping(session: Session) -> None:

@@ -21,13 +21,14 @@ from callcenter.models import (
     AgentStateChange,
     Appointment,
     AppointmentStatus,
-    AuditEntry,
     Call,
     Campaign,
     Customer,
     Disposition,
     DispositionCode,
     DncEntry,
+    DncHit,
+    DncHitSource,
     Lead,
     LeadList,
     LeadStateChange,
@@ -454,5 +455,5 @@ def _compliance_rows(session: Session, data: Dataset) -> None:
     session.add(LeadStateChange(lead_id=data.leads["p2"].id, from_state=LeadState.DIALING,
                                 to_state=LeadState.DNC, reason="asked", call_id=data.calls["k2"].id,
                                 at=tehran("2025-05-10 10:35")))  # fmt: skip
-    session.add(AuditEntry(action="dnc.blocked", details={"campaign_id": c2.id},
-                           at=tehran("2025-05-11 12:00")))  # fmt: skip
+    session.add(DncHit(campaign_id=c2.id, phone_e164="+989120000999",
+                       source=DncHitSource.CLAIM, at=tehran("2025-05-11 12:00")))  # fmt: skip

@@ -175,7 +175,13 @@ def test_force_pause_log_out_and_message_an_agent(
     paused = mine.emit(
         "floor_force_pause", {"agent_id": agent_id, "reason": site.pause_reason}, callback=True
     )
-    assert paused == {"ok": True, "agent_id": agent_id, "state": "paused"}
+    assert paused == {
+        "ok": True,
+        "agent_id": agent_id,
+        "agent_name": "Agent 1",
+        "state": "paused",
+        "after_call": False,
+    }
     sent = mine.emit("floor_message", {"agent_id": agent_id, "text": "Back in 5?"}, callback=True)
     assert sent["sent"] is True
     assert _named(agent.get_received(), "supervisor_message")[-1]["text"] == "Back in 5?"
@@ -328,3 +334,155 @@ def test_an_agent_whose_phone_is_lost_shows_on_the_floor_in_the_phone_lost_pause
         "floor_force_pause", {"agent_id": site.agent_ids[1], "reason": "phone_lost"}, callback=True
     )
     assert refused["ok"] is False  # set by the product, not chosen by a supervisor
+
+
+def test_force_pause_of_an_agent_on_a_call_waits_for_its_end(
+    app: Flask, sqlite_database: Database, site: Floor
+) -> None:
+    from callcenter.events import CallEnded
+    from callcenter.models import AgentStatus, User
+
+    agent_id = site.agent_ids[0]
+    with sqlite_database.unit_of_work() as session:
+        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
+        agents.go_ready(session, agent_id)
+        username = session.get(User, agent_id).username
+    agent = _socket(app, username)
+    mine = _socket(app, site.supervisor)
+    bus = app.extensions["cc_bus"]
+    lead_id = _lead(sqlite_database, site.campaign_id)
+    bus.publish(
+        CallDialing(call_id="call-p", campaign_id=site.campaign_id, lead_id=lead_id, attempt=1)
+    )
+    bus.publish(CallAnswered(call_id="call-p"))
+    bus.publish(CallConnected(call_id="call-p", agent_id=agent_id))
+    assert bus.wait_until_idle(10)
+
+    paused = mine.emit(
+        "floor_force_pause", {"agent_id": agent_id, "reason": site.pause_reason}, callback=True
+    )
+    assert paused["ok"] is True
+    assert (paused["state"], paused["after_call"]) == ("on_call", True)
+    told = _named(agent.get_received(), "pause_after_call")[-1]
+    assert told["pause_after_call"] == site.pause_reason
+    with sqlite_database.unit_of_work() as session:
+        agents.go_ready(session, agent_id)  # the agent's Ready does not withdraw it
+    bus.publish(CallEnded(call_id="call-p", outcome="answered", agent_id=agent_id))
+    assert bus.wait_until_idle(10)
+    with sqlite_database.unit_of_work() as session:
+        assert session.get(AgentStatus, agent_id).state.value == "wrap_up"
+        agents.end_wrap_up(session, agent_id, "call-p", auto_ready=True)
+    with sqlite_database.read_sessions() as session:
+        status = session.get(AgentStatus, agent_id)
+        assert (status.state.value, status.pause_reason) == ("paused", site.pause_reason)
+        assert status.pause_forced_by_id is None
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "agent.forced_pause")
+        ).one()
+    assert entry.details == {"reason": site.pause_reason, "after_call": True}
+
+
+def test_an_agents_own_ready_still_withdraws_their_own_pause(
+    app: Flask, sqlite_database: Database, site: Floor
+) -> None:
+    from callcenter.models import AgentStatus
+
+    agent_id = site.agent_ids[0]
+    with sqlite_database.unit_of_work() as session:
+        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
+        agents.go_ready(session, agent_id)
+    bus = app.extensions["cc_bus"]
+    lead_id = _lead(sqlite_database, site.campaign_id)
+    bus.publish(
+        CallDialing(call_id="call-o", campaign_id=site.campaign_id, lead_id=lead_id, attempt=1)
+    )
+    bus.publish(CallAnswered(call_id="call-o"))
+    bus.publish(CallConnected(call_id="call-o", agent_id=agent_id))
+    assert bus.wait_until_idle(10)
+    with sqlite_database.unit_of_work() as session:
+        agents.pause(session, agent_id, site.pause_reason)
+        assert session.get(AgentStatus, agent_id).pause_after_call == site.pause_reason
+        agents.go_ready(session, agent_id)
+        assert session.get(AgentStatus, agent_id).pause_after_call is None
+
+
+def _overdue_callback(database: Database, campaign_id: int, agent_id: int, hours: float) -> int:
+    from datetime import timedelta
+
+    from callcenter.db import utcnow
+    from callcenter.models import Callback
+    from callcenter.states import LeadState
+
+    with database.unit_of_work() as session:
+        lead = session.scalars(
+            select(Lead).where(Lead.campaign_id == campaign_id, Lead.state == LeadState.NEW)
+        ).first()
+        due = utcnow() - timedelta(hours=hours)
+        lead.state, lead.next_attempt_at = LeadState.CALLBACK, due
+        callback = Callback(
+            lead_id=lead.id,
+            customer_id=lead.customer_id,
+            campaign_id=campaign_id,
+            due_at=due,
+            assigned_agent_id=agent_id,
+            created_by_id=agent_id,
+        )
+        session.add(callback)
+        session.flush()
+        return callback.id
+
+
+def test_overdue_callbacks_are_on_the_floor_and_reassigned_live(
+    app: Flask, sqlite_database: Database, site: Floor
+) -> None:
+    from callcenter.models import Callback
+
+    late = _overdue_callback(sqlite_database, site.campaign_id, site.agent_ids[0], hours=2)
+    _overdue_callback(sqlite_database, site.other_campaign_id, site.other_agent_ids[0], hours=1)
+    mine, theirs = _socket(app, site.supervisor), _socket(app, site.other_supervisor)
+
+    state = mine.emit("floor_state", {}, callback=True)
+    (shown,) = state["overdue_callbacks"]
+    assert (shown["callback_id"], shown["agent_id"]) == (late, site.agent_ids[0])
+    assert shown["customer"]
+
+    live_floor_of(app).push_overdue_callbacks([site.campaign_id, site.other_campaign_id])
+    pushed = _named(mine.get_received(), "floor_callbacks")
+    assert {p["campaign_id"] for p in pushed} == {site.campaign_id}  # (the loop pushes too)
+    assert [c["callback_id"] for c in pushed[-1]["callbacks"]] == [late]
+
+    refused = theirs.emit(
+        "floor_reassign_callback",
+        {"callback_id": late, "agent_id": site.other_agent_ids[0]},
+        callback=True,
+    )
+    assert refused["error"] == "forbidden"
+    not_mine = mine.emit(
+        "floor_reassign_callback",
+        {"callback_id": late, "agent_id": site.other_agent_ids[0]},
+        callback=True,
+    )
+    assert not_mine["error"] == "forbidden"  # an agent of another team
+    given = mine.emit(
+        "floor_reassign_callback", {"callback_id": late, "agent_id": site.agent_ids[1]},
+        callback=True,
+    )  # fmt: skip
+    assert given["ok"] is True and given["agent_id"] == site.agent_ids[1]
+    update = _named(mine.get_received(), "floor_callbacks")[-1]
+    assert update == {"campaign_id": site.campaign_id, "callbacks": []}  # due now: not late
+
+    with sqlite_database.read_sessions() as session:
+        callback = session.get(Callback, late)
+        assert callback.assigned_agent_id == site.agent_ids[1]
+        lead = session.get(Lead, callback.lead_id)
+        assert lead.next_attempt_at == callback.due_at
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "callback.reassigned")
+        ).one()
+    assert entry.details["from_agent_id"] == site.agent_ids[0]
+    assert entry.details["to_agent_id"] == site.agent_ids[1]
+
+    to_anyone = mine.emit(
+        "floor_reassign_callback", {"callback_id": late, "agent_id": ""}, callback=True
+    )
+    assert to_anyone["ok"] is True and to_anyone["agent_id"] is None

@@ -9,8 +9,10 @@ from callcenter.scheduling import (
     SlotRules,
     WorkingHours,
     free_slots,
+    free_slots_across,
     half_day,
     propose_slots,
+    propose_slots_across,
 )
 
 TEHRAN = ZoneInfo("Asia/Tehran")
@@ -163,3 +165,28 @@ def test_default_hours():
     assert hours.windows_on(date(2026, 11, 27)) == ()  # Friday
     assert hours.windows_on(date(2026, 11, 26))[0].end == time(13)  # Thursday
     assert hours.windows_on(date(2026, 11, 21))[0].start == time(9)  # Saturday
+
+
+def test_across_calendars_a_slot_is_offered_while_anyone_is_free():
+    busy = {
+        1: [(at(23, 12), at(23, 14))],
+        2: [(at(23, 12), at(23, 13)), (at(24, 9), at(24, 12))],
+    }
+    first, second = propose_slots_across(at(23, 10), busy)
+    assert (first.start, first.free_for) == (at(23, 13), (2,))
+    assert (second.start, second.free_for) == (at(24, 9), (1,))
+
+
+def test_across_calendars_a_slot_taken_in_every_one_is_not_offered():
+    busy = {1: [(at(23, 12), at(23, 13))], 2: [(at(23, 12), at(23, 13))], 3: []}
+    assert free_slots_across(at(23, 10), busy, limit=1)[0].free_for == (3,)
+    del busy[3]
+    offered = free_slots_across(at(23, 10), busy, limit=3)
+    assert [slot.start for slot in offered] == [at(23, 13), at(23, 13, 30), at(23, 14)]
+    assert all(slot.free_for == (1, 2) for slot in offered)
+
+
+def test_across_calendars_with_every_calendar_full():
+    horizon = (at(23, 0), at(23, 0) + timedelta(days=20))
+    with pytest.raises(NoFreeSlotsError):
+        propose_slots_across(at(23, 10), {1: [horizon], 2: [horizon]})
