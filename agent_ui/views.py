@@ -20,13 +20,13 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from agent_ui import sockets  # noqa: F401  (registers the socket events)
+from agent_ui import sockets, work_sockets  # noqa: F401  (registers the socket events)
 from callcenter import request_scope, webphone
 from callcenter.auth.access import allow_roles
 from callcenter.errors import Conflict, DomainError
 from callcenter.services import (
     agents,
-    dispositions,
+    disposition_codes,
     follow_up,
     meetings,
     scripts_catalog,
@@ -54,9 +54,10 @@ def home() -> ResponseReturnValue:
     status = agents.status_of(session, current_user.id)
     settings = current_app.extensions["cc_settings"]
     browser_phone = webphone.is_browser_phone(settings, current_user.id, current_user.sip_uri)
+    campaigns = agents.assigned_campaigns(session, current_user)
     return render_template(
         "agent_ui/home.html",
-        campaigns=agents.assigned_campaigns(session, current_user),
+        campaigns=campaigns,
         pause_reasons=agents.pause_reasons(session),
         status=status,
         browser_phone_offered=webphone.available(settings),
@@ -64,7 +65,9 @@ def home() -> ResponseReturnValue:
         or (not current_user.sip_uri and webphone.available(settings)),
         phone="" if browser_phone else current_user.sip_uri or "",
         phone_max_length=agents.MAX_PHONE_LENGTH,
-        disposition_codes=dispositions.CODES,
+        dispositions_by_campaign=disposition_codes.for_campaigns(
+            session, [campaign.id for campaign in campaigns]
+        ),
         skip_reasons=workstation.PREVIEW_SKIP_REASONS,
     )
 

@@ -135,6 +135,7 @@ def register_socket_handlers() -> None:
 def register_blueprints(app: Flask) -> None:
     from callcenter.admin.views import bp as admin_bp
     from callcenter.auth.views import bp as auth_bp
+    from callcenter.campaigns import code_views  # noqa: F401  (its routes join the blueprint)
     from callcenter.campaigns.views import bp as campaigns_bp
     from callcenter.ops_views import bp as ops_bp
 

@@ -18,13 +18,30 @@ from sqlalchemy.orm import Session
 from callcenter import migrate
 from callcenter.db import Database, utcnow
 from callcenter.errors import DomainError
-from callcenter.leadfiles import InvalidPhone, normalize_phone
+from callcenter.leadfiles import (
+    FilePreview,
+    InvalidPhone,
+    LeadFileError,
+    ReadOptions,
+    delimiter_of,
+    normalize_phone,
+    preview_lead_file,
+)
 from callcenter.logging_setup import configure_logging
 from callcenter.models import CampaignStatus
-from callcenter.services import accounts, demo, dnc, lead_import, lead_import_jobs, lead_lists
+from callcenter.services import (
+    accounts,
+    demo,
+    disposition_codes,
+    dnc,
+    lead_import,
+    lead_import_jobs,
+    lead_lists,
+    pause_codes,
+)
 from callcenter.services import campaigns as campaign_service
 from callcenter.settings import Settings, SettingsError, load_settings
-from callcenter.states import Role
+from callcenter.states import DispositionCategory, Role
 
 ROLE_NAMES = [role.value for role in Role]
 # Packages that callcenter must not import (the dialer) plug in through these
@@ -286,6 +303,8 @@ def users_set_salesperson(ctx: Context, username: str, flag: str) -> None:
         user = accounts.find_user(session, username)
         accounts.set_salesperson(session, user, flag == "on", actor=None)
         click.echo(f"{username} {'holds' if flag == 'on' else 'no longer holds'} meetings")
+
+    _in_session(ctx, work)
 
 
 @users.command("set-direct-number")
@@ -620,42 +639,137 @@ def import_group() -> None:
 
 @import_group.command("leads")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--campaign", required=True, help="Campaign id or name.")
+@click.option("--campaign", default=None, help="Campaign id or name (not needed with --preview).")
 @click.option(
-    "--map", "mappings", multiple=True, metavar="COLUMN=FIELD", help="e.g. --map 'Cell #=phone'"
+    "--map",
+    "mappings",
+    multiple=True,
+    metavar="COLUMN=FIELD",
+    help="Which field a column holds, e.g. --map 'Cell #=phone'; FIELD 'extra' keeps the "
+    "column as the lead's own field.",
+)
+@click.option(
+    "--sheet", default=None, help="The worksheet to read (default: the first with phones)."
+)
+@click.option(
+    "--header-line",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The line (row) of the column names (default: found above the data).",
+)
+@click.option(
+    "--delimiter",
+    default=None,
+    help="comma, semicolon, tab, pipe, arabic-semicolon or the character (default: detected).",
+)
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="Show how the file will be read and its first rows; import nothing.",
 )
 @click.option("--region", default="IR", show_default=True, help="Region for national numbers.")
 @pass_context
 def import_leads(
-    ctx: Context, file: str, campaign: str, mappings: tuple[str, ...], region: str
+    ctx: Context,
+    file: str,
+    campaign: str | None,
+    mappings: tuple[str, ...],
+    sheet: str | None,
+    header_line: int | None,
+    delimiter: str | None,
+    preview: bool,
+    region: str,
 ) -> None:
     """Import a CSV or XLSX lead list into a campaign, a chunk of rows per
-    transaction (the dialer's writes go in between)."""
-
-    mapping = dict(item.rsplit("=", 1) for item in mappings) if mappings else None
+    transaction (the dialer's writes go in between). With --preview, show
+    what was detected, the column mapping and the first rows instead."""
+    mapping = _column_mapping(mappings)
+    try:
+        options = ReadOptions(sheet, header_line, delimiter_of(delimiter))
+    except LeadFileError as exc:
+        raise click.BadParameter(exc.message, param_hint="--delimiter") from None
     data = Path(file).read_bytes()
     name = Path(file).name
+    if preview:
+        shown = preview_lead_file(
+            data, filename=name, mapping=mapping, options=options, region=region
+        )
+        _echo_preview(shown)
+        if shown.error is not None:
+            raise click.exceptions.Exit(1)
+        return
+    if campaign is None:
+        raise click.UsageError("--campaign is required to import (or use --preview)")
     with ctx.database.unit_of_work() as session:
         found = campaign_service.find_campaign(session, campaign)
         lead_list_id = lead_import_jobs.queue_import(
-            session, data, campaign_id=found.id, filename=name, mapping=mapping, region=region
+            session,
+            data,
+            campaign_id=found.id,
+            filename=name,
+            mapping=mapping,
+            options=options,
+            region=region,
         ).id
     _run_import_here(ctx.database, lead_list_id, name, lead_import.estimate_rows(data, name))
     with ctx.database.read_sessions() as session:
         lead_list = lead_import.get_lead_list(session, lead_list_id)
-        report = lead_list.report
-        if "error" in report:
-            click.echo(f"lead list {lead_list.id}: the import stopped: {report['error']}")
-        click.echo(
-            f"lead list {lead_list.id}: {report['rows']} rows, {report['imported']} imported, "
-            f"{len(report['duplicates'])} duplicates merged, {len(report['dnc'])} on DNC, "
-            f"{len(report['rejected'])} rejected, "
-            f"{len(report['already_in_campaign'])} already in the campaign"
-        )
-        for item in report["rejected"]:
-            click.echo(f"  line {item['line']}: {item['reason']}")
-        for item in report["dnc"]:
-            click.echo(f"  line {item['line']}: {item['phone']} is on a do-not-call list")
+        _echo_report(lead_list.id, lead_list.report)
+
+
+def _column_mapping(mappings: tuple[str, ...]) -> dict[str, str] | None:
+    for item in mappings:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r}: use COLUMN=FIELD", param_hint="--map")
+    return dict(item.rsplit("=", 1) for item in mappings) if mappings else None
+
+
+def _echo_preview(shown: FilePreview) -> None:
+    detected = [f"format {shown.format}"]
+    if shown.encoding:
+        detected.append(f"encoding {shown.encoding}")
+    if shown.delimiter_name:
+        detected.append(f"delimiter {shown.delimiter_name}")
+    if shown.sheet:
+        detected.append(f"sheet {shown.sheet!r} of {', '.join(map(repr, shown.sheets))}")
+    if shown.header_line:
+        detected.append(f"header on line {shown.header_line}")
+    click.echo("; ".join(detected))
+    if shown.error is not None:
+        click.echo(f"cannot import as read: {shown.error.message}")
+        click.echo("choose --header-line, --sheet, --delimiter or --map COLUMN=phone")
+    else:
+        click.echo("columns:")
+        for column in shown.columns:
+            if column.second_phone:
+                role = "phone (another number: the customer's second number, dialled by hand)"
+            elif column.field is not None:
+                role = str(column.field)
+            else:
+                role = "kept as the lead's own field"
+            click.echo(f"  {column.name} -> {role}")
+    click.echo("first rows:")
+    for row in shown.rows:
+        verdict = "" if row.problem is None else f"   <- not imported: {row.problem}"
+        click.echo(f"  line {row.line}: {' | '.join(row.cells)}{verdict}")
+
+
+def _echo_report(lead_list_id: int, report: dict[str, Any]) -> None:
+    counts = report.get("counts") or {kind: len(report[kind]) for kind in lead_import.LISTED}
+    if "error" in report:
+        click.echo(f"lead list {lead_list_id}: the import stopped: {report['error']}")
+    click.echo(
+        f"lead list {lead_list_id}: {report['rows']} rows, {report['imported']} imported, "
+        f"{counts['duplicates']} duplicates merged, {counts['dnc']} on DNC, "
+        f"{counts['rejected']} rejected, "
+        f"{counts['already_in_campaign']} already in the campaign"
+    )
+    for item in report["rejected"]:
+        click.echo(f"  line {item['line']}: {lead_import.entry_message(item)}")
+    if counts["rejected"] > len(report["rejected"]):
+        click.echo(f"  ... and {counts['rejected'] - len(report['rejected'])} more rejected rows")
+    for item in report["dnc"]:
+        click.echo(f"  line {item['line']}: {item['phone']} is on a do-not-call list")
 
 
 def _run_import_here(database: Database, lead_list_id: int, name: str, rows: int | None) -> None:
@@ -899,3 +1013,206 @@ def consume(
 
 if __name__ == "__main__":
     main()
+
+
+# --- pause codes and dispositions ---------------------------------------------------------
+
+MOVES = {"up": -1, "down": 1}
+
+
+@main.group(name="pause-codes")
+def pause_codes_group() -> None:
+    """The reasons agents pause for: labels, time limit, paid or unpaid, order."""
+
+
+def _show_pause_code(reason: Any) -> None:
+    limit = f"{reason.limit_minutes} min" if reason.limit_minutes else "no limit"
+    click.echo(
+        f"{reason.code:<16} {'paid' if reason.is_paid else 'unpaid':<7} {limit:<9} "
+        f"{'active' if reason.is_active else 'inactive':<9} {reason.label_en} / {reason.label_fa}"
+    )
+
+
+@pause_codes_group.command("list")
+@pass_context
+def pause_codes_list(ctx: Context) -> None:
+    with ctx.database.unit_of_work() as session:
+        for reason in pause_codes.all_codes(session):
+            _show_pause_code(reason)
+
+
+@pause_codes_group.command("add")
+@click.argument("code")
+@click.option("--fa", "label_fa", required=True, help="Persian label.")
+@click.option("--en", "label_en", required=True, help="English label.")
+@click.option("--limit", "limit_minutes", type=int, default=None, help="Time limit in minutes.")
+@click.option("--paid/--unpaid", "is_paid", default=True, show_default=True)
+@pass_context
+def pause_codes_add(ctx: Context, code: str, **values: Any) -> None:
+    with ctx.database.unit_of_work() as session:
+        _show_pause_code(pause_codes.create(session, actor=None, code=code, **values))
+
+
+@pause_codes_group.command("edit")
+@click.argument("code")
+@click.option("--fa", "label_fa", default=None)
+@click.option("--en", "label_en", default=None)
+@click.option("--limit", "limit_minutes", type=int, default=None, help="Minutes; 0: no limit.")
+@click.option("--paid/--unpaid", "is_paid", default=None)
+@pass_context
+def pause_codes_edit(ctx: Context, code: str, **options: Any) -> None:
+    """Change the given fields of CODE; the rest stay."""
+    with ctx.database.unit_of_work() as session:
+        reason = pause_codes.get(session, code)
+        values = {
+            "label_fa": reason.label_fa,
+            "label_en": reason.label_en,
+            "limit_minutes": reason.limit_minutes,
+            "is_paid": reason.is_paid,
+        }
+        values.update({key: value for key, value in options.items() if value is not None})
+        if values["limit_minutes"] == 0:
+            values["limit_minutes"] = None
+        _show_pause_code(pause_codes.update(session, code, actor=None, **values))
+
+
+@pause_codes_group.command("deactivate")
+@click.argument("code")
+@pass_context
+def pause_codes_deactivate(ctx: Context, code: str) -> None:
+    """Agents no longer see CODE (its past pauses keep their label)."""
+    with ctx.database.unit_of_work() as session:
+        _show_pause_code(pause_codes.set_active(session, code, False, actor=None))
+
+
+@pause_codes_group.command("activate")
+@click.argument("code")
+@pass_context
+def pause_codes_activate(ctx: Context, code: str) -> None:
+    with ctx.database.unit_of_work() as session:
+        _show_pause_code(pause_codes.set_active(session, code, True, actor=None))
+
+
+@pause_codes_group.command("move")
+@click.argument("code")
+@click.argument("direction", type=click.Choice(list(MOVES)))
+@pass_context
+def pause_codes_move(ctx: Context, code: str, direction: str) -> None:
+    """Move CODE up or down the agent's pause menu."""
+    with ctx.database.unit_of_work() as session:
+        for reason in pause_codes.move(session, code, MOVES[direction], actor=None):
+            _show_pause_code(reason)
+
+
+@main.group(name="dispositions")
+def dispositions_group() -> None:
+    """Each campaign's dispositions: labels, what they do to the lead, order."""
+
+
+CATEGORY_NAMES = [category.value for category in DispositionCategory]
+
+
+def _show_disposition(row: Any) -> None:
+    retry = f"{row.retry_minutes} min" if row.retry_minutes else "-"
+    click.echo(
+        f"{row.code:<20} {row.category.value:<12} {retry:<9} "
+        f"{'active' if row.is_active else 'inactive':<9} {row.label_en} / {row.label_fa}"
+    )
+
+
+@dispositions_group.command("list")
+@click.argument("campaign")
+@pass_context
+def dispositions_list(ctx: Context, campaign: str) -> None:
+    """The dispositions of CAMPAIGN (id or name), in the agent's order."""
+    with ctx.database.unit_of_work() as session:
+        found = campaign_service.find_campaign(session, campaign)
+        for row in disposition_codes.for_campaign(session, found.id):
+            _show_disposition(row)
+
+
+@dispositions_group.command("add")
+@click.argument("campaign")
+@click.argument("code")
+@click.option("--fa", "label_fa", required=True, help="Persian label.")
+@click.option("--en", "label_en", required=True, help="English label.")
+@click.option("--category", type=click.Choice(CATEGORY_NAMES), required=True)
+@click.option("--retry-minutes", type=int, default=None, help="For retry: minutes until redial.")
+@pass_context
+def dispositions_add(ctx: Context, campaign: str, code: str, **values: Any) -> None:
+    with ctx.database.unit_of_work() as session:
+        found = campaign_service.find_campaign(session, campaign)
+        _show_disposition(disposition_codes.create(session, found, actor=None, code=code, **values))
+
+
+@dispositions_group.command("edit")
+@click.argument("campaign")
+@click.argument("code")
+@click.option("--fa", "label_fa", default=None)
+@click.option("--en", "label_en", default=None)
+@click.option("--category", type=click.Choice(CATEGORY_NAMES), default=None)
+@click.option("--retry-minutes", type=int, default=None, help="0: the campaign's delay.")
+@pass_context
+def dispositions_edit(ctx: Context, campaign: str, code: str, **options: Any) -> None:
+    """Change the given fields of CODE; the rest stay."""
+    with ctx.database.unit_of_work() as session:
+        found = campaign_service.find_campaign(session, campaign)
+        row = disposition_codes.get(session, found.id, code)
+        values = {
+            "label_fa": row.label_fa,
+            "label_en": row.label_en,
+            "category": row.category.value,
+            "retry_minutes": row.retry_minutes,
+        }
+        values.update({key: value for key, value in options.items() if value is not None})
+        if values["retry_minutes"] == 0:
+            values["retry_minutes"] = None
+        _show_disposition(disposition_codes.update(session, found.id, code, actor=None, **values))
+
+
+def _set_disposition_active(ctx: Context, campaign: str, code: str, active: bool) -> None:
+    with ctx.database.unit_of_work() as session:
+        found = campaign_service.find_campaign(session, campaign)
+        _show_disposition(disposition_codes.set_active(session, found.id, code, active, actor=None))
+
+
+@dispositions_group.command("deactivate")
+@click.argument("campaign")
+@click.argument("code")
+@pass_context
+def dispositions_deactivate(ctx: Context, campaign: str, code: str) -> None:
+    """Agents no longer see CODE (calls that have it keep its label in reports)."""
+    _set_disposition_active(ctx, campaign, code, False)
+
+
+@dispositions_group.command("activate")
+@click.argument("campaign")
+@click.argument("code")
+@pass_context
+def dispositions_activate(ctx: Context, campaign: str, code: str) -> None:
+    _set_disposition_active(ctx, campaign, code, True)
+
+
+@dispositions_group.command("move")
+@click.argument("campaign")
+@click.argument("code")
+@click.argument("direction", type=click.Choice(list(MOVES)))
+@pass_context
+def dispositions_move(ctx: Context, campaign: str, code: str, direction: str) -> None:
+    """Move CODE up or down the agent's wrap-up list."""
+    with ctx.database.unit_of_work() as session:
+        found = campaign_service.find_campaign(session, campaign)
+        for row in disposition_codes.move(session, found.id, code, MOVES[direction], actor=None):
+            _show_disposition(row)
+
+
+@dispositions_group.command("delete")
+@click.argument("campaign")
+@click.argument("code")
+@pass_context
+def dispositions_delete(ctx: Context, campaign: str, code: str) -> None:
+    """Delete CODE if no call has it (else deactivate it)."""
+    with ctx.database.unit_of_work() as session:
+        found = campaign_service.find_campaign(session, campaign)
+        disposition_codes.delete(session, found.id, code, actor=None)
+        click.echo(f"deleted {code}")

@@ -52,6 +52,8 @@ class CallDialing(Event):
     attempt: int
     agent_id: int | None = None  # preview calls have their agent from the start
     dialer_id: str | None = None  # the dialer process placing it (None: injected)
+    phone_e164: str | None = None  # the number dialed (None: the customer's first number)
+    is_manual: bool = False  # an agent dialed it by hand
 
 
 @event_type
@@ -129,6 +131,20 @@ class PreviewCallRequested(Event):
     agent_id: int
     campaign_id: int
     lead_id: int
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ManualDialRequested(Event):
+    """An agent dialed a number by hand (checked against DNC and the calling
+    window, the agent held for it); the dialer places it as a call for them."""
+
+    TYPE: ClassVar[str] = "manual_dial.requested"
+    agent_id: int
+    campaign_id: int
+    lead_id: int
+    phone_e164: str
+    passed_on: int = 0  # by dialers that do not hold the campaign (they share one group)
 
 
 @event_type

@@ -42,11 +42,10 @@ from callcenter.models import (
     AppointmentStatus,
     Call,
     Disposition,
-    DispositionCode,
     StepAction,
     StepOutcome,
 )
-from callcenter.states import HELD_STATUSES, AgentState, CallOutcome
+from callcenter.states import HELD_STATUSES, AgentState, CallOutcome, DispositionCategory
 
 # The built-in script has nine steps; reports show at least these.
 SCRIPT_STEPS = 9
@@ -136,7 +135,9 @@ APPOINTMENT_HELD = exists().where(
 # A sale: the meeting booked on the call was sold, or the agent sold on the call.
 SALE = or_(
     exists().where(Appointment.call_id == Call.id, Appointment.status == AppointmentStatus.SOLD),
-    exists().where(Disposition.call_id == Call.id, Disposition.code == DispositionCode.SALE),
+    exists().where(
+        Disposition.call_id == Call.id, Disposition.category == DispositionCategory.SALE
+    ),
 )
 
 # The step and reason where the prospect said no (at most one per call).

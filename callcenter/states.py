@@ -76,6 +76,17 @@ class AmdAction(StrEnum):
     PASSED_TO_AGENT = "passed_to_agent"
 
 
+class DispositionCategory(StrEnum):
+    """What a disposition does to the lead (`lead_lifecycle.settle_attempt`)."""
+
+    FINAL = "final"  # done with this lead: rejected (invalid for wrong_number)
+    RETRY = "retry"  # dialed again after the code's minutes (or the campaign's delay)
+    CALLBACK = "callback"  # the agent books a time
+    DNC = "dnc"  # the number goes on the do-not-call list
+    SALE = "sale"
+    APPOINTMENT = "appointment"  # needs the meeting booked on the call
+
+
 class LeadState(StrEnum):
     NEW = "new"
     DIALING = "dialing"  # an attempt is in progress: claimed, ringing, or with an agent
@@ -120,8 +131,22 @@ AGENT_TRANSITIONS: Mapping[AgentState, frozenset[AgentState]] = {
     A.WRAP_UP: frozenset({A.READY, A.PAUSED, A.LOGGED_OUT}),
     # PAUSED -> ON_CALL: the dialer had bridged a customer into the agent's
     # phone before the pause reached it; the talk is a fact, the pause follows it.
-    A.PAUSED: frozenset({A.READY, A.LOGGED_OUT, A.ON_CALL}),
+    # PAUSED -> RESERVED: a paused agent dials a number by hand (the pause
+    # is kept for after that call).
+    A.PAUSED: frozenset({A.READY, A.LOGGED_OUT, A.ON_CALL, A.RESERVED}),
 }
+
+MANUAL_DIAL_FROM = frozenset({A.READY, A.PAUSED})
+"""Where an agent may dial a number by hand: not on a call, not in a wrap-up,
+not holding a preview lead, not logged out."""
+
+
+def after_reservation(pause_after_call: str | None) -> tuple[AgentState, str | None]:
+    """Where an agent held for a call that never reached them goes: back to
+    the pause they dialed from (or asked for meanwhile), else Ready."""
+    if pause_after_call is not None:
+        return A.PAUSED, pause_after_call
+    return A.READY, None
 
 
 class AgentRequest(StrEnum):
@@ -224,13 +249,15 @@ LEAD_TRANSITIONS: Mapping[LeadState, frozenset[LeadState]] = {
     L.NEW: frozenset({L.DIALING, L.DNC, L.ARCHIVED}),
     L.DIALING: _AFTER_ATTEMPT,
     L.RETRY: frozenset({L.DIALING, L.CALLBACK, L.DNC, L.EXHAUSTED, L.ARCHIVED}),
-    L.CALLBACK: frozenset({L.DIALING, L.CALLBACK, L.DNC, L.ARCHIVED}),
+    # CALLBACK -> RETRY: the agent cancelled the callback; the lead goes back to
+    # the campaign's ordinary retries.
+    L.CALLBACK: frozenset({L.DIALING, L.CALLBACK, L.RETRY, L.DNC, L.ARCHIVED}),
     L.APPOINTMENT: frozenset({L.SALE, L.CALLBACK, L.ARCHIVED}),
     L.SALE: frozenset({L.ARCHIVED}),
-    L.REJECTED: frozenset({L.CALLBACK, L.DNC, L.ARCHIVED}),
+    L.REJECTED: frozenset({L.CALLBACK, L.DNC, L.ARCHIVED, L.DIALING}),  # DIALING: by hand
     L.DNC: frozenset(),
     L.INVALID: frozenset({L.ARCHIVED}),
-    L.EXHAUSTED: frozenset({L.RETRY, L.ARCHIVED}),
+    L.EXHAUSTED: frozenset({L.RETRY, L.ARCHIVED, L.DIALING}),  # DIALING: by hand
     L.ARCHIVED: frozenset(),
 }
 
@@ -262,6 +289,10 @@ IMPORT_TRANSITIONS: Mapping[ImportState, frozenset[ImportState]] = {
 
 # Leads the hopper may offer to the dialer (subject to windows, DNC, attempts).
 DIALABLE_LEAD_STATES = frozenset({L.NEW, L.RETRY, L.CALLBACK})
+# Leads an agent may dial by hand: the dialable ones, and those the dialer gave
+# up on or the customer turned down once (the agent decides to try again).
+# Never one being dialed, closed with a meeting or sale, invalid, or on DNC.
+MANUALLY_DIALABLE_LEAD_STATES = DIALABLE_LEAD_STATES | {L.EXHAUSTED, L.REJECTED}
 
 
 class IllegalTransition(DomainError):

@@ -21,6 +21,7 @@ from callcenter.services import (
     call_recovery,
     calls,
     dialer_fleet,
+    my_callbacks,
     pacing_log,
     phone_legs,
     wrap_ups,
@@ -90,7 +91,13 @@ class DatabaseServices:
         )
 
     def open_call(
-        self, call_id: str, lead: ClaimedLead, *, agent_id: int | None, now: datetime
+        self,
+        call_id: str,
+        lead: ClaimedLead,
+        *,
+        agent_id: int | None,
+        now: datetime,
+        is_manual: bool = False,
     ) -> None:
         with self.database.unit_of_work() as session:
             calls.open_call(
@@ -102,6 +109,8 @@ class DatabaseServices:
                 agent_id=agent_id,
                 dialer_id=self.dialer_id,
                 at=now,
+                phone_e164=lead.phone_e164,
+                is_manual=is_manual,
             )
 
     def sign_off(self, *, now: datetime) -> None:
@@ -151,9 +160,7 @@ class DatabaseServices:
             with self.database.unit_of_work() as session:
                 status = agents.status_of(session, agent_id, lock=True)
                 if status.state is AgentState.RESERVED:
-                    agents.change_state(
-                        session, agent_id, AgentState.READY, reason=reason[:64], now=now
-                    )
+                    agents.release_reserved(session, agent_id, reason=reason[:64], now=now)
         except IllegalTransition:
             log.info("agent %s moved on before the dialer let them go", agent_id)
 
@@ -199,11 +206,14 @@ class DatabaseServices:
             with self.database.unit_of_work() as session:
                 wrap_ups.sweep_agent(session, agent_id, now=now, done=done)
         wrap_ups.report(done)
-        if not done:
+        with self.database.unit_of_work() as session:
+            alerted = my_callbacks.alert_due(session, now=now)
+        if not done and not alerted:
             return ""
         return (
             f"timed out {len(done.timed_out_calls)} wrap-ups, paused "
-            f"{len(done.paused_agents)} agents, logged out {len(done.logged_out_agents)}"
+            f"{len(done.paused_agents)} agents, logged out {len(done.logged_out_agents)}, "
+            f"told agents of {alerted} callbacks due"
         )
 
     def recover(self, *, now: datetime, older_than_s: float) -> str:

@@ -81,6 +81,25 @@ class HopperLeadSource:
             phone_e164=lease.lead.phone_e164,
         )
 
+    def claim_manual(self, lead_id: int, phone_e164: str, *, now: datetime) -> ClaimedLead | None:
+        try:
+            with self.database.unit_of_work() as session:
+                lead = lead_lifecycle.claim_attempt(
+                    session, lead_id, now=now, manual_phone=phone_e164
+                )
+                campaign_id, attempt = lead.campaign_id, lead.attempts
+        except (Conflict, NotFound) as exc:
+            log.info(
+                "manual dial of lead %s refused at dial time: %s",
+                lead_id,
+                exc.message,
+                extra={"lead_id": lead_id},
+            )
+            return None
+        return ClaimedLead(
+            lead_id=lead_id, campaign_id=campaign_id, attempt=attempt, phone_e164=phone_e164
+        )
+
     def give_back(self, held: HeldLead) -> None:
         self.hopper.release(held.lease)
 

@@ -115,7 +115,13 @@ class DialerServices(Protocol):
         """A clean stop: give the campaigns back at once."""
 
     def open_call(
-        self, call_id: str, lead: ClaimedLead, *, agent_id: int | None, now: datetime
+        self,
+        call_id: str,
+        lead: ClaimedLead,
+        *,
+        agent_id: int | None,
+        now: datetime,
+        is_manual: bool = False,
     ) -> None:
         """Write the calls row (DIALING) before the call is dialed."""
 
@@ -185,6 +191,9 @@ class LeadSource(Protocol):
 
     def own_callback(self, campaign_id: int, *, agent_id: int, now: datetime) -> ClaimedLead | None:
         """Claim a due callback booked for this agent alone; None when none is queued."""
+
+    def claim_manual(self, lead_id: int, phone_e164: str, *, now: datetime) -> ClaimedLead | None:
+        """Claim a lead an agent dials by hand, at that number (None: refused now)."""
 
     def claim_held(self, held: HeldLead, *, now: datetime) -> ClaimedLead | None:
         """Claim a held lead's attempt; None when the guard refuses it."""

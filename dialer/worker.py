@@ -14,7 +14,8 @@ event, idempotent on the event id), so nothing is written twice.
 Modes: *predictive* launches what the pacer says; *progressive* is the pacer
 in its one-call-per-ready-agent mode; *preview* offers a ready agent a lead
 (``preview.offered``) and dials it when they ask (``preview.call_requested``)
-or when the campaign's preview timeout passes.
+or when the campaign's preview timeout passes. In any mode an agent may dial
+a number by hand (``manual_dial.requested``): placed for them as a preview is.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 import time
 import uuid
@@ -42,6 +44,7 @@ from callcenter.events import (
     DialingHeld,
     Event,
     HopperDepth,
+    ManualDialRequested,
     PacerLevelChanged,
     PreviewCallRequested,
     PreviewOffered,
@@ -77,6 +80,9 @@ from dialer.ports import (
 log = logging.getLogger(__name__)
 
 ABANDONED = "abandoned"
+MANUAL_DIAL_PASSES = 8
+"""How often a manual dial for a campaign this dialer does not hold is passed
+on to the group before the agent is let go (no dialer holds it)."""
 _TRUNK_STATE_KEYS = ("healthy", "reason", "registration", "registration_detail", "options")
 # A machine an agent took (AMD off) stays LIVE here, even once the agent marks
 # it: it needed an agent, which is what the pacer's answer estimate is for; the
@@ -293,7 +299,12 @@ class DialerWorker:
         if self._subscribed:
             return
         self._subscribed = True
-        for event_type in (PreviewCallRequested, PreviewSkipped, CallHangupRequested):
+        for event_type in (
+            PreviewCallRequested,
+            PreviewSkipped,
+            CallHangupRequested,
+            ManualDialRequested,
+        ):
             self.bus.subscribe(event_type.TYPE, self._from_bus)
 
     def _from_bus(self, event: Event) -> None:
@@ -626,7 +637,12 @@ class DialerWorker:
     # placing calls --------------------------------------------------------------------------
 
     async def place_call(
-        self, plan: CampaignPlan, lead: ClaimedLead, *, agent_id: int | None = None
+        self,
+        plan: CampaignPlan,
+        lead: ClaimedLead,
+        *,
+        agent_id: int | None = None,
+        manual: bool = False,
     ) -> LiveCall:
         """Dial a claimed lead. The calls row is written first, and
         `call.dialing` goes out before anything else is said about the call,
@@ -643,7 +659,12 @@ class DialerWorker:
         dialed_at = self.clock()
         try:
             await asyncio.to_thread(
-                self.services.open_call, call.call_id, lead, agent_id=agent_id, now=dialed_at
+                self.services.open_call,
+                call.call_id,
+                lead,
+                agent_id=agent_id,
+                now=dialed_at,
+                is_manual=manual,
             )
         except Exception:
             # The consumer that applies call.dialing writes it instead.
@@ -657,6 +678,8 @@ class DialerWorker:
                 agent_id=agent_id,
                 dialer_id=self.services.dialer_id,
                 occurred_at=dialed_at,
+                phone_e164=lead.phone_e164,
+                is_manual=manual,
             )
         )
         request = OriginateRequest(
@@ -982,6 +1005,34 @@ class DialerWorker:
             call = self.calls.get(event.call_id)
             if call is not None and not call.ended:
                 await self.carrier.hang_up(event.call_id)
+        elif isinstance(event, ManualDialRequested):
+            await self._dial_manual(event)
+
+    async def _dial_manual(self, event: ManualDialRequested) -> None:
+        """The workstation has checked the number and holds the agent for it;
+        the call is placed for them alone, as a preview call is, and runs
+        through the same screen pop and wrap-up."""
+        ids = {"lead_id": event.lead_id, "agent_id": event.agent_id}
+        plan = self._plans.get(event.campaign_id)
+        if plan is None and event.passed_on < MANUAL_DIAL_PASSES:
+            # Dialers share one consumer group: the one holding the campaign
+            # may be another; the request goes round again for it.
+            self.bus.publish(dataclasses.replace(event, passed_on=event.passed_on + 1))
+            return
+        if plan is None or self.held_reason is not None or self.trunk_room() == 0:
+            log.info(
+                "manual dial for agent %s not placed: not dialable now", event.agent_id, extra=ids
+            )
+            await self._let_go(event.agent_id, "manual dial not placed")
+            return
+        claimed = await asyncio.to_thread(
+            self.leads.claim_manual, event.lead_id, event.phone_e164, now=self.clock()
+        )
+        if claimed is None:
+            await self._let_go(event.agent_id, "manual dial refused at dial time")
+            return
+        log.info("dialing lead %s by hand for agent %s", event.lead_id, event.agent_id, extra=ids)
+        await self.place_call(plan, claimed, agent_id=event.agent_id, manual=True)
 
     async def _dial_preview(self, agent_id: int, lead_id: int) -> None:
         offer = self.previews.get(agent_id)

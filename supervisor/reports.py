@@ -91,6 +91,11 @@ def reports_page() -> ResponseReturnValue:
         }
     elif kind == "agents":
         context["report"] = service.agents_report(session, filters)
+        context["pause_labels"] = service.pause_labels(session, locale)
+    elif kind == "dispositions":
+        closed = service.dispositions_report(session, filters, locale)
+        context["report"] = closed
+        context["charts"] = {"categories": _category_chart(closed)}
     else:
         context["report"] = service.compliance_report(session, filters)
     return render_template("supervisor/reports.html", **context)
@@ -106,6 +111,13 @@ def typed_date(day: date | None, locale: str) -> str:
 
 def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _category_chart(report: Any) -> list[tuple[str, float, str]]:
+    return [
+        (row.label, row.share or 0.0, f"{row.calls} · {_percent(row.share)}")
+        for row in report.by_category
+    ]
 
 
 def _stage_label(stage: Any) -> str:

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from callcenter.models import Campaign, CampaignStatus, Customer, Lead, Team, User
-from callcenter.services import accounts
+from callcenter.services import accounts, disposition_codes
 from callcenter.states import Role
 
 TEST_PASSWORD = "correct-horse-battery"
@@ -43,6 +43,7 @@ def make_campaign(session: Session, **fields: Any) -> Campaign:
     campaign = Campaign(**fields)
     session.add(campaign)
     session.flush()
+    disposition_codes.seed_defaults(session, campaign)
     return campaign
 
 

@@ -48,6 +48,29 @@ AMD_MODE_CHOICES = [
     (AmdMode.HANGUP.value, _l("Hang up on machines")),
     (AmdMode.MESSAGE.value, _l("Leave a message on machines, then hang up")),
 ]
+# What a column of a lead file can be, as the import preview offers it.
+LEAD_FIELD_LABELS = {
+    "phone": _l("Phone number"),
+    "title": _l("Title (Mr, Ms, Dr)"),
+    "first_name": _l("First name"),
+    "last_name": _l("Last name"),
+    "full_name": _l("Full name"),
+    "company": _l("Company"),
+    "email": _l("Email"),
+    "city": _l("City"),
+    "address": _l("Address"),
+    "priority": _l("Priority"),
+    "timezone": _l("Time zone"),
+    "notes": _l("Notes"),
+    "extra": _l("Keep as the lead's own field"),
+}
+DELIMITER_LABELS = {
+    "comma": _l("Comma ( , )"),
+    "semicolon": _l("Semicolon ( ; )"),
+    "arabic-semicolon": _l("Persian semicolon ( ؛ )"),
+    "tab": _l("Tab"),
+    "pipe": _l("Vertical bar ( | )"),
+}
 DIAL_MODE_CHOICES = [
     (DialMode.PREVIEW.value, _l("Preview")),
     (DialMode.PROGRESSIVE.value, _l("Progressive")),

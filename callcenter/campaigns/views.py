@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from flask import (
@@ -16,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -24,7 +27,9 @@ from callcenter import lead_fields, request_scope
 from callcenter.auth.access import allow_roles
 from callcenter.auth.forms import ConfirmForm
 from callcenter.campaigns.forms import (
+    DELIMITER_LABELS,
     FORM_DAYS,
+    LEAD_FIELD_LABELS,
     OUTCOME_LABELS,
     CampaignForm,
     DncAddForm,
@@ -35,7 +40,15 @@ from callcenter.campaigns.forms import (
 )
 from callcenter.db import utcnow
 from callcenter.errors import N_, DomainError, InvalidInput, NotFound
-from callcenter.leadfiles import InvalidPhone, normalize_phone
+from callcenter.leadfiles import (
+    InvalidPhone,
+    LeadFileError,
+    Message,
+    ReadOptions,
+    delimiter_of,
+    normalize_phone,
+    preview_lead_file,
+)
 from callcenter.models import Campaign, CampaignStatus, ScriptVersion, Team
 from callcenter.services import (
     accounts,
@@ -192,13 +205,15 @@ def upload(campaign_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         upload_file = form.file.data
         try:
+            mapping, options = _read_choices(form.mapping.data or "")
             lead_list = lead_import_jobs.queue_import(
                 session,
                 upload_file.read(),
                 campaign_id=campaign.id,
                 filename=upload_file.filename or "",
                 actor_id=current_user.id,
-                mapping=_mapping(form.mapping.data or ""),
+                mapping=mapping,
+                options=options,
             )
         except DomainError as exc:
             form.file.errors.append(exc.shown())
@@ -218,9 +233,74 @@ def upload(campaign_id: int) -> ResponseReturnValue:
     return page, status
 
 
+@bp.post("/<int:campaign_id>/import/preview")
+@allow_roles(*MANAGERS)
+def upload_preview(campaign_id: int) -> ResponseReturnValue:
+    """The file as the import would read it (an HTML fragment the upload
+    page shows): what was detected, a field per column, the first rows."""
+    campaign = campaigns.get_campaign(request_scope.session(), campaign_id)
+    form = LeadUploadForm()
+    if not form.validate_on_submit():
+        return render_template("campaigns/_preview.html", problem=_("Choose a file.")), 422
+    upload_file = form.file.data
+    try:
+        mapping, options = _read_choices(form.mapping.data or "")
+        shown = preview_lead_file(
+            upload_file.read(),
+            filename=upload_file.filename or None,
+            mapping=mapping,
+            options=options,
+        )
+    except DomainError as exc:
+        return render_template("campaigns/_preview.html", problem=exc.shown()), 422
+    return render_template(
+        "campaigns/_preview.html",
+        campaign=campaign,
+        preview=shown,
+        fields=LEAD_FIELD_LABELS,
+        delimiters=DELIMITER_LABELS,
+    )
+
+
+def _read_choices(mapping_text: str) -> tuple[dict[str, str] | None, ReadOptions]:
+    """The column mapping (the preview's field per column, else the typed
+    `column = field` lines) and how to read the file, from the upload form."""
+    form = request.form
+    mapping = _mapping(mapping_text) or {}
+    for key, field_name in form.items():
+        if key.startswith("field-") and field_name:
+            column = form.get("column-" + key.removeprefix("field-"), "")
+            if column:
+                mapping[column] = field_name
+    line = form.get("header_line", "").strip()
+    if line and not line.isdigit():
+        raise LeadFileError(N_("The header line must be a line number."))
+    options = ReadOptions(
+        sheet=form.get("sheet") or None,
+        header_line=int(line) if line and int(line) > 0 else None,
+        delimiter=delimiter_of(form.get("delimiter") or None),
+    )
+    return mapping or None, options
+
+
 def _mapping(text: str) -> dict[str, str] | None:
     pairs = [line.rsplit("=", 1) for line in text.splitlines() if "=" in line]
     return {column.strip(): lead_fields.field_named(field) for column, field in pairs} or None
+
+
+@bp.app_template_filter("said")
+def said(message: Message | dict[str, Any]) -> str:
+    """A reason from a lead file (a Message, or a report row holding one) in
+    the reader's language."""
+    if not isinstance(message, Message):
+        message = lead_import.entry_message(message)
+    if not message.params:
+        return _(message.text)
+    params = dict(message.params)
+    locale = get_locale()
+    if "region" in params and locale is not None:  # a country code: its name, in the reader's
+        params["region"] = locale.territories.get(params["region"], params["region"])
+    return _(message.text, **params)
 
 
 @bp.get("/<int:campaign_id>/lists/<int:lead_list_id>")
@@ -371,6 +451,35 @@ def move_list(campaign_id: int, lead_list_id: int) -> ResponseReturnValue:
     return _back_to_lists(campaign_id)
 
 
+@bp.get("/<int:campaign_id>/lists/<int:lead_list_id>/report.csv")
+@allow_roles(*MANAGERS)
+def import_report_csv(campaign_id: int, lead_list_id: int) -> ResponseReturnValue:
+    """Every row the report lists (rejected, on a DNC list, duplicate,
+    warned), one per line with its reason in the reader's language."""
+    session = request_scope.session()
+    found = lead_import.get_lead_list(session, lead_list_id)
+    if found.campaign_id != campaign_id:
+        raise NotFound(N_("no such lead list"), details={"lead_list_id": lead_list_id})
+    kinds = {
+        "rejected": _("Rejected"),
+        "dnc": _("On a do-not-call list"),
+        "duplicates": _("Duplicate"),
+        "already_in_campaign": _("Already in this campaign"),
+        "warnings": _("Warning"),
+    }
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([_("Line"), _("What"), _("Reason")])
+    for line, kind, message in lead_import.report_rows(found.report):
+        writer.writerow([line if line is not None else "", kinds[kind], said(message)])
+    name = f"lead-list-{found.id}-report.csv"
+    return Response(
+        "\ufeff" + out.getvalue(),  # the BOM: Excel then reads the Persian as UTF-8
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 @bp.route("/dnc", methods=["GET"])
 @allow_roles(*MANAGERS)
 def dnc_list() -> ResponseReturnValue:
@@ -405,7 +514,8 @@ def dnc_add() -> ResponseReturnValue:
                 actor_id=current_user.id,
             )
         except InvalidPhone as exc:
-            flash(_("Not a valid number: %(reason)s", reason=exc.reason), "error")
+            reason = said(Message(exc.text, exc.params))
+            flash(_("Not a valid number: %(reason)s", reason=reason), "error")
         else:
             flash(_("%(phone)s will not be called.", phone=phone), "success")
     return redirect(url_for("campaigns.dnc_list", campaign=campaign_id))
@@ -435,7 +545,7 @@ def dnc_import() -> ResponseReturnValue:
             "success",
         )
         for item in result.rejected[:50]:
-            flash(_("Line %(line)s: %(reason)s", line=item["line"], reason=item["reason"]), "error")
+            flash(_("Line %(line)s: %(reason)s", line=item["line"], reason=said(item)), "error")
     return redirect(url_for("campaigns.dnc_list", campaign=campaign_id))
 
 

@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from callcenter.errors import N_
 from callcenter.leadfiles.errors import LeadFileError
-from callcenter.leadfiles.text import header_key, normalize_text
+from callcenter.leadfiles.text import excerpt, header_key, normalize_text
 
 
 class Field(StrEnum):
@@ -23,6 +24,7 @@ class Field(StrEnum):
     PRIORITY = "priority"
     TIMEZONE = "timezone"
     NOTES = "notes"
+    EXTRA = "extra"  # chosen by the manager: keep the column as the lead's own field
 
 
 _SYNONYMS: dict[Field, tuple[str, ...]] = {
@@ -52,6 +54,44 @@ _SYNONYMS: dict[Field, tuple[str, ...]] = {
         "شمارههمراه",
         "تماس",
         "تلفنتماس",
+        # landlines, and a second number: the first valid one is dialled, the
+        # others are kept with the lead as other_phones
+        "landline",
+        "homephone",
+        "workphone",
+        "officephone",
+        "businessphone",
+        "phone1",
+        "mobile1",
+        "tel1",
+        "تلفن1",
+        "شماره1",
+        "موبایل1",
+        "شمارهاول",
+        "تلفناول",
+        "موبایلاول",
+        "phone2",
+        "mobile2",
+        "tel2",
+        "secondphone",
+        "otherphone",
+        "alternatephone",
+        "تلفنثابت",
+        "ثابت",
+        "تلفنمنزل",
+        "تلفنمحلکار",
+        "تلفنکار",
+        "تلفندفتر",
+        "تلفنشرکت",
+        "تلفن2",
+        "موبایل2",
+        "شماره2",
+        "تلفندوم",
+        "شمارهدوم",
+        "موبایلدوم",
+        "شمارهتلفنثابت",
+        "شمارهثابت",
+        "شمارهمنزل",
     ),
     Field.TITLE: ("title", "salutation", "honorific", "prefix", "عنوان", "لقب", "پیشوند"),
     Field.FIRST_NAME: ("firstname", "first", "givenname", "forename", "نام", "اسم", "نامکوچک"),
@@ -136,7 +176,27 @@ def map_headers(header: Sequence[object], mapping: Mapping[str, str] | None = No
     ignored); a value that is not a Field, or a key that is not a column, is
     an error since the manager chose it on purpose. Raises LeadFileError when
     no column holds phones."""
-    names = _clean_names(header)
+    columns = find_columns(header, mapping)
+    if columns is None:
+        names = clean_names(header)
+        raise LeadFileError(
+            N_(
+                "no phone column: expected a header such as phone, mobile, tel, landline, "
+                "شماره, تلفن, تلفن ثابت, موبایل or همراه, or a column chosen as the phone; "
+                "the columns are %(columns)s"
+            ),
+            details={"columns": list(names)},
+            columns=_shown_names(names),
+        )
+    return columns
+
+
+def find_columns(
+    header: Sequence[object], mapping: Mapping[str, str] | None = None
+) -> HeaderMap | None:
+    """map_headers, or None when no column holds phones (this row may not
+    be the header: a title row above it, say)."""
+    names = clean_names(header)
     explicit = _explicit_mapping(mapping or {}, names)
     fields: dict[Field, int] = {}
     phones: list[int] = []
@@ -147,22 +207,28 @@ def map_headers(header: Sequence[object], mapping: Mapping[str, str] | None = No
         field = explicit.get(index) or guessed[index]
         if field is Field.PHONE:
             phones.append(index)
-        elif field is not None and field not in fields:
+        elif field is not None and field is not Field.EXTRA and field not in fields:
             fields[field] = index
         else:
             extra.append(index)
     extra.sort()
     if not phones:
-        shown = ", ".join(repr(name) for name in names) or "(none)"
-        raise LeadFileError(
-            f"no phone column: expected a header such as phone, mobile, tel, شماره, تلفن, "
-            f"موبایل or همراه, or an explicit column mapping; the columns are {shown}",
-            details={"columns": list(names)},
-        )
+        return None
     return HeaderMap(tuple(names), fields, tuple(phones), tuple(extra))
 
 
-def _clean_names(header: Sequence[object]) -> list[str]:
+def guess_field(name: str) -> Field | None:
+    """The field a column of this name holds, by the built-in names."""
+    return _BY_KEY.get(header_key(name))
+
+
+def _shown_names(names: Sequence[str]) -> str:
+    """At most 20 column names, each cut, for a message a person reads."""
+    shown = ", ".join(excerpt(name, 40) for name in names[:20])
+    return shown + (" …" if len(names) > 20 else "") if names else "-"
+
+
+def clean_names(header: Sequence[object]) -> list[str]:
     names: list[str] = []
     seen: set[str] = set()
     for position, cell in enumerate(header, start=1):
@@ -181,16 +247,19 @@ def _explicit_mapping(mapping: Mapping[str, str], names: Sequence[str]) -> dict[
         try:
             field = Field(field_name)
         except ValueError:
-            allowed = ", ".join(f.value for f in Field)
             raise LeadFileError(
-                f"column mapping {column!r} -> {field_name!r}: unknown field; use one of {allowed}",
+                N_("column %(column)s: unknown field %(field)s; use one of %(allowed)s"),
                 details={"column": column, "field": field_name},
+                column=excerpt(column, 40),
+                field=excerpt(field_name, 40),
+                allowed=", ".join(f.value for f in Field),
             ) from None
         index = by_key.get(header_key(column))
         if index is None:
             raise LeadFileError(
-                f"column mapping names {column!r}, which is not a column of this file",
+                N_("the column mapping names %(column)s, which is not a column of this file"),
                 details={"column": column, "columns": list(names)},
+                column=excerpt(column, 40),
             )
         explicit[index] = field
     return explicit

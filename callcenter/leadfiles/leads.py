@@ -6,13 +6,17 @@
         leads.stats                   # counts, complete once iterated
 
 A bad row is a RowError and the stream goes on; only a file that cannot be
-read at all (no phone column, empty, not CSV/XLSX, a CSV broken mid-way)
-raises LeadFileError.
+read at all (no phone column, empty, not CSV/XLSX) raises LeadFileError.
+
+The header is the first row (of the first rows) that names a phone column,
+so title rows above it are skipped; in a workbook, on the first worksheet
+that has one. `sheet`, `header_line` and `delimiter` choose instead.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -24,8 +28,9 @@ from types import TracebackType
 from typing import IO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from callcenter.leadfiles.errors import LeadFileError
-from callcenter.leadfiles.headers import Field, HeaderMap, map_headers
+from callcenter.errors import N_
+from callcenter.leadfiles.errors import LeadFileError, Message
+from callcenter.leadfiles.headers import Field, HeaderMap, find_columns, map_headers
 from callcenter.leadfiles.names import locale_hint, normalize_title, split_full_name, split_title
 from callcenter.leadfiles.phones import (
     DEFAULT_REGION,
@@ -44,7 +49,10 @@ from callcenter.leadfiles.readers import (
     detect_format,
     open_binary,
 )
-from callcenter.leadfiles.text import normalize_text
+from callcenter.leadfiles.text import excerpt, normalize_text
+
+HEADER_SEARCH_ROWS = 20
+"""Non-blank rows looked at for the header (title rows, notes above it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,23 +74,29 @@ class ParsedLead:
     locale: str | None  # "fa" / "en" from the name's script; None if it does not tell
     extra: dict[str, str]  # unmapped, non-empty columns by header name
     raw: dict[str, str]  # every cell of the row, by header name, as text
-    warnings: tuple[str, ...] = ()  # row kept, but something was dropped or looked off
+    warnings: tuple[Message, ...] = ()  # row kept, but something was dropped or looked off
+    phone2_e164: str | None = None  # the first valid number of the other phone columns
 
 
 class RowErrorCode(StrEnum):
     MISSING_PHONE = "missing_phone"
     INVALID_PHONE = "invalid_phone"
     DUPLICATE = "duplicate"
+    UNREADABLE = "unreadable"  # an unclosed quote, a cell past csv's size limit
 
 
 @dataclass(frozen=True, slots=True)
 class RowError:
     line: int
-    reason: str
+    message: Message
     raw: dict[str, str]
     code: RowErrorCode
     duplicate_of: int | None = None  # DUPLICATE: line of the first row with this number
     lead: ParsedLead | None = None  # DUPLICATE: the parsed row, for a service that merges
+
+    @property
+    def reason(self) -> str:
+        return str(self.message)
 
 
 @dataclass(slots=True)
@@ -101,31 +115,55 @@ def open_lead_file(
     mapping: Mapping[str, str] | None = None,
     region: str = DEFAULT_REGION,
     sheet: str | None = None,
+    header_line: int | None = None,
     delimiter: str | None = None,
     dedupe: bool = True,
 ) -> LeadFile:
-    """Open a CSV or XLSX lead list and read its header.
+    """Open a CSV or XLSX lead list and find its header.
 
     `source` is a path, bytes or a binary file object (not closed here unless
-    we opened it). The format comes from `filename`'s extension or the
-    content. `mapping` names columns explicitly ({"Cell #": "phone"}).
+    we opened it). The format comes from the content (then `filename`'s
+    extension). `mapping` names columns explicitly ({"Cell #": "phone"}).
+    `header_line` is the header's line (CSV) or row (XLSX), 1-based.
     With `dedupe` (default) a repeated number is a DUPLICATE RowError that
     points at the first line; pass False to see every row as a ParsedLead."""
     stream, owned = open_binary(source)
     try:
-        head = stream.read(8)
-        stream.seek(-len(head), 1)
-        kind = detect_format(head, filename)
-        reader: CsvRows | XlsxRows = (
-            CsvRows(stream, delimiter=delimiter)
-            if kind is FileFormat.CSV
-            else XlsxRows(stream, sheet=sheet)
-        )
-        return LeadFile(reader, kind, mapping, region, dedupe, stream if owned else None)
+        reader = open_rows(stream, filename=filename, sheet=sheet, delimiter=delimiter)
+        try:
+            return LeadFile(
+                reader, mapping, region, dedupe, stream if owned else None, sheet, header_line
+            )
+        except BaseException:
+            _let_go(reader, owned=owned)
+            raise
     except BaseException:
         if owned:
             stream.close()
         raise
+
+
+def open_rows(
+    stream: IO[bytes],
+    *,
+    filename: str | None = None,
+    sheet: str | None = None,
+    delimiter: str | None = None,
+) -> CsvRows | XlsxRows:
+    """The file's raw rows, its format told by its bytes."""
+    head = stream.read(8)
+    stream.seek(-len(head), 1)
+    kind = detect_format(head, filename)
+    if kind is FileFormat.CSV:
+        return CsvRows(stream, delimiter=delimiter)
+    return XlsxRows(stream, sheet=sheet)
+
+
+def _let_go(reader: CsvRows | XlsxRows, *, owned: bool) -> None:
+    if isinstance(reader, XlsxRows):
+        reader.close()
+    elif not owned:
+        reader.detach()
 
 
 class LeadFile:
@@ -134,29 +172,41 @@ class LeadFile:
     def __init__(
         self,
         reader: CsvRows | XlsxRows,
-        kind: FileFormat,
         mapping: Mapping[str, str] | None,
         region: str,
         dedupe: bool,
         owned: IO[bytes] | None,
+        sheet: str | None = None,
+        header_line: int | None = None,
     ) -> None:
-        self.format = kind
+        self.format = FileFormat.CSV if isinstance(reader, CsvRows) else FileFormat.XLSX
         self.encoding = reader.encoding if isinstance(reader, CsvRows) else None
         self.delimiter = reader.delimiter if isinstance(reader, CsvRows) else None
-        self.sheet = reader.sheet if isinstance(reader, XlsxRows) else None
+        self.sheets = reader.sheets if isinstance(reader, XlsxRows) else []
         self.stats = ImportStats()
         self._reader, self._owned = reader, owned
         self._region, self._dedupe = region, dedupe
-        self._rows = iter(reader)
-        try:
-            header = next(self._rows, None)
-            if header is None:
-                raise LeadFileError("the file is empty: no header row")
-            self.header_line = header.line
-            self.columns: HeaderMap = map_headers(header.cells, mapping)
-        except BaseException:
-            self.close()
-            raise
+        header, self._rows = self._find_header(mapping, sheet, header_line)
+        self.sheet = reader.sheet if isinstance(reader, XlsxRows) else None
+        self.header_line = header.line
+        self.columns: HeaderMap = map_headers(header.cells, mapping)
+
+    def _find_header(
+        self, mapping: Mapping[str, str] | None, sheet: str | None, header_line: int | None
+    ) -> tuple[SourceRow, Iterator[SourceRow]]:
+        """The header row and the rows after it. A workbook's sheets are
+        tried in order (unless one is chosen) for the first with a header."""
+        reader = self._reader
+        if not isinstance(reader, XlsxRows) or sheet is not None or header_line is not None:
+            return _header_of(iter(reader), mapping, header_line)
+        for name in reader.sheets:
+            reader.select(name)
+            rows = iter(reader)
+            head = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
+            if any(_could_be_header(row, mapping) for row in head):
+                return _header_of(itertools.chain(head, rows), mapping, None)
+        reader.select(reader.sheets[0])
+        return _header_of(iter(reader), mapping, None)
 
     def __iter__(self) -> Iterator[ParsedLead | RowError]:
         first_line: dict[str, int] = {}
@@ -182,10 +232,7 @@ class LeadFile:
             stats.duplicates += result.code is RowErrorCode.DUPLICATE
 
     def close(self) -> None:
-        if isinstance(self._reader, XlsxRows):
-            self._reader.close()
-        elif self._owned is None:
-            self._reader.detach()
+        _let_go(self._reader, owned=self._owned is not None)
         if self._owned is not None:
             self._owned.close()
 
@@ -201,12 +248,48 @@ class LeadFile:
         self.close()
 
 
+def _could_be_header(row: SourceRow, mapping: Mapping[str, str] | None) -> bool:
+    if row.problem is not None:
+        return False
+    try:
+        return find_columns(row.cells, mapping) is not None
+    except LeadFileError:  # the mapping names a column this row lacks
+        return False
+
+
+def _header_of(
+    rows: Iterator[SourceRow], mapping: Mapping[str, str] | None, header_line: int | None
+) -> tuple[SourceRow, Iterator[SourceRow]]:
+    """The chosen line, or the first of the first rows that could be the
+    header; without one, the first row (map_headers then says what is wrong)."""
+    if header_line is not None:
+        for row in rows:
+            if row.line == header_line and row.problem is None:
+                return row, rows
+            if row.line >= header_line:
+                break
+        raise LeadFileError(
+            N_("line %(line)s is empty or is not a row of the file; choose another header line"),
+            line=header_line,
+        )
+    head = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
+    if not head:
+        raise LeadFileError(N_("the file is empty: no header row"))
+    found = next((i for i, row in enumerate(head) if _could_be_header(row, mapping)), 0)
+    if (problem := head[found].problem) is not None:
+        raise LeadFileError(problem.text, **problem.params)
+    return head[found], itertools.chain(head[found + 1 :], rows)
+
+
 def duplicate_error(lead: ParsedLead, first_line: int) -> RowError:
     """The RowError for a later row with a number already seen at `first_line`;
     for services that dedupe across several files themselves."""
     return RowError(
         line=lead.line,
-        reason=f"duplicate of line {first_line} ({lead.phone_e164})",
+        message=Message(
+            N_("duplicate of line %(line)s (%(phone)s)"),
+            {"line": first_line, "phone": lead.phone_e164},
+        ),
         raw=lead.raw,
         code=RowErrorCode.DUPLICATE,
         duplicate_of=first_line,
@@ -218,19 +301,27 @@ def parse_row(
     row: SourceRow, columns: HeaderMap, region: str = DEFAULT_REGION, *, check_width: bool = True
 ) -> ParsedLead | RowError:
     """One row to a lead, or the reason it cannot be one. Never raises for bad data."""
+    if row.problem is not None:
+        return RowError(row.line, row.problem, {}, RowErrorCode.UNREADABLE)
     texts = [cell_text(cell) for cell in row.cells]
     raw = _raw(texts, columns.header)
-    warnings: list[str] = []
+    warnings: list[Message] = []
     width = len(columns.header)
+    sizes = {"cells": len(texts), "header": width}
     if check_width and len(texts) < width:
-        warnings.append(f"row has {len(texts)} cells, the header has {width}")
+        warnings.append(Message(N_("the row has %(cells)s cells, the header %(header)s"), sizes))
     if len(texts) > width and any(texts[width:]):
-        warnings.append(f"row has {len(texts)} cells, the header has {width}; extra kept")
+        warnings.append(
+            Message(
+                N_("the row has %(cells)s cells, the header %(header)s; the extra ones are kept"),
+                sizes,
+            )
+        )
 
     phone, other_phones, reason = _pick_phone(row.cells, columns, region)
     if phone is None:
         code = RowErrorCode.MISSING_PHONE if reason is None else RowErrorCode.INVALID_PHONE
-        return RowError(row.line, reason or "no phone number", raw, code)
+        return RowError(row.line, reason or Message(N_("no phone number")), raw, code)
 
     def text(name: Field) -> str:
         index = columns.fields.get(name)
@@ -270,7 +361,19 @@ def parse_row(
         extra=extra,
         raw=raw,
         warnings=tuple(warnings),
+        phone2_e164=_second_phone(other_phones, phone, region),
     )
+
+
+def _second_phone(others: list[str], first: Phone, region: str) -> str | None:
+    for text in others:
+        try:
+            second = _phone(text, region)
+        except InvalidPhone:
+            continue
+        if second.e164 != first.e164:
+            return second.e164
+    return None
 
 
 def cell_text(cell: CellValue) -> str:
@@ -306,12 +409,12 @@ _SEPARATORS = re.compile(r"\s*[,;/|،\n]\s*|\s+-\s+|\s{2,}")
 
 def _pick_phone(
     cells: tuple[CellValue, ...], columns: HeaderMap, region: str
-) -> tuple[Phone | None, list[str], str | None]:
+) -> tuple[Phone | None, list[str], Message | None]:
     """The first valid number among the phone columns (and among several
     numbers in one cell); the other numbers given; else the first reason."""
     found: Phone | None = None
     others: list[str] = []
-    reason: str | None = None
+    reason: Message | None = None
     for index in columns.phones:
         cell = cells[index] if index < len(cells) else None
         for candidate in _phone_candidates(cell):
@@ -321,7 +424,7 @@ def _pick_phone(
             try:
                 found = _phone(candidate, region)
             except InvalidPhone as exc:
-                reason = reason or exc.reason
+                reason = reason or Message(exc.text, exc.params)
     if found is not None:
         return found, others, None
     return None, [], reason
@@ -338,12 +441,15 @@ def _phone_candidates(cell: CellValue) -> list[CellValue]:
 def _phone(cell: CellValue, region: str) -> Phone:
     if isinstance(cell, datetime | date | time | timedelta):
         raise InvalidPhone(
-            f"the phone cell holds a date or time ({cell_text(cell)}); "
-            "format the phone column as text in the spreadsheet"
+            N_(
+                "the phone cell holds a date or time (%(cell)s); "
+                "format the phone column as text in the spreadsheet"
+            ),
+            cell=excerpt(cell_text(cell)),
         )
     if isinstance(cell, str | int | float | Decimal):
         return normalize_phone(cell, region)
-    raise InvalidPhone(f"not a phone number: {cell!r}")
+    raise InvalidPhone(N_("not a phone number: %(cell)s"), cell=excerpt(cell))
 
 
 def _names(title: str, first: str, last: str, full: str) -> tuple[str, str, str]:
@@ -363,17 +469,19 @@ def _title_locale(title: str) -> str | None:
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def _email(value: str, warnings: list[str]) -> str | None:
+def _email(value: str, warnings: list[Message]) -> str | None:
     if not value:
         return None
     value = value.replace(" ", "").lower()
     if _EMAIL.match(value):
         return value
-    warnings.append(f"email {value!r} is not an address; dropped")
+    warnings.append(
+        Message(N_("the email %(cell)s is not an address; left out"), {"cell": excerpt(value)})
+    )
     return None
 
 
-def _priority(value: str, warnings: list[str]) -> int | None:
+def _priority(value: str, warnings: list[Message]) -> int | None:
     if not value:
         return None
     try:
@@ -382,15 +490,24 @@ def _priority(value: str, warnings: list[str]) -> int | None:
             return int(number)
     except (InvalidOperation, ValueError, OverflowError):
         pass
-    warnings.append(f"priority {value!r} is not a whole number; dropped")
+    warnings.append(
+        Message(
+            N_("the priority %(cell)s is not a whole number; left out"), {"cell": excerpt(value)}
+        )
+    )
     return None
 
 
-def _timezone(value: str, phone: Phone, warnings: list[str]) -> str | None:
+def _timezone(value: str, phone: Phone, warnings: list[Message]) -> str | None:
     if value:
         if _is_zone(value):
             return value
-        warnings.append(f"time zone {value!r} is unknown; using the number's")
+        warnings.append(
+            Message(
+                N_("the time zone %(cell)s is unknown; the number's is used"),
+                {"cell": excerpt(value)},
+            )
+        )
     return _zone_of_number(phone)
 
 

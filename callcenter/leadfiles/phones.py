@@ -17,7 +17,8 @@ from enum import StrEnum
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
 
-from callcenter.leadfiles.text import normalize_text
+from callcenter.errors import N_
+from callcenter.leadfiles.text import excerpt, normalize_text
 
 DEFAULT_REGION = "IR"
 
@@ -61,11 +62,15 @@ class Phone:
 
 
 class InvalidPhone(ValueError):
-    """A value that is not a diallable number; `reason` is shown to the manager."""
+    """A value that is not a diallable number. `text` is the reason marked for
+    translation, `params` its values (the cell quoted and cut by `excerpt`);
+    `reason` the English sentence (logs, CLI)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, text: str, **params: str | int) -> None:
+        self.text = text
+        self.params = params
+        self.reason = text % params if params else text
+        super().__init__(self.reason)
 
 
 _ALLOWED = re.compile(r"^\+?[\d\s().\-/]+$")
@@ -73,11 +78,13 @@ _FLOAT_ZERO = re.compile(r"^(\+?\d+)\.0+$")
 _SCIENTIFIC = re.compile(r"^\d(?:\.(\d+))?[eE]\+?(\d+)$")
 
 _PARSE_REASONS = {
-    NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
-    NumberParseException.NOT_A_NUMBER: "not a phone number",
-    NumberParseException.TOO_SHORT_AFTER_IDD: "too short after the international prefix",
-    NumberParseException.TOO_SHORT_NSN: "too short",
-    NumberParseException.TOO_LONG: "too long",
+    NumberParseException.INVALID_COUNTRY_CODE: N_("unknown country code: %(cell)s"),
+    NumberParseException.NOT_A_NUMBER: N_("not a phone number: %(cell)s"),
+    NumberParseException.TOO_SHORT_AFTER_IDD: N_(
+        "too short after the international prefix: %(cell)s"
+    ),
+    NumberParseException.TOO_SHORT_NSN: N_("too short: %(cell)s"),
+    NumberParseException.TOO_LONG: N_("too long: %(cell)s"),
 }
 
 
@@ -87,10 +94,10 @@ def normalize_phone(value: str | int | float | Decimal, region: str = DEFAULT_RE
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException as exc:
-        reason = _PARSE_REASONS.get(exc.error_type, "not a phone number")
-        raise InvalidPhone(f"{reason}: {text!r}") from None
+        reason = _PARSE_REASONS.get(exc.error_type, N_("not a phone number: %(cell)s"))
+        raise InvalidPhone(reason, cell=excerpt(text)) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(_invalid_reason(number, text))
+        raise _invalid(number, text)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     kind = _TYPES.get(phonenumbers.number_type(number), PhoneType.UNKNOWN)
     region_code = phonenumbers.region_code_for_number(number)
@@ -99,19 +106,19 @@ def normalize_phone(value: str | int | float | Decimal, region: str = DEFAULT_RE
 
 def _as_text(value: str | int | float | Decimal) -> str:
     if isinstance(value, bool):
-        raise InvalidPhone(f"not a phone number: {value!r}")
+        raise InvalidPhone(N_("not a phone number: %(cell)s"), cell=excerpt(value))
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float | Decimal):
         finite = value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
         if not finite or value != int(value):  # NaN, infinity (seen by fuzzing), a fraction
-            raise InvalidPhone(f"not a phone number: {value!r}")
+            raise InvalidPhone(N_("not a phone number: %(cell)s"), cell=excerpt(value))
         return str(int(value))
     if not isinstance(value, str):
-        raise InvalidPhone(f"not a phone number: {type(value).__name__} {value!r}")
+        raise InvalidPhone(N_("not a phone number: %(cell)s"), cell=excerpt(value))
     text = normalize_text(value)
     if not text:
-        raise InvalidPhone("phone is empty")
+        raise InvalidPhone(N_("the phone is empty"))
     if text.startswith("'"):  # Excel's "keep as text" marker survives some exports
         text = text[1:]
     if match := _FLOAT_ZERO.match(text):
@@ -119,7 +126,10 @@ def _as_text(value: str | int | float | Decimal) -> str:
     if match := _SCIENTIFIC.match(text):
         return _from_scientific(text, match)
     if not _ALLOWED.match(text):
-        raise InvalidPhone(f"contains characters that are not part of a phone number: {text!r}")
+        raise InvalidPhone(
+            N_("contains characters that are not part of a phone number: %(cell)s"),
+            cell=excerpt(text),
+        )
     return text
 
 
@@ -130,32 +140,40 @@ def _from_scientific(text: str, match: re.Match[str]) -> str:
     try:
         whole = Decimal(text)
     except InvalidOperation as exc:
-        raise InvalidPhone(f"not a phone number: {text!r}") from exc
+        raise InvalidPhone(N_("not a phone number: %(cell)s"), cell=excerpt(text)) from exc
     digits = str(int(whole))
     if whole != int(whole) or len(digits) > mantissa_digits:
         raise InvalidPhone(
-            f"number in scientific notation lost digits ({text}); "
-            "format the phone column as text in the spreadsheet"
+            N_(
+                "the number in scientific notation lost digits (%(cell)s); "
+                "format the phone column as text in the spreadsheet"
+            ),
+            cell=excerpt(text),
         )
     return digits
 
 
-def _invalid_reason(number: phonenumbers.PhoneNumber, text: str) -> str:
+def _invalid(number: phonenumbers.PhoneNumber, text: str) -> InvalidPhone:
     regions = phonenumbers.region_codes_for_country_code(number.country_code or 0)
     region = regions[0] if regions else f"+{number.country_code}"
     possible = phonenumbers.is_possible_number_with_reason(number)
     digit_count = sum(ch.isdigit() for ch in text)
+    cell = excerpt(text)
     if possible == ValidationResult.TOO_SHORT or digit_count < 7:
-        return f"too short for {region}: {text!r}"
+        return InvalidPhone(N_("too short for %(region)s: %(cell)s"), region=region, cell=cell)
     if possible == ValidationResult.TOO_LONG:
-        return f"too long for {region}: {text!r}"
+        return InvalidPhone(N_("too long for %(region)s: %(cell)s"), region=region, cell=cell)
     national = _iranian_national_digits(text) if region == "IR" else ""
     if national.startswith("9") and len(national) != 10:
-        size = "too short" if len(national) < 10 else "too long"
-        return f"{size} for an Iranian mobile (11 digits, like 0912 123 4567): {text!r}"
+        size = (
+            N_("too short for an Iranian mobile (11 digits, like 0912 123 4567): %(cell)s")
+            if len(national) < 10
+            else N_("too long for an Iranian mobile (11 digits, like 0912 123 4567): %(cell)s")
+        )
+        return InvalidPhone(size, cell=cell)
     if possible == ValidationResult.INVALID_LENGTH:
-        return f"wrong length for {region}: {text!r}"
-    return f"not a valid number for {region}: {text!r}"
+        return InvalidPhone(N_("wrong length for %(region)s: %(cell)s"), region=region, cell=cell)
+    return InvalidPhone(N_("not a valid number for %(region)s: %(cell)s"), region=region, cell=cell)
 
 
 def _iranian_national_digits(text: str) -> str:

@@ -70,3 +70,17 @@ def has_arabic_script(text: str) -> bool:
 
 def has_latin_letters(text: str) -> bool:
     return any(("a" <= ch <= "z") or ("A" <= ch <= "Z") for ch in text)
+
+
+EXCERPT_CHARS = 60
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """A cell as quoted in a report: in double quotes, control characters
+    shown as spaces, and cut to `limit` characters with "…" (a junk cell of
+    megabytes must not be copied into every report that mentions it)."""
+    text = _UNPRINTABLE.sub(" ", value if isinstance(value, str) else str(value))
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f'"{text}"'

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, false
+from sqlalchemy import ForeignKey, String, false, text
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.db import Base, UTCDateTime
@@ -18,6 +19,10 @@ class PauseReason(Base):
     label_en: Mapped[str] = mapped_column(String(120))
     limit_minutes: Mapped[int | None]
     is_active: Mapped[bool] = mapped_column(default=True)
+    is_paid: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    """Paid pause time counts as work time in the agents report."""
+    position: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    """Order in the agent's pause menu."""
     is_system: Mapped[bool] = mapped_column(default=False, server_default=false())
     """Set by the product (e.g. phone_lost), never chosen by an agent or a supervisor."""
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from callcenter.db import Base, UTCDateTime
 from callcenter.models._types import created_at_column, enum_column
 from callcenter.models.leads import Customer, Lead
-from callcenter.states import AmdAction, AmdResult, CallOutcome, CallState
+from callcenter.states import AmdAction, AmdResult, CallOutcome, CallState, DispositionCategory
 
 
 class Call(Base):
@@ -32,6 +32,8 @@ class Call(Base):
     attempt: Mapped[int]
     phone_e164: Mapped[str] = mapped_column(String(20))
     is_preview: Mapped[bool] = mapped_column(default=False)
+    is_manual: Mapped[bool] = mapped_column(default=False)
+    """Dialed by an agent from the dial pad, a search or the customer's other number."""
     state: Mapped[CallState] = enum_column(CallState, default=CallState.DIALING)
     outcome: Mapped[CallOutcome | None] = enum_column(CallOutcome, nullable=True)
     sip_status: Mapped[int | None]
@@ -91,6 +93,10 @@ class StepOutcome(Base):
 
 
 class DispositionCode(StrEnum):
+    """The codes the product itself knows: each campaign starts with these
+    (all but wrap_up_timeout), and a few carry a rule beyond their category
+    (`dispositions.set_disposition`). Managers add their own beside them."""
+
     APPOINTMENT_SET = "appointment_set"
     CALLBACK = "callback"
     NOT_INTERESTED = "not_interested"
@@ -107,7 +113,12 @@ class Disposition(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), unique=True)
-    code: Mapped[DispositionCode] = enum_column(DispositionCode)
+    code: Mapped[str] = mapped_column(String(32))
+    """The campaign's code (campaign_dispositions.code) or wrap_up_timeout."""
+    category: Mapped[DispositionCategory] = enum_column(
+        DispositionCategory, server_default=DispositionCategory.FINAL.value
+    )
+    """The code's category when it was set: what it did to the lead then."""
     notes: Mapped[str] = mapped_column(Text, default="")
     agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = created_at_column()

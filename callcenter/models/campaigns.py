@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from callcenter.db import Base
 from callcenter.models._types import JSONColumn, created_at_column, enum_column
 from callcenter.models.users import Team
+from callcenter.states import DispositionCategory
 
 
 class DialMode(StrEnum):
@@ -93,3 +94,22 @@ class Campaign(Base):
 
     script_version: Mapped[ScriptVersion | None] = relationship()
     teams: Mapped[list[Team]] = relationship(secondary=campaign_teams)
+
+
+class CampaignDisposition(Base):
+    """A disposition an agent of the campaign may choose. Never deleted once
+    a call used it (deactivated instead): reports show its label."""
+
+    __tablename__ = "campaign_dispositions"
+    __table_args__ = (UniqueConstraint("campaign_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(32))
+    label_fa: Mapped[str] = mapped_column(String(120))
+    label_en: Mapped[str] = mapped_column(String(120))
+    category: Mapped[DispositionCategory] = enum_column(DispositionCategory)
+    retry_minutes: Mapped[int | None]
+    """For retry: minutes until the lead is dialed again (None: the campaign's delay)."""
+    position: Mapped[int] = mapped_column(default=0)
+    is_active: Mapped[bool] = mapped_column(default=True)

@@ -20,6 +20,9 @@ class Customer(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phone_e164: Mapped[str] = mapped_column(String(20), unique=True)
+    phone2_e164: Mapped[str | None] = mapped_column(String(20), index=True)
+    """Another number the customer gave (a lead file's second phone column,
+    or an agent adds it); dialed by hand only."""
     title: Mapped[str] = mapped_column(String(32), default="")
     first_name: Mapped[str] = mapped_column(String(120), default="")
     last_name: Mapped[str] = mapped_column(String(120), default="")
@@ -84,6 +87,9 @@ class LeadImport(Base):
     lead_list_id: Mapped[int] = mapped_column(ForeignKey("lead_lists.id"), unique=True)
     state: Mapped[ImportState] = enum_column(ImportState, default=ImportState.QUEUED, index=True)
     mapping: Mapped[dict[str, str] | None] = mapped_column(JSONColumn)
+    # How the manager chose to read the file (sheet, header_line, delimiter);
+    # None: detected, as the preview showed it.
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSONColumn)
     region: Mapped[str] = mapped_column(String(8))
     rows_expected: Mapped[int | None] = mapped_column()
     rows_read: Mapped[int] = mapped_column(default=0)

@@ -99,6 +99,8 @@ class Callback(Base):
     status: Mapped[CallbackStatus] = enum_column(CallbackStatus, default=CallbackStatus.PENDING)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = created_at_column()
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When its agent was told it is due (once; a reschedule clears it)."""
 
 
 class FollowUpKind(StrEnum):

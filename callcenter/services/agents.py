@@ -42,6 +42,7 @@ from callcenter.states import (
     PhoneLegState,
     Role,
     advance,
+    after_reservation,
     after_wrap_up,
     decide_request,
 )
@@ -112,7 +113,7 @@ def pause_reasons(session: Session) -> list[PauseReason]:
     query = (
         select(PauseReason)
         .where(PauseReason.is_active.is_(True), PauseReason.is_system.is_(False))
-        .order_by(PauseReason.code)
+        .order_by(PauseReason.position, PauseReason.code)
     )
     return list(session.scalars(query))
 
@@ -348,6 +349,23 @@ def end_wrap_up(
         return status
     to_state, reason = target
     return change_state(session, agent_id, to_state, reason=reason, call_id=call_id, now=now)
+
+
+def release_reserved(
+    session: Session,
+    agent_id: int,
+    *,
+    call_id: str | None = None,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> AgentStatus:
+    """An agent held for a call that never reached them goes back where
+    `after_reservation` says (a manual dial from a pause returns to it)."""
+    status = status_of(session, agent_id, lock=True)
+    to_state, pause_reason = after_reservation(status.pause_after_call)
+    return change_state(
+        session, agent_id, to_state, reason=pause_reason or reason, call_id=call_id, now=now
+    )
 
 
 def change_state(

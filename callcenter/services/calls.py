@@ -82,6 +82,8 @@ def on_dialing(session: Session, event: CallDialing) -> Call:
         agent_id=event.agent_id,
         dialer_id=event.dialer_id,
         at=event.occurred_at,
+        phone_e164=event.phone_e164,
+        is_manual=event.is_manual,
     )
     if event.agent_id is not None and call.state is not CallState.ENDED:
         _hold_agent_for_preview(session, event.agent_id, call, event.occurred_at)
@@ -98,6 +100,8 @@ def open_call(
     agent_id: int | None,
     dialer_id: str | None,
     at: datetime,
+    phone_e164: str | None = None,
+    is_manual: bool = False,
 ) -> Call:
     """The calls row of an attempt, in DIALING. The dialer writes it before
     it dials, so the call's later events, which consumers in several
@@ -119,8 +123,9 @@ def open_call(
         customer_id=lead.customer_id,
         agent_id=agent_id,
         attempt=attempt,
-        phone_e164=lead.customer.phone_e164,
-        is_preview=agent_id is not None,
+        phone_e164=phone_e164 or lead.customer.phone_e164,
+        is_preview=agent_id is not None and not is_manual,
+        is_manual=is_manual,
         state=CallState.DIALING,
         dialed_at=at,
         script_version_id=campaign.script_version_id,
@@ -274,7 +279,7 @@ def _release_unconnected(session: Session, call: Call, outcome: CallOutcome, at:
         return
     status = session.scalar(select(AgentStatus).where(AgentStatus.agent_id == call.agent_id))
     if status is not None and status.state is AgentState.RESERVED:
-        agents.change_state(session, call.agent_id, AgentState.READY, call_id=call.id, now=at)
+        agents.release_reserved(session, call.agent_id, call_id=call.id, now=at)
         emit_after_commit(
             session,
             CALL_ENDED,
@@ -289,7 +294,7 @@ def _free_agent_held_for(session: Session, agent_id: int, call: Call, at: dateti
     status = agents.status_of(session, agent_id, lock=True)
     if status.state is AgentState.RESERVED and status.current_call_id in (None, call.id):
         log.warning("call %s: connected to agent %s after it ended", call.id, agent_id)
-        agents.change_state(session, agent_id, AgentState.READY, call_id=call.id, now=at)
+        agents.release_reserved(session, agent_id, call_id=call.id, now=at)
 
 
 def _call(session: Session, call_id: str) -> Call:

@@ -29,7 +29,7 @@ from callcenter.models import (
 )
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
-from callcenter.services import audit
+from callcenter.services import audit, disposition_codes
 
 MIN_RING_TIMEOUT_SECONDS = 15
 # Minutes until the next attempt, by call outcome (or "no_decision" when the
@@ -150,6 +150,7 @@ def create_campaign(
     campaign.teams = list(teams)
     session.add(campaign)
     session.flush()
+    disposition_codes.seed_defaults(session, campaign)
     audit.record(
         session,
         "campaign.created",

@@ -22,7 +22,7 @@ from callcenter.models import (
     PauseReason,
     User,
 )
-from callcenter.services import accounts
+from callcenter.services import accounts, disposition_codes
 from callcenter.states import LeadState, Role
 
 PERSIAN_FIRST = [
@@ -192,6 +192,8 @@ def load_demo(
     ]
     session.add_all(campaigns)
     session.flush()
+    for campaign in campaigns:
+        disposition_codes.seed_defaults(session, campaign)
     _pin_scripts(session, campaigns, ("fa", "en"))
     for campaign, persian in zip(campaigns, (True, False), strict=True):
         result.leads += _leads(session, rng, campaign, persian, leads_per_campaign)

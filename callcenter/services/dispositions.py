@@ -1,8 +1,9 @@
 """The agent's disposition of a call, and the end of wrap-up.
 
-One `dispositions` row per handled call; the lead moves through
-`lead_lifecycle.settle_attempt` (which adds the number to DNC at once for
-do_not_call and writes the Callback row for callback). An answering machine
+One `dispositions` row per handled call, with one of the campaign's codes
+(`disposition_codes`); the lead moves through `lead_lifecycle.settle_attempt`
+by the code's category (which adds the number to DNC at once for dnc and
+writes the Callback row for callback). An answering machine
 that reached the agent (the campaign's detection off, or it missed) makes
 the call's outcome `machine`: from then on it counts as a machine, not as a
 live answer or a contact, in every report and on the live floor."""
@@ -20,23 +21,17 @@ from callcenter.errors import N_, Conflict, InvalidInput
 from callcenter.models import Call, Campaign, Disposition, DispositionCode
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
-from callcenter.services import agents, appointments, lead_lifecycle, workstation
-from callcenter.states import AgentState, CallOutcome, CallState
+from callcenter.services import (
+    agents,
+    appointments,
+    disposition_codes,
+    lead_lifecycle,
+    workstation,
+)
+from callcenter.services.disposition_codes import ChosenDisposition
+from callcenter.states import AgentState, CallOutcome, CallState, DispositionCategory
 
 WRAP_UP_DONE = "wrap_up_done"
-SERVER_CODES = frozenset({DispositionCode.WRAP_UP_TIMEOUT})
-CODES = tuple(code.value for code in DispositionCode if code not in SERVER_CODES)
-"""The dispositions an agent may choose."""
-
-
-def parse_code(value: Any) -> DispositionCode:
-    try:
-        code = DispositionCode(str(value))
-    except ValueError:
-        raise InvalidInput(N_("choose a disposition"), details={"field": "code"}) from None
-    if code in SERVER_CODES:
-        raise InvalidInput(N_("choose a disposition"), details={"field": "code"})
-    return code
 
 
 def parse_callback_at(value: Any, now: datetime) -> datetime:
@@ -71,7 +66,7 @@ def set_disposition(
     ready again at once when the campaign says so, else on the agent's word."""
     now = now or utcnow()
     call = workstation.open_call(session, agent_id, call_id)
-    disposition_code = parse_code(code)
+    chosen = disposition_codes.chosen(session, call.campaign_id, code)
     if call.state is not CallState.ENDED:
         raise Conflict(
             N_("the call is still connected; hang up first"), details={"call_id": call.id}
@@ -79,7 +74,7 @@ def set_disposition(
     if session.scalar(select(Disposition.id).where(Disposition.call_id == call.id)) is not None:
         raise Conflict(N_("this call already has a disposition"), details={"call_id": call.id})
     when = None
-    if disposition_code is DispositionCode.CALLBACK:
+    if chosen.category is DispositionCategory.CALLBACK:
         when = parse_callback_at(callback_at, now)
         if appointments.booked_on_call(session, call.id) is not None:
             raise InvalidInput(
@@ -89,7 +84,7 @@ def set_disposition(
                 ),
                 details={"field": "code"},
             )
-    machine = disposition_code is DispositionCode.ANSWERING_MACHINE
+    machine = chosen.code == DispositionCode.ANSWERING_MACHINE
     if rejection and rejection.get("reason_code") and not machine:
         workstation.record_rejection(
             session,
@@ -100,13 +95,13 @@ def set_disposition(
             rejection.get("reason_text"),
             now=now,
         )
-    if disposition_code is DispositionCode.NOT_INTERESTED and (
+    if chosen.code == DispositionCode.NOT_INTERESTED and (
         workstation.rejection_of(session, call.id) is None
     ):
         raise InvalidInput(
             N_("record at which step and why the customer said no"), details={"field": "rejection"}
         )
-    if disposition_code is DispositionCode.APPOINTMENT_SET and (
+    if chosen.category is DispositionCategory.APPOINTMENT and (
         appointments.booked_on_call(session, call.id) is None
     ):
         raise InvalidInput(N_("book the meeting first (steps 5-7)"), details={"field": "code"})
@@ -122,7 +117,7 @@ def set_disposition(
     return _close(
         session,
         call,
-        disposition_code,
+        chosen,
         notes=text,
         now=now,
         callback_at=when,
@@ -133,7 +128,7 @@ def set_disposition(
 def _close(
     session: Session,
     call: Call,
-    code: DispositionCode,
+    chosen: ChosenDisposition,
     *,
     notes: str,
     now: datetime,
@@ -143,7 +138,13 @@ def _close(
 ) -> Disposition:
     """The call's one disposition, the lead's attempt settled by it, the wrap-up over."""
     assert call.agent_id is not None
-    disposition = Disposition(call_id=call.id, code=code, notes=notes, agent_id=call.agent_id)
+    disposition = Disposition(
+        call_id=call.id,
+        code=chosen.code,
+        category=chosen.category,
+        notes=notes,
+        agent_id=call.agent_id,
+    )
     session.add(disposition)
     session.flush()
     lead_lifecycle.settle_attempt(
@@ -151,7 +152,7 @@ def _close(
         lead_id=call.lead_id,
         call_id=call.id,
         outcome=_outcome(call),
-        disposition=code,
+        disposition=chosen,
         callback_at=callback_at,
         callback_agent_id=callback_agent_id,
         actor_id=call.agent_id,
@@ -208,7 +209,7 @@ def time_out_wrap_up(
     return _close(
         session,
         call,
-        DispositionCode.WRAP_UP_TIMEOUT,
+        disposition_codes.WRAP_UP_TIMEOUT,
         notes=text.text if text is not None else "",
         now=now,
         timed_out=True,

@@ -193,7 +193,15 @@ def import_csv(
         try:
             phone = normalize_phone(phone_cell, region).e164
         except InvalidPhone as exc:
-            result.rejected.append({"line": line, "value": phone_cell, "reason": exc.reason})
+            result.rejected.append(
+                {
+                    "line": line,
+                    "value": phone_cell[:60],
+                    "reason": exc.reason,
+                    "text": exc.text,
+                    "params": exc.params,
+                }
+            )
             continue
         if phone in wanted:
             result.already_listed += 1
@@ -285,7 +293,7 @@ def _valid(phone_e164: str) -> str:
     try:
         return normalize_phone(phone_e164).e164
     except InvalidPhone as exc:
-        raise InvalidInput(exc.reason, details={"field": "phone"}) from None
+        raise InvalidInput(exc.text, details={"field": "phone"}, **exc.params) from None
 
 
 def _find(session: Session, phone: str, campaign_id: int | None) -> DncEntry | None:

@@ -5,7 +5,9 @@ customer (their history follows them across campaigns). Rows are written in
 chunks (bulk look-ups and inserts, no round trip per row). A bad row never
 aborts the file: it is reported by line with the reason. Numbers on a DNC
 list are not queued. Importing the same file again changes nothing.
-The result is kept on LeadList.report for the result page.
+The result is kept on LeadList.report for the result page: counts, and the
+first REPORT_ROWS rows of each kind by line (a reason is kept as its
+untranslated text and values, translated where it is shown).
 
 `import_leads` runs a whole file in the caller's session (one transaction);
 the web and the CLI import in the background, a chunk per transaction
@@ -29,9 +31,12 @@ from sqlalchemy.orm import Session
 from callcenter.db import utcnow
 from callcenter.errors import N_, NotFound
 from callcenter.leadfiles import (
+    AS_DETECTED,
     DEFAULT_REGION,
     LeadFile,
+    Message,
     ParsedLead,
+    ReadOptions,
     RowError,
     RowErrorCode,
     open_lead_file,
@@ -41,13 +46,17 @@ from callcenter.services import audit, dnc
 from callcenter.states import LeadState
 
 CHUNK = 1000
+REPORT_ROWS = 1000
+"""Rows listed per kind (rejected, warnings, ...); the rest are counted."""
+LISTED = ("already_in_campaign", "duplicates", "dnc", "rejected", "warnings")
 Source = str | os.PathLike[str] | bytes | IO[bytes]
 Progress = Callable[[int], None]
 
 
 @dataclass
 class Tally:
-    """What became of the rows: counts, and the rows by line for the report."""
+    """What became of the rows: counts, and the first REPORT_ROWS rows of
+    each kind by line for the report (`more` counts the rows not listed)."""
 
     rows: int = 0
     imported: int = 0
@@ -57,25 +66,83 @@ class Tally:
     dnc: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    more: dict[str, int] = field(default_factory=dict)
+    # Rows of each kind listed by earlier chunks (kept apart): this tally lists
+    # only what is left of REPORT_ROWS, so the chunks of a big bad file are small.
+    listed_before: dict[str, int] = field(default_factory=dict)
+
+    def count(self, kind: str) -> int:
+        return len(getattr(self, kind)) + self.more.get(kind, 0)
 
     @property
     def not_imported(self) -> int:
         """Rows refused: bad ones and numbers on a do-not-call list."""
-        return len(self.rejected) + len(self.dnc)
+        return self.count("rejected") + self.count("dnc")
+
+    def keep(self, kind: str, items: Sequence[Any], more: int = 0) -> None:
+        listed: list[Any] = getattr(self, kind)
+        room = max(REPORT_ROWS - self.listed_before.get(kind, 0) - len(listed), 0)
+        listed.extend(items[:room])
+        unlisted = more + max(len(items) - room, 0)
+        if unlisted:
+            self.more[kind] = self.more.get(kind, 0) + unlisted
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["listed_before"]
+        return data
 
     def add(self, other: Mapping[str, Any]) -> None:
         """Add another tally's `as_json()` (a later chunk's) to this one."""
         self.rows += other["rows"]
         self.imported += other["imported"]
         self.existing_customers += other["existing_customers"]
-        self.already_in_campaign.extend(other["already_in_campaign"])
-        self.duplicates.extend(other["duplicates"])
-        self.dnc.extend(other["dnc"])
-        self.rejected.extend(other["rejected"])
-        self.warnings.extend(other["warnings"])
+        more = other.get("more", {})
+        for kind in LISTED:
+            self.keep(kind, other[kind], more.get(kind, 0))
+
+
+def message_entry(line: int, message: Message, **extra: Any) -> dict[str, Any]:
+    """A row of the report with its reason, the text and values apart so it
+    reads in the reader's language (`entry_message`)."""
+    return {"line": line, **message.as_json(), **extra}
+
+
+def entry_message(entry: Mapping[str, Any]) -> Message:
+    """The reason of a report row (a rejected row, a warning); reports
+    written before reasons were translatable hold the English sentence."""
+    if "text" in entry:
+        return Message(entry["text"], entry.get("params") or {})
+    return Message(entry.get("reason") or entry.get("warning") or "")
+
+
+def report_rows(report: Mapping[str, Any]) -> Iterator[tuple[int | None, str, Message]]:
+    """The rows a report lists, by kind, each with what to say about it;
+    after each kind's list, a line without a number for the rows not listed."""
+    counts = report.get("counts", {})
+    for kind in ("rejected", "dnc", "duplicates", "already_in_campaign", "warnings"):
+        listed = report.get(kind, [])
+        for item in listed:
+            yield _report_row(kind, item)
+        unlisted = counts.get(kind, len(listed)) - len(listed)
+        if unlisted > 0:
+            yield None, kind, Message(N_("and %(count)s more rows not listed"), {"count": unlisted})
+
+
+def _report_row(kind: str, item: Any) -> tuple[int | None, str, Message]:
+    if kind == "already_in_campaign":
+        return item, kind, Message(N_("the customer is already in this campaign"))
+    if kind == "dnc":
+        return item["line"], kind, Message(N_("%(phone)s is on a do-not-call list"), item)
+    if kind == "duplicates":
+        return (
+            item["line"],
+            kind,
+            Message(
+                N_("the same number as line %(first_line)s"), {"first_line": item["first_line"]}
+            ),
+        )
+    return item["line"], kind, entry_message(item)
 
 
 def import_leads(
@@ -86,6 +153,7 @@ def import_leads(
     filename: str | None = None,
     actor_id: int | None = None,
     mapping: Mapping[str, str] | None = None,
+    options: ReadOptions = AS_DETECTED,
     region: str = DEFAULT_REGION,
     progress: Progress | None = None,
 ) -> LeadList:
@@ -106,7 +174,7 @@ def import_leads(
     lead_list = new_lead_list(session, campaign_id, name, digest, actor_id)
     tally = Tally()
     with open_lead_file(
-        data, filename=filename or name or None, mapping=mapping, region=region
+        data, filename=filename or name or None, mapping=mapping, region=region, **options.kwargs()
     ) as leads:
         for chunk in chunks(leads, CHUNK):
             import_chunk(session, campaign, lead_list.id, chunk, tally)
@@ -159,6 +227,7 @@ def file_info(leads: LeadFile) -> dict[str, Any]:
         "encoding": leads.encoding,
         "delimiter": leads.delimiter,
         "sheet": leads.sheet,
+        "sheets": leads.sheets,
         "header_line": leads.header_line,
         "columns": {
             str(key): leads.columns.header[index] for key, index in leads.columns.fields.items()
@@ -174,25 +243,30 @@ def write_report(
     info: dict[str, Any],
     *,
     error: str | None = None,
+    error_message: Message | None = None,
 ) -> None:
     """The list's counts and report, and the audit entry; with `error` the
-    import stopped there (the rows before it stay imported)."""
+    import stopped there (the rows before it stay imported); `error_message`
+    is that error for translation."""
     lead_list.rows_total = tally.rows
     lead_list.rows_imported = tally.imported
     lead_list.rows_rejected = tally.not_imported
-    report = {
+    listed = Tally()
+    for kind in LISTED:
+        listed.keep(kind, getattr(tally, kind), tally.more.get(kind, 0))
+    report: dict[str, Any] = {
         "file": info,
         "rows": tally.rows,
         "imported": tally.imported,
         "existing_customers": tally.existing_customers,
-        "already_in_campaign": tally.already_in_campaign,
-        "duplicates": tally.duplicates,
-        "dnc": tally.dnc,
-        "rejected": tally.rejected,
-        "warnings": tally.warnings,
+        **{kind: getattr(listed, kind) for kind in LISTED},
+        "counts": {kind: listed.count(kind) for kind in LISTED},
+        "listed_at_most": REPORT_ROWS,
     }
     if error is not None:
         report["error"] = error
+        if error_message is not None:
+            report["error_message"] = error_message.as_json()
     lead_list.report = report
     session.flush()
     actor_id = lead_list.imported_by_id
@@ -238,25 +312,32 @@ def import_chunk(
     """Write one chunk of parsed rows (bulk look-ups and inserts) and count them."""
     tally.rows += len(chunk)
     parsed: list[ParsedLead] = []
+    warnings: list[dict[str, Any]] = []
+    duplicates: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
     for result in chunk:
         if isinstance(result, ParsedLead):
             parsed.append(result)
-            tally.warnings.extend({"line": result.line, "warning": w} for w in result.warnings)
+            warnings.extend(message_entry(result.line, w) for w in result.warnings)
         elif result.code is RowErrorCode.DUPLICATE:
-            tally.duplicates.append({"line": result.line, "first_line": result.duplicate_of})
+            duplicates.append({"line": result.line, "first_line": result.duplicate_of})
         else:
-            tally.rejected.append(
-                {"line": result.line, "reason": result.reason, "code": str(result.code)}
-            )
+            rejected.append(message_entry(result.line, result.message, code=str(result.code)))
+    tally.keep("warnings", warnings)
+    tally.keep("duplicates", duplicates)
+    tally.keep("rejected", rejected)
     if not parsed:
         return
     blocked = dnc.blocked_numbers(session, (lead.phone_e164 for lead in parsed), campaign.id)
-    wanted = []
-    for lead in parsed:
-        if lead.phone_e164 in blocked:
-            tally.dnc.append({"line": lead.line, "phone": lead.phone_e164})
-        else:
-            wanted.append(lead)
+    wanted = [lead for lead in parsed if lead.phone_e164 not in blocked]
+    tally.keep(
+        "dnc",
+        [
+            {"line": lead.line, "phone": lead.phone_e164}
+            for lead in parsed
+            if lead.phone_e164 in blocked
+        ],
+    )
     dnc.count_skipped_at_import(
         session,
         [lead.phone_e164 for lead in parsed if lead.phone_e164 in blocked],
@@ -288,10 +369,11 @@ def import_chunk(
     )
     now = utcnow()
     new_leads = []
+    already: list[int] = []
     for lead in wanted:
         customer_id = known[lead.phone_e164]
         if customer_id in in_campaign:
-            tally.already_in_campaign.append(lead.line)
+            already.append(lead.line)
             continue
         new_leads.append(
             {
@@ -306,6 +388,7 @@ def import_chunk(
                 "updated_at": now,
             }
         )
+    tally.keep("already_in_campaign", already)
     if not new_leads:
         return
     inserted = _insert_ignoring_conflicts(session, _table(Lead), new_leads, returning=("id",))
@@ -330,6 +413,7 @@ def _customer_ids(session: Session, phones: list[str]) -> dict[str, int]:
 def _customer_row(lead: ParsedLead, campaign: Campaign) -> dict[str, Any]:
     return {
         "phone_e164": lead.phone_e164,
+        "phone2_e164": lead.phone2_e164,
         "title": lead.title[:32],
         "first_name": lead.first_name[:120],
         "last_name": lead.last_name[:120],

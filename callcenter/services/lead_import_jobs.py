@@ -31,7 +31,16 @@ from sqlalchemy.orm import Session
 
 from callcenter.db import Database, UTCDateTime, utcnow
 from callcenter.errors import N_, NotFound
-from callcenter.leadfiles import DEFAULT_REGION, LeadFileError, ParsedLead, RowError, open_lead_file
+from callcenter.leadfiles import (
+    AS_DETECTED,
+    DEFAULT_REGION,
+    LeadFileError,
+    Message,
+    ParsedLead,
+    ReadOptions,
+    RowError,
+    open_lead_file,
+)
 from callcenter.models import Campaign, LeadImport, LeadImportChunk, LeadImportFile, LeadList
 from callcenter.services import lead_import
 from callcenter.states import IMPORT_TRANSITIONS, ImportState, advance
@@ -74,22 +83,27 @@ def queue_import(
     filename: str,
     actor_id: int | None = None,
     mapping: Mapping[str, str] | None = None,
+    options: ReadOptions = AS_DETECTED,
     region: str = DEFAULT_REGION,
 ) -> LeadList:
-    """The LeadList the file will fill, its import queued. The same file
-    uploaded again to the same campaign gives the first list back. Raises
-    LeadFileError when the file cannot be read at all (nothing is kept)."""
+    """The LeadList the file will fill, its import queued to read the file
+    with these `mapping` and `options`. The same file uploaded again to the
+    same campaign gives the first list back. Raises LeadFileError when the
+    file cannot be read at all (nothing is kept)."""
     lead_import.get_campaign(session, campaign_id)
     digest = lead_import.file_digest(data)
     previous = lead_import.find_lead_list(session, campaign_id, digest)
     if previous is not None:
         return previous
-    with open_lead_file(data, filename=filename or None, mapping=mapping, region=region):
+    with open_lead_file(
+        data, filename=filename or None, mapping=mapping, region=region, **options.kwargs()
+    ):
         pass  # the header is read on opening: an unreadable file is refused now
     lead_list = lead_import.new_lead_list(session, campaign_id, filename, digest, actor_id)
     job = LeadImport(
         lead_list_id=lead_list.id,
         mapping=dict(mapping) if mapping else None,
+        options=options.as_json(),
         region=region,
         rows_expected=lead_import.estimate_rows(data, filename),
     )
@@ -192,6 +206,7 @@ class _Job:
     campaign_id: int
     filename: str
     mapping: dict[str, str] | None
+    options: ReadOptions
     region: str
     rows_read: int
     chunks_done: int
@@ -213,21 +228,30 @@ def run_import(
     took it over meanwhile."""
     job, data = _load(database, import_id, worker)
     if job.tries > MAX_TRIES:
-        message = f"the import stopped {MAX_TRIES} times before its end; not tried again"
-        return _end(database, job, worker, {}, error=message)
+        stopped = Message(
+            N_("the import stopped %(tries)s times before its end; not tried again"),
+            {"tries": MAX_TRIES},
+        )
+        return _end(database, job, worker, {}, error=str(stopped), error_message=stopped)
     if data is None:
-        return _end(database, job, worker, {}, error="the uploaded file is gone")
+        gone = Message(N_("the uploaded file is gone"))
+        return _end(database, job, worker, {}, error=str(gone), error_message=gone)
     rows_read, seq = job.rows_read, job.chunks_done
     info: dict[str, Any] = {}
     try:
         with open_lead_file(
-            data, filename=job.filename or None, mapping=job.mapping, region=job.region
+            data,
+            filename=job.filename or None,
+            mapping=job.mapping,
+            region=job.region,
+            **job.options.kwargs(),
         ) as leads:
             results = iter(leads)
             for _ in islice(results, job.rows_read):
                 pass  # committed by an earlier try; read again for the duplicates' first lines
+            listed = _listed_so_far(database, job) if job.chunks_done else {}
             for chunk in lead_import.chunks(results, chunk_rows):
-                _commit_chunk(database, job, worker, seq, chunk)
+                _commit_chunk(database, job, worker, seq, chunk, listed)
                 seq, rows_read = seq + 1, rows_read + len(chunk)
                 if after_chunk is not None:
                     after_chunk(rows_read)
@@ -235,7 +259,8 @@ def run_import(
                     return _give_back(database, job, worker)
             info = lead_import.file_info(leads)
     except LeadFileError as exc:
-        return _end(database, job, worker, info, error=exc.message)
+        reason = Message(exc.text, exc.params)
+        return _end(database, job, worker, info, error=str(reason), error_message=reason)
     return _end(database, job, worker, info, error=None)
 
 
@@ -257,6 +282,7 @@ def _load(database: Database, import_id: int, worker: str) -> tuple[_Job, bytes 
             campaign_id=lead_list.campaign_id,
             filename=lead_list.name,
             mapping=row.mapping,
+            options=ReadOptions.from_json(row.options),
             region=row.region,
             rows_read=row.rows_read,
             chunks_done=row.chunks_done,
@@ -283,14 +309,33 @@ def _hold(session: Session, job: _Job, worker: str, now: datetime) -> None:
         raise ImportLost(f"lead import {job.id} was taken over")
 
 
+def _listed_so_far(database: Database, job: _Job) -> dict[str, int]:
+    """Rows of each kind the committed chunks list (a job taken over)."""
+    listed: dict[str, int] = {}
+    with database.read_sessions() as session:
+        for part in session.scalars(
+            select(LeadImportChunk.tally).where(LeadImportChunk.import_id == job.id)
+        ):
+            for kind in lead_import.LISTED:
+                listed[kind] = listed.get(kind, 0) + len(part[kind])
+    return listed
+
+
 def _commit_chunk(
-    database: Database, job: _Job, worker: str, seq: int, chunk: list[ParsedLead | RowError]
+    database: Database,
+    job: _Job,
+    worker: str,
+    seq: int,
+    chunk: list[ParsedLead | RowError],
+    listed: dict[str, int],
 ) -> None:
+    """One chunk in one transaction; `listed` (rows of each kind the
+    chunks so far list) grows by this one's."""
     with database.unit_of_work() as session:
         _hold(session, job, worker, utcnow())
         campaign = session.get(Campaign, job.campaign_id)
         assert campaign is not None
-        tally = lead_import.Tally()
+        tally = lead_import.Tally(listed_before=dict(listed))
         lead_import.import_chunk(session, campaign, job.lead_list_id, chunk, tally)
         session.add(LeadImportChunk(import_id=job.id, seq=seq, tally=tally.as_json()))
         session.execute(
@@ -304,6 +349,8 @@ def _commit_chunk(
             )
             .execution_options(synchronize_session=False)
         )
+    for kind in lead_import.LISTED:
+        listed[kind] = listed.get(kind, 0) + len(getattr(tally, kind))
 
 
 def _give_back(database: Database, job: _Job, worker: str) -> ImportState:
@@ -319,7 +366,13 @@ def _give_back(database: Database, job: _Job, worker: str) -> ImportState:
 
 
 def _end(
-    database: Database, job: _Job, worker: str, info: dict[str, Any], *, error: str | None
+    database: Database,
+    job: _Job,
+    worker: str,
+    info: dict[str, Any],
+    *,
+    error: str | None,
+    error_message: Message | None = None,
 ) -> ImportState:
     """The report from every chunk's part; the file and the parts removed."""
     state = ImportState.DONE if error is None else ImportState.FAILED
@@ -336,7 +389,9 @@ def _end(
             tally.add(part)
         lead_list = session.get(LeadList, job.lead_list_id)
         assert lead_list is not None
-        lead_import.write_report(session, lead_list, tally, info, error=error)
+        lead_import.write_report(
+            session, lead_list, tally, info, error=error, error_message=error_message
+        )
         row = session.get(LeadImport, job.id)
         assert row is not None
         row.state = advance(IMPORT_TRANSITIONS, row.state, state, subject="import")

@@ -28,11 +28,14 @@ from callcenter.models import (
 )
 from callcenter.services import dnc
 from callcenter.services.campaigns import retry_delay_minutes
+from callcenter.services.disposition_codes import ChosenDisposition
 from callcenter.services.hopper_feed import ON_A_DISABLED_LIST
 from callcenter.states import (
     DIALABLE_LEAD_STATES,
     LEAD_TRANSITIONS,
+    MANUALLY_DIALABLE_LEAD_STATES,
     CallOutcome,
+    DispositionCategory,
     LeadState,
     advance,
 )
@@ -62,19 +65,28 @@ _RETRY_OUTCOMES = frozenset(
         CallOutcome.CANCELLED,
     }
 )
-# Talked to, no decision known: tried again after the "no_decision" delay.
-_UNDECIDED = frozenset({DispositionCode.NO_DECISION, DispositionCode.WRAP_UP_TIMEOUT})
-_FINAL_DISPOSITIONS = {
-    DispositionCode.APPOINTMENT_SET: LeadState.APPOINTMENT,
-    DispositionCode.SALE: LeadState.SALE,
-    DispositionCode.NOT_INTERESTED: LeadState.REJECTED,
-    DispositionCode.WRONG_NUMBER: LeadState.INVALID,
-    DispositionCode.DO_NOT_CALL: LeadState.DNC,
+# Where a disposition's category leaves the lead (retry and callback are timed apart).
+_SETTLED_BY_CATEGORY = {
+    DispositionCategory.APPOINTMENT: LeadState.APPOINTMENT,
+    DispositionCategory.SALE: LeadState.SALE,
+    DispositionCategory.FINAL: LeadState.REJECTED,
+    DispositionCategory.DNC: LeadState.DNC,
 }
+# Retry codes the product knows: the lead's history names the call's outcome, as before.
+_REASON_IS_THE_OUTCOME = frozenset(
+    {DispositionCode.NO_DECISION.value, DispositionCode.ANSWERING_MACHINE.value}
+)
+# A final code the product knows to mean the number itself is wrong.
+_INVALID_NUMBER_CODES = frozenset({DispositionCode.WRONG_NUMBER.value})
 
 
 def claim_attempt(
-    session: Session, lead_id: int, *, now: datetime, campaign_id: int | None = None
+    session: Session,
+    lead_id: int,
+    *,
+    now: datetime,
+    campaign_id: int | None = None,
+    manual_phone: str | None = None,
 ) -> Lead:
     """Move a dialable lead to DIALING and count the attempt, atomically.
 
@@ -83,7 +95,12 @@ def claim_attempt(
     moved out of `campaign_id`, the campaign the caller dials it for),
     LeadBlocked when its number is on the global or the campaign's DNC list,
     AttemptsExhausted at max_attempts since its last reset (a callback the
-    customer asked for is exempt)."""
+    customer asked for is exempt).
+
+    `manual_phone`: an agent dials this number of the lead by hand; the
+    states an agent may dial are wider and max_attempts does not apply (the
+    agent chose to call), DNC still does."""
+    dialable = MANUALLY_DIALABLE_LEAD_STATES if manual_phone else DIALABLE_LEAD_STATES
     row = session.execute(
         select(
             Lead.state,
@@ -101,20 +118,17 @@ def claim_attempt(
     if campaign_id is not None and lead_campaign_id != campaign_id:
         raise Conflict(N_("lead moved to another campaign"), details={"lead_id": lead_id})
     campaign_id = lead_campaign_id
-    if state not in DIALABLE_LEAD_STATES:
+    if state not in dialable:
         raise Conflict(
             N_("lead is not dialable"), details={"lead_id": lead_id, "state": str(state)}
         )
     if session.scalar(select(ON_A_DISABLED_LIST.where(Lead.id == lead_id))):
         raise Conflict(N_("lead's list is disabled"), details={"lead_id": lead_id})
-    if dnc.is_blocked(session, phone, campaign_id):
+    if dnc.is_blocked(session, manual_phone or phone, campaign_id):
         raise LeadBlocked(N_("number is on a do-not-call list"), details={"lead_id": lead_id})
     max_attempts = session.scalar(select(Campaign.max_attempts).where(Campaign.id == campaign_id))
-    if (
-        state is not LeadState.CALLBACK
-        and max_attempts is not None
-        and attempts - attempts_before_reset >= max_attempts
-    ):
+    exempt = state is LeadState.CALLBACK or manual_phone is not None
+    if not exempt and max_attempts is not None and attempts - attempts_before_reset >= max_attempts:
         raise AttemptsExhausted(
             N_("lead reached the campaign's max attempts"),
             details={"lead_id": lead_id, "attempts": attempts},
@@ -125,7 +139,7 @@ def claim_attempt(
         .where(
             Lead.id == lead_id,
             Lead.campaign_id == campaign_id,
-            Lead.state.in_(DIALABLE_LEAD_STATES),
+            Lead.state.in_(dialable),
             Lead.attempts == attempts,
             ~ON_A_DISABLED_LIST,
         )
@@ -147,7 +161,7 @@ def claim_attempt(
             lead_id=lead_id,
             from_state=state,
             to_state=LeadState.DIALING,
-            reason=f"attempt {attempts + 1}",
+            reason=f"attempt {attempts + 1}" + (" (dialed by hand)" if manual_phone else ""),
             at=now,
         )
     )
@@ -178,7 +192,7 @@ def settle_attempt(
     lead_id: int,
     call_id: str | None,
     outcome: CallOutcome,
-    disposition: DispositionCode | None = None,
+    disposition: ChosenDisposition | None = None,
     callback_at: datetime | None = None,
     callback_agent_id: int | None = None,
     actor_id: int | None = None,
@@ -207,8 +221,9 @@ def settle_attempt(
     _close_pending_callbacks(session, lead_id, answered=outcome is CallOutcome.ANSWERED)
     lead.next_attempt_at = None
     if target is LeadState.RETRY:
-        key = "no_decision" if disposition in _UNDECIDED else str(outcome)
-        lead.next_attempt_at = now + timedelta(minutes=retry_delay_minutes(campaign, key))
+        lead.next_attempt_at = now + timedelta(
+            minutes=_retry_minutes(campaign, outcome, disposition)
+        )
     elif target is LeadState.CALLBACK:
         assert callback_at is not None
         lead.next_attempt_at = callback_at
@@ -245,7 +260,7 @@ def settle_attempt(
         )
     )
     lead.state = target
-    lead.last_outcome = str(disposition or outcome)
+    lead.last_outcome = disposition.code if disposition is not None else str(outcome)
     lead.updated_at = now
     session.flush()
     return lead
@@ -292,20 +307,25 @@ def _next_state(
     lead: Lead,
     campaign: Campaign,
     outcome: CallOutcome,
-    disposition: DispositionCode | None,
+    disposition: ChosenDisposition | None,
     callback_at: datetime | None,
 ) -> tuple[LeadState, str]:
     if outcome is CallOutcome.INVALID_NUMBER:
         return LeadState.INVALID, "invalid number"
-    if disposition is DispositionCode.CALLBACK:
+    category = disposition.category if disposition is not None else None
+    if category is DispositionCategory.CALLBACK:
         if callback_at is None:
             raise InvalidInput(N_("a callback needs a time"), details={"field": "callback_at"})
         return LeadState.CALLBACK, "callback booked"
-    if disposition in _FINAL_DISPOSITIONS:
-        return _FINAL_DISPOSITIONS[disposition], f"disposition {disposition}"
-    if disposition is DispositionCode.WRAP_UP_TIMEOUT:
+    if disposition is not None and category in _SETTLED_BY_CATEGORY:
+        if disposition.code in _INVALID_NUMBER_CODES:
+            return LeadState.INVALID, f"disposition {disposition.code}"
+        return _SETTLED_BY_CATEGORY[category], f"disposition {disposition.code}"
+    if disposition is not None and disposition.code == DispositionCode.WRAP_UP_TIMEOUT:
         reason = "wrap-up timed out"
-    elif disposition is DispositionCode.NO_DECISION or outcome is CallOutcome.ANSWERED:
+    elif disposition is not None and disposition.code not in _REASON_IS_THE_OUTCOME:
+        reason = f"disposition {disposition.code}"
+    elif outcome is CallOutcome.ANSWERED:
         reason = "no decision"
     else:
         reason = f"outcome {outcome}"
@@ -316,6 +336,17 @@ def _next_state(
     if lead.attempts - lead.attempts_before_reset >= campaign.max_attempts:
         return LeadState.EXHAUSTED, f"{reason}; max attempts reached"
     return LeadState.RETRY, reason
+
+
+def _retry_minutes(
+    campaign: Campaign, outcome: CallOutcome, disposition: ChosenDisposition | None
+) -> int:
+    """The code's own minutes, else the campaign's delay: "no_decision" for a
+    person who answered, the outcome's for the rest (a machine, say)."""
+    if disposition is not None and disposition.retry_minutes is not None:
+        return disposition.retry_minutes
+    talked = disposition is not None and outcome is CallOutcome.ANSWERED
+    return retry_delay_minutes(campaign, "no_decision" if talked else str(outcome))
 
 
 def _already_settled(session: Session, lead_id: int, call_id: str | None) -> bool:

@@ -1169,7 +1169,7 @@ def floor_state(
         )
     visible = set(campaign_ids)
     calls = [_call_row(c) for c in floor.counters.calls().values() if c["campaign_id"] in visible]
-    reasons = session.scalars(select(PauseReason).order_by(PauseReason.code))
+    reasons = session.scalars(select(PauseReason).order_by(PauseReason.position, PauseReason.code))
     return {
         "campaigns": [snapshots[cid] for cid in campaign_ids if cid in snapshots],
         "agents": agents,
@@ -1182,6 +1182,8 @@ def floor_state(
                 "label_fa": r.label_fa,
                 "label_en": r.label_en,
                 "limit_minutes": r.limit_minutes,
+                "is_paid": r.is_paid,
+                "is_active": r.is_active,
                 "is_system": r.is_system,
             }
             for r in reasons

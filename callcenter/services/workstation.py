@@ -39,7 +39,7 @@ from callcenter.models import (
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
 from callcenter.scheduling import format_phone, slot_label
-from callcenter.services import agents, appointments, audit, scripts_catalog
+from callcenter.services import agents, appointments, audit, disposition_codes, scripts_catalog
 from callcenter.services.bus_outbox import publish_after_commit
 from callcenter.states import AgentState, CallState
 from scripts import (
@@ -338,6 +338,21 @@ def call_note(session: Session, call_id: str, agent_id: int) -> Note | None:
 # --- the screen pop --------------------------------------------------------------------
 
 
+def _configured_label(
+    labels: dict[tuple[int, str], tuple[str, str]],
+    call: Call,
+    dispositions: dict[str, Any],
+    locale: str,
+) -> str | None:
+    """The campaign's label of the call's disposition (None: a code no campaign defines)."""
+    if call.id not in dispositions:
+        return None
+    label = labels.get((call.campaign_id, dispositions[call.id].code))
+    if label is None:
+        return None
+    return label[0] if locale == "fa" else label[1]
+
+
 def screen_pop(session: Session, call: Call, *, now: datetime | None = None) -> dict[str, Any]:
     """Everything the agent's screen needs for the call, in one payload."""
     now = now or utcnow()
@@ -567,6 +582,7 @@ def history(
         + [row.campaign_id for row in callback_rows],
     )
     when = _formatter(locale)
+    labels = disposition_codes.labels(session, {call.campaign_id for call in calls})
     return {
         "calls": [
             {
@@ -576,6 +592,7 @@ def history(
                 "agent": names.get(call.agent_id, ""),
                 "outcome": str(call.outcome) if call.outcome else str(call.state),
                 "disposition": str(dispositions[call.id].code) if call.id in dispositions else None,
+                "disposition_label": _configured_label(labels, call, dispositions, locale),
                 "max_step": call.max_step_reached,
                 "rejection": _rejection_label(session, call, rejections.get(call.id)),
                 "notes": [note.text for note in notes_by_call.get(call.id, [])],

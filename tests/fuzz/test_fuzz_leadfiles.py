@@ -14,7 +14,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from callcenter.leadfiles import LeadFileError, ParsedLead, RowError, open_lead_file
+from callcenter.leadfiles import (
+    AS_DETECTED,
+    LeadFileError,
+    ParsedLead,
+    ReadOptions,
+    RowError,
+    open_lead_file,
+    preview_lead_file,
+)
+
+# A reason quotes a cell cut to 60 characters: no upload makes a long one.
+LONGEST_REASON = 400
 
 
 def _fuzz(examples: int) -> settings:
@@ -76,21 +87,37 @@ CELL_TEXT = st.one_of(
 )
 
 
-def _read_all(data: bytes, filename: str | None) -> None:
+def _read_all(data: bytes, filename: str | None, options: ReadOptions = AS_DETECTED) -> None:
+    _preview(data, filename, options)
     try:
-        with open_lead_file(data, filename=filename) as leads:
+        with open_lead_file(data, filename=filename, **options.kwargs()) as leads:
             results = list(leads)
-    except LeadFileError:
+    except LeadFileError as exc:
+        assert len(exc.message) < LONGEST_REASON * 3  # the columns it names are cut too
         return
     assert all(isinstance(result, ParsedLead | RowError) for result in results)
     assert leads.stats.rows == len(results) == leads.stats.leads + leads.stats.errors
     lines = [result.line for result in results]
     assert lines == sorted(lines) and all(line > leads.header_line for line in lines)
+    for result in results:
+        if isinstance(result, RowError):
+            assert len(result.reason) < LONGEST_REASON, result.reason
+        else:
+            assert all(len(str(warning)) < LONGEST_REASON for warning in result.warnings)
+
+
+def _preview(data: bytes, filename: str | None, options: ReadOptions) -> None:
+    try:
+        shown = preview_lead_file(data, filename=filename, options=options)
+    except LeadFileError:
+        return
+    assert len(shown.rows) <= 10
+    assert all(len(cell) <= 60 for row in shown.rows for cell in row.cells)
 
 
 @st.composite
 def csv_text(draw: st.DrawFn) -> tuple[bytes, str | None]:
-    delimiter = draw(st.sampled_from([",", ";", "\t", "|", " "]))
+    delimiter = draw(st.sampled_from([",", ";", "\t", "|", " ", "؛"]))
     newline = draw(st.sampled_from(["\r\n", "\n", "\r"]))
     rows = draw(st.lists(st.lists(CELL_TEXT, max_size=8), min_size=0, max_size=12))
     if rows and draw(st.booleans()):
@@ -103,6 +130,23 @@ def csv_text(draw: st.DrawFn) -> tuple[bytes, str | None]:
     encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1256"]))
     data = text.encode(encoding, errors="replace")
     return data, draw(st.sampled_from([None, "leads.csv", "leads.txt", "leads.tsv"]))
+
+
+@pytest.mark.timeout(60)
+@_fuzz(500)
+@given(
+    csv_text(),
+    st.builds(
+        ReadOptions,
+        st.none(),
+        st.one_of(st.none(), st.integers(1, 14)),
+        st.sampled_from([None, ",", ";", "\t", "|", "؛"]),
+    ),
+)
+def test_random_csv_text_read_as_chosen_import_or_refuse(
+    upload: tuple[bytes, str | None], options: ReadOptions
+) -> None:
+    _read_all(*upload, options)
 
 
 def _xlsx(rows: list[list[object]]) -> bytes:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -148,6 +149,22 @@ def test_lead_import_file_name_and_rows(app: Flask, client: FlaskClient, site: S
     html = page(client, location)
     assert 'id="rejected-rows"' in html
     assert_shown_escaped(html, name, CAMPAIGN)
+
+
+def test_lead_import_preview_columns_cells_and_reasons(client: FlaskClient, site: Site) -> None:
+    log_in(client, "boss")
+    column, cell, phone = tag("column"), tag("cell"), tag("phone")
+    rows = f"title line {tag('title')}\n{column},phone\n{cell},{phone}\nSara,09121234567\n"
+    response = client.post(
+        f"/campaigns/{site.campaign_id}/import/preview",
+        data={"file": (io.BytesIO(rows.encode()), tag("file") + ".csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'data-ready="1"' in html  # the title line was skipped
+    assert_shown_escaped(html, column, cell)
+    assert html.count(str(escape(phone))) == 2  # the cell, and the reason quoting it
 
 
 def test_script_upload_titles_and_errors(client: FlaskClient, site: Site) -> None:

@@ -55,12 +55,19 @@ ALLOWED_STATUS = {
     ("campaigns.dnc_add", "POST"): 302,
     ("campaigns.dnc_export", "GET"): 200,
     ("campaigns.dnc_import", "POST"): 302,
+    ("campaigns.disposition_add", "POST"): 404,
+    ("campaigns.disposition_change", "POST"): 404,
+    ("campaigns.disposition_list", "GET"): 404,
     ("campaigns.dnc_list", "GET"): 200,
     ("campaigns.edit", "GET"): 404,
     ("campaigns.edit", "POST"): 404,
     ("campaigns.index", "GET"): 200,
     ("campaigns.import_progress", "GET"): 404,
+    ("campaigns.import_report_csv", "GET"): 404,
     ("campaigns.lead_list", "GET"): 404,
+    ("campaigns.pause_code_add", "POST"): 302,
+    ("campaigns.pause_code_change", "POST"): 302,
+    ("campaigns.pause_code_list", "GET"): 200,
     ("campaigns.lists", "GET"): 404,
     ("campaigns.move_list", "POST"): 302,
     ("campaigns.recycle_list", "POST"): 302,
@@ -69,6 +76,7 @@ ALLOWED_STATUS = {
     ("campaigns.set_status", "POST"): 404,
     ("campaigns.upload", "GET"): 404,
     ("campaigns.upload", "POST"): 404,
+    ("campaigns.upload_preview", "POST"): 404,
     ("supervisor.floor", "GET"): 200,
     ("supervisor.reports", "GET"): 200,
     ("supervisor.reports_export", "GET"): 422,
@@ -158,3 +166,24 @@ def test_socket_events_check_the_role(
         refused = isinstance(reply, dict) and reply.get("error") == "forbidden"
         assert refused == (role not in event.roles), f"{role} on {name}: {reply}"
     socket.disconnect()
+
+
+AGENT_WORK_EVENTS = {
+    "manual_dial",
+    "dial_customer",
+    "dial_callback",
+    "lead_search",
+    "customer_open",
+    "customer_update",
+    "callbacks_mine",
+    "callback_reschedule",
+    "callback_cancel",
+}
+
+
+def test_the_agents_own_work_is_for_agents_alone(app: Flask) -> None:
+    """Dialing by hand, searching and editing customers, and the callbacks
+    list are registered (so the walk above covers them) and only for agents."""
+    registered = {name: frozenset(event.roles) for (_, name), event in SOCKET_EVENTS.items()}
+    for name in AGENT_WORK_EVENTS:
+        assert registered.get(name) == frozenset({Role.AGENT}), name

@@ -13,6 +13,28 @@ def test_events_round_trip_through_dicts() -> None:
     assert event.to_dict()["type"] == "call.ended"
 
 
+def test_a_manual_dial_and_its_call_round_trip_through_json() -> None:
+    """What crosses Redis between the web, the dialers and the consumers."""
+    import json
+
+    from callcenter.events import ManualDialRequested
+
+    request = ManualDialRequested(
+        agent_id=3, campaign_id=2, lead_id=9, phone_e164="+989121110000", passed_on=2
+    )
+    dialing = CallDialing(
+        call_id="c2",
+        campaign_id=2,
+        lead_id=9,
+        attempt=1,
+        agent_id=3,
+        phone_e164="+989121110000",
+        is_manual=True,
+    )
+    for event in (request, dialing):
+        assert event_from_dict(json.loads(json.dumps(event.to_dict()))) == event
+
+
 def test_handlers_see_events_in_order_and_a_failing_handler_does_not_stop_the_bus() -> None:
     bus = InProcessEventBus()
     seen: list[str] = []

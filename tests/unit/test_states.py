@@ -74,3 +74,27 @@ def test_a_meeting_is_decided_once() -> None:
     assert status is M.SOLD and status in HELD_STATUSES
     finals = {M.NO_SHOW, M.RESCHEDULED, M.CANCELLED, M.SOLD, M.NOT_SOLD}
     assert {s for s, targets in APPOINTMENT_TRANSITIONS.items() if not targets} == finals
+
+
+def test_an_agent_dials_by_hand_from_a_pause_and_returns_to_it() -> None:
+    from callcenter.states import MANUAL_DIAL_FROM, after_reservation
+
+    assert {AgentState.READY, AgentState.PAUSED} == MANUAL_DIAL_FROM
+    state = advance(AGENT_TRANSITIONS, AgentState.PAUSED, AgentState.RESERVED, subject="agent 1")
+    assert after_reservation("lunch") == (AgentState.PAUSED, "lunch")
+    assert after_reservation(None) == (AgentState.READY, None)
+    assert advance(AGENT_TRANSITIONS, state, AgentState.PAUSED, subject="agent 1")
+
+
+@pytest.mark.parametrize("state", [LeadState.EXHAUSTED, LeadState.REJECTED])
+def test_only_an_agent_may_dial_a_lead_the_dialer_gave_up_on(state: LeadState) -> None:
+    from callcenter.states import DIALABLE_LEAD_STATES, MANUALLY_DIALABLE_LEAD_STATES
+
+    assert state in MANUALLY_DIALABLE_LEAD_STATES and state not in DIALABLE_LEAD_STATES
+    assert advance(LEAD_TRANSITIONS, state, LeadState.DIALING, subject="lead 1")
+    for closed in (LeadState.APPOINTMENT, LeadState.SALE, LeadState.DNC, LeadState.INVALID):
+        assert closed not in MANUALLY_DIALABLE_LEAD_STATES
+
+
+def test_a_cancelled_callback_returns_the_lead_to_retries() -> None:
+    assert advance(LEAD_TRANSITIONS, LeadState.CALLBACK, LeadState.RETRY, subject="lead 1")

@@ -49,6 +49,8 @@
       });
     });
   }
+  // The agent's own work (work.js) shares this connection.
+  window.ccAgent.socket = socket; window.ccAgent.send = send; window.ccAgent.applyView = applyView;
 
   /* --- connection and resume -------------------------------------------------------- */
   socket.on("connect", function () {
@@ -270,8 +272,9 @@
     renderBooking(pop.booking);
     var local = localStorage.getItem("cc-notes-" + pop.call.id);
     $("notes").value = local !== null && local.length >= (pop.notes || "").length ? local : (pop.notes || "");
+    showCampaignDispositions();
     var chosen = localStorage.getItem("cc-dispo-" + pop.call.id);
-    document.querySelectorAll('input[name="dispo"]').forEach(function (r) { r.checked = r.value === chosen; });
+    document.querySelectorAll('input[name="dispo"]').forEach(function (r) { r.checked = r.value === chosen && !r.disabled; });
     if (chosen) syncDisposition();
     $("dispo-status").textContent = "";
     showRejection(pop.rejection);
@@ -322,7 +325,7 @@
       var item = el("div", "h-item");
       item.appendChild(el("div", "h-when", call.when + SEP + call.campaign));
       var line = (call.agent ? call.agent + SEP : "") + (L.outcomes[call.outcome] || call.outcome);
-      if (call.disposition) line += SEP + (L.dispositions[call.disposition] || call.disposition);
+      if (call.disposition) line += SEP + (call.disposition_label || L.dispositions[call.disposition] || call.disposition);
       if (call.max_step) line += SEP + fmt(L.text.reached_step, { n: digits(call.max_step) });
       item.appendChild(el("div", null, line));
       if (call.rejection) {
@@ -532,7 +535,7 @@
         renderBooking(r.booking);
         renderStep();
         toast(L.text.booked, "ok");
-        var code = document.querySelector('input[name="dispo"][value="appointment_set"]');
+        var code = document.querySelector('input[name="dispo"][data-category="appointment"]:not(:disabled)');
         if (code) { code.checked = true; syncDisposition(); }
       });
   }
@@ -604,13 +607,26 @@
       send("wrap_up_expired", { call_id: id, notes: $("notes").value }).then(function () { state.expiring = false; });
     }
   }
+  /* Only the codes of the call's campaign (the page holds those of each campaign). */
+  function showCampaignDispositions() {
+    var campaign = state.call ? String(state.call.call.campaign_id) : "";
+    document.querySelectorAll("#dispo-codes label.dispo").forEach(function (label) {
+      var mine = label.dataset.campaign === campaign;
+      show(label, mine);
+      label.querySelector("input").disabled = !mine;
+    });
+  }
   function selectedDisposition() {
     var r = document.querySelector('input[name="dispo"]:checked');
     return r ? r.value : null;
   }
+  function selectedCategory() {
+    var r = document.querySelector('input[name="dispo"]:checked');
+    return r ? r.dataset.category : null;
+  }
   function syncDisposition() {
     var code = selectedDisposition();
-    show($("callback-box"), code === "callback");
+    show($("callback-box"), selectedCategory() === "callback");
     if (code === "not_interested" && !state.call.rejection) show($("reject-box"), true);
     $("btn-dispose").disabled = !code || !state.call || state.call.call.state !== "ended";
   }
@@ -630,7 +646,7 @@
     if (!state.call || $("btn-dispose").disabled) return;
     var code = selectedDisposition();
     var data = { call_id: state.call.call.id, code: code, notes: $("notes").value };
-    if (code === "callback") {
+    if (selectedCategory() === "callback") {
       var v = $("callback-at").value;
       data.callback_at = v ? new Date(v).toISOString() : "";
       data.callback_for = document.querySelector('input[name="callback_for"]:checked').value;
@@ -733,7 +749,7 @@
       else if (code === "KeyK") book();
       else if (code === "KeyO") $("notes").focus();
       else if (code === "KeyH") $("btn-hangup").click();
-      else if (code === "KeyD") { var first = document.querySelector('input[name="dispo"]'); if (first) first.focus(); }
+      else if (code === "KeyD") { var first = document.querySelector('input[name="dispo"]:not(:disabled)'); if (first) first.focus(); }
       else if (code === "KeyS") dispose();
       else handled = false;
     } else handled = false;

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from callcenter.dates import format_jalali
+from callcenter.services import disposition_codes
 from callcenter.services.exports.writers import Sheet
 from callcenter.services.reports import (
     agents_report,
@@ -20,13 +21,14 @@ from callcenter.services.reports import (
     rejections_report,
 )
 from callcenter.services.reports.calls import iter_call_rows
+from callcenter.services.reports.dispositions import disposition_label, dispositions_report
 from callcenter.services.reports.filters import ReportFilters
 from callcenter.services.reports.funnel import GROUPS, FunnelReport
-from callcenter.services.reports.labels import WEEKDAYS, Gettext, _l, translator
+from callcenter.services.reports.labels import CATEGORIES, WEEKDAYS, Gettext, _l, translator
 from callcenter.services.reports.rejections import BreakdownRow
 from callcenter.services.reports.scope import Names, ScriptLabels, pause_labels
 
-EXPORT_KINDS = ("calls", "rejections", "funnel", "agents", "compliance")
+EXPORT_KINDS = ("calls", "rejections", "funnel", "agents", "dispositions", "compliance")
 
 OUTCOMES = {
     "answered": _l("Answered"),
@@ -38,17 +40,6 @@ OUTCOMES = {
     "invalid_number": _l("Invalid number"),
     "failed": _l("Failed"),
     "cancelled": _l("Cancelled"),
-}
-DISPOSITIONS = {
-    "appointment_set": _l("Appointment set"),
-    "callback": _l("Callback"),
-    "not_interested": _l("Not interested"),
-    "wrong_number": _l("Wrong number"),
-    "do_not_call": _l("Do not call"),
-    "no_decision": _l("No decision"),
-    "sale": _l("Sale"),
-    "answering_machine": _l("Answering machine"),
-    "wrap_up_timeout": _l("Wrap-up timed out"),
 }
 AMD_RESULTS = {"human": _l("Person"), "machine": _l("Machine"), "not_sure": _l("Not sure")}
 AMD_ACTIONS = {
@@ -94,6 +85,7 @@ def build_sheets(session: Session, kind: str, filters: ReportFilters, locale: st
         "rejections": rejection_sheets,
         "funnel": funnel_sheets,
         "agents": agent_sheets,
+        "dispositions": disposition_sheets,
         "compliance": compliance_sheets,
     }[kind]
     return builder(session, filters, locale)
@@ -137,7 +129,7 @@ def _call_rows(session: Session, filters: ReportFilters, locale: str) -> Iterato
     labels = ScriptLabels.load(session, locale)
     zone = ZoneInfo(filters.tz)
     outcomes = {key: _(label) for key, label in OUTCOMES.items()}
-    dispositions = {key: _(label) for key, label in DISPOSITIONS.items()}
+    disposition_labels = disposition_codes.labels(session)
     amd_results = {key: _(label) for key, label in AMD_RESULTS.items()}
     amd_actions = {key: _(label) for key, label in AMD_ACTIONS.items()}
     yes, no = _("yes"), _("no")
@@ -177,7 +169,9 @@ def _call_rows(session: Session, filters: ReportFilters, locale: str) -> Iterato
             max_step,
             reject_step,
             reason,
-            dispositions.get(disposition, disposition or ""),
+            disposition_label(disposition_labels, campaign_id, disposition, locale)
+            if disposition
+            else "",
         ]
 
 
@@ -316,6 +310,8 @@ def agent_sheets(session: Session, filters: ReportFilters, locale: str) -> list[
         _("Wrap-up (s)"),
         _("Reserved (s)"),
         _("Pause (s)"),
+        _("Paid pause (s)"),
+        _("Unpaid pause (s)"),
         *pause_headers,
         _("Average handle time (s)"),
         _("Occupancy (%)"),
@@ -343,6 +339,8 @@ def agent_sheets(session: Session, filters: ReportFilters, locale: str) -> list[
                 seconds(row.wrap_up_seconds),
                 seconds(row.reserved_seconds),
                 seconds(row.pause_total),
+                seconds(row.paid_pause_seconds),
+                seconds(row.unpaid_pause_seconds),
                 *(seconds(row.pause_seconds.get(code, 0.0)) for code in report.pause_reasons),
                 seconds(row.aht),
                 percent(row.occupancy),
@@ -358,6 +356,40 @@ def agent_sheets(session: Session, filters: ReportFilters, locale: str) -> list[
             ]
         )
     return [Sheet(_("Agent performance"), headers, rows)]
+
+
+# --- dispositions --------------------------------------------------------------------------
+
+
+def disposition_sheets(session: Session, filters: ReportFilters, locale: str) -> list[Sheet]:
+    _ = translator(locale)
+    report = dispositions_report(session, filters, locale)
+    headers = [
+        _("Campaign"),
+        _("Code"),
+        _("Disposition"),
+        _("What it does"),
+        _("Calls"),
+        _("Share of the campaign (%)"),
+    ]
+    rows: list[list[Any]] = [
+        [
+            row.campaign,
+            row.code,
+            row.label,
+            _(CATEGORIES[row.category]) if row.category in CATEGORIES else row.category,
+            row.calls,
+            percent(row.share),
+        ]
+        for row in report.rows
+    ]
+    category_rows: list[list[Any]] = [
+        [row.label, row.calls, percent(row.share)] for row in report.by_category
+    ]
+    return [
+        Sheet(_("Dispositions"), headers, rows),
+        Sheet(_("By category"), [_("What it does"), _("Calls"), _("Share (%)")], category_rows),
+    ]
 
 
 # --- compliance ----------------------------------------------------------------------------

@@ -3,6 +3,7 @@ callcenter.metrics. One module per report; `ReportFilters` says what to count.""
 
 from callcenter.services.reports.agents import AgentRow, AgentsReport, agents_report
 from callcenter.services.reports.compliance import ComplianceReport, compliance_report
+from callcenter.services.reports.dispositions import DispositionsReport, dispositions_report
 from callcenter.services.reports.filters import (
     InvalidFilter,
     ReportFilters,
@@ -15,16 +16,18 @@ from callcenter.services.reports.scope import (
     FilterOptions,
     Names,
     filter_options,
+    pause_labels,
     visible_campaign_ids,
 )
 
-REPORT_KINDS = ("rejections", "funnel", "agents", "compliance")
+REPORT_KINDS = ("rejections", "funnel", "agents", "dispositions", "compliance")
 
 __all__ = [
     "REPORT_KINDS",
     "AgentRow",
     "AgentsReport",
     "ComplianceReport",
+    "DispositionsReport",
     "FilterOptions",
     "FunnelReport",
     "InvalidFilter",
@@ -34,9 +37,11 @@ __all__ = [
     "agents_report",
     "call_conditions",
     "compliance_report",
+    "dispositions_report",
     "filter_options",
     "funnel_report",
     "parse_filters",
+    "pause_labels",
     "rejections_report",
     "visible_campaign_ids",
 ]

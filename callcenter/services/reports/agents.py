@@ -29,7 +29,14 @@ from callcenter.metrics import (
     state_intervals,
     sum_of,
 )
-from callcenter.models import AgentStateChange, Appointment, AppointmentStatus, Call, User
+from callcenter.models import (
+    AgentStateChange,
+    Appointment,
+    AppointmentStatus,
+    Call,
+    PauseReason,
+    User,
+)
 from callcenter.services.reports.filters import (
     ReportFilters,
     call_conditions,
@@ -56,6 +63,7 @@ class AgentRow:
     reserved_seconds: float = 0.0
     wrap_up_seconds: float = 0.0
     pause_seconds: dict[str, float] = field(default_factory=dict)
+    paid_pause_seconds: float = 0.0
     owned_appointments: int = 0
     held_appointments: int = 0
     sold_appointments: int = 0
@@ -64,6 +72,10 @@ class AgentRow:
     @property
     def pause_total(self) -> float:
         return sum(self.pause_seconds.values())
+
+    @property
+    def unpaid_pause_seconds(self) -> float:
+        return self.pause_total - self.paid_pause_seconds
 
     @property
     def aht(self) -> float | None:
@@ -106,8 +118,8 @@ class AgentsReport:
             for name in (
                 "calls", "contacts", "handled", "appointments", "sales", "call_talk_seconds",
                 "call_wrap_up_seconds", "talk_seconds", "wait_seconds", "reserved_seconds",
-                "wrap_up_seconds", "owned_appointments", "held_appointments",
-                "sold_appointments", "sales_amount",
+                "wrap_up_seconds", "paid_pause_seconds", "owned_appointments",
+                "held_appointments", "sold_appointments", "sales_amount",
             ):  # fmt: skip
                 setattr(total, name, getattr(total, name) + getattr(row, name))
             for reason, seconds in row.pause_seconds.items():
@@ -249,6 +261,9 @@ def _add_state_time(
             key = reason or ""
             reasons[key] = None
             pauses[agent_id][key] = pauses[agent_id].get(key, 0.0) + seconds
+    paid = set(session.scalars(select(PauseReason.code).where(PauseReason.is_paid.is_(True))))
     for agent_id, by_reason in pauses.items():
-        row(agent_id).pause_seconds = by_reason
+        target = row(agent_id)
+        target.pause_seconds = by_reason
+        target.paid_pause_seconds = sum(s for code, s in by_reason.items() if code in paid)
     return sorted(reasons)

@@ -37,10 +37,33 @@ WEEKDAYS = (
     _l("Sunday"),
 )
 
+# The product's own codes, for a disposition no campaign defines (the
+# server's wrap_up_timeout, or a code since deleted).
+DISPOSITIONS = {
+    "appointment_set": _l("Appointment set"),
+    "callback": _l("Callback"),
+    "not_interested": _l("Not interested"),
+    "wrong_number": _l("Wrong number"),
+    "do_not_call": _l("Do not call"),
+    "no_decision": _l("No decision"),
+    "sale": _l("Sale"),
+    "answering_machine": _l("Answering machine"),
+    "wrap_up_timeout": _l("Wrap-up timed out"),
+}
+CATEGORIES = {
+    "final": _l("Final"),
+    "retry": _l("Retry"),
+    "callback": _l("Callback"),
+    "dnc": _l("Do not call"),
+    "sale": _l("Sale"),
+    "appointment": _l("Appointment"),
+}
+
 REPORT_TITLES = {
     "calls": _l("Call records"),
     "rejections": _l("Rejections"),
     "funnel": _l("Conversion funnel"),
     "agents": _l("Agent performance"),
     "compliance": _l("Compliance"),
+    "dispositions": _l("Dispositions"),
 }

@@ -230,6 +230,9 @@
       const reason = floor.pauseReasons.get(agent.pause_reason);
       const small = document.createElement("small");
       small.textContent = " " + (reason ? (locale === "fa-IR" ? reason.label_fa : reason.label_en) : agent.pause_reason);
+      if (reason && reason.limit_minutes) {
+        small.textContent += " (" + L.pause_limit.replace("{n}", num.format(reason.limit_minutes)) + ")";
+      }
       state.append(small);
     }
     tr.append(state);
@@ -247,7 +250,7 @@
       select.setAttribute("aria-label", L.pause_reason);
       select.append(new Option(L.force_pause, ""));
       for (const reason of floor.pauseReasons.values()) {
-        if (reason.is_system) continue;  // e.g. phone_lost: set by the product, not chosen
+        if (reason.is_system || !reason.is_active) continue;  // phone_lost is set by the product; a retired code by no one
         select.append(new Option(locale === "fa-IR" ? reason.label_fa : reason.label_en, reason.code));
       }
       select.addEventListener("change", () => {

@@ -194,7 +194,8 @@ def test_phone_lost_is_not_a_reason_people_choose(database: Database, desk: Desk
     ready_with_leg(database, desk)
     with database.unit_of_work() as session:
         _break(session)
-        assert [r.code for r in agents.pause_reasons(session)] == ["break"]
+        codes = [r.code for r in agents.pause_reasons(session)]
+        assert "break" in codes and "phone_lost" not in codes
         with pytest.raises(InvalidInput):
             agents.pause(session, desk.agent_id, "phone_lost")
 
@@ -239,7 +240,7 @@ def test_unusable_phone_addresses_are_refused_with_a_reason(typed: str) -> None:
 
 def _break(session: Session) -> str:
     if session.get(PauseReason, "break") is None:
-        session.add(PauseReason(code="break", label_fa="استراحت", label_en="Break"))
+        session.merge(PauseReason(code="break", label_fa="استراحت", label_en="Break"))
         session.flush()
     return "break"
 

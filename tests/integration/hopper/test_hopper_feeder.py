@@ -12,8 +12,8 @@ import redis
 from sqlalchemy import select
 
 from callcenter.db import Database
-from callcenter.models import CampaignStatus, DncHit, DncHitSource, Lead
-from callcenter.services import dnc, hopper_feed, lead_lifecycle
+from callcenter.models import CampaignStatus, DispositionCode, DncHit, DncHitSource, Lead
+from callcenter.services import disposition_codes, dnc, hopper_feed, lead_lifecycle
 from callcenter.services.reports import compliance_report
 from callcenter.services.reports.filters import ReportFilters
 from callcenter.states import CallOutcome, LeadState, Role
@@ -137,7 +137,7 @@ def test_agent_only_callback_is_offered_to_that_agent(database: Database, hopper
             lead_id=lead.id,
             call_id=None,
             outcome=CallOutcome.ANSWERED,
-            disposition=lead_lifecycle.DispositionCode.CALLBACK,
+            disposition=disposition_codes.built_in(DispositionCode.CALLBACK),
             callback_at=NOW - timedelta(minutes=5),
             callback_agent_id=ids["agent"],
             actor_id=ids["agent"],
@@ -164,7 +164,7 @@ def test_agent_only_callback_goes_to_anyone_after_the_campaigns_wait(
             lead_id=lead.id,
             call_id=None,
             outcome=CallOutcome.ANSWERED,
-            disposition=lead_lifecycle.DispositionCode.CALLBACK,
+            disposition=disposition_codes.built_in(DispositionCode.CALLBACK),
             callback_at=NOW - timedelta(minutes=16),
             callback_agent_id=ids["agent"],
             actor_id=ids["agent"],
@@ -187,7 +187,7 @@ def test_own_callback_claims_only_the_agents_callbacks(database: Database, hoppe
             lead_id=lead.id,
             call_id=None,
             outcome=CallOutcome.ANSWERED,
-            disposition=lead_lifecycle.DispositionCode.CALLBACK,
+            disposition=disposition_codes.built_in(DispositionCode.CALLBACK),
             callback_at=NOW - timedelta(minutes=1),
             callback_agent_id=ids["agent"],
             actor_id=ids["agent"],

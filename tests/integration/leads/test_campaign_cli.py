@@ -102,3 +102,58 @@ def test_campaign_answering_machine_detection(cli_env: dict[str, str], tmp_path:
     missing = invoke(cli_env, "campaigns", "edit", "Spring", "--voicemail-wav", "/nowhere.wav")
     assert missing.exit_code == 2
     assert "voicemail_wav: not a readable PCM WAV file" in missing.output
+
+
+def test_import_leads_preview_then_import_with_choices(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    invoke(cli_env, "campaigns", "create", "Spring")
+    leads = tmp_path / "leads.csv"
+    leads.write_text(
+        "فهرست مشتریان\nستون الف؛ستون ب؛تلفن ثابت\n"
+        "علی؛09121234567؛02188776655\n"
+        '"مریم؛09351234567؛\n'
+        "رضا؛09361234567؛\n",
+        encoding="utf-8",
+    )
+    preview = invoke(cli_env, "import", "leads", str(leads), "--preview")
+    assert preview.exit_code == 0, preview.output
+    assert "delimiter arabic-semicolon; header on line 2" in preview.output
+    assert "تلفن ثابت -> phone" in preview.output
+    assert "ستون ب -> kept as the lead's own field" in preview.output
+    assert "line 4: " in preview.output and "<- not imported: a quote" in preview.output
+
+    mapped = invoke(cli_env, "import", "leads", str(leads), "--preview", "--map", "ستون ب=phone")
+    assert "ستون ب -> phone" in mapped.output
+    assert "تلفن ثابت -> phone (another number: the customer's second number, dialled by hand)" in (
+        mapped.output
+    )
+
+    unreadable = invoke(cli_env, "import", "leads", str(leads), "--preview", "--header-line", "1")
+    assert unreadable.exit_code == 1
+    assert "cannot import as read: no phone column" in unreadable.output
+
+    result = invoke(
+        cli_env,
+        "import",
+        "leads",
+        str(leads),
+        "--campaign",
+        "Spring",
+        "--map",
+        "ستون ب=phone",
+        "--delimiter",
+        "arabic-semicolon",
+        "--header-line",
+        "2",
+    )
+    assert result.exit_code == 0, result.output
+    assert "3 rows, 2 imported" in result.output
+    assert 'line 4: a quote (") opened in this row is never closed' in result.output
+
+
+def test_import_leads_refuses_an_unknown_delimiter(cli_env: dict[str, str], tmp_path: Path) -> None:
+    leads = tmp_path / "leads.csv"
+    leads.write_text("phone\n09121234567\n", encoding="utf-8")
+    result = invoke(cli_env, "import", "leads", str(leads), "--preview", "--delimiter", "colon")
+    assert result.exit_code == 2 and "unknown delimiter" in result.output

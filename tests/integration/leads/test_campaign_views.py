@@ -327,3 +327,101 @@ def test_a_campaign_is_paused_not_sent_on_a_break(
     assert 'value="paused">توقف موقت</button>' in page
     assert 'value="active">ادامهٔ کمپین</button>' in page
     assert "استراحت" not in page
+
+
+def test_the_preview_reads_the_file_as_people_have_it_and_the_import_follows_it(
+    app: Flask, client: FlaskClient, app_session: Session
+) -> None:
+    _manager(client, app_session)
+    campaign = make_campaign(app_session)
+    app_session.commit()
+    content = (
+        "فهرست مشتریان مهر\n"
+        "نام؛شماره اول؛تلفن ثابت؛شهر\n"
+        "علی؛09121234567؛02188776655؛تهران\n"
+        '"مریم؛09351234567؛؛شیراز\n'
+        "رضا؛12345؛؛قم\n"
+        "سارا؛09361234567؛؛کرج\n"
+    ).encode()
+
+    def post(url: str, **form: str):  # type: ignore[no-untyped-def]
+        return client.post(
+            url,
+            data={"file": (io.BytesIO(content), "leads.csv"), "mapping": "", **form},
+            content_type="multipart/form-data",
+        )
+
+    shown = post(f"/campaigns/{campaign.id}/import/preview")
+    assert shown.status_code == 200, shown.text
+    html = shown.text
+    assert 'data-ready="1"' in html and 'name="header_line" min="1" value="2"' in html
+    assert '<option value="arabic-semicolon" selected>' in html
+    assert 'name="column-2" value="تلفن ثابت"' in html and "second number" in html
+    # the unclosed quote and the short number are shown as not imported, by line
+    bad_rows = html.split('class="bad"')
+    assert len(bad_rows) == 3 and "<td>4</td>" in bad_rows[1] and "<td>5</td>" in bad_rows[2]
+    assert "never closed" in bad_rows[1] and "too short for Iran" in bad_rows[2]
+    refused = post(f"/campaigns/{campaign.id}/import/preview", header_line="two")
+    assert refused.status_code == 422 and "must be a line number" in refused.text
+
+    # the manager keeps the city as the lead's own field, and imports
+    form = {
+        "header_line": "2",
+        "delimiter": "arabic-semicolon",
+        **{f"column-{i}": name for i, name in enumerate(["نام", "شماره اول", "تلفن ثابت", "شهر"])},
+        "field-0": "first_name",
+        "field-1": "phone",
+        "field-2": "phone",
+        "field-3": "extra",
+    }
+    response = post(f"/campaigns/{campaign.id}/import", **form)
+    assert response.status_code == 302, response.text
+    page = response.headers["Location"]
+    worker = app.extensions["cc_import_worker"].start()
+    try:
+        progress = _wait_until_imported(client, page)
+    finally:
+        worker.stop()
+    assert (progress["rows_imported"], progress["rows_rejected"]) == (2, 2)
+    ali = app_session.scalars(select(Lead).order_by(Lead.id)).first()
+    assert ali is not None and ali.fields["شهر"] == "تهران"
+    assert ali.fields["other_phones"] == "02188776655"
+    assert ali.customer.phone2_e164 == "+982188776655"  # the agent's "call the other number"
+    result = client.get(page).text
+    assert "never closed" in result and 'id="report-csv"' in result
+    report = client.get(f"{page}/report.csv")
+    assert report.status_code == 200 and report.mimetype == "text/csv"
+    lines = report.text.lstrip("\ufeff").splitlines()
+    assert lines[0] == "Line,What,Reason"
+    assert lines[1].startswith("4,Rejected,") and "never closed" in lines[1]
+    assert lines[2] == '5,Rejected,"too short for Iran: ""12345"""'
+
+
+def test_the_preview_and_report_speak_persian(
+    app: Flask, client: FlaskClient, app_session: Session
+) -> None:
+    manager = make_user(app_session, Role.MANAGER, locale="fa")
+    app_session.commit()
+    log_in(client, manager.username)
+    campaign = make_campaign(app_session)
+    app_session.commit()
+    content = "نام,ستون دوم\nعلی,09121234567\nرضا,12345\n".encode()
+    shown = client.post(
+        f"/campaigns/{campaign.id}/import/preview",
+        data={"file": (io.BytesIO(content), "leads.csv")},
+        content_type="multipart/form-data",
+    )
+    assert "ستون شماره تلفن پیدا نشد" in shown.text, shown.text
+    chosen = client.post(
+        f"/campaigns/{campaign.id}/import/preview",
+        data={
+            "file": (io.BytesIO(content), "leads.csv"),
+            "column-0": "نام",
+            "field-0": "full_name",
+            "column-1": "ستون دوم",
+            "field-1": "phone",
+        },
+        content_type="multipart/form-data",
+    )
+    assert 'data-ready="1"' in chosen.text
+    assert "کوتاه است" in chosen.text and "&#34;12345&#34;" in chosen.text, chosen.text

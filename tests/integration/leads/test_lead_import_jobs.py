@@ -151,17 +151,26 @@ def test_an_unreadable_file_is_refused_at_the_upload(database: Database) -> None
         assert session.scalar(select(func.count()).select_from(LeadImport)) == 0
 
 
-def test_a_file_that_breaks_half_way_fails_there(database: Database) -> None:
+def test_a_file_that_breaks_half_way_fails_there(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callcenter.leadfiles import readers
+
     campaign_id = _campaign(database)
-    data = lead_file(1200) + ("x," * 250 + "\n").encode()  # line 1202: more than 200 columns
+    data = lead_file(1200)
     import_id = _import_id(database, _queue(database, data, campaign_id))
+    monkeypatch.setattr(readers, "MAX_ROWS", 1100)  # line 1101 is past the bound
     assert lead_import_jobs.claim(database, import_id, "w")
     assert lead_import_jobs.run_import(database, import_id, "w") is ImportState.FAILED
     with database.read_sessions() as session:
         job = session.get(LeadImport, import_id)
-        assert job is not None and "more than 200 columns" in job.error
+        assert job is not None and "more than 1100 lines" in job.error
         lead_list = session.get(LeadList, job.lead_list_id)
-        assert lead_list is not None and "more than 200 columns" in lead_list.report["error"]
+        assert lead_list is not None and "more than 1100 lines" in lead_list.report["error"]
+        assert lead_list.report["error_message"] == {
+            "text": "more than %(count)s lines; split the file",
+            "params": {"count": 1100},
+        }
         # the chunks committed before it stay, and the report says so
         assert lead_list.report["rows"] == job.rows_read == 1000
         leads = session.scalar(select(func.count()).select_from(Lead))
@@ -301,3 +310,85 @@ def test_the_floor_keeps_writing_while_a_big_file_imports(
     # one transaction for the whole file would have let none in until the end
     assert len(during) >= 20, f"only {len(during)} dialer commits during the import"
     assert longest < (finished - first_chunk) / 4
+
+
+def test_the_worker_reads_the_file_as_the_manager_chose(database: Database) -> None:
+    """Sheet, header line and mapping chosen in the preview are kept with the
+    import; the worker in another process reads the file the same way."""
+    import io
+
+    import openpyxl
+
+    from callcenter.leadfiles import ReadOptions
+
+    book = openpyxl.Workbook()
+    book.active.append(["phone"])
+    book.active.append(["09120000001"])
+    other = book.create_sheet("مشتریان")
+    for row in (["گزارش مهر"], ["شماره", "نام", "شهر"], ["09120000002", "علی", "قم"]):
+        other.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    campaign_id = _campaign(database)
+    options = ReadOptions(sheet="مشتریان", header_line=2)
+    with database.unit_of_work() as session:
+        lead_list_id = lead_import_jobs.queue_import(
+            session,
+            out.getvalue(),
+            campaign_id=campaign_id,
+            filename="leads.csv",  # a workbook renamed .csv
+            mapping={"شهر": "extra"},
+            options=options,
+        ).id
+    import_id = _import_id(database, lead_list_id)
+    with database.read_sessions() as session:
+        job = session.get(LeadImport, import_id)
+        assert job is not None and job.options == {"sheet": "مشتریان", "header_line": 2}
+    assert lead_import_jobs.claim(database, import_id, "w")
+    assert lead_import_jobs.run_import(database, import_id, "w") is ImportState.DONE
+    with database.read_sessions() as session:
+        lead_list = session.get(LeadList, lead_list_id)
+        assert lead_list is not None and lead_list.rows_imported == 1
+        assert lead_list.report["file"]["sheet"] == "مشتریان"
+        lead = session.scalars(select(Lead)).one()
+        assert lead.fields["شهر"] == "قم"
+
+
+def test_the_report_lists_the_first_bad_rows_and_counts_the_rest(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lead_import, "REPORT_ROWS", 30)
+    junk = "z" * 5000
+    lines = ["name,phone", "Ali,09121234567"] + [f"Bad{i},{junk}{i}" for i in range(70)]
+    campaign_id = _campaign(database)
+    import_id = _import_id(
+        database, _queue(database, ("\n".join(lines) + "\n").encode(), campaign_id)
+    )
+    stored: list[int] = []
+
+    def rejected_rows_stored(rows_read: int) -> None:
+        with database.read_sessions() as session:
+            parts = session.scalars(
+                select(LeadImportChunk.tally).where(LeadImportChunk.import_id == import_id)
+            )
+            stored.append(sum(len(part["rejected"]) for part in parts))
+
+    assert lead_import_jobs.claim(database, import_id, "w")
+    lead_import_jobs.run_import(
+        database, import_id, "w", chunk_rows=20, after_chunk=rejected_rows_stored
+    )
+    # the chunks past the first 30 bad rows keep counts, not rows
+    assert stored == [19, 30, 30, 30]
+    with database.read_sessions() as session:
+        job = session.get(LeadImport, import_id)
+        assert job is not None
+        lead_list = session.get(LeadList, job.lead_list_id)
+        assert lead_list is not None
+        report = lead_list.report
+    assert report["imported"] == 1 and lead_list.rows_rejected == 70
+    assert report["counts"]["rejected"] == 70 and len(report["rejected"]) == 30
+    assert [item["line"] for item in report["rejected"]] == list(range(3, 33))
+    first = report["rejected"][0]
+    assert first["text"] == "contains characters that are not part of a phone number: %(cell)s"
+    assert len(first["params"]["cell"]) == 62
+    assert len(str(report)) < 30 * 250

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from callcenter.errors import Conflict, InvalidInput
 from callcenter.models import Call, Callback, CallbackStatus, DispositionCode, LeadStateChange
-from callcenter.services import dnc, lead_lifecycle
+from callcenter.services import disposition_codes, dnc, lead_lifecycle
 from callcenter.services.lead_lifecycle import AttemptsExhausted, LeadBlocked
-from callcenter.states import CallOutcome, IllegalTransition, LeadState, Role
+from callcenter.states import CallOutcome, DispositionCategory, IllegalTransition, LeadState, Role
 from tests.factories import make_campaign, make_customer, make_lead, make_user
 
 NOW = datetime(2025, 1, 4, 8, 0, tzinfo=UTC)  # Saturday 11:30 in Tehran
@@ -160,10 +160,44 @@ def test_dispositions_move_the_lead(
         lead_id=lead.id,
         call_id=None,
         outcome=CallOutcome.ANSWERED,
-        disposition=disposition,
+        disposition=disposition_codes.built_in(disposition),
         now=NOW,
     )
     assert settled.state is state
+
+
+@pytest.mark.parametrize(
+    ("category", "retry_minutes", "state", "next_in"),
+    [
+        (DispositionCategory.FINAL, None, LeadState.REJECTED, None),
+        (DispositionCategory.SALE, None, LeadState.SALE, None),
+        (DispositionCategory.APPOINTMENT, None, LeadState.APPOINTMENT, None),
+        (DispositionCategory.DNC, None, LeadState.DNC, None),
+        (DispositionCategory.RETRY, 90, LeadState.RETRY, timedelta(minutes=90)),
+        (DispositionCategory.RETRY, None, LeadState.RETRY, timedelta(minutes=1440)),
+    ],
+)
+def test_a_campaigns_own_code_moves_the_lead_by_its_category(
+    session: Session,
+    category: DispositionCategory,
+    retry_minutes: int | None,
+    state: LeadState,
+    next_in: timedelta | None,
+) -> None:
+    lead = make_lead(session, make_campaign(session))
+    lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+    chosen = disposition_codes.ChosenDisposition("our_own_code", category, retry_minutes)
+    settled = lead_lifecycle.settle_attempt(
+        session,
+        lead_id=lead.id,
+        call_id=None,
+        outcome=CallOutcome.ANSWERED,
+        disposition=chosen,
+        now=NOW,
+    )
+    assert settled.state is state
+    assert settled.last_outcome == "our_own_code"
+    assert settled.next_attempt_at == (NOW + next_in if next_in else None)
 
 
 def test_invalid_number_outcome(session: Session) -> None:
@@ -187,7 +221,7 @@ def test_do_not_call_disposition_adds_the_number_at_once(session: Session) -> No
         lead_id=lead.id,
         call_id=None,
         outcome=CallOutcome.ANSWERED,
-        disposition=DispositionCode.DO_NOT_CALL,
+        disposition=disposition_codes.built_in(DispositionCode.DO_NOT_CALL),
         actor_id=agent.id,
         now=NOW,
     )
@@ -207,7 +241,7 @@ def test_callback_books_a_callback_row(session: Session) -> None:
         lead_id=lead.id,
         call_id=None,
         outcome=CallOutcome.ANSWERED,
-        disposition=DispositionCode.CALLBACK,
+        disposition=disposition_codes.built_in(DispositionCode.CALLBACK),
         callback_at=due,
         callback_agent_id=agent.id,
         actor_id=agent.id,
@@ -238,7 +272,7 @@ def test_callback_needs_a_time(session: Session) -> None:
             lead_id=lead.id,
             call_id=None,
             outcome=CallOutcome.ANSWERED,
-            disposition=DispositionCode.CALLBACK,
+            disposition=disposition_codes.built_in(DispositionCode.CALLBACK),
             actor_id=None,
             now=NOW,
         )

@@ -21,7 +21,7 @@ from callcenter.models import (
     LeadStateChange,
 )
 from callcenter.services import hopper_feed, lead_lifecycle, lead_lists
-from callcenter.states import CallOutcome, LeadState, Role
+from callcenter.states import CallOutcome, DispositionCategory, LeadState, Role
 from tests.factories import make_campaign, make_customer, make_lead, make_user
 
 NOW = datetime(2025, 1, 4, 8, 0, tzinfo=UTC)  # Saturday 11:30 in Tehran
@@ -292,7 +292,14 @@ def test_penetration_counts_leads_not_calls(session: Session) -> None:
         connected_at=NOW,
         agent_id=agent.id,
     )
-    session.add(Disposition(call_id=sale_call.id, agent_id=agent.id, code=DispositionCode.SALE))
+    session.add(
+        Disposition(
+            call_id=sale_call.id,
+            agent_id=agent.id,
+            code=DispositionCode.SALE,
+            category=DispositionCategory.SALE,
+        )
+    )
     session.flush()
     assert never.attempts == 0
 

@@ -38,6 +38,7 @@ from callcenter.models import (
     StepOutcome,
     User,
 )
+from callcenter.services import disposition_codes
 from callcenter.states import (
     AgentState,
     AmdAction,
@@ -84,7 +85,7 @@ def build(session: Session) -> Dataset:
         lead_list = LeadList(campaign_id=campaign.id, name=name)
         session.add(lead_list)
         data.lists[name] = lead_list
-    session.add(PauseReason(code="lunch", label_fa="ناهار", label_en="Lunch"))
+    session.merge(PauseReason(code="lunch", label_fa="ناهار", label_en="Lunch"))
     session.flush()
     _calls(session, data)
     _agent_states(session, data)
@@ -174,7 +175,15 @@ def _call(
             )
         )
     if disposition:
-        session.add(Disposition(call_id=call.id, code=disposition, agent_id=data.users[agent].id))  # type: ignore[index]
+        chosen = disposition_codes.built_in(disposition)
+        session.add(
+            Disposition(
+                call_id=call.id,
+                code=chosen.code,
+                category=chosen.category,
+                agent_id=data.users[agent].id,
+            )
+        )  # type: ignore[index]
     if appointment:
         owner, status = appointment
         starts = dialed_at + timedelta(days=3)

@@ -24,7 +24,7 @@ def data(app_session: Session) -> Dataset:
     return dataset
 
 
-@pytest.mark.parametrize("report", ["rejections", "funnel", "agents", "compliance"])
+@pytest.mark.parametrize("report", ["rejections", "funnel", "agents", "dispositions", "compliance"])
 def test_manager_sees_every_report(client: FlaskClient, data: Dataset, report: str) -> None:
     log_in(client, "boss")
     page = client.get("/supervisor/reports", query_string={"report": report, **RANGE})

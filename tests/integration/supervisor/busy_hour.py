@@ -56,12 +56,9 @@ class Floor:
 def build_floor(database: Database, *, agents_count: int = 6, leads: int = 120) -> Floor:
     """Two teams, each on its own campaign, with a supervisor each."""
     with database.unit_of_work() as session:
-        if session.get(PauseReason, PAUSE_REASON) is None:
-            session.add(
-                PauseReason(
-                    code=PAUSE_REASON, label_fa="استراحت", label_en="Break", limit_minutes=1
-                )
-            )
+        session.merge(
+            PauseReason(code=PAUSE_REASON, label_fa="استراحت", label_en="Break", limit_minutes=1)
+        )
         team, other_team = make_team(session), make_team(session)
         campaign = make_campaign(session, name=f"Floor {uuid.uuid4().hex[:6]}")
         other = make_campaign(session, name=f"Other {uuid.uuid4().hex[:6]}")

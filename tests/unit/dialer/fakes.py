@@ -80,7 +80,13 @@ class FakeServices:
         self.signed_in = False
 
     def open_call(
-        self, call_id: str, lead: ClaimedLead, *, agent_id: int | None, now: datetime
+        self,
+        call_id: str,
+        lead: ClaimedLead,
+        *,
+        agent_id: int | None,
+        now: datetime,
+        is_manual: bool = False,
     ) -> None:
         self.opened.append(call_id)
 
@@ -180,6 +186,12 @@ class FakeLeads:
     def own_callback(self, campaign_id: int, *, agent_id: int, now: datetime) -> ClaimedLead | None:
         queue = self.callbacks.get((campaign_id, agent_id), [])
         return self._claim(campaign_id, queue.pop(0)) if queue else None
+
+    def claim_manual(self, lead_id: int, phone_e164: str, *, now: datetime) -> ClaimedLead | None:
+        if lead_id in self.refused:
+            return None
+        self.claimed.append(lead_id)
+        return ClaimedLead(lead_id, 0, 1, phone_e164)
 
     def give_back(self, held: HeldLead) -> None:
         self.given_back.append(held.lead_id)

@@ -15,6 +15,7 @@ from callcenter.events import (
     CallEnded,
     DialingHeld,
     HopperDepth,
+    ManualDialRequested,
     PacerLevelChanged,
     PreviewCallRequested,
     PreviewOffered,
@@ -24,7 +25,7 @@ from dialer.agent_legs import phone_target
 from dialer.agent_pool import InProcessAgentPool
 from dialer.carrier import CallProgress, TrunkHealth
 from dialer.ports import AgentPhase, CampaignPlan, Mode
-from dialer.worker import DialerWorker, WorkerConfig, outcome_of_ended
+from dialer.worker import MANUAL_DIAL_PASSES, DialerWorker, WorkerConfig, outcome_of_ended
 from tests.unit.dialer.fakes import (
     T0,
     FakeCarrier,
@@ -499,3 +500,46 @@ def _no_tallies() -> tuple[object, object]:
     from dialer.pacing import AbandonTally
 
     return AbandonTally(0, 0), AbandonTally(0, 0)
+
+
+def test_a_manual_dial_is_placed_for_its_agent_alone_at_the_number_asked() -> None:
+    h = Harness(Mode.PREDICTIVE, [READY, READY], leads=0)
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        h.services.set_phase(1, RESERVED)  # what the workstation does with the request
+        await h.worker.on_agent_request(
+            ManualDialRequested(agent_id=1, campaign_id=1, lead_id=42, phone_e164="+989121110000")
+        )
+        call_id = h.carrier.originated[0].call_id
+        h.carrier.answer(call_id)
+        await settle()
+        h.carrier.end(call_id, "answered")
+
+    h.run(scenario)
+    assert [r.to_number for r in h.carrier.originated] == ["+989121110000"]
+    (dialing,) = h.bus.of(CallDialing)
+    assert (dialing.agent_id, dialing.lead_id, dialing.is_manual) == (1, 42, True)
+    assert dialing.phone_e164 == "+989121110000"
+    assert [e.agent_id for e in h.bus.of(CallConnected)] == [1]
+
+
+def test_a_manual_dial_for_a_campaign_not_dialed_here_lets_the_agent_go() -> None:
+    h = Harness(Mode.PROGRESSIVE, [PAUSED], leads=0)
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        h.services.set_phase(1, RESERVED)
+        await h.worker.on_agent_request(
+            ManualDialRequested(agent_id=1, campaign_id=9, lead_id=42, phone_e164="+989121110000")
+        )
+
+        passed = h.bus.of(ManualDialRequested)
+        assert [e.passed_on for e in passed] == [1]  # round again, for the dialer holding it
+        for _ in range(MANUAL_DIAL_PASSES):
+            await h.worker.on_agent_request(h.bus.of(ManualDialRequested)[-1])
+
+    h.run(scenario)
+    assert h.carrier.originated == []
+    assert len(h.bus.of(ManualDialRequested)) == MANUAL_DIAL_PASSES
+    assert h.services.agent_rows[1].phase is READY  # no dialer holds it: let go
