@@ -22,12 +22,13 @@ LABELS: dict[Field, str] = {
     Field.PRIORITY: N_("Priority"),
     Field.TIMEZONE: N_("Time zone"),
     Field.NOTES: N_("Notes"),
+    Field.EXTRA: N_("Keep as the lead's own field"),
 }
 
 
 def shown() -> list[tuple[str, str]]:
-    """(field, its name in the reader's language), in the order of Field."""
-    return [(field.value, gettext(LABELS[field])) for field in Field]
+    """(field, its name in the reader's language)."""
+    return [(field.value, gettext(label)) for field, label in LABELS.items()]
 
 
 def field_named(text: str) -> str:
