@@ -125,7 +125,7 @@ def scripts() -> ResponseReturnValue:
             except ScriptError as exc:
                 problems.extend(str(exc).splitlines())
             except Conflict as exc:
-                problems.append(exc.message)
+                problems.append(exc.shown())
     status = 422 if problems else 200
     return (
         render_template(

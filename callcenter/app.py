@@ -8,7 +8,14 @@ from importlib.metadata import entry_points
 from flask import Flask
 from flask import session as flask_session
 
-from callcenter import consumers, i18n, request_scope, security_headers, web_errors
+from callcenter import (
+    consumers,
+    i18n,
+    request_scope,
+    security_headers,
+    typed_digits,
+    web_errors,
+)
 from callcenter.auth import access
 from callcenter.auth.access import LOGIN_TOKEN
 from callcenter.auth.views import enforce_idle_timeout, require_own_password
@@ -46,6 +53,7 @@ def create_app(
     csrf.init_app(app)
     limiter.init_app(app)
     i18n.init_app(app, settings.locale.default, settings.locale.timezone)
+    typed_digits.init_app(app)
     configure_socketio(app, settings, database)
     app.before_request(enforce_idle_timeout)
     app.before_request(require_own_password)

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from callcenter.errors import InvalidInput
+from callcenter.errors import N_, InvalidInput
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DAY_MINUTES = 24 * 60
@@ -103,7 +103,7 @@ class CallingWindows:
         if not data:
             return cls.iran_default()
         if not isinstance(data, Mapping):
-            raise CallingWindowsError("calling windows must be an object")
+            raise CallingWindowsError(N_("calling windows must be an object"))
         errors: list[str] = []
         unknown = set(data) - {"version", "weekly", "holidays"}
         if unknown:
@@ -116,7 +116,9 @@ class CallingWindows:
         holidays = _read_holidays(data.get("holidays", []), errors)
         if errors:
             raise CallingWindowsError(
-                "invalid calling windows: " + "; ".join(errors), details={"errors": errors}
+                N_("invalid calling windows: %(problems)s"),
+                details={"errors": errors},
+                problems="; ".join(errors),
             )
         return cls(weekly, holidays)
 

@@ -36,7 +36,17 @@ def init_app(app: Flask, default_locale: str, timezone: str) -> None:
     @app.context_processor
     def locale_context() -> dict[str, str]:
         locale = select_locale()
-        return {"current_locale": locale, "text_direction": text_direction(locale)}
+        return {
+            "current_locale": locale,
+            "text_direction": text_direction(locale),
+            "separator": list_separator(locale),
+        }
+
+
+def list_separator(locale: str) -> str:
+    """Between items on one line ("name · role"): a middle dot beside Persian
+    digits reads as a zero (۰), so Persian gets a dash."""
+    return " – " if locale in RTL_LOCALES else " · "
 
 
 def _role_labels() -> dict[str, object]:

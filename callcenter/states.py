@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import TypeVar
 
-from callcenter.errors import DomainError
+from callcenter.errors import N_, DomainError
 
 log = logging.getLogger(__name__)
 
@@ -196,11 +196,11 @@ def decide_request(
         if request is AgentRequest.READY:
             return state
         raise CallInProgress(
-            "finish the current call before leaving", details={"state": str(state)}
+            N_("finish the current call before leaving"), details={"state": str(state)}
         )
     if state is A.WRAP_UP and owes_disposition:
         raise DispositionOwed(
-            "choose a disposition for the last call first", details={"state": str(state)}
+            N_("choose a disposition for the last call first"), details={"state": str(state)}
         )
     if request is AgentRequest.READY:
         return state if state is A.RESERVED else A.READY
@@ -308,7 +308,10 @@ def advance(table: Mapping[S, frozenset[S]], current: S, new: S, *, subject: str
     if new not in table[current]:
         log.warning("illegal transition of %s: %s -> %s", subject, current, new)
         raise IllegalTransition(
-            f"{subject} cannot go from {current} to {new}",
+            N_("%(subject)s cannot go from %(current)s to %(new)s"),
             details={"subject": subject, "from": str(current), "to": str(new)},
+            subject=subject,
+            current=str(current),
+            new=str(new),
         )
     return new

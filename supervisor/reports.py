@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from callcenter import request_scope
-from callcenter.dates import format_date
+from callcenter.dates import format_date, format_jalali
 from callcenter.services import exports
 from callcenter.services import reports as service
 from callcenter.services.reports.funnel import GROUPS, contact_rate_by_hour, stages
@@ -31,7 +31,7 @@ def _filters(session: Any) -> Any:
     try:
         filters = service.parse_filters(request.args, visible_campaign_ids=visible)
     except service.InvalidFilter as exc:
-        flash(_("The filter was not understood: %(error)s", error=exc.message), "error")
+        flash(_("The filter was not understood: %(error)s", error=exc.shown()), "error")
         filters = service.parse_filters({}, visible_campaign_ids=visible)
     if filters.date_from is None and filters.date_to is None:
         today = datetime.now(ZoneInfo(filters.tz)).date()
@@ -63,6 +63,15 @@ def reports_page() -> ResponseReturnValue:
         "options": service.filter_options(session, filters.visible_campaign_ids),
         "weekdays": WEEKDAYS,
         "fmt_date": lambda day: format_date(day, locale, style="short"),
+        "typed_date": lambda day: typed_date(day, locale),
+        "date_hints": [
+            _(
+                "%(jalali)s or %(gregorian)s",
+                jalali=format_jalali(example, locale, style="short"),
+                gregorian=example.isoformat(),
+            )
+            for example in (date(2025, 5, 10), date(2025, 5, 11))
+        ],
         "group_by": "total",
         "groups": GROUPS,
     }
@@ -90,6 +99,14 @@ def reports_page() -> ResponseReturnValue:
     else:
         context["report"] = service.compliance_report(session, filters)
     return render_template("supervisor/reports.html", **context)
+
+
+def typed_date(day: date | None, locale: str) -> str:
+    """A filter's date as its reader types it: Jalali in Persian digits for
+    fa ('۱۴۰۵/۰۹/۱۲'), ISO for en; parse_date reads both back."""
+    if day is None:
+        return ""
+    return format_jalali(day, "fa", style="short") if locale == "fa" else day.isoformat()
 
 
 def _percent(value: float | None) -> str:
@@ -120,7 +137,7 @@ def _funnel_chart(report: Any, labels: list[str]) -> list[tuple[str, float, str]
     total = report.total
     shares = total.of_dials()
     return [
-        (label, count, f"{count} · {_percent(share)}")
+        (label, count, f"{count} ({_percent(share)})")
         for label, count, share in zip(labels, total.counts, shares, strict=True)
     ]
 

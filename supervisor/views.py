@@ -6,7 +6,7 @@ from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from callcenter import request_scope
+from callcenter import pacer_reasons, request_scope
 from callcenter.auth.access import allow_roles
 from callcenter.services import live_floor
 from callcenter.states import Role
@@ -28,7 +28,11 @@ bp = Blueprint(
 def floor() -> ResponseReturnValue:
     session = request_scope.session()
     nothing_to_watch = not live_floor.visible_campaigns(session, current_user)
-    return render_template("supervisor/floor.html", nothing_to_watch=nothing_to_watch)
+    return render_template(
+        "supervisor/floor.html",
+        nothing_to_watch=nothing_to_watch,
+        pacer_clauses=pacer_reasons.for_browser(),
+    )
 
 
 @bp.get("/reports")

@@ -74,7 +74,7 @@ def create_user() -> ResponseReturnValue:
             )
         except DomainError as exc:
             field = getattr(form, str(exc.details.get("field", "")), None)
-            (field.errors if field is not None else form.form_errors).append(exc.message)
+            (field.errors if field is not None else form.form_errors).append(exc.shown())
         else:
             return render_template("admin/password_shown.html", user=user, password=password)
     status = 422 if form.is_submitted() else 200

@@ -17,8 +17,9 @@ from flask import Flask, current_app, request
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from callcenter.errors import DomainError, Forbidden
+from callcenter.errors import N_, DomainError, Forbidden
 from callcenter.states import Role
+from callcenter.typed_digits import normalized_payload
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 ALL_ROLES = frozenset(Role)
 STAFF_ROLES = frozenset({Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
 
-INTERNAL_ERROR = "something went wrong on the server; it is logged"
-DATABASE_AWAY = "the server cannot reach its database; try again in a moment"
+INTERNAL_ERROR = N_("something went wrong on the server; it is logged")
+DATABASE_AWAY = N_("the server cannot reach its database; try again in a moment")
 LOGIN_TOKEN = "login_token"
 """The session cookie's key for this login's token (services.accounts.start_session)."""
 
@@ -72,9 +73,9 @@ def check_role(roles: Iterable[Role] | None) -> None:
     if roles is None:
         return
     if not current_user.is_authenticated:
-        raise NotLoggedIn("please log in")
+        raise NotLoggedIn(N_("please log in"))
     if current_user.role not in roles:
-        raise Forbidden("your role may not do this", details={"role": str(current_user.role)})
+        raise Forbidden(N_("your role may not do this"), details={"role": str(current_user.role)})
 
 
 def enforce_route_roles() -> None:
@@ -84,7 +85,7 @@ def enforce_route_roles() -> None:
         roles = roles_for_endpoint(current_app, request.endpoint)
     except LookupError:
         log.error("refusing %s: the view declares no roles", request.endpoint)
-        raise Forbidden("this page declares no roles") from None
+        raise Forbidden(N_("this page declares no roles")) from None
     check_role(roles)
 
 
@@ -120,7 +121,7 @@ def socket_event(name: str, *, roles: Iterable[Role], namespace: str = "/") -> C
 
             try:
                 check_role(allowed)
-                result = handler(*args)
+                result = handler(*(normalized_payload(arg) for arg in args))
                 accounts.touch(request_scope.session(), current_user.id)
                 request_scope.commit()
                 return result
@@ -131,11 +132,11 @@ def socket_event(name: str, *, roles: Iterable[Role], namespace: str = "/") -> C
             except SQLAlchemyError as exc:  # the database is away: answer, do not hang
                 request_scope.rollback()
                 log.warning("socket event %s: database unavailable (%s)", name, type(exc).__name__)
-                return {"ok": False, "error": "unavailable", "message": DATABASE_AWAY}
+                return {"ok": False, "error": "unavailable", "message": _said(DATABASE_AWAY)}
             except Exception:  # logged by our logger (masked, one JSON record), not raw
                 request_scope.rollback()
                 log.exception("socket event %s failed", name)
-                return {"ok": False, "error": "internal", "message": INTERNAL_ERROR}
+                return {"ok": False, "error": "internal", "message": _said(INTERNAL_ERROR)}
             finally:
                 request_scope.close()
 
@@ -143,6 +144,17 @@ def socket_event(name: str, *, roles: Iterable[Role], namespace: str = "/") -> C
         return handler
 
     return register
+
+
+def _said(text: str) -> str:
+    """`text` in the reader's language; in English when even their locale
+    cannot be read (it is on their user row, and the database may be away)."""
+    from flask_babel import gettext
+
+    try:
+        return gettext(text)
+    except SQLAlchemyError:
+        return text
 
 
 def register_socket_events(socketio: Any) -> None:

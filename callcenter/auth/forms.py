@@ -15,7 +15,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from callcenter.states import Role
 
-ROLE_CHOICES = [(role.value, role.value) for role in Role]
+# The labels' msgids are listed in callcenter.i18n (_role_labels).
+ROLE_CHOICES = [(role.value, _l(role.value)) for role in Role]
 LOCALE_CHOICES = [("fa", "فارسی"), ("en", "English")]
 
 

@@ -143,7 +143,8 @@ class CampaignForm(FlaskForm):
         _l("Max attempts"), validators=[InputRequired(), NumberRange(min=1, max=100)]
     )
     holidays = TextAreaField(
-        _l("Holidays (one date per line, YYYY-MM-DD)"), validators=[Optional()]
+        _l("Holidays (one date per line, Jalali 1404/01/01 or Gregorian 2025-03-21)"),
+        validators=[Optional()],
     )
     teams = SelectMultipleField(_l("Teams"), choices=[], coerce=int, validate_choice=False)
     saturday = StringField(DAY_LABELS["saturday"])
@@ -290,7 +291,8 @@ def _parse_day(text: str) -> list[list[str]]:
 class LeadUploadForm(FlaskForm):
     file = FileField(_l("Lead file (CSV or XLSX)"), validators=[FileRequired()])
     mapping = TextAreaField(
-        _l("Column mapping (optional, one per line: column = field)"), validators=[Optional()]
+        _l("Column mapping (optional, one per line: column = field, e.g. Cell # = Phone number)"),
+        validators=[Optional()],
     )
 
 

@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from callcenter import request_scope
+from callcenter import lead_fields, request_scope
 from callcenter.auth.access import allow_roles
 from callcenter.auth.forms import ConfirmForm
 from callcenter.campaigns.forms import (
@@ -39,7 +39,7 @@ from callcenter.campaigns.forms import (
     RecycleForm,
 )
 from callcenter.db import utcnow
-from callcenter.errors import N_, DomainError, NotFound
+from callcenter.errors import N_, DomainError, InvalidInput, NotFound
 from callcenter.leadfiles import (
     InvalidPhone,
     LeadFileError,
@@ -109,12 +109,16 @@ def _render_form(
 def _save_errors(form: CampaignForm, exc: DomainError) -> None:
     errors = exc.details.get("errors")
     if isinstance(errors, dict):
+        texts = exc.details.get("texts", {})
         for name, message in errors.items():
+            if name in texts:
+                text, params = texts[name]
+                message = InvalidInput(text, **params).shown()
             field = getattr(form, name, None)
             (field.errors if field is not None else form.form_errors).append(message)
         return
     field = getattr(form, str(exc.details.get("field", "")), None)
-    (field.errors if field is not None else form.form_errors).append(exc.message)
+    (field.errors if field is not None else form.form_errors).append(exc.shown())
 
 
 def _values(form: CampaignForm) -> dict[str, Any] | None:
@@ -220,7 +224,13 @@ def upload(campaign_id: int) -> ResponseReturnValue:
                 url_for("campaigns.lead_list", campaign_id=campaign.id, lead_list_id=lead_list.id)
             )
     status = 422 if form.is_submitted() else 200
-    return render_template("campaigns/upload.html", form=form, campaign=campaign), status
+    page = render_template(
+        "campaigns/upload.html",
+        form=form,
+        campaign=campaign,
+        lead_field_names=lead_fields.shown(),
+    )
+    return page, status
 
 
 @bp.post("/<int:campaign_id>/import/preview")
@@ -275,7 +285,7 @@ def _read_choices(mapping_text: str) -> tuple[dict[str, str] | None, ReadOptions
 
 def _mapping(text: str) -> dict[str, str] | None:
     pairs = [line.rsplit("=", 1) for line in text.splitlines() if "=" in line]
-    return {column.strip(): field.strip() for column, field in pairs} or None
+    return {column.strip(): lead_fields.field_named(field) for column, field in pairs} or None
 
 
 @bp.app_template_filter("said")
@@ -317,7 +327,7 @@ def import_progress(campaign_id: int, lead_list_id: int) -> ResponseReturnValue:
     session = request_scope.session()
     found = lead_import.get_lead_list(session, lead_list_id)
     if found.campaign_id != campaign_id:
-        raise NotFound("no such lead list", details={"lead_list_id": lead_list_id})
+        raise NotFound(N_("no such lead list"), details={"lead_list_id": lead_list_id})
     return jsonify(lead_import_jobs.progress(session, found.id).as_json())
 
 
@@ -349,7 +359,7 @@ def lists(campaign_id: int) -> ResponseReturnValue:
 def _list_of(campaign_id: int, lead_list_id: int) -> Any:
     found = lead_import.get_lead_list(request_scope.session(), lead_list_id)
     if found.campaign_id != campaign_id:
-        raise NotFound("no such lead list", details={"lead_list_id": lead_list_id})
+        raise NotFound(N_("no such lead list"), details={"lead_list_id": lead_list_id})
     return found
 
 
@@ -449,7 +459,7 @@ def import_report_csv(campaign_id: int, lead_list_id: int) -> ResponseReturnValu
     session = request_scope.session()
     found = lead_import.get_lead_list(session, lead_list_id)
     if found.campaign_id != campaign_id:
-        raise NotFound("no such lead list", details={"lead_list_id": lead_list_id})
+        raise NotFound(N_("no such lead list"), details={"lead_list_id": lead_list_id})
     kinds = {
         "rejected": _("Rejected"),
         "dnc": _("On a do-not-call list"),

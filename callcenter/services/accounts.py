@@ -66,21 +66,21 @@ def authenticate(
             details={"unknown_user": hashlib.sha256(username.encode()).hexdigest()[:16]},
             ip_address=ip_address,
         )
-        raise LoginRefused("wrong username or password")
+        raise LoginRefused(N_("wrong username or password"))
     if user.locked_until is not None and user.locked_until > now:
         verify_password(user.password_hash, password)
         audit.record(session, "login.locked", actor=user, ip_address=ip_address)
-        raise LoginRefused("wrong username or password")
+        raise LoginRefused(N_("wrong username or password"))
     if not verify_password(user.password_hash, password):
         user.failed_logins += 1
         if user.failed_logins >= policy.max_failed_logins:
             user.locked_until = now + timedelta(minutes=policy.lockout_minutes)
             user.failed_logins = 0
         audit.record(session, "login.failed", actor=user, ip_address=ip_address)
-        raise LoginRefused("wrong username or password")
+        raise LoginRefused(N_("wrong username or password"))
     if not user.is_active:
         audit.record(session, "login.inactive", actor=user, ip_address=ip_address)
-        raise LoginRefused("this account is deactivated")
+        raise LoginRefused(N_("this account is deactivated"))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.failed_logins = 0
@@ -204,11 +204,18 @@ def _keep_an_admin(session: Session, user: User, verb: str) -> None:
         )
     )
     if not others:
-        raise LastAdmin(
-            f"you cannot {verb} the last active administrator: make another user "
-            "an administrator first",
-            details={"user_id": user.id},
-        )
+        # One sentence per verb: Persian conjugates the verb, it cannot be slotted in.
+        refusal = {
+            "demote": N_(
+                "you cannot demote the last active administrator: make another user "
+                "an administrator first"
+            ),
+            "deactivate": N_(
+                "you cannot deactivate the last active administrator: make another user "
+                "an administrator first"
+            ),
+        }[verb]
+        raise LastAdmin(refusal, details={"user_id": user.id})
 
 
 def _off_the_floor(session: Session, user: User) -> None:
@@ -219,14 +226,16 @@ def _off_the_floor(session: Session, user: User) -> None:
 def get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound("no such user", details={"user_id": user_id})
+        raise NotFound(N_("no such user"), details={"user_id": user_id})
     return user
 
 
 def find_user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"no user named {username!r}", details={"username": username})
+        raise NotFound(
+            N_("no user named '%(username)s'"), details={"username": username}, username=username
+        )
     return user
 
 
@@ -263,7 +272,7 @@ def create_user(
     username = username.strip()
     if not username or not username.replace("_", "").replace(".", "").isalnum():
         raise InvalidInput(
-            "username: letters, digits, '.' and '_' only", details={"field": "username"}
+            N_("username: letters, digits, '.' and '_' only"), details={"field": "username"}
         )
     _check_locale(locale)
     chosen_by_an_admin = actor is not None and password is None
@@ -271,7 +280,9 @@ def create_user(
     _check_password(password)
     taken = select(User.id).where(func.lower(User.username) == username.lower())
     if session.scalar(taken) is not None:
-        raise Conflict(f"username {username!r} is taken", details={"field": "username"})
+        raise Conflict(
+            N_("username '%(username)s' is taken"), details={"field": "username"}, username=username
+        )
     user = User(
         username=username,
         full_name=full_name.strip() or username,
@@ -288,7 +299,9 @@ def create_user(
             session.add(user)
             session.flush()
     except IntegrityError:
-        raise Conflict(f"username {username!r} is taken", details={"field": "username"}) from None
+        raise Conflict(
+            N_("username '%(username)s' is taken"), details={"field": "username"}, username=username
+        ) from None
     if role is Role.AGENT:
         session.add(AgentStatus(agent_id=user.id))
     audit.record(
@@ -393,7 +406,7 @@ def set_locale(session: Session, user: User, locale: str) -> None:
 
 def set_active(session: Session, user: User, active: bool, *, actor: User | None) -> None:
     if actor is not None and actor.id == user.id and not active:
-        raise Conflict("you cannot deactivate your own account")
+        raise Conflict(N_("you cannot deactivate your own account"))
     if not active and user.role is Role.ADMIN and user.is_active:
         _keep_an_admin(session, user, "deactivate")
     user.is_active = active
@@ -431,10 +444,10 @@ def change_own_password(
     """The user's own choice (the one an admin set is for one login only):
     the current password proves it is them; every other login of theirs ends."""
     if not verify_password(user.password_hash, current):
-        raise InvalidInput("the current password is wrong", details={"field": "current"})
+        raise InvalidInput(N_("the current password is wrong"), details={"field": "current"})
     _check_password(new)
     if verify_password(user.password_hash, new):
-        raise InvalidInput("choose a password you have not just used", details={"field": "new"})
+        raise InvalidInput(N_("choose a password you have not just used"), details={"field": "new"})
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     user.must_change_password = False
@@ -451,12 +464,16 @@ def change_own_password(
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
-            f"password: at least {MIN_PASSWORD_LENGTH} characters", details={"field": "password"}
+            N_("password: at least %(count)s characters"),
+            details={"field": "password"},
+            count=MIN_PASSWORD_LENGTH,
         )
 
 
 def _check_locale(locale: str) -> None:
     if locale not in SUPPORTED_LOCALES:
         raise InvalidInput(
-            f"locale must be one of {', '.join(SUPPORTED_LOCALES)}", details={"field": "locale"}
+            N_("locale must be one of %(locales)s"),
+            details={"field": "locale"},
+            locales=", ".join(SUPPORTED_LOCALES),
         )

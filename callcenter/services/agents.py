@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.db import utcnow
-from callcenter.errors import Forbidden, InvalidInput, NotFound
+from callcenter.errors import N_, Forbidden, InvalidInput, NotFound
 from callcenter.models import (
     AgentStateChange,
     AgentStatus,
@@ -72,7 +72,7 @@ _SIP_URI = re.compile(
 def agent_user(session: Session, agent_id: int) -> User:
     user = session.get(User, agent_id)
     if user is None or user.role is not Role.AGENT:
-        raise NotFound("no such agent", details={"agent_id": agent_id})
+        raise NotFound(N_("no such agent"), details={"agent_id": agent_id})
     return user
 
 
@@ -136,7 +136,7 @@ def phone_address(
     if text == BROWSER_PHONE:
         if browser_phone is None:
             raise InvalidInput(
-                "the browser phone is not available here; enter a SIP address or extension",
+                N_("the browser phone is not available here; enter a SIP address or extension"),
                 details={"field": "phone"},
             )
         return browser_phone
@@ -144,17 +144,18 @@ def phone_address(
         return text
     if _BROWSER_PHONE_USER.match(text):
         raise InvalidInput(
-            "that is a browser phone's address; choose the browser phone instead",
+            N_("that is a browser phone's address; choose the browser phone instead"),
             details={"field": "phone"},
         )
     if not text:
         raise InvalidInput(
-            "enter your phone's SIP address or extension", details={"field": "phone"}
+            N_("enter your phone's SIP address or extension"), details={"field": "phone"}
         )
     if len(text) > MAX_PHONE_LENGTH:
         raise InvalidInput(
-            f"the phone address is too long (at most {MAX_PHONE_LENGTH} characters)",
+            N_("the phone address is too long (at most %(count)s characters)"),
             details={"field": "phone"},
+            count=MAX_PHONE_LENGTH,
         )
     if _EXTENSION.fullmatch(text):
         return text
@@ -163,14 +164,18 @@ def phone_address(
     match = _SIP_URI.fullmatch(text)
     if match is None or not 0 < int(match.group("port") or 5060) <= 65535:
         raise InvalidInput(
-            "the phone must be a SIP address such as sip:1001@pbx.example.com, "
-            "or an extension such as 1001",
+            N_(
+                "the phone must be a SIP address such as sip:1001@pbx.example.com, "
+                "or an extension such as 1001"
+            ),
             details={"field": "phone"},
         )
     if allowed_hosts is not None and not host_allowed(match.group("host"), allowed_hosts):
         raise InvalidInput(
-            "calls go only to the browser phone, extensions and the phone systems your "
-            "administrator allowed; this address is not one of them",
+            N_(
+                "calls go only to the browser phone, extensions and the phone systems your "
+                "administrator allowed; this address is not one of them"
+            ),
             details={"field": "phone"},
         )
     return text
@@ -213,15 +218,15 @@ def join_campaign(
     try:
         wanted = int(campaign_id)
     except (TypeError, ValueError):
-        raise InvalidInput("choose a campaign", details={"field": "campaign_id"}) from None
+        raise InvalidInput(N_("choose a campaign"), details={"field": "campaign_id"}) from None
     address = phone_address(phone, browser_phone, allowed_hosts)
     if wanted not in {campaign.id for campaign in assigned_campaigns(session, agent)}:
         raise Forbidden(
-            "this campaign is not assigned to your team", details={"campaign_id": wanted}
+            N_("this campaign is not assigned to your team"), details={"campaign_id": wanted}
         )
     status = status_of(session, agent_id, lock=True)
     if status.state not in (AgentState.LOGGED_OUT, AgentState.PAUSED, AgentState.READY):
-        raise InvalidInput("finish the current call before changing campaign")
+        raise InvalidInput(N_("finish the current call before changing campaign"))
     agent.sip_uri = address
     status.campaign_id = wanted
     session.flush()
@@ -233,7 +238,7 @@ def go_ready(session: Session, agent_id: int, *, now: datetime | None = None) ->
     """F2. On a call, Ready withdraws a pause asked for during it."""
     status = status_of(session, agent_id, lock=True)
     if status.campaign_id is None:
-        raise InvalidInput("choose a campaign and register your phone first")
+        raise InvalidInput(N_("choose a campaign and register your phone first"))
     _refuse_inactive(session, agent_id)
     target = _decide(session, status, AgentRequest.READY)
     if status.pause_forced_by_id is None:
@@ -263,7 +268,7 @@ def pause(
     A supervisor's (`forced_by`) waiting pause stays whatever the agent presses."""
     reason = session.get(PauseReason, str(reason_code or ""))
     if reason is None or not reason.is_active or reason.is_system:
-        raise InvalidInput("choose a pause reason", details={"field": "reason"})
+        raise InvalidInput(N_("choose a pause reason"), details={"field": "reason"})
     status = status_of(session, agent_id, lock=True)
     if _decide(session, status, AgentRequest.PAUSE) is AFTER_WRAP_UP:
         if forced_by is not None or status.pause_forced_by_id is None:
@@ -310,7 +315,7 @@ def _decide(session: Session, status: AgentStatus, request: AgentRequest) -> Age
 def _refuse_inactive(session: Session, agent_id: int) -> None:
     user = session.get(User, agent_id)
     if user is None or not user.is_active:
-        raise Forbidden("this account is deactivated")
+        raise Forbidden(N_("this account is deactivated"))
 
 
 def end_wrap_up(

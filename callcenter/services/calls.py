@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.errors import InvalidInput, NotFound
+from callcenter.errors import N_, InvalidInput, NotFound
 from callcenter.events import (
     CallAnswered,
     CallConnected,
@@ -108,7 +108,7 @@ def open_call(
     processes may apply in any order, always find it."""
     lead = session.get(Lead, lead_id)
     if lead is None or lead.campaign_id != campaign_id:
-        raise NotFound("no such lead in this campaign", details={"lead_id": lead_id})
+        raise NotFound(N_("no such lead in this campaign"), details={"lead_id": lead_id})
     if lead.state in DIALABLE_LEAD_STATES and lead.attempts < attempt:
         # Calls injected without the hopper (tests, a preview request) claim here.
         # A late event of an attempt already claimed (and given back when its
@@ -196,7 +196,7 @@ def on_connected(session: Session, event: CallConnected) -> Call:
 def _connect(session: Session, call: Call, agent_id: int, *, at: datetime) -> None:
     if call.agent_id is not None and call.agent_id != agent_id:
         raise InvalidInput(
-            "the call is held for another agent",
+            N_("the call is held for another agent"),
             details={"call_id": call.id, "agent_id": agent_id},
         )
     if call.answered_at is None:
@@ -302,7 +302,7 @@ def _call(session: Session, call_id: str) -> Call:
     events of one call at once, and each must see what the other wrote."""
     call = session.get(Call, call_id, with_for_update=True, populate_existing=True)
     if call is None:
-        raise NotFound("no such call", details={"call_id": call_id})
+        raise NotFound(N_("no such call"), details={"call_id": call_id})
     return call
 
 

@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter.calling_windows import CallingWindows, CallingWindowsError
-from callcenter.errors import Conflict, InvalidInput, NotFound
+from callcenter.dates import DateParseError, parse_date
+from callcenter.errors import N_, Conflict, InvalidInput, NotFound
 from callcenter.models import (
     AgentStatus,
     AmdMode,
@@ -101,7 +102,7 @@ def effective_retry_delays(campaign: Campaign) -> dict[str, int]:
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
-        raise NotFound("no such campaign", details={"campaign_id": campaign_id})
+        raise NotFound(N_("no such campaign"), details={"campaign_id": campaign_id})
     return campaign
 
 
@@ -114,7 +115,7 @@ def find_campaign(session: Session, key: str | int) -> Campaign:
             return campaign
     campaign = session.scalar(select(Campaign).where(Campaign.name == text))
     if campaign is None:
-        raise NotFound(f"no campaign {text!r}", details={"campaign": text})
+        raise NotFound(N_("no campaign '%(name)s'"), details={"campaign": text}, name=text)
     return campaign
 
 
@@ -141,7 +142,7 @@ def create_campaign(
     """Create a campaign from the EDITABLE fields given (the rest default).
     Raises InvalidInput listing every bad field, Conflict on a taken name."""
     if "name" not in values:
-        raise InvalidInput("name: required", details={"errors": {"name": "required"}})
+        raise InvalidInput(N_("name: required"), details={"errors": {"name": "required"}})
     campaign = Campaign(
         status=CampaignStatus.ACTIVE if active else CampaignStatus.PAUSED,
         retry_delays_minutes=dict(DEFAULT_RETRY_DELAYS_MINUTES),
@@ -216,7 +217,7 @@ def set_status(
     if campaign.status is status:
         return
     if campaign.status is CampaignStatus.ARCHIVED:
-        raise Conflict("an archived campaign cannot be reopened")
+        raise Conflict(N_("an archived campaign cannot be reopened"))
     old = campaign.status
     campaign.status = status
     session.flush()
@@ -261,37 +262,60 @@ def _validated(
 ) -> dict[str, Any]:
     unknown = set(values) - set(EDITABLE)
     if unknown:
-        raise InvalidInput(f"unknown campaign fields: {', '.join(sorted(unknown))}")
+        raise InvalidInput(
+            N_("unknown campaign fields: %(fields)s"), fields=", ".join(sorted(unknown))
+        )
     errors: dict[str, str] = {}
+    # Each error's marked text and values, for the form to show in its reader's language.
+    texts: dict[str, tuple[str, dict[str, Any]]] = {}
     clean: dict[str, Any] = {}
     for name, value in values.items():
         try:
             clean[name] = _CHECKS[name](value) if name in _CHECKS else value
+        except FieldProblem as exc:
+            errors[name] = str(exc)
+            texts[name] = (exc.text, exc.params)
         except (ValueError, TypeError, InvalidOperation) as exc:
             errors[name] = str(exc) or "invalid"
         except CallingWindowsError as exc:
             errors[name] = exc.message
+            texts[name] = (exc.text, exc.params)
     if "name" in clean and "name" not in errors:
         taken = select(Campaign.id).where(func.lower(Campaign.name) == clean["name"].lower())
         if campaign_id is not None:
             taken = taken.where(Campaign.id != campaign_id)
         if session.scalar(taken) is not None:
-            raise Conflict(f"campaign name {clean['name']!r} is taken", details={"field": "name"})
+            raise Conflict(
+                N_("campaign name '%(name)s' is taken"),
+                details={"field": "name"},
+                name=clean["name"],
+            )
     version_id = clean.get("script_version_id")
     if version_id is not None and session.get(ScriptVersion, version_id) is None:
         errors["script_version_id"] = "no such script version"
+        texts["script_version_id"] = (N_("no such script version"), {})
     if errors:
         message = "; ".join(f"{name}: {text}" for name, text in errors.items())
-        raise InvalidInput(message, details={"errors": errors})
+        raise InvalidInput(message, details={"errors": errors, "texts": texts})
     return clean
+
+
+class FieldProblem(ValueError):
+    """A field's value refused; the text is marked for translation and the
+    values kept apart, as a DomainError's (shown on the campaign form)."""
+
+    def __init__(self, message: str, /, **params: Any) -> None:
+        super().__init__(message % params if params else message)
+        self.text = message
+        self.params = params
 
 
 def _name(value: Any) -> str:
     text = str(value or "").strip()
     if not text:
-        raise ValueError("required")
+        raise FieldProblem(N_("required"))
     if len(text) > 200:
-        raise ValueError("at most 200 characters")
+        raise FieldProblem(N_("at most %(count)s characters"), count=200)
     return text
 
 
@@ -299,7 +323,7 @@ def _text(limit: int) -> Any:
     def check(value: Any) -> str:
         text = str(value or "").strip()
         if len(text) > limit:
-            raise ValueError(f"at most {limit} characters")
+            raise FieldProblem(N_("at most %(count)s characters"), count=limit)
         return text
 
     return check
@@ -308,10 +332,10 @@ def _text(limit: int) -> Any:
 def _int_between(low: int, high: int) -> Any:
     def check(value: Any) -> int:
         if isinstance(value, bool):
-            raise ValueError("a whole number")
+            raise FieldProblem(N_("a whole number"))
         number = int(value)
         if not low <= number <= high:
-            raise ValueError(f"between {low} and {high}")
+            raise FieldProblem(N_("between %(low)s and %(high)s"), low=low, high=high)
         return number
 
     return check
@@ -320,7 +344,7 @@ def _int_between(low: int, high: int) -> Any:
 def _percent(value: Any) -> Decimal:
     number = Decimal(str(value)).quantize(Decimal("0.01"))
     if not Decimal("0") <= number <= Decimal("100"):
-        raise ValueError("between 0 and 100")
+        raise FieldProblem(N_("between %(low)s and %(high)s"), low=0, high=100)
     return number
 
 
@@ -328,14 +352,18 @@ def _dial_mode(value: Any) -> DialMode:
     try:
         return DialMode(str(value))
     except ValueError:
-        raise ValueError(f"one of {', '.join(mode.value for mode in DialMode)}") from None
+        raise FieldProblem(
+            N_("one of %(choices)s"), choices=", ".join(mode.value for mode in DialMode)
+        ) from None
 
 
 def _amd_mode(value: Any) -> AmdMode:
     try:
         return AmdMode(str(value))
     except ValueError:
-        raise ValueError(f"one of {', '.join(mode.value for mode in AmdMode)}") from None
+        raise FieldProblem(
+            N_("one of %(choices)s"), choices=", ".join(mode.value for mode in AmdMode)
+        ) from None
 
 
 def _voicemail_wav(value: Any) -> str:
@@ -346,13 +374,13 @@ def _voicemail_wav(value: Any) -> str:
         return ""
     path = Path(text)
     if len(text) > 255 or not path.is_absolute() or path.suffix.lower() != ".wav":
-        raise ValueError("the absolute path of a .wav file")
+        raise FieldProblem(N_("the absolute path of a .wav file"))
     try:
         with wave.open(str(path), "rb") as wav:
             if wav.getsampwidth() != 2 or not wav.getnframes():
-                raise ValueError("a WAV file of 16-bit samples")
+                raise FieldProblem(N_("a WAV file of 16-bit samples"))
     except (OSError, EOFError, wave.Error):
-        raise ValueError("not a readable PCM WAV file") from None
+        raise FieldProblem(N_("not a readable PCM WAV file")) from None
     return text
 
 
@@ -372,7 +400,7 @@ def _timezone(value: Any) -> str:
     try:
         ZoneInfo(str(value))
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}") from None
+        raise FieldProblem(N_("unknown time zone '%(zone)s'"), zone=str(value)) from None
     return str(value)
 
 
@@ -385,7 +413,13 @@ def _windows(value: Any) -> dict[str, Any]:
 def _holidays(value: Any) -> list[str]:
     days = set()
     for item in value or ():
-        day = item if isinstance(item, date) else date.fromisoformat(str(item).strip())
+        try:
+            day = item if isinstance(item, date) else parse_date(str(item))
+        except DateParseError:
+            raise FieldProblem(
+                N_("'%(text)s' is not a date: type it year first, e.g. 1405/09/02 or 2026-11-23"),
+                text=str(item),
+            ) from None
         days.add(day.isoformat())
     return sorted(days)
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.db import utcnow
-from callcenter.errors import Conflict, InvalidInput
+from callcenter.errors import N_, Conflict, InvalidInput
 from callcenter.models import Call, Campaign, Disposition, DispositionCode
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
@@ -39,12 +39,14 @@ def parse_callback_at(value: Any, now: datetime) -> datetime:
         when = datetime.fromisoformat(str(value))
     except ValueError:
         raise InvalidInput(
-            "choose the callback date and time", details={"field": "callback_at"}
+            N_("choose the callback date and time"), details={"field": "callback_at"}
         ) from None
     if when.tzinfo is None:
-        raise InvalidInput("the callback time has no zone", details={"field": "callback_at"})
+        raise InvalidInput(N_("the callback time has no zone"), details={"field": "callback_at"})
     if when <= now:
-        raise InvalidInput("the callback must be in the future", details={"field": "callback_at"})
+        raise InvalidInput(
+            N_("the callback must be in the future"), details={"field": "callback_at"}
+        )
     return when
 
 
@@ -66,16 +68,20 @@ def set_disposition(
     call = workstation.open_call(session, agent_id, call_id)
     chosen = disposition_codes.chosen(session, call.campaign_id, code)
     if call.state is not CallState.ENDED:
-        raise Conflict("the call is still connected; hang up first", details={"call_id": call.id})
+        raise Conflict(
+            N_("the call is still connected; hang up first"), details={"call_id": call.id}
+        )
     if session.scalar(select(Disposition.id).where(Disposition.call_id == call.id)) is not None:
-        raise Conflict("this call already has a disposition", details={"call_id": call.id})
+        raise Conflict(N_("this call already has a disposition"), details={"call_id": call.id})
     when = None
     if chosen.category is DispositionCategory.CALLBACK:
         when = parse_callback_at(callback_at, now)
         if appointments.booked_on_call(session, call.id) is not None:
             raise InvalidInput(
-                "a meeting was booked on this call: set appointment set, "
-                "or cancel the meeting before booking a callback",
+                N_(
+                    "a meeting was booked on this call: set appointment set, "
+                    "or cancel the meeting before booking a callback"
+                ),
                 details={"field": "code"},
             )
     machine = chosen.code == DispositionCode.ANSWERING_MACHINE
@@ -93,16 +99,17 @@ def set_disposition(
         workstation.rejection_of(session, call.id) is None
     ):
         raise InvalidInput(
-            "record at which step and why the customer said no", details={"field": "rejection"}
+            N_("record at which step and why the customer said no"), details={"field": "rejection"}
         )
     if chosen.category is DispositionCategory.APPOINTMENT and (
         appointments.booked_on_call(session, call.id) is None
     ):
-        raise InvalidInput("book the meeting first (steps 5-7)", details={"field": "code"})
+        raise InvalidInput(N_("book the meeting first (steps 5-7)"), details={"field": "code"})
     if machine:
         if appointments.booked_on_call(session, call.id) is not None:
             raise InvalidInput(
-                "a meeting was booked on this call: a person answered", details={"field": "code"}
+                N_("a meeting was booked on this call: a person answered"),
+                details={"field": "code"},
             )
         call.outcome = CallOutcome.MACHINE
     text = workstation.checked_notes(notes)
@@ -220,7 +227,7 @@ def expire_wrap_up(
     if call.state is not CallState.ENDED:
         return None
     if not wrap_up_overdue(session, call, now=now, grace_seconds=1):
-        raise Conflict("the wrap-up time has not run out yet", details={"call_id": call.id})
+        raise Conflict(N_("the wrap-up time has not run out yet"), details={"call_id": call.id})
     return time_out_wrap_up(session, call, notes=notes, now=now)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from callcenter.errors import InvalidInput, NotFound
+from callcenter.errors import N_, InvalidInput, NotFound
 from callcenter.leadfiles import InvalidPhone, normalize_phone, to_ascii_digits
 from callcenter.models import Campaign, Customer, DncEntry, DncHit, DncHitSource, Lead, User
 from callcenter.services import audit
@@ -76,7 +76,7 @@ def remove_number(
 ) -> None:
     entry = _find(session, _valid(phone_e164), campaign_id)
     if entry is None:
-        raise NotFound("number is not on that list", details={"phone": phone_e164})
+        raise NotFound(N_("number is not on that list"), details={"phone": phone_e164})
     session.delete(entry)
     actor = session.get(User, actor_id) if actor_id is not None else None
     audit.record(
@@ -186,7 +186,7 @@ def import_csv(
     موبایل) of a CSV; a header row is optional. Bad rows are reported by line,
     good ones are added; reasons come from an optional `reason` column."""
     if campaign_id is not None and session.get(Campaign, campaign_id) is None:
-        raise NotFound("no such campaign", details={"campaign_id": campaign_id})
+        raise NotFound(N_("no such campaign"), details={"campaign_id": campaign_id})
     result = DncImportResult()
     wanted: dict[str, str] = {}
     for line, phone_cell, reason in _csv_rows(text):

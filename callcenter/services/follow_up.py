@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.bus import EventBus
 from callcenter.db import Database, utcnow
-from callcenter.errors import NotFound
+from callcenter.errors import N_, NotFound
 from callcenter.events import FollowUpQueued
 from callcenter.models import (
     Appointment,
@@ -393,12 +393,12 @@ def letter(session: Session, follow_up_id: int, reader: User) -> Letter:
 
     follow_up = session.get(FollowUp, follow_up_id)
     if follow_up is None or follow_up.kind is not FollowUpKind.LETTER:
-        raise NotFound("no such letter", details={"follow_up_id": follow_up_id})
+        raise NotFound(N_("no such letter"), details={"follow_up_id": follow_up_id})
     appointment = session.get(Appointment, follow_up.appointment_id)
     assert appointment is not None
     visible = visible_campaign_ids(session, reader)
     if visible is not None and appointment.campaign_id not in visible:
-        raise NotFound("no such letter", details={"follow_up_id": follow_up_id})
+        raise NotFound(N_("no such letter"), details={"follow_up_id": follow_up_id})
     customer = session.get(Customer, appointment.customer_id)
     assert customer is not None
     message = compose(session, appointment, "letter_body")

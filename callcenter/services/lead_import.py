@@ -188,7 +188,7 @@ def import_leads(
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
-        raise NotFound("no such campaign", details={"campaign_id": campaign_id})
+        raise NotFound(N_("no such campaign"), details={"campaign_id": campaign_id})
     return campaign
 
 
@@ -293,7 +293,7 @@ def write_report(
 def get_lead_list(session: Session, lead_list_id: int) -> LeadList:
     lead_list = session.get(LeadList, lead_list_id)
     if lead_list is None:
-        raise NotFound("no such lead list", details={"lead_list_id": lead_list_id})
+        raise NotFound(N_("no such lead list"), details={"lead_list_id": lead_list_id})
     return lead_list
 
 

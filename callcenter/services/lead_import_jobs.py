@@ -123,7 +123,7 @@ def progress(session: Session, lead_list_id: int) -> ImportProgress:
     the background, or by `import_leads`, is done)."""
     lead_list = session.get(LeadList, lead_list_id)
     if lead_list is None:
-        raise NotFound("no such lead list", details={"lead_list_id": lead_list_id})
+        raise NotFound(N_("no such lead list"), details={"lead_list_id": lead_list_id})
     job = session.scalar(select(LeadImport).where(LeadImport.lead_list_id == lead_list_id))
     if job is None:
         return ImportProgress(
@@ -268,7 +268,7 @@ def _load(database: Database, import_id: int, worker: str) -> tuple[_Job, bytes 
     with database.read_sessions() as session:
         row = session.get(LeadImport, import_id)
         if row is None:
-            raise NotFound("no such lead import", details={"import_id": import_id})
+            raise NotFound(N_("no such lead import"), details={"import_id": import_id})
         if row.worker != worker or row.state is not ImportState.RUNNING:
             raise ImportLost(f"lead import {import_id} is held by {row.worker} ({row.state})")
         lead_list = session.get(LeadList, row.lead_list_id)

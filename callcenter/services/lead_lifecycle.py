@@ -16,7 +16,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.db import Database, utcnow
-from callcenter.errors import Conflict, InvalidInput, NotFound
+from callcenter.errors import N_, Conflict, InvalidInput, NotFound
 from callcenter.models import (
     Callback,
     CallbackStatus,
@@ -113,22 +113,24 @@ def claim_attempt(
         .where(Lead.id == lead_id)
     ).one_or_none()
     if row is None:
-        raise NotFound("no such lead", details={"lead_id": lead_id})
+        raise NotFound(N_("no such lead"), details={"lead_id": lead_id})
     state, attempts, attempts_before_reset, lead_campaign_id, phone = row
     if campaign_id is not None and lead_campaign_id != campaign_id:
-        raise Conflict("lead moved to another campaign", details={"lead_id": lead_id})
+        raise Conflict(N_("lead moved to another campaign"), details={"lead_id": lead_id})
     campaign_id = lead_campaign_id
     if state not in dialable:
-        raise Conflict("lead is not dialable", details={"lead_id": lead_id, "state": str(state)})
+        raise Conflict(
+            N_("lead is not dialable"), details={"lead_id": lead_id, "state": str(state)}
+        )
     if session.scalar(select(ON_A_DISABLED_LIST.where(Lead.id == lead_id))):
-        raise Conflict("lead's list is disabled", details={"lead_id": lead_id})
+        raise Conflict(N_("lead's list is disabled"), details={"lead_id": lead_id})
     if dnc.is_blocked(session, manual_phone or phone, campaign_id):
-        raise LeadBlocked("number is on a do-not-call list", details={"lead_id": lead_id})
+        raise LeadBlocked(N_("number is on a do-not-call list"), details={"lead_id": lead_id})
     max_attempts = session.scalar(select(Campaign.max_attempts).where(Campaign.id == campaign_id))
     exempt = state is LeadState.CALLBACK or manual_phone is not None
     if not exempt and max_attempts is not None and attempts - attempts_before_reset >= max_attempts:
         raise AttemptsExhausted(
-            "lead reached the campaign's max attempts",
+            N_("lead reached the campaign's max attempts"),
             details={"lead_id": lead_id, "attempts": attempts},
         )
     advance(LEAD_TRANSITIONS, state, LeadState.DIALING, subject=f"lead {lead_id}")
@@ -151,7 +153,8 @@ def claim_attempt(
     )
     if result.rowcount != 1:
         raise Conflict(
-            "lead was claimed, moved or its list disabled meanwhile", details={"lead_id": lead_id}
+            N_("lead was claimed, moved or its list disabled meanwhile"),
+            details={"lead_id": lead_id},
         )
     session.add(
         LeadStateChange(
@@ -208,7 +211,7 @@ def settle_attempt(
         .execution_options(populate_existing=True)
     )
     if lead is None:
-        raise NotFound("no such lead", details={"lead_id": lead_id})
+        raise NotFound(N_("no such lead"), details={"lead_id": lead_id})
     if lead.state is not LeadState.DIALING and _already_settled(session, lead_id, call_id):
         return lead
     campaign = session.get(Campaign, lead.campaign_id)
@@ -312,7 +315,7 @@ def _next_state(
     category = disposition.category if disposition is not None else None
     if category is DispositionCategory.CALLBACK:
         if callback_at is None:
-            raise InvalidInput("a callback needs a time", details={"field": "callback_at"})
+            raise InvalidInput(N_("a callback needs a time"), details={"field": "callback_at"})
         return LeadState.CALLBACK, "callback booked"
     if disposition is not None and category in _SETTLED_BY_CATEGORY:
         if disposition.code in _INVALID_NUMBER_CODES:
@@ -327,7 +330,9 @@ def _next_state(
     else:
         reason = f"outcome {outcome}"
     if outcome not in _RETRY_OUTCOMES and outcome is not CallOutcome.ANSWERED:
-        raise InvalidInput(f"unexpected outcome {outcome}", details={"outcome": str(outcome)})
+        raise InvalidInput(
+            N_("unexpected outcome %(outcome)s"), details={"outcome": str(outcome)}, outcome=outcome
+        )
     if lead.attempts - lead.attempts_before_reset >= campaign.max_attempts:
         return LeadState.EXHAUSTED, f"{reason}; max attempts reached"
     return LeadState.RETRY, reason
@@ -368,5 +373,7 @@ def _close_pending_callbacks(session: Session, lead_id: int, *, answered: bool) 
 def _callback_creator(actor_id: int | None, callback_agent_id: int | None) -> int:
     creator = actor_id if actor_id is not None else callback_agent_id
     if creator is None:
-        raise InvalidInput("a callback needs the agent who booked it", details={"field": "actor"})
+        raise InvalidInput(
+            N_("a callback needs the agent who booked it"), details={"field": "actor"}
+        )
     return creator

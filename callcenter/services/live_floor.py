@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from callcenter import metrics
 from callcenter.bus import EventBus
 from callcenter.db import Database, utcnow
-from callcenter.errors import Forbidden, InvalidInput, NotFound
+from callcenter.errors import N_, Forbidden, InvalidInput, NotFound
 from callcenter.events import (
     AgentStateChanged,
     CallAnswered,
@@ -1101,9 +1101,11 @@ def require_campaign(session: Session, user: User, campaign_id: Any) -> Campaign
     try:
         wanted = int(campaign_id)
     except (TypeError, ValueError):
-        raise InvalidInput("choose a campaign", details={"field": "campaign_id"}) from None
+        raise InvalidInput(N_("choose a campaign"), details={"field": "campaign_id"}) from None
     if wanted not in visible_campaigns(session, user):
-        raise Forbidden("this campaign is not supervised by you", details={"campaign_id": wanted})
+        raise Forbidden(
+            N_("this campaign is not supervised by you"), details={"campaign_id": wanted}
+        )
     return campaign_service.get_campaign(session, wanted)
 
 
@@ -1111,10 +1113,10 @@ def require_agent(session: Session, user: User, agent_id: Any) -> User:
     try:
         wanted = int(agent_id)
     except (TypeError, ValueError):
-        raise InvalidInput("choose an agent", details={"field": "agent_id"}) from None
+        raise InvalidInput(N_("choose an agent"), details={"field": "agent_id"}) from None
     agent = agent_service.agent_user(session, wanted)
     if wanted not in _visible_agent_ids(session, user):
-        raise Forbidden("this agent is not on your floor", details={"agent_id": wanted})
+        raise Forbidden(N_("this agent is not on your floor"), details={"agent_id": wanted})
     return agent
 
 
@@ -1221,7 +1223,7 @@ def call_path(session: Session, user: User, call_id: Any) -> dict[str, Any]:
     """The script path of a call so far (step_outcomes), for the drill-down."""
     call = session.get(Call, str(call_id or ""))
     if call is None:
-        raise NotFound("no such call", details={"call_id": call_id})
+        raise NotFound(N_("no such call"), details={"call_id": call_id})
     require_campaign(session, user, call.campaign_id)
     rows = session.scalars(
         select(StepOutcome).where(StepOutcome.call_id == call.id).order_by(StepOutcome.seq)
@@ -1261,11 +1263,14 @@ def set_abandon_cap(
     try:
         value = float(percent)
     except (TypeError, ValueError):
-        raise InvalidInput("the cap is a number of percent", details={"field": "percent"}) from None
+        raise InvalidInput(
+            N_("the cap is a number of percent"), details={"field": "percent"}
+        ) from None
     if not 0 <= value <= MAX_ABANDON_CAP:
         raise InvalidInput(
-            f"the abandon cap must be between 0 and {MAX_ABANDON_CAP:g}%",
+            N_("the abandon cap must be between 0 and %(cap)s%%"),
             details={"field": "percent"},
+            cap=MAX_ABANDON_CAP,
         )
     campaign_service.update_campaign(
         session, campaign, actor=user, abandon_cap_percent=f"{value:.2f}"
@@ -1278,7 +1283,7 @@ def set_dial_mode(
 ) -> dict[str, Any]:
     campaign = require_campaign(session, user, campaign_id)
     if str(mode) not in {m.value for m in DialMode}:
-        raise InvalidInput("unknown dial mode", details={"field": "mode"})
+        raise InvalidInput(N_("unknown dial mode"), details={"field": "mode"})
     campaign_service.update_campaign(session, campaign, actor=user, dial_mode=str(mode))
     return _campaign_changed(session, floor, campaign)
 
@@ -1337,12 +1342,12 @@ def reassign_callback(
     try:
         wanted = int(callback_id)
     except (TypeError, ValueError):
-        raise InvalidInput("choose a callback", details={"field": "callback_id"}) from None
+        raise InvalidInput(N_("choose a callback"), details={"field": "callback_id"}) from None
     callback = callback_desk.get_callback(session, wanted)
     require_campaign(session, user, callback.campaign_id)
     agent = require_agent(session, user, agent_id) if agent_id not in (None, "") else None
     if agent is not None and agent.role is not Role.AGENT:
-        raise InvalidInput("choose an agent", details={"field": "agent_id"})
+        raise InvalidInput(N_("choose an agent"), details={"field": "agent_id"})
     callback_desk.reassign(session, callback, agent, actor=user, now=now)
     rows = callback_desk.overdue(session, [callback.campaign_id], now=now)
     emit_after_commit(
@@ -1371,9 +1376,11 @@ def message_agent(session: Session, user: User, agent_id: Any, text: Any) -> dic
     agent = require_agent(session, user, agent_id)
     body = str(text or "").strip()
     if not body:
-        raise InvalidInput("write a message", details={"field": "text"})
+        raise InvalidInput(N_("write a message"), details={"field": "text"})
     if len(body) > MAX_MESSAGE_LENGTH:
-        raise InvalidInput(f"at most {MAX_MESSAGE_LENGTH} characters", details={"field": "text"})
+        raise InvalidInput(
+            N_("at most %(count)s characters"), details={"field": "text"}, count=MAX_MESSAGE_LENGTH
+        )
     payload = {"from": user.full_name, "text": body, "at": utcnow().isoformat()}
     emit_after_commit(session, MESSAGE_EVENT, payload, room=agent_room(agent.id))
     audit.record(

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter import metrics
-from callcenter.errors import NotFound
+from callcenter.errors import N_, NotFound
 from callcenter.models import Call, Campaign, DialLevelChange
 
 MAX_REASON_LENGTH = 2000
@@ -61,7 +61,7 @@ def abandon_tallies(
     """(today, rolling window) for one campaign."""
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
-        raise NotFound("no such campaign", details={"campaign_id": campaign_id})
+        raise NotFound(N_("no such campaign"), details={"campaign_id": campaign_id})
     local = now.astimezone(ZoneInfo(campaign.timezone))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     window_start = now - timedelta(days=campaign.abandon_window_days)

@@ -43,7 +43,7 @@ def apply_event(session: Session, event: Event) -> bool:
         return False
     call_id = getattr(event, "call_id", "")
     if session.get(Call, call_id) is None:
-        raise NotFound("no call %(call_id)s", details={"call_id": call_id}, call_id=call_id)
+        raise NotFound(N_("no call %(call_id)s"), details={"call_id": call_id}, call_id=call_id)
     session.add(ProcessedEvent(event_id=event.event_id, handler=HANDLER))
     if isinstance(event, RecordingStarted):
         _on_started(session, event)

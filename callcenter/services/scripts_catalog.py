@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from callcenter.errors import Conflict, NotFound
+from callcenter.errors import N_, Conflict, NotFound
 from callcenter.models import Campaign, ScriptVersion, User
 from callcenter.services import audit
 from scripts import Script, load_builtin_scripts, parse_definition, parse_script
@@ -71,9 +71,15 @@ def add_version(session: Session, text: str, source_name: str, *, actor: User) -
             )
         )
         raise Conflict(
-            f"{script.key} ({script.locale}) version {script.version} exists already; "
-            f"number the new one {(latest or 0) + 1} or more",
+            N_(
+                "%(key)s (%(locale)s) version %(version)s exists already; "
+                "number the new one %(next)s or more"
+            ),
             details={"key": script.key, "locale": script.locale, "version": script.version},
+            key=script.key,
+            locale=script.locale,
+            version=script.version,
+            next=(latest or 0) + 1,
         )
     version = _upsert(session, script, created_by=actor)
     audit.record(
@@ -119,7 +125,7 @@ def builtin_version(session: Session, locale: str, key: str = DEFAULT_KEY) -> Sc
         ensure_builtin_scripts(session)
         found = session.scalar(query)
     if found is None:
-        raise NotFound(f"no script {key!r} in {locale!r}")
+        raise NotFound(N_("no script '%(key)s' in '%(locale)s'"), key=key, locale=locale)
     return found
 
 

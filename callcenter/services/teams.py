@@ -20,7 +20,7 @@ MAX_NAME_LENGTH = 120
 def get_team(session: Session, team_id: int) -> Team:
     team = session.get(Team, team_id)
     if team is None:
-        raise NotFound("no such team", details={"team_id": team_id})
+        raise NotFound(N_("no such team"), details={"team_id": team_id})
     return team
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from callcenter.bus import EventBus
 from callcenter.dates import format_datetime
 from callcenter.db import utcnow
-from callcenter.errors import Conflict, Forbidden, InvalidInput, NotFound
+from callcenter.errors import N_, Conflict, Forbidden, InvalidInput, NotFound
 from callcenter.events import PreviewCallRequested, PreviewSkipped
 from callcenter.models import (
     AgentStatus,
@@ -69,9 +69,9 @@ def own_call(session: Session, agent_id: int, call_id: Any) -> Call:
     """The call, if it is this agent's; an agent never reads another's call."""
     call = session.get(Call, str(call_id or ""))
     if call is None:
-        raise NotFound("no such call", details={"call_id": call_id})
+        raise NotFound(N_("no such call"), details={"call_id": call_id})
     if call.agent_id != agent_id:
-        raise Forbidden("this call is not yours", details={"call_id": call.id})
+        raise Forbidden(N_("this call is not yours"), details={"call_id": call.id})
     return call
 
 
@@ -82,7 +82,7 @@ def open_call(session: Session, agent_id: int, call_id: Any, *, lock: bool = Fal
     if lock:
         session.refresh(call, with_for_update=True)
     if call.wrap_up_ended_at is not None:
-        raise Conflict("this call is already wrapped up", details={"call_id": call.id})
+        raise Conflict(N_("this call is already wrapped up"), details={"call_id": call.id})
     return call
 
 
@@ -216,7 +216,7 @@ def move_step(
     """Next, back or jump; every move is an `enter` row, so the path is kept."""
     call = open_call(session, agent_id, call_id, lock=True)
     if kind not in MOVE_KINDS:
-        raise InvalidInput("move next, back or jump", details={"field": "kind"})
+        raise InvalidInput(N_("move next, back or jump"), details={"field": "kind"})
     script = scripts_catalog.script_of(script_version_of(session, call))
     if not _last_seq(session, call.id):
         start_script(session, call, now=now)
@@ -228,8 +228,8 @@ def move_step(
             path = path.back()
         else:
             path = path.jump(_int(to_step, "step"))
-    except ScriptPathError as exc:
-        raise InvalidInput(str(exc), details={"field": "step"}) from None
+    except ScriptPathError:
+        raise _refused_move(kind, to_step, path.current, len(script.steps)) from None
     session.add(
         StepOutcome(
             call_id=call.id,
@@ -266,11 +266,11 @@ def record_rejection(
         reason = script.step(number).reason(str(reason_code or ""))
     except KeyError:
         raise InvalidInput(
-            "choose a reason this step offers", details={"field": "reason_code", "step": number}
+            N_("choose a reason this step offers"), details={"field": "reason_code", "step": number}
         ) from None
     text = str(reason_text or "").strip()[:2000]
     if reason.free_text and not text:
-        raise InvalidInput("say in a few words why", details={"field": "reason_text"})
+        raise InvalidInput(N_("say in a few words why"), details={"field": "reason_text"})
     row = rejection_of(session, call.id)
     if row is None:
         row = StepOutcome(
@@ -323,8 +323,10 @@ def checked_notes(text: Any) -> str:
     body = str(text or "")
     if len(body) > MAX_NOTES:
         raise InvalidInput(
-            f"the notes are too long: at most {MAX_NOTES} characters ({len(body)} typed)",
+            N_("the notes are too long: at most %(limit)s characters (%(typed)s typed)"),
             details={"field": "notes", "limit": MAX_NOTES},
+            limit=MAX_NOTES,
+            typed=len(body),
         )
     return body
 
@@ -739,11 +741,29 @@ def _agent_locale(session: Session, agent_id: int | None) -> str:
     return agent.locale if agent and agent.locale in ("fa", "en") else "fa"
 
 
+def _refused_move(kind: str, to_step: Any, current: int | None, step_count: int) -> InvalidInput:
+    """The path's refusal in words the agent's language can carry (the script
+    engine knows no translations)."""
+    details = {"field": "step"}
+    if kind == "next":
+        return InvalidInput(N_("step %(step)s is the last step"), details=details, step=current)
+    if kind == "back":
+        return InvalidInput(N_("step 1 is the first step"), details=details)
+    return InvalidInput(
+        N_("there is no step %(step)s; steps run 1..%(count)s"),
+        details=details,
+        step=to_step,
+        count=step_count,
+    )
+
+
 def _int(value: Any, field: str) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise InvalidInput(f"{field} must be a number", details={"field": field}) from None
+        raise InvalidInput(
+            N_("%(field)s must be a number"), details={"field": field}, field=field
+        ) from None
 
 
 # --- reconnect -------------------------------------------------------------------------
@@ -789,7 +809,7 @@ def offer_preview(
     agent = agents.agent_user(session, agent_id)
     lead = session.get(Lead, lead_id)
     if lead is None or lead.campaign_id != campaign_id:
-        raise NotFound("no such lead in this campaign", details={"lead_id": lead_id})
+        raise NotFound(N_("no such lead in this campaign"), details={"lead_id": lead_id})
     agents.change_state(session, agent_id, AgentState.RESERVED, reason="preview", now=now)
     audit.record(
         session,
@@ -831,9 +851,9 @@ def _pending_for(session: Session, agent_id: int, lead_id: Any) -> Lead:
     status = agents.status_of(session, agent_id, lock=True)
     lead = pending_preview(session, agent_id)
     if status.state is not AgentState.RESERVED or lead is None:
-        raise Conflict("there is no lead waiting for you")
+        raise Conflict(N_("there is no lead waiting for you"))
     if str(lead.id) != str(lead_id):
-        raise Conflict("that lead is not the one on your screen", details={"lead_id": lead.id})
+        raise Conflict(N_("that lead is not the one on your screen"), details={"lead_id": lead.id})
     return lead
 
 
@@ -865,10 +885,10 @@ def skip_preview(
     lead = _pending_for(session, agent_id, lead_id)
     code = str(reason or "")
     if code not in PREVIEW_SKIP_REASONS:
-        raise InvalidInput("choose why you skip this lead", details={"field": "reason"})
+        raise InvalidInput(N_("choose why you skip this lead"), details={"field": "reason"})
     note = str(text or "").strip()[:500]
     if code == "other" and not note:
-        raise InvalidInput("say in a few words why", details={"field": "text"})
+        raise InvalidInput(N_("say in a few words why"), details={"field": "text"})
     agent = agents.agent_user(session, agent_id)
     audit.record(
         session,

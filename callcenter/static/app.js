@@ -9,3 +9,44 @@ document.addEventListener("click", function (event) {
   var target = event.target;
   if (target.closest && target.closest("[data-print]")) window.print();
 });
+
+// Digits typed on a Persian or Arabic keyboard (۰-۹, ٠-٩) become ASCII in number
+// fields: a type=number input drops them, and the form then says "required".
+// The server reads them too (callcenter/typed_digits.py); this keeps what the
+// user sees in the field.
+(function () {
+  var NUMERIC = "input[type=number], input[inputmode=numeric], input[inputmode=decimal], input[data-digits]";
+  var FOREIGN_DIGIT = /[\u06f0-\u06f9\u0660-\u0669\u066b]/g;
+
+  function ascii(text) {
+    return text.replace(FOREIGN_DIGIT, function (d) {
+      if (d === "\u066b") return ".";  // ٫ Arabic decimal point
+      var code = d.charCodeAt(0);
+      return String(code >= 0x06f0 ? code - 0x06f0 : code - 0x0660);
+    });
+  }
+  window.asciiDigits = ascii;
+
+  function insert(input, text) {
+    if (document.execCommand("insertText", false, text)) return;
+    input.value += text;  // a number input with no caret to insert at
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  document.addEventListener("beforeinput", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches(NUMERIC) || !event.data) return;
+    var converted = ascii(event.data);
+    if (converted === event.data) return;
+    event.preventDefault();
+    insert(input, converted);
+  });
+  document.addEventListener("paste", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches(NUMERIC) || !event.clipboardData) return;
+    var text = event.clipboardData.getData("text");
+    if (ascii(text) === text) return;
+    event.preventDefault();
+    insert(input, ascii(text).trim());
+  });
+})();

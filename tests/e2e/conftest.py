@@ -52,18 +52,65 @@ class CspViolations:
 
 CSP = CspViolations()
 
+# What a page loads to look and work right; a page's own 404 (a test asking
+# for a missing record) is the test's business, not a broken screen.
+ASSET_TYPES = frozenset({"stylesheet", "script", "image", "font", "media"})
+# Chromium refuses a stylesheet or script served as the HTML 404 page before
+# Playwright sees a response; only the console says so.
+REFUSED_ASSET = re.compile(r"^Refused to (apply style|execute script) from '([^']+)'")
+
+
+class MissingAssets:
+    """Every stylesheet, script, image or font a watched page asked for and
+    did not get; `no_missing_assets` fails the test that saw one, so a wrong
+    file name in a template cannot leave a screen unstyled."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def watch(self, target: Any) -> Any:
+        target.on("response", self._response)
+        target.on("console", self._console)
+        return target
+
+    def take_back(self, url_part: str) -> None:
+        """For a test that asks for a missing asset on purpose."""
+        self.seen[:] = [seen for seen in self.seen if url_part not in seen]
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400 and response.request.resource_type in ASSET_TYPES:
+            self.seen.append(f"{response.status} {response.url}")
+
+    def _console(self, message: Any) -> None:
+        if message.type != "error":
+            return
+        if refused := REFUSED_ASSET.match(message.text):
+            self.seen.append(f"refused {refused.group(2)}: {message.text}")
+        elif message.text.startswith("Failed to load resource") and "/static/" in str(
+            message.location.get("url", "")
+        ):
+            self.seen.append(f"{message.location['url']}: {message.text}")
+
+
+ASSETS = MissingAssets()
+
+
+def _watched(target: Any) -> Any:
+    return ASSETS.watch(CSP.watch(target))
+
 
 class WatchedBrowser:
-    """A Playwright Browser whose every page is watched for CSP violations."""
+    """A Playwright Browser whose every page is watched for CSP violations
+    and for assets it could not load."""
 
     def __init__(self, browser: Any) -> None:
         self._browser = browser
 
     def new_context(self, *args: Any, **kwargs: Any) -> Any:
-        return CSP.watch(self._browser.new_context(*args, **kwargs))
+        return _watched(self._browser.new_context(*args, **kwargs))
 
     def new_page(self, *args: Any, **kwargs: Any) -> Any:
-        return CSP.watch(self._browser.new_page(*args, **kwargs))
+        return _watched(self._browser.new_page(*args, **kwargs))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._browser, name)
@@ -75,6 +122,14 @@ def no_csp_violations() -> Iterator[None]:
     yield
     if violations := CSP.seen[before:]:
         pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations))
+
+
+@pytest.fixture(autouse=True)
+def no_missing_assets() -> Iterator[None]:
+    before = len(ASSETS.seen)
+    yield
+    if missing := ASSETS.seen[before:]:
+        pytest.fail("Assets the page could not load:\n" + "\n".join(missing))
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import (
+    ASSETS,
     CSP,
     EmbeddedServer,
     open_every_campaign_around_the_clock,
@@ -132,4 +133,25 @@ def test_an_inline_script_is_refused_and_the_violation_fails_a_test(
     assert page.evaluate("() => window.injected === undefined")
     assert any("inline script" in text for text in CSP.seen[before:]), CSP.seen[before:]
     del CSP.seen[before:]
+    page.close()
+
+
+def test_a_missing_stylesheet_is_seen_and_would_fail_a_test(
+    browser,
+    embedded_server: EmbeddedServer,  # type: ignore[no-untyped-def]
+) -> None:
+    """A stylesheet the server answers with its HTML 404 page is refused by
+    Chromium before Playwright sees a response; the watcher every browser
+    test has sees it anyway (taken back here, so this test passes)."""
+    page = browser.new_page()
+    page.goto(f"{embedded_server.url}/login")
+    before = len(ASSETS.seen)
+    page.evaluate(
+        """() => new Promise((done) => { const link = document.createElement("link");
+               link.rel = "stylesheet"; link.href = "/static/no-such-sheet.css";
+               link.addEventListener("error", () => done()); document.head.appendChild(link); })"""
+    )
+    page.wait_for_timeout(200)
+    assert any("no-such-sheet.css" in seen for seen in ASSETS.seen[before:]), ASSETS.seen[before:]
+    ASSETS.take_back("no-such-sheet.css")
     page.close()

@@ -172,6 +172,29 @@ def test_a_supervisor_with_no_teams_is_told_why_the_floor_is_empty(
     assert 'id="no-teams"' in page.text and "Ask an administrator" in page.text
 
 
+def test_a_persian_admin_reads_roles_and_refusals_in_persian(
+    client: FlaskClient, app_session: Session
+) -> None:
+    admin = make_user(app_session, Role.ADMIN, locale="fa")
+    make_user(app_session, Role.AGENT, username="taken")
+    app_session.commit()
+    log_in(client, admin.username)
+    form = client.get("/admin/users/new").text
+    assert '<option value="agent">کارشناس تماس</option>' in form
+    assert '<option value="admin">مدیر سیستم</option>' in form
+    response = client.post(
+        "/admin/users/new",
+        data={"username": "taken", "full_name": "X", "role": "agent", "team": "", "locale": "fa"},
+    )
+    assert response.status_code == 422
+    assert "نام کاربری «taken» قبلاً گرفته شده است" in response.text
+    response = client.post(
+        f"/admin/users/{admin.id}",
+        data={"role": "manager", "team": "", "locale": "fa", "is_active": "y"},
+    )
+    assert "نقش آخرین مدیر سیستمِ فعال را نمی‌توانید پایین بیاورید" in response.text
+
+
 def test_admin_marks_a_user_as_a_salesperson(client: FlaskClient, app_session: Session) -> None:
     _admin(client, app_session)
     team = make_team(app_session)

@@ -6,6 +6,8 @@
   var L = JSON.parse(document.getElementById("cc-labels").textContent);
   var $ = function (id) { return document.getElementById(id); };
   var ws = $("ws");
+  // Between items on one line; a middle dot beside Persian digits reads as a zero (۰).
+  var SEP = ws.dataset.locale === "fa" ? " – " : " · ";
   var state = { agent: null, call: null, preview: null, slots: [], chosenSlot: null,
                 wrapDeadline: null, draftTimer: null, stateSince: null };
   // Read by the browser tests and the screen-pop benchmark.
@@ -128,10 +130,10 @@
     var label = L.states[agent.state] || agent.state;
     if (waitingForPhone(agent)) label = L.phone[agent.phone_leg === "calling" ? "calling" : "down"];
     if (agent.state === "paused" && agent.pause_reason === "phone_lost") {
-      label += " · " + L.phone.lost_reason;
+      label += SEP + L.phone.lost_reason;
     } else if (agent.state === "paused" && agent.pause_reason) {
       var option = Array.prototype.find.call($("pause-reason").options, function (o) { return o.value === agent.pause_reason; });
-      if (option) label += " · " + option.textContent;
+      if (option) label += SEP + option.textContent;
     }
     badge.textContent = label;
     ws.dataset.state = agent.state;
@@ -305,26 +307,26 @@
     h.appointments.forEach(function (a) {
       var item = el("div", "h-item h-appt");
       item.appendChild(el("div", "h-when", a.when));
-      var line = (L.kinds[a.kind] || a.kind) + " · " + (L.appointment_status[a.status] || a.status);
-      if (a.place) line += " · " + a.place;
+      var line = (L.kinds[a.kind] || a.kind) + SEP + (L.appointment_status[a.status] || a.status);
+      if (a.place) line += SEP + a.place;
       item.appendChild(el("div", null, line));
       a.follow_ups.forEach(function (f) {
-        item.appendChild(el("div", "muted", (L.kinds[f.kind] || f.kind) + ": " + (L.delivery[f.status] || f.status) + (f.sent ? " · " + f.sent : "")));
+        item.appendChild(el("div", "muted", (L.kinds[f.kind] || f.kind) + ": " + (L.delivery[f.status] || f.status) + (f.sent ? SEP + f.sent : "")));
       });
       box.appendChild(item);
     });
     h.callbacks.forEach(function (cb) {
       var item = el("div", "h-item h-cb");
       item.appendChild(el("div", "h-when", cb.due));
-      item.appendChild(el("div", null, L.dispositions.callback + " · " + (cb.for || L.text.for_anyone) + " · " + (L.callback_status[cb.status] || cb.status)));
+      item.appendChild(el("div", null, L.dispositions.callback + SEP + (cb.for || L.text.for_anyone) + SEP + (L.callback_status[cb.status] || cb.status)));
       box.appendChild(item);
     });
     h.calls.forEach(function (call) {
       var item = el("div", "h-item");
-      item.appendChild(el("div", "h-when", call.when + " · " + call.campaign));
-      var line = (call.agent ? call.agent + " · " : "") + (L.outcomes[call.outcome] || call.outcome);
-      if (call.disposition) line += " · " + (call.disposition_label || L.dispositions[call.disposition] || call.disposition);
-      if (call.max_step) line += " · " + fmt(L.text.reached_step, { n: digits(call.max_step) });
+      item.appendChild(el("div", "h-when", call.when + SEP + call.campaign));
+      var line = (call.agent ? call.agent + SEP : "") + (L.outcomes[call.outcome] || call.outcome);
+      if (call.disposition) line += SEP + (call.disposition_label || L.dispositions[call.disposition] || call.disposition);
+      if (call.max_step) line += SEP + fmt(L.text.reached_step, { n: digits(call.max_step) });
       item.appendChild(el("div", null, line));
       if (call.rejection) {
         var reason = call.rejection.label + (call.rejection.reason_text ? " – " + call.rejection.reason_text : "");
@@ -341,7 +343,7 @@
     });
     h.notes.forEach(function (n) {
       var item = el("div", "h-item");
-      item.appendChild(el("div", "h-when", n.when + " · " + n.by));
+      item.appendChild(el("div", "h-when", n.when + SEP + n.by));
       item.appendChild(el("div", "h-note", n.text));
       box.appendChild(item);
     });
@@ -721,7 +723,7 @@
     state.preview = data;
     var c = data.customer;
     $("pv-name").textContent = c.name;
-    $("pv-company").textContent = [c.company, data.campaign].filter(Boolean).join(" · ");
+    $("pv-company").textContent = [c.company, data.campaign].filter(Boolean).join(SEP);
     $("pv-phone").textContent = c.phone_display;
     $("pv-status").textContent = "";
     renderFields($("pv-fields"), data.lead.fields);

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from callcenter.db import Database, utcnow
-from callcenter.errors import InvalidInput
+from callcenter.errors import N_, InvalidInput
 from callcenter.models import User
 from callcenter.services import audit
 from callcenter.services.exports.tables import EXPORT_KINDS, build_sheets
@@ -52,9 +52,11 @@ def start_export(
 ) -> Export:
     """Check the request now; the work happens as `chunks` is consumed."""
     if kind not in EXPORT_KINDS:
-        raise InvalidExport(f"unknown export {kind!r}", details={"field": "kind"})
+        raise InvalidExport(N_("unknown export '%(kind)s'"), details={"field": "kind"}, kind=kind)
     if fmt not in EXPORT_FORMATS:
-        raise InvalidExport(f"unknown format {fmt!r}", details={"field": "format"})
+        raise InvalidExport(
+            N_("unknown format '%(format)s'"), details={"field": "format"}, format=fmt
+        )
     context = {
         "kind": kind,
         "format": fmt,

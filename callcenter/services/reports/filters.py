@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from callcenter.dates import DateParseError, parse_date
-from callcenter.errors import InvalidInput
+from callcenter.errors import N_, InvalidInput
 from callcenter.metrics import LocalClock
 from callcenter.models import Call, Lead, User
 
@@ -41,7 +41,9 @@ class ReportFilters:
 
     def __post_init__(self) -> None:
         if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise InvalidFilter("the start date is after the end date", details={"field": "from"})
+            raise InvalidFilter(
+                N_("the start date is after the end date"), details={"field": "from"}
+            )
 
     @property
     def zone(self) -> ZoneInfo:
@@ -119,15 +121,21 @@ def _date(args: Mapping[str, Any], key: str) -> date | None:
         return None
     try:
         return parse_date(values[0])
-    except DateParseError as exc:
-        raise InvalidFilter(str(exc), details={"field": key}) from None
+    except DateParseError:
+        raise InvalidFilter(
+            N_("'%(text)s' is not a date: type it year first, e.g. 1405/09/02 or 2026-11-23"),
+            details={"field": key},
+            text=values[0],
+        ) from None
 
 
 def _ids(args: Mapping[str, Any], key: str) -> tuple[int, ...]:
     try:
         return tuple(sorted({int(value) for value in _values(args, key)}))
     except ValueError:
-        raise InvalidFilter(f"{key}: expected numbers", details={"field": key}) from None
+        raise InvalidFilter(
+            N_("%(field)s: expected numbers"), details={"field": key}, field=key
+        ) from None
 
 
 def call_conditions(filters: ReportFilters) -> list[ColumnElement[bool]]:

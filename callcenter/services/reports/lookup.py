@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callcenter.errors import N_
 from callcenter.models import Campaign, Team, User
 from callcenter.services.reports.filters import InvalidFilter
 
@@ -22,7 +23,9 @@ def _resolve(
             continue
         found = session.scalar(select(id_column).where(name_column == value))
         if found is None:
-            raise InvalidFilter(f"no {what} named {value!r}", details={"field": what})
+            raise InvalidFilter(
+                N_("no %(kind)s named '%(name)s'"), details={"field": what}, kind=what, name=value
+            )
         ids.append(int(found))
     return ids
 

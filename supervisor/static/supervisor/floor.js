@@ -49,8 +49,28 @@
     if (kind === "secs") return dec.format(value) + (locale === "fa-IR" ? " ث" : " s");
     if (kind === "dur") return duration(value);
     if (kind === "cap") return dec.format(value) + "%";
+    if (kind === "pacer") return pacerReason(value);
     if (typeof value === "number") return Number.isInteger(value) ? num.format(value) : dec.format(value);
     return String(value);
+  }
+
+  // The pacer writes its reason in English clauses joined by "; "; each is
+  // matched to its translated text here (callcenter/pacer_reasons.py).
+  const PACER = L.pacer.map(([source, text]) => [new RegExp("^" + source + "$"), text]);
+
+  function localNumber(text) {
+    if (locale !== "fa-IR") return text;
+    return text.replace(/[0-9]/g, (d) => "۰۱۲۳۴۵۶۷۸۹"[d]).replace(/\./g, "٫").replace(/%/g, "٪");
+  }
+
+  function pacerReason(reason) {
+    return reason.split("; ").map((clause) => {
+      for (const [pattern, text] of PACER) {
+        const match = pattern.exec(clause);
+        if (match) return text.replace(/%\((\w+)\)s/g, (_, name) => localNumber(match.groups[name]));
+      }
+      return clause;
+    }).join(locale === "fa-IR" ? "؛ " : "; ");
   }
 
   function cell(text, cls) {
@@ -302,7 +322,7 @@
   function amdText(call) {
     if (!call.amd_result) return "—";
     const label = L.amd[call.amd_result] || call.amd_result;
-    return call.amd_decision_ms == null ? label : label + " · " + format(call.amd_decision_ms / 1000, "secs");
+    return call.amd_decision_ms == null ? label : label + L.separator + format(call.amd_decision_ms / 1000, "secs");
   }
 
   function renderAbandons() {
@@ -428,9 +448,9 @@
       $("path-steps").replaceChildren(...reply.steps.map((s) => {
         const li = document.createElement("li");
         li.className = s.action === "reject" ? "reject" : "";
-        li.textContent = L.step + " " + format(s.step) + " · " + s.via +
-          (s.action === "reject" ? " · " + L.rejected + ": " + (s.reason_code || "") : "") +
-          " · " + clock.format(new Date(s.at));
+        li.textContent = L.step + " " + format(s.step) + L.separator + s.via +
+          (s.action === "reject" ? L.separator + L.rejected + ": " + (s.reason_code || "") : "") +
+          L.separator + clock.format(new Date(s.at));
         return li;
       }));
     });
@@ -506,7 +526,7 @@
       registration.title = trunk.registration_detail || "";
       let options = L.trunk[trunk.options] || trunk.options;
       if (trunk.options_rtt_ms !== null && trunk.options_rtt_ms !== undefined) {
-        options += " · " + dec.format(trunk.options_rtt_ms) + " " + L.trunk.ms;
+        options += L.separator + dec.format(trunk.options_rtt_ms) + " " + L.trunk.ms;
       }
       const optionsCell = cell(options);
       optionsCell.title = trunk.options_status || "";

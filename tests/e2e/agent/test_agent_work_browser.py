@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import jdatetime
 import pytest
 from sqlalchemy import select
 
@@ -153,7 +154,8 @@ def the_agents_work(page: Any, live: LiveFloor, locale: str) -> None:
     page.wait_for_selector("#btn-dispose-pause:not([disabled])")
     page.select_option("#pause-reason", "lunch")
     page.check("input[name=dispo][value=callback]")
-    page.fill("#callback-at", "")
+    # In Persian the Jalali field stands in for the browser's datetime field.
+    page.fill("#callback-at-jalali" if locale == "fa" else "#callback-at", "")
     page.click("#btn-dispose-pause")
     page.wait_for_selector("#pause-pending:not([hidden])")  # the save was refused: no time
     page.check("input[name=dispo][value=no_decision]")
@@ -184,7 +186,12 @@ def the_agents_work(page: Any, live: LiveFloor, locale: str) -> None:
     page.wait_for_selector(f"#callbacks-list li[data-callback-id='{callback_id}'].due")
     row = page.locator(f"#callbacks-list li[data-callback-id='{callback_id}']")
     tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT10:30")
-    row.locator(".cb-new-time").fill(tomorrow)
+    if locale == "fa":  # the Jalali field stands in for the browser's datetime field
+        day = jdatetime.date.fromgregorian(date=(utcnow() + timedelta(days=1)).date())
+        row.locator(".jalali-text").fill(f"{day.year}/{day.month:02d}/{day.day:02d} 10:30")
+        assert row.locator(".cb-new-time").input_value() == tomorrow
+    else:
+        row.locator(".cb-new-time").fill(tomorrow)
     jalali = row.locator(".cb-new-jalali").text_content() or ""
     assert jalali.startswith("به تقویم شمسی" if locale == "fa" else "In the Persian calendar")
     assert (

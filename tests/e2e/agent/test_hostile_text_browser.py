@@ -25,7 +25,7 @@ from callcenter.models import (
 from callcenter.services.live_floor import live_floor_of
 from tests.e2e.agent.conftest import LiveFloor
 from tests.e2e.agent.test_agent_screen import log_in
-from tests.e2e.conftest import use_desk_phone
+from tests.e2e.conftest import ASSETS, use_desk_phone
 from tests.factories import TEST_PASSWORD
 from tests.hostile_text import SCRIPT, tag
 from tests.integration.agent.agent_floor import inject_connected_call
@@ -104,6 +104,7 @@ def text(page: Any, selector: str) -> str:
 
 def assert_no_markup_ran(page: Any) -> None:
     assert page.evaluate(PROBE) is True
+    ASSETS.take_back("/no-such-image-")
     assert page.evaluate(PWNED) == "undefined"
     assert page.evaluate(IMAGES) == 0
 

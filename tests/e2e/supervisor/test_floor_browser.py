@@ -37,6 +37,11 @@ DIALS_SHOWN_ARE = (
     "n => document.querySelector('.tile [data-k=\"today.dials\"]')"
     ".textContent.replace(/\\D/g, '') == n"
 )
+# As dialer/pacing/pacer.py writes it.
+PACER_REASON = (
+    "agents logged in (1 -> 6); answer rate 31.0%, 6 agents, abandon today 1.40% "
+    "(cap 3.0%), risk budget 4.1%; dial level now 2.40"
+)
 NAMES = [
     "Sara Ahmadi",
     "Reza Karimi",
@@ -78,7 +83,7 @@ def running(tmp_path: Path, sqlite_database: Database) -> Iterator[Running]:
             session,
             campaign_id=site.campaign_id,
             dial_level=2.4,
-            reason="abandon 1.4% under the 3% cap; 2 agents idle for 9 s on average",
+            reason=PACER_REASON,
             at=utcnow(),
         )
     hour = BusyHour(
@@ -151,7 +156,10 @@ def test_the_floor_follows_calls_live(running: Running, browser: Any) -> None:
 
     page.select_option("#campaign-pick", str(running.floor.campaign_id))
     page.wait_for_selector("#controls:not([hidden])")
-    assert page.locator('[data-k="pacer_reason"]').inner_text().startswith("abandon 1.4%")
+    assert page.locator('[data-k="pacer_reason"]').inner_text() == (
+        "agents logged in (1 → 6); answer rate 31.0%, 6 agents, abandoned today 1.40% "
+        "(cap 3.0%), risk budget 4.1%; dial level now 2.40"
+    )
     page.wait_for_timeout(1200)  # one more tick so times in state read naturally
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
@@ -176,4 +184,11 @@ def test_the_floor_reads_right_to_left_in_persian(
     dials = page.locator('.tile [data-k="today.dials"]')
     page.wait_for_function("() => el => el.textContent !== '—'", arg=dials.element_handle())
     assert re.fullmatch(r"[۰-۹٬]+", dials.inner_text()), dials.inner_text()
+    page.select_option("#campaign-pick", str(running.floor.campaign_id))
+    page.wait_for_selector("#controls:not([hidden])")
+    assert page.locator('[data-k="pacer_reason"]').inner_text() == (
+        "کارشناس‌ها وارد شدند (۱ → ۶)؛ نرخ پاسخ ۳۱٫۰٪، ۶ کارشناس، رهاشدگی امروز ۱٫۴۰٪ "
+        "(سقف ۳٫۰٪)، سهم مجاز ریسک ۴٫۱٪؛ سطح شماره‌گیری اکنون ۲٫۴۰"
+    )
+    assert page.locator("#toggle-running").inner_text() in ("توقف موقت کمپین", "ادامهٔ کمپین")
     page.screenshot(path=str(tmp_path / "floor-fa.png"), full_page=True)

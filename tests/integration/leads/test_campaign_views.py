@@ -90,6 +90,29 @@ def test_manager_creates_and_edits_a_campaign(client: FlaskClient, app_session: 
     assert campaign.status is CampaignStatus.ACTIVE
 
 
+def test_numbers_typed_on_a_persian_keyboard_are_saved(
+    client: FlaskClient, app_session: Session
+) -> None:
+    _manager(client, app_session)
+    response = client.post(
+        "/campaigns/new",
+        data=_form(
+            max_attempts="۶",
+            abandon_cap_percent="۲٫۵",
+            ring_timeout_seconds="٣٠",
+            retry_busy="۱۵",
+            holidays="۱۴۰۴/۰۱/۰۱",
+        ),
+    )
+    assert response.status_code == 302, response.text
+    campaign = app_session.scalars(select(Campaign)).one()
+    assert campaign.max_attempts == 6
+    assert float(campaign.abandon_cap_percent) == 2.5
+    assert campaign.ring_timeout_seconds == 30
+    assert campaign.retry_delays_minutes["busy"] == 15
+    assert campaign.holidays == ["2025-03-21"]
+
+
 def test_bad_campaign_values_are_shown_on_the_form(
     client: FlaskClient, app_session: Session
 ) -> None:
@@ -240,6 +263,70 @@ def test_the_detection_choices_are_in_persian(client: FlaskClient, app_session: 
     page = client.get("/campaigns/new").text
     for label in ("تشخیص پیغام‌گیر", "قطع تماس با پیغام‌گیر", "پیغام‌گیرها"):
         assert label in page
+
+
+def test_a_column_is_mapped_to_a_field_named_in_persian(
+    app: Flask, client: FlaskClient, app_session: Session
+) -> None:
+    manager = make_user(app_session, Role.MANAGER, locale="fa")
+    campaign = make_campaign(app_session)
+    app_session.commit()
+    log_in(client, manager.username)
+    upload = client.get(f"/campaigns/{campaign.id}/import").text
+    listed = upload.split('id="lead-fields"')[1].split("</p>")[0]
+    assert "شمارهٔ تلفن" in listed and "نام خانوادگی" in listed and "phone" not in listed.split(">")
+    content = "Cell #,Who,Family\n09121234567,Ali,Rezaei\n"
+    response = client.post(
+        f"/campaigns/{campaign.id}/import",
+        data={
+            "file": (io.BytesIO(content.encode()), "leads.csv"),
+            "mapping": "Cell # = شمارهٔ تلفن\nWho = نام\nFamily = last name",
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.text
+    worker = app.extensions["cc_import_worker"].start()
+    try:
+        progress = _wait_until_imported(client, response.headers["Location"])
+    finally:
+        worker.stop()
+    assert progress["rows_imported"] == 1, progress
+    customer = app_session.scalars(select(Lead)).one().customer
+    assert (customer.phone_e164, customer.first_name, customer.last_name) == (
+        "+989121234567",
+        "Ali",
+        "Rezaei",
+    )
+
+
+def test_a_persian_manager_reads_the_forms_refusals_in_persian(
+    client: FlaskClient, app_session: Session
+) -> None:
+    manager = make_user(app_session, Role.MANAGER, locale="fa")
+    app_session.commit()
+    log_in(client, manager.username)
+    response = client.post(
+        "/campaigns/new",
+        data=_form(voicemail_wav="message.mp3", holidays="۱۴۰۴/۱۳/۰۱", timezone="Mars/Base"),
+    )
+    assert response.status_code == 422
+    assert "مسیر کامل یک پروندهٔ .wav (از ریشه)" in response.text
+    assert "«1404/13/01» تاریخ نیست" in response.text
+    assert "منطقهٔ زمانی «Mars/Base» شناخته‌شده نیست" in response.text
+
+
+def test_a_campaign_is_paused_not_sent_on_a_break(
+    client: FlaskClient, app_session: Session
+) -> None:
+    manager = make_user(app_session, Role.MANAGER, locale="fa")
+    make_campaign(app_session, name="Spring")
+    make_campaign(app_session, name="Autumn", status=CampaignStatus.PAUSED)
+    app_session.commit()
+    log_in(client, manager.username)
+    page = client.get("/campaigns/").text
+    assert 'value="paused">توقف موقت</button>' in page
+    assert 'value="active">ادامهٔ کمپین</button>' in page
+    assert "استراحت" not in page
 
 
 def test_the_preview_reads_the_file_as_people_have_it_and_the_import_follows_it(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from callcenter.db import Database
 from callcenter.events import CallAnswered, CallConnected, CallDialing, DialingHeld, HopperDepth
 from callcenter.extensions import socketio
-from callcenter.models import AuditEntry, Campaign, CampaignStatus, Lead
+from callcenter.models import AuditEntry, Campaign, CampaignStatus, Lead, User
 from callcenter.services import agents, phone_legs
 from callcenter.services.live_floor import live_floor_of
 from tests.factories import log_in
@@ -141,6 +141,22 @@ def test_campaign_actions_are_bounded_scoped_and_audited(
         assert session.get(Campaign, site.other_campaign_id).status is CampaignStatus.ACTIVE
         actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
     assert actions[-3:] == ["campaign.paused", "campaign.updated", "campaign.updated"]
+
+
+def test_a_cap_typed_in_persian_digits_is_read_and_a_refusal_is_in_persian(
+    app: Flask, sqlite_database: Database, site: Floor
+) -> None:
+    with sqlite_database.unit_of_work() as session:
+        session.scalar(select(User).where(User.username == site.supervisor)).locale = "fa"
+    mine = _socket(app, site.supervisor)
+    ok = mine.emit(
+        "floor_abandon_cap", {"campaign_id": site.campaign_id, "percent": "۲٫۵"}, callback=True
+    )
+    assert ok["abandon_cap"] == 2.5
+    too_high = mine.emit(
+        "floor_abandon_cap", {"campaign_id": site.campaign_id, "percent": "۳٫۵"}, callback=True
+    )
+    assert too_high["message"] == "سقف تماس‌های رهاشده باید بین ۰ و ۳٫۰ درصد باشد"
 
 
 def test_force_pause_log_out_and_message_an_agent(
