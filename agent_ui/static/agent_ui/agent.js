@@ -77,7 +77,7 @@
   function keepingChoices(render) {
     var code = selectedDisposition(), slot = state.chosenSlot, reason = $("reject-reason").value;
     render();
-    document.querySelectorAll('input[name="dispo"]').forEach(function (r) { r.checked = r.value === code; });
+    document.querySelectorAll('input[name="dispo"]').forEach(function (r) { r.checked = r.value === code && !r.disabled; });
     if (code) syncDisposition();
     var option = Array.prototype.find.call($("reject-reason").options, function (o) { return o.value === reason; });
     if (option) { $("reject-reason").value = reason; syncRejectText(); }
