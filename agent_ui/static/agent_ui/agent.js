@@ -51,6 +51,7 @@
   }
   // The agent's own work (work.js) shares this connection.
   window.ccAgent.socket = socket; window.ccAgent.send = send; window.ccAgent.applyView = applyView;
+  window.ccAgent.dom = { fmt: fmt, el: el, clear: clear };
 
   /* --- connection and resume -------------------------------------------------------- */
   socket.on("connect", function () {

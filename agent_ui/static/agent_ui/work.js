@@ -16,16 +16,7 @@
   var work = { found: null, editing: null, callbacks: [] };
   agent.work = work;
 
-  function fmt(text, values) {
-    return String(text).replace(/\{(\w+)\}/g, function (_, k) { return values[k] !== undefined ? values[k] : ""; });
-  }
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  var fmt = agent.dom.fmt, el = agent.dom.el, clear = agent.dom.clear;
   function say(node, text, kind) { node.textContent = text || ""; node.className = "work-status " + (kind || ""); }
   // Built from its parts: Chromium's own "full" Persian pattern puts the
   // year first and the weekday last, which no Persian reader writes.

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from callcenter.db import utcnow
 from callcenter.models import AuditEntry, Call, Campaign, Lead, LeadList
 from callcenter.states import CallOutcome, LeadState, Role
-from tests.e2e.admin.conftest import SCREENSHOTS, LiveApp, log_in
+from tests.e2e.admin.conftest import SCREENSHOTS, LiveApp
+from tests.e2e.site import log_in
 from tests.factories import make_campaign, make_lead, make_user
 
 WORDS = {

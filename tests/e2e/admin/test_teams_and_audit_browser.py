@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from callcenter.models import Team, User
 from callcenter.states import Role
-from tests.e2e.admin.conftest import SCREENSHOTS, LiveApp, log_in
+from tests.e2e.admin.conftest import SCREENSHOTS, LiveApp
+from tests.e2e.site import log_in
 from tests.factories import make_team, make_user
 
 PEOPLE = {

@@ -3,19 +3,17 @@ SMTP server, and headless Debian Chromium driven by Playwright."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
-from werkzeug.serving import make_server
 
 from callcenter.db import Database
 from callcenter.settings import load_settings
+from tests.e2e.site import serve
 from tests.integration.agent.agent_floor import Floor, Inbox, build_floor
 from tests.support import free_port
 
@@ -26,13 +24,6 @@ class LiveFloor:
     url: str
     floor: Floor
     inbox: Inbox
-
-
-def serve(app: Flask) -> tuple[str, Any]:
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, name="live-app", daemon=True).start()
-    return f"http://127.0.0.1:{port}", server
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +18,12 @@ import openpyxl
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from callcenter.db import Database
 from callcenter.models import Lead
-from callcenter.settings import load_settings
 from callcenter.states import Role
-from tests.factories import TEST_PASSWORD, make_campaign, make_user
-from tests.support import free_port
+from tests.e2e.site import log_in, make_test_app, serve
+from tests.factories import make_campaign, make_user
 
 SHOTS = Path(os.environ.get("CC_TEST_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="cc-shots-"))
 
@@ -41,22 +38,14 @@ class Running:
 
 @pytest.fixture
 def running(tmp_path: Path, sqlite_database: Database) -> Iterator[Running]:
-    from callcenter.app import create_app
-
-    settings = load_settings(
-        environ={}, overrides={"env": "test", "instance_path": str(tmp_path / "instance")}
-    )
-    app = create_app(settings, database=sqlite_database)
-    app.config["RATELIMIT_ENABLED"] = False
+    app = make_test_app(tmp_path, sqlite_database)
     bus = app.extensions["cc_bus"]
     bus.start()
     worker = app.extensions["cc_import_worker"].start()
     with sqlite_database.unit_of_work() as session:
         campaign_id = make_campaign(session, name="Autumn fair").id
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, name="import-app", daemon=True).start()
-    yield Running(app, f"http://127.0.0.1:{port}", sqlite_database, campaign_id)
+    url, server = serve(app)
+    yield Running(app, url, sqlite_database, campaign_id)
     server.shutdown()
     worker.stop()
     bus.stop()
@@ -65,14 +54,6 @@ def running(tmp_path: Path, sqlite_database: Database) -> Iterator[Running]:
 def _manager(running: Running, locale: str) -> str:
     with running.database.unit_of_work() as session:
         return make_user(session, Role.MANAGER, locale=locale).username
-
-
-def _log_in(page: Any, url: str, username: str) -> None:
-    page.goto(f"{url}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
 
 
 def _workbook_renamed_csv(path: Path) -> Path:
@@ -119,7 +100,7 @@ def test_a_workbook_renamed_csv_is_previewed_mapped_and_imported(
     running: Running, browser: Any, tmp_path: Path
 ) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-GB")
-    _log_in(page, running.url, _manager(running, "en"))
+    log_in(page, running.url, _manager(running, "en"))
     upload = f"{running.url}/campaigns/{running.campaign_id}/import"
     _choose_file(page, upload, _workbook_renamed_csv(tmp_path / "visitors.csv"))
 
@@ -158,7 +139,7 @@ def test_a_persian_file_with_a_title_row_and_a_broken_quote_in_persian(
     running: Running, browser: Any, tmp_path: Path
 ) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    _log_in(page, running.url, _manager(running, "fa"))
+    log_in(page, running.url, _manager(running, "fa"))
     upload = f"{running.url}/campaigns/{running.campaign_id}/import"
     _choose_file(page, upload, _persian_csv(tmp_path / "مشتریان.csv"))
 

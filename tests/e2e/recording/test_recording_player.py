@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,15 +16,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from callcenter.db import Database
 from callcenter.models import AuditEntry, StepAction, StepOutcome
-from callcenter.settings import load_settings
 from callcenter.states import Role
-from tests.factories import TEST_PASSWORD, make_campaign, make_team, make_user
+from tests.e2e.site import log_in, make_test_app, serve
+from tests.factories import make_campaign, make_team, make_user
 from tests.integration.recording.recorded_calls import make_call, record_call
-from tests.support import free_port
 
 SHOTS = Path(os.environ.get("CC_TEST_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="cc-shots-"))
 
@@ -40,13 +37,7 @@ class Site:
 
 @pytest.fixture
 def site(tmp_path: Path, sqlite_database: Database) -> Iterator[Site]:
-    from callcenter.app import create_app
-
-    settings = load_settings(
-        environ={}, overrides={"env": "test", "instance_path": str(tmp_path / "instance")}
-    )
-    app = create_app(settings, database=sqlite_database)
-    app.config["RATELIMIT_ENABLED"] = False
+    app = make_test_app(tmp_path, sqlite_database)
     store = app.extensions["cc_recording_store"]
     with sqlite_database.unit_of_work() as session:
         team = make_team(session)
@@ -80,19 +71,9 @@ def site(tmp_path: Path, sqlite_database: Database) -> Iterator[Site]:
                 )
             )
         call_id = call.id
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, name="player-app", daemon=True).start()
-    yield Site(app, f"http://127.0.0.1:{port}", call_id, supervisors)
+    url, server = serve(app)
+    yield Site(app, url, call_id, supervisors)
     server.shutdown()
-
-
-def _log_in(page: Any, url: str, username: str) -> None:
-    page.goto(f"{url}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
 
 
 @pytest.mark.browser
@@ -101,7 +82,7 @@ def test_the_player_plays_and_seeks_to_a_step(
     site: Site, browser: Any, sqlite_database: Database, locale: str
 ) -> None:
     page = browser.new_page(viewport={"width": 1100, "height": 700})
-    _log_in(page, site.url, site.supervisors[locale])
+    log_in(page, site.url, site.supervisors[locale])
     page.goto(f"{site.url}/recordings/{site.call_id}")
     assert page.locator("html").get_attribute("dir") == ("rtl" if locale == "fa" else "ltr")
     heading = {"fa": "صدای ضبط‌شدهٔ تماس", "en": "Recording of the call"}[locale]

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from callcenter.events import CallAnswered, CallConnected, CallDialing, CallEnded
 from callcenter.models import AgentStatus, Lead, User
 from callcenter.services import agents
-from tests.e2e.admin.conftest import LiveApp, live_app, log_in  # noqa: F401
+from tests.e2e.admin.conftest import LiveApp, live_app  # noqa: F401
+from tests.e2e.site import log_in
 from tests.integration.supervisor.busy_hour import build_floor
 
 NAME = {"en": "Nina Karimi", "fa": "نینا کریمی"}

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.models import Callback, User
-from tests.e2e.admin.conftest import SCREENSHOTS, LiveApp, live_app, log_in  # noqa: F401
+from tests.e2e.admin.conftest import SCREENSHOTS, LiveApp, live_app  # noqa: F401
+from tests.e2e.site import log_in
 from tests.integration.supervisor.busy_hour import build_floor
 from tests.integration.supervisor.test_floor_sockets import _overdue_callback
 

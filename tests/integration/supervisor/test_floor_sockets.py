@@ -300,7 +300,8 @@ def test_the_dialers_hopper_depth_reaches_the_floor(
     mine.get_received()
     live_floor_of(app).tick()
     snapshots = _named(mine.get_received(), "floor_snapshot")
-    assert [(s["campaign_id"], s["hopper_depth"]) for s in snapshots] == [(site.campaign_id, 117)]
+    # The floor's own ticker may have pushed the same snapshot meanwhile.
+    assert {(s["campaign_id"], s["hopper_depth"]) for s in snapshots} == {(site.campaign_id, 117)}
     live_floor_of(app).stop()
 
 
