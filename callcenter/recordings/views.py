@@ -60,8 +60,15 @@ def _playable(call_id: str) -> CallRecording:
 @bp.get("/")
 @allow_roles(*STAFF)
 def index() -> ResponseReturnValue:
-    rows = recordings.visible_recordings(request_scope.session(), current_user)
-    return render_template("recordings/index.html", recordings=rows)
+    session = request_scope.session()
+    rows = recordings.visible_recordings(session, current_user)
+    campaign_names, agent_names = recordings.listing_names(session, rows)
+    return render_template(
+        "recordings/index.html",
+        recordings=rows,
+        campaign_names=campaign_names,
+        agent_names=agent_names,
+    )
 
 
 @bp.get("/<call_id>")

@@ -200,6 +200,21 @@ def visible_recordings(session: Session, user: User, *, limit: int = 200) -> lis
     return list(session.scalars(query))
 
 
+def listing_names(
+    session: Session, rows: list[CallRecording]
+) -> tuple[dict[int, str], dict[int, str]]:
+    """The campaigns' and the agents' names of the listed recordings."""
+    campaign_ids = {row.campaign_id for row in rows}
+    agent_ids = {row.call.agent_id for row in rows if row.call.agent_id is not None}
+    campaign_names = session.execute(
+        select(Campaign.id, Campaign.name).where(Campaign.id.in_(campaign_ids))
+    ).tuples()
+    agent_names = session.execute(
+        select(User.id, User.full_name).where(User.id.in_(agent_ids))
+    ).tuples()
+    return dict(campaign_names.all()), dict(agent_names.all())
+
+
 # --- starting one on demand ------------------------------------------------------------------
 
 

@@ -65,6 +65,8 @@ def floor(app: Flask, sqlite_database: Database, tmp_path: Path) -> dict[str, ob
             "failed": failed.id,
             "live": live.id,
             "campaign": campaign.id,
+            "campaign_name": campaign.name,
+            "agent_a_full_name": people["agent_a"].full_name,
         }
 
 
@@ -103,6 +105,8 @@ def test_each_role_hears_only_the_calls_in_its_scope(
         assert client.get(path).status_code == expected, path
     listed = client.get("/recordings/").get_data(as_text=True)
     assert (str(call) in listed) == hears
+    names = (floor["campaign_name"], floor["agent_a_full_name"])
+    assert all(name in listed for name in names) == hears  # names, not row ids
     assert len(_audits(app_session, "recording.play")) == (1 if hears else 0)
     assert len(_audits(app_session, "recording.download")) == (1 if hears else 0)
 
