@@ -98,6 +98,31 @@ class SimulationProfile:
     setup_delay_s: float = 0.2  # INVITE to first ringing
     time_scale: float = 1.0  # < 1 runs the world faster (tests, demos)
 
+    @classmethod
+    def every_call(
+        cls,
+        fate: str,
+        *,
+        ring_s: float = 0.2,
+        talk_s: float = 1.0,
+        setup_delay_s: float = 0.05,
+    ) -> SimulationProfile:
+        """A world where every call has `fate` (answer, machine, busy,
+        no_answer or failed) after fixed times: for tests and benches."""
+        fates = ("answer", "machine", "busy", "no_answer", "failed")
+        if fate not in fates:
+            raise ValueError(f"unknown fate {fate!r}")
+        return cls(
+            answer=float(fate == "answer"),
+            machine=float(fate == "machine"),
+            busy=float(fate == "busy"),
+            no_answer=float(fate == "no_answer"),
+            failed=float(fate == "failed"),
+            ring_time=Distribution(ring_s, 0.0),
+            talk_time=Distribution(talk_s, 0.0),
+            setup_delay_s=setup_delay_s,
+        )
+
     def fates(self) -> list[tuple[str, float]]:
         return [
             ("answer", self.answer),

@@ -27,20 +27,11 @@ from callcenter.models import PauseReason
 from callcenter.services import agents, manual_dial
 from callcenter.states import AgentState, PhoneLegState
 from dialer.embedded import DialerThread
-from dialer.simulated_carrier import Distribution, SimulatedCarrier, SimulationProfile
+from dialer.simulated_carrier import SimulatedCarrier, SimulationProfile
 from tests.integration.dialer.floor import build_floor
 from tests.support import wait_until
 
-BUSY = SimulationProfile(
-    answer=0,
-    machine=0,
-    busy=1.0,
-    no_answer=0,
-    failed=0,
-    ring_time=Distribution(0.01, 0.0),
-    talk_time=Distribution(1.0, 0.0),
-    setup_delay_s=0.0,
-)
+BUSY = SimulationProfile.every_call("busy", ring_s=0.01, setup_delay_s=0.0)
 
 
 def percentile(values: list[float], share: float) -> float:

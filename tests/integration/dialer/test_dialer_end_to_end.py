@@ -98,16 +98,7 @@ def test_a_live_answer_no_agent_takes_is_abandoned(database: Database) -> None:
     """One agent, two answered calls at once: one is connected, the other gets
     the abandon message after the window and is recorded as abandoned."""
     floor = build_floor(database, agents_count=1, leads_count=2, dial_mode=DialMode.PREDICTIVE)
-    everyone_answers = SimulationProfile(
-        answer=1.0,
-        machine=0,
-        busy=0,
-        no_answer=0,
-        failed=0,
-        ring_time=Distribution(0.2, 0.0),
-        talk_time=Distribution(600.0, 0.0),
-        setup_delay_s=0.05,
-    )
+    everyone_answers = SimulationProfile.every_call("answer", talk_s=600.0)
     worker = floor.worker(SimulatedCarrier(everyone_answers, seed=1), abandon_after_s=0.5)
 
     async def scenario() -> None:

@@ -14,31 +14,13 @@ from callcenter.models import AgentStateChange, AgentStatus, Call, Lead, PauseRe
 from callcenter.services import agents, dispositions, manual_dial
 from callcenter.states import AgentState, CallState, LeadState, PhoneLegState
 from dialer.embedded import DialerThread
-from dialer.simulated_carrier import Distribution, SimulatedCarrier, SimulationProfile
+from dialer.simulated_carrier import SimulatedCarrier, SimulationProfile
 from tests.factories import make_customer, make_lead
 from tests.integration.dialer.floor import Floor, build_floor
 from tests.support import wait_until
 
-EVERYONE_ANSWERS = SimulationProfile(
-    answer=1.0,
-    machine=0,
-    busy=0,
-    no_answer=0,
-    failed=0,
-    ring_time=Distribution(0.2, 0.0),
-    talk_time=Distribution(1.0, 0.0),
-    setup_delay_s=0.05,
-)
-NOBODY_ANSWERS = SimulationProfile(
-    answer=0,
-    machine=0,
-    busy=1.0,
-    no_answer=0,
-    failed=0,
-    ring_time=Distribution(0.2, 0.0),
-    talk_time=Distribution(1.0, 0.0),
-    setup_delay_s=0.05,
-)
+EVERYONE_ANSWERS = SimulationProfile.every_call("answer")
+NOBODY_ANSWERS = SimulationProfile.every_call("busy")
 
 
 def _status(floor: Floor) -> AgentStatus:

@@ -32,6 +32,19 @@ def _socket(app: Flask, username: str) -> Any:
     return socket
 
 
+def _ready_agent(database: Database, site: Floor) -> tuple[int, str]:
+    """The site's first agent joined to its campaign and ready: id and username."""
+    from callcenter.models import User
+
+    agent_id = site.agent_ids[0]
+    with database.unit_of_work() as session:
+        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
+        agents.go_ready(session, agent_id)
+        user = session.get(User, agent_id)
+        assert user is not None
+        return agent_id, user.username
+
+
 def _named(received: list[dict[str, Any]], name: str) -> list[Any]:
     return [item["args"][0] for item in received if item["name"] == name]
 
@@ -46,10 +59,7 @@ def test_supervisors_get_deltas_of_their_campaigns_only(
 ) -> None:
     mine, theirs = _socket(app, site.supervisor), _socket(app, site.other_supervisor)
     bus = app.extensions["cc_bus"]
-    agent_id = site.agent_ids[0]
-    with sqlite_database.unit_of_work() as session:
-        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
-        agents.go_ready(session, agent_id)
+    agent_id, _ = _ready_agent(sqlite_database, site)
     bus.publish(
         CallDialing(
             call_id="call-a",
@@ -162,13 +172,8 @@ def test_a_cap_typed_in_persian_digits_is_read_and_a_refusal_is_in_persian(
 def test_force_pause_log_out_and_message_an_agent(
     app: Flask, sqlite_database: Database, site: Floor
 ) -> None:
-    from callcenter.models import User
 
-    agent_id = site.agent_ids[0]
-    with sqlite_database.unit_of_work() as session:
-        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
-        agents.go_ready(session, agent_id)
-        username = session.get(User, agent_id).username
+    agent_id, username = _ready_agent(sqlite_database, site)
     agent = _socket(app, username)
     mine, theirs = _socket(app, site.supervisor), _socket(app, site.other_supervisor)
 
@@ -201,10 +206,7 @@ def test_force_pause_log_out_and_message_an_agent(
 def test_call_path_drill_down(app: Flask, sqlite_database: Database, site: Floor) -> None:
     from callcenter.services import workstation
 
-    agent_id = site.agent_ids[0]
-    with sqlite_database.unit_of_work() as session:
-        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
-        agents.go_ready(session, agent_id)
+    agent_id, _ = _ready_agent(sqlite_database, site)
     bus = app.extensions["cc_bus"]
     lead_id = _lead(sqlite_database, site.campaign_id)
     bus.publish(
@@ -230,10 +232,8 @@ def test_a_pause_over_its_limit_stands_out(
 
     from callcenter.db import utcnow
 
-    agent_id = site.agent_ids[0]
+    agent_id, _ = _ready_agent(sqlite_database, site)
     with sqlite_database.unit_of_work() as session:
-        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
-        agents.go_ready(session, agent_id)
         agents.pause(session, agent_id, site.pause_reason)  # limit: 1 minute
     floor = live_floor_of(app)
     floor.refresh_meta(force=True)
@@ -309,10 +309,8 @@ def test_an_agent_whose_phone_is_lost_shows_on_the_floor_in_the_phone_lost_pause
     app: Flask, sqlite_database: Database, site: Floor
 ) -> None:
     mine = _socket(app, site.supervisor)
-    agent_id = site.agent_ids[0]
+    agent_id, _ = _ready_agent(sqlite_database, site)
     with sqlite_database.unit_of_work() as session:
-        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
-        agents.go_ready(session, agent_id)
         assert phone_legs.calling(session, agent_id, "agent-leg-1")
     calling = mine.emit("floor_state", {}, callback=True)
     (row,) = [a for a in calling["agents"] if a["agent_id"] == agent_id]
@@ -341,13 +339,9 @@ def test_force_pause_of_an_agent_on_a_call_waits_for_its_end(
     app: Flask, sqlite_database: Database, site: Floor
 ) -> None:
     from callcenter.events import CallEnded
-    from callcenter.models import AgentStatus, User
+    from callcenter.models import AgentStatus
 
-    agent_id = site.agent_ids[0]
-    with sqlite_database.unit_of_work() as session:
-        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
-        agents.go_ready(session, agent_id)
-        username = session.get(User, agent_id).username
+    agent_id, username = _ready_agent(sqlite_database, site)
     agent = _socket(app, username)
     mine = _socket(app, site.supervisor)
     bus = app.extensions["cc_bus"]
@@ -388,10 +382,7 @@ def test_an_agents_own_ready_still_withdraws_their_own_pause(
 ) -> None:
     from callcenter.models import AgentStatus
 
-    agent_id = site.agent_ids[0]
-    with sqlite_database.unit_of_work() as session:
-        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
-        agents.go_ready(session, agent_id)
+    agent_id, _ = _ready_agent(sqlite_database, site)
     bus = app.extensions["cc_bus"]
     lead_id = _lead(sqlite_database, site.campaign_id)
     bus.publish(

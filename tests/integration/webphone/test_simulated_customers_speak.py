@@ -50,13 +50,7 @@ class Progress:
 
 
 def live_answers(talk_s: float) -> SimulationProfile:
-    from dialer.simulated_carrier import Distribution
-
-    return SimulationProfile(
-        answer=1.0, machine=0.0, busy=0.0, no_answer=0.0, failed=0.0,
-        ring_time=Distribution(0.2, 0.0), talk_time=Distribution(talk_s, 0.0),
-        setup_delay_s=0.05,
-    )  # fmt: skip
+    return SimulationProfile.every_call("answer", talk_s=talk_s)
 
 
 def carrier_on(bench: Bench, profile: SimulationProfile) -> SimulatedCarrier:
