@@ -163,11 +163,18 @@ class AgentLegs:
         log.warning(
             "agent %s phone lost: %s", leg.agent_id, reason, extra={"agent_id": leg.agent_id}
         )
-        self._on_lost(leg, reason)
         lost = functools.partial(self.services.phone_leg_lost, reason=reason, now=self._clock())
-        # The lost leg stays in the way until the agent's row says so: an agent
-        # still ready in a snapshot read before that is not called again.
-        self._write(leg, lost, leg.agent_id, leg.leg_id, then=functools.partial(self._forget, leg))
+
+        def recorded() -> None:
+            # The lost leg stays in the way until the agent's row says so: an
+            # agent still ready in a snapshot read before that is not called
+            # again. Its call is ended only now, so the wrap-up that follows
+            # already sees the leg lost (and ends in the phone_lost pause, never
+            # in Ready without a phone).
+            self._forget(leg)
+            self._on_lost(leg, reason)
+
+        self._write(leg, lost, leg.agent_id, leg.leg_id, then=recorded)
 
     def _write(
         self,
