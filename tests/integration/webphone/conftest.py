@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import shutil
 import stat
 import struct
@@ -28,7 +29,9 @@ from tests.integration.sip.netns import Netns
 
 ROOT = Path(__file__).resolve().parents[3]
 JSSIP = ROOT / "agent_ui/static/agent_ui/vendor/jssip.min.js"
-SUBNET = "10.231.60"
+# Each file here builds its own namespace; files run in different pytest-xdist
+# workers at once, so each worker has a subnet of its own (10.231.60-69).
+SUBNET = f"10.231.{60 + int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0').removeprefix('gw'))}"
 PAGE_PORT = 8099  # inside the namespace, where nothing else listens
 PAGE_ORIGIN = f"http://127.0.0.1:{PAGE_PORT}"
 SECRET = b"webphone test secret"
