@@ -7,8 +7,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import false, select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from callcenter.bus import EventBus
 from callcenter.errors import N_, Conflict, Forbidden, NotFound
@@ -118,6 +119,18 @@ def may_hear(session: Session, user: User, call: Call) -> bool:
     return False
 
 
+def hearing_scope(user: User) -> ColumnElement[bool]:
+    """The rule of may_hear as a condition on Call, for lists of calls."""
+    if user.role in (Role.MANAGER, Role.ADMIN):
+        return true()
+    if user.role is Role.AGENT:
+        return Call.agent_id == user.id
+    teams = _supervised_team_ids(user) if user.role is Role.SUPERVISOR else set()
+    if not teams:
+        return false()
+    return Call.agent_id.in_(select(User.id).where(User.team_id.in_(teams)))
+
+
 def recording_for(session: Session, user: User, call_id: str) -> CallRecording:
     """The call's recording, if this user may hear it (403 otherwise, 404 when none)."""
     call = session.get(Call, call_id)
@@ -185,18 +198,10 @@ def visible_recordings(session: Session, user: User, *, limit: int = 200) -> lis
     query = (
         select(CallRecording)
         .join(Call, Call.id == CallRecording.call_id)
+        .where(hearing_scope(user))
         .order_by(CallRecording.started_at.desc())
         .limit(limit)
     )
-    if user.role is Role.AGENT:
-        query = query.where(Call.agent_id == user.id)
-    elif user.role is Role.SUPERVISOR:
-        teams = _supervised_team_ids(user)
-        if not teams:
-            return []
-        query = query.join(User, User.id == Call.agent_id).where(User.team_id.in_(teams))
-    elif user.role not in (Role.MANAGER, Role.ADMIN):
-        return []
     return list(session.scalars(query))
 
 
