@@ -119,13 +119,21 @@ def may_hear(session: Session, user: User, call: Call) -> bool:
     return False
 
 
+def hearing_team_ids(user: User) -> list[int] | None:
+    """The teams whose agents' calls a supervisor or agent may hear (an agent:
+    only their own calls, so none); None for managers and admins (all)."""
+    if user.role in (Role.MANAGER, Role.ADMIN):
+        return None
+    return sorted(_supervised_team_ids(user)) if user.role is Role.SUPERVISOR else []
+
+
 def hearing_scope(user: User) -> ColumnElement[bool]:
     """The rule of may_hear as a condition on Call, for lists of calls."""
-    if user.role in (Role.MANAGER, Role.ADMIN):
-        return true()
     if user.role is Role.AGENT:
         return Call.agent_id == user.id
-    teams = _supervised_team_ids(user) if user.role is Role.SUPERVISOR else set()
+    teams = hearing_team_ids(user)
+    if teams is None:
+        return true()
     if not teams:
         return false()
     return Call.agent_id.in_(select(User.id).where(User.team_id.in_(teams)))
