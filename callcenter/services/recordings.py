@@ -81,7 +81,12 @@ def _on_finished(session: Session, event: RecordingFinished) -> None:
             legal_hold=False,
         )
         session.add(row)
-    row.status = RecordingStatus.STORED if event.stored else RecordingStatus.FAILED
+    if event.retrying:
+        if row.status is RecordingStatus.STORED:
+            return  # the retry that stored it was applied first
+        row.status = RecordingStatus.UPLOAD_PENDING
+    else:
+        row.status = RecordingStatus.STORED if event.stored else RecordingStatus.FAILED
     row.ended_at = event.occurred_at
     row.duration_ms = event.duration_ms
     row.size_bytes = event.size_bytes
@@ -91,8 +96,9 @@ def _on_finished(session: Session, event: RecordingFinished) -> None:
     row.failure_reason = event.failure_reason
     if not event.stored:
         log.warning(
-            "recording of call %s failed: %s",
+            "recording of call %s %s: %s",
             event.call_id,
+            "not stored yet, to be uploaded again" if event.retrying else "failed",
             event.failure_reason,
             extra={"call_id": event.call_id},
         )

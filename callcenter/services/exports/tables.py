@@ -48,6 +48,7 @@ RECORDING_STATUSES = {
     "stored": _l("Stored"),
     "failed": _l("Failed"),
     "deleted": _l("Deleted"),
+    "upload_pending": _l("Waiting for the store"),
 }
 ROLES = {"opener": _l("Opener"), "closer": _l("Closer"), "both": _l("Opener and closer")}
 
