@@ -57,6 +57,7 @@ from callcenter.events import (
 from dialer.agent_legs import AgentLeg, AgentLegs
 from dialer.agent_pool import AgentPool
 from dialer.carrier import AmdVerdict, CallProgress, Carrier, CarrierError, OriginateRequest
+from dialer.consent_prompts import ConsentPromptCache
 from dialer.pacing import (
     AbandonTally,
     AgentStatus,
@@ -236,6 +237,7 @@ class DialerWorker:
         clock: Callable[[], datetime] = utcnow,
         pacer_factory: Callable[[], Pacer] = Pacer,
         recorder: CallRecorder | None = None,
+        consent_prompts: ConsentPromptCache | None = None,
     ) -> None:
         self.services = services
         self.leads = leads
@@ -246,6 +248,7 @@ class DialerWorker:
         self.clock = clock
         self._pacer_factory = pacer_factory
         self.recorder = recorder
+        self.consent_prompts = consent_prompts
         self.calls: dict[str, LiveCall] = {}
         self.previews: dict[int, PreviewOffer] = {}
         self.pacing: dict[int, CampaignPacing] = {}
@@ -765,7 +768,9 @@ class DialerWorker:
     async def _notice_then_offer(self, call: LiveCall) -> None:
         """The recording notice to the customer, then on to an agent."""
         try:
-            for wav in dict.fromkeys((call.plan.consent_wav, consent_wav(call.plan.locale))):
+            uploaded = await self._uploaded_notice(call.plan.consent_wav_key)
+            shipped = consent_wav(call.plan.locale)
+            for wav in dict.fromkeys((uploaded, call.plan.consent_wav, shipped)):
                 if wav is None:
                     continue
                 try:
@@ -787,6 +792,12 @@ class DialerWorker:
             call.notice_playing = False
         if not call.ended:
             self._offer(call)
+
+    async def _uploaded_notice(self, key: str | None) -> str | None:
+        """The campaign's uploaded notice as a file here (fetched once from the store)."""
+        if key is None or self.consent_prompts is None:
+            return None
+        return await asyncio.to_thread(self.consent_prompts.local_path, key)
 
     def _wait_for_agent(self, call: LiveCall, *, first: bool = False) -> None:
         """Queue a live answer for the next ready agent (`first`: ahead of the
