@@ -1,9 +1,12 @@
 """The floor's recent calls in a real headless Chromium: a call ends and
 shows in the panel with no reload; its recording is stored and the Play link
-appears; the link opens the player, and the play is audited."""
+appears; the link opens the player, and the play is audited. Saves
+docs/floor-recent-calls.png where CC_TEST_SCREENSHOT_DIR says."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,8 @@ from callcenter.services.live_floor import live_floor_of
 from tests.e2e.site import log_in, make_test_app, serve
 from tests.integration.recording.recorded_calls import record_call
 from tests.integration.supervisor.busy_hour import Floor, build_floor
+
+SHOTS = Path(os.environ.get("CC_TEST_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="cc-shots-"))
 
 
 @dataclass
@@ -93,6 +98,8 @@ def test_a_recent_call_shows_live_and_plays_once_recorded(
         assert call is not None
         record_call(session, running.app.extensions["cc_recording_store"], call, tmp_path)
     row.locator(".play-recording").wait_for(timeout=10000)
+    SHOTS.mkdir(exist_ok=True)
+    page.locator("#recent-panel").screenshot(path=str(SHOTS / "floor-recent-calls.png"))
     row.locator(".play-recording").click()
     page.wait_for_selector("#recording-audio")
     page.wait_for_function(
