@@ -205,6 +205,9 @@ class RecordingFinished(Event):
     storage_key: str | None = None
     media_type: str = "audio/flac"
     failure_reason: str | None = None
+    retrying: bool = False
+    """Not stored yet: the dialer keeps the file and uploads it again (a
+    later recording.finished says stored, or failed for good)."""
 
 
 @event_type

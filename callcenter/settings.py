@@ -326,6 +326,11 @@ class RecordingSettings(_Section):
     queue_frames: int = Field(default=30000, ge=100)
     """Frames (20 ms, one leg) waiting for the writer thread; when it is this far
     behind the newest recording's frame is refused and that recording ends failed."""
+    upload_retry_seconds: float = Field(default=30.0, gt=0)
+    """A recording the store refused stays in the dialer's spool and is tried
+    again after this long, then twice as long each time (at most an hour)."""
+    upload_attempts: int = Field(default=12, ge=1)
+    """Uploads tried in all (the first included) before the recording is marked failed."""
 
     @field_validator("s3_secret_key", mode="before")
     @classmethod

@@ -260,4 +260,5 @@ def _plan(campaign: Campaign, locale: str | None = None) -> CampaignPlan:
         recording=campaign.recording_mode.value,
         recording_consent=campaign.recording_consent,
         consent_wav=campaign.consent_wav or None,
+        consent_wav_key=campaign.consent_wav_key,
     )

@@ -21,6 +21,7 @@ from callcenter.recording_store import store_from_settings
 from callcenter.settings import Settings
 from dialer.agent_pool import AgentPool, InProcessAgentPool, RedisAgentPool
 from dialer.carrier import Carrier
+from dialer.consent_prompts import ConsentPromptCache
 from dialer.db_port import DatabaseServices, new_dialer_identity
 from dialer.hopper import Hopper, MemoryHopper, RedisHopper
 from dialer.leads import HopperLeadSource
@@ -114,6 +115,7 @@ def build_worker(
     stores: Stores | None = None,
 ) -> DialerWorker:
     stores = stores or stores_for(settings)
+    recording_store = store_from_settings(settings)
     return DialerWorker(
         services=DatabaseServices(
             database,
@@ -129,7 +131,10 @@ def build_worker(
             trunk_name=settings.dialer.trunk_name,
             extension_domain=extension_domain(settings),
         ),
-        recorder=CallRecorder.from_settings(settings, store_from_settings(settings)),
+        recorder=CallRecorder.from_settings(settings, recording_store),
+        consent_prompts=ConsentPromptCache(
+            recording_store, settings.recording_spool / "consent-prompts"
+        ),
     )
 
 

@@ -55,6 +55,7 @@ class CampaignPlan:
     recording: str = "off"  # off | all | on_demand
     recording_consent: bool = True  # the recording notice at answer, before the agent
     consent_wav: str | None = None  # the campaign's own notice (None: the shipped one)
+    consent_wav_key: str | None = None  # an uploaded notice in the recording store (first)
 
 
 @dataclass(frozen=True)

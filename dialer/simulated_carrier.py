@@ -27,6 +27,10 @@ with WebRTC audio, and a customer bridged to one speaks: a short recorded
 line when bridged ("Hello? ... Yes, who is calling?", or a voicemail greeting
 and its beep) and a goodbye before hanging up. When such a bridge ends, one
 INFO line says what the customer heard from the agent.
+
+A bridged call can be recorded (:mod:`dialer.simulated_audio`): the customer's
+lines on the left, the browser phone's audio (silence for a simulated phone)
+on the right, from the bridge to its end.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from dialer.carrier import (
     TrunkStatus,
     utc_now,
 )
+from dialer.simulated_audio import CustomerVoice, agent_samples_to_sink, pump
 from dialer.sip.outcomes import outcome_for_status
 from dialer.voices import Line, language_of, pcm8k
 
@@ -163,6 +168,9 @@ class _SimCall:
     hangup: asyncio.Event = field(default_factory=asyncio.Event)
     browser: BrowserLeg | None = None  # an agent leg to a browser phone
     language: str = "en"  # what a customer speaks
+    voice: CustomerVoice = field(default_factory=CustomerVoice)
+    recording: RecordingSink | None = None
+    recording_pump: asyncio.Task[None] | None = None
 
 
 class SimulatedCarrier:
@@ -307,6 +315,8 @@ class SimulatedCarrier:
         if await self._wait(call, seconds - lead):
             return True
         agent = self._agents.get(call.bridged_to or "")
+        if agent is not None:
+            call.voice.say(call.language, Line.GOODBYE)
         if agent is not None and agent.browser is not None:
             agent.browser.stop_playing()
             agent.browser.play(goodbye)
@@ -390,7 +400,31 @@ class SimulatedCarrier:
         await asyncio.sleep(seconds * self.profile.time_scale)
 
     def record(self, call_id: str, sink: RecordingSink) -> None:
-        raise CarrierError("the simulated carrier carries no call audio to record")
+        call = self._calls.get(call_id)
+        agent = self._agents.get(call.bridged_to or "") if call is not None else None
+        if call is None or agent is None:
+            raise CarrierError(f"{call_id} is not bridged")
+        if call.recording is not None:
+            raise CarrierError(f"{call_id} is being recorded already")
+        call.recording = sink
+        if agent.browser is not None:
+            agent.browser.tap(agent_samples_to_sink(sink))
+        call.recording_pump = asyncio.get_running_loop().create_task(
+            pump(call.voice, sink, agent_silent=agent.browser is None)
+        )
+
+    @staticmethod
+    def _stop_recording(call: _SimCall, agent: _SimCall) -> None:
+        """The bridge is over: the recording is cut here."""
+        if call.recording is None:
+            return
+        if call.recording_pump is not None:
+            call.recording_pump.cancel()
+            call.recording_pump = None
+        if agent.browser is not None:
+            agent.browser.tap(None)
+        call.recording.finish()
+        call.recording = None
 
     async def connect_agent(self, request: AgentLegRequest, on_progress: ProgressCallback) -> None:
         if request.agent_leg_id in self._agents:
@@ -457,9 +491,11 @@ class SimulatedCarrier:
             raise CarrierError(f"agent leg {agent_leg_id} is bridged to {agent.bridged_to}")
         first = agent.bridged_to is None
         call.bridged_to, agent.bridged_to = agent_leg_id, call_id
+        line = Line.MACHINE if call.fate == "machine" else Line.HELLO
+        if first:
+            call.voice.say(call.language, line)
         if first and agent.browser is not None:
             agent.browser.reset_heard()
-            line = Line.MACHINE if call.fate == "machine" else Line.HELLO
             agent.browser.play(pcm8k(call.language, line))
 
     async def unbridge(self, call_id: str) -> None:
@@ -472,10 +508,11 @@ class SimulatedCarrier:
             agent.bridged_to = None
         call.bridged_to = None
 
-    @staticmethod
-    def _bridge_over(call: _SimCall, agent: _SimCall) -> None:
-        """The customer stops speaking into the agent's browser phone and says
-        what they heard."""
+    @classmethod
+    def _bridge_over(cls, call: _SimCall, agent: _SimCall) -> None:
+        """The recording is cut; the customer stops speaking into the agent's
+        browser phone and says what they heard."""
+        cls._stop_recording(call, agent)
         if agent.browser is None:
             return
         agent.browser.stop_playing()

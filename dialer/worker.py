@@ -57,6 +57,7 @@ from callcenter.events import (
 from dialer.agent_legs import AgentLeg, AgentLegs
 from dialer.agent_pool import AgentPool
 from dialer.carrier import AmdVerdict, CallProgress, Carrier, CarrierError, OriginateRequest
+from dialer.consent_prompts import ConsentPromptCache
 from dialer.pacing import (
     AbandonTally,
     AgentStatus,
@@ -125,6 +126,8 @@ class WorkerConfig:
     """An offer the workstation has not reserved the agent for by then is withdrawn."""
     trunk_status_every_s: float = 5.0
     """The trunk's status is reported this often, and at once when its state changes."""
+    upload_retry_every_s: float = 5.0
+    """How often the recordings the store refused are looked at (each has its own wait)."""
     extension_domain: str | None = None
     """Where an agent's phone given as an extension is called (sip:1001@this);
     None: as typed (the simulated carrier takes any label)."""
@@ -234,6 +237,7 @@ class DialerWorker:
         clock: Callable[[], datetime] = utcnow,
         pacer_factory: Callable[[], Pacer] = Pacer,
         recorder: CallRecorder | None = None,
+        consent_prompts: ConsentPromptCache | None = None,
     ) -> None:
         self.services = services
         self.leads = leads
@@ -244,6 +248,7 @@ class DialerWorker:
         self.clock = clock
         self._pacer_factory = pacer_factory
         self.recorder = recorder
+        self.consent_prompts = consent_prompts
         self.calls: dict[str, LiveCall] = {}
         self.previews: dict[int, PreviewOffer] = {}
         self.pacing: dict[int, CampaignPacing] = {}
@@ -277,6 +282,8 @@ class DialerWorker:
         self._refresh_lock: asyncio.Lock | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._uploads_checked_at: float | None = None
+        self._retrying_uploads: asyncio.Task[int] | None = None
 
     # lifecycle ------------------------------------------------------------------------------
 
@@ -396,6 +403,7 @@ class DialerWorker:
             else:
                 await self._pace(plan, now, healthy)
             await self._report_hopper_depth(plan.id)
+        self._retry_uploads_when_due()
 
     async def _report_trunk_status(self, now: datetime) -> None:
         """Registration, OPTIONS and load of the trunk: at once when its state
@@ -760,7 +768,9 @@ class DialerWorker:
     async def _notice_then_offer(self, call: LiveCall) -> None:
         """The recording notice to the customer, then on to an agent."""
         try:
-            for wav in dict.fromkeys((call.plan.consent_wav, consent_wav(call.plan.locale))):
+            uploaded = await self._uploaded_notice(call.plan.consent_wav_key)
+            shipped = consent_wav(call.plan.locale)
+            for wav in dict.fromkeys((uploaded, call.plan.consent_wav, shipped)):
                 if wav is None:
                     continue
                 try:
@@ -782,6 +792,12 @@ class DialerWorker:
             call.notice_playing = False
         if not call.ended:
             self._offer(call)
+
+    async def _uploaded_notice(self, key: str | None) -> str | None:
+        """The campaign's uploaded notice as a file here (fetched once from the store)."""
+        if key is None or self.consent_prompts is None:
+            return None
+        return await asyncio.to_thread(self.consent_prompts.local_path, key)
 
     def _wait_for_agent(self, call: LiveCall, *, first: bool = False) -> None:
         """Queue a live answer for the next ready agent (`first`: ahead of the
@@ -969,22 +985,40 @@ class DialerWorker:
                 consent_played=call.consent_played,
             )
         )
-        loop = asyncio.get_running_loop()
-
-        def done(outcome: RecordingOutcome) -> None:
-            event = RecordingFinished(**vars(outcome))
-            if loop.is_closed():
-                self.bus.publish(event)
-            else:
-                loop.call_soon_threadsafe(self.bus.publish, event)
-
-        recording = self.recorder.open(call.call_id, call.plan.id, self.clock(), done)
+        recording = self.recorder.open(
+            call.call_id, call.plan.id, self.clock(), self._recording_done
+        )
         call.recording = recording
         try:
             self.carrier.record(call.call_id, recording)
         except CarrierError as exc:
             recording.fail(f"no call audio: {exc}")
             recording.finish()
+
+    def _recording_done(self, outcome: RecordingOutcome) -> None:
+        """From the recorder's threads: recording.finished goes out from the loop."""
+        event = RecordingFinished(**vars(outcome))
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self.bus.publish(event)
+        else:
+            loop.call_soon_threadsafe(self.bus.publish, event)
+
+    def _retry_uploads_when_due(self) -> None:
+        """Every `upload_retry_every_s`, in a thread, one pass at a time."""
+        if self.recorder is None:
+            return
+        mono = self._now()
+        if self._uploads_checked_at is not None and (
+            mono - self._uploads_checked_at < self.config.upload_retry_every_s
+        ):
+            return
+        if self._retrying_uploads is not None and not self._retrying_uploads.done():
+            return
+        self._uploads_checked_at = mono
+        self._retrying_uploads = self._spawn(
+            asyncio.to_thread(self.recorder.retry_uploads, self._recording_done)
+        )
 
     def _recording_requested(self, event: RecordingRequested) -> None:
         call = self.calls.get(event.call_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,11 +14,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from callcenter import request_scope
-from callcenter.dates import format_date, format_jalali
+from callcenter.dates import format_date, format_datetime, format_jalali
 from callcenter.services import exports
 from callcenter.services import reports as service
 from callcenter.services.reports.funnel import GROUPS, contact_rate_by_hour, stages
 from callcenter.services.reports.labels import REPORT_TITLES, WEEKDAYS
+from callcenter.services.reports.scope import REPORT_ROLES
 
 DEFAULT_DAYS = 7
 
@@ -35,32 +37,25 @@ def _filters(session: Any) -> Any:
         filters = service.parse_filters({}, visible_campaign_ids=visible)
     if filters.date_from is None and filters.date_to is None:
         today = datetime.now(ZoneInfo(filters.tz)).date()
-        filters = service.ReportFilters(
-            date_from=today - timedelta(days=DEFAULT_DAYS - 1),
-            date_to=today,
-            campaign_ids=filters.campaign_ids,
-            agent_ids=filters.agent_ids,
-            team_ids=filters.team_ids,
-            lead_list_ids=filters.lead_list_ids,
-            tz=filters.tz,
-            visible_campaign_ids=filters.visible_campaign_ids,
+        filters = replace(
+            filters, date_from=today - timedelta(days=DEFAULT_DAYS - 1), date_to=today
         )
     return filters
 
 
-def reports_page() -> ResponseReturnValue:
+def reports_page(kind: str | None = None) -> ResponseReturnValue:
     session = request_scope.session()
     locale = _locale()
-    kind = request.args.get("report", "rejections")
+    kind = kind or request.args.get("report", "rejections")
     if kind not in service.REPORT_KINDS:
         kind = "rejections"
     filters = _filters(session)
     context: dict[str, Any] = {
         "kind": kind,
-        "kinds": service.REPORT_KINDS,
+        "kinds": service.REPORT_KINDS if current_user.role in REPORT_ROLES else ("call_list",),
         "titles": REPORT_TITLES,
         "filters": filters,
-        "options": service.filter_options(session, filters.visible_campaign_ids),
+        "options": service.filter_options(session, filters.visible_campaign_ids, locale),
         "weekdays": WEEKDAYS,
         "fmt_date": lambda day: format_date(day, locale, style="short"),
         "typed_date": lambda day: typed_date(day, locale),
@@ -96,8 +91,13 @@ def reports_page() -> ResponseReturnValue:
         closed = service.dispositions_report(session, filters, locale)
         context["report"] = closed
         context["charts"] = {"categories": _category_chart(closed)}
-    else:
+    elif kind == "compliance":
         context["report"] = service.compliance_report(session, filters)
+    else:
+        context["page"] = service.call_list(
+            session, current_user, filters, locale, cursor=request.args.get("cursor")
+        )
+        context["when"] = lambda at: format_datetime(at, locale, style="short")
     return render_template("supervisor/reports.html", **context)
 
 

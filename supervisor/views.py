@@ -41,6 +41,13 @@ def reports() -> ResponseReturnValue:
     return report_views.reports_page()
 
 
+@bp.get("/reports/calls")
+@allow_roles(Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+def call_list() -> ResponseReturnValue:
+    """The reports' list of calls; an agent sees only this tab, with their own calls."""
+    return report_views.reports_page(kind="call_list")
+
+
 @bp.get("/reports/export")
 @allow_roles(Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
 def reports_export() -> ResponseReturnValue:

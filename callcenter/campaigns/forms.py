@@ -130,10 +130,10 @@ class CampaignForm(FlaskForm):
     recording_consent = BooleanField(
         _l("Play the recording notice to the customer before the agent joins"), default=True
     )
-    consent_wav = StringField(
-        _l("Recording notice (WAV path on the dialer; empty: the built-in Persian or English one)"),
-        validators=[Optional(), Length(max=255)],
+    consent_upload = FileField(
+        _l("Your own recording notice (a WAV of 16-bit PCM, at most 30 seconds and 2 MB)")
     )
+    consent_built_in = BooleanField(_l("Play the built-in Persian or English notice instead"))
     recording_retention_days = IntegerField(
         _l("Delete recordings after (days; empty: keep)"),
         validators=[Optional(), NumberRange(min=1, max=3650)],
@@ -186,7 +186,6 @@ class CampaignForm(FlaskForm):
             "trunk",
             "voicemail_wav",
             "recording_consent",
-            "consent_wav",
             "recording_retention_days",
             "timezone",
             "max_attempts",
@@ -259,7 +258,6 @@ class CampaignForm(FlaskForm):
             "voicemail_wav": (self.voicemail_wav.data or "").strip(),
             "recording_mode": self.recording_mode.data,
             "recording_consent": bool(self.recording_consent.data),
-            "consent_wav": (self.consent_wav.data or "").strip(),
             "recording_retention_days": self.recording_retention_days.data,
             "timezone": (self.timezone.data or "").strip(),
             "max_attempts": self.max_attempts.data,

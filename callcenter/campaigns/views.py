@@ -53,6 +53,7 @@ from callcenter.models import Campaign, CampaignStatus, ScriptVersion, Team
 from callcenter.services import (
     accounts,
     campaigns,
+    consent_prompts,
     dnc,
     hopper_feed,
     lead_import,
@@ -121,6 +122,35 @@ def _save_errors(form: CampaignForm, exc: DomainError) -> None:
     (field.errors if field is not None else form.form_errors).append(exc.shown())
 
 
+def _uploaded_notice(form: CampaignForm) -> consent_prompts.ConsentWav | None:
+    """The recording notice the form carries, checked (a DomainError if it is unfit)."""
+    upload = form.consent_upload.data
+    if not upload or not getattr(upload, "filename", ""):
+        return None
+    data = upload.stream.read(consent_prompts.MAX_BYTES + 1)
+    return consent_prompts.checked_consent_wav(data)
+
+
+def _apply_notice(
+    form: CampaignForm, campaign: Campaign, notice: consent_prompts.ConsentWav | None
+) -> None:
+    session = request_scope.session()
+    if notice is not None:
+        consent_prompts.store_consent_wav(
+            session,
+            current_app.extensions["cc_recording_store"],
+            campaign,
+            notice,
+            actor=current_user,
+            filename=form.consent_upload.data.filename,
+            ip_address=request.remote_addr,
+        )
+    elif form.consent_built_in.data:
+        consent_prompts.use_built_in_notice(
+            session, campaign, actor=current_user, ip_address=request.remote_addr
+        )
+
+
 def _values(form: CampaignForm) -> dict[str, Any] | None:
     try:
         return form.values()
@@ -151,9 +181,11 @@ def create() -> ResponseReturnValue:
         form.fill_defaults()
     if form.validate_on_submit() and (values := _values(form)) is not None:
         try:
+            notice = _uploaded_notice(form)
             campaign = campaigns.create_campaign(
                 request_scope.session(), actor=current_user, teams=_teams(form), **values
             )
+            _apply_notice(form, campaign, notice)
         except DomainError as exc:
             _save_errors(form, exc)
         else:
@@ -173,8 +205,10 @@ def edit(campaign_id: int) -> ResponseReturnValue:
         form.fill_from(campaign)
     if form.validate_on_submit() and (values := _values(form)) is not None:
         try:
+            notice = _uploaded_notice(form)
             campaigns.update_campaign(session, campaign, actor=current_user, **values)
             campaigns.set_teams(session, campaign, _teams(form), actor=current_user)
+            _apply_notice(form, campaign, notice)
         except DomainError as exc:
             _save_errors(form, exc)
         else:

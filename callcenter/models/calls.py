@@ -21,6 +21,8 @@ class Call(Base):
         Index("ix_calls_campaign_dialed", "campaign_id", "dialed_at"),
         Index("ix_calls_agent_dialed", "agent_id", "dialed_at"),
         Index("ix_calls_campaign_state", "campaign_id", "state"),
+        Index("ix_calls_dialed", "dialed_at"),  # the reports' list of calls, newest first
+        Index("ix_calls_campaign_ended", "campaign_id", "ended_at"),  # the floor's recent calls
         UniqueConstraint("lead_id", "attempt"),
     )
 

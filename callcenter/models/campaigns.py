@@ -96,7 +96,9 @@ class Campaign(Base):
     recording_consent: Mapped[bool] = mapped_column(default=True)
     """Play the consent notice to the customer at answer, before the agent is bridged."""
     consent_wav: Mapped[str] = mapped_column(String(255), default="")
-    """The campaign's own consent notice; "" is the shipped Persian or English one."""
+    """A consent notice on the dialer's disk (set from the CLI); "" is the shipped one."""
+    consent_wav_key: Mapped[str | None] = mapped_column(String(255))
+    """The notice a manager uploaded, in the recording store; it comes before consent_wav."""
     recording_retention_days: Mapped[int | None] = mapped_column()
     """Recordings older than this are deleted (None: kept)."""
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tehran")

@@ -19,6 +19,7 @@ class RecordingStatus(StrEnum):
     STORED = "stored"
     FAILED = "failed"
     DELETED = "deleted"  # the retention period passed; the row stays as the audit trail
+    UPLOAD_PENDING = "upload_pending"  # the store refused it; the dialer uploads it again
 
 
 class CallRecording(Base):

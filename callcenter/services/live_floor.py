@@ -57,6 +57,7 @@ from callcenter.models import (
     AgentStatus,
     Appointment,
     Call,
+    CallRecording,
     Campaign,
     CampaignStatus,
     Customer,
@@ -64,6 +65,7 @@ from callcenter.models import (
     DialMode,
     Lead,
     PauseReason,
+    RecordingStatus,
     StepAction,
     StepOutcome,
     User,
@@ -74,7 +76,9 @@ from callcenter.realtime.rooms import agent_room, campaign_supervisors_room, sup
 from callcenter.services import agents as agent_service
 from callcenter.services import audit, callback_desk, hopper_feed, trunk_status, wrap_ups
 from callcenter.services import campaigns as campaign_service
+from callcenter.services import recordings as recording_service
 from callcenter.services.calls import APPLIED as APPLIED_CALL_EVENTS
+from callcenter.services.recent_calls import recent_calls
 from callcenter.states import AgentState, CallOutcome, CallState, Role
 
 log = logging.getLogger(__name__)
@@ -90,6 +94,7 @@ CALLBACKS_EVENT = "floor_callbacks"
 CALLBACKS_SECONDS = 15.0  # overdue callbacks are re-read and pushed this often
 HELD_STATUS = "dialing_held:"  # one per trunk: several dialers, each with its trunk
 HOPPER_STATUS = "hopper:"
+RECENT_STATUS = "recent_calls:"  # per campaign: changes when a call ends or its recording is stored
 
 TICK_SECONDS = 1.0
 META_SECONDS = 10.0
@@ -142,6 +147,7 @@ class LiveFloor:
     _running: bool = False
     _stale: bool = False  # a count was lost (Redis unreachable): rebuild when it is back
     _callbacks_at: float = -CALLBACKS_SECONDS
+    _recent_seen: dict[int, Any] = field(default_factory=dict)
 
     # -- days
 
@@ -319,6 +325,7 @@ class LiveFloor:
         if event.amd_result is not None:
             call.update(amd_result=event.amd_result, amd_decision_ms=event.amd_decision_ms)
         self._emit_call(call)
+        self._recent_calls_changed(call["campaign_id"])
         if event.outcome == CallOutcome.ABANDONED:
             self.emit(ABANDON_EVENT, _abandon_row(call), _room(call["campaign_id"]))
 
@@ -421,7 +428,11 @@ class LiveFloor:
                 pending.append(("appointment", row.call_id))
             elif isinstance(row, StepOutcome) and row.action is StepAction.ENTER:
                 pending.append(("step", row.call_id, row.step_number))
+            elif isinstance(row, CallRecording) and row.status is RecordingStatus.STORED:
+                pending.append(("recording", row.campaign_id))
         for row in session.dirty:
+            if isinstance(row, CallRecording) and inspect(row).attrs.status.history.added:
+                pending.append(("recording", row.campaign_id))
             if not isinstance(row, Call):
                 continue
             if (
@@ -460,6 +471,8 @@ class LiveFloor:
                     self._wrap_up(*item[1:])
                 elif item[0] == "machine":
                     self._marked_machine(*item[1:])
+                elif item[0] == "recording":
+                    self._recent_calls_changed(item[1])
                 else:
                     self._step(item[1], item[2])
             except redis.RedisError:
@@ -513,6 +526,29 @@ class LiveFloor:
             agent_id=call["agent_id"] if agent_deltas else None,
             agent_deltas=agent_deltas or None,
         )
+
+    def _recent_calls_changed(self, campaign_id: int) -> None:
+        self.counters.set_status(f"{RECENT_STATUS}{campaign_id}", time.time_ns())
+
+    def changed_recent_calls(self) -> dict[int, list[dict[str, Any]]]:
+        """The recent calls of each campaign whose list changed since this
+        process last pushed it (a call ended, a recording was stored)."""
+        markers = {
+            int(key.removeprefix(RECENT_STATUS)): marker
+            for key, marker in self.counters.statuses().items()
+            if key.startswith(RECENT_STATUS)
+        }
+        changed = [
+            cid
+            for cid, marker in markers.items()
+            if cid in self._meta and self._recent_seen.get(cid) != marker
+        ]
+        if not changed:
+            return {}
+        with self.database.read_sessions() as session:
+            found = recent_calls(session, changed)
+        self._recent_seen.update({cid: markers[cid] for cid in changed})
+        return found
 
     def _step(self, call_id: str, step: int) -> None:
         call = self.counters.get_call(call_id)
@@ -613,7 +649,10 @@ class LiveFloor:
         """Emit one snapshot to every campaign room; returns how many rooms."""
         self.refresh_meta()
         snapshots = self.snapshot()
+        recent = self.changed_recent_calls()
         for cid, payload in snapshots.items():
+            if cid in recent:
+                payload = payload | {"recent_calls": recent[cid]}
             self.emit(SNAPSHOT_EVENT, payload, _room(cid))
         if time.monotonic() - self._callbacks_at >= CALLBACKS_SECONDS:
             self._callbacks_at = time.monotonic()
@@ -1175,6 +1214,10 @@ def floor_state(
         "agents": agents,
         "calls": calls,
         "abandons": abandoned_today(session, campaign_ids, floor, now=now),
+        "recent_calls": [
+            row for rows in recent_calls(session, campaign_ids).values() for row in rows
+        ],
+        "hearing_team_ids": recording_service.hearing_team_ids(user),
         "overdue_callbacks": callback_desk.overdue(session, campaign_ids, now=now),
         "pause_reasons": [
             {

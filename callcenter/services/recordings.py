@@ -7,8 +7,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import false, select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from callcenter.bus import EventBus
 from callcenter.errors import N_, Conflict, Forbidden, NotFound
@@ -80,7 +81,12 @@ def _on_finished(session: Session, event: RecordingFinished) -> None:
             legal_hold=False,
         )
         session.add(row)
-    row.status = RecordingStatus.STORED if event.stored else RecordingStatus.FAILED
+    if event.retrying:
+        if row.status is RecordingStatus.STORED:
+            return  # the retry that stored it was applied first
+        row.status = RecordingStatus.UPLOAD_PENDING
+    else:
+        row.status = RecordingStatus.STORED if event.stored else RecordingStatus.FAILED
     row.ended_at = event.occurred_at
     row.duration_ms = event.duration_ms
     row.size_bytes = event.size_bytes
@@ -90,8 +96,9 @@ def _on_finished(session: Session, event: RecordingFinished) -> None:
     row.failure_reason = event.failure_reason
     if not event.stored:
         log.warning(
-            "recording of call %s failed: %s",
+            "recording of call %s %s: %s",
             event.call_id,
+            "not stored yet, to be uploaded again" if event.retrying else "failed",
             event.failure_reason,
             extra={"call_id": event.call_id},
         )
@@ -116,6 +123,26 @@ def may_hear(session: Session, user: User, call: Call) -> bool:
         agent = session.get(User, call.agent_id)
         return agent is not None and agent.team_id in _supervised_team_ids(user)
     return False
+
+
+def hearing_team_ids(user: User) -> list[int] | None:
+    """The teams whose agents' calls a supervisor or agent may hear (an agent:
+    only their own calls, so none); None for managers and admins (all)."""
+    if user.role in (Role.MANAGER, Role.ADMIN):
+        return None
+    return sorted(_supervised_team_ids(user)) if user.role is Role.SUPERVISOR else []
+
+
+def hearing_scope(user: User) -> ColumnElement[bool]:
+    """The rule of may_hear as a condition on Call, for lists of calls."""
+    if user.role is Role.AGENT:
+        return Call.agent_id == user.id
+    teams = hearing_team_ids(user)
+    if teams is None:
+        return true()
+    if not teams:
+        return false()
+    return Call.agent_id.in_(select(User.id).where(User.team_id.in_(teams)))
 
 
 def recording_for(session: Session, user: User, call_id: str) -> CallRecording:
@@ -185,18 +212,10 @@ def visible_recordings(session: Session, user: User, *, limit: int = 200) -> lis
     query = (
         select(CallRecording)
         .join(Call, Call.id == CallRecording.call_id)
+        .where(hearing_scope(user))
         .order_by(CallRecording.started_at.desc())
         .limit(limit)
     )
-    if user.role is Role.AGENT:
-        query = query.where(Call.agent_id == user.id)
-    elif user.role is Role.SUPERVISOR:
-        teams = _supervised_team_ids(user)
-        if not teams:
-            return []
-        query = query.join(User, User.id == Call.agent_id).where(User.team_id.in_(teams))
-    elif user.role not in (Role.MANAGER, Role.ADMIN):
-        return []
     return list(session.scalars(query))
 
 

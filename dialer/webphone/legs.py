@@ -121,6 +121,11 @@ class BrowserLeg:
         if self.media is not None:
             self.media.hearing.reset()
 
+    def tap(self, feed: Callable[[Any], None] | None) -> None:
+        """Give ``feed`` the samples of every frame the browser sends (None: stop)."""
+        if self.media is not None:
+            self.media.tap = feed
+
     async def hang_up(self) -> None:
         """CANCEL while it rings, BYE once answered; ``ended`` follows at once."""
         if self.state is LegState.ENDED:

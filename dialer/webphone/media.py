@@ -9,6 +9,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Callable
+from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
@@ -51,6 +52,8 @@ class PeerMedia:
     def __init__(self, on_failed: Callable[[str], None]) -> None:
         self.playout = PlayoutTrack()
         self.hearing = Hearing()
+        self.tap: Callable[[Any], None] | None = None
+        """Also given every frame's samples the browser sends (the call recorder)."""
         self._settled = asyncio.Event()
         self._failure: str | None = None
         self._on_failed = on_failed
@@ -68,7 +71,7 @@ class PeerMedia:
                 if self._listener is not None:
                     self._listener.cancel()
                 loop = asyncio.get_running_loop()
-                self._listener = loop.create_task(listen(track, self.hearing))
+                self._listener = loop.create_task(listen(track, self.hearing, self._tapped))
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
@@ -82,6 +85,10 @@ class PeerMedia:
                 self._on_failed(f"media failed: {self._failure}")
 
         return pc
+
+    def _tapped(self, samples: Any) -> None:
+        if self.tap is not None:
+            self.tap(samples)
 
     @staticmethod
     def _g711(transceiver: RTCRtpTransceiver) -> None:

@@ -9,6 +9,8 @@ import fractions
 import functools
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -108,12 +110,19 @@ class PlayoutTrack(MediaStreamTrack):
         return packet
 
 
-async def listen(track: MediaStreamTrack, hearing: Hearing) -> None:
-    """Feed everything the browser sends into ``hearing`` until its track ends."""
+async def listen(
+    track: MediaStreamTrack,
+    hearing: Hearing,
+    also: Callable[[npt.NDArray[Any]], None] | None = None,
+) -> None:
+    """Feed everything the browser sends into ``hearing`` (and ``also``) until its track ends."""
     while True:
         try:
             frame = await track.recv()
         except MediaStreamError:
             return
         if isinstance(frame, AudioFrame):
-            hearing.feed(frame.to_ndarray())
+            samples = frame.to_ndarray()
+            hearing.feed(samples)
+            if also is not None:
+                also(samples)

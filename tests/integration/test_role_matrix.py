@@ -86,6 +86,7 @@ ALLOWED_STATUS = {
     ("recordings.score", "POST"): 404,
     ("recordings.scorecard", "GET"): 404,
     ("recordings.scorecard", "POST"): 404,
+    ("supervisor.call_list", "GET"): 200,
     ("supervisor.floor", "GET"): 200,
     ("supervisor.reports", "GET"): 200,
     ("supervisor.reports_export", "GET"): 422,

@@ -24,23 +24,19 @@ from callcenter.services.reports.calls import iter_call_rows
 from callcenter.services.reports.dispositions import disposition_label, dispositions_report
 from callcenter.services.reports.filters import ReportFilters
 from callcenter.services.reports.funnel import GROUPS, FunnelReport
-from callcenter.services.reports.labels import CATEGORIES, WEEKDAYS, Gettext, _l, translator
+from callcenter.services.reports.labels import (
+    CATEGORIES,
+    OUTCOMES,
+    WEEKDAYS,
+    Gettext,
+    _l,
+    translator,
+)
 from callcenter.services.reports.rejections import BreakdownRow
 from callcenter.services.reports.scope import Names, ScriptLabels, pause_labels
 
 EXPORT_KINDS = ("calls", "rejections", "funnel", "agents", "dispositions", "compliance")
 
-OUTCOMES = {
-    "answered": _l("Answered"),
-    "abandoned": _l("Abandoned"),
-    "machine": _l("Answering machine"),
-    "busy": _l("Busy"),
-    "no_answer": _l("No answer"),
-    "declined": _l("Declined"),
-    "invalid_number": _l("Invalid number"),
-    "failed": _l("Failed"),
-    "cancelled": _l("Cancelled"),
-}
 AMD_RESULTS = {"human": _l("Person"), "machine": _l("Machine"), "not_sure": _l("Not sure")}
 AMD_ACTIONS = {
     "hung_up": _l("Hung up"),
@@ -52,6 +48,7 @@ RECORDING_STATUSES = {
     "stored": _l("Stored"),
     "failed": _l("Failed"),
     "deleted": _l("Deleted"),
+    "upload_pending": _l("Waiting for the store"),
 }
 ROLES = {"opener": _l("Opener"), "closer": _l("Closer"), "both": _l("Opener and closer")}
 

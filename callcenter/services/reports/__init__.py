@@ -2,6 +2,7 @@
 callcenter.metrics. One module per report; `ReportFilters` says what to count."""
 
 from callcenter.services.reports.agents import AgentRow, AgentsReport, agents_report
+from callcenter.services.reports.call_list import CallListPage, CallListRow, call_list
 from callcenter.services.reports.compliance import ComplianceReport, compliance_report
 from callcenter.services.reports.dispositions import DispositionsReport, dispositions_report
 from callcenter.services.reports.filters import (
@@ -20,12 +21,14 @@ from callcenter.services.reports.scope import (
     visible_campaign_ids,
 )
 
-REPORT_KINDS = ("rejections", "funnel", "agents", "dispositions", "compliance")
+REPORT_KINDS = ("rejections", "funnel", "agents", "dispositions", "compliance", "call_list")
 
 __all__ = [
     "REPORT_KINDS",
     "AgentRow",
     "AgentsReport",
+    "CallListPage",
+    "CallListRow",
     "ComplianceReport",
     "DispositionsReport",
     "FilterOptions",
@@ -36,6 +39,7 @@ __all__ = [
     "ReportFilters",
     "agents_report",
     "call_conditions",
+    "call_list",
     "compliance_report",
     "dispositions_report",
     "filter_options",

@@ -1,5 +1,5 @@
 """What a report is about: a date range (Jalali or Gregorian), campaigns,
-agents, teams, lead lists, and the campaigns the viewer may see."""
+agents, teams, lead lists, dispositions, and the campaigns the viewer may see."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from callcenter.dates import DateParseError, parse_date
 from callcenter.errors import N_, InvalidInput
 from callcenter.metrics import LocalClock
-from callcenter.models import Call, Lead, User
+from callcenter.models import Call, Disposition, Lead, User
 
 DEFAULT_TZ = "Asia/Tehran"
 
@@ -36,6 +36,7 @@ class ReportFilters:
     agent_ids: tuple[int, ...] = ()
     team_ids: tuple[int, ...] = ()
     lead_list_ids: tuple[int, ...] = ()
+    disposition_codes: tuple[str, ...] = ()
     tz: str = DEFAULT_TZ
     visible_campaign_ids: frozenset[int] | None = field(default=None, compare=False)
 
@@ -76,6 +77,7 @@ class ReportFilters:
             "agent": list(self.agent_ids),
             "team": list(self.team_ids),
             "list": list(self.lead_list_ids),
+            "disposition": list(self.disposition_codes),
             "tz": self.tz,
         }
 
@@ -99,6 +101,7 @@ def parse_filters(
         agent_ids=_ids(args, "agent"),
         team_ids=_ids(args, "team"),
         lead_list_ids=_ids(args, "list"),
+        disposition_codes=tuple(sorted(set(_values(args, "disposition")))),
         tz=tz,
         visible_campaign_ids=(
             None if visible_campaign_ids is None else frozenset(visible_campaign_ids)
@@ -154,6 +157,9 @@ def call_conditions(filters: ReportFilters) -> list[ColumnElement[bool]]:
     if filters.lead_list_ids:
         leads = select(Lead.id).where(Lead.lead_list_id.in_(filters.lead_list_ids))
         conditions.append(Call.lead_id.in_(leads))
+    if filters.disposition_codes:
+        closed = select(Disposition.call_id).where(Disposition.code.in_(filters.disposition_codes))
+        conditions.append(Call.id.in_(closed))
     return conditions
 
 

@@ -50,6 +50,17 @@ DISPOSITIONS = {
     "answering_machine": _l("Answering machine"),
     "wrap_up_timeout": _l("Wrap-up timed out"),
 }
+OUTCOMES = {
+    "answered": _l("Answered"),
+    "abandoned": _l("Abandoned"),
+    "machine": _l("Answering machine"),
+    "busy": _l("Busy"),
+    "no_answer": _l("No answer"),
+    "declined": _l("Declined"),
+    "invalid_number": _l("Invalid number"),
+    "failed": _l("Failed"),
+    "cancelled": _l("Cancelled"),
+}
 CATEGORIES = {
     "final": _l("Final"),
     "retry": _l("Retry"),
@@ -61,6 +72,7 @@ CATEGORIES = {
 
 REPORT_TITLES = {
     "calls": _l("Call records"),
+    "call_list": _l("Calls"),
     "rejections": _l("Rejections"),
     "funnel": _l("Conversion funnel"),
     "agents": _l("Agent performance"),

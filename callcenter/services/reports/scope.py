@@ -8,23 +8,39 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.models import Campaign, LeadList, PauseReason, ScriptVersion, Team, User
+from callcenter.models import (
+    Campaign,
+    CampaignDisposition,
+    LeadList,
+    PauseReason,
+    ScriptVersion,
+    Team,
+    User,
+    campaign_teams,
+)
 from callcenter.realtime.rooms import supervised_campaign_ids
+from callcenter.services.reports.labels import DISPOSITIONS, translator
 from callcenter.states import Role
 
 REPORT_ROLES = (Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
 
 
 def visible_campaign_ids(session: Session, user: User) -> frozenset[int] | None:
-    """None (everything) for managers and admins; a supervisor's teams' campaigns."""
+    """None (everything) for managers and admins; a supervisor's teams'
+    campaigns; an agent's team's (the agent sees only the list of calls)."""
     if user.role in (Role.MANAGER, Role.ADMIN):
         return None
+    if user.role is Role.AGENT:
+        if user.team_id is None:
+            return frozenset()
+        query = select(campaign_teams.c.campaign_id).where(campaign_teams.c.team_id == user.team_id)
+        return frozenset(session.scalars(query))
     return frozenset(supervised_campaign_ids(session, user))
 
 
 @dataclass(frozen=True)
 class Option:
-    id: int
+    id: int | str
     name: str
 
 
@@ -34,9 +50,12 @@ class FilterOptions:
     agents: list[Option]
     teams: list[Option]
     lead_lists: list[Option]
+    dispositions: list[Option]
 
 
-def filter_options(session: Session, visible: frozenset[int] | None) -> FilterOptions:
+def filter_options(
+    session: Session, visible: frozenset[int] | None, locale: str = "fa"
+) -> FilterOptions:
     campaigns = select(Campaign.id, Campaign.name).order_by(Campaign.name)
     lists = select(LeadList.id, LeadList.name).order_by(LeadList.name)
     if visible is not None:
@@ -49,7 +68,26 @@ def filter_options(session: Session, visible: frozenset[int] | None) -> FilterOp
         agents=_options(session, agents.order_by(User.full_name)),
         teams=_options(session, teams),
         lead_lists=_options(session, lists),
+        dispositions=disposition_options(session, visible, locale),
     )
+
+
+def disposition_options(
+    session: Session, visible: frozenset[int] | None, locale: str
+) -> list[Option]:
+    """Each disposition code once, with the first label a visible campaign gives it."""
+    query = select(
+        CampaignDisposition.code, CampaignDisposition.label_fa, CampaignDisposition.label_en
+    ).order_by(CampaignDisposition.position, CampaignDisposition.id)
+    if visible is not None:
+        query = query.where(CampaignDisposition.campaign_id.in_(sorted(visible)))
+    labels: dict[str, str] = {}
+    for code, label_fa, label_en in session.execute(query):
+        labels.setdefault(code, label_fa if locale == "fa" else label_en)
+    _ = translator(locale)
+    for code, label in DISPOSITIONS.items():
+        labels.setdefault(code, _(label))
+    return [Option(code, label) for code, label in labels.items()]
 
 
 def _options(session: Session, query: Any) -> list[Option]:

@@ -19,6 +19,8 @@
     agents: new Map(),
     calls: new Map(),
     abandons: [],
+    recent: new Map(),  // campaign_id -> its last ended calls, newest first
+    hearingTeams: [],  // null: every call's recording may be heard
     callbacks: new Map(),  // campaign_id -> its overdue callbacks
     pauseReasons: new Map(),
     skew: 0,
@@ -338,6 +340,49 @@
     $("abandons-empty").hidden = rows.length > 0;
   }
 
+  // The player checks the scope again; this only spares a link that would be refused.
+  function mayHear(row) {
+    return floor.hearingTeams === null ||
+      (row.agent_team_id !== null && floor.hearingTeams.includes(row.agent_team_id));
+  }
+
+  const RECENT_SHOWN = 20;
+  function renderRecent() {
+    const rows = [...floor.recent.entries()]
+      .filter(([campaignId]) => visibleCampaign(campaignId))
+      .flatMap(([, list]) => list);
+    rows.sort((a, b) => (ms(b.ended_at) || 0) - (ms(a.ended_at) || 0));
+    const table = $("recent-table");
+    table.querySelector("tbody").replaceChildren(...rows.slice(0, RECENT_SHOWN).map((row) => {
+      const tr = document.createElement("tr");
+      tr.dataset.call = row.call_id;
+      tr.append(cell(row.ended_at ? clock.format(new Date(row.ended_at)) : "—", "num"));
+      tr.append(cell(row.agent || "—"));
+      tr.append(cell(row.customer || "—"));
+      tr.append(cell(format(row.talk_seconds, "dur"), "num"));
+      tr.append(cell(row.outcome ? (L.outcomes[row.outcome] || row.outcome) : "—"));
+      const play = cell("");
+      if (row.recorded && mayHear(row)) {
+        const link = document.createElement("a");
+        link.className = "play-recording";
+        link.href = table.dataset.playerUrl.replace("CALL_ID", encodeURIComponent(row.call_id));
+        link.textContent = L.play;
+        play.append(link);
+      }
+      tr.append(play);
+      return tr;
+    }));
+    $("recent-empty").hidden = rows.length > 0;
+  }
+
+  function setRecent(list) {
+    floor.recent = new Map();
+    for (const row of list) {
+      if (!floor.recent.has(row.campaign_id)) floor.recent.set(row.campaign_id, []);
+      floor.recent.get(row.campaign_id).push(row);
+    }
+  }
+
   function agentChoices(campaignId) {
     const choices = [new Option(L.anyone, "")];
     const agents = [...floor.agents.values()].filter(
@@ -413,6 +458,7 @@
     renderCalls();
     renderAbandons();
     renderCallbacks();
+    renderRecent();
   }
 
   function tick() {
@@ -494,6 +540,8 @@
       floor.calls = new Map(state.calls.map((c) => [c.call_id, c]));
       floor.abandons = state.abandons;
       setCallbacks(state.overdue_callbacks || []);
+      setRecent(state.recent_calls || []);
+      floor.hearingTeams = state.hearing_team_ids;
       floor.pauseReasons = new Map(state.pause_reasons.map((r) => [r.code, r]));
       renderPicker();
       renderAll();
@@ -547,6 +595,10 @@
     }
     if (!known) renderPicker();
     renderNumbers();
+    if (snap.recent_calls !== undefined) {
+      floor.recent.set(snap.campaign_id, snap.recent_calls);
+      renderRecent();
+    }
     for (const [id, totals] of Object.entries(snap.agent_totals)) {
       const tr = $("agents-table").querySelector(`tr[data-agent-id="${id}"]`);
       if (tr) {

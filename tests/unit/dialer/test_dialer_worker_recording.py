@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import wave
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,8 +20,9 @@ from callcenter.events import (
 )
 from callcenter.recording_store import FolderStore
 from dialer.carrier import CarrierError
+from dialer.consent_prompts import ConsentPromptCache
 from dialer.ports import AgentPhase, Mode
-from dialer.recordings import CallRecorder
+from dialer.recordings import RETRY_FOLDER, CallRecorder, UploadRetries
 from dialer.sip.recorder import AGENT, CUSTOMER, RecordingWriter
 from dialer.voices import consent_wav
 from tests.unit.dialer.test_dialer_worker_decisions import Harness, settle
@@ -145,3 +147,71 @@ def test_a_recording_the_carrier_cannot_tap_fails_and_the_call_goes_on(tmp_path:
     assert finished.failure_reason == (
         "no call audio: the simulated carrier carries no call audio to record"
     )
+
+
+def test_an_uploaded_notice_is_fetched_from_the_store_and_played(tmp_path: Path) -> None:
+    h = _recording(tmp_path, "all")
+    store = FolderStore(tmp_path / "store")
+    notice = tmp_path / "notice.wav"
+    with wave.open(str(notice), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(b"\x00\x10" * 8000)
+    store.put("consent/1/abc.wav", notice, "audio/wav")
+    h.plan = replace(h.plan, consent_wav_key="consent/1/abc.wav")
+    h.services.plans = [h.plan]
+    h.worker.consent_prompts = ConsentPromptCache(store, tmp_path / "cache")
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        call_id = h.carrier.originated[0].call_id
+        h.carrier.answer(call_id)
+        await _until(lambda: bool(h.carrier.prompts))
+        h.carrier.end(call_id, "answered")
+        await h.worker.shutdown()
+
+    h.run(scenario)
+    [(_, played)] = h.carrier.prompts
+    assert played == str(tmp_path / "cache" / "consent_1_abc.wav")
+    assert Path(played).read_bytes() == notice.read_bytes()
+
+
+def test_a_recording_the_store_refused_is_uploaded_by_a_later_tick(tmp_path: Path) -> None:
+    h = _recording(tmp_path, "all", consent=False)
+    blocker = tmp_path / "down"
+    blocker.write_text("a file where the store's folder should be")
+    now = [1_000_000.0]
+    writer = RecordingWriter(tmp_path / "spool", min_free_bytes=0)
+    retries = UploadRetries(
+        tmp_path / "spool" / RETRY_FOLDER, first_wait_s=30, clock=lambda: now[0]
+    )
+    h.worker.recorder = CallRecorder(writer, FolderStore(blocker / "store"), retries=retries)
+    h.worker.config = replace(h.worker.config, upload_retry_every_s=0.0)
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        call_id = h.carrier.originated[0].call_id
+        h.carrier.answer(call_id)
+        await _until(lambda: bool(h.carrier.recorded))
+        h.carrier.recorded[0][1].feed(CUSTOMER, 0, b"\x7f" * 160)
+        await asyncio.sleep(0.3)
+        h.carrier.end(call_id, "answered")
+        await _until(lambda: bool(h.bus.of(RecordingFinished)))
+        blocker.unlink()  # the store is back
+        await h.tick()  # not due yet: nothing is tried
+        await asyncio.sleep(0.2)
+        assert len(h.bus.of(RecordingFinished)) == 1
+        now[0] += 31
+        await h.tick()
+        await _until(lambda: len(h.bus.of(RecordingFinished)) == 2)
+        await h.worker.shutdown()
+
+    h.run(scenario)
+    waiting, stored = h.bus.of(RecordingFinished)
+    assert waiting.retrying and not waiting.stored
+    assert waiting.failure_reason is not None and "folder store" in waiting.failure_reason
+    assert stored.stored and not stored.retrying and stored.storage_key is not None
+    audio, _ = soundfile.read(blocker / "store" / stored.storage_key)
+    assert audio.shape[1] == 2 and stored.sha256 == waiting.sha256
+    assert retries.pending() == []
