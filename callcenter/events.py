@@ -54,6 +54,7 @@ class CallDialing(Event):
     dialer_id: str | None = None  # the dialer process placing it (None: injected)
     phone_e164: str | None = None  # the number dialed (None: the customer's first number)
     is_manual: bool = False  # an agent dialed it by hand
+    direction: str = "outbound"  # inbound: a customer rang the campaign's number back
 
 
 @event_type

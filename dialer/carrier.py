@@ -23,11 +23,15 @@ Agent legs are nailed up: ``connect_agent`` calls the agent's phone once;
 when it answers, the leg stays up until ``disconnect_agent`` or the agent
 hangs up. ``bridge`` relays media between a customer call and an agent leg;
 ``record`` taps a bridge's two directions for the recorder.
+
+Customers ringing back: ``take_inbound`` hands every call to our numbers to
+the worker's handler, which says (after its database work) whether to answer
+it; an answered one is a customer call like the others from ``answered`` on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -148,6 +152,19 @@ class AgentLegRequest:
 ProgressCallback = Callable[[CallProgress], None]
 
 
+@dataclass(frozen=True)
+class InboundOffer:
+    """A call to one of our numbers, before it is answered."""
+
+    call_id: str
+    dialed: str  # the number called (the Request-URI's user part)
+    caller: str  # the caller's number as their network sent it (From user part)
+
+
+InboundHandler = Callable[[InboundOffer], Awaitable[ProgressCallback | None]]
+"""Decides an inbound call: its progress callback to answer it, None to refuse it."""
+
+
 class RecordingSink(Protocol):
     """Where a bridged call's audio goes (dialer.sip.recorder.Recording)."""
 
@@ -196,6 +213,9 @@ class Carrier(Protocol):
 
     async def play_prompt(self, call_id: str, wav: str) -> None:
         """Play a WAV file to an answered customer call (the recording notice)."""
+
+    def take_inbound(self, handler: InboundHandler) -> None:
+        """Offer every call to our numbers to ``handler`` (customers ringing back)."""
 
     def record(self, call_id: str, sink: RecordingSink) -> None:
         """Hand a bridged call's audio to ``sink`` until the bridge ends, then

@@ -48,6 +48,7 @@ from dialer.carrier import (
     AmdVerdict,
     CallProgress,
     CarrierError,
+    InboundHandler,
     OriginateRequest,
     Outcome,
     Phase,
@@ -388,6 +389,10 @@ class SimulatedCarrier:
         except (OSError, wave.Error, EOFError) as exc:
             raise CarrierError(f"prompt {wav} not usable: {exc}") from exc
         await asyncio.sleep(seconds * self.profile.time_scale)
+
+    def take_inbound(self, handler: InboundHandler) -> None:
+        """No one rings a simulated number back: the handler is never called."""
+        self.inbound = handler
 
     def record(self, call_id: str, sink: RecordingSink) -> None:
         raise CarrierError("the simulated carrier carries no call audio to record")

@@ -56,7 +56,15 @@ from callcenter.events import (
 )
 from dialer.agent_legs import AgentLeg, AgentLegs
 from dialer.agent_pool import AgentPool
-from dialer.carrier import AmdVerdict, CallProgress, Carrier, CarrierError, OriginateRequest
+from dialer.carrier import (
+    AmdVerdict,
+    CallProgress,
+    Carrier,
+    CarrierError,
+    InboundOffer,
+    OriginateRequest,
+    ProgressCallback,
+)
 from dialer.pacing import (
     AbandonTally,
     AgentStatus,
@@ -81,7 +89,7 @@ from dialer.ports import (
 )
 from dialer.recordings import CallRecorder, RecordingOutcome
 from dialer.sip.recorder import Recording
-from dialer.voices import consent_wav
+from dialer.voices import consent_wav, ringback_wav
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +147,16 @@ def outcome_of_ended(carrier_outcome: str | None, *, answered: bool, connected: 
     return outcome
 
 
+def same_number(ours: str, dialed: str) -> bool:
+    """Whether a number called is a campaign's caller ID, however either is
+    written (+98 21..., 0098 21..., 021...): their last ten digits agree."""
+    ours_digits = "".join(ch for ch in ours if ch.isdigit())
+    dialed_digits = "".join(ch for ch in dialed if ch.isdigit())
+    if len(ours_digits) < 7 or len(dialed_digits) < 7:
+        return False
+    return ours_digits[-10:].lstrip("0") == dialed_digits[-10:].lstrip("0")
+
+
 def amd_fields(verdict: AmdVerdict | None) -> dict[str, Any]:
     """A carrier's AMD verdict as the call events carry it."""
     if verdict is None:
@@ -181,6 +199,8 @@ class LiveCall:
     """When the answer was first offered to agents (after the recording notice):
     the abandon window counts from here."""
     recording: Recording | None = None
+    inbound: bool = False
+    """The customer rang the campaign's number back."""
 
     @property
     def log_ids(self) -> dict[str, Any]:
@@ -308,6 +328,7 @@ class DialerWorker:
         )
         log.info("dialer started: %s", summary)
         await asyncio.to_thread(self.services.sign_in, now=self.clock())
+        self.carrier.take_inbound(self.on_inbound)
         self.subscribe()
 
     def subscribe(self) -> None:
@@ -728,6 +749,44 @@ class DialerWorker:
             )
         return call
 
+    async def on_inbound(self, offer: InboundOffer) -> ProgressCallback | None:
+        """A call to one of our numbers: answered when a campaign this dialer
+        holds has it as its caller ID; the caller is then a waiting live
+        answer like any other (the pacer sees it waiting and the agent who
+        takes it as busy), given the campaign's inbound wait."""
+        plan = next(
+            (p for p in self._plans.values() if same_number(p.caller_id, offer.dialed)), None
+        )
+        if plan is None:
+            log.info("inbound call %s: no campaign here has that number", offer.call_id)
+            return None
+        now = self.clock()
+        lead = await asyncio.to_thread(
+            self.services.open_inbound_call, offer.call_id, plan.id, offer.caller, now=now
+        )
+        if lead is None:
+            return None
+        call = LiveCall(
+            call_id=offer.call_id, plan=plan, lead=lead, launched_at=self._now(), inbound=True
+        )
+        self.calls[call.call_id] = call
+        log.info(
+            "customer rang campaign %s back: call %s", plan.id, call.call_id, extra=call.log_ids
+        )
+        self.bus.publish(
+            CallDialing(
+                call_id=call.call_id,
+                campaign_id=plan.id,
+                lead_id=lead.lead_id,
+                attempt=lead.attempt,
+                dialer_id=self.services.dialer_id,
+                occurred_at=now,
+                phone_e164=lead.phone_e164,
+                direction="inbound",
+            )
+        )
+        return self.on_progress
+
     def on_progress(self, progress: CallProgress) -> None:
         """Carrier callback, on the loop: turn progress into events and actions."""
         call = self.calls.get(progress.call_id)
@@ -918,7 +977,8 @@ class DialerWorker:
     async def _abandon_unless_taken(self, call: LiveCall) -> None:
         offered_at = call.offered_at if call.offered_at is not None else call.answered_at
         assert offered_at is not None
-        await asyncio.sleep(max(0.0, offered_at + self.config.abandon_after_s - self._now()))
+        window = call.plan.inbound_wait_s if call.inbound else self.config.abandon_after_s
+        await asyncio.sleep(max(0.0, offered_at + window - self._now()))
         if not call.waiting or call.connecting:
             return
         await self._abandon(call)
@@ -926,12 +986,27 @@ class DialerWorker:
     async def _abandon(self, call: LiveCall) -> None:
         call.abandoning = True
         log.info("call %s: no agent to take it, abandon message", call.call_id, extra=call.log_ids)
+        if call.inbound:
+            await self._ring_back_later(call)
+            return
         try:
             await self.carrier.play_and_hang_up(call.call_id)
         except CarrierError as exc:  # it ended meanwhile
             log.debug(
                 "abandon message for %s not played: %s", call.call_id, exc, extra=call.log_ids
             )
+
+    async def _ring_back_later(self, call: LiveCall) -> None:
+        """The caller hears that we will call them back (the calls service
+        books the callback when the call ends unanswered by an agent)."""
+        try:
+            await self.carrier.play_prompt(call.call_id, ringback_wav(call.plan.locale))
+        except CarrierError as exc:
+            log.info(
+                "ring-back message not played to %s: %s", call.call_id, exc, extra=call.log_ids
+            )
+        call.end_reason = "no agent free: callback booked"
+        await self.carrier.hang_up(call.call_id)
 
     def _ensure_watcher(self) -> None:
         if self._watcher is None or self._watcher.done():
@@ -1039,7 +1114,7 @@ class DialerWorker:
 
     def _record_outcome(self, call: LiveCall, carrier_outcome: str) -> None:
         pacing = self.pacing.get(call.plan.id)
-        if pacing is None:
+        if pacing is None or call.inbound:  # not a dial: nothing for the answer estimates
             return
         result = _RESULTS.get(carrier_outcome, CallResult.FAILED)
         if result is CallResult.LIVE and call.answered_at is not None:

@@ -28,13 +28,14 @@ from callcenter.events import (
 from callcenter.models import AgentStatus, Call, CallStateChange, Campaign, Lead, ProcessedEvent
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
-from callcenter.services import agents, lead_lifecycle, workstation
+from callcenter.services import agents, lead_lifecycle, missed_ringbacks, workstation
 from callcenter.states import (
     CALL_TRANSITIONS,
     DIALABLE_LEAD_STATES,
     AgentState,
     AmdAction,
     AmdResult,
+    CallDirection,
     CallOutcome,
     CallState,
     LeadState,
@@ -84,6 +85,7 @@ def on_dialing(session: Session, event: CallDialing) -> Call:
         at=event.occurred_at,
         phone_e164=event.phone_e164,
         is_manual=event.is_manual,
+        direction=CallDirection(event.direction),
     )
     if event.agent_id is not None and call.state is not CallState.ENDED:
         _hold_agent_for_preview(session, event.agent_id, call, event.occurred_at)
@@ -102,6 +104,7 @@ def open_call(
     at: datetime,
     phone_e164: str | None = None,
     is_manual: bool = False,
+    direction: CallDirection = CallDirection.OUTBOUND,
 ) -> Call:
     """The calls row of an attempt, in DIALING. The dialer writes it before
     it dials, so the call's later events, which consumers in several
@@ -126,6 +129,7 @@ def open_call(
         phone_e164=phone_e164 or lead.customer.phone_e164,
         is_preview=agent_id is not None and not is_manual,
         is_manual=is_manual,
+        direction=direction,
         state=CallState.DIALING,
         dialed_at=at,
         script_version_id=campaign.script_version_id,
@@ -269,6 +273,9 @@ def _to_wrap_up(session: Session, call: Call, at: datetime) -> None:
 def _release_unconnected(session: Session, call: Call, outcome: CallOutcome, at: datetime) -> None:
     """No agent talked to anyone: the lead is settled by the outcome alone,
     and a preview agent held for the call is free again."""
+    if call.direction is CallDirection.INBOUND and outcome is CallOutcome.ABANDONED:
+        missed_ringbacks.book_callback(session, call, at=at)
+        return
     lead = session.get(Lead, call.lead_id)
     if lead is not None and lead.state is LeadState.DIALING:
         settled = CallOutcome.FAILED if outcome is CallOutcome.ANSWERED else outcome

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import urllib.parse
+import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,6 +27,8 @@ from dialer.carrier import (
     AmdVerdict,
     CallProgress,
     CarrierError,
+    InboundHandler,
+    InboundOffer,
     OriginateRequest,
     Outcome,
     ProgressCallback,
@@ -36,10 +40,11 @@ from dialer.carrier import (
 from dialer.sip.amd import AmdConfig, AnsweringMachineDetector, GreetingEnd
 from dialer.sip.audio import DEFAULT_VOICEMAIL_WAV, Prompt, PromptError
 from dialer.sip.keepalive import OptionsProbe
+from dialer.sip.message import SipMessage, uri_of
 from dialer.sip.recorder import AGENT, CUSTOMER
 from dialer.sip.registration import Registration
 from dialer.sip.rtp import FRAME_SECONDS, RtpPacket, connect, disconnect
-from dialer.sip.transport import TraceHook
+from dialer.sip.transport import Address, TraceHook
 from dialer.sip.ua import Call, CallEvent, UaConfig, UserAgent, resolve
 
 log = logging.getLogger(__name__)
@@ -88,6 +93,7 @@ class SipTrunk:
             interval_s=config.keepalive_interval_s,
             unhealthy_probe_s=config.unhealthy_probe_s,
         )
+        self._inbound: InboundHandler | None = None
         self.registration: Registration | None = None
         if config.register:
             self.registration = Registration(
@@ -251,6 +257,45 @@ class SipTrunk:
         rtp = leg.call.rtp
         assert rtp is not None
         await rtp.play(self._prompts[wav].payload(rtp.codec))
+
+    # customers ringing back ----------------------------------------------------
+    def take_inbound(self, handler: InboundHandler) -> None:
+        self._inbound = handler
+        self.ua.on_invite = self._on_invite
+
+    def _on_invite(self, req: SipMessage, addr: Address) -> bool:
+        if self._inbound is None:
+            return False
+        offer = InboundOffer(
+            call_id=uuid.uuid4().hex,
+            dialed=user_part(req.uri or ""),
+            caller=user_part(uri_of(req.get("From") or "")),
+        )
+        leg: _Leg | None = None
+
+        def on_event(call: Call, event: CallEvent) -> None:
+            if leg is not None:
+                self._report(leg, event)
+
+        call = self.ua.answer_invite(req, addr, offer.call_id, on_event)
+        handler = self._inbound
+
+        async def decide() -> None:
+            nonlocal leg
+            try:
+                on_progress = await handler(offer)
+            except Exception:
+                log.exception("inbound call %s not decided", offer.call_id)
+                on_progress = None
+            if on_progress is None:
+                call.decline(404, "Not Found")
+                return
+            leg = _Leg(call, on_progress)
+            self._customers[offer.call_id] = leg
+            leg.task = asyncio.get_running_loop().create_task(call.run())
+
+        self.ua.spawn(decide())
+        return True
 
     def record(self, call_id: str, sink: RecordingSink) -> None:
         customer = self._answered(self._customers, call_id)
@@ -469,3 +514,11 @@ class SipTrunk:
         if leg is None or leg.call.phase != "answered":
             raise CarrierError(f"{leg_id} is not an answered call")
         return leg
+
+
+def user_part(uri: str) -> str:
+    """The user of ``sip:user@host`` (percent-decoded), or "" when it has none."""
+    rest = uri.split(":", 1)[1] if ":" in uri else uri
+    if "@" not in rest:
+        return ""
+    return urllib.parse.unquote(rest.split("@", 1)[0].split(";", 1)[0])

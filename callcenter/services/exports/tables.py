@@ -53,6 +53,7 @@ RECORDING_STATUSES = {
     "failed": _l("Failed"),
     "deleted": _l("Deleted"),
 }
+DIRECTIONS = {"outbound": _l("Outbound"), "inbound": _l("Inbound (rang back)")}
 ROLES = {"opener": _l("Opener"), "closer": _l("Closer"), "both": _l("Opener and closer")}
 
 
@@ -128,6 +129,8 @@ def call_sheets(session: Session, filters: ReportFilters, locale: str) -> list[S
         _("Recording"),
         _("Recording length (s)"),
         _("Recording SHA-256"),
+        _("Direction"),
+        _("Opened by (transferred calls)"),
     ]
     return [Sheet(_("Call records"), headers, _call_rows(session, filters, locale))]
 
@@ -142,13 +145,14 @@ def _call_rows(session: Session, filters: ReportFilters, locale: str) -> Iterato
     amd_results = {key: _(label) for key, label in AMD_RESULTS.items()}
     amd_actions = {key: _(label) for key, label in AMD_ACTIONS.items()}
     recordings = {key: _(label) for key, label in RECORDING_STATUSES.items()}
+    directions = {key: _(label) for key, label in DIRECTIONS.items()}
     yes, no = _("yes"), _("no")
     campaigns, users, lists = names.campaigns, names.users, names.lead_lists
     for (
         call_id, campaign_id, list_id, agent_id, phone, attempt, outcome, sip_status, live,
         contact, amd_result, amd_ms, amd_action, dialed_at, answered_at, connected_at, ended_at,
         wrapped_at, max_step, reject_step, reject_code, reject_text, disposition,
-        recording, recording_ms, recording_sha256,
+        recording, recording_ms, recording_sha256, direction, opened_by_id,
     ) in iter_call_rows(session, filters):  # fmt: skip
         local = dialed_at.astimezone(zone)
         day = local.date()
@@ -186,6 +190,8 @@ def _call_rows(session: Session, filters: ReportFilters, locale: str) -> Iterato
             recordings.get(recording, recording or ""),
             round(recording_ms / 1000, 1) if recording_ms is not None else None,
             recording_sha256 or "",
+            directions.get(str(direction), str(direction)),
+            users.get(opened_by_id, "") if opened_by_id is not None else "",
         ]
 
 
