@@ -116,6 +116,7 @@ class Mixer:
     def __init__(self, *, buffer_frames: int = BUFFER_FRAMES) -> None:
         self._participants: dict[str, _Participant] = {}
         self._capacity = buffer_frames * FRAME_SAMPLES
+        self._heard: set[str] = set()  # sources someone hears: only they are buffered
         self.stats = MixerStats()
 
     # membership and matrix -----------------------------------------------------
@@ -132,6 +133,7 @@ class Mixer:
         self._participants.pop(name, None)
         for participant in self._participants.values():
             participant.hears.discard(name)
+        self._heard.discard(name)
 
     def set_codec(self, name: str, codec: int) -> None:
         """The listener's codec changed (a re-INVITE): frames come out in this one."""
@@ -149,6 +151,7 @@ class Mixer:
             hears.add(source)
         else:
             hears.discard(source)
+        self._note_heard()
 
     def set_matrix(self, matrix: Mapping[str, Iterable[str]]) -> None:
         """Replace who hears whom at once; a participant not named hears nobody."""
@@ -160,6 +163,17 @@ class Mixer:
                     raise MixerError("a participant never hears themselves")
         for name, participant in self._participants.items():
             participant.hears = set(matrix.get(name, ()))
+        self._note_heard()
+
+    def _note_heard(self) -> None:
+        self._heard = {source for p in self._participants.values() for source in p.hears}
+        for name, participant in self._participants.items():
+            if name not in self._heard:  # nobody hears it: stale audio must not wait for them
+                participant.pending.clear()
+                participant.buffered = 0
+
+    def codec(self, name: str) -> int:
+        return self._get(name).codec
 
     def hears(self, listener: str) -> frozenset[str]:
         return frozenset(self._get(listener).hears)
@@ -173,6 +187,8 @@ class Mixer:
         """One received RTP payload of ``name``; anything but PCMU/PCMA is ignored."""
         participant = self._participants.get(name)
         if participant is None or payload_type not in (PCMU, PCMA) or not payload:
+            return
+        if name not in self._heard:
             return
         participant.pending.append((payload_type, payload))
         participant.buffered += len(payload)
@@ -191,10 +207,7 @@ class Mixer:
 
     def mix(self) -> dict[str, bytes]:
         """One 20 ms tick: a G.711 frame for every listener who hears someone."""
-        heard = {
-            source for participant in self._participants.values() for source in participant.hears
-        }
-        frames = {name: self._take_frame(name) for name in heard}
+        frames = {name: self._take_frame(name) for name in self._heard}
         out: dict[str, bytes] = {}
         for name, listener in self._participants.items():
             if not listener.hears:
