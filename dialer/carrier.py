@@ -27,6 +27,12 @@ hangs up. ``bridge`` relays media between a customer call and an agent leg;
 Customers ringing back: ``take_inbound`` hands every call to our numbers to
 the worker's handler, which says (after its database work) whether to answer
 it; an answered one is a customer call like the others from ``answered`` on.
+
+A supervisor's phone is called like an agent's (``connect_agent``); once it
+answers, ``monitor`` lets it hear a bridged call as ``listen``, ``whisper``
+or ``barge`` (called again, it switches the mode in place), and
+``end_monitor`` takes it out; neither ever touches what the customer and
+the agent hear of each other beyond the supervisor's own voice.
 """
 
 from __future__ import annotations
@@ -210,6 +216,13 @@ class Carrier(Protocol):
 
     async def unbridge(self, call_id: str) -> None:
         """Stop relaying; both legs stay up."""
+
+    async def monitor(self, call_id: str, leg_id: str, mode: str) -> None:
+        """Let the answered leg ``leg_id`` (a supervisor's phone) hear the bridged
+        call ``call_id`` in ``mode`` (listen, whisper, barge); again: switch it."""
+
+    async def end_monitor(self, call_id: str, leg_id: str) -> None:
+        """Take the leg out of the call's mix (no-op when it is not in it)."""
 
     async def play_prompt(self, call_id: str, wav: str) -> None:
         """Play a WAV file to an answered customer call (the recording notice)."""

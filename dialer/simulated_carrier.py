@@ -164,6 +164,7 @@ class _SimCall:
     hangup: asyncio.Event = field(default_factory=asyncio.Event)
     browser: BrowserLeg | None = None  # an agent leg to a browser phone
     language: str = "en"  # what a customer speaks
+    monitors: dict[str, str] = field(default_factory=dict)  # supervisor leg id -> mode
 
 
 class SimulatedCarrier:
@@ -439,6 +440,7 @@ class SimulatedCarrier:
         if call is not None:
             self._bridge_over(call, leg)
             call.bridged_to = None
+            call.monitors.clear()
         leg.phase = "ended"
         self._emit(leg, "ended", outcome, status, reason, bridged)
 
@@ -476,6 +478,21 @@ class SimulatedCarrier:
             self._bridge_over(call, agent)
             agent.bridged_to = None
         call.bridged_to = None
+        call.monitors.clear()
+
+    async def monitor(self, call_id: str, leg_id: str, mode: str) -> None:
+        call = self._calls.get(call_id)
+        watcher = self._agents.get(leg_id)
+        if call is None or call.phase != "answered" or call.bridged_to is None:
+            raise CarrierError(f"{call_id} is not bridged")
+        if watcher is None or watcher.phase != "answered" or watcher.bridged_to is not None:
+            raise CarrierError(f"leg {leg_id} cannot monitor")
+        call.monitors[leg_id] = mode  # no audio here: the mix is the SIP trunk's
+
+    async def end_monitor(self, call_id: str, leg_id: str) -> None:
+        call = self._calls.get(call_id)
+        if call is not None:
+            call.monitors.pop(leg_id, None)
 
     @staticmethod
     def _bridge_over(call: _SimCall, agent: _SimCall) -> None:

@@ -39,6 +39,7 @@ from dialer.carrier import (
 )
 from dialer.sip.amd import AmdConfig, AnsweringMachineDetector, GreetingEnd
 from dialer.sip.audio import DEFAULT_VOICEMAIL_WAV, Prompt, PromptError
+from dialer.sip.conference import Conference, MixClock, MonitorMode, monitor_matrix
 from dialer.sip.keepalive import OptionsProbe
 from dialer.sip.message import SipMessage, uri_of
 from dialer.sip.recorder import AGENT, CUSTOMER
@@ -76,6 +77,9 @@ class _Leg:
     verdict: AmdVerdict | None = None
     machine_reason: str | None = None
     recording: RecordingSink | None = None
+    conference: Conference | None = None  # a customer call someone monitors
+    monitors: dict[str, MonitorMode] = field(default_factory=dict)  # monitor leg id -> mode
+    monitoring: str | None = None  # a supervisor's leg: the call it monitors
 
 
 class SipTrunk:
@@ -88,6 +92,7 @@ class SipTrunk:
         self._prompt: Prompt | None = None
         self._voicemails: dict[str, Prompt] = {}  # by WAV path; "" is the shipped message
         self._prompts: dict[str, Prompt] = {}  # other WAVs played to customers, by path
+        self.mix_clock = MixClock()
         self.options = OptionsProbe(
             self.ua,
             interval_s=config.keepalive_interval_s,
@@ -308,10 +313,63 @@ class SipTrunk:
         customer.call.rtp.tap = lambda pt, payload: sink.feed(CUSTOMER, pt, payload)
         agent.call.rtp.tap = lambda pt, payload: sink.feed(AGENT, pt, payload)
 
+    # monitoring: a supervisor's phone leg hears a bridged call ------------------
+    async def monitor(self, call_id: str, leg_id: str, mode: str) -> None:
+        customer = self._answered(self._customers, call_id)
+        watcher = self._answered(self._agents, leg_id)
+        agent = self._agents.get(customer.bridged_to or "")
+        if agent is None or customer.call.rtp is None or agent.call.rtp is None:
+            raise CarrierError(f"{call_id} is not bridged")
+        if watcher.bridged_to is not None or watcher.monitoring not in (None, call_id):
+            raise CarrierError(f"leg {leg_id} is busy elsewhere")
+        assert watcher.call.rtp is not None
+        conference = customer.conference
+        if conference is None:
+            conference = Conference(call_id, self.mix_clock)
+            conference.join(call_id, customer.call.rtp)
+            conference.join(agent.call.call_id, agent.call.rtp)
+            customer.conference = conference
+        if leg_id not in conference.names:
+            conference.join(leg_id, watcher.call.rtp)
+        customer.monitors[leg_id] = MonitorMode(mode)
+        watcher.monitoring = call_id
+        conference.set_matrix(monitor_matrix(call_id, agent.call.call_id, customer.monitors))
+
+    async def end_monitor(self, call_id: str, leg_id: str) -> None:
+        self._end_monitor(call_id, leg_id)
+
+    def _end_monitor(self, call_id: str, leg_id: str) -> None:
+        watcher = self._agents.get(leg_id)
+        if watcher is not None and watcher.monitoring == call_id:
+            watcher.monitoring = None
+        customer = self._customers.get(call_id)
+        if customer is None or customer.conference is None:
+            return
+        customer.monitors.pop(leg_id, None)
+        customer.conference.leave(leg_id)
+        if not customer.monitors:
+            self._close_conference(customer)
+
+    def _close_conference(self, customer: _Leg) -> None:
+        """Back to the plain two-way relay (the legs stay as they are)."""
+        conference, customer.conference = customer.conference, None
+        if conference is None:
+            return
+        conference.close()
+        for leg_id in customer.monitors:
+            watcher = self._agents.get(leg_id)
+            if watcher is not None:
+                watcher.monitoring = None
+        customer.monitors.clear()
+        agent = self._agents.get(customer.bridged_to or "")
+        if agent is not None and customer.call.rtp is not None and agent.call.rtp is not None:
+            connect(customer.call.rtp, agent.call.rtp)
+
     def _unbridge_leg(self, call_id: str) -> None:
         customer = self._customers.get(call_id)
         if customer is None or customer.bridged_to is None:
             return
+        self._close_conference(customer)
         if customer.recording is not None:
             customer.recording.finish()
             customer.recording = None
@@ -506,6 +564,8 @@ class SipTrunk:
         elif self._agents.get(leg_id) is leg:
             if leg.bridged_to is not None:
                 self._unbridge_leg(leg.bridged_to)
+            if leg.monitoring is not None:
+                self._end_monitor(leg.monitoring, leg_id)
             del self._agents[leg_id]
 
     @staticmethod
