@@ -24,6 +24,10 @@ when it answers, the leg stays up until ``disconnect_agent`` or the agent
 hangs up. ``bridge`` relays media between a customer call and an agent leg;
 ``record`` taps a bridge's two directions for the recorder.
 
+Transfers: ``hold`` puts a customer on hold music (off their agent),
+``bridge_agents`` lets two agents consult, ``join_calls`` hands a customer
+to an outside call; a three-way join is ``monitor`` in ``barge`` mode.
+
 Customers ringing back: ``take_inbound`` hands every call to our numbers to
 the worker's handler, which says (after its database work) whether to answer
 it; an answered one is a customer call like the others from ``answered`` on.
@@ -229,6 +233,22 @@ class Carrier(Protocol):
 
     def take_inbound(self, handler: InboundHandler) -> None:
         """Offer every call to our numbers to ``handler`` (customers ringing back)."""
+
+    async def hold(self, call_id: str, wav: str) -> None:
+        """Take an answered call off its agent and play ``wav`` to it in a loop."""
+
+    async def unhold(self, call_id: str) -> None:
+        """Stop the hold music (the call is bridged again with ``bridge``)."""
+
+    async def bridge_agents(self, leg_a: str, leg_b: str) -> None:
+        """Relay media between two answered agent legs (a warm transfer's consult)."""
+
+    async def unbridge_agents(self, leg_a: str, leg_b: str) -> None:
+        """End a consult; both legs stay up."""
+
+    async def join_calls(self, call_id: str, other_call_id: str) -> None:
+        """Relay media between two answered customer calls (a transfer to an
+        outside number)."""
 
     def record(self, call_id: str, sink: RecordingSink) -> None:
         """Hand a bridged call's audio to ``sink`` until the bridge ends, then

@@ -480,6 +480,31 @@ class SimulatedCarrier:
         call.bridged_to = None
         call.monitors.clear()
 
+    async def hold(self, call_id: str, wav: str) -> None:
+        call = self._calls.get(call_id)
+        if call is None or call.phase != "answered":
+            raise CarrierError(f"{call_id} is not an answered call")
+        await self.unbridge(call_id)
+
+    async def unhold(self, call_id: str) -> None:
+        """No audio here: nothing plays, nothing stops."""
+
+    async def bridge_agents(self, leg_a: str, leg_b: str) -> None:
+        for leg_id in (leg_a, leg_b):
+            leg = self._agents.get(leg_id)
+            if leg is None or leg.phase != "answered" or leg.bridged_to is not None:
+                raise CarrierError(f"agent leg {leg_id} cannot consult")
+
+    async def unbridge_agents(self, leg_a: str, leg_b: str) -> None:
+        """No audio here: the consult leaves no trace."""
+
+    async def join_calls(self, call_id: str, other_call_id: str) -> None:
+        for leg_id in (call_id, other_call_id):
+            call = self._calls.get(leg_id)
+            if call is None or call.phase != "answered":
+                raise CarrierError(f"{leg_id} is not an answered call")
+        await self.unbridge(call_id)
+
     async def monitor(self, call_id: str, leg_id: str, mode: str) -> None:
         call = self._calls.get(call_id)
         watcher = self._agents.get(leg_id)

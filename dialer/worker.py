@@ -52,6 +52,8 @@ from callcenter.events import (
     RecordingFinished,
     RecordingRequested,
     RecordingStarted,
+    TransferActionRequested,
+    TransferRequested,
     TrunkStatusReported,
 )
 from dialer.agent_legs import AgentLeg, AgentLegs
@@ -89,6 +91,7 @@ from dialer.ports import (
 )
 from dialer.recordings import CallRecorder, RecordingOutcome
 from dialer.sip.recorder import Recording
+from dialer.transfers import TransferDesk
 from dialer.voices import consent_wav, ringback_wav
 
 log = logging.getLogger(__name__)
@@ -287,6 +290,7 @@ class DialerWorker:
             on_lost=self._phone_lost,
             extension_domain=self.config.extension_domain,
         )
+        self.transfers = TransferDesk(self)
         self._waiting: dict[int, collections.deque[str]] = collections.defaultdict(
             collections.deque
         )
@@ -343,6 +347,8 @@ class DialerWorker:
             CallHangupRequested,
             ManualDialRequested,
             RecordingRequested,
+            TransferRequested,
+            TransferActionRequested,
         ):
             self.bus.subscribe(event_type.TYPE, self._from_bus)
 
@@ -373,6 +379,10 @@ class DialerWorker:
         except Exception:
             log.exception("signing off failed: the campaigns go free when their leases expire")
         log.info("dialer stopped: %d calls placed, %d were up and ended", self.placed, up)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run a coroutine in the background, kept and logged if it fails."""
+        return self._spawn(coro)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -1076,6 +1086,7 @@ class DialerWorker:
     # the end of a call ----------------------------------------------------------------------
 
     async def _finish(self, call: LiveCall, progress: CallProgress) -> None:
+        self.transfers.on_call_ended(call)
         if call.connect_task is not None:
             await asyncio.wait([call.connect_task])
         connected = call.connected_at is not None
@@ -1192,6 +1203,10 @@ class DialerWorker:
                 await self.carrier.hang_up(event.call_id)
         elif isinstance(event, ManualDialRequested):
             await self._dial_manual(event)
+        elif isinstance(event, TransferRequested):
+            await self.transfers.on_request(event)
+        elif isinstance(event, TransferActionRequested):
+            await self.transfers.on_action(event)
 
     async def _dial_manual(self, event: ManualDialRequested) -> None:
         """The workstation has checked the number and holds the agent for it;

@@ -24,11 +24,18 @@ from callcenter.events import (
     CallRinging,
     Event,
     PreviewOffered,
+    TransferProgressed,
 )
 from callcenter.models import AgentStatus, Call, CallStateChange, Campaign, Lead, ProcessedEvent
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
-from callcenter.services import agents, lead_lifecycle, missed_ringbacks, workstation
+from callcenter.services import (
+    agents,
+    lead_lifecycle,
+    missed_ringbacks,
+    transfers,
+    workstation,
+)
 from callcenter.states import (
     CALL_TRANSITIONS,
     DIALABLE_LEAD_STATES,
@@ -64,6 +71,8 @@ def apply_event(session: Session, event: Event, *, handler: str = HANDLER) -> bo
         on_connected(session, event)
     elif isinstance(event, CallEnded):
         on_ended(session, event)
+    elif isinstance(event, TransferProgressed):
+        transfers.apply_progress(session, event)
     elif isinstance(event, PreviewOffered):
         workstation.offer_preview(
             session, event.agent_id, event.campaign_id, event.lead_id, now=event.occurred_at

@@ -80,6 +80,9 @@ class _Leg:
     conference: Conference | None = None  # a customer call someone monitors
     monitors: dict[str, MonitorMode] = field(default_factory=dict)  # monitor leg id -> mode
     monitoring: str | None = None  # a supervisor's leg: the call it monitors
+    hold_task: asyncio.Task[None] | None = None  # hold music playing to a customer
+    consulting: str | None = None  # an agent leg: the agent leg it consults
+    joined_to: str | None = None  # a customer call: the outside call it is joined to
 
 
 class SipTrunk:
@@ -312,6 +315,62 @@ class SipTrunk:
         customer.recording = sink
         customer.call.rtp.tap = lambda pt, payload: sink.feed(CUSTOMER, pt, payload)
         agent.call.rtp.tap = lambda pt, payload: sink.feed(AGENT, pt, payload)
+
+    # transfers -------------------------------------------------------------------
+    async def hold(self, call_id: str, wav: str) -> None:
+        customer = self._answered(self._customers, call_id)
+        if customer.hold_task is not None:
+            return
+        self._unbridge_leg(call_id)
+        if wav not in self._prompts:
+            try:
+                self._prompts[wav] = await asyncio.to_thread(Prompt.load, Path(wav))
+            except (OSError, PromptError) as exc:
+                raise CarrierError(f"hold music {wav} not usable: {exc}") from exc
+        rtp = customer.call.rtp
+        assert rtp is not None
+        music = self._prompts[wav].payload(rtp.codec)
+
+        async def loop() -> None:
+            while customer.call.phase == "answered":
+                await rtp.play(music)
+
+        customer.hold_task = asyncio.get_running_loop().create_task(loop())
+
+    async def unhold(self, call_id: str) -> None:
+        customer = self._customers.get(call_id)
+        if customer is None or customer.hold_task is None:
+            return
+        task, customer.hold_task = customer.hold_task, None
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def bridge_agents(self, leg_a: str, leg_b: str) -> None:
+        first = self._answered(self._agents, leg_a)
+        second = self._answered(self._agents, leg_b)
+        for leg in (first, second):
+            if leg.bridged_to is not None or leg.monitoring is not None:
+                raise CarrierError(f"agent leg {leg.call.call_id} is on a call")
+        assert first.call.rtp is not None and second.call.rtp is not None
+        connect(first.call.rtp, second.call.rtp)
+        first.consulting, second.consulting = leg_b, leg_a
+
+    async def unbridge_agents(self, leg_a: str, leg_b: str) -> None:
+        first, second = self._agents.get(leg_a), self._agents.get(leg_b)
+        if first is None or second is None:
+            return
+        if first.call.rtp is not None and second.call.rtp is not None:
+            disconnect(first.call.rtp, second.call.rtp)
+        first.consulting = second.consulting = None
+
+    async def join_calls(self, call_id: str, other_call_id: str) -> None:
+        customer = self._answered(self._customers, call_id)
+        other = self._answered(self._customers, other_call_id)
+        await self.unhold(call_id)
+        self._unbridge_leg(call_id)
+        assert customer.call.rtp is not None and other.call.rtp is not None
+        connect(customer.call.rtp, other.call.rtp)
+        customer.joined_to, other.joined_to = other_call_id, call_id
 
     # monitoring: a supervisor's phone leg hears a bridged call ------------------
     async def monitor(self, call_id: str, leg_id: str, mode: str) -> None:
@@ -560,10 +619,22 @@ class SipTrunk:
         leg_id = leg.call.call_id
         if self._customers.get(leg_id) is leg:
             self._unbridge_leg(leg_id)
+            if leg.hold_task is not None:
+                leg.hold_task.cancel()
+            other = self._customers.get(leg.joined_to or "")
+            if other is not None and other.call.rtp is not None and leg.call.rtp is not None:
+                disconnect(other.call.rtp, leg.call.rtp)
+                other.joined_to = None
             del self._customers[leg_id]
         elif self._agents.get(leg_id) is leg:
             if leg.bridged_to is not None:
                 self._unbridge_leg(leg.bridged_to)
+            if leg.consulting is not None:
+                partner = self._agents.get(leg.consulting)
+                if partner is not None:
+                    partner.consulting = None
+                    if partner.call.rtp is not None and leg.call.rtp is not None:
+                        disconnect(partner.call.rtp, leg.call.rtp)
             if leg.monitoring is not None:
                 self._end_monitor(leg.monitoring, leg_id)
             del self._agents[leg_id]
