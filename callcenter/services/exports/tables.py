@@ -27,6 +27,7 @@ from callcenter.services.reports.funnel import GROUPS, FunnelReport
 from callcenter.services.reports.labels import CATEGORIES, WEEKDAYS, Gettext, _l, translator
 from callcenter.services.reports.rejections import BreakdownRow
 from callcenter.services.reports.scope import Names, ScriptLabels, pause_labels
+from callcenter.services.reports.transfers import openers_closers
 
 EXPORT_KINDS = ("calls", "rejections", "funnel", "agents", "dispositions", "compliance")
 
@@ -381,7 +382,30 @@ def agent_sheets(session: Session, filters: ReportFilters, locale: str) -> list[
                 row.qa_auto_fails,
             ]
         )
-    return [Sheet(_("Agent performance"), headers, rows)]
+    return [Sheet(_("Agent performance"), headers, rows), opener_closer_sheet(session, filters, _)]
+
+
+def opener_closer_sheet(session: Session, filters: ReportFilters, _: Gettext) -> Sheet:
+    headers = [
+        _("Agent"),
+        _("Calls opened"),
+        _("Transferred to another"),
+        _("Taken over and closed"),
+        _("Converted as closer"),
+        _("Closer conversion (%)"),
+    ]
+    rows = [
+        [
+            row.name,
+            row.opened,
+            row.transferred,
+            row.closed,
+            row.converted,
+            percent(row.closer_conversion),
+        ]
+        for row in openers_closers(session, filters)
+    ]
+    return Sheet(_("Openers vs closers"), headers, rows)
 
 
 # --- dispositions --------------------------------------------------------------------------

@@ -20,9 +20,11 @@ from sqlalchemy import select
 
 from callcenter.db import Database
 from callcenter.events import CallHangupRequested
-from callcenter.models import AuditEntry, Call, CallTransfer, Campaign, DialMode
+from callcenter.models import AuditEntry, Call, CallTransfer, Campaign, DialMode, User
 from callcenter.realtime import BROADCASTER as BROADCASTER_KEY
 from callcenter.services import agents, dispositions, transfers, workstation
+from callcenter.services.exports.tables import build_sheets
+from callcenter.services.reports import ReportFilters, openers_closers
 from callcenter.states import AgentState, CallState, Role, TransferState
 from dialer.embedded import DialerThread
 from dialer.sip.trunk import SipTrunk, SipTrunkConfig
@@ -261,6 +263,17 @@ def test_blind_transfer_to_another_agent_moves_the_call_and_its_screen(
             )
         ]
     assert actions == ["transfer.requested", "transfer.completed"]
+    with database.sessions() as session:
+        by_agent = {
+            row.agent_id: (row.opened, row.transferred, row.closed, row.converted)
+            for row in openers_closers(session, ReportFilters())
+        }
+        assert by_agent == {opener: (1, 1, 0, 0), closer: (0, 0, 1, 1)}
+        sheets = build_sheets(session, "agents", ReportFilters(), "en")
+        assert [sheet.title for sheet in sheets] == ["Agent performance", "Openers vs closers"]
+        table = {row[0]: row[1:] for row in sheets[1].rows}
+        closer_name = session.get(User, closer).full_name  # type: ignore[union-attr]
+        assert table[closer_name] == [0, 0, 1, 1, 100.0]
 
 
 def test_blind_transfer_to_an_outside_number_joins_the_customer_to_it(
