@@ -276,6 +276,7 @@ class TransferRequested(Event):
     to_agent_id: int | None = None
     to_number: str | None = None  # E.164, for an outside number
     caller_id: str = ""  # what the outside number sees (the campaign's caller ID)
+    passed_on: int = 0  # by dialers that do not carry the call (they share one group)
 
 
 @event_type
@@ -287,6 +288,7 @@ class TransferActionRequested(Event):
     transfer_id: int
     call_id: str
     action: str  # hand_over | join | cancel
+    passed_on: int = 0  # by dialers that do not carry the call (they share one group)
 
 
 @event_type

@@ -15,6 +15,7 @@ may transfer to whom and moves the agents when it hears back.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OUTSIDE_RING_TIMEOUT_S = 30.0
+PASSES = 8
+"""How often a request for a call this dialer does not carry is passed on to
+the group (dialers share one consumer group; the one carrying it acts)."""
 
 
 @dataclass
@@ -56,6 +60,9 @@ class TransferDesk:
 
     async def on_request(self, event: TransferRequested) -> None:
         call = self.worker.calls.get(event.call_id)
+        if call is None and event.passed_on < PASSES:
+            self.worker.bus.publish(dataclasses.replace(event, passed_on=event.passed_on + 1))
+            return
         if call is None or call.ended or call.connected_at is None:
             self._say(event.transfer_id, event.call_id, "failed", "the call is not up here")
             return
@@ -76,6 +83,9 @@ class TransferDesk:
 
     async def on_action(self, event: TransferActionRequested) -> None:
         call = self.worker.calls.get(event.call_id)
+        if call is None and event.passed_on < PASSES:
+            self.worker.bus.publish(dataclasses.replace(event, passed_on=event.passed_on + 1))
+            return
         transfer = self.active.get(event.call_id)
         if call is None or transfer is None or transfer.transfer_id != event.transfer_id:
             return

@@ -323,6 +323,10 @@ class DialerWorker:
         self._loop = asyncio.get_running_loop()
         self._serve_lock = asyncio.Lock()
         self._refresh_lock = asyncio.Lock()
+        # Before the carrier listens: a customer ringing back is never declined
+        # for want of a handler (until the first tick holds the campaigns, the
+        # number is not ours yet: 404).
+        self.carrier.take_inbound(self.on_inbound)
         await self.carrier.start()
         if self.recorder is not None:
             self.recorder.start()
@@ -332,7 +336,6 @@ class DialerWorker:
         )
         log.info("dialer started: %s", summary)
         await asyncio.to_thread(self.services.sign_in, now=self.clock())
-        self.carrier.take_inbound(self.on_inbound)
         self.subscribe()
 
     def subscribe(self) -> None:

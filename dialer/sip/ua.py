@@ -519,6 +519,9 @@ class UserAgent:
             call.on_request(req, addr)
         elif call is not None and req.method == "INVITE" and not to_tag:
             return  # a retransmitted INVITE we are still answering (100 Trying went out)
+        elif call is not None and req.method == "CANCEL" and call.inbound:
+            self.respond(req, build_response(req, 200, "OK"), addr)
+            call.cancelled_by_caller()
         elif req.method == "ACK":
             return
         elif req.method == "OPTIONS":
@@ -741,17 +744,31 @@ class Call:
             self._finish(outcome_for_status(status), status, final.reason)
             return
 
+    def cancelled_by_caller(self) -> None:
+        """The caller hung up before we answered: 487 to their INVITE; the
+        call ends once it runs (or at once when it is running)."""
+        assert self._inbound is not None
+        if self.phase != "dialing" or self._cancel_wanted:
+            return  # answered already: the caller's BYE will follow
+        self._cancel_wanted = True
+        req, addr = self._inbound
+        self.ua.respond(req, build_response(req, 487, "Request Terminated", self.local_tag), addr)
+
     def decline(self, status: int, reason: str) -> None:
         """Refuse the INVITE we took (no agent campaign owns the number, say)."""
         assert self._inbound is not None
         req, addr = self._inbound
-        self.ua.respond(req, build_response(req, status, reason, self.local_tag), addr)
+        if not self._cancel_wanted:
+            self.ua.respond(req, build_response(req, status, reason, self.local_tag), addr)
         self._finish(Outcome.DECLINED, status, reason)
         self.ua.forget(self)
 
     async def _answer_inbound(self, req: SipMessage, addr: Address) -> None:
         """200 OK with our answer to the caller's offer, repeated until the ACK."""
         assert self.sdp is not None and self.rtp is not None
+        if self._cancel_wanted:
+            self._finish(Outcome.NO_ANSWER, 487, "the caller hung up before the answer")
+            return
         cfg = self.ua.config
         try:
             media = await peer_media(req.body, cfg.codecs, cfg.dtmf)

@@ -293,6 +293,8 @@ def test_with_nobody_free_the_caller_hears_the_message_and_a_callback_is_booked(
     thread = sip_worker(floor, dialer_port)
     try:
         thread.start()
+        # The number is the campaign's once the dialer holds it (its first tick).
+        wait_until(lambda: thread.worker.ticked_at is not None, 20, "the dialer's first tick")
         customer_phone = ring_back(dialer_port, "+989121234567", rtp.port, tmp_path / "customer")
         assert customer_phone.wait() == 0  # the dialer's BYE ended it
         wait_until(floor.settled, 20, "the call ended")
