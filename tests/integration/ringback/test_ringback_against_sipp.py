@@ -56,6 +56,7 @@ from tests.integration.dialer.floor import AgentsFinishing, Floor, build_floor
 from tests.integration.dialer.topology import start_sipp_peer
 from tests.integration.sip.conftest import HOST, free_udp_port
 from tests.integration.sip.helpers import FAST
+from tests.integration.sip.kamailio import Kamailio, proxy_config, start_kamailio
 from tests.support import wait_until
 
 pytestmark = pytest.mark.sipp
@@ -381,3 +382,53 @@ def _ready_agent(database: Database, floor: Floor, phone: str) -> int:
         status = agents.go_ready(session, agent_id)
         assert status.state is AgentState.READY
     return agent_id
+
+
+@pytest.fixture
+def proxy(tmp_path: Path) -> Iterator[Kamailio]:
+    """Debian's kamailio as a record-routing proxy in front of the dialer."""
+    port = free_udp_port()
+    started = start_kamailio(proxy_config(HOST, port), tmp_path / "kamailio", HOST, port)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def test_a_ring_back_through_a_record_routing_proxy_keeps_the_route(
+    sqlite_database: Database, pushes: ScreenPushes, proxy: Kamailio, tmp_path: Path
+) -> None:
+    """Through Debian's kamailio: the caller's ACK and our BYE both follow
+    the route set (our 200 echoes the Record-Route; our BYE carries it)."""
+    database = sqlite_database
+    floor = campaign_floor(database, agents_count=0, wait_s=1)
+    dialer_port = free_udp_port()
+    thread = sip_worker(floor, dialer_port)
+    binary = shutil.which("sipp")
+    assert binary is not None
+    workdir = tmp_path / "customer"
+    workdir.mkdir()
+    try:
+        thread.start()
+        wait_until(lambda: thread.worker.ticked_at is not None, 20, "the dialer's first tick")
+        customer = subprocess.Popen(
+            [
+                binary, proxy.uri.removeprefix("sip:"), "-sf",
+                str(HERE / "uac_customer_rings_back_via_proxy.xml"), "-s", DIALED_AS,
+                "-key", "caller", "09121234567", "-key", "dialer", f"{HOST}:{dialer_port}",
+                "-i", HOST, "-p", str(free_udp_port()), "-mi", HOST, "-m", "1", "-nostdin",
+                "-trace_msg", "-trace_err", "-timeout", "60s", "-timeout_error",
+            ],
+            cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert CustomerPhone(customer, workdir).wait() == 0
+        wait_until(floor.settled, 20, "the call ended")
+    finally:
+        thread.stop()
+        floor.bus.wait_until_idle()
+        floor.bus.stop()
+    (call,) = inbound_calls(database)
+    assert call.outcome is CallOutcome.ABANDONED and call.answered_at is not None
+    log = "".join(path.read_text(errors="replace") for path in workdir.glob("*_messages.log"))
+    bye = log[log.index("BYE sip:") :].split("\n\n", 1)[0]
+    assert f"Via: SIP/2.0/UDP {HOST}:{proxy.port}" in bye  # through the proxy
