@@ -20,7 +20,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from agent_ui import sockets, work_sockets  # noqa: F401  (registers the socket events)
+from agent_ui import sockets, transfer_sockets, work_sockets  # noqa: F401  (registers the socket events)
 from callcenter import request_scope, webphone
 from callcenter.auth.access import allow_roles
 from callcenter.errors import Conflict, DomainError

@@ -22,13 +22,22 @@ from callcenter.events import (
     PreviewOffered,
     RecordingFinished,
     RecordingStarted,
+    TransferProgressed,
 )
 from callcenter.services import calls, recordings
 from callcenter.services.follow_up import FollowUpSender
 
 log = logging.getLogger(__name__)
 
-CALL_EVENTS = (CallDialing, CallRinging, CallAnswered, CallConnected, CallEnded, PreviewOffered)
+CALL_EVENTS = (
+    CallDialing,
+    CallRinging,
+    CallAnswered,
+    CallConnected,
+    CallEnded,
+    PreviewOffered,
+    TransferProgressed,
+)
 
 
 # How long an event may wait for its call's row: call.dialing may be applied

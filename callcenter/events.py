@@ -54,6 +54,7 @@ class CallDialing(Event):
     dialer_id: str | None = None  # the dialer process placing it (None: injected)
     phone_e164: str | None = None  # the number dialed (None: the customer's first number)
     is_manual: bool = False  # an agent dialed it by hand
+    direction: str = "outbound"  # inbound: a customer rang the campaign's number back
 
 
 @event_type
@@ -262,3 +263,44 @@ class HopperDepth(Event):
     TYPE: ClassVar[str] = "dialer.hopper_depth"
     campaign_id: int
     depth: int
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TransferRequested(Event):
+    """An agent hands their live call on (the transfers service checked it and
+    reserved the target agent): the dialer moves the media."""
+
+    TYPE: ClassVar[str] = "transfer.requested"
+    transfer_id: int
+    call_id: str
+    kind: str  # blind | warm
+    from_agent_id: int
+    to_agent_id: int | None = None
+    to_number: str | None = None  # E.164, for an outside number
+    caller_id: str = ""  # what the outside number sees (the campaign's caller ID)
+    passed_on: int = 0  # by dialers that do not carry the call (they share one group)
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TransferActionRequested(Event):
+    """During a warm transfer's consult: hand over, join all three, or cancel."""
+
+    TYPE: ClassVar[str] = "transfer.action_requested"
+    transfer_id: int
+    call_id: str
+    action: str  # hand_over | join | cancel
+    passed_on: int = 0  # by dialers that do not carry the call (they share one group)
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TransferProgressed(Event):
+    """What the dialer did: consulting, joined, completed, cancelled or failed."""
+
+    TYPE: ClassVar[str] = "transfer.progressed"
+    transfer_id: int
+    call_id: str
+    state: str
+    reason: str | None = None

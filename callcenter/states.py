@@ -48,6 +48,11 @@ class CallState(StrEnum):
     ENDED = "ended"
 
 
+class CallDirection(StrEnum):
+    OUTBOUND = "outbound"  # the dialer called the customer
+    INBOUND = "inbound"  # the customer rang a campaign's number back
+
+
 class CallOutcome(StrEnum):
     ANSWERED = "answered"
     BUSY = "busy"
@@ -99,6 +104,26 @@ class LeadState(StrEnum):
     INVALID = "invalid"
     EXHAUSTED = "exhausted"
     ARCHIVED = "archived"
+
+
+class TransferKind(StrEnum):
+    BLIND = "blind"  # the customer goes straight to the target
+    WARM = "warm"  # the agent consults the target first, the customer on hold
+
+
+class TransferTarget(StrEnum):
+    AGENT = "agent"
+    TEAM = "team"  # the team's next ready agent
+    NUMBER = "number"  # an outside number (DNC and calling windows apply)
+
+
+class TransferState(StrEnum):
+    REQUESTED = "requested"  # asked for; the dialer is reaching the target
+    CONSULTING = "consulting"  # warm: the agent talks to the target, the customer on hold
+    JOINED = "joined"  # warm: customer, agent and target on one call
+    COMPLETED = "completed"  # the target has the customer; the first agent wraps up
+    CANCELLED = "cancelled"  # the agent went back to the customer
+    FAILED = "failed"  # the target could not be reached: the customer stays with the agent
 
 
 class AppointmentStatus(StrEnum):
@@ -261,6 +286,18 @@ LEAD_TRANSITIONS: Mapping[LeadState, frozenset[LeadState]] = {
     L.ARCHIVED: frozenset(),
 }
 
+X = TransferState
+TRANSFER_TRANSITIONS: Mapping[TransferState, frozenset[TransferState]] = {
+    X.REQUESTED: frozenset({X.CONSULTING, X.COMPLETED, X.CANCELLED, X.FAILED}),
+    X.CONSULTING: frozenset({X.JOINED, X.COMPLETED, X.CANCELLED, X.FAILED}),
+    X.JOINED: frozenset({X.COMPLETED, X.CANCELLED, X.FAILED}),
+    X.COMPLETED: frozenset(),
+    X.CANCELLED: frozenset(),
+    X.FAILED: frozenset(),
+}
+OPEN_TRANSFER_STATES = frozenset({X.REQUESTED, X.CONSULTING, X.JOINED})
+"""A call has at most one transfer in these states."""
+
 M = AppointmentStatus
 APPOINTMENT_TRANSITIONS: Mapping[AppointmentStatus, frozenset[AppointmentStatus]] = {
     M.BOOKED: frozenset({M.HELD, M.NO_SHOW, M.RESCHEDULED, M.CANCELLED}),
@@ -300,7 +337,16 @@ class IllegalTransition(DomainError):
     error_id = "illegal-transition"
 
 
-S = TypeVar("S", AgentState, PhoneLegState, CallState, LeadState, ImportState, AppointmentStatus)
+S = TypeVar(
+    "S",
+    AgentState,
+    PhoneLegState,
+    CallState,
+    LeadState,
+    ImportState,
+    AppointmentStatus,
+    TransferState,
+)
 
 
 def advance(table: Mapping[S, frozenset[S]], current: S, new: S, *, subject: str) -> S:

@@ -23,11 +23,25 @@ Agent legs are nailed up: ``connect_agent`` calls the agent's phone once;
 when it answers, the leg stays up until ``disconnect_agent`` or the agent
 hangs up. ``bridge`` relays media between a customer call and an agent leg;
 ``record`` taps a bridge's two directions for the recorder.
+
+Transfers: ``hold`` puts a customer on hold music (off their agent),
+``bridge_agents`` lets two agents consult, ``join_calls`` hands a customer
+to an outside call; a three-way join is ``monitor`` in ``barge`` mode.
+
+Customers ringing back: ``take_inbound`` hands every call to our numbers to
+the worker's handler, which says (after its database work) whether to answer
+it; an answered one is a customer call like the others from ``answered`` on.
+
+A supervisor's phone is called like an agent's (``connect_agent``); once it
+answers, ``monitor`` lets it hear a bridged call as ``listen``, ``whisper``
+or ``barge`` (called again, it switches the mode in place), and
+``end_monitor`` takes it out; neither ever touches what the customer and
+the agent hear of each other beyond the supervisor's own voice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -148,6 +162,19 @@ class AgentLegRequest:
 ProgressCallback = Callable[[CallProgress], None]
 
 
+@dataclass(frozen=True)
+class InboundOffer:
+    """A call to one of our numbers, before it is answered."""
+
+    call_id: str
+    dialed: str  # the number called (the Request-URI's user part)
+    caller: str  # the caller's number as their network sent it (From user part)
+
+
+InboundHandler = Callable[[InboundOffer], Awaitable[ProgressCallback | None]]
+"""Decides an inbound call: its progress callback to answer it, None to refuse it."""
+
+
 class RecordingSink(Protocol):
     """Where a bridged call's audio goes (dialer.sip.recorder.Recording)."""
 
@@ -194,8 +221,34 @@ class Carrier(Protocol):
     async def unbridge(self, call_id: str) -> None:
         """Stop relaying; both legs stay up."""
 
+    async def monitor(self, call_id: str, leg_id: str, mode: str) -> None:
+        """Let the answered leg ``leg_id`` (a supervisor's phone) hear the bridged
+        call ``call_id`` in ``mode`` (listen, whisper, barge); again: switch it."""
+
+    async def end_monitor(self, call_id: str, leg_id: str) -> None:
+        """Take the leg out of the call's mix (no-op when it is not in it)."""
+
     async def play_prompt(self, call_id: str, wav: str) -> None:
         """Play a WAV file to an answered customer call (the recording notice)."""
+
+    def take_inbound(self, handler: InboundHandler) -> None:
+        """Offer every call to our numbers to ``handler`` (customers ringing back)."""
+
+    async def hold(self, call_id: str, wav: str) -> None:
+        """Take an answered call off its agent and play ``wav`` to it in a loop."""
+
+    async def unhold(self, call_id: str) -> None:
+        """Stop the hold music (the call is bridged again with ``bridge``)."""
+
+    async def bridge_agents(self, leg_a: str, leg_b: str) -> None:
+        """Relay media between two answered agent legs (a warm transfer's consult)."""
+
+    async def unbridge_agents(self, leg_a: str, leg_b: str) -> None:
+        """End a consult; both legs stay up."""
+
+    async def join_calls(self, call_id: str, other_call_id: str) -> None:
+        """Relay media between two answered customer calls (a transfer to an
+        outside number)."""
 
     def record(self, call_id: str, sink: RecordingSink) -> None:
         """Hand a bridged call's audio to ``sink`` until the bridge ends, then

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.db import Database
+from callcenter.errors import InvalidInput
 from callcenter.models import AgentStatus, Call, Campaign, ScriptVersion, User
 from callcenter.services import (
     agents,
@@ -24,6 +25,7 @@ from callcenter.services import (
     my_callbacks,
     pacing_log,
     phone_legs,
+    ringback,
     wrap_ups,
 )
 from callcenter.services.dialer_fleet import DialerIdentity
@@ -112,6 +114,29 @@ class DatabaseServices:
                 phone_e164=lead.phone_e164,
                 is_manual=is_manual,
             )
+
+    def open_inbound_call(
+        self, call_id: str, campaign_id: int, caller: str, *, now: datetime
+    ) -> ClaimedLead | None:
+        try:
+            with self.database.unit_of_work() as session:
+                found = ringback.open_inbound_call(
+                    session,
+                    call_id=call_id,
+                    campaign_id=campaign_id,
+                    caller=caller,
+                    dialer_id=self.dialer_id,
+                    now=now,
+                )
+        except InvalidInput:
+            log.info("inbound call %s: the caller's number is not one we can read", call_id)
+            return None
+        return ClaimedLead(
+            lead_id=found.lead_id,
+            campaign_id=found.campaign_id,
+            attempt=found.attempt,
+            phone_e164=found.phone_e164,
+        )
 
     def sign_off(self, *, now: datetime) -> None:
         with self.database.unit_of_work() as session:
@@ -261,4 +286,5 @@ def _plan(campaign: Campaign, locale: str | None = None) -> CampaignPlan:
         recording_consent=campaign.recording_consent,
         consent_wav=campaign.consent_wav or None,
         consent_wav_key=campaign.consent_wav_key,
+        inbound_wait_s=float(campaign.inbound_wait_seconds),
     )

@@ -56,6 +56,8 @@ class CampaignPlan:
     recording_consent: bool = True  # the recording notice at answer, before the agent
     consent_wav: str | None = None  # the campaign's own notice (None: the shipped one)
     consent_wav_key: str | None = None  # an uploaded notice in the recording store (first)
+    inbound_wait_s: float = 20.0
+    """A customer ringing the caller ID back waits this long for a free agent."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,13 @@ class DialerServices(Protocol):
         is_manual: bool = False,
     ) -> None:
         """Write the calls row (DIALING) before the call is dialed."""
+
+    def open_inbound_call(
+        self, call_id: str, campaign_id: int, caller: str, *, now: datetime
+    ) -> ClaimedLead | None:
+        """A customer rang the campaign's number: their lead's attempt claimed
+        (the customer and lead added when unknown) and the calls row written;
+        None when the caller's number cannot be read (then it is not answered)."""
 
     def agents(self) -> Sequence[AgentSnapshot]:
         """Every agent on a campaign who is not logged out."""

@@ -52,6 +52,7 @@ from dialer.carrier import (
     AmdVerdict,
     CallProgress,
     CarrierError,
+    InboundHandler,
     OriginateRequest,
     Outcome,
     Phase,
@@ -171,6 +172,7 @@ class _SimCall:
     voice: CustomerVoice = field(default_factory=CustomerVoice)
     recording: RecordingSink | None = None
     recording_pump: asyncio.Task[None] | None = None
+    monitors: dict[str, str] = field(default_factory=dict)  # supervisor leg id -> mode
 
 
 class SimulatedCarrier:
@@ -399,6 +401,10 @@ class SimulatedCarrier:
             raise CarrierError(f"prompt {wav} not usable: {exc}") from exc
         await asyncio.sleep(seconds * self.profile.time_scale)
 
+    def take_inbound(self, handler: InboundHandler) -> None:
+        """No one rings a simulated number back: the handler is never called."""
+        self.inbound = handler
+
     def record(self, call_id: str, sink: RecordingSink) -> None:
         call = self._calls.get(call_id)
         agent = self._agents.get(call.bridged_to or "") if call is not None else None
@@ -468,6 +474,7 @@ class SimulatedCarrier:
         if call is not None:
             self._bridge_over(call, leg)
             call.bridged_to = None
+            call.monitors.clear()
         leg.phase = "ended"
         self._emit(leg, "ended", outcome, status, reason, bridged)
 
@@ -507,6 +514,46 @@ class SimulatedCarrier:
             self._bridge_over(call, agent)
             agent.bridged_to = None
         call.bridged_to = None
+        call.monitors.clear()
+
+    async def hold(self, call_id: str, wav: str) -> None:
+        call = self._calls.get(call_id)
+        if call is None or call.phase != "answered":
+            raise CarrierError(f"{call_id} is not an answered call")
+        await self.unbridge(call_id)
+
+    async def unhold(self, call_id: str) -> None:
+        """No audio here: nothing plays, nothing stops."""
+
+    async def bridge_agents(self, leg_a: str, leg_b: str) -> None:
+        for leg_id in (leg_a, leg_b):
+            leg = self._agents.get(leg_id)
+            if leg is None or leg.phase != "answered" or leg.bridged_to is not None:
+                raise CarrierError(f"agent leg {leg_id} cannot consult")
+
+    async def unbridge_agents(self, leg_a: str, leg_b: str) -> None:
+        """No audio here: the consult leaves no trace."""
+
+    async def join_calls(self, call_id: str, other_call_id: str) -> None:
+        for leg_id in (call_id, other_call_id):
+            call = self._calls.get(leg_id)
+            if call is None or call.phase != "answered":
+                raise CarrierError(f"{leg_id} is not an answered call")
+        await self.unbridge(call_id)
+
+    async def monitor(self, call_id: str, leg_id: str, mode: str) -> None:
+        call = self._calls.get(call_id)
+        watcher = self._agents.get(leg_id)
+        if call is None or call.phase != "answered" or call.bridged_to is None:
+            raise CarrierError(f"{call_id} is not bridged")
+        if watcher is None or watcher.phase != "answered" or watcher.bridged_to is not None:
+            raise CarrierError(f"leg {leg_id} cannot monitor")
+        call.monitors[leg_id] = mode  # no audio here: the mix is the SIP trunk's
+
+    async def end_monitor(self, call_id: str, leg_id: str) -> None:
+        call = self._calls.get(call_id)
+        if call is not None:
+            call.monitors.pop(leg_id, None)
 
     @classmethod
     def _bridge_over(cls, call: _SimCall, agent: _SimCall) -> None:

@@ -52,11 +52,21 @@ from callcenter.events import (
     RecordingFinished,
     RecordingRequested,
     RecordingStarted,
+    TransferActionRequested,
+    TransferRequested,
     TrunkStatusReported,
 )
 from dialer.agent_legs import AgentLeg, AgentLegs
 from dialer.agent_pool import AgentPool
-from dialer.carrier import AmdVerdict, CallProgress, Carrier, CarrierError, OriginateRequest
+from dialer.carrier import (
+    AmdVerdict,
+    CallProgress,
+    Carrier,
+    CarrierError,
+    InboundOffer,
+    OriginateRequest,
+    ProgressCallback,
+)
 from dialer.consent_prompts import ConsentPromptCache
 from dialer.pacing import (
     AbandonTally,
@@ -82,7 +92,8 @@ from dialer.ports import (
 )
 from dialer.recordings import CallRecorder, RecordingOutcome
 from dialer.sip.recorder import Recording
-from dialer.voices import consent_wav
+from dialer.transfers import TransferDesk
+from dialer.voices import consent_wav, ringback_wav
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +153,16 @@ def outcome_of_ended(carrier_outcome: str | None, *, answered: bool, connected: 
     return outcome
 
 
+def same_number(ours: str, dialed: str) -> bool:
+    """Whether a number called is a campaign's caller ID, however either is
+    written (+98 21..., 0098 21..., 021...): their last ten digits agree."""
+    ours_digits = "".join(ch for ch in ours if ch.isdigit())
+    dialed_digits = "".join(ch for ch in dialed if ch.isdigit())
+    if len(ours_digits) < 7 or len(dialed_digits) < 7:
+        return False
+    return ours_digits[-10:].lstrip("0") == dialed_digits[-10:].lstrip("0")
+
+
 def amd_fields(verdict: AmdVerdict | None) -> dict[str, Any]:
     """A carrier's AMD verdict as the call events carry it."""
     if verdict is None:
@@ -184,6 +205,8 @@ class LiveCall:
     """When the answer was first offered to agents (after the recording notice):
     the abandon window counts from here."""
     recording: Recording | None = None
+    inbound: bool = False
+    """The customer rang the campaign's number back."""
 
     @property
     def log_ids(self) -> dict[str, Any]:
@@ -272,6 +295,7 @@ class DialerWorker:
             on_lost=self._phone_lost,
             extension_domain=self.config.extension_domain,
         )
+        self.transfers = TransferDesk(self)
         self._waiting: dict[int, collections.deque[str]] = collections.defaultdict(
             collections.deque
         )
@@ -306,6 +330,10 @@ class DialerWorker:
         self._loop = asyncio.get_running_loop()
         self._serve_lock = asyncio.Lock()
         self._refresh_lock = asyncio.Lock()
+        # Before the carrier listens: a customer ringing back is never declined
+        # for want of a handler (until the first tick holds the campaigns, the
+        # number is not ours yet: 404).
+        self.carrier.take_inbound(self.on_inbound)
         await self.carrier.start()
         if self.recorder is not None:
             self.recorder.start()
@@ -329,6 +357,8 @@ class DialerWorker:
             CallHangupRequested,
             ManualDialRequested,
             RecordingRequested,
+            TransferRequested,
+            TransferActionRequested,
         ):
             self.bus.subscribe(event_type.TYPE, self._from_bus)
 
@@ -359,6 +389,10 @@ class DialerWorker:
         except Exception:
             log.exception("signing off failed: the campaigns go free when their leases expire")
         log.info("dialer stopped: %d calls placed, %d were up and ended", self.placed, up)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run a coroutine in the background, kept and logged if it fails."""
+        return self._spawn(coro)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -736,6 +770,44 @@ class DialerWorker:
             )
         return call
 
+    async def on_inbound(self, offer: InboundOffer) -> ProgressCallback | None:
+        """A call to one of our numbers: answered when a campaign this dialer
+        holds has it as its caller ID; the caller is then a waiting live
+        answer like any other (the pacer sees it waiting and the agent who
+        takes it as busy), given the campaign's inbound wait."""
+        plan = next(
+            (p for p in self._plans.values() if same_number(p.caller_id, offer.dialed)), None
+        )
+        if plan is None:
+            log.info("inbound call %s: no campaign here has that number", offer.call_id)
+            return None
+        now = self.clock()
+        lead = await asyncio.to_thread(
+            self.services.open_inbound_call, offer.call_id, plan.id, offer.caller, now=now
+        )
+        if lead is None:
+            return None
+        call = LiveCall(
+            call_id=offer.call_id, plan=plan, lead=lead, launched_at=self._now(), inbound=True
+        )
+        self.calls[call.call_id] = call
+        log.info(
+            "customer rang campaign %s back: call %s", plan.id, call.call_id, extra=call.log_ids
+        )
+        self.bus.publish(
+            CallDialing(
+                call_id=call.call_id,
+                campaign_id=plan.id,
+                lead_id=lead.lead_id,
+                attempt=lead.attempt,
+                dialer_id=self.services.dialer_id,
+                occurred_at=now,
+                phone_e164=lead.phone_e164,
+                direction="inbound",
+            )
+        )
+        return self.on_progress
+
     def on_progress(self, progress: CallProgress) -> None:
         """Carrier callback, on the loop: turn progress into events and actions."""
         call = self.calls.get(progress.call_id)
@@ -934,7 +1006,8 @@ class DialerWorker:
     async def _abandon_unless_taken(self, call: LiveCall) -> None:
         offered_at = call.offered_at if call.offered_at is not None else call.answered_at
         assert offered_at is not None
-        await asyncio.sleep(max(0.0, offered_at + self.config.abandon_after_s - self._now()))
+        window = call.plan.inbound_wait_s if call.inbound else self.config.abandon_after_s
+        await asyncio.sleep(max(0.0, offered_at + window - self._now()))
         if not call.waiting or call.connecting:
             return
         await self._abandon(call)
@@ -942,12 +1015,27 @@ class DialerWorker:
     async def _abandon(self, call: LiveCall) -> None:
         call.abandoning = True
         log.info("call %s: no agent to take it, abandon message", call.call_id, extra=call.log_ids)
+        if call.inbound:
+            await self._ring_back_later(call)
+            return
         try:
             await self.carrier.play_and_hang_up(call.call_id)
         except CarrierError as exc:  # it ended meanwhile
             log.debug(
                 "abandon message for %s not played: %s", call.call_id, exc, extra=call.log_ids
             )
+
+    async def _ring_back_later(self, call: LiveCall) -> None:
+        """The caller hears that we will call them back (the calls service
+        books the callback when the call ends unanswered by an agent)."""
+        try:
+            await self.carrier.play_prompt(call.call_id, ringback_wav(call.plan.locale))
+        except CarrierError as exc:
+            log.info(
+                "ring-back message not played to %s: %s", call.call_id, exc, extra=call.log_ids
+            )
+        call.end_reason = "no agent free: callback booked"
+        await self.carrier.hang_up(call.call_id)
 
     def _ensure_watcher(self) -> None:
         if self._watcher is None or self._watcher.done():
@@ -1035,6 +1123,7 @@ class DialerWorker:
     # the end of a call ----------------------------------------------------------------------
 
     async def _finish(self, call: LiveCall, progress: CallProgress) -> None:
+        self.transfers.on_call_ended(call)
         if call.connect_task is not None:
             await asyncio.wait([call.connect_task])
         connected = call.connected_at is not None
@@ -1073,7 +1162,7 @@ class DialerWorker:
 
     def _record_outcome(self, call: LiveCall, carrier_outcome: str) -> None:
         pacing = self.pacing.get(call.plan.id)
-        if pacing is None:
+        if pacing is None or call.inbound:  # not a dial: nothing for the answer estimates
             return
         result = _RESULTS.get(carrier_outcome, CallResult.FAILED)
         if result is CallResult.LIVE and call.answered_at is not None:
@@ -1151,6 +1240,10 @@ class DialerWorker:
                 await self.carrier.hang_up(event.call_id)
         elif isinstance(event, ManualDialRequested):
             await self._dial_manual(event)
+        elif isinstance(event, TransferRequested):
+            await self.transfers.on_request(event)
+        elif isinstance(event, TransferActionRequested):
+            await self.transfers.on_action(event)
 
     async def _dial_manual(self, event: ManualDialRequested) -> None:
         """The workstation has checked the number and holds the agent for it;

@@ -86,6 +86,7 @@ def reports_page(kind: str | None = None) -> ResponseReturnValue:
         }
     elif kind == "agents":
         context["report"] = service.agents_report(session, filters)
+        context["openers_closers"] = service.openers_closers(session, filters)
         context["pause_labels"] = service.pause_labels(session, locale)
     elif kind == "dispositions":
         closed = service.dispositions_report(session, filters, locale)

@@ -116,6 +116,11 @@ class CampaignForm(FlaskForm):
         default=DEFAULT_CALLBACK_OPEN_AFTER_MINUTES,
     )
     caller_id = StringField(_l("Caller ID"), validators=[Optional(), Length(max=32)])
+    inbound_wait_seconds = IntegerField(
+        _l("A customer who rings the caller ID back waits for an agent (seconds)"),
+        validators=[Optional(), NumberRange(min=0, max=600)],
+        default=20,
+    )
     trunk = StringField(_l("Trunk"), validators=[Optional(), Length(max=120)])
     amd_mode = SelectField(
         _l("Answering-machine detection"), choices=AMD_MODE_CHOICES, default=AmdMode.OFF.value
@@ -183,6 +188,7 @@ class CampaignForm(FlaskForm):
             "wrap_up_limit_seconds",
             "callback_open_after_minutes",
             "caller_id",
+            "inbound_wait_seconds",
             "trunk",
             "voicemail_wav",
             "recording_consent",
@@ -228,6 +234,7 @@ class CampaignForm(FlaskForm):
             company_name="",
             product="",
             caller_id="",
+            inbound_wait_seconds=20,
             name="",
         )
         self.fill_from(defaults)
@@ -253,6 +260,9 @@ class CampaignForm(FlaskForm):
                 else DEFAULT_CALLBACK_OPEN_AFTER_MINUTES
             ),
             "caller_id": self.caller_id.data or "",
+            "inbound_wait_seconds": (
+                self.inbound_wait_seconds.data if self.inbound_wait_seconds.data is not None else 20
+            ),
             "trunk": self.trunk.data or "",
             "amd_mode": self.amd_mode.data,
             "voicemail_wav": (self.voicemail_wav.data or "").strip(),

@@ -52,6 +52,7 @@ from callcenter.models.scheduling import (
     FollowUpKind,
     MeetingKind,
 )
+from callcenter.models.transfers import CallTransfer
 from callcenter.models.users import Team, User, UserSession, supervised_teams
 from callcenter.states import AppointmentStatus
 
@@ -67,6 +68,7 @@ __all__ = [
     "Call",
     "CallRecording",
     "CallStateChange",
+    "CallTransfer",
     "Callback",
     "CallbackStatus",
     "Campaign",

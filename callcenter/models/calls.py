@@ -9,7 +9,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from callcenter.db import Base, UTCDateTime
 from callcenter.models._types import created_at_column, enum_column
 from callcenter.models.leads import Customer, Lead
-from callcenter.states import AmdAction, AmdResult, CallOutcome, CallState, DispositionCategory
+from callcenter.states import (
+    AmdAction,
+    AmdResult,
+    CallDirection,
+    CallOutcome,
+    CallState,
+    DispositionCategory,
+)
 
 
 class Call(Base):
@@ -36,6 +43,12 @@ class Call(Base):
     is_preview: Mapped[bool] = mapped_column(default=False)
     is_manual: Mapped[bool] = mapped_column(default=False)
     """Dialed by an agent from the dial pad, a search or the customer's other number."""
+    direction: Mapped[CallDirection] = enum_column(
+        CallDirection, default=CallDirection.OUTBOUND, server_default=CallDirection.OUTBOUND.value
+    )
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    """The agent who first talked to the customer, when the call was
+    transferred to another (`agent_id` is then the one who closed it)."""
     state: Mapped[CallState] = enum_column(CallState, default=CallState.DIALING)
     outcome: Mapped[CallOutcome | None] = enum_column(CallOutcome, nullable=True)
     sip_status: Mapped[int | None]

@@ -88,6 +88,9 @@ class Campaign(Base):
     callback_open_after_minutes: Mapped[int] = mapped_column(default=15, server_default="15")
     """A callback booked for one agent goes to any agent once it is this late."""
     caller_id: Mapped[str] = mapped_column(String(32), default="")
+    inbound_wait_seconds: Mapped[int] = mapped_column(default=20, server_default="20")
+    """How long a customer ringing the caller ID back waits for a free agent
+    before the message and an automatic callback."""
     trunk: Mapped[str] = mapped_column(String(120), default="default")
     amd_mode: Mapped[AmdMode] = enum_column(AmdMode, default=AmdMode.OFF)
     voicemail_wav: Mapped[str] = mapped_column(String(255), default="")

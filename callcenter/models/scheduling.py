@@ -94,7 +94,8 @@ class Callback(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     assigned_agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    """None: booked by the system (a customer rang back and nobody was free)."""
     call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"))
     status: Mapped[CallbackStatus] = enum_column(CallbackStatus, default=CallbackStatus.PENDING)
     note: Mapped[str] = mapped_column(Text, default="")

@@ -24,17 +24,25 @@ from callcenter.events import (
     CallRinging,
     Event,
     PreviewOffered,
+    TransferProgressed,
 )
 from callcenter.models import AgentStatus, Call, CallStateChange, Campaign, Lead, ProcessedEvent
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
-from callcenter.services import agents, lead_lifecycle, workstation
+from callcenter.services import (
+    agents,
+    lead_lifecycle,
+    missed_ringbacks,
+    transfers,
+    workstation,
+)
 from callcenter.states import (
     CALL_TRANSITIONS,
     DIALABLE_LEAD_STATES,
     AgentState,
     AmdAction,
     AmdResult,
+    CallDirection,
     CallOutcome,
     CallState,
     LeadState,
@@ -63,6 +71,8 @@ def apply_event(session: Session, event: Event, *, handler: str = HANDLER) -> bo
         on_connected(session, event)
     elif isinstance(event, CallEnded):
         on_ended(session, event)
+    elif isinstance(event, TransferProgressed):
+        transfers.apply_progress(session, event)
     elif isinstance(event, PreviewOffered):
         workstation.offer_preview(
             session, event.agent_id, event.campaign_id, event.lead_id, now=event.occurred_at
@@ -84,6 +94,7 @@ def on_dialing(session: Session, event: CallDialing) -> Call:
         at=event.occurred_at,
         phone_e164=event.phone_e164,
         is_manual=event.is_manual,
+        direction=CallDirection(event.direction),
     )
     if event.agent_id is not None and call.state is not CallState.ENDED:
         _hold_agent_for_preview(session, event.agent_id, call, event.occurred_at)
@@ -102,6 +113,7 @@ def open_call(
     at: datetime,
     phone_e164: str | None = None,
     is_manual: bool = False,
+    direction: CallDirection = CallDirection.OUTBOUND,
 ) -> Call:
     """The calls row of an attempt, in DIALING. The dialer writes it before
     it dials, so the call's later events, which consumers in several
@@ -126,6 +138,7 @@ def open_call(
         phone_e164=phone_e164 or lead.customer.phone_e164,
         is_preview=agent_id is not None and not is_manual,
         is_manual=is_manual,
+        direction=direction,
         state=CallState.DIALING,
         dialed_at=at,
         script_version_id=campaign.script_version_id,
@@ -269,6 +282,9 @@ def _to_wrap_up(session: Session, call: Call, at: datetime) -> None:
 def _release_unconnected(session: Session, call: Call, outcome: CallOutcome, at: datetime) -> None:
     """No agent talked to anyone: the lead is settled by the outcome alone,
     and a preview agent held for the call is free again."""
+    if call.direction is CallDirection.INBOUND and outcome is CallOutcome.ABANDONED:
+        missed_ringbacks.book_callback(session, call, at=at)
+        return
     lead = session.get(Lead, call.lead_id)
     if lead is not None and lead.state is LeadState.DIALING:
         settled = CallOutcome.FAILED if outcome is CallOutcome.ANSWERED else outcome

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from callcenter.db import Database, utcnow
 from callcenter.errors import N_, Conflict, InvalidInput, NotFound
 from callcenter.models import (
+    Call,
     Callback,
     CallbackStatus,
     Campaign,
@@ -34,6 +35,7 @@ from callcenter.states import (
     DIALABLE_LEAD_STATES,
     LEAD_TRANSITIONS,
     MANUALLY_DIALABLE_LEAD_STATES,
+    CallDirection,
     CallOutcome,
     DispositionCategory,
     LeadState,
@@ -214,11 +216,13 @@ def settle_attempt(
         raise NotFound(N_("no such lead"), details={"lead_id": lead_id})
     if lead.state is not LeadState.DIALING and _already_settled(session, lead_id, call_id):
         return lead
+    if lead.state is not LeadState.DIALING and _inbound(session, call_id):
+        return lead  # a customer rang back about a closed lead: it is not reopened
     campaign = session.get(Campaign, lead.campaign_id)
     assert campaign is not None
     target, reason = _next_state(lead, campaign, outcome, disposition, callback_at)
     advance(LEAD_TRANSITIONS, lead.state, target, subject=f"lead {lead_id}")
-    _close_pending_callbacks(session, lead_id, answered=outcome is CallOutcome.ANSWERED)
+    close_pending_callbacks(session, lead_id, answered=outcome is CallOutcome.ANSWERED)
     lead.next_attempt_at = None
     if target is LeadState.RETRY:
         lead.next_attempt_at = now + timedelta(
@@ -349,6 +353,13 @@ def _retry_minutes(
     return retry_delay_minutes(campaign, "no_decision" if talked else str(outcome))
 
 
+def _inbound(session: Session, call_id: str | None) -> bool:
+    if call_id is None:
+        return False
+    direction = session.scalar(select(Call.direction).where(Call.id == call_id))
+    return direction is CallDirection.INBOUND
+
+
 def _already_settled(session: Session, lead_id: int, call_id: str | None) -> bool:
     if call_id is None:
         return False
@@ -360,7 +371,7 @@ def _already_settled(session: Session, lead_id: int, call_id: str | None) -> boo
     return session.scalar(query.limit(1)) is not None
 
 
-def _close_pending_callbacks(session: Session, lead_id: int, *, answered: bool) -> None:
+def close_pending_callbacks(session: Session, lead_id: int, *, answered: bool) -> None:
     status = CallbackStatus.DONE if answered else CallbackStatus.MISSED
     session.execute(
         update(Callback)

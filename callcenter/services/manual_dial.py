@@ -242,29 +242,9 @@ def _request(
     locale = agent.locale if agent.locale in ("fa", "en") else "fa"
     shown = format_phone(phone, locale)
     _refuse_closed_lead(lead)
-    if dnc.is_blocked(session, phone, campaign.id):
-        raise NumberRefused(
-            N_("%(number)s is on the do-not-call list: it must not be called."),
-            details={"reason": "dnc"},
-            number=shown,
-        )
-    customer_tz = lead.customer.timezone or campaign.timezone
-    windows = windows_of(campaign)
-    if not is_callable(now, customer_tz, windows):
-        opens = next_open(now, customer_tz, windows)
-        if opens is None:
-            raise NumberRefused(
-                N_("Campaign %(name)s has no calling hours: %(number)s cannot be called."),
-                details={"reason": "window"},
-                name=campaign.name,
-                number=shown,
-            )
-        raise NumberRefused(
-            N_("It is outside calling hours for %(number)s; calls may start again %(when)s."),
-            details={"reason": "window", "opens_at": opens.isoformat()},
-            number=shown,
-            when=format_datetime(opens, locale, tz=ZoneInfo(customer_tz), style="short"),
-        )
+    refuse_unless_callable(
+        session, campaign, phone, lead.customer.timezone or campaign.timezone, locale, now=now
+    )
     paused_for = status.pause_reason if status.state is AgentState.PAUSED else None
     agents.change_state(session, agent.id, AgentState.RESERVED, reason="manual_dial", now=now)
     if paused_for is not None:
@@ -294,6 +274,43 @@ def _request(
             part for part in (customer.title, customer.first_name, customer.last_name) if part
         ),
     )
+
+
+def refuse_unless_callable(
+    session: Session,
+    campaign: Campaign,
+    phone: str,
+    customer_tz: str,
+    locale: str,
+    *,
+    now: datetime,
+) -> None:
+    """NumberRefused when the number is on a do-not-call list or it is
+    outside the campaign's calling hours for the customer (a manual dial, a
+    transfer to an outside number)."""
+    shown = format_phone(phone, locale)
+    if dnc.is_blocked(session, phone, campaign.id):
+        raise NumberRefused(
+            N_("%(number)s is on the do-not-call list: it must not be called."),
+            details={"reason": "dnc"},
+            number=shown,
+        )
+    windows = windows_of(campaign)
+    if not is_callable(now, customer_tz, windows):
+        opens = next_open(now, customer_tz, windows)
+        if opens is None:
+            raise NumberRefused(
+                N_("Campaign %(name)s has no calling hours: %(number)s cannot be called."),
+                details={"reason": "window"},
+                name=campaign.name,
+                number=shown,
+            )
+        raise NumberRefused(
+            N_("It is outside calling hours for %(number)s; calls may start again %(when)s."),
+            details={"reason": "window", "opens_at": opens.isoformat()},
+            number=shown,
+            when=format_datetime(opens, locale, tz=ZoneInfo(customer_tz), style="short"),
+        )
 
 
 def _refuse_closed_lead(lead: Lead) -> None:

@@ -380,6 +380,7 @@ def screen_pop(session: Session, call: Call, *, now: datetime | None = None) -> 
             "phone": call.phone_e164,
             "phone_display": format_phone(call.phone_e164, locale),
             "is_preview": call.is_preview,
+            "direction": str(call.direction),
             "state": str(call.state),
             "outcome": str(call.outcome) if call.outcome else None,
             "connected_at": call.connected_at.isoformat() if call.connected_at else None,

@@ -61,7 +61,8 @@ def _alaw_decode_byte(byte: int) -> int:
 
 
 @functools.cache
-def _encode_table(codec: int) -> bytes:
+def encode_table(codec: int) -> bytes:
+    """65536-byte table: ``table[sample & 0xFFFF]`` is the code of a 16-bit sample."""
     encode = _ulaw_encode_sample if codec == PCMU else _alaw_encode_sample
     return bytes(encode(v - 65536 if v >= 32768 else v) for v in range(65536))
 
@@ -77,7 +78,7 @@ def transcode_table(src: int, dst: int) -> bytes:
     """256-byte table for ``payload.translate(table)`` from codec ``src`` to ``dst``."""
     if src == dst:
         return bytes(range(256))
-    enc = _encode_table(dst)
+    enc = encode_table(dst)
     return bytes(enc[s & 0xFFFF] for s in decode_table(src))
 
 
@@ -89,7 +90,7 @@ def encode(pcm16: bytes, codec: int) -> bytes:
     samples.frombytes(pcm16[: len(pcm16) // 2 * 2])
     if sys.byteorder == "big":
         samples.byteswap()
-    table = _encode_table(codec)
+    table = encode_table(codec)
     return bytes(table[s & 0xFFFF] for s in samples)
 
 

@@ -140,6 +140,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.listener: Callable[[RtpPacket], None] | None = None
         self.tap: Callable[[int, bytes], None] | None = None
         """Gets (payload type, payload) of each received packet: the recorder."""
+        self.mix_in: Callable[[int, bytes], None] | None = None
+        """Gets (payload type, payload) of each received packet: a conference's mixer."""
         self.peer: RtpEndpoint | None = None
         self._out = _OutStream()
         self._playing = False
@@ -189,6 +191,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             self.listener(packet)
         if self.tap is not None:
             self.tap(packet.payload_type, packet.payload)
+        if self.mix_in is not None:
+            self.mix_in(packet.payload_type, packet.payload)
         peer = self.peer
         if peer is not None and not peer._playing:
             peer.relay(packet, self.dtmf_payload_type)
@@ -221,6 +225,12 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.stats.relayed_in += 1
         self._send(out)
 
+    def send_frame(self, payload: bytes) -> None:
+        """Send one 20 ms frame of our own (a conference's mix, in this leg's
+        codec); skipped while a prompt plays on the leg."""
+        if not self._playing:
+            self._send(self._out.next_own(self.codec, payload))
+
     def _send(self, packet: RtpPacket) -> None:
         if not self.sending or self.remote is None:
             return
@@ -251,6 +261,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.peer = None
         self.listener = None
         self.tap = None
+        self.mix_in = None
         self._closed_by_us = True
         if self.transport is not None:
             self.transport.close()

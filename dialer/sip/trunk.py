@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import urllib.parse
+import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,6 +27,8 @@ from dialer.carrier import (
     AmdVerdict,
     CallProgress,
     CarrierError,
+    InboundHandler,
+    InboundOffer,
     OriginateRequest,
     Outcome,
     ProgressCallback,
@@ -35,11 +39,13 @@ from dialer.carrier import (
 )
 from dialer.sip.amd import AmdConfig, AnsweringMachineDetector, GreetingEnd
 from dialer.sip.audio import DEFAULT_VOICEMAIL_WAV, Prompt, PromptError
+from dialer.sip.conference import Conference, MixClock, MonitorMode, monitor_matrix
 from dialer.sip.keepalive import OptionsProbe
+from dialer.sip.message import SipMessage, uri_of
 from dialer.sip.recorder import AGENT, CUSTOMER
 from dialer.sip.registration import Registration
 from dialer.sip.rtp import FRAME_SECONDS, RtpPacket, connect, disconnect
-from dialer.sip.transport import TraceHook
+from dialer.sip.transport import Address, TraceHook
 from dialer.sip.ua import Call, CallEvent, UaConfig, UserAgent, resolve
 
 log = logging.getLogger(__name__)
@@ -71,6 +77,12 @@ class _Leg:
     verdict: AmdVerdict | None = None
     machine_reason: str | None = None
     recording: RecordingSink | None = None
+    conference: Conference | None = None  # a customer call someone monitors
+    monitors: dict[str, MonitorMode] = field(default_factory=dict)  # monitor leg id -> mode
+    monitoring: str | None = None  # a supervisor's leg: the call it monitors
+    hold_task: asyncio.Task[None] | None = None  # hold music playing to a customer
+    consulting: str | None = None  # an agent leg: the agent leg it consults
+    joined_to: str | None = None  # a customer call: the outside call it is joined to
 
 
 class SipTrunk:
@@ -83,11 +95,13 @@ class SipTrunk:
         self._prompt: Prompt | None = None
         self._voicemails: dict[str, Prompt] = {}  # by WAV path; "" is the shipped message
         self._prompts: dict[str, Prompt] = {}  # other WAVs played to customers, by path
+        self.mix_clock = MixClock()
         self.options = OptionsProbe(
             self.ua,
             interval_s=config.keepalive_interval_s,
             unhealthy_probe_s=config.unhealthy_probe_s,
         )
+        self._inbound: InboundHandler | None = None
         self.registration: Registration | None = None
         if config.register:
             self.registration = Registration(
@@ -252,6 +266,45 @@ class SipTrunk:
         assert rtp is not None
         await rtp.play(self._prompts[wav].payload(rtp.codec))
 
+    # customers ringing back ----------------------------------------------------
+    def take_inbound(self, handler: InboundHandler) -> None:
+        self._inbound = handler
+        self.ua.on_invite = self._on_invite
+
+    def _on_invite(self, req: SipMessage, addr: Address) -> bool:
+        if self._inbound is None:
+            return False
+        offer = InboundOffer(
+            call_id=uuid.uuid4().hex,
+            dialed=user_part(req.uri or ""),
+            caller=user_part(uri_of(req.get("From") or "")),
+        )
+        leg: _Leg | None = None
+
+        def on_event(call: Call, event: CallEvent) -> None:
+            if leg is not None:
+                self._report(leg, event)
+
+        call = self.ua.answer_invite(req, addr, offer.call_id, on_event)
+        handler = self._inbound
+
+        async def decide() -> None:
+            nonlocal leg
+            try:
+                on_progress = await handler(offer)
+            except Exception:
+                log.exception("inbound call %s not decided", offer.call_id)
+                on_progress = None
+            if on_progress is None:
+                call.decline(404, "Not Found")
+                return
+            leg = _Leg(call, on_progress)
+            self._customers[offer.call_id] = leg
+            leg.task = asyncio.get_running_loop().create_task(call.run())
+
+        self.ua.spawn(decide())
+        return True
+
     def record(self, call_id: str, sink: RecordingSink) -> None:
         customer = self._answered(self._customers, call_id)
         agent = self._agents.get(customer.bridged_to or "")
@@ -263,10 +316,119 @@ class SipTrunk:
         customer.call.rtp.tap = lambda pt, payload: sink.feed(CUSTOMER, pt, payload)
         agent.call.rtp.tap = lambda pt, payload: sink.feed(AGENT, pt, payload)
 
+    # transfers -------------------------------------------------------------------
+    async def hold(self, call_id: str, wav: str) -> None:
+        customer = self._answered(self._customers, call_id)
+        if customer.hold_task is not None:
+            return
+        self._unbridge_leg(call_id)
+        if wav not in self._prompts:
+            try:
+                self._prompts[wav] = await asyncio.to_thread(Prompt.load, Path(wav))
+            except (OSError, PromptError) as exc:
+                raise CarrierError(f"hold music {wav} not usable: {exc}") from exc
+        rtp = customer.call.rtp
+        assert rtp is not None
+        music = self._prompts[wav].payload(rtp.codec)
+
+        async def loop() -> None:
+            while customer.call.phase == "answered":
+                await rtp.play(music)
+
+        customer.hold_task = asyncio.get_running_loop().create_task(loop())
+
+    async def unhold(self, call_id: str) -> None:
+        customer = self._customers.get(call_id)
+        if customer is None or customer.hold_task is None:
+            return
+        task, customer.hold_task = customer.hold_task, None
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def bridge_agents(self, leg_a: str, leg_b: str) -> None:
+        first = self._answered(self._agents, leg_a)
+        second = self._answered(self._agents, leg_b)
+        for leg in (first, second):
+            if leg.bridged_to is not None or leg.monitoring is not None:
+                raise CarrierError(f"agent leg {leg.call.call_id} is on a call")
+        assert first.call.rtp is not None and second.call.rtp is not None
+        connect(first.call.rtp, second.call.rtp)
+        first.consulting, second.consulting = leg_b, leg_a
+
+    async def unbridge_agents(self, leg_a: str, leg_b: str) -> None:
+        first, second = self._agents.get(leg_a), self._agents.get(leg_b)
+        if first is None or second is None:
+            return
+        if first.call.rtp is not None and second.call.rtp is not None:
+            disconnect(first.call.rtp, second.call.rtp)
+        first.consulting = second.consulting = None
+
+    async def join_calls(self, call_id: str, other_call_id: str) -> None:
+        customer = self._answered(self._customers, call_id)
+        other = self._answered(self._customers, other_call_id)
+        await self.unhold(call_id)
+        self._unbridge_leg(call_id)
+        assert customer.call.rtp is not None and other.call.rtp is not None
+        connect(customer.call.rtp, other.call.rtp)
+        customer.joined_to, other.joined_to = other_call_id, call_id
+
+    # monitoring: a supervisor's phone leg hears a bridged call ------------------
+    async def monitor(self, call_id: str, leg_id: str, mode: str) -> None:
+        customer = self._answered(self._customers, call_id)
+        watcher = self._answered(self._agents, leg_id)
+        agent = self._agents.get(customer.bridged_to or "")
+        if agent is None or customer.call.rtp is None or agent.call.rtp is None:
+            raise CarrierError(f"{call_id} is not bridged")
+        if watcher.bridged_to is not None or watcher.monitoring not in (None, call_id):
+            raise CarrierError(f"leg {leg_id} is busy elsewhere")
+        assert watcher.call.rtp is not None
+        conference = customer.conference
+        if conference is None:
+            conference = Conference(call_id, self.mix_clock)
+            conference.join(call_id, customer.call.rtp)
+            conference.join(agent.call.call_id, agent.call.rtp)
+            customer.conference = conference
+        if leg_id not in conference.names:
+            conference.join(leg_id, watcher.call.rtp)
+        customer.monitors[leg_id] = MonitorMode(mode)
+        watcher.monitoring = call_id
+        conference.set_matrix(monitor_matrix(call_id, agent.call.call_id, customer.monitors))
+
+    async def end_monitor(self, call_id: str, leg_id: str) -> None:
+        self._end_monitor(call_id, leg_id)
+
+    def _end_monitor(self, call_id: str, leg_id: str) -> None:
+        watcher = self._agents.get(leg_id)
+        if watcher is not None and watcher.monitoring == call_id:
+            watcher.monitoring = None
+        customer = self._customers.get(call_id)
+        if customer is None or customer.conference is None:
+            return
+        customer.monitors.pop(leg_id, None)
+        customer.conference.leave(leg_id)
+        if not customer.monitors:
+            self._close_conference(customer)
+
+    def _close_conference(self, customer: _Leg) -> None:
+        """Back to the plain two-way relay (the legs stay as they are)."""
+        conference, customer.conference = customer.conference, None
+        if conference is None:
+            return
+        conference.close()
+        for leg_id in customer.monitors:
+            watcher = self._agents.get(leg_id)
+            if watcher is not None:
+                watcher.monitoring = None
+        customer.monitors.clear()
+        agent = self._agents.get(customer.bridged_to or "")
+        if agent is not None and customer.call.rtp is not None and agent.call.rtp is not None:
+            connect(customer.call.rtp, agent.call.rtp)
+
     def _unbridge_leg(self, call_id: str) -> None:
         customer = self._customers.get(call_id)
         if customer is None or customer.bridged_to is None:
             return
+        self._close_conference(customer)
         if customer.recording is not None:
             customer.recording.finish()
             customer.recording = None
@@ -457,10 +619,24 @@ class SipTrunk:
         leg_id = leg.call.call_id
         if self._customers.get(leg_id) is leg:
             self._unbridge_leg(leg_id)
+            if leg.hold_task is not None:
+                leg.hold_task.cancel()
+            other = self._customers.get(leg.joined_to or "")
+            if other is not None and other.call.rtp is not None and leg.call.rtp is not None:
+                disconnect(other.call.rtp, leg.call.rtp)
+                other.joined_to = None
             del self._customers[leg_id]
         elif self._agents.get(leg_id) is leg:
             if leg.bridged_to is not None:
                 self._unbridge_leg(leg.bridged_to)
+            if leg.consulting is not None:
+                partner = self._agents.get(leg.consulting)
+                if partner is not None:
+                    partner.consulting = None
+                    if partner.call.rtp is not None and leg.call.rtp is not None:
+                        disconnect(partner.call.rtp, leg.call.rtp)
+            if leg.monitoring is not None:
+                self._end_monitor(leg.monitoring, leg_id)
             del self._agents[leg_id]
 
     @staticmethod
@@ -469,3 +645,11 @@ class SipTrunk:
         if leg is None or leg.call.phase != "answered":
             raise CarrierError(f"{leg_id} is not an answered call")
         return leg
+
+
+def user_part(uri: str) -> str:
+    """The user of ``sip:user@host`` (percent-decoded), or "" when it has none."""
+    rest = uri.split(":", 1)[1] if ":" in uri else uri
+    if "@" not in rest:
+        return ""
+    return urllib.parse.unquote(rest.split("@", 1)[0].split(";", 1)[0])

@@ -13,11 +13,14 @@ TCP). The pieces:
   transaction at once with the cause, instead of waiting for Timer B/F.
 * Server side - requests are answered once and the response is cached by
   branch, so a retransmitted BYE or re-INVITE gets the same answer again.
-* :class:`Call` - one outbound INVITE and the dialog it creates: digest auth
+* :class:`Call` - one INVITE and the dialog it creates. Outbound: digest auth
   on 401/407, CANCEL at ring timeout (only once a provisional response has
   arrived, RFC 3261 9.1), ACK for 2xx as its own transaction sent along the
   route set and repeated for every 2xx retransmission, BYE either way,
-  re-INVITE/UPDATE answered with our SDP.
+  re-INVITE/UPDATE answered with our SDP. Inbound (a customer ringing our
+  number back, offered to :attr:`UserAgent.on_invite`): answered with 200 OK
+  and our SDP answer, the 2xx repeated until the caller's ACK (RFC 3261
+  13.3.1.4); the same dialog code carries it from there.
 
 Addresses: we bind ``local_host`` (default every interface) and advertise, in
 Via, Contact and SDP, ``public_host`` or else the bound address, or with a
@@ -49,6 +52,7 @@ from dialer.sip.message import (
     uri_host_port,
     uri_of,
     uri_params,
+    with_tag,
 )
 from dialer.sip.outcomes import outcome_for_status
 from dialer.sip.rtp import RtpEndpoint
@@ -261,6 +265,7 @@ class UserAgent:
         self._contact = ""
         self._nat_checked = False
         self.seen_as: Address | None = None
+        self.on_invite: InviteHandler | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -512,14 +517,23 @@ class UserAgent:
         to_tag = header_param(req.get("To") or "", "tag")
         if call is not None and to_tag == call.local_tag:
             call.on_request(req, addr)
+        elif call is not None and req.method == "INVITE" and not to_tag:
+            return  # a retransmitted INVITE we are still answering (100 Trying went out)
+        elif call is not None and req.method == "CANCEL" and call.inbound:
+            self.respond(req, build_response(req, 200, "OK"), addr)
+            call.cancelled_by_caller()
         elif req.method == "ACK":
             return
         elif req.method == "OPTIONS":
             resp = build_response(req, 200, "OK", to_tag=new_tag())
             resp.add("Allow", ALLOW)
             self.respond(req, resp, addr)
-        elif req.method == "INVITE":  # agent phones are called out to, they do not call in
-            self.respond(req, build_response(req, 603, "Decline", to_tag=new_tag()), addr)
+        elif req.method == "INVITE":
+            # Agent phones are called out to; only a customer ringing a
+            # campaign's number back is taken, by the trunk's handler.
+            taken = self.on_invite is not None and self.on_invite(req, addr)
+            if not taken:
+                self.respond(req, build_response(req, 603, "Decline", to_tag=new_tag()), addr)
         else:
             self.respond(req, build_response(req, 481, "Call/Transaction Does Not Exist"), addr)
 
@@ -556,6 +570,17 @@ class UserAgent:
         self.calls[call.sip_call_id] = call
         return call
 
+    def answer_invite(
+        self, req: SipMessage, addr: Address, call_id: str, on_event: CallEventHandler
+    ) -> Call:
+        """Take an out-of-dialog INVITE as a call of ours: 100 Trying now, the
+        answer once :meth:`Call.run` has its media."""
+        self.transport.send_raw(build_response(req, 100, "Trying").to_bytes(), addr, None)
+        call = Call(self, call_id, "", "", 0, on_event, addr)
+        call.take_invite(req, addr)
+        self.calls[call.sip_call_id] = call
+        return call
+
     def forget(self, call: Call) -> None:
         # Linger so retransmitted BYE/2xx still find their call for a while.
         asyncio.get_running_loop().call_later(
@@ -580,6 +605,9 @@ class CallEvent:
 
 
 CallEventHandler = Callable[["Call", CallEvent], None]
+InviteHandler = Callable[[SipMessage, Address], bool]
+"""Offered every out-of-dialog INVITE; True when it took it (it then answers
+through :meth:`UserAgent.answer_invite`), False to have it declined."""
 
 
 class Call:
@@ -630,6 +658,27 @@ class Call:
         self._reinvite_pending = False  # our re-INVITE (an offer) awaits its final response
         self._serving_branch: str | None = None  # the peer's INVITE/UPDATE we are answering
         self._offer_in_2xx = False  # we offered in a 2xx; the peer answers in the ACK
+        self._inbound: tuple[SipMessage, Address] | None = None  # the INVITE we answer
+
+    @property
+    def inbound(self) -> bool:
+        """The peer called us (a customer ringing back), not the other way round."""
+        return self._inbound is not None
+
+    def take_invite(self, req: SipMessage, addr: Address) -> None:
+        """Become the UAS side of the dialog ``req`` opens (RFC 3261 12.1.1):
+        our From is their To with our tag, the route set their Record-Route
+        in order, the remote target their Contact."""
+        self._inbound = (req, addr)
+        self.sip_call_id = req.call_id
+        self.remote_tag = header_param(req.get("From") or "", "tag")
+        self._from = with_tag(req.get("To") or "", self.local_tag)
+        self._to = req.get("From") or ""
+        self.route_set = list(req.get_all("Record-Route"))
+        self.target_uri = self.remote_target = uri_of(req.get("Contact") or self._to)
+        self._note_peer(req)
+        self._remote_cseq = req.cseq[0]
+        self._dest = addr
 
     # running the INVITE -----------------------------------------------------
     async def run(self) -> None:
@@ -657,6 +706,9 @@ class Call:
         host = cfg.media_host or bound or self.ua.media_host
         self.sdp = LocalSession(host, self.rtp.port, codecs=cfg.codecs, dtmf=cfg.dtmf)
         self._emit(CallEvent("dialing"))
+        if self._inbound is not None:
+            await self._answer_inbound(*self._inbound)
+            return
         if self._cancel_wanted:
             self._finish(Outcome.NO_ANSWER, None, "hung up before the INVITE was sent")
             return
@@ -691,6 +743,59 @@ class Call:
                 return
             self._finish(outcome_for_status(status), status, final.reason)
             return
+
+    def cancelled_by_caller(self) -> None:
+        """The caller hung up before we answered: 487 to their INVITE; the
+        call ends once it runs (or at once when it is running)."""
+        assert self._inbound is not None
+        if self.phase != "dialing" or self._cancel_wanted:
+            return  # answered already: the caller's BYE will follow
+        self._cancel_wanted = True
+        req, addr = self._inbound
+        self.ua.respond(req, build_response(req, 487, "Request Terminated", self.local_tag), addr)
+
+    def decline(self, status: int, reason: str) -> None:
+        """Refuse the INVITE we took (no agent campaign owns the number, say)."""
+        assert self._inbound is not None
+        req, addr = self._inbound
+        if not self._cancel_wanted:
+            self.ua.respond(req, build_response(req, status, reason, self.local_tag), addr)
+        self._finish(Outcome.DECLINED, status, reason)
+        self.ua.forget(self)
+
+    async def _answer_inbound(self, req: SipMessage, addr: Address) -> None:
+        """200 OK with our answer to the caller's offer, repeated until the ACK."""
+        assert self.sdp is not None and self.rtp is not None
+        if self._cancel_wanted:
+            self._finish(Outcome.NO_ANSWER, 487, "the caller hung up before the answer")
+            return
+        cfg = self.ua.config
+        try:
+            media = await peer_media(req.body, cfg.codecs, cfg.dtmf)
+        except SdpError as exc:
+            self._log_bad_sdp("an inbound INVITE (refused with 488)", str(exc))
+            self.ua.respond(
+                req, build_response(req, 488, "Not Acceptable Here", self.local_tag), addr
+            )
+            self._finish(Outcome.FAILED, 488, f"unusable SDP offer: {exc}")
+            return
+        self.rtp.apply(media)
+        resp = build_response(req, 200, "OK", to_tag=self.local_tag)
+        resp.add("Contact", self.ua.contact())
+        resp.add("Allow", ALLOW)
+        resp.add("Content-Type", "application/sdp")
+        resp.body = self.sdp.answer(media.description, media.codec)
+        for route in req.get_all("Record-Route"):
+            resp.add("Record-Route", route)
+        self.phase = "answered"
+        self._answer_status = 200
+        self.ua.respond(req, resp, addr)
+        await self._retransmit_2xx(resp.to_bytes(), addr)
+        if self.phase != "answered":
+            return
+        self.answered_event.set()
+        self._emit(CallEvent("answered", sip_status=200, sip_reason="OK"))
+        await self.ended_event.wait()
 
     def _build_invite(self, authorization: tuple[str, str] | None) -> SipMessage:
         assert self.sdp is not None

@@ -1,6 +1,8 @@
 """What the simulated customers say into an agent's browser phone: one short
 recorded line per moment of a call, in Persian or English; and the notice a
-customer hears before a recorded call reaches an agent (``*-consent.wav``). The WAVs beside
+customer hears before a recorded call reaches an agent (``*-consent.wav``), the
+message to a customer who rang back while nobody was free (``*-ringback.wav``)
+and the hold chime (``hold.wav``). The WAVs beside
 this module are made by ``make_voices.sh`` (espeak-ng and sox, `make voices`)
 and committed, so nothing is needed at run time."""
 
@@ -34,6 +36,17 @@ def language_of(locale: str | None, default: str) -> str:
 def consent_wav(language: str | None) -> str:
     """The shipped recording notice ("this call is recorded ...") in ``fa`` or ``en``."""
     return str(VOICES / f"{language_of(language, 'en')}-consent.wav")
+
+
+def ringback_wav(language: str | None) -> str:
+    """The shipped message to a customer who rang back while every agent was
+    busy ("thank you for calling, we will call you back shortly")."""
+    return str(VOICES / f"{language_of(language, 'en')}-ringback.wav")
+
+
+def hold_wav() -> str:
+    """What a customer on hold hears: a soft generated chime, no voice."""
+    return str(VOICES / "hold.wav")
 
 
 @functools.cache

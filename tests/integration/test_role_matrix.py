@@ -197,3 +197,14 @@ def test_the_agents_own_work_is_for_agents_alone(app: Flask) -> None:
     registered = {name: frozenset(event.roles) for (_, name), event in SOCKET_EVENTS.items()}
     for name in AGENT_WORK_EVENTS:
         assert registered.get(name) == frozenset({Role.AGENT}), name
+
+
+TRANSFER_EVENTS = {"transfer_targets", "transfer_start", "transfer_action"}
+
+
+def test_transfers_are_for_agents_alone(app: Flask) -> None:
+    """Transferring is registered (so the walk above covers it) and only for
+    agents; the service then allows an agent only their own live call."""
+    registered = {name: frozenset(event.roles) for (_, name), event in SOCKET_EVENTS.items()}
+    for name in TRANSFER_EVENTS:
+        assert registered.get(name) == frozenset({Role.AGENT}), name

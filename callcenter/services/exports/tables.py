@@ -34,6 +34,7 @@ from callcenter.services.reports.labels import (
 )
 from callcenter.services.reports.rejections import BreakdownRow
 from callcenter.services.reports.scope import Names, ScriptLabels, pause_labels
+from callcenter.services.reports.transfers import openers_closers
 
 EXPORT_KINDS = ("calls", "rejections", "funnel", "agents", "dispositions", "compliance")
 
@@ -50,6 +51,7 @@ RECORDING_STATUSES = {
     "deleted": _l("Deleted"),
     "upload_pending": _l("Waiting for the store"),
 }
+DIRECTIONS = {"outbound": _l("Outbound"), "inbound": _l("Inbound (rang back)")}
 ROLES = {"opener": _l("Opener"), "closer": _l("Closer"), "both": _l("Opener and closer")}
 
 
@@ -125,6 +127,8 @@ def call_sheets(session: Session, filters: ReportFilters, locale: str) -> list[S
         _("Recording"),
         _("Recording length (s)"),
         _("Recording SHA-256"),
+        _("Direction"),
+        _("Opened by (transferred calls)"),
     ]
     return [Sheet(_("Call records"), headers, _call_rows(session, filters, locale))]
 
@@ -139,13 +143,14 @@ def _call_rows(session: Session, filters: ReportFilters, locale: str) -> Iterato
     amd_results = {key: _(label) for key, label in AMD_RESULTS.items()}
     amd_actions = {key: _(label) for key, label in AMD_ACTIONS.items()}
     recordings = {key: _(label) for key, label in RECORDING_STATUSES.items()}
+    directions = {key: _(label) for key, label in DIRECTIONS.items()}
     yes, no = _("yes"), _("no")
     campaigns, users, lists = names.campaigns, names.users, names.lead_lists
     for (
         call_id, campaign_id, list_id, agent_id, phone, attempt, outcome, sip_status, live,
         contact, amd_result, amd_ms, amd_action, dialed_at, answered_at, connected_at, ended_at,
         wrapped_at, max_step, reject_step, reject_code, reject_text, disposition,
-        recording, recording_ms, recording_sha256,
+        recording, recording_ms, recording_sha256, direction, opened_by_id,
     ) in iter_call_rows(session, filters):  # fmt: skip
         local = dialed_at.astimezone(zone)
         day = local.date()
@@ -183,6 +188,8 @@ def _call_rows(session: Session, filters: ReportFilters, locale: str) -> Iterato
             recordings.get(recording, recording or ""),
             round(recording_ms / 1000, 1) if recording_ms is not None else None,
             recording_sha256 or "",
+            directions.get(str(direction), str(direction)),
+            users.get(opened_by_id, "") if opened_by_id is not None else "",
         ]
 
 
@@ -372,7 +379,30 @@ def agent_sheets(session: Session, filters: ReportFilters, locale: str) -> list[
                 row.qa_auto_fails,
             ]
         )
-    return [Sheet(_("Agent performance"), headers, rows)]
+    return [Sheet(_("Agent performance"), headers, rows), opener_closer_sheet(session, filters, _)]
+
+
+def opener_closer_sheet(session: Session, filters: ReportFilters, _: Gettext) -> Sheet:
+    headers = [
+        _("Agent"),
+        _("Calls opened"),
+        _("Transferred to another"),
+        _("Taken over and closed"),
+        _("Converted as closer"),
+        _("Closer conversion (%)"),
+    ]
+    rows = [
+        [
+            row.name,
+            row.opened,
+            row.transferred,
+            row.closed,
+            row.converted,
+            percent(row.closer_conversion),
+        ]
+        for row in openers_closers(session, filters)
+    ]
+    return Sheet(_("Openers vs closers"), headers, rows)
 
 
 # --- dispositions --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from callcenter.services.reports.scope import (
     pause_labels,
     visible_campaign_ids,
 )
+from callcenter.services.reports.transfers import OpenerCloserRow, openers_closers
 
 REPORT_KINDS = ("rejections", "funnel", "agents", "dispositions", "compliance", "call_list")
 
@@ -35,6 +36,7 @@ __all__ = [
     "FunnelReport",
     "InvalidFilter",
     "Names",
+    "OpenerCloserRow",
     "RejectionsReport",
     "ReportFilters",
     "agents_report",
@@ -44,6 +46,7 @@ __all__ = [
     "dispositions_report",
     "filter_options",
     "funnel_report",
+    "openers_closers",
     "parse_filters",
     "pause_labels",
     "rejections_report",

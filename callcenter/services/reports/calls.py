@@ -21,8 +21,9 @@ def iter_call_rows(session: Session, filters: ReportFilters) -> Iterator[Any]:
     outcome, sip_status, live_answer, contact, amd_result, amd_decision_ms,
     amd_action, dialed_at, answered_at, connected_at, ended_at,
     wrap_up_ended_at, max_step_reached, reject_step, reject_reason,
-    reject_text, disposition, recording_status, recording_ms, recording_sha256;
-    ordered by dialed_at."""
+    reject_text, disposition, recording_status, recording_ms, recording_sha256,
+    direction, opened_by_id (the opener of a transferred call); ordered by
+    dialed_at."""
     rejection = rejection_of_call()
     query = (
         select(
@@ -52,6 +53,8 @@ def iter_call_rows(session: Session, filters: ReportFilters) -> Iterator[Any]:
             CallRecording.status,
             CallRecording.duration_ms,
             CallRecording.sha256,
+            Call.direction,
+            Call.opened_by_id,
         )
         .join(Lead, Lead.id == Call.lead_id)
         .outerjoin(rejection, rejection.c.call_id == Call.id)

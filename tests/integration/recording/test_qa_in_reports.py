@@ -33,7 +33,7 @@ def test_scores_in_the_agent_report_and_export(session: Session, tmp_path: Path)
     assert (row.qa_scored, row.qa_points, row.qa_max_points, row.qa_auto_fails) == (2, 6, 20, 1)
     assert row.qa_score == 0.3
 
-    [sheet] = agent_sheets(session, ReportFilters(), "en")
+    sheet, _openers_closers = agent_sheets(session, ReportFilters(), "en")
     qa_columns = [
         sheet.headers.index(name) for name in ("QA scored calls", "QA score (%)", "QA auto-fails")
     ]

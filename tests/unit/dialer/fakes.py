@@ -12,6 +12,7 @@ from dialer.carrier import (
     AgentLegRequest,
     CallProgress,
     CarrierError,
+    InboundHandler,
     OriginateRequest,
     ProgressCallback,
     TrunkHealth,
@@ -89,6 +90,12 @@ class FakeServices:
         is_manual: bool = False,
     ) -> None:
         self.opened.append(call_id)
+
+    def open_inbound_call(
+        self, call_id: str, campaign_id: int, caller: str, *, now: datetime
+    ) -> ClaimedLead | None:
+        self.opened.append(call_id)
+        return ClaimedLead(lead_id=0, campaign_id=campaign_id, attempt=1, phone_e164=caller)
 
     def agents(self) -> Sequence[AgentSnapshot]:
         return list(self.agent_rows.values())
@@ -288,6 +295,9 @@ class FakeCarrier:
         if call_id not in self.callbacks:
             raise CarrierError("gone")
         self.prompts.append((call_id, wav))
+
+    def take_inbound(self, handler: InboundHandler) -> None:
+        self.inbound = handler
 
     def record(self, call_id: str, sink: Any) -> None:
         if call_id not in self.callbacks:
