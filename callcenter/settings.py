@@ -97,6 +97,9 @@ class AuthSettings(_Section):
     max_failed_logins: int = Field(5, ge=1)
     lockout_minutes: int = Field(15, ge=1)
     login_rate_limit: str = "10 per minute"
+    api_rate_limit: str = "120 per minute"
+    """Requests one API token may make (counted in Redis when configured, so
+    across every web process)."""
 
 
 class SmtpSettings(_Section):

@@ -22,6 +22,7 @@ from callcenter.models.campaigns import (
     campaign_teams,
 )
 from callcenter.models.fleet import CampaignLease, DialerProcess
+from callcenter.models.integrations import ApiToken, api_token_campaigns
 from callcenter.models.leads import (
     Customer,
     DncEntry,
@@ -59,6 +60,7 @@ __all__ = [
     "AgentStateChange",
     "AgentStatus",
     "AmdMode",
+    "ApiToken",
     "Appointment",
     "AppointmentStatus",
     "AppointmentStatusChange",
@@ -106,6 +108,7 @@ __all__ = [
     "Team",
     "User",
     "UserSession",
+    "api_token_campaigns",
     "campaign_teams",
     "supervised_teams",
 ]
