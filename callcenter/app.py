@@ -32,6 +32,7 @@ from callcenter.services import accounts
 from callcenter.services.accounts import LockoutPolicy
 from callcenter.services.live_floor import register_live_floor
 from callcenter.settings import Settings, load_settings
+from callcenter.webhook_worker import WebhookWorker
 
 # Feature packages (agent_ui, supervisor) plug their blueprints in through this
 # entry-point group, so `callcenter` never imports them (tests/unit/test_architecture.py).
@@ -66,6 +67,7 @@ def create_app(
     app.extensions["cc_bus"] = bus or build_event_bus(settings.redis_url)
     consumers.init_app(app)
     app.extensions["cc_import_worker"] = LeadImportWorker(database)
+    app.extensions["cc_webhook_worker"] = WebhookWorker(database, settings.webhooks)
     app.extensions["cc_recording_store"] = store_from_settings(settings)
     register_live_floor(app.extensions["cc_bus"], app)
     observe_events(app.extensions["cc_bus"])

@@ -102,6 +102,17 @@ class AuthSettings(_Section):
     across every web process)."""
 
 
+class WebhookSettings(_Section):
+    timeout_seconds: float = Field(5.0, gt=0, le=60)
+    """A receiver that has not answered by then counts as failed (and is retried)."""
+    max_attempts: int = Field(8, ge=1, le=30)
+    first_retry_seconds: float = Field(30.0, gt=0)
+    """Then doubled for each further try, up to max_retry_seconds."""
+    max_retry_seconds: float = Field(3600.0, gt=0)
+    senders: int = Field(4, ge=1, le=32)
+    """Deliveries sent at once, so one slow receiver does not hold up the others."""
+
+
 class SmtpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(25, ge=1, le=65535)
@@ -416,6 +427,7 @@ class Settings(_Section):
     locale: LocaleSettings = LocaleSettings()
     auth: AuthSettings = AuthSettings()
     smtp: SmtpSettings = SmtpSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     dialer: DialerSettings = DialerSettings()
     webphone: WebphoneSettings = WebphoneSettings()
     recording: RecordingSettings = RecordingSettings()

@@ -103,3 +103,9 @@ class ApiTokenForm(FlaskForm):
     )
     all_campaigns = BooleanField(_l("All campaigns (and the global do-not-call list)"))
     campaigns = CheckboxesField(_l("Campaigns"), coerce=int, validate_choice=False)
+
+
+class WebhookForm(FlaskForm):
+    name = StringField(_l("Receiver name"), validators=[DataRequired(), Length(max=120)])
+    url = StringField(_l("Address (URL)"), validators=[DataRequired(), Length(max=500)])
+    events = CheckboxesField(_l("Events"), validate_choice=False)

@@ -22,7 +22,14 @@ from callcenter.models.campaigns import (
     campaign_teams,
 )
 from callcenter.models.fleet import CampaignLease, DialerProcess
-from callcenter.models.integrations import ApiToken, api_token_campaigns
+from callcenter.models.integrations import (
+    ApiToken,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookSubscription,
+    api_token_campaigns,
+)
 from callcenter.models.leads import (
     Customer,
     DncEntry,
@@ -108,6 +115,10 @@ __all__ = [
     "Team",
     "User",
     "UserSession",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookSubscription",
     "api_token_campaigns",
     "campaign_teams",
     "supervised_teams",

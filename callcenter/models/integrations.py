@@ -1,14 +1,16 @@
-"""What other systems use to work with the floor: API tokens."""
+"""What other systems use to work with the floor: API tokens, webhooks."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Column, ForeignKey, String, Table, false
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callcenter.db import Base, UTCDateTime
-from callcenter.models._types import created_at_column, enum_column
+from callcenter.models._types import JSONColumn, created_at_column, enum_column
 from callcenter.models.campaigns import Campaign
 from callcenter.states import Role
 
@@ -44,3 +46,67 @@ class ApiToken(Base):
     @property
     def is_live(self) -> bool:
         return self.revoked_at is None
+
+
+class WebhookDeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # every attempt failed; kept in the log
+
+
+class WebhookSubscription(Base):
+    """A receiver of some events, signed with its own secret."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(64))
+    """The HMAC key; kept as it is, since every delivery is signed with it."""
+    events: Mapped[list[str]] = mapped_column(JSONColumn, default=list)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event for one subscription, written in the same
+    transaction as the change it tells of, sent later by the consumer."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[str] = mapped_column(String(32))
+    event_type: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONColumn, default=dict)
+    status: Mapped[WebhookDeliveryStatus] = enum_column(
+        WebhookDeliveryStatus, default=WebhookDeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """A sender has it until then; past it (the sender died), it is due again."""
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = created_at_column()
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookAttempt(Base):
+    """One try of a delivery, for the delivery log."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = created_at_column()
+    status_code: Mapped[int | None]
+    error: Mapped[str] = mapped_column(Text, default="")
+    duration_ms: Mapped[int] = mapped_column(default=0)

@@ -28,7 +28,7 @@ from callcenter.events import (
 from callcenter.models import AgentStatus, Call, CallStateChange, Campaign, Lead, ProcessedEvent
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
-from callcenter.services import agents, lead_lifecycle, workstation
+from callcenter.services import agents, lead_lifecycle, webhooks, workstation
 from callcenter.states import (
     CALL_TRANSITIONS,
     DIALABLE_LEAD_STATES,
@@ -243,6 +243,7 @@ def on_ended(session: Session, event: CallEnded) -> Call:
         _to_wrap_up(session, call, at)
     else:
         _release_unconnected(session, call, outcome, at)
+    webhooks.enqueue(session, "call.ended", webhooks.call_data(call))
     return call
 
 

@@ -26,7 +26,7 @@ from callcenter.models import (
     Lead,
     LeadStateChange,
 )
-from callcenter.services import dnc
+from callcenter.services import dnc, webhooks
 from callcenter.services.campaigns import retry_delay_minutes
 from callcenter.services.disposition_codes import ChosenDisposition
 from callcenter.services.hopper_feed import ON_A_DISABLED_LIST
@@ -263,6 +263,19 @@ def settle_attempt(
     lead.last_outcome = disposition.code if disposition is not None else str(outcome)
     lead.updated_at = now
     session.flush()
+    if target is LeadState.EXHAUSTED:
+        webhooks.enqueue(
+            session,
+            "lead.exhausted",
+            {
+                "lead_id": lead.id,
+                "campaign_id": lead.campaign_id,
+                "customer_id": lead.customer_id,
+                "attempts": lead.attempts,
+                "last_outcome": lead.last_outcome,
+            },
+            now=now,
+        )
     return lead
 
 

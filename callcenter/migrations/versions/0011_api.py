@@ -1,4 +1,4 @@
-"""the API's tokens
+"""the API's tokens, webhook subscriptions and their outbox
 
 Revision ID: 0011_api
 Revises: 0010_recording
@@ -63,6 +63,70 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        'webhook_subscriptions',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('name', sa.String(length=120), nullable=False),
+        sa.Column('url', sa.String(length=500), nullable=False),
+        sa.Column('secret', sa.String(length=64), nullable=False),
+        sa.Column('events', JSON, nullable=False),
+        sa.Column('is_active', sa.Boolean(), nullable=False),
+        sa.Column('created_by_id', sa.Integer(), nullable=False),
+        _when('created_at', nullable=False),
+        sa.ForeignKeyConstraint(
+            ['created_by_id'], ['users.id'], name=op.f('fk_webhook_subscriptions_created_by_id_users')
+        ),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_subscriptions')),
+    )
+    op.create_table(
+        'webhook_deliveries',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('subscription_id', sa.Integer(), nullable=False),
+        sa.Column('event_id', sa.String(length=32), nullable=False),
+        sa.Column('event_type', sa.String(length=40), nullable=False),
+        sa.Column('payload', JSON, nullable=False),
+        sa.Column(
+            'status', _enum('webhookdeliverystatus', 'pending', 'delivered', 'failed'), nullable=False
+        ),
+        sa.Column('attempts', sa.Integer(), nullable=False),
+        _when('next_attempt_at', nullable=False),
+        _when('leased_until'),
+        sa.Column('last_status_code', sa.Integer(), nullable=True),
+        sa.Column('last_error', sa.Text(), nullable=False),
+        _when('created_at', nullable=False),
+        _when('delivered_at'),
+        sa.ForeignKeyConstraint(
+            ['subscription_id'], ['webhook_subscriptions.id'], ondelete='CASCADE',
+            name=op.f('fk_webhook_deliveries_subscription_id_webhook_subscriptions'),
+        ),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries')),
+    )
+    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f('ix_webhook_deliveries_subscription_id'), ['subscription_id'], unique=False
+        )
+        batch_op.create_index('ix_webhook_deliveries_due', ['status', 'next_attempt_at'], unique=False)
+    op.create_table(
+        'webhook_attempts',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('delivery_id', sa.Integer(), nullable=False),
+        _when('at', nullable=False),
+        sa.Column('status_code', sa.Integer(), nullable=True),
+        sa.Column('error', sa.Text(), nullable=False),
+        sa.Column('duration_ms', sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ['delivery_id'], ['webhook_deliveries.id'], ondelete='CASCADE',
+            name=op.f('fk_webhook_attempts_delivery_id_webhook_deliveries'),
+        ),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_attempts')),
+    )
+    with op.batch_alter_table('webhook_attempts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_attempts_delivery_id'), ['delivery_id'], unique=False)
+
+
 def downgrade() -> None:
+    op.drop_table('webhook_attempts')
+    op.drop_table('webhook_deliveries')
+    op.drop_table('webhook_subscriptions')
     op.drop_table('api_token_campaigns')
     op.drop_table('api_tokens')
