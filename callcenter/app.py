@@ -144,12 +144,21 @@ def register_blueprints(app: Flask) -> None:
     from callcenter.admin.views import bp as admin_bp
     from callcenter.api.views import bp as api_bp
     from callcenter.auth.views import bp as auth_bp
+    from callcenter.calendar_views import bp as calendars_bp
     from callcenter.campaigns import code_views  # noqa: F401  (its routes join the blueprint)
     from callcenter.campaigns.views import bp as campaigns_bp
     from callcenter.ops_views import bp as ops_bp
     from callcenter.recordings.views import bp as recordings_bp
 
-    for blueprint in (auth_bp, admin_bp, api_bp, campaigns_bp, ops_bp, recordings_bp):
+    for blueprint in (
+        auth_bp,
+        admin_bp,
+        api_bp,
+        calendars_bp,
+        campaigns_bp,
+        ops_bp,
+        recordings_bp,
+    ):
         app.register_blueprint(blueprint)
     for entry_point in sorted(entry_points(group=BLUEPRINT_ENTRY_POINTS), key=lambda e: e.name):
         app.register_blueprint(entry_point.load())

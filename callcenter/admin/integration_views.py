@@ -1,4 +1,5 @@
-"""API tokens and webhooks for other systems (admin role); they join the admin blueprint."""
+"""API tokens, webhooks and calendar feeds for other systems (admin role);
+they join the admin blueprint."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from flask_login import current_user
 from callcenter import request_scope
 from callcenter.admin.views import bp
 from callcenter.auth.access import allow_roles
-from callcenter.auth.forms import ApiTokenForm, ConfirmForm, WebhookForm
+from callcenter.auth.forms import ApiTokenForm, CalendarFeedForm, ConfirmForm, WebhookForm
 from callcenter.dates import format_datetime
 from callcenter.errors import DomainError
 from callcenter.i18n import select_locale
-from callcenter.services import api_tokens, campaigns, webhooks
+from callcenter.services import accounts, api_tokens, calendar_feeds, campaigns, teams, webhooks
 from callcenter.states import Role
 
 
@@ -131,3 +132,51 @@ def webhook_active(webhook_id: int) -> ResponseReturnValue:
         active = request.form.get("active") == "1"
         webhooks.set_active(session, subscription, active, actor=current_user)
     return redirect(url_for("admin.webhook_detail", webhook_id=webhook_id))
+
+
+# --- calendar feeds ------------------------------------------------------------------------
+
+
+@bp.route("/calendar-feeds", methods=["GET", "POST"])
+@allow_roles(Role.ADMIN)
+def calendar_feeds_index() -> ResponseReturnValue:
+    session = request_scope.session()
+    form = CalendarFeedForm()
+    people = [user for user in accounts.list_users(session) if user.is_salesperson]
+    all_teams = teams.list_teams(session)
+    form.owner.choices = [("", "—"), *((str(user.id), user.full_name) for user in people)]
+    form.team.choices = [("", "—"), *((str(team.id), team.name) for team in all_teams)]
+    if form.validate_on_submit():
+        owner = next((u for u in people if str(u.id) == form.owner.data), None)
+        team = next((t for t in all_teams if str(t.id) == form.team.data), None)
+        try:
+            feed, token = calendar_feeds.create_feed(
+                session, owner=owner, team=team, actor=current_user
+            )
+        except DomainError as exc:
+            form.owner.errors.append(exc.shown())
+        else:
+            url = url_for("calendars.feed", token=token, _external=True)
+            return render_template(
+                "admin/calendar_feed_shown.html",
+                name=calendar_feeds.feed_name(session, feed),
+                url=url,
+            )
+    feeds = calendar_feeds.list_feeds(session)
+    return render_template(
+        "admin/calendar_feeds.html",
+        feeds=feeds,
+        names={feed.id: calendar_feeds.feed_name(session, feed) for feed in feeds},
+        form=form,
+        confirm=ConfirmForm(),
+        when=_when(),
+    ), (422 if form.is_submitted() else 200)
+
+
+@bp.post("/calendar-feeds/<int:feed_id>/revoke")
+@allow_roles(Role.ADMIN)
+def revoke_calendar_feed(feed_id: int) -> ResponseReturnValue:
+    if ConfirmForm().validate_on_submit():
+        calendar_feeds.revoke_feed(request_scope.session(), feed_id, actor=current_user)
+        flash(_("The calendar link no longer works."), "success")
+    return redirect(url_for("admin.calendar_feeds_index"))

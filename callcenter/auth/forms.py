@@ -109,3 +109,8 @@ class WebhookForm(FlaskForm):
     name = StringField(_l("Receiver name"), validators=[DataRequired(), Length(max=120)])
     url = StringField(_l("Address (URL)"), validators=[DataRequired(), Length(max=500)])
     events = CheckboxesField(_l("Events"), validate_choice=False)
+
+
+class CalendarFeedForm(FlaskForm):
+    owner = SelectField(_l("Salesperson"), choices=[], validate_choice=False)
+    team = SelectField(_l("or a team"), choices=[], validate_choice=False)

@@ -24,6 +24,7 @@ from callcenter.models.campaigns import (
 from callcenter.models.fleet import CampaignLease, DialerProcess
 from callcenter.models.integrations import (
     ApiToken,
+    CalendarFeed,
     WebhookAttempt,
     WebhookDelivery,
     WebhookDeliveryStatus,
@@ -72,6 +73,7 @@ __all__ = [
     "AppointmentStatus",
     "AppointmentStatusChange",
     "AuditEntry",
+    "CalendarFeed",
     "CalendarSlot",
     "Call",
     "CallRecording",

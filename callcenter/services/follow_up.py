@@ -140,6 +140,12 @@ def queue_for_appointment(
     return queued
 
 
+def appointment_uid(appointment_id: int) -> str:
+    """The meeting's iCalendar UID: the same in the invite and in the calendar
+    feeds, so a calendar that has both keeps one event."""
+    return f"appointment-{appointment_id}@callcenter"
+
+
 def invitation(appointment: Appointment, message: Message, organizer: str, now: datetime) -> bytes:
     """The .ics invite (METHOD:REQUEST) for the meeting."""
     calendar = Calendar()
@@ -147,7 +153,7 @@ def invitation(appointment: Appointment, message: Message, organizer: str, now: 
     calendar.add("version", "2.0")
     calendar.add("method", "REQUEST")
     event = CalendarEvent()
-    event.add("uid", f"appointment-{appointment.id}@callcenter")
+    event.add("uid", appointment_uid(appointment.id))
     event.add("dtstamp", now)
     event.add("dtstart", appointment.starts_at)
     event.add("dtend", appointment.ends_at)

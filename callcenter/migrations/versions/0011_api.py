@@ -1,4 +1,4 @@
-"""the API's tokens, webhook subscriptions and their outbox
+"""the API's tokens, webhook subscriptions and their outbox, calendar feeds
 
 Revision ID: 0011_api
 Revises: 0010_recording
@@ -123,8 +123,31 @@ def upgrade() -> None:
     with op.batch_alter_table('webhook_attempts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_webhook_attempts_delivery_id'), ['delivery_id'], unique=False)
 
+    op.create_table(
+        'calendar_feeds',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('token_sha256', sa.String(length=64), nullable=False),
+        sa.Column('owner_id', sa.Integer(), nullable=True),
+        sa.Column('team_id', sa.Integer(), nullable=True),
+        sa.Column('created_by_id', sa.Integer(), nullable=False),
+        _when('created_at', nullable=False),
+        _when('last_fetched_at'),
+        _when('revoked_at'),
+        sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_calendar_feeds_owner_id_users')),
+        sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_calendar_feeds_team_id_teams')),
+        sa.ForeignKeyConstraint(
+            ['created_by_id'], ['users.id'], name=op.f('fk_calendar_feeds_created_by_id_users')
+        ),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_calendar_feeds')),
+        sa.UniqueConstraint('token_sha256', name=op.f('uq_calendar_feeds_token_sha256')),
+    )
+    with op.batch_alter_table('calendar_feeds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_calendar_feeds_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_calendar_feeds_team_id'), ['team_id'], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_table('calendar_feeds')
     op.drop_table('webhook_attempts')
     op.drop_table('webhook_deliveries')
     op.drop_table('webhook_subscriptions')
