@@ -77,6 +77,7 @@ def run_consumer(
     heartbeat = Heartbeat(health_file)
     import_worker = app.extensions["cc_import_worker"].start()
     webhook_worker = app.extensions["cc_webhook_worker"].start()
+    app.extensions["cc_follow_up_sender"].wake()  # reminders come due with no event to wake it
     bus.start()
     log.info("consumer: reading the event stream as group member %s", bus.consumer)
     try:

@@ -146,6 +146,10 @@ class CampaignForm(FlaskForm):
         _l("Holidays (one date per line, Jalali 1404/01/01 or Gregorian 2025-03-21)"),
         validators=[Optional()],
     )
+    reminder_minutes = StringField(
+        _l("Remind the customer by e-mail before each meeting (minutes before, e.g. 1440, 60)"),
+        validators=[Optional(), Regexp(r"^[\d\s,،۰-۹٠-٩]*$")],
+    )
     teams = SelectMultipleField(_l("Teams"), choices=[], coerce=int, validate_choice=False)
     saturday = StringField(DAY_LABELS["saturday"])
     sunday = StringField(DAY_LABELS["sunday"])
@@ -197,6 +201,7 @@ class CampaignForm(FlaskForm):
         self.recording_mode.data = campaign.recording_mode.value
         self.script_version_id.data = str(campaign.script_version_id or "")
         self.holidays.data = "\n".join(campaign.holidays or [])
+        self.reminder_minutes.data = ", ".join(str(m) for m in campaign.reminder_minutes or [])
         self.teams.data = [team.id for team in campaign.teams]
         windows = CallingWindows.from_dict(campaign.calling_windows or None)
         for day in FORM_DAYS:
@@ -224,6 +229,7 @@ class CampaignForm(FlaskForm):
             consent_wav="",
             calling_windows={},
             holidays=[],
+            reminder_minutes=[],
             retry_delays_minutes={},
             description="",
             company_name="",
@@ -263,6 +269,13 @@ class CampaignForm(FlaskForm):
             "recording_retention_days": self.recording_retention_days.data,
             "timezone": (self.timezone.data or "").strip(),
             "max_attempts": self.max_attempts.data,
+            "reminder_minutes": [
+                int(part)
+                for part in to_ascii_digits(self.reminder_minutes.data or "")
+                .replace("،", ",")
+                .split(",")
+                if part.strip()
+            ],
             "holidays": [
                 line.strip() for line in (self.holidays.data or "").splitlines() if line.strip()
             ],

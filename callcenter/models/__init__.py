@@ -24,6 +24,7 @@ from callcenter.models.campaigns import (
 from callcenter.models.fleet import CampaignLease, DialerProcess
 from callcenter.models.integrations import (
     ApiToken,
+    AppointmentReminder,
     CalendarFeed,
     WebhookAttempt,
     WebhookDelivery,
@@ -70,6 +71,7 @@ __all__ = [
     "AmdMode",
     "ApiToken",
     "Appointment",
+    "AppointmentReminder",
     "AppointmentStatus",
     "AppointmentStatusChange",
     "AuditEntry",

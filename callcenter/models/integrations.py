@@ -6,12 +6,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, false
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callcenter.db import Base, UTCDateTime
 from callcenter.models._types import JSONColumn, created_at_column, enum_column
 from callcenter.models.campaigns import Campaign
+from callcenter.models.scheduling import DeliveryStatus
 from callcenter.states import Role
 
 api_token_campaigns = Table(
@@ -126,3 +127,23 @@ class CalendarFeed(Base):
     created_at: Mapped[datetime] = created_at_column()
     last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AppointmentReminder(Base):
+    """An e-mail to the customer some minutes before their meeting, as the
+    campaign's reminder schedule says; sent on the follow-up e-mail's path."""
+
+    __tablename__ = "appointment_reminders"
+    __table_args__ = (UniqueConstraint("appointment_id", "minutes_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(
+        ForeignKey("appointments.id", ondelete="CASCADE"), index=True
+    )
+    minutes_before: Mapped[int]
+    to_address: Mapped[str] = mapped_column(String(255))
+    status: Mapped[DeliveryStatus] = enum_column(DeliveryStatus, default=DeliveryStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

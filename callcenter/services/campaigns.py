@@ -76,6 +76,7 @@ EDITABLE = (
     "holidays",
     "max_attempts",
     "retry_delays_minutes",
+    "reminder_minutes",
 )
 
 
@@ -440,6 +441,13 @@ def _script_version(value: Any) -> int | None:
     return None if value in (None, "", 0) else int(value)
 
 
+def _reminder_minutes(value: Any) -> list[int]:
+    minutes = sorted({_int_between(5, 20160)(item) for item in value or []}, reverse=True)
+    if len(minutes) > 5:
+        raise FieldProblem(N_("at most %(count)s reminders"), count=5)
+    return minutes
+
+
 def _ring_timeout(value: Any) -> int:
     return _int_between(MIN_RING_TIMEOUT_SECONDS, 180)(value)
 
@@ -470,6 +478,7 @@ _CHECKS: dict[str, Any] = {
     "holidays": _holidays,
     "max_attempts": _int_between(1, 100),
     "retry_delays_minutes": _retry_delays,
+    "reminder_minutes": _reminder_minutes,
 }
 
 

@@ -345,9 +345,10 @@ def next_due(database: Database) -> datetime | None:
 
 
 class FollowUpSender:
-    """Sends queued emails on its own thread (an SMTP server that hangs must
-    not hold up call events). Woken when an email is queued; sleeps until the
-    next retry is due; the thread ends when nothing is left to send."""
+    """Sends queued emails, and the meetings' reminders (services.reminders),
+    on its own thread (an SMTP server that hangs must not hold up call
+    events). Woken when an email is queued; sleeps until the next email or
+    reminder is due; the thread ends when nothing is left to send."""
 
     def __init__(self, database: Database, smtp: SmtpSettings) -> None:
         self.database = database
@@ -364,11 +365,17 @@ class FollowUpSender:
                 self._thread.start()
 
     def _run(self) -> None:
+        from callcenter.services import reminders
+
         while True:
             self._wakeup.clear()
             try:
                 send_due(self.database, self.smtp)
-                due = next_due(self.database)
+                reminders.send_due(self.database, self.smtp)
+                due = min(
+                    (d for d in (next_due(self.database), reminders.next_due(self.database)) if d),
+                    default=None,
+                )
             except Exception:
                 log.exception("follow-up sender failed; retrying in a minute")
                 due = utcnow() + timedelta(minutes=1)

@@ -1,4 +1,5 @@
-"""the API's tokens, webhook subscriptions and their outbox, calendar feeds
+"""the API's tokens, webhook subscriptions and their outbox, calendar feeds,
+meeting reminders
 
 Revision ID: 0011_api
 Revises: 0010_recording
@@ -145,8 +146,42 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_calendar_feeds_owner_id'), ['owner_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_calendar_feeds_team_id'), ['team_id'], unique=False)
 
+    with op.batch_alter_table('campaigns', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('reminder_minutes', JSON, nullable=False, server_default='[]'))
+    op.create_table(
+        'appointment_reminders',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('appointment_id', sa.Integer(), nullable=False),
+        sa.Column('minutes_before', sa.Integer(), nullable=False),
+        sa.Column('to_address', sa.String(length=255), nullable=False),
+        sa.Column('status', _enum('deliverystatus', 'queued', 'sent', 'failed'), nullable=False),
+        sa.Column('attempts', sa.Integer(), nullable=False),
+        _when('next_attempt_at'),
+        sa.Column('last_error', sa.Text(), nullable=False),
+        _when('sent_at'),
+        sa.ForeignKeyConstraint(
+            ['appointment_id'], ['appointments.id'], ondelete='CASCADE',
+            name=op.f('fk_appointment_reminders_appointment_id_appointments'),
+        ),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_appointment_reminders')),
+        sa.UniqueConstraint(
+            'appointment_id', 'minutes_before',
+            name=op.f('uq_appointment_reminders_appointment_id_minutes_before'),
+        ),
+    )
+    with op.batch_alter_table('appointment_reminders', schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f('ix_appointment_reminders_appointment_id'), ['appointment_id'], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f('ix_appointment_reminders_next_attempt_at'), ['next_attempt_at'], unique=False
+        )
+
 
 def downgrade() -> None:
+    op.drop_table('appointment_reminders')
+    with op.batch_alter_table('campaigns', schema=None) as batch_op:
+        batch_op.drop_column('reminder_minutes')
     op.drop_table('calendar_feeds')
     op.drop_table('webhook_attempts')
     op.drop_table('webhook_deliveries')

@@ -32,7 +32,7 @@ from tests.integration.webhooks.receiver import HANG, receiver
 from tests.support import free_port, wait_until
 
 FAST = WebhookSettings(
-    timeout_seconds=0.5, first_retry_seconds=0.1, max_retry_seconds=1, max_attempts=4
+    timeout_seconds=2, first_retry_seconds=0.1, max_retry_seconds=1, max_attempts=4
 )
 
 
