@@ -32,6 +32,7 @@ from callcenter.services import accounts
 from callcenter.services.accounts import LockoutPolicy
 from callcenter.services.live_floor import register_live_floor
 from callcenter.settings import Settings, load_settings
+from callcenter.sms_worker import SmsWorker
 from callcenter.webhook_worker import WebhookWorker
 
 # Feature packages (agent_ui, supervisor) plug their blueprints in through this
@@ -68,6 +69,7 @@ def create_app(
     consumers.init_app(app)
     app.extensions["cc_import_worker"] = LeadImportWorker(database)
     app.extensions["cc_webhook_worker"] = WebhookWorker(database, settings.webhooks)
+    app.extensions["cc_sms_worker"] = SmsWorker(database, settings.sms, settings.locale.timezone)
     app.extensions["cc_recording_store"] = store_from_settings(settings)
     register_live_floor(app.extensions["cc_bus"], app)
     observe_events(app.extensions["cc_bus"])
@@ -149,6 +151,7 @@ def register_blueprints(app: Flask) -> None:
     from callcenter.campaigns.views import bp as campaigns_bp
     from callcenter.ops_views import bp as ops_bp
     from callcenter.recordings.views import bp as recordings_bp
+    from callcenter.sms_views import bp as sms_bp
 
     for blueprint in (
         auth_bp,
@@ -158,6 +161,7 @@ def register_blueprints(app: Flask) -> None:
         campaigns_bp,
         ops_bp,
         recordings_bp,
+        sms_bp,
     ):
         app.register_blueprint(blueprint)
     for entry_point in sorted(entry_points(group=BLUEPRINT_ENTRY_POINTS), key=lambda e: e.name):

@@ -77,6 +77,7 @@ def run_consumer(
     heartbeat = Heartbeat(health_file)
     import_worker = app.extensions["cc_import_worker"].start()
     webhook_worker = app.extensions["cc_webhook_worker"].start()
+    sms_worker = app.extensions["cc_sms_worker"].start()
     app.extensions["cc_follow_up_sender"].wake()  # reminders come due with no event to wake it
     bus.start()
     log.info("consumer: reading the event stream as group member %s", bus.consumer)
@@ -91,6 +92,7 @@ def run_consumer(
             health_server.stop()
         import_worker.stop()
         webhook_worker.stop()
+        sms_worker.stop()
         bus.stop()
         if health_file is not None:
             health_file.unlink(missing_ok=True)

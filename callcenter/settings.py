@@ -113,6 +113,22 @@ class WebhookSettings(_Section):
     """Deliveries sent at once, so one slow receiver does not hold up the others."""
 
 
+class SmsSettings(_Section):
+    provider: Literal["none", "http", "kavenegar"] = "none"
+    url_template: str = ""
+    """The generic HTTP gateway: a URL with {to}, {text} and {sender}, sent as GET."""
+    kavenegar_api_key: str = ""
+    kavenegar_url: str = "https://api.kavenegar.com"
+    sender: str = ""
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+    max_attempts: int = Field(5, ge=1, le=20)
+    sending_hours: str = "08:00-21:00"
+    """In the floor's time zone; an SMS due outside them waits for the next start."""
+    opt_out_keywords: list[str] = Field(default_factory=lambda: ["لغو", "لغو۱۱", "11", "STOP"])
+    inbound_token: str = ""
+    """The secret the gateway's inbound-SMS webhook URL carries (?token=...)."""
+
+
 class SmtpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(25, ge=1, le=65535)
@@ -428,6 +444,7 @@ class Settings(_Section):
     auth: AuthSettings = AuthSettings()
     smtp: SmtpSettings = SmtpSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    sms: SmsSettings = SmsSettings()
     dialer: DialerSettings = DialerSettings()
     webphone: WebphoneSettings = WebphoneSettings()
     recording: RecordingSettings = RecordingSettings()

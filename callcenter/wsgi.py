@@ -32,4 +32,5 @@ app.extensions["cc_bus"].start()
 if not settings.uses_redis:  # no `callcenter consume` without Redis: import and send here
     app.extensions["cc_import_worker"].start()
     app.extensions["cc_webhook_worker"].start()
+    app.extensions["cc_sms_worker"].start()
     app.extensions["cc_follow_up_sender"].wake()

@@ -110,6 +110,11 @@ class Campaign(Base):
     )
     """E-mail the customer this many minutes before each meeting (several
     reminders: several numbers)."""
+    sms_templates: Mapped[dict[str, str]] = mapped_column(
+        JSONColumn, default=dict, server_default="{}"
+    )
+    """The SMS texts by occasion (booking, callback, reminder) with the
+    script's placeholders; an occasion without a text sends no SMS."""
     created_at: Mapped[datetime] = created_at_column()
 
     script_version: Mapped[ScriptVersion | None] = relationship()

@@ -147,3 +147,36 @@ class AppointmentReminder(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SmsStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"  # the gateway took it
+    DELIVERED = "delivered"  # the gateway says the phone got it
+    FAILED = "failed"
+
+
+class SmsMessage(Base):
+    """One SMS to a customer (the outbox the SMS sender works through)."""
+
+    __tablename__ = "sms_messages"
+    __table_args__ = (Index("ix_sms_messages_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    """booking, callback, reminder"""
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("appointments.id", ondelete="CASCADE"), index=True
+    )
+    callback_id: Mapped[int | None] = mapped_column(ForeignKey("callbacks.id"), index=True)
+    to_e164: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[SmsStatus] = enum_column(SmsStatus, default=SmsStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    provider_message_id: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = created_at_column()
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

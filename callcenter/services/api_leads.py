@@ -23,7 +23,7 @@ from callcenter.models import (
     LeadStateChange,
     User,
 )
-from callcenter.services import api_tokens, campaigns, dnc, lead_import
+from callcenter.services import api_tokens, campaigns, dnc, lead_import, sms
 from callcenter.services.lead_import import RecordResult
 from callcenter.states import LEAD_TRANSITIONS, LeadState, Role, advance
 
@@ -209,6 +209,7 @@ def schedule_callback(
     lead.next_attempt_at = min(when, pending) if pending is not None else when
     lead.updated_at = now
     session.flush()
+    sms.queue_for_callback(session, callback, now=now)
     api_tokens.audit_write(
         session,
         token,

@@ -31,6 +31,7 @@ from callcenter.models import (
     DeliveryStatus,
     FollowUp,
     FollowUpKind,
+    ScriptVersion,
     User,
 )
 from callcenter.realtime import emit_after_commit
@@ -67,6 +68,20 @@ class Message:
 
 def compose(session: Session, appointment: Appointment, name: str) -> Message:
     """Step 9's `email_body` or `letter_body`, in the customer's language."""
+    locale, version, context = message_context(session, appointment)
+    step = scripts_catalog.script_of(version).step(FOLLOW_UP_STEP)
+    return Message(
+        locale,
+        render_message(step, "email_subject", context),
+        render_message(step, name, context),
+    )
+
+
+def message_context(
+    session: Session, appointment: Appointment
+) -> tuple[str, ScriptVersion, dict[str, object]]:
+    """The customer's language, the campaign's script version in it, and the
+    script's placeholders filled for this meeting (e-mail, letter, SMS)."""
     from callcenter.services.appointments import read_back_for
 
     customer = session.get(Customer, appointment.customer_id)
@@ -79,7 +94,6 @@ def compose(session: Session, appointment: Appointment, name: str) -> Message:
         version = scripts_catalog.sibling_in_locale(session, version, locale)
     else:
         version = scripts_catalog.builtin_version(session, locale)
-    step = scripts_catalog.script_of(version).step(FOLLOW_UP_STEP)
     tz = ZoneInfo(campaign.timezone if campaign else customer.timezone)
     context: dict[str, object] = {
         "title": customer.title,
@@ -91,11 +105,7 @@ def compose(session: Session, appointment: Appointment, name: str) -> Message:
         "email": customer.email or "",
         **read_back_for(appointment, locale, tz).as_context(),
     }
-    return Message(
-        locale,
-        render_message(step, "email_subject", context),
-        render_message(step, name, context),
-    )
+    return locale, version, context
 
 
 def queue_for_appointment(

@@ -21,6 +21,7 @@ PUBLIC_ENDPOINTS = {
     "auth.set_locale",
     "api.openapi_document",
     "calendars.feed",
+    "sms.inbound",
     "ops.healthz",
     "ops.readyz",
     "ops.metrics",

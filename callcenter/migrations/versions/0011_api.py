@@ -1,5 +1,5 @@
 """the API's tokens, webhook subscriptions and their outbox, calendar feeds,
-meeting reminders
+meeting reminders, SMS
 
 Revision ID: 0011_api
 Revises: 0010_recording
@@ -177,8 +177,48 @@ def upgrade() -> None:
             batch_op.f('ix_appointment_reminders_next_attempt_at'), ['next_attempt_at'], unique=False
         )
 
+    with op.batch_alter_table('campaigns', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('sms_templates', JSON, nullable=False, server_default='{}'))
+    op.create_table(
+        'sms_messages',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('kind', sa.String(length=24), nullable=False),
+        sa.Column('campaign_id', sa.Integer(), nullable=True),
+        sa.Column('appointment_id', sa.Integer(), nullable=True),
+        sa.Column('callback_id', sa.Integer(), nullable=True),
+        sa.Column('to_e164', sa.String(length=20), nullable=False),
+        sa.Column('text', sa.Text(), nullable=False),
+        sa.Column('status', _enum('smsstatus', 'queued', 'sent', 'delivered', 'failed'), nullable=False),
+        sa.Column('attempts', sa.Integer(), nullable=False),
+        _when('next_attempt_at'),
+        sa.Column('provider_message_id', sa.String(length=64), nullable=True),
+        sa.Column('last_error', sa.Text(), nullable=False),
+        _when('created_at', nullable=False),
+        _when('sent_at'),
+        _when('delivered_at'),
+        sa.ForeignKeyConstraint(
+            ['campaign_id'], ['campaigns.id'], name=op.f('fk_sms_messages_campaign_id_campaigns')
+        ),
+        sa.ForeignKeyConstraint(
+            ['appointment_id'], ['appointments.id'], ondelete='CASCADE',
+            name=op.f('fk_sms_messages_appointment_id_appointments'),
+        ),
+        sa.ForeignKeyConstraint(
+            ['callback_id'], ['callbacks.id'], name=op.f('fk_sms_messages_callback_id_callbacks')
+        ),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_sms_messages')),
+    )
+    with op.batch_alter_table('sms_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sms_messages_campaign_id'), ['campaign_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sms_messages_appointment_id'), ['appointment_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sms_messages_callback_id'), ['callback_id'], unique=False)
+        batch_op.create_index('ix_sms_messages_due', ['status', 'next_attempt_at'], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_table('sms_messages')
+    with op.batch_alter_table('campaigns', schema=None) as batch_op:
+        batch_op.drop_column('sms_templates')
     op.drop_table('appointment_reminders')
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
         batch_op.drop_column('reminder_minutes')
