@@ -17,7 +17,15 @@ from callcenter.auth.forms import ApiTokenForm, CalendarFeedForm, ConfirmForm, W
 from callcenter.dates import format_datetime
 from callcenter.errors import DomainError
 from callcenter.i18n import select_locale
-from callcenter.services import accounts, api_tokens, calendar_feeds, campaigns, teams, webhooks
+from callcenter.services import (
+    accounts,
+    api_tokens,
+    calendar_feeds,
+    campaigns,
+    sms,
+    teams,
+    webhooks,
+)
 from callcenter.states import Role
 
 
@@ -180,3 +188,14 @@ def revoke_calendar_feed(feed_id: int) -> ResponseReturnValue:
         calendar_feeds.revoke_feed(request_scope.session(), feed_id, actor=current_user)
         flash(_("The calendar link no longer works."), "success")
     return redirect(url_for("admin.calendar_feeds_index"))
+
+
+# --- the SMS log ---------------------------------------------------------------------------
+
+
+@bp.get("/sms")
+@allow_roles(Role.ADMIN)
+def sms_log() -> ResponseReturnValue:
+    return render_template(
+        "admin/sms.html", messages=sms.recent(request_scope.session()), when=_when()
+    )

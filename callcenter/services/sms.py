@@ -245,3 +245,8 @@ def received(session: Session, sender: str, text: str, keywords: list[str]) -> b
         session, phone, campaign_id=None, source="sms", reason="opted out by SMS", actor_id=None
     )
     return True
+
+
+def recent(session: Session, *, limit: int = 100) -> list[SmsMessage]:
+    """The latest messages, newest first (the admin's SMS log)."""
+    return list(session.scalars(select(SmsMessage).order_by(SmsMessage.id.desc()).limit(limit)))

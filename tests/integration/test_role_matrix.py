@@ -49,6 +49,7 @@ ALLOWED_STATUS = {
     ("admin.revoke_api_token", "POST"): 404,
     ("admin.webhooks_index", "GET"): 200,
     ("admin.calendar_feeds_index", "GET"): 200,
+    ("admin.sms_log", "GET"): 200,
     ("admin.calendar_feeds_index", "POST"): 422,
     ("admin.revoke_calendar_feed", "POST"): 404,
     ("admin.webhooks_index", "POST"): 422,

@@ -20,7 +20,7 @@ from callcenter.services import appointments, disposition_codes, lead_lifecycle,
 from callcenter.settings import SmsSettings
 from callcenter.sms_providers import GenericHttpProvider, KavenegarProvider
 from callcenter.states import CallOutcome, LeadState, Role
-from tests.factories import make_campaign, make_customer, make_lead, make_user
+from tests.factories import log_in, make_campaign, make_customer, make_lead, make_user
 from tests.integration.sms.gateway import API_KEY, gateway
 
 TEHRAN = ZoneInfo("Asia/Tehran")
@@ -173,3 +173,24 @@ def test_an_opt_out_answer_puts_the_number_on_the_do_not_call_list(
     assert [(e.phone_e164, e.campaign_id, e.source) for e in entries] == [
         ("+989121112233", None, "sms")
     ]
+
+
+def test_the_admin_sees_each_sms_and_its_state(client: FlaskClient, app_session: Session) -> None:
+    campaign = make_campaign(app_session)
+    for status in (SmsStatus.QUEUED, SmsStatus.DELIVERED, SmsStatus.FAILED):
+        app_session.add(
+            SmsMessage(
+                kind="booking",
+                campaign_id=campaign.id,
+                to_e164="+989121112233",
+                text="سلام",
+                status=status,
+                last_error="HTTP 502" if status is SmsStatus.FAILED else "",
+            )
+        )
+    admin = make_user(app_session, Role.ADMIN)
+    app_session.commit()
+    log_in(client, admin.username)
+    page = client.get("/admin/sms").text
+    assert page.count('data-status="') == 3
+    assert "HTTP 502" in page
