@@ -32,6 +32,8 @@ from callcenter.services import accounts
 from callcenter.services.accounts import LockoutPolicy
 from callcenter.services.live_floor import register_live_floor
 from callcenter.settings import Settings, load_settings
+from callcenter.sms_worker import SmsWorker
+from callcenter.webhook_worker import WebhookWorker
 
 # Feature packages (agent_ui, supervisor) plug their blueprints in through this
 # entry-point group, so `callcenter` never imports them (tests/unit/test_architecture.py).
@@ -66,6 +68,8 @@ def create_app(
     app.extensions["cc_bus"] = bus or build_event_bus(settings.redis_url)
     consumers.init_app(app)
     app.extensions["cc_import_worker"] = LeadImportWorker(database)
+    app.extensions["cc_webhook_worker"] = WebhookWorker(database, settings.webhooks)
+    app.extensions["cc_sms_worker"] = SmsWorker(database, settings.sms, settings.locale.timezone)
     app.extensions["cc_recording_store"] = store_from_settings(settings)
     register_live_floor(app.extensions["cc_bus"], app)
     observe_events(app.extensions["cc_bus"])
@@ -85,7 +89,10 @@ def configure_flask(app: Flask, settings: Settings) -> None:
         WTF_CSRF_TIME_LIMIT=None,
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_ENABLED=True,
+        # A moving window: no double burst where two fixed windows meet.
+        RATELIMIT_STRATEGY="moving-window",
         CC_LOGIN_RATE_LIMIT=settings.auth.login_rate_limit,
+        CC_API_RATE_LIMIT=settings.auth.api_rate_limit,
         CC_IDLE_TIMEOUT_MINUTES=settings.auth.idle_timeout_minutes,
         CC_LOCKOUT_POLICY=LockoutPolicy(
             settings.auth.max_failed_logins, settings.auth.lockout_minutes
@@ -135,14 +142,27 @@ def register_socket_handlers() -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from callcenter.admin import integration_views  # noqa: F401  (its routes join the blueprint)
     from callcenter.admin.views import bp as admin_bp
+    from callcenter.api.views import bp as api_bp
     from callcenter.auth.views import bp as auth_bp
+    from callcenter.calendar_views import bp as calendars_bp
     from callcenter.campaigns import code_views  # noqa: F401  (its routes join the blueprint)
     from callcenter.campaigns.views import bp as campaigns_bp
     from callcenter.ops_views import bp as ops_bp
     from callcenter.recordings.views import bp as recordings_bp
+    from callcenter.sms_views import bp as sms_bp
 
-    for blueprint in (auth_bp, admin_bp, campaigns_bp, ops_bp, recordings_bp):
+    for blueprint in (
+        auth_bp,
+        admin_bp,
+        api_bp,
+        calendars_bp,
+        campaigns_bp,
+        ops_bp,
+        recordings_bp,
+        sms_bp,
+    ):
         app.register_blueprint(blueprint)
     for entry_point in sorted(entry_points(group=BLUEPRINT_ENTRY_POINTS), key=lambda e: e.name):
         app.register_blueprint(entry_point.load())

@@ -145,6 +145,9 @@ def _serve(ctx: Context, host: str, port: int, *, embedded: bool = False) -> Non
     services = start_embedded_services(app, bus) if embedded else []
     if embedded or not ctx.settings.uses_redis:  # else `callcenter consume` imports
         services.append(app.extensions["cc_import_worker"].start())
+        services.append(app.extensions["cc_webhook_worker"].start())
+        services.append(app.extensions["cc_sms_worker"].start())
+        app.extensions["cc_follow_up_sender"].wake()
     logging.getLogger("werkzeug").addFilter(_without_startup_banner)
     click.echo(
         f"callcenter: serving on http://{host}:{port} with the built-in server "

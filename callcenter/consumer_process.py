@@ -5,7 +5,8 @@ subscribe: call events, follow-up mail, live-floor counters, metrics) but
 serves no HTTP; it joins the "callcenter" consumer group on the Redis stream,
 where web processes that consume too share the work and a crashed member's
 pending events are claimed by the others. It also runs the lead imports
-queued by the web (callcenter.lead_import_worker). Browsers are reached through the
+queued by the web (callcenter.lead_import_worker) and sends the webhooks
+(callcenter.webhook_worker). Browsers are reached through the
 Socket.IO Redis message queue. Liveness: a heartbeat file touched while Redis
 answers, and optionally /healthz, /readyz and /metrics on a port of its own
 (callcenter.health_server).
@@ -75,6 +76,9 @@ def run_consumer(
         health_server = HealthServer(health, health_host, health_port).start()
     heartbeat = Heartbeat(health_file)
     import_worker = app.extensions["cc_import_worker"].start()
+    webhook_worker = app.extensions["cc_webhook_worker"].start()
+    sms_worker = app.extensions["cc_sms_worker"].start()
+    app.extensions["cc_follow_up_sender"].wake()  # reminders come due with no event to wake it
     bus.start()
     log.info("consumer: reading the event stream as group member %s", bus.consumer)
     try:
@@ -87,6 +91,8 @@ def run_consumer(
         if health_server is not None:
             health_server.stop()
         import_worker.stop()
+        webhook_worker.stop()
+        sms_worker.stop()
         bus.stop()
         if health_file is not None:
             health_file.unlink(missing_ok=True)

@@ -97,6 +97,36 @@ class AuthSettings(_Section):
     max_failed_logins: int = Field(5, ge=1)
     lockout_minutes: int = Field(15, ge=1)
     login_rate_limit: str = "10 per minute"
+    api_rate_limit: str = "120 per minute"
+    """Requests one API token may make (counted in Redis when configured, so
+    across every web process)."""
+
+
+class WebhookSettings(_Section):
+    timeout_seconds: float = Field(5.0, gt=0, le=60)
+    """A receiver that has not answered by then counts as failed (and is retried)."""
+    max_attempts: int = Field(8, ge=1, le=30)
+    first_retry_seconds: float = Field(30.0, gt=0)
+    """Then doubled for each further try, up to max_retry_seconds."""
+    max_retry_seconds: float = Field(3600.0, gt=0)
+    senders: int = Field(4, ge=1, le=32)
+    """Deliveries sent at once, so one slow receiver does not hold up the others."""
+
+
+class SmsSettings(_Section):
+    provider: Literal["none", "http", "kavenegar"] = "none"
+    url_template: str = ""
+    """The generic HTTP gateway: a URL with {to}, {text} and {sender}, sent as GET."""
+    kavenegar_api_key: str = ""
+    kavenegar_url: str = "https://api.kavenegar.com"
+    sender: str = ""
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+    max_attempts: int = Field(5, ge=1, le=20)
+    sending_hours: str = "08:00-21:00"
+    """In the floor's time zone; an SMS due outside them waits for the next start."""
+    opt_out_keywords: list[str] = Field(default_factory=lambda: ["لغو", "لغو۱۱", "11", "STOP"])
+    inbound_token: str = ""
+    """The secret the gateway's inbound-SMS webhook URL carries (?token=...)."""
 
 
 class SmtpSettings(_Section):
@@ -418,6 +448,8 @@ class Settings(_Section):
     locale: LocaleSettings = LocaleSettings()
     auth: AuthSettings = AuthSettings()
     smtp: SmtpSettings = SmtpSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    sms: SmsSettings = SmsSettings()
     dialer: DialerSettings = DialerSettings()
     webphone: WebphoneSettings = WebphoneSettings()
     recording: RecordingSettings = RecordingSettings()

@@ -29,5 +29,8 @@ configure_logging(settings)
 app = create_app(settings)
 app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 app.extensions["cc_bus"].start()
-if not settings.uses_redis:  # no `callcenter consume` without Redis: import here
+if not settings.uses_redis:  # no `callcenter consume` without Redis: import and send here
     app.extensions["cc_import_worker"].start()
+    app.extensions["cc_webhook_worker"].start()
+    app.extensions["cc_sms_worker"].start()
+    app.extensions["cc_follow_up_sender"].wake()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -46,6 +46,18 @@ def allow_roles(*roles: Role) -> Callable[[F], F]:
     return mark
 
 
+def allow_token_roles(*roles: Role) -> Callable[[F], F]:
+    """An API view: authenticated by an API token of one of `roles` (the
+    Authorization header), never by the session cookie."""
+
+    def mark(view: F) -> F:
+        view.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
+        view.token_authenticated = True  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
 def public(view: F) -> F:
     view.allowed_roles = None  # type: ignore[attr-defined]
     view.is_public = True  # type: ignore[attr-defined]
@@ -69,6 +81,23 @@ def roles_for_endpoint(app: Flask, endpoint: str) -> frozenset[Role] | None:
     return allowed_roles_of(app.view_functions[endpoint])
 
 
+def is_token_authenticated(app: Flask, endpoint: str | None) -> bool:
+    view = app.view_functions.get(endpoint or "")
+    return bool(getattr(view, "token_authenticated", False))
+
+
+def check_token(roles: frozenset[Role]) -> None:
+    """The request's API token is live and of one of `roles`; kept on g.api_token."""
+    from callcenter import request_scope
+    from callcenter.services import api_tokens
+
+    token = api_tokens.authenticate(
+        request_scope.session(), api_tokens.bearer_token(request.headers.get("Authorization"))
+    )
+    api_tokens.check_role(token, roles)
+    g.api_token = token
+
+
 def check_role(roles: Iterable[Role] | None) -> None:
     if roles is None:
         return
@@ -86,6 +115,9 @@ def enforce_route_roles() -> None:
     except LookupError:
         log.error("refusing %s: the view declares no roles", request.endpoint)
         raise Forbidden(N_("this page declares no roles")) from None
+    if roles is not None and is_token_authenticated(current_app, request.endpoint):
+        check_token(roles)
+        return
     check_role(roles)
 
 

@@ -93,3 +93,24 @@ class AuditFilterForm(FlaskForm):
     target_id = StringField(_l("Object id"), validators=[Optional(), Length(max=64)])
     date_from = StringField(_l("From"), validators=[Optional(), Length(max=20)])
     date_to = StringField(_l("To"), validators=[Optional(), Length(max=20)])
+
+
+class ApiTokenForm(FlaskForm):
+    name = StringField(_l("Integration name"), validators=[DataRequired(), Length(max=120)])
+    role = SelectField(
+        _l("Role"),
+        choices=[(role.value, _l(role.value)) for role in Role if role is not Role.AGENT],
+    )
+    all_campaigns = BooleanField(_l("All campaigns (and the global do-not-call list)"))
+    campaigns = CheckboxesField(_l("Campaigns"), coerce=int, validate_choice=False)
+
+
+class WebhookForm(FlaskForm):
+    name = StringField(_l("Receiver name"), validators=[DataRequired(), Length(max=120)])
+    url = StringField(_l("Address (URL)"), validators=[DataRequired(), Length(max=500)])
+    events = CheckboxesField(_l("Events"), validate_choice=False)
+
+
+class CalendarFeedForm(FlaskForm):
+    owner = SelectField(_l("Salesperson"), choices=[], validate_choice=False)
+    team = SelectField(_l("or a team"), choices=[], validate_choice=False)

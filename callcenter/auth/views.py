@@ -21,7 +21,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from callcenter import request_scope
-from callcenter.auth.access import ALL_ROLES, LOGIN_TOKEN, allow_roles, public
+from callcenter.auth.access import (
+    ALL_ROLES,
+    LOGIN_TOKEN,
+    allow_roles,
+    is_token_authenticated,
+    public,
+)
 from callcenter.auth.forms import LocaleForm, LoginForm, PasswordChangeForm
 from callcenter.db import utcnow
 from callcenter.errors import InvalidInput
@@ -138,6 +144,8 @@ def change_password() -> ResponseReturnValue:
 
 def require_own_password() -> ResponseReturnValue | None:
     """After an admin set the password, the user's first stop is choosing one."""
+    if is_token_authenticated(current_app, request.endpoint):
+        return None
     if not current_user.is_authenticated or not current_user.must_change_password:
         return None
     if request.endpoint in _ALLOWED_BEFORE_A_NEW_PASSWORD or request.path.startswith("/static"):
@@ -190,6 +198,8 @@ def _safe_next(target: str | None) -> str | None:
 def enforce_idle_timeout() -> ResponseReturnValue | None:
     """Log out a session idle for longer than the configured limit; the
     agent's screen working over its socket counts as activity."""
+    if is_token_authenticated(current_app, request.endpoint):
+        return None
     if not current_user.is_authenticated:
         return None
     now = utcnow()

@@ -151,6 +151,21 @@ class CampaignForm(FlaskForm):
         _l("Holidays (one date per line, Jalali 1404/01/01 or Gregorian 2025-03-21)"),
         validators=[Optional()],
     )
+    reminder_minutes = StringField(
+        _l("Remind the customer by e-mail before each meeting (minutes before, e.g. 1440, 60)"),
+        validators=[Optional(), Regexp(r"^[\d\s,،۰-۹٠-٩]*$")],
+    )
+    sms_booking = TextAreaField(
+        _l("SMS when a meeting is booked (placeholders as in the script)"),
+        validators=[Optional(), Length(max=480)],
+    )
+    sms_callback = TextAreaField(
+        _l("SMS when a callback is scheduled ({callback_time})"),
+        validators=[Optional(), Length(max=480)],
+    )
+    sms_reminder = TextAreaField(
+        _l("SMS the day before the meeting"), validators=[Optional(), Length(max=480)]
+    )
     teams = SelectMultipleField(_l("Teams"), choices=[], coerce=int, validate_choice=False)
     saturday = StringField(DAY_LABELS["saturday"])
     sunday = StringField(DAY_LABELS["sunday"])
@@ -202,6 +217,9 @@ class CampaignForm(FlaskForm):
         self.recording_mode.data = campaign.recording_mode.value
         self.script_version_id.data = str(campaign.script_version_id or "")
         self.holidays.data = "\n".join(campaign.holidays or [])
+        self.reminder_minutes.data = ", ".join(str(m) for m in campaign.reminder_minutes or [])
+        for occasion in ("booking", "callback", "reminder"):
+            getattr(self, f"sms_{occasion}").data = (campaign.sms_templates or {}).get(occasion, "")
         self.teams.data = [team.id for team in campaign.teams]
         windows = CallingWindows.from_dict(campaign.calling_windows or None)
         for day in FORM_DAYS:
@@ -229,6 +247,8 @@ class CampaignForm(FlaskForm):
             consent_wav="",
             calling_windows={},
             holidays=[],
+            reminder_minutes=[],
+            sms_templates={},
             retry_delays_minutes={},
             description="",
             company_name="",
@@ -271,6 +291,17 @@ class CampaignForm(FlaskForm):
             "recording_retention_days": self.recording_retention_days.data,
             "timezone": (self.timezone.data or "").strip(),
             "max_attempts": self.max_attempts.data,
+            "sms_templates": {
+                occasion: getattr(self, f"sms_{occasion}").data or ""
+                for occasion in ("booking", "callback", "reminder")
+            },
+            "reminder_minutes": [
+                int(part)
+                for part in to_ascii_digits(self.reminder_minutes.data or "")
+                .replace("،", ",")
+                .split(",")
+                if part.strip()
+            ],
             "holidays": [
                 line.strip() for line in (self.holidays.data or "").splitlines() if line.strip()
             ],

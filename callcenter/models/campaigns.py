@@ -110,6 +110,16 @@ class Campaign(Base):
     max_attempts: Mapped[int] = mapped_column(default=5)
     retry_delays_minutes: Mapped[dict[str, int]] = mapped_column(JSONColumn, default=dict)
     follow_up_letter_after_days: Mapped[int] = mapped_column(default=3)
+    reminder_minutes: Mapped[list[int]] = mapped_column(
+        JSONColumn, default=list, server_default="[]"
+    )
+    """E-mail the customer this many minutes before each meeting (several
+    reminders: several numbers)."""
+    sms_templates: Mapped[dict[str, str]] = mapped_column(
+        JSONColumn, default=dict, server_default="{}"
+    )
+    """The SMS texts by occasion (booking, callback, reminder) with the
+    script's placeholders; an occasion without a text sends no SMS."""
     created_at: Mapped[datetime] = created_at_column()
 
     script_version: Mapped[ScriptVersion | None] = relationship()

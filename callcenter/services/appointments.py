@@ -41,6 +41,7 @@ from callcenter.scheduling import (
     propose_slots_across,
     read_back,
 )
+from callcenter.services import reminders, sms, webhooks
 from callcenter.states import APPOINTMENT_TRANSITIONS, CALENDAR_HOLDING_STATUSES, advance
 
 SLOT_GRID = timedelta(minutes=30)
@@ -273,8 +274,14 @@ def change_status(
     )
     if new not in CALENDAR_HOLDING_STATUSES:
         session.execute(delete(CalendarSlot).where(CalendarSlot.appointment_id == appointment.id))
+        reminders.drop_pending(session, appointment)
+        sms.drop_for_appointment(session, appointment)
     _record_change(session, appointment, old, by_id=by_id, now=now)
     session.flush()
+    if new is AppointmentStatus.CANCELLED:
+        webhooks.enqueue(
+            session, "appointment.cancelled", webhooks.appointment_data(appointment), now=now
+        )
 
 
 def _record_change(
@@ -319,6 +326,9 @@ def hold_calendar(
             details=_when(appointment.starts_at),
         ) from None
     _record_change(session, appointment, None, by_id=by_id, now=now)
+    webhooks.enqueue(session, "appointment.booked", webhooks.appointment_data(appointment), now=now)
+    reminders.schedule(session, appointment, now=now)
+    sms.queue_for_appointment(session, appointment, now=now)
 
 
 def cancel(session: Session, appointment: Appointment, *, by_id: int | None, now: datetime) -> None:

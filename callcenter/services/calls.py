@@ -34,6 +34,7 @@ from callcenter.services import (
     lead_lifecycle,
     missed_ringbacks,
     transfers,
+    webhooks,
     workstation,
 )
 from callcenter.states import (
@@ -256,6 +257,7 @@ def on_ended(session: Session, event: CallEnded) -> Call:
         _to_wrap_up(session, call, at)
     else:
         _release_unconnected(session, call, outcome, at)
+    webhooks.enqueue(session, "call.ended", webhooks.call_data(call))
     return call
 
 

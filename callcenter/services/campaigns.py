@@ -77,6 +77,8 @@ EDITABLE = (
     "holidays",
     "max_attempts",
     "retry_delays_minutes",
+    "reminder_minutes",
+    "sms_templates",
 )
 
 
@@ -441,6 +443,25 @@ def _script_version(value: Any) -> int | None:
     return None if value in (None, "", 0) else int(value)
 
 
+def _reminder_minutes(value: Any) -> list[int]:
+    minutes = sorted({_int_between(5, 20160)(item) for item in value or []}, reverse=True)
+    if len(minutes) > 5:
+        raise FieldProblem(N_("at most %(count)s reminders"), count=5)
+    return minutes
+
+
+SMS_OCCASIONS = ("booking", "callback", "reminder")
+
+
+def _sms_templates(value: Any) -> dict[str, str]:
+    texts = {k: str(v).strip() for k, v in dict(value or {}).items() if str(v or "").strip()}
+    if set(texts) - set(SMS_OCCASIONS):
+        raise FieldProblem(N_("SMS texts are for booking, callback and reminder only"))
+    if any(len(text) > 480 for text in texts.values()):
+        raise FieldProblem(N_("an SMS text is at most %(count)s characters"), count=480)
+    return texts
+
+
 def _ring_timeout(value: Any) -> int:
     return _int_between(MIN_RING_TIMEOUT_SECONDS, 180)(value)
 
@@ -472,6 +493,8 @@ _CHECKS: dict[str, Any] = {
     "holidays": _holidays,
     "max_attempts": _int_between(1, 100),
     "retry_delays_minutes": _retry_delays,
+    "reminder_minutes": _reminder_minutes,
+    "sms_templates": _sms_templates,
 }
 
 

@@ -26,6 +26,7 @@ from callcenter.services import (
     appointments,
     disposition_codes,
     lead_lifecycle,
+    webhooks,
     workstation,
 )
 from callcenter.services.disposition_codes import ChosenDisposition
@@ -159,6 +160,21 @@ def _close(
         now=now,
     )
     finish_wrap_up(session, call, timed_out=timed_out, now=now)
+    webhooks.enqueue(
+        session,
+        "disposition.set",
+        {
+            "call_id": call.id,
+            "campaign_id": call.campaign_id,
+            "lead_id": call.lead_id,
+            "agent_id": call.agent_id,
+            "code": disposition.code,
+            "category": str(disposition.category),
+            "notes": disposition.notes,
+            "timed_out": timed_out,
+        },
+        now=now,
+    )
     return disposition
 
 

@@ -31,6 +31,7 @@ from callcenter.models import (
     DeliveryStatus,
     FollowUp,
     FollowUpKind,
+    ScriptVersion,
     User,
 )
 from callcenter.realtime import emit_after_commit
@@ -67,6 +68,20 @@ class Message:
 
 def compose(session: Session, appointment: Appointment, name: str) -> Message:
     """Step 9's `email_body` or `letter_body`, in the customer's language."""
+    locale, version, context = message_context(session, appointment)
+    step = scripts_catalog.script_of(version).step(FOLLOW_UP_STEP)
+    return Message(
+        locale,
+        render_message(step, "email_subject", context),
+        render_message(step, name, context),
+    )
+
+
+def message_context(
+    session: Session, appointment: Appointment
+) -> tuple[str, ScriptVersion, dict[str, object]]:
+    """The customer's language, the campaign's script version in it, and the
+    script's placeholders filled for this meeting (e-mail, letter, SMS)."""
     from callcenter.services.appointments import read_back_for
 
     customer = session.get(Customer, appointment.customer_id)
@@ -79,7 +94,6 @@ def compose(session: Session, appointment: Appointment, name: str) -> Message:
         version = scripts_catalog.sibling_in_locale(session, version, locale)
     else:
         version = scripts_catalog.builtin_version(session, locale)
-    step = scripts_catalog.script_of(version).step(FOLLOW_UP_STEP)
     tz = ZoneInfo(campaign.timezone if campaign else customer.timezone)
     context: dict[str, object] = {
         "title": customer.title,
@@ -91,11 +105,7 @@ def compose(session: Session, appointment: Appointment, name: str) -> Message:
         "email": customer.email or "",
         **read_back_for(appointment, locale, tz).as_context(),
     }
-    return Message(
-        locale,
-        render_message(step, "email_subject", context),
-        render_message(step, name, context),
-    )
+    return locale, version, context
 
 
 def queue_for_appointment(
@@ -140,6 +150,12 @@ def queue_for_appointment(
     return queued
 
 
+def appointment_uid(appointment_id: int) -> str:
+    """The meeting's iCalendar UID: the same in the invite and in the calendar
+    feeds, so a calendar that has both keeps one event."""
+    return f"appointment-{appointment_id}@callcenter"
+
+
 def invitation(appointment: Appointment, message: Message, organizer: str, now: datetime) -> bytes:
     """The .ics invite (METHOD:REQUEST) for the meeting."""
     calendar = Calendar()
@@ -147,7 +163,7 @@ def invitation(appointment: Appointment, message: Message, organizer: str, now: 
     calendar.add("version", "2.0")
     calendar.add("method", "REQUEST")
     event = CalendarEvent()
-    event.add("uid", f"appointment-{appointment.id}@callcenter")
+    event.add("uid", appointment_uid(appointment.id))
     event.add("dtstamp", now)
     event.add("dtstart", appointment.starts_at)
     event.add("dtend", appointment.ends_at)
@@ -339,9 +355,10 @@ def next_due(database: Database) -> datetime | None:
 
 
 class FollowUpSender:
-    """Sends queued emails on its own thread (an SMTP server that hangs must
-    not hold up call events). Woken when an email is queued; sleeps until the
-    next retry is due; the thread ends when nothing is left to send."""
+    """Sends queued emails, and the meetings' reminders (services.reminders),
+    on its own thread (an SMTP server that hangs must not hold up call
+    events). Woken when an email is queued; sleeps until the next email or
+    reminder is due; the thread ends when nothing is left to send."""
 
     def __init__(self, database: Database, smtp: SmtpSettings) -> None:
         self.database = database
@@ -358,11 +375,17 @@ class FollowUpSender:
                 self._thread.start()
 
     def _run(self) -> None:
+        from callcenter.services import reminders
+
         while True:
             self._wakeup.clear()
             try:
                 send_due(self.database, self.smtp)
-                due = next_due(self.database)
+                reminders.send_due(self.database, self.smtp)
+                due = min(
+                    (d for d in (next_due(self.database), reminders.next_due(self.database)) if d),
+                    default=None,
+                )
             except Exception:
                 log.exception("follow-up sender failed; retrying in a minute")
                 due = utcnow() + timedelta(minutes=1)

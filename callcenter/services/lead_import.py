@@ -29,17 +29,22 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from callcenter.db import utcnow
-from callcenter.errors import N_, NotFound
+from callcenter.errors import N_, InvalidInput, NotFound
 from callcenter.leadfiles import (
     AS_DETECTED,
     DEFAULT_REGION,
+    Field,
     LeadFile,
     Message,
     ParsedLead,
     ReadOptions,
     RowError,
     RowErrorCode,
+    SourceRow,
+    duplicate_error,
+    map_headers,
     open_lead_file,
+    parse_row,
 )
 from callcenter.models import Campaign, Customer, Lead, LeadList, LeadStateChange, User
 from callcenter.services import audit, dnc
@@ -517,3 +522,111 @@ def estimate_rows(data: bytes, filename: str | None) -> int | None:
     if data[:2] == b"PK" or (filename or "").lower().endswith((".xlsx", ".xlsm")):
         return None
     return max(data.count(b"\n") - 1, 0) + (0 if data.endswith(b"\n") else 1)
+
+
+# --- leads given as records (the API), through the same rows and chunks -------------------
+
+RECORD_FIELDS = tuple(str(field) for field in Field if field is not Field.EXTRA)
+RECORDS_AT_ONCE = 1000
+Scalar = str | int | float | None
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """What became of one record, by its 1-based position in the request."""
+
+    line: int
+    status: str  # imported, rejected, dnc, duplicate, already_in_campaign
+    phone: str | None = None
+    code: str | None = None
+    message: Message | None = None
+    warnings: tuple[Message, ...] = ()
+
+
+def parse_records(records: Sequence[Mapping[str, Scalar]]) -> list[ParsedLead | RowError]:
+    """Records ({"phone": ..., "first_name": ...}; other keys are the lead's
+    own fields) read exactly as the rows of a file with those columns are;
+    a number seen earlier in the same records is a duplicate, as in a file."""
+    if not records:
+        raise InvalidInput(N_("no leads given"))
+    if len(records) > RECORDS_AT_ONCE:
+        raise InvalidInput(
+            N_("at most %(limit)s leads at once"),
+            details={"given": len(records)},
+            limit=RECORDS_AT_ONCE,
+        )
+    header: list[str] = []
+    for record in records:
+        header.extend(key for key in record if key not in header)
+    columns = map_headers(header, {key: key for key in header if key in RECORD_FIELDS})
+    seen: dict[str, int] = {}
+    results: list[ParsedLead | RowError] = []
+    for line, record in enumerate(records, start=1):
+        row = SourceRow(line=line, cells=tuple(record.get(key) for key in header))
+        result = parse_row(row, columns, check_width=False)
+        if isinstance(result, ParsedLead):
+            first_line = seen.setdefault(result.phone_e164, line)
+            if first_line != line:
+                result = duplicate_error(result, first_line)
+        results.append(result)
+    return results
+
+
+def import_records(
+    session: Session,
+    records: Sequence[Mapping[str, Scalar]],
+    *,
+    campaign_id: int,
+    name: str,
+    actor_id: int | None = None,
+) -> tuple[LeadList, list[RecordResult]]:
+    """Import records into a campaign as one lead list, with the file
+    import's rules (`import_chunk`) and report; the same records again
+    change nothing and answer as the first time."""
+    campaign = get_campaign(session, campaign_id)
+    parsed = parse_records(records)
+    digest = file_digest(json.dumps(list(records), sort_keys=True, default=str).encode())
+    lead_list = find_lead_list(session, campaign_id, digest)
+    if lead_list is None:
+        lead_list = new_lead_list(session, campaign_id, name, digest, actor_id)
+        tally = Tally()
+        import_chunk(session, campaign, lead_list.id, parsed, tally)
+        write_report(session, lead_list, tally, {"format": "records", "rows": len(parsed)})
+    return lead_list, record_results(parsed, lead_list.report or {})
+
+
+def record_results(
+    parsed: Sequence[ParsedLead | RowError], report: Mapping[str, Any]
+) -> list[RecordResult]:
+    lines: dict[int, tuple[str, Message]] = {}
+    for line, kind, message in report_rows(report):
+        if line is not None and kind != "warnings":
+            lines[line] = (_RECORD_STATUS[kind], message)
+    results = []
+    for result in parsed:
+        if isinstance(result, RowError):
+            status, message = lines.get(result.line, ("rejected", result.message))
+            code = str(result.code)
+            results.append(RecordResult(result.line, status, None, code, message))
+            continue
+        found = lines.get(result.line)
+        status = found[0] if found is not None else "imported"
+        results.append(
+            RecordResult(
+                result.line,
+                status,
+                result.phone_e164,
+                None if found is None else status,
+                None if found is None else found[1],
+                result.warnings,
+            )
+        )
+    return results
+
+
+_RECORD_STATUS = {
+    "rejected": "rejected",
+    "dnc": "dnc",
+    "duplicates": "duplicate",
+    "already_in_campaign": "already_in_campaign",
+}

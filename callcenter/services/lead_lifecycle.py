@@ -27,7 +27,7 @@ from callcenter.models import (
     Lead,
     LeadStateChange,
 )
-from callcenter.services import dnc
+from callcenter.services import dnc, sms, webhooks
 from callcenter.services.campaigns import retry_delay_minutes
 from callcenter.services.disposition_codes import ChosenDisposition
 from callcenter.services.hopper_feed import ON_A_DISABLED_LIST
@@ -231,17 +231,18 @@ def settle_attempt(
     elif target is LeadState.CALLBACK:
         assert callback_at is not None
         lead.next_attempt_at = callback_at
-        session.add(
-            Callback(
-                lead_id=lead.id,
-                customer_id=lead.customer_id,
-                campaign_id=lead.campaign_id,
-                due_at=callback_at,
-                assigned_agent_id=callback_agent_id,
-                created_by_id=_callback_creator(actor_id, callback_agent_id),
-                call_id=call_id,
-            )
+        callback = Callback(
+            lead_id=lead.id,
+            customer_id=lead.customer_id,
+            campaign_id=lead.campaign_id,
+            due_at=callback_at,
+            assigned_agent_id=callback_agent_id,
+            created_by_id=_callback_creator(actor_id, callback_agent_id),
+            call_id=call_id,
         )
+        session.add(callback)
+        session.flush()
+        sms.queue_for_callback(session, callback, now=now)
     elif target is LeadState.DNC:
         phone = session.scalar(select(Customer.phone_e164).where(Customer.id == lead.customer_id))
         assert phone is not None
@@ -267,6 +268,19 @@ def settle_attempt(
     lead.last_outcome = disposition.code if disposition is not None else str(outcome)
     lead.updated_at = now
     session.flush()
+    if target is LeadState.EXHAUSTED:
+        webhooks.enqueue(
+            session,
+            "lead.exhausted",
+            {
+                "lead_id": lead.id,
+                "campaign_id": lead.campaign_id,
+                "customer_id": lead.customer_id,
+                "attempts": lead.attempts,
+                "last_outcome": lead.last_outcome,
+            },
+            now=now,
+        )
     return lead
 
 

@@ -18,7 +18,7 @@ from callcenter.models import Callback, CallbackStatus, Campaign, Customer, Lead
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
 from callcenter.scheduling import format_phone
-from callcenter.services import agents, audit
+from callcenter.services import agents, audit, webhooks
 from callcenter.states import LEAD_TRANSITIONS, LeadState, advance
 
 CALLBACK_DUE = "callback_due"
@@ -150,6 +150,19 @@ def alert_due(session: Session, *, now: datetime | None = None) -> int:
             CALLBACK_DUE,
             _item(callback, customer, campaign, locale, now),
             room=agent_room(agent.id),
+        )
+        webhooks.enqueue(
+            session,
+            "callback.due",
+            {
+                "callback_id": callback.id,
+                "lead_id": callback.lead_id,
+                "campaign_id": callback.campaign_id,
+                "agent_id": callback.assigned_agent_id,
+                "due_at": callback.due_at,
+                "phone": customer.phone_e164,
+            },
+            now=now,
         )
     session.flush()
     return len(rows)

@@ -10,14 +10,18 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from callcenter.auth.access import SOCKET_EVENTS, roles_for_endpoint
+from callcenter.auth.access import SOCKET_EVENTS, is_token_authenticated, roles_for_endpoint
 from callcenter.extensions import socketio
+from callcenter.services import api_tokens
 from callcenter.states import Role
 from tests.factories import log_in, make_user
 
 PUBLIC_ENDPOINTS = {
     "auth.login",
     "auth.set_locale",
+    "api.openapi_document",
+    "calendars.feed",
+    "sms.inbound",
     "ops.healthz",
     "ops.readyz",
     "ops.metrics",
@@ -40,6 +44,18 @@ ALLOWED_STATUS = {
     ("admin.edit_team", "GET"): 404,
     ("admin.edit_team", "POST"): 404,
     ("admin.audit_log", "GET"): 200,
+    ("admin.api_tokens_index", "GET"): 200,
+    ("admin.api_tokens_index", "POST"): 422,
+    ("admin.revoke_api_token", "POST"): 404,
+    ("admin.webhooks_index", "GET"): 200,
+    ("admin.calendar_feeds_index", "GET"): 200,
+    ("admin.sms_log", "GET"): 200,
+    ("admin.calendar_feeds_index", "POST"): 422,
+    ("admin.revoke_calendar_feed", "POST"): 404,
+    ("admin.webhooks_index", "POST"): 422,
+    ("admin.webhook_detail", "GET"): 404,
+    ("admin.webhook_test", "POST"): 404,
+    ("admin.webhook_active", "POST"): 404,
     ("agent_ui.home", "GET"): 200,
     ("agent_ui.letter", "GET"): 404,
     ("agent_ui.my_meetings", "GET"): 200,
@@ -92,6 +108,22 @@ ALLOWED_STATUS = {
     ("supervisor.reports_export", "GET"): 422,
 }
 
+# The API with a token of an allowed role, a bare request (no body, <id> = 1
+# where no such row exists), the token for all campaigns.
+API_ALLOWED_STATUS = {
+    ("api.add_leads", "POST"): 422,
+    ("api.search_leads", "GET"): 200,
+    ("api.get_lead", "GET"): 404,
+    ("api.update_lead", "PATCH"): 422,
+    ("api.schedule_callback", "POST"): 422,
+    ("api.add_dnc", "POST"): 422,
+    ("api.remove_dnc", "DELETE"): 422,
+    ("api.pause_campaign", "POST"): 404,
+    ("api.resume_campaign", "POST"): 404,
+    ("api.get_call", "GET"): 404,
+    ("api.list_appointments", "GET"): 200,
+}
+
 
 def _routes(app: Flask) -> list[tuple[str, str, str]]:
     found = []
@@ -131,6 +163,9 @@ def test_each_role_reaches_only_its_routes(
         if roles is None or endpoint == "auth.logout":
             continue
         response = client.open(path, method=method)
+        if is_token_authenticated(app, endpoint):
+            assert response.status_code == 401, f"a session cookie opened {method} {path}"
+            continue
         if role in roles:
             expected = ALLOWED_STATUS[(endpoint, method)]
             assert response.status_code == expected, (
@@ -142,11 +177,43 @@ def test_each_role_reaches_only_its_routes(
     assert checked >= 6
 
 
+@pytest.mark.parametrize("role", list(Role))
+def test_each_api_token_role_reaches_only_its_endpoints(
+    app: Flask, client: FlaskClient, app_session: Session, role: Role
+) -> None:
+    admin = make_user(app_session, Role.ADMIN)
+    _row, token = api_tokens.create_token(
+        app_session, name="matrix", role=role, campaigns=[], all_campaigns=True, actor=admin
+    )
+    app_session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    walked = set()
+    for endpoint, method, path in _routes(app):
+        if not is_token_authenticated(app, endpoint):
+            continue
+        roles = roles_for_endpoint(app, endpoint)
+        assert roles is not None
+        response = client.open(path, method=method, headers=headers)
+        if role in roles:
+            expected = API_ALLOWED_STATUS[(endpoint, method)]
+            assert response.status_code == expected, (
+                f"{role} got {response.status_code} on {method} {path}, not {expected}"
+            )
+        else:
+            assert response.status_code == 403, f"{role} got {response.status_code} on {path}"
+        walked.add((endpoint, method))
+    assert walked == set(API_ALLOWED_STATUS)
+
+
 def test_anonymous_users_are_sent_to_log_in(app: Flask, client: FlaskClient) -> None:
     for endpoint, method, path in _routes(app):
         if roles_for_endpoint(app, endpoint) is None:
             continue
         response = client.open(path, method=method)
+        if is_token_authenticated(app, endpoint):
+            assert response.status_code == 401, f"{method} {path}"
+            assert response.get_json()["error"] == "not-authenticated"
+            continue
         assert response.status_code == 302, f"{method} {path}"
         assert "/login" in response.headers["Location"]
 
