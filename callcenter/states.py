@@ -122,6 +122,22 @@ class ImportState(StrEnum):
     FAILED = "failed"
 
 
+class MonitorMode(StrEnum):
+    """How a supervisor is on an agent's call (the dialer's mix has the same names)."""
+
+    LISTEN = "listen"  # hears both sides; nobody hears the supervisor
+    WHISPER = "whisper"  # and the agent (alone) hears the supervisor
+    BARGE = "barge"  # all three hear one another
+
+
+class MonitorState(StrEnum):
+    """A supervisor's monitoring of one call."""
+
+    CALLING = "calling"  # the dialer is calling the supervisor's phone
+    ACTIVE = "active"  # the phone answered and hears the call
+    ENDED = "ended"
+
+
 A = AgentState
 AGENT_TRANSITIONS: Mapping[AgentState, frozenset[AgentState]] = {
     A.LOGGED_OUT: frozenset({A.READY, A.PAUSED}),
@@ -232,6 +248,13 @@ PHONE_LEG_TRANSITIONS: Mapping[PhoneLegState, frozenset[PhoneLegState]] = {
     P.LOST: frozenset({P.DOWN}),  # the agent asks to be called again (go_ready)
 }
 
+MON = MonitorState
+MONITOR_TRANSITIONS: Mapping[MonitorState, frozenset[MonitorState]] = {
+    MON.CALLING: frozenset({MON.ACTIVE, MON.ENDED}),
+    MON.ACTIVE: frozenset({MON.ACTIVE, MON.ENDED}),  # ACTIVE -> ACTIVE: another mode, same leg
+    MON.ENDED: frozenset(),
+}
+
 C = CallState
 CALL_TRANSITIONS: Mapping[CallState, frozenset[CallState]] = {
     C.DIALING: frozenset({C.RINGING, C.ANSWERED, C.CONNECTED, C.ENDED}),
@@ -300,7 +323,16 @@ class IllegalTransition(DomainError):
     error_id = "illegal-transition"
 
 
-S = TypeVar("S", AgentState, PhoneLegState, CallState, LeadState, ImportState, AppointmentStatus)
+S = TypeVar(
+    "S",
+    AgentState,
+    PhoneLegState,
+    CallState,
+    LeadState,
+    ImportState,
+    AppointmentStatus,
+    MonitorState,
+)
 
 
 def advance(table: Mapping[S, frozenset[S]], current: S, new: S, *, subject: str) -> S:

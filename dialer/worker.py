@@ -45,6 +45,10 @@ from callcenter.events import (
     Event,
     HopperDepth,
     ManualDialRequested,
+    MonitorEnded,
+    MonitorModeChanged,
+    MonitorRequested,
+    MonitorStopRequested,
     PacerLevelChanged,
     PreviewCallRequested,
     PreviewOffered,
@@ -57,6 +61,7 @@ from callcenter.events import (
 from dialer.agent_legs import AgentLeg, AgentLegs
 from dialer.agent_pool import AgentPool
 from dialer.carrier import AmdVerdict, CallProgress, Carrier, CarrierError, OriginateRequest
+from dialer.monitor_legs import MonitorLegs
 from dialer.pacing import (
     AbandonTally,
     AgentStatus,
@@ -267,6 +272,12 @@ class DialerWorker:
             on_lost=self._phone_lost,
             extension_domain=self.config.extension_domain,
         )
+        self.monitors = MonitorLegs(
+            carrier=carrier,
+            publish=bus.publish,
+            spawn=self._spawn,
+            extension_domain=self.config.extension_domain,
+        )
         self._waiting: dict[int, collections.deque[str]] = collections.defaultdict(
             collections.deque
         )
@@ -322,6 +333,9 @@ class DialerWorker:
             CallHangupRequested,
             ManualDialRequested,
             RecordingRequested,
+            MonitorRequested,
+            MonitorModeChanged,
+            MonitorStopRequested,
         ):
             self.bus.subscribe(event_type.TYPE, self._from_bus)
 
@@ -1003,6 +1017,7 @@ class DialerWorker:
     async def _finish(self, call: LiveCall, progress: CallProgress) -> None:
         if call.connect_task is not None:
             await asyncio.wait([call.connect_task])
+        await self.monitors.call_ended(call.call_id)
         connected = call.connected_at is not None
         outcome = outcome_of_ended(
             progress.outcome, answered=call.answered_at is not None, connected=connected
@@ -1117,6 +1132,31 @@ class DialerWorker:
                 await self.carrier.hang_up(event.call_id)
         elif isinstance(event, ManualDialRequested):
             await self._dial_manual(event)
+        elif isinstance(event, MonitorRequested | MonitorModeChanged | MonitorStopRequested):
+            await self._monitor_request(event)
+
+    async def _monitor_request(
+        self, event: MonitorRequested | MonitorModeChanged | MonitorStopRequested
+    ) -> None:
+        """A supervisor's listen/whisper/barge: for the dialer that holds the call."""
+        call = self.calls.get(event.call_id)
+        if call is None or call.ended:
+            if event.passed_on < MANUAL_DIAL_PASSES:
+                # Dialers share one consumer group: the call may be another's.
+                self.bus.publish(dataclasses.replace(event, passed_on=event.passed_on + 1))
+            elif isinstance(event, MonitorRequested):
+                self.bus.publish(
+                    MonitorEnded(
+                        session_id=event.session_id, call_id=event.call_id, reason="call_ended"
+                    )
+                )
+            return
+        if isinstance(event, MonitorRequested):
+            await self.monitors.request(event)
+        elif isinstance(event, MonitorModeChanged):
+            await self.monitors.change_mode(event)
+        else:
+            await self.monitors.stop(event)
 
     async def _dial_manual(self, event: ManualDialRequested) -> None:
         """The workstation has checked the number and holds the agent for it;

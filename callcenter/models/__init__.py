@@ -35,6 +35,7 @@ from callcenter.models.leads import (
     LeadStateChange,
     Note,
 )
+from callcenter.models.monitoring import MonitorSession
 from callcenter.models.recordings import (
     CallRecording,
     QaScore,
@@ -93,6 +94,7 @@ __all__ = [
     "LeadList",
     "LeadStateChange",
     "MeetingKind",
+    "MonitorSession",
     "Note",
     "PauseReason",
     "ProcessedEvent",

@@ -196,3 +196,19 @@ def test_the_agents_own_work_is_for_agents_alone(app: Flask) -> None:
     registered = {name: frozenset(event.roles) for (_, name), event in SOCKET_EVENTS.items()}
     for name in AGENT_WORK_EVENTS:
         assert registered.get(name) == frozenset({Role.AGENT}), name
+
+
+MONITORING_EVENTS = {
+    "floor_monitor_start",
+    "floor_monitor_mode",
+    "floor_monitor_stop",
+    "floor_monitor_mine",
+}
+
+
+def test_listening_in_is_for_supervisors_managers_and_admins(app: Flask) -> None:
+    """Listen, whisper and barge are registered (so the walk above covers
+    them) and never for agents; which calls is the service's check."""
+    registered = {name: frozenset(event.roles) for (_, name), event in SOCKET_EVENTS.items()}
+    for name in MONITORING_EVENTS:
+        assert registered.get(name) == frozenset({Role.SUPERVISOR, Role.MANAGER, Role.ADMIN}), name
