@@ -87,6 +87,7 @@ ALLOWED_STATUS = {
     ("recordings.scorecard", "GET"): 404,
     ("recordings.scorecard", "POST"): 404,
     ("supervisor.floor", "GET"): 200,
+    ("supervisor.phone_config", "GET"): 200,
     ("supervisor.reports", "GET"): 200,
     ("supervisor.reports_export", "GET"): 422,
 }

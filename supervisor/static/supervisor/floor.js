@@ -472,11 +472,34 @@
       if (monitor) {
         socket.emit("floor_monitor_mode", { session_id: monitor.session_id, mode }, monitorReply);
       } else if (pathCall) {
-        const phone = $("monitor-phone").value.trim();
-        socket.emit("floor_monitor_start", { call_id: pathCall, mode, phone }, monitorReply);
+        const callId = pathCall;
+        let phone = $("monitor-phone").value.trim();
+        if (!phone && window.ccWebPhone) phone = "browser";
+        const go = () => socket.emit("floor_monitor_start", { call_id: callId, mode, phone }, monitorReply);
+        if (phone === "browser" && window.ccWebPhone) browserPhoneReady().then(go, (text) => {
+          $("monitor-said").textContent = text;
+        });
+        else go();
       }
     });
   }
+  // The dialer calls the browser phone only once it is registered: start it
+  // (microphone, registration) on first use and wait for it.
+  function browserPhoneReady() {
+    const phone = window.ccWebPhone;
+    $("webphone").hidden = false;
+    if (phone.isReady()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      phone.onChange((state, error) => {
+        if (settled) return;
+        if (phone.isReady()) { settled = true; resolve(); }
+        else if (state === "failed") { settled = true; reject(error || L.monitor.phone_failed); }
+      });
+      if (phone.state() === "off" || phone.state() === "failed") phone.start();
+    });
+  }
+
   $("monitor-stop").addEventListener("click", () => {
     if (!monitor) return;
     socket.emit("floor_monitor_stop", { session_id: monitor.session_id }, (reply) => {
