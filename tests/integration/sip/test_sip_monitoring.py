@@ -235,3 +235,53 @@ def test_who_hears_whom_in_listen_whisper_and_barge(phones):
     assert _deaf_to(customer["whisper"], SUPERVISOR_HZ), report
     assert _hears(agent["barge"], SUPERVISOR_HZ), report  # barge: everybody
     assert _hears(customer["barge"], SUPERVISOR_HZ), report
+
+
+async def _supervisor_drops_mid_barge(phones: dict[str, Phone]) -> tuple[dict[str, float], float]:
+    """Barge, then the supervisor's softphone quits (it hangs up as it goes)."""
+    for phone in phones.values():
+        await phone.ready()
+    trunk = trunk_for(f"sip:{HOST}:{phones['customer'].uri.rsplit(':', 1)[1]}", local_host=HOST)
+    await trunk.start()
+    loop = asyncio.get_running_loop()
+    agent, supervisor, call = Recorder(), Recorder(), Recorder()
+    starts: dict[str, float] = {}
+    try:
+        await trunk.connect_agent(AgentLegRequest("agent-1", phones["agent"].uri), agent)
+        await trunk.connect_agent(AgentLegRequest("sup-1", phones["supervisor"].uri), supervisor)
+        await asyncio.wait_for(agent.answered.wait(), 10)
+        await asyncio.wait_for(supervisor.answered.wait(), 10)
+        await trunk.originate(OriginateRequest("cust-1", CUSTOMER_NUMBER, "+982100000000", 8), call)
+        await asyncio.wait_for(call.answered.wait(), 10)
+        await trunk.bridge("cust-1", "agent-1")
+        await trunk.monitor("cust-1", "sup-1", "barge")
+        starts["barge"] = loop.time()
+        await asyncio.sleep(SEGMENT_S)
+        phones["supervisor"].process.terminate()
+        await asyncio.wait_for(supervisor.ended.wait(), 10)
+        starts["dropped"] = loop.time()
+        await asyncio.sleep(SEGMENT_S)
+        still_bridged = trunk.media_stats("cust-1")["relayed_in"]
+        await trunk.hang_up("cust-1")
+        await trunk.disconnect_agent("agent-1")
+        ended = loop.time()
+        await asyncio.wait_for(call.ended.wait(), 10)
+        await asyncio.wait_for(agent.ended.wait(), 10)
+    finally:
+        await trunk.stop()
+    assert call.phases == ["dialing", "ringing", "answered", "ended"], call.phases
+    assert still_bridged > 0
+    return starts, ended
+
+
+def test_the_supervisor_dropping_out_leaves_the_customer_and_agent_talking(phones):
+    starts, ended = asyncio.run(_supervisor_drops_mid_barge(phones))
+    segments = ("barge", "dropped")
+    customer = _levels_by_segment(phones["customer"].decoded(), starts, ended, segments)
+    agent = _levels_by_segment(phones["agent"].decoded(), starts, ended, segments)
+    report = {"customer": customer, "agent": agent}
+    assert _hears(customer["barge"], SUPERVISOR_HZ) and _hears(agent["barge"], SUPERVISOR_HZ)
+    assert _hears(customer["dropped"], AGENT_HZ), report
+    assert _hears(agent["dropped"], CUSTOMER_HZ), report
+    assert _deaf_to(customer["dropped"], SUPERVISOR_HZ), report
+    assert _deaf_to(agent["dropped"], SUPERVISOR_HZ), report
