@@ -158,7 +158,8 @@ def main() -> None:
         return
     print(
         f"mode {args.mode}\ncalls  bridge CPU  monitored CPU  mix CPU ms/call-s"
-        "  late ticks  max lateness ms  frames to supervisor  lost at dialer"
+        "  tick CPU ms/call-s  late ticks  max lateness ms  frames to supervisor"
+        "  lost at dialer"
     )
     for calls in (int(n) for n in args.calls.split(",")):
         plain = asyncio.run(one_run(calls, args.seconds, None))
