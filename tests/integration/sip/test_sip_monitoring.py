@@ -283,3 +283,44 @@ def test_the_supervisor_dropping_out_leaves_the_customer_and_agent_talking(phone
     assert _hears(agent["dropped"], CUSTOMER_HZ), report
     assert _deaf_to(customer["dropped"], SUPERVISOR_HZ), report
     assert _deaf_to(agent["dropped"], SUPERVISOR_HZ), report
+
+
+def test_the_customer_hanging_up_closes_the_mix_and_leaves_the_phones_up(phones):
+    async def go() -> tuple[list[str], int, int]:
+        for phone in phones.values():
+            await phone.ready()
+        port = phones["customer"].uri.rsplit(":", 1)[1]
+        trunk = trunk_for(f"sip:{HOST}:{port}", local_host=HOST)
+        await trunk.start()
+        agent, supervisor, call = Recorder(), Recorder(), Recorder()
+        try:
+            await trunk.connect_agent(AgentLegRequest("agent-1", phones["agent"].uri), agent)
+            await trunk.connect_agent(
+                AgentLegRequest("sup-1", phones["supervisor"].uri), supervisor
+            )
+            await asyncio.wait_for(agent.answered.wait(), 10)
+            await asyncio.wait_for(supervisor.answered.wait(), 10)
+            request = OriginateRequest("cust-1", CUSTOMER_NUMBER, "+982100000000", 8)
+            await trunk.originate(request, call)
+            await asyncio.wait_for(call.answered.wait(), 10)
+            await trunk.bridge("cust-1", "agent-1")
+            await trunk.monitor("cust-1", "sup-1", "whisper")
+            await asyncio.sleep(1.0)
+            phones["customer"].process.terminate()  # the customer hangs up
+            await asyncio.wait_for(call.ended.wait(), 10)
+            sent_then = trunk.media_stats("sup-1")["sent"]
+            await asyncio.sleep(0.5)
+            sent_after = trunk.media_stats("sup-1")["sent"]
+            phases = [*agent.phases, *supervisor.phases]
+            await trunk.disconnect_agent("sup-1")
+            await trunk.disconnect_agent("agent-1")
+            await asyncio.wait_for(supervisor.ended.wait(), 10)
+        finally:
+            await trunk.stop()
+        return phases, sent_then, sent_after
+
+    phases, sent_then, sent_after = asyncio.run(go())
+    # Both phones were still up when the call ended; the mix stopped feeding
+    # the supervisor (the dialer then hangs their leg up).
+    assert "ended" not in phases, phases
+    assert sent_then > 0 and sent_after == sent_then
