@@ -27,7 +27,7 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.integration.sip.netns import Netns
 
 ROOT = Path(__file__).resolve().parents[3]
-JSSIP = ROOT / "agent_ui/static/agent_ui/vendor/jssip.min.js"
+JSSIP = ROOT / "callcenter/static/vendor/jssip.min.js"
 SUBNET = "10.231.60"
 PAGE_PORT = 8099  # inside the namespace, where nothing else listens
 PAGE_ORIGIN = f"http://127.0.0.1:{PAGE_PORT}"
