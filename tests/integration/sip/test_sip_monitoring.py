@@ -152,8 +152,8 @@ def phones(tmp_path: Path) -> Iterator[dict[str, Phone]]:
 SCHEDULE = ("bridge", "listen", "whisper", "barge", "after")
 
 
-async def _one_monitored_call(phones: dict[str, Phone]) -> tuple[dict[str, float], float]:
-    """Run the schedule; the loop time each segment started and when the phones hung up."""
+async def _one_monitored_call(phones: dict[str, Phone]) -> dict[str, float]:
+    """Run the schedule; the loop time each segment started."""
     for phone in phones.values():
         await phone.ready()
     trunk = trunk_for(f"sip:{HOST}:{phones['customer'].uri.rsplit(':', 1)[1]}", local_host=HOST)
@@ -179,19 +179,32 @@ async def _one_monitored_call(phones: dict[str, Phone]) -> tuple[dict[str, float
         await trunk.disconnect_agent("sup-1")
         await trunk.hang_up("cust-1")
         await trunk.disconnect_agent("agent-1")
-        ended = loop.time()
         for recorder in (agent, supervisor, call):
             await asyncio.wait_for(recorder.ended.wait(), 10)
     finally:
         await trunk.stop()
-    return starts, ended
+    return starts
+
+
+def _onset(samples: list[int], frequency: float) -> int:
+    """The first sample of the first 20 ms in which the tone is heard."""
+    for start in range(0, len(samples) - 160, 160):
+        if _hears(tone_levels(samples[start : start + 160], (frequency,)), frequency):
+            return start
+    raise AssertionError(f"{frequency} Hz is never heard")
 
 
 def _levels_by_segment(
-    samples: list[int], starts: dict[str, float], ended: float, segments: tuple[str, ...]
+    samples: list[int],
+    starts: dict[str, float],
+    anchor: tuple[str, float],
+    segments: tuple[str, ...],
 ) -> dict[str, dict[float, float]]:
-    """Tone levels per segment; the dump's last sample is (about) the hang-up."""
-    first = ended - len(samples) / RATE  # the loop time of the dump's first sample
+    """Tone levels per segment. The dump is placed on the loop's clock by the
+    moment a tone first arrives, which is when segment ``anchor[0]`` began
+    (plus the network and the phone's jitter buffer, well inside EDGE_S)."""
+    segment, frequency = anchor
+    first = starts[segment] - _onset(samples, frequency) / RATE  # loop time of sample 0
     levels = {}
     for segment in segments:
         begin = starts[segment] + EDGE_S
@@ -211,11 +224,16 @@ def _deaf_to(levels: dict[float, float], frequency: float) -> bool:
 
 
 def test_who_hears_whom_in_listen_whisper_and_barge(phones):
-    starts, ended = asyncio.run(_one_monitored_call(phones))
-    customer = _levels_by_segment(phones["customer"].decoded(), starts, ended, SCHEDULE)
-    agent = _levels_by_segment(phones["agent"].decoded(), starts, ended, SCHEDULE)
+    starts = asyncio.run(_one_monitored_call(phones))
+    customer = _levels_by_segment(
+        phones["customer"].decoded(), starts, ("bridge", AGENT_HZ), SCHEDULE
+    )
+    agent = _levels_by_segment(phones["agent"].decoded(), starts, ("bridge", CUSTOMER_HZ), SCHEDULE)
     supervisor = _levels_by_segment(
-        phones["supervisor"].decoded(), starts, ended, ("listen", "whisper", "barge")
+        phones["supervisor"].decoded(),
+        starts,
+        ("listen", CUSTOMER_HZ),
+        ("listen", "whisper", "barge"),
     )
     report = {"customer": customer, "agent": agent, "supervisor": supervisor}
 
@@ -235,7 +253,7 @@ def test_who_hears_whom_in_listen_whisper_and_barge(phones):
     assert _hears(customer["barge"], SUPERVISOR_HZ), report
 
 
-async def _supervisor_drops_mid_barge(phones: dict[str, Phone]) -> tuple[dict[str, float], float]:
+async def _supervisor_drops_mid_barge(phones: dict[str, Phone]) -> dict[str, float]:
     """Barge, then the supervisor's softphone quits (it hangs up as it goes)."""
     for phone in phones.values():
         await phone.ready()
@@ -262,21 +280,22 @@ async def _supervisor_drops_mid_barge(phones: dict[str, Phone]) -> tuple[dict[st
         still_bridged = trunk.media_stats("cust-1")["relayed_in"]
         await trunk.hang_up("cust-1")
         await trunk.disconnect_agent("agent-1")
-        ended = loop.time()
         await asyncio.wait_for(call.ended.wait(), 10)
         await asyncio.wait_for(agent.ended.wait(), 10)
     finally:
         await trunk.stop()
     assert call.phases == ["dialing", "ringing", "answered", "ended"], call.phases
     assert still_bridged > 0
-    return starts, ended
+    return starts
 
 
 def test_the_supervisor_dropping_out_leaves_the_customer_and_agent_talking(phones):
-    starts, ended = asyncio.run(_supervisor_drops_mid_barge(phones))
+    starts = asyncio.run(_supervisor_drops_mid_barge(phones))
     segments = ("barge", "dropped")
-    customer = _levels_by_segment(phones["customer"].decoded(), starts, ended, segments)
-    agent = _levels_by_segment(phones["agent"].decoded(), starts, ended, segments)
+    customer = _levels_by_segment(
+        phones["customer"].decoded(), starts, ("barge", AGENT_HZ), segments
+    )
+    agent = _levels_by_segment(phones["agent"].decoded(), starts, ("barge", CUSTOMER_HZ), segments)
     report = {"customer": customer, "agent": agent}
     assert _hears(customer["barge"], SUPERVISOR_HZ) and _hears(agent["barge"], SUPERVISOR_HZ)
     assert _hears(customer["dropped"], AGENT_HZ), report
