@@ -19,12 +19,14 @@ from callcenter.events import (
     CallRinging,
     Event,
     FollowUpQueued,
+    MonitorEnded,
+    MonitorStarted,
     PreviewOffered,
     RecordingFinished,
     RecordingStarted,
     TransferProgressed,
 )
-from callcenter.services import calls, recordings
+from callcenter.services import call_monitoring, calls, recordings
 from callcenter.services.follow_up import FollowUpSender
 
 log = logging.getLogger(__name__)
@@ -62,13 +64,23 @@ class CallEventConsumer:
         with self.database.unit_of_work() as session:
             if isinstance(event, RecordingStarted | RecordingFinished):
                 recordings.apply_event(session, event)
+            elif isinstance(event, MonitorStarted | MonitorEnded):
+                call_monitoring.apply_event(session, event)
             else:
-                calls.apply_event(session, event)
+                applied = calls.apply_event(session, event)
+                if applied and isinstance(event, CallEnded):
+                    call_monitoring.call_ended(session, event.call_id, event.occurred_at)
 
 
 def subscribe(bus: EventBus, database: Database, sender: FollowUpSender) -> None:
     consumer = CallEventConsumer(database)
-    for event_class in (*CALL_EVENTS, RecordingStarted, RecordingFinished):
+    for event_class in (
+        *CALL_EVENTS,
+        RecordingStarted,
+        RecordingFinished,
+        MonitorStarted,
+        MonitorEnded,
+    ):
         bus.subscribe(event_class.TYPE, consumer)
     bus.subscribe(FollowUpQueued.TYPE, sender.wake)
 

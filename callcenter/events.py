@@ -284,6 +284,21 @@ class TransferRequested(Event):
 
 @event_type
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class MonitorRequested(Event):
+    """A supervisor asked to hear a live call (callcenter.services.call_monitoring);
+    the dialer holding the call calls their phone and joins it to the call."""
+
+    TYPE: ClassVar[str] = "monitor.requested"
+    session_id: int
+    call_id: str
+    supervisor_id: int
+    phone: str  # the SIP URI the dialer calls (a desk phone, or the browser phone)
+    mode: str  # listen / whisper / barge
+    passed_on: int = 0  # by dialers that do not hold the call (they share one group)
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TransferActionRequested(Event):
     """During a warm transfer's consult: hand over, join all three, or cancel."""
 
@@ -296,6 +311,18 @@ class TransferActionRequested(Event):
 
 @event_type
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class MonitorModeChanged(Event):
+    """The supervisor switched mode; the dialer changes the mix, same phone leg."""
+
+    TYPE: ClassVar[str] = "monitor.mode_changed"
+    session_id: int
+    call_id: str
+    mode: str
+    passed_on: int = 0
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TransferProgressed(Event):
     """What the dialer did: consulting, joined, completed, cancelled or failed."""
 
@@ -304,3 +331,36 @@ class TransferProgressed(Event):
     call_id: str
     state: str
     reason: str | None = None
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MonitorStopRequested(Event):
+    """The supervisor stopped; the dialer takes their leg out and hangs it up."""
+
+    TYPE: ClassVar[str] = "monitor.stop_requested"
+    session_id: int
+    call_id: str
+    passed_on: int = 0
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MonitorStarted(Event):
+    """The supervisor's phone answered and hears the call (the dialer reports)."""
+
+    TYPE: ClassVar[str] = "monitor.started"
+    session_id: int
+    call_id: str
+
+
+@event_type
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MonitorEnded(Event):
+    """The supervisor's leg is gone (the dialer reports): hung up by them or by
+    us, never answered, or the call itself ended."""
+
+    TYPE: ClassVar[str] = "monitor.ended"
+    session_id: int
+    call_id: str
+    reason: str  # phone_hung_up / phone_failed / call_ended / supervisor / not_bridged

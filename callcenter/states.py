@@ -147,6 +147,22 @@ class ImportState(StrEnum):
     FAILED = "failed"
 
 
+class MonitorMode(StrEnum):
+    """How a supervisor is on an agent's call (the dialer's mix has the same names)."""
+
+    LISTEN = "listen"  # hears both sides; nobody hears the supervisor
+    WHISPER = "whisper"  # and the agent (alone) hears the supervisor
+    BARGE = "barge"  # all three hear one another
+
+
+class MonitorState(StrEnum):
+    """A supervisor's monitoring of one call."""
+
+    CALLING = "calling"  # the dialer is calling the supervisor's phone
+    ACTIVE = "active"  # the phone answered and hears the call
+    ENDED = "ended"
+
+
 A = AgentState
 AGENT_TRANSITIONS: Mapping[AgentState, frozenset[AgentState]] = {
     A.LOGGED_OUT: frozenset({A.READY, A.PAUSED}),
@@ -257,6 +273,13 @@ PHONE_LEG_TRANSITIONS: Mapping[PhoneLegState, frozenset[PhoneLegState]] = {
     P.LOST: frozenset({P.DOWN}),  # the agent asks to be called again (go_ready)
 }
 
+MON = MonitorState
+MONITOR_TRANSITIONS: Mapping[MonitorState, frozenset[MonitorState]] = {
+    MON.CALLING: frozenset({MON.ACTIVE, MON.ENDED}),
+    MON.ACTIVE: frozenset({MON.ACTIVE, MON.ENDED}),  # ACTIVE -> ACTIVE: another mode, same leg
+    MON.ENDED: frozenset(),
+}
+
 C = CallState
 CALL_TRANSITIONS: Mapping[CallState, frozenset[CallState]] = {
     C.DIALING: frozenset({C.RINGING, C.ANSWERED, C.CONNECTED, C.ENDED}),
@@ -346,6 +369,7 @@ S = TypeVar(
     ImportState,
     AppointmentStatus,
     TransferState,
+    MonitorState,
 )
 
 

@@ -21,11 +21,12 @@ AMD on, every answer waits for a (perfect) verdict drawn from
 ``amd_decision``, and a machine is hung up or left the message after its
 greeting, ending ``machine``.
 
-Agent phones are simulated too (answered at once, no media), except browser
-phones when a gateway is given (``browser_phones``): those get a real call
-with WebRTC audio, and a customer bridged to one speaks: a short recorded
-line when bridged ("Hello? ... Yes, who is calling?", or a voicemail greeting
-and its beep) and a goodbye before hanging up. When such a bridge ends, one
+Agent phones (and supervisors' phones, to listen in) are simulated too
+(answered at once, no media), except browser phones when a gateway is given
+(``browser_phones``): those get a real call with WebRTC audio, and a
+customer bridged to one speaks: a short recorded line when bridged
+("Hello? ... Yes, who is calling?", or a voicemail greeting and its beep)
+and a goodbye before hanging up. When such a bridge ends, one
 INFO line says what the customer heard from the agent.
 
 A bridged call can be recorded (:mod:`dialer.simulated_audio`): the customer's
@@ -548,7 +549,12 @@ class SimulatedCarrier:
             raise CarrierError(f"{call_id} is not bridged")
         if watcher is None or watcher.phase != "answered" or watcher.bridged_to is not None:
             raise CarrierError(f"leg {leg_id} cannot monitor")
-        call.monitors[leg_id] = mode  # no audio here: the mix is the SIP trunk's
+        if leg_id not in call.monitors and watcher.browser is not None:
+            # No mix here (that is the SIP trunk's): a supervisor's browser
+            # phone hears the customer's line, so listening in can be tried.
+            line = Line.MACHINE if call.fate == "machine" else Line.HELLO
+            watcher.browser.play(pcm8k(call.language, line))
+        call.monitors[leg_id] = mode
 
     async def end_monitor(self, call_id: str, leg_id: str) -> None:
         call = self._calls.get(call_id)

@@ -45,6 +45,10 @@ from callcenter.events import (
     Event,
     HopperDepth,
     ManualDialRequested,
+    MonitorEnded,
+    MonitorModeChanged,
+    MonitorRequested,
+    MonitorStopRequested,
     PacerLevelChanged,
     PreviewCallRequested,
     PreviewOffered,
@@ -68,6 +72,7 @@ from dialer.carrier import (
     ProgressCallback,
 )
 from dialer.consent_prompts import ConsentPromptCache
+from dialer.monitor_legs import MonitorLegs
 from dialer.pacing import (
     AbandonTally,
     AgentStatus,
@@ -296,6 +301,12 @@ class DialerWorker:
             extension_domain=self.config.extension_domain,
         )
         self.transfers = TransferDesk(self)
+        self.monitors = MonitorLegs(
+            carrier=carrier,
+            publish=bus.publish,
+            spawn=self._spawn,
+            extension_domain=self.config.extension_domain,
+        )
         self._waiting: dict[int, collections.deque[str]] = collections.defaultdict(
             collections.deque
         )
@@ -359,6 +370,9 @@ class DialerWorker:
             RecordingRequested,
             TransferRequested,
             TransferActionRequested,
+            MonitorRequested,
+            MonitorModeChanged,
+            MonitorStopRequested,
         ):
             self.bus.subscribe(event_type.TYPE, self._from_bus)
 
@@ -1126,6 +1140,7 @@ class DialerWorker:
         self.transfers.on_call_ended(call)
         if call.connect_task is not None:
             await asyncio.wait([call.connect_task])
+        await self.monitors.call_ended(call.call_id)
         connected = call.connected_at is not None
         outcome = outcome_of_ended(
             progress.outcome, answered=call.answered_at is not None, connected=connected
@@ -1244,6 +1259,31 @@ class DialerWorker:
             await self.transfers.on_request(event)
         elif isinstance(event, TransferActionRequested):
             await self.transfers.on_action(event)
+        elif isinstance(event, MonitorRequested | MonitorModeChanged | MonitorStopRequested):
+            await self._monitor_request(event)
+
+    async def _monitor_request(
+        self, event: MonitorRequested | MonitorModeChanged | MonitorStopRequested
+    ) -> None:
+        """A supervisor's listen/whisper/barge: for the dialer that holds the call."""
+        call = self.calls.get(event.call_id)
+        if call is None or call.ended:
+            if event.passed_on < MANUAL_DIAL_PASSES:
+                # Dialers share one consumer group: the call may be another's.
+                self.bus.publish(dataclasses.replace(event, passed_on=event.passed_on + 1))
+            elif isinstance(event, MonitorRequested):
+                self.bus.publish(
+                    MonitorEnded(
+                        session_id=event.session_id, call_id=event.call_id, reason="call_ended"
+                    )
+                )
+            return
+        if isinstance(event, MonitorRequested):
+            await self.monitors.request(event)
+        elif isinstance(event, MonitorModeChanged):
+            await self.monitors.change_mode(event)
+        else:
+            await self.monitors.stop(event)
 
     async def _dial_manual(self, event: ManualDialRequested) -> None:
         """The workstation has checked the number and holds the agent for it;

@@ -10,10 +10,10 @@ from typing import Any
 from flask import current_app
 from flask_login import current_user
 
-from callcenter import request_scope
+from callcenter import request_scope, webphone
 from callcenter.auth.access import STAFF_ROLES, socket_event
 from callcenter.extensions import socketio
-from callcenter.services import live_floor, recordings
+from callcenter.services import call_monitoring, live_floor, recordings
 
 STAFF = tuple(STAFF_ROLES)
 
@@ -117,3 +117,60 @@ def floor_record_call(*args: Any) -> dict[str, Any]:
         request_scope.session(), current_app.extensions["cc_bus"], current_user, call_id
     )
     return {"ok": True, "call_id": call_id}
+
+
+@socket_event("floor_monitor_start", roles=STAFF)
+def floor_monitor_start(*args: Any) -> dict[str, Any]:
+    """Listen, whisper or barge on a call of the supervisor's floor, on their
+    browser phone ("browser") or a SIP address."""
+    data = _data(args)
+    settings = current_app.extensions["cc_settings"]
+    browser_phone = (
+        webphone.agent_phone_uri(settings, current_user.id)
+        if webphone.available(settings)
+        else None
+    )
+    session = request_scope.session()
+    monitor = call_monitoring.start(
+        session,
+        current_app.extensions["cc_bus"],
+        current_user,
+        data.get("call_id"),
+        data.get("mode"),
+        data.get("phone"),
+        browser_phone=browser_phone,
+        allowed_hosts=settings.dialer.allowed_agent_phone_hosts(),
+    )
+    return {"ok": True, "monitor": call_monitoring.payload(session, monitor)}
+
+
+@socket_event("floor_monitor_mode", roles=STAFF)
+def floor_monitor_mode(*args: Any) -> dict[str, Any]:
+    data = _data(args)
+    session = request_scope.session()
+    monitor = call_monitoring.change_mode(
+        session,
+        current_app.extensions["cc_bus"],
+        current_user,
+        data.get("session_id"),
+        data.get("mode"),
+    )
+    return {"ok": True, "monitor": call_monitoring.payload(session, monitor)}
+
+
+@socket_event("floor_monitor_stop", roles=STAFF)
+def floor_monitor_stop(*args: Any) -> dict[str, Any]:
+    session = request_scope.session()
+    monitor = call_monitoring.stop(
+        session, current_app.extensions["cc_bus"], current_user, _data(args).get("session_id")
+    )
+    return {"ok": True, "monitor": call_monitoring.payload(session, monitor)}
+
+
+@socket_event("floor_monitor_mine", roles=STAFF)
+def floor_monitor_mine(*_args: Any) -> dict[str, Any]:
+    """The supervisor's open monitoring, for a floor screen that was reloaded."""
+    return {
+        "ok": True,
+        "monitor": call_monitoring.open_session_of(request_scope.session(), current_user),
+    }

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import time
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from callcenter import pacer_reasons, request_scope
+from callcenter import pacer_reasons, request_scope, webphone
 from callcenter.auth.access import allow_roles
 from callcenter.services import live_floor
 from callcenter.states import Role
@@ -28,11 +31,33 @@ bp = Blueprint(
 def floor() -> ResponseReturnValue:
     session = request_scope.session()
     nothing_to_watch = not live_floor.visible_campaigns(session, current_user)
+    settings = current_app.extensions["cc_settings"]
+    browser_phone = webphone.is_browser_phone(settings, current_user.id, current_user.sip_uri)
     return render_template(
         "supervisor/floor.html",
         nothing_to_watch=nothing_to_watch,
         pacer_clauses=pacer_reasons.for_browser(),
+        browser_phone_offered=webphone.available(settings),
+        monitor_phone="" if browser_phone else current_user.sip_uri or "",
     )
+
+
+@bp.get("/phone/config")
+@allow_roles(Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+def phone_config() -> ResponseReturnValue:
+    """The supervisor's browser phone (to listen in): fresh credentials for them only."""
+    settings = current_app.extensions["cc_settings"]
+    if not webphone.available(settings):
+        return jsonify(error="the browser phone is not available here"), 404
+    config = webphone.browser_config(
+        settings,
+        current_user.id,
+        page_host=urlsplit(request.host_url).hostname or "127.0.0.1",
+        now=time.time(),
+    )
+    response = jsonify(config)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/reports")

@@ -143,6 +143,10 @@ class CampaignForm(FlaskForm):
         _l("Delete recordings after (days; empty: keep)"),
         validators=[Optional(), NumberRange(min=1, max=3650)],
     )
+    monitor_listen_hidden = BooleanField(
+        _l("Do not show agents that a supervisor is listening (whisper and barge always show)"),
+        default=False,
+    )
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
     max_attempts = IntegerField(
         _l("Max attempts"), validators=[InputRequired(), NumberRange(min=1, max=100)]
@@ -208,6 +212,7 @@ class CampaignForm(FlaskForm):
             "voicemail_wav",
             "recording_consent",
             "recording_retention_days",
+            "monitor_listen_hidden",
             "timezone",
             "max_attempts",
         ):
@@ -245,6 +250,7 @@ class CampaignForm(FlaskForm):
             recording_mode=RecordingMode.OFF,
             recording_consent=True,
             consent_wav="",
+            monitor_listen_hidden=False,
             calling_windows={},
             holidays=[],
             reminder_minutes=[],
@@ -289,6 +295,7 @@ class CampaignForm(FlaskForm):
             "recording_mode": self.recording_mode.data,
             "recording_consent": bool(self.recording_consent.data),
             "recording_retention_days": self.recording_retention_days.data,
+            "monitor_listen_hidden": bool(self.monitor_listen_hidden.data),
             "timezone": (self.timezone.data or "").strip(),
             "max_attempts": self.max_attempts.data,
             "sms_templates": {

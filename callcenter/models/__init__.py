@@ -47,6 +47,7 @@ from callcenter.models.leads import (
     LeadStateChange,
     Note,
 )
+from callcenter.models.monitoring import MonitorSession
 from callcenter.models.recordings import (
     CallRecording,
     QaScore,
@@ -110,6 +111,7 @@ __all__ = [
     "LeadList",
     "LeadStateChange",
     "MeetingKind",
+    "MonitorSession",
     "Note",
     "PauseReason",
     "ProcessedEvent",

@@ -5,7 +5,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Numeric, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Numeric, String, Table, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callcenter.db import Base
@@ -104,6 +104,8 @@ class Campaign(Base):
     """The notice a manager uploaded, in the recording store; it comes before consent_wav."""
     recording_retention_days: Mapped[int | None] = mapped_column()
     """Recordings older than this are deleted (None: kept)."""
+    monitor_listen_hidden: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Agents are not shown that a supervisor listens (whisper and barge always show)."""
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tehran")
     calling_windows: Mapped[dict[str, Any]] = mapped_column(JSONColumn, default=dict)
     holidays: Mapped[list[str]] = mapped_column(JSONColumn, default=list)

@@ -41,7 +41,14 @@ from callcenter.models import (
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
 from callcenter.scheduling import format_phone, slot_label
-from callcenter.services import agents, appointments, audit, disposition_codes, scripts_catalog
+from callcenter.services import (
+    agents,
+    appointments,
+    audit,
+    call_monitoring,
+    disposition_codes,
+    scripts_catalog,
+)
 from callcenter.services.bus_outbox import publish_after_commit
 from callcenter.states import AgentState, CallState
 from scripts import (
@@ -779,10 +786,12 @@ def current_view(session: Session, agent_id: int, *, now: datetime | None = None
         "agent": agents.state_payload(session, status),
         "call": None,
         "preview": None,
+        "monitoring": None,
     }
     call = _screen_call(session, status)
     if call is not None:
         view["call"] = screen_pop(session, call, now=now)
+        view["monitoring"] = call_monitoring.agent_view(session, agent_id, call.id)
     elif status.state is AgentState.RESERVED:
         lead = pending_preview(session, agent_id)
         if lead is not None:

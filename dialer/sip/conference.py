@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -64,6 +65,7 @@ class ClockStats:
     ticks: int = 0
     late: int = 0  # ticks that ran a whole frame or more after they were due
     max_lateness_s: float = 0.0
+    busy_s: float = 0.0  # CPU time spent mixing and sending (thread time)
 
 
 class MixClock:
@@ -89,6 +91,13 @@ class MixClock:
             self._task.cancel()
             self._task = None
 
+    def remove_all(self) -> None:
+        """Stop the clock; the conferences stay (a caller ticks them itself)."""
+        self._conferences.clear()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         due = loop.time() + FRAME_SECONDS
@@ -102,11 +111,13 @@ class MixClock:
             if lateness >= FRAME_SECONDS:
                 self.stats.late += 1
                 due += FRAME_SECONDS * int(lateness / FRAME_SECONDS)
+            began = time.thread_time()
             for conference in list(self._conferences):
                 try:
                     conference.tick()
                 except Exception:
                     log.exception("mixing %s failed", conference.label)
+            self.stats.busy_s += time.thread_time() - began
             due += FRAME_SECONDS
 
 

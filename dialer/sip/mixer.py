@@ -26,7 +26,10 @@ API::
 - Mixing is a linear sum of 16-bit PCM in 32 bits, then a soft limiter: the
   sum passes unchanged up to the knee (-2.5 dBFS) and is bent smoothly
   (tanh) into the remaining headroom above it, so loud voices together never
-  clip, and never wrap around.
+  clip, and never wrap around. The common case (the sum stays below the
+  knee) runs in audioop's C code where it is there (the standard library up
+  to 3.12, audioop-lts after): about four times faster than numpy on
+  160-sample frames; the same numbers either way.
 - Every participant has a short jitter buffer (3 frames); when a source has
   less than a frame buffered it counts as silent for that tick, and when it
   has more than the buffer holds the oldest samples go (its stream ran
@@ -40,8 +43,10 @@ API::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
@@ -69,6 +74,23 @@ def _encode_array(codec: int) -> npt.NDArray[np.uint8]:
     return np.frombuffer(g711.encode_table(codec), dtype=np.uint8)
 
 
+def _audioop() -> ModuleType | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import audioop
+    except ImportError:
+        return None
+    return audioop
+
+
+_C = _audioop()
+_TO_LINEAR: dict[int, Callable[[bytes, int], bytes]] = (
+    {PCMU: _C.ulaw2lin, PCMA: _C.alaw2lin} if _C is not None else {}
+)
+_FROM_LINEAR: dict[int, Callable[[bytes, int], bytes]] = (
+    {PCMU: _C.lin2ulaw, PCMA: _C.lin2alaw} if _C is not None else {}
+)
 _DECODE = {codec: _decode_array(codec) for codec in (PCMU, PCMA)}
 _ENCODE = {codec: _encode_array(codec) for codec in (PCMU, PCMA)}
 _SILENCE = {PCMU: b"\xff" * FRAME_SAMPLES, PCMA: b"\xd5" * FRAME_SAMPLES}
@@ -257,6 +279,14 @@ class Mixer:
             if source_codec == codec:
                 return payload
             return payload.translate(g711.transcode_table(source_codec, codec))
+        if _C is not None:
+            # audioop.add saturates at 16 bits: a sum whose peak stays at or
+            # under the knee did not saturate, so it is exact.
+            summed = _TO_LINEAR[sounding[0][0]](sounding[0][1], 2)
+            for source_codec, payload in sounding[1:]:
+                summed = _C.add(summed, _TO_LINEAR[source_codec](payload, 2), 2)
+            if _C.max(summed, 2) <= KNEE:
+                return _FROM_LINEAR[codec](summed, 2)
         total = np.zeros(FRAME_SAMPLES, dtype=np.int32)
         for source_codec, payload in sounding:
             total += _DECODE[source_codec][np.frombuffer(payload, dtype=np.uint8)]

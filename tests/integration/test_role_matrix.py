@@ -104,6 +104,7 @@ ALLOWED_STATUS = {
     ("recordings.scorecard", "POST"): 404,
     ("supervisor.call_list", "GET"): 200,
     ("supervisor.floor", "GET"): 200,
+    ("supervisor.phone_config", "GET"): 200,
     ("supervisor.reports", "GET"): 200,
     ("supervisor.reports_export", "GET"): 422,
 }
@@ -275,3 +276,19 @@ def test_transfers_are_for_agents_alone(app: Flask) -> None:
     registered = {name: frozenset(event.roles) for (_, name), event in SOCKET_EVENTS.items()}
     for name in TRANSFER_EVENTS:
         assert registered.get(name) == frozenset({Role.AGENT}), name
+
+
+MONITORING_EVENTS = {
+    "floor_monitor_start",
+    "floor_monitor_mode",
+    "floor_monitor_stop",
+    "floor_monitor_mine",
+}
+
+
+def test_listening_in_is_for_supervisors_managers_and_admins(app: Flask) -> None:
+    """Listen, whisper and barge are registered (so the walk above covers
+    them) and never for agents; which calls is the service's check."""
+    registered = {name: frozenset(event.roles) for (_, name), event in SOCKET_EVENTS.items()}
+    for name in MONITORING_EVENTS:
+        assert registered.get(name) == frozenset({Role.SUPERVISOR, Role.MANAGER, Role.ADMIN}), name

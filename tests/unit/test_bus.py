@@ -35,6 +35,30 @@ def test_a_manual_dial_and_its_call_round_trip_through_json() -> None:
         assert event_from_dict(json.loads(json.dumps(event.to_dict()))) == event
 
 
+def test_listening_in_round_trips_through_json() -> None:
+    """The floor asks a dialer (which may pass it on); the dialer answers."""
+    import json
+
+    from callcenter.events import (
+        MonitorEnded,
+        MonitorModeChanged,
+        MonitorRequested,
+        MonitorStarted,
+        MonitorStopRequested,
+    )
+
+    for event in (
+        MonitorRequested(
+            session_id=4, call_id="c", supervisor_id=7, phone="sip:2001@pbx", mode="listen"
+        ),
+        MonitorModeChanged(session_id=4, call_id="c", mode="barge", passed_on=3),
+        MonitorStopRequested(session_id=4, call_id="c"),
+        MonitorStarted(session_id=4, call_id="c"),
+        MonitorEnded(session_id=4, call_id="c", reason="phone_hung_up"),
+    ):
+        assert event_from_dict(json.loads(json.dumps(event.to_dict()))) == event
+
+
 def test_handlers_see_events_in_order_and_a_failing_handler_does_not_stop_the_bus() -> None:
     bus = InProcessEventBus()
     seen: list[str] = []

@@ -6,17 +6,26 @@ from callcenter.states import (
     CALL_TRANSITIONS,
     HELD_STATUSES,
     LEAD_TRANSITIONS,
+    MONITOR_TRANSITIONS,
     AgentState,
     AppointmentStatus,
     CallState,
     IllegalTransition,
     LeadState,
+    MonitorState,
     advance,
 )
 
 
 @pytest.mark.parametrize(
-    "table", [AGENT_TRANSITIONS, CALL_TRANSITIONS, LEAD_TRANSITIONS, APPOINTMENT_TRANSITIONS]
+    "table",
+    [
+        AGENT_TRANSITIONS,
+        CALL_TRANSITIONS,
+        LEAD_TRANSITIONS,
+        APPOINTMENT_TRANSITIONS,
+        MONITOR_TRANSITIONS,
+    ],
 )
 def test_every_state_has_a_row_and_targets_are_states(table) -> None:
     states = set(type(next(iter(table))))
@@ -53,6 +62,8 @@ def test_agent_lifecycle_of_a_normal_call() -> None:
         (APPOINTMENT_TRANSITIONS, AppointmentStatus.BOOKED, AppointmentStatus.SOLD),
         (APPOINTMENT_TRANSITIONS, AppointmentStatus.HELD, AppointmentStatus.NO_SHOW),
         (APPOINTMENT_TRANSITIONS, AppointmentStatus.SOLD, AppointmentStatus.NOT_SOLD),
+        (MONITOR_TRANSITIONS, MonitorState.ENDED, MonitorState.ACTIVE),
+        (MONITOR_TRANSITIONS, MonitorState.ACTIVE, MonitorState.CALLING),
     ],
 )
 def test_illegal_transitions_raise_with_details(table, current, new) -> None:
@@ -98,3 +109,11 @@ def test_only_an_agent_may_dial_a_lead_the_dialer_gave_up_on(state: LeadState) -
 
 def test_a_cancelled_callback_returns_the_lead_to_retries() -> None:
     assert advance(LEAD_TRANSITIONS, LeadState.CALLBACK, LeadState.RETRY, subject="lead 1")
+
+
+def test_monitoring_switches_mode_in_place_and_ends_once() -> None:
+    state = advance(MONITOR_TRANSITIONS, MonitorState.CALLING, MonitorState.ACTIVE, subject="m")
+    state = advance(MONITOR_TRANSITIONS, state, MonitorState.ACTIVE, subject="m")  # a mode change
+    state = advance(MONITOR_TRANSITIONS, state, MonitorState.ENDED, subject="m")
+    with pytest.raises(IllegalTransition):
+        advance(MONITOR_TRANSITIONS, state, MonitorState.ENDED, subject="m")

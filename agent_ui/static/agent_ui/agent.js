@@ -72,8 +72,21 @@
       closeCall(state.call.call.id);
     }
     if (view.preview) renderPreview(view.preview); else state.preview = null;
+    showMonitoring(view.monitoring || null);
     layout();
   }
+
+  /* --- a supervisor on the call (listen is hidden where the campaign says so) -------- */
+  function showMonitoring(view) {
+    var shown = Boolean(view && L.monitoring[view.mode]);
+    if (shown) $("monitor-notice-text").textContent = fmt(L.monitoring[view.mode], { name: view.supervisor });
+    $("monitor-notice").dataset.mode = shown ? view.mode : "";
+    show($("monitor-notice"), shown);
+  }
+  socket.on("monitoring", function (data) {
+    window.ccAgent.events.push(["monitoring", data]);
+    showMonitoring(data.view);
+  });
 
   function keepingChoices(render) {
     var code = selectedDisposition(), slot = state.chosenSlot, reason = $("reject-reason").value;
@@ -589,6 +602,7 @@
   });
   socket.on("call_ended", function (data) {
     window.ccAgent.events.push(["call_ended", data]);
+    showMonitoring(null);
     if (!state.call || state.call.call.id !== data.call_id) {
       if (state.preview || (state.agent && state.agent.state !== "on_call")) {
         $("pv-status").textContent = L.text.no_answer_preview;

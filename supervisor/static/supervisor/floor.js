@@ -309,7 +309,8 @@
       pill.textContent = L.calls[call.state] || call.state;
       state.append(pill);
       tr.append(state);
-      tr.append(cell(call.agent_id ? agentName(call.agent_id) : "—"));
+      const badges = monitorBadges(call);
+      tr.append(cell((call.agent_id ? agentName(call.agent_id) : "—") + (badges ? L.separator + badges : "")));
       tr.append(cell(call.step ? format(call.step) : "—", "num"));
       tr.append(cell("", "tick num"));
       tr.lastChild.dataset.since = call.connected_at || call.answered_at || call.dialed_at || "";
@@ -483,10 +484,106 @@
     });
   });
 
+  // --- listen, whisper, barge ----------------------------------------------------------------
+
+  let monitor = null;  // this supervisor's open session: {session_id, call_id, mode, state}
+
+  function showMonitor() {
+    const box = $("monitor-box");
+    const call = pathCall ? floor.calls.get(pathCall) : null;
+    box.hidden = !call || call.state !== "connected";
+    const mine = monitor && monitor.call_id === pathCall;
+    for (const button of box.querySelectorAll("[data-mode]")) {
+      button.setAttribute("aria-pressed", String(Boolean(mine && monitor.mode === button.dataset.mode)));
+      button.disabled = Boolean(monitor && !mine);
+    }
+    $("monitor-stop").hidden = !mine;
+    $("monitor-phone").disabled = Boolean(monitor);
+    if (monitor && !mine) $("monitor-said").textContent = L.monitor.other_call;
+    else if (mine) $("monitor-said").textContent = monitor.state === "calling" ? L.monitor.calling : L.monitor[monitor.mode];
+  }
+
+  function monitorReply(reply) {
+    if (reply && reply.ok) {
+      monitor = reply.monitor.state === "ended" ? null : reply.monitor;
+    } else {
+      $("monitor-said").textContent = (reply && reply.message) || "";
+    }
+    showMonitor();
+  }
+
+  for (const button of $("monitor-box").querySelectorAll("[data-mode]")) {
+    button.addEventListener("click", () => {
+      const mode = button.dataset.mode;
+      if (monitor) {
+        socket.emit("floor_monitor_mode", { session_id: monitor.session_id, mode }, monitorReply);
+      } else if (pathCall) {
+        const callId = pathCall;
+        let phone = $("monitor-phone").value.trim();
+        if (!phone && window.ccWebPhone) phone = "browser";
+        const go = () => socket.emit("floor_monitor_start", { call_id: callId, mode, phone }, monitorReply);
+        if (phone === "browser" && window.ccWebPhone) browserPhoneReady().then(go, (text) => {
+          $("monitor-said").textContent = text;
+        });
+        else go();
+      }
+    });
+  }
+  // The dialer calls the browser phone only once it is registered: start it
+  // (microphone, registration) on first use and wait for it.
+  function browserPhoneReady() {
+    const phone = window.ccWebPhone;
+    $("webphone").hidden = false;
+    if (phone.isReady()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      phone.onChange((state, error) => {
+        if (settled) return;
+        if (phone.isReady()) { settled = true; resolve(); }
+        else if (state === "failed") { settled = true; reject(error || L.monitor.phone_failed); }
+      });
+      if (phone.state() === "off" || phone.state() === "failed") phone.start();
+    });
+  }
+
+  $("monitor-stop").addEventListener("click", () => {
+    if (!monitor) return;
+    socket.emit("floor_monitor_stop", { session_id: monitor.session_id }, (reply) => {
+      monitorReply(reply);
+      if (reply && reply.ok) $("monitor-said").textContent = L.monitor.ended;
+    });
+  });
+
+  socket.on("floor_monitor", (data) => {
+    const call = floor.calls.get(data.call_id);
+    if (call) {
+      call.monitors = (call.monitors || []).filter((m) => m.session_id !== data.session_id);
+      if (data.state !== "ended") call.monitors.push(data);
+      renderCalls();
+    }
+    if (!monitor || data.session_id !== monitor.session_id) return;
+    if (data.state === "ended") {
+      monitor = null;
+      showMonitor();
+      const reason = L.monitor.reasons[data.end_reason] || data.end_reason || "";
+      $("monitor-said").textContent = L.monitor.ended + (reason ? L.separator + reason : "");
+      return;
+    }
+    monitor = data;
+    showMonitor();
+  });
+
+  function monitorBadges(call) {
+    return (call.monitors || []).map((m) =>
+      L.monitor.badge.replace("{name}", m.supervisor).replace("{mode}", L.monitor.modes[m.mode] || m.mode)
+    ).join(L.separator);
+  }
+
   function showPath(call) {
     socket.emit("floor_call_path", { call_id: call.call_id }, (reply) => {
       if (!reply || !reply.ok) return;
       pathCall = call.call_id;
+      showMonitor();
       $("path-record").hidden = call.state !== "connected";
       $("path-record-said").textContent = "";
       $("path-panel").hidden = false;
@@ -532,6 +629,13 @@
 
   socket.on("connect", () => {
     setConnection("up");
+    socket.emit("floor_monitor_mine", {}, (reply) => {
+      if (reply && reply.ok) {
+        monitor = reply.monitor;
+        if (monitor) $("monitor-phone").value = "";
+        showMonitor();
+      }
+    });
     socket.emit("floor_state", {}, (state) => {
       if (!state || !state.ok) return;
       floor.skew = Date.parse(state.at) - Date.now();
@@ -620,10 +724,12 @@
   });
 
   socket.on("floor_call", (call) => {
+    const before = floor.calls.get(call.call_id);
     if (call.state === "ended") floor.calls.delete(call.call_id);
-    else floor.calls.set(call.call_id, call);
+    else floor.calls.set(call.call_id, { ...call, monitors: before ? before.monitors : [] });
     renderCalls();
     renderAgents();
+    if (call.call_id === pathCall) showMonitor();
   });
 
   socket.on("floor_abandon", (row) => {

@@ -152,8 +152,8 @@ def phones(tmp_path: Path) -> Iterator[dict[str, Phone]]:
 SCHEDULE = ("bridge", "listen", "whisper", "barge", "after")
 
 
-async def _one_monitored_call(phones: dict[str, Phone]) -> tuple[dict[str, float], float]:
-    """Run the schedule; the loop time each segment started and when the phones hung up."""
+async def _one_monitored_call(phones: dict[str, Phone]) -> dict[str, float]:
+    """Run the schedule; the loop time each segment started."""
     for phone in phones.values():
         await phone.ready()
     trunk = trunk_for(f"sip:{HOST}:{phones['customer'].uri.rsplit(':', 1)[1]}", local_host=HOST)
@@ -176,24 +176,35 @@ async def _one_monitored_call(phones: dict[str, Phone]) -> tuple[dict[str, float
                 await trunk.end_monitor("cust-1", "sup-1")
             starts[segment] = loop.time()
             await asyncio.sleep(SEGMENT_S)
-        late = trunk.mix_clock.stats.late
         await trunk.disconnect_agent("sup-1")
         await trunk.hang_up("cust-1")
         await trunk.disconnect_agent("agent-1")
-        ended = loop.time()
         for recorder in (agent, supervisor, call):
             await asyncio.wait_for(recorder.ended.wait(), 10)
     finally:
         await trunk.stop()
-    assert late == 0, f"{late} mix ticks ran a frame late"
-    return starts, ended
+    return starts
+
+
+def _onset(samples: list[int], frequency: float) -> int:
+    """The first sample of the first 20 ms in which the tone is heard."""
+    for start in range(0, len(samples) - 160, 160):
+        if _hears(tone_levels(samples[start : start + 160], (frequency,)), frequency):
+            return start
+    raise AssertionError(f"{frequency} Hz is never heard")
 
 
 def _levels_by_segment(
-    samples: list[int], starts: dict[str, float], ended: float, segments: tuple[str, ...]
+    samples: list[int],
+    starts: dict[str, float],
+    anchor: tuple[str, float],
+    segments: tuple[str, ...],
 ) -> dict[str, dict[float, float]]:
-    """Tone levels per segment; the dump's last sample is (about) the hang-up."""
-    first = ended - len(samples) / RATE  # the loop time of the dump's first sample
+    """Tone levels per segment. The dump is placed on the loop's clock by the
+    moment a tone first arrives, which is when segment ``anchor[0]`` began
+    (plus the network and the phone's jitter buffer, well inside EDGE_S)."""
+    segment, frequency = anchor
+    first = starts[segment] - _onset(samples, frequency) / RATE  # loop time of sample 0
     levels = {}
     for segment in segments:
         begin = starts[segment] + EDGE_S
@@ -213,11 +224,16 @@ def _deaf_to(levels: dict[float, float], frequency: float) -> bool:
 
 
 def test_who_hears_whom_in_listen_whisper_and_barge(phones):
-    starts, ended = asyncio.run(_one_monitored_call(phones))
-    customer = _levels_by_segment(phones["customer"].decoded(), starts, ended, SCHEDULE)
-    agent = _levels_by_segment(phones["agent"].decoded(), starts, ended, SCHEDULE)
+    starts = asyncio.run(_one_monitored_call(phones))
+    customer = _levels_by_segment(
+        phones["customer"].decoded(), starts, ("bridge", AGENT_HZ), SCHEDULE
+    )
+    agent = _levels_by_segment(phones["agent"].decoded(), starts, ("bridge", CUSTOMER_HZ), SCHEDULE)
     supervisor = _levels_by_segment(
-        phones["supervisor"].decoded(), starts, ended, ("listen", "whisper", "barge")
+        phones["supervisor"].decoded(),
+        starts,
+        ("listen", CUSTOMER_HZ),
+        ("listen", "whisper", "barge"),
     )
     report = {"customer": customer, "agent": agent, "supervisor": supervisor}
 
@@ -235,3 +251,95 @@ def test_who_hears_whom_in_listen_whisper_and_barge(phones):
     assert _deaf_to(customer["whisper"], SUPERVISOR_HZ), report
     assert _hears(agent["barge"], SUPERVISOR_HZ), report  # barge: everybody
     assert _hears(customer["barge"], SUPERVISOR_HZ), report
+
+
+async def _supervisor_drops_mid_barge(phones: dict[str, Phone]) -> dict[str, float]:
+    """Barge, then the supervisor's softphone quits (it hangs up as it goes)."""
+    for phone in phones.values():
+        await phone.ready()
+    trunk = trunk_for(f"sip:{HOST}:{phones['customer'].uri.rsplit(':', 1)[1]}", local_host=HOST)
+    await trunk.start()
+    loop = asyncio.get_running_loop()
+    agent, supervisor, call = Recorder(), Recorder(), Recorder()
+    starts: dict[str, float] = {}
+    try:
+        await trunk.connect_agent(AgentLegRequest("agent-1", phones["agent"].uri), agent)
+        await trunk.connect_agent(AgentLegRequest("sup-1", phones["supervisor"].uri), supervisor)
+        await asyncio.wait_for(agent.answered.wait(), 10)
+        await asyncio.wait_for(supervisor.answered.wait(), 10)
+        await trunk.originate(OriginateRequest("cust-1", CUSTOMER_NUMBER, "+982100000000", 8), call)
+        await asyncio.wait_for(call.answered.wait(), 10)
+        await trunk.bridge("cust-1", "agent-1")
+        await trunk.monitor("cust-1", "sup-1", "barge")
+        starts["barge"] = loop.time()
+        await asyncio.sleep(SEGMENT_S)
+        phones["supervisor"].process.terminate()
+        await asyncio.wait_for(supervisor.ended.wait(), 10)
+        starts["dropped"] = loop.time()
+        await asyncio.sleep(SEGMENT_S)
+        still_bridged = trunk.media_stats("cust-1")["relayed_in"]
+        await trunk.hang_up("cust-1")
+        await trunk.disconnect_agent("agent-1")
+        await asyncio.wait_for(call.ended.wait(), 10)
+        await asyncio.wait_for(agent.ended.wait(), 10)
+    finally:
+        await trunk.stop()
+    assert call.phases == ["dialing", "ringing", "answered", "ended"], call.phases
+    assert still_bridged > 0
+    return starts
+
+
+def test_the_supervisor_dropping_out_leaves_the_customer_and_agent_talking(phones):
+    starts = asyncio.run(_supervisor_drops_mid_barge(phones))
+    segments = ("barge", "dropped")
+    customer = _levels_by_segment(
+        phones["customer"].decoded(), starts, ("barge", AGENT_HZ), segments
+    )
+    agent = _levels_by_segment(phones["agent"].decoded(), starts, ("barge", CUSTOMER_HZ), segments)
+    report = {"customer": customer, "agent": agent}
+    assert _hears(customer["barge"], SUPERVISOR_HZ) and _hears(agent["barge"], SUPERVISOR_HZ)
+    assert _hears(customer["dropped"], AGENT_HZ), report
+    assert _hears(agent["dropped"], CUSTOMER_HZ), report
+    assert _deaf_to(customer["dropped"], SUPERVISOR_HZ), report
+    assert _deaf_to(agent["dropped"], SUPERVISOR_HZ), report
+
+
+def test_the_customer_hanging_up_closes_the_mix_and_leaves_the_phones_up(phones):
+    async def go() -> tuple[list[str], int, int]:
+        for phone in phones.values():
+            await phone.ready()
+        port = phones["customer"].uri.rsplit(":", 1)[1]
+        trunk = trunk_for(f"sip:{HOST}:{port}", local_host=HOST)
+        await trunk.start()
+        agent, supervisor, call = Recorder(), Recorder(), Recorder()
+        try:
+            await trunk.connect_agent(AgentLegRequest("agent-1", phones["agent"].uri), agent)
+            await trunk.connect_agent(
+                AgentLegRequest("sup-1", phones["supervisor"].uri), supervisor
+            )
+            await asyncio.wait_for(agent.answered.wait(), 10)
+            await asyncio.wait_for(supervisor.answered.wait(), 10)
+            request = OriginateRequest("cust-1", CUSTOMER_NUMBER, "+982100000000", 8)
+            await trunk.originate(request, call)
+            await asyncio.wait_for(call.answered.wait(), 10)
+            await trunk.bridge("cust-1", "agent-1")
+            await trunk.monitor("cust-1", "sup-1", "whisper")
+            await asyncio.sleep(1.0)
+            phones["customer"].process.terminate()  # the customer hangs up
+            await asyncio.wait_for(call.ended.wait(), 10)
+            sent_then = trunk.media_stats("sup-1")["sent"]
+            await asyncio.sleep(0.5)
+            sent_after = trunk.media_stats("sup-1")["sent"]
+            phases = [*agent.phases, *supervisor.phases]
+            await trunk.disconnect_agent("sup-1")
+            await trunk.disconnect_agent("agent-1")
+            await asyncio.wait_for(supervisor.ended.wait(), 10)
+        finally:
+            await trunk.stop()
+        return phases, sent_then, sent_after
+
+    phases, sent_then, sent_after = asyncio.run(go())
+    # Both phones were still up when the call ended; the mix stopped feeding
+    # the supervisor (the dialer then hangs their leg up).
+    assert "ended" not in phases, phases
+    assert sent_then > 0 and sent_after == sent_then

@@ -28,7 +28,7 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.integration.sip.netns import Netns
 
 ROOT = Path(__file__).resolve().parents[3]
-JSSIP = ROOT / "agent_ui/static/agent_ui/vendor/jssip.min.js"
+JSSIP = ROOT / "callcenter/static/vendor/jssip.min.js"
 # Each file here builds its own namespace; files run in different pytest-xdist
 # workers at once, so each worker has a subnet of its own (10.231.60-69).
 SUBNET = f"10.231.{60 + int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0').removeprefix('gw'))}"

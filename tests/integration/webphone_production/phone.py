@@ -28,7 +28,7 @@ from tests.integration.sip.helpers import FAST
 from tests.integration.webphone_production.topology import DIALER_RTP_PORTS, DIALER_SIP_PORT
 
 ROOT = Path(__file__).resolve().parents[3]
-JSSIP = ROOT / "agent_ui" / "static" / "agent_ui" / "vendor" / "jssip.min.js"
+JSSIP = ROOT / "callcenter" / "static" / "vendor" / "jssip.min.js"
 HARNESS = Path(__file__).with_name("harness.html")
 PHONE_DOMAIN = "webphone.test"
 

@@ -221,6 +221,8 @@ class FakeCarrier:
         self.healthy = TrunkHealth(True)
         self.prompts: list[tuple[str, str]] = []
         self.recorded: list[tuple[str, Any]] = []
+        self.monitored: list[tuple[str, str, str]] = []  # (call, leg, mode), in order
+        self.unmonitored: list[tuple[str, str]] = []
 
     async def start(self) -> None:
         pass
@@ -290,6 +292,14 @@ class FakeCarrier:
 
     async def unbridge(self, call_id: str) -> None:
         pass
+
+    async def monitor(self, call_id: str, leg_id: str, mode: str) -> None:
+        if call_id not in self.callbacks or leg_id in self.gone_legs:
+            raise CarrierError(f"{call_id} is not bridged")
+        self.monitored.append((call_id, leg_id, mode))
+
+    async def end_monitor(self, call_id: str, leg_id: str) -> None:
+        self.unmonitored.append((call_id, leg_id))
 
     async def play_prompt(self, call_id: str, wav: str) -> None:
         if call_id not in self.callbacks:

@@ -251,3 +251,22 @@ def test_mistakes_are_refused():
         mixer.set_matrix({"a": {"nobody"}})
     mixer.push("nobody", PCMU, b"\xff" * FRAME_SAMPLES)  # a late packet of a leg gone: ignored
     assert mixer.mix() == {}
+
+
+@pytest.mark.parametrize("codec", [PCMU, PCMA])
+def test_the_c_path_and_the_numpy_path_mix_the_same(monkeypatch, codec):
+    from dialer.sip import mixer as mixer_module
+
+    if mixer_module._C is None:
+        pytest.fail("audioop (or audioop-lts) is a dependency: it must be importable")
+    rng = np.random.default_rng(7)
+    for amplitude in (300, 6000, 12000, 20000):  # below, near and above the knee
+        sources = [
+            (c, g711.encode(rng.integers(-amplitude, amplitude, 160, dtype=np.int16).tobytes(), c))
+            for c in (PCMU, PCMA, PCMU)
+        ]
+        fast = Mixer._frame_for(codec, sources)
+        monkeypatch.setattr(mixer_module, "_C", None)
+        slow = Mixer._frame_for(codec, sources)
+        monkeypatch.undo()
+        assert fast == slow, amplitude
