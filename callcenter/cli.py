@@ -399,7 +399,7 @@ def events_group() -> None:
 @events_group.command("prune")
 @pass_context
 def events_prune(ctx: Context) -> None:
-    """Forget the events applied more than a week ago (`callcenter consume`
+    """Forget the events applied more than a day ago (`callcenter consume`
     does this every five minutes; a deployment without it can run this daily)."""
     from callcenter.services import event_pruning
 

@@ -6,9 +6,11 @@ bus (callcenter.bus_redis) that is: a message left unacknowledged is claimed
 by another member after `claim_idle_ms` (30 s) and dead-lettered after
 `max_deliveries` (5) tries; a handler that cannot reach its database retries
 for `retry_for_s` (120 s); a publisher sends again what Redis lost for
-`keep_for_s` (600 s). Minutes, then, while any consumer runs; longer only
-when every consumer is down with events read and not acknowledged, and then
-for as long as they stay down. HORIZON keeps a week, far past both."""
+`keep_for_s` (600 s). Ten minutes at most, then, while any consumer runs;
+longer only when every consumer is down with events read and not
+acknowledged, and then for as long as they stay down. HORIZON keeps a day:
+144 times the longest bounded window, and a day of consumer outage. (A week
+would hold ~50 million rows at 17 attempts/s: docs/scaling.md.)"""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from callcenter.models import ProcessedEvent
 
 log = logging.getLogger(__name__)
 
-HORIZON = timedelta(days=7)
+HORIZON = timedelta(days=1)
 BATCH = 10_000
 # At 17 attempts/s (~85 rows/s) a run every 5 minutes has ~26,000 rows to
 # delete; at ten times that, ~255,000. A run stops at a million.

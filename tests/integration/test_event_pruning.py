@@ -27,11 +27,11 @@ def test_pruning_forgets_old_events_and_still_dedupes_a_redelivery_within_the_ho
     now = utcnow()
     old_ids = [f"old{n}" for n in range(5)]
     with database.unit_of_work() as session:
-        # Applied six days ago: inside the horizon.
+        # Applied five minutes before the horizon runs out: still inside it.
         session.execute(
             update(ProcessedEvent)
             .where(ProcessedEvent.event_id == dialing.event_id)
-            .values(processed_at=now - event_pruning.HORIZON + timedelta(days=1))
+            .values(processed_at=now - event_pruning.HORIZON + timedelta(minutes=5))
         )
         for number, event_id in enumerate(old_ids):
             session.add(

@@ -4,7 +4,7 @@ agent, campaign, lead list, hour of day, weekday and date."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from callcenter.metrics import (
     CONTACT,
     SCRIPT_STEPS,
+    LocalClock,
     count_if,
     ratio,
     reached_step,
@@ -108,9 +109,9 @@ def rejections_report(session: Session, filters: ReportFilters, locale: str) -> 
 
     # Every breakdown from one pass: counts by agent, campaign, list, local
     # day and hour, added up here along each dimension.
-    day = clock.date(Call.dialed_at).label("day")
-    hour = clock.hour(Call.dialed_at).label("hour")
-    keys = (Call.agent_id, Call.campaign_id, Lead.lead_list_id, day, hour)
+    # One local-time key per row: the hour it began (day, hour and weekday follow).
+    hour = _local_hour(session, clock).label("hour")
+    keys = (Call.agent_id, Call.campaign_id, Lead.lead_list_id, hour)
     rejected_contact = and_(CONTACT, rejection.c.call_id.is_not(None))
     query = (
         select(*keys, count_if(CONTACT), count_if(rejected_contact))
@@ -121,12 +122,11 @@ def rejections_report(session: Session, filters: ReportFilters, locale: str) -> 
         .group_by(*keys)
     )
     dimensions: list[dict[Any, list[int]]] = [{} for _ in range(6)]
-    for agent_id, campaign_id, list_id, when, at_hour, contacts, rejections in session.execute(
-        query
-    ):
-        when = _as_date(when)
+    for agent_id, campaign_id, list_id, began, contacts, rejections in session.execute(query):
+        began = _as_datetime(began)
+        when = began.date()
         for index, key in enumerate(
-            (agent_id, campaign_id, list_id, int(at_hour), when.weekday(), when)
+            (agent_id, campaign_id, list_id, began.hour, when.weekday(), when)
         ):
             counts = dimensions[index].setdefault(key, [0, 0])
             counts[0] += int(contacts)
@@ -222,5 +222,12 @@ def _name(lookup: dict[int, str], key: int | None) -> str:
     return "" if key is None else lookup.get(key, str(key))
 
 
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
+def _local_hour(session: Session, clock: LocalClock) -> Any:
+    local = clock.local(Call.dialed_at)
+    if session.get_bind().dialect.name == "sqlite":
+        return func.strftime("%Y-%m-%d %H:00:00", local)
+    return func.date_trunc("hour", local)
+
+
+def _as_datetime(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
