@@ -40,6 +40,7 @@ from callcenter.models import (
 from callcenter.services.reports.filters import (
     ReportFilters,
     call_conditions,
+    group_key,
     team_member_ids,
 )
 from callcenter.services.reports.scope import Names
@@ -161,9 +162,10 @@ def agents_report(session: Session, filters: ReportFilters) -> AgentsReport:
 
 def _add_calls(session: Session, filters: ReportFilters, row: Any) -> None:
     results = CallResults()
+    agent = group_key(session, Call.agent_id)
     query = results.joined(
         select(
-            Call.agent_id,
+            agent,
             DIALS,
             count_if(CONTACT),
             count_if(HANDLED),
@@ -173,9 +175,7 @@ def _add_calls(session: Session, filters: ReportFilters, row: Any) -> None:
             sum_of(WRAP_UP_SECONDS),
         ).select_from(Call)
     )
-    query = query.where(Call.agent_id.is_not(None), *call_conditions(filters)).group_by(
-        Call.agent_id
-    )
+    query = query.where(Call.agent_id.is_not(None), *call_conditions(filters)).group_by(agent)
     for agent_id, calls, contacts, handled, appointments, sales, talk, wrap in session.execute(
         query
     ):

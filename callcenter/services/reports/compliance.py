@@ -32,6 +32,7 @@ from callcenter.services.reports.filters import (
     ReportFilters,
     call_conditions,
     campaign_conditions,
+    group_key,
 )
 from callcenter.services.reports.scope import Names
 from callcenter.states import LeadState
@@ -136,10 +137,11 @@ def _abandon_days(session: Session, filters: ReportFilters, names: Names) -> lis
     )
     clock = earlier.clock(session)
     day = clock.date(Call.dialed_at).label("day")
+    campaign = group_key(session, Call.campaign_id)
     query = (
-        select(Call.campaign_id, day, count_if(ABANDONED), count_if(LIVE_ANSWER))
+        select(campaign, day, count_if(ABANDONED), count_if(LIVE_ANSWER))
         .where(*call_conditions(earlier))
-        .group_by(Call.campaign_id, day)
+        .group_by(campaign, day)
     )
     daily: dict[int, dict[date, tuple[int, int]]] = defaultdict(dict)
     for campaign_id, when, abandoned, live in session.execute(query):

@@ -22,7 +22,7 @@ from callcenter.metrics import (
     reached_step,
 )
 from callcenter.models import Call
-from callcenter.services.reports.filters import ReportFilters, call_conditions
+from callcenter.services.reports.filters import ReportFilters, call_conditions, group_key
 from callcenter.services.reports.labels import _l
 from callcenter.services.reports.scope import Names, ScriptLabels
 
@@ -117,9 +117,9 @@ def funnel_report(
 
 def _group_key(session: Session, filters: ReportFilters, group_by: GroupBy) -> Any:
     if group_by == "campaign":
-        return Call.campaign_id
+        return group_key(session, Call.campaign_id)
     if group_by == "agent":
-        return Call.agent_id
+        return group_key(session, Call.agent_id)
     if group_by == "date":
         return filters.clock(session).date(Call.dialed_at).label("day")
     return literal(None)

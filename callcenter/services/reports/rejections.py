@@ -20,7 +20,7 @@ from callcenter.metrics import (
     rejection_of_call,
 )
 from callcenter.models import Call, Lead
-from callcenter.services.reports.filters import ReportFilters, call_conditions
+from callcenter.services.reports.filters import ReportFilters, call_conditions, group_key
 from callcenter.services.reports.scope import Names, ScriptLabels
 
 # Steps counted in the same pass as the deepest step reached (the built-in
@@ -111,7 +111,12 @@ def rejections_report(session: Session, filters: ReportFilters, locale: str) -> 
     # day and hour, added up here along each dimension.
     # One local-time key per row: the hour it began (day, hour and weekday follow).
     hour = _local_hour(session, clock).label("hour")
-    keys = (Call.agent_id, Call.campaign_id, Lead.lead_list_id, hour)
+    keys = (
+        group_key(session, Call.agent_id),
+        group_key(session, Call.campaign_id),
+        Lead.lead_list_id,
+        hour,
+    )
     rejected_contact = and_(CONTACT, rejection.c.call_id.is_not(None))
     query = (
         select(*keys, count_if(CONTACT), count_if(rejected_contact))
