@@ -391,6 +391,25 @@ def recordings_expire(ctx: Context) -> None:
         raise SystemExit(1)
 
 
+# --- bus events ----------------------------------------------------------------------------
+
+
+@main.group(name="events")
+def events_group() -> None:
+    """Bus events applied by the consumers."""
+
+
+@events_group.command("prune")
+@pass_context
+def events_prune(ctx: Context) -> None:
+    """Forget the events applied more than a day ago (`callcenter consume`
+    does this every five minutes; a deployment without it can run this daily)."""
+    from callcenter.services import event_pruning
+
+    deleted = event_pruning.prune(ctx.database, now=utcnow(), max_batches=1_000_000)
+    click.echo(f"{deleted} applied events forgotten")
+
+
 # --- demo --------------------------------------------------------------------------------
 
 

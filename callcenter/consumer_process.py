@@ -4,7 +4,8 @@ It builds the same application the web processes build (so the same services
 subscribe: call events, follow-up mail, live-floor counters, metrics) but
 serves no HTTP; it joins the "callcenter" consumer group on the Redis stream,
 where web processes that consume too share the work and a crashed member's
-pending events are claimed by the others. It also runs the lead imports
+pending events are claimed by the others. It also prunes the bus events
+applied long ago (callcenter.services.event_pruning), runs the lead imports
 queued by the web (callcenter.lead_import_worker) and sends the webhooks
 (callcenter.webhook_worker). Browsers are reached through the
 Socket.IO Redis message queue. Liveness: a heartbeat file touched while Redis
@@ -22,12 +23,16 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from callcenter.db import Database
+from callcenter.db import Database, utcnow
 from callcenter.health import MainLoopHealth, bus_check, database_check
 from callcenter.health_server import HealthServer
+from callcenter.services import event_pruning
 from callcenter.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
+
+# How often the consumer forgets the bus events applied long ago (event_pruning).
+PRUNE_EVERY_S = 300.0
 
 
 class Heartbeat:
@@ -81,10 +86,14 @@ def run_consumer(
     app.extensions["cc_follow_up_sender"].wake()  # reminders come due with no event to wake it
     bus.start()
     log.info("consumer: reading the event stream as group member %s", bus.consumer)
+    pruned_at = 0.0
     try:
         while True:
             heartbeat.beat(bus.ping())
             health.beat()
+            if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+                pruned_at = time.monotonic()
+                _prune_applied_events(database)
             if stop.wait(heartbeat_seconds):
                 break
     finally:
@@ -97,6 +106,13 @@ def run_consumer(
         if health_file is not None:
             health_file.unlink(missing_ok=True)
         log.info("consumer: stopped")
+
+
+def _prune_applied_events(database: Database) -> None:
+    try:
+        event_pruning.prune(database, now=utcnow())
+    except Exception:  # the database may be away; the next round tries again
+        log.warning("consumer: pruning processed_events failed", exc_info=True)
 
 
 def stop_on_signals(stop: threading.Event) -> None:

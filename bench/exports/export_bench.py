@@ -1,7 +1,14 @@
 """Export benchmark: 1,000,000 call records to CSV and XLSX.
 
     /work/venv/bin/python -m bench.exports.export_bench [--rows N] [--sqlite PATH]
-        [--postgres URL] [--formats csv,xlsx]
+        [--postgres URL] [--formats csv,xlsx] [--reuse] [--compare]
+
+With --compare each format also runs, one after the other in the same run,
+the references it is judged against: for CSV a bare COPY of the same rows'
+columns (what the database alone costs) and the Python writer (the export
+before exports.calls_pg); for XLSX plain xlsxwriter (constant_memory)
+writing the very rows the export writes, already in memory, and the Python
+writer.
 
 Generates N call rows (with leads, customers, rejections and dispositions)
 into a migrated SQLite file, and into PostgreSQL when a URL is given (its
@@ -161,6 +168,72 @@ def _truncate(database: Database) -> None:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
+def run_reference(url: str, fmt: str, impl: str, output: str) -> dict[str, Any]:
+    """One of the references of --compare, timed like run_one."""
+    from callcenter.services.exports import calls_pg
+    from callcenter.services.exports.tables import _call_rows, call_sheets
+    from callcenter.services.exports.writers import RowCounter, Sheet, csv_chunks, write_xlsx
+    from callcenter.services.reports.calls import call_rows_query
+
+    database = Database(url)
+    filters = ReportFilters()
+    counter = RowCounter()
+    with database.read_sessions() as session:
+        headers = call_sheets(session, filters, "fa")[0].headers
+        rows: Any = None
+        if impl == "xlsxwriter":  # the rows in memory first: only the writing is timed
+            source = (
+                calls_pg.typed_rows(session, filters, "fa")
+                if calls_pg.supported(session)
+                else _call_rows(session, filters, "fa")
+            )
+            rows = [list(row) for row in source]
+        began = time.perf_counter()
+        if impl == "copy":
+            inner = call_rows_query(filters).compile(
+                dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+            )
+            connection = session.connection().connection.driver_connection
+            with (
+                open(output, "wb") as stream,
+                connection.cursor() as cursor,
+                cursor.copy(
+                    f"COPY ({inner} ORDER BY dialed_at, id) TO STDOUT (FORMAT csv)",
+                    inner.params,
+                ) as copy,
+            ):
+                for block in copy:
+                    stream.write(block)
+                    counter.rows += 1
+        elif impl == "python" and fmt == "csv":
+            sheet = Sheet("calls", headers, _call_rows(session, filters, "fa"))
+            with open(output, "wb") as stream:
+                for chunk in csv_chunks([sheet], counter, titles=False):
+                    stream.write(chunk)
+        elif impl == "python":
+            sheet = Sheet("calls", headers, _call_rows(session, filters, "fa"))
+            write_xlsx(output, [sheet], counter, right_to_left=True)
+        elif impl == "xlsxwriter":
+            import xlsxwriter
+
+            workbook = xlsxwriter.Workbook(output, {"constant_memory": True})
+            worksheet = workbook.add_worksheet()
+            worksheet.write_row(0, 0, headers)
+            for number, row in enumerate(rows, start=1):
+                worksheet.write_row(number, 0, row)
+            workbook.close()
+            counter.rows = len(rows)
+        seconds = time.perf_counter() - began
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "rows": counter.rows,
+        "seconds": round(seconds, 1),
+        "rows_per_s": round(counter.rows / seconds),
+        "peak_rss_mib": round(peak_mib),
+        "bytes": Path(output).stat().st_size,
+    }
+
+
 def run_one(url: str, fmt: str, output: str) -> dict[str, Any]:
     database = Database(url)
     began = time.perf_counter()
@@ -201,14 +274,23 @@ def main() -> None:
     parser.add_argument("--postgres", default=None)
     parser.add_argument("--formats", default="csv,xlsx")
     parser.add_argument("--reuse", action="store_true", help="Keep the data already generated.")
+    parser.add_argument("--compare", action="store_true", help="Also run the references.")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only.")
     parser.add_argument(
         "--one", nargs=3, metavar=("URL", "FORMAT", "OUTPUT"), help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--reference", nargs=4, metavar=("URL", "FORMAT", "IMPL", "OUTPUT"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(*args.one)))
         return
-    urls = [f"sqlite:///{args.sqlite}"] + ([args.postgres] if args.postgres else [])
+    if args.reference:
+        print(json.dumps(run_reference(*args.reference)))
+        return
+    parser_urls = [] if args.no_sqlite else [f"sqlite:///{args.sqlite}"]
+    urls = parser_urls + ([args.postgres] if args.postgres else [])
     for url in urls:
         if not args.reuse:
             if url.startswith("sqlite"):
@@ -224,14 +306,24 @@ def main() -> None:
             print(f"{url.split('@')[-1]}: generated {args.rows} calls in {took:.0f} s")
         for fmt in args.formats.split(","):
             output = f"/tmp/cc-export-bench.{fmt}"
-            result = subprocess.run(
-                [sys.executable, "-m", "bench.exports.export_bench", "--one", url, fmt, output],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            figures = json.loads(result.stdout.strip().splitlines()[-1])
-            print(f"{url.split('@')[-1]} {fmt}: {figures}")
+            runs = [("export", ["--one", url, fmt, output])]
+            if args.compare:
+                references = {"csv": ["copy", "python"], "xlsx": ["xlsxwriter", "python"]}[fmt]
+                if url.startswith("sqlite"):  # no COPY, and the export is the Python writer
+                    references = ["xlsxwriter"] if fmt == "xlsx" else []
+                runs += [
+                    (impl, ["--reference", url, fmt, impl, f"{output}.{impl}"])
+                    for impl in references
+                ]
+            for label, command in runs:
+                result = subprocess.run(
+                    [sys.executable, "-m", "bench.exports.export_bench", *command],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                figures = json.loads(result.stdout.strip().splitlines()[-1])
+                print(f"{url.split('@')[-1]} {fmt} {label}: {figures}", flush=True)
 
 
 if __name__ == "__main__":

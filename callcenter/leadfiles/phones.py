@@ -88,9 +88,44 @@ _PARSE_REASONS = {
 }
 
 
+# The shapes nearly every Iranian lead file writes its mobiles in (0912...,
+# 912..., +98 912..., 0098 912..., with spaces, dashes, dots, slashes or
+# brackets): phonenumbers.parse reads each as +98 and the ten digits.
+_IR_SEPARATORS = re.compile(r"[ ().\-/]")
+_IR_NATIONAL_MOBILE = re.compile(r"(?:\+98|0098|0)?(9[0-9]{9})")
+
+
 def normalize_phone(value: str | int | float | Decimal, region: str = DEFAULT_REGION) -> Phone:
     """Parse one cell into a valid number or raise InvalidPhone with the reason."""
     text = _as_text(value)
+    if region == "IR" and (phone := _iranian_mobile(text)) is not None:
+        return phone
+    return _parse(text, region)
+
+
+def _iranian_mobile(text: str) -> Phone | None:
+    """The Phone phonenumbers gives for an Iranian number written in one of
+    the usual shapes, without its parser (two thirds of the time of reading
+    a lead file): one validation against the same metadata. None for any
+    other shape, or a number that is not valid (the parser then says why)."""
+    match = _IR_NATIONAL_MOBILE.fullmatch(_IR_SEPARATORS.sub("", text))
+    if match is None:
+        return None
+    national = match.group(1)
+    kind = phonenumbers.number_type(
+        phonenumbers.PhoneNumber(country_code=98, national_number=int(national))
+    )
+    if kind == PhoneNumberType.UNKNOWN:  # not valid: the parser's reason is wanted
+        return None
+    return Phone(
+        e164="+98" + national,
+        type=_TYPES.get(kind, PhoneType.UNKNOWN),
+        region="IR",
+        country_code=98,
+    )
+
+
+def _parse(text: str, region: str) -> Phone:
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException as exc:

@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Numeric, String, Text
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.db import Base, UTCDateTime
@@ -28,6 +28,8 @@ class ProcessedEvent(Base):
     """Bus events a handler has applied, so redelivery changes nothing."""
 
     __tablename__ = "processed_events"
+    # Pruning deletes the oldest rows (bus_pruning).
+    __table_args__ = (Index("ix_processed_events_processed_at", "processed_at"),)
 
     event_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     handler: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -159,6 +159,8 @@ class Lead(Base):
 
 class LeadStateChange(Base):
     __tablename__ = "lead_state_changes"
+    # The compliance report counts moves to `dnc` in a date range.
+    __table_args__ = (Index("ix_lead_state_changes_to_state_at", "to_state", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)

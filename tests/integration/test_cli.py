@@ -92,3 +92,28 @@ def test_bad_database_url_stops_with_one_line(cli_env: dict[str, str]) -> None:
     assert result.exit_code == 2
     assert result.output.count("\n") == 1
     assert result.output.startswith("callcenter: configuration error: CC_DATABASE_URL")
+
+
+def test_events_prune_forgets_events_applied_before_the_horizon(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from callcenter.db import Database, utcnow
+    from callcenter.models import ProcessedEvent
+    from callcenter.services import event_pruning
+
+    assert invoke(cli_env, "db", "upgrade").exit_code == 0
+    database = Database(f"sqlite:///{tmp_path / 'instance' / 'callcenter.db'}")
+    now = utcnow()
+    with database.unit_of_work() as session:
+        for name, age in (("old", event_pruning.HORIZON * 2), ("recent", timedelta(hours=1))):
+            session.add(ProcessedEvent(event_id=name, handler="calls", processed_at=now - age))
+    result = invoke(cli_env, "events", "prune")
+    assert result.exit_code == 0, result.output
+    assert "1 applied events forgotten" in result.output
+    with database.sessions() as session:
+        assert session.scalars(select(ProcessedEvent.event_id)).all() == ["recent"]
+    database.dispose()

@@ -20,7 +20,6 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
         batch_op.add_column(sa.Column('consent_wav_key', sa.String(length=255), nullable=True))
-    op.create_index('ix_calls_dialed', 'calls', ['dialed_at'], unique=False)
     op.create_index('ix_calls_campaign_ended', 'calls', ['campaign_id', 'ended_at'], unique=False)
 
 
@@ -28,4 +27,3 @@ def downgrade() -> None:
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
         batch_op.drop_column('consent_wav_key')
     op.drop_index('ix_calls_campaign_ended', table_name='calls')
-    op.drop_index('ix_calls_dialed', table_name='calls')

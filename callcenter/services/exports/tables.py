@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.dates import format_jalali
 from callcenter.services import disposition_codes
+from callcenter.services.exports import calls_pg
 from callcenter.services.exports.writers import Sheet
 from callcenter.services.reports import (
     agents_report,
@@ -130,6 +131,15 @@ def call_sheets(session: Session, filters: ReportFilters, locale: str) -> list[S
         _("Direction"),
         _("Opened by (transferred calls)"),
     ]
+    if calls_pg.supported(session):
+        return [
+            Sheet(
+                _("Call records"),
+                headers,
+                calls_pg.typed_rows(session, filters, locale),
+                csv_encoded=lambda: calls_pg.csv_lines(session, filters, locale),
+            )
+        ]
     return [Sheet(_("Call records"), headers, _call_rows(session, filters, locale))]
 
 

@@ -15,13 +15,12 @@ from sqlalchemy.orm import Session
 
 from callcenter.db import utcnow
 from callcenter.metrics import (
-    APPOINTMENT_SET,
     CONTACT,
     DIALS,
     HANDLED,
-    SALE,
     TALK_SECONDS,
     WRAP_UP_SECONDS,
+    CallResults,
     average_handle_time,
     count_if,
     occupancy,
@@ -41,6 +40,7 @@ from callcenter.models import (
 from callcenter.services.reports.filters import (
     ReportFilters,
     call_conditions,
+    group_key,
     team_member_ids,
 )
 from callcenter.services.reports.scope import Names
@@ -161,20 +161,21 @@ def agents_report(session: Session, filters: ReportFilters) -> AgentsReport:
 
 
 def _add_calls(session: Session, filters: ReportFilters, row: Any) -> None:
-    query = (
+    results = CallResults()
+    agent = group_key(session, Call.agent_id)
+    query = results.joined(
         select(
-            Call.agent_id,
+            agent,
             DIALS,
             count_if(CONTACT),
             count_if(HANDLED),
-            count_if(APPOINTMENT_SET),
-            count_if(SALE),
+            count_if(results.appointment_set),
+            count_if(results.sale),
             sum_of(TALK_SECONDS),
             sum_of(WRAP_UP_SECONDS),
-        )
-        .where(Call.agent_id.is_not(None), *call_conditions(filters))
-        .group_by(Call.agent_id)
+        ).select_from(Call)
     )
+    query = query.where(Call.agent_id.is_not(None), *call_conditions(filters)).group_by(agent)
     for agent_id, calls, contacts, handled, appointments, sales, talk, wrap in session.execute(
         query
     ):

@@ -12,19 +12,17 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from callcenter.metrics import (
-    APPOINTMENT_HELD,
-    APPOINTMENT_SET,
     CONTACT,
     DIALS,
     LIVE_ANSWER,
-    SALE,
     SCRIPT_STEPS,
+    CallResults,
     count_if,
     ratio,
     reached_step,
 )
 from callcenter.models import Call
-from callcenter.services.reports.filters import ReportFilters, call_conditions
+from callcenter.services.reports.filters import ReportFilters, call_conditions, group_key
 from callcenter.services.reports.labels import _l
 from callcenter.services.reports.scope import Names, ScriptLabels
 
@@ -51,15 +49,15 @@ def stages(steps: int = SCRIPT_STEPS) -> list[Stage]:
     ]
 
 
-def _stage_columns(steps: int) -> list[Any]:
+def _stage_columns(steps: int, results: CallResults) -> list[Any]:
     return [
         DIALS,
         count_if(LIVE_ANSWER),
         count_if(CONTACT),
         *(count_if(reached_step(n)) for n in range(1, steps + 1)),
-        count_if(APPOINTMENT_SET),
-        count_if(APPOINTMENT_HELD),
-        count_if(SALE),
+        count_if(results.appointment_set),
+        count_if(results.appointment_held),
+        count_if(results.sale),
     ]
 
 
@@ -96,18 +94,21 @@ def funnel_report(
     labels = ScriptLabels.load(session, locale)
     conditions = call_conditions(filters)
     report = FunnelReport(filters, group_by, stages(), labels.steps)
-    columns = _stage_columns(SCRIPT_STEPS)
-    total = session.execute(select(*columns).where(*conditions)).one()
-    report.total = FunnelRow(None, "", tuple(int(value or 0) for value in total))
+    results = CallResults()
+    columns = _stage_columns(SCRIPT_STEPS, results)
+    key = _group_key(session, filters, group_by)
+    query = results.joined(select(key, *columns).select_from(Call)).where(*conditions)
+    rows = []
+    # Every stage is a count, so the total is the sum of the groups' (one scan, not two).
+    total = [0] * len(columns)
+    for row in session.execute(query.group_by(key) if group_by != "total" else query):
+        counts = tuple(int(value or 0) for value in row[1:])
+        total = [a + b for a, b in zip(total, counts, strict=True)]
+        rows.append(FunnelRow(_key(row[0], group_by), _label(names, row[0], group_by), counts))
+    report.total = FunnelRow(None, "", tuple(total))
     if group_by == "total":
         report.rows = [report.total]
         return report
-    key = _group_key(session, filters, group_by)
-    query = select(key, *columns).where(*conditions).group_by(key)
-    rows = []
-    for row in session.execute(query):
-        counts = tuple(int(value or 0) for value in row[1:])
-        rows.append(FunnelRow(_key(row[0], group_by), _label(names, row[0], group_by), counts))
     report.rows = sorted(
         rows, key=lambda r: (r.key is None, r.key if group_by == "date" else r.label)
     )
@@ -116,9 +117,9 @@ def funnel_report(
 
 def _group_key(session: Session, filters: ReportFilters, group_by: GroupBy) -> Any:
     if group_by == "campaign":
-        return Call.campaign_id
+        return group_key(session, Call.campaign_id)
     if group_by == "agent":
-        return Call.agent_id
+        return group_key(session, Call.agent_id)
     if group_by == "date":
         return filters.clock(session).date(Call.dialed_at).label("day")
     return literal(None)

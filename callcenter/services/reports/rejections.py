@@ -4,7 +4,7 @@ agent, campaign, lead list, hour of day, weekday and date."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -13,14 +13,19 @@ from sqlalchemy.orm import Session
 from callcenter.metrics import (
     CONTACT,
     SCRIPT_STEPS,
+    LocalClock,
     count_if,
     ratio,
     reached_step,
     rejection_of_call,
 )
 from callcenter.models import Call, Lead
-from callcenter.services.reports.filters import ReportFilters, call_conditions
+from callcenter.services.reports.filters import ReportFilters, call_conditions, group_key
 from callcenter.services.reports.scope import Names, ScriptLabels
+
+# Steps counted in the same pass as the deepest step reached (the built-in
+# script has nine; a deeper one costs a second pass).
+_STEP_COLUMNS = 12
 
 
 @dataclass(frozen=True)
@@ -94,89 +99,118 @@ def rejections_report(session: Session, filters: ReportFilters, locale: str) -> 
     rejection = rejection_of_call()
     clock = filters.clock(session)
 
-    rejected_contact = and_(CONTACT, rejection.c.call_id.is_not(None))
-
-    def breakdown(key: Any, *, join_lead: bool = False) -> list[tuple[Any, int, int]]:
-        query = select(key, count_if(CONTACT), count_if(rejected_contact)).select_from(Call)
-        if join_lead:
-            query = query.join(Lead, Lead.id == Call.lead_id)
-        query = query.outerjoin(rejection, rejection.c.call_id == Call.id).where(*conditions)
-        rows = session.execute(query.group_by(key)).all()
-        return [(row[0], int(row[1]), int(row[2])) for row in rows]
-
     report = RejectionsReport(filters)
     # A rejection is a person's no: only contacts have one (not a machine the agent marked).
-    steps = _steps(session, [*conditions, CONTACT], rejection, labels)
+    rejected = _rejected(session, [*conditions, CONTACT], rejection)
+    steps = _steps(session, [*conditions, CONTACT], rejected, labels)
     report.by_step = steps
-    report.contacts = int(session.scalar(select(count_if(CONTACT)).where(*conditions)) or 0)
     report.rejections = sum(row.rejections for row in steps)
-    report.by_reason = _reasons(session, [*conditions, CONTACT], rejection, labels, steps)
+    report.by_reason = _reasons(rejected, labels, steps)
+
+    # Every breakdown from one pass: counts by agent, campaign, list, local
+    # day and hour, added up here along each dimension.
+    # One local-time key per row: the hour it began (day, hour and weekday follow).
+    hour = _local_hour(session, clock).label("hour")
+    keys = (
+        group_key(session, Call.agent_id),
+        group_key(session, Call.campaign_id),
+        Lead.lead_list_id,
+        hour,
+    )
+    rejected_contact = and_(CONTACT, rejection.c.call_id.is_not(None))
+    query = (
+        select(*keys, count_if(CONTACT), count_if(rejected_contact))
+        .select_from(Call)
+        .join(Lead, Lead.id == Call.lead_id)
+        .outerjoin(rejection, rejection.c.call_id == Call.id)
+        .where(*conditions)
+        .group_by(*keys)
+    )
+    dimensions: list[dict[Any, list[int]]] = [{} for _ in range(6)]
+    for agent_id, campaign_id, list_id, began, contacts, rejections in session.execute(query):
+        began = _as_datetime(began)
+        when = began.date()
+        for index, key in enumerate(
+            (agent_id, campaign_id, list_id, began.hour, when.weekday(), when)
+        ):
+            counts = dimensions[index].setdefault(key, [0, 0])
+            counts[0] += int(contacts)
+            counts[1] += int(rejections)
+    by_agent, by_campaign, by_list, by_hour, by_weekday, by_date = (
+        [(key, c, r) for key, (c, r) in dimension.items()] for dimension in dimensions
+    )
+    report.contacts = sum(contacts for _key, contacts, _r in by_agent)
 
     def named(rows: list[tuple[Any, int, int]], lookup: dict[int, str]) -> list[BreakdownRow]:
         result = [BreakdownRow(key, _name(lookup, key), c, r) for key, c, r in rows]
         return sorted(result, key=lambda row: (-row.rejections, row.label))
 
-    report.by_agent = named(breakdown(Call.agent_id), names.users)
-    report.by_campaign = named(breakdown(Call.campaign_id), names.campaigns)
-    report.by_list = named(breakdown(Lead.lead_list_id, join_lead=True), names.lead_lists)
-    report.by_hour = _dense(breakdown(clock.hour(Call.dialed_at).label("hour")), range(24))
-    report.by_weekday = _dense(breakdown(clock.weekday(Call.dialed_at).label("wd")), range(7))
-    report.by_date = [
-        BreakdownRow(_as_date(key), "", c, r)
-        for key, c, r in sorted(breakdown(clock.date(Call.dialed_at).label("day")))
-    ]
+    report.by_agent = named(by_agent, names.users)
+    report.by_campaign = named(by_campaign, names.campaigns)
+    report.by_list = named(by_list, names.lead_lists)
+    report.by_hour = _dense(by_hour, range(24))
+    report.by_weekday = _dense(by_weekday, range(7))
+    report.by_date = [BreakdownRow(key, "", c, r) for key, c, r in sorted(by_date)]
     return report
 
 
-def _steps(
-    session: Session, conditions: list[Any], rejection: Any, labels: ScriptLabels
-) -> list[StepRow]:
-    deepest = session.scalar(select(func.max(Call.max_step_reached)).where(*conditions)) or 0
-    last = max(SCRIPT_STEPS, int(deepest))
-    reached_row = session.execute(
-        select(*(count_if(reached_step(n)) for n in range(1, last + 1))).where(*conditions)
-    ).one()
-    rejected: dict[int, int] = dict(
-        session.execute(
-            select(rejection.c.step_number, func.count())
-            .select_from(Call)
-            .join(rejection, rejection.c.call_id == Call.id)
-            .where(*conditions)
-            .group_by(rejection.c.step_number)
-        )
-        .tuples()
-        .all()
-    )
-    return [
-        StepRow(n, labels.step(n), int(reached_row[n - 1] or 0), int(rejected.get(n, 0)))
-        for n in range(1, last + 1)
-    ]
-
-
-def _reasons(
-    session: Session,
-    conditions: list[Any],
-    rejection: Any,
-    labels: ScriptLabels,
-    steps: list[StepRow],
-) -> list[ReasonRow]:
-    by_step = {row.step: row for row in steps}
+def _rejected(
+    session: Session, conditions: list[Any], rejection: Any
+) -> list[tuple[int, str | None, int]]:
+    """(step, reason code, rejections) of the calls."""
     rows = session.execute(
         select(rejection.c.step_number, rejection.c.reason_code, func.count())
         .select_from(Call)
         .join(rejection, rejection.c.call_id == Call.id)
         .where(*conditions)
         .group_by(rejection.c.step_number, rejection.c.reason_code)
-    ).all()
+    )
+    return [(step, code, int(count)) for step, code, count in rows]
+
+
+def _steps(
+    session: Session,
+    conditions: list[Any],
+    rejected: list[tuple[int, str | None, int]],
+    labels: ScriptLabels,
+) -> list[StepRow]:
+    counts = session.execute(
+        select(
+            func.max(Call.max_step_reached),
+            *(count_if(reached_step(n)) for n in range(1, _STEP_COLUMNS + 1)),
+        ).where(*conditions)
+    ).one()
+    deepest = int(counts[0] or 0)
+    last = max(SCRIPT_STEPS, deepest)
+    reached = [int(value or 0) for value in counts[1:]]
+    if last > _STEP_COLUMNS:  # a script deeper than any seen so far: count again
+        reached = [
+            int(value or 0)
+            for value in session.execute(
+                select(*(count_if(reached_step(n)) for n in range(1, last + 1))).where(*conditions)
+            ).one()
+        ]
+    by_step: dict[int, int] = {}
+    for step, _code, count in rejected:
+        by_step[step] = by_step.get(step, 0) + count
+    return [
+        StepRow(n, labels.step(n), reached[n - 1], by_step.get(n, 0)) for n in range(1, last + 1)
+    ]
+
+
+def _reasons(
+    rejected: list[tuple[int, str | None, int]], labels: ScriptLabels, steps: list[StepRow]
+) -> list[ReasonRow]:
+    by_step = {row.step: row for row in steps}
     result = []
-    for step, code, count in rows:
+    for step, code, count in rejected:
         step_row = by_step.get(step)
         result.append(
             ReasonRow(
                 step=step,
                 code=code or "",
                 label=labels.reason(step, code),
-                rejections=int(count),
+                rejections=count,
                 reached=step_row.reached if step_row else 0,
                 step_rejections=step_row.rejections if step_row else 0,
             )
@@ -193,5 +227,12 @@ def _name(lookup: dict[int, str], key: int | None) -> str:
     return "" if key is None else lookup.get(key, str(key))
 
 
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
+def _local_hour(session: Session, clock: LocalClock) -> Any:
+    local = clock.local(Call.dialed_at)
+    if session.get_bind().dialect.name == "sqlite":
+        return func.strftime("%Y-%m-%d %H:00:00", local)
+    return func.date_trunc("hour", local)
+
+
+def _as_datetime(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))

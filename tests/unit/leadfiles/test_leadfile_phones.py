@@ -1,5 +1,5 @@
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callcenter.leadfiles import InvalidPhone, PhoneType, normalize_phone, normalize_text
@@ -130,3 +130,64 @@ def test_normalizer_raises_only_invalid_phone(text):
 def test_normalize_text_is_idempotent(text):
     once = normalize_text(text)
     assert normalize_text(once) == once
+
+
+def _both_ways(text: str) -> tuple[object, object]:
+    """normalize_phone (with its fast path for Iranian mobiles) and the
+    phonenumbers parser alone, as a result or the reason given."""
+    from callcenter.leadfiles import phones
+
+    def outcome(read: object) -> object:
+        try:
+            return read()  # type: ignore[operator]
+        except InvalidPhone as exc:
+            return ("invalid", exc.reason)
+
+    return (
+        outcome(lambda: normalize_phone(text)),
+        outcome(lambda: phones._parse(phones._as_text(text), "IR")),
+    )
+
+
+_PREFIXES = ["", "0", "+98", "0098", "98", "+980", "00", "+", "+1", "098"]
+_SEPARATORS = ["", " ", "-", ".", "/", "(", ")", "  "]
+
+
+@settings(max_examples=500)
+@given(
+    prefix=st.sampled_from(_PREFIXES),
+    digits=st.text(alphabet="0123456789", min_size=8, max_size=12),
+    lead=st.sampled_from(["9", "91", "99", "90", "93", "2", ""]),
+    separators=st.lists(st.sampled_from(_SEPARATORS), min_size=3, max_size=3),
+)
+def test_the_fast_path_for_iranian_mobiles_reads_as_phonenumbers_does(
+    prefix: str, digits: str, lead: str, separators: list[str]
+) -> None:
+    number = lead + digits
+    text = prefix + separators[0] + number[:3] + separators[1] + number[3:6] + separators[2]
+    text += number[6:]
+    fast, parsed = _both_ways(text)
+    assert fast == parsed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "09121234567",
+        "9121234567",
+        "+98 912 123 4567",
+        "0098-912-123-4567",
+        "(0912) 123.4567",
+        "0912/123/4567",
+        "09901234567",
+        "09991234567",
+        "09501234567",  # not a mobile range: the parser's reason
+        "0912123456",
+        "091212345678",
+        "+98 0912 123 4567",
+        "989121234567",
+    ],
+)
+def test_the_fast_path_gives_the_parsers_answer(text: str) -> None:
+    fast, parsed = _both_ways(text)
+    assert fast == parsed
