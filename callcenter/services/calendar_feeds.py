@@ -22,7 +22,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from callcenter.db import utcnow
-from callcenter.errors import N_, InvalidInput, NotFound
+from callcenter.errors import N_, Forbidden, InvalidInput, NotFound
 from callcenter.models import (
     Appointment,
     AppointmentStatus,
@@ -84,6 +84,33 @@ def revoke_feed(session: Session, feed_id: int, *, actor: User) -> CalendarFeed:
             target_id=feed.id,
         )
     return feed
+
+
+def own_feeds(session: Session, user: User) -> list[CalendarFeed]:
+    """The salesperson's own links that still work (their meetings page)."""
+    return list(
+        session.scalars(
+            select(CalendarFeed)
+            .where(CalendarFeed.owner_id == user.id, CalendarFeed.revoked_at.is_(None))
+            .order_by(CalendarFeed.id.desc())
+        )
+    )
+
+
+def create_own_feed(session: Session, user: User) -> tuple[CalendarFeed, str]:
+    """A salesperson makes a link to their own meetings (shown once)."""
+    if not user.is_salesperson:
+        raise Forbidden(N_("only a salesperson has a calendar of meetings"))
+    return create_feed(session, owner=user, actor=user)
+
+
+def revoke_own_feed(session: Session, feed_id: int, user: User) -> CalendarFeed:
+    """A salesperson revokes one of their own links; anyone else's does not
+    exist for them."""
+    feed = session.get(CalendarFeed, feed_id)
+    if feed is None or feed.owner_id != user.id:
+        raise NotFound(N_("no such calendar feed"), details={"feed_id": feed_id})
+    return revoke_feed(session, feed_id, actor=user)
 
 
 def list_feeds(session: Session) -> list[CalendarFeed]:
