@@ -57,7 +57,9 @@ def _old_floor(session: Session) -> None:
     session.add(lead)
     session.flush()
     for number, code in enumerate(("not_interested", "wrap_up_timeout"), start=1):
-        call = Call(
+        call_id = _insert_as_the_schema_was(
+            session,
+            Call,
             id=f"old{number}",
             campaign_id=first_id,
             lead_id=lead.id,
@@ -67,14 +69,12 @@ def _old_floor(session: Session) -> None:
             phone_e164=customer.phone_e164,
             dialed_at=utcnow(),
         )
-        session.add(call)
-        session.flush()
         session.execute(
             text(
                 "INSERT INTO dispositions (call_id, code, notes, agent_id, created_at) "
                 "VALUES (:call, :code, '', :agent, :at)"
             ),
-            {"call": call.id, "code": code, "agent": agent.id, "at": utcnow()},
+            {"call": call_id, "code": code, "agent": agent.id, "at": utcnow()},
         )
     session.execute(
         text(
@@ -84,7 +84,7 @@ def _old_floor(session: Session) -> None:
     )
 
 
-def _insert_as_the_schema_was(session: Session, model: Any, **values: Any) -> int:
+def _insert_as_the_schema_was(session: Session, model: Any, **values: Any) -> Any:
     """A row of `model` with only the columns its table had at this revision
     (later migrations add columns the model already maps), each left out
     filled with the model's own default."""
@@ -99,7 +99,7 @@ def _insert_as_the_schema_was(session: Session, model: Any, **values: Any) -> in
             row[column.name] = default.arg
         elif default is not None and default.is_callable:
             row[column.name] = default.arg(None)
-    return int(session.execute(insert(table).values(row).returning(table.c.id)).scalar_one())
+    return session.execute(insert(table).values(row).returning(table.c.id)).scalar_one()
 
 
 def _revision_before_codes(url: str) -> str:

@@ -38,7 +38,10 @@ FAST = WebhookSettings(
 
 @pytest.fixture
 def sender(sqlite_database: Database) -> Iterator[WebhookWorker]:
-    worker = WebhookWorker(sqlite_database, FAST, poll_seconds=0.05).start()
+    """The sender, started by the test once its rows are arranged: the test
+    writes through `app_session`, a deferred session that fails at its first
+    write when the sender committed after its first read."""
+    worker = WebhookWorker(sqlite_database, FAST, poll_seconds=0.05)
     yield worker
     worker.stop()
 
@@ -76,7 +79,7 @@ def test_an_admin_subscribes_and_the_test_event_arrives_signed(
         subscription_id = int(made.headers["Location"].rstrip("/").split("/")[-1])
 
         client.post(f"/admin/webhooks/{subscription_id}/test")
-        sender.wake()
+        sender.start()
         wait_until(lambda: crm.received, 10, "the test event")
 
         got = crm.received[0]
@@ -128,7 +131,7 @@ def test_a_receiver_that_fails_or_hangs_is_tried_again_until_it_answers(
         subscription = _subscribe(app_session, crm.url, "call.ended")
         webhooks.enqueue(app_session, "call.ended", {"call_id": "c1"})
         app_session.commit()
-        sender.wake()
+        sender.start()
         wait_until(
             lambda: _deliveries(app_session)[0].status is WebhookDeliveryStatus.DELIVERED,
             20,
@@ -159,7 +162,7 @@ def test_a_receiver_that_never_answers_well_is_given_up_after_the_last_try(
         _subscribe(app_session, crm.url, "lead.exhausted")
         webhooks.enqueue(app_session, "lead.exhausted", {"lead_id": 1})
         app_session.commit()
-        sender.wake()
+        sender.start()
         wait_until(
             lambda: _deliveries(app_session)[0].status is WebhookDeliveryStatus.FAILED,
             20,
