@@ -9,8 +9,12 @@ from typing import Any, Protocol
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from callcenter.realtime.coalesce import DELTA_EVENT, single_delta
+
 PENDING = "pending_emits"
+PENDING_DELTAS = "pending_deltas"
 BROADCASTER = "broadcaster"
+COALESCER = "coalescer"
 CHANNEL_PREFIX = "callcenter-socketio-"
 
 
@@ -55,16 +59,29 @@ def emit_after_commit(
     session.info.setdefault(PENDING, []).append((event_name, data, room, namespace))
 
 
+def push_after_commit(session: Session, room: str, kind: str, key: Any, data: Any) -> None:
+    """A change a room sees in its next coalesced delta (`coalesce.Coalescer`),
+    once the session commits."""
+    session.info.setdefault(PENDING_DELTAS, []).append((room, kind, key, data))
+
+
 @event.listens_for(Session, "after_commit")
 def _send_pending(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a SAVEPOINT was released; the real commit is still to come
     pending = session.info.pop(PENDING, [])
+    deltas = session.info.pop(PENDING_DELTAS, [])
     broadcaster: Broadcaster | None = session.info.get(BROADCASTER)
     if broadcaster is None:
         return
     for event_name, data, room, namespace in pending:
         broadcaster.emit(event_name, data, to=room, namespace=namespace)
+    coalescer = session.info.get(COALESCER)
+    for room, kind, key, data in deltas:
+        if coalescer is not None:
+            coalescer.push(room, kind, key, data)
+        else:
+            broadcaster.emit(DELTA_EVENT, single_delta(kind, data), to=room)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -72,3 +89,4 @@ def _drop_pending(session: Session) -> None:
     if session.in_nested_transaction():
         return  # only a SAVEPOINT: what was queued before it still stands
     session.info.pop(PENDING, None)
+    session.info.pop(PENDING_DELTAS, None)
