@@ -25,8 +25,7 @@ from callcenter.db import Database
 from callcenter.extensions import csrf, limiter, login_manager, socketio
 from callcenter.lead_import_worker import LeadImportWorker
 from callcenter.prometheus import observe_backlog, observe_events
-from callcenter.realtime import BROADCASTER, COALESCER, async_mode, client_manager, gate
-from callcenter.realtime.coalesce import Coalescer
+from callcenter.realtime import BROADCASTER, async_mode, client_manager, gate
 from callcenter.realtime.connection import init_socketio
 from callcenter.recording_store import store_from_settings
 from callcenter.services import accounts
@@ -127,13 +126,7 @@ def configure_socketio(app: Flask, settings: Settings, database: Database) -> No
     socketio.init_app(
         app, async_mode=async_mode(), client_manager=client_manager(settings.redis_url)
     )
-    coalescer = Coalescer(
-        lambda name, data, room: socketio.emit(name, data, to=room),
-        start_background_task=socketio.start_background_task,
-        sleep=socketio.sleep,
-    )
-    app.extensions["cc_coalescer"] = coalescer
-    database.sessions.configure(info={BROADCASTER: socketio, COALESCER: coalescer})
+    database.sessions.configure(info={BROADCASTER: socketio})
     app.extensions["cc_socket_counts"] = gate.install(
         app,
         per_ip=settings.web.sockets_per_ip,

@@ -14,7 +14,6 @@ from callcenter.realtime.coalesce import DELTA_EVENT, single_delta
 PENDING = "pending_emits"
 PENDING_DELTAS = "pending_deltas"
 BROADCASTER = "broadcaster"
-COALESCER = "coalescer"
 CHANNEL_PREFIX = "callcenter-socketio-"
 
 
@@ -44,13 +43,14 @@ def async_mode() -> str:
 
 def client_manager(redis_url: str) -> Any:
     """The web server's Socket.IO client manager: the Redis message queue
-    (`message_queue_options`), or in-process rooms without Redis."""
-    from socketio import Manager, RedisManager
+    (`message_queue_options`), or in-process rooms without Redis; either
+    coalesces `floor_delta` per room before its sockets get it."""
+    from callcenter.realtime.managers import CoalescingManager, CoalescingRedisManager
 
     if not redis_url:
-        return Manager()
+        return CoalescingManager()
     options = message_queue_options(redis_url)
-    return RedisManager(options["message_queue"], channel=options["channel"])
+    return CoalescingRedisManager(options["message_queue"], channel=options["channel"])
 
 
 def emit_after_commit(
@@ -59,10 +59,10 @@ def emit_after_commit(
     session.info.setdefault(PENDING, []).append((event_name, data, room, namespace))
 
 
-def push_after_commit(session: Session, room: str, kind: str, key: Any, data: Any) -> None:
-    """A change a room sees in its next coalesced delta (`coalesce.Coalescer`),
-    once the session commits."""
-    session.info.setdefault(PENDING_DELTAS, []).append((room, kind, key, data))
+def push_after_commit(session: Session, room: str, kind: str, data: Any) -> None:
+    """A change (a row of `kind`) the room sees in its next coalesced
+    `floor_delta` once the session commits (see `realtime.managers`)."""
+    session.info.setdefault(PENDING_DELTAS, []).append((room, kind, data))
 
 
 @event.listens_for(Session, "after_commit")
@@ -76,12 +76,8 @@ def _send_pending(session: Session) -> None:
         return
     for event_name, data, room, namespace in pending:
         broadcaster.emit(event_name, data, to=room, namespace=namespace)
-    coalescer = session.info.get(COALESCER)
-    for room, kind, key, data in deltas:
-        if coalescer is not None:
-            coalescer.push(room, kind, key, data)
-        else:
-            broadcaster.emit(DELTA_EVENT, single_delta(kind, data), to=room)
+    for room, kind, data in deltas:
+        broadcaster.emit(DELTA_EVENT, single_delta(kind, data), to=room)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -10,6 +10,11 @@ directly.
 
 The flush is scheduled with the Socket.IO server's own `start_background_task`
 and `sleep`, so it is a thread under threading and a greenlet under gevent.
+
+Every process (web, consume, dialer) emits `floor_delta` with one change;
+the coalescing happens where the room's sockets are: in the Socket.IO client
+manager of each web process (`callcenter.realtime.managers`), after the
+Redis message queue, so the changes of all processes share one window.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ WINDOW_SECONDS = 1.0
 CALLS = "calls"
 AGENTS = "agents"
 KINDS = (CALLS, AGENTS)
+KEYS = {CALLS: "call_id", AGENTS: "agent_id"}  # what identifies a row of each kind
 
 Emit = Callable[[str, Any, str], None]
 
@@ -119,5 +125,12 @@ class Coalescer:
 
 
 def single_delta(kind: str, payload: Any) -> dict[str, list[Any]]:
-    """One change as a delta, for a process with no coalescer."""
+    """One change as a delta: what a process emits; the web process that
+    holds the room's sockets coalesces them (`CoalescingManager`)."""
     return {k: [payload] if k == kind else [] for k in KINDS}
+
+
+def merge_delta(coalescer: Coalescer, room: str, delta: dict[str, list[Any]]) -> None:
+    for kind, rows in delta.items():
+        for row in rows:
+            coalescer.push(room, kind, row[KEYS[kind]], row)

@@ -475,4 +475,4 @@ def announce(
         # The supervisors' floor gets it in the room's next coalesced delta;
         # the agent's own screen (above) does not wait.
         room = campaign_supervisors_room(status.campaign_id)
-        push_after_commit(session, room, AGENTS, status.agent_id, data)
+        push_after_commit(session, room, AGENTS, data)

@@ -1,5 +1,5 @@
 """The supervisor's live floor: counters fed by bus events, call changes in
-one coalesced delta per campaign room per second (`realtime.coalesce`; an
+one coalesced delta per campaign room per second (`realtime.managers`; an
 abandon is pushed at once), and a metrics snapshot every second per room.
 
 Where each number comes from:
@@ -73,7 +73,7 @@ from callcenter.models import (
     campaign_teams,
 )
 from callcenter.realtime import emit_after_commit
-from callcenter.realtime.coalesce import CALLS, DELTA_EVENT, Coalescer, single_delta
+from callcenter.realtime.coalesce import CALLS, DELTA_EVENT, single_delta
 from callcenter.realtime.rooms import agent_room, campaign_supervisors_room, supervised_campaign_ids
 from callcenter.services import agents as agent_service
 from callcenter.services import audit, callback_desk, hopper_feed, trunk_status, wrap_ups
@@ -139,9 +139,6 @@ class LiveFloor:
     emit: Emit
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Tehran"))
     clock: Callable[[], datetime] = utcnow
-    # Call changes go out coalesced, one delta per campaign room per second;
-    # without one (a process that only counts) each is a delta of its own.
-    deltas: Coalescer | None = None
     _meta: dict[int, CampaignMeta] = field(default_factory=dict)
     _pause_limits: dict[str, int | None] = field(default_factory=dict)
     _meta_at: float = 0.0
@@ -574,11 +571,8 @@ class LiveFloor:
         return _full_name(*row) if row else None
 
     def _emit_call(self, call: Mapping[str, Any]) -> None:
-        row, room = _call_row(call), _room(call["campaign_id"])
-        if self.deltas is not None:
-            self.deltas.push(room, CALLS, call["call_id"], row)
-        else:
-            self.emit(DELTA_EVENT, single_delta(CALLS, row), room)
+        # Coalesced with the room's other changes where its sockets are.
+        self.emit(DELTA_EVENT, single_delta(CALLS, _call_row(call)), _room(call["campaign_id"]))
 
     def refresh_meta(self, *, force: bool = False) -> None:
         """Campaign settings, the pacer's last word and pause limits: small
@@ -1465,7 +1459,6 @@ def register_live_floor(bus: EventBus, app: Any) -> LiveFloor:
         database=database,
         emit=emit,
         tz=ZoneInfo(settings.locale.timezone),
-        deltas=app.extensions["cc_coalescer"],
     )
     bus.subscribe(DialingHeld.TYPE, floor.dialer_held)
     bus.subscribe(HopperDepth.TYPE, floor.hopper_depth)
