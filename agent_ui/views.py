@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -23,9 +24,12 @@ from flask_login import current_user
 from agent_ui import sockets, transfer_sockets, work_sockets  # noqa: F401  (registers the socket events)
 from callcenter import request_scope, webphone
 from callcenter.auth.access import allow_roles
+from callcenter.dates import format_datetime
 from callcenter.errors import Conflict, DomainError
+from callcenter.i18n import select_locale
 from callcenter.services import (
     agents,
+    calendar_feeds,
     disposition_codes,
     follow_up,
     meetings,
@@ -142,8 +146,40 @@ def scripts() -> ResponseReturnValue:
 @allow_roles(Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
 def my_meetings() -> ResponseReturnValue:
     """The salesperson's meetings: record what happened at each."""
-    groups = meetings.my_meetings(request_scope.session(), current_user, current_user.locale)
-    return render_template("agent_ui/meetings.html", groups=groups, outcomes=meetings.Outcome)
+    return _meetings_page()
+
+
+def _meetings_page(new_calendar_url: str | None = None) -> ResponseReturnValue:
+    session = request_scope.session()
+    groups = meetings.my_meetings(session, current_user, current_user.locale)
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    locale = select_locale()
+    return render_template(
+        "agent_ui/meetings.html",
+        groups=groups,
+        outcomes=meetings.Outcome,
+        calendar_links=(
+            calendar_feeds.own_feeds(session, current_user) if current_user.is_salesperson else []
+        ),
+        new_calendar_url=new_calendar_url,
+        when=lambda at: format_datetime(at, locale, tz=tz, style="short") if at else "—",
+    )
+
+
+@bp.post("/meetings/calendar-links")
+@allow_roles(Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+def make_calendar_link() -> ResponseReturnValue:
+    """The salesperson's own calendar subscription link, shown once."""
+    _feed, token = calendar_feeds.create_own_feed(request_scope.session(), current_user)
+    return _meetings_page(url_for("calendars.feed", token=token, _external=True))
+
+
+@bp.post("/meetings/calendar-links/<int:feed_id>/revoke")
+@allow_roles(Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+def revoke_calendar_link(feed_id: int) -> ResponseReturnValue:
+    calendar_feeds.revoke_own_feed(request_scope.session(), feed_id, current_user)
+    flash(_("The calendar link no longer works."), "success")
+    return redirect(url_for("agent_ui.my_meetings"))
 
 
 @bp.post("/meetings/<int:appointment_id>/outcome")

@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -402,12 +403,24 @@ def events_group() -> None:
 @events_group.command("prune")
 @pass_context
 def events_prune(ctx: Context) -> None:
-    """Forget the events applied more than a day ago (`callcenter consume`
-    does this every five minutes; a deployment without it can run this daily)."""
-    from callcenter.services import event_pruning
+    """Forget the events applied more than a day ago, and the webhook
+    deliveries and SMS settled longer ago than their retention
+    (`callcenter consume` does this every five minutes; a deployment without
+    it can run this daily)."""
+    from callcenter.services import event_pruning, outbox_pruning
 
-    deleted = event_pruning.prune(ctx.database, now=utcnow(), max_batches=1_000_000)
+    now = utcnow()
+    deleted = event_pruning.prune(ctx.database, now=now, max_batches=1_000_000)
     click.echo(f"{deleted} applied events forgotten")
+    pruned = outbox_pruning.prune(
+        ctx.database,
+        now=now,
+        webhook_retention=timedelta(days=ctx.settings.webhooks.retention_days),
+        sms_retention=timedelta(days=ctx.settings.sms.retention_days),
+        max_batches=1_000_000,
+    )
+    click.echo(f"{pruned.webhook_deliveries} webhook deliveries forgotten")
+    click.echo(f"{pruned.sms_messages} SMS forgotten")
 
 
 # --- demo --------------------------------------------------------------------------------

@@ -20,18 +20,20 @@ import os
 import signal
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 
 from callcenter.db import Database, utcnow
 from callcenter.health import MainLoopHealth, bus_check, database_check
 from callcenter.health_server import HealthServer
-from callcenter.services import event_pruning
+from callcenter.services import event_pruning, outbox_pruning
 from callcenter.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
-# How often the consumer forgets the bus events applied long ago (event_pruning).
+# How often the consumer forgets the bus events applied long ago (event_pruning),
+# and the webhook deliveries and SMS past their retention (outbox_pruning).
 PRUNE_EVERY_S = 300.0
 
 
@@ -86,14 +88,15 @@ def run_consumer(
     app.extensions["cc_follow_up_sender"].wake()  # reminders come due with no event to wake it
     bus.start()
     log.info("consumer: reading the event stream as group member %s", bus.consumer)
-    pruned_at = 0.0
+    pruned_at: float | None = None  # the first round prunes at once
     try:
         while True:
             heartbeat.beat(bus.ping())
             health.beat()
-            if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+            if pruned_at is None or time.monotonic() - pruned_at >= PRUNE_EVERY_S:
                 pruned_at = time.monotonic()
                 _prune_applied_events(database)
+                _prune_outboxes(database, settings)
             if stop.wait(heartbeat_seconds):
                 break
     finally:
@@ -113,6 +116,18 @@ def _prune_applied_events(database: Database) -> None:
         event_pruning.prune(database, now=utcnow())
     except Exception:  # the database may be away; the next round tries again
         log.warning("consumer: pruning processed_events failed", exc_info=True)
+
+
+def _prune_outboxes(database: Database, settings: Settings) -> None:
+    try:
+        outbox_pruning.prune(
+            database,
+            now=utcnow(),
+            webhook_retention=timedelta(days=settings.webhooks.retention_days),
+            sms_retention=timedelta(days=settings.sms.retention_days),
+        )
+    except Exception:  # the database may be away; the next round tries again
+        log.warning("consumer: pruning the webhook and SMS logs failed", exc_info=True)
 
 
 def stop_on_signals(stop: threading.Event) -> None:

@@ -45,7 +45,13 @@ from callcenter.models import (
     StepAction,
     StepOutcome,
 )
-from callcenter.states import HELD_STATUSES, AgentState, CallOutcome, DispositionCategory
+from callcenter.states import (
+    HELD_STATUSES,
+    AgentState,
+    CallDirection,
+    CallOutcome,
+    DispositionCategory,
+)
 
 # The built-in script has nine steps; reports show at least these.
 SCRIPT_STEPS = 9
@@ -95,28 +101,48 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 # --- calls ---------------------------------------------------------------------------------
 
-# Dials: every calls row.
-DIALS = func.count(Call.id)
+# Outbound calls are the dialer's (and agents') dials; inbound calls are
+# customers ringing a campaign's number back. The outbound metrics (dials,
+# live answers, contacts, abandons and the rates between them) count outbound
+# calls only; inbound calls have their own counts.
+OUTBOUND = Call.direction == CallDirection.OUTBOUND
+INBOUND = Call.direction == CallDirection.INBOUND
+# Dials: every outbound calls row.
+DIALS = count_if(OUTBOUND)
 # An answering machine: caught by detection, or marked so by the agent it reached.
 MACHINE = Call.outcome == CallOutcome.MACHINE
-# A person or a machine picked up, and it was not a machine. A call still being
-# classified (no outcome yet) counts as live, as the dialer treats it.
+# Handled: an agent took the call, whoever was on the line, either way (the base of AHT).
+HANDLED = Call.connected_at.is_not(None)
+# A person (not a machine) was on the line and an agent talked to them, on a
+# call of either direction: a lead that has been talked to.
+TALKED = and_(
+    Call.answered_at.is_not(None),
+    or_(Call.outcome.is_(None), Call.outcome != CallOutcome.MACHINE),
+    HANDLED,
+)
+# A person or a machine picked up a dial, and it was not a machine. A call
+# still being classified (no outcome yet) counts as live, as the dialer treats it.
 LIVE_ANSWER = and_(
+    OUTBOUND,
     Call.answered_at.is_not(None),
     or_(Call.outcome.is_(None), Call.outcome != CallOutcome.MACHINE),
 )
-# Handled: an agent took the call, whoever was on the line (the base of AHT).
-HANDLED = Call.connected_at.is_not(None)
 # A contact: an agent talked to a person, i.e. a live answer an agent took.
 # The one definition every report and the live floor count, so contacts
 # never exceed live answers: a machine that reached an agent is handled,
 # never a contact.
 CONTACT = and_(LIVE_ANSWER, HANDLED)
-ABANDONED = Call.outcome == CallOutcome.ABANDONED
+# A live answer no agent took in time (the compliance abandon rate's numerator).
+ABANDONED = and_(OUTBOUND, Call.outcome == CallOutcome.ABANDONED)
+# A customer's call to a campaign's number that an agent took.
+INBOUND_ANSWERED = and_(INBOUND, HANDLED)
+# A customer's call nobody took within the campaign's inbound wait (a callback was booked).
+INBOUND_MISSED = and_(INBOUND, Call.outcome == CallOutcome.ABANDONED)
 
 TALK_SECONDS = seconds_between(Call.connected_at, Call.ended_at)
 WRAP_UP_SECONDS = seconds_between(Call.ended_at, Call.wrap_up_ended_at)
-CONNECT_WAIT_SECONDS = seconds_between(Call.answered_at, Call.connected_at)
+# From a dial's answer to its agent (NULL for a customer's own call: not a dial).
+CONNECT_WAIT_SECONDS = case((OUTBOUND, seconds_between(Call.answered_at, Call.connected_at)))
 CONNECTED_IN_SERVICE_LEVEL = and_(CONTACT, CONNECT_WAIT_SECONDS <= SERVICE_LEVEL_SECONDS)
 
 
@@ -206,6 +232,8 @@ class CallCounts:
     sales: int = 0
     machines: int = 0
     handled: int = 0
+    inbound: int = 0
+    inbound_answered: int = 0
 
     @property
     def contact_rate(self) -> float | None:
@@ -230,6 +258,8 @@ CALL_COUNT_COLUMNS = (
     count_if(SALE).label("sales"),
     count_if(MACHINE).label("machines"),
     count_if(HANDLED).label("handled"),
+    count_if(INBOUND).label("inbound"),
+    count_if(INBOUND_ANSWERED).label("inbound_answered"),
 )
 
 

@@ -111,6 +111,8 @@ class WebhookSettings(_Section):
     max_retry_seconds: float = Field(3600.0, gt=0)
     senders: int = Field(4, ge=1, le=32)
     """Deliveries sent at once, so one slow receiver does not hold up the others."""
+    retention_days: int = Field(30, ge=1, le=3650)
+    """Delivered or given-up deliveries (and their attempts) older than this are pruned."""
 
 
 class SmsSettings(_Section):
@@ -127,6 +129,8 @@ class SmsSettings(_Section):
     opt_out_keywords: list[str] = Field(default_factory=lambda: ["لغو", "لغو۱۱", "11", "STOP"])
     inbound_token: str = ""
     """The secret the gateway's inbound-SMS webhook URL carries (?token=...)."""
+    retention_days: int = Field(30, ge=1, le=3650)
+    """SMS no longer queued and older than this are pruned."""
 
 
 class SmtpSettings(_Section):

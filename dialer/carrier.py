@@ -179,10 +179,13 @@ class RecordingSink(Protocol):
     """Where a bridged call's audio goes (dialer.sip.recorder.Recording)."""
 
     def feed(self, channel: int, payload_type: int, payload: bytes) -> None:
-        """One received packet: channel 0 the customer, 1 the agent. Must not block."""
+        """One packet: channel 0 what the customer says, 1 what the customer is
+        given (the agent, whoever it is after a transfer, or the mix when
+        several are joined; nothing while on hold). Must not block."""
 
     def finish(self) -> None:
-        """The bridge is over: the recording ends here."""
+        """The customer hung up: the recording ends here (holds and transfers
+        before that do not end it)."""
 
 
 class CarrierError(RuntimeError):

@@ -10,6 +10,7 @@ import asyncio
 import collections
 import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -61,15 +62,18 @@ def agent_samples_to_sink(sink: RecordingSink) -> Any:
     return feed
 
 
-async def pump(voice: CustomerVoice, sink: RecordingSink, *, agent_silent: bool) -> None:
-    """Feed the customer's frames (and the agent's silence when no browser
-    phone speaks for them) every 20 ms until cancelled."""
+async def pump(
+    voice: CustomerVoice, sink: RecordingSink, *, agent_speaks: Callable[[], bool]
+) -> None:
+    """Feed the customer's frames (and the agent's silence while no browser
+    phone speaks for them: on hold, or bridged to a simulated phone) every
+    20 ms until cancelled."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     sent = 0
     while True:
         sink.feed(CUSTOMER, PCMU, voice.next_frame())
-        if agent_silent:
+        if not agent_speaks():
             sink.feed(AGENT, PCMU, SILENCE)
         sent += 1
         await asyncio.sleep(max(0.0, started + sent * FRAME_S - loop.time()))

@@ -173,6 +173,7 @@ class _SimCall:
     voice: CustomerVoice = field(default_factory=CustomerVoice)
     recording: RecordingSink | None = None
     recording_pump: asyncio.Task[None] | None = None
+    agent_speaks: bool = False  # a customer call bridged to a browser phone (its own audio)
     monitors: dict[str, str] = field(default_factory=dict)  # supervisor leg id -> mode
 
 
@@ -350,6 +351,7 @@ class SimulatedCarrier:
             if agent is not None:
                 self._bridge_over(call, agent)
                 agent.bridged_to = None
+        self._stop_recording(call)
         call.phase = "ended"
         self._calls.pop(call.call_id, None)
         self._emit(call, "ended", outcome, status, reason, bridged, amd)
@@ -417,19 +419,18 @@ class SimulatedCarrier:
         if agent.browser is not None:
             agent.browser.tap(agent_samples_to_sink(sink))
         call.recording_pump = asyncio.get_running_loop().create_task(
-            pump(call.voice, sink, agent_silent=agent.browser is None)
+            pump(call.voice, sink, agent_speaks=lambda: call.agent_speaks)
         )
 
     @staticmethod
-    def _stop_recording(call: _SimCall, agent: _SimCall) -> None:
-        """The bridge is over: the recording is cut here."""
+    def _stop_recording(call: _SimCall) -> None:
+        """The customer hung up: the call's one recording is cut here (holds
+        and transfers before that only change who is on the agent channel)."""
         if call.recording is None:
             return
         if call.recording_pump is not None:
             call.recording_pump.cancel()
             call.recording_pump = None
-        if agent.browser is not None:
-            agent.browser.tap(None)
         call.recording.finish()
         call.recording = None
 
@@ -499,6 +500,9 @@ class SimulatedCarrier:
             raise CarrierError(f"agent leg {agent_leg_id} is bridged to {agent.bridged_to}")
         first = agent.bridged_to is None
         call.bridged_to, agent.bridged_to = agent_leg_id, call_id
+        call.agent_speaks = agent.browser is not None
+        if call.recording is not None and agent.browser is not None:
+            agent.browser.tap(agent_samples_to_sink(call.recording))
         line = Line.MACHINE if call.fate == "machine" else Line.HELLO
         if first:
             call.voice.say(call.language, line)
@@ -565,9 +569,10 @@ class SimulatedCarrier:
     def _bridge_over(cls, call: _SimCall, agent: _SimCall) -> None:
         """The recording is cut; the customer stops speaking into the agent's
         browser phone and says what they heard."""
-        cls._stop_recording(call, agent)
+        call.agent_speaks = False
         if agent.browser is None:
             return
+        agent.browser.tap(None)
         agent.browser.stop_playing()
         heard = agent.browser.heard()
         frequency = "none" if heard.frequency_hz is None else f"{heard.frequency_hz:.0f}"

@@ -63,6 +63,7 @@ from callcenter.models.scheduling import (
     DeliveryStatus,
     FollowUp,
     FollowUpKind,
+    FollowUpNotice,
     MeetingKind,
 )
 from callcenter.models.transfers import CallTransfer
@@ -104,6 +105,7 @@ __all__ = [
     "DncHitSource",
     "FollowUp",
     "FollowUpKind",
+    "FollowUpNotice",
     "Lead",
     "LeadImport",
     "LeadImportChunk",

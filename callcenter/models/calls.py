@@ -30,9 +30,15 @@ class Call(Base):
         Index("ix_calls_campaign_state", "campaign_id", "state"),
         Index("ix_calls_campaign_ended", "campaign_id", "ended_at"),  # the floor's recent calls
         # Every report selects a date range of calls (reports.filters); the
-        # compliance report's 30-day abandon rates read only this index.
+        # compliance report's 30-day abandon rates (outbound calls only) read
+        # only this index.
         Index(
-            "ix_calls_dialed_campaign_outcome", "dialed_at", "campaign_id", "outcome", "answered_at"
+            "ix_calls_dialed_campaign_outcome",
+            "dialed_at",
+            "campaign_id",
+            "outcome",
+            "answered_at",
+            "direction",
         ),
         UniqueConstraint("lead_id", "attempt"),
     )

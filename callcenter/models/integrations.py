@@ -76,7 +76,10 @@ class WebhookDelivery(Base):
     transaction as the change it tells of, sent later by the consumer."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_created_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscription_id: Mapped[int] = mapped_column(
@@ -160,7 +163,10 @@ class SmsMessage(Base):
     """One SMS to a customer (the outbox the SMS sender works through)."""
 
     __tablename__ = "sms_messages"
-    __table_args__ = (Index("ix_sms_messages_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_sms_messages_due", "status", "next_attempt_at"),
+        Index("ix_sms_messages_created_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(24))

@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Numeric, String, Text
+from sqlalchemy import ForeignKey, Numeric, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callcenter.db import Base, UTCDateTime
@@ -109,6 +109,14 @@ class FollowUpKind(StrEnum):
     LETTER = "letter"
 
 
+class FollowUpNotice(StrEnum):
+    """What an e-mail tells of the meeting (and so its .ics METHOD)."""
+
+    INVITE = "invite"  # booked: METHOD:REQUEST, the first SEQUENCE
+    MOVED = "moved"  # a new time: METHOD:REQUEST, same UID, a higher SEQUENCE
+    CANCELLED = "cancelled"  # METHOD:CANCEL, STATUS:CANCELLED
+
+
 class DeliveryStatus(StrEnum):
     QUEUED = "queued"
     SENT = "sent"
@@ -130,3 +138,10 @@ class FollowUp(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = created_at_column()
+    notice: Mapped[FollowUpNotice] = enum_column(
+        FollowUpNotice, default=FollowUpNotice.INVITE, server_default=FollowUpNotice.INVITE.value
+    )
+    to_salesperson: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """To the meeting's salesperson (else to the customer)."""
+    ics_sequence: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    """The .ics SEQUENCE, fixed when queued so every retry carries the same."""

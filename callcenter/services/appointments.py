@@ -27,6 +27,7 @@ from callcenter.models import (
     CalendarSlot,
     Call,
     Campaign,
+    FollowUpNotice,
     MeetingKind,
     User,
     campaign_teams,
@@ -212,6 +213,9 @@ def book(
     previous = booked_on_call(session, call.id)
     if previous is not None:
         cancel(session, previous, by_id=call.agent_id, now=now)
+        follow_up.queue_change_notices(
+            session, previous, FollowUpNotice.CANCELLED, now=now, bus=bus
+        )
     owner_id = choose_free_owner(busy_by_owner(session, owner_ids, now), starts_at, ends_at)
     agent = session.get(User, call.agent_id)
     appointment = Appointment(

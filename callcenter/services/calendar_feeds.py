@@ -2,9 +2,10 @@
 Thunderbird): one salesperson's meetings, or a whole team's.
 
 Each meeting is one VEVENT with the UID of its e-mailed invite
-(`follow_up.appointment_uid`) and a SEQUENCE that grows with every change of
-its status, so a calendar that polls the feed updates the event, and shows
-a cancelled (or moved) meeting as STATUS:CANCELLED. Times carry their TZID
+(`follow_up.series`: a moved meeting keeps its first booking's UID and shows
+at its new time) and a SEQUENCE that grows with every change of its status,
+so a calendar that polls the feed updates the event, and shows a cancelled
+meeting as STATUS:CANCELLED. Times carry their TZID
 (the floor's zone, Asia/Tehran by default) with its VTIMEZONE."""
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session, aliased
 
 from callcenter.db import utcnow
-from callcenter.errors import N_, InvalidInput, NotFound
+from callcenter.errors import N_, Forbidden, InvalidInput, NotFound
 from callcenter.models import (
     Appointment,
     AppointmentStatus,
@@ -30,7 +31,7 @@ from callcenter.models import (
     Team,
     User,
 )
-from callcenter.services import audit
+from callcenter.services import audit, follow_up
 from callcenter.services.follow_up import appointment_uid
 
 PAST_DAYS = 60
@@ -85,6 +86,33 @@ def revoke_feed(session: Session, feed_id: int, *, actor: User) -> CalendarFeed:
     return feed
 
 
+def own_feeds(session: Session, user: User) -> list[CalendarFeed]:
+    """The salesperson's own links that still work (their meetings page)."""
+    return list(
+        session.scalars(
+            select(CalendarFeed)
+            .where(CalendarFeed.owner_id == user.id, CalendarFeed.revoked_at.is_(None))
+            .order_by(CalendarFeed.id.desc())
+        )
+    )
+
+
+def create_own_feed(session: Session, user: User) -> tuple[CalendarFeed, str]:
+    """A salesperson makes a link to their own meetings (shown once)."""
+    if not user.is_salesperson:
+        raise Forbidden(N_("only a salesperson has a calendar of meetings"))
+    return create_feed(session, owner=user, actor=user)
+
+
+def revoke_own_feed(session: Session, feed_id: int, user: User) -> CalendarFeed:
+    """A salesperson revokes one of their own links; anyone else's does not
+    exist for them."""
+    feed = session.get(CalendarFeed, feed_id)
+    if feed is None or feed.owner_id != user.id:
+        raise NotFound(N_("no such calendar feed"), details={"feed_id": feed_id})
+    return revoke_feed(session, feed_id, actor=user)
+
+
 def list_feeds(session: Session) -> list[CalendarFeed]:
     return list(session.scalars(select(CalendarFeed).order_by(CalendarFeed.id.desc())))
 
@@ -109,7 +137,13 @@ def feed_name(session: Session, feed: CalendarFeed) -> str:
 
 
 def meetings(session: Session, feed: CalendarFeed, *, now: datetime) -> list[Appointment]:
-    query = select(Appointment).where(Appointment.starts_at >= now - timedelta(days=PAST_DAYS))
+    """The feed's meetings; a meeting moved to another time is shown once, at
+    its latest time (its earlier rows share its UID: `follow_up.series`)."""
+    later = aliased(Appointment)
+    moved_on = exists().where(later.rescheduled_from_id == Appointment.id)
+    query = select(Appointment).where(
+        Appointment.starts_at >= now - timedelta(days=PAST_DAYS), ~moved_on
+    )
     if feed.owner_id is not None:
         query = query.where(Appointment.owner_id == feed.owner_id)
     else:
@@ -136,7 +170,10 @@ def render(
     calendar.add("x-published-ttl", "PT15M")
     for appointment in found:
         count, last_change = changes.get(appointment.id, (1, appointment.created_at))
-        calendar.add_component(_event(appointment, count - 1, last_change, zone))
+        uid, sequence = appointment_uid(appointment.id), count - 1
+        if appointment.rescheduled_from_id is not None:
+            uid, sequence = follow_up.series(session, appointment)
+        calendar.add_component(_event(appointment, uid, sequence, last_change, zone))
     calendar.add_missing_timezones()
     return bytes(calendar.to_ical())
 
@@ -158,14 +195,14 @@ def _changes(session: Session, ids: Sequence[int]) -> dict[int, tuple[int, datet
 
 
 def _event(
-    appointment: Appointment, sequence: int, last_change: datetime, zone: ZoneInfo
+    appointment: Appointment, uid: str, sequence: int, last_change: datetime, zone: ZoneInfo
 ) -> CalendarEvent:
     customer = appointment.customer
     name = " ".join(
         part for part in (customer.title, customer.first_name, customer.last_name) if part
     )
     event = CalendarEvent()
-    event.add("uid", appointment_uid(appointment.id))
+    event.add("uid", uid)
     event.add("sequence", sequence)
     event.add("dtstamp", last_change)
     event.add("last-modified", last_change)

@@ -94,6 +94,7 @@ def reassign(
     was_agent, was_due = callback.assigned_agent_id, callback.due_at
     callback.assigned_agent_id = agent.id if agent is not None else None
     callback.due_at = now
+    callback.alerted_at = None  # due anew: announced again, to its new agent
     lead.next_attempt_at = now
     lead.updated_at = now
     session.flush()

@@ -26,11 +26,13 @@ from callcenter.errors import N_, NotFound
 from callcenter.events import FollowUpQueued
 from callcenter.models import (
     Appointment,
+    AppointmentStatusChange,
     Campaign,
     Customer,
     DeliveryStatus,
     FollowUp,
     FollowUpKind,
+    FollowUpNotice,
     ScriptVersion,
     User,
 )
@@ -121,6 +123,7 @@ def queue_for_appointment(
     assert customer is not None
     letter_after = timedelta(days=campaign.follow_up_letter_after_days if campaign else 3)
     message = compose(session, appointment, "email_body")
+    _uid, sequence = series(session, appointment)
     queued: list[FollowUp] = []
     if customer.email:
         queued.append(
@@ -131,6 +134,12 @@ def queue_for_appointment(
                 to_address=customer.email,
                 subject=message.subject[:255],
                 next_attempt_at=now,
+                notice=(
+                    FollowUpNotice.MOVED
+                    if appointment.rescheduled_from_id is not None
+                    else FollowUpNotice.INVITE
+                ),
+                ics_sequence=sequence,
             )
         )
     if not customer.email or appointment.starts_at - now > letter_after:
@@ -150,20 +159,100 @@ def queue_for_appointment(
     return queued
 
 
+def queue_change_notices(
+    session: Session,
+    appointment: Appointment,
+    notice: FollowUpNotice,
+    *,
+    now: datetime,
+    bus: EventBus | None = None,
+) -> list[FollowUp]:
+    """The meeting was moved (`appointment` is the meeting at its new time)
+    or cancelled: an e-mail with the updated .ics to its salesperson, and,
+    for a cancellation, to the customer (a moved meeting's customer gets its
+    new confirmation from `queue_for_appointment`). Sent by the follow-up
+    sender, never on the request's thread."""
+    customer = session.get(Customer, appointment.customer_id)
+    salesperson = session.get(User, appointment.owner_id)
+    assert customer is not None
+    _uid, sequence = series(session, appointment)
+    queued: list[FollowUp] = []
+    if notice is FollowUpNotice.CANCELLED and customer.email:
+        queued.append(
+            FollowUp(
+                appointment_id=appointment.id,
+                kind=FollowUpKind.EMAIL,
+                locale=_locale(customer),
+                to_address=customer.email,
+                next_attempt_at=now,
+                notice=notice,
+                ics_sequence=sequence,
+            )
+        )
+    if salesperson is not None and salesperson.email:
+        queued.append(
+            FollowUp(
+                appointment_id=appointment.id,
+                kind=FollowUpKind.EMAIL,
+                locale=salesperson.locale if salesperson.locale in ("fa", "en") else "fa",
+                to_address=salesperson.email,
+                next_attempt_at=now,
+                notice=notice,
+                to_salesperson=True,
+                ics_sequence=sequence,
+            )
+        )
+    session.add_all(queued)
+    session.flush()
+    for item in queued:
+        publish_after_commit(session, bus, FollowUpQueued(follow_up_id=item.id))
+    return queued
+
+
 def appointment_uid(appointment_id: int) -> str:
     """The meeting's iCalendar UID: the same in the invite and in the calendar
     feeds, so a calendar that has both keeps one event."""
     return f"appointment-{appointment_id}@callcenter"
 
 
-def invitation(appointment: Appointment, message: Message, organizer: str, now: datetime) -> bytes:
-    """The .ics invite (METHOD:REQUEST) for the meeting."""
+def series(session: Session, appointment: Appointment) -> tuple[str, int]:
+    """The meeting's iCalendar UID and SEQUENCE. A meeting moved to another
+    time is a new row (`rescheduled_from_id`) but the same event to the
+    calendars: it keeps the UID of the first booking, and its SEQUENCE counts
+    every status change along the way (0 for a meeting just booked)."""
+    chain = [appointment]
+    while chain[-1].rescheduled_from_id is not None:
+        earlier = session.get(Appointment, chain[-1].rescheduled_from_id)
+        if earlier is None:
+            break
+        chain.append(earlier)
+    session.flush()
+    changes = session.scalar(
+        select(func.count(AppointmentStatusChange.id)).where(
+            AppointmentStatusChange.appointment_id.in_([a.id for a in chain])
+        )
+    )
+    return appointment_uid(chain[-1].id), max(int(changes or 0) - 1, 0)
+
+
+def invitation(
+    appointment: Appointment,
+    message: Message,
+    organizer: str,
+    now: datetime,
+    *,
+    uid: str | None = None,
+    sequence: int = 0,
+    method: str = "REQUEST",
+) -> bytes:
+    """The .ics for the meeting: an invite or update (METHOD:REQUEST), or its
+    cancellation (METHOD:CANCEL)."""
     calendar = Calendar()
     calendar.add("prodid", "-//callcenter//appointments//EN")
     calendar.add("version", "2.0")
-    calendar.add("method", "REQUEST")
+    calendar.add("method", method)
     event = CalendarEvent()
-    event.add("uid", appointment_uid(appointment.id))
+    event.add("uid", uid or appointment_uid(appointment.id))
     event.add("dtstamp", now)
     event.add("dtstart", appointment.starts_at)
     event.add("dtend", appointment.ends_at)
@@ -172,8 +261,8 @@ def invitation(appointment: Appointment, message: Message, organizer: str, now: 
     event.add("location", appointment.location or appointment.meeting_link)
     if appointment.meeting_link:
         event.add("url", appointment.meeting_link)
-    event.add("status", "CONFIRMED")
-    event.add("sequence", 0)
+    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    event.add("sequence", sequence)
     organizer_address = vCalAddress(f"mailto:{organizer}")
     event["organizer"] = organizer_address
     customer = appointment.customer
@@ -192,7 +281,14 @@ def build_email(
 ) -> EmailMessage:
     appointment = session.get(Appointment, follow_up.appointment_id)
     assert appointment is not None
-    message = compose(session, appointment, "email_body")
+    if follow_up.to_salesperson:
+        message = _salesperson_notice(session, appointment, follow_up)
+    elif follow_up.notice is FollowUpNotice.CANCELLED:
+        message = _customer_cancellation(session, appointment)
+    else:
+        message = compose(session, appointment, "email_body")
+    method = "CANCEL" if follow_up.notice is FollowUpNotice.CANCELLED else "REQUEST"
+    uid, _sequence = series(session, appointment)
     email = EmailMessage()
     email["From"] = sender
     email["To"] = follow_up.to_address
@@ -202,13 +298,76 @@ def build_email(
     email["Content-Language"] = message.locale
     email.set_content(message.body)
     email.add_attachment(
-        invitation(appointment, message, sender, now or utcnow()),
+        invitation(
+            appointment,
+            message,
+            sender,
+            now or utcnow(),
+            uid=uid,
+            sequence=follow_up.ics_sequence,
+            method=method,
+        ),
         maintype="text",
         subtype="calendar",
         filename="invite.ics",
-        params={"method": "REQUEST"},
+        params={"method": method},
     )
     return email
+
+
+CANCELLED_SUBJECT = N_("Cancelled: %(subject)s")
+CANCELLED_BODY = N_("Your meeting on %(when)s has been cancelled.")
+SALESPERSON_SUBJECTS = {
+    FollowUpNotice.MOVED: N_("Meeting moved: %(customer)s, %(when)s"),
+    FollowUpNotice.CANCELLED: N_("Meeting cancelled: %(customer)s, %(when)s"),
+    FollowUpNotice.INVITE: N_("New meeting: %(customer)s, %(when)s"),
+}
+SALESPERSON_BODY = N_("Customer: %(customer)s\nPhone: %(phone)s\nWhen: %(when)s\nPlace: %(place)s")
+
+
+def _when_text(session: Session, appointment: Appointment, locale: str) -> str:
+    from callcenter.dates import format_datetime
+
+    campaign = session.get(Campaign, appointment.campaign_id) if appointment.campaign_id else None
+    customer = session.get(Customer, appointment.customer_id)
+    assert customer is not None
+    zone = ZoneInfo(campaign.timezone if campaign else customer.timezone)
+    return format_datetime(appointment.starts_at, locale, tz=zone)
+
+
+def _customer_cancellation(session: Session, appointment: Appointment) -> Message:
+    from callcenter.services.reports.labels import translator
+
+    confirmation = compose(session, appointment, "email_body")
+    gettext = translator(confirmation.locale)
+    when = _when_text(session, appointment, confirmation.locale)
+    return Message(
+        confirmation.locale,
+        gettext(CANCELLED_SUBJECT) % {"subject": confirmation.subject},
+        gettext(CANCELLED_BODY) % {"when": when},
+    )
+
+
+def _salesperson_notice(session: Session, appointment: Appointment, follow_up: FollowUp) -> Message:
+    from callcenter.services.reports.labels import translator
+
+    customer = session.get(Customer, appointment.customer_id)
+    assert customer is not None
+    gettext = translator(follow_up.locale)
+    name = " ".join(
+        part for part in (customer.title, customer.first_name, customer.last_name) if part
+    )
+    fields = {
+        "customer": name or customer.phone_e164,
+        "phone": customer.phone_e164,
+        "when": _when_text(session, appointment, follow_up.locale),
+        "place": appointment.location or appointment.meeting_link,
+    }
+    return Message(
+        follow_up.locale,
+        gettext(SALESPERSON_SUBJECTS[follow_up.notice]) % fields,
+        gettext(SALESPERSON_BODY) % fields,
+    )
 
 
 def deliver(email: EmailMessage, smtp: SmtpSettings, *, timeout: float = 15) -> None:
@@ -305,6 +464,8 @@ def send_one(database: Database, follow_up_id: int, smtp: SmtpSettings, now: dat
 
 
 def _tell_agent(session: Session, follow_up: FollowUp) -> None:
+    if follow_up.to_salesperson or follow_up.notice is FollowUpNotice.CANCELLED:
+        return  # the booking agent follows the confirmation, not later notices
     appointment = session.get(Appointment, follow_up.appointment_id)
     if appointment is None:
         return

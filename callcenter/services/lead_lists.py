@@ -19,7 +19,7 @@ from sqlalchemy import CursorResult, case, distinct, func, insert, or_, select, 
 from sqlalchemy.orm import Session
 
 from callcenter.errors import N_, Conflict, InvalidInput
-from callcenter.metrics import APPOINTMENT_SET, CONTACT, SALE
+from callcenter.metrics import APPOINTMENT_SET, OUTBOUND, SALE, TALKED
 from callcenter.models import (
     Call,
     Callback,
@@ -59,7 +59,8 @@ _CHUNK = 5000
 @dataclass(frozen=True, slots=True)
 class Penetration:
     """How far into a list the dialer has got: leads dialed at least once,
-    contacted (a contact as every report counts it: metrics.CONTACT) and
+    contacted (an agent talked to them, on a dial or when they rang back:
+    metrics.TALKED) and
     converted (an appointment or a sale on one of its calls)."""
 
     leads: int = 0
@@ -91,8 +92,8 @@ def penetration(session: Session, lead_list_ids: Sequence[int]) -> dict[int, Pen
         select(
             Lead.lead_list_id,
             func.count(distinct(Lead.id)),
-            func.count(distinct(Call.lead_id)),
-            leads_where(CONTACT),
+            leads_where(OUTBOUND),
+            leads_where(TALKED),
             leads_where(or_(APPOINTMENT_SET, SALE)),
             func.count(distinct(case((Lead.state == LeadState.EXHAUSTED, Lead.id)))),
         )

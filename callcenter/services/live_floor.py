@@ -81,7 +81,7 @@ from callcenter.services import campaigns as campaign_service
 from callcenter.services import recordings as recording_service
 from callcenter.services.calls import APPLIED as APPLIED_CALL_EVENTS
 from callcenter.services.recent_calls import recent_calls
-from callcenter.states import AgentState, CallOutcome, CallState, Role
+from callcenter.states import AgentState, CallDirection, CallOutcome, CallState, Role
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,8 @@ class LiveFloor:
             # dialing, and counted its dial with the day's calls rows.
             return
         day = self.local_day(event.occurred_at)
-        self.counters.add(day, event.campaign_id, {"dials": 1})
+        inbound = event.direction == CallDirection.INBOUND
+        self.counters.add(day, event.campaign_id, {"inbound" if inbound else "dials": 1})
         if not self.counters.claim(_dialing_or_ended_mark(event.call_id)):
             return  # its call.ended was applied first (another consumer): not live
         call = {
@@ -241,6 +242,7 @@ class LiveFloor:
             "agent_id": event.agent_id,
             "customer": None,
             "step": None,
+            "inbound": inbound,
         }
         self.counters.set_call(event.call_id, call)
         self._emit_call(call)
@@ -254,7 +256,8 @@ class LiveFloor:
             return
         call.update(amd_result=event.amd_result, amd_decision_ms=event.amd_decision_ms)
         self._move(event.call_id, CallState.ANSWERED, "answered_at", event.occurred_at, call)
-        self.counters.add(_day(call), call["campaign_id"], {"live_answers": 1})
+        if not call.get("inbound"):  # metrics.LIVE_ANSWER: dials only
+            self.counters.add(_day(call), call["campaign_id"], {"live_answers": 1})
 
     def _connected(self, event: CallConnected) -> None:
         call = self.counters.get_call(event.call_id)
@@ -265,6 +268,11 @@ class LiveFloor:
             event.call_id, CallState.CONNECTED, "connected_at", event.occurred_at, call
         )
         assert call is not None
+        if call.get("inbound"):  # metrics.INBOUND_ANSWERED, not a contact
+            self.counters.add(
+                _day(call), call["campaign_id"], {"inbound_answered": 1, "handled": 1}
+            )
+            return
         deltas: Totals = {"contacts": 1, "handled": 1}
         if not call.get("answered_at"):
             # connected with no answer event (preview): answered at the connect,
@@ -296,17 +304,23 @@ class LiveFloor:
             return
         deltas: Totals = {}
         agent_deltas: Totals = {}
+        inbound = bool(call.get("inbound"))
         if not call.get("answered_at") and event.outcome in _LIVE_ANSWER_OUTCOMES:
             call["answered_at"] = event.occurred_at.isoformat()
-            deltas["live_answers"] = 1
+            if not inbound:
+                deltas["live_answers"] = 1
         if event.agent_id is not None and not call.get("connected_at"):
             call["agent_id"] = event.agent_id
             talk = timedelta(seconds=event.talk_seconds or 0)
             call["connected_at"] = (event.occurred_at - talk).isoformat()
-            deltas.update(contacts=1, handled=1)
-            agent_deltas["calls"] = 1
-        if event.outcome == CallOutcome.ABANDONED:
-            deltas["abandoned"] = 1
+            if inbound:
+                deltas.update(inbound_answered=1, handled=1)
+            else:
+                deltas.update(contacts=1, handled=1)
+                agent_deltas["calls"] = 1
+        abandoned = event.outcome == CallOutcome.ABANDONED
+        if abandoned:  # an inbound caller nobody took is missed, not abandoned (a dial's)
+            deltas["inbound_missed" if inbound else "abandoned"] = 1
         if event.outcome == CallOutcome.MACHINE:
             machine, agent_machine = machine_deltas(call)
             deltas, agent_deltas = _summed(deltas, machine), _summed(agent_deltas, agent_machine)
@@ -327,20 +341,20 @@ class LiveFloor:
             call.update(amd_result=event.amd_result, amd_decision_ms=event.amd_decision_ms)
         self._emit_call(call)
         self._recent_calls_changed(call["campaign_id"])
-        if event.outcome == CallOutcome.ABANDONED:
+        if abandoned and not inbound:
             self.emit(ABANDON_EVENT, _abandon_row(call), _room(call["campaign_id"]))
 
     def _ended_unseen(self, event: CallEnded) -> dict[str, Any] | None:
         """The live record of a call whose call.dialing is not applied yet."""
         with self.database.read_sessions() as session:
             row = session.execute(
-                select(Call.campaign_id, Call.lead_id, Call.dialed_at).where(
+                select(Call.campaign_id, Call.lead_id, Call.dialed_at, Call.direction).where(
                     Call.id == event.call_id
                 )
             ).first()
         if row is None:
             return None
-        campaign_id, lead_id, dialed_at = row
+        campaign_id, lead_id, dialed_at, direction = row
         return {
             "call_id": event.call_id,
             "campaign_id": campaign_id,
@@ -351,6 +365,7 @@ class LiveFloor:
             "agent_id": None,
             "customer": None,
             "step": None,
+            "inbound": direction == CallDirection.INBOUND,
         }
 
     def _move(
@@ -775,6 +790,9 @@ def rates(raw: Mapping[str, float]) -> dict[str, Any]:
         "abandoned": count("abandoned"),
         "appointments": count("appointments"),
         "machines": count("machines"),
+        "inbound": count("inbound"),
+        "inbound_answered": count("inbound_answered"),
+        "inbound_missed": count("inbound_missed"),
         "abandon_rate": metrics.ratio(count("abandoned"), count("live_answers")),
         "contact_rate": metrics.ratio(count("live_answers"), count("dials")),
         "conversion_rate": metrics.ratio(count("appointments"), count("contacts")),
@@ -1024,6 +1042,7 @@ def totals_from_db(
     totals: dict[int, Totals] = {}
     columns = (
         *metrics.CALL_COUNT_COLUMNS,
+        metrics.count_if(metrics.INBOUND_MISSED).label("inbound_missed"),
         metrics.count_if(metrics.CONNECTED_IN_SERVICE_LEVEL).label("connected_sl"),
         metrics.sum_of(metrics.CONNECT_WAIT_SECONDS).label("connect_wait_s"),
         func.count(metrics.CONNECT_WAIT_SECONDS).label("connect_wait_n"),
@@ -1032,6 +1051,7 @@ def totals_from_db(
     )
     names = (
         "dials", "live_answers", "contacts", "abandoned", "appointments", "machines", "handled",
+        "inbound", "inbound_answered", "inbound_missed",
     )  # fmt: skip
     extra = ("connected_sl", "connect_wait_s", "connect_wait_n", "talk_s", "wrap_up_s")
     for row in session.execute(
@@ -1107,6 +1127,7 @@ def live_maps_from_db(
             "in_sl": _in_service_level(call),
             "amd_result": str(call.amd_result) if call.amd_result is not None else None,
             "amd_decision_ms": call.amd_decision_ms,
+            "inbound": call.direction == CallDirection.INBOUND,
         }
     agents: dict[int, dict[str, Any]] = {}
     for status in session.scalars(select(AgentStatus)):

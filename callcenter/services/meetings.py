@@ -25,6 +25,7 @@ from callcenter.models import (
     AppointmentStatus,
     Campaign,
     Customer,
+    FollowUpNotice,
     Lead,
     LeadStateChange,
     User,
@@ -155,6 +156,11 @@ def record_outcome(
         assert form.new_start is not None
         result = _book_again(session, appointment, form.new_start, actor=actor, now=now)
         follow_up.queue_for_appointment(session, result, now=now, bus=bus)
+        follow_up.queue_change_notices(session, result, FollowUpNotice.MOVED, now=now, bus=bus)
+    if form.outcome is Outcome.CANCELLED:
+        follow_up.queue_change_notices(
+            session, appointment, FollowUpNotice.CANCELLED, now=now, bus=bus
+        )
     if form.note:
         appointment.outcome_note = form.note
     session.flush()

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from callcenter.dates import format_datetime
@@ -121,8 +121,15 @@ def cancel(
 
 
 def alert_due(session: Session, *, now: datetime | None = None) -> int:
-    """Tell each agent, once, about their callbacks that have come due
-    (pushed to their screen after commit). Returns how many were told."""
+    """Announce, once, every callback that has come due: `callback.due` to
+    the webhooks, whether it is booked for an agent or for anyone on its
+    campaign, and, for an agent's own, an alert pushed to their screen after
+    commit. Returns how many were announced.
+
+    Each callback is taken by a conditional update of `alerted_at`, so two
+    sweeps (two dialers, or one restarted mid-sweep) never both announce it,
+    on SQLite as on PostgreSQL. A reschedule or a reassignment makes it due
+    anew, and it is announced again then."""
     now = now or utcnow()
     rows = list(
         session.execute(
@@ -131,7 +138,6 @@ def alert_due(session: Session, *, now: datetime | None = None) -> int:
             .join(Campaign, Campaign.id == Callback.campaign_id)
             .where(
                 Callback.status == CallbackStatus.PENDING,
-                Callback.assigned_agent_id.is_not(None),
                 Callback.alerted_at.is_(None),
                 Callback.due_at <= now,
             )
@@ -140,17 +146,20 @@ def alert_due(session: Session, *, now: datetime | None = None) -> int:
             .with_for_update(of=Callback, skip_locked=True)
         )
     )
+    announced = 0
     for callback, customer, campaign in rows:
-        callback.alerted_at = now
-        assert callback.assigned_agent_id is not None
-        agent = agents.agent_user(session, callback.assigned_agent_id)
-        locale = agent.locale if agent.locale in ("fa", "en") else "fa"
-        emit_after_commit(
-            session,
-            CALLBACK_DUE,
-            _item(callback, customer, campaign, locale, now),
-            room=agent_room(agent.id),
-        )
+        if not _take_for_announcing(session, callback, now):
+            continue
+        announced += 1
+        if callback.assigned_agent_id is not None:
+            agent = agents.agent_user(session, callback.assigned_agent_id)
+            locale = agent.locale if agent.locale in ("fa", "en") else "fa"
+            emit_after_commit(
+                session,
+                CALLBACK_DUE,
+                _item(callback, customer, campaign, locale, now),
+                room=agent_room(agent.id),
+            )
         webhooks.enqueue(
             session,
             "callback.due",
@@ -159,13 +168,26 @@ def alert_due(session: Session, *, now: datetime | None = None) -> int:
                 "lead_id": callback.lead_id,
                 "campaign_id": callback.campaign_id,
                 "agent_id": callback.assigned_agent_id,
+                "for_anyone": callback.assigned_agent_id is None,
                 "due_at": callback.due_at,
                 "phone": customer.phone_e164,
             },
             now=now,
         )
     session.flush()
-    return len(rows)
+    return announced
+
+
+def _take_for_announcing(session: Session, callback: Callback, now: datetime) -> bool:
+    """Mark the callback announced unless another sweep already has."""
+    taken = session.execute(
+        update(Callback)
+        .where(Callback.id == callback.id, Callback.alerted_at.is_(None))
+        .values(alerted_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(callback, ["alerted_at"])
+    return bool(taken.rowcount)  # type: ignore[attr-defined]
 
 
 def _item(

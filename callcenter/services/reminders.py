@@ -137,9 +137,9 @@ def _claim(session: Session, reminder_id: int, sender: str, now: datetime) -> Em
     reminder.attempts += 1
     reminder.next_attempt_at = now + follow_up.SEND_LEASE
     session.flush()
-    return _email(
-        appointment, reminder, follow_up.compose(session, appointment, "email_body"), sender, now
-    )
+    uid, sequence = follow_up.series(session, appointment)
+    message = follow_up.compose(session, appointment, "email_body")
+    return _email(appointment, reminder, message, sender, now, uid=uid, sequence=sequence)
 
 
 def _email(
@@ -148,6 +148,9 @@ def _email(
     message: follow_up.Message,
     sender: str,
     now: datetime,
+    *,
+    uid: str,
+    sequence: int,
 ) -> EmailMessage:
     email = EmailMessage()
     email["From"] = sender
@@ -158,7 +161,7 @@ def _email(
     email["Content-Language"] = message.locale
     email.set_content(message.body)
     email.add_attachment(
-        follow_up.invitation(appointment, message, sender, now),
+        follow_up.invitation(appointment, message, sender, now, uid=uid, sequence=sequence),
         maintype="text",
         subtype="calendar",
         filename="invite.ics",

@@ -1,5 +1,10 @@
 """Call recording at the bridge: one stereo FLAC per call, customer left, agent right.
 
+The right channel is what the customer is given from the agents' side
+(:attr:`dialer.sip.rtp.RtpEndpoint.sent_tap`): the agent, the agent they were
+handed over to, or the mix of a three-way join; silence while on hold. The
+file runs from the bridge to the customer's hang-up.
+
 The event loop only timestamps each received audio packet and appends it to
 a bounded queue (:meth:`Recording.feed`, a few microseconds); one writer
 thread per dialer drains it ten times a second, decodes G.711 (the frames

@@ -140,6 +140,9 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.listener: Callable[[RtpPacket], None] | None = None
         self.tap: Callable[[int, bytes], None] | None = None
         """Gets (payload type, payload) of each received packet: the recorder."""
+        self.sent_tap: Callable[[int, bytes], None] | None = None
+        """Gets (payload type, payload) of the audio relayed or mixed out of this
+        leg (not prompts or hold music): the recorder's other channel."""
         self.mix_in: Callable[[int, bytes], None] | None = None
         """Gets (payload type, payload) of each received packet: a conference's mixer."""
         self.peer: RtpEndpoint | None = None
@@ -218,6 +221,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             if pt != self.codec:
                 payload = payload.translate(g711.transcode_table(pt, self.codec))
             out = self._out.rewrite(packet, self.codec, payload)
+            if self.sent_tap is not None:
+                self.sent_tap(self.codec, payload)
         elif pt == source_dtmf and self.dtmf_payload_type is not None:
             out = self._out.rewrite(packet, self.dtmf_payload_type, packet.payload)
         else:
@@ -229,6 +234,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         """Send one 20 ms frame of our own (a conference's mix, in this leg's
         codec); skipped while a prompt plays on the leg."""
         if not self._playing:
+            if self.sent_tap is not None:
+                self.sent_tap(self.codec, payload)
             self._send(self._out.next_own(self.codec, payload))
 
     def _send(self, packet: RtpPacket) -> None:
@@ -261,6 +268,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.peer = None
         self.listener = None
         self.tap = None
+        self.sent_tap = None
         self.mix_in = None
         self._closed_by_us = True
         if self.transport is not None:

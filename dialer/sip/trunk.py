@@ -314,7 +314,17 @@ class SipTrunk:
             raise CarrierError(f"{call_id} is being recorded already")
         customer.recording = sink
         customer.call.rtp.tap = lambda pt, payload: sink.feed(CUSTOMER, pt, payload)
-        agent.call.rtp.tap = lambda pt, payload: sink.feed(AGENT, pt, payload)
+        customer.call.rtp.sent_tap = lambda pt, payload: sink.feed(AGENT, pt, payload)
+
+    @staticmethod
+    def _stop_recording(customer: _Leg) -> None:
+        """The customer hung up: the call's one recording is cut here."""
+        if customer.recording is None:
+            return
+        customer.recording.finish()
+        customer.recording = None
+        if customer.call.rtp is not None:
+            customer.call.rtp.tap = customer.call.rtp.sent_tap = None
 
     # transfers -------------------------------------------------------------------
     async def hold(self, call_id: str, wav: str) -> None:
@@ -429,16 +439,9 @@ class SipTrunk:
         if customer is None or customer.bridged_to is None:
             return
         self._close_conference(customer)
-        if customer.recording is not None:
-            customer.recording.finish()
-            customer.recording = None
-            if customer.call.rtp is not None:
-                customer.call.rtp.tap = None
         agent = self._agents.get(customer.bridged_to)
         if agent is not None:
             agent.bridged_to = None
-            if agent.call.rtp is not None:
-                agent.call.rtp.tap = None
             if customer.call.rtp is not None and agent.call.rtp is not None:
                 disconnect(customer.call.rtp, agent.call.rtp)
         customer.bridged_to = None
@@ -619,6 +622,7 @@ class SipTrunk:
         leg_id = leg.call.call_id
         if self._customers.get(leg_id) is leg:
             self._unbridge_leg(leg_id)
+            self._stop_recording(leg)
             if leg.hold_task is not None:
                 leg.hold_task.cancel()
             other = self._customers.get(leg.joined_to or "")

@@ -8,11 +8,13 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.auth.access import SOCKET_EVENTS, is_token_authenticated, roles_for_endpoint
 from callcenter.extensions import socketio
-from callcenter.services import api_tokens
+from callcenter.models import AuditEntry, CalendarFeed
+from callcenter.services import api_tokens, calendar_feeds
 from callcenter.states import Role
 from tests.factories import log_in, make_user
 
@@ -60,6 +62,9 @@ ALLOWED_STATUS = {
     ("agent_ui.letter", "GET"): 404,
     ("agent_ui.my_meetings", "GET"): 200,
     ("agent_ui.meeting_outcome", "POST"): 302,
+    # Only a salesperson has a calendar link; the matrix's users are not.
+    ("agent_ui.make_calendar_link", "POST"): 403,
+    ("agent_ui.revoke_calendar_link", "POST"): 404,
     ("agent_ui.phone_config", "GET"): 200,
     ("agent_ui.scripts", "GET"): 200,
     ("agent_ui.scripts", "POST"): 422,
@@ -292,3 +297,47 @@ def test_listening_in_is_for_supervisors_managers_and_admins(app: Flask) -> None
     registered = {name: frozenset(event.roles) for (_, name), event in SOCKET_EVENTS.items()}
     for name in MONITORING_EVENTS:
         assert registered.get(name) == frozenset({Role.SUPERVISOR, Role.MANAGER, Role.ADMIN}), name
+
+
+def test_a_salesperson_makes_sees_and_revokes_only_their_own_calendar_link(
+    app: Flask, client: FlaskClient, app_session: Session
+) -> None:
+    seller = make_user(app_session, Role.AGENT)
+    seller.is_salesperson = True
+    colleague = make_user(app_session, Role.AGENT)
+    colleague.is_salesperson = True
+    plain_agent = make_user(app_session, Role.AGENT)
+    admin = make_user(app_session, Role.ADMIN)
+    colleagues_feed, _token = calendar_feeds.create_feed(app_session, owner=colleague, actor=admin)
+    app_session.commit()
+
+    not_selling = app.test_client()
+    log_in(not_selling, plain_agent.username)
+    assert 'id="make-calendar-link"' not in not_selling.get("/agent/meetings").text
+    assert not_selling.post("/agent/meetings/calendar-links").status_code == 403
+
+    log_in(client, seller.username)
+    page = client.post("/agent/meetings/calendar-links")
+    assert page.status_code == 200
+    shown = re.search(r'id="my-calendar-url" dir="ltr">http://localhost([^<]+)<', page.text)
+    assert shown, page.text
+    feed = client.get(shown.group(1))
+    assert feed.status_code == 200 and feed.mimetype == "text/calendar"
+    again = client.get("/agent/meetings").text
+    assert 'id="my-calendar-url"' not in again  # shown once
+    (own_id,) = [int(n) for n in re.findall(r'id="revoke-calendar-link-(\d+)"', again)]
+    assert own_id != colleagues_feed.id
+
+    other = f"/agent/meetings/calendar-links/{colleagues_feed.id}/revoke"
+    assert client.post(other).status_code == 404
+    assert client.post(f"/agent/meetings/calendar-links/{own_id}/revoke").status_code == 302
+    assert client.get(shown.group(1)).status_code == 404
+    assert 'id="revoke-calendar-link-' not in client.get("/agent/meetings").text
+    app_session.expire_all()
+    assert app_session.get(CalendarFeed, colleagues_feed.id).revoked_at is None  # type: ignore[union-attr]
+    actions = app_session.scalars(
+        select(AuditEntry.action).where(
+            AuditEntry.actor_id == seller.id, AuditEntry.action.startswith("calendar_feed.")
+        )
+    ).all()
+    assert sorted(actions) == ["calendar_feed.created", "calendar_feed.revoked"]

@@ -313,6 +313,7 @@ def funnel_sheets(session: Session, filters: ReportFilters, locale: str) -> list
             ):
                 label = stage_label(_, report, index)
                 rows.append([*prefix, label, count, percent(rate), percent(of_dials)])
+            rows.append([*prefix, _("Inbound calls answered"), row.inbound_answered, None, None])
         sheets.append(Sheet(titles[group], headers, rows))
     return sheets
 
@@ -333,6 +334,7 @@ def agent_sheets(session: Session, filters: ReportFilters, locale: str) -> list[
         _("Team"),
         _("Calls"),
         _("Contacts"),
+        _("Inbound calls answered"),
         _("Talk (s)"),
         _("Wait (s)"),
         _("Wrap-up (s)"),
@@ -365,6 +367,7 @@ def agent_sheets(session: Session, filters: ReportFilters, locale: str) -> list[
                 row.team,
                 row.calls,
                 row.contacts,
+                row.inbound_answered,
                 seconds(row.talk_seconds),
                 seconds(row.wait_seconds),
                 seconds(row.wrap_up_seconds),

@@ -18,6 +18,7 @@ from callcenter.metrics import (
     CONTACT,
     DIALS,
     HANDLED,
+    INBOUND_ANSWERED,
     TALK_SECONDS,
     WRAP_UP_SECONDS,
     CallResults,
@@ -52,8 +53,9 @@ class AgentRow:
     agent_id: int
     name: str
     team: str = ""
-    calls: int = 0
+    calls: int = 0  # outbound calls (dials)
     contacts: int = 0
+    inbound_answered: int = 0  # customers' calls to the campaign the agent took
     handled: int = 0  # contacts and the machines that reached the agent (the AHT base)
     appointments: int = 0
     sales: int = 0
@@ -97,8 +99,9 @@ class AgentRow:
 
     @property
     def conversion(self) -> float | None:
-        """Appointments / contacts: the opener's win rate."""
-        return ratio(self.appointments, self.contacts)
+        """Appointments / people talked to (contacts and inbound calls
+        answered): the opener's win rate."""
+        return ratio(self.appointments, self.contacts + self.inbound_answered)
 
     @property
     def close_rate(self) -> float | None:
@@ -126,9 +129,9 @@ class AgentsReport:
         total = AgentRow(0, "")
         for row in self.rows:
             for name in (
-                "calls", "contacts", "handled", "appointments", "sales", "call_talk_seconds",
-                "call_wrap_up_seconds", "talk_seconds", "wait_seconds", "reserved_seconds",
-                "wrap_up_seconds", "paid_pause_seconds", "owned_appointments",
+                "calls", "contacts", "handled", "inbound_answered", "appointments", "sales",
+                "call_talk_seconds", "call_wrap_up_seconds", "talk_seconds", "wait_seconds",
+                "reserved_seconds", "wrap_up_seconds", "paid_pause_seconds", "owned_appointments",
                 "held_appointments", "sold_appointments", "sales_amount",
                 "qa_scored", "qa_points", "qa_max_points", "qa_auto_fails",
             ):  # fmt: skip
@@ -169,6 +172,7 @@ def _add_calls(session: Session, filters: ReportFilters, row: Any) -> None:
             DIALS,
             count_if(CONTACT),
             count_if(HANDLED),
+            count_if(INBOUND_ANSWERED),
             count_if(results.appointment_set),
             count_if(results.sale),
             sum_of(TALK_SECONDS),
@@ -176,11 +180,12 @@ def _add_calls(session: Session, filters: ReportFilters, row: Any) -> None:
         ).select_from(Call)
     )
     query = query.where(Call.agent_id.is_not(None), *call_conditions(filters)).group_by(agent)
-    for agent_id, calls, contacts, handled, appointments, sales, talk, wrap in session.execute(
-        query
-    ):
+    for (
+        agent_id, calls, contacts, handled, inbound, appointments, sales, talk, wrap
+    ) in session.execute(query):  # fmt: skip
         target = row(agent_id)
         target.calls, target.contacts, target.handled = int(calls), int(contacts), int(handled)
+        target.inbound_answered = int(inbound)
         target.appointments, target.sales = int(appointments), int(sales)
         target.call_talk_seconds, target.call_wrap_up_seconds = float(talk), float(wrap)
 

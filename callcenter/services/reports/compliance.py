@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from callcenter.calling_windows import CallingWindows
-from callcenter.metrics import ABANDONED, LIVE_ANSWER, LocalClock, count_if, ratio
+from callcenter.metrics import ABANDONED, LIVE_ANSWER, OUTBOUND, LocalClock, count_if, ratio
 from callcenter.models import Call, Campaign, Customer, DncEntry, DncHit, Lead, LeadStateChange
 from callcenter.services.reports.filters import (
     ReportFilters,
@@ -202,7 +202,7 @@ def _outside_windows(
     local_calls = (
         select(Call.id, Call.campaign_id, Call.dialed_at, local.label("local"))
         .join(Customer, Customer.id == Call.customer_id)
-        .where(*call_conditions(filters))
+        .where(OUTBOUND, *call_conditions(filters))  # a customer may ring us at any hour
         .subquery("local_calls")
     )
     calls = select(
@@ -322,7 +322,7 @@ def _dnc_violations(session: Session, filters: ReportFilters) -> tuple[dict[int,
         .exists()
     )
     rows = session.execute(
-        select(Call.id, Call.campaign_id).where(listed, *call_conditions(filters))
+        select(Call.id, Call.campaign_id).where(OUTBOUND, listed, *call_conditions(filters))
     ).all()
     counts: dict[int, int] = defaultdict(int)
     for _, campaign_id in rows:

@@ -1,6 +1,7 @@
 """Dials -> live answers -> contacts -> each script step reached ->
 appointment set -> appointment held -> sale, with the rate between stages,
-in total or by campaign, agent or date."""
+in total or by campaign, agent or date. The stages count outbound calls
+only; the customers' own calls that agents answered are counted beside them."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.orm import Session
 
 from callcenter.metrics import (
     CONTACT,
     DIALS,
+    INBOUND_ANSWERED,
     LIVE_ANSWER,
+    OUTBOUND,
     SCRIPT_STEPS,
     CallResults,
     count_if,
@@ -55,9 +58,9 @@ def _stage_columns(steps: int, results: CallResults) -> list[Any]:
         count_if(LIVE_ANSWER),
         count_if(CONTACT),
         *(count_if(reached_step(n)) for n in range(1, steps + 1)),
-        count_if(results.appointment_set),
-        count_if(results.appointment_held),
-        count_if(results.sale),
+        count_if(and_(OUTBOUND, results.appointment_set)),
+        count_if(and_(OUTBOUND, results.appointment_held)),
+        count_if(and_(OUTBOUND, results.sale)),
     ]
 
 
@@ -66,6 +69,7 @@ class FunnelRow:
     key: Any
     label: str
     counts: tuple[int, ...]
+    inbound_answered: int = 0  # customers' calls an agent took: not a stage
 
     def rates(self) -> list[float | None]:
         """Each stage / the stage before it (None for the first)."""
@@ -95,17 +99,21 @@ def funnel_report(
     conditions = call_conditions(filters)
     report = FunnelReport(filters, group_by, stages(), labels.steps)
     results = CallResults()
-    columns = _stage_columns(SCRIPT_STEPS, results)
+    columns = [*_stage_columns(SCRIPT_STEPS, results), count_if(INBOUND_ANSWERED)]
     key = _group_key(session, filters, group_by)
     query = results.joined(select(key, *columns).select_from(Call)).where(*conditions)
     rows = []
     # Every stage is a count, so the total is the sum of the groups' (one scan, not two).
     total = [0] * len(columns)
     for row in session.execute(query.group_by(key) if group_by != "total" else query):
-        counts = tuple(int(value or 0) for value in row[1:])
-        total = [a + b for a, b in zip(total, counts, strict=True)]
-        rows.append(FunnelRow(_key(row[0], group_by), _label(names, row[0], group_by), counts))
-    report.total = FunnelRow(None, "", tuple(total))
+        values = tuple(int(value or 0) for value in row[1:])
+        total = [a + b for a, b in zip(total, values, strict=True)]
+        rows.append(
+            FunnelRow(
+                _key(row[0], group_by), _label(names, row[0], group_by), values[:-1], values[-1]
+            )
+        )
+    report.total = FunnelRow(None, "", tuple(total[:-1]), total[-1])
     if group_by == "total":
         report.rows = [report.total]
         return report

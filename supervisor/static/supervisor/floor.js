@@ -122,6 +122,8 @@
         dials: count("dials"), live_answers: count("live_answers"), contacts: count("contacts"),
         abandoned: count("abandoned"), appointments: count("appointments"),
         machines: count("machines"),
+        inbound: count("inbound"), inbound_answered: count("inbound_answered"),
+        inbound_missed: count("inbound_missed"),
         abandon_rate: ratio(count("abandoned"), count("live_answers")),
         conversion_rate: ratio(count("appointments"), count("contacts")),
         service_level: ratio(count("connected_sl"), count("live_answers")),

@@ -70,3 +70,48 @@ def test_a_bridged_simulated_call_records_the_customers_lines(tmp_path: Path) ->
     between = customer[round((hello_ends + 0.3) * rate) : round((goodbye_starts - 0.3) * rate)]
     assert len(between) > rate and _rms(between) < 50  # silence between the lines
     assert not agent.any()
+
+
+def test_a_simulated_call_stays_recorded_through_hold_and_hand_over(tmp_path: Path) -> None:
+    """Put on hold, then handed over to another agent: still one recording,
+    from the bridge to the customer's hang-up, their goodbye at its end."""
+    writer = RecordingWriter(tmp_path / "spool", min_free_bytes=0)
+    results: list[RecordingResult] = []
+
+    async def go() -> tuple[list[CallProgress], int]:
+        carrier = SimulatedCarrier(SimulationProfile.every_call("answer", talk_s=TALK_S))
+        await carrier.start()
+        events: list[CallProgress] = []
+        for leg in ("leg-1", "leg-2"):
+            await carrier.connect_agent(AgentLegRequest(leg, f"sip:{leg}@pbx"), lambda _: None)
+        await carrier.originate(
+            OriginateRequest("c1", "+989121234567", "+9821", 30, locale="en"), events.append
+        )
+        while events[-1].phase != "answered":
+            await asyncio.sleep(0.01)
+        await carrier.bridge("c1", "leg-1")
+        carrier.record("c1", writer.open("c1", results.append))
+        await asyncio.sleep(2.0)
+        await carrier.hold("c1", "hold.wav")
+        await asyncio.sleep(1.0)
+        finished_while_held = len(results)
+        await carrier.unhold("c1")
+        await carrier.bridge("c1", "leg-2")
+        while events[-1].phase != "ended":
+            await asyncio.sleep(0.05)
+        await carrier.stop()
+        return events, finished_while_held
+
+    writer.start()
+    try:
+        events, finished_while_held = asyncio.run(go())
+    finally:
+        writer.stop()
+    assert finished_while_held == 0, "the hold ended the recording"
+    assert events[-1].outcome == "answered"
+    [result] = results
+    assert result.ok, result.reason
+    assert result.path is not None
+    audio, rate = soundfile.read(result.path, dtype="int16")
+    assert abs(len(audio) / rate - TALK_S) < 0.5, len(audio) / rate
+    assert _rms(audio[-rate:, 0]) > 300  # the goodbye, said to the second agent

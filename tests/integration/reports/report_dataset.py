@@ -43,6 +43,7 @@ from callcenter.states import (
     AgentState,
     AmdAction,
     AmdResult,
+    CallDirection,
     CallOutcome,
     CallState,
     LeadState,
@@ -134,6 +135,7 @@ def _call(
     dialed_utc: datetime | None = None,
     customer: dict[str, Any] | None = None,
     amd: tuple[AmdResult, int, AmdAction] | None = None,
+    direction: CallDirection = CallDirection.OUTBOUND,
 ) -> Call:
     row = _lead(session, data, lead, campaign, lead_list, **(customer or {}))
     phone = session.get(Customer, row.customer_id).phone_e164  # type: ignore[union-attr]
@@ -157,6 +159,7 @@ def _call(
         ended_at=ended_at,
         wrap_up_ended_at=ended_at + timedelta(seconds=wrap) if wrap is not None else None,
         max_step_reached=max_step,
+        direction=direction,
     )
     if amd is not None:
         call.amd_result, call.amd_decision_ms, call.amd_action = amd
@@ -408,6 +411,27 @@ def add_machines(session: Session, data: Dataset) -> None:
           talk=20, wrap=5, max_step=1, disposition=DispositionCode.ANSWERING_MACHINE)  # fmt: skip
     _call(session, data, "m4", **c1, lead="q4", dialed="2025-05-10 12:20", agent="a1", wait=1,
           talk=25, wrap=10, max_step=2, reject=(1, "hung_up"))  # fmt: skip
+
+
+def add_inbound(session: Session, data: Dataset) -> None:
+    """Customers ringing C1's number back on 2025-05-10, on top of `build`:
+    one agent a1 answered (script to step 3, an appointment booked, a sale
+    disposition), one nobody took in time (abandoned: a callback for
+    anyone), one at 03:00 local time from a number on the global DNC list.
+    None of them is a dial, a live answer, a contact or an abandon."""
+    Out = CallOutcome
+    inbound = {"campaign": "C1", "lead_list": "L1", "direction": CallDirection.INBOUND}
+    _call(session, data, "i1", **inbound, lead="r1", dialed="2025-05-10 11:00",
+          outcome=Out.ANSWERED, agent="a1", wait=1, talk=90, wrap=10, max_step=3,
+          disposition=DispositionCode.SALE,
+          appointment=("a2", AppointmentStatus.SOLD))  # fmt: skip
+    _call(session, data, "i2", **inbound, lead="r2", dialed="2025-05-10 11:10",
+          outcome=Out.ABANDONED, answered=True)  # fmt: skip
+    night = _call(session, data, "i3", **inbound, lead="r3", dialed="2025-05-10 03:00",
+                  outcome=Out.ANSWERED, agent="a2", wait=2, talk=30, wrap=5)  # fmt: skip
+    session.add(DncEntry(phone_e164=night.phone_e164, campaign_id=None,
+                         created_at=tehran("2025-05-01 10:00")))  # fmt: skip
+    session.flush()
 
 
 def _states(

@@ -106,6 +106,9 @@ class BusyHour:
     # share of the calls agents took that they mark as machines at wrap-up.
     detected_machines: bool = False
     machines_marked_by_agents: float = 0.0
+    # The share of the calls that are customers ringing the campaign back
+    # (answered at once, no ringing): not dials.
+    inbound_share: float = 0.0
     rng: random.Random = field(init=False)
     _queue: list[tuple[datetime, int, str, dict[str, Any]]] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=itertools.count)
@@ -193,6 +196,9 @@ class BusyHour:
 
     def _dial(self, when: datetime, lead_id: int) -> None:
         call_id = uuid.uuid4().hex
+        inbound = bool(self.inbound_share) and self.rng.random() < self.inbound_share
+        kind = "inbound" if inbound else "outbound"
+        self.outcomes[kind] = self.outcomes.get(kind, 0) + 1
         self.publish(
             CallDialing(
                 call_id=call_id,
@@ -200,8 +206,12 @@ class BusyHour:
                 lead_id=lead_id,
                 attempt=1,
                 occurred_at=when,
+                direction=kind,
             )
         )
+        if inbound:
+            self.at(when + timedelta(seconds=0.2), "answer", call_id=call_id)
+            return
         self.at(when + timedelta(seconds=self.rng.uniform(0.5, 3)), "ring", call_id=call_id)
 
     def _ring(self, when: datetime, call_id: str) -> None:

@@ -329,3 +329,47 @@ def test_a_dial_the_rebuild_counted_from_its_prewritten_row_is_not_counted_again
         db, _ = totals_from_db(session, day, tz=floor.tz)
     assert db[site.campaign_id]["dials"] == 2
     assert floor.counters.totals(day)[site.campaign_id]["dials"] == 2
+
+
+@pytest.mark.slow  # a simulated busy hour
+def test_customers_ringing_back_are_not_dials_on_the_floor(
+    app: Flask, sqlite_database: Database, floor: LiveFloor
+) -> None:
+    """A fifth of the calls are customers ringing back: the floor's dials,
+    live answers and contact rate count the outbound calls only, as the
+    reports do from the rows, and the inbound calls are counted apart."""
+    site = build_floor(sqlite_database, agents_count=4)
+    start = an_hour_within_one_local_day(floor)
+    day = floor.local_day(start)
+    floor.ensure_built(day)
+    hour = BusyHour(
+        sqlite_database, app.extensions["cc_bus"], site, start, pace_seconds=15, inbound_share=0.2
+    )
+    end = hour.run()
+    assert floor.local_day(end) == day, "the simulated hour crossed local midnight"
+    assert hour.outcomes["inbound"] > 5 and hour.outcomes["outbound"] > 40
+
+    live = floor.counters.totals(day)[site.campaign_id]
+    with sqlite_database.read_sessions() as session:
+        db, db_agents = totals_from_db(session, day, tz=floor.tz)
+        row = session.execute(
+            select(*metrics.CALL_COUNT_COLUMNS).where(Call.campaign_id == site.campaign_id)
+        ).one()
+    counts = metrics.call_counts(row)
+    inbound = ("inbound", "inbound_answered", "inbound_missed", "handled")
+    assert _close(live, db[site.campaign_id], COUNTS + inbound + SECONDS) == []
+    assert floor.counters.agent_totals(day) == {
+        agent: values for agent, values in db_agents.items() if agent in site.agent_ids
+    }
+    shown = rates(live)
+    assert shown["dials"] == counts.dials == hour.outcomes["outbound"]
+    assert shown["inbound"] == counts.inbound == hour.outcomes["inbound"]
+    assert shown["inbound_answered"] == counts.inbound_answered > 0
+    assert counts.inbound_answered + shown["inbound_missed"] == counts.inbound
+    assert shown["contact_rate"] == pytest.approx(counts.live_answers / hour.outcomes["outbound"])
+    assert counts.handled == counts.contacts + counts.inbound_answered
+
+    fresh = InProcessCounters()
+    with sqlite_database.read_sessions() as session:
+        rebuild_counters_from_db(session, day, counters=fresh, tz=floor.tz)
+    assert _close(fresh.totals(day)[site.campaign_id], live, COUNTS + inbound + SECONDS) == []
