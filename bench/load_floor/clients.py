@@ -10,8 +10,8 @@ the customer hangs up (`call_ended`), wrap up for a moment and set a
 disposition (`disposition_set`: no decision, not interested with the step
 and reason, or a callback); the campaign makes them ready again
 (`wrap_up_done`). Supervisors log in, connect and ask `floor_state` as the
-live floor does, then take `floor_call`, `agent.state_changed` and
-`floor_snapshot` pushes.
+live floor does, then take `floor_delta` (or, from older servers,
+`floor_call` and `agent.state_changed`) and `floor_snapshot` pushes.
 
 Every receipt is stamped with wall time (`time.time()`): the server
 processes run on this machine, so their event stamps share the clock.
@@ -290,10 +290,29 @@ class Supervisor(Client):
         self.state_duplicates = 0
         self.snapshots = 0
         self.abandons = 0
-        self.sio.on("floor_call", self._on_call)
-        self.sio.on("agent.state_changed", self._on_state)
-        self.sio.on("floor_snapshot", self._on_snapshot)
-        self.sio.on("floor_abandon", self._on_abandon)
+        self.pushes: dict[str, int] = {}
+        self.sio.on("floor_call", self._counted("floor_call", self._on_call))
+        self.sio.on("agent.state_changed", self._counted("agent.state_changed", self._on_state))
+        self.sio.on("floor_delta", self._counted("floor_delta", self._on_delta))
+        self.sio.on("floor_snapshot", self._counted("floor_snapshot", self._on_snapshot))
+        self.sio.on("floor_abandon", self._counted("floor_abandon", self._on_abandon))
+
+    def _counted(self, name: str, handler: Any) -> Any:
+        """Every push of `name` is counted (the figure per call attempt)."""
+
+        async def counted(data: dict[str, Any]) -> None:
+            self.pushes[name] = self.pushes.get(name, 0) + 1
+            await handler(data)
+
+        return counted
+
+    async def _on_delta(self, delta: dict[str, Any]) -> None:
+        """One coalesced push: the latest row of each call and agent that
+        changed since the room's last one."""
+        for data in delta["agents"]:
+            await self._on_state(data)
+        for row in delta["calls"]:
+            await self._on_call(row)
 
     async def start(self) -> bool:
         await self.connect()
@@ -347,8 +366,10 @@ class Supervisor(Client):
             for index, state in enumerate(CALL_STATES)
             if state in ("dialing", "ended")
         }
+        seen_at_all = sorted(self.seen)
         return {
-            "calls_seen": by_state,
+            "pushes": self.pushes,
+            "calls_seen": by_state | {"any": seen_at_all},
             "call_duplicates": self.call_duplicates,
             "duplicate_examples": self.duplicate_examples,
             "state_events": self.state_events,

@@ -95,6 +95,17 @@ def print_latencies(observed: Observed) -> None:
         print(f"  {kind:<16} {spread(delays)}")
         every.extend(delays)
     print(f"  {'all':<16} {spread(every)}")
+    pushes: dict[str, int] = {}
+    for client in observed.clients:
+        for seen in client["supervisors"].values():
+            for name, count in seen.get("pushes", {}).items():
+                pushes[name] = pushes.get(name, 0) + count
+    attempts = max(1, len(observed.calls))
+    print(
+        f"supervisor pushes per call attempt ({len(observed.calls)} attempts, every supervisor): "
+        f"{sum(pushes.values()) / attempts:.1f}; "
+        + ", ".join(f"{name} {count / attempts:.1f}" for name, count in sorted(pushes.items()))
+    )
     requests: dict[str, list[float]] = {}
     for client in observed.clients:
         for name, values in client["requests"].items():

@@ -9,7 +9,10 @@ from typing import Any, Protocol
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from callcenter.realtime.coalesce import DELTA_EVENT, single_delta
+
 PENDING = "pending_emits"
+PENDING_DELTAS = "pending_deltas"
 BROADCASTER = "broadcaster"
 CHANNEL_PREFIX = "callcenter-socketio-"
 
@@ -40,13 +43,14 @@ def async_mode() -> str:
 
 def client_manager(redis_url: str) -> Any:
     """The web server's Socket.IO client manager: the Redis message queue
-    (`message_queue_options`), or in-process rooms without Redis."""
-    from socketio import Manager, RedisManager
+    (`message_queue_options`), or in-process rooms without Redis; either
+    coalesces `floor_delta` per room before its sockets get it."""
+    from callcenter.realtime.managers import CoalescingManager, CoalescingRedisManager
 
     if not redis_url:
-        return Manager()
+        return CoalescingManager()
     options = message_queue_options(redis_url)
-    return RedisManager(options["message_queue"], channel=options["channel"])
+    return CoalescingRedisManager(options["message_queue"], channel=options["channel"])
 
 
 def emit_after_commit(
@@ -55,16 +59,25 @@ def emit_after_commit(
     session.info.setdefault(PENDING, []).append((event_name, data, room, namespace))
 
 
+def push_after_commit(session: Session, room: str, kind: str, data: Any) -> None:
+    """A change (a row of `kind`) the room sees in its next coalesced
+    `floor_delta` once the session commits (see `realtime.managers`)."""
+    session.info.setdefault(PENDING_DELTAS, []).append((room, kind, data))
+
+
 @event.listens_for(Session, "after_commit")
 def _send_pending(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a SAVEPOINT was released; the real commit is still to come
     pending = session.info.pop(PENDING, [])
+    deltas = session.info.pop(PENDING_DELTAS, [])
     broadcaster: Broadcaster | None = session.info.get(BROADCASTER)
     if broadcaster is None:
         return
     for event_name, data, room, namespace in pending:
         broadcaster.emit(event_name, data, to=room, namespace=namespace)
+    for room, kind, data in deltas:
+        broadcaster.emit(DELTA_EVENT, single_delta(kind, data), to=room)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -72,3 +85,4 @@ def _drop_pending(session: Session) -> None:
     if session.in_nested_transaction():
         return  # only a SAVEPOINT: what was queued before it still stands
     session.info.pop(PENDING, None)
+    session.info.pop(PENDING_DELTAS, None)

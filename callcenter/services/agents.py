@@ -31,7 +31,8 @@ from callcenter.models import (
     User,
     campaign_teams,
 )
-from callcenter.realtime import emit_after_commit
+from callcenter.realtime import emit_after_commit, push_after_commit
+from callcenter.realtime.coalesce import AGENTS
 from callcenter.realtime.rooms import agent_room, campaign_supervisors_room
 from callcenter.states import (
     AFTER_WRAP_UP,
@@ -471,5 +472,7 @@ def announce(
     data["reason"] = reason
     emit_after_commit(session, STATE_CHANGED, data, room=agent_room(status.agent_id))
     if status.campaign_id is not None:
+        # The supervisors' floor gets it in the room's next coalesced delta;
+        # the agent's own screen (above) does not wait.
         room = campaign_supervisors_room(status.campaign_id)
-        emit_after_commit(session, STATE_CHANGED, data, room=room)
+        push_after_commit(session, room, AGENTS, data)

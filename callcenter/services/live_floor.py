@@ -1,5 +1,6 @@
-"""The supervisor's live floor: counters fed by bus events, deltas the moment
-something changes, and a metrics snapshot every second per campaign room.
+"""The supervisor's live floor: counters fed by bus events, call changes in
+one coalesced delta per campaign room per second (`realtime.managers`; an
+abandon is pushed at once), and a metrics snapshot every second per room.
 
 Where each number comes from:
 - call events (`call.dialing` ... `call.ended`) as the calls service commits
@@ -72,6 +73,7 @@ from callcenter.models import (
     campaign_teams,
 )
 from callcenter.realtime import emit_after_commit
+from callcenter.realtime.coalesce import CALLS, DELTA_EVENT, single_delta
 from callcenter.realtime.rooms import agent_room, campaign_supervisors_room, supervised_campaign_ids
 from callcenter.services import agents as agent_service
 from callcenter.services import audit, callback_desk, hopper_feed, trunk_status, wrap_ups
@@ -84,7 +86,6 @@ from callcenter.states import AgentState, CallDirection, CallOutcome, CallState,
 log = logging.getLogger(__name__)
 
 SNAPSHOT_EVENT = "floor_snapshot"
-CALL_EVENT = "floor_call"
 ABANDON_EVENT = "floor_abandon"
 CAMPAIGN_EVENT = "floor_campaign"
 MESSAGE_EVENT = "supervisor_message"
@@ -585,7 +586,8 @@ class LiveFloor:
         return _full_name(*row) if row else None
 
     def _emit_call(self, call: Mapping[str, Any]) -> None:
-        self.emit(CALL_EVENT, _call_row(call), _room(call["campaign_id"]))
+        # Coalesced with the room's other changes where its sockets are.
+        self.emit(DELTA_EVENT, single_delta(CALLS, _call_row(call)), _room(call["campaign_id"]))
 
     def refresh_meta(self, *, force: bool = False) -> None:
         """Campaign settings, the pacer's last word and pause limits: small

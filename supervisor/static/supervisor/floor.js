@@ -1,6 +1,6 @@
 /* The supervisor's live floor. The server puts this socket in its campaign
    rooms; we ask for the whole floor once (floor_state), then apply deltas
-   (agent.state_changed, floor_call, floor_abandon, floor_campaign) and the
+   (floor_delta: calls and agent states, coalesced; floor_abandon, floor_campaign) and the
    per-second metrics (floor_snapshot). Times in state tick here. */
 (function () {
   "use strict";
@@ -304,6 +304,7 @@
     body.replaceChildren(...rows.map((call) => {
       const tr = document.createElement("tr");
       tr.className = "call-" + call.state + " clickable";
+      tr.dataset.callId = call.call_id;
       tr.append(cell(call.customer || "—"));
       const state = cell("");
       const pill = document.createElement("span");
@@ -714,7 +715,7 @@
     }
   });
 
-  socket.on("agent.state_changed", (data) => {
+  function applyAgentState(data) {
     const agent = floor.agents.get(data.agent_id) || { agent_id: data.agent_id, name: "#" + data.agent_id, calls: 0, appointments: 0 };
     Object.assign(agent, {
       state: data.state, since: data.since, campaign_id: data.campaign_id,
@@ -722,16 +723,22 @@
       pause_after_call: data.pause_after_call,
     });
     floor.agents.set(data.agent_id, agent);
-    renderAgents();
-  });
+  }
 
-  socket.on("floor_call", (call) => {
+  function applyCall(call) {
     const before = floor.calls.get(call.call_id);
     if (call.state === "ended") floor.calls.delete(call.call_id);
     else floor.calls.set(call.call_id, { ...call, monitors: before ? before.monitors : [] });
-    renderCalls();
+  }
+
+  // At most one per second per campaign: the latest state of every call and
+  // agent that changed since the last one. Rendered once.
+  socket.on("floor_delta", (delta) => {
+    for (const data of delta.agents) applyAgentState(data);
+    for (const call of delta.calls) applyCall(call);
+    if (delta.calls.length) renderCalls();
     renderAgents();
-    if (call.call_id === pathCall) showMonitor();
+    if (pathCall && delta.calls.some((call) => call.call_id === pathCall)) showMonitor();
   });
 
   socket.on("floor_abandon", (row) => {

@@ -20,11 +20,12 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from callcenter.db import Database, utcnow
-from callcenter.events import CallAnswered, CallDialing, CallRinging
-from callcenter.models import Lead
-from callcenter.services import pacing_log
+from callcenter.events import CallAnswered, CallDialing, CallEnded, CallRinging
+from callcenter.models import AgentStatus, Lead
+from callcenter.services import agents, pacing_log
 from callcenter.services.live_floor import live_floor_of
 from callcenter.settings import load_settings
+from callcenter.states import AgentState, CallOutcome
 from tests.factories import TEST_PASSWORD
 from tests.integration.supervisor.busy_hour import BusyHour, Floor, build_floor
 from tests.support import free_port
@@ -146,7 +147,7 @@ def test_the_floor_follows_calls_live(running: Running, browser: Any) -> None:
     bus.publish(CallRinging(call_id="browser-1"))
     bus.publish(CallAnswered(call_id="browser-1"))
     assert bus.wait_until_idle(10)
-    page.wait_for_selector("#calls-table .pill.call-answered")
+    page.wait_for_selector('#calls-table tr[data-call-id="browser-1"] .pill.call-answered')
     page.wait_for_function(
         DIALS_SHOWN_ARE,
         arg=str(dials + 1),
@@ -163,6 +164,40 @@ def test_the_floor_follows_calls_live(running: Running, browser: Any) -> None:
     page.wait_for_timeout(1200)  # one more tick so times in state read naturally
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    # An agent changes state and the waiting customer hangs up, in one breath: the
+    # abandon is pushed at once; the agent's state and the call leaving the
+    # table come in the room's coalesced floor_delta.
+    abandons = page.locator("#abandons-table tbody tr").count()
+    database = running.app.extensions["cc_database"]
+    with database.read_sessions() as session:
+        states = dict(
+            session.execute(
+                select(AgentStatus.agent_id, AgentStatus.state).where(
+                    AgentStatus.agent_id.in_(running.floor.agent_ids)
+                )
+            ).all()
+        )
+    agent_id, state = next(
+        (agent, state)
+        for agent, state in states.items()
+        if state in (AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT)
+    )
+    with database.unit_of_work() as session:
+        if state is AgentState.READY:
+            agents.pause(session, agent_id, running.floor.pause_reason)
+        else:
+            agents.join_campaign(session, agent_id, running.floor.campaign_id, "sip:1@pbx")
+            agents.go_ready(session, agent_id)
+    shown = "st-paused" if state is AgentState.READY else "st-ready"
+    bus.publish(CallEnded(call_id="browser-1", outcome=CallOutcome.ABANDONED))
+    assert bus.wait_until_idle(10)
+    page.wait_for_selector(f'#agents-table tr[data-agent-id="{agent_id}"].{shown}')
+    page.wait_for_selector('#calls-table tr[data-call-id="browser-1"]', state="detached")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#abandons-table tbody tr').length === n",
+        arg=abandons + 1,
+    )
 
 
 @pytest.mark.browser

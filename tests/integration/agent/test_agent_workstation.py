@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import time
 from datetime import timedelta
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
@@ -37,6 +38,7 @@ from tests.integration.agent.agent_floor import (
     new_lead,
     received,
 )
+from tests.support import wait_until
 
 
 def ready(socket, floor: Floor) -> None:
@@ -57,8 +59,14 @@ def test_pause_with_a_reason_is_recorded_and_seen_by_supervisors(
     paused = agent_socket.emit("pause", {"reason": "lunch"}, callback=True)
     assert paused["agent"]["state"] == "paused"
     assert paused["agent"]["pause_limit_minutes"] == 45
-    seen = received(supervisor, "agent.state_changed")
-    assert [s["state"] for s in seen if s["agent_id"] == floor.agent_id][-1] == "paused"
+    seen: list[dict[str, Any]] = []
+
+    def supervisor_sees_the_pause() -> bool:
+        seen.extend(a for d in received(supervisor, "floor_delta") for a in d["agents"])
+        states = [a["state"] for a in seen if a["agent_id"] == floor.agent_id]
+        return bool(states) and states[-1] == "paused"
+
+    wait_until(supervisor_sees_the_pause, 10, "the pause in the supervisor's floor delta")
     assert agent_socket.emit("agent_logout", {}, callback=True)["agent"]["state"] == "logged_out"
     rows = list(
         app_session.scalars(

@@ -61,14 +61,17 @@ COUNTS = ("dials", "live_answers", "contacts", "abandoned")
 
 
 class FloorPushes:
-    """The `floor_call` pushes a supervisor's page receives, with their time."""
+    """The `floor_delta` pushes with call changes a supervisor's page
+    receives, with their time."""
 
     def __init__(self, feed: SupervisorFeed) -> None:
         self._lock = threading.Lock()
         self.arrivals: list[float] = []
-        feed.client.on("floor_call", self._on_call)
+        feed.client.on("floor_delta", self._on_delta)
 
-    def _on_call(self, _data: dict[str, Any]) -> None:
+    def _on_delta(self, data: dict[str, Any]) -> None:
+        if not data["calls"]:
+            return
         with self._lock:
             self.arrivals.append(time.monotonic())
 

@@ -3,6 +3,7 @@ the campaign only, actions are checked, applied and audited."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from callcenter.services import agents, phone_legs
 from callcenter.services.live_floor import live_floor_of
 from tests.factories import log_in
 from tests.integration.supervisor.busy_hour import Floor, build_floor
+from tests.support import wait_until
 
 
 @pytest.fixture
@@ -49,6 +51,36 @@ def _named(received: list[dict[str, Any]], name: str) -> list[Any]:
     return [item["args"][0] for item in received if item["name"] == name]
 
 
+class FloorFeed:
+    """What a supervisor's page knows from the coalesced `floor_delta` pushes
+    (the latest state of each call and agent), and every push received."""
+
+    def __init__(self, socket: Any) -> None:
+        self.socket = socket
+        self.received: list[dict[str, Any]] = []
+        self.calls: dict[str, dict[str, Any]] = {}
+        self.call_states: dict[str, list[str]] = {}
+        self.agents: dict[int, dict[str, Any]] = {}
+
+    def take(self) -> list[dict[str, Any]]:
+        items = self.socket.get_received()
+        self.received.extend(items)
+        for delta in _named(items, "floor_delta"):
+            for call in delta["calls"]:
+                self.calls[call["call_id"]] = call
+                self.call_states.setdefault(call["call_id"], []).append(call["state"])
+            for agent in delta["agents"]:
+                self.agents[agent["agent_id"]] = agent
+        return items
+
+    def wait_for(self, condition: Callable[[FloorFeed], bool], what: str) -> None:
+        def met() -> bool:
+            self.take()
+            return condition(self)
+
+        wait_until(met, 10, what)
+
+
 def _lead(database: Database, campaign_id: int) -> int:
     with database.read_sessions() as session:
         return session.scalars(select(Lead.id).where(Lead.campaign_id == campaign_id)).first()
@@ -72,12 +104,24 @@ def test_supervisors_get_deltas_of_their_campaigns_only(
     bus.publish(CallConnected(call_id="call-a", agent_id=agent_id))
     assert bus.wait_until_idle(10)
 
-    received = mine.get_received()
-    calls = _named(received, "floor_call")
-    assert list(dict.fromkeys(c["state"] for c in calls)) == ["dialing", "answered", "connected"]
-    assert calls[-1]["agent_id"] == agent_id and calls[-1]["customer"]
-    states = [d["state"] for d in _named(received, "agent.state_changed")]
-    assert states[-2:] == ["reserved", "on_call"]
+    feed = FloorFeed(mine)
+    feed.wait_for(
+        lambda f: (
+            f.calls.get("call-a", {}).get("state") == "connected"
+            and f.agents.get(agent_id, {}).get("state") == "on_call"
+        ),
+        "the connected call and its agent on the supervisor's floor",
+    )
+    call = feed.calls["call-a"]
+    assert call["agent_id"] == agent_id and call["customer"]
+    # Coalesced: the call's three changes came in at most three deltas, one
+    # per room per second, each with the call's latest state, in order.
+    states = feed.call_states["call-a"]
+    assert states[-1] == "connected" and states == sorted(
+        states, key=["dialing", "answered", "connected"].index
+    )
+    names = {item["name"] for item in feed.received}
+    assert "floor_call" not in names and "agent.state_changed" not in names
     assert theirs.get_received() == []
 
     live_floor_of(app).tick()
@@ -319,7 +363,12 @@ def test_an_agent_whose_phone_is_lost_shows_on_the_floor_in_the_phone_lost_pause
         phone_legs.lost(
             session, agent_id, "agent-leg-1", reason="phone did not answer: 486 Busy Here"
         )
-    pushed = _named(mine.get_received(), "agent.state_changed")[-1]
+    feed = FloorFeed(mine)
+    feed.wait_for(
+        lambda f: f.agents.get(agent_id, {}).get("state") == "paused",
+        "the agent's pause in a floor delta",
+    )
+    pushed = feed.agents[agent_id]
     assert (pushed["agent_id"], pushed["state"], pushed["pause_reason"]) == (
         agent_id, "paused", "phone_lost",
     )  # fmt: skip
