@@ -50,6 +50,8 @@ def test_a_supervisor_reassigns_an_overdue_callback(
     row.locator("select").select_option(str(site.agent_ids[1]))
     row.locator("button.reassign").click()
     page.wait_for_selector(f"#callbacks-table tr[data-callback-id='{late}']", state="detached")
+    # The floor's push may remove the row before the socket's reply fills the notice.
+    page.wait_for_selector("#callbacks-notice[data-ok]")
     notice = page.locator("#callbacks-notice")
     assert WORDS[locale] in notice.inner_text() and NAMES[locale][1] in notice.inner_text()
     assert page.locator("#callbacks-empty").is_visible()
