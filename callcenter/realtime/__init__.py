@@ -1,18 +1,19 @@
 """Pushing to browsers: queued on the database session and sent only after
-it commits, so a browser never sees a change that was rolled back."""
+it commits (`callcenter.after_commit`), so a browser never sees a change
+that was rolled back."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from callcenter import after_commit
+from callcenter.after_commit import Outlet
 from callcenter.realtime.coalesce import DELTA_EVENT, single_delta
 
-PENDING = "pending_emits"
-PENDING_DELTAS = "pending_deltas"
 BROADCASTER = "broadcaster"
 CHANNEL_PREFIX = "callcenter-socketio-"
 
@@ -56,33 +57,30 @@ def client_manager(redis_url: str) -> Any:
 def emit_after_commit(
     session: Session, event_name: str, data: Any, *, room: str, namespace: str = "/"
 ) -> None:
-    session.info.setdefault(PENDING, []).append((event_name, data, room, namespace))
+    after_commit.defer(session, Outlet.BROWSER_EMITS, (event_name, data, room, namespace))
 
 
 def push_after_commit(session: Session, room: str, kind: str, data: Any) -> None:
     """A change (a row of `kind`) the room sees in its next coalesced
     `floor_delta` once the session commits (see `realtime.managers`)."""
-    session.info.setdefault(PENDING_DELTAS, []).append((room, kind, data))
+    after_commit.defer(session, Outlet.BROWSER_DELTAS, (room, kind, data))
 
 
-@event.listens_for(Session, "after_commit")
-def _send_pending(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # a SAVEPOINT was released; the real commit is still to come
-    pending = session.info.pop(PENDING, [])
-    deltas = session.info.pop(PENDING_DELTAS, [])
+def send_emits(session: Session, emits: Sequence[tuple[str, Any, str, str]]) -> None:
     broadcaster: Broadcaster | None = session.info.get(BROADCASTER)
     if broadcaster is None:
         return
-    for event_name, data, room, namespace in pending:
+    for event_name, data, room, namespace in emits:
         broadcaster.emit(event_name, data, to=room, namespace=namespace)
+
+
+def send_deltas(session: Session, deltas: Sequence[tuple[str, str, Any]]) -> None:
+    broadcaster: Broadcaster | None = session.info.get(BROADCASTER)
+    if broadcaster is None:
+        return
     for room, kind, data in deltas:
         broadcaster.emit(DELTA_EVENT, single_delta(kind, data), to=room)
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_pending(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # only a SAVEPOINT: what was queued before it still stands
-    session.info.pop(PENDING, None)
-    session.info.pop(PENDING_DELTAS, None)
+after_commit.deliver_with(Outlet.BROWSER_EMITS, send_emits)
+after_commit.deliver_with(Outlet.BROWSER_DELTAS, send_deltas)
