@@ -3,9 +3,10 @@ them: the agent's state, the screen pop, settling a lead no agent talked to).
 
 Each event is applied once per handler: a `processed_events` row is written
 in the same transaction, so a redelivered event changes nothing. What was
-applied for the first time is listed in `session.info[APPLIED]`, so whoever
-counts events on commit (the live floor) counts each one once, even when the
-bus delivers it again after Redis lost its data."""
+applied for the first time is recorded as a domain event of the transaction
+(`callcenter.after_commit.record_event`), so whoever counts events on commit
+(the live floor) counts each one once, even when the bus delivers it again
+after Redis lost its data."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callcenter import after_commit
 from callcenter.errors import N_, InvalidInput, NotFound
 from callcenter.events import (
     CallAnswered,
@@ -54,7 +56,6 @@ log = logging.getLogger(__name__)
 
 HANDLER = "calls"
 CALL_ENDED = "call_ended"
-APPLIED = "applied_call_events"
 
 
 def apply_event(session: Session, event: Event, *, handler: str = HANDLER) -> bool:
@@ -79,7 +80,7 @@ def apply_event(session: Session, event: Event, *, handler: str = HANDLER) -> bo
             session, event.agent_id, event.campaign_id, event.lead_id, now=event.occurred_at
         )
     session.flush()
-    session.info.setdefault(APPLIED, []).append(event)
+    after_commit.record_event(session, event)
     return True
 
 

@@ -4,14 +4,16 @@ abandon is pushed at once), and a metrics snapshot every second per room.
 
 Where each number comes from:
 - call events (`call.dialing` ... `call.ended`) as the calls service commits
-  them, each the first time it is applied (`calls.APPLIED`): an event the
-  bus delivers again (a retry, a replay after Redis lost its data) was
-  counted already or is in the rebuilt numbers;
+  them, each the first time it is applied (a domain event of its commit,
+  `callcenter.after_commit`): an event the bus delivers again (a retry, a
+  replay after Redis lost its data) was counted already or is in the rebuilt
+  numbers;
 - agent state changes, appointments and script steps from the committed rows
   (`agent_state_changes`, `appointments`, `step_outcomes`), read by an ORM
-  hook on this app's session factory: every writer of those rows goes
-  through a service that commits, and `agent.state_changed` on the bus is an
-  input the call services apply (counting it too would count it twice).
+  flush hook on this app's session factory and handed on with the commit's
+  domain events: every writer of those rows goes through a service that
+  commits, and `agent.state_changed` on the bus is an input the call services
+  apply (counting it too would count it twice).
 
 The counters never scan the database per tick. Each metric is the one
 definition in docs/data-model.md / `callcenter.metrics`, counted forward;
@@ -24,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
@@ -36,7 +38,7 @@ from sqlalchemy import event as orm_event
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
-from callcenter import metrics
+from callcenter import after_commit, metrics
 from callcenter.bus import EventBus
 from callcenter.db import Database, utcnow
 from callcenter.errors import N_, Forbidden, InvalidInput, NotFound
@@ -79,7 +81,6 @@ from callcenter.services import agents as agent_service
 from callcenter.services import audit, callback_desk, hopper_feed, trunk_status, wrap_ups
 from callcenter.services import campaigns as campaign_service
 from callcenter.services import recordings as recording_service
-from callcenter.services.calls import APPLIED as APPLIED_CALL_EVENTS
 from callcenter.services.recent_calls import recent_calls
 from callcenter.states import AgentState, CallDirection, CallOutcome, CallState, Role
 
@@ -109,7 +110,6 @@ NEAR_CAP_SHARE = 0.8
 # Agent time counted per state (occupancy uses on_call, wrap_up and ready).
 STATE_SECONDS = {state: f"t_{state.value}" for state in AgentState}
 CALL_STATES_SHOWN = ("dialing", "ringing", "answered", "connected")
-PENDING = "live_floor_pending"
 
 Emit = Callable[[str, Any, str], None]
 
@@ -417,18 +417,17 @@ class LiveFloor:
             self.counters.add(day, agent["campaign_id"], {name: (end - start).total_seconds()})
             start = end
 
-    # -- committed rows (ORM hook)
+    # -- what a commit changed (`callcenter.after_commit`)
 
     def watch(self, database: Database) -> None:
         orm_event.listen(database.sessions, "after_flush", self._collect)
-        orm_event.listen(database.sessions, "after_commit", self._committed)
-        orm_event.listen(database.sessions, "after_rollback", _drop_pending)
+        after_commit.subscribe(database.sessions, self._committed)
 
     def _collect(self, session: Session, _context: Any) -> None:
-        pending = session.info.setdefault(PENDING, [])
         for row in session.new:
             if isinstance(row, AgentStateChange):
-                pending.append(
+                after_commit.record_event(
+                    session,
                     AgentStateChangedRow(
                         event_id=f"agent-state-change:{row.id}",
                         occurred_at=row.at,
@@ -438,17 +437,17 @@ class LiveFloor:
                         to_state=str(row.to_state),
                         reason=row.reason,
                         call_id=row.call_id,
-                    )
+                    ),
                 )
             elif isinstance(row, Appointment) and row.call_id:
-                pending.append(("appointment", row.call_id))
+                after_commit.record_event(session, ("appointment", row.call_id))
             elif isinstance(row, StepOutcome) and row.action is StepAction.ENTER:
-                pending.append(("step", row.call_id, row.step_number))
+                after_commit.record_event(session, ("step", row.call_id, row.step_number))
             elif isinstance(row, CallRecording) and row.status is RecordingStatus.STORED:
-                pending.append(("recording", row.campaign_id))
+                after_commit.record_event(session, ("recording", row.campaign_id))
         for row in session.dirty:
             if isinstance(row, CallRecording) and inspect(row).attrs.status.history.added:
-                pending.append(("recording", row.campaign_id))
+                after_commit.record_event(session, ("recording", row.campaign_id))
             if not isinstance(row, Call):
                 continue
             if (
@@ -457,16 +456,17 @@ class LiveFloor:
                 and inspect(row).attrs.wrap_up_ended_at.history.added
             ):
                 seconds = (row.wrap_up_ended_at - row.ended_at).total_seconds()
-                pending.append(("wrap_up", row.id, row.campaign_id, row.dialed_at, seconds))
+                after_commit.record_event(
+                    session, ("wrap_up", row.id, row.campaign_id, row.dialed_at, seconds)
+                )
             if _became_machine(row):
-                pending.append(("machine", row.id, row.campaign_id, row.dialed_at, _as_live(row)))
+                after_commit.record_event(
+                    session, ("machine", row.id, row.campaign_id, row.dialed_at, _as_live(row))
+                )
 
-    def _committed(self, session: Session) -> None:
-        if session.in_nested_transaction():
-            return  # a SAVEPOINT was released; count when the real commit comes
-        items = [*session.info.pop(PENDING, []), *session.info.pop(APPLIED_CALL_EVENTS, [])]
-        if not items:
-            return
+    def _committed(self, items: Sequence[Any]) -> None:
+        """What one commit changed: the call events applied and the rows
+        `_collect` saw flushed, in the order they were."""
         days = sorted(
             {self.local_day(item.occurred_at) for item in items if isinstance(item, Event)}
         )
@@ -704,12 +704,6 @@ class AgentStateChangedRow(AgentStateChanged):
     """A committed agent_state_changes row, applied like the bus event."""
 
     call_id: str | None = None
-
-
-def _drop_pending(session: Session) -> None:
-    if not session.in_nested_transaction():
-        session.info.pop(PENDING, None)
-        session.info.pop(APPLIED_CALL_EVENTS, None)
 
 
 # --- payloads ------------------------------------------------------------------------------
@@ -1465,8 +1459,8 @@ def message_agent(session: Session, user: User, agent_id: Any, text: Any) -> dic
 
 def register_live_floor(bus: EventBus, app: Any) -> LiveFloor:
     """Counters (Redis when settings.redis_url is set), bus subscriptions and
-    the ORM hook (which counts the call events too, as the calls service
-    commits them); the snapshot loop starts when the first supervisor asks."""
+    the committed domain events of this app's sessions (`LiveFloor.watch`);
+    the snapshot loop starts when the first supervisor asks."""
     from callcenter.extensions import socketio
 
     settings = app.extensions["cc_settings"]
