@@ -19,7 +19,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callcenter import after_commit
 from callcenter.db import utcnow
+from callcenter.domain_events import AgentStateRecorded
 from callcenter.errors import N_, Forbidden, InvalidInput, NotFound
 from callcenter.models import (
     AgentStateChange,
@@ -389,17 +391,16 @@ def change_state(
     if to_state is AgentState.PAUSED and reason in SYSTEM_PAUSES:
         _ensure_system_reason(session, reason)
     advance(AGENT_TRANSITIONS, from_state, to_state, subject=f"agent {agent_id}")
-    session.add(
-        AgentStateChange(
-            agent_id=agent_id,
-            campaign_id=status.campaign_id,
-            from_state=from_state,
-            to_state=to_state,
-            reason=reason,
-            call_id=call_id,
-            at=now,
-        )
+    change = AgentStateChange(
+        agent_id=agent_id,
+        campaign_id=status.campaign_id,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        call_id=call_id,
+        at=now,
     )
+    session.add(change)
     if from_state is AgentState.PAUSED and to_state is AgentState.ON_CALL:
         status.pause_after_call = status.pause_reason
     status.state = to_state
@@ -413,8 +414,22 @@ def change_state(
     elif call_id is not None:
         status.current_call_id = call_id
     session.flush()
+    after_commit.record_event(session, _recorded(change))
     announce(session, status, reason=reason, from_state=from_state)
     return status
+
+
+def _recorded(change: AgentStateChange) -> AgentStateRecorded:
+    return AgentStateRecorded(
+        event_id=f"agent-state-change:{change.id}",
+        occurred_at=change.at,
+        agent_id=change.agent_id,
+        campaign_id=change.campaign_id,
+        from_state=str(change.from_state),
+        to_state=str(change.to_state),
+        reason=change.reason,
+        call_id=change.call_id,
+    )
 
 
 def _ensure_system_reason(session: Session, code: str) -> None:

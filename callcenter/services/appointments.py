@@ -17,8 +17,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from callcenter import after_commit
 from callcenter.bus import EventBus
 from callcenter.db import utcnow
+from callcenter.domain_events import AppointmentBooked
 from callcenter.errors import N_, Conflict, InvalidInput
 from callcenter.models import (
     Appointment,
@@ -329,6 +331,8 @@ def hold_calendar(
             N_("that time was just booked by someone else; choose another"),
             details=_when(appointment.starts_at),
         ) from None
+    if appointment.call_id:
+        after_commit.record_event(session, AppointmentBooked(call_id=appointment.call_id))
     _record_change(session, appointment, None, by_id=by_id, now=now)
     webhooks.enqueue(session, "appointment.booked", webhooks.appointment_data(appointment), now=now)
     reminders.schedule(session, appointment, now=now)

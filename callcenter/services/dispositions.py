@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callcenter import after_commit
 from callcenter.db import utcnow
+from callcenter.domain_events import CallMarkedMachine, WrapUpEnded
 from callcenter.errors import N_, Conflict, InvalidInput
 from callcenter.models import Call, Campaign, Disposition, DispositionCode
 from callcenter.realtime import emit_after_commit
@@ -112,6 +114,8 @@ def set_disposition(
                 N_("a meeting was booked on this call: a person answered"),
                 details={"field": "code"},
             )
+        if call.outcome is not None and call.outcome is not CallOutcome.MACHINE:
+            after_commit.record_event(session, _marked_machine(call))
         call.outcome = CallOutcome.MACHINE
     text = workstation.checked_notes(notes)
     workstation.save_notes(session, agent_id, call.id, text)
@@ -178,6 +182,17 @@ def _close(
     return disposition
 
 
+def _marked_machine(call: Call) -> CallMarkedMachine:
+    return CallMarkedMachine(
+        call_id=call.id,
+        campaign_id=call.campaign_id,
+        dialed_at=call.dialed_at,
+        answered_at=call.answered_at,
+        connected_at=call.connected_at,
+        agent_id=call.agent_id,
+    )
+
+
 def _outcome(call: Call) -> CallOutcome:
     return call.outcome if call.outcome is not None else CallOutcome.ANSWERED
 
@@ -185,6 +200,14 @@ def _outcome(call: Call) -> CallOutcome:
 def finish_wrap_up(session: Session, call: Call, *, timed_out: bool = False, now: datetime) -> None:
     assert call.agent_id is not None
     call.wrap_up_ended_at = now
+    if call.ended_at is not None:
+        ended = WrapUpEnded(
+            call_id=call.id,
+            campaign_id=call.campaign_id,
+            dialed_at=call.dialed_at,
+            seconds=(now - call.ended_at).total_seconds(),
+        )
+        after_commit.record_event(session, ended)
     campaign = session.get(Campaign, call.campaign_id)
     assert campaign is not None
     status = agents.end_wrap_up(

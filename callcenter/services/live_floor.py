@@ -8,12 +8,15 @@ Where each number comes from:
   `callcenter.after_commit`): an event the bus delivers again (a retry, a
   replay after Redis lost its data) was counted already or is in the rebuilt
   numbers;
-- agent state changes, appointments and script steps from the committed rows
-  (`agent_state_changes`, `appointments`, `step_outcomes`), read by an ORM
-  flush hook on this app's session factory and handed on with the commit's
-  domain events: every writer of those rows goes through a service that
-  commits, and `agent.state_changed` on the bus is an input the call services
-  apply (counting it too would count it twice).
+- agent state changes, appointments, wrap-ups, calls marked as machines and
+  recordings as the services that write them record them with their commit
+  (`callcenter.domain_events`); `agent.state_changed` on the bus is an input
+  the call services apply (counting it too would count it twice);
+- script steps from the committed `step_outcomes` rows, read by an ORM flush
+  hook on this app's session factory (`LiveFloor._collect`).
+
+All of these reach `LiveFloor._committed` once per commit of this app's
+sessions, through `callcenter.after_commit`.
 
 The counters never scan the database per tick. Each metric is the one
 definition in docs/data-model.md / `callcenter.metrics`, counted forward;
@@ -35,12 +38,19 @@ from zoneinfo import ZoneInfo
 
 import redis
 from sqlalchemy import event as orm_event
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter import after_commit, metrics
 from callcenter.bus import EventBus
 from callcenter.db import Database, utcnow
+from callcenter.domain_events import (
+    AppointmentBooked,
+    CallMarkedMachine,
+    RecordingChanged,
+    ScriptStepEntered,
+    WrapUpEnded,
+)
 from callcenter.errors import N_, Forbidden, InvalidInput, NotFound
 from callcenter.events import (
     AgentStateChanged,
@@ -58,9 +68,7 @@ from callcenter.live_counters import LiveCounters, Totals, make_counters
 from callcenter.models import (
     AgentStateChange,
     AgentStatus,
-    Appointment,
     Call,
-    CallRecording,
     Campaign,
     CampaignStatus,
     Customer,
@@ -68,7 +76,6 @@ from callcenter.models import (
     DialMode,
     Lead,
     PauseReason,
-    RecordingStatus,
     StepAction,
     StepOutcome,
     User,
@@ -424,49 +431,15 @@ class LiveFloor:
         after_commit.subscribe(database.sessions, self._committed)
 
     def _collect(self, session: Session, _context: Any) -> None:
+        # Script steps are the one change still read from the flushed rows:
+        # the workstation service that writes them is being split.
         for row in session.new:
-            if isinstance(row, AgentStateChange):
-                after_commit.record_event(
-                    session,
-                    AgentStateChangedRow(
-                        event_id=f"agent-state-change:{row.id}",
-                        occurred_at=row.at,
-                        agent_id=row.agent_id,
-                        campaign_id=row.campaign_id,
-                        from_state=str(row.from_state),
-                        to_state=str(row.to_state),
-                        reason=row.reason,
-                        call_id=row.call_id,
-                    ),
-                )
-            elif isinstance(row, Appointment) and row.call_id:
-                after_commit.record_event(session, ("appointment", row.call_id))
-            elif isinstance(row, StepOutcome) and row.action is StepAction.ENTER:
-                after_commit.record_event(session, ("step", row.call_id, row.step_number))
-            elif isinstance(row, CallRecording) and row.status is RecordingStatus.STORED:
-                after_commit.record_event(session, ("recording", row.campaign_id))
-        for row in session.dirty:
-            if isinstance(row, CallRecording) and inspect(row).attrs.status.history.added:
-                after_commit.record_event(session, ("recording", row.campaign_id))
-            if not isinstance(row, Call):
-                continue
-            if (
-                row.ended_at
-                and row.wrap_up_ended_at
-                and inspect(row).attrs.wrap_up_ended_at.history.added
-            ):
-                seconds = (row.wrap_up_ended_at - row.ended_at).total_seconds()
-                after_commit.record_event(
-                    session, ("wrap_up", row.id, row.campaign_id, row.dialed_at, seconds)
-                )
-            if _became_machine(row):
-                after_commit.record_event(
-                    session, ("machine", row.id, row.campaign_id, row.dialed_at, _as_live(row))
-                )
+            if isinstance(row, StepOutcome) and row.action is StepAction.ENTER:
+                entered = ScriptStepEntered(call_id=row.call_id, step_number=row.step_number)
+                after_commit.record_event(session, entered)
 
     def _committed(self, items: Sequence[Any]) -> None:
-        """What one commit changed: the call events applied and the rows
-        `_collect` saw flushed, in the order they were."""
+        """The domain events of one commit, in the order they were recorded."""
         days = sorted(
             {self.local_day(item.occurred_at) for item in items if isinstance(item, Event)}
         )
@@ -479,23 +452,26 @@ class LiveFloor:
             return
         for item in items:
             try:
-                if isinstance(item, Event):
-                    self._count(item)
-                elif item[0] == "appointment":
-                    self._appointment(item[1])
-                elif item[0] == "wrap_up":
-                    self._wrap_up(*item[1:])
-                elif item[0] == "machine":
-                    self._marked_machine(*item[1:])
-                elif item[0] == "recording":
-                    self._recent_calls_changed(item[1])
-                else:
-                    self._step(item[1], item[2])
+                self._apply_committed(item)
             except redis.RedisError:
                 self._stale = True
                 log.warning("live floor: Redis unavailable; counters rebuilt when it is back")
             except Exception:
                 log.exception("live floor could not count %r", item)
+
+    def _apply_committed(self, item: Any) -> None:
+        if isinstance(item, Event):
+            self._count(item)
+        elif isinstance(item, AppointmentBooked):
+            self._appointment(item.call_id)
+        elif isinstance(item, ScriptStepEntered):
+            self._step(item.call_id, item.step_number)
+        elif isinstance(item, WrapUpEnded):
+            self._wrap_up(item.call_id, item.campaign_id, item.dialed_at, item.seconds)
+        elif isinstance(item, CallMarkedMachine):
+            self._marked_machine(item.call_id, item.campaign_id, item.dialed_at, _counted_as(item))
+        elif isinstance(item, RecordingChanged):
+            self._recent_calls_changed(item.campaign_id)
 
     def _appointment(self, call_id: str) -> None:
         if not self.counters.claim(f"appointment-call:{call_id}"):
@@ -699,13 +675,6 @@ class LiveFloor:
             socketio.sleep(max(0.0, TICK_SECONDS - (time.monotonic() - started)))
 
 
-@dataclass(frozen=True, kw_only=True)
-class AgentStateChangedRow(AgentStateChanged):
-    """A committed agent_state_changes row, applied like the bus event."""
-
-    call_id: str | None = None
-
-
 # --- payloads ------------------------------------------------------------------------------
 
 
@@ -851,21 +820,13 @@ def _summed(first: Totals, second: Totals) -> Totals:
     return {name: value for name, value in total.items() if value}
 
 
-def _became_machine(row: Call) -> bool:
-    """The outcome of an ended call changed to machine (the agent's disposition)."""
-    history = inspect(row).attrs.outcome.history
-    return CallOutcome.MACHINE in (history.added or ()) and any(
-        old is not None and old != CallOutcome.MACHINE for old in history.deleted or ()
-    )
-
-
-def _as_live(row: Call) -> dict[str, Any]:
+def _counted_as(call: CallMarkedMachine) -> dict[str, Any]:
     """What the live floor counted a call as, from its row."""
     return {
-        "answered_at": _iso(row.answered_at),
-        "connected_at": _iso(row.connected_at),
-        "in_sl": _in_service_level(row),
-        "agent_id": row.agent_id,
+        "answered_at": _iso(call.answered_at),
+        "connected_at": _iso(call.connected_at),
+        "in_sl": _in_service_level(call),
+        "agent_id": call.agent_id,
     }
 
 
@@ -1136,7 +1097,7 @@ def live_maps_from_db(
     return calls, agents
 
 
-def _in_service_level(call: Call) -> bool:
+def _in_service_level(call: Call | CallMarkedMachine) -> bool:
     if call.answered_at is None or call.connected_at is None:
         return False
     return (call.connected_at - call.answered_at).total_seconds() <= metrics.SERVICE_LEVEL_SECONDS

@@ -7,11 +7,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import false, select, true
+from sqlalchemy import false, inspect, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from callcenter import after_commit
 from callcenter.bus import EventBus
+from callcenter.domain_events import RecordingChanged
 from callcenter.errors import N_, Conflict, Forbidden, NotFound
 from callcenter.events import Event, RecordingFinished, RecordingRequested, RecordingStarted
 from callcenter.models import (
@@ -69,6 +71,16 @@ def _on_started(session: Session, event: RecordingStarted) -> None:
     row.legal_hold = row.legal_hold or False
 
 
+def _set_status(session: Session, row: CallRecording, status: RecordingStatus) -> None:
+    """A stored recording, or one whose status changed, changes the
+    campaign's recent calls list (it shows which calls can be played)."""
+    new = inspect(row).pending
+    changed = status is RecordingStatus.STORED if new else row.status is not status
+    row.status = status
+    if changed:
+        after_commit.record_event(session, RecordingChanged(campaign_id=row.campaign_id))
+
+
 def _on_finished(session: Session, event: RecordingFinished) -> None:
     row = _row_for(session, event.call_id)
     if row is None:  # started was lost or comes later: the finished one says enough
@@ -84,9 +96,10 @@ def _on_finished(session: Session, event: RecordingFinished) -> None:
     if event.retrying:
         if row.status is RecordingStatus.STORED:
             return  # the retry that stored it was applied first
-        row.status = RecordingStatus.UPLOAD_PENDING
+        _set_status(session, row, RecordingStatus.UPLOAD_PENDING)
     else:
-        row.status = RecordingStatus.STORED if event.stored else RecordingStatus.FAILED
+        stored = RecordingStatus.STORED if event.stored else RecordingStatus.FAILED
+        _set_status(session, row, stored)
     row.ended_at = event.occurred_at
     row.duration_ms = event.duration_ms
     row.size_bytes = event.size_bytes
@@ -313,7 +326,7 @@ def expire(session: Session, store: RecordingStore, *, now: datetime) -> ExpiryR
             except StoreError as exc:
                 failed.append(f"{recording.call_id}: {exc}")
                 continue
-        recording.status = RecordingStatus.DELETED
+        _set_status(session, recording, RecordingStatus.DELETED)
         recording.deleted_at = now
         audit.record(
             session,
