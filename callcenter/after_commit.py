@@ -33,6 +33,8 @@ class Outlet(Enum):
     DOMAIN_EVENTS = "domain_events"  # record_event, to the consumers of `subscribe`
 
 
+_ORDER = tuple(Outlet)
+
 Deliver = Callable[[Session, Sequence[Any]], None]
 Consumer = Callable[[Sequence[Any]], None]
 
@@ -83,10 +85,12 @@ def _deliver_on_commit(session: Session) -> None:
         _move_to_enclosing(session, released)
         return
     queue: list[Queued] = session.info.pop(QUEUE, [])
-    for outlet in Outlet:
-        work = [item for _savepoint, queued_to, item in queue if queued_to is outlet]
-        if work:
-            _deliverers[outlet](session, work)
+    by_outlet: dict[Outlet, list[Any]] = {}
+    for _savepoint, outlet, work in queue:
+        by_outlet.setdefault(outlet, []).append(work)
+    for outlet in _ORDER:
+        if outlet in by_outlet:
+            _deliverers[outlet](session, by_outlet[outlet])
 
 
 def _move_to_enclosing(session: Session, released: SessionTransaction) -> None:
