@@ -95,7 +95,7 @@ class AgentRequests:
         if isinstance(event, PreviewCallRequested):
             await self.previews.dial(event.agent_id, event.lead_id)
         elif isinstance(event, PreviewSkipped):
-            self.previews.skipped(event)
+            await self.previews.skipped(event)
         elif isinstance(event, RecordingRequested):
             self.recording.on_request(event)
         elif isinstance(event, CallHangupRequested):

@@ -40,7 +40,7 @@ class AgentRoster:
     def replace(self, snapshot: Sequence[AgentSnapshot]) -> None:
         self.agents = {agent.agent_id: agent for agent in snapshot}
 
-    def offer_ready(self, serving: set[int], *, offered: Callable[[int], bool]) -> None:
+    async def offer_ready(self, serving: set[int], *, offered: Callable[[int], bool]) -> None:
         """Offer in the pool the agents ready for a campaign served here, whose
         phone leg is up, not claimed here and not shown a preview (`offered`)."""
         ready: dict[int, list[tuple[int, datetime]]] = {cid: [] for cid in serving}
@@ -53,9 +53,15 @@ class AgentRoster:
                 continue  # ready only once their phone answers
             ready[agent.campaign_id].append((agent.agent_id, agent.since))
         # The pool may be shared with other dialers: only this one's campaigns.
-        for campaign_id in self._pooled | set(ready):
-            self.pool.sync(campaign_id, ready.get(campaign_id, []))
+        pools = {
+            campaign_id: ready.get(campaign_id, []) for campaign_id in self._pooled | set(ready)
+        }
         self._pooled = set(ready)
+        await asyncio.to_thread(self._sync_pools, pools)
+
+    def _sync_pools(self, pools: dict[int, list[tuple[int, datetime]]]) -> None:
+        for campaign_id, ready in pools.items():
+            self.pool.sync(campaign_id, ready)
 
     async def claim(self, campaign_id: int, call_id: str) -> int | None:
         """Pop agents until the database agrees one is still ready."""

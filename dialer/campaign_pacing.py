@@ -157,15 +157,16 @@ class CampaignPacers:
         """A ready agent with a callback booked for them alone gets it first,
         dialed for them (held for them as a preview call is); the pacer's
         general leads come after."""
-        for agent in list(self.roster.agents.values()):
-            if agent.campaign_id != plan.id or agent.phase is not AgentPhase.READY:
-                continue
-            agent_id = agent.agent_id
-            if agent_id in self.roster.claimed or self._offered(agent_id):
-                continue
-            if self.legs.up(agent_id) is None or self.trunk_room() == 0:
-                continue
-            if not self.leads.own_callbacks(plan.id, agent_id=agent_id):
+        free = [
+            agent.agent_id
+            for agent in self.roster.of_campaign(plan.id)
+            if agent.phase is AgentPhase.READY and self._free_for_own_callback(agent.agent_id)
+        ]
+        if not free:
+            return
+        with_callbacks = await asyncio.to_thread(self._with_own_callbacks, plan.id, free)
+        for agent_id in with_callbacks:
+            if not self._free_for_own_callback(agent_id):  # claimed, offered, lost meanwhile
                 continue
             self.roster.claimed.add(agent_id)
             try:
@@ -196,6 +197,19 @@ class CampaignPacers:
             extra={"lead_id": lead.lead_id, "agent_id": agent_id, "campaign_id": plan.id},
         )
         await self._place_call(plan, lead, agent_id=agent_id)
+
+    def _free_for_own_callback(self, agent_id: int) -> bool:
+        if agent_id in self.roster.claimed or self._offered(agent_id):
+            return False
+        return self.legs.up(agent_id) is not None and self.trunk_room() != 0
+
+    def _with_own_callbacks(self, campaign_id: int, agent_ids: list[int]) -> list[int]:
+        """Those of these agents with a callback booked for them alone (from a thread)."""
+        return [
+            agent_id
+            for agent_id in agent_ids
+            if self.leads.own_callbacks(campaign_id, agent_id=agent_id)
+        ]
 
     def _pacing(self, campaign_id: int) -> CampaignPacing:
         if campaign_id not in self.by_campaign:

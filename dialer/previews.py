@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from callcenter.bus import EventBus
 from callcenter.events import PreviewOffered, PreviewSkipped
@@ -49,6 +50,7 @@ class PreviewDesk:
         trunk_room: Callable[[], int | None],
         clock: Callable[[], datetime],
         monotonic: Callable[[], float],
+        spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]],
         stale_after_s: float,
     ) -> None:
         self.leads = leads
@@ -61,6 +63,7 @@ class PreviewDesk:
         self._trunk_room = trunk_room
         self.clock = clock
         self._now = monotonic
+        self._spawn = spawn
         self.stale_after_s = stale_after_s
         self.offers: dict[int, PreviewOffer] = {}
         """By agent id: the lead each agent is shown."""
@@ -85,7 +88,7 @@ class PreviewDesk:
         if not healthy:
             return
         while (room := self._trunk_room()) is None or room > len(self.offers):
-            agent_id = self.pool.claim(plan.id)
+            agent_id = await asyncio.to_thread(self.pool.claim, plan.id)
             if agent_id is None:
                 return
             held = await asyncio.to_thread(
@@ -99,7 +102,7 @@ class PreviewDesk:
                 PreviewOffered(agent_id=agent_id, campaign_id=plan.id, lead_id=held.lead_id)
             )
 
-    def drop_stale(self) -> None:
+    async def drop_stale(self) -> None:
         """Offers the workstation never took up (the agent paused or left first)."""
         for offer in list(self.offers.values()):
             agent = self.roster.agents.get(offer.agent_id)
@@ -113,20 +116,20 @@ class PreviewDesk:
                     extra={"lead_id": offer.lead_id, "agent_id": offer.agent_id},
                 )
                 del self.offers[offer.agent_id]
-                self.leads.give_back(offer.held)
+                await self._give_back(offer.held)
 
     def phone_lost(self, agent_id: int) -> None:
         """The agent's phone went: the lead shown to them goes back."""
         offer = self.offers.pop(agent_id, None)
         if offer is not None:
-            self.leads.give_back(offer.held)
+            self._spawn(self._give_back(offer.held))
 
-    def skipped(self, event: PreviewSkipped) -> None:
+    async def skipped(self, event: PreviewSkipped) -> None:
         offer = self.offers.get(event.agent_id)
         if offer is not None and offer.lead_id == event.lead_id:
             # The workstation has already made the agent ready again.
             del self.offers[event.agent_id]
-            self.leads.give_back(offer.held)
+            await self._give_back(offer.held)
 
     async def withdraw_all(self, reason: str) -> None:
         for offer in list(self.offers.values()):
@@ -134,8 +137,11 @@ class PreviewDesk:
 
     async def _withdraw(self, offer: PreviewOffer, reason: str) -> None:
         self.offers.pop(offer.agent_id, None)
-        self.leads.give_back(offer.held)
+        await self._give_back(offer.held)
         await self.roster.let_go(offer.agent_id, reason)
+
+    async def _give_back(self, held: HeldLead) -> None:
+        await asyncio.to_thread(self.leads.give_back, held)
 
     async def dial(self, agent_id: int, lead_id: int) -> None:
         """Dial the lead offered to this agent (they asked, or its time is up)."""

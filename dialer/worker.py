@@ -63,6 +63,7 @@ from dialer.monitor_legs import MonitorLegs
 from dialer.pacing import AbandonTally, Pacer, PacerState
 from dialer.ports import CampaignPlan, ClaimedLead, DialerServices, LeadSource, Mode
 from dialer.previews import PreviewDesk
+from dialer.publisher import OffLoopPublisher
 from dialer.recordings import CallRecorder
 from dialer.transfers import TransferDesk
 
@@ -180,6 +181,7 @@ class DialerWorker:
             trunk_room=self.trunk_room,
             clock=clock,
             monotonic=loop_time,
+            spawn=self._spawn,
             stale_after_s=config.stale_preview_s,
         )
         self.pacers = CampaignPacers(
@@ -336,6 +338,8 @@ class DialerWorker:
             await asyncio.to_thread(self.services.sign_off, now=self.clock())
         except Exception:
             log.exception("signing off failed: the campaigns go free when their leases expire")
+        if isinstance(self.bus, OffLoopPublisher):
+            await self.bus.drain()
         log.info("dialer stopped: %d calls placed, %d were up and ended", self.placed, up)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -408,8 +412,8 @@ class DialerWorker:
             await self.legs.keep(snapshot, self._serving())
             self.pacers.observe_wrap_ups(snapshot)
             self.roster.replace(snapshot)
-            self.previews.drop_stale()
-            self.roster.offer_ready(self._serving(), offered=self.previews.offered)
+            await self.previews.drop_stale()
+            await self.roster.offer_ready(self._serving(), offered=self.previews.offered)
         if self.calls.any_waiting():
             self._spawn(self.connector.serve_waiting())
 
