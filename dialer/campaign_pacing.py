@@ -99,10 +99,11 @@ class CampaignPacers:
                     campaign_id=plan.id, dial_level=decision.dial_level, reason=decision.reason
                 )
             )
-        for _ in range(launches_allowed(decision, healthy=healthy, trunk_room=self.trunk_room())):
-            lead = await asyncio.to_thread(self.leads.next_lead, plan.id, now=self.clock())
-            if lead is None:
-                break
+        launches = launches_allowed(decision, healthy=healthy, trunk_room=self.trunk_room())
+        if launches == 0:
+            return
+        leads = await asyncio.to_thread(self.leads.next_leads, plan.id, launches, now=self.clock())
+        for lead in leads:
             await self._place_call(plan, lead)
 
     def pacer_state(
