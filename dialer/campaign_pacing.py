@@ -99,11 +99,10 @@ class CampaignPacers:
                     campaign_id=plan.id, dial_level=decision.dial_level, reason=decision.reason
                 )
             )
-        launches = launches_allowed(decision, healthy=healthy, trunk_room=self.trunk_room())
-        if launches == 0:
-            return
-        leads = await asyncio.to_thread(self.leads.next_leads, plan.id, launches, now=self.clock())
-        for lead in leads:
+        for _ in range(launches_allowed(decision, healthy=healthy, trunk_room=self.trunk_room())):
+            lead = await asyncio.to_thread(self.leads.next_lead, plan.id, now=self.clock())
+            if lead is None:
+                break
             await self._place_call(plan, lead)
 
     def pacer_state(

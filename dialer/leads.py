@@ -44,11 +44,6 @@ class HopperLeadSource:
     def next_lead(self, campaign_id: int, *, now: datetime) -> ClaimedLead | None:
         return _claimed(self.feeder.next_lead(campaign_id, now=now))
 
-    def next_leads(self, campaign_id: int, count: int, *, now: datetime) -> list[ClaimedLead]:
-        return [
-            _port_claim(claimed) for claimed in self.feeder.next_leads(campaign_id, count, now=now)
-        ]
-
     def own_callbacks(self, campaign_id: int, *, agent_id: int) -> int:
         return self.hopper.size(campaign_id, for_agent_id=agent_id)
 
@@ -110,10 +105,8 @@ class HopperLeadSource:
 
 
 def _claimed(claimed: FeederClaim | None) -> ClaimedLead | None:
-    return None if claimed is None else _port_claim(claimed)
-
-
-def _port_claim(claimed: FeederClaim) -> ClaimedLead:
+    if claimed is None:
+        return None
     return ClaimedLead(
         lead_id=claimed.lead_id,
         campaign_id=claimed.campaign_id,

@@ -196,10 +196,6 @@ class LeadSource(Protocol):
         """The next lead that passed the database's final guard (claim_attempt);
         refused leads are dropped and the next tried. None when none is left."""
 
-    def next_leads(self, campaign_id: int, count: int, *, now: datetime) -> Sequence[ClaimedLead]:
-        """Up to `count` next leads, claimed together (one transaction, not one
-        per lead); fewer when the hopper runs out."""
-
     def hold(self, campaign_id: int, *, agent_id: int, now: datetime) -> HeldLead | None:
         """Lease a lead for a preview (the agent's own callbacks first)."""
 

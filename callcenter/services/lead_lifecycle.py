@@ -8,7 +8,7 @@ DNC list is read again at the moment of dialing)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.db import Database, utcnow
-from callcenter.errors import N_, Conflict, DomainError, InvalidInput, NotFound
+from callcenter.errors import N_, Conflict, InvalidInput, NotFound
 from callcenter.models import (
     Call,
     Callback,
@@ -186,29 +186,6 @@ def claim_counting_dnc(
         with database.unit_of_work() as session:
             dnc.count_refused_dial(session, lead_id, now=now)
         raise
-
-
-def claim_many_counting_dnc(
-    database: Database, lead_ids: Sequence[int], *, now: datetime, campaign_id: int
-) -> dict[int, int | DomainError]:
-    """`claim_counting_dnc` for several leads of a campaign in one unit of work
-    (one commit; a savepoint each, so a refused lead rolls back alone): each
-    lead's attempt number, or what refused it (a DNC refusal is counted).
-    Claimed in id order: claimers holding some of the same leads lock their
-    rows in the same order and never deadlock."""
-    results: dict[int, int | DomainError] = {}
-    with database.unit_of_work() as session:
-        for lead_id in sorted(set(lead_ids)):
-            try:
-                with session.begin_nested():
-                    lead = claim_attempt(session, lead_id, now=now, campaign_id=campaign_id)
-                    results[lead_id] = lead.attempts
-            except LeadBlocked as exc:
-                dnc.count_refused_dial(session, lead_id, now=now)
-                results[lead_id] = exc
-            except (Conflict, NotFound) as exc:
-                results[lead_id] = exc
-    return results
 
 
 def settle_attempt(

@@ -13,12 +13,11 @@ cause a double dial or a call to a blocked number."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from callcenter.db import Database
-from callcenter.errors import Conflict, DomainError, NotFound
+from callcenter.errors import Conflict, NotFound
 from callcenter.services import campaigns, hopper_feed, lead_lifecycle
 from dialer.hopper.base import DEFAULT_LEASE_SECONDS, Hopper, Lease
 
@@ -79,51 +78,6 @@ class HopperFeeder:
             if claimed is not None:
                 return claimed
 
-    def next_leads(self, campaign_id: int, count: int, *, now: datetime) -> list[ClaimedLead]:
-        """Up to `count` leads, each claimed as `next_lead` claims one, in one
-        unit of work per round (a round leases what is still missing); in the
-        hopper's order."""
-        claimed: list[ClaimedLead] = []
-        while len(claimed) < count:
-            leases = self._lease(campaign_id, count - len(claimed), now)
-            if not leases:
-                break
-            claimed.extend(self._claimed_together(campaign_id, leases, now))
-        return claimed
-
-    def _lease(self, campaign_id: int, count: int, now: datetime) -> list[Lease]:
-        leases: list[Lease] = []
-        while len(leases) < count:
-            lease = self.hopper.claim(campaign_id, now=now, lease_seconds=self.lease_seconds)
-            if lease is None:
-                break
-            leases.append(lease)
-        return leases
-
-    def _claimed_together(
-        self, campaign_id: int, leases: Sequence[Lease], now: datetime
-    ) -> list[ClaimedLead]:
-        try:
-            results = lead_lifecycle.claim_many_counting_dnc(
-                self.database,
-                [lease.lead.lead_id for lease in leases],
-                now=now,
-                campaign_id=campaign_id,
-            )
-        except BaseException:
-            for lease in leases:
-                self.hopper.release(lease)
-            raise
-        claimed: list[ClaimedLead] = []
-        for lease in leases:
-            self.hopper.complete(lease)
-            result = results[lease.lead.lead_id]
-            if isinstance(result, DomainError):
-                _log_refused(lease, result)
-            else:
-                claimed.append(_claim_of(lease, result))
-        return claimed
-
     def own_callback(self, campaign_id: int, *, agent_id: int, now: datetime) -> ClaimedLead | None:
         """A due callback booked for this agent alone, claimed; None when
         none is queued (never a lead of the general queue)."""
@@ -147,39 +101,31 @@ class HopperFeeder:
         try:
             attempt = self._claim_in_database(lease.lead.lead_id, lease.lead.campaign_id, now)
         except (Conflict, NotFound) as exc:
-            _log_refused(lease, exc)
+            log.info(
+                "hopper offer of lead %s refused: %s",
+                lease.lead.lead_id,
+                exc.message,
+                extra={"lead_id": lease.lead.lead_id, "campaign_id": lease.lead.campaign_id},
+            )
             self.hopper.complete(lease)
             return None
         except BaseException:
             self.hopper.release(lease)
             raise
         self.hopper.complete(lease)
-        return _claim_of(lease, attempt)
+        offer = lease.lead
+        return ClaimedLead(
+            lead_id=offer.lead_id,
+            campaign_id=offer.campaign_id,
+            customer_id=offer.customer_id,
+            phone_e164=offer.phone_e164,
+            attempt=attempt,
+            agent_id=offer.agent_id,
+            is_callback=offer.is_callback,
+        )
 
     def _claim_in_database(self, lead_id: int, campaign_id: int, now: datetime) -> int:
         """The attempt number (the database's claim is the last guard)."""
         return lead_lifecycle.claim_counting_dnc(
             self.database, lead_id, now=now, campaign_id=campaign_id
         )
-
-
-def _claim_of(lease: Lease, attempt: int) -> ClaimedLead:
-    offer = lease.lead
-    return ClaimedLead(
-        lead_id=offer.lead_id,
-        campaign_id=offer.campaign_id,
-        customer_id=offer.customer_id,
-        phone_e164=offer.phone_e164,
-        attempt=attempt,
-        agent_id=offer.agent_id,
-        is_callback=offer.is_callback,
-    )
-
-
-def _log_refused(lease: Lease, refusal: DomainError) -> None:
-    log.info(
-        "hopper offer of lead %s refused: %s",
-        lease.lead.lead_id,
-        refusal.message,
-        extra={"lead_id": lease.lead.lead_id, "campaign_id": lease.lead.campaign_id},
-    )

@@ -180,12 +180,6 @@ class FakeLeads:
                 return claimed
         return None
 
-    def next_leads(self, campaign_id: int, count: int, *, now: datetime) -> list[ClaimedLead]:
-        leads: list[ClaimedLead] = []
-        while len(leads) < count and (lead := self.next_lead(campaign_id, now=now)) is not None:
-            leads.append(lead)
-        return leads
-
     def hold(self, campaign_id: int, *, agent_id: int, now: datetime) -> HeldLead | None:
         queue = self.queue.get(campaign_id, [])
         return HeldLead(queue.pop(0), campaign_id) if queue else None
