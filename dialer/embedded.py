@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from callcenter.bus import EventBus
+from callcenter.bus import EventBus, InProcessEventBus
 from callcenter.db import Database
 from callcenter.recording_store import store_from_settings
 from callcenter.settings import Settings
@@ -26,6 +26,7 @@ from dialer.db_port import DatabaseServices, new_dialer_identity
 from dialer.hopper import Hopper, MemoryHopper, RedisHopper
 from dialer.leads import HopperLeadSource
 from dialer.metrics import MeteredBus
+from dialer.publisher import OffLoopPublisher
 from dialer.recordings import CallRecorder
 from dialer.simulated_carrier import SimulatedCarrier, SimulationProfile
 from dialer.worker import DialerWorker, WorkerConfig
@@ -124,7 +125,7 @@ def build_worker(
         ),
         leads=HopperLeadSource(database, stores.hopper),
         carrier=carrier or carrier_for(settings),
-        bus=MeteredBus(bus),
+        bus=worker_bus(bus),
         pool=stores.pool,
         config=replace(
             config or WorkerConfig(),
@@ -136,6 +137,12 @@ def build_worker(
             recording_store, settings.recording_spool / "consent-prompts"
         ),
     )
+
+
+def worker_bus(bus: EventBus) -> EventBus:
+    """The worker's bus: metered, and a bus that talks to Redis published off the loop."""
+    metered = MeteredBus(bus)
+    return metered if isinstance(bus, InProcessEventBus) else OffLoopPublisher(metered)
 
 
 class DialerThread:

@@ -20,14 +20,14 @@ import logging
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from callcenter.bus import EventBus
 from callcenter.events import TransferActionRequested, TransferProgressed, TransferRequested
-from dialer.carrier import CallProgress, CarrierError, OriginateRequest
+from dialer.agent_legs import AgentLegs
+from dialer.carrier import CallProgress, Carrier, CarrierError, OriginateRequest
+from dialer.live_calls import LiveCall, LiveCalls
 from dialer.voices import hold_wav
-
-if TYPE_CHECKING:
-    from dialer.worker import DialerWorker, LiveCall
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +49,27 @@ class ActiveTransfer:
 
 
 class TransferDesk:
-    def __init__(self, worker: DialerWorker) -> None:
-        self.worker = worker
+    def __init__(
+        self,
+        *,
+        calls: LiveCalls,
+        carrier: Carrier,
+        bus: EventBus,
+        legs: AgentLegs,
+        spawn: Callable[[Coroutine[Any, Any, Any]], Any],
+    ) -> None:
+        self.calls = calls
+        self.carrier = carrier
+        self.bus = bus
+        self.legs = legs
+        self._spawn = spawn
         self.active: dict[str, ActiveTransfer] = {}  # by the customer's call id
         self._outside: dict[str, str] = {}  # outside call id -> customer call id
 
-    @property
-    def _spawn(self) -> Callable[[Coroutine[Any, Any, Any]], Any]:
-        return self.worker.spawn
-
     async def on_request(self, event: TransferRequested) -> None:
-        call = self.worker.calls.get(event.call_id)
+        call = self.calls.get(event.call_id)
         if call is None and event.passed_on < PASSES:
-            self.worker.bus.publish(dataclasses.replace(event, passed_on=event.passed_on + 1))
+            self.bus.publish(dataclasses.replace(event, passed_on=event.passed_on + 1))
             return
         if call is None or call.ended or call.connected_at is None:
             self._say(event.transfer_id, event.call_id, "failed", "the call is not up here")
@@ -82,9 +90,9 @@ class TransferDesk:
             await self._fail(call, transfer, str(exc))
 
     async def on_action(self, event: TransferActionRequested) -> None:
-        call = self.worker.calls.get(event.call_id)
+        call = self.calls.get(event.call_id)
         if call is None and event.passed_on < PASSES:
-            self.worker.bus.publish(dataclasses.replace(event, passed_on=event.passed_on + 1))
+            self.bus.publish(dataclasses.replace(event, passed_on=event.passed_on + 1))
             return
         transfer = self.active.get(event.call_id)
         if call is None or transfer is None or transfer.transfer_id != event.transfer_id:
@@ -92,7 +100,7 @@ class TransferDesk:
         request = transfer.request
         try:
             opener, target = self._leg(request.from_agent_id), self._leg(request.to_agent_id)
-            carrier = self.worker.carrier
+            carrier = self.carrier
             if transfer.state == "joined":
                 await carrier.end_monitor(call.call_id, target)
             else:
@@ -117,15 +125,15 @@ class TransferDesk:
         if transfer is not None:
             self._say(transfer.transfer_id, call.call_id, "failed", "the customer hung up")
             if transfer.outside_call_id is not None:
-                self._spawn(self.worker.carrier.hang_up(transfer.outside_call_id))
+                self._spawn(self.carrier.hang_up(transfer.outside_call_id))
         for outside, customer in list(self._outside.items()):
             if customer == call.call_id:
-                self._spawn(self.worker.carrier.hang_up(outside))
+                self._spawn(self.carrier.hang_up(outside))
 
     # the moves ------------------------------------------------------------------------------
 
     async def _move(self, call: LiveCall, transfer: ActiveTransfer, target_leg: str) -> None:
-        carrier = self.worker.carrier
+        carrier = self.carrier
         await carrier.unbridge(call.call_id)
         await carrier.bridge(call.call_id, target_leg)
         call.agent_id = transfer.request.to_agent_id
@@ -134,8 +142,8 @@ class TransferDesk:
     async def _consult(self, call: LiveCall, transfer: ActiveTransfer) -> None:
         request = transfer.request
         opener, target = self._leg(request.from_agent_id), self._leg(request.to_agent_id)
-        await self.worker.carrier.hold(call.call_id, hold_wav())
-        await self.worker.carrier.bridge_agents(opener, target)
+        await self.carrier.hold(call.call_id, hold_wav())
+        await self.carrier.bridge_agents(opener, target)
         transfer.state = "consulting"
         self._say(transfer.transfer_id, call.call_id, "consulting")
 
@@ -145,12 +153,12 @@ class TransferDesk:
         outside_id = uuid.uuid4().hex
         transfer.outside_call_id = outside_id
         self._outside[outside_id] = call.call_id
-        await self.worker.carrier.hold(call.call_id, hold_wav())
+        await self.carrier.hold(call.call_id, hold_wav())
 
         def on_progress(progress: CallProgress) -> None:
             self._spawn(self._outside_progress(call, transfer, progress))
 
-        await self.worker.carrier.originate(
+        await self.carrier.originate(
             OriginateRequest(
                 call_id=outside_id,
                 to_number=request.to_number,
@@ -164,7 +172,7 @@ class TransferDesk:
     async def _outside_progress(
         self, call: LiveCall, transfer: ActiveTransfer, progress: CallProgress
     ) -> None:
-        carrier = self.worker.carrier
+        carrier = self.carrier
         if progress.phase == "answered":
             if call.ended:
                 await carrier.hang_up(progress.call_id)
@@ -189,9 +197,9 @@ class TransferDesk:
     async def _fail(self, call: LiveCall, transfer: ActiveTransfer, reason: str) -> None:
         """Back to the opener as it was before the transfer, however far it got."""
         log.warning("transfer %s of %s failed: %s", transfer.transfer_id, call.call_id, reason)
-        carrier = self.worker.carrier
-        opener = self.worker.legs.up(transfer.request.from_agent_id)
-        target = self.worker.legs.up(transfer.request.to_agent_id or 0)
+        carrier = self.carrier
+        opener = self.legs.up(transfer.request.from_agent_id)
+        target = self.legs.up(transfer.request.to_agent_id or 0)
         if opener is not None and target is not None:
             await carrier.unbridge_agents(opener.leg_id, target.leg_id)
         if not call.ended and opener is not None:
@@ -210,7 +218,7 @@ class TransferDesk:
         self._say(transfer.transfer_id, call.call_id, state, reason)
 
     def _say(self, transfer_id: int, call_id: str, state: str, reason: str | None = None) -> None:
-        self.worker.bus.publish(
+        self.bus.publish(
             TransferProgressed(
                 transfer_id=transfer_id,
                 call_id=call_id,
@@ -220,7 +228,7 @@ class TransferDesk:
         )
 
     def _leg(self, agent_id: int | None) -> str:
-        leg = self.worker.legs.up(agent_id or 0)
+        leg = self.legs.up(agent_id or 0)
         if leg is None:
             raise CarrierError(f"agent {agent_id} has no phone leg up")
         return leg.leg_id

@@ -1,0 +1,247 @@
+"""Predictive and progressive dialing: each campaign's pacer is shown what it
+can observe (agents, calls in flight, waiting answers, recent outcomes and
+service times, abandon tallies) and what it decides is placed, after the
+callbacks ready agents booked for themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from callcenter.bus import EventBus
+from callcenter.events import PacerLevelChanged
+from dialer.agent_legs import AgentLegs
+from dialer.agent_roster import AgentRoster
+from dialer.call_rules import PACER_RESULTS, PACER_STATUS, launches_allowed
+from dialer.launcher import PlaceCall
+from dialer.live_calls import LiveCall, LiveCalls
+from dialer.pacing import (
+    AbandonTally,
+    AgentStatus,
+    AgentView,
+    CallOutcome,
+    CallResult,
+    DialMode,
+    Pacer,
+    PacerState,
+    ServiceRecord,
+)
+from dialer.ports import AgentPhase, AgentSnapshot, CampaignPlan, DialerServices, LeadSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CampaignPacing:
+    pacer: Pacer
+    outcomes: list[CallOutcome] = field(default_factory=list)
+    services: list[ServiceRecord] = field(default_factory=list)
+
+
+class CampaignPacers:
+    def __init__(
+        self,
+        *,
+        services: DialerServices,
+        leads: LeadSource,
+        bus: EventBus,
+        calls: LiveCalls,
+        roster: AgentRoster,
+        legs: AgentLegs,
+        place_call: PlaceCall,
+        offered: Callable[[int], bool],
+        pacer_factory: Callable[[], Pacer],
+        clock: Callable[[], datetime],
+        monotonic: Callable[[], float],
+        max_concurrent_calls: int | None,
+    ) -> None:
+        self.services = services
+        self.leads = leads
+        self.bus = bus
+        self.calls = calls
+        self.roster = roster
+        self.legs = legs
+        self._place_call = place_call
+        self._offered = offered
+        self._pacer_factory = pacer_factory
+        self.clock = clock
+        self._now = monotonic
+        self.max_concurrent_calls = max_concurrent_calls
+        self.by_campaign: dict[int, CampaignPacing] = {}
+        self._talk: dict[int, float] = {}
+
+    def trunk_room(self) -> int | None:
+        return self.calls.trunk_room(self.max_concurrent_calls)
+
+    async def pace(self, plan: CampaignPlan, now: datetime, healthy: bool) -> None:
+        if healthy:
+            await self._dial_own_callbacks(plan)
+        today, window = await asyncio.to_thread(self.services.abandon_tallies, plan.id, now=now)
+        state = self.pacer_state(
+            plan,
+            AbandonTally(today.live_answers, today.abandoned),
+            AbandonTally(window.live_answers, window.abandoned),
+        )
+        decision = self._pacing(plan.id).pacer.decide(state)
+        if decision.changed:
+            await asyncio.to_thread(
+                self.services.record_dial_level,
+                plan.id,
+                decision.dial_level,
+                decision.reason,
+                now=now,
+            )
+            self.bus.publish(
+                PacerLevelChanged(
+                    campaign_id=plan.id, dial_level=decision.dial_level, reason=decision.reason
+                )
+            )
+        for _ in range(launches_allowed(decision, healthy=healthy, trunk_room=self.trunk_room())):
+            lead = await asyncio.to_thread(self.leads.next_lead, plan.id, now=self.clock())
+            if lead is None:
+                break
+            await self._place_call(plan, lead)
+
+    def pacer_state(
+        self, plan: CampaignPlan, today: AbandonTally, window: AbandonTally
+    ) -> PacerState:
+        now = self.clock()
+        mono = self._now()
+        pacing = self._pacing(plan.id)
+        agents = [
+            AgentView(
+                status=self._pacer_status(agent, plan),
+                elapsed=max(0.0, (now - agent.since).total_seconds()),
+            )
+            for agent in self.roster.of_campaign(plan.id)
+        ]
+        mine = [c for c in self.calls.up() if c.plan.id == plan.id]
+        outcomes, pacing.outcomes = pacing.outcomes, []
+        services, pacing.services = pacing.services, []
+        return PacerState(
+            mode=DialMode(plan.mode.value),
+            agents=agents,
+            # A call dialed for one agent (their own callback) is theirs alone.
+            calls_in_flight=[
+                mono - c.launched_at
+                for c in mine
+                if c.answered_at is None and c.preview_agent is None
+            ],
+            waiting_calls=sum(1 for c in mine if c.waiting),
+            outcomes=outcomes,
+            services=services,
+            today=today,
+            last_30_days=window,
+            abandon_cap=plan.abandon_cap,
+            max_lines_per_agent=plan.max_lines_per_agent,
+            trunk_limit=self.calls.trunk_room(self.max_concurrent_calls, beside_campaign=plan.id),
+        )
+
+    def _pacer_status(self, agent: AgentSnapshot, plan: CampaignPlan) -> AgentStatus:
+        if agent.phase is AgentPhase.READY and (
+            agent.agent_id in self.roster.claimed or self.calls.dialing_for(agent.agent_id)
+        ):
+            return AgentStatus.TALKING
+        if agent.phase is AgentPhase.READY and self.legs.up(agent.agent_id) is None:
+            return AgentStatus.PAUSED  # no calls are placed for a phone that is not up
+        if agent.phase is AgentPhase.WRAP_UP and plan.wrap_up_limit_s is not None:
+            wrapping = (self.clock() - agent.since).total_seconds()
+            if wrapping >= plan.wrap_up_limit_s:
+                return AgentStatus.PAUSED  # nobody is finishing it: the server pauses them
+        return PACER_STATUS[agent.phase]
+
+    async def _dial_own_callbacks(self, plan: CampaignPlan) -> None:
+        """A ready agent with a callback booked for them alone gets it first,
+        dialed for them (held for them as a preview call is); the pacer's
+        general leads come after."""
+        free = [
+            agent.agent_id
+            for agent in self.roster.of_campaign(plan.id)
+            if agent.phase is AgentPhase.READY and self._free_for_own_callback(agent.agent_id)
+        ]
+        if not free:
+            return
+        with_callbacks = await asyncio.to_thread(self._with_own_callbacks, plan.id, free)
+        for agent_id in with_callbacks:
+            if not self._free_for_own_callback(agent_id):  # claimed, offered, lost meanwhile
+                continue
+            self.roster.claimed.add(agent_id)
+            try:
+                await self._dial_own_callback(plan, agent_id)
+            finally:
+                self.roster.claimed.discard(agent_id)
+
+    async def _dial_own_callback(self, plan: CampaignPlan, agent_id: int) -> None:
+        reserved = await asyncio.to_thread(
+            self.services.reserve_agent,
+            agent_id,
+            call_id=None,
+            now=self.clock(),
+            reason="own callback",
+        )
+        if not reserved:
+            return
+        lead = await asyncio.to_thread(
+            self.leads.own_callback, plan.id, agent_id=agent_id, now=self.clock()
+        )
+        if lead is None:
+            await self.roster.let_go(agent_id, "own callback gone")
+            return
+        log.info(
+            "dialing lead %s's callback for agent %s",
+            lead.lead_id,
+            agent_id,
+            extra={"lead_id": lead.lead_id, "agent_id": agent_id, "campaign_id": plan.id},
+        )
+        await self._place_call(plan, lead, agent_id=agent_id)
+
+    def _free_for_own_callback(self, agent_id: int) -> bool:
+        if agent_id in self.roster.claimed or self._offered(agent_id):
+            return False
+        return self.legs.up(agent_id) is not None and self.trunk_room() != 0
+
+    def _with_own_callbacks(self, campaign_id: int, agent_ids: list[int]) -> list[int]:
+        """Those of these agents with a callback booked for them alone (from a thread)."""
+        return [
+            agent_id
+            for agent_id in agent_ids
+            if self.leads.own_callbacks(campaign_id, agent_id=agent_id)
+        ]
+
+    def _pacing(self, campaign_id: int) -> CampaignPacing:
+        if campaign_id not in self.by_campaign:
+            self.by_campaign[campaign_id] = CampaignPacing(self._pacer_factory())
+        return self.by_campaign[campaign_id]
+
+    def call_ended(self, call: LiveCall, carrier_outcome: str) -> None:
+        """What the call tells the pacer: its result and how long it took,
+        and the talk time of the agent who had it (their service record is
+        complete when they leave wrap-up)."""
+        if call.connected_at is not None and call.agent_id is not None:
+            self._talk[call.agent_id] = self._now() - call.connected_at
+        pacing = self.by_campaign.get(call.plan.id)
+        if pacing is None or call.inbound:  # not a dial: nothing for the answer estimates
+            return
+        result = PACER_RESULTS.get(carrier_outcome, CallResult.FAILED)
+        if result is CallResult.LIVE and call.answered_at is not None:
+            seconds = call.answered_at - call.launched_at
+        else:
+            seconds = self._now() - call.launched_at
+        pacing.outcomes.append(CallOutcome(result=result, seconds=max(0.0, seconds)))
+
+    def observe_wrap_ups(self, snapshot: Sequence[AgentSnapshot]) -> None:
+        """An agent leaving wrap-up completes one service record for the pacer
+        (`snapshot`: the agents as just read, the roster still holds the last read)."""
+        now = self.clock()
+        phases = {agent.agent_id: agent.phase for agent in snapshot}
+        for agent_id, before in self.roster.agents.items():
+            if before.phase is not AgentPhase.WRAP_UP or phases.get(agent_id) is AgentPhase.WRAP_UP:
+                continue
+            talk = self._talk.pop(agent_id, None)
+            pacing = self.by_campaign.get(before.campaign_id)
+            if talk is not None and pacing is not None:
+                wrap = max(0.0, (now - before.since).total_seconds())
+                pacing.services.append(ServiceRecord(talk_seconds=talk, wrap_seconds=wrap))
