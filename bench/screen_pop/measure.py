@@ -1,7 +1,7 @@
 """Screen-pop latency: from publishing `call.connected` on the bus to the pop
 being drawn in real headless Chromium (loopback, SQLite file, in-process bus).
 
-    /work/venv/bin/python -m bench.screen_pop.measure [--calls 50]
+    PYTHONPATH=. .venv/bin/python -m bench.screen_pop.measure [--calls 50]
 
 Prints p50/p99/max in milliseconds. The browser records the time after the
 frame that shows the pop (requestAnimationFrame + a task)."""
@@ -19,7 +19,8 @@ from callcenter import migrate
 from callcenter.db import Database
 from callcenter.events import CallAnswered, CallConnected, CallDialing, CallEnded
 from callcenter.settings import load_settings
-from tests.e2e.agent.conftest import CHROMIUM, CHROMIUM_ARGS, serve
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.site import serve
 from tests.factories import TEST_PASSWORD
 from tests.integration.agent.agent_floor import build_floor, new_lead
 
