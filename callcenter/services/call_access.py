@@ -1,0 +1,32 @@
+"""Which call an agent may read or write: their own, and for writes one still
+on their screen (not yet wrapped up)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from callcenter.errors import N_, Conflict, Forbidden, NotFound
+from callcenter.models import Call
+
+
+def own_call(session: Session, agent_id: int, call_id: Any) -> Call:
+    """The call, if it is this agent's; an agent never reads another's call."""
+    call = session.get(Call, str(call_id or ""))
+    if call is None:
+        raise NotFound(N_("no such call"), details={"call_id": call_id})
+    if call.agent_id != agent_id:
+        raise Forbidden(N_("this call is not yours"), details={"call_id": call.id})
+    return call
+
+
+def open_call(session: Session, agent_id: int, call_id: Any, *, lock: bool = False) -> Call:
+    """The agent's call that is still on screen (not yet wrapped up); `lock`
+    serialises writers of the same call (its script path, its booking)."""
+    call = own_call(session, agent_id, call_id)
+    if lock:
+        session.refresh(call, with_for_update=True)
+    if call.wrap_up_ended_at is not None:
+        raise Conflict(N_("this call is already wrapped up"), details={"call_id": call.id})
+    return call

@@ -1,0 +1,285 @@
+"""The call's script on the agent's screen: the version pinned on the call,
+its prompts filled with the customer's fields, and the path the agent takes
+through the steps (every move an `enter` row of `step_outcomes`, the
+prospect's no a `reject` row)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from callcenter.db import utcnow
+from callcenter.errors import N_, InvalidInput
+from callcenter.models import (
+    Appointment,
+    Call,
+    Campaign,
+    ScriptVersion,
+    StepAction,
+    StepOutcome,
+    User,
+)
+from callcenter.scheduling import format_phone, slot_label
+from callcenter.services import appointments, scripts_catalog
+from callcenter.services.call_access import open_call
+from scripts import (
+    Move,
+    Script,
+    ScriptPath,
+    ScriptPathError,
+    call_context,
+    render_prompt,
+    render_tips,
+)
+
+MOVE_KINDS = ("next", "back", "jump")
+
+
+def agent_locale(session: Session, agent_id: int | None) -> str:
+    agent = session.get(User, agent_id) if agent_id else None
+    return agent.locale if agent and agent.locale in ("fa", "en") else "fa"
+
+
+def script_version_of(session: Session, call: Call, locale: str = "fa") -> ScriptVersion:
+    """The version the call uses, pinned on the call the first time it is asked."""
+    if call.script_version_id is not None:
+        version = session.get(ScriptVersion, call.script_version_id)
+        if version is not None:
+            return version
+    campaign = session.get(Campaign, call.campaign_id)
+    assert campaign is not None
+    version = scripts_catalog.version_for_campaign(session, campaign, locale)
+    call.script_version_id = version.id
+    return version
+
+
+def script_context(
+    session: Session,
+    call: Call,
+    script: Script,
+    *,
+    now: datetime,
+    slots: Iterable[Any] = (),
+    appointment: Appointment | None = None,
+) -> dict[str, object]:
+    customer, lead = call.customer, call.lead
+    campaign = session.get(Campaign, call.campaign_id)
+    agent = session.get(User, call.agent_id) if call.agent_id else None
+    assert campaign is not None
+    tz = ZoneInfo(campaign.timezone)
+    values: dict[str, object] = {
+        "title": customer.title,
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "agent_name": agent.full_name if agent else "",
+        "company": campaign.company_name,
+        "product": campaign.product,
+        "benefit": (lead.fields or {}).get("benefit") or campaign.description,
+        "email": customer.email or "",
+        "contact_number": format_phone(
+            (agent.direct_number if agent and agent.direct_number else campaign.caller_id) or "",
+            script.locale,
+        ),
+    }
+    for number, slot in enumerate(slots, start=1):
+        values[f"slot_{number}"] = slot_label(slot.start, now, script.locale, tz=tz)
+    if appointment is not None:
+        values.update(appointments.read_back_for(appointment, script.locale, tz).as_context())
+    customer_tz = ZoneInfo(customer.timezone or campaign.timezone)
+    return call_context(script, values, now=now, tz=customer_tz)
+
+
+def rendered_script(script: Script, context: dict[str, object]) -> dict[str, Any]:
+    return {
+        "key": script.key,
+        "version": script.version,
+        "title": script.title,
+        "locale": script.locale,
+        "dir": "rtl" if script.locale == "fa" else "ltr",
+        "steps": [
+            {
+                "number": step.number,
+                "key": step.key,
+                "title": step.title,
+                "prompt": render_prompt(step, context),
+                "tips": render_tips(step, context),
+                "booking": step.booking,
+                "follow_up": step.follow_up,
+                "rejections": [
+                    {"code": reason.code, "label": reason.label, "free_text": reason.free_text}
+                    for reason in step.rejections
+                ],
+            }
+            for step in script.steps
+        ],
+    }
+
+
+def start_script(session: Session, call: Call, *, now: datetime | None = None) -> None:
+    """Step 1 on screen: the first `enter` row of the call's script path."""
+    if _last_seq(session, call.id):
+        return
+    script_version_of(session, call, agent_locale(session, call.agent_id))
+    session.add(
+        StepOutcome(
+            call_id=call.id,
+            seq=1,
+            step_number=1,
+            action=StepAction.ENTER,
+            via="start",
+            agent_id=call.agent_id,
+            at=now or utcnow(),
+        )
+    )
+    call.current_step = 1
+    call.max_step_reached = max(call.max_step_reached or 0, 1)
+    session.flush()
+
+
+def _last_seq(session: Session, call_id: str) -> int:
+    return (
+        session.scalar(select(func.max(StepOutcome.seq)).where(StepOutcome.call_id == call_id)) or 0
+    )
+
+
+def _path(session: Session, call: Call, step_count: int) -> ScriptPath:
+    rows = session.scalars(
+        select(StepOutcome)
+        .where(StepOutcome.call_id == call.id, StepOutcome.action == StepAction.ENTER)
+        .order_by(StepOutcome.seq)
+    )
+    moves: list[Move] = []
+    for row in rows:
+        kind = row.via if row.via in ("start", *MOVE_KINDS) else "jump"
+        moves.append(Move(kind, moves[-1].to_step if moves else None, row.step_number, row.at))  # type: ignore[arg-type]
+    return ScriptPath(tuple(moves), step_count)
+
+
+def move_step(
+    session: Session,
+    agent_id: int,
+    call_id: Any,
+    kind: Any,
+    to_step: Any = None,
+    *,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Next, back or jump; every move is an `enter` row, so the path is kept."""
+    call = open_call(session, agent_id, call_id, lock=True)
+    if kind not in MOVE_KINDS:
+        raise InvalidInput(N_("move next, back or jump"), details={"field": "kind"})
+    script = scripts_catalog.script_of(script_version_of(session, call))
+    if not _last_seq(session, call.id):
+        start_script(session, call, now=now)
+    path = _path(session, call, len(script.steps))
+    try:
+        if kind == "next":
+            path = path.next()
+        elif kind == "back":
+            path = path.back()
+        else:
+            path = path.jump(_int(to_step, "step"))
+    except ScriptPathError:
+        raise _refused_move(kind, to_step, path.current, len(script.steps)) from None
+    session.add(
+        StepOutcome(
+            call_id=call.id,
+            seq=_last_seq(session, call.id) + 1,
+            step_number=path.current,
+            action=StepAction.ENTER,
+            via=kind,
+            agent_id=agent_id,
+            at=now or utcnow(),
+        )
+    )
+    call.current_step = path.current
+    call.max_step_reached = max(call.max_step_reached or 0, path.current)
+    session.flush()
+    return {"call_id": call.id, "step": call.current_step, "max_step": call.max_step_reached}
+
+
+def record_rejection(
+    session: Session,
+    agent_id: int,
+    call_id: Any,
+    step: Any,
+    reason_code: Any,
+    reason_text: Any = "",
+    *,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The step where the prospect said no, with a reason the script offers at
+    that step (`other` takes text). One per call: recording again corrects it."""
+    call = open_call(session, agent_id, call_id, lock=True)
+    script = scripts_catalog.script_of(script_version_of(session, call))
+    number = _int(step, "step")
+    try:
+        reason = script.step(number).reason(str(reason_code or ""))
+    except KeyError:
+        raise InvalidInput(
+            N_("choose a reason this step offers"), details={"field": "reason_code", "step": number}
+        ) from None
+    text = str(reason_text or "").strip()[:2000]
+    if reason.free_text and not text:
+        raise InvalidInput(N_("say in a few words why"), details={"field": "reason_text"})
+    row = rejection_of(session, call.id)
+    if row is None:
+        row = StepOutcome(
+            call_id=call.id,
+            seq=_last_seq(session, call.id) + 1,
+            action=StepAction.REJECT,
+            via="reject",
+            agent_id=agent_id,
+            step_number=number,
+        )
+        session.add(row)
+    row.step_number = number
+    row.reason_code = reason.code
+    row.reason_text = text or None
+    row.at = now or utcnow()
+    session.flush()
+    return {"call_id": call.id, "step": number, "reason_code": reason.code, "reason_text": text}
+
+
+def rejection_of(session: Session, call_id: str) -> StepOutcome | None:
+    return session.scalar(
+        select(StepOutcome).where(
+            StepOutcome.call_id == call_id, StepOutcome.action == StepAction.REJECT
+        )
+    )
+
+
+def rejection_data(row: StepOutcome | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {"step": row.step_number, "reason_code": row.reason_code, "reason_text": row.reason_text}
+
+
+def _refused_move(kind: str, to_step: Any, current: int | None, step_count: int) -> InvalidInput:
+    """The path's refusal in words the agent's language can carry (the script
+    engine knows no translations)."""
+    details = {"field": "step"}
+    if kind == "next":
+        return InvalidInput(N_("step %(step)s is the last step"), details=details, step=current)
+    if kind == "back":
+        return InvalidInput(N_("step 1 is the first step"), details=details)
+    return InvalidInput(
+        N_("there is no step %(step)s; steps run 1..%(count)s"),
+        details=details,
+        step=to_step,
+        count=step_count,
+    )
+
+
+def _int(value: Any, field: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            N_("%(field)s must be a number"), details={"field": field}, field=field
+        ) from None

@@ -1,0 +1,280 @@
+"""The customer as the agent's screen shows them: the card (customer, lead
+fields) and the history of every earlier call, meeting, callback and note."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.dates import format_datetime
+from callcenter.models import (
+    Appointment,
+    Call,
+    Callback,
+    CallRecording,
+    Campaign,
+    Disposition,
+    FollowUp,
+    Lead,
+    Note,
+    RecordingStatus,
+    ScriptVersion,
+    StepAction,
+    StepOutcome,
+    User,
+)
+from callcenter.scheduling import format_phone
+from callcenter.services import disposition_codes, scripts_catalog
+from callcenter.services.call_script import rejection_data
+
+HISTORY_LIMIT = 50
+
+
+def lead_card(
+    session: Session,
+    lead: Lead,
+    locale: str,
+    *,
+    exclude_call_id: str | None = None,
+    viewer_id: int | None = None,
+) -> dict[str, Any]:
+    customer = lead.customer
+    return {
+        "customer": {
+            "id": customer.id,
+            "title": customer.title,
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "name": " ".join(
+                p for p in (customer.title, customer.first_name, customer.last_name) if p
+            ),
+            "company": customer.company,
+            "email": customer.email or "",
+            "phone_display": format_phone(customer.phone_e164, locale),
+            "address": customer.address,
+            "city": customer.city,
+            "locale": customer.locale,
+        },
+        "lead": {
+            "id": lead.id,
+            "campaign_id": lead.campaign_id,
+            "state": str(lead.state),
+            "attempts": lead.attempts,
+            "fields": [[str(key), str(value)] for key, value in (lead.fields or {}).items()],
+        },
+        "history": history(
+            session, customer.id, locale, exclude_call_id=exclude_call_id, viewer_id=viewer_id
+        ),
+    }
+
+
+def history(
+    session: Session,
+    customer_id: int,
+    locale: str,
+    *,
+    exclude_call_id: str | None = None,
+    viewer_id: int | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Every earlier call to this customer in any campaign, their meetings,
+    callbacks and notes, newest first. ``recorded``: the viewing agent's own
+    call has a recording they may play."""
+    query = select(Call).where(Call.customer_id == customer_id)
+    if exclude_call_id:
+        query = query.where(Call.id != exclude_call_id)
+    calls = list(session.scalars(query.order_by(Call.dialed_at.desc()).limit(HISTORY_LIMIT)))
+    call_ids = [call.id for call in calls]
+    own = [call.id for call in calls if viewer_id is not None and call.agent_id == viewer_id]
+    recorded = set(
+        session.scalars(
+            select(CallRecording.call_id).where(
+                CallRecording.call_id.in_(own), CallRecording.status == RecordingStatus.STORED
+            )
+        )
+    )
+    dispositions = _by_call(session, select(Disposition).where(Disposition.call_id.in_(call_ids)))
+    rejections = _by_call(
+        session,
+        select(StepOutcome).where(
+            StepOutcome.call_id.in_(call_ids), StepOutcome.action == StepAction.REJECT
+        ),
+    )
+    notes_by_call: dict[str | None, list[Note]] = defaultdict(list)
+    for note in session.scalars(
+        select(Note).where(Note.customer_id == customer_id).order_by(Note.created_at.desc())
+    ):
+        if note.call_id != exclude_call_id or exclude_call_id is None:
+            notes_by_call[note.call_id].append(note)
+    appointment_rows = list(
+        session.scalars(
+            select(Appointment)
+            .where(Appointment.customer_id == customer_id)
+            .order_by(Appointment.starts_at.desc())
+        )
+    )
+    callback_rows = list(
+        session.scalars(
+            select(Callback)
+            .where(Callback.customer_id == customer_id)
+            .order_by(Callback.due_at.desc())
+        )
+    )
+    names = _names(
+        session,
+        [call.agent_id for call in calls]
+        + [note.author_id for group in notes_by_call.values() for note in group]
+        + [row.booked_by_id for row in appointment_rows]
+        + [row.owner_id for row in appointment_rows]
+        + [row.assigned_agent_id for row in callback_rows],
+    )
+    campaigns = _campaign_names(
+        session,
+        [call.campaign_id for call in calls]
+        + [row.campaign_id for row in appointment_rows]
+        + [row.campaign_id for row in callback_rows],
+    )
+    when = _formatter(locale)
+    labels = disposition_codes.labels(session, {call.campaign_id for call in calls})
+    return {
+        "calls": [
+            {
+                "id": call.id,
+                "when": when(call.dialed_at),
+                "campaign": campaigns.get(call.campaign_id, ""),
+                "agent": names.get(call.agent_id, ""),
+                "outcome": str(call.outcome) if call.outcome else str(call.state),
+                "disposition": str(dispositions[call.id].code) if call.id in dispositions else None,
+                "disposition_label": _configured_label(labels, call, dispositions, locale),
+                "max_step": call.max_step_reached,
+                "rejection": _rejection_label(session, call, rejections.get(call.id)),
+                "notes": [note.text for note in notes_by_call.get(call.id, [])],
+                "recorded": call.id in recorded,
+            }
+            for call in calls
+        ],
+        "appointments": [
+            appointment_data(session, row, locale, None, names=names, campaigns=campaigns)
+            for row in appointment_rows
+        ],
+        "callbacks": [
+            {
+                "id": row.id,
+                "due": when(row.due_at),
+                "campaign": campaigns.get(row.campaign_id, ""),
+                "for": names.get(row.assigned_agent_id) if row.assigned_agent_id else None,
+                "status": str(row.status),
+                "note": row.note,
+            }
+            for row in callback_rows
+        ],
+        "notes": [
+            {"when": when(note.created_at), "by": names.get(note.author_id, ""), "text": note.text}
+            for note in notes_by_call.get(None, [])
+        ],
+    }
+
+
+def _configured_label(
+    labels: dict[tuple[int, str], tuple[str, str]],
+    call: Call,
+    dispositions: dict[str, Any],
+    locale: str,
+) -> str | None:
+    """The campaign's label of the call's disposition (None: a code no campaign defines)."""
+    if call.id not in dispositions:
+        return None
+    label = labels.get((call.campaign_id, dispositions[call.id].code))
+    if label is None:
+        return None
+    return label[0] if locale == "fa" else label[1]
+
+
+def appointment_data(
+    session: Session,
+    row: Appointment,
+    locale: str,
+    tz: ZoneInfo | None,
+    *,
+    names: dict[int | None, str] | None = None,
+    campaigns: dict[int | None, str] | None = None,
+) -> dict[str, Any]:
+    names = names if names is not None else _names(session, [row.booked_by_id, row.owner_id])
+    follow_ups = session.scalars(
+        select(FollowUp).where(FollowUp.appointment_id == row.id).order_by(FollowUp.id)
+    )
+    when = _formatter(locale, tz)
+    return {
+        "id": row.id,
+        "call_id": row.call_id,
+        "when": when(row.starts_at),
+        "starts_at": row.starts_at.isoformat(),
+        "kind": str(row.kind),
+        "place": row.location or row.meeting_link,
+        "status": str(row.status),
+        "by": names.get(row.booked_by_id, ""),
+        # Who holds the meeting, when it is not the agent who booked it.
+        "salesperson": names.get(row.owner_id, "") if row.owner_id != row.booked_by_id else "",
+        "campaign": (campaigns or {}).get(row.campaign_id, ""),
+        "follow_ups": [
+            {
+                "id": item.id,
+                "kind": str(item.kind),
+                "status": str(item.status),
+                "to": item.to_address,
+                "sent": when(item.sent_at) if item.sent_at else None,
+                "attempts": item.attempts,
+            }
+            for item in follow_ups
+        ],
+    }
+
+
+def _formatter(locale: str, tz: ZoneInfo | None = None) -> Any:
+    def when(value: datetime) -> str:
+        if tz is None:
+            return format_datetime(value, locale, style="short")
+        return format_datetime(value, locale, style="short", tz=tz)
+
+    return when
+
+
+def _by_call(session: Session, query: Any) -> dict[str, Any]:
+    return {row.call_id: row for row in session.scalars(query)}
+
+
+def _names(session: Session, ids: Iterable[int | None]) -> dict[int | None, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(User.id, User.full_name).where(User.id.in_(wanted))).all())  # type: ignore[arg-type]
+
+
+def _campaign_names(session: Session, ids: Iterable[int | None]) -> dict[int | None, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(Campaign.id, Campaign.name).where(Campaign.id.in_(wanted)))
+    return dict(rows.all())  # type: ignore[arg-type]
+
+
+def _rejection_label(
+    session: Session, call: Call, row: StepOutcome | None
+) -> dict[str, Any] | None:
+    data = rejection_data(row)
+    if data is None or row is None:
+        return None
+    label = row.reason_code or ""
+    if call.script_version_id is not None:
+        version = session.get(ScriptVersion, call.script_version_id)
+        if version is not None:
+            with contextlib.suppress(KeyError):
+                label = scripts_catalog.script_of(version).step(row.step_number).reason(label).label
+    data["label"] = label
+    return data
