@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from callcenter import after_commit
 from callcenter.db import utcnow
+from callcenter.domain_events import ScriptStepEntered
 from callcenter.errors import N_, InvalidInput
 from callcenter.models import (
     Appointment,
@@ -138,6 +140,7 @@ def start_script(session: Session, call: Call, *, now: datetime | None = None) -
     )
     call.current_step = 1
     call.max_step_reached = max(call.max_step_reached or 0, 1)
+    after_commit.record_event(session, ScriptStepEntered(call_id=call.id, step_number=1))
     session.flush()
 
 
@@ -198,6 +201,7 @@ def move_step(
         )
     )
     call.current_step = path.current
+    after_commit.record_event(session, ScriptStepEntered(call_id=call.id, step_number=path.current))
     call.max_step_reached = max(call.max_step_reached or 0, path.current)
     session.flush()
     return {"call_id": call.id, "step": call.current_step, "max_step": call.max_step_reached}

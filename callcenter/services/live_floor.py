@@ -8,12 +8,11 @@ Where each number comes from:
   `callcenter.after_commit`): an event the bus delivers again (a retry, a
   replay after Redis lost its data) was counted already or is in the rebuilt
   numbers;
-- agent state changes, appointments, wrap-ups, calls marked as machines and
-  recordings as the services that write them record them with their commit
-  (`callcenter.domain_events`); `agent.state_changed` on the bus is an input
-  the call services apply (counting it too would count it twice);
-- script steps from the committed `step_outcomes` rows, read by an ORM flush
-  hook on this app's session factory (`LiveFloor._collect`).
+- agent state changes, appointments, wrap-ups, script steps, calls marked
+  as machines and recordings as the services that write them record them
+  with their commit (`callcenter.domain_events`); `agent.state_changed` on
+  the bus is an input the call services apply (counting it too would count
+  it twice).
 
 All of these reach `LiveFloor._committed` once per commit of this app's
 sessions, through `callcenter.after_commit`.
@@ -37,7 +36,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis
-from sqlalchemy import event as orm_event
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -76,7 +74,6 @@ from callcenter.models import (
     DialMode,
     Lead,
     PauseReason,
-    StepAction,
     StepOutcome,
     User,
     campaign_teams,
@@ -427,16 +424,7 @@ class LiveFloor:
     # -- what a commit changed (`callcenter.after_commit`)
 
     def watch(self, database: Database) -> None:
-        orm_event.listen(database.sessions, "after_flush", self._collect)
         after_commit.subscribe(database.sessions, self._committed)
-
-    def _collect(self, session: Session, _context: Any) -> None:
-        # Script steps are the one change still read from the flushed rows:
-        # the workstation service that writes them is being split.
-        for row in session.new:
-            if isinstance(row, StepOutcome) and row.action is StepAction.ENTER:
-                entered = ScriptStepEntered(call_id=row.call_id, step_number=row.step_number)
-                after_commit.record_event(session, entered)
 
     def _committed(self, items: Sequence[Any]) -> None:
         """The domain events of one commit, in the order they were recorded."""
