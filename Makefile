@@ -6,19 +6,22 @@ BIN := $(VENV)/bin
 export CC_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export CC_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-fast install install-dev lint audit translations voices
+.PHONY: run test test-fast fuzz install install-dev lint audit translations voices
 
 run: install
 	$(BIN)/callcenter run
 
-# Two workers: most tests wait on real peers, not the CPU (1,672 tests in
-# 18 minutes here, over the 15 CI allows: to be cut). Three were faster but the tests that start
-# whole processes (faults, socket flood, the embedded server) then ran side
-# by side often enough to starve one another.
-# A file's tests stay in one worker: each file that makes network namespaces
-# has subnets of its own (10.231.x), which two workers must not make at once.
+# Two workers: the suite is bound by the CPU (Chromium and the processes the
+# tests start; three workers were slower on 2 cores). tests/scheduling.py keeps
+# a file's tests in one worker, runs the files that make network namespaces and
+# those that start whole topologies of processes one at a time, and hands out
+# the longest work first.
 test: install-dev
-	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:randomly
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder -p no:randomly
+
+# A longer hunt by hand: the fuzz tests with random seeds and more examples.
+fuzz: install-dev
+	CC_FUZZ_EXAMPLES=$${CC_FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -p no:randomly tests/fuzz
 
 # The tests that need no PostgreSQL, Redis, sipp, browser, namespace or process
 # of their own (tests/lanes.py marks them), in a random order each run.

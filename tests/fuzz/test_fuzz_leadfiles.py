@@ -133,7 +133,7 @@ def csv_text(draw: st.DrawFn) -> tuple[bytes, str | None]:
 
 
 @pytest.mark.timeout(60)
-@_fuzz(500)
+@_fuzz(200)
 @given(
     csv_text(),
     st.builds(
@@ -177,21 +177,21 @@ REAL_XLSX = _xlsx(
 
 
 @pytest.mark.timeout(60)
-@_fuzz(3000)
+@_fuzz(1000)
 @given(st.binary(max_size=4096), st.sampled_from([None, "a.csv", "a.xlsx", "a.txt"]))
 def test_random_bytes_import_or_refuse(data: bytes, filename: str | None) -> None:
     _read_all(data, filename)
 
 
 @pytest.mark.timeout(60)
-@_fuzz(1500)
+@_fuzz(500)
 @given(csv_text())
 def test_random_csv_text_import_or_refuse(upload: tuple[bytes, str | None]) -> None:
     _read_all(*upload)
 
 
 @pytest.mark.timeout(60)
-@_fuzz(300)
+@_fuzz(100)
 @given(
     st.lists(
         st.lists(XLSX_CELL, max_size=6),
@@ -204,7 +204,7 @@ def test_random_xlsx_cells_import_or_refuse(rows: list[list[object]]) -> None:
 
 
 @pytest.mark.timeout(60)
-@_fuzz(1000)
+@_fuzz(300)
 @given(
     st.lists(st.tuples(st.integers(0, len(REAL_XLSX) - 1), st.integers(0, 255)), max_size=8),
     st.integers(0, len(REAL_XLSX)),

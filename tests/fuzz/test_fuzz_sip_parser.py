@@ -58,7 +58,7 @@ BYE = (
 )
 REAL_MESSAGES = (INVITE, OK_200, BYE)
 FUZZ = settings(
-    max_examples=int(os.environ.get("CC_FUZZ_EXAMPLES", "3000")),
+    max_examples=int(os.environ.get("CC_FUZZ_EXAMPLES", "1000")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     derandomize="CC_FUZZ_EXAMPLES" not in os.environ,
