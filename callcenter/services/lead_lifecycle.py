@@ -284,6 +284,37 @@ def settle_attempt(
     return lead
 
 
+def lead_for_customer(
+    session: Session, campaign: Campaign, customer: Customer, *, reason: str, now: datetime
+) -> Lead:
+    """The customer's lead in the campaign, or a NEW one with its first state
+    change (why it was made: `reason`) when they have none there."""
+    lead = session.scalar(
+        select(Lead)
+        .where(Lead.campaign_id == campaign.id, Lead.customer_id == customer.id)
+        .order_by(Lead.id)
+        .limit(1)
+    )
+    if lead is not None:
+        return lead
+    lead = Lead(
+        campaign_id=campaign.id,
+        customer_id=customer.id,
+        state=LeadState.NEW,
+        fields={},
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(lead)
+    session.flush()
+    session.add(
+        LeadStateChange(
+            lead_id=lead.id, from_state=None, to_state=LeadState.NEW, reason=reason, at=now
+        )
+    )
+    return lead
+
+
 def release_stale_attempts(session: Session, *, older_than: timedelta, now: datetime) -> int:
     """Send leads stuck in DIALING (their worker died before settling) back to
     RETRY, due now. Returns how many. Run by the dialer at start and

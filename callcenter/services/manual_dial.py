@@ -28,11 +28,10 @@ from callcenter.models import (
     CampaignStatus,
     Customer,
     Lead,
-    LeadStateChange,
     User,
 )
 from callcenter.scheduling import format_phone
-from callcenter.services import agents, audit, dnc, my_callbacks
+from callcenter.services import agents, audit, dnc, lead_lifecycle, my_callbacks
 from callcenter.services.bus_outbox import publish_after_commit
 from callcenter.services.campaigns import windows_of
 from callcenter.states import (
@@ -83,7 +82,9 @@ def dial_number(
         customer.timezone = campaign.timezone
         session.add(customer)
         session.flush()
-    lead = _lead_in(session, campaign, customer, agent, now=now)
+    lead = lead_lifecycle.lead_for_customer(
+        session, campaign, customer, reason=f"added by agent {agent.id} to dial by hand", now=now
+    )
     return _request(session, agent, status, campaign, lead, phone, bus=bus, now=now)
 
 
@@ -109,7 +110,9 @@ def dial_customer(
             N_("This customer has no other number. Add one with Edit details."),
             details={"field": "which"},
         )
-    lead = _lead_in(session, campaign, customer, agent, now=now)
+    lead = lead_lifecycle.lead_for_customer(
+        session, campaign, customer, reason=f"added by agent {agent.id} to dial by hand", now=now
+    )
     return _request(session, agent, status, campaign, lead, phone, bus=bus, now=now)
 
 
@@ -196,36 +199,6 @@ def _dialing_agent(session: Session, agent_id: int) -> tuple[User, AgentStatus, 
             N_("Campaign %(name)s is paused: no calls can be placed."), name=campaign.name
         )
     return agent, status, campaign
-
-
-def _lead_in(
-    session: Session, campaign: Campaign, customer: Customer, agent: User, *, now: datetime
-) -> Lead:
-    lead = session.scalar(
-        select(Lead).where(Lead.campaign_id == campaign.id, Lead.customer_id == customer.id)
-    )
-    if lead is not None:
-        return lead
-    lead = Lead(
-        campaign_id=campaign.id,
-        customer_id=customer.id,
-        state=LeadState.NEW,
-        fields={},
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(lead)
-    session.flush()
-    session.add(
-        LeadStateChange(
-            lead_id=lead.id,
-            from_state=None,
-            to_state=LeadState.NEW,
-            reason=f"added by agent {agent.id} to dial by hand",
-            at=now,
-        )
-    )
-    return lead
 
 
 def _request(

@@ -26,13 +26,11 @@ from callcenter.models import (
     CampaignStatus,
     Customer,
     Lead,
-    LeadStateChange,
 )
 from callcenter.services import audit, calls, lead_lifecycle
 from callcenter.states import (
     MANUALLY_DIALABLE_LEAD_STATES,
     CallDirection,
-    LeadState,
 )
 
 RANG_BACK = "call.rang_back"
@@ -102,7 +100,9 @@ def open_inbound_call(
         customer = Customer(phone_e164=phone, timezone=campaign.timezone)
         session.add(customer)
         session.flush()
-    lead = _lead_of(session, campaign, customer, now=now)
+    lead = lead_lifecycle.lead_for_customer(
+        session, campaign, customer, reason="the customer rang the campaign's number", now=now
+    )
     attempt = _take_attempt(session, lead, phone, now=now)
     calls.open_call(
         session,
@@ -133,37 +133,6 @@ def open_inbound_call(
         phone_e164=phone,
         new_customer=new_customer,
     )
-
-
-def _lead_of(session: Session, campaign: Campaign, customer: Customer, *, now: datetime) -> Lead:
-    lead = session.scalar(
-        select(Lead)
-        .where(Lead.campaign_id == campaign.id, Lead.customer_id == customer.id)
-        .order_by(Lead.id)
-        .limit(1)
-    )
-    if lead is not None:
-        return lead
-    lead = Lead(
-        campaign_id=campaign.id,
-        customer_id=customer.id,
-        state=LeadState.NEW,
-        fields={},
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(lead)
-    session.flush()
-    session.add(
-        LeadStateChange(
-            lead_id=lead.id,
-            from_state=None,
-            to_state=LeadState.NEW,
-            reason="the customer rang the campaign's number",
-            at=now,
-        )
-    )
-    return lead
 
 
 def _take_attempt(session: Session, lead: Lead, phone: str, *, now: datetime) -> int:

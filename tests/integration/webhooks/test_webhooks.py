@@ -5,6 +5,7 @@ backoff, and keeps every attempt in the delivery log."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -191,3 +192,17 @@ def test_a_lease_left_by_a_dead_sender_runs_out_and_the_delivery_is_sent(
         later = utcnow() + timedelta(seconds=FAST.timeout_seconds * 3 + 6)
         (again,) = webhooks.claim_due(sqlite_database, FAST, limit=5, now=later)
         assert again.delivery_id == taken.delivery_id
+
+
+def test_a_poll_with_nothing_due_takes_no_write_lock(sqlite_database: Database) -> None:
+    """Another writer holds SQLite's write lock (an import, a busy floor): a
+    sender polling with nothing due answers at once instead of queueing for
+    the lock (busy_timeout) and, after 30 s, failing."""
+    sqlite_database.ping()  # the file in WAL mode, as the app's first connection leaves it
+    writer = sqlite3.connect(sqlite_database.engine.url.database or "", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        assert webhooks.claim_due(sqlite_database, FAST, limit=5) == []
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
