@@ -26,7 +26,7 @@ from callcenter.auth import passwords
 from callcenter.db import Base, Database, with_installed_driver
 from callcenter.settings import Settings, load_settings
 
-pytest_plugins = ["tests.factories", "tests.lanes", "tests.scheduling"]
+pytest_plugins = ["tests.factories", "tests.lanes"]
 
 # Argon2id stays the KDF in tests, at its cheapest cost: users are made and
 # log in thousands of times, at ~0.1 s a hash with the production cost (which
