@@ -157,11 +157,6 @@ class LiveFloor:
 
     # -- bus events
 
-    def apply(self, event: Event) -> None:
-        """Count a committed event (its rows are in the database already)."""
-        if not self.ensure_built(self.local_day(event.occurred_at)):
-            self._count(event)
-
     def _count(self, event: Event) -> None:
         handler = self._handlers().get(event.TYPE)
         if handler is None or not self.counters.claim(event.event_id):
