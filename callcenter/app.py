@@ -30,7 +30,7 @@ from callcenter.realtime.connection import init_socketio
 from callcenter.recording_store import store_from_settings
 from callcenter.services import accounts
 from callcenter.services.accounts import LockoutPolicy
-from callcenter.services.live_floor import register_live_floor
+from callcenter.services.floor.wiring import register_live_floor
 from callcenter.settings import Settings, load_settings
 from callcenter.sms_worker import SmsWorker
 from callcenter.webhook_worker import WebhookWorker

@@ -1,8 +1,8 @@
 """Live floor counters: one interface, kept in-process (embedded default) or in
 Redis (several web workers and dialer processes share the same numbers).
 
-The counters are dumb storage. `callcenter.services.live_floor` decides what
-to count from the bus events; this module only adds, reads and replaces:
+The counters are dumb storage. `callcenter.services.floor.projection` decides
+what to count from the bus events; this module only adds, reads and replaces:
 
 - day totals per campaign (`dials`, `live_answers`, ... as floats), keyed by
   the local date the call was dialed on;

@@ -13,7 +13,10 @@ from flask_login import current_user
 from callcenter import request_scope, webphone
 from callcenter.auth.access import STAFF_ROLES, socket_event
 from callcenter.extensions import socketio
-from callcenter.services import call_monitoring, live_floor, recordings
+from callcenter.services import call_monitoring, recordings
+from callcenter.services.floor import commands, queries
+from callcenter.services.floor.projection import LiveFloor
+from callcenter.services.floor.wiring import live_floor_of
 
 STAFF = tuple(STAFF_ROLES)
 
@@ -22,8 +25,8 @@ def _data(args: tuple[Any, ...]) -> dict[str, Any]:
     return args[0] if args and isinstance(args[0], dict) else {}
 
 
-def _floor() -> live_floor.LiveFloor:
-    return live_floor.live_floor_of(current_app)
+def _floor() -> LiveFloor:
+    return live_floor_of(current_app)
 
 
 @socket_event("floor_state", roles=STAFF)
@@ -31,19 +34,19 @@ def floor_state(*_args: Any) -> dict[str, Any]:
     """On connect or reconnect: the whole floor; the snapshot loop starts."""
     floor = _floor()
     floor.start(socketio)
-    return {"ok": True, **live_floor.floor_state(request_scope.session(), current_user, floor)}
+    return {"ok": True, **queries.floor_state(request_scope.session(), current_user, floor)}
 
 
 @socket_event("floor_call_path", roles=STAFF)
 def floor_call_path(*args: Any) -> dict[str, Any]:
-    path = live_floor.call_path(request_scope.session(), current_user, _data(args).get("call_id"))
+    path = queries.call_path(request_scope.session(), current_user, _data(args).get("call_id"))
     return {"ok": True, **path}
 
 
 @socket_event("floor_campaign_running", roles=STAFF)
 def floor_campaign_running(*args: Any) -> dict[str, Any]:
     data = _data(args)
-    result = live_floor.set_campaign_running(
+    result = commands.set_campaign_running(
         request_scope.session(),
         current_user,
         _floor(),
@@ -56,7 +59,7 @@ def floor_campaign_running(*args: Any) -> dict[str, Any]:
 @socket_event("floor_abandon_cap", roles=STAFF)
 def floor_abandon_cap(*args: Any) -> dict[str, Any]:
     data = _data(args)
-    result = live_floor.set_abandon_cap(
+    result = commands.set_abandon_cap(
         request_scope.session(),
         current_user,
         _floor(),
@@ -69,7 +72,7 @@ def floor_abandon_cap(*args: Any) -> dict[str, Any]:
 @socket_event("floor_dial_mode", roles=STAFF)
 def floor_dial_mode(*args: Any) -> dict[str, Any]:
     data = _data(args)
-    result = live_floor.set_dial_mode(
+    result = commands.set_dial_mode(
         request_scope.session(), current_user, _floor(), data.get("campaign_id"), data.get("mode")
     )
     return {"ok": True, **result}
@@ -78,7 +81,7 @@ def floor_dial_mode(*args: Any) -> dict[str, Any]:
 @socket_event("floor_force_pause", roles=STAFF)
 def floor_force_pause(*args: Any) -> dict[str, Any]:
     data = _data(args)
-    result = live_floor.force_pause(
+    result = commands.force_pause(
         request_scope.session(), current_user, data.get("agent_id"), data.get("reason")
     )
     return {"ok": True, **result}
@@ -87,14 +90,14 @@ def floor_force_pause(*args: Any) -> dict[str, Any]:
 @socket_event("floor_force_logout", roles=STAFF)
 def floor_force_logout(*args: Any) -> dict[str, Any]:
     data = _data(args)
-    result = live_floor.force_log_out(request_scope.session(), current_user, data.get("agent_id"))
+    result = commands.force_log_out(request_scope.session(), current_user, data.get("agent_id"))
     return {"ok": True, **result}
 
 
 @socket_event("floor_message", roles=STAFF)
 def floor_message(*args: Any) -> dict[str, Any]:
     data = _data(args)
-    result = live_floor.message_agent(
+    result = commands.message_agent(
         request_scope.session(), current_user, data.get("agent_id"), data.get("text")
     )
     return {"ok": True, **result}
@@ -103,7 +106,7 @@ def floor_message(*args: Any) -> dict[str, Any]:
 @socket_event("floor_reassign_callback", roles=STAFF)
 def floor_reassign_callback(*args: Any) -> dict[str, Any]:
     data = _data(args)
-    result = live_floor.reassign_callback(
+    result = commands.reassign_callback(
         request_scope.session(), current_user, data.get("callback_id"), data.get("agent_id")
     )
     return {"ok": True, **result}

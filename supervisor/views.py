@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from callcenter import pacer_reasons, request_scope, webphone
 from callcenter.auth.access import allow_roles
-from callcenter.services import live_floor
+from callcenter.services.floor.access import visible_campaigns
 from callcenter.states import Role
 from supervisor import reports as report_views
 from supervisor import sockets  # noqa: F401  (registers the floor's socket events)
@@ -30,7 +30,7 @@ bp = Blueprint(
 @allow_roles(Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
 def floor() -> ResponseReturnValue:
     session = request_scope.session()
-    nothing_to_watch = not live_floor.visible_campaigns(session, current_user)
+    nothing_to_watch = not visible_campaigns(session, current_user)
     settings = current_app.extensions["cc_settings"]
     browser_phone = webphone.is_browser_phone(settings, current_user.id, current_user.sip_uri)
     return render_template(

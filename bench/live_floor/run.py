@@ -30,7 +30,7 @@ from werkzeug.serving import make_server
 from callcenter import migrate
 from callcenter.db import Database, utcnow
 from callcenter.services import agents
-from callcenter.services.live_floor import live_floor_of
+from callcenter.services.floor.wiring import live_floor_of
 from callcenter.settings import load_settings
 from callcenter.states import AgentState, Role
 from tests.factories import TEST_PASSWORD, make_campaign, make_team, make_user

@@ -22,7 +22,7 @@ from callcenter.models import (
     StepOutcome,
     User,
 )
-from callcenter.services.live_floor import live_floor_of
+from callcenter.services.floor.wiring import live_floor_of
 from tests.e2e.agent.conftest import LiveFloor
 from tests.e2e.agent.test_agent_screen import log_in
 from tests.e2e.conftest import ASSETS, use_desk_phone

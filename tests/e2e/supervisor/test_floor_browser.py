@@ -23,7 +23,7 @@ from callcenter.db import Database, utcnow
 from callcenter.events import CallAnswered, CallDialing, CallEnded, CallRinging
 from callcenter.models import AgentStatus, Lead
 from callcenter.services import agents, pacing_log
-from callcenter.services.live_floor import live_floor_of
+from callcenter.services.floor.wiring import live_floor_of
 from callcenter.settings import load_settings
 from callcenter.states import AgentState, CallOutcome
 from tests.factories import TEST_PASSWORD

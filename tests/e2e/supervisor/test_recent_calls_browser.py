@@ -20,7 +20,7 @@ from callcenter.db import Database
 from callcenter.events import CallAnswered, CallConnected, CallDialing, CallEnded
 from callcenter.models import AuditEntry, Call, Lead, User
 from callcenter.services import agents
-from callcenter.services.live_floor import live_floor_of
+from callcenter.services.floor.wiring import live_floor_of
 from tests.e2e.site import log_in, make_test_app, serve
 from tests.integration.recording.recorded_calls import record_call
 from tests.integration.supervisor.busy_hour import Floor, build_floor

@@ -34,7 +34,8 @@ import pytest
 
 from callcenter.db import Database, utcnow
 from callcenter.live_counters import RedisCounters
-from callcenter.services.live_floor import HOPPER_STATUS, LiveFloor, totals_from_db
+from callcenter.services.floor.projection import HOPPER_STATUS, LiveFloor
+from callcenter.services.floor.rebuild import totals_from_db
 from callcenter.settings import load_settings
 from callcenter.states import LeadState
 from tests.integration.dialer.topology import (

@@ -16,7 +16,7 @@ from callcenter.events import CallDialing
 from callcenter.live_counters import InProcessCounters
 from callcenter.models import Campaign, PauseReason
 from callcenter.services import agents, calls
-from callcenter.services.live_floor import LiveFloor
+from callcenter.services.floor.projection import LiveFloor
 from callcenter.states import AgentState, Role
 from tests.factories import make_campaign, make_lead, make_team, make_user
 

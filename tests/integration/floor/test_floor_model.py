@@ -38,7 +38,8 @@ from callcenter.models import (
     Lead,
     User,
 )
-from callcenter.services import accounts, hopper_feed, live_floor, workstation
+from callcenter.services import accounts, hopper_feed, workstation
+from callcenter.services.floor.rebuild import totals_from_db
 from callcenter.states import (
     DIALABLE_LEAD_STATES,
     AgentState,
@@ -357,7 +358,7 @@ class FloorMachine(RuleBasedStateMachine):
     def the_live_floor_counts_what_the_database_has(self) -> None:
         with self.database.read_sessions() as session:
             day = self.floor.now.date()
-            totals, _ = live_floor.totals_from_db(session, day, tz="UTC", now=self.floor.now)
+            totals, _ = totals_from_db(session, day, tz="UTC", now=self.floor.now)
             dials = session.scalar(select(func.count(Call.id))) or 0
             assert totals.get(self.floor.campaign_id, {}).get("dials", 0) <= dials
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from callcenter.services.live_floor import rates, totals_from_db
+from callcenter.services.floor.payloads import rates
+from callcenter.services.floor.rebuild import totals_from_db
 from callcenter.services.reports import ReportFilters, agents_report, funnel_report
 from callcenter.services.reports.compliance import compliance_report
 from callcenter.services.reports.funnel import GROUPS, contact_rate_by_hour

@@ -21,13 +21,10 @@ from callcenter.live_counters import (
     make_counters,
 )
 from callcenter.models import Call
-from callcenter.services.live_floor import (
-    LiveFloor,
-    live_floor_of,
-    rates,
-    rebuild_counters_from_db,
-    totals_from_db,
-)
+from callcenter.services.floor.payloads import rates
+from callcenter.services.floor.projection import LiveFloor
+from callcenter.services.floor.rebuild import rebuild_counters_from_db, totals_from_db
+from callcenter.services.floor.wiring import live_floor_of
 from callcenter.services.reports.agents import agents_report
 from callcenter.services.reports.filters import ReportFilters
 from tests.integration.supervisor.busy_hour import BusyHour, build_floor

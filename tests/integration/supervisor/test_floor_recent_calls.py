@@ -16,7 +16,7 @@ from callcenter.events import CallAnswered, CallConnected, CallDialing, CallEnde
 from callcenter.extensions import socketio
 from callcenter.models import Call, Lead, User
 from callcenter.services import agents
-from callcenter.services.live_floor import live_floor_of
+from callcenter.services.floor.wiring import live_floor_of
 from callcenter.services.recent_calls import recent_calls
 from callcenter.states import Role
 from tests.factories import log_in, make_user

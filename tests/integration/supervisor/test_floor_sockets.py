@@ -15,7 +15,7 @@ from callcenter.events import CallAnswered, CallConnected, CallDialing, DialingH
 from callcenter.extensions import socketio
 from callcenter.models import AuditEntry, Campaign, CampaignStatus, Lead, User
 from callcenter.services import agents, phone_legs
-from callcenter.services.live_floor import live_floor_of
+from callcenter.services.floor.wiring import live_floor_of
 from tests.factories import log_in
 from tests.integration.supervisor.busy_hour import Floor, build_floor
 from tests.support import wait_until

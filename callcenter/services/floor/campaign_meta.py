@@ -1,0 +1,70 @@
+"""What the floor shows of each campaign besides its counters: its settings,
+the pacer's last dial level and the dialable leads left."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from callcenter.models import Campaign, CampaignStatus, DialLevelChange
+from callcenter.services import hopper_feed
+
+
+@dataclass
+class CampaignMeta:
+    id: int
+    name: str
+    status: str
+    dial_mode: str
+    abandon_cap: float
+    window_days: int
+    dial_level: float | None = None
+    pacer_reason: str | None = None
+    dialable_leads: int | None = None
+
+
+def load_campaign_meta(session: Session) -> dict[int, CampaignMeta]:
+    rows = session.scalars(select(Campaign).where(Campaign.status != CampaignStatus.ARCHIVED))
+    meta = {
+        c.id: CampaignMeta(
+            id=c.id,
+            name=c.name,
+            status=str(c.status),
+            dial_mode=str(c.dial_mode),
+            abandon_cap=float(c.abandon_cap_percent),
+            window_days=c.abandon_window_days,
+        )
+        for c in rows
+    }
+    latest = (
+        select(DialLevelChange.campaign_id, func.max(DialLevelChange.id).label("id"))
+        .group_by(DialLevelChange.campaign_id)
+        .subquery()
+    )
+    changes = session.execute(
+        select(
+            DialLevelChange.campaign_id, DialLevelChange.dial_level, DialLevelChange.reason
+        ).join(latest, latest.c.id == DialLevelChange.id)
+    )
+    for cid, level, reason in changes:
+        if cid in meta:
+            meta[cid].dial_level = float(level)
+            meta[cid].pacer_reason = reason
+    return meta
+
+
+def dialable_counts(
+    session: Session, meta: Mapping[int, CampaignMeta], now: datetime
+) -> dict[int, int]:
+    """Dialable leads left per running campaign (the hopper feed's own rule).
+    The hopper's depth lives in the dialer, which `callcenter` may not import:
+    the floor shows it as unknown until the dialer reports it."""
+    return {
+        cid: hopper_feed.count_dialable(session, cid, now=now)
+        for cid, campaign in meta.items()
+        if campaign.status == CampaignStatus.ACTIVE.value
+    }

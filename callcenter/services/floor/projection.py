@@ -1,0 +1,685 @@
+"""The supervisor's live floor: counters fed by bus events, call changes in
+one coalesced delta per campaign room per second (`realtime.managers`; an
+abandon is pushed at once), and a metrics snapshot every second per room.
+
+Where each number comes from:
+- call events (`call.dialing` ... `call.ended`) as the calls service commits
+  them, each the first time it is applied (a domain event of its commit,
+  `callcenter.after_commit`): an event the bus delivers again (a retry, a
+  replay after Redis lost its data) was counted already or is in the rebuilt
+  numbers;
+- agent state changes, appointments, wrap-ups, script steps, calls marked
+  as machines and recordings as the services that write them record them
+  with their commit (`callcenter.domain_events`); `agent.state_changed` on
+  the bus is an input the call services apply (counting it too would count
+  it twice).
+
+All of these reach `LiveFloor._committed` once per commit of this app's
+sessions, through `callcenter.after_commit`.
+
+The counters never scan the database per tick. Each metric is the one
+definition in docs/data-model.md / `callcenter.metrics`, counted forward;
+`rebuild_counters_from_db` recomputes the same totals with those SQL
+expressions after a restart (and the tests hold the two equal)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis
+from sqlalchemy import select
+
+from callcenter import after_commit, metrics
+from callcenter.db import Database, utcnow
+from callcenter.domain_events import (
+    AppointmentBooked,
+    CallMarkedMachine,
+    RecordingChanged,
+    ScriptStepEntered,
+    WrapUpEnded,
+)
+from callcenter.events import (
+    AgentStateChanged,
+    CallAnswered,
+    CallConnected,
+    CallDialing,
+    CallEnded,
+    CallRinging,
+    DialingHeld,
+    Event,
+    HopperDepth,
+    TrunkStatusReported,
+)
+from callcenter.live_counters import LiveCounters, Totals
+from callcenter.models import Call, Customer, Lead, PauseReason
+from callcenter.realtime.coalesce import CALLS, DELTA_EVENT, single_delta
+from callcenter.realtime.rooms import campaign_supervisors_room
+from callcenter.services import callback_desk, trunk_status
+from callcenter.services.floor.campaign_meta import (
+    CampaignMeta,
+    dialable_counts,
+    load_campaign_meta,
+)
+from callcenter.services.floor.payloads import (
+    STATE_SECONDS,
+    abandon_row,
+    add_open_state_time,
+    call_row,
+    campaign_payload,
+    from_iso,
+    full_name,
+    to_iso,
+)
+from callcenter.services.floor.rebuild import (
+    in_service_level,
+    live_maps_from_db,
+    rebuild_counters_from_db,
+)
+from callcenter.services.recent_calls import recent_calls
+from callcenter.states import AgentState, CallDirection, CallOutcome, CallState
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_EVENT = "floor_snapshot"
+ABANDON_EVENT = "floor_abandon"
+HELD_EVENT = "floor_dialing_held"
+CALLBACKS_EVENT = "floor_callbacks"
+CALLBACKS_SECONDS = 15.0  # overdue callbacks are re-read and pushed this often
+HELD_STATUS = "dialing_held:"  # one per trunk: several dialers, each with its trunk
+HOPPER_STATUS = "hopper:"
+RECENT_STATUS = "recent_calls:"  # per campaign: changes when a call ends or its recording is stored
+
+TICK_SECONDS = 1.0
+META_SECONDS = 10.0
+# Counting dialable leads reads the leads table: twice a minute, not per tick.
+DIALABLE_SECONDS = 30.0
+_LIVE_ANSWER_OUTCOMES = (CallOutcome.ANSWERED, CallOutcome.ABANDONED)
+
+Emit = Callable[[str, Any, str], None]
+
+
+@dataclass
+class LiveFloor:
+    """Applies events to the counters and answers what the floor shows."""
+
+    counters: LiveCounters
+    database: Database
+    emit: Emit
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Tehran"))
+    clock: Callable[[], datetime] = utcnow
+    _meta: dict[int, CampaignMeta] = field(default_factory=dict)
+    _pause_limits: dict[str, int | None] = field(default_factory=dict)
+    _meta_at: float = 0.0
+    _dialable_at: float = -DIALABLE_SECONDS
+    _dialable: dict[int, int] = field(default_factory=dict)
+    _loop_lock: threading.Lock = field(default_factory=threading.Lock)
+    _running: bool = False
+    _stale: bool = False  # a count was lost (Redis unreachable): rebuild when it is back
+    _callbacks_at: float = -CALLBACKS_SECONDS
+    _recent_seen: dict[int, Any] = field(default_factory=dict)
+
+    # -- days
+
+    def local_day(self, at: datetime) -> date:
+        return at.astimezone(self.tz).date()
+
+    def day_bounds(self, day: date) -> tuple[datetime, datetime]:
+        start = datetime.combine(day, datetime.min.time(), self.tz).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), self.tz)
+        return start, end.astimezone(UTC)
+
+    def ensure_built(self, day: date) -> bool:
+        """At the first event of a new day, and whenever the counters are new
+        (a restart, Redis restarted empty), they start from the database; the
+        first process to ask does it. True if this call rebuilt them: what was
+        committed before is in the rebuilt numbers."""
+        live = self.counters.first_live_build() or self._stale
+        totals = self.counters.first_build(day) or self._stale
+        if not (live or totals):
+            return False
+        with self.database.read_sessions() as session:
+            if totals:
+                rebuild_counters_from_db(
+                    session, day, counters=self.counters, tz=self.tz, live=live
+                )
+            else:
+                self.counters.replace_live(*live_maps_from_db(session, day, tz=self.tz))
+        self._stale = False
+        log.info("live floor: counters rebuilt from the database (%s)", day.isoformat())
+        return True
+
+    # -- bus events
+
+    def _count(self, event: Event) -> None:
+        handler = self._handlers().get(event.TYPE)
+        if handler is None or not self.counters.claim(event.event_id):
+            return
+        handler(event)
+
+    def _handlers(self) -> dict[str, Callable[[Any], None]]:
+        return {
+            CallDialing.TYPE: self._dialing,
+            CallRinging.TYPE: self._ringing,
+            CallAnswered.TYPE: self._answered,
+            CallConnected.TYPE: self._connected,
+            CallEnded.TYPE: self._ended,
+            AgentStateChanged.TYPE: self._agent_state,
+        }
+
+    def dialer_held(self, event: Event) -> None:
+        """The dialer held or resumed dialing (e.g. the trunk stopped answering):
+        every supervisor sees the reason at once and in later snapshots."""
+        assert isinstance(event, DialingHeld)
+        self.counters.set_status(
+            f"{HELD_STATUS}{event.trunk}", event.reason if event.held else None
+        )
+        held = dialing_held(self.counters.statuses())
+        for campaign_id in self._meta:
+            self.emit(HELD_EVENT, {"dialing_held": held}, _room(campaign_id))
+
+    def trunk_reported(self, event: Event) -> None:
+        assert isinstance(event, TrunkStatusReported)
+        self.counters.set_status(*trunk_status.counter_entry(event))
+
+    def hopper_depth(self, event: Event) -> None:
+        assert isinstance(event, HopperDepth)
+        self.counters.set_status(f"{HOPPER_STATUS}{event.campaign_id}", event.depth)
+
+    def _dialing(self, event: CallDialing) -> None:
+        if self.counters.get_call(event.call_id) is not None:
+            # Live already: the rebuild found the row the dialer wrote before
+            # dialing, and counted its dial with the day's calls rows.
+            return
+        day = self.local_day(event.occurred_at)
+        inbound = event.direction == CallDirection.INBOUND
+        self.counters.add(day, event.campaign_id, {"inbound" if inbound else "dials": 1})
+        if not self.counters.claim(_dialing_or_ended_mark(event.call_id)):
+            return  # its call.ended was applied first (another consumer): not live
+        call = {
+            "call_id": event.call_id,
+            "campaign_id": event.campaign_id,
+            "lead_id": event.lead_id,
+            "day": self.local_day(event.occurred_at).isoformat(),
+            "state": CallState.DIALING.value,
+            "dialed_at": event.occurred_at.isoformat(),
+            "agent_id": event.agent_id,
+            "customer": None,
+            "step": None,
+            "inbound": inbound,
+        }
+        self.counters.set_call(event.call_id, call)
+        self._emit_call(call)
+
+    def _ringing(self, event: CallRinging) -> None:
+        self._move(event.call_id, CallState.RINGING, "ringing_at", event.occurred_at)
+
+    def _answered(self, event: CallAnswered) -> None:
+        call = self.counters.get_call(event.call_id)
+        if call is None:
+            return
+        call.update(amd_result=event.amd_result, amd_decision_ms=event.amd_decision_ms)
+        self._move(event.call_id, CallState.ANSWERED, "answered_at", event.occurred_at, call)
+        if not call.get("inbound"):  # metrics.LIVE_ANSWER: dials only
+            self.counters.add(_day(call), call["campaign_id"], {"live_answers": 1})
+
+    def _connected(self, event: CallConnected) -> None:
+        call = self.counters.get_call(event.call_id)
+        if call is None:
+            return
+        call["agent_id"] = event.agent_id
+        call = self._move(
+            event.call_id, CallState.CONNECTED, "connected_at", event.occurred_at, call
+        )
+        assert call is not None
+        if call.get("inbound"):  # metrics.INBOUND_ANSWERED, not a contact
+            self.counters.add(
+                _day(call), call["campaign_id"], {"inbound_answered": 1, "handled": 1}
+            )
+            return
+        deltas: Totals = {"contacts": 1, "handled": 1}
+        if not call.get("answered_at"):
+            # connected with no answer event (preview): answered at the connect,
+            # as the call service records it
+            call["answered_at"] = call["connected_at"]
+            deltas["live_answers"] = 1
+        wait = (event.occurred_at - from_iso(call["answered_at"])).total_seconds()
+        deltas.update(connect_wait_s=wait, connect_wait_n=1)
+        if wait <= metrics.SERVICE_LEVEL_SECONDS:
+            deltas["connected_sl"] = 1
+            call["in_sl"] = True
+        self.counters.set_call(event.call_id, call)
+        self.counters.add(
+            _day(call),
+            call["campaign_id"],
+            deltas,
+            agent_id=event.agent_id,
+            agent_deltas={"calls": 1},
+        )
+
+    def _ended(self, event: CallEnded) -> None:
+        """Consumers in several processes may apply a call's events in any
+        order: an answer or connect not counted yet is counted here (its late
+        event finds no live call and counts nothing), and a call.dialing
+        applied after this one finds the mark and shows no call."""
+        self.counters.claim(_dialing_or_ended_mark(event.call_id))
+        call = self.counters.get_call(event.call_id) or self._ended_unseen(event)
+        if call is None:
+            return
+        deltas: Totals = {}
+        agent_deltas: Totals = {}
+        inbound = bool(call.get("inbound"))
+        if not call.get("answered_at") and event.outcome in _LIVE_ANSWER_OUTCOMES:
+            call["answered_at"] = event.occurred_at.isoformat()
+            if not inbound:
+                deltas["live_answers"] = 1
+        if event.agent_id is not None and not call.get("connected_at"):
+            call["agent_id"] = event.agent_id
+            talk = timedelta(seconds=event.talk_seconds or 0)
+            call["connected_at"] = (event.occurred_at - talk).isoformat()
+            if inbound:
+                deltas.update(inbound_answered=1, handled=1)
+            else:
+                deltas.update(contacts=1, handled=1)
+                agent_deltas["calls"] = 1
+        abandoned = event.outcome == CallOutcome.ABANDONED
+        if abandoned:  # an inbound caller nobody took is missed, not abandoned (a dial's)
+            deltas["inbound_missed" if inbound else "abandoned"] = 1
+        if event.outcome == CallOutcome.MACHINE:
+            machine, agent_machine = machine_deltas(call)
+            deltas, agent_deltas = _summed(deltas, machine), _summed(agent_deltas, agent_machine)
+        if call.get("connected_at"):
+            deltas["talk_s"] = (event.occurred_at - from_iso(call["connected_at"])).total_seconds()
+        if deltas:
+            self.counters.add(
+                _day(call),
+                call["campaign_id"],
+                deltas,
+                agent_id=call["agent_id"] if agent_deltas else None,
+                agent_deltas=agent_deltas or None,
+            )
+        self.counters.drop_call(event.call_id)
+        call.update(state=CallState.ENDED.value, ended_at=event.occurred_at.isoformat())
+        call["outcome"] = event.outcome
+        if event.amd_result is not None:
+            call.update(amd_result=event.amd_result, amd_decision_ms=event.amd_decision_ms)
+        self._emit_call(call)
+        self._recent_calls_changed(call["campaign_id"])
+        if abandoned and not inbound:
+            self.emit(ABANDON_EVENT, abandon_row(call), _room(call["campaign_id"]))
+
+    def _ended_unseen(self, event: CallEnded) -> dict[str, Any] | None:
+        """The live record of a call whose call.dialing is not applied yet."""
+        with self.database.read_sessions() as session:
+            row = session.execute(
+                select(Call.campaign_id, Call.lead_id, Call.dialed_at, Call.direction).where(
+                    Call.id == event.call_id
+                )
+            ).first()
+        if row is None:
+            return None
+        campaign_id, lead_id, dialed_at, direction = row
+        return {
+            "call_id": event.call_id,
+            "campaign_id": campaign_id,
+            "lead_id": lead_id,
+            "day": self.local_day(dialed_at).isoformat(),
+            "state": CallState.DIALING.value,
+            "dialed_at": dialed_at.isoformat(),
+            "agent_id": None,
+            "customer": None,
+            "step": None,
+            "inbound": direction == CallDirection.INBOUND,
+        }
+
+    def _move(
+        self,
+        call_id: str,
+        state: CallState,
+        stamp: str,
+        at: datetime,
+        call: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        call = call or self.counters.get_call(call_id)
+        if call is None:
+            return None
+        call["state"] = state.value
+        call[stamp] = at.isoformat()
+        if call.get("customer") is None and state in (CallState.ANSWERED, CallState.CONNECTED):
+            call["customer"] = self._customer_name(call["lead_id"])
+        self.counters.set_call(call_id, call)
+        self._emit_call(call)
+        return call
+
+    def _agent_state(self, event: AgentStateChanged) -> None:
+        previous = self.counters.get_agent(event.agent_id) or {}
+        at = event.occurred_at
+        if previous.get("state") and previous.get("since"):
+            self._count_state_time(previous, at)
+        idle = event.to_state in (AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT)
+        call_id = getattr(event, "call_id", None) or previous.get("call_id")
+        previous.update(
+            state=event.to_state,
+            since=at.isoformat(),
+            campaign_id=event.campaign_id,
+            reason=event.reason if event.to_state == AgentState.PAUSED else None,
+            call_id=None if idle else call_id,
+        )
+        self.counters.set_agent(event.agent_id, previous)
+
+    def _count_state_time(self, agent: Mapping[str, Any], until: datetime) -> None:
+        """Close the agent's previous state: its seconds go to each local day
+        it spans, for the campaign it was in (as metrics.state_intervals)."""
+        if agent.get("campaign_id") is None:
+            return
+        name = STATE_SECONDS[AgentState(agent["state"])]
+        start = from_iso(agent["since"])
+        while start < until:
+            day = self.local_day(start)
+            _, day_end = self.day_bounds(day)
+            end = min(until, day_end)
+            self.counters.add(day, agent["campaign_id"], {name: (end - start).total_seconds()})
+            start = end
+
+    # -- what a commit changed (`callcenter.after_commit`)
+
+    def watch(self, database: Database) -> None:
+        after_commit.subscribe(database.sessions, self._committed)
+
+    def _committed(self, items: Sequence[Any]) -> None:
+        """The domain events of one commit, in the order they were recorded."""
+        days = sorted(
+            {self.local_day(item.occurred_at) for item in items if isinstance(item, Event)}
+        )
+        try:
+            if any([self.ensure_built(day) for day in days]):
+                return  # rebuilt after this commit: its rows are in the numbers
+        except redis.RedisError:
+            self._stale = True
+            log.warning("live floor: Redis unavailable; counters rebuilt when it is back")
+            return
+        for item in items:
+            try:
+                self._apply_committed(item)
+            except redis.RedisError:
+                self._stale = True
+                log.warning("live floor: Redis unavailable; counters rebuilt when it is back")
+            except Exception:
+                log.exception("live floor could not count %r", item)
+
+    def _apply_committed(self, item: Any) -> None:
+        if isinstance(item, Event):
+            self._count(item)
+        elif isinstance(item, AppointmentBooked):
+            self._appointment(item.call_id)
+        elif isinstance(item, ScriptStepEntered):
+            self._step(item.call_id, item.step_number)
+        elif isinstance(item, WrapUpEnded):
+            self._wrap_up(item.call_id, item.campaign_id, item.dialed_at, item.seconds)
+        elif isinstance(item, CallMarkedMachine):
+            self._marked_machine(item.call_id, item.campaign_id, item.dialed_at, _counted_as(item))
+        elif isinstance(item, RecordingChanged):
+            self._recent_calls_changed(item.campaign_id)
+
+    def _appointment(self, call_id: str) -> None:
+        if not self.counters.claim(f"appointment-call:{call_id}"):
+            return  # metrics.APPOINTMENT_SET counts calls with an appointment
+        with self.database.read_sessions() as session:
+            row = session.execute(
+                select(Call.campaign_id, Call.dialed_at, Call.agent_id).where(Call.id == call_id)
+            ).first()
+        if row is None:
+            return
+        day = self.local_day(row.dialed_at)
+        if self.ensure_built(day):
+            return
+        self.counters.add(
+            day,
+            row.campaign_id,
+            {"appointments": 1},
+            agent_id=row.agent_id,
+            agent_deltas={"appointments": 1},
+        )
+
+    def _wrap_up(self, call_id: str, campaign_id: int, dialed_at: datetime, seconds: float) -> None:
+        """metrics.WRAP_UP_SECONDS: ended_at to wrap_up_ended_at, once per call."""
+        if self.counters.claim(f"wrap-up:{call_id}"):
+            day = self.local_day(dialed_at)
+            if not self.ensure_built(day):
+                self.counters.add(day, campaign_id, {"wrap_up_s": seconds})
+
+    def _marked_machine(
+        self, call_id: str, campaign_id: int, dialed_at: datetime, call: dict[str, Any]
+    ) -> None:
+        """An agent said the call they had was a machine: it leaves the live
+        answers and contacts it was counted in (metrics.LIVE_ANSWER, CONTACT)."""
+        if not self.counters.claim(f"machine-call:{call_id}"):
+            return
+        day = self.local_day(dialed_at)
+        if self.ensure_built(day):
+            return
+        deltas, agent_deltas = machine_deltas(call)
+        self.counters.add(
+            day,
+            campaign_id,
+            deltas,
+            agent_id=call["agent_id"] if agent_deltas else None,
+            agent_deltas=agent_deltas or None,
+        )
+
+    def _recent_calls_changed(self, campaign_id: int) -> None:
+        self.counters.set_status(f"{RECENT_STATUS}{campaign_id}", time.time_ns())
+
+    def changed_recent_calls(self) -> dict[int, list[dict[str, Any]]]:
+        """The recent calls of each campaign whose list changed since this
+        process last pushed it (a call ended, a recording was stored)."""
+        markers = {
+            int(key.removeprefix(RECENT_STATUS)): marker
+            for key, marker in self.counters.statuses().items()
+            if key.startswith(RECENT_STATUS)
+        }
+        changed = [
+            cid
+            for cid, marker in markers.items()
+            if cid in self._meta and self._recent_seen.get(cid) != marker
+        ]
+        if not changed:
+            return {}
+        with self.database.read_sessions() as session:
+            found = recent_calls(session, changed)
+        self._recent_seen.update({cid: markers[cid] for cid in changed})
+        return found
+
+    def _step(self, call_id: str, step: int) -> None:
+        call = self.counters.get_call(call_id)
+        if call is None:
+            return
+        call["step"] = step
+        self.counters.set_call(call_id, call)
+        self._emit_call(call)
+
+    # -- reads
+
+    def _customer_name(self, lead_id: int) -> str | None:
+        with self.database.read_sessions() as session:
+            row = session.execute(
+                select(Customer.title, Customer.first_name, Customer.last_name)
+                .join(Lead, Lead.customer_id == Customer.id)
+                .where(Lead.id == lead_id)
+            ).first()
+        return full_name(*row) if row else None
+
+    def _emit_call(self, call: Mapping[str, Any]) -> None:
+        # Coalesced with the room's other changes where its sockets are.
+        self.emit(DELTA_EVENT, single_delta(CALLS, call_row(call)), _room(call["campaign_id"]))
+
+    def refresh_meta(self, *, force: bool = False) -> None:
+        """Campaign settings, the pacer's last word and pause limits: small
+        tables, re-read every META_SECONDS (not per tick)."""
+        if not force and time.monotonic() - self._meta_at < META_SECONDS:
+            return
+        with self.database.read_sessions() as session:
+            self._meta = load_campaign_meta(session)
+            if time.monotonic() - self._dialable_at >= DIALABLE_SECONDS:
+                self._dialable = dialable_counts(session, self._meta, self.clock())
+                self._dialable_at = time.monotonic()
+            for cid, count in self._dialable.items():
+                if cid in self._meta:
+                    self._meta[cid].dialable_leads = count
+            reasons = session.execute(select(PauseReason.code, PauseReason.limit_minutes))
+            self._pause_limits = {code: limit for code, limit in reasons}
+        self._meta_at = time.monotonic()
+
+    def update_meta(self, campaign_id: int, data: Mapping[str, Any]) -> None:
+        """A supervisor changed the campaign: show it from the next tick."""
+        meta = self._meta.get(campaign_id)
+        if meta is not None:
+            meta.status = data["status"]
+            meta.dial_mode = data["dial_mode"]
+            meta.abandon_cap = data["abandon_cap"]
+
+    def snapshot(self, now: datetime | None = None) -> dict[int, dict[str, Any]]:
+        """Every campaign's metrics now, from the counters alone."""
+        now = now or self.clock()
+        today = self.local_day(now)
+        self.ensure_built(today)
+        totals = self.counters.totals(today)
+        agents = self.counters.agents()
+        calls = self.counters.calls()
+        agent_totals = self.counters.agent_totals(today)
+        day_start, _ = self.day_bounds(today)
+        result = {}
+        statuses = self.counters.statuses()
+        trunks = trunk_status.floor_rows(statuses, now=now)
+        for cid, meta in self._meta.items():
+            days = [today - timedelta(days=back) for back in range(meta.window_days)]
+            window = self.counters.window([cid], days)[cid]
+            raw = dict(totals.get(cid, {}))
+            mine = {aid: a for aid, a in agents.items() if a.get("campaign_id") == cid}
+            add_open_state_time(raw, mine.values(), day_start, now)
+            result[cid] = campaign_payload(
+                meta,
+                raw,
+                window,
+                agents=mine,
+                calls=[c for c in calls.values() if c["campaign_id"] == cid],
+                agent_totals={aid: agent_totals.get(aid, {}) for aid in mine},
+                pause_limits=self._pause_limits,
+                now=now,
+            ) | {
+                "hopper_depth": statuses.get(f"{HOPPER_STATUS}{cid}"),
+                "dialing_held": dialing_held(statuses),
+                "trunks": trunks,
+            }
+        return result
+
+    # -- the loop
+
+    def start(self, socketio: Any) -> None:
+        """Start the per-second snapshot task once per process."""
+        with self._loop_lock:
+            if self._running:
+                return
+            self._running = True
+        socketio.start_background_task(self._loop, socketio)
+
+    def stop(self) -> None:
+        self._running = False
+
+    def tick(self) -> int:
+        """Emit one snapshot to every campaign room; returns how many rooms."""
+        self.refresh_meta()
+        snapshots = self.snapshot()
+        recent = self.changed_recent_calls()
+        for cid, payload in snapshots.items():
+            if cid in recent:
+                payload = payload | {"recent_calls": recent[cid]}
+            self.emit(SNAPSHOT_EVENT, payload, _room(cid))
+        if time.monotonic() - self._callbacks_at >= CALLBACKS_SECONDS:
+            self._callbacks_at = time.monotonic()
+            self.push_overdue_callbacks(list(snapshots))
+        return len(snapshots)
+
+    def push_overdue_callbacks(self, campaign_ids: list[int]) -> None:
+        """Each campaign room gets its overdue callbacks (callbacks become
+        overdue with time alone, so no event says so)."""
+        with self.database.read_sessions() as session:
+            found = callback_desk.overdue(session, campaign_ids, now=self.clock())
+        for cid in campaign_ids:
+            rows = [row for row in found if row["campaign_id"] == cid]
+            self.emit(CALLBACKS_EVENT, {"campaign_id": cid, "callbacks": rows}, _room(cid))
+
+    def _loop(self, socketio: Any) -> None:
+        # A new create_app re-binds the shared SocketIO to a new server (tests
+        # make many apps); this app's loop ends with its server.
+        server = socketio.server
+        while self._running and socketio.server is server:
+            started = time.monotonic()
+            try:
+                if self.counters.lead(TICK_SECONDS * 0.9):
+                    self.tick()
+            except Exception:
+                log.exception("live floor snapshot failed")
+            socketio.sleep(max(0.0, TICK_SECONDS - (time.monotonic() - started)))
+
+
+def machine_deltas(call: Mapping[str, Any]) -> tuple[Totals, Totals]:
+    """What a call found to be a machine adds to the campaign's and its
+    agent's counters: one machine, and out of what it counted in as live."""
+    deltas: Totals = {"machines": 1}
+    agent_deltas: Totals = {}
+    if call.get("answered_at"):
+        deltas["live_answers"] = -1
+    if call.get("connected_at"):
+        deltas["contacts"] = -1
+        agent_deltas["calls"] = -1
+    if call.get("in_sl"):
+        deltas["connected_sl"] = -1
+    return deltas, agent_deltas
+
+
+def _summed(first: Totals, second: Totals) -> Totals:
+    total = dict(first)
+    for name, value in second.items():
+        total[name] = total.get(name, 0) + value
+    return {name: value for name, value in total.items() if value}
+
+
+def _counted_as(call: CallMarkedMachine) -> dict[str, Any]:
+    """What the live floor counted a call as, from its row."""
+    return {
+        "answered_at": to_iso(call.answered_at),
+        "connected_at": to_iso(call.connected_at),
+        "in_sl": in_service_level(call),
+        "agent_id": call.agent_id,
+    }
+
+
+def dialing_held(statuses: Mapping[str, Any]) -> str | None:
+    """Why dialing is held, trunk by trunk ("trunk: reason; ..."); None while
+    every trunk dials."""
+    held = [
+        f"{key.removeprefix(HELD_STATUS)}: {reason}"
+        for key, reason in sorted(statuses.items())
+        if key.startswith(HELD_STATUS) and reason
+    ]
+    return "; ".join(held) or None
+
+
+def _dialing_or_ended_mark(call_id: str) -> str:
+    """Claimed by whichever of the call's dialing and ended is counted first."""
+    return f"dialing-or-ended:{call_id}"
+
+
+def _room(campaign_id: int) -> str:
+    return campaign_supervisors_room(campaign_id)
+
+
+def _day(call: Mapping[str, Any]) -> date:
+    return date.fromisoformat(call["day"])
