@@ -373,3 +373,51 @@ def test_customers_ringing_back_are_not_dials_on_the_floor(
     with sqlite_database.read_sessions() as session:
         rebuild_counters_from_db(session, day, counters=fresh, tz=floor.tz)
     assert _close(fresh.totals(day)[site.campaign_id], live, COUNTS + inbound + SECONDS) == []
+
+
+def test_an_answer_the_rebuild_counted_is_not_counted_again(
+    app: Flask, sqlite_database: Database, floor: LiveFloor, request: pytest.FixtureRequest
+) -> None:
+    """Redis restarted empty; the consumer in another process commits a call's
+    answer, this process rebuilds the counters from the database (the answer
+    is in them), and then the other process counts its answer: once, as the
+    reports do (seen in the Redis restart fault test, live answers 9 against 8)."""
+    from callcenter.events import CallAnswered, CallDialing
+    from callcenter.models import Lead
+    from callcenter.services import calls
+
+    site = build_floor(sqlite_database, leads=2)
+    with sqlite_database.read_sessions() as session:
+        first, second = session.scalars(
+            select(Lead.id).where(Lead.campaign_id == site.campaign_id).order_by(Lead.id)
+        ).all()
+    bus = app.extensions["cc_bus"]
+    bus.publish(
+        CallDialing(call_id="c-ans", campaign_id=site.campaign_id, lead_id=first, attempt=1)
+    )
+    assert bus.wait_until_idle(10)
+    answered = CallAnswered(call_id="c-ans")
+    other_process = Database(sqlite_database.url)
+    try:
+        with other_process.unit_of_work() as session:
+            calls.apply_event(session, answered)
+    finally:
+        other_process.dispose()
+    floor.counters = _restarted_empty(floor.counters, request)
+    bus.publish(
+        CallDialing(call_id="c-other", campaign_id=site.campaign_id, lead_id=second, attempt=1)
+    )
+    assert bus.wait_until_idle(10)
+    floor.apply(answered)  # the other process counts the answer it committed
+    day = floor.local_day(answered.occurred_at)
+    with sqlite_database.read_sessions() as session:
+        db, _ = totals_from_db(session, day, tz=floor.tz)
+    assert db[site.campaign_id]["live_answers"] == 1
+    assert floor.counters.totals(day)[site.campaign_id]["live_answers"] == 1
+
+
+def _restarted_empty(counters: LiveCounters, request: pytest.FixtureRequest) -> LiveCounters:
+    if isinstance(counters, RedisCounters):
+        url = request.getfixturevalue("redis_url")
+        return RedisCounters(url, prefix=f"cc:live:{uuid.uuid4().hex[:8]}:")
+    return InProcessCounters()
