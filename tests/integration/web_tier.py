@@ -96,8 +96,11 @@ def web_tier(env: Mapping[str, str], cwd: Path, *extra: str) -> Iterator[str]:
     try:
         wait_for(f"{base}/healthz", process)
         yield base
-    finally:
-        stop(process)
+    except BaseException as failure:
+        _status, err = stop(process)
+        failure.add_note(f"gunicorn's log:\n{err[-6000:]}")
+        raise
+    stop(process)
 
 
 def log_in(base: str, username: str, password: str, *, source: str = "127.0.0.1") -> str:

@@ -224,15 +224,18 @@ class LiveFloor:
         call = self.counters.get_call(event.call_id)
         if call is None:
             return
+        # Counted already: by a rebuild that read the committed answer, or at
+        # a connect applied first.
+        counted = bool(call.get("answered_at"))
         call.update(amd_result=event.amd_result, amd_decision_ms=event.amd_decision_ms)
         self._move(event.call_id, CallState.ANSWERED, "answered_at", event.occurred_at, call)
-        if not call.get("inbound"):  # metrics.LIVE_ANSWER: dials only
+        if not counted and not call.get("inbound"):  # metrics.LIVE_ANSWER: dials only
             self.counters.add(_day(call), call["campaign_id"], {"live_answers": 1})
 
     def _connected(self, event: CallConnected) -> None:
         call = self.counters.get_call(event.call_id)
-        if call is None:
-            return
+        if call is None or call.get("connected_at"):
+            return  # not live, or a rebuild that read the committed connect counted it
         call["agent_id"] = event.agent_id
         call = self._move(
             event.call_id, CallState.CONNECTED, "connected_at", event.occurred_at, call

@@ -370,3 +370,58 @@ def test_customers_ringing_back_are_not_dials_on_the_floor(
     with sqlite_database.read_sessions() as session:
         rebuild_counters_from_db(session, day, counters=fresh, tz=floor.tz)
     assert _close(fresh.totals(day)[site.campaign_id], live, COUNTS + inbound + SECONDS) == []
+
+
+def test_an_answer_the_rebuild_counted_is_not_counted_again(
+    app: Flask, sqlite_database: Database, floor: LiveFloor, request: pytest.FixtureRequest
+) -> None:
+    """Redis restarted empty. The consumer in another process commits a call's
+    answer; before that process counts it, this one rebuilds the counters from
+    the database (the answer is in them). The answer is counted once, as the
+    reports count it (the Redis restart fault test saw live answers 9 against 8)."""
+    from callcenter import after_commit
+    from callcenter.events import CallAnswered, CallDialing
+    from callcenter.models import Lead
+    from callcenter.services import calls
+
+    site = build_floor(sqlite_database, leads=2)
+    with sqlite_database.read_sessions() as session:
+        first, second = session.scalars(
+            select(Lead.id).where(Lead.campaign_id == site.campaign_id).order_by(Lead.id)
+        ).all()
+    bus = app.extensions["cc_bus"]
+    bus.publish(
+        CallDialing(call_id="c-ans", campaign_id=site.campaign_id, lead_id=first, attempt=1)
+    )
+    assert bus.wait_until_idle(10)
+    shared = floor.counters = _restarted_empty(floor.counters, request)
+
+    def this_process_rebuilds(_committed: object) -> None:
+        bus.publish(
+            CallDialing(call_id="c-other", campaign_id=site.campaign_id, lead_id=second, attempt=1)
+        )
+        assert bus.wait_until_idle(10)
+
+    other_process = Database(sqlite_database.url)
+    after_commit.subscribe(other_process.sessions, this_process_rebuilds)
+    LiveFloor(counters=shared, database=other_process, emit=lambda *_: None, tz=floor.tz).watch(
+        other_process
+    )
+    answered = CallAnswered(call_id="c-ans")
+    try:
+        with other_process.unit_of_work() as session:
+            calls.apply_event(session, answered)
+    finally:
+        other_process.dispose()
+    day = floor.local_day(answered.occurred_at)
+    with sqlite_database.read_sessions() as session:
+        db, _ = totals_from_db(session, day, tz=floor.tz)
+    assert db[site.campaign_id]["live_answers"] == 1
+    assert shared.totals(day)[site.campaign_id]["live_answers"] == 1
+
+
+def _restarted_empty(counters: LiveCounters, request: pytest.FixtureRequest) -> LiveCounters:
+    if isinstance(counters, RedisCounters):
+        url = request.getfixturevalue("redis_url")
+        return RedisCounters(url, prefix=f"cc:live:{uuid.uuid4().hex[:8]}:")
+    return InProcessCounters()
