@@ -6,12 +6,15 @@ HTTP from a chosen loopback address, and raw Engine.IO/Socket.IO websockets
 from __future__ import annotations
 
 import asyncio
+import functools
 import http.client
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -35,6 +38,14 @@ AS_DEPLOYED = [str(BIN / "gunicorn"), "-c", "python:callcenter.gunicorn_conf"]
 USER_AGENT = "callcenter-tests"
 
 
+@functools.cache
+def _migrated_template() -> Path:
+    """Migrated once per test process, copied for each web tier."""
+    path = Path(tempfile.mkdtemp(prefix="cc-web-tier-")) / "template.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
 def environment(tmp_path: Path, redis_url: str, **settings: str) -> dict[str, str]:
     """The process environment: no CC_* of the caller's, a migrated SQLite file."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("CC_")}
@@ -42,7 +53,7 @@ def environment(tmp_path: Path, redis_url: str, **settings: str) -> dict[str, st
     instance.mkdir(exist_ok=True)
     database = instance / "callcenter.db"
     if not database.exists():
-        migrate.upgrade(f"sqlite:///{database}")
+        shutil.copy(_migrated_template(), database)
     env.update(CC_INSTANCE_PATH=str(instance), CC_REDIS_URL=redis_url, CC_LOG_FORMAT="json")
     env.update(settings)
     return env
