@@ -19,6 +19,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    null,
     or_,
     select,
     union_all,
@@ -195,59 +196,77 @@ def _outside_windows(
     zone = func.coalesce(func.nullif(Customer.timezone, ""), filters.tz)
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
-        zones = [tz for (tz,) in session.execute(select(zone).distinct())]
-        local = _sqlite_local(Call.dialed_at, zone, zones, filters)
+        zones = sorted(
+            {tz or filters.tz for tz in session.scalars(select(Customer.timezone).distinct())}
+        )
+        wall_clock = _sqlite_wall_clock(Call.dialed_at, zone, zones, filters)
     else:
-        local = func.timezone(zone, Call.dialed_at)
+        wall_clock = _wall_clock(func.timezone(zone, Call.dialed_at))
     local_calls = (
-        select(Call.id, Call.campaign_id, Call.dialed_at, local.label("local"))
+        select(Call.id, Call.campaign_id, Call.dialed_at, *wall_clock)
         .join(Customer, Customer.id == Call.customer_id)
         .where(OUTBOUND, *call_conditions(filters))  # a customer may ring us at any hour
-        .subquery("local_calls")
     )
-    calls = select(
-        local_calls.c.id,
-        local_calls.c.campaign_id,
-        local_calls.c.dialed_at,
-        *_wall_clock(local_calls.c.local, dialect),
-    ).subquery("judged")
+    # Each call's wall clock computed once: SQLite would otherwise recompute
+    # it for every window the join compares it with.
+    calls = (
+        local_calls.cte("judged").prefix_with("MATERIALIZED")
+        if dialect == "sqlite"
+        else local_calls.subquery("judged")
+    )
     judged, outside = _judged(calls, windows)
-    counts = session.execute(
-        judged(select(calls.c.campaign_id, func.count(), count_if(outside))).group_by(
-            calls.c.campaign_id
-        )
+    # One statement judges the calls once: the first outside calls (an id
+    # each), then a row per campaign with its counts (no id).
+    flagged = judged(
+        select(calls.c.id, calls.c.campaign_id, calls.c.dialed_at, outside.label("out"))
+    ).cte("flagged")
+    first_outside = (
+        select(flagged.c.id, flagged.c.campaign_id, flagged.c.dialed_at, literal(0), literal(0))
+        .where(flagged.c.out)
+        .order_by(flagged.c.dialed_at, flagged.c.id)
+        .limit(SAMPLE_LIMIT)
+        .subquery("first_outside")
     )
+    per_campaign = select(
+        null(), flagged.c.campaign_id, null(), func.count(), count_if(flagged.c.out)
+    ).group_by(flagged.c.campaign_id)
     totals: dict[int, int] = {}
     outside_counts: dict[int, int] = {}
-    for campaign_id, total, out in counts:
+    first: list[tuple[Any, str]] = []
+    rows = session.execute(union_all(select(first_outside), per_campaign))
+    for call_id, campaign_id, dialed_at, total, out in rows:
+        if call_id is not None:
+            first.append((dialed_at, call_id))
+            continue
         totals[campaign_id] = int(total)
         if out:
             outside_counts[campaign_id] = int(out)
-    samples: list[str] = []
-    if outside_counts:
-        samples = list(
-            session.scalars(
-                judged(select(calls.c.id))
-                .where(outside)
-                .order_by(calls.c.dialed_at, calls.c.id)
-                .limit(SAMPLE_LIMIT)
-            )
-        )
+    samples = [call_id for _dialed_at, call_id in sorted(first)]
     return totals, outside_counts, samples
 
 
-def _wall_clock(local: Any, dialect: str) -> list[Any]:
-    """The local date (text), weekday (Monday 0) and second of the day."""
-    if dialect == "sqlite":
-        day: Any = func.date(local)
-        weekday: Any = (cast(func.strftime("%w", local), Integer) + 6) % 7
-        second: Any = cast(func.strftime("%s", local), Integer) - cast(
-            func.strftime("%s", func.date(local)), Integer
-        )
-    else:
-        day = func.to_char(local, "YYYY-MM-DD")
-        weekday = cast(func.extract("isodow", local), Integer) - 1
-        second = func.extract("epoch", cast(local, Time))
+def _wall_clock(local: Any) -> list[Any]:
+    """PostgreSQL: the local date (text), weekday (Monday 0) and second of the day."""
+    day = func.to_char(local, "YYYY-MM-DD")
+    weekday = cast(func.extract("isodow", local), Integer) - 1
+    second = func.extract("epoch", cast(local, Time))
+    return [day.label("day"), weekday.label("weekday"), second.label("second")]
+
+
+def _sqlite_wall_clock(
+    column_: Any, zone: Any, zones: list[str], filters: ReportFilters
+) -> list[Any]:
+    """SQLite knows no zones: the same three columns from each zone's offsets
+    over the range (LocalClock), one strftime() per column and row."""
+    span = (filters.start, filters.end)
+    clocks = [(tz, LocalClock("sqlite", tz, span)) for tz in zones or [filters.tz]]
+
+    def local(format_: str) -> Any:
+        return case(*((zone == tz, clock.strftime(format_, column_)) for tz, clock in clocks))
+
+    day = local("%Y-%m-%d")
+    weekday = (cast(local("%w"), Integer) + 6) % 7
+    second = cast(local("%s"), Integer) % 86400  # seconds since the local midnight
     return [day.label("day"), weekday.label("weekday"), second.label("second")]
 
 
@@ -299,15 +318,6 @@ def _rows_table(name: str, names: tuple[str, ...], rows: list[tuple[Any, ...]]) 
         for row in rows
     ]
     return union_all(*selects).subquery(name)
-
-
-def _sqlite_local(column_: Any, zone: Any, zones: list[str], filters: ReportFilters) -> Any:
-    """SQLite knows no zones: each zone's offsets over the range (LocalClock)."""
-    span = (filters.start, filters.end)
-    branches = [(zone == tz, LocalClock("sqlite", tz, span).local(column_)) for tz in zones]
-    if not branches:
-        return LocalClock("sqlite", filters.tz, span).local(column_)
-    return case(*branches, else_=None)
 
 
 def _dnc_violations(session: Session, filters: ReportFilters) -> tuple[dict[int, int], list[str]]:

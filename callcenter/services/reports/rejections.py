@@ -228,10 +228,9 @@ def _name(lookup: dict[int, str], key: int | None) -> str:
 
 
 def _local_hour(session: Session, clock: LocalClock) -> Any:
-    local = clock.local(Call.dialed_at)
     if session.get_bind().dialect.name == "sqlite":
-        return func.strftime("%Y-%m-%d %H:00:00", local)
-    return func.date_trunc("hour", local)
+        return clock.strftime("%Y-%m-%d %H:00:00", Call.dialed_at)
+    return func.date_trunc("hour", clock.local(Call.dialed_at))
 
 
 def _as_datetime(value: Any) -> datetime:
