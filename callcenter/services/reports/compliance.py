@@ -219,7 +219,7 @@ def _outside_windows(
         zones = sorted(
             {tz or filters.tz for tz in session.scalars(select(Customer.timezone).distinct())}
         )
-        wall_clock = _sqlite_wall_clock(Call.dialed_at, zone, zones, filters)
+        wall_clock = [_sqlite_local(Call.dialed_at, zone, zones, filters).label("local")]
     else:
         wall_clock = _wall_clock(func.timezone(zone, Call.dialed_at))
     local_calls = (
@@ -230,6 +230,10 @@ def _outside_windows(
     # Each call's wall clock computed once, not again for every window the
     # join compares it with.
     calls = local_calls.cte("judged").prefix_with("MATERIALIZED")
+    if dialect == "sqlite":
+        calls = select(
+            calls.c.id, calls.c.campaign_id, calls.c.dialed_at, *_sqlite_wall_clock(calls.c.local)
+        ).subquery("judged_clock")
     judged, outside = _judged(calls, windows)
     # One statement judges the calls once: the first outside calls (an id
     # each), then a row per campaign with its counts (no id).
@@ -270,20 +274,25 @@ def _wall_clock(local: Any) -> list[Any]:
     return [day.label("day"), weekday.label("weekday"), second.label("second")]
 
 
-def _sqlite_wall_clock(
-    column_: Any, zone: Any, zones: list[str], filters: ReportFilters
-) -> list[Any]:
-    """SQLite knows no zones: the same three columns from each zone's offsets
-    over the range (LocalClock), one strftime() per column and row."""
+def _sqlite_local(column_: Any, zone: Any, zones: list[str], filters: ReportFilters) -> Any:
+    """SQLite knows no zones: each zone's offsets over the range (LocalClock)
+    give the local 'YYYY-MM-DD w HH:MM:SS' (w: Sunday 0), one strftime() a row."""
     span = (filters.start, filters.end)
     clocks = [(tz, LocalClock("sqlite", tz, span)) for tz in zones or [filters.tz]]
+    return case(
+        *((zone == tz, clock.strftime("%Y-%m-%d %w %H:%M:%S", column_)) for tz, clock in clocks)
+    )
 
-    def local(format_: str) -> Any:
-        return case(*((zone == tz, clock.strftime(format_, column_)) for tz, clock in clocks))
 
-    day = local("%Y-%m-%d")
-    weekday = (cast(local("%w"), Integer) + 6) % 7
-    second = cast(local("%s"), Integer) % 86400  # seconds since the local midnight
+def _sqlite_wall_clock(local: Any) -> list[Any]:
+    """The date, weekday (Monday 0) and second of the day cut from _sqlite_local's text."""
+
+    def number(start: int, length: int) -> Any:
+        return cast(func.substr(local, start, length), Integer)
+
+    day = func.substr(local, 1, 10)
+    weekday = (number(12, 1) + 6) % 7
+    second = number(14, 2) * 3600 + number(17, 2) * 60 + number(20, 2)
     return [day.label("day"), weekday.label("weekday"), second.label("second")]
 
 
