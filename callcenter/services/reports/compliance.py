@@ -229,7 +229,7 @@ def _outside_windows(
     )
     # Each call's wall clock computed once, not again for every window the
     # join compares it with.
-    calls = local_calls.cte("judged").prefix_with("MATERIALIZED")
+    calls: Any = local_calls.cte("judged").prefix_with("MATERIALIZED")
     if dialect == "sqlite":
         calls = select(
             calls.c.id, calls.c.campaign_id, calls.c.dialed_at, *_sqlite_wall_clock(calls.c.local)
