@@ -334,28 +334,33 @@ class LocalClock:
     def local(self, column: Any) -> Any:
         if self.dialect != "sqlite":
             return func.timezone(literal(self.tz), column)
+        return self.strftime("%Y-%m-%d %H:%M:%S", column)
+
+    def strftime(self, format_: str, column: Any, type_: Any = None) -> Any:
+        """SQLite: `format_` of the local wall clock, shifted and formatted by
+        one strftime() per row (strftime(datetime(...)) parses the text twice)."""
         offsets = _offsets(self.tz, *(_day(value) for value in self._span))
         branches = [
-            (column >= since, func.datetime(column, _modifier(offset)))
+            (column >= since, func.strftime(format_, column, _modifier(offset), type_=type_))
             for since, offset in reversed(offsets[1:])
         ]
-        first = func.datetime(column, _modifier(offsets[0][1]))
+        first = func.strftime(format_, column, _modifier(offsets[0][1]), type_=type_)
         return case(*branches, else_=first) if branches else first
 
     def date(self, column: Any) -> Any:
         if self.dialect == "sqlite":
-            return func.date(self.local(column), type_=Date)
+            return self.strftime("%Y-%m-%d", column, Date)
         return cast(self.local(column), Date)
 
     def hour(self, column: Any) -> Any:
         if self.dialect == "sqlite":
-            return cast(func.strftime("%H", self.local(column)), Integer)
+            return cast(self.strftime("%H", column), Integer)
         return cast(func.extract("hour", self.local(column)), Integer)
 
     def weekday(self, column: Any) -> Any:
         """Monday 0 ... Sunday 6, as Python's date.weekday()."""
         if self.dialect == "sqlite":
-            return (cast(func.strftime("%w", self.local(column)), Integer) + 6) % 7
+            return (cast(self.strftime("%w", column), Integer) + 6) % 7
         return cast(func.extract("isodow", self.local(column)), Integer) - 1
 
 

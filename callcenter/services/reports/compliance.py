@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Date,
     Integer,
     Time,
     and_,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    null,
     or_,
     select,
     union_all,
@@ -38,6 +40,9 @@ from callcenter.services.reports.scope import Names
 from callcenter.states import LeadState
 
 SAMPLE_LIMIT = 100
+# Longer ranges are grouped by a computed local date (SQLite takes at most
+# 500 SELECTs in one UNION).
+_DAYS_APART = 400
 
 
 @dataclass(frozen=True)
@@ -135,16 +140,8 @@ def _abandon_days(session: Session, filters: ReportFilters, names: Names) -> lis
         if filters.date_from
         else filters
     )
-    clock = earlier.clock(session)
-    day = clock.date(Call.dialed_at).label("day")
-    campaign = group_key(session, Call.campaign_id)
-    query = (
-        select(campaign, day, count_if(ABANDONED), count_if(LIVE_ANSWER))
-        .where(*call_conditions(earlier))
-        .group_by(campaign, day)
-    )
     daily: dict[int, dict[date, tuple[int, int]]] = defaultdict(dict)
-    for campaign_id, when, abandoned, live in session.execute(query):
+    for campaign_id, when, abandoned, live in session.execute(_daily_abandons(session, earlier)):
         daily[campaign_id][_as_date(when)] = (int(abandoned), int(live))
     result = []
     for campaign_id, by_day in daily.items():
@@ -172,6 +169,30 @@ def _abandon_days(session: Session, filters: ReportFilters, names: Names) -> lis
     return sorted(result, key=lambda row: (row.campaign, row.day))
 
 
+def _daily_abandons(session: Session, filters: ReportFilters) -> Any:
+    """(campaign, local day, abandons, live answers). A bounded range is
+    read a day at a time, each day its own index range: no local date to
+    compute per call, and no sort of the month's calls by it (SQLite groups
+    by sorting)."""
+    campaign = group_key(session, Call.campaign_id)
+    counts = (count_if(ABANDONED), count_if(LIVE_ANSWER))
+    first, last = filters.date_from, filters.date_to
+    if first is None or last is None or (last - first).days >= _DAYS_APART:
+        day = filters.clock(session).date(Call.dialed_at).label("day")
+        return (
+            select(campaign, day, *counts).where(*call_conditions(filters)).group_by(campaign, day)
+        )
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return union_all(
+        *(
+            select(campaign, literal(day, Date).label("day"), *counts)
+            .where(*call_conditions(replace(filters, date_from=day, date_to=day)))
+            .group_by(campaign)
+            for day in days
+        )
+    )
+
+
 def campaign_windows(campaign_windows: dict[str, Any], holidays: list[str]) -> CallingWindows:
     """The campaign's windows with its `holidays` column added to the config's own."""
     windows = CallingWindows.from_dict(campaign_windows)
@@ -195,59 +216,83 @@ def _outside_windows(
     zone = func.coalesce(func.nullif(Customer.timezone, ""), filters.tz)
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
-        zones = [tz for (tz,) in session.execute(select(zone).distinct())]
-        local = _sqlite_local(Call.dialed_at, zone, zones, filters)
+        zones = sorted(
+            {tz or filters.tz for tz in session.scalars(select(Customer.timezone).distinct())}
+        )
+        wall_clock = [_sqlite_local(Call.dialed_at, zone, zones, filters).label("local")]
     else:
-        local = func.timezone(zone, Call.dialed_at)
+        wall_clock = _wall_clock(func.timezone(zone, Call.dialed_at))
     local_calls = (
-        select(Call.id, Call.campaign_id, Call.dialed_at, local.label("local"))
+        select(Call.id, Call.campaign_id, Call.dialed_at, *wall_clock)
         .join(Customer, Customer.id == Call.customer_id)
         .where(OUTBOUND, *call_conditions(filters))  # a customer may ring us at any hour
-        .subquery("local_calls")
     )
-    calls = select(
-        local_calls.c.id,
-        local_calls.c.campaign_id,
-        local_calls.c.dialed_at,
-        *_wall_clock(local_calls.c.local, dialect),
-    ).subquery("judged")
+    # Each call's wall clock computed once, not again for every window the
+    # join compares it with.
+    calls: Any = local_calls.cte("judged").prefix_with("MATERIALIZED")
+    if dialect == "sqlite":
+        calls = select(
+            calls.c.id, calls.c.campaign_id, calls.c.dialed_at, *_sqlite_wall_clock(calls.c.local)
+        ).subquery("judged_clock")
     judged, outside = _judged(calls, windows)
-    counts = session.execute(
-        judged(select(calls.c.campaign_id, func.count(), count_if(outside))).group_by(
-            calls.c.campaign_id
-        )
+    # One statement judges the calls once: the first outside calls (an id
+    # each), then a row per campaign with its counts (no id).
+    flagged = judged(
+        select(calls.c.id, calls.c.campaign_id, calls.c.dialed_at, outside.label("out"))
+    ).cte("flagged")
+    first_outside = (
+        select(flagged.c.id, flagged.c.campaign_id, flagged.c.dialed_at, literal(0), literal(0))
+        .where(flagged.c.out)
+        .order_by(flagged.c.dialed_at, flagged.c.id)
+        .limit(SAMPLE_LIMIT)
+        .subquery("first_outside")
     )
+    per_campaign = select(
+        null(), flagged.c.campaign_id, null(), func.count(), count_if(flagged.c.out)
+    ).group_by(flagged.c.campaign_id)
     totals: dict[int, int] = {}
     outside_counts: dict[int, int] = {}
-    for campaign_id, total, out in counts:
+    first: list[tuple[Any, str]] = []
+    rows = session.execute(union_all(select(first_outside), per_campaign))
+    for call_id, campaign_id, dialed_at, total, out in rows:
+        if call_id is not None:
+            first.append((dialed_at, call_id))
+            continue
         totals[campaign_id] = int(total)
         if out:
             outside_counts[campaign_id] = int(out)
-    samples: list[str] = []
-    if outside_counts:
-        samples = list(
-            session.scalars(
-                judged(select(calls.c.id))
-                .where(outside)
-                .order_by(calls.c.dialed_at, calls.c.id)
-                .limit(SAMPLE_LIMIT)
-            )
-        )
+    samples = [call_id for _dialed_at, call_id in sorted(first)]
     return totals, outside_counts, samples
 
 
-def _wall_clock(local: Any, dialect: str) -> list[Any]:
-    """The local date (text), weekday (Monday 0) and second of the day."""
-    if dialect == "sqlite":
-        day: Any = func.date(local)
-        weekday: Any = (cast(func.strftime("%w", local), Integer) + 6) % 7
-        second: Any = cast(func.strftime("%s", local), Integer) - cast(
-            func.strftime("%s", func.date(local)), Integer
-        )
-    else:
-        day = func.to_char(local, "YYYY-MM-DD")
-        weekday = cast(func.extract("isodow", local), Integer) - 1
-        second = func.extract("epoch", cast(local, Time))
+def _wall_clock(local: Any) -> list[Any]:
+    """PostgreSQL: the local date, weekday (Monday 0) and second of the day
+    (date_part's float: extract's numeric is slower, to_char slower still)."""
+    day = cast(local, Date)
+    weekday = cast(func.date_part("isodow", local), Integer) - 1
+    second = func.date_part("epoch", cast(local, Time))
+    return [day.label("day"), weekday.label("weekday"), second.label("second")]
+
+
+def _sqlite_local(column_: Any, zone: Any, zones: list[str], filters: ReportFilters) -> Any:
+    """SQLite knows no zones: each zone's offsets over the range (LocalClock)
+    give the local 'YYYY-MM-DD w HH:MM:SS' (w: Sunday 0), one strftime() a row."""
+    span = (filters.start, filters.end)
+    clocks = [(tz, LocalClock("sqlite", tz, span)) for tz in zones or [filters.tz]]
+    return case(
+        *((zone == tz, clock.strftime("%Y-%m-%d %w %H:%M:%S", column_)) for tz, clock in clocks)
+    )
+
+
+def _sqlite_wall_clock(local: Any) -> list[Any]:
+    """The date, weekday (Monday 0) and second of the day cut from _sqlite_local's text."""
+
+    def number(start: int, length: int) -> Any:
+        return cast(func.substr(local, start, length), Integer)
+
+    day = func.substr(local, 1, 10)
+    weekday = (number(12, 1) + 6) % 7
+    second = number(14, 2) * 3600 + number(17, 2) * 60 + number(20, 2)
     return [day.label("day"), weekday.label("weekday"), second.label("second")]
 
 
@@ -263,8 +308,8 @@ def _judged(calls: Any, windows: dict[int, CallingWindows]) -> tuple[Any, Any]:
         for weekday_index, day_windows in enumerate(config.weekly)
         for window in day_windows
     ]
-    holiday_rows = [(-1, "1900-01-01")] + [
-        (cid, holiday.isoformat()) for cid, config in windows.items() for holiday in config.holidays
+    holiday_rows = [(-1, date(1900, 1, 1))] + [
+        (cid, holiday) for cid, config in windows.items() for holiday in config.holidays
     ]
     open_table = _rows_table(
         "open_windows", ("campaign_id", "weekday", "start_s", "end_s"), open_rows
@@ -299,15 +344,6 @@ def _rows_table(name: str, names: tuple[str, ...], rows: list[tuple[Any, ...]]) 
         for row in rows
     ]
     return union_all(*selects).subquery(name)
-
-
-def _sqlite_local(column_: Any, zone: Any, zones: list[str], filters: ReportFilters) -> Any:
-    """SQLite knows no zones: each zone's offsets over the range (LocalClock)."""
-    span = (filters.start, filters.end)
-    branches = [(zone == tz, LocalClock("sqlite", tz, span).local(column_)) for tz in zones]
-    if not branches:
-        return LocalClock("sqlite", filters.tz, span).local(column_)
-    return case(*branches, else_=None)
 
 
 def _dnc_violations(session: Session, filters: ReportFilters) -> tuple[dict[int, int], list[str]]:

@@ -101,8 +101,7 @@ def rejections_report(session: Session, filters: ReportFilters, locale: str) -> 
 
     report = RejectionsReport(filters)
     # A rejection is a person's no: only contacts have one (not a machine the agent marked).
-    rejected = _rejected(session, [*conditions, CONTACT], rejection)
-    steps = _steps(session, [*conditions, CONTACT], rejected, labels)
+    rejected, steps = _steps(session, [*conditions, CONTACT], rejection, labels)
     report.by_step = steps
     report.rejections = sum(row.rejections for row in steps)
     report.by_reason = _reasons(rejected, labels, steps)
@@ -154,35 +153,35 @@ def rejections_report(session: Session, filters: ReportFilters, locale: str) -> 
     return report
 
 
-def _rejected(
-    session: Session, conditions: list[Any], rejection: Any
-) -> list[tuple[int, str | None, int]]:
-    """(step, reason code, rejections) of the calls."""
-    rows = session.execute(
-        select(rejection.c.step_number, rejection.c.reason_code, func.count())
-        .select_from(Call)
-        .join(rejection, rejection.c.call_id == Call.id)
-        .where(*conditions)
-        .group_by(rejection.c.step_number, rejection.c.reason_code)
-    )
-    return [(step, code, int(count)) for step, code, count in rows]
-
-
 def _steps(
-    session: Session,
-    conditions: list[Any],
-    rejected: list[tuple[int, str | None, int]],
-    labels: ScriptLabels,
-) -> list[StepRow]:
-    counts = session.execute(
+    session: Session, conditions: list[Any], rejection: Any, labels: ScriptLabels
+) -> tuple[list[tuple[int, str | None, int]], list[StepRow]]:
+    """(step, reason code, rejections) of the calls, and the steps reached,
+    from one pass: the calls grouped by the step and reason of their no
+    (none for most), each group with its counts of steps reached."""
+    step, code = rejection.c.step_number, rejection.c.reason_code
+    query = (
         select(
+            step,
+            code,
+            func.count(rejection.c.call_id),
             func.max(Call.max_step_reached),
             *(count_if(reached_step(n)) for n in range(1, _STEP_COLUMNS + 1)),
-        ).where(*conditions)
-    ).one()
-    deepest = int(counts[0] or 0)
+        )
+        .select_from(Call)
+        .outerjoin(rejection, rejection.c.call_id == Call.id)
+        .where(*conditions)
+        .group_by(step, code)
+    )
+    rejected: list[tuple[int, str | None, int]] = []
+    deepest = 0
+    reached = [0] * _STEP_COLUMNS
+    for row in session.execute(query):
+        if row[2]:
+            rejected.append((row[0], row[1], int(row[2])))
+        deepest = max(deepest, int(row[3] or 0))
+        reached = [total + int(value or 0) for total, value in zip(reached, row[4:], strict=True)]
     last = max(SCRIPT_STEPS, deepest)
-    reached = [int(value or 0) for value in counts[1:]]
     if last > _STEP_COLUMNS:  # a script deeper than any seen so far: count again
         reached = [
             int(value or 0)
@@ -191,11 +190,12 @@ def _steps(
             ).one()
         ]
     by_step: dict[int, int] = {}
-    for step, _code, count in rejected:
-        by_step[step] = by_step.get(step, 0) + count
-    return [
+    for number, _code, count in rejected:
+        by_step[number] = by_step.get(number, 0) + count
+    steps = [
         StepRow(n, labels.step(n), reached[n - 1], by_step.get(n, 0)) for n in range(1, last + 1)
     ]
+    return rejected, steps
 
 
 def _reasons(
@@ -228,10 +228,9 @@ def _name(lookup: dict[int, str], key: int | None) -> str:
 
 
 def _local_hour(session: Session, clock: LocalClock) -> Any:
-    local = clock.local(Call.dialed_at)
     if session.get_bind().dialect.name == "sqlite":
-        return func.strftime("%Y-%m-%d %H:00:00", local)
-    return func.date_trunc("hour", local)
+        return clock.strftime("%Y-%m-%d %H:00:00", Call.dialed_at)
+    return func.date_trunc("hour", clock.local(Call.dialed_at))
 
 
 def _as_datetime(value: Any) -> datetime:

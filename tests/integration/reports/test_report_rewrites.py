@@ -7,14 +7,17 @@ range, customers in zones with daylight saving across its change."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter.calling_windows import is_callable
 from callcenter.metrics import (
+    ABANDONED,
     APPOINTMENT_HELD,
     APPOINTMENT_SET,
     CONTACT,
@@ -22,8 +25,10 @@ from callcenter.metrics import (
     LIVE_ANSWER,
     SALE,
     count_if,
+    reached_step,
 )
-from callcenter.models import Appointment, Call, Disposition, Lead
+from callcenter.models import Appointment, Call, Disposition, Lead, StepOutcome
+from callcenter.models.calls import StepAction
 from callcenter.models.scheduling import MeetingKind
 from callcenter.services.reports import (
     ReportFilters,
@@ -31,8 +36,9 @@ from callcenter.services.reports import (
     call_conditions,
     compliance_report,
     funnel_report,
+    rejections_report,
 )
-from callcenter.services.reports.compliance import campaign_windows
+from callcenter.services.reports.compliance import _as_date, _daily_abandons, campaign_windows
 from callcenter.states import (
     AppointmentStatus,
     CallOutcome,
@@ -260,3 +266,102 @@ def test_outside_windows_in_sql_as_is_callable_judges_them(session: Session) -> 
     assert 0 < row.outside_window < row.calls
     assert row.outside_window == len(in_range)
     assert report.outside_window_calls == in_range[:100]
+
+
+def test_rejection_steps_count_as_the_per_call_definitions(session: Session) -> None:
+    """Steps reached and rejections by step and reason from one pass, against
+    a count per step and a plain join: contacts rejected at several steps
+    (one with no reason), contacts that went on, a machine an agent clicked
+    through (handled, not a contact) and a script deeper than the columns
+    counted in the pass."""
+    campaign = make_campaign(session, name="Rejections")
+    agent = make_user(session, Role.AGENT, username="rj_agent", full_name="RJ Agent")
+    lead = Lead(campaign_id=campaign.id, customer_id=make_customer(session).id)
+    session.add(lead)
+    session.flush()
+    at = _tehran("2025-06-01 09:00")
+    rejected = [(1, "hung_up"), (2, "already_supplier"), (2, "already_supplier"), (4, None)]
+    for minutes, (step, code) in enumerate(rejected):
+        call = _call(
+            session, lead, at + timedelta(minutes=minutes), agent_id=agent.id, answered=True
+        )
+        call.max_step_reached = step
+        session.add(
+            StepOutcome(
+                call_id=call.id, seq=1, step_number=step, action=StepAction.REJECT, reason_code=code
+            )
+        )
+    went_on = _call(session, lead, at + timedelta(hours=2), agent_id=agent.id, answered=True)
+    went_on.max_step_reached = 6
+    machine = _call(session, lead, at + timedelta(hours=3), agent_id=agent.id, answered=True)
+    machine.outcome, machine.max_step_reached = CallOutcome.MACHINE, 5
+    _call(session, lead, at + timedelta(hours=4))
+    # The next day, a contact deeper than the steps the one pass counts.
+    deep = _call(session, lead, at + timedelta(days=1), agent_id=agent.id, answered=True)
+    deep.max_step_reached = 14
+    session.commit()
+    for last, steps in ((date(2025, 6, 1), 9), (date(2025, 6, 2), 14)):
+        filters = ReportFilters(date_from=date(2025, 6, 1), date_to=last)
+        contacts = [*call_conditions(filters), CONTACT]
+        reached = session.execute(
+            select(*(count_if(reached_step(n)) for n in range(1, steps + 1))).where(*contacts)
+        ).one()
+        reasons = session.execute(
+            select(StepOutcome.step_number, StepOutcome.reason_code, func.count())
+            .join(Call, Call.id == StepOutcome.call_id)
+            .where(StepOutcome.action == StepAction.REJECT, *contacts)
+            .group_by(StepOutcome.step_number, StepOutcome.reason_code)
+        ).all()
+
+        report = rejections_report(session, filters, "en")
+
+        assert [row.reached for row in report.by_step] == [int(value) for value in reached]
+        assert report.by_step[0].reached == 5 + (steps == 14)
+        assert sorted((r.step, r.code or None, r.rejections) for r in report.by_reason) == sorted(
+            (step, code, int(count)) for step, code, count in reasons
+        )
+        assert report.rejections == 4
+
+
+def test_abandons_a_day_at_a_time_as_grouped_by_local_date(session: Session) -> None:
+    """The compliance report's daily abandons and live answers, read a day at
+    a time, against the calls grouped by their local date: calls at the
+    first and last instants of Tehran days, in two campaigns, one filtered out."""
+    counted = make_campaign(session, name="Abandons")
+    other = make_campaign(session, name="Other abandons")
+    leads = []
+    for campaign in (counted, other):
+        lead = Lead(campaign_id=campaign.id, customer_id=make_customer(session).id)
+        session.add(lead)
+        leads.append(lead)
+    session.flush()
+    outcomes = [CallOutcome.ABANDONED, CallOutcome.ANSWERED, CallOutcome.MACHINE]
+    for index in range(60):
+        day = _tehran("2025-05-20 00:00") + timedelta(days=index // 4)
+        # Each day: its first instant, its last, noon and a minute before midnight UTC.
+        at = [
+            day,
+            day + timedelta(days=1) - timedelta(microseconds=1),
+            day + timedelta(hours=12),
+            day.replace(hour=23, minute=59),
+        ][index % 4]
+        call = _call(session, leads[index % 2], at, answered=True)
+        call.outcome = outcomes[index % 3]
+    session.commit()
+    filters = ReportFilters(
+        date_from=date(2025, 5, 22), date_to=date(2025, 6, 2), campaign_ids=(counted.id,)
+    )
+    day = filters.clock(session).date(Call.dialed_at)
+    expected = session.execute(
+        select(Call.campaign_id, day, count_if(ABANDONED), count_if(LIVE_ANSWER))
+        .where(*call_conditions(filters))
+        .group_by(Call.campaign_id, day)
+    ).all()
+
+    found = session.execute(_daily_abandons(session, filters)).all()
+
+    def normal(rows: Sequence[Any]) -> set[tuple[Any, ...]]:
+        return {(c, _as_date(d), int(a), int(lv)) for c, d, a, lv in rows}
+
+    assert len(expected) > 5
+    assert normal(found) == normal(expected)
