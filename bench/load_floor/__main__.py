@@ -209,8 +209,7 @@ def run(floor: Floor, plan: profile.ProfilePlan, cores: int) -> None:
 def start_floor(floor: Floor) -> None:
     """Web processes and consumers, then supervisors, then agents (all ready)."""
     args, topology = floor.args, floor.topology
-    clients_per_web = math.ceil((args.agents + args.supervisors) / args.web)
-    topology.start_web(args.web, threads=clients_per_web + 40)
+    topology.start_web(args.web)
     topology.start_consumers(args.consumers)
     for process in topology.processes:
         floor.sampler.watch(process.label, process.pid)

@@ -1,5 +1,5 @@
 """The production processes, started as docs/deployment.md starts them:
-gunicorn (gthread, one worker) per web port, `callcenter consume`,
+gunicorn as deployed (one gevent worker) per web port, `callcenter consume`,
 `callcenter dialer`; each one's output goes to a log file of its own."""
 
 from __future__ import annotations
@@ -64,12 +64,13 @@ class Topology:
         self.processes.append(process)
         return process
 
-    def start_web(self, count: int, threads: int) -> None:
+    def start_web(self, count: int) -> None:
+        """gunicorn as deployed (callcenter.gunicorn_conf: one gevent worker)."""
         for number in range(1, count + 1):
             port = free_port()
             command = [
                 str(BIN / "gunicorn"),
-                "-k", "gthread", "--threads", str(threads), "-w", "1",
+                "-c", "python:callcenter.gunicorn_conf",
                 "-b", f"127.0.0.1:{port}",
                 "callcenter.wsgi:app",
             ]  # fmt: skip
@@ -104,8 +105,9 @@ class Topology:
 
 
 def environment(*, database_url: str, redis_url: str, instance: Path) -> dict[str, str]:
-    """Production mode, as a real floor runs; the login rate limit is raised
-    because every bench client logs in from the same address."""
+    """Production mode, as a real floor runs; the login rate limit and the
+    sockets per address are raised because every bench client logs in and
+    connects from the same address."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("CC_")}
     env.update(
         CC_ENV="production",
@@ -116,6 +118,7 @@ def environment(*, database_url: str, redis_url: str, instance: Path) -> dict[st
         CC_INSTANCE_PATH=str(instance),
         CC_LOAD_DEMO_DATA="false",
         CC_AUTH__LOGIN_RATE_LIMIT="100000 per minute",
+        CC_WEB__SOCKETS_PER_IP="100000",
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPOSITORY), env.get("PYTHONPATH")])),
     )
     instance.mkdir(parents=True, exist_ok=True)
