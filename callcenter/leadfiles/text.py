@@ -24,6 +24,7 @@ _LETTERS = {
 
 # Invisible characters that carry no meaning in a name, a number or an address.
 _DROPPED = (
+    "\x00"  # NUL, from binary junk pasted in; PostgreSQL text cannot hold it
     "\u0640"  # tatweel (kashida)
     "\u200b\u200d\u2060\ufeff"  # zero-width space / joiner, word joiner, BOM
     "\u200e\u200f\u061c"  # LRM, RLM, Arabic letter mark
@@ -34,7 +35,6 @@ _DROPPED = (
 _TABLE: dict[int, str | None] = {**_DIGITS, **_LETTERS, **dict.fromkeys(map(ord, _DROPPED))}
 _DIGITS_ONLY: dict[int, str | None] = dict(_DIGITS)
 
-_SPACES = re.compile(r"[\s\u00a0\u2007\u202f]+")
 # ZWNJ is meaningful between two letters (می‌خواهم); a run of them is one, and
 # one next to a space or at either end of the text is junk.
 _ZWNJ_RUN = re.compile(ZWNJ + "{2,}")
@@ -53,7 +53,8 @@ def normalize_text(text: str) -> str:
     if ZWNJ in text:
         text = _ZWNJ_RUN.sub(ZWNJ, text)
         text = _ZWNJ_EDGE.sub(" ", text)
-    return _SPACES.sub(" ", text).strip()
+    # Runs of whitespace (str.isspace: no-break and figure spaces too) to one space.
+    return " ".join(text.split())
 
 
 def header_key(text: str) -> str:
