@@ -65,12 +65,16 @@ def header_key(text: str) -> str:
     return re.sub(r"[\s\u200c_\-.#:/()]+", "", text)
 
 
+_ARABIC_SCRIPT = re.compile("[\u0600-\u06ff\ufb50-\ufeff]")
+_LATIN_LETTER = re.compile("[a-zA-Z]")
+
+
 def has_arabic_script(text: str) -> bool:
-    return any("\u0600" <= ch <= "\u06ff" or "\ufb50" <= ch <= "\ufeff" for ch in text)
+    return _ARABIC_SCRIPT.search(text) is not None
 
 
 def has_latin_letters(text: str) -> bool:
-    return any(("a" <= ch <= "z") or ("A" <= ch <= "Z") for ch in text)
+    return _LATIN_LETTER.search(text) is not None
 
 
 EXCERPT_CHARS = 60
