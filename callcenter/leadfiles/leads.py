@@ -303,7 +303,7 @@ def parse_row(
     """One row to a lead, or the reason it cannot be one. Never raises for bad data."""
     if row.problem is not None:
         return RowError(row.line, row.problem, {}, RowErrorCode.UNREADABLE)
-    texts = [cell_text(cell) for cell in row.cells]
+    texts = [cell if type(cell) is str else cell_text(cell) for cell in row.cells]
     raw = _raw(texts, columns.header)
     warnings: list[Message] = []
     width = len(columns.header)
@@ -323,9 +323,12 @@ def parse_row(
         code = RowErrorCode.MISSING_PHONE if reason is None else RowErrorCode.INVALID_PHONE
         return RowError(row.line, reason or Message(N_("no phone number")), raw, code)
 
+    mapped = {
+        name: normalize_text(texts[i]) for name, i in columns.fields.items() if i < len(texts)
+    }
+
     def text(name: Field) -> str:
-        index = columns.fields.get(name)
-        return normalize_text(texts[index]) if index is not None and index < len(texts) else ""
+        return mapped.get(name, "")
 
     title, first, last = _names(
         text(Field.TITLE), text(Field.FIRST_NAME), text(Field.LAST_NAME), text(Field.FULL_NAME)
@@ -520,12 +523,12 @@ def _is_zone(key: str) -> bool:
 
 
 def _zone_of_number(phone: Phone) -> str | None:
-    import phonenumbers
-    from phonenumbers import timezone as phone_zones
-
     single = _single_zone_of_country(str(phone.country_code))
     if single is not None:
         return single
+    import phonenumbers
+    from phonenumbers import timezone as phone_zones
+
     zones = phone_zones.time_zones_for_number(phonenumbers.parse(phone.e164))
     return zones[0] if len(zones) == 1 and _is_zone(zones[0]) else None
 

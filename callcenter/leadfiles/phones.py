@@ -8,6 +8,7 @@ scientific notation, and reasons a person can act on.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -112,9 +113,7 @@ def _iranian_mobile(text: str) -> Phone | None:
     if match is None:
         return None
     national = match.group(1)
-    kind = phonenumbers.number_type(
-        phonenumbers.PhoneNumber(country_code=98, national_number=int(national))
-    )
+    kind = iranian_number_type(national)
     if kind == PhoneNumberType.UNKNOWN:  # not valid: the parser's reason is wanted
         return None
     return Phone(
@@ -122,6 +121,65 @@ def _iranian_mobile(text: str) -> Phone | None:
         type=_TYPES.get(kind, PhoneType.UNKNOWN),
         region="IR",
         country_code=98,
+    )
+
+
+_Desc = tuple[frozenset[int], re.Pattern[str]] | None
+_TYPES_IN_ORDER = (
+    ("premium_rate", PhoneNumberType.PREMIUM_RATE),
+    ("toll_free", PhoneNumberType.TOLL_FREE),
+    ("shared_cost", PhoneNumberType.SHARED_COST),
+    ("voip", PhoneNumberType.VOIP),
+    ("personal_number", PhoneNumberType.PERSONAL_NUMBER),
+    ("pager", PhoneNumberType.PAGER),
+    ("uan", PhoneNumberType.UAN),
+    ("voicemail", PhoneNumberType.VOICEMAIL),
+)
+
+
+def iranian_number_type(national: str) -> int:
+    """`phonenumbers.number_type` of +98 and these national digits: the same
+    metadata checked in the same order, its patterns compiled once (the
+    library's own path was a sixth of the time of reading a lead file)."""
+    general, types, fixed_line, mobile, same_patterns = _iranian_metadata()
+    if not _matches(national, general):
+        return PhoneNumberType.UNKNOWN
+    for desc, kind in types:
+        if _matches(national, desc):
+            return kind
+    if _matches(national, fixed_line):
+        if same_patterns or _matches(national, mobile):
+            return PhoneNumberType.FIXED_LINE_OR_MOBILE
+        return PhoneNumberType.FIXED_LINE
+    if not same_patterns and _matches(national, mobile):
+        return PhoneNumberType.MOBILE
+    return PhoneNumberType.UNKNOWN
+
+
+def _matches(national: str, desc: _Desc) -> bool:
+    if desc is None:
+        return False
+    lengths, pattern = desc
+    return (not lengths or len(national) in lengths) and pattern.fullmatch(national) is not None
+
+
+@functools.cache
+def _iranian_metadata() -> tuple[_Desc, list[tuple[_Desc, int]], _Desc, _Desc, bool]:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("IR")
+    assert metadata is not None
+
+    def desc(name: str) -> _Desc:
+        found = getattr(metadata, name)
+        if found is None or not found.national_number_pattern:
+            return None
+        return frozenset(found.possible_length), re.compile(found.national_number_pattern)
+
+    return (
+        desc("general_desc"),
+        [(desc(name), kind) for name, kind in _TYPES_IN_ORDER if desc(name) is not None],
+        desc("fixed_line"),
+        desc("mobile"),
+        bool(metadata.same_mobile_and_fixed_line_pattern),
     )
 
 

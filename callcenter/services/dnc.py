@@ -1,13 +1,14 @@
 """Do-not-call lists: one global list (campaign_id NULL) and one per campaign.
 
-Checked when leads are imported and again at the moment of dialing
+Checked when leads are imported (`lead_staging`, set-based, counting each
+number left out as a DncHit) and again at the moment of dialing
 (`lead_lifecycle.claim_attempt`)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -99,25 +100,6 @@ def is_blocked(session: Session, phone_e164: str, campaign_id: int) -> bool:
     return session.scalar(query.limit(1)) is not None
 
 
-def count_skipped_at_import(
-    session: Session, phones: Iterable[str], *, campaign_id: int, lead_list_id: int, now: datetime
-) -> None:
-    """Numbers of a lead file left out because they are on a DNC list: each
-    is a call prevented (the compliance report counts them)."""
-    rows = [
-        {
-            "campaign_id": campaign_id,
-            "phone_e164": phone,
-            "source": DncHitSource.IMPORT,
-            "lead_list_id": lead_list_id,
-            "at": now,
-        }
-        for phone in phones
-    ]
-    if rows:
-        session.execute(insert(DncHit), rows)
-
-
 def count_refused_dial(session: Session, lead_id: int, *, now: datetime) -> None:
     """A dial refused at the last check because the number is on a DNC list."""
     row = session.execute(
@@ -138,19 +120,6 @@ def count_refused_dial(session: Session, lead_id: int, *, now: datetime) -> None
         )
     )
     session.flush()
-
-
-def blocked_numbers(session: Session, phones: Iterable[str], campaign_id: int | None) -> set[str]:
-    """The subset of `phones` on the global list or this campaign's list, in
-    chunked look-ups (no round trip per number)."""
-    blocked: set[str] = set()
-    for chunk in _chunks(list(dict.fromkeys(phones)), CHUNK):
-        scope: ColumnElement[bool] = DncEntry.campaign_id.is_(None)
-        if campaign_id is not None:
-            scope = or_(scope, DncEntry.campaign_id == campaign_id)
-        query = select(DncEntry.phone_e164).where(DncEntry.phone_e164.in_(chunk), scope)
-        blocked.update(session.scalars(query))
-    return blocked
 
 
 def list_entries(

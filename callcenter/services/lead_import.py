@@ -22,10 +22,9 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
-from sqlalchemy import JSON, Enum, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.db import utcnow
@@ -46,9 +45,8 @@ from callcenter.leadfiles import (
     open_lead_file,
     parse_row,
 )
-from callcenter.models import Campaign, Customer, Lead, LeadList, LeadStateChange, User
-from callcenter.services import audit, dnc
-from callcenter.states import LeadState
+from callcenter.models import Campaign, LeadList, User
+from callcenter.services import audit, lead_staging
 
 CHUNK = 1000
 REPORT_ROWS = 1000
@@ -333,169 +331,18 @@ def import_chunk(
     tally.keep("rejected", rejected)
     if not parsed:
         return
-    blocked = dnc.blocked_numbers(session, (lead.phone_e164 for lead in parsed), campaign.id)
-    wanted = [lead for lead in parsed if lead.phone_e164 not in blocked]
-    tally.keep(
-        "dnc",
-        [
-            {"line": lead.line, "phone": lead.phone_e164}
-            for lead in parsed
-            if lead.phone_e164 in blocked
-        ],
-    )
-    dnc.count_skipped_at_import(
+    written = lead_staging.write_leads(
         session,
-        [lead.phone_e164 for lead in parsed if lead.phone_e164 in blocked],
+        parsed,
         campaign_id=campaign.id,
+        default_timezone=campaign.timezone,
         lead_list_id=lead_list_id,
         now=utcnow(),
     )
-    if not wanted:
-        return
-    phones = [lead.phone_e164 for lead in wanted]
-    known = _customer_ids(session, phones)
-    tally.existing_customers += len(known)
-    new_customers = [
-        _customer_row(lead, campaign) for lead in wanted if lead.phone_e164 not in known
-    ]
-    if new_customers:
-        inserted = _insert_ignoring_conflicts(
-            session, _table(Customer), new_customers, returning=("phone_e164", "id")
-        )
-        known.update((phone, customer_id) for phone, customer_id in inserted)
-        if len(known) < len(phones):  # another import added some of them meanwhile
-            known = _customer_ids(session, phones)
-    in_campaign = set(
-        session.scalars(
-            select(Lead.customer_id).where(
-                Lead.campaign_id == campaign.id, Lead.customer_id.in_(list(known.values()))
-            )
-        )
-    )
-    now = utcnow()
-    new_leads = []
-    already: list[int] = []
-    for lead in wanted:
-        customer_id = known[lead.phone_e164]
-        if customer_id in in_campaign:
-            already.append(lead.line)
-            continue
-        new_leads.append(
-            {
-                "campaign_id": campaign.id,
-                "customer_id": customer_id,
-                "lead_list_id": lead_list_id,
-                "state": LeadState.NEW,
-                "priority": lead.priority or 0,
-                "attempts": 0,
-                "fields": _lead_fields(lead),
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    tally.keep("already_in_campaign", already)
-    if not new_leads:
-        return
-    inserted = _insert_ignoring_conflicts(session, _table(Lead), new_leads, returning=("id",))
-    lead_ids = [lead_id for (lead_id,) in inserted]
-    tally.imported += len(lead_ids)
-    _insert_ignoring_conflicts(
-        session,
-        _table(LeadStateChange),
-        [
-            {"lead_id": lead_id, "to_state": LeadState.NEW, "reason": "imported", "at": now}
-            for lead_id in lead_ids
-        ],
-        returning=(),
-    )
-
-
-def _customer_ids(session: Session, phones: list[str]) -> dict[str, int]:
-    query = select(Customer.phone_e164, Customer.id).where(Customer.phone_e164.in_(phones))
-    return dict(session.execute(query).tuples().all())
-
-
-def _customer_row(lead: ParsedLead, campaign: Campaign) -> dict[str, Any]:
-    return {
-        "phone_e164": lead.phone_e164,
-        "phone2_e164": lead.phone2_e164,
-        "title": lead.title[:32],
-        "first_name": lead.first_name[:120],
-        "last_name": lead.last_name[:120],
-        "company": lead.company[:200],
-        "email": lead.email[:255] if lead.email else None,
-        "address": lead.address,
-        "city": lead.city[:120],
-        "locale": lead.locale or "fa",
-        "timezone": lead.timezone or campaign.timezone,
-        "created_at": utcnow(),
-    }
-
-
-def _lead_fields(lead: ParsedLead) -> dict[str, Any]:
-    fields: dict[str, Any] = dict(lead.extra)
-    if lead.notes:
-        fields["notes"] = lead.notes
-    fields["source_line"] = lead.line
-    return fields
-
-
-def _insert_ignoring_conflicts(
-    session: Session, table: Table, rows: list[dict[str, Any]], *, returning: tuple[str, ...]
-) -> list[tuple[Any, ...]]:
-    """INSERT ... ON CONFLICT DO NOTHING [RETURNING]: a row already there (or
-    added by a concurrent import) is skipped rather than failing the file.
-    On PostgreSQL the rows go as one array per column through unnest(): a
-    short statement, instead of a multi-row VALUES list that the driver has
-    to parse for every chunk (that parsing was most of the import time)."""
-    if not rows:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        return _pg_unnest_insert(session, table, rows, returning)
-    statement = sqlite.insert(table).on_conflict_do_nothing()
-    if not returning:
-        session.execute(statement, rows)
-        return []
-    returning_statement = statement.returning(*(table.c[name] for name in returning))
-    return [tuple(row) for row in session.execute(returning_statement, rows)]
-
-
-def _table(model: type[Customer] | type[Lead] | type[LeadStateChange]) -> Table:
-    return cast(Table, model.__table__)
-
-
-def _pg_unnest_insert(
-    session: Session, table: Table, rows: list[dict[str, Any]], returning: tuple[str, ...]
-) -> list[tuple[Any, ...]]:
-    dialect = postgresql.dialect()
-    names = list(rows[0])
-    arrays: list[str] = []
-    selected: list[str] = []
-    params: dict[str, list[Any]] = {}
-    for index, name in enumerate(names):
-        column = table.c[name]
-        values = [row[name] for row in rows]
-        sql_type = column.type.compile(dialect=dialect)
-        if isinstance(column.type, JSON) or sql_type == "JSON":
-            params[f"p{index}"] = [None if v is None else json.dumps(v) for v in values]
-            arrays.append(f"%(p{index})s::text[]")
-            selected.append(f"c{index}::json")
-            continue
-        if isinstance(column.type, Enum):
-            values = [None if v is None else str(v) for v in values]
-        params[f"p{index}"] = values
-        arrays.append(f"%(p{index})s::{sql_type}[]")
-        selected.append(f"c{index}")
-    aliases = ", ".join(f"c{index}" for index in range(len(names)))
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(names)}) "
-        f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) AS t({aliases}) "
-        "ON CONFLICT DO NOTHING"
-    )
-    if returning:
-        sql += f" RETURNING {', '.join(returning)}"
-    result = session.connection().exec_driver_sql(sql, params)
-    return [tuple(row) for row in result] if returning else []
+    tally.keep("dnc", [{"line": line, "phone": phone} for line, phone in written.dnc])
+    tally.existing_customers += written.existing_customers
+    tally.keep("already_in_campaign", written.already_in_campaign)
+    tally.imported += written.imported
 
 
 def chunks(items: Iterable[ParsedLead | RowError], size: int) -> Iterator[list[Any]]:

@@ -176,3 +176,54 @@ def test_an_unreadable_file_raises(session: Session) -> None:
         lead_import.import_leads(
             session, b"name,city\nAli,Tehran\n", campaign_id=campaign.id, filename="x.csv"
         )
+
+
+HOSTILE_CSV = (
+    "phone,name,notes,tab\there,back\\slash,nul\x00col\n"
+    '09121234567,"Ali\x00 \\ ""quoted""\tTab","line\none",a\\tb,\\N,x\x00y\n'
+    '09121234568,"مریم\r\nکریمی",یادداشت,\\.,\\\\,\n'
+    '09121234569,"\x00\x00",\x00,,,\n'
+).encode()
+
+
+def test_hostile_text_is_stored_as_written_and_nul_is_dropped(session: Session) -> None:
+    """Quotes, tabs, newlines, backslashes (COPY's escapes), Persian and NUL
+    (which PostgreSQL text cannot hold) through the staging table."""
+    campaign = make_campaign(session)
+    result = lead_import.import_leads(
+        session, HOSTILE_CSV, campaign_id=campaign.id, filename="hostile.csv"
+    )
+    assert (result.rows_imported, result.rows_rejected) == (3, 0)
+    customers = {
+        customer.phone_e164: customer
+        for customer in session.scalars(select(Customer).order_by(Customer.id))
+    }
+    ali = customers["+989121234567"]
+    assert (ali.first_name, ali.last_name) == ('Ali \\ "quoted"', "Tab")
+    maryam = customers["+989121234568"]
+    assert (maryam.first_name, maryam.last_name) == ("مریم", "کریمی")
+    assert (customers["+989121234569"].first_name, customers["+989121234569"].last_name) == (
+        "",
+        "",
+    )
+    fields = {
+        lead.customer_id: lead.fields
+        for lead in session.scalars(select(Lead).where(Lead.lead_list_id == result.id))
+    }
+    assert fields[ali.id] == {
+        "notes": "line one",
+        "tab here": "a\\tb",
+        "back\\slash": "\\N",
+        "nulcol": "xy",
+        "source_line": 2,
+    }
+    assert fields[maryam.id] == {
+        "notes": "یادداشت",
+        "tab here": "\\.",
+        "back\\slash": "\\\\",
+        "source_line": 4,  # the line it starts on: Ali's notes took two
+    }
+    changes = session.scalars(
+        select(LeadStateChange.reason).where(LeadStateChange.lead_id.in_(select(Lead.id)))
+    ).all()
+    assert changes == ["imported"] * 3

@@ -1,8 +1,12 @@
+import random
+
+import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callcenter.leadfiles import InvalidPhone, PhoneType, normalize_phone, normalize_text
+from callcenter.leadfiles.phones import iranian_number_type
 
 PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 ARABIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
@@ -191,3 +195,15 @@ def test_the_fast_path_for_iranian_mobiles_reads_as_phonenumbers_does(
 def test_the_fast_path_gives_the_parsers_answer(text: str) -> None:
     fast, parsed = _both_ways(text)
     assert fast == parsed
+
+
+def test_the_iranian_number_type_is_the_one_phonenumbers_gives() -> None:
+    """Every 5-digit prefix of a national number starting with 9 (mobiles,
+    UAN, fixed lines in 94..., invalid ones), with a random rest."""
+    rng = random.Random(19)
+    for prefix in range(90000, 100000):
+        national = f"{prefix}{rng.randrange(100000):05d}"
+        expected = phonenumbers.number_type(
+            phonenumbers.PhoneNumber(country_code=98, national_number=int(national))
+        )
+        assert iranian_number_type(national) == expected, national
