@@ -171,23 +171,27 @@ def _abandon_days(session: Session, filters: ReportFilters, names: Names) -> lis
 
 def _daily_abandons(session: Session, filters: ReportFilters) -> Any:
     """(campaign, local day, abandons, live answers). A bounded range is
-    read a day at a time, each day its own index range: no local date to
-    compute per call, and no sort of the month's calls by it (SQLite groups
-    by sorting)."""
-    campaign = group_key(session, Call.campaign_id)
+    read a day at a time, each day a campaign at a time: an index range of
+    ix_calls_campaign_dialed_outcome per campaign and day, read in the order
+    it is grouped in, with no local date to compute per call and no sort
+    (SQLite groups by sorting: 444k calls for a week's 30-day windows)."""
     counts = (count_if(ABANDONED), count_if(LIVE_ANSWER))
     first, last = filters.date_from, filters.date_to
     if first is None or last is None or (last - first).days >= _DAYS_APART:
+        campaign = group_key(session, Call.campaign_id)
         day = filters.clock(session).date(Call.dialed_at).label("day")
         return (
             select(campaign, day, *counts).where(*call_conditions(filters)).group_by(campaign, day)
         )
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    # Always true (a foreign key): it leads SQLite's planner, which has no
+    # statistics, to the campaign-first index.
+    each_campaign = Call.campaign_id.in_(select(Campaign.id))
     return union_all(
         *(
-            select(campaign, literal(day, Date).label("day"), *counts)
-            .where(*call_conditions(replace(filters, date_from=day, date_to=day)))
-            .group_by(campaign)
+            select(Call.campaign_id, literal(day, Date).label("day"), *counts)
+            .where(*call_conditions(replace(filters, date_from=day, date_to=day)), each_campaign)
+            .group_by(Call.campaign_id)
             for day in days
         )
     )
