@@ -185,12 +185,17 @@ def _daily_abandons(session: Session, filters: ReportFilters) -> Any:
         )
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     # Always true (a foreign key): it leads SQLite's planner, which has no
-    # statistics, to the campaign-first index.
-    each_campaign = Call.campaign_id.in_(select(Campaign.id))
+    # statistics, to the campaign-first index. PostgreSQL plans well without
+    # it (with it, 150 ms in place of 115 for a week's 30-day windows).
+    each_campaign = (
+        [Call.campaign_id.in_(select(Campaign.id))]
+        if session.get_bind().dialect.name == "sqlite"
+        else []
+    )
     return union_all(
         *(
             select(Call.campaign_id, literal(day, Date).label("day"), *counts)
-            .where(*call_conditions(replace(filters, date_from=day, date_to=day)), each_campaign)
+            .where(*call_conditions(replace(filters, date_from=day, date_to=day)), *each_campaign)
             .group_by(Call.campaign_id)
             for day in days
         )
