@@ -6,6 +6,7 @@ to numbers that were on a DNC list when dialed (must be zero)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -243,7 +244,7 @@ def _outside_windows(
         calls = select(
             calls.c.id, calls.c.campaign_id, calls.c.dialed_at, *_sqlite_wall_clock(calls.c.local)
         ).subquery("judged_clock")
-    judged, outside = _judged(calls, windows)
+    judged, outside = _judged(calls, windows, _hhmmss if dialect == "sqlite" else _seconds)
     # One statement judges the calls once: the first outside calls (an id
     # each), then a row per campaign with its counts (no id).
     flagged = judged(
@@ -285,34 +286,45 @@ def _wall_clock(local: Any) -> list[Any]:
 
 def _sqlite_local(column_: Any, zone: Any, zones: list[str], filters: ReportFilters) -> Any:
     """SQLite knows no zones: each zone's offsets over the range (LocalClock)
-    give the local 'YYYY-MM-DD w HH:MM:SS' (w: Sunday 0), one strftime() a row."""
+    give the local 'YYYY-MM-DD w HHMMSS' (w: Sunday 0), one strftime() a row."""
     span = (filters.start, filters.end)
     clocks = [(tz, LocalClock("sqlite", tz, span)) for tz in zones or [filters.tz]]
     return case(
-        *((zone == tz, clock.strftime("%Y-%m-%d %w %H:%M:%S", column_)) for tz, clock in clocks)
+        *((zone == tz, clock.strftime("%Y-%m-%d %w %H%M%S", column_)) for tz, clock in clocks)
     )
 
 
 def _sqlite_wall_clock(local: Any) -> list[Any]:
-    """The date, weekday (Monday 0) and second of the day cut from _sqlite_local's text."""
-
-    def number(start: int, length: int) -> Any:
-        return cast(func.substr(local, start, length), Integer)
-
+    """The date, weekday (Monday 0) and time of day as the number HHMMSS
+    (_hhmmss), cut from _sqlite_local's text: one number, not three added up."""
     day = func.substr(local, 1, 10)
-    weekday = (number(12, 1) + 6) % 7
-    second = number(14, 2) * 3600 + number(17, 2) * 60 + number(20, 2)
+    weekday = (cast(func.substr(local, 12, 1), Integer) + 6) % 7
+    second = cast(func.substr(local, 14), Integer)
     return [day.label("day"), weekday.label("weekday"), second.label("second")]
 
 
-def _judged(calls: Any, windows: dict[int, CallingWindows]) -> tuple[Any, Any]:
+def _seconds(minute: int) -> int:
+    """A window's edge as PostgreSQL's `second` column counts the time of day."""
+    return minute * 60
+
+
+def _hhmmss(minute: int) -> int:
+    """A window's edge as SQLite's `second` column counts it: HHMMSS, in the
+    order of the day (24:00 is 240000, after 23:59:59)."""
+    return minute // 60 * 10000 + minute % 60 * 100
+
+
+def _judged(
+    calls: Any, windows: dict[int, CallingWindows], time_of_day: Callable[[int], int]
+) -> tuple[Any, Any]:
     """Outer joins of the calls to the window of their campaign and local
-    weekday that holds their wall-clock second (a day's windows never
+    weekday that holds their wall-clock time (`time_of_day` gives a window's
+    edge in the unit of the calls' `second`; a day's windows never
     overlap: at most one) and to their campaign's holiday on that date; and
     the condition of a call outside: no window, or a holiday."""
     # A row that matches nothing keeps each table non-empty.
     open_rows = [(-1, -1, 0, 0)] + [
-        (cid, weekday_index, window.start * 60, window.end * 60)
+        (cid, weekday_index, time_of_day(window.start), time_of_day(window.end))
         for cid, config in windows.items()
         for weekday_index, day_windows in enumerate(config.weekly)
         for window in day_windows
