@@ -6,6 +6,7 @@ to numbers that were on a DNC list when dialed (must be zero)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -171,23 +172,32 @@ def _abandon_days(session: Session, filters: ReportFilters, names: Names) -> lis
 
 def _daily_abandons(session: Session, filters: ReportFilters) -> Any:
     """(campaign, local day, abandons, live answers). A bounded range is
-    read a day at a time, each day its own index range: no local date to
-    compute per call, and no sort of the month's calls by it (SQLite groups
-    by sorting)."""
-    campaign = group_key(session, Call.campaign_id)
+    read a day at a time, each day a campaign at a time: an index range of
+    ix_calls_campaign_dialed_outcome per campaign and day, read in the order
+    it is grouped in, with no local date to compute per call and no sort
+    (SQLite groups by sorting: 444k calls for a week's 30-day windows)."""
     counts = (count_if(ABANDONED), count_if(LIVE_ANSWER))
     first, last = filters.date_from, filters.date_to
     if first is None or last is None or (last - first).days >= _DAYS_APART:
+        campaign = group_key(session, Call.campaign_id)
         day = filters.clock(session).date(Call.dialed_at).label("day")
         return (
             select(campaign, day, *counts).where(*call_conditions(filters)).group_by(campaign, day)
         )
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    # Always true (a foreign key): it leads SQLite's planner, which has no
+    # statistics, to the campaign-first index. PostgreSQL plans well without
+    # it (with it, 150 ms in place of 115 for a week's 30-day windows).
+    each_campaign = (
+        [Call.campaign_id.in_(select(Campaign.id))]
+        if session.get_bind().dialect.name == "sqlite"
+        else []
+    )
     return union_all(
         *(
-            select(campaign, literal(day, Date).label("day"), *counts)
-            .where(*call_conditions(replace(filters, date_from=day, date_to=day)))
-            .group_by(campaign)
+            select(Call.campaign_id, literal(day, Date).label("day"), *counts)
+            .where(*call_conditions(replace(filters, date_from=day, date_to=day)), *each_campaign)
+            .group_by(Call.campaign_id)
             for day in days
         )
     )
@@ -234,7 +244,7 @@ def _outside_windows(
         calls = select(
             calls.c.id, calls.c.campaign_id, calls.c.dialed_at, *_sqlite_wall_clock(calls.c.local)
         ).subquery("judged_clock")
-    judged, outside = _judged(calls, windows)
+    judged, outside = _judged(calls, windows, _hhmmss if dialect == "sqlite" else _seconds)
     # One statement judges the calls once: the first outside calls (an id
     # each), then a row per campaign with its counts (no id).
     flagged = judged(
@@ -276,34 +286,45 @@ def _wall_clock(local: Any) -> list[Any]:
 
 def _sqlite_local(column_: Any, zone: Any, zones: list[str], filters: ReportFilters) -> Any:
     """SQLite knows no zones: each zone's offsets over the range (LocalClock)
-    give the local 'YYYY-MM-DD w HH:MM:SS' (w: Sunday 0), one strftime() a row."""
+    give the local 'YYYY-MM-DD w HHMMSS' (w: Sunday 0), one strftime() a row."""
     span = (filters.start, filters.end)
     clocks = [(tz, LocalClock("sqlite", tz, span)) for tz in zones or [filters.tz]]
     return case(
-        *((zone == tz, clock.strftime("%Y-%m-%d %w %H:%M:%S", column_)) for tz, clock in clocks)
+        *((zone == tz, clock.strftime("%Y-%m-%d %w %H%M%S", column_)) for tz, clock in clocks)
     )
 
 
 def _sqlite_wall_clock(local: Any) -> list[Any]:
-    """The date, weekday (Monday 0) and second of the day cut from _sqlite_local's text."""
-
-    def number(start: int, length: int) -> Any:
-        return cast(func.substr(local, start, length), Integer)
-
+    """The date, weekday (Monday 0) and time of day as the number HHMMSS
+    (_hhmmss), cut from _sqlite_local's text: one number, not three added up."""
     day = func.substr(local, 1, 10)
-    weekday = (number(12, 1) + 6) % 7
-    second = number(14, 2) * 3600 + number(17, 2) * 60 + number(20, 2)
+    weekday = (cast(func.substr(local, 12, 1), Integer) + 6) % 7
+    second = cast(func.substr(local, 14), Integer)
     return [day.label("day"), weekday.label("weekday"), second.label("second")]
 
 
-def _judged(calls: Any, windows: dict[int, CallingWindows]) -> tuple[Any, Any]:
+def _seconds(minute: int) -> int:
+    """A window's edge as PostgreSQL's `second` column counts the time of day."""
+    return minute * 60
+
+
+def _hhmmss(minute: int) -> int:
+    """A window's edge as SQLite's `second` column counts it: HHMMSS, in the
+    order of the day (24:00 is 240000, after 23:59:59)."""
+    return minute // 60 * 10000 + minute % 60 * 100
+
+
+def _judged(
+    calls: Any, windows: dict[int, CallingWindows], time_of_day: Callable[[int], int]
+) -> tuple[Any, Any]:
     """Outer joins of the calls to the window of their campaign and local
-    weekday that holds their wall-clock second (a day's windows never
+    weekday that holds their wall-clock time (`time_of_day` gives a window's
+    edge in the unit of the calls' `second`; a day's windows never
     overlap: at most one) and to their campaign's holiday on that date; and
     the condition of a call outside: no window, or a holiday."""
     # A row that matches nothing keeps each table non-empty.
     open_rows = [(-1, -1, 0, 0)] + [
-        (cid, weekday_index, window.start * 60, window.end * 60)
+        (cid, weekday_index, time_of_day(window.start), time_of_day(window.end))
         for cid, config in windows.items()
         for weekday_index, day_windows in enumerate(config.weekly)
         for window in day_windows

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import case, func, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from callcenter.metrics import (
@@ -96,37 +96,19 @@ def rejections_report(session: Session, filters: ReportFilters, locale: str) -> 
     names = Names.load(session)
     labels = ScriptLabels.load(session, locale)
     conditions = call_conditions(filters)
-    rejection = rejection_of_call()
     clock = filters.clock(session)
 
     report = RejectionsReport(filters)
-    # A rejection is a person's no: only contacts have one (not a machine the agent marked).
-    rejected, steps = _steps(session, [*conditions, CONTACT], rejection, labels)
+    step_rows, breakdown_rows = _one_pass(session, conditions, _local_hour(session, clock))
+    rejected, steps = _steps(session, conditions, step_rows, labels)
     report.by_step = steps
     report.rejections = sum(row.rejections for row in steps)
     report.by_reason = _reasons(rejected, labels, steps)
 
-    # Every breakdown from one pass: counts by agent, campaign, list, local
-    # day and hour, added up here along each dimension.
-    # One local-time key per row: the hour it began (day, hour and weekday follow).
-    hour = _local_hour(session, clock).label("hour")
-    keys = (
-        group_key(session, Call.agent_id),
-        group_key(session, Call.campaign_id),
-        Lead.lead_list_id,
-        hour,
-    )
-    rejected_contact = and_(CONTACT, rejection.c.call_id.is_not(None))
-    query = (
-        select(*keys, count_if(CONTACT), count_if(rejected_contact))
-        .select_from(Call)
-        .join(Lead, Lead.id == Call.lead_id)
-        .outerjoin(rejection, rejection.c.call_id == Call.id)
-        .where(*conditions)
-        .group_by(*keys)
-    )
+    # The breakdowns come as counts by agent, campaign, list and local hour,
+    # added up here along each dimension (day, hour and weekday follow from the hour).
     dimensions: list[dict[Any, list[int]]] = [{} for _ in range(6)]
-    for agent_id, campaign_id, list_id, began, contacts, rejections in session.execute(query):
+    for agent_id, campaign_id, list_id, began, contacts, rejections in breakdown_rows:
         began = _as_datetime(began)
         when = began.date()
         for index, key in enumerate(
@@ -153,34 +135,81 @@ def rejections_report(session: Session, filters: ReportFilters, locale: str) -> 
     return report
 
 
-def _steps(
-    session: Session, conditions: list[Any], rejection: Any, labels: ScriptLabels
-) -> tuple[list[tuple[int, str | None, int]], list[StepRow]]:
-    """(step, reason code, rejections) of the calls, and the steps reached,
-    from one pass: the calls grouped by the step and reason of their no
-    (none for most), each group with its counts of steps reached."""
-    step, code = rejection.c.step_number, rejection.c.reason_code
-    query = (
+def _one_pass(
+    session: Session, conditions: list[Any], hour: Any
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The calls joined to their lead and their no once (a CTE), grouped two
+    ways in one statement: the contacts by step and reason of their no
+    (none for most), each group with its deepest step and its counts of
+    steps reached; and every call by agent, campaign, lead list and local
+    hour, with its contacts and rejected contacts. The two groupings share
+    one row shape (UNION ALL), padded with NULLs, told apart by `steps`.
+
+    A rejection is a person's no: only contacts have one (not a machine the
+    agent marked)."""
+    rejection = rejection_of_call()
+    contact = case((CONTACT, 1), else_=0)
+    per_call = (
         select(
-            step,
-            code,
-            func.count(rejection.c.call_id),
-            func.max(Call.max_step_reached),
-            *(count_if(reached_step(n)) for n in range(1, _STEP_COLUMNS + 1)),
+            group_key(session, Call.agent_id),
+            group_key(session, Call.campaign_id),
+            Lead.lead_list_id,
+            hour.label("hour"),
+            rejection.c.step_number,
+            rejection.c.reason_code,
+            Call.max_step_reached,
+            contact.label("contact"),
+            case((rejection.c.call_id.is_(None), 0), else_=contact).label("rejected"),
         )
-        .select_from(Call)
+        .join(Lead, Lead.id == Call.lead_id)
         .outerjoin(rejection, rejection.c.call_id == Call.id)
         .where(*conditions)
-        .group_by(step, code)
+        .cte("per_call")
     )
+    c = per_call.c
+    empty = [null()] * (_STEP_COLUMNS + 1)
+    by_step = (
+        select(
+            literal(True).label("steps"),
+            *[null()] * 4,
+            c.step_number,
+            c.reason_code,
+            func.count(),
+            func.sum(c.rejected),
+            func.max(c.max_step_reached),
+            *(count_if(c.max_step_reached >= n) for n in range(1, _STEP_COLUMNS + 1)),
+        )
+        .where(c.contact == 1)
+        .group_by(c.step_number, c.reason_code)
+    )
+    keys = (c.agent_id, c.campaign_id, c.lead_list_id, c.hour)
+    by_breakdown = select(
+        literal(False), *keys, null(), null(), func.sum(c.contact), func.sum(c.rejected), *empty
+    ).group_by(*keys)
+    step_rows: list[tuple[Any, ...]] = []
+    breakdown_rows: list[tuple[Any, ...]] = []
+    for row in session.execute(union_all(by_step, by_breakdown)):
+        if row[0]:
+            step_rows.append(tuple(row[5:]))
+        else:
+            breakdown_rows.append((*row[1:5], *row[7:9]))
+    return step_rows, breakdown_rows
+
+
+def _steps(
+    session: Session, conditions: list[Any], step_rows: list[tuple[Any, ...]], labels: ScriptLabels
+) -> tuple[list[tuple[int, str | None, int]], list[StepRow]]:
+    """(step, reason code, rejections) of the contacts, and the steps
+    reached, from _one_pass's rows: (step, reason code, contacts,
+    rejections, deepest step, reached step 1, 2, ...)."""
     rejected: list[tuple[int, str | None, int]] = []
     deepest = 0
     reached = [0] * _STEP_COLUMNS
-    for row in session.execute(query):
-        if row[2]:
-            rejected.append((row[0], row[1], int(row[2])))
-        deepest = max(deepest, int(row[3] or 0))
-        reached = [total + int(value or 0) for total, value in zip(reached, row[4:], strict=True)]
+    for row in step_rows:
+        if row[3]:
+            rejected.append((row[0], row[1], int(row[3])))
+        deepest = max(deepest, int(row[4] or 0))
+        reached = [total + int(value or 0) for total, value in zip(reached, row[5:], strict=True)]
     last = max(SCRIPT_STEPS, deepest)
     if last > _STEP_COLUMNS:  # a script deeper than any seen so far: count again
         reached = [

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from callcenter.calling_windows import is_callable
@@ -39,6 +39,7 @@ from callcenter.services.reports import (
     rejections_report,
 )
 from callcenter.services.reports.compliance import _as_date, _daily_abandons, campaign_windows
+from callcenter.services.reports.rejections import RejectionsReport
 from callcenter.states import (
     AppointmentStatus,
     CallOutcome,
@@ -272,7 +273,7 @@ def test_rejection_steps_count_as_the_per_call_definitions(session: Session) -> 
     """Steps reached and rejections by step and reason from one pass, against
     a count per step and a plain join: contacts rejected at several steps
     (one with no reason), contacts that went on, a machine an agent clicked
-    through (handled, not a contact) and a script deeper than the columns
+    through (handled, not a contact, with a no recorded) and a script deeper than the columns
     counted in the pass."""
     campaign = make_campaign(session, name="Rejections")
     agent = make_user(session, Role.AGENT, username="rj_agent", full_name="RJ Agent")
@@ -295,6 +296,16 @@ def test_rejection_steps_count_as_the_per_call_definitions(session: Session) -> 
     went_on.max_step_reached = 6
     machine = _call(session, lead, at + timedelta(hours=3), agent_id=agent.id, answered=True)
     machine.outcome, machine.max_step_reached = CallOutcome.MACHINE, 5
+    # A no the agent recorded on a machine: not a person's, not counted.
+    session.add(
+        StepOutcome(
+            call_id=machine.id,
+            seq=1,
+            step_number=2,
+            action=StepAction.REJECT,
+            reason_code="hung_up",
+        )
+    )
     _call(session, lead, at + timedelta(hours=4))
     # The next day, a contact deeper than the steps the one pass counts.
     deep = _call(session, lead, at + timedelta(days=1), agent_id=agent.id, answered=True)
@@ -321,6 +332,51 @@ def test_rejection_steps_count_as_the_per_call_definitions(session: Session) -> 
             (step, code, int(count)) for step, code, count in reasons
         )
         assert report.rejections == 4
+        _assert_breakdowns_as_per_call(session, filters, report)
+
+
+def _assert_breakdowns_as_per_call(
+    session: Session, filters: ReportFilters, report: RejectionsReport
+) -> None:
+    """The report's contacts and rejected contacts by agent, campaign, list,
+    local hour, weekday and date, against each call's added up here."""
+    rejected = exists().where(
+        StepOutcome.call_id == Call.id, StepOutcome.action == StepAction.REJECT
+    )
+    calls = session.execute(
+        select(
+            Call.agent_id,
+            Call.campaign_id,
+            Lead.lead_list_id,
+            Call.dialed_at,
+            count_if(CONTACT),
+            count_if(and_(CONTACT, rejected)),
+        )
+        .join(Lead, Lead.id == Call.lead_id)
+        .where(*call_conditions(filters))
+        .group_by(Call.id, Lead.lead_list_id)
+    ).all()
+    expected: list[dict[Any, list[int]]] = [{} for _ in range(6)]
+    for agent_id, campaign_id, list_id, dialed_at, contact, rejection in calls:
+        local = dialed_at.replace(tzinfo=dialed_at.tzinfo or UTC).astimezone(TEHRAN)
+        keys = (agent_id, campaign_id, list_id, local.hour, local.weekday(), local.date())
+        for index, key in enumerate(keys):
+            counts = expected[index].setdefault(key, [0, 0])
+            counts[0] += int(contact)
+            counts[1] += int(rejection)
+    found = [
+        report.by_agent,
+        report.by_campaign,
+        report.by_list,
+        report.by_hour,
+        report.by_weekday,
+        report.by_date,
+    ]
+    for rows, wanted in zip(found, expected, strict=True):
+        assert {row.key: [row.contacts, row.rejections] for row in rows if row.contacts} == {
+            key: counts for key, counts in wanted.items() if counts[0]
+        }
+    assert report.contacts == sum(contacts for contacts, _r in expected[0].values())
 
 
 def test_abandons_a_day_at_a_time_as_grouped_by_local_date(session: Session) -> None:
