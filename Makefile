@@ -11,13 +11,14 @@ export CC_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 run: install
 	$(BIN)/callcenter run
 
-# Two workers: the suite is bound by the CPU (Chromium and the processes the
-# tests start): about 1,330 CPU-seconds, three workers were slower on 2 cores.
-# A file's tests stay in one worker: files that make network namespaces own
-# their subnets (10.231.x), which two workers must not make at once.
-# (pytest-xdist 3.8's --dist loadgroup groups nothing under pytest 9.)
+# Three workers on 2 cores: with two, the cores were idle a third of the time
+# (tests wait on SIP timers, browsers and processes they start). A file's
+# tests stay in one worker (--dist loadfile): module fixtures (browsers,
+# servers) start once, and each file that makes network namespaces owns its
+# subnet (10.231.x). (pytest-xdist 3.8's --dist loadgroup groups nothing
+# under pytest 9.)
 test: install-dev
-	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:randomly
+	$(BIN)/python -m pytest -n 3 --dist loadfile -p no:randomly
 
 # A longer hunt by hand: the fuzz tests with random seeds and more examples.
 fuzz: install-dev
