@@ -346,7 +346,10 @@ class Supervisor(Client):
         self.state_events += 1
         key = hash((data["agent_id"], data["since"], data["state"]))
         if key in self.state_keys:
+            # the row again (another of its fields changed): not a change of
+            # state, so no delay from `since`, which may be minutes old
             self.state_duplicates += 1
+            return
         self.state_keys.add(key)
         self._delay("agent state", stamp(data["since"]), now)
 
