@@ -192,6 +192,8 @@ def the_agents_work(page: Any, live: LiveFloor, locale: str) -> None:
         assert row.locator(".cb-new-time").input_value() == tomorrow
     else:
         row.locator(".cb-new-time").fill(tomorrow)
+    shown = f"#callbacks-list li[data-callback-id='{callback_id}'] .cb-new-jalali"
+    page.wait_for_function("s => document.querySelector(s).textContent.trim() !== ''", arg=shown)
     jalali = row.locator(".cb-new-jalali").text_content() or ""
     assert jalali.startswith("به تقویم شمسی" if locale == "fa" else "In the Persian calendar")
     assert (

@@ -21,14 +21,17 @@ SCENARIOS = Path(__file__).parent / "scenarios"
 HOST = "127.0.0.1"
 
 
-def free_udp_port(pair: bool = False, tcp: bool = False) -> int:
+def free_udp_port(pair: bool = False, tcp: bool = False, tls: bool = False) -> int:
     """A free UDP port on loopback (with port+2 free too when ``pair``, for RTP
-    echo; free for TCP too when ``tcp``)."""
+    echo; free for TCP too when ``tcp``; with TCP port+1 free too when
+    ``tls``: baresip's ``sip_listen`` opens UDP, TCP and TLS one above)."""
     for _ in range(200):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.bind((HOST, 0))
             port = sock.getsockname()[1]
         if tcp and not _tcp_free(port):
+            continue
+        if tls and not (port + 1 < 65535 and _tcp_free(port + 1)):
             continue
         if not pair:
             return port

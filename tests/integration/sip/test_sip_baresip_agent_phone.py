@@ -46,7 +46,7 @@ def baresip(tmp_path: Path):
     binary = shutil.which("baresip")
     if binary is None:
         pytest.fail("baresip is not installed (Debian package baresip-core)")
-    port = free_udp_port()
+    port = free_udp_port(tcp=True, tls=True)
     config_dir, recordings = tmp_path / "baresip", tmp_path / "recordings"
     config_dir.mkdir()
     recordings.mkdir()

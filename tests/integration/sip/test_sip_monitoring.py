@@ -115,7 +115,7 @@ def phones(tmp_path: Path) -> Iterator[dict[str, Phone]]:
             recordings.mkdir()
             tone = home / "tone.wav"
             write_tone_wav(tone, frequency, 8 * SEGMENT_S)
-            port, rtp_low = free_udp_port(), free_udp_port(pair=True)
+            port, rtp_low = free_udp_port(tcp=True, tls=True), free_udp_port(pair=True)
             (config_dir / "config").write_text(
                 CONFIG.format(
                     host=HOST,
