@@ -164,10 +164,16 @@ def test_hostile_text_shows_literally_on_the_agent_screen_and_the_floor(
         supervisor.goto(f"{live.url}/supervisor/")
         supervisor.wait_for_selector('#conn[data-state="up"]')
         row = f'#agents-table tr[data-agent-id="{live.floor.agent_id}"]'
-        supervisor.wait_for_selector(row)
+        # The agent's state and the call's customer reach the floor as separate
+        # events, so the row can show "on call" a moment before whom with.
+        supervisor.wait_for_function(
+            "(row) => document.querySelector(row)?.textContent.includes('alt=last_name')", arg=row
+        )
         assert text(supervisor, f"{row} td.name") == AGENT
         assert LAST in text(supervisor, row)  # the customer the agent is talking to
-        assert LAST in text(supervisor, "#calls-table")
+        supervisor.wait_for_function(
+            "() => document.getElementById('calls-table').textContent.includes('alt=last_name')"
+        )
         options = supervisor.eval_on_selector_all(
             "#campaign-pick option, #agents-table select option", "o => o.map(x => x.text)"
         )
