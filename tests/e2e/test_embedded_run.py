@@ -4,6 +4,7 @@ once, and each role logs in through a real browser and lands on its home."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,29 @@ from tests.e2e.conftest import (
     CSP,
     EmbeddedServer,
     open_every_campaign_around_the_clock,
+    run_embedded,
     use_desk_phone,
 )
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = os.environ.get("CC_TEST_SCREENSHOT_DIR")
+# The simulated customers all answer in person: the first call reaches the
+# agent after one ring, not after a run of busy, failed and unanswered numbers
+# (35% answer by default, so a single ready agent waited 17-74 s).
+EVERY_CUSTOMER_ANSWERS = {
+    "CC_DIALER__SIMULATION__ANSWER": "1",
+    "CC_DIALER__SIMULATION__MACHINE": "0",
+    "CC_DIALER__SIMULATION__BUSY": "0",
+    "CC_DIALER__SIMULATION__NO_ANSWER": "0",
+    "CC_DIALER__SIMULATION__FAILED": "0",
+}
+
+
+@pytest.fixture(scope="module")
+def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    """`callcenter run` as the README starts it, on a free port."""
+    with run_embedded(tmp_path_factory.mktemp("instance"), EVERY_CUSTOMER_ANSWERS) as server:
+        yield server
 
 
 def _log_in(page, server: EmbeddedServer, username: str) -> None:  # type: ignore[no-untyped-def]
