@@ -67,9 +67,7 @@ class CallEventConsumer:
             elif isinstance(event, MonitorStarted | MonitorEnded):
                 call_monitoring.apply_event(session, event)
             else:
-                applied = calls.apply_event(session, event)
-                if applied and isinstance(event, CallEnded):
-                    call_monitoring.call_ended(session, event.call_id, event.occurred_at)
+                calls.apply_event(session, event)
 
 
 def subscribe(bus: EventBus, database: Database, sender: FollowUpSender) -> None:

@@ -39,10 +39,10 @@ from callcenter.events import (
     MonitorStarted,
     MonitorStopRequested,
 )
-from callcenter.models import Call, Campaign, MonitorSession, ProcessedEvent, User
+from callcenter.models import Call, Campaign, MonitorSession, User
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room, campaign_supervisors_room
-from callcenter.services import audit
+from callcenter.services import applied_events, audit
 from callcenter.services.agents import phone_address
 from callcenter.services.bus_outbox import publish_after_commit
 from callcenter.services.recordings import may_hear
@@ -180,9 +180,8 @@ def stop(
 
 def apply_event(session: Session, event: Event) -> bool:
     """monitor.started / monitor.ended from the dialer, once; False when seen before."""
-    if session.get(ProcessedEvent, (event.event_id, HANDLER)) is not None:
+    if not applied_events.first_application(session, event.event_id, HANDLER):
         return False
-    session.add(ProcessedEvent(event_id=event.event_id, handler=HANDLER))
     if isinstance(event, MonitorStarted):
         monitor = session.get(MonitorSession, event.session_id)
         if monitor is not None and monitor.state is MonitorState.CALLING:

@@ -28,11 +28,13 @@ from callcenter.events import (
     PreviewOffered,
     TransferProgressed,
 )
-from callcenter.models import AgentStatus, Call, CallStateChange, Campaign, Lead, ProcessedEvent
+from callcenter.models import AgentStatus, Call, CallStateChange, Campaign, Lead
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
 from callcenter.services import (
     agents,
+    applied_events,
+    call_monitoring,
     lead_lifecycle,
     missed_ringbacks,
     transfers,
@@ -60,9 +62,8 @@ CALL_ENDED = "call_ended"
 
 def apply_event(session: Session, event: Event, *, handler: str = HANDLER) -> bool:
     """Apply one bus event; False when it was applied before."""
-    if session.get(ProcessedEvent, (event.event_id, handler)) is not None:
+    if not applied_events.first_application(session, event.event_id, handler):
         return False
-    session.add(ProcessedEvent(event_id=event.event_id, handler=handler))
     if isinstance(event, CallDialing):
         on_dialing(session, event)
     elif isinstance(event, CallRinging):
@@ -234,8 +235,14 @@ def _connect(session: Session, call: Call, agent_id: int, *, at: datetime) -> No
 
 def on_ended(session: Session, event: CallEnded) -> Call:
     call = _call(session, event.call_id)
-    if call.state is CallState.ENDED:
-        return call
+    if call.state is not CallState.ENDED:
+        _end(session, call, event)
+    if call.connected_at is not None:  # monitoring starts on a connected call only
+        call_monitoring.call_ended(session, call.id, event.occurred_at)
+    return call
+
+
+def _end(session: Session, call: Call, event: CallEnded) -> None:
     try:
         outcome = CallOutcome(event.outcome)
     except ValueError:
@@ -259,7 +266,6 @@ def on_ended(session: Session, event: CallEnded) -> Call:
     else:
         _release_unconnected(session, call, outcome, at)
     webhooks.enqueue(session, "call.ended", webhooks.call_data(call))
-    return call
 
 
 def _to_wrap_up(session: Session, call: Call, at: datetime) -> None:

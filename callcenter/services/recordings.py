@@ -20,7 +20,6 @@ from callcenter.models import (
     Call,
     CallRecording,
     Campaign,
-    ProcessedEvent,
     RecordingMode,
     RecordingStatus,
     StepAction,
@@ -28,7 +27,7 @@ from callcenter.models import (
     User,
 )
 from callcenter.recording_store import RecordingStore, StoreError
-from callcenter.services import audit
+from callcenter.services import applied_events, audit
 from callcenter.services.bus_outbox import publish_after_commit
 from callcenter.states import CallState, Role
 
@@ -42,12 +41,11 @@ HANDLER = "recordings"
 
 def apply_event(session: Session, event: Event) -> bool:
     """Apply recording.started / recording.finished once; False when applied before."""
-    if session.get(ProcessedEvent, (event.event_id, HANDLER)) is not None:
+    if not applied_events.first_application(session, event.event_id, HANDLER):
         return False
     call_id = getattr(event, "call_id", "")
-    if session.get(Call, call_id) is None:
+    if session.get(Call, call_id) is None:  # rolled back with the mark: applied once it is there
         raise NotFound(N_("no call %(call_id)s"), details={"call_id": call_id}, call_id=call_id)
-    session.add(ProcessedEvent(event_id=event.event_id, handler=HANDLER))
     if isinstance(event, RecordingStarted):
         _on_started(session, event)
     elif isinstance(event, RecordingFinished):

@@ -1,0 +1,198 @@
+"""CPU and SQL statements it costs to apply one call attempt's events, the
+way a `callcenter consume` process (or a web process in the consumer group)
+applies them: `CallEventConsumer` on each event, one unit of work each, the
+after-commit path included (browser pushes go to a Socket.IO server with no
+clients, bus events to the in-process bus).
+
+    PYTHONPATH=. .venv/bin/python -m bench.call_events.measure \
+        [--attempts 400] [--postgres postgresql://postgres@127.0.0.1:5432] [--profile FILE]
+
+Two kinds of attempt, as a floor has them: unanswered (dialing, ringing,
+ended no-answer) and answered (dialing, ringing, answered, connected to a
+ready agent, ended). Between answered attempts the agent is put back to
+ready through the agents service, outside the measurement. Prints this
+process's CPU per attempt and per event (best of 3 rounds) and the SQL
+statements per attempt. PostgreSQL's own CPU is not in these figures."""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.engine import make_url
+
+from callcenter import migrate
+from callcenter.consumers import CallEventConsumer
+from callcenter.db import Database, utcnow
+from callcenter.events import (
+    CallAnswered,
+    CallConnected,
+    CallDialing,
+    CallEnded,
+    CallRinging,
+    Event,
+)
+from callcenter.models import Customer, Lead
+from callcenter.services import agents, dispositions, lead_lifecycle
+from callcenter.settings import load_settings
+from callcenter.states import AgentState
+from dialer.db_port import DatabaseServices
+from dialer.ports import ClaimedLead
+from tests.integration.agent.agent_floor import Floor, build_floor, new_lead
+
+
+class Statements:
+    def __init__(self, database: Database) -> None:
+        self.count = 0
+        event.listen(database.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_args: object) -> None:
+        self.count += 1
+
+
+def unanswered(floor: Floor, call_id: str, lead_id: int) -> list[Event]:
+    return [
+        CallDialing(call_id=call_id, campaign_id=floor.campaign_id, lead_id=lead_id, attempt=1),
+        CallRinging(call_id=call_id),
+        CallEnded(call_id=call_id, outcome="no_answer", sip_status=487),
+    ]
+
+
+def answered(floor: Floor, call_id: str, lead_id: int) -> list[Event]:
+    return [
+        CallDialing(call_id=call_id, campaign_id=floor.campaign_id, lead_id=lead_id, attempt=1),
+        CallRinging(call_id=call_id),
+        CallAnswered(call_id=call_id),
+        CallConnected(call_id=call_id, agent_id=floor.agent_id),
+        CallEnded(call_id=call_id, outcome="answered", sip_status=200),
+    ]
+
+
+def dialer_writes(
+    port: DatabaseServices, floor: Floor, call_id: str, lead_id: int, phone: str
+) -> None:
+    """What the dialer writes before it dials: the lead's claim, then the call's row."""
+    now = utcnow()
+    attempt = lead_lifecycle.claim_counting_dnc(
+        port.database, lead_id, now=now, campaign_id=floor.campaign_id
+    )
+    claimed = ClaimedLead(lead_id, floor.campaign_id, attempt, phone)
+    port.open_call(call_id, claimed, agent_id=None, now=now)
+
+
+def run(url: str, attempts: int, profile: str | None) -> None:
+    from callcenter.app import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        migrate.upgrade(url)
+        database = Database(url)
+        settings = load_settings(environ={}, overrides={"env": "test", "instance_path": tmp})
+        create_app(settings, database=database)  # the after-commit path's Socket.IO server
+        with database.sessions() as session:
+            floor = build_floor(session, email=None)
+            created = [new_lead(session, floor) for _ in range(attempts * 3)]
+            phone_of = select(Lead.id, Customer.phone_e164).join(
+                Customer, Customer.id == Lead.customer_id
+            )
+            phones = {lead_id: phone for lead_id, phone in session.execute(phone_of)}
+            leads = [(lead_id, phones[lead_id]) for lead_id in created]
+        with database.unit_of_work() as session:
+            agents.join_campaign(session, floor.agent_id, floor.campaign_id, "sip:1001@pbx.local")
+            agents.go_ready(session, floor.agent_id)
+        consumer = CallEventConsumer(database)
+        port = DatabaseServices(database)
+        statements = Statements(database)
+        profiler = cProfile.Profile() if profile else None
+        for round_number in range(3):
+            spent: defaultdict[str, float] = defaultdict(float)
+            counted: Counter[str] = Counter()
+            for number in range(attempts):
+                (lead_id, phone), call_id = leads.pop(), uuid.uuid4().hex
+                kind = "answered" if number % 3 == 0 else "unanswered"
+                events = (answered if kind == "answered" else unanswered)(floor, call_id, lead_id)
+                before_cpu, before_sql = time.process_time(), statements.count
+                dialer_writes(port, floor, call_id, lead_id, phone)
+                spent["dialer"] += time.process_time() - before_cpu
+                counted["dialer"] += statements.count - before_sql
+                before_cpu, before_sql = time.process_time(), statements.count
+                if profiler:
+                    profiler.enable()
+                for item in events:
+                    consumer(item)
+                if profiler:
+                    profiler.disable()
+                spent[kind] += time.process_time() - before_cpu
+                counted[kind] += statements.count - before_sql
+                counted[f"{kind} n"] += 1
+                if kind == "answered":
+                    back_to_ready(database, floor, call_id)
+            report(round_number, spent, counted, attempts)
+        if profiler and profile:
+            profiler.dump_stats(profile)
+            print(f"profile written to {profile}")
+        database.dispose()
+
+
+def back_to_ready(database: Database, floor: Floor, call_id: str) -> None:
+    with database.unit_of_work() as session:
+        dispositions.set_disposition(session, floor.agent_id, call_id, "no_decision")
+        if agents.status_of(session, floor.agent_id).state is not AgentState.READY:
+            agents.go_ready(session, floor.agent_id)
+
+
+def report(
+    round_number: int, spent: defaultdict[str, float], counted: Counter[str], attempts: int
+) -> None:
+    parts = [
+        f"dialer's writes {spent['dialer'] * 1000 / attempts:.2f} ms/attempt, "
+        f"{counted['dialer'] / attempts:.1f} statements"
+    ]
+    for kind, per_attempt in (("unanswered", 3), ("answered", 5)):
+        n = counted[f"{kind} n"] or 1
+        ms = spent[kind] * 1000 / n
+        parts.append(
+            f"{kind} events {ms:.2f} ms/attempt ({ms / per_attempt:.2f} ms/event), "
+            f"{counted[kind] / n:.1f} statements"
+        )
+    print(f"round {round_number + 1}: " + "; ".join(parts))
+
+
+@contextmanager
+def postgres_database(server_url: str) -> Iterator[str]:
+    admin_url = make_url(server_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"cc_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--attempts", type=int, default=400)
+    parser.add_argument("--postgres", default="", help="a PostgreSQL server (default: SQLite)")
+    parser.add_argument("--profile", default="", help="write a cProfile of the events here")
+    args = parser.parse_args()
+    if args.postgres:
+        with postgres_database(args.postgres) as url:
+            run(url, args.attempts, args.profile or None)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            run(f"sqlite:///{Path(tmp) / 'bench.db'}", args.attempts, args.profile or None)
+
+
+if __name__ == "__main__":
+    main()
