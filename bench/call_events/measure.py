@@ -110,7 +110,7 @@ def run(url: str, attempts: int, profile: str | None) -> None:
         consumer = CallEventConsumer(database)
         port = DatabaseServices(database)
         statements = Statements(database)
-        profiler = cProfile.Profile() if profile else None
+        profiler = cProfile.Profile(time.process_time) if profile else None
         for round_number in range(3):
             spent: defaultdict[str, float] = defaultdict(float)
             counted: Counter[str] = Counter()
