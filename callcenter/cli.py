@@ -672,20 +672,24 @@ def campaigns_list(ctx: Context, include_archived: bool) -> None:
 
 
 @campaigns_group.command("edit")
-@click.argument("campaign")
+@click.argument("campaigns", nargs=-1, required=True, metavar="CAMPAIGN...")
 @_campaign_options
 @pass_context
-def campaigns_edit(ctx: Context, campaign: str, **options: Any) -> None:
-    """Change the given settings of CAMPAIGN (id or name)."""
+def campaigns_edit(ctx: Context, campaigns: tuple[str, ...], **options: Any) -> None:
+    """Change the given settings of each CAMPAIGN (id or name), all or none."""
+    if options["new_name"] is not None and len(campaigns) > 1:
+        raise click.BadParameter("renames one campaign at a time", param_hint="--name")
     with ctx.database.unit_of_work() as session:
-        found = campaign_service.find_campaign(session, campaign)
-        changes = campaign_service.update_campaign(
-            session, found, actor=None, **_campaign_values(options)
-        )
-        if options["team"]:
-            campaign_service.set_teams(session, found, _teams(session, options["team"]), actor=None)
-        click.echo(f"changed: {', '.join(changes) or 'nothing'}")
-        _show_campaign(found)
+        for campaign in campaigns:
+            found = campaign_service.find_campaign(session, campaign)
+            changes = campaign_service.update_campaign(
+                session, found, actor=None, **_campaign_values(options)
+            )
+            if options["team"]:
+                teams = _teams(session, options["team"])
+                campaign_service.set_teams(session, found, teams, actor=None)
+            click.echo(f"changed: {', '.join(changes) or 'nothing'}")
+            _show_campaign(found)
 
 
 def _set_campaign_status(ctx: Context, key: str, status: str) -> None:

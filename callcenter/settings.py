@@ -143,14 +143,16 @@ class SmtpSettings(_Section):
 
 
 class SimulationSettings(_Section):
-    """The simulated carrier: the odds of each fate per call (weights) and the
-    customers' median talk time."""
+    """The simulated carrier: the odds of each fate per call (weights), the
+    median time a call rings before its fate, and the customers' median talk
+    time."""
 
     answer: float = Field(default=0.35, ge=0)
     machine: float = Field(default=0.10, ge=0)
     busy: float = Field(default=0.15, ge=0)
     no_answer: float = Field(default=0.30, ge=0)
     failed: float = Field(default=0.10, ge=0)
+    ring_median_seconds: float = Field(default=6.0, gt=0)
     talk_median_seconds: float = Field(default=90.0, gt=0)
 
 

@@ -28,7 +28,7 @@ from dialer.leads import HopperLeadSource
 from dialer.metrics import MeteredBus
 from dialer.publisher import OffLoopPublisher
 from dialer.recordings import CallRecorder
-from dialer.simulated_carrier import SimulatedCarrier, SimulationProfile
+from dialer.simulated_carrier import Distribution, SimulatedCarrier, SimulationProfile
 from dialer.worker import DialerWorker, WorkerConfig
 
 if TYPE_CHECKING:
@@ -85,24 +85,29 @@ def extension_domain(settings: Settings) -> str | None:
 
 
 def simulation_profile(settings: Settings, *, time_scale: float = 1.0) -> SimulationProfile:
-    """The profile's odds and median talk time from settings; the talk-time
-    bounds widen to keep a long median inside them."""
+    """The profile's odds and median ring and talk times from settings; each
+    time's bounds widen to keep its median inside them."""
     odds = settings.dialer.simulation
-    talk = SimulationProfile().talk_time
-    median = odds.talk_median_seconds
+    profile = SimulationProfile()
     return SimulationProfile(
         answer=odds.answer,
         machine=odds.machine,
         busy=odds.busy,
         no_answer=odds.no_answer,
         failed=odds.failed,
-        talk_time=replace(
-            talk,
-            median_s=median,
-            low_s=min(talk.low_s, median),
-            high_s=max(talk.high_s, 10 * median),
-        ),
+        ring_time=_around(profile.ring_time, odds.ring_median_seconds),
+        talk_time=_around(profile.talk_time, odds.talk_median_seconds),
         time_scale=time_scale,
+    )
+
+
+def _around(times: Distribution, median_s: float) -> Distribution:
+    """``times`` with another median; a longer one moves the upper bound with it."""
+    return replace(
+        times,
+        median_s=median_s,
+        low_s=min(times.low_s, median_s),
+        high_s=max(times.high_s, times.high_s * median_s / times.median_s),
     )
 
 

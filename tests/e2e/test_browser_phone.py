@@ -52,6 +52,7 @@ def phone_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedS
     odds = {"ANSWER": "1", "MACHINE": "0", "BUSY": "0", "NO_ANSWER": "0", "FAILED": "0"}
     env = {f"CC_DIALER__SIMULATION__{name}": value for name, value in odds.items()}
     env["CC_DIALER__SIMULATION__TALK_MEDIAN_SECONDS"] = "8"
+    env["CC_DIALER__SIMULATION__RING_MEDIAN_SECONDS"] = "1"  # not 6: no test here is about ringing
     with run_embedded(tmp_path_factory.mktemp("instance"), env) as server:
         open_every_campaign_around_the_clock(server)
         yield server

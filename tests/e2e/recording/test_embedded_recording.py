@@ -8,8 +8,6 @@ tone on the right."""
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,27 +39,10 @@ def recording_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embed
     odds = {"ANSWER": "1", "MACHINE": "0", "BUSY": "0", "NO_ANSWER": "0", "FAILED": "0"}
     env = {f"CC_DIALER__SIMULATION__{name}": value for name, value in odds.items()}
     env["CC_DIALER__SIMULATION__TALK_MEDIAN_SECONDS"] = "8"
+    env["CC_DIALER__SIMULATION__RING_MEDIAN_SECONDS"] = "1"  # not 6: no test here is about ringing
     with run_embedded(tmp_path_factory.mktemp("instance"), env) as server:
-        open_every_campaign_around_the_clock(server)
-        record_every_call(server)
+        open_every_campaign_around_the_clock(server, recording_mode="all", recording_consent=False)
         yield server
-
-
-def record_every_call(server: EmbeddedServer) -> None:
-    cli = [sys.executable, "-m", "callcenter.cli", "campaigns"]
-    listed = subprocess.run(
-        [*cli, "list"], env=server.env, capture_output=True, text=True, timeout=60, check=True
-    )
-    for line in listed.stdout.splitlines():
-        if "\t" in line:
-            subprocess.run(
-                [*cli, "edit", line.split("\t")[1], "--recording", "all", "--no-recording-consent"],
-                env=server.env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=True,
-            )
 
 
 @pytest.fixture(scope="module")

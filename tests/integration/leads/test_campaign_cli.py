@@ -40,6 +40,23 @@ def test_campaign_create_list_edit_pause_resume(cli_env: dict[str, str]) -> None
     assert "cap 2.50%" in listed.output and "max 7 attempts" in listed.output
 
 
+def test_campaign_edit_changes_several_campaigns_at_once(cli_env: dict[str, str]) -> None:
+    invoke(cli_env, "campaigns", "create", "Spring")
+    invoke(cli_env, "campaigns", "create", "Summer")
+    invoke(cli_env, "campaigns", "create", "Autumn")
+    edited = invoke(cli_env, "campaigns", "edit", "Spring", "2", "--max-attempts", "7")
+    assert edited.exit_code == 0, edited.output
+    assert edited.output.count("changed: max_attempts") == 2, edited.output
+    listed = invoke(cli_env, "campaigns", "list").output.splitlines()
+    assert [("max 7 attempts" in line) for line in listed] == [False, True, True], listed
+    # One that is not there: none is changed.
+    refused = invoke(cli_env, "campaigns", "edit", "Autumn", "Winter", "--max-attempts", "9")
+    assert refused.exit_code != 0
+    assert "max 9 attempts" not in invoke(cli_env, "campaigns", "list").output
+    renamed = invoke(cli_env, "campaigns", "edit", "Spring", "Summer", "--name", "Year")
+    assert renamed.exit_code == 2 and "renames one campaign" in renamed.output
+
+
 def test_campaign_edit_refuses_a_short_ring_timeout(cli_env: dict[str, str]) -> None:
     invoke(cli_env, "campaigns", "create", "Spring")
     result = invoke(cli_env, "campaigns", "edit", "Spring", "--ring-timeout", "10")

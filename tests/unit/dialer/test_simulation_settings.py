@@ -1,4 +1,4 @@
-"""The simulated carrier's odds and talk time come from settings
+"""The simulated carrier's odds, ring and talk times come from settings
 (CC_DIALER__SIMULATION__*), so a demo or a test can make every call answer."""
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def test_every_call_answered_and_a_long_talk(tmp_path: Path) -> None:
     ]
     assert profile.talk_time.median_s == 3600
     assert profile.talk_time.low_s <= 3600 <= profile.talk_time.high_s
+    assert profile.ring_time == SimulationProfile().ring_time  # not set: the profile's own
     assert profile.time_scale == 0.01
 
     phases = asyncio.run(_first_call_phases(settings))
@@ -64,6 +65,19 @@ async def _first_call_phases(settings: Settings) -> list[str]:
     await asyncio.wait_for(answered.wait(), 5)
     await carrier.stop()
     return [event.phase for event in seen[:3]]
+
+
+def test_a_short_ring(tmp_path: Path) -> None:
+    settings = load_settings(
+        environ={
+            "CC_INSTANCE_PATH": str(tmp_path),
+            "CC_DIALER__SIMULATION__RING_MEDIAN_SECONDS": "0.5",
+        }
+    )
+    ring = simulation_profile(settings).ring_time
+    assert ring.median_s == 0.5
+    assert ring.low_s <= 0.5 <= ring.high_s == SimulationProfile().ring_time.high_s
+    assert simulation_profile(settings).talk_time == SimulationProfile().talk_time
 
 
 def test_negative_odds_are_refused(tmp_path: Path) -> None:
