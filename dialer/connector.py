@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -64,11 +65,14 @@ class AnswerConnector:
         )
         self._serve_lock: asyncio.Lock | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
 
     def start(self) -> None:
         self._serve_lock = asyncio.Lock()
+        self._stopped.clear()
 
     def stop(self) -> None:
+        self._stopped.set()
         if self._watcher is not None:
             self._watcher.cancel()
 
@@ -234,8 +238,12 @@ class AnswerConnector:
         offered_at = call.offered_at if call.offered_at is not None else call.answered_at
         assert offered_at is not None
         window = call.plan.inbound_wait_s if call.inbound else self.abandon_after_s
-        await asyncio.sleep(max(0.0, offered_at + window - self._now()))
-        if not call.waiting or call.connecting:
+        # The dialer stopping ends every call: the shutdown need not wait out the window.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                self._stopped.wait(), max(0.0, offered_at + window - self._now())
+            )
+        if self._stopped.is_set() or not call.waiting or call.connecting:
             return
         await self._abandon(call)
 

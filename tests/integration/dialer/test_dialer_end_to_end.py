@@ -34,6 +34,8 @@ FAST_WORLD = SimulationProfile(
     time_scale=0.05,
 )
 NOT_FINAL = (LeadState.NEW, LeadState.DIALING)
+# Enough leads for several rounds per agent and every kind of outcome the seeds draw.
+LEADS = 12
 
 
 def run_floor(floor: Floor, seed: int, **config: object) -> tuple[int, AgentsFinishing]:
@@ -77,11 +79,11 @@ def check_rows(floor: Floor, placed: int) -> dict[str, int]:
 
 @pytest.mark.parametrize("mode", [DialMode.PREDICTIVE, DialMode.PROGRESSIVE])
 def test_every_lead_dialed_and_recorded(database: Database, mode: DialMode) -> None:
-    floor = build_floor(database, agents_count=3, leads_count=24, dial_mode=mode)
+    floor = build_floor(database, agents_count=3, leads_count=LEADS, dial_mode=mode)
     placed, finishing = run_floor(floor, seed=7)
 
     outcomes = check_rows(floor, placed)
-    assert placed == 24  # one attempt per lead: the retries are not due yet
+    assert placed == LEADS  # one attempt per lead: the retries are not due yet
     assert finishing.done == sum(1 for call in floor.rows()[0] if call.connected_at)
     live = sum(n for name, n in outcomes.items() if name in ("answered", "abandoned"))
     print(f"{mode}: {dict(outcomes)}; abandoned {outcomes['abandoned']}/{live} live answers")
@@ -148,7 +150,7 @@ def test_with_amd_on_machines_never_reach_an_agent(database: Database) -> None:
     floor = build_floor(
         database,
         agents_count=3,
-        leads_count=24,
+        leads_count=LEADS,
         dial_mode=DialMode.PREDICTIVE,
         amd_mode=AmdMode.HANGUP,
     )
@@ -175,7 +177,7 @@ def test_with_amd_on_machines_never_reach_an_agent(database: Database) -> None:
 
 
 def test_with_amd_off_the_agent_marks_a_machine_and_it_is_no_contact(database: Database) -> None:
-    floor = build_floor(database, agents_count=2, leads_count=12, dial_mode=DialMode.PROGRESSIVE)
+    floor = build_floor(database, agents_count=2, leads_count=6, dial_mode=DialMode.PROGRESSIVE)
     worker = floor.worker(SimulatedCarrier(FAST_WORLD, seed=5), tick_s=0.2)
     finishing = AgentsFinishing(floor.database, code="answering_machine")
     finishing.start()
@@ -187,7 +189,7 @@ def test_with_amd_off_the_agent_marks_a_machine_and_it_is_no_contact(database: D
         finishing.stop()
         floor.bus.wait_until_idle()
         floor.bus.stop()
-    assert finishing.errors == [] and finishing.done >= 1
+    assert finishing.errors == [] and finishing.done >= 1, finishing.done
     calls, leads = floor.rows()
     taken = [call for call in calls if call.connected_at is not None]
     assert len(taken) == finishing.done

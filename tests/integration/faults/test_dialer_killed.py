@@ -28,7 +28,7 @@ from tests.integration.dialer.floor import AgentsFinishing, build_floor
 from tests.support import wait_until as wait_for
 
 LEASE_SECONDS = "2"
-DIALER_OPTIONS = ("--tick", "0.2", "--sim-time-scale", "0.1")
+DIALER_OPTIONS = ("--tick", "0.2", "--sim-time-scale", "0.05")
 
 
 def test_a_killed_dialer_is_taken_over_without_losing_or_redialing_a_lead(

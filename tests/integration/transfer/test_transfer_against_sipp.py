@@ -59,9 +59,17 @@ class Peer:
         return f"sip:1001@{HOST}:{self.port}"
 
     def hears(self) -> set[float]:
-        self.ear.clear()
-        time.sleep(1.0)
-        return heard(self.ear.levels(TONES))
+        (tones,) = hear(self)
+        return tones
+
+
+def hear(*peers: Peer) -> list[set[float]]:
+    """The tones each peer hears over the same second (one second for all of
+    them, not one after the other)."""
+    for peer in peers:
+        peer.ear.clear()
+    time.sleep(1.0)
+    return [heard(peer.ear.levels(TONES)) for peer in peers]
 
 
 class Peers:
@@ -227,9 +235,7 @@ def test_blind_transfer_to_another_agent_moves_the_call_and_its_screen(
             assert started.state is TransferState.REQUESTED
         wait_until(lambda: transfer_state(database) is TransferState.COMPLETED, 20, "transfer done")
         wait_until(lambda: pushes.screen_pops(closer), 20, "the closer's screen popped")
-        assert closer_phone.hears() == {CUSTOMER_HZ}
-        assert opener_phone.hears() == set()
-        assert customer.hears() == {CLOSER_HZ}
+        assert hear(closer_phone, opener_phone, customer) == [{CUSTOMER_HZ}, set(), {CLOSER_HZ}]
         assert state_of(database, opener) is AgentState.WRAP_UP
         assert state_of(database, closer) is AgentState.ON_CALL
         with database.unit_of_work() as session:  # no disposition owed by the opener
@@ -302,9 +308,7 @@ def test_blind_transfer_to_an_outside_number_joins_the_customer_to_it(
                 bus=floor.bus,
             )
         wait_until(lambda: transfer_state(database) is TransferState.COMPLETED, 20, "transfer done")
-        assert outside.hears() == {CUSTOMER_HZ}
-        assert customer.hears() == {CLOSER_HZ}
-        assert opener_phone.hears() == set()
+        assert hear(outside, customer, opener_phone) == [{CUSTOMER_HZ}, {CLOSER_HZ}, set()]
         assert state_of(database, opener) is AgentState.WRAP_UP
         floor.bus.publish(CallHangupRequested(call_id=call.id, agent_id=opener))
         assert outside.process.wait(20) == 0  # the outside call got its BYE too
@@ -347,15 +351,13 @@ def test_warm_transfer_consults_then_hands_over(
                 bus=floor.bus,
             ).id
         wait_until(lambda: transfer_state(database) is TransferState.CONSULTING, 20, "consulting")
-        assert closer_phone.hears() == {OPENER_HZ}
-        assert opener_phone.hears() == {CLOSER_HZ}
-        assert customer.hears() == set()  # hold music only
+        # The customer hears hold music only.
+        assert hear(closer_phone, opener_phone, customer) == [{OPENER_HZ}, {CLOSER_HZ}, set()]
         assert state_of(database, closer) is AgentState.RESERVED
         with database.unit_of_work() as session:
             transfers.act(session, opener, transfer_id, "hand_over", bus=floor.bus)
         wait_until(lambda: transfer_state(database) is TransferState.COMPLETED, 20, "handed over")
-        assert customer.hears() == {CLOSER_HZ}
-        assert closer_phone.hears() == {CUSTOMER_HZ}
+        assert hear(customer, closer_phone) == [{CLOSER_HZ}, {CUSTOMER_HZ}]
         assert state_of(database, opener) is AgentState.WRAP_UP
         assert state_of(database, closer) is AgentState.ON_CALL
     finally:
