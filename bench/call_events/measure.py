@@ -22,13 +22,11 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, select
 
+from bench.load_floor.floor_data import fresh_database
 from callcenter import migrate
 from callcenter.consumers import CallEventConsumer
 from callcenter.db import Database, utcnow
@@ -165,21 +163,6 @@ def report(
     print(f"round {round_number + 1}: " + "; ".join(parts))
 
 
-@contextmanager
-def postgres_database(server_url: str) -> Iterator[str]:
-    admin_url = make_url(server_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"cc_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--attempts", type=int, default=400)
@@ -187,7 +170,7 @@ def main() -> None:
     parser.add_argument("--profile", default="", help="write a cProfile of the events here")
     args = parser.parse_args()
     if args.postgres:
-        with postgres_database(args.postgres) as url:
+        with fresh_database(args.postgres) as url:
             run(url, args.attempts, args.profile or None)
     else:
         with tempfile.TemporaryDirectory() as tmp:
