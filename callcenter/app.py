@@ -111,13 +111,8 @@ def configure_login(app: Flask) -> None:
     def load_user(user_id: str) -> User | None:
         """Every page and Socket.IO event: the user, while this login's token
         is live (logout, deactivation, a role change or a password reset revoke it)."""
-        db = request_scope.session()
-        user = db.get(User, int(user_id))
-        if user is None or not user.is_active:
-            return None
-        if not accounts.session_is_live(db, user.id, flask_session.get(LOGIN_TOKEN)):
-            return None
-        return user
+        token = flask_session.get(LOGIN_TOKEN)
+        return accounts.signed_in_user(request_scope.session(), int(user_id), token)
 
 
 def configure_socketio(app: Flask, settings: Settings, database: Database) -> None:

@@ -114,11 +114,21 @@ def start_session(session: Session, user: User, *, ip_address: str | None = None
     return token
 
 
-def session_is_live(session: Session, user_id: int, token: str | None) -> bool:
+def signed_in_user(session: Session, user_id: int, token: str | None) -> User | None:
+    """The active user whose login this token is, while it is not revoked; one
+    statement, as every page and Socket.IO event asks it."""
     if not token:
-        return False
-    row = session.get(UserSession, _token_hash(token))
-    return row is not None and row.user_id == user_id and row.revoked_at is None
+        return None
+    return session.scalar(
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            User.id == user_id,
+            User.is_active.is_(True),
+            UserSession.token_hash == _token_hash(token),
+            UserSession.revoked_at.is_(None),
+        )
+    )
 
 
 def revoke_session(session: Session, token: str, *, because: str) -> None:
