@@ -11,9 +11,12 @@ from callcenter.errors import N_, Conflict, Forbidden, NotFound
 from callcenter.models import Call
 
 
-def own_call(session: Session, agent_id: int, call_id: Any) -> Call:
-    """The call, if it is this agent's; an agent never reads another's call."""
-    call = session.get(Call, str(call_id or ""))
+def own_call(session: Session, agent_id: int, call_id: Any, *, lock: bool = False) -> Call:
+    """The call, if it is this agent's; an agent never reads another's call.
+    `lock` reads it afresh, locked for the rest of the transaction."""
+    call = session.get(
+        Call, str(call_id or ""), with_for_update=lock or None, populate_existing=lock
+    )
     if call is None:
         raise NotFound(N_("no such call"), details={"call_id": call_id})
     if call.agent_id != agent_id:
@@ -24,9 +27,7 @@ def own_call(session: Session, agent_id: int, call_id: Any) -> Call:
 def open_call(session: Session, agent_id: int, call_id: Any, *, lock: bool = False) -> Call:
     """The agent's call that is still on screen (not yet wrapped up); `lock`
     serialises writers of the same call (its script path, its booking)."""
-    call = own_call(session, agent_id, call_id)
-    if lock:
-        session.refresh(call, with_for_update=True)
+    call = own_call(session, agent_id, call_id, lock=lock)
     if call.wrap_up_ended_at is not None:
         raise Conflict(N_("this call is already wrapped up"), details={"call_id": call.id})
     return call

@@ -150,14 +150,20 @@ def _last_seq(session: Session, call_id: str) -> int:
     )
 
 
-def _path(session: Session, call: Call, step_count: int) -> ScriptPath:
-    rows = session.scalars(
-        select(StepOutcome)
-        .where(StepOutcome.call_id == call.id, StepOutcome.action == StepAction.ENTER)
-        .order_by(StepOutcome.seq)
+def _outcomes(session: Session, call_id: str) -> list[StepOutcome]:
+    """The call's script rows (moves and its rejection), in order."""
+    return list(
+        session.scalars(
+            select(StepOutcome).where(StepOutcome.call_id == call_id).order_by(StepOutcome.seq)
+        )
     )
+
+
+def _path(outcomes: list[StepOutcome], step_count: int) -> ScriptPath:
     moves: list[Move] = []
-    for row in rows:
+    for row in outcomes:
+        if row.action != StepAction.ENTER:
+            continue
         kind = row.via if row.via in ("start", *MOVE_KINDS) else "jump"
         moves.append(Move(kind, moves[-1].to_step if moves else None, row.step_number, row.at))  # type: ignore[arg-type]
     return ScriptPath(tuple(moves), step_count)
@@ -177,9 +183,11 @@ def move_step(
     if kind not in MOVE_KINDS:
         raise InvalidInput(N_("move next, back or jump"), details={"field": "kind"})
     script = scripts_catalog.script_of(script_version_of(session, call))
-    if not _last_seq(session, call.id):
+    outcomes = _outcomes(session, call.id)
+    if not outcomes:
         start_script(session, call, now=now)
-    path = _path(session, call, len(script.steps))
+        outcomes = _outcomes(session, call.id)
+    path = _path(outcomes, len(script.steps))
     try:
         if kind == "next":
             path = path.next()
@@ -192,7 +200,7 @@ def move_step(
     session.add(
         StepOutcome(
             call_id=call.id,
-            seq=_last_seq(session, call.id) + 1,
+            seq=outcomes[-1].seq + 1,
             step_number=path.current,
             action=StepAction.ENTER,
             via=kind,
