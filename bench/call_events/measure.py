@@ -10,9 +10,15 @@ clients, bus events to the in-process bus).
 Two kinds of attempt, as a floor has them: unanswered (dialing, ringing,
 ended no-answer) and answered (dialing, ringing, answered, connected to a
 ready agent, ended). Between answered attempts the agent is put back to
-ready through the agents service, outside the measurement. Prints this
-process's CPU per attempt and per event (best of 3 rounds) and the SQL
-statements per attempt. PostgreSQL's own CPU is not in these figures."""
+ready, outside the measurement. Prints this process's CPU per attempt and
+per event and the SQL statements per attempt, for 3 rounds. PostgreSQL's own
+CPU is not in these figures.
+
+An answered call's agent also works the call through the workstation's
+Socket.IO events, as a web process serves them (a Socket.IO test client in
+this process, logged in as the agent): four `script_move` while the call is
+up and `disposition_set` after it ends; their CPU and statements are
+"the agent's socket events" (per answered attempt)."""
 
 from __future__ import annotations
 
@@ -23,7 +29,9 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
+from flask import Flask
 from sqlalchemy import event, select
 
 from bench.load_floor.floor_data import fresh_database
@@ -39,11 +47,12 @@ from callcenter.events import (
     Event,
 )
 from callcenter.models import Customer, Lead
-from callcenter.services import agents, dispositions, lead_lifecycle
+from callcenter.services import agents, lead_lifecycle
 from callcenter.settings import load_settings
 from callcenter.states import AgentState
 from dialer.db_port import DatabaseServices
 from dialer.ports import ClaimedLead
+from tests.factories import log_in
 from tests.integration.agent.agent_floor import Floor, build_floor, new_lead
 
 
@@ -70,8 +79,30 @@ def answered(floor: Floor, call_id: str, lead_id: int) -> list[Event]:
         CallRinging(call_id=call_id),
         CallAnswered(call_id=call_id),
         CallConnected(call_id=call_id, agent_id=floor.agent_id),
-        CallEnded(call_id=call_id, outcome="answered", sip_status=200),
     ]
+
+
+def hung_up(call_id: str) -> CallEnded:
+    return CallEnded(call_id=call_id, outcome="answered", sip_status=200)
+
+
+SCRIPT_MOVES = 4
+
+
+def work_the_call(socket: Any, call_id: str) -> None:
+    """The agent's screen while the call is up: through the script."""
+    for _ in range(SCRIPT_MOVES):
+        _acknowledged(socket, "script_move", {"call_id": call_id, "kind": "next"})
+
+
+def wrap_up(socket: Any, call_id: str) -> None:
+    _acknowledged(socket, "disposition_set", {"call_id": call_id, "code": "no_decision"})
+
+
+def _acknowledged(socket: Any, name: str, data: dict[str, Any]) -> None:
+    answer = socket.emit(name, data, callback=True)
+    if not (isinstance(answer, dict) and answer.get("ok")):
+        raise RuntimeError(f"{name} refused: {answer}")
 
 
 def dialer_writes(
@@ -93,7 +124,7 @@ def run(url: str, attempts: int, profile: str | None) -> None:
         migrate.upgrade(url)
         database = Database(url)
         settings = load_settings(environ={}, overrides={"env": "test", "instance_path": tmp})
-        create_app(settings, database=database)  # the after-commit path's Socket.IO server
+        app = create_app(settings, database=database)  # also the after-commit path's Socket.IO
         with database.sessions() as session:
             floor = build_floor(session, email=None)
             created = [new_lead(session, floor) for _ in range(attempts * 3)]
@@ -105,6 +136,7 @@ def run(url: str, attempts: int, profile: str | None) -> None:
         with database.unit_of_work() as session:
             agents.join_campaign(session, floor.agent_id, floor.campaign_id, "sip:1001@pbx.local")
             agents.go_ready(session, floor.agent_id)
+        socket = agent_screen(app, floor)
         consumer = CallEventConsumer(database)
         port = DatabaseServices(database)
         statements = Statements(database)
@@ -125,13 +157,28 @@ def run(url: str, attempts: int, profile: str | None) -> None:
                     profiler.enable()
                 for item in events:
                     consumer(item)
+                if kind == "answered":
+                    spent[kind] += time.process_time() - before_cpu
+                    counted[kind] += statements.count - before_sql
+                    before_cpu, before_sql = time.process_time(), statements.count
+                    work_the_call(socket, call_id)
+                    spent["agent"] += time.process_time() - before_cpu
+                    counted["agent"] += statements.count - before_sql
+                    before_cpu, before_sql = time.process_time(), statements.count
+                    consumer(hung_up(call_id))
+                    spent[kind] += time.process_time() - before_cpu
+                    counted[kind] += statements.count - before_sql
+                    before_cpu, before_sql = time.process_time(), statements.count
+                    wrap_up(socket, call_id)
+                    spent["agent"] += time.process_time() - before_cpu
+                    counted["agent"] += statements.count - before_sql
+                    back_to_ready(database, floor)
+                else:
+                    spent[kind] += time.process_time() - before_cpu
+                    counted[kind] += statements.count - before_sql
                 if profiler:
                     profiler.disable()
-                spent[kind] += time.process_time() - before_cpu
-                counted[kind] += statements.count - before_sql
                 counted[f"{kind} n"] += 1
-                if kind == "answered":
-                    back_to_ready(database, floor, call_id)
             report(round_number, spent, counted, attempts)
         if profiler and profile:
             profiler.dump_stats(profile)
@@ -139,9 +186,20 @@ def run(url: str, attempts: int, profile: str | None) -> None:
         database.dispose()
 
 
-def back_to_ready(database: Database, floor: Floor, call_id: str) -> None:
+def agent_screen(app: Flask, floor: Floor) -> Any:
+    from callcenter.extensions import socketio
+
+    app.config["WTF_CSRF_ENABLED"] = False  # a form post from a test client, not a browser
+    client = app.test_client()
+    log_in(client, floor.agent_username)
+    socket = socketio.test_client(app, flask_test_client=client)
+    if not socket.is_connected():
+        raise RuntimeError("the agent's socket was refused")
+    return socket
+
+
+def back_to_ready(database: Database, floor: Floor) -> None:
     with database.unit_of_work() as session:
-        dispositions.set_disposition(session, floor.agent_id, call_id, "no_decision")
         if agents.status_of(session, floor.agent_id).state is not AgentState.READY:
             agents.go_ready(session, floor.agent_id)
 
@@ -160,6 +218,12 @@ def report(
             f"{kind} events {ms:.2f} ms/attempt ({ms / per_attempt:.2f} ms/event), "
             f"{counted[kind] / n:.1f} statements"
         )
+    n = counted["answered n"] or 1
+    ms = spent["agent"] * 1000 / n
+    parts.append(
+        f"the agent's socket events {ms:.2f} ms/answered attempt "
+        f"({ms / (SCRIPT_MOVES + 1):.2f} ms/event), {counted['agent'] / n:.1f} statements"
+    )
     print(f"round {round_number + 1}: " + "; ".join(parts))
 
 
