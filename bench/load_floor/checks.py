@@ -108,7 +108,7 @@ def _agents_saw_their_calls(observed: Observed) -> list[Check]:
     pops: dict[str, list[int]] = defaultdict(list)
     ended: Counter[str] = Counter()
     wrapped: Counter[str] = Counter()
-    state_events = 0
+    state_events = updates = 0
     for client in observed.clients:
         for name, agent in client["agents"].items():
             agent_id = observed.user_ids[name]
@@ -117,6 +117,7 @@ def _agents_saw_their_calls(observed: Observed) -> list[Check]:
             ended.update(call_id for call_id, _at in agent["ended"])
             wrapped.update(call_id for call_id, _at in agent["wrapped"])
             state_events += agent["state_events"]
+            updates += agent["row_updates"]
     connected = {c.id: c for c in observed.calls.values() if c.connected_at is not None}
     wrong_pops = [
         f"{cid}: popped at {agents}, the call row says "
@@ -135,11 +136,11 @@ def _agents_saw_their_calls(observed: Observed) -> list[Check]:
         _check("connected calls whose agent did not get call_ended once", bad_end, ""),
         _check("connected calls whose agent did not get wrap_up_done once", bad_wrap, ""),
         _check(
-            "agent.state_changed to the agents themselves: received vs rows + joins",
+            "agent.state_changed to the agents themselves: changes received vs rows + joins",
             [f"{state_events} received, {expected_states} expected"]
             if state_events != expected_states
             else [],
-            f"{expected_states} expected",
+            f"{expected_states} expected; and {updates} updates of a state's row",
         ),
     ]
 

@@ -148,7 +148,9 @@ class Agent(Client):
         self.wrapped: list[tuple[str, float]] = []
         self.dispositions: dict[str, str] = {}
         self.state_events = 0
+        self.row_updates = 0
         self.state = ""
+        self._since = ""
         self.current: str | None = None
         self._ended_flags: dict[str, asyncio.Event] = {}
         self._work: set[asyncio.Task[None]] = set()
@@ -192,8 +194,13 @@ class Agent(Client):
             self.record.error(self.username, f"wrap-up of {data['call_id']} did not make me ready")
 
     async def _on_state(self, data: dict[str, Any]) -> None:
+        """A change of state, or the same state's row again with another field
+        changed (the phone leg calling, then up): counted apart."""
+        if (data["state"], data["since"]) == (self.state, self._since):
+            self.row_updates += 1
+            return
         self.state_events += 1
-        self.state = data["state"]
+        self.state, self._since = data["state"], data["since"]
 
     async def _work_call(self, pop: dict[str, Any]) -> None:
         call_id = pop["call"]["id"]
@@ -268,6 +275,7 @@ class Agent(Client):
             "wrapped": self.wrapped,
             "dispositions": self.dispositions,
             "state_events": self.state_events,
+            "row_updates": self.row_updates,
         }
 
 
@@ -285,8 +293,9 @@ class Supervisor(Client):
         self.seen: dict[str, int] = {}
         self.call_duplicates = 0
         self.duplicate_examples: list[dict[str, Any]] = []
-        self.state_keys: set[int] = set()
+        self.state_rows: dict[int, set[int]] = {}
         self.state_events = 0
+        self.row_updates = 0
         self.state_duplicates = 0
         self.snapshots = 0
         self.abandons = 0
@@ -342,15 +351,23 @@ class Supervisor(Client):
             self._delay(f"call {state}", stamp(row[STAMPS[state]]), now)
 
     async def _on_state(self, data: dict[str, Any]) -> None:
+        """A change of state is counted, with its delay from `since`. The same
+        state's row may come again with another field changed (the phone leg
+        calling, then up): an update, with no delay (`since` may be minutes
+        old). The very same row again is a duplicate push."""
         now = time.time()
-        self.state_events += 1
         key = hash((data["agent_id"], data["since"], data["state"]))
-        if key in self.state_keys:
-            # the row again (another of its fields changed): not a change of
-            # state, so no delay from `since`, which may be minutes old
-            self.state_duplicates += 1
+        whole = hash(tuple(sorted((name, repr(value)) for name, value in data.items())))
+        rows = self.state_rows.get(key)
+        if rows is not None:
+            if whole in rows:
+                self.state_duplicates += 1
+            else:
+                rows.add(whole)
+                self.row_updates += 1
             return
-        self.state_keys.add(key)
+        self.state_rows[key] = {whole}
+        self.state_events += 1
         self._delay("agent state", stamp(data["since"]), now)
 
     async def _on_snapshot(self, _data: dict[str, Any]) -> None:
@@ -376,6 +393,7 @@ class Supervisor(Client):
             "call_duplicates": self.call_duplicates,
             "duplicate_examples": self.duplicate_examples,
             "state_events": self.state_events,
+            "row_updates": self.row_updates,
             "state_duplicates": self.state_duplicates,
             "snapshots": self.snapshots,
             "abandons": self.abandons,
