@@ -40,6 +40,13 @@ CONSUMER_GROUP = "dialer"
     help="The trunk's limit on calls up at once.",
 )
 @click.option(
+    "--max-calls-per-second",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="New calls this dialer starts a second at most (its share of the trunk's CPS "
+    "limit; 0: none). Overrides settings.dialer.max_calls_per_second.",
+)
+@click.option(
     "--carrier",
     type=click.Choice(["simulated", "sip"]),
     default=None,
@@ -72,6 +79,7 @@ CONSUMER_GROUP = "dialer"
 def dialer(
     click_ctx: click.Context,
     max_calls: int | None,
+    max_calls_per_second: float | None,
     carrier: str | None,
     trunk_uri: str | None,
     tick: float,
@@ -88,7 +96,11 @@ def dialer(
     dialer_settings = settings.dialer.model_copy(
         update={
             key: value
-            for key, value in (("carrier", carrier), ("trunk_uri", trunk_uri))
+            for key, value in (
+                ("carrier", carrier),
+                ("trunk_uri", trunk_uri),
+                ("max_calls_per_second", max_calls_per_second),
+            )
             if value is not None
         }
     )
@@ -107,9 +119,11 @@ def dialer(
     if health_port is not None:
         health = _health_of(worker, bus, settings, ctx.database, stale_after or max(30, 10 * tick))
         health_server = HealthServer(health, health_host, health_port).start()
+    cps = worker.config.max_calls_per_second
     click.echo(
         f"callcenter dialer: {settings.dialer.carrier} carrier, "
         f"{'Redis' if settings.redis_url else 'in-process'} bus, hopper and agent pool"
+        + (f"; at most {cps:g} new calls a second" if cps else "")
     )
     bus.start()
     try:
