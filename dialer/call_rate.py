@@ -17,8 +17,8 @@ class CallRate:
     def __init__(self, per_second: float, *, clock: Callable[[], float]) -> None:
         """`per_second` 0: no limit. `clock`: monotonic seconds, read only when
         the bucket is used (the worker's is its running loop's)."""
-        if per_second < 0:
-            raise ValueError("per_second must be 0 (no limit) or more")
+        if not 0 <= per_second < math.inf:
+            raise ValueError(f"calls a second must be 0 (no limit) or more, not {per_second}")
         self.per_second = per_second
         self.clock = clock
         self.burst = max(1.0, per_second)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import signal
 import sys
 from typing import Any
@@ -43,6 +44,7 @@ CONSUMER_GROUP = "dialer"
     "--max-calls-per-second",
     type=click.FloatRange(min=0),
     default=None,
+    callback=lambda _ctx, _param, value: _finite(value, "--max-calls-per-second"),
     help="New calls this dialer starts a second at most (its share of the trunk's CPS "
     "limit; 0: none). Overrides settings.dialer.max_calls_per_second.",
 )
@@ -135,6 +137,12 @@ def dialer(
             bus.wait_until_idle()
         bus.stop()
     click.echo("callcenter dialer: stopped")
+
+
+def _finite(value: float | None, option: str) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of calls", param_hint=option)
+    return value
 
 
 def _health_of(

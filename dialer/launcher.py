@@ -76,8 +76,9 @@ class CallLauncher:
         """Dial a claimed lead. The calls row is written first, and
         `call.dialing` goes out before anything else is said about the call,
         so every later event finds the row whichever consumer applies it.
-        Every call placed counts against the trunk's calls a second (an
-        agent's own is placed even past it: their callers look at the room)."""
+        Every call placed counts against the trunk's calls a second: the
+        pacer asks for room before it claims a lead, while a call an agent
+        asked for is placed even past the limit."""
         call = LiveCall(
             call_id=uuid.uuid4().hex,
             plan=plan,

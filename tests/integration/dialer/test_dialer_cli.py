@@ -111,14 +111,28 @@ def test_the_calls_a_second_setting_reaches_the_worker(
     assert worker.call_rate.limited is (limit > 0)
 
 
-def test_a_negative_calls_a_second_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("value", ["-1", "inf", "nan"])
+def test_a_calls_a_second_not_zero_or_more_is_refused(tmp_path: Path, value: str) -> None:
     with pytest.raises(SettingsError, match="CC_DIALER__MAX_CALLS_PER_SECOND"):
         load_settings(
             environ={
                 "CC_INSTANCE_PATH": str(tmp_path),
-                "CC_DIALER__MAX_CALLS_PER_SECOND": "-1",
+                "CC_DIALER__MAX_CALLS_PER_SECOND": value,
             }
         )
+
+
+@pytest.mark.parametrize("value", ["-1", "inf", "nan"])
+def test_the_option_refuses_a_calls_a_second_not_zero_or_more(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setattr(cli, "entry_points", lambda group: [DIALER_COMMAND])
+    group = click.Group(commands=dict(cli.main.commands))
+    group.commands.pop("dialer", None)
+    cli.add_plugin_commands(group)
+    result = CliRunner().invoke(group, ["dialer", "--max-calls-per-second", value])
+    assert result.exit_code == 2, result.output
+    assert "--max-calls-per-second" in result.output
 
 
 def test_the_dialer_process_on_redis_feeds_the_web_consumers(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from dialer.call_rate import CallRate
@@ -79,6 +81,7 @@ def test_calls_placed_past_the_limit_are_paid_back_first() -> None:
     assert rate.room() == 1
 
 
-def test_a_negative_limit_is_refused() -> None:
+@pytest.mark.parametrize("limit", [-1.0, math.inf, math.nan])
+def test_a_limit_not_zero_or_more_is_refused(limit: float) -> None:
     with pytest.raises(ValueError):
-        CallRate(-1, clock=Seconds())
+        CallRate(limit, clock=Seconds())
