@@ -15,6 +15,7 @@ from callcenter.bus import EventBus
 from callcenter.events import PacerLevelChanged
 from dialer.agent_legs import AgentLegs
 from dialer.agent_roster import AgentRoster
+from dialer.call_rate import CallRate
 from dialer.call_rules import PACER_RESULTS, PACER_STATUS, launches_allowed
 from dialer.launcher import PlaceCall
 from dialer.live_calls import LiveCall, LiveCalls
@@ -32,6 +33,9 @@ from dialer.pacing import (
 from dialer.ports import AgentPhase, AgentSnapshot, CampaignPlan, DialerServices, LeadSource
 
 log = logging.getLogger(__name__)
+
+RATE_NOTICE_EVERY_S = 60.0
+"""Calls held back by the trunk's calls a second are logged at most this often per campaign."""
 
 
 @dataclass
@@ -57,6 +61,7 @@ class CampaignPacers:
         clock: Callable[[], datetime],
         monotonic: Callable[[], float],
         max_concurrent_calls: int | None,
+        call_rate: CallRate,
     ) -> None:
         self.services = services
         self.leads = leads
@@ -70,13 +75,20 @@ class CampaignPacers:
         self.clock = clock
         self._now = monotonic
         self.max_concurrent_calls = max_concurrent_calls
+        self.call_rate = call_rate
+        self._rate_said: dict[int, float] = {}
         self.by_campaign: dict[int, CampaignPacing] = {}
         self._talk: dict[int, float] = {}
 
     def trunk_room(self) -> int | None:
         return self.calls.trunk_room(self.max_concurrent_calls)
 
-    async def pace(self, plan: CampaignPlan, now: datetime, healthy: bool) -> None:
+    async def pace(
+        self, plan: CampaignPlan, now: datetime, healthy: bool, *, sharing: int = 1
+    ) -> None:
+        """`sharing`: the campaigns still to be paced this tick, this one
+        included; each takes its share of the trunk's calls a second (a share
+        one leaves is there for the next)."""
         if healthy:
             await self._dial_own_callbacks(plan)
         today, window = await asyncio.to_thread(self.services.abandon_tallies, plan.id, now=now)
@@ -99,11 +111,38 @@ class CampaignPacers:
                     campaign_id=plan.id, dial_level=decision.dial_level, reason=decision.reason
                 )
             )
-        for _ in range(launches_allowed(decision, healthy=healthy, trunk_room=self.trunk_room())):
+        wanted = launches_allowed(decision, healthy=healthy, trunk_room=self.trunk_room())
+        launches = self._within_rate(plan, wanted, sharing)
+        # Only as many leads are claimed as are dialed now: the rest wait in the hopper.
+        for _ in range(launches):
             lead = await asyncio.to_thread(self.leads.next_lead, plan.id, now=self.clock())
             if lead is None:
                 break
             await self._place_call(plan, lead)
+
+    def _within_rate(self, plan: CampaignPlan, wanted: int, sharing: int) -> int:
+        """Of the calls wanted, those this campaign's share of the trunk's calls
+        a second lets start now; calls held back are logged (once a minute)."""
+        room = self.call_rate.room()
+        if room is None:
+            return wanted
+        launches = min(wanted, -(-room // max(1, sharing)))  # the share rounded up
+        if launches == wanted:
+            return wanted
+        mono = self.call_rate.clock()
+        said = self._rate_said.get(plan.id)
+        if said is None or mono - said >= RATE_NOTICE_EVERY_S:
+            self._rate_said[plan.id] = mono
+            log.info(
+                "campaign %s: %d of %d calls held back by the trunk's limit of %g calls "
+                "a second (said at most once a minute)",
+                plan.id,
+                wanted - launches,
+                wanted,
+                self.call_rate.per_second,
+                extra={"campaign_id": plan.id},
+            )
+        return launches
 
     def pacer_state(
         self, plan: CampaignPlan, today: AbandonTally, window: AbandonTally
@@ -201,7 +240,11 @@ class CampaignPacers:
     def _free_for_own_callback(self, agent_id: int) -> bool:
         if agent_id in self.roster.claimed or self._offered(agent_id):
             return False
-        return self.legs.up(agent_id) is not None and self.trunk_room() != 0
+        return (
+            self.legs.up(agent_id) is not None
+            and self.trunk_room() != 0
+            and self.call_rate.room() != 0
+        )
 
     def _with_own_callbacks(self, campaign_id: int, agent_ids: list[int]) -> list[int]:
         """Those of these agents with a callback booked for them alone (from a thread)."""

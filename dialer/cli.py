@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import signal
 import sys
 from typing import Any
@@ -38,6 +39,14 @@ CONSUMER_GROUP = "dialer"
     type=click.IntRange(min=1),
     default=None,
     help="The trunk's limit on calls up at once.",
+)
+@click.option(
+    "--max-calls-per-second",
+    type=click.FloatRange(min=0),
+    default=None,
+    callback=lambda _ctx, _param, value: _finite(value, "--max-calls-per-second"),
+    help="New calls this dialer starts a second at most (its share of the trunk's CPS "
+    "limit; 0: none). Overrides settings.dialer.max_calls_per_second.",
 )
 @click.option(
     "--carrier",
@@ -72,6 +81,7 @@ CONSUMER_GROUP = "dialer"
 def dialer(
     click_ctx: click.Context,
     max_calls: int | None,
+    max_calls_per_second: float | None,
     carrier: str | None,
     trunk_uri: str | None,
     tick: float,
@@ -88,7 +98,11 @@ def dialer(
     dialer_settings = settings.dialer.model_copy(
         update={
             key: value
-            for key, value in (("carrier", carrier), ("trunk_uri", trunk_uri))
+            for key, value in (
+                ("carrier", carrier),
+                ("trunk_uri", trunk_uri),
+                ("max_calls_per_second", max_calls_per_second),
+            )
             if value is not None
         }
     )
@@ -107,9 +121,11 @@ def dialer(
     if health_port is not None:
         health = _health_of(worker, bus, settings, ctx.database, stale_after or max(30, 10 * tick))
         health_server = HealthServer(health, health_host, health_port).start()
+    cps = worker.config.max_calls_per_second
     click.echo(
         f"callcenter dialer: {settings.dialer.carrier} carrier, "
         f"{'Redis' if settings.redis_url else 'in-process'} bus, hopper and agent pool"
+        + (f"; at most {cps:g} new calls a second" if cps else "")
     )
     bus.start()
     try:
@@ -121,6 +137,12 @@ def dialer(
             bus.wait_until_idle()
         bus.stop()
     click.echo("callcenter dialer: stopped")
+
+
+def _finite(value: float | None, option: str) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of calls", param_hint=option)
+    return value
 
 
 def _health_of(

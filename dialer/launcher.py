@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from callcenter.bus import EventBus
 from callcenter.events import CallDialing
+from dialer.call_rate import CallRate
 from dialer.call_rules import same_number
 from dialer.carrier import (
     CallProgress,
@@ -47,6 +48,7 @@ class CallLauncher:
         carrier: Carrier,
         bus: EventBus,
         calls: LiveCalls,
+        call_rate: CallRate,
         plans: Callable[[], Iterable[CampaignPlan]],
         on_progress: ProgressCallback,
         clock: Callable[[], datetime],
@@ -56,6 +58,7 @@ class CallLauncher:
         self.carrier = carrier
         self.bus = bus
         self.calls = calls
+        self.call_rate = call_rate
         self._plans = plans
         self._on_progress = on_progress
         self.clock = clock
@@ -72,7 +75,10 @@ class CallLauncher:
     ) -> LiveCall:
         """Dial a claimed lead. The calls row is written first, and
         `call.dialing` goes out before anything else is said about the call,
-        so every later event finds the row whichever consumer applies it."""
+        so every later event finds the row whichever consumer applies it.
+        Every call placed counts against the trunk's calls a second: the
+        pacer asks for room before it claims a lead, while a call an agent
+        asked for is placed even past the limit."""
         call = LiveCall(
             call_id=uuid.uuid4().hex,
             plan=plan,
@@ -82,6 +88,7 @@ class CallLauncher:
         )
         self.calls[call.call_id] = call
         self.placed += 1
+        self.call_rate.take()
         dialed_at = self.clock()
         try:
             await asyncio.to_thread(

@@ -23,6 +23,7 @@ progress. The parts, each with one job:
 
 * :mod:`dialer.campaign_pacing` – pacers and their launches, own callbacks;
 * :mod:`dialer.launcher` – placing a call, taking an inbound one;
+* :mod:`dialer.call_rate` – the trunk's limit on new calls a second;
 * :mod:`dialer.connector` – an answer to an agent, waiting, abandon, ring-back;
 * :mod:`dialer.agent_roster` – the agents as read, the ready pool, claims;
 * :mod:`dialer.previews` – preview offers;
@@ -50,6 +51,7 @@ from dialer.agent_legs import AgentLeg, AgentLegs
 from dialer.agent_pool import AgentPool
 from dialer.agent_requests import MANUAL_DIAL_PASSES, REQUESTS, AgentRequests
 from dialer.agent_roster import AgentRoster
+from dialer.call_rate import CallRate
 from dialer.call_recording import RecordingDesk
 from dialer.call_rules import amd_fields, outcome_of_ended
 from dialer.campaign_pacing import CampaignPacers
@@ -87,6 +89,9 @@ class WorkerConfig:
     """How often ready agents are re-read while live answers wait for one."""
     max_concurrent_calls: int | None = None
     """The trunk's limit on customer calls up at once (None: no limit)."""
+    max_calls_per_second: float = 0.0
+    """The trunk's limit on new customer calls a second, this dialer's share of
+    it (0: no limit); at most one second's worth start at once."""
     trunk_name: str = "default"
     talk_bound_s: float = 4 * 3600.0
     """No call lasts longer; with the ring timeout it bounds restart recovery."""
@@ -117,7 +122,9 @@ class DialerWorker:
         pacer_factory: Callable[[], Pacer] = Pacer,
         recorder: CallRecorder | None = None,
         consent_prompts: ConsentPromptCache | None = None,
+        call_rate: CallRate | None = None,
     ) -> None:
+        """`call_rate`: by default `config.max_calls_per_second` on the loop's clock."""
         self.services = services
         self.leads = leads
         self.carrier = carrier
@@ -126,6 +133,7 @@ class DialerWorker:
         self.config = config = config or WorkerConfig()
         self.clock = clock
         self.calls = LiveCalls()
+        self.call_rate = call_rate or CallRate(config.max_calls_per_second, clock=loop_time)
         self.ticked_at: float | None = None  # time.monotonic() after the last tick (liveness)
         self._plans: dict[int, CampaignPlan] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -156,6 +164,7 @@ class DialerWorker:
             carrier=carrier,
             bus=bus,
             calls=self.calls,
+            call_rate=self.call_rate,
             plans=lambda: self._plans.values(),
             on_progress=self.on_progress,
             clock=clock,
@@ -197,6 +206,7 @@ class DialerWorker:
             clock=clock,
             monotonic=loop_time,
             max_concurrent_calls=config.max_concurrent_calls,
+            call_rate=self.call_rate,
         )
         self.pacing = self.pacers.by_campaign
         self.connector = AnswerConnector(
@@ -383,11 +393,13 @@ class DialerWorker:
         if swept:
             log.info("floor sweep: %s", swept)
         await self.refresh_agents()
+        paced = sum(1 for plan in plans if plan.mode is not Mode.PREVIEW)
         for plan in plans:
             if plan.mode is Mode.PREVIEW:
                 await self.previews.tick(plan, healthy)
             else:
-                await self.pacers.pace(plan, now, healthy)
+                await self.pacers.pace(plan, now, healthy, sharing=paced)
+                paced -= 1
             await self.reports.report_hopper_depth(plan.id)
         self.recording.retry_uploads_when_due(self.config.upload_retry_every_s)
 

@@ -19,6 +19,7 @@ from callcenter.models import AgentStatus, Call, Lead
 from callcenter.services import agents, dispositions
 from callcenter.states import AgentState, CallState, LeadState, Role
 from dialer.agent_pool import InProcessAgentPool
+from dialer.call_rate import CallRate
 from dialer.carrier import Carrier
 from dialer.db_port import DatabaseServices
 from dialer.hopper import MemoryHopper
@@ -38,7 +39,9 @@ class Floor:
     lead_ids: list[int]
     published: list[Any] = field(default_factory=list)
 
-    def worker(self, carrier: Carrier, **config: Any) -> DialerWorker:
+    def worker(
+        self, carrier: Carrier, *, call_rate: CallRate | None = None, **config: Any
+    ) -> DialerWorker:
         return DialerWorker(
             services=DatabaseServices(self.database),
             leads=HopperLeadSource(self.database, MemoryHopper()),
@@ -46,6 +49,7 @@ class Floor:
             bus=self.bus,
             pool=InProcessAgentPool(),
             config=WorkerConfig(**config),
+            call_rate=call_rate,
         )
 
     def rows(self) -> tuple[list[Call], list[Lead]]:

@@ -22,7 +22,9 @@ from callcenter.bus_redis import RedisStreamsEventBus
 from callcenter.consumers import CALL_EVENTS, CallEventConsumer
 from callcenter.db import Database
 from callcenter.models import DialMode
+from callcenter.settings import SettingsError, load_settings
 from callcenter.states import LeadState
+from dialer.embedded import build_worker
 from tests.integration.dialer.floor import AgentsFinishing, build_floor
 from tests.support import wait_until as wait_for
 
@@ -44,6 +46,7 @@ def test_plugin_commands_join_the_callcenter_group(monkeypatch: pytest.MonkeyPat
     result = CliRunner().invoke(group, ["dialer", "--help"])
     assert result.exit_code == 0, result.output
     assert "--max-calls" in result.output
+    assert "--max-calls-per-second" in result.output
 
 
 def test_callcenter_run_starts_and_stops_the_embedded_dialer(
@@ -64,12 +67,22 @@ def test_the_dialer_process_runs_on_redis_until_terminated(
     database_url = f"sqlite:///{tmp_path / 'callcenter.db'}"
     migrate.upgrade(database_url)
     process = start_dialer_process(
-        database_url, redis_url, tmp_path, "--tick", "0.2", "--max-calls", "10"
+        database_url,
+        redis_url,
+        tmp_path,
+        "--tick",
+        "0.2",
+        "--max-calls",
+        "10",
+        "--max-calls-per-second",
+        "2.5",
+        CC_DIALER__MAX_CALLS_PER_SECOND="9",  # the option wins
     )
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
         assert "Redis bus, hopper and agent pool" in first, first
+        assert "at most 2.5 new calls a second" in first, first  # as the worker has it
         time.sleep(1.0)  # a few ticks
         process.send_signal(signal.SIGTERM)
         rest, _ = process.communicate(timeout=30)
@@ -79,6 +92,47 @@ def test_the_dialer_process_runs_on_redis_until_terminated(
     assert process.returncode == 0, rest
     assert "callcenter dialer: stopped" in rest
     assert "Traceback" not in rest
+
+
+@pytest.mark.parametrize(("environ", "limit"), [({}, 0.0), ({"MAX_CALLS_PER_SECOND": "7.5"}, 7.5)])
+def test_the_calls_a_second_setting_reaches_the_worker(
+    tmp_path: Path, environ: dict[str, str], limit: float
+) -> None:
+    settings = load_settings(
+        environ={
+            "CC_INSTANCE_PATH": str(tmp_path),
+            **{f"CC_DIALER__{name}": value for name, value in environ.items()},
+        }
+    )
+    assert settings.dialer.max_calls_per_second == limit
+    worker = build_worker(settings, Database(settings.database_url), InProcessEventBus())
+    assert worker.config.max_calls_per_second == limit
+    assert worker.call_rate.per_second == limit
+    assert worker.call_rate.limited is (limit > 0)
+
+
+@pytest.mark.parametrize("value", ["-1", "inf", "nan"])
+def test_a_calls_a_second_not_zero_or_more_is_refused(tmp_path: Path, value: str) -> None:
+    with pytest.raises(SettingsError, match="CC_DIALER__MAX_CALLS_PER_SECOND"):
+        load_settings(
+            environ={
+                "CC_INSTANCE_PATH": str(tmp_path),
+                "CC_DIALER__MAX_CALLS_PER_SECOND": value,
+            }
+        )
+
+
+@pytest.mark.parametrize("value", ["-1", "inf", "nan"])
+def test_the_option_refuses_a_calls_a_second_not_zero_or_more(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setattr(cli, "entry_points", lambda group: [DIALER_COMMAND])
+    group = click.Group(commands=dict(cli.main.commands))
+    group.commands.pop("dialer", None)
+    cli.add_plugin_commands(group)
+    result = CliRunner().invoke(group, ["dialer", "--max-calls-per-second", value])
+    assert result.exit_code == 2, result.output
+    assert "--max-calls-per-second" in result.output
 
 
 def test_the_dialer_process_on_redis_feeds_the_web_consumers(
@@ -119,7 +173,7 @@ def test_the_dialer_process_on_redis_feeds_the_web_consumers(
 
 
 def start_dialer_process(
-    database_url: str, redis_url: str, tmp_path: Path, *args: str
+    database_url: str, redis_url: str, tmp_path: Path, *args: str, **environ: str
 ) -> subprocess.Popen[str]:
     """`callcenter dialer` as its own process, found through its entry point."""
     env = {
@@ -128,6 +182,7 @@ def start_dialer_process(
         "CC_DATABASE_URL": database_url,
         "CC_REDIS_URL": redis_url,
         "CC_INSTANCE_PATH": str(tmp_path / "instance"),
+        **environ,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "callcenter.cli", "dialer", *args],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -23,6 +24,7 @@ from callcenter.events import (
 )
 from dialer.agent_legs import phone_target
 from dialer.agent_pool import InProcessAgentPool
+from dialer.call_rate import CallRate
 from dialer.carrier import CallProgress, TrunkHealth
 from dialer.ports import AgentPhase, CampaignPlan, Mode
 from dialer.worker import MANUAL_DIAL_PASSES, DialerWorker, WorkerConfig, outcome_of_ended
@@ -39,8 +41,18 @@ READY, PAUSED, RESERVED = AgentPhase.READY, AgentPhase.PAUSED, AgentPhase.RESERV
 
 
 class Harness:
-    def __init__(self, mode: Mode, phases: list[AgentPhase], leads: int = 10, **config: object):
+    def __init__(
+        self,
+        mode: Mode,
+        phases: list[AgentPhase],
+        leads: int = 10,
+        *,
+        cps: float = 0.0,
+        **config: object,
+    ):
         self.clock = FakeClock()
+        self.seconds = 0.0
+        """The calls-a-second bucket's clock (`cps`: its limit)."""
         self.plan = CampaignPlan(id=1, mode=mode, preview_timeout_s=config.pop("preview", None))  # type: ignore[arg-type]
         self.services = FakeServices(plans=[self.plan])
         for number, phase in enumerate(phases, start=1):
@@ -59,6 +71,7 @@ class Harness:
             pool=InProcessAgentPool(),
             config=WorkerConfig(**config),  # type: ignore[arg-type]
             clock=self.clock,
+            call_rate=CallRate(cps, clock=lambda: self.seconds),
         )
 
     def run(self, scenario: Callable[[Harness], Awaitable[None]]) -> None:
@@ -119,6 +132,100 @@ def test_the_trunk_limit_caps_calls_up_at_once() -> None:
 
     h.run(scenario)
     assert len(h.carrier.originated) == 3
+
+
+@pytest.mark.parametrize("mode", [Mode.PROGRESSIVE, Mode.PREDICTIVE])
+def test_the_trunk_calls_a_second_cap_what_a_tick_claims_and_dials(
+    mode: Mode, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A whole floor ready at once: each tick starts at most the limit, and
+    claims no lead it does not dial (the rest stay in the hopper)."""
+    h = Harness(mode, [READY] * 30, leads=100, cps=5)
+    caplog.set_level(logging.INFO, logger="dialer.campaign_pacing")
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        assert len(h.carrier.originated) == 5
+        assert len(h.leads.claimed) == 5
+        await h.tick()  # no time has passed: nothing more
+        assert len(h.carrier.originated) == 5
+        h.seconds += 1.0
+        await h.tick()
+        assert len(h.carrier.originated) == 10
+        assert len(h.leads.claimed) == 10
+
+    h.run(scenario)
+    assert h.leads.depth(1) == 90
+    held_back = [r for r in caplog.records if "held back" in r.getMessage()]
+    assert len(held_back) == 1  # once a minute at most
+    assert "limit of 5 calls a second" in held_back[0].getMessage()
+
+
+def test_calls_held_back_are_said_again_after_a_minute(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY] * 30, leads=100, cps=2)
+    caplog.set_level(logging.INFO, logger="dialer.campaign_pacing")
+
+    async def scenario(h: Harness) -> None:
+        for _ in range(3):
+            await h.tick()
+            h.seconds += 30.0
+
+    h.run(scenario)
+    held_back = [r.getMessage() for r in caplog.records if "held back" in r.getMessage()]
+    # At 0 s and at 60 s (2 calls started each tick, none ended); not at 30 s.
+    assert [message.split(" calls held back")[0] for message in held_back] == [
+        "campaign 1: 28 of 30",
+        "campaign 1: 24 of 26",
+    ]
+
+
+def test_campaigns_share_the_calls_a_second() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY] * 10, leads=50, cps=4)
+    second = replace(h.plan, id=2)
+    h.services.plans.append(second)
+    for number in range(11, 21):
+        h.services.add_agent(number, 2, READY, T0 - timedelta(seconds=200 - number))
+    h.leads.queue[2] = list(range(101, 151))
+    h.run(Harness.tick)
+    assert sorted(e.campaign_id for e in h.bus.of(CallDialing)) == [1, 1, 2, 2]
+
+
+def test_own_callbacks_are_not_claimed_past_the_calls_a_second() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY, READY, READY], cps=1)
+    h.leads.callbacks[(1, 2)] = [50]
+    h.leads.callbacks[(1, 3)] = [60]
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        assert h.leads.claimed == [50]
+        h.seconds += 1.0
+        await h.tick()
+        assert h.leads.claimed == [50, 60]
+
+    h.run(scenario)
+
+
+def test_an_agents_manual_dial_is_placed_past_the_calls_a_second() -> None:
+    """The agent asked for it: placed at once, and paid back from the pacer's next calls."""
+    h = Harness(Mode.PROGRESSIVE, [READY, READY, READY], leads=5, cps=1)
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        assert len(h.carrier.originated) == 1
+        h.services.set_phase(3, RESERVED)
+        await h.worker.on_agent_request(
+            ManualDialRequested(agent_id=3, campaign_id=1, lead_id=42, phone_e164="+989121110000")
+        )
+        assert len(h.carrier.originated) == 2
+        h.seconds += 1.0
+        await h.tick()
+        assert len(h.carrier.originated) == 2  # the manual dial's call was paid back
+        h.seconds += 1.0
+        await h.tick()
+        assert len(h.carrier.originated) == 3
+
+    h.run(scenario)
+    assert h.leads.claimed == [1, 42, 2]
 
 
 def test_an_unhealthy_trunk_holds_dialing_with_its_reason() -> None:
