@@ -49,6 +49,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--wrap", type=float, default=2.0, help="mean agent wrap-up, s")
     parser.add_argument("--occupancy", type=float, default=0.85)
     parser.add_argument("--ring-timeout", type=int, default=25, help="campaign ring timeout, s")
+    parser.add_argument(
+        "--calls-per-second",
+        type=float,
+        default=0,
+        help="the trunk's limit on new calls a second (dialer --max-calls-per-second; 0: none)",
+    )
     parser.add_argument("--workdir", default="", help="keep logs here (default: a temp dir)")
     parser.add_argument("--keep-database", action="store_true", help="do not drop it at the end")
     return parser.parse_args()
@@ -243,11 +249,19 @@ def start_floor(floor: Floor) -> None:
 
 def dial(floor: Floor, plan: profile.ProfilePlan) -> report.Window:
     """The dialer from its first call for `--duration` seconds; then it stops."""
-    dialer = floor.topology.start_dialer(time_scale=plan.scale, max_calls=plan.max_calls)
+    dialer = floor.topology.start_dialer(
+        time_scale=plan.scale,
+        max_calls=plan.max_calls,
+        calls_per_second=floor.args.calls_per_second,
+    )
     floor.sampler.watch("dialer", dialer.pid)
     wait_until(lambda: calls_placed(floor.database) > 0, 120, "the dialer's first call")
     start = first_dial(floor.database) or time.time()
-    print(f"  dialer placing calls; dialing for {floor.args.duration:.0f} s")
+    limit = floor.args.calls_per_second
+    print(
+        f"  dialer placing calls; dialing for {floor.args.duration:.0f} s"
+        + (f", at most {limit:g} new calls a second" if limit else "")
+    )
     while time.time() - start < floor.args.duration:
         time.sleep(min(30.0, floor.args.duration - (time.time() - start)))
         dead = floor.topology.dead()

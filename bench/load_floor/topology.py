@@ -86,13 +86,16 @@ class Topology:
                 [sys.executable, "-m", "callcenter.cli", "consume", "--heartbeat", "5"],
             )
 
-    def start_dialer(self, *, time_scale: float, max_calls: int) -> Process:
+    def start_dialer(
+        self, *, time_scale: float, max_calls: int, calls_per_second: float = 0
+    ) -> Process:
         return self.start(
             "dialer",
             [
                 sys.executable, "-m", "callcenter.cli", "dialer",
                 "--sim-time-scale", f"{time_scale:.4f}",
                 "--max-calls", str(max_calls),
+                "--max-calls-per-second", f"{calls_per_second:g}",
             ],
         )  # fmt: skip
 
