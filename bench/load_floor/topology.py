@@ -89,13 +89,14 @@ class Topology:
     def start_dialer(
         self, *, time_scale: float, max_calls: int, calls_per_second: float = 0
     ) -> Process:
+        limit = ["--max-calls-per-second", f"{calls_per_second:g}"] if calls_per_second else []
         return self.start(
             "dialer",
             [
                 sys.executable, "-m", "callcenter.cli", "dialer",
                 "--sim-time-scale", f"{time_scale:.4f}",
                 "--max-calls", str(max_calls),
-                "--max-calls-per-second", f"{calls_per_second:g}",
+                *limit,
             ],
         )  # fmt: skip
 
