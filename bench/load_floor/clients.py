@@ -368,7 +368,10 @@ class Supervisor(Client):
             return
         self.state_rows[key] = {whole}
         self.state_events += 1
-        self._delay("agent state", stamp(data["since"]), now)
+        if data.get("from_state") is not None:
+            # A change; not an agent's row as it joins the campaign, whose
+            # state (logged out) began when it last left, minutes before.
+            self._delay("agent state", stamp(data["since"]), now)
 
     async def _on_snapshot(self, _data: dict[str, Any]) -> None:
         self.snapshots += 1
