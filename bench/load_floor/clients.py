@@ -292,6 +292,7 @@ class Supervisor(Client):
         self.delays = delays
         self.seen: dict[str, int] = {}
         self.call_duplicates = 0
+        self.once_rows: dict[tuple[str, str], set[int]] = {}
         self.duplicate_examples: list[dict[str, Any]] = []
         self.state_rows: dict[int, set[int]] = {}
         self.state_events = 0
@@ -340,13 +341,20 @@ class Supervisor(Client):
         state = row["state"]
         bit = 1 << CALL_STATES.index(state)
         mask = self.seen.get(row["call_id"], 0)
+        whole = hash(tuple(sorted((name, repr(value)) for name, value in row.items())))
         if mask & bit:
-            if state in ONCE:
+            # the state again: a duplicate if the very same row, else an update
+            once = self.once_rows.get((row["call_id"], state))
+            if once is not None and whole in once:
                 self.call_duplicates += 1
                 if len(self.duplicate_examples) < 5:
                     self.duplicate_examples.append(row)
+            elif once is not None:
+                once.add(whole)
             return
         self.seen[row["call_id"]] = mask | bit
+        if state in ONCE:
+            self.once_rows[(row["call_id"], state)] = {whole}
         if state in STAMPS:
             self._delay(f"call {state}", stamp(row[STAMPS[state]]), now)
 
