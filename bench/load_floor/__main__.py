@@ -325,7 +325,7 @@ def print_figures(floor: Floor, window: report.Window, cores: int) -> None:
         f"{window.seconds:.0f} s ==="
     )
     report.print_calls(observed, window)
-    report.print_latencies(observed)
+    report.print_latencies(observed, window)
     report.print_lag(floor.sampler.samples, observed, window)
     report.print_processes(floor.sampler.samples, window, cores)
     report.print_clients(observed)

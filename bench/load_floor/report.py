@@ -77,8 +77,11 @@ def print_calls(observed: Observed, window: Window) -> None:
         )
 
 
-def print_latencies(observed: Observed) -> None:
-    from_answer, from_connect = [], []
+def print_latencies(observed: Observed, window: Window) -> None:
+    """Each delay over the whole run, and over the dialing window alone: when
+    the dialer stops, every call it holds ends at once (a burst of ends,
+    wrap-ups and agents' state changes no floor sees in one second)."""
+    from_answer, from_connect, dialing_answer, dialing_connect = [], [], [], []
     for client in observed.clients:
         for agent in client["agents"].values():
             for call_id, at in agent["pops"]:
@@ -87,14 +90,29 @@ def print_latencies(observed: Observed) -> None:
                     continue
                 from_answer.append((at - call.answered_at) * 1000)
                 from_connect.append((at - call.connected_at) * 1000)
+                if at < window.end:
+                    dialing_answer.append(from_answer[-1])
+                    dialing_connect.append(from_connect[-1])
     print(f"screen pop, answered at the carrier -> pop at the agent client: {spread(from_answer)}")
+    print(
+        f"  while dialing:                                                {spread(dialing_answer)}"
+    )
     print(f"screen pop, call.connected -> pop at the agent client:         {spread(from_connect)}")
-    print("supervisor update delay, event time -> receipt, every push to every supervisor:")
+    print(
+        f"  while dialing:                                                {spread(dialing_connect)}"
+    )
+    print(
+        "supervisor update delay, event time -> receipt, every push to every supervisor "
+        "(in all | received while dialing):"
+    )
     every: list[float] = []
-    for kind, (_received, delays) in sorted(observed.supervisor_delays.items()):
-        print(f"  {kind:<16} {spread(delays)}")
+    every_dialing: list[float] = []
+    for kind, (received, delays) in sorted(observed.supervisor_delays.items()):
+        dialing = [d for at, d in zip(received, delays, strict=True) if at < window.end]
+        print(f"  {kind:<16} {spread(delays)} | {spread(dialing)}")
         every.extend(delays)
-    print(f"  {'all':<16} {spread(every)}")
+        every_dialing.extend(dialing)
+    print(f"  {'all':<16} {spread(every)} | {spread(every_dialing)}")
     pushes: dict[str, int] = {}
     for client in observed.clients:
         for seen in client["supervisors"].values():
