@@ -57,6 +57,11 @@ return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
 """
 MARKER_TTL_MS = 24 * 3600 * 1000
 
+# Events a member takes per read. A member applies what it took one by one,
+# so an event at the back of a big read waits behind the rest while other
+# members idle; small reads keep the group's events in order of arrival.
+READ_BATCH = 10
+
 
 class RedisStreamsEventBus:
     def __init__(
@@ -183,7 +188,7 @@ class RedisStreamsEventBus:
 
     def _read_new(self) -> None:
         replies = self._redis.xreadgroup(
-            self.group, self.consumer, {self.stream: ">"}, count=100, block=self._block_ms
+            self.group, self.consumer, {self.stream: ">"}, count=READ_BATCH, block=self._block_ms
         )
         for _stream, messages in replies or ():
             for message_id, fields in messages:

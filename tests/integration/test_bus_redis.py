@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import redis
 
-from callcenter.bus_redis import DEAD_LETTERS, RedisStreamsEventBus
+from callcenter.bus_redis import DEAD_LETTERS, READ_BATCH, RedisStreamsEventBus
 from callcenter.events import CallAnswered, Event
 
 
@@ -128,3 +129,42 @@ def test_members_left_by_restarts_are_removed_once_they_hold_nothing(redis_url: 
     assert live.forget_dead_members() == ["restarted-long-ago"]
     members = {m["name"].decode() for m in client.xinfo_consumers(stream, "g")}
     assert members == {"holding-work", "live-member"}
+
+
+def test_a_member_busy_with_one_event_leaves_the_rest_to_the_others(redis_url: str) -> None:
+    """A member takes a few events per read (READ_BATCH), not the whole stream:
+    while one is stuck on an event, the others apply what is behind it
+    (taking 100 a read, the stuck member held all 50)."""
+    stream = f"t:{uuid.uuid4().hex}"
+    stuck, release = threading.Event(), threading.Event()
+    busy, free = Recorder(), Recorder()
+
+    def slow(event: Event) -> None:
+        stuck.set()
+        release.wait(timeout=20)
+        busy(event)
+
+    slow_member, other_member = _bus(redis_url, stream), _bus(redis_url, stream)
+    slow_member.subscribe("call.answered", slow)
+    other_member.subscribe("call.answered", free)
+    publisher = _bus(redis_url, stream)
+    for number in range(50):
+        publisher.publish(CallAnswered(call_id=f"c{number}"))
+    slow_member.start()
+    try:
+        assert stuck.wait(timeout=10)
+        other_member.start()
+        try:
+            deadline = time.monotonic() + 15
+            while len(free.seen) < 40 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(free.seen) >= 40, free.seen
+        finally:
+            release.set()
+            assert slow_member.wait_until_idle(timeout=15)
+            other_member.stop()
+    finally:
+        release.set()
+        slow_member.stop()
+    assert len(busy.seen) <= READ_BATCH
+    assert sorted(busy.seen + free.seen) == sorted(f"c{n}" for n in range(50))
