@@ -9,9 +9,11 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
+
+from callcenter import row_locks
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -63,6 +65,27 @@ def with_installed_driver(url: str) -> str:
     return url
 
 
+_HELD = "cc_held_rows"
+
+
+def _hold_for_the_transaction(session: Session, instance: object) -> None:
+    """A transaction keeps every row it loaded until it ends or rolls back.
+    The identity map holds rows weakly: a row read, no longer referenced, and
+    asked for again with session.get (a call's campaign, the agent's user)
+    was read from the database again, several times in one call event."""
+    session.info.setdefault(_HELD, []).append(instance)
+
+
+def _let_go(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_HELD, None)
+
+
+def _let_go_on_rollback(session: Session, _previous: SessionTransaction) -> None:
+    # A SAVEPOINT rolled back too: the rows it loaded or wrote may be gone.
+    session.info.pop(_HELD, None)
+
+
 class Database:
     """One engine and its session factory; one session per unit of work."""
 
@@ -71,6 +94,10 @@ class Database:
         self.url = url
         self.engine = _make_engine(url, echo=echo)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessions, "loaded_as_persistent", _hold_for_the_transaction)
+        event.listen(self.sessions, "after_transaction_end", _let_go)
+        event.listen(self.sessions, "after_soft_rollback", _let_go_on_rollback)
+        event.listen(self.sessions, "after_transaction_end", row_locks.forget)
         # Long reads (exports, test assertions) must not hold SQLite's write lock.
         self.read_sessions = sessionmaker(
             self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter import after_commit
+from callcenter import after_commit, row_locks
 from callcenter.db import utcnow
 from callcenter.domain_events import AgentStateRecorded
 from callcenter.errors import N_, Forbidden, InvalidInput, NotFound
@@ -80,10 +80,16 @@ def agent_user(session: Session, agent_id: int) -> User:
 
 
 def status_of(session: Session, agent_id: int, *, lock: bool = False) -> AgentStatus:
-    """The agent's current state row, created (logged out) on first use."""
+    """The agent's current state row, created (logged out) on first use.
+    `lock`: locked for the rest of the transaction (read once per transaction)."""
+    if lock and row_locks.held(session, AgentStatus, agent_id):
+        held = session.get(AgentStatus, agent_id)
+        if held is not None:
+            return held
     query = select(AgentStatus).where(AgentStatus.agent_id == agent_id)
     if lock:
-        query = query.with_for_update()
+        # what the session read before the lock may be stale: read it afresh
+        query = query.with_for_update().execution_options(populate_existing=True)
     status = session.scalar(query)
     if status is None:
         status = AgentStatus(
@@ -94,6 +100,8 @@ def status_of(session: Session, agent_id: int, *, lock: bool = False) -> AgentSt
         )
         session.add(status)
         session.flush()
+    if lock:
+        row_locks.mark(session, AgentStatus, agent_id)
     return status
 
 
