@@ -56,6 +56,11 @@ class LiveCounters(Protocol):
 
     def set_call(self, call_id: str, data: Mapping[str, Any]) -> None: ...
 
+    def replace_live_call(self, call_id: str, data: Mapping[str, Any]) -> bool:
+        """Replace the call's row only while it is live (not dropped at its
+        end); False when it is gone. A change read from the row before its
+        end (the agent's script step) must not bring an ended call back."""
+
     def get_call(self, call_id: str) -> dict[str, Any] | None: ...
 
     def drop_call(self, call_id: str) -> None: ...
@@ -159,6 +164,13 @@ class InProcessCounters:
         with self._lock:
             self._calls[call_id] = dict(data)
 
+    def replace_live_call(self, call_id: str, data: Mapping[str, Any]) -> bool:
+        with self._lock:
+            if call_id not in self._calls:
+                return False
+            self._calls[call_id] = dict(data)
+            return True
+
     def get_call(self, call_id: str) -> dict[str, Any] | None:
         with self._lock:
             found = self._calls.get(call_id)
@@ -215,6 +227,15 @@ class InProcessCounters:
         return True
 
 
+# HSET only a field that is there: one round trip, no window between the
+# check and the write for another process's HDEL.
+_REPLACE_IF_PRESENT = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+
 class RedisCounters:
     """The same counters in Redis hashes, shared by every process.
 
@@ -238,6 +259,7 @@ class RedisCounters:
             retry=Retry(ConstantBackoff(0.05), 1),
         )
         self._prefix = prefix
+        self._replace_if_present = self._redis.register_script(_REPLACE_IF_PRESENT)
         self._token = uuid.uuid4().hex
 
     def _key(self, *parts: object) -> str:
@@ -310,6 +332,12 @@ class RedisCounters:
 
     def set_call(self, call_id: str, data: Mapping[str, Any]) -> None:
         self._redis.hset(self._key("calls"), call_id, json.dumps(data))
+
+    def replace_live_call(self, call_id: str, data: Mapping[str, Any]) -> bool:
+        replaced = self._replace_if_present(
+            keys=[self._key("calls")], args=[call_id, json.dumps(data)]
+        )
+        return bool(replaced)
 
     def get_call(self, call_id: str) -> dict[str, Any] | None:
         raw = self._redis.hget(self._key("calls"), call_id)

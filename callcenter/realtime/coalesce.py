@@ -38,6 +38,11 @@ KEYS = {CALLS: "call_id", AGENTS: "agent_id"}  # what identifies a row of each k
 Emit = Callable[[str, Any, str], None]
 
 
+def _is_final(kind: str, payload: Any) -> bool:
+    """An ended call's row: no later row of that call replaces it in a window."""
+    return kind == CALLS and isinstance(payload, dict) and payload.get("state") == "ended"
+
+
 @dataclass
 class _Room:
     pending: dict[str, dict[Hashable, Any]] = field(default_factory=dict)
@@ -77,7 +82,10 @@ class Coalescer:
             raise ValueError(f"unknown kind {kind!r}")
         with self._lock:
             state = self._rooms.setdefault(room, _Room())
-            state.pending.setdefault(kind, {})[key] = payload
+            waiting = state.pending.setdefault(kind, {})
+            if _is_final(kind, waiting.get(key)) and not _is_final(kind, payload):
+                return  # a row sent by another process before the call ended came late
+            waiting[key] = payload
             if state.scheduled:
                 return
             now = self._clock()

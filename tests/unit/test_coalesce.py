@@ -189,3 +189,18 @@ def test_threads_pushing_at_once_lose_nothing_and_the_latest_wins() -> None:
     )
     with lock:
         assert len(sent) < writers * keys * rounds
+
+
+def test_a_late_row_of_an_ended_call_does_not_replace_its_end_in_the_window() -> None:
+    """The agent's script step, read before the call ended and published by
+    another process after the end, must not bring the call back."""
+    scheduler = Scheduler()
+    coalescer, sent = make(scheduler)
+    coalescer.push("campaign:1", CALLS, "c0", {"call_id": "c0", "state": "dialing"})
+    sent.clear()
+
+    coalescer.push("campaign:1", CALLS, "c1", {"call_id": "c1", "state": "ended"})
+    coalescer.push("campaign:1", CALLS, "c1", {"call_id": "c1", "state": "connected", "step": 4})
+    scheduler.run_tasks()
+
+    assert [data["calls"] for _name, data, _room in sent] == [[{"call_id": "c1", "state": "ended"}]]

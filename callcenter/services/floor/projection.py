@@ -504,8 +504,9 @@ class LiveFloor:
         if call is None:
             return
         call["step"] = step
-        self.counters.set_call(call_id, call)
-        self._emit_call(call)
+        # The call may have ended (and been dropped) since the read above.
+        if self.counters.replace_live_call(call_id, call):
+            self._emit_call(call)
 
     # -- reads
 

@@ -725,10 +725,20 @@
     floor.agents.set(data.agent_id, agent);
   }
 
+  // Calls seen ending: a row of one sent by another server before it ended
+  // can arrive after the end, and must not bring it back.
+  const endedCalls = new Set();
+  const ENDED_KEPT = 5000;
+
   function applyCall(call) {
     const before = floor.calls.get(call.call_id);
-    if (call.state === "ended") floor.calls.delete(call.call_id);
-    else floor.calls.set(call.call_id, { ...call, monitors: before ? before.monitors : [] });
+    if (call.state === "ended") {
+      floor.calls.delete(call.call_id);
+      endedCalls.add(call.call_id);
+      if (endedCalls.size > ENDED_KEPT) endedCalls.delete(endedCalls.values().next().value);
+    } else if (!endedCalls.has(call.call_id)) {
+      floor.calls.set(call.call_id, { ...call, monitors: before ? before.monitors : [] });
+    }
   }
 
   // At most one per second per campaign: the latest state of every call and

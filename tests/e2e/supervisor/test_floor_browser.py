@@ -22,6 +22,8 @@ from werkzeug.serving import make_server
 from callcenter.db import Database, utcnow
 from callcenter.events import CallAnswered, CallDialing, CallEnded, CallRinging
 from callcenter.models import AgentStatus, Lead
+from callcenter.realtime.coalesce import CALLS, DELTA_EVENT, single_delta
+from callcenter.realtime.rooms import campaign_supervisors_room
 from callcenter.services import agents, pacing_log
 from callcenter.services.floor.wiring import live_floor_of
 from callcenter.settings import load_settings
@@ -134,11 +136,12 @@ def test_the_floor_follows_calls_live(running: Running, browser: Any) -> None:
     # a new call is dialed and answered: it shows at once, no reload
     bus = running.app.extensions["cc_bus"]
     with running.app.extensions["cc_database"].read_sessions() as session:
-        lead_id = session.scalars(
+        lead_id, other_lead_id = session.scalars(
             select(Lead.id)
             .where(Lead.campaign_id == running.floor.campaign_id)
             .order_by(Lead.id.desc())
-        ).first()
+            .limit(2)
+        ).all()
     bus.publish(
         CallDialing(
             call_id="browser-1", campaign_id=running.floor.campaign_id, lead_id=lead_id, attempt=1
@@ -198,6 +201,25 @@ def test_the_floor_follows_calls_live(running: Running, browser: Any) -> None:
         "n => document.querySelectorAll('#abandons-table tbody tr').length === n",
         arg=abandons + 1,
     )
+
+    # A row of browser-1 another server sent before it ended arrives after the
+    # end (then a new call, in a later delta): browser-1 stays gone.
+    from callcenter.extensions import socketio
+
+    room = campaign_supervisors_room(running.floor.campaign_id)
+    late = {"call_id": "browser-1", "campaign_id": running.floor.campaign_id, "state": "answered"}
+    socketio.emit(DELTA_EVENT, single_delta(CALLS, late), to=room)
+    bus.publish(
+        CallDialing(
+            call_id="browser-2",
+            campaign_id=running.floor.campaign_id,
+            lead_id=other_lead_id,
+            attempt=1,
+        )
+    )
+    assert bus.wait_until_idle(10)
+    page.wait_for_selector('#calls-table tr[data-call-id="browser-2"]')
+    assert page.locator('#calls-table tr[data-call-id="browser-1"]').count() == 0
 
 
 @pytest.mark.browser

@@ -239,6 +239,20 @@ def test_the_counters_are_in_redis_when_a_redis_url_is_set(redis_url: str) -> No
     assert isinstance(make_counters(""), InProcessCounters)
 
 
+def test_a_live_call_row_is_replaced_but_an_ended_one_is_not_brought_back(
+    counters: LiveCounters,
+) -> None:
+    """The agent's script step is read from the row, then written back: if the
+    call ended (and was dropped) in between, the write must not revive it."""
+    counters.set_call("c1", {"call_id": "c1", "state": "connected", "step": 2})
+    assert counters.replace_live_call("c1", {"call_id": "c1", "state": "connected", "step": 3})
+    assert counters.get_call("c1") == {"call_id": "c1", "state": "connected", "step": 3}
+    counters.drop_call("c1")
+    assert not counters.replace_live_call("c1", {"call_id": "c1", "state": "connected", "step": 4})
+    assert counters.get_call("c1") is None
+    assert "c1" not in counters.calls()
+
+
 def test_a_call_whose_end_is_counted_before_its_start_is_counted_once_and_not_left_live(
     app: Flask, sqlite_database: Database, floor: LiveFloor
 ) -> None:
