@@ -182,10 +182,20 @@
   document.querySelector("#customer-panel .cust-head").appendChild(onCallEdit);
 
   /* --- my callbacks ------------------------------------------------------------------ */
+  // A refresh (the tab opened, a callback falling due) redraws the list: a
+  // new time the agent is typing into a row is kept.
   function loadCallbacks() {
-    return send("callbacks_mine").then(function (r) { if (r.ok) renderCallbacks(r.callbacks); });
+    return send("callbacks_mine").then(function (r) { if (r.ok) renderCallbacks(r.callbacks, typedTimes()); });
   }
-  function renderCallbacks(items) {
+  function typedTimes() {
+    var typed = {};
+    $("callbacks-list").querySelectorAll("li[data-callback-id]").forEach(function (row) {
+      var value = row.querySelector(".cb-new-time").value;
+      if (value) typed[row.dataset.callbackId] = value;
+    });
+    return typed;
+  }
+  function renderCallbacks(items, typed) {
     work.callbacks = items;
     var list = $("callbacks-list");
     clear(list);
@@ -203,10 +213,12 @@
       row.querySelector(".cb-campaign").textContent = cb.campaign;
       row.querySelector(".cb-phone").textContent = cb.phone_display;
       var input = row.querySelector(".cb-new-time");
-      input.addEventListener("input", function () {
+      function showJalali() {
         var d = input.value ? new Date(input.value) : null;
         row.querySelector(".cb-new-jalali").textContent = d && !isNaN(d) ? fmt(W.text.jalali, { date: jalali(d) }) : "";
-      });
+      }
+      input.addEventListener("input", showJalali);
+      if (typed && typed[cb.id]) { input.value = typed[cb.id]; showJalali(); }
       row.querySelector(".cb-call").addEventListener("click", function () {
         send("dial_callback", { callback_id: cb.id }).then(function (r) { dialed($("callbacks-status"), r); });
       });
