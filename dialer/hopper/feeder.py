@@ -112,7 +112,19 @@ class HopperFeeder:
         except BaseException:
             self.hopper.release(lease)
             raise
-        self.hopper.complete(lease)
+        try:
+            self.hopper.complete(lease)
+        except Exception:
+            # Claimed in the database, so it is dialed now: were the claim
+            # dropped with this error, the lead would stay 'dialing' undialed.
+            # The lease expires and its offer comes back, and the database
+            # refuses that attempt (it is taken).
+            log.warning(
+                "hopper unreachable after lead %s was claimed; dialing it anyway",
+                lease.lead.lead_id,
+                exc_info=True,
+                extra={"lead_id": lease.lead.lead_id, "campaign_id": lease.lead.campaign_id},
+            )
         offer = lease.lead
         return ClaimedLead(
             lead_id=offer.lead_id,

@@ -6,6 +6,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -255,3 +256,27 @@ def test_count_dialable(database: Database) -> None:
     ids = _seed(database)
     with database.unit_of_work() as session:
         assert hopper_feed.count_dialable(session, ids["campaign"], now=NOW) == 4
+
+
+class _HopperLostAfterTheClaim(MemoryHopper):
+    """Redis going away between the database's claim and the hopper's
+    `complete` (a restart, as in faults/test_redis_restart)."""
+
+    def complete(self, lease: Any) -> bool:
+        raise redis.ConnectionError("Redis went away")
+
+
+def test_a_lead_claimed_in_the_database_is_dialed_when_the_hopper_fails_after(
+    database: Database,
+) -> None:
+    ids = _seed(database)
+    feeder = HopperFeeder(database, _HopperLostAfterTheClaim())
+    assert feeder.refill(ids["campaign"], now=NOW) == 4
+    claimed = feeder.next_lead(ids["campaign"], now=NOW)
+    assert claimed is not None and claimed.lead_id == ids["callback"]
+    with database.unit_of_work() as session:
+        assert session.get(Lead, ids["callback"]).state is LeadState.DIALING  # type: ignore[union-attr]
+    # the offer comes back when its lease ends; the database refuses it then
+    again = HopperFeeder(database, MemoryHopper())
+    again.refill(ids["campaign"], now=NOW)
+    assert ids["callback"] not in _drain(again, ids["campaign"])
