@@ -28,6 +28,8 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,21 @@ class Statements:
 
     def _seen(self, *_args: object) -> None:
         self.count += 1
+
+
+def tally(
+    spent: defaultdict[str, float], counted: Counter[str], statements: Statements
+) -> Callable[[str], AbstractContextManager[None]]:
+    """`with spent_on(part):` adds the block's CPU (this process) and statements to `part`."""
+
+    @contextmanager
+    def spent_on(part: str) -> Iterator[None]:
+        before_cpu, before_sql = time.process_time(), statements.count
+        yield
+        spent[part] += time.process_time() - before_cpu
+        counted[part] += statements.count - before_sql
+
+    return spent_on
 
 
 def unanswered(floor: Floor, call_id: str, lead_id: int) -> list[Event]:
@@ -144,38 +161,28 @@ def run(url: str, attempts: int, profile: str | None) -> None:
         for round_number in range(3):
             spent: defaultdict[str, float] = defaultdict(float)
             counted: Counter[str] = Counter()
+
+            spent_on = tally(spent, counted, statements)
+
             for number in range(attempts):
                 (lead_id, phone), call_id = leads.pop(), uuid.uuid4().hex
                 kind = "answered" if number % 3 == 0 else "unanswered"
                 events = (answered if kind == "answered" else unanswered)(floor, call_id, lead_id)
-                before_cpu, before_sql = time.process_time(), statements.count
-                dialer_writes(port, floor, call_id, lead_id, phone)
-                spent["dialer"] += time.process_time() - before_cpu
-                counted["dialer"] += statements.count - before_sql
-                before_cpu, before_sql = time.process_time(), statements.count
+                with spent_on("dialer"):
+                    dialer_writes(port, floor, call_id, lead_id, phone)
                 if profiler:
                     profiler.enable()
-                for item in events:
-                    consumer(item)
+                with spent_on(kind):
+                    for item in events:
+                        consumer(item)
                 if kind == "answered":
-                    spent[kind] += time.process_time() - before_cpu
-                    counted[kind] += statements.count - before_sql
-                    before_cpu, before_sql = time.process_time(), statements.count
-                    work_the_call(socket, call_id)
-                    spent["agent"] += time.process_time() - before_cpu
-                    counted["agent"] += statements.count - before_sql
-                    before_cpu, before_sql = time.process_time(), statements.count
-                    consumer(hung_up(call_id))
-                    spent[kind] += time.process_time() - before_cpu
-                    counted[kind] += statements.count - before_sql
-                    before_cpu, before_sql = time.process_time(), statements.count
-                    wrap_up(socket, call_id)
-                    spent["agent"] += time.process_time() - before_cpu
-                    counted["agent"] += statements.count - before_sql
+                    with spent_on("agent"):
+                        work_the_call(socket, call_id)
+                    with spent_on(kind):
+                        consumer(hung_up(call_id))
+                    with spent_on("agent"):
+                        wrap_up(socket, call_id)
                     back_to_ready(database, floor)
-                else:
-                    spent[kind] += time.process_time() - before_cpu
-                    counted[kind] += statements.count - before_sql
                 if profiler:
                     profiler.disable()
                 counted[f"{kind} n"] += 1
