@@ -31,22 +31,30 @@ from callcenter.states import AgentState, CallState
 SCREEN_POP = "screen_pop"
 
 
-def screen_pop(session: Session, call: Call, *, now: datetime | None = None) -> dict[str, Any]:
-    """Everything the agent's screen needs for the call, in one payload."""
+def screen_pop(
+    session: Session, call: Call, *, now: datetime | None = None, first_connect: bool = False
+) -> dict[str, Any]:
+    """Everything the agent's screen needs for the call, in one payload.
+    `first_connect`: the call reaches its first agent in this transaction, so
+    nobody has booked, rejected, noted or coded anything on it yet."""
     now = now or utcnow()
     assert call.agent_id is not None
     locale = agent_locale(session, call.agent_id)
     campaign = session.get(Campaign, call.campaign_id)
     assert campaign is not None
     script = scripts_catalog.script_of(script_version_of(session, call, locale))
-    appointment = appointments.booked_on_call(session, call.id)
+    appointment = None if first_connect else appointments.booked_on_call(session, call.id)
     slots = (
         appointments.propose(session, call, now=now) if call.state is not CallState.ENDED else ()
     )
     context = script_context(session, call, script, now=now, slots=slots, appointment=appointment)
-    rejection = rejection_of(session, call.id)
-    note = call_note(session, call.id, call.agent_id)
-    disposition = session.scalar(select(Disposition).where(Disposition.call_id == call.id))
+    rejection = None if first_connect else rejection_of(session, call.id)
+    note = None if first_connect else call_note(session, call.id, call.agent_id)
+    disposition = (
+        None
+        if first_connect
+        else session.scalar(select(Disposition).where(Disposition.call_id == call.id))
+    )
     tz = ZoneInfo(campaign.timezone)
     return {
         "call": {

@@ -228,7 +228,7 @@ def _connect(session: Session, call: Call, agent_id: int, *, at: datetime) -> No
     emit_after_commit(
         session,
         workstation.SCREEN_POP,
-        workstation.screen_pop(session, call, now=at),
+        workstation.screen_pop(session, call, now=at, first_connect=True),
         room=agent_room(agent_id),
     )
 

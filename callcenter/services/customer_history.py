@@ -98,13 +98,23 @@ def history(
                 CallRecording.call_id.in_(own), CallRecording.status == RecordingStatus.STORED
             )
         )
+        if own
+        else ()
     )
-    dispositions = _by_call(session, select(Disposition).where(Disposition.call_id.in_(call_ids)))
-    rejections = _by_call(
-        session,
-        select(StepOutcome).where(
-            StepOutcome.call_id.in_(call_ids), StepOutcome.action == StepAction.REJECT
-        ),
+    dispositions = (
+        _by_call(session, select(Disposition).where(Disposition.call_id.in_(call_ids)))
+        if call_ids
+        else {}
+    )
+    rejections = (
+        _by_call(
+            session,
+            select(StepOutcome).where(
+                StepOutcome.call_id.in_(call_ids), StepOutcome.action == StepAction.REJECT
+            ),
+        )
+        if call_ids
+        else {}
     )
     notes_by_call: dict[str | None, list[Note]] = defaultdict(list)
     for note in session.scalars(
@@ -141,7 +151,9 @@ def history(
         + [row.campaign_id for row in callback_rows],
     )
     when = _formatter(locale)
-    labels = disposition_codes.labels(session, {call.campaign_id for call in calls})
+    labels = (
+        disposition_codes.labels(session, {call.campaign_id for call in calls}) if calls else {}
+    )
     return {
         "calls": [
             {

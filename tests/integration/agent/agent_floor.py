@@ -176,13 +176,17 @@ def connected_call_row(
     return call
 
 
-def inject_connected_call(app: Flask, floor: Floor, lead_id: int | None = None) -> str:
+def inject_connected_call(
+    app: Flask, floor: Floor, lead_id: int | None = None, *, attempt: int = 1
+) -> str:
     """What the dialer publishes for an answered call given to the agent."""
     bus = app.extensions["cc_bus"]
     call_id = uuid.uuid4().hex
     lead_id = lead_id or floor.lead_id
     bus.publish(
-        CallDialing(call_id=call_id, campaign_id=floor.campaign_id, lead_id=lead_id, attempt=1)
+        CallDialing(
+            call_id=call_id, campaign_id=floor.campaign_id, lead_id=lead_id, attempt=attempt
+        )
     )
     bus.publish(CallAnswered(call_id=call_id))
     bus.publish(CallConnected(call_id=call_id, agent_id=floor.agent_id))

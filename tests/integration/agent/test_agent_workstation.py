@@ -411,3 +411,33 @@ def test_a_call_with_a_booked_meeting_is_not_also_a_callback(
     assert agent_socket.emit(
         "disposition_set", {"call_id": call_id, "code": "appointment_set"}, callback=True
     )["ok"]
+
+
+def test_the_pop_pushed_at_connect_is_the_screen_a_reload_shows(
+    agent_app: Flask, agent_socket, floor: Floor
+) -> None:
+    """The pop of a call's first connect skips the reads of what nobody can
+    have put on the call yet; a reload reads them all and must show the same."""
+    ready(agent_socket, floor)
+    earlier = inject_connected_call(agent_app, floor)
+    agent_socket.emit("notes_save", {"call_id": earlier, "text": "after six"}, callback=True)
+    end_call(agent_app, earlier)
+    coded = agent_socket.emit(
+        "disposition_set",
+        {"call_id": earlier, "code": "no_decision", "notes": "after six"},
+        callback=True,
+    )
+    assert coded["ok"], coded
+    assert agent_socket.emit("go_ready", {}, callback=True)["ok"]
+    agent_socket.get_received()
+
+    call_id = inject_connected_call(agent_app, floor, attempt=2)
+    pushed = received(agent_socket, "screen_pop")
+    reloaded = agent_socket.emit("resume", {}, callback=True)["call"]
+
+    assert [pop["call"]["id"] for pop in pushed] == [call_id]
+    shown = {row["id"]: row for row in pushed[0]["history"]["calls"]}
+    assert call_id not in shown
+    assert shown[earlier]["notes"] == ["after six"]
+    assert shown[earlier]["disposition"] == "no_decision"
+    assert pushed[0] == reloaded
