@@ -390,6 +390,9 @@ class DialerSettings(_Section):
     trunk_uri: str = ""
     campaign_lease_seconds: float = Field(default=15.0, gt=0)
     trunk_name: str = Field(default="default", min_length=1, max_length=120)
+    max_calls: int | None = Field(default=None, ge=1)
+    """Customer calls this dialer process has up at once at most (the trunk's
+    channels, shared out among its dialers); unset: no limit."""
     max_calls_per_second: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     """New customer calls this dialer process starts a second at most (the
     carrier's CPS limit on the trunk, shared out among its dialers); 0: no limit."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +31,14 @@ from dialer.pacing import (
     PacerState,
     ServiceRecord,
 )
-from dialer.ports import AgentPhase, AgentSnapshot, CampaignPlan, DialerServices, LeadSource
+from dialer.ports import (
+    AgentPhase,
+    AgentSnapshot,
+    CampaignPlan,
+    ClaimedLead,
+    DialerServices,
+    LeadSource,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +85,28 @@ class CampaignPacers:
         self.max_concurrent_calls = max_concurrent_calls
         self.call_rate = call_rate
         self._rate_said: dict[int, float] = {}
+        self._turn_order: list[int] = []
+        self._placed_this_turn: Counter[int] = Counter()
         self.by_campaign: dict[int, CampaignPacing] = {}
         self._talk: dict[int, float] = {}
 
     def trunk_room(self) -> int | None:
         return self.calls.trunk_room(self.max_concurrent_calls)
+
+    def take_turns(self, plans: Sequence[CampaignPlan]) -> list[CampaignPlan]:
+        """The campaigns to pace this tick, in the order they are served.
+
+        Under a calls-a-second limit the first served gets the odd call of a
+        scarce room (each takes its share rounded up), so those given fewer
+        calls the tick before go first, ties in the last tick's order: the odd
+        call goes to each in turn. Without a limit, as listed."""
+        placed, self._placed_this_turn = self._placed_this_turn, Counter()
+        if not self.call_rate.limited:
+            return list(plans)
+        before = {campaign_id: place for place, campaign_id in enumerate(self._turn_order)}
+        ordered = sorted(plans, key=lambda plan: (placed[plan.id], before.get(plan.id, -1)))
+        self._turn_order = [plan.id for plan in ordered]
+        return ordered
 
     async def pace(
         self, plan: CampaignPlan, now: datetime, healthy: bool, *, sharing: int = 1
@@ -118,7 +143,7 @@ class CampaignPacers:
             lead = await asyncio.to_thread(self.leads.next_lead, plan.id, now=self.clock())
             if lead is None:
                 break
-            await self._place_call(plan, lead)
+            await self._place(plan, lead)
 
     def _within_rate(self, plan: CampaignPlan, wanted: int, sharing: int) -> int:
         """Of the calls wanted, those this campaign's share of the trunk's calls
@@ -235,6 +260,12 @@ class CampaignPacers:
             agent_id,
             extra={"lead_id": lead.lead_id, "agent_id": agent_id, "campaign_id": plan.id},
         )
+        await self._place(plan, lead, agent_id=agent_id)
+
+    async def _place(
+        self, plan: CampaignPlan, lead: ClaimedLead, *, agent_id: int | None = None
+    ) -> None:
+        self._placed_this_turn[plan.id] += 1
         await self._place_call(plan, lead, agent_id=agent_id)
 
     def _free_for_own_callback(self, agent_id: int) -> bool:

@@ -38,7 +38,8 @@ CONSUMER_GROUP = "dialer"
     "--max-calls",
     type=click.IntRange(min=1),
     default=None,
-    help="The trunk's limit on calls up at once.",
+    help="The trunk's limit on calls up at once (this dialer's share). "
+    "Overrides settings.dialer.max_calls.",
 )
 @click.option(
     "--max-calls-per-second",
@@ -101,6 +102,7 @@ def dialer(
             for key, value in (
                 ("carrier", carrier),
                 ("trunk_uri", trunk_uri),
+                ("max_calls", max_calls),
                 ("max_calls_per_second", max_calls_per_second),
             )
             if value is not None
@@ -113,7 +115,7 @@ def dialer(
         ctx.database,
         bus,
         carrier=carrier_for(settings, time_scale=sim_time_scale),
-        config=WorkerConfig(tick_s=tick, max_concurrent_calls=max_calls),
+        config=WorkerConfig(tick_s=tick),
     )
     worker.subscribe()
     observe_backlog(backlog_source(bus, settings.redis_url))
@@ -121,10 +123,12 @@ def dialer(
     if health_port is not None:
         health = _health_of(worker, bus, settings, ctx.database, stale_after or max(30, 10 * tick))
         health_server = HealthServer(health, health_host, health_port).start()
+    up_at_once = worker.config.max_concurrent_calls
     cps = worker.config.max_calls_per_second
     click.echo(
         f"callcenter dialer: {settings.dialer.carrier} carrier, "
         f"{'Redis' if settings.redis_url else 'in-process'} bus, hopper and agent pool"
+        + (f"; at most {up_at_once} calls up at once" if up_at_once is not None else "")
         + (f"; at most {cps:g} new calls a second" if cps else "")
     )
     bus.start()

@@ -135,6 +135,7 @@ def build_worker(
         config=replace(
             config or WorkerConfig(),
             trunk_name=settings.dialer.trunk_name,
+            max_concurrent_calls=settings.dialer.max_calls,
             max_calls_per_second=settings.dialer.max_calls_per_second,
             extension_domain=extension_domain(settings),
         ),

@@ -393,8 +393,11 @@ class DialerWorker:
         if swept:
             log.info("floor sweep: %s", swept)
         await self.refresh_agents()
-        paced = sum(1 for plan in plans if plan.mode is not Mode.PREVIEW)
-        for plan in plans:
+        in_turn = iter(self.pacers.take_turns([p for p in plans if p.mode is not Mode.PREVIEW]))
+        # Previews keep their places; the paced campaigns take theirs in turn.
+        served = [plan if plan.mode is Mode.PREVIEW else next(in_turn) for plan in plans]
+        paced = sum(1 for plan in served if plan.mode is not Mode.PREVIEW)
+        for plan in served:
             if plan.mode is Mode.PREVIEW:
                 await self.previews.tick(plan, healthy)
             else:

@@ -66,3 +66,37 @@ def test_a_tick_claims_only_the_leads_the_calls_a_second_lets_it_dial(
         floor.bus.stop()
     # (placed, leads claimed, calls rows) after each tick, one second apart.
     assert seen == [(4, 4, 4), (8, 8, 8), (12, 12, 12)]
+
+
+def test_two_campaigns_share_a_scarce_calls_a_second_in_turn(database: Database) -> None:
+    """One call a second, two predictive campaigns on one dialer both wanting
+    calls: over four seconds each has dialed two (not four and none)."""
+    first = build_floor(database, agents_count=4, leads_count=10, dial_mode=DialMode.PREDICTIVE)
+    second = build_floor(database, agents_count=4, leads_count=10, dial_mode=DialMode.PREDICTIVE)
+    seconds = [0.0]
+    worker = first.worker(
+        SimulatedCarrier(LONG_RING, seed=1), call_rate=CallRate(1, clock=lambda: seconds[0])
+    )
+
+    async def scenario() -> None:
+        await worker.start()
+        try:
+            for _ in range(4):
+                await worker.tick()
+                seconds[0] += 1.0
+        finally:
+            await worker.shutdown()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        for floor in (first, second):
+            floor.bus.wait_until_idle()
+            floor.bus.stop()
+    with database.sessions() as session:
+        dialed = dict(
+            session.execute(
+                select(Call.campaign_id, func.count(Call.id)).group_by(Call.campaign_id)
+            ).all()
+        )
+    assert dialed == {first.campaign_id: 2, second.campaign_id: 2}

@@ -24,7 +24,7 @@ from callcenter.db import Database
 from callcenter.models import DialMode
 from callcenter.settings import SettingsError, load_settings
 from callcenter.states import LeadState
-from dialer.embedded import build_worker
+from dialer.embedded import build_worker, start_embedded_dialer
 from tests.integration.dialer.floor import AgentsFinishing, build_floor
 from tests.support import wait_until as wait_for
 
@@ -76,13 +76,15 @@ def test_the_dialer_process_runs_on_redis_until_terminated(
         "10",
         "--max-calls-per-second",
         "2.5",
-        CC_DIALER__MAX_CALLS_PER_SECOND="9",  # the option wins
+        CC_DIALER__MAX_CALLS="3",  # the options win
+        CC_DIALER__MAX_CALLS_PER_SECOND="9",
     )
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
         assert "Redis bus, hopper and agent pool" in first, first
-        assert "at most 2.5 new calls a second" in first, first  # as the worker has it
+        # As the worker has them.
+        assert "at most 10 calls up at once; at most 2.5 new calls a second" in first, first
         time.sleep(1.0)  # a few ticks
         process.send_signal(signal.SIGTERM)
         rest, _ = process.communicate(timeout=30)
@@ -109,6 +111,41 @@ def test_the_calls_a_second_setting_reaches_the_worker(
     assert worker.config.max_calls_per_second == limit
     assert worker.call_rate.per_second == limit
     assert worker.call_rate.limited is (limit > 0)
+
+
+@pytest.mark.parametrize(("environ", "limit"), [({}, None), ({"CC_DIALER__MAX_CALLS": "12"}, 12)])
+def test_the_calls_up_at_once_setting_reaches_the_embedded_dialer(
+    tmp_path: Path, environ: dict[str, str], limit: int | None
+) -> None:
+    """As `callcenter run` starts it; unset, no limit (as without --max-calls)."""
+    settings = load_settings(environ={"CC_INSTANCE_PATH": str(tmp_path), **environ})
+    assert settings.dialer.max_calls == limit
+    migrate.upgrade(settings.database_url)
+    handle = start_embedded_dialer(settings, InProcessEventBus())
+    try:
+        assert handle.worker.config.max_concurrent_calls == limit
+        assert handle.worker.trunk_room() == limit  # no call up yet
+    finally:
+        handle.stop()
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("0", "greater than or equal to 1"),
+        ("-1", "greater than or equal to 1"),
+        ("2.5", "a valid integer"),
+        ("many", "a valid integer"),
+    ],
+)
+def test_calls_up_at_once_not_one_or_more_is_refused(
+    tmp_path: Path, value: str, problem: str
+) -> None:
+    """0 does not mean no limit (--max-calls 0 is refused too): unset does."""
+    with pytest.raises(SettingsError) as refused:
+        load_settings(environ={"CC_INSTANCE_PATH": str(tmp_path), "CC_DIALER__MAX_CALLS": value})
+    assert str(refused.value).startswith("setting dialer.max_calls (CC_DIALER__MAX_CALLS): ")
+    assert problem in str(refused.value)
 
 
 @pytest.mark.parametrize("value", ["-1", "inf", "nan"])

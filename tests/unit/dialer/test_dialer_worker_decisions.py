@@ -190,6 +190,52 @@ def test_campaigns_share_the_calls_a_second() -> None:
     assert sorted(e.campaign_id for e in h.bus.of(CallDialing)) == [1, 1, 2, 2]
 
 
+def two_campaigns(mode: Mode, *, cps: float, ready: tuple[int, int] = (10, 10)) -> Harness:
+    """Campaigns 1 and 2 in `mode`, with `ready` agents ready each and leads enough."""
+    h = Harness(mode, [READY] * ready[0], leads=50, cps=cps)
+    h.services.plans.append(replace(h.plan, id=2))
+    for number in range(ready[0] + 1, sum(ready) + 1):
+        h.services.add_agent(number, 2, READY, T0 - timedelta(seconds=200 - number))
+    h.leads.queue[2] = list(range(101, 151))
+    return h
+
+
+@pytest.mark.parametrize("mode", [Mode.PREDICTIVE, Mode.PROGRESSIVE])
+@pytest.mark.parametrize("cps", [1, 3])
+def test_a_scarce_calls_a_second_is_shared_in_turn(mode: Mode, cps: float) -> None:
+    """Two campaigns both wanting more calls than the limit lets start: over
+    a few ticks each gets half (the odd call of a tick goes to each in turn,
+    not always to the campaign paced first)."""
+    h = two_campaigns(mode, cps=cps)
+
+    async def scenario(h: Harness) -> None:
+        for _ in range(4):
+            await h.tick()
+            h.seconds += 1.0
+
+    h.run(scenario)
+    dialed = [e.campaign_id for e in h.bus.of(CallDialing)]
+    assert len(dialed) == 4 * cps
+    assert dialed.count(1) == dialed.count(2)
+    if cps == 1:
+        assert dialed == [1, 2, 1, 2]
+
+
+def test_without_a_calls_a_second_campaigns_are_paced_as_listed() -> None:
+    """Each tick campaign 1 places more calls than campaign 2, and is paced first all the same."""
+    h = two_campaigns(Mode.PROGRESSIVE, cps=0, ready=(3, 2))
+
+    async def scenario(h: Harness) -> None:
+        for _ in range(3):
+            await h.tick()
+            for call_id in list(h.carrier.up):
+                h.carrier.end(call_id, "busy")
+            await settle()
+
+    h.run(scenario)
+    assert [e.campaign_id for e in h.bus.of(CallDialing)] == [1, 1, 1, 2, 2] * 3
+
+
 def test_own_callbacks_are_not_claimed_past_the_calls_a_second() -> None:
     h = Harness(Mode.PROGRESSIVE, [READY, READY, READY], cps=1)
     h.leads.callbacks[(1, 2)] = [50]
