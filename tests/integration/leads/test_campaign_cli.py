@@ -57,6 +57,15 @@ def test_campaign_edit_changes_several_campaigns_at_once(cli_env: dict[str, str]
     assert renamed.exit_code == 2 and "renames one campaign" in renamed.output
 
 
+def test_campaign_edit_that_fails_prints_the_error_only(cli_env: dict[str, str]) -> None:
+    invoke(cli_env, "campaigns", "create", "Spring")
+    refused = invoke(cli_env, "campaigns", "edit", "Spring", "Nope", "--max-attempts", "9")
+    assert refused.exit_code == 2
+    assert refused.stdout == "", refused.stdout  # Spring's change was rolled back
+    assert refused.stderr == "callcenter: no campaign 'Nope'\n"
+    assert "max 9 attempts" not in invoke(cli_env, "campaigns", "list").output
+
+
 def test_campaign_edit_refuses_a_short_ring_timeout(cli_env: dict[str, str]) -> None:
     invoke(cli_env, "campaigns", "create", "Spring")
     result = invoke(cli_env, "campaigns", "edit", "Spring", "--ring-timeout", "10")
