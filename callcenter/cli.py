@@ -862,6 +862,10 @@ def _echo_report(lead_list_id: int, report: dict[str, Any]) -> None:
         click.echo(f"  ... and {counts['rejected'] - len(report['rejected'])} more rejected rows")
     for item in report["dnc"]:
         click.echo(f"  line {item['line']}: {item['phone']} is on a do-not-call list")
+    for item in report["warnings"]:
+        click.echo(f"  line {item['line']}: warning: {lead_import.entry_message(item)}")
+    if counts["warnings"] > len(report["warnings"]):
+        click.echo(f"  ... and {counts['warnings'] - len(report['warnings'])} more warnings")
 
 
 def _run_import_here(database: Database, lead_list_id: int, name: str, rows: int | None) -> None:

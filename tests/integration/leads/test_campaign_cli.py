@@ -90,6 +90,18 @@ def test_import_leads_with_progress_and_report(cli_env: dict[str, str], tmp_path
     assert "1 imported" in again.output  # the same lead list, nothing added
 
 
+def test_import_leads_says_which_rows_lost_nul_characters(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    invoke(cli_env, "campaigns", "create", "Spring")
+    leads = tmp_path / "leads.csv"
+    leads.write_bytes(b"phone,name\n09121234567,Ali\x00\n09351234567,Sara\n")
+    result = invoke(cli_env, "import", "leads", str(leads), "--campaign", "Spring")
+    assert result.exit_code == 0, result.output
+    assert "2 rows, 2 imported" in result.output
+    assert '  line 2: warning: NUL characters were removed from "name"\n' in result.output
+
+
 def test_dnc_import_and_export(cli_env: dict[str, str], tmp_path: Path) -> None:
     invoke(cli_env, "campaigns", "create", "Spring")
     source = tmp_path / "dnc.csv"
