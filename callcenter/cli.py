@@ -633,8 +633,12 @@ def _teams(session: Session, names: tuple[str, ...]) -> list[Any]:
 
 
 def _show_campaign(campaign: Any) -> None:
+    click.echo(_campaign_line(campaign))
+
+
+def _campaign_line(campaign: Any) -> str:
     delays = campaign_service.effective_retry_delays(campaign)
-    click.echo(
+    return (
         f"{campaign.id}\t{campaign.name}\t{campaign.status.value}\t{campaign.dial_mode.value}\t"
         f"cap {campaign.abandon_cap_percent}%\tmax {campaign.max_attempts} attempts\t"
         f"amd {campaign.amd_mode.value}\t"
@@ -679,6 +683,8 @@ def campaigns_edit(ctx: Context, campaigns: tuple[str, ...], **options: Any) -> 
     """Change the given settings of each CAMPAIGN (id or name), all or none."""
     if options["new_name"] is not None and len(campaigns) > 1:
         raise click.BadParameter("renames one campaign at a time", param_hint="--name")
+    # Printed once all are committed: a later campaign's error rolls back the earlier ones.
+    report: list[str] = []
     with ctx.database.unit_of_work() as session:
         for campaign in campaigns:
             found = campaign_service.find_campaign(session, campaign)
@@ -688,8 +694,10 @@ def campaigns_edit(ctx: Context, campaigns: tuple[str, ...], **options: Any) -> 
             if options["team"]:
                 teams = _teams(session, options["team"])
                 campaign_service.set_teams(session, found, teams, actor=None)
-            click.echo(f"changed: {', '.join(changes) or 'nothing'}")
-            _show_campaign(found)
+            report.append(f"changed: {', '.join(changes) or 'nothing'}")
+            report.append(_campaign_line(found))
+    for line in report:
+        click.echo(line)
 
 
 def _set_campaign_status(ctx: Context, key: str, status: str) -> None:
@@ -854,6 +862,10 @@ def _echo_report(lead_list_id: int, report: dict[str, Any]) -> None:
         click.echo(f"  ... and {counts['rejected'] - len(report['rejected'])} more rejected rows")
     for item in report["dnc"]:
         click.echo(f"  line {item['line']}: {item['phone']} is on a do-not-call list")
+    for item in report["warnings"]:
+        click.echo(f"  line {item['line']}: warning: {lead_import.entry_message(item)}")
+    if counts["warnings"] > len(report["warnings"]):
+        click.echo(f"  ... and {counts['warnings'] - len(report['warnings'])} more warnings")
 
 
 def _run_import_here(database: Database, lead_list_id: int, name: str, rows: int | None) -> None:

@@ -317,6 +317,8 @@ def parse_row(
                 sizes,
             )
         )
+    if nul_in := _columns_with_nul(texts, columns.header):
+        warnings.append(Message(N_("NUL characters were removed from %(columns)s"), nul_in))
 
     phone, other_phones, reason = _pick_phone(row.cells, columns, region)
     if phone is None:
@@ -366,6 +368,17 @@ def parse_row(
         warnings=tuple(warnings),
         phone2_e164=_second_phone(other_phones, phone, region),
     )
+
+
+def _columns_with_nul(texts: list[str], header: tuple[str, ...]) -> dict[str, str]:
+    """The columns whose cells hold NUL, which normalize_text drops (binary
+    junk pasted in; PostgreSQL text cannot hold it): the row is kept, and
+    the manager told what was taken out of it."""
+    found = [i for i, text in enumerate(texts) if "\x00" in text]
+    if not found:
+        return {}
+    names = (header[i] if i < len(header) else f"column_{i + 1}" for i in found)
+    return {"columns": ", ".join(excerpt(name, 40) for name in names)}
 
 
 def _second_phone(others: list[str], first: Phone, region: str) -> str | None:

@@ -113,6 +113,19 @@ def test_every_message_in_the_code_is_in_the_english_catalog(tmp_path: Path) -> 
     assert missing == [], "run `make translations`: these are missing or fuzzy in en"
 
 
+@pytest.mark.parametrize(
+    "catalog",
+    ["messages.pot", "fa/LC_MESSAGES/messages.po", "en/LC_MESSAGES/messages.po"],
+)
+def test_the_catalog_names_files_that_exist(catalog: str) -> None:
+    """A module split or renamed leaves its name in the `#:` references
+    until the catalog is extracted again."""
+    with (TRANSLATIONS / catalog).open("rb") as handle:
+        referenced = {path for message in read_po(handle) for path, _ in message.locations}
+    gone = sorted(path for path in referenced if not (ROOT / path).is_file())
+    assert gone == [], "run `make translations`: the catalog names files that are gone"
+
+
 def _raised_texts(source: str, where: str) -> list[str]:
     """`raise X("text")` (or an f-string, or text joined with +) whose text
     is not marked with N_."""

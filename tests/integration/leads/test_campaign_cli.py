@@ -57,6 +57,15 @@ def test_campaign_edit_changes_several_campaigns_at_once(cli_env: dict[str, str]
     assert renamed.exit_code == 2 and "renames one campaign" in renamed.output
 
 
+def test_campaign_edit_that_fails_prints_the_error_only(cli_env: dict[str, str]) -> None:
+    invoke(cli_env, "campaigns", "create", "Spring")
+    refused = invoke(cli_env, "campaigns", "edit", "Spring", "Nope", "--max-attempts", "9")
+    assert refused.exit_code == 2
+    assert refused.stdout == "", refused.stdout  # Spring's change was rolled back
+    assert refused.stderr == "callcenter: no campaign 'Nope'\n"
+    assert "max 9 attempts" not in invoke(cli_env, "campaigns", "list").output
+
+
 def test_campaign_edit_refuses_a_short_ring_timeout(cli_env: dict[str, str]) -> None:
     invoke(cli_env, "campaigns", "create", "Spring")
     result = invoke(cli_env, "campaigns", "edit", "Spring", "--ring-timeout", "10")
@@ -79,6 +88,18 @@ def test_import_leads_with_progress_and_report(cli_env: dict[str, str], tmp_path
     assert "line 4: +989127654321 is on a do-not-call list" in result.output
     again = invoke(cli_env, "import", "leads", str(leads), "--campaign", "Spring")
     assert "1 imported" in again.output  # the same lead list, nothing added
+
+
+def test_import_leads_says_which_rows_lost_nul_characters(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    invoke(cli_env, "campaigns", "create", "Spring")
+    leads = tmp_path / "leads.csv"
+    leads.write_bytes(b"phone,name\n09121234567,Ali\x00\n09351234567,Sara\n")
+    result = invoke(cli_env, "import", "leads", str(leads), "--campaign", "Spring")
+    assert result.exit_code == 0, result.output
+    assert "2 rows, 2 imported" in result.output
+    assert '  line 2: warning: NUL characters were removed from "name"\n' in result.output
 
 
 def test_dnc_import_and_export(cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.models import AmdMode, AuditEntry, Campaign, CampaignStatus, DncEntry, Lead
+from callcenter.services import lead_import
 from callcenter.states import Role
 from tests.factories import log_in, make_campaign, make_team, make_user
 
@@ -425,3 +426,23 @@ def test_the_preview_and_report_speak_persian(
     )
     assert 'data-ready="1"' in chosen.text
     assert "کوتاه است" in chosen.text and "&#34;12345&#34;" in chosen.text, chosen.text
+
+
+def test_a_persian_manager_reads_which_rows_lost_nul_characters(
+    client: FlaskClient, app_session: Session
+) -> None:
+    manager = make_user(app_session, Role.MANAGER, locale="fa")
+    campaign = make_campaign(app_session)
+    lead_list = lead_import.import_leads(
+        app_session,
+        b"phone,name\n09121234567,Ali\x00\n09351234567,Sara\n",
+        campaign_id=campaign.id,
+        filename="leads.csv",
+    )
+    app_session.commit()
+    log_in(client, manager.username)
+    page = client.get(f"/campaigns/{campaign.id}/lists/{lead_list.id}")
+    assert page.status_code == 200
+    warnings = page.text.split('id="warning-rows"')[1].split("</table>")[0]
+    assert "<td>2</td><td>نویسه‌های تهی (NUL) از &#34;name&#34; حذف شدند</td>" in warnings
+    assert lead_list.rows_imported == 2

@@ -227,3 +227,8 @@ def test_hostile_text_is_stored_as_written_and_nul_is_dropped(session: Session) 
         select(LeadStateChange.reason).where(LeadStateChange.lead_id.in_(select(Lead.id)))
     ).all()
     assert changes == ["imported"] * 3
+    # the NULs are gone, and the report says from which rows and columns
+    assert [(w["line"], w["params"]) for w in result.report["warnings"]] == [
+        (2, {"columns": '"name", "nulcol"'}),
+        (6, {"columns": '"name", "notes"'}),
+    ]

@@ -73,6 +73,23 @@ def test_english_headers_tabs_extra_and_ragged_rows():
     assert bo.raw["column_7"] == "surplus"
 
 
+def test_nul_characters_are_removed_and_the_row_says_where():
+    text = (
+        "phone,first name,notes\n"
+        "0912\x001234567,Ali\x00,ok\n"
+        "09351234567,Sara,x\x00\x00y,more\x00\n"
+        "09361234567,Bo,\n"
+    )
+    _, (ali, sara, bo) = read(text.encode())
+    assert (ali.phone_e164, ali.first_name) == ("+989121234567", "Ali")
+    assert [str(w) for w in ali.warnings] == [
+        'NUL characters were removed from "phone", "first name"'
+    ]
+    assert (sara.notes, sara.extra) == ("xy", {"column_4": "more"})
+    assert 'NUL characters were removed from "notes", "column_4"' in map(str, sara.warnings)
+    assert bo.warnings == ()
+
+
 def test_cp1256_file_is_decoded_and_reported():
     # Windows-1256 has no Persian yeh/kaf: such files carry the Arabic letters.
     text = "نام,تلفن\r\nعلي,09121234567\r\nكاظم,09351234567\r\n"
