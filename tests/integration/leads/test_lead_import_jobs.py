@@ -141,6 +141,21 @@ def test_the_background_report_is_the_synchronous_one(database: Database) -> Non
     assert _queue(database, data, campaign_id) == lead_list_id
 
 
+def test_a_transaction_holds_a_chunk_as_large_as_the_database_bears(
+    database: Database,
+) -> None:
+    """SQLite's one write lock is held for 500 rows at a time; PostgreSQL,
+    which locks only the new rows, commits 2,000 at a time."""
+    campaign_id = _campaign(database)
+    import_id = _import_id(database, _queue(database, lead_file(4500), campaign_id))
+    assert lead_import_jobs.claim(database, import_id, "worker-a")
+    seen: list[int] = []
+    state = lead_import_jobs.run_import(database, import_id, "worker-a", after_chunk=seen.append)
+    assert state is ImportState.DONE
+    expected = {"sqlite": [*range(500, 4501, 500)], "postgresql": [2000, 4000, 4500]}
+    assert seen == expected[database.engine.dialect.name]
+
+
 def test_an_unreadable_file_is_refused_at_the_upload(database: Database) -> None:
     campaign_id = _campaign(database)
     with pytest.raises(LeadFileError), database.unit_of_work() as session:
@@ -161,7 +176,8 @@ def test_a_file_that_breaks_half_way_fails_there(
     import_id = _import_id(database, _queue(database, data, campaign_id))
     monkeypatch.setattr(readers, "MAX_ROWS", 1100)  # line 1101 is past the bound
     assert lead_import_jobs.claim(database, import_id, "w")
-    assert lead_import_jobs.run_import(database, import_id, "w") is ImportState.FAILED
+    state = lead_import_jobs.run_import(database, import_id, "w", chunk_rows=500)
+    assert state is ImportState.FAILED
     with database.read_sessions() as session:
         job = session.get(LeadImport, import_id)
         assert job is not None and "more than 1100 lines" in job.error
