@@ -1,6 +1,6 @@
 """The few helpers every kind of test and benchmark needs, once: a free port,
-and waiting on a condition (never a fixed sleep) with a message that says
-what did not happen."""
+waiting on a condition (never a fixed sleep) with a message that says what
+did not happen, and serving a test's own HTTP server in a thread."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import contextlib
 import os
 import signal
 import socket
+import socketserver
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +20,16 @@ def free_port(host: str = "127.0.0.1", kind: socket.SocketKind = socket.SOCK_STR
     with socket.socket(socket.AF_INET, kind) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+def serve_in_thread(server: socketserver.BaseServer, name: str | None = None) -> threading.Thread:
+    """`server.serve_forever()` in a daemon thread, looking for `shutdown()`
+    every 20 ms: at its default 0.5 s, each `shutdown()` waited up to that."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, name=name, daemon=True
+    )
+    thread.start()
+    return thread
 
 
 def wait_until(

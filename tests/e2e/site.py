@@ -3,7 +3,6 @@ logging in to it from Chromium."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from werkzeug.serving import make_server
 from callcenter.db import Database
 from callcenter.settings import load_settings
 from tests.factories import TEST_PASSWORD
-from tests.support import free_port
+from tests.support import free_port, serve_in_thread
 
 
 def make_test_app(tmp_path: Path, database: Database) -> Flask:
@@ -33,7 +32,7 @@ def serve(app: Flask) -> tuple[str, Any]:
     """The app's URL and its server (call `shutdown()` when done)."""
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, name="live-app", daemon=True).start()
+    serve_in_thread(server, "live-app")
     return f"http://127.0.0.1:{port}", server
 
 

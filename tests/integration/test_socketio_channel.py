@@ -4,7 +4,6 @@ deployment (or test run) on the same server must not reach our browsers."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ from callcenter.settings import load_settings
 from callcenter.states import Role
 from tests.conftest import running_app
 from tests.factories import TEST_PASSWORD, make_user
-from tests.support import free_port
+from tests.support import free_port, serve_in_thread
 
 
 def test_the_channel_is_named_after_the_database() -> None:
@@ -61,7 +60,7 @@ def test_only_emitters_on_the_same_database_reach_our_sockets(
     with running_app(settings, sqlite_database) as app:
         port = free_port()
         server = make_server("127.0.0.1", port, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        serve_in_thread(server)
         url = f"http://127.0.0.1:{port}"
         http = requests.Session()
         assert http.post(f"{url}/login", data={"username": username, "password": TEST_PASSWORD}).ok

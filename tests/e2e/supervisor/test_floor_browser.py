@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,7 +29,7 @@ from callcenter.settings import load_settings
 from callcenter.states import AgentState, CallOutcome
 from tests.factories import TEST_PASSWORD
 from tests.integration.supervisor.busy_hour import BusyHour, Floor, build_floor
-from tests.support import free_port
+from tests.support import free_port, serve_in_thread
 
 SCREENSHOT = (
     Path(os.environ.get("CC_TEST_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="cc-shots-"))
@@ -95,7 +94,7 @@ def running(tmp_path: Path, sqlite_database: Database) -> Iterator[Running]:
     hour.run(stop_at=utcnow())
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, name="floor-app", daemon=True).start()
+    serve_in_thread(server, "floor-app")
     yield Running(app, f"http://127.0.0.1:{port}", site, hour)
     live_floor_of(app).stop()
     server.shutdown()

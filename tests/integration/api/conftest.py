@@ -4,7 +4,6 @@ answer is checked against the OpenAPI document the app serves."""
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +22,7 @@ from callcenter.models import Campaign, User
 from callcenter.services import api_tokens
 from callcenter.states import Role
 from tests.factories import make_user
-from tests.support import free_port
+from tests.support import free_port, serve_in_thread
 
 OPENAPI = document()
 REGISTRY = Registry().with_resource("urn:openapi", DRAFT202012.create_resource(OPENAPI))
@@ -80,8 +79,7 @@ class Api:
 def server(app: Flask) -> Iterator[str]:
     port = free_port()
     http = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
+    thread = serve_in_thread(http)
     yield f"http://127.0.0.1:{port}"
     http.shutdown()
     thread.join(5)

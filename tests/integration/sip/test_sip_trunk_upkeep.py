@@ -104,7 +104,8 @@ def test_stopping_ends_a_call_whose_cancel_the_trunk_never_finishes(sipp):
     peer = sipp("uas_ring_deaf_to_cancel.xml")
 
     async def go():
-        trunk = trunk_for(peer.uri)
+        # Stopping waits Timer B (64 x T1) for the 487: 3.2 s, not 6.4 s.
+        trunk = trunk_for(peer.uri, timers=Timers(t1=0.05, t2=0.2, t4=0.3))
         await trunk.start()
         recorder = Recorder()
         request = OriginateRequest("call-1", "+989121234567", "+982100000000", 60)

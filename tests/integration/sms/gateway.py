@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from tests.support import free_port
+from tests.support import free_port, serve_in_thread
 
 API_KEY = "test-key"
 
@@ -89,8 +89,7 @@ def gateway(*failures: int) -> Iterator[Gateway]:
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    thread = serve_in_thread(server)
     try:
         yield state
     finally:

@@ -5,7 +5,6 @@ supervisor as a few deltas holding the latest row of each call and agent."""
 from __future__ import annotations
 
 import queue
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from tests.conftest import running_app
 from tests.factories import log_in
 from tests.integration.dialer.topology import logged_in_socket
 from tests.integration.supervisor.busy_hour import Floor, build_floor
-from tests.support import free_port, wait_until
+from tests.support import free_port, serve_in_thread, wait_until
 
 ROUNDS = 10
 CALL_IDS = ("call-1", "call-2")
@@ -116,7 +115,7 @@ def test_a_burst_from_another_process_through_redis_reaches_the_supervisor_coale
         assert isinstance(socketio.server.manager, CoalescingRedisManager)
         port = free_port()
         server = make_server("127.0.0.1", port, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        serve_in_thread(server)
         inbox: queue.Queue[dict[str, Any]] = queue.Queue()
         http, client = logged_in_socket(
             f"http://127.0.0.1:{port}", site.supervisor, {DELTA_EVENT: inbox.put}

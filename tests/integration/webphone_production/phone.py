@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -26,6 +25,7 @@ from dialer.sip.ua import UaConfig
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.integration.sip.helpers import FAST
 from tests.integration.webphone_production.topology import DIALER_RTP_PORTS, DIALER_SIP_PORT
+from tests.support import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[3]
 JSSIP = ROOT / "callcenter" / "static" / "vendor" / "jssip.min.js"
@@ -57,8 +57,7 @@ def harness_server() -> Iterator[str]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    serve_in_thread(server)
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/harness.html"
     finally:
