@@ -182,10 +182,11 @@
   document.querySelector("#customer-panel .cust-head").appendChild(onCallEdit);
 
   /* --- my callbacks ------------------------------------------------------------------ */
-  // A refresh (the tab opened, a callback falling due) redraws the list: a
-  // new time the agent is typing into a row is kept.
+  // A refresh (the tab opened, a callback falling due) of the same callbacks
+  // updates their rows in place, so a new time being typed into one (and the
+  // field's focus) stays; a changed list is drawn again, keeping typed times.
   function loadCallbacks() {
-    return send("callbacks_mine").then(function (r) { if (r.ok) renderCallbacks(r.callbacks, typedTimes()); });
+    return send("callbacks_mine").then(function (r) { if (r.ok) renderCallbacks(r.callbacks, true); });
   }
   function typedTimes() {
     var typed = {};
@@ -195,51 +196,69 @@
     });
     return typed;
   }
-  function renderCallbacks(items, typed) {
+  function renderCallbacks(items, keepTyped) {
     work.callbacks = items;
     var list = $("callbacks-list");
-    clear(list);
+    list.dataset.drawn = String(Number(list.dataset.drawn || 0) + 1);
     say($("callbacks-status"), items.length ? "" : W.text.no_callbacks);
     var due = items.filter(function (c) { return c.is_due; }).length;
     $("callbacks-due-count").hidden = !due;
     $("callbacks-due-count").textContent = fa ? String(due).replace(/\d/g, function (d) { return "۰۱۲۳۴۵۶۷۸۹"[d]; }) : String(due);
+    var rows = list.querySelectorAll("li[data-callback-id]");
+    var same = keepTyped && rows.length === items.length && items.every(function (cb, i) {
+      return rows[i].dataset.callbackId === String(cb.id);
+    });
+    if (same) {
+      items.forEach(function (cb, i) { showCallback(rows[i], cb); });
+      return;
+    }
+    var typed = keepTyped ? typedTimes() : {};
+    clear(list);
     items.forEach(function (cb) {
-      var row = $("callback-row").content.firstElementChild.cloneNode(true);
+      var row = callbackRow();
       row.dataset.callbackId = cb.id;
-      row.classList.toggle("due", cb.is_due);
-      row.querySelector(".cb-name").textContent = cb.name;
-      row.querySelector(".cb-due-now").hidden = !cb.is_due;
-      row.querySelector(".cb-due").textContent = cb.due;
-      row.querySelector(".cb-campaign").textContent = cb.campaign;
-      row.querySelector(".cb-phone").textContent = cb.phone_display;
-      var input = row.querySelector(".cb-new-time");
-      function showJalali() {
-        var d = input.value ? new Date(input.value) : null;
-        row.querySelector(".cb-new-jalali").textContent = d && !isNaN(d) ? fmt(W.text.jalali, { date: jalali(d) }) : "";
-      }
-      input.addEventListener("input", showJalali);
-      if (typed && typed[cb.id]) { input.value = typed[cb.id]; showJalali(); }
-      row.querySelector(".cb-call").addEventListener("click", function () {
-        send("dial_callback", { callback_id: cb.id }).then(function (r) { dialed($("callbacks-status"), r); });
-      });
-      row.querySelector(".cb-reschedule").addEventListener("click", function () {
-        var d = input.value ? new Date(input.value) : null;
-        send("callback_reschedule", { callback_id: cb.id, due_at: d && !isNaN(d) ? d.toISOString() : "" }).then(function (r) {
-          if (!r.ok) { say($("callbacks-status"), r.message || r.error, "error"); return; }
-          renderCallbacks(r.callbacks);
-          say($("callbacks-status"), W.text.rescheduled, "ok");
-        });
-      });
-      row.querySelector(".cb-cancel").addEventListener("click", function () {
-        if (!window.confirm(fmt(W.text.confirm_cancel, { name: cb.name }))) return;
-        send("callback_cancel", { callback_id: cb.id }).then(function (r) {
-          if (!r.ok) { say($("callbacks-status"), r.message || r.error, "error"); return; }
-          renderCallbacks(r.callbacks);
-          say($("callbacks-status"), W.text.cancelled, "ok");
-        });
-      });
+      showCallback(row, cb);
+      if (typed[cb.id]) { row.querySelector(".cb-new-time").value = typed[cb.id]; row.showJalali(); }
       list.appendChild(row);
     });
+  }
+  function showCallback(row, cb) {
+    row.callback = cb;
+    row.classList.toggle("due", cb.is_due);
+    row.querySelector(".cb-name").textContent = cb.name;
+    row.querySelector(".cb-due-now").hidden = !cb.is_due;
+    row.querySelector(".cb-due").textContent = cb.due;
+    row.querySelector(".cb-campaign").textContent = cb.campaign;
+    row.querySelector(".cb-phone").textContent = cb.phone_display;
+  }
+  function callbackRow() {
+    var row = $("callback-row").content.firstElementChild.cloneNode(true);
+    var input = row.querySelector(".cb-new-time");
+    row.showJalali = function () {
+      var d = input.value ? new Date(input.value) : null;
+      row.querySelector(".cb-new-jalali").textContent = d && !isNaN(d) ? fmt(W.text.jalali, { date: jalali(d) }) : "";
+    };
+    input.addEventListener("input", row.showJalali);
+    row.querySelector(".cb-call").addEventListener("click", function () {
+      send("dial_callback", { callback_id: row.callback.id }).then(function (r) { dialed($("callbacks-status"), r); });
+    });
+    row.querySelector(".cb-reschedule").addEventListener("click", function () {
+      var d = input.value ? new Date(input.value) : null;
+      send("callback_reschedule", { callback_id: row.callback.id, due_at: d && !isNaN(d) ? d.toISOString() : "" }).then(function (r) {
+        if (!r.ok) { say($("callbacks-status"), r.message || r.error, "error"); return; }
+        renderCallbacks(r.callbacks);
+        say($("callbacks-status"), W.text.rescheduled, "ok");
+      });
+    });
+    row.querySelector(".cb-cancel").addEventListener("click", function () {
+      if (!window.confirm(fmt(W.text.confirm_cancel, { name: row.callback.name }))) return;
+      send("callback_cancel", { callback_id: row.callback.id }).then(function (r) {
+        if (!r.ok) { say($("callbacks-status"), r.message || r.error, "error"); return; }
+        renderCallbacks(r.callbacks);
+        say($("callbacks-status"), W.text.cancelled, "ok");
+      });
+    });
+    return row;
   }
   socket.on("callback_due", function (data) {
     agent.events.push(["callback_due", data]);

@@ -202,12 +202,17 @@ def the_agents_work(page: Any, live: LiveFloor, locale: str) -> None:
         else ("140" in jalali and "10:30" in jalali)
     )
     page.screenshot(path=str(SHOTS / f"agent-callbacks{SUFFIX[locale]}.png"), full_page=True)
-    # The list redrawn while the agent types (the tab opened again, a callback
-    # falling due): the new time typed in the row is kept.
+    # The list refreshed while the agent types (the tab opened again, a
+    # callback falling due): the row is updated in place, not replaced, so the
+    # new time typed in it (and the field's focus) is kept.
     row_selector = f"#callbacks-list li[data-callback-id='{callback_id}']"
     page.evaluate("s => { document.querySelector(s).dataset.drawnBefore = 'yes'; }", row_selector)
+    drawn = page.get_attribute("#callbacks-list", "data-drawn")
     page.click("#tab-callbacks")
-    page.wait_for_function("s => !document.querySelector(s).dataset.drawnBefore", arg=row_selector)
+    page.wait_for_function(
+        "n => document.getElementById('callbacks-list').dataset.drawn !== n", arg=drawn
+    )
+    assert page.get_attribute(row_selector, "data-drawn-before") == "yes"
     assert row.locator(".cb-new-time").input_value() == tomorrow
     assert (row.locator(".cb-new-jalali").text_content() or "") == jalali
     row.locator(".cb-reschedule").click()
