@@ -15,5 +15,12 @@ workers = 1
 # (web.sockets_per_process, default 1000) plus room for page requests.
 worker_connections = 2000
 timeout = 30
+# How long a connection may wait for its next request, and (gunicorn times
+# both alike) for its first: past it gunicorn closes it without an answer.
+# Its 2 s default dropped clients slowed by load or a long round trip, and
+# raced nginx's idle upstream connections (a request sent on one gunicorn had
+# just closed got a 502): nginx now drops them after 5 s (deploy/nginx.conf).
+# Not longer: a stopping worker waits for its idle connections too.
+keepalive = 10
 graceful_timeout = 30
 accesslog = "-"

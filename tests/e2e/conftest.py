@@ -158,6 +158,23 @@ class EmbeddedServer:
     output: list[str] = field(default_factory=list)
 
 
+SERVER_LOG_TAIL = 120
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test that used a `callcenter run` shows the end of what that
+    server logged: the other half of what went wrong."""
+    report = yield
+    if report.failed:
+        funcargs = getattr(item, "funcargs", {})
+        for name, value in funcargs.items():
+            if isinstance(value, EmbeddedServer):
+                tail = "".join(list(value.output)[-SERVER_LOG_TAIL:])
+                report.sections.append((f"callcenter run ({name}), last lines", tail))
+    return report
+
+
 CREDENTIAL_LINE = re.compile(r"^\s{2}(\S+)\s+(agent|supervisor|manager|admin)\s+(\S+)$")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -51,6 +52,42 @@ def test_gunicorn_serves_health_login_and_socketio(gunicorn: str) -> None:
 
     status, body = get(f"{gunicorn}/metrics")
     assert status == 200 and "callcenter_calls_ended_total" in body
+
+
+def _answer_after_a_pause(base: str, pause_s: float, requests: int) -> list[bytes]:
+    """Over one connection: wait `pause_s` before each request, as a slow
+    client does before its first and nginx's idle upstream connection does
+    before its next; the status line of each answer ('' once it is closed)."""
+    host, port = base.removeprefix("http://").split(":")
+    lines: list[bytes] = []
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        reader = connection.makefile("rb")
+        for _ in range(requests):
+            time.sleep(pause_s)
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: cc\r\n\r\n")
+            status = reader.readline()
+            lines.append(status)
+            if not status:
+                break
+            length = 0
+            while (header := reader.readline()) not in (b"\r\n", b""):
+                name, _, value = header.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+            reader.read(length)
+    return lines
+
+
+@pytest.mark.redis
+@pytest.mark.timeout(90)
+def test_a_connection_quiet_for_seconds_is_still_answered(gunicorn: str) -> None:
+    # gunicorn times the wait for a connection's first request, and for each
+    # next one, with `keepalive` (2 s by default), and closes it without a
+    # word: a client slowed down past that got no answer at all (under load,
+    # test_socket_flood's sockets did), and nginx's idle upstream connection
+    # (kept 60 s by default) got a 502 when it was reused.
+    lines = _answer_after_a_pause(gunicorn, 3.0, requests=2)
+    assert lines == [b"HTTP/1.1 200 OK\r\n"] * 2
 
 
 @pytest.mark.redis
