@@ -36,6 +36,7 @@ from callcenter.models import (
 from callcenter.realtime import emit_after_commit, push_after_commit
 from callcenter.realtime.coalesce import AGENTS
 from callcenter.realtime.rooms import agent_room, campaign_supervisors_room
+from callcenter.services import campaigns
 from callcenter.states import (
     AFTER_WRAP_UP,
     AGENT_TRANSITIONS,
@@ -470,6 +471,7 @@ def state_payload(
         "agent_id": status.agent_id,
         "campaign_id": status.campaign_id,
         "campaign_status": str(campaign.status) if campaign is not None else None,
+        "calling_hours": campaigns.calling_hours(campaign, utcnow()) if campaign else None,
         "state": str(status.state),
         "from_state": str(from_state) if from_state else None,
         "since": status.since.isoformat(),

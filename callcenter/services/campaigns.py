@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import wave
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter.calling_windows import CallingWindows, CallingWindowsError
+from callcenter.calling_windows import (
+    CallingWindows,
+    CallingWindowsError,
+    next_open,
+    window_closes_at,
+)
 from callcenter.dates import DateParseError, parse_date
 from callcenter.errors import N_, Conflict, InvalidInput, NotFound
 from callcenter.models import (
@@ -90,6 +95,21 @@ def windows_of(campaign: Campaign) -> CallingWindows:
     if not extra:
         return windows
     return CallingWindows(windows.weekly, windows.holidays | extra)
+
+
+def calling_hours(campaign: Campaign, now: datetime) -> dict[str, Any]:
+    """Whether the campaign's windows (in its time zone) allow calls at `now`,
+    and when that changes: an agent ready outside them is told why no call
+    comes and when calls start again."""
+    windows = windows_of(campaign)
+    closes = window_closes_at(now, campaign.timezone, windows)
+    opens = None if closes is not None else next_open(now, campaign.timezone, windows)
+    return {
+        "open": closes is not None,
+        "closes_at": closes.isoformat() if closes else None,
+        "opens_at": opens.isoformat() if opens else None,
+        "timezone": campaign.timezone,
+    }
 
 
 def retry_delay_minutes(campaign: Campaign, key: str) -> int:

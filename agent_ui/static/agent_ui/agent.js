@@ -153,7 +153,7 @@
     ws.dataset.state = agent.state;
     if (agent.campaign_id) $("campaign").value = String(agent.campaign_id);
     var campaignOption = $("campaign").selectedOptions[0];
-    showCampaignNotice(agent.campaign_status, campaignOption ? campaignOption.textContent : "");
+    showCampaignNotice(agent, campaignOption ? campaignOption.textContent : "");
     showPhoneAlert(agent);
   }
 
@@ -700,17 +700,49 @@
     }
   });
 
-  /* --- the campaign paused or resumed ---------------------------------------------- */
-  function showCampaignNotice(status, name) {
-    var paused = status === "paused";
-    show($("campaign-notice"), paused);
-    $("campaign-notice-text").textContent = paused ? fmt(L.text.campaign_paused, { name: name }) : "";
+  /* --- the campaign paused, resumed, or outside its calling hours -------------------- */
+  var hoursTimer = null;
+  function showCampaignNotice(agent, name) {
+    var hours = agent.calling_hours;
+    var text = "";
+    if (agent.campaign_status === "paused") {
+      text = fmt(L.text.campaign_paused, { name: name });
+    } else if (hours && !hours.open && agent.state !== "logged_out") {
+      text = hours.opens_at ? fmt(L.text.campaign_closed, { name: name, when: openingTime(hours) })
+                            : fmt(L.text.campaign_never_open, { name: name });
+    }
+    show($("campaign-notice"), !!text);
+    $("campaign-notice-text").textContent = text;
+    // The hours open or close with time alone: ask again then (no call on screen
+    // then; a call's own state changes bring the news).
+    clearTimeout(hoursTimer);
+    var next = hours && Date.parse(hours.open ? hours.closes_at : hours.opens_at);
+    if (next) {
+      hoursTimer = setTimeout(function () {
+        if (!state.call) send("resume").then(function (view) { if (view.ok) applyView(view); });
+      }, Math.min(Math.max(next - Date.now(), 0) + 1000, 6 * 3600 * 1000));
+    }
+  }
+  // When calls start again, in the campaign's time zone: the page's own calendar
+  // first, the other beside it.
+  function openingTime(hours) {
+    var at = new Date(hours.opens_at), fa = ws.dataset.locale === "fa";
+    var calendars = fa ? ["fa-IR-u-ca-persian", "fa-IR-u-ca-gregory"] : ["en-GB", "en-GB-u-ca-persian"];
+    var full = new Intl.DateTimeFormat(calendars[0], {
+      weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23", timeZone: hours.timezone, timeZoneName: "long"
+    }).formatToParts(at);
+    var zone = full.filter(function (p) { return p.type === "timeZoneName"; }).map(function (p) { return p.value; }).join("");
+    var minute = full.findIndex(function (p) { return p.type === "minute"; });
+    var when = full.slice(0, minute + 1).map(function (p) { return p.value; }).join("");
+    var other = new Intl.DateTimeFormat(calendars[1], { day: "numeric", month: "long", timeZone: hours.timezone }).format(at);
+    return fmt(L.text.opening_time, { when: when, other: other, zone: zone });
   }
   socket.on("campaign_status", function (data) {
     window.ccAgent.events.push(["campaign_status", data]);
     if (!state.agent || state.agent.campaign_id !== data.campaign_id) return;
     state.agent.campaign_status = data.status;
-    showCampaignNotice(data.status, data.name);
+    showCampaignNotice(state.agent, data.name);
     if (data.status === "active") toast(fmt(L.text.campaign_resumed, { name: data.name }), "ok");
   });
 

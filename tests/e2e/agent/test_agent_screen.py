@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
@@ -18,6 +20,7 @@ from tests.e2e.agent.conftest import LiveFloor
 from tests.e2e.conftest import use_desk_phone
 from tests.factories import TEST_PASSWORD
 from tests.integration.agent.agent_floor import end_call, inject_connected_call, new_lead
+from tests.integration.dialer.floor import ALWAYS_OPEN
 from tests.support import wait_until
 
 # Screenshots for docs/ only when asked: CC_TEST_SCREENSHOT_DIR=docs make test
@@ -181,3 +184,66 @@ def test_a_reload_keeps_the_choices_and_a_paused_campaign_is_said(
     assert "paused" in page.text_content("#campaign-notice-text")
     page.reload()
     page.wait_for_selector("#campaign-notice:not([hidden])")
+
+
+@pytest.mark.parametrize("live_floor", ["en", "fa"], indirect=True)
+def test_a_ready_agent_is_told_the_campaign_is_outside_its_calling_hours(
+    live_floor: LiveFloor, browser: Any
+) -> None:
+    """Ready on a Friday (Iran's calling rules keep Friday off) no call comes:
+    the agent reads why, and when calls start again, in both calendars."""
+    import jdatetime
+
+    from callcenter.calling_windows import WEEKDAYS
+    from callcenter.dates import jalali_month_name, to_persian_digits
+    from callcenter.models import Campaign
+    from callcenter.services import campaigns
+
+    tehran = ZoneInfo("Asia/Tehran")
+    opens = (datetime.now(tehran) + timedelta(days=2)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
+    database = live_floor.app.extensions["cc_database"]
+    with database.unit_of_work() as session:
+        campaign = session.get(Campaign, live_floor.floor.campaign_id)
+        assert campaign is not None
+        name = campaign.name
+        only_then = [{"start": "10:00", "end": "11:00"}]
+        campaigns.update_campaign(
+            session,
+            campaign,
+            actor=None,
+            timezone="Asia/Tehran",
+            calling_windows={
+                "weekly": {
+                    day: only_then if day == WEEKDAYS[opens.weekday()] else [] for day in WEEKDAYS
+                }
+            },
+        )
+
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    log_in(page, live_floor)
+    use_desk_phone(page, "sip:1001@pbx.local")
+    page.keyboard.press("F2")
+    page.wait_for_selector("#agent-state[data-state=ready]")
+    page.wait_for_selector("#campaign-notice:not([hidden])")
+    notice = page.text_content("#campaign-notice-text") or ""
+    jalali = jdatetime.date.fromgregorian(date=opens.date())
+    if page.get_attribute("#ws", "data-locale") == "fa":
+        assert "بیرون از ساعت‌های مجاز تماس" in notice, notice
+        assert f"{to_persian_digits(jalali.day)} {jalali_month_name(jalali.month, 'fa')}" in notice
+        assert to_persian_digits("10:00") in notice, notice
+    else:
+        assert "outside its calling hours" in notice, notice
+        assert f"{opens.day} {opens:%B} at 10:00" in notice, notice
+        assert f"{jalali.day} {jalali_month_name(jalali.month, 'en')}" in notice, notice
+    assert name in notice
+
+    # Opened around the clock: the next state the agent sees says nothing more.
+    with database.unit_of_work() as session:
+        campaign = session.get(Campaign, live_floor.floor.campaign_id)
+        assert campaign is not None
+        campaigns.update_campaign(session, campaign, actor=None, calling_windows=ALWAYS_OPEN)
+    page.keyboard.press("F3")
+    page.wait_for_selector("#agent-state[data-state=paused]")
+    page.wait_for_selector("#campaign-notice", state="hidden")
