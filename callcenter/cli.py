@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -154,12 +154,44 @@ def _serve(ctx: Context, host: str, port: int, *, embedded: bool = False) -> Non
         f"callcenter: serving on http://{host}:{port} with the built-in server "
         "(one process, one machine; production runs gunicorn: docs/deployment.md)"
     )
+    if embedded:
+        _say_closed_calling_hours(ctx)
     try:
         socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)
     finally:
         for service in reversed(services):
             service.stop()
         bus.stop()
+
+
+def _say_closed_calling_hours(ctx: Context) -> None:
+    """At night or on a Friday (Iran's calling rules) the demo places no call:
+    whoever tries it first is told why, not left with a silent screen."""
+    from zoneinfo import ZoneInfo
+
+    from callcenter.dates import format_datetime
+
+    with ctx.database.unit_of_work() as session:
+        running = [
+            campaign
+            for campaign in campaign_service.list_campaigns(session)
+            if campaign.status == CampaignStatus.ACTIVE
+        ]
+        now = utcnow()
+        for campaign in running:
+            hours = campaign_service.calling_hours(campaign, now)
+            if hours["open"]:
+                continue
+            if hours["opens_at"] is None:
+                when = "not within two years"
+            else:
+                opens = datetime.fromisoformat(hours["opens_at"])
+                when = format_datetime(opens, "en", tz=ZoneInfo(campaign.timezone))
+            click.echo(
+                f"callcenter: campaign {campaign.name!r} is outside its calling hours "
+                f"({campaign.timezone}): calls start {when}. "
+                "Change them with `callcenter campaigns edit --windows`."
+            )
 
 
 def start_embedded_services(app: Any, bus: Any) -> list[Any]:

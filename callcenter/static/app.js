@@ -50,3 +50,21 @@ document.addEventListener("click", function (event) {
     insert(input, ascii(text).trim());
   });
 })();
+
+// A moment in a time zone, as both screens say when calls start again: the
+// page's own calendar first (Jalali in Persian), the other beside it, and the
+// zone's name. {when, other, zone}.
+window.ccMoment = function (iso, timeZone, locale) {
+  var at = new Date(iso), fa = locale === "fa";
+  var calendars = fa ? ["fa-IR-u-ca-persian", "fa-IR-u-ca-gregory"] : ["en-GB", "en-GB-u-ca-persian"];
+  var parts = new Intl.DateTimeFormat(calendars[0], {
+    weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
+    hourCycle: "h23", timeZone: timeZone, timeZoneName: "long"
+  }).formatToParts(at);
+  var minute = parts.findIndex(function (p) { return p.type === "minute"; });
+  return {
+    when: parts.slice(0, minute + 1).map(function (p) { return p.value; }).join(""),
+    other: new Intl.DateTimeFormat(calendars[1], { day: "numeric", month: "long", timeZone: timeZone }).format(at),
+    zone: parts.filter(function (p) { return p.type === "timeZoneName"; }).map(function (p) { return p.value; }).join("")
+  };
+};

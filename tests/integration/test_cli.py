@@ -117,3 +117,44 @@ def test_events_prune_forgets_events_applied_before_the_horizon(
     with database.sessions() as session:
         assert session.scalars(select(ProcessedEvent.event_id)).all() == ["recent"]
     database.dispose()
+
+
+def test_run_says_which_campaigns_are_outside_their_calling_hours(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`callcenter run` at night or on a Friday places no call: it says why."""
+    import json
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from callcenter.calling_windows import WEEKDAYS
+    from callcenter.cli import Context, _say_closed_calling_hours
+    from callcenter.dates import format_datetime
+    from tests.integration.dialer.floor import ALWAYS_OPEN
+
+    tehran = ZoneInfo("Asia/Tehran")
+    opens = (datetime.now(tehran) + timedelta(days=2)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
+    day = WEEKDAYS[opens.weekday()]
+    only_then = {
+        "weekly": {d: [{"start": "10:00", "end": "11:00"}] if d == day else [] for d in WEEKDAYS}
+    }
+    assert invoke(cli_env, "db", "upgrade").exit_code == 0
+    for name, windows in (("Closed", only_then), ("Open", ALWAYS_OPEN)):
+        created = invoke(
+            cli_env, "campaigns", "create", name, "--active", "--windows", json.dumps(windows)
+        )
+        assert created.exit_code == 0, created.output
+    for key, value in cli_env.items():
+        monkeypatch.setenv(key, value)
+    capsys.readouterr()
+
+    _say_closed_calling_hours(Context())
+
+    said = capsys.readouterr().out
+    when = format_datetime(opens, "en", tz=tehran)
+    assert (
+        f"campaign 'Closed' is outside its calling hours (Asia/Tehran): calls start {when}." in said
+    )
+    assert "'Open'" not in said

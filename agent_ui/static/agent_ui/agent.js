@@ -723,20 +723,8 @@
       }, Math.min(Math.max(next - Date.now(), 0) + 1000, 6 * 3600 * 1000));
     }
   }
-  // When calls start again, in the campaign's time zone: the page's own calendar
-  // first, the other beside it.
   function openingTime(hours) {
-    var at = new Date(hours.opens_at), fa = ws.dataset.locale === "fa";
-    var calendars = fa ? ["fa-IR-u-ca-persian", "fa-IR-u-ca-gregory"] : ["en-GB", "en-GB-u-ca-persian"];
-    var full = new Intl.DateTimeFormat(calendars[0], {
-      weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
-      hourCycle: "h23", timeZone: hours.timezone, timeZoneName: "long"
-    }).formatToParts(at);
-    var zone = full.filter(function (p) { return p.type === "timeZoneName"; }).map(function (p) { return p.value; }).join("");
-    var minute = full.findIndex(function (p) { return p.type === "minute"; });
-    var when = full.slice(0, minute + 1).map(function (p) { return p.value; }).join("");
-    var other = new Intl.DateTimeFormat(calendars[1], { day: "numeric", month: "long", timeZone: hours.timezone }).format(at);
-    return fmt(L.text.opening_time, { when: when, other: other, zone: zone });
+    return fmt(L.text.opening_time, window.ccMoment(hours.opens_at, hours.timezone, ws.dataset.locale));
   }
   socket.on("campaign_status", function (data) {
     window.ccAgent.events.push(["campaign_status", data]);

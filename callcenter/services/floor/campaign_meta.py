@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from callcenter.db import utcnow
 from callcenter.models import Campaign, CampaignStatus, DialLevelChange
-from callcenter.services import hopper_feed
+from callcenter.services import campaigns, hopper_feed
 
 
 @dataclass
@@ -25,10 +27,12 @@ class CampaignMeta:
     dial_level: float | None = None
     pacer_reason: str | None = None
     dialable_leads: int | None = None
+    calling_hours: dict[str, Any] | None = None
 
 
 def load_campaign_meta(session: Session) -> dict[int, CampaignMeta]:
     rows = session.scalars(select(Campaign).where(Campaign.status != CampaignStatus.ARCHIVED))
+    now = utcnow()
     meta = {
         c.id: CampaignMeta(
             id=c.id,
@@ -37,6 +41,7 @@ def load_campaign_meta(session: Session) -> dict[int, CampaignMeta]:
             dial_mode=str(c.dial_mode),
             abandon_cap=float(c.abandon_cap_percent),
             window_days=c.abandon_window_days,
+            calling_hours=campaigns.calling_hours(c, now),
         )
         for c in rows
     }

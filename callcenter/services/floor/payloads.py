@@ -52,6 +52,7 @@ def campaign_payload(
         "pacer_reason": meta.pacer_reason,
         "hopper_depth": None,
         "dialable_leads": meta.dialable_leads,
+        "calling_hours": meta.calling_hours,
         "agents": by_state,
         "paused_over_limit": over_limit,
         "calls": {

@@ -155,7 +155,22 @@
     const over = data ? data.paused_over_limit : 0;
     $("over-limit").hidden = !over;
     $("over-limit").textContent = L.over_limit.replace("{n}", num.format(over));
+    renderClosedHours();
     renderControls();
+  }
+
+  // Running campaigns whose calling hours are closed: why the dialer places nothing.
+  function renderClosedHours() {
+    const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, k) => values[k] ?? "");
+    const lines = [...floor.campaigns.values()]
+      .filter((c) => visibleCampaign(c.campaign_id) && c.status === "active")
+      .filter((c) => c.calling_hours && !c.calling_hours.open)
+      .map((c) => c.calling_hours.opens_at
+        ? fill(L.hours_closed, { name: c.name, when: fill(L.opening_time,
+            window.ccMoment(c.calling_hours.opens_at, c.calling_hours.timezone, document.documentElement.lang)) })
+        : fill(L.hours_never, { name: c.name }));
+    $("hours-closed").hidden = !lines.length;
+    $("hours-closed").textContent = lines.join(" ");
   }
 
   // --- controls -------------------------------------------------------------------------------

@@ -9,9 +9,10 @@ import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -248,3 +249,37 @@ def test_the_floor_reads_right_to_left_in_persian(
     )
     assert page.locator("#toggle-running").inner_text() in ("توقف موقت کمپین", "ادامهٔ کمپین")
     page.screenshot(path=str(tmp_path / "floor-fa.png"), full_page=True)
+
+    # The campaign's calling hours close: the dialer panel says until when.
+    import jdatetime
+
+    from callcenter.calling_windows import WEEKDAYS
+    from callcenter.dates import jalali_month_name, to_persian_digits
+    from callcenter.models import Campaign
+    from callcenter.services import campaigns
+
+    opens = (datetime.now(ZoneInfo("Asia/Tehran")) + timedelta(days=2)).date()
+    with running.app.extensions["cc_database"].unit_of_work() as session:
+        campaign = session.get(Campaign, running.floor.campaign_id)
+        assert campaign is not None
+        windows = {day: [] for day in WEEKDAYS}
+        windows[WEEKDAYS[opens.weekday()]] = [{"start": "10:00", "end": "11:00"}]
+        campaigns.update_campaign(
+            session,
+            campaign,
+            actor=None,
+            timezone="Asia/Tehran",
+            calling_windows={"weekly": windows},
+        )
+        name = campaign.name
+    jalali = jdatetime.date.fromgregorian(date=opens)
+    day = f"{to_persian_digits(jalali.day)} {jalali_month_name(jalali.month, 'fa')}"
+    page.wait_for_function(  # the floor reads campaigns' settings every 10 s
+        "day => !document.getElementById('hours-closed').hidden"
+        " && document.getElementById('hours-closed').textContent.includes(day)",
+        arg=day,
+        timeout=30_000,
+    )
+    closed = page.locator("#hours-closed").inner_text()
+    assert name in closed and "بیرون از ساعت‌های مجاز تماس" in closed, closed
+    assert to_persian_digits("10:00") in closed, closed
