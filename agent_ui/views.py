@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from agent_ui import sockets, transfer_sockets, work_sockets  # noqa: F401  (registers the socket events)
-from callcenter import request_scope, webphone
+from callcenter import dialer_reasons, pacer_reasons, request_scope, webphone
 from callcenter.auth.access import allow_roles
 from callcenter.dates import format_datetime
 from callcenter.errors import Conflict, DomainError
@@ -73,6 +73,7 @@ def home() -> ResponseReturnValue:
             session, [campaign.id for campaign in campaigns]
         ),
         skip_reasons=workstation.PREVIEW_SKIP_REASONS,
+        phone_lost_reasons=pacer_reasons.for_browser(dialer_reasons.PHONE_LOST),
     )
 
 

@@ -34,8 +34,50 @@ FORMAT_VERSION = 1
 _SEARCH_DAYS = 800
 
 
+class WindowProblem(ValueError):
+    """One thing wrong in calling windows: the text marked for translation and
+    its values kept apart, so the reader sees it in their language (`shown`);
+    str() is the English, for logs and API details."""
+
+    def __init__(self, message: str, /, **params: Any) -> None:
+        super().__init__(message % params if params else message)
+        self.text = message
+        self.params = params
+
+    def shown(self) -> str:
+        params: dict[str, Any] = {
+            name: value.shown() if isinstance(value, WindowProblem) else value
+            for name, value in self.params.items()
+        }
+        return InvalidInput(self.text, **params).shown()
+
+
 class CallingWindowsError(InvalidInput):
     error_id = "calling-windows-invalid"
+    problems: tuple[WindowProblem, ...] = ()
+
+    @classmethod
+    def listing(cls, problems: Sequence[WindowProblem]) -> CallingWindowsError:
+        error = cls(
+            N_("invalid calling windows: %(problems)s"),
+            details={"errors": [str(problem) for problem in problems]},
+            problems="; ".join(str(problem) for problem in problems),
+        )
+        error.problems = tuple(problems)
+        return error
+
+    def shown_problems(self) -> str:
+        """Every problem in the reader's language."""
+        from flask_babel import get_locale
+
+        locale = get_locale()
+        separator = "؛ " if locale is not None and locale.language == "fa" else "; "
+        return separator.join(problem.shown() for problem in self.problems)
+
+    def shown(self) -> str:
+        if not self.problems:
+            return super().shown()
+        return InvalidInput(self.text, problems=self.shown_problems()).shown()
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -47,7 +89,12 @@ class Window:
 
     def __post_init__(self) -> None:
         if not 0 <= self.start < self.end <= DAY_MINUTES:
-            raise ValueError(f"window {self} must satisfy 00:00 <= start < end <= 24:00")
+            raise WindowProblem(
+                N_(
+                    "the start must be before the end, at most 24:00 "
+                    "(split a window past midnight into two days)"
+                )
+            )
 
     @classmethod
     def of(cls, start: str, end: str) -> Window:
@@ -104,22 +151,25 @@ class CallingWindows:
             return cls.iran_default()
         if not isinstance(data, Mapping):
             raise CallingWindowsError(N_("calling windows must be an object"))
-        errors: list[str] = []
+        errors: list[WindowProblem] = []
         unknown = set(data) - {"version", "weekly", "holidays"}
         if unknown:
-            errors.append(f"unknown keys: {', '.join(sorted(map(str, unknown)))}")
+            keys = ", ".join(sorted(map(str, unknown)))
+            errors.append(WindowProblem(N_("unknown keys: %(keys)s"), keys=keys))
         if data.get("version", FORMAT_VERSION) != FORMAT_VERSION:
-            errors.append(f"version: expected {FORMAT_VERSION}, got {data.get('version')!r}")
+            errors.append(
+                WindowProblem(
+                    N_("version: expected %(expected)s, got %(got)s"),
+                    expected=FORMAT_VERSION,
+                    got=repr(data.get("version")),
+                )
+            )
         weekly = (
             _read_weekly(data["weekly"], errors) if "weekly" in data else cls.iran_default().weekly
         )
         holidays = _read_holidays(data.get("holidays", []), errors)
         if errors:
-            raise CallingWindowsError(
-                N_("invalid calling windows: %(problems)s"),
-                details={"errors": errors},
-                problems="; ".join(errors),
-            )
+            raise CallingWindowsError.listing(errors)
         return cls(weekly, holidays)
 
 
@@ -250,11 +300,12 @@ _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
 def _parse_clock(text: str, *, allow_24: bool) -> int:
     match = _CLOCK.match(text) if isinstance(text, str) else None
     if not match:
-        raise ValueError(f"{text!r} is not a time like 09:00")
+        raise WindowProblem(N_("'%(text)s' is not a time like 09:00"), text=str(text))
     hours, minutes = int(match.group(1)), int(match.group(2))
     if minutes > 59 or hours > 24 or (hours == 24 and (minutes or not allow_24)):
-        limit = "24:00" if allow_24 else "23:59"
-        raise ValueError(f"{text!r} is not a time between 00:00 and {limit}")
+        if allow_24:
+            raise WindowProblem(N_("'%(text)s' is not a time between 00:00 and 24:00"), text=text)
+        raise WindowProblem(N_("'%(text)s' is not a time between 00:00 and 23:59"), text=text)
     return hours * 60 + minutes
 
 
@@ -262,28 +313,36 @@ def _clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def _read_weekly(data: Any, errors: list[str]) -> tuple[tuple[Window, ...], ...]:
+def _read_weekly(data: Any, errors: list[WindowProblem]) -> tuple[tuple[Window, ...], ...]:
     if not isinstance(data, Mapping):
-        errors.append("weekly: must be an object of weekday -> list of windows")
+        errors.append(WindowProblem(N_("weekly: must be an object of weekday -> list of windows")))
         return ((),) * 7
     unknown = [str(key) for key in data if key not in WEEKDAYS]
     if unknown:
-        errors.append(f"weekly: unknown weekday(s) {', '.join(unknown)}; use {', '.join(WEEKDAYS)}")
+        errors.append(
+            WindowProblem(
+                N_("weekly: unknown weekday(s) %(days)s; use %(known)s"),
+                days=", ".join(unknown),
+                known=", ".join(WEEKDAYS),
+            )
+        )
     days: list[tuple[Window, ...]] = []
     for name in WEEKDAYS:
         if name not in data:
-            errors.append(f"weekly.{name}: missing (use [] for a day off)")
+            errors.append(
+                WindowProblem(N_("weekly.%(day)s: missing (use [] for a day off)"), day=name)
+            )
             days.append(())
             continue
         if not isinstance(data[name], list):
-            errors.append(f"weekly.{name}: must be a list of windows")
+            errors.append(WindowProblem(N_("weekly.%(day)s: must be a list of windows"), day=name))
             days.append(())
             continue
         days.append(tuple(_read_windows(name, data[name], errors)))
     return tuple(days)
 
 
-def _read_windows(name: str, items: list[Any], errors: list[str]) -> Iterator[Window]:
+def _read_windows(name: str, items: list[Any], errors: list[WindowProblem]) -> Iterator[Window]:
     for index, item in enumerate(items):
         where = f"weekly.{name}[{index}]"
         if isinstance(item, Mapping) and set(item) == {"start", "end"}:
@@ -291,31 +350,48 @@ def _read_windows(name: str, items: list[Any], errors: list[str]) -> Iterator[Wi
         elif isinstance(item, list | tuple) and len(item) == 2:
             start, end = item
         else:
-            errors.append(f'{where}: expected {{"start": "HH:MM", "end": "HH:MM"}}')
+            errors.append(
+                WindowProblem(
+                    N_('%(where)s: expected {"start": "HH:MM", "end": "HH:MM"}'), where=where
+                )
+            )
             continue
         try:
             first = _parse_clock(start, allow_24=False)
             last = _parse_clock(end, allow_24=True)
-        except ValueError as exc:
-            errors.append(f"{where}: {exc}")
+        except WindowProblem as exc:
+            errors.append(WindowProblem(N_("%(where)s: %(problem)s"), where=where, problem=exc))
             continue
         if first >= last:
             errors.append(
-                f"{where}: start {start} is not before end {end} "
-                "(split a window past midnight into two days)"
+                WindowProblem(
+                    N_(
+                        "%(where)s: start %(start)s is not before end %(end)s "
+                        "(split a window past midnight into two days)"
+                    ),
+                    where=where,
+                    start=start,
+                    end=end,
+                )
             )
             continue
         yield Window(first, last)
 
 
-def _read_holidays(items: Any, errors: list[str]) -> frozenset[date]:
+def _read_holidays(items: Any, errors: list[WindowProblem]) -> frozenset[date]:
     if not isinstance(items, list):
-        errors.append("holidays: must be a list of dates like 2025-03-21")
+        errors.append(WindowProblem(N_("holidays: must be a list of dates like 2025-03-21")))
         return frozenset()
     days: set[date] = set()
     for index, item in enumerate(items):
         try:
             days.add(date.fromisoformat(item))
         except (TypeError, ValueError):
-            errors.append(f"holidays[{index}]: {item!r} is not a date like 2025-03-21")
+            errors.append(
+                WindowProblem(
+                    N_("%(where)s: %(item)s is not a date like 2025-03-21"),
+                    where=f"holidays[{index}]",
+                    item=repr(item),
+                )
+            )
     return frozenset(days)

@@ -11,6 +11,7 @@ translated text, and floor.js fills in the values."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from flask_babel import get_locale, gettext
 
@@ -64,10 +65,11 @@ CLAUSES: tuple[tuple[str, str], ...] = (
 _COMPILED = tuple((re.compile(pattern), text) for pattern, text in CLAUSES)
 
 
-def for_browser() -> list[list[str]]:
-    """[pattern, translated text] pairs for floor.js (JavaScript writes a
-    named group `(?<name>`, Python `(?P<name>`)."""
-    return [[pattern.replace("(?P<", "(?<"), gettext(text)] for pattern, text in CLAUSES]
+def for_browser(clauses: Sequence[tuple[str, str]] = CLAUSES) -> list[list[str]]:
+    """[pattern, translated text] pairs for a page's script (JavaScript writes
+    a named group `(?<name>`, Python `(?P<name>`); the pacer's clauses unless
+    told (callcenter.dialer_reasons has the trunk's and the phones')."""
+    return [[pattern.replace("(?P<", "(?<"), gettext(text)] for pattern, text in clauses]
 
 
 def shown(reason: str) -> str:

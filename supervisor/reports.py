@@ -14,7 +14,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from callcenter import request_scope
-from callcenter.dates import format_date, format_datetime, format_jalali
+from callcenter.dates import format_date, format_datetime, format_jalali, localize_digits
+from callcenter.i18n import list_separator
+from callcenter.numbers import format_number, format_percent
 from callcenter.services import exports
 from callcenter.services import reports as service
 from callcenter.services.reports.funnel import GROUPS, contact_rate_by_hour, stages
@@ -73,16 +75,16 @@ def reports_page(kind: str | None = None) -> ResponseReturnValue:
     if kind == "rejections":
         report = service.rejections_report(session, filters, locale)
         context["report"] = report
-        context["charts"] = {"steps": _step_chart(report)}
+        context["charts"] = {"steps": _step_chart(report, locale)}
     elif kind == "funnel":
         group = request.args.get("group", "total")
         context["group_by"] = group if group in GROUPS else "total"
         context["report"] = service.funnel_report(session, filters, locale, context["group_by"])
-        labels = [_stage_label(stage) for stage in stages()]
+        labels = [_stage_label(stage, locale) for stage in stages()]
         context["stage_labels"] = labels
         context["charts"] = {
-            "funnel": _funnel_chart(context["report"], labels),
-            "hours": _hour_chart(contact_rate_by_hour(session, filters)),
+            "funnel": _funnel_chart(context["report"], labels, locale),
+            "hours": _hour_chart(contact_rate_by_hour(session, filters), locale),
         }
     elif kind == "agents":
         context["report"] = service.agents_report(session, filters)
@@ -91,7 +93,7 @@ def reports_page(kind: str | None = None) -> ResponseReturnValue:
     elif kind == "dispositions":
         closed = service.dispositions_report(session, filters, locale)
         context["report"] = closed
-        context["charts"] = {"categories": _category_chart(closed)}
+        context["charts"] = {"categories": _category_chart(closed, locale)}
     elif kind == "compliance":
         context["report"] = service.compliance_report(session, filters)
     else:
@@ -110,45 +112,60 @@ def typed_date(day: date | None, locale: str) -> str:
     return format_jalali(day, "fa", style="short") if locale == "fa" else day.isoformat()
 
 
-def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
-
-
-def _category_chart(report: Any) -> list[tuple[str, float, str]]:
+def _category_chart(report: Any, locale: str) -> list[tuple[str, float, str]]:
     return [
-        (row.label, row.share or 0.0, f"{row.calls} · {_percent(row.share)}")
+        (
+            row.label,
+            row.share or 0.0,
+            format_number(row.calls, locale)
+            + list_separator(locale)
+            + format_percent(row.share, locale),
+        )
         for row in report.by_category
     ]
 
 
-def _stage_label(stage: Any) -> str:
-    return _(stage.label, step=stage.step) if stage.step else _(stage.label)
+def _stage_label(stage: Any, locale: str) -> str:
+    if stage.step:
+        return _(stage.label, step=format_number(stage.step, locale))
+    return _(stage.label)
 
 
-def _step_chart(report: Any) -> list[tuple[str, float, str]]:
+def _of(part: int, whole: int, locale: str) -> str:
+    return f"({format_number(part, locale)}/{format_number(whole, locale)})"
+
+
+def _step_chart(report: Any, locale: str) -> list[tuple[str, float, str]]:
     items = []
     for row in report.by_step:
-        label = _("Step %(step)s", step=row.step) + (f": {row.title}" if row.title else "")
-        text = f"{_percent(row.rate)} ({row.rejections}/{row.reached})"
+        label = _("Step %(step)s", step=format_number(row.step, locale))
+        label += f": {row.title}" if row.title else ""
+        text = f"{format_percent(row.rate, locale)} {_of(row.rejections, row.reached, locale)}"
         items.append((label, row.rate or 0.0, text))
     return items
 
 
-def _funnel_chart(report: Any, labels: list[str]) -> list[tuple[str, float, str]]:
+def _funnel_chart(report: Any, labels: list[str], locale: str) -> list[tuple[str, float, str]]:
     total = report.total
     shares = total.of_dials()
     return [
-        (label, count, f"{count} ({_percent(share)})")
+        (
+            label,
+            count,
+            f"{format_number(count, locale)} ({format_percent(share, locale)})",
+        )
         for label, count, share in zip(labels, total.counts, shares, strict=True)
     ]
 
 
-def _hour_chart(rows: list[Any]) -> list[tuple[str, float | None, str]]:
+def _hour_chart(rows: list[Any], locale: str) -> list[tuple[str, float | None, str]]:
     return [
         (
-            f"{row.hour:02d}",
+            localize_digits(f"{row.hour:02d}", locale),
             row.contact_rate,
-            f"{_percent(row.contact_rate)} ({row.live_answers}/{row.dials})",
+            format_percent(row.contact_rate, locale)
+            + " "
+            + _of(row.live_answers, row.dials, locale),
         )
         for row in rows
     ]

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from callcenter import pacer_reasons, request_scope, webphone
+from callcenter import dialer_reasons, pacer_reasons, request_scope, webphone
 from callcenter.auth.access import allow_roles
 from callcenter.services.floor.access import visible_campaigns
 from callcenter.states import Role
@@ -37,6 +37,7 @@ def floor() -> ResponseReturnValue:
         "supervisor/floor.html",
         nothing_to_watch=nothing_to_watch,
         pacer_clauses=pacer_reasons.for_browser(),
+        trunk_clauses=pacer_reasons.for_browser(dialer_reasons.TRUNK),
         browser_phone_offered=webphone.available(settings),
         monitor_phone="" if browser_phone else current_user.sip_uri or "",
     )

@@ -206,7 +206,10 @@ def _agent_label(user: object, team: Team) -> str:
 def audit_log() -> ResponseReturnValue:
     session = request_scope.session()
     form = AuditFilterForm(request.args)
-    form.target_type.choices = [("", "—"), *((t, t) for t in audit.target_types(session))]
+    form.target_type.choices = [
+        ("", "—"),
+        *((kind, _object_label(kind)) for kind in audit.target_types(session)),
+    ]
     form.validate()
     tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
     wanted = audit.AuditFilter(
@@ -227,7 +230,12 @@ def audit_log() -> ResponseReturnValue:
         query=query,
         when=lambda at: format_datetime(at, locale, tz=tz, style="short"),
         shown=lambda details: json.dumps(details, ensure_ascii=False),
+        object_label=_object_label,
     )
+
+
+def _object_label(target_type: str) -> str:
+    return _(audit.TARGET_LABELS.get(target_type, target_type))
 
 
 def _day_start(field: Field, tz: ZoneInfo, *, next_day: bool = False) -> datetime | None:

@@ -16,7 +16,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
-from callcenter.calling_windows import WEEKDAYS, CallingWindows, Window
+from callcenter.calling_windows import WEEKDAYS, CallingWindows, Window, WindowProblem
+from callcenter.errors import N_
 from callcenter.leadfiles import to_ascii_digits
 from callcenter.models import AmdMode, Campaign, DialMode, RecordingMode
 from callcenter.services.campaigns import (
@@ -266,7 +267,8 @@ class CampaignForm(FlaskForm):
         self.fill_from(defaults)
 
     def values(self) -> dict[str, Any]:
-        """The service's keyword arguments; calling windows errors raise ValueError."""
+        """The service's keyword arguments; a calling window not understood
+        raises WindowProblem, other values not understood ValueError."""
         weekly = {day: _parse_day(getattr(self, day).data or "") for day in FORM_DAYS}
         return {
             "name": self.name.data,
@@ -328,8 +330,13 @@ def _parse_day(text: str) -> list[list[str]]:
             continue
         start, sep, end = part.partition("-")
         if not sep:
-            raise ValueError(part)
-        Window.of(start.strip(), end.strip())
+            raise WindowProblem(N_("Calling window %(value)s is not like 09:00-21:00."), value=part)
+        try:
+            Window.of(start.strip(), end.strip())
+        except WindowProblem as exc:
+            raise WindowProblem(
+                N_("Calling window %(value)s: %(problem)s"), value=part, problem=exc
+            ) from None
         spans.append([start.strip(), end.strip()])
     return spans
 

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from callcenter import lead_fields, request_scope
 from callcenter.auth.access import allow_roles
 from callcenter.auth.forms import ConfirmForm
+from callcenter.calling_windows import WindowProblem
 from callcenter.campaigns.forms import (
     DELIMITER_LABELS,
     FORM_DAYS,
@@ -154,6 +155,9 @@ def _apply_notice(
 def _values(form: CampaignForm) -> dict[str, Any] | None:
     try:
         return form.values()
+    except WindowProblem as exc:
+        form.form_errors.append(exc.shown())
+        return None
     except ValueError as exc:
         form.form_errors.append(
             _("Calling window %(value)s is not like 09:00-21:00.", value=str(exc))

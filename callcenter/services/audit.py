@@ -9,7 +9,29 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from callcenter.errors import N_
 from callcenter.models import AuditEntry, User
+
+# What the audit viewer calls each kind of object (msgids; translated when
+# shown). A type missing here is shown as it is stored.
+TARGET_LABELS: dict[str, str] = {
+    "api_token": N_("API token"),
+    "appointment": N_("Appointment"),
+    "calendar_feed": N_("Calendar feed"),
+    "call": N_("Call"),
+    "callback": N_("Callback"),
+    "campaign": N_("Campaign"),
+    "customer": N_("Customer"),
+    "dnc_entry": N_("Do-not-call entry"),
+    "lead": N_("Lead"),
+    "lead_list": N_("Lead list"),
+    "pause_code": N_("Pause code"),
+    "report": N_("Report"),
+    "script_version": N_("Script version"),
+    "team": N_("Team"),
+    "user": N_("User"),
+    "webhook": N_("Webhook"),
+}
 
 
 def record(

@@ -303,7 +303,9 @@ def _validated(
             errors[name] = str(exc) or "invalid"
         except CallingWindowsError as exc:
             errors[name] = exc.message
-            texts[name] = (exc.text, exc.params)
+            # Each problem is a sentence of its own, translated here in the
+            # request being served; the form shows the whole in one line.
+            texts[name] = (exc.text, {**exc.params, "problems": exc.shown_problems()})
     if "name" in clean and "name" not in errors:
         taken = select(Campaign.id).where(func.lower(Campaign.name) == clean["name"].lower())
         if campaign_id is not None:

@@ -194,3 +194,22 @@ def test_audit_dates_are_typed_in_either_calendar(
     assert bad.status_code == 200
     assert "Type a date year first" in bad.text
     assert 'data-action="user.created"' in bad.text  # an unreadable date filters nothing
+
+
+@pytest.mark.parametrize(
+    ("locale", "campaign", "lead"), [("en", "Campaign", "Lead"), ("fa", "کمپین", "سرنخ")]
+)
+def test_the_audit_log_names_objects_in_the_readers_language(
+    client: FlaskClient, app_session: Session, locale: str, campaign: str, lead: str
+) -> None:
+    admin = make_user(app_session, Role.ADMIN, locale=locale)
+    audit.record(app_session, "campaign.updated", actor=admin, target_type="campaign", target_id=7)
+    audit.record(app_session, "lead.updated", actor=admin, target_type="lead", target_id=42)
+    app_session.commit()
+    log_in(client, admin.username)
+    page = client.get("/admin/audit").text
+    assert f'data-type="campaign">{campaign} <span class="ltr">7</span>' in page
+    assert f'data-type="lead">{lead} <span class="ltr">42</span>' in page
+    assert f'<option value="campaign">{campaign}</option>' in page
+    assert f'<option value="lead">{lead}</option>' in page
+    assert ">campaign<" not in page and ">lead<" not in page

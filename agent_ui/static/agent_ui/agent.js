@@ -157,12 +157,27 @@
     showPhoneAlert(agent);
   }
 
+  // The dialer says why the phone was lost in English: matched here to its
+  // translated text (callcenter/dialer_reasons.py); a SIP phrase stays as sent.
+  var LOST = L.phone_lost_reasons.map(function (pair) { return [new RegExp("^(?:" + pair[0] + ")$"), pair[1]]; });
+  function lostReason(text) {
+    for (var i = 0; i < LOST.length; i++) {
+      var match = LOST[i][0].exec(text);
+      if (!match) continue;
+      return LOST[i][1].replace(/%\((\w+)\)s/g, function (_, name) {
+        var value = match.groups[name];
+        return name === "reason" ? lostReason(value) : value;
+      });
+    }
+    return text;
+  }
+
   function showPhoneAlert(agent) {
     var lost = agent.phone_leg === "lost" && agent.state !== "logged_out";
     show($("phone-alert"), lost);
     if (!lost) return;
     var duringCall = agent.state === "on_call" || agent.state === "wrap_up";
-    var reason = agent.phone_leg_detail || L.phone.lost_reason;
+    var reason = agent.phone_leg_detail ? lostReason(agent.phone_leg_detail) : L.phone.lost_reason;
     $("phone-alert-text").textContent = fmt(duringCall ? L.phone.lost_on_call : L.phone.lost_text, { reason: reason });
     show($("btn-phone-retry"), !duringCall);
   }

@@ -56,22 +56,50 @@
     return String(value);
   }
 
-  // The pacer writes its reason in English clauses joined by "; "; each is
-  // matched to its translated text here (callcenter/pacer_reasons.py).
-  const PACER = L.pacer.map(([source, text]) => [new RegExp("^" + source + "$"), text]);
+  // The pacer writes its reason in English clauses joined by "; ", the
+  // dialer its trunk's state in English; each is matched to its translated
+  // text here (callcenter/pacer_reasons.py, callcenter/dialer_reasons.py).
+  const patterns = (table) => table.map(([source, text]) => [new RegExp("^(?:" + source + ")$"), text]);
+  const PACER = patterns(L.pacer);
+  const TRUNK = patterns(L.trunk_reasons);
 
   function localNumber(text) {
     if (locale !== "fa-IR") return text;
     return text.replace(/[0-9]/g, (d) => "۰۱۲۳۴۵۶۷۸۹"[d]).replace(/\./g, "٫").replace(/%/g, "٪");
   }
 
+  // A value that is a number is written in the reader's digits; a nested
+  // reason is translated in turn; anything else (an address) is kept.
+  function translated(table, text) {
+    for (const [pattern, message] of table) {
+      const match = pattern.exec(text);
+      if (!match) continue;
+      return message.replace(/%\((\w+)\)s/g, (_, name) => {
+        const value = match.groups[name];
+        if (name === "reason") return translated(table, value);
+        return /^-?[\d.]+%?$/.test(value) ? localNumber(value) : value;
+      });
+    }
+    return text;
+  }
+
   function pacerReason(reason) {
-    return reason.split("; ").map((clause) => {
-      for (const [pattern, text] of PACER) {
-        const match = pattern.exec(clause);
-        if (match) return text.replace(/%\((\w+)\)s/g, (_, name) => localNumber(match.groups[name]));
+    return reason.split("; ").map((clause) => translated(PACER, clause)).join(locale === "fa-IR" ? "؛ " : "; ");
+  }
+
+  const trunkText = (text) => (text ? translated(TRUNK, text) : "");
+
+  // "trunk: reason" per held trunk, joined by "; " (a trunk's name may hold
+  // ": " itself, as in sip:10.0.0.1, so each split is tried).
+  function heldText(text) {
+    if (!text) return "";
+    return text.split("; ").map((part) => {
+      for (let at = part.indexOf(": "); at !== -1; at = part.indexOf(": ", at + 1)) {
+        const reason = part.slice(at + 2);
+        const shown = translated(TRUNK, reason);
+        if (shown !== reason) return part.slice(0, at) + ": " + shown;
       }
-      return clause;
+      return part;
     }).join(locale === "fa-IR" ? "؛ " : "; ");
   }
 
@@ -673,7 +701,7 @@
 
   function showDialingHeld(reason) {
     $("dialing-held").hidden = !reason;
-    $("dialing-held-reason").textContent = reason || "";
+    $("dialing-held-reason").textContent = heldText(reason);
   }
 
   socket.on("floor_dialing_held", (data) => showDialingHeld(data.dialing_held));
@@ -691,15 +719,15 @@
       const tr = document.createElement("tr");
       tr.dataset.dialerId = trunk.dialer_id;
       const state = cell(trunk.healthy ? L.trunk.healthy : L.trunk.held, trunk.healthy ? "" : "bad");
-      state.title = trunk.reason || "";
+      state.title = trunkText(trunk.reason);
       const registration = cell(L.trunk[trunk.registration] || trunk.registration);
-      registration.title = trunk.registration_detail || "";
+      registration.title = trunkText(trunk.registration_detail);
       let options = L.trunk[trunk.options] || trunk.options;
       if (trunk.options_rtt_ms !== null && trunk.options_rtt_ms !== undefined) {
         options += L.separator + dec.format(trunk.options_rtt_ms) + " " + L.trunk.ms;
       }
       const optionsCell = cell(options);
-      optionsCell.title = trunk.options_status || "";
+      optionsCell.title = trunkText(trunk.options_status);
       tr.append(cell(trunk.trunk), state, registration, optionsCell, cell(format(trunk.calls_in_flight)));
       body.append(tr);
     }

@@ -62,3 +62,32 @@ def test_the_screen_says_the_phone_is_lost_and_calls_it_again(
     page.wait_for_selector("#agent-state[data-phone=up]")
     assert page.text_content("#agent-state") == "Ready"
     assert page.text_content("#idle-text") == "Ready. The next call will appear here."
+
+
+@pytest.mark.parametrize("live_floor", ["fa"], indirect=True)
+def test_a_persian_agent_reads_why_the_phone_was_lost_in_persian(
+    live_floor: LiveFloor, browser: Any
+) -> None:
+    dialer = DatabaseServices(live_floor.app.extensions["cc_database"])
+    agent_id = live_floor.floor.agent_id
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    log_in(page, live_floor)
+    use_desk_phone(page, "sip:1001@pbx.example.com")
+    page.keyboard.press("F2")
+    page.wait_for_selector("#agent-state[data-state=ready][data-phone=down]")
+    assert dialer.phone_leg_calling(agent_id, "agent-leg-1")
+    page.wait_for_selector("#agent-state[data-phone=calling]")
+
+    dialer.phone_leg_lost(agent_id, "agent-leg-1", reason=BUSY, now=utcnow())
+    page.wait_for_selector("#phone-alert:not([hidden])")
+    alert = page.text_content("#phone-alert-text") or ""
+    assert "تلفن پاسخ نداد: 486 Busy Here" in alert  # the SIP phrase as the phone sent it
+    assert "phone did not answer" not in alert
+
+    dialer.phone_leg_lost(
+        agent_id, "agent-leg-1", reason="phone hung up: no reason given", now=utcnow()
+    )
+    page.wait_for_function(
+        "() => document.getElementById('phone-alert-text').textContent.includes('تلفن قطع کرد')"
+    )
+    assert "تلفن قطع کرد: دلیلی گفته نشد" in (page.text_content("#phone-alert-text") or "")

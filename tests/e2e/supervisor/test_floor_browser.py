@@ -20,7 +20,14 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from callcenter.db import Database, utcnow
-from callcenter.events import CallAnswered, CallDialing, CallEnded, CallRinging
+from callcenter.events import (
+    CallAnswered,
+    CallDialing,
+    CallEnded,
+    CallRinging,
+    DialingHeld,
+    TrunkStatusReported,
+)
 from callcenter.models import AgentStatus, Lead
 from callcenter.realtime.coalesce import CALLS, DELTA_EVENT, single_delta
 from callcenter.realtime.rooms import campaign_supervisors_room
@@ -283,3 +290,48 @@ def test_the_floor_reads_right_to_left_in_persian(
     closed = page.locator("#hours-closed").inner_text()
     assert name in closed and "بیرون از ساعت‌های مجاز تماس" in closed, closed
     assert to_persian_digits("10:00") in closed, closed
+
+# As dialer/sip/ua.py and registration.py write them.
+SILENT = "trunk 10.0.0.9:5060 did not answer 3 requests in a row"
+
+
+@pytest.mark.browser
+def test_a_persian_supervisor_reads_why_a_trunk_is_held_in_persian(
+    running: Running, browser: Any
+) -> None:
+    from callcenter.models import User
+
+    with running.app.extensions["cc_database"].unit_of_work() as session:
+        supervisor = session.scalar(select(User).where(User.username == running.floor.supervisor))
+        supervisor.locale = "fa"
+    page = browser.new_page(viewport={"width": 1480, "height": 1040})
+    _log_in(page, running.url, running.floor.supervisor)
+    page.goto(f"{running.url}/supervisor/")
+    page.wait_for_selector('#conn[data-state="up"]')
+    bus = running.app.extensions["cc_bus"]
+    status = {
+        "healthy": False,
+        "reason": SILENT,
+        "registration": "failed",
+        "registration_detail": "REGISTER failed: Timer F: no answer to REGISTER",
+        "options": "unanswered",
+        "options_status": "Timer F: no answer to OPTIONS",
+        "options_rtt_ms": None,
+        "calls_in_flight": 0,
+    }
+    bus.publish(TrunkStatusReported(dialer_id="dialer-1", trunk="main", status=status))
+    bus.publish(DialingHeld(trunk="main", held=True, reason=SILENT))
+    assert bus.wait_until_idle(10)
+
+    page.wait_for_selector("#dialing-held:not([hidden])")
+    assert page.text_content("#dialing-held-reason") == (
+        "main: ترانک 10.0.0.9:5060 به ۳ درخواست پیاپی پاسخ نداد"
+    )
+    row = page.wait_for_selector('#trunks-table tr[data-dialer-id="dialer-1"]')
+    state, registration, options = row.query_selector_all("td")[1:4]
+    assert state.text_content() == "شماره‌گیری متوقف"
+    assert state.get_attribute("title") == "ترانک 10.0.0.9:5060 به ۳ درخواست پیاپی پاسخ نداد"
+    assert registration.get_attribute("title") == (
+        "ثبت‌نام (REGISTER) ناموفق بود: پاسخی به REGISTER نیامد"
+    )
+    assert options.get_attribute("title") == "پاسخی به OPTIONS نیامد"

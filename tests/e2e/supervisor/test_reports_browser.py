@@ -5,6 +5,7 @@ Saves docs/reports.png and docs/reports-fa.png when CC_TEST_SCREENSHOT_DIR is se
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -52,4 +53,23 @@ def test_the_reports_page_is_styled(
     )
     assert bar_fills and BLACK not in bar_fills
     page.screenshot(path=str(SHOTS / screenshot), full_page=True)
+    page.close()
+
+
+@pytest.mark.parametrize(
+    ("username", "digits", "foreign"),
+    [("supervisor", "[۰-۹]", "[0-9]"), ("manager", "[0-9]", "[۰-۹]")],
+)
+def test_the_figures_are_in_the_readers_digits(
+    browser: Any, embedded_server: EmbeddedServer, username: str, digits: str, foreign: str
+) -> None:
+    """The supervisor reads Persian: every count and rate in the tables and
+    the charts in Persian digits; the manager reads English: Latin digits."""
+    page = open_reports(browser, embedded_server, username, "?report=funnel")
+    figures = page.locator("td.num, .chart-value, .chart-tick").evaluate_all(
+        "cells => cells.map(cell => cell.textContent.trim()).filter(t => t && t !== '—')"
+    )
+    assert figures
+    assert [text for text in figures if re.search(foreign, text)] == []
+    assert all(re.search(digits, text) for text in figures)
     page.close()

@@ -446,3 +446,19 @@ def test_a_persian_manager_reads_which_rows_lost_nul_characters(
     warnings = page.text.split('id="warning-rows"')[1].split("</table>")[0]
     assert "<td>2</td><td>نویسه‌های تهی (NUL) از &#34;name&#34; حذف شدند</td>" in warnings
     assert lead_list.rows_imported == 2
+
+
+def test_a_persian_manager_reads_what_is_wrong_with_a_calling_window_in_persian(
+    client: FlaskClient, app_session: Session
+) -> None:
+    manager = make_user(app_session, Role.MANAGER, locale="fa")
+    app_session.commit()
+    log_in(client, manager.username)
+    response = client.post("/campaigns/new", data=_form(monday="09:00-25:00"))
+    assert response.status_code == 422
+    assert "بازهٔ تماس 09:00-25:00: «25:00» ساعتی میان ۰۰:۰۰ و ۲۴:۰۰ نیست" in response.text
+    response = client.post("/campaigns/new", data=_form(monday="21:00-09:00"))
+    assert response.status_code == 422
+    assert "بازهٔ تماس 21:00-09:00: آغاز باید پیش از پایان" in response.text
+    assert "is not a time" not in response.text and "must" not in response.text
+    assert app_session.scalars(select(Campaign)).all() == []

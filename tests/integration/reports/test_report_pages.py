@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from html.parser import HTMLParser
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.models import AuditEntry
+from callcenter.models import AuditEntry, User
 from tests.factories import log_in
 from tests.integration.reports.report_dataset import Dataset, build
 
@@ -95,3 +97,84 @@ def test_xlsx_download(client: FlaskClient, data: Dataset) -> None:
     assert download.mimetype.endswith("spreadsheetml.sheet")
     book = openpyxl.load_workbook(io.BytesIO(download.get_data()), read_only=True)
     assert book.worksheets[0].max_row == 5  # header, three agents, total
+
+
+class _Figures(HTMLParser):
+    """The texts a reader takes as figures: number cells, the summary's
+    strong figures and the charts' value labels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self._open: list[bool] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = (dict(attrs).get("class") or "").split()
+        figure = (
+            (tag == "td" and "num" in classes)
+            or (tag == "strong")
+            or (tag == "text" and ("chart-value" in classes or "chart-tick" in classes))
+        )
+        if tag in ("td", "strong", "text"):
+            self._open.append(figure)
+            if figure:
+                self.texts.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "strong", "text") and self._open:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if any(self._open):
+            self.texts[-1] += data
+
+
+def _figures(html: str) -> list[str]:
+    parser = _Figures()
+    parser.feed(html)
+    return [text.strip() for text in parser.texts if text.strip() not in ("", "—")]
+
+
+@pytest.mark.parametrize(
+    "report", ["rejections", "funnel", "agents", "dispositions", "compliance", "call_list"]
+)
+def test_a_persian_page_shows_figures_in_persian_digits(
+    client: FlaskClient, data: Dataset, report: str
+) -> None:
+    log_in(client, "boss")  # Persian, as every user is unless they choose English
+    path = "/supervisor/reports/calls" if report == "call_list" else "/supervisor/reports"
+    html = client.get(path, query_string={"report": report, **RANGE}).get_data(as_text=True)
+    figures = _figures(html)
+    assert figures
+    latin = [text for text in figures if re.search(r"[0-9]", text)]
+    assert latin == []
+    assert all(re.search(r"[۰-۹]", text) for text in figures)
+    assert "." not in "".join(figures) and "%" not in "".join(figures)
+
+
+def test_persian_rates_and_durations_are_written_the_persian_way(
+    client: FlaskClient, data: Dataset
+) -> None:
+    log_in(client, "boss")
+    html = client.get("/supervisor/reports", query_string={"report": "agents", **RANGE}).get_data(
+        as_text=True
+    )
+    figures = _figures(html)
+    assert any(re.fullmatch(r"[۰-۹]+٫[۰-۹]٪", text) for text in figures)
+    assert any(re.fullmatch(r"[۰-۹]+:[۰-۹]{2}:[۰-۹]{2}", text) for text in figures)
+
+
+def test_an_english_page_keeps_latin_digits(
+    client: FlaskClient, data: Dataset, app_session: Session
+) -> None:
+    app_session.scalar(select(User).where(User.username == "boss")).locale = "en"
+    app_session.commit()
+    log_in(client, "boss")
+    for report in ("rejections", "agents", "compliance"):
+        html = client.get("/supervisor/reports", query_string={"report": report, **RANGE}).get_data(
+            as_text=True
+        )
+        figures = _figures(html)
+        assert figures
+        assert not any(re.search(r"[۰-۹]", text) for text in figures)
+        assert any(re.fullmatch(r"\d+\.\d%", text) for text in figures)
