@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from callcenter.cli import main
 
@@ -64,6 +69,34 @@ def test_campaign_edit_that_fails_prints_the_error_only(cli_env: dict[str, str])
     assert refused.stdout == "", refused.stdout  # Spring's change was rolled back
     assert refused.stderr == "callcenter: no campaign 'Nope'\n"
     assert "max 9 attempts" not in invoke(cli_env, "campaigns", "list").output
+
+
+@contextmanager
+def commits_failing() -> Iterator[None]:
+    """Every commit fails as a full disk or a lost server makes it fail."""
+
+    def fail(_session: Session) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    event.listen(Session, "before_commit", fail)
+    try:
+        yield
+    finally:
+        event.remove(Session, "before_commit", fail)
+
+
+@pytest.mark.parametrize("command", [("create", "Autumn"), ("pause", "Spring"), ("resume", "1")])
+def test_campaign_command_whose_commit_fails_prints_nothing_as_done(
+    cli_env: dict[str, str], command: tuple[str, str]
+) -> None:
+    active = ["--active"] if command[0] == "pause" else []
+    assert invoke(cli_env, "campaigns", "create", "Spring", *active).exit_code == 0
+    before = invoke(cli_env, "campaigns", "list").output
+    with commits_failing():
+        failed = CliRunner().invoke(main, ["campaigns", *command], env=cli_env)
+    assert isinstance(failed.exception, OperationalError)
+    assert failed.stdout == "", failed.stdout  # nothing was changed: nothing is shown as done
+    assert invoke(cli_env, "campaigns", "list").output == before
 
 
 def test_campaign_edit_refuses_a_short_ring_timeout(cli_env: dict[str, str]) -> None:
