@@ -135,6 +135,19 @@ def test_import_leads_says_which_rows_lost_nul_characters(
     assert '  line 2: warning: NUL characters were removed from "name"\n' in result.output
 
 
+def test_import_leads_says_the_header_lost_nul_characters(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    invoke(cli_env, "campaigns", "create", "Spring")
+    leads = tmp_path / "leads.csv"
+    leads.write_bytes(b"phone,na\x00me\n09121234567,Ali\n")
+    result = invoke(cli_env, "import", "leads", str(leads), "--campaign", "Spring")
+    assert result.exit_code == 0, result.output
+    assert "1 rows, 1 imported" in result.output
+    said = '  line 1: warning: NUL characters were removed from the column names "name"\n'
+    assert said in result.output
+
+
 def test_dnc_import_and_export(cli_env: dict[str, str], tmp_path: Path) -> None:
     invoke(cli_env, "campaigns", "create", "Spring")
     source = tmp_path / "dnc.csv"

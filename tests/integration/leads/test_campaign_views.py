@@ -446,3 +446,23 @@ def test_a_persian_manager_reads_which_rows_lost_nul_characters(
     warnings = page.text.split('id="warning-rows"')[1].split("</table>")[0]
     assert "<td>2</td><td>نویسه‌های تهی (NUL) از &#34;name&#34; حذف شدند</td>" in warnings
     assert lead_list.rows_imported == 2
+
+
+def test_a_persian_manager_reads_that_the_header_lost_nul_characters(
+    client: FlaskClient, app_session: Session
+) -> None:
+    manager = make_user(app_session, Role.MANAGER, locale="fa")
+    campaign = make_campaign(app_session)
+    lead_list = lead_import.import_leads(
+        app_session,
+        b"phone,na\x00me\n09121234567,Ali\n",
+        campaign_id=campaign.id,
+        filename="leads.csv",
+    )
+    app_session.commit()
+    log_in(client, manager.username)
+    page = client.get(f"/campaigns/{campaign.id}/lists/{lead_list.id}")
+    assert page.status_code == 200
+    warnings = page.text.split('id="warning-rows"')[1].split("</table>")[0]
+    said = "نویسه‌های تهی (NUL) از نام ستون‌های &#34;name&#34; حذف شدند"
+    assert f"<td>1</td><td>{said}</td>" in warnings
