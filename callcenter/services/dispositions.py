@@ -59,14 +59,15 @@ def set_disposition(
     call_id: Any,
     code: Any,
     *,
-    notes: Any = "",
+    notes: Any = None,
     callback_at: Any = None,
     callback_mine: bool = True,
     rejection: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> Disposition:
     """Record the disposition once the call has ended and end the wrap-up:
-    ready again at once when the campaign says so, else on the agent's word."""
+    ready again at once when the campaign says so, else on the agent's word.
+    `notes` sent replace the note saved as the agent typed; None keeps it."""
     now = now or utcnow()
     call = workstation.open_call(session, agent_id, call_id)
     chosen = disposition_codes.chosen(session, call.campaign_id, code)
@@ -117,8 +118,7 @@ def set_disposition(
         if call.outcome is not None and call.outcome is not CallOutcome.MACHINE:
             after_commit.record_event(session, _marked_machine(call))
         call.outcome = CallOutcome.MACHINE
-    text = workstation.checked_notes(notes)
-    workstation.save_notes(session, agent_id, call.id, text)
+    text = workstation.final_notes(session, agent_id, call.id, notes)
     return _close(
         session,
         call,
@@ -241,22 +241,18 @@ def time_out_wrap_up(
     notes the agent's screen saved as they typed are kept."""
     now = now or utcnow()
     assert call.agent_id is not None
-    text = workstation.call_note(session, call.id, call.agent_id)
-    if notes is not None:
-        workstation.save_notes(session, call.agent_id, call.id, notes)
-        text = workstation.call_note(session, call.id, call.agent_id)
     return _close(
         session,
         call,
         disposition_codes.WRAP_UP_TIMEOUT,
-        notes=text.text if text is not None else "",
+        notes=workstation.final_notes(session, call.agent_id, call.id, notes),
         now=now,
         timed_out=True,
     )
 
 
 def expire_wrap_up(
-    session: Session, agent_id: int, call_id: Any, *, notes: Any = "", now: datetime | None = None
+    session: Session, agent_id: int, call_id: Any, *, notes: Any = None, now: datetime | None = None
 ) -> Disposition | None:
     """The screen says the wrap-up time ran out: closed as the server would
     (`time_out_wrap_up`), with the notes typed so far. The server does it

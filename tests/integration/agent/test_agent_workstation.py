@@ -20,8 +20,10 @@ from callcenter.models import (
     AuditEntry,
     Call,
     Callback,
+    Disposition,
     DncEntry,
     FollowUp,
+    Note,
     ScriptVersion,
     StepAction,
     StepOutcome,
@@ -411,6 +413,57 @@ def test_a_call_with_a_booked_meeting_is_not_also_a_callback(
     assert agent_socket.emit(
         "disposition_set", {"call_id": call_id, "code": "appointment_set"}, callback=True
     )["ok"]
+
+
+def test_a_disposition_without_notes_keeps_the_note_the_screen_saved(
+    agent_app: Flask, agent_socket, floor: Floor, app_session: Session
+) -> None:
+    """Notes are saved as the agent types; a disposition sent with no notes
+    (an API client, a screen that sends none) keeps them, one with notes
+    replaces them, and notes cleared leave no blank entry in the history."""
+
+    def disposed(call_id: str, **notes: str) -> None:
+        end_call(agent_app, call_id)
+        reply = agent_socket.emit(
+            "disposition_set", {"call_id": call_id, "code": "no_decision", **notes}, callback=True
+        )
+        assert reply["ok"], reply
+        assert agent_socket.emit("go_ready", {}, callback=True)["ok"]
+
+    ready(agent_socket, floor)
+    kept = inject_connected_call(agent_app, floor)
+    agent_socket.emit("notes_save", {"call_id": kept, "text": "Budget in Q3"}, callback=True)
+    disposed(kept)
+    edited = inject_connected_call(agent_app, floor, attempt=2)
+    agent_socket.emit("notes_save", {"call_id": edited, "text": "Budget"}, callback=True)
+    disposed(edited, notes="Budget in Q4, call the CFO")
+    cleared = inject_connected_call(agent_app, floor, attempt=3)
+    agent_socket.emit("notes_save", {"call_id": cleared, "text": "wrong customer"}, callback=True)
+    disposed(cleared, notes="")
+    blanked = inject_connected_call(agent_app, floor, attempt=4)
+    disposed(blanked)
+    # as a disposition without notes left the note before it kept it
+    app_session.add(
+        Note(customer_id=floor.customer_id, call_id=blanked, author_id=floor.agent_id, text="")
+    )
+    app_session.commit()
+    agent_socket.get_received()
+
+    inject_connected_call(agent_app, floor, attempt=5)
+    (pop,) = received(agent_socket, "screen_pop")
+    shown = {row["id"]: row["notes"] for row in pop["history"]["calls"]}
+    assert shown[kept] == ["Budget in Q3"]
+    assert shown[edited] == ["Budget in Q4, call the CFO"]
+    assert shown[cleared] == shown[blanked] == []
+    noted = dict(
+        app_session.execute(
+            select(Disposition.call_id, Disposition.notes).where(
+                Disposition.call_id.in_([kept, edited, cleared])
+            )
+        ).all()
+    )
+    assert app_session.scalar(select(Note).where(Note.call_id == cleared)) is None
+    assert noted == {kept: "Budget in Q3", edited: "Budget in Q4, call the CFO", cleared: ""}
 
 
 def test_the_pop_pushed_at_connect_is_the_screen_a_reload_shows(
