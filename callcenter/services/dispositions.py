@@ -20,7 +20,7 @@ from callcenter import after_commit
 from callcenter.db import utcnow
 from callcenter.domain_events import CallMarkedMachine, WrapUpEnded
 from callcenter.errors import N_, Conflict, InvalidInput
-from callcenter.models import Call, Campaign, Disposition, DispositionCode
+from callcenter.models import AgentStatus, Call, Campaign, Disposition, DispositionCode
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
 from callcenter.services import (
@@ -128,6 +128,42 @@ def set_disposition(
         callback_at=when,
         callback_agent_id=agent_id if callback_mine else None,
     )
+
+
+def set_disposition_and_pause(
+    session: Session,
+    agent_id: int,
+    call_id: Any,
+    code: Any,
+    pause_reason: Any,
+    *,
+    notes: Any = None,
+    callback_at: Any = None,
+    callback_mine: bool = True,
+    rejection: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> tuple[Disposition, AgentStatus]:
+    """ "Save and pause": the disposition, then the pause, in the caller's one
+    transaction, both or neither (a disposition refused leaves no pause
+    waiting). The pause is asked for first, as F3 in the wrap-up asks for it:
+    kept for the wrap-up's end (`decide_request`), the disposition ends the
+    wrap-up there (`after_wrap_up`), never through Ready."""
+    now = now or utcnow()
+    # The call before the agent, as the disposition and the wrap-up's expiry take them.
+    workstation.open_call(session, agent_id, call_id, lock=True)
+    agents.pause(session, agent_id, pause_reason, now=now)
+    disposition = set_disposition(
+        session,
+        agent_id,
+        call_id,
+        code,
+        notes=notes,
+        callback_at=callback_at,
+        callback_mine=callback_mine,
+        rejection=rejection,
+        now=now,
+    )
+    return disposition, agents.status_of(session, agent_id)
 
 
 def _close(

@@ -263,6 +263,59 @@ def test_wrap_up_expiry_closes_the_call_as_timed_out(
     assert status is not None and status.state.value == "paused"
 
 
+def test_save_and_pause_is_both_or_neither(
+    agent_app: Flask, agent_socket, floor: Floor, app_session: Session
+) -> None:
+    ready(agent_socket, floor)
+    call_id = inject_connected_call(agent_app, floor)
+    end_call(agent_app, call_id)
+    no_time = agent_socket.emit(
+        "disposition_set_and_pause",
+        {"call_id": call_id, "code": "callback", "reason": "lunch"},
+        callback=True,
+    )
+    assert no_time["ok"] is False and no_time["error"] == "invalid-input", no_time
+    no_reason = agent_socket.emit(
+        "disposition_set_and_pause",
+        {"call_id": call_id, "code": "no_decision", "reason": "nap"},
+        callback=True,
+    )
+    assert no_reason["ok"] is False and no_reason["details"] == {"field": "reason"}
+    status = app_session.get(AgentStatus, floor.agent_id)
+    assert status is not None
+    # Neither: still in the wrap-up, no pause waiting, no disposition.
+    assert (str(status.state), status.pause_after_call) == ("wrap_up", None)
+    assert app_session.scalar(select(Disposition).where(Disposition.call_id == call_id)) is None
+    app_session.rollback()
+
+    both = agent_socket.emit(
+        "disposition_set_and_pause",
+        {"call_id": call_id, "code": "no_decision", "reason": "lunch", "notes": "at noon"},
+        callback=True,
+    )
+    assert both["ok"], both
+    assert (both["agent"]["state"], both["agent"]["pause_reason"]) == ("paused", "lunch")
+    disposition = app_session.scalar(select(Disposition).where(Disposition.call_id == call_id))
+    assert disposition is not None and (disposition.code, disposition.notes) == (
+        "no_decision",
+        "at noon",
+    )
+    changes = app_session.scalars(
+        select(AgentStateChange)
+        .where(AgentStateChange.agent_id == floor.agent_id)
+        .order_by(AgentStateChange.id)
+    ).all()
+    assert [(str(c.from_state), str(c.to_state), c.reason) for c in changes[-1:]] == [
+        ("wrap_up", "paused", "lunch")  # straight from the wrap-up, never Ready
+    ]
+    again = agent_socket.emit(
+        "disposition_set_and_pause",
+        {"call_id": call_id, "code": "no_decision", "reason": "lunch"},
+        callback=True,
+    )
+    assert again["error"] == "conflict"
+
+
 def test_events_are_applied_once(agent_app: Flask, agent_socket, floor: Floor) -> None:
     ready(agent_socket, floor)
     call_id = inject_connected_call(agent_app, floor)
