@@ -29,6 +29,7 @@ from callcenter.models import (
     StepOutcome,
 )
 from callcenter.scheduling import SlotRules, free_slots
+from callcenter.services import dispositions
 from callcenter.states import Role
 from tests.factories import log_in, make_user
 from tests.integration.agent.agent_floor import (
@@ -517,6 +518,23 @@ def test_a_disposition_without_notes_keeps_the_note_the_screen_saved(
     )
     assert app_session.scalar(select(Note).where(Note.call_id == cleared)) is None
     assert noted == {kept: "Budget in Q3", edited: "Budget in Q4, call the CFO", cleared: ""}
+
+
+def test_a_wrap_up_expired_without_notes_keeps_the_saved_note(
+    agent_app: Flask, agent_socket, floor: Floor, app_session: Session
+) -> None:
+    ready(agent_socket, floor)
+    call_id = inject_connected_call(agent_app, floor)
+    agent_socket.emit("notes_save", {"call_id": call_id, "text": "call after 5"}, callback=True)
+    end_call(agent_app, call_id)
+    call = app_session.get(Call, call_id)
+    assert call is not None and call.ended_at is not None
+    call.ended_at = call.ended_at - timedelta(seconds=61)
+    app_session.flush()
+    disposition = dispositions.expire_wrap_up(app_session, floor.agent_id, call_id)
+    assert disposition is not None
+    assert (disposition.code, disposition.notes) == ("wrap_up_timeout", "call after 5")
+    assert app_session.scalar(select(Note.text).where(Note.call_id == call_id)) == "call after 5"
 
 
 def test_the_pop_pushed_at_connect_is_the_screen_a_reload_shows(
