@@ -171,21 +171,48 @@ def record_call(*args: Any) -> dict[str, Any]:
     return {"ok": True, "call_id": call.id}
 
 
+def _disposition_options(data: dict[str, Any]) -> dict[str, Any]:
+    rejection = data.get("rejection")
+    return {
+        "notes": data.get("notes"),
+        "callback_at": data.get("callback_at"),
+        "callback_mine": data.get("callback_for") != "anyone",
+        "rejection": rejection if isinstance(rejection, dict) else None,
+    }
+
+
 @socket_event("disposition_set", roles=AGENT)
 def disposition_set(*args: Any) -> dict[str, Any]:
     data = _data(args)
-    rejection = data.get("rejection") if isinstance(data.get("rejection"), dict) else None
     disposition = dispositions.set_disposition(
         request_scope.session(),
         current_user.id,
         data.get("call_id"),
         data.get("code"),
-        notes=data.get("notes"),
-        callback_at=data.get("callback_at"),
-        callback_mine=data.get("callback_for") != "anyone",
-        rejection=rejection,
+        **_disposition_options(data),
     )
     return {"ok": True, "call_id": disposition.call_id, "code": str(disposition.code)}
+
+
+@socket_event("disposition_set_and_pause", roles=AGENT)
+def disposition_set_and_pause(*args: Any) -> dict[str, Any]:
+    """ "Save and pause": both in this one unit of work, or neither."""
+    data = _data(args)
+    session = request_scope.session()
+    disposition, status = dispositions.set_disposition_and_pause(
+        session,
+        current_user.id,
+        data.get("call_id"),
+        data.get("code"),
+        data.get("reason"),
+        **_disposition_options(data),
+    )
+    return {
+        "ok": True,
+        "call_id": disposition.call_id,
+        "code": str(disposition.code),
+        "agent": agents.state_payload(session, status),
+    }
 
 
 @socket_event("wrap_up_expired", roles=AGENT)

@@ -691,11 +691,13 @@ def campaigns_group() -> None:
 def campaigns_create(ctx: Context, name: str, active: bool, **options: Any) -> None:
     values = _campaign_values(options)
     values["name"] = values.pop("name", name)
+    # Printed once committed: a failed commit must not read as a campaign made.
     with ctx.database.unit_of_work() as session:
         campaign = campaign_service.create_campaign(
             session, actor=None, teams=_teams(session, options["team"]), active=active, **values
         )
-        _show_campaign(campaign)
+        line = _campaign_line(campaign)
+    click.echo(line)
 
 
 @campaigns_group.command("list")
@@ -733,10 +735,12 @@ def campaigns_edit(ctx: Context, campaigns: tuple[str, ...], **options: Any) -> 
 
 
 def _set_campaign_status(ctx: Context, key: str, status: str) -> None:
+    # Printed once committed, as `campaigns edit` does.
     with ctx.database.unit_of_work() as session:
         found = campaign_service.find_campaign(session, key)
         campaign_service.set_status(session, found, CampaignStatus(status), actor=None)
-        _show_campaign(found)
+        line = _campaign_line(found)
+    click.echo(line)
 
 
 @campaigns_group.command("pause")

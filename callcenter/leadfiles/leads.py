@@ -190,6 +190,7 @@ class LeadFile:
         self.sheet = reader.sheet if isinstance(reader, XlsxRows) else None
         self.header_line = header.line
         self.columns: HeaderMap = map_headers(header.cells, mapping)
+        self.header_warnings = _header_warnings(header, self.columns)
 
     def _find_header(
         self, mapping: Mapping[str, str] | None, sheet: str | None, header_line: int | None
@@ -368,6 +369,17 @@ def parse_row(
         warnings=tuple(warnings),
         phone2_e164=_second_phone(other_phones, phone, region),
     )
+
+
+def _header_warnings(header: SourceRow, columns: HeaderMap) -> tuple[Message, ...]:
+    """What the header row lost on the way to the column names, said as a
+    data row says it (the import report lists it under the header's line)."""
+    texts = [cell_text(cell) for cell in header.cells]
+    if nul_in := _columns_with_nul(texts, columns.header):
+        return (
+            Message(N_("NUL characters were removed from the column names %(columns)s"), nul_in),
+        )
+    return ()
 
 
 def _columns_with_nul(texts: list[str], header: tuple[str, ...]) -> dict[str, str]:

@@ -16,19 +16,33 @@ MAX_NOTES = 10_000
 
 def save_notes(session: Session, agent_id: int, call_id: Any, text: Any) -> Note | None:
     """The call's note, saved as the agent types (a closed tab loses nothing);
-    once the call is wrapped up its note and rejection are the record."""
+    once the call is wrapped up its note and rejection are the record. Notes
+    cleared are no note: the customer's history shows no blank entry."""
     call = open_call(session, agent_id, call_id)
     body = checked_notes(text)
     note = call_note(session, call.id, agent_id)
+    if not body.strip():
+        if note is not None:
+            session.delete(note)
+            session.flush()
+        return None
     if note is None:
-        if not body.strip():
-            return None
         note = Note(customer_id=call.customer_id, call_id=call.id, author_id=agent_id, text=body)
         session.add(note)
     else:
         note.text = body
     session.flush()
     return note
+
+
+def final_notes(session: Session, agent_id: int, call_id: Any, text: Any) -> str:
+    """The call's note as its wrap-up closes it: `text` sent replaces the
+    saved note (empty clears it); None (nothing sent: an API client, a
+    screen that sends none) keeps the note saved as the agent typed."""
+    if text is not None:
+        save_notes(session, agent_id, call_id, text)
+    note = call_note(session, open_call(session, agent_id, call_id).id, agent_id)
+    return note.text if note is not None else ""
 
 
 def checked_notes(text: Any) -> str:

@@ -120,7 +120,9 @@ def history(
     for note in session.scalars(
         select(Note).where(Note.customer_id == customer_id).order_by(Note.created_at.desc())
     ):
-        if note.call_id != exclude_call_id or exclude_call_id is None:
+        # A blank note (saved over by a disposition sent without notes, before
+        # those kept the note) says nothing: no empty entry in the history.
+        if note.text.strip() and (note.call_id != exclude_call_id or exclude_call_id is None):
             notes_by_call[note.call_id].append(note)
     appointment_rows = list(
         session.scalars(

@@ -20,7 +20,7 @@ from callcenter import after_commit
 from callcenter.db import utcnow
 from callcenter.domain_events import CallMarkedMachine, WrapUpEnded
 from callcenter.errors import N_, Conflict, InvalidInput
-from callcenter.models import Call, Campaign, Disposition, DispositionCode
+from callcenter.models import AgentStatus, Call, Campaign, Disposition, DispositionCode
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
 from callcenter.services import (
@@ -59,14 +59,15 @@ def set_disposition(
     call_id: Any,
     code: Any,
     *,
-    notes: Any = "",
+    notes: Any = None,
     callback_at: Any = None,
     callback_mine: bool = True,
     rejection: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> Disposition:
     """Record the disposition once the call has ended and end the wrap-up:
-    ready again at once when the campaign says so, else on the agent's word."""
+    ready again at once when the campaign says so, else on the agent's word.
+    `notes` sent replace the note saved as the agent typed; None keeps it."""
     now = now or utcnow()
     call = workstation.open_call(session, agent_id, call_id)
     chosen = disposition_codes.chosen(session, call.campaign_id, code)
@@ -117,8 +118,7 @@ def set_disposition(
         if call.outcome is not None and call.outcome is not CallOutcome.MACHINE:
             after_commit.record_event(session, _marked_machine(call))
         call.outcome = CallOutcome.MACHINE
-    text = workstation.checked_notes(notes)
-    workstation.save_notes(session, agent_id, call.id, text)
+    text = workstation.final_notes(session, agent_id, call.id, notes)
     return _close(
         session,
         call,
@@ -128,6 +128,42 @@ def set_disposition(
         callback_at=when,
         callback_agent_id=agent_id if callback_mine else None,
     )
+
+
+def set_disposition_and_pause(
+    session: Session,
+    agent_id: int,
+    call_id: Any,
+    code: Any,
+    pause_reason: Any,
+    *,
+    notes: Any = None,
+    callback_at: Any = None,
+    callback_mine: bool = True,
+    rejection: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> tuple[Disposition, AgentStatus]:
+    """ "Save and pause": the disposition, then the pause, in the caller's one
+    transaction, both or neither (a disposition refused leaves no pause
+    waiting). The pause is asked for first, as F3 in the wrap-up asks for it:
+    kept for the wrap-up's end (`decide_request`), the disposition ends the
+    wrap-up there (`after_wrap_up`), never through Ready."""
+    now = now or utcnow()
+    # The call before the agent, as the disposition and the wrap-up's expiry take them.
+    workstation.open_call(session, agent_id, call_id, lock=True)
+    agents.pause(session, agent_id, pause_reason, now=now)
+    disposition = set_disposition(
+        session,
+        agent_id,
+        call_id,
+        code,
+        notes=notes,
+        callback_at=callback_at,
+        callback_mine=callback_mine,
+        rejection=rejection,
+        now=now,
+    )
+    return disposition, agents.status_of(session, agent_id)
 
 
 def _close(
@@ -241,22 +277,18 @@ def time_out_wrap_up(
     notes the agent's screen saved as they typed are kept."""
     now = now or utcnow()
     assert call.agent_id is not None
-    text = workstation.call_note(session, call.id, call.agent_id)
-    if notes is not None:
-        workstation.save_notes(session, call.agent_id, call.id, notes)
-        text = workstation.call_note(session, call.id, call.agent_id)
     return _close(
         session,
         call,
         disposition_codes.WRAP_UP_TIMEOUT,
-        notes=text.text if text is not None else "",
+        notes=workstation.final_notes(session, call.agent_id, call.id, notes),
         now=now,
         timed_out=True,
     )
 
 
 def expire_wrap_up(
-    session: Session, agent_id: int, call_id: Any, *, notes: Any = "", now: datetime | None = None
+    session: Session, agent_id: int, call_id: Any, *, notes: Any = None, now: datetime | None = None
 ) -> Disposition | None:
     """The screen says the wrap-up time ran out: closed as the server would
     (`time_out_wrap_up`), with the notes typed so far. The server does it

@@ -179,6 +179,7 @@ def import_leads(
     with open_lead_file(
         data, filename=filename or name or None, mapping=mapping, region=region, **options.kwargs()
     ) as leads:
+        tally.keep("warnings", header_warnings(leads))
         for chunk in chunks(leads, CHUNK):
             import_chunk(session, campaign, lead_list.id, chunk, tally)
             if progress is not None:
@@ -237,6 +238,11 @@ def file_info(leads: LeadFile) -> dict[str, Any]:
         },
         "by_phone_type": dict(leads.stats.by_phone_type),
     }
+
+
+def header_warnings(leads: LeadFile) -> list[dict[str, Any]]:
+    """The header row's warnings as report rows, listed before the data rows'."""
+    return [message_entry(leads.header_line, warning) for warning in leads.header_warnings]
 
 
 def write_report(

@@ -20,7 +20,7 @@ database (SQLite's single write lock above all) while calls are placed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from itertools import islice
@@ -242,6 +242,7 @@ def run_import(
         return _end(database, job, worker, {}, error=str(gone), error_message=gone)
     rows_read, seq = job.rows_read, job.chunks_done
     info: dict[str, Any] = {}
+    header: list[dict[str, Any]] = []
     try:
         with open_lead_file(
             data,
@@ -250,6 +251,7 @@ def run_import(
             region=job.region,
             **job.options.kwargs(),
         ) as leads:
+            header = lead_import.header_warnings(leads)
             results = iter(leads)
             for _ in islice(results, job.rows_read):
                 pass  # committed by an earlier try; read again for the duplicates' first lines
@@ -264,8 +266,8 @@ def run_import(
             info = lead_import.file_info(leads)
     except LeadFileError as exc:
         reason = Message(exc.text, exc.params)
-        return _end(database, job, worker, info, error=str(reason), error_message=reason)
-    return _end(database, job, worker, info, error=None)
+        return _end(database, job, worker, info, header, error=str(reason), error_message=reason)
+    return _end(database, job, worker, info, header, error=None)
 
 
 def _load(database: Database, import_id: int, worker: str) -> tuple[_Job, bytes | None]:
@@ -374,16 +376,19 @@ def _end(
     job: _Job,
     worker: str,
     info: dict[str, Any],
+    header: Sequence[dict[str, Any]] = (),
     *,
     error: str | None,
     error_message: Message | None = None,
 ) -> ImportState:
-    """The report from every chunk's part; the file and the parts removed."""
+    """The report from the header's warnings and every chunk's part; the
+    file and the parts removed."""
     state = ImportState.DONE if error is None else ImportState.FAILED
     with database.unit_of_work() as session:
         now = utcnow()
         _hold(session, job, worker, now)
         tally = lead_import.Tally()
+        tally.keep("warnings", header)
         parts = session.scalars(
             select(LeadImportChunk.tally)
             .where(LeadImportChunk.import_id == job.id)

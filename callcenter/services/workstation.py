@@ -22,7 +22,13 @@ from callcenter.services.booking_panel import (
     slots_for_salesperson,
 )
 from callcenter.services.call_access import open_call, own_call
-from callcenter.services.call_notes import MAX_NOTES, call_note, checked_notes, save_notes
+from callcenter.services.call_notes import (
+    MAX_NOTES,
+    call_note,
+    checked_notes,
+    final_notes,
+    save_notes,
+)
 from callcenter.services.call_screen import SCREEN_POP, current_view, screen_pop
 from callcenter.services.call_script import (
     MOVE_KINDS,
@@ -63,6 +69,7 @@ __all__ = [
     "call_note",
     "checked_notes",
     "current_view",
+    "final_notes",
     "free_slots_view",
     "history",
     "lead_card",

@@ -688,10 +688,13 @@
       ws.dataset.locale === "fa" ? "fa-IR-u-ca-persian" : "en-GB-u-ca-persian",
       { dateStyle: "full", timeStyle: "short" }).format(d) : "";
   });
-  function dispose() {
-    if (!state.call || $("btn-dispose").disabled) return;
+  /* With `pause` ({ reason }) it is "save and pause": the server sets the
+     disposition and the pause in one transaction, both or neither. */
+  function dispose(pause) {
+    if (!state.call || $("btn-dispose").disabled) return Promise.resolve({ ok: false });
     var code = selectedDisposition();
     var data = { call_id: state.call.call.id, code: code, notes: $("notes").value };
+    if (pause) data.reason = pause.reason;
     if (selectedCategory() === "callback") {
       var v = $("callback-at").value;
       data.callback_at = v ? new Date(v).toISOString() : "";
@@ -701,11 +704,13 @@
       data.rejection = { step: currentStep().number, reason_code: $("reject-reason").value, reason_text: $("reject-text").value };
     }
     $("btn-dispose").disabled = true;
-    send("disposition_set", data).then(function (r) {
-      if (!r.ok) { $("btn-dispose").disabled = false; return; }
+    return send(pause ? "disposition_set_and_pause" : "disposition_set", data).then(function (r) {
+      if (!r.ok) $("btn-dispose").disabled = false;
+      return r;
     });
   }
-  $("btn-dispose").addEventListener("click", dispose);
+  $("btn-dispose").addEventListener("click", function () { dispose(); });
+  window.ccAgent.dispose = dispose;
   socket.on("wrap_up_done", function (data) {
     window.ccAgent.events.push(["wrap_up_done", data]);
     if (state.call && state.call.call.id === data.call_id) {

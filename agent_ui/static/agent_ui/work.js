@@ -278,9 +278,9 @@
   });
 
   /* --- save and pause ------------------------------------------------------------------ */
-  // The pause is asked for first: in a wrap-up it is kept for the wrap-up's
-  // end (as F3 there is), then the disposition closes the call and the
-  // agent lands in the pause instead of Ready.
+  // One event: the server sets the disposition and the pause together, so a
+  // refused disposition (or a connection lost) leaves no pause waiting. A
+  // pause pressed on the call (F3) still waits for the wrap-up's end: said here.
   function showPausePending(agentState) {
     var pending = $("pause-pending");
     if (pending) pending.hidden = !(agentState && agentState.pause_after_call && agent.state.call);
@@ -290,12 +290,7 @@
   if (savePause) {
     savePause.addEventListener("click", function () {
       if ($("btn-dispose").disabled) return;
-      savePause.disabled = true;
-      send("pause", { reason: $("pause-reason").value }).then(function (r) {
-        if (!r.ok) { savePause.disabled = false; return; }
-        showPausePending(r.agent);
-        $("btn-dispose").click();
-      });
+      agent.dispose({ reason: $("pause-reason").value });
     });
   }
 })();

@@ -2,8 +2,9 @@
 dial pad refuses a do-not-call number and dials another (the dialer's side
 is played by the test: it answers the `manual_dial.requested` event with the
 events the dialer publishes), the call pops, the customer is edited from the
-call, "save and pause" ends in the pause; lead search opens the customer
-with their other number; a callback comes due, is rescheduled and cancelled."""
+call, "save and pause" is refused whole or ends in the pause; lead search
+opens the customer with their other number; a callback comes due, is
+rescheduled and cancelled."""
 
 from __future__ import annotations
 
@@ -106,6 +107,15 @@ def agent_state(live: LiveFloor) -> tuple[str, str | None]:
         return str(status.state), status.pause_reason
 
 
+def pause_waiting(live: LiveFloor) -> str | None:
+    """The pause the agent's wrap-up will end in, if one was asked for."""
+    database = live.app.extensions["cc_database"]
+    with database.sessions() as session:
+        status = session.get(AgentStatus, live.floor.agent_id)
+        assert status is not None
+        return status.pause_after_call
+
+
 def the_agents_work(page: Any, live: LiveFloor, locale: str) -> None:
     placed = play_the_dialer(live)
     callback_id = arrange(live)
@@ -157,9 +167,15 @@ def the_agents_work(page: Any, live: LiveFloor, locale: str) -> None:
     # In Persian the Jalali field stands in for the browser's datetime field.
     page.fill("#callback-at-jalali" if locale == "fa" else "#callback-at", "")
     page.click("#btn-dispose-pause")
-    page.wait_for_selector("#pause-pending:not([hidden])")  # the save was refused: no time
+    # Refused (the callback has no time): neither the disposition nor the
+    # pause, so no pause is left waiting for a later plain "save".
+    page.wait_for_selector("#toast.error:not([hidden])")
+    page.wait_for_selector("#btn-dispose-pause:not([disabled])")
+    assert page.is_hidden("#pause-pending")
+    assert agent_state(live) == ("wrap_up", None)
+    assert pause_waiting(live) is None
     page.check("input[name=dispo][value=no_decision]")
-    page.click("#btn-dispose")
+    page.click("#btn-dispose-pause")
     page.wait_for_selector("#agent-state[data-state=paused]")
     assert agent_state(live) == ("paused", "lunch")
     database = live.app.extensions["cc_database"]

@@ -20,13 +20,16 @@ from callcenter.models import (
     AuditEntry,
     Call,
     Callback,
+    Disposition,
     DncEntry,
     FollowUp,
+    Note,
     ScriptVersion,
     StepAction,
     StepOutcome,
 )
 from callcenter.scheduling import SlotRules, free_slots
+from callcenter.services import dispositions
 from callcenter.states import Role
 from tests.factories import log_in, make_user
 from tests.integration.agent.agent_floor import (
@@ -261,6 +264,59 @@ def test_wrap_up_expiry_closes_the_call_as_timed_out(
     assert status is not None and status.state.value == "paused"
 
 
+def test_save_and_pause_is_both_or_neither(
+    agent_app: Flask, agent_socket, floor: Floor, app_session: Session
+) -> None:
+    ready(agent_socket, floor)
+    call_id = inject_connected_call(agent_app, floor)
+    end_call(agent_app, call_id)
+    no_time = agent_socket.emit(
+        "disposition_set_and_pause",
+        {"call_id": call_id, "code": "callback", "reason": "lunch"},
+        callback=True,
+    )
+    assert no_time["ok"] is False and no_time["error"] == "invalid-input", no_time
+    no_reason = agent_socket.emit(
+        "disposition_set_and_pause",
+        {"call_id": call_id, "code": "no_decision", "reason": "nap"},
+        callback=True,
+    )
+    assert no_reason["ok"] is False and no_reason["details"] == {"field": "reason"}
+    status = app_session.get(AgentStatus, floor.agent_id)
+    assert status is not None
+    # Neither: still in the wrap-up, no pause waiting, no disposition.
+    assert (str(status.state), status.pause_after_call) == ("wrap_up", None)
+    assert app_session.scalar(select(Disposition).where(Disposition.call_id == call_id)) is None
+    app_session.rollback()
+
+    both = agent_socket.emit(
+        "disposition_set_and_pause",
+        {"call_id": call_id, "code": "no_decision", "reason": "lunch", "notes": "at noon"},
+        callback=True,
+    )
+    assert both["ok"], both
+    assert (both["agent"]["state"], both["agent"]["pause_reason"]) == ("paused", "lunch")
+    disposition = app_session.scalar(select(Disposition).where(Disposition.call_id == call_id))
+    assert disposition is not None and (disposition.code, disposition.notes) == (
+        "no_decision",
+        "at noon",
+    )
+    changes = app_session.scalars(
+        select(AgentStateChange)
+        .where(AgentStateChange.agent_id == floor.agent_id)
+        .order_by(AgentStateChange.id)
+    ).all()
+    assert [(str(c.from_state), str(c.to_state), c.reason) for c in changes[-1:]] == [
+        ("wrap_up", "paused", "lunch")  # straight from the wrap-up, never Ready
+    ]
+    again = agent_socket.emit(
+        "disposition_set_and_pause",
+        {"call_id": call_id, "code": "no_decision", "reason": "lunch"},
+        callback=True,
+    )
+    assert again["error"] == "conflict"
+
+
 def test_events_are_applied_once(agent_app: Flask, agent_socket, floor: Floor) -> None:
     ready(agent_socket, floor)
     call_id = inject_connected_call(agent_app, floor)
@@ -411,6 +467,74 @@ def test_a_call_with_a_booked_meeting_is_not_also_a_callback(
     assert agent_socket.emit(
         "disposition_set", {"call_id": call_id, "code": "appointment_set"}, callback=True
     )["ok"]
+
+
+def test_a_disposition_without_notes_keeps_the_note_the_screen_saved(
+    agent_app: Flask, agent_socket, floor: Floor, app_session: Session
+) -> None:
+    """Notes are saved as the agent types; a disposition sent with no notes
+    (an API client, a screen that sends none) keeps them, one with notes
+    replaces them, and notes cleared leave no blank entry in the history."""
+
+    def disposed(call_id: str, **notes: str) -> None:
+        end_call(agent_app, call_id)
+        reply = agent_socket.emit(
+            "disposition_set", {"call_id": call_id, "code": "no_decision", **notes}, callback=True
+        )
+        assert reply["ok"], reply
+        assert agent_socket.emit("go_ready", {}, callback=True)["ok"]
+
+    ready(agent_socket, floor)
+    kept = inject_connected_call(agent_app, floor)
+    agent_socket.emit("notes_save", {"call_id": kept, "text": "Budget in Q3"}, callback=True)
+    disposed(kept)
+    edited = inject_connected_call(agent_app, floor, attempt=2)
+    agent_socket.emit("notes_save", {"call_id": edited, "text": "Budget"}, callback=True)
+    disposed(edited, notes="Budget in Q4, call the CFO")
+    cleared = inject_connected_call(agent_app, floor, attempt=3)
+    agent_socket.emit("notes_save", {"call_id": cleared, "text": "wrong customer"}, callback=True)
+    disposed(cleared, notes="")
+    blanked = inject_connected_call(agent_app, floor, attempt=4)
+    disposed(blanked)
+    # as a disposition without notes left the note before it kept it
+    app_session.add(
+        Note(customer_id=floor.customer_id, call_id=blanked, author_id=floor.agent_id, text="")
+    )
+    app_session.commit()
+    agent_socket.get_received()
+
+    inject_connected_call(agent_app, floor, attempt=5)
+    (pop,) = received(agent_socket, "screen_pop")
+    shown = {row["id"]: row["notes"] for row in pop["history"]["calls"]}
+    assert shown[kept] == ["Budget in Q3"]
+    assert shown[edited] == ["Budget in Q4, call the CFO"]
+    assert shown[cleared] == shown[blanked] == []
+    noted = dict(
+        app_session.execute(
+            select(Disposition.call_id, Disposition.notes).where(
+                Disposition.call_id.in_([kept, edited, cleared])
+            )
+        ).all()
+    )
+    assert app_session.scalar(select(Note).where(Note.call_id == cleared)) is None
+    assert noted == {kept: "Budget in Q3", edited: "Budget in Q4, call the CFO", cleared: ""}
+
+
+def test_a_wrap_up_expired_without_notes_keeps_the_saved_note(
+    agent_app: Flask, agent_socket, floor: Floor, app_session: Session
+) -> None:
+    ready(agent_socket, floor)
+    call_id = inject_connected_call(agent_app, floor)
+    agent_socket.emit("notes_save", {"call_id": call_id, "text": "call after 5"}, callback=True)
+    end_call(agent_app, call_id)
+    call = app_session.get(Call, call_id)
+    assert call is not None and call.ended_at is not None
+    call.ended_at = call.ended_at - timedelta(seconds=61)
+    app_session.flush()
+    disposition = dispositions.expire_wrap_up(app_session, floor.agent_id, call_id)
+    assert disposition is not None
+    assert (disposition.code, disposition.notes) == ("wrap_up_timeout", "call after 5")
+    assert app_session.scalar(select(Note.text).where(Note.call_id == call_id)) == "call after 5"
 
 
 def test_the_pop_pushed_at_connect_is_the_screen_a_reload_shows(

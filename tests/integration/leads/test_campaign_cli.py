@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from callcenter.cli import main
 
@@ -66,6 +71,34 @@ def test_campaign_edit_that_fails_prints_the_error_only(cli_env: dict[str, str])
     assert "max 9 attempts" not in invoke(cli_env, "campaigns", "list").output
 
 
+@contextmanager
+def commits_failing() -> Iterator[None]:
+    """Every commit fails as a full disk or a lost server makes it fail."""
+
+    def fail(_session: Session) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    event.listen(Session, "before_commit", fail)
+    try:
+        yield
+    finally:
+        event.remove(Session, "before_commit", fail)
+
+
+@pytest.mark.parametrize("command", [("create", "Autumn"), ("pause", "Spring"), ("resume", "1")])
+def test_campaign_command_whose_commit_fails_prints_nothing_as_done(
+    cli_env: dict[str, str], command: tuple[str, str]
+) -> None:
+    active = ["--active"] if command[0] == "pause" else []
+    assert invoke(cli_env, "campaigns", "create", "Spring", *active).exit_code == 0
+    before = invoke(cli_env, "campaigns", "list").output
+    with commits_failing():
+        failed = CliRunner().invoke(main, ["campaigns", *command], env=cli_env)
+    assert isinstance(failed.exception, OperationalError)
+    assert failed.stdout == "", failed.stdout  # nothing was changed: nothing is shown as done
+    assert invoke(cli_env, "campaigns", "list").output == before
+
+
 def test_campaign_edit_refuses_a_short_ring_timeout(cli_env: dict[str, str]) -> None:
     invoke(cli_env, "campaigns", "create", "Spring")
     result = invoke(cli_env, "campaigns", "edit", "Spring", "--ring-timeout", "10")
@@ -100,6 +133,19 @@ def test_import_leads_says_which_rows_lost_nul_characters(
     assert result.exit_code == 0, result.output
     assert "2 rows, 2 imported" in result.output
     assert '  line 2: warning: NUL characters were removed from "name"\n' in result.output
+
+
+def test_import_leads_says_the_header_lost_nul_characters(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    invoke(cli_env, "campaigns", "create", "Spring")
+    leads = tmp_path / "leads.csv"
+    leads.write_bytes(b"phone,na\x00me\n09121234567,Ali\n")
+    result = invoke(cli_env, "import", "leads", str(leads), "--campaign", "Spring")
+    assert result.exit_code == 0, result.output
+    assert "1 rows, 1 imported" in result.output
+    said = '  line 1: warning: NUL characters were removed from the column names "name"\n'
+    assert said in result.output
 
 
 def test_dnc_import_and_export(cli_env: dict[str, str], tmp_path: Path) -> None:

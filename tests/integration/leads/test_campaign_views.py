@@ -462,3 +462,23 @@ def test_a_persian_manager_reads_what_is_wrong_with_a_calling_window_in_persian(
     assert "بازهٔ تماس 21:00-09:00: آغاز باید پیش از پایان" in response.text
     assert "is not a time" not in response.text and "must" not in response.text
     assert app_session.scalars(select(Campaign)).all() == []
+
+
+def test_a_persian_manager_reads_that_the_header_lost_nul_characters(
+    client: FlaskClient, app_session: Session
+) -> None:
+    manager = make_user(app_session, Role.MANAGER, locale="fa")
+    campaign = make_campaign(app_session)
+    lead_list = lead_import.import_leads(
+        app_session,
+        b"phone,na\x00me\n09121234567,Ali\n",
+        campaign_id=campaign.id,
+        filename="leads.csv",
+    )
+    app_session.commit()
+    log_in(client, manager.username)
+    page = client.get(f"/campaigns/{campaign.id}/lists/{lead_list.id}")
+    assert page.status_code == 200
+    warnings = page.text.split('id="warning-rows"')[1].split("</table>")[0]
+    said = "نویسه‌های تهی (NUL) از نام ستون‌های &#34;name&#34; حذف شدند"
+    assert f"<td>1</td><td>{said}</td>" in warnings

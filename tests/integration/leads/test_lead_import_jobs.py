@@ -141,6 +141,19 @@ def test_the_background_report_is_the_synchronous_one(database: Database) -> Non
     assert _queue(database, data, campaign_id) == lead_list_id
 
 
+def test_the_background_report_names_nul_in_the_header_too(database: Database) -> None:
+    campaign_id = _campaign(database)
+    data = b"phone,na\x00me\n09121234567,Ali\x00\n09351234567,Sara\n"
+    expected = _synchronous_report(database, data, campaign_id)
+    assert [w["line"] for w in expected["warnings"]] == [1, 2]
+    import_id = _import_id(database, _queue(database, data, campaign_id))
+    assert lead_import_jobs.claim(database, import_id, "worker-a")
+    assert lead_import_jobs.run_import(database, import_id, "worker-a") is ImportState.DONE
+    with database.read_sessions() as session:
+        lead_list = session.scalar(select(LeadList))
+        assert lead_list is not None and lead_list.report == expected
+
+
 def test_a_transaction_holds_a_chunk_as_large_as_the_database_bears(
     database: Database,
 ) -> None:

@@ -228,7 +228,25 @@ def test_hostile_text_is_stored_as_written_and_nul_is_dropped(session: Session) 
     ).all()
     assert changes == ["imported"] * 3
     # the NULs are gone, and the report says from which rows and columns
+    # (the header's first: its "nul\x00col")
     assert [(w["line"], w["params"]) for w in result.report["warnings"]] == [
+        (1, {"columns": '"nulcol"'}),
         (2, {"columns": '"name", "nulcol"'}),
         (6, {"columns": '"name", "notes"'}),
     ]
+
+
+def test_nul_in_the_header_row_is_reported_on_its_line(session: Session) -> None:
+    campaign = make_campaign(session)
+    result = lead_import.import_leads(
+        session,
+        b"List of May\nphone,na\x00me\n09121234567,Ali\x00\n",
+        campaign_id=campaign.id,
+        filename="leads.csv",
+    )
+    assert result.rows_imported == 1
+    assert [(w["line"], w["text"], w["params"]) for w in result.report["warnings"]] == [
+        (2, "NUL characters were removed from the column names %(columns)s", {"columns": '"name"'}),
+        (3, "NUL characters were removed from %(columns)s", {"columns": '"name"'}),
+    ]
+    assert result.report["counts"]["warnings"] == 2

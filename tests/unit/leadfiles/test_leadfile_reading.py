@@ -90,6 +90,18 @@ def test_nul_characters_are_removed_and_the_row_says_where():
     assert bo.warnings == ()
 
 
+def test_nul_characters_in_the_header_are_removed_and_the_header_says_where():
+    text = "phone,first na\x00me,\x00,notes\n09121234567,Ali,x,ok\n"
+    leads, (ali,) = read(text.encode())
+    assert leads.columns.header == ("phone", "first name", "column_3", "notes")
+    assert [str(w) for w in leads.header_warnings] == [
+        'NUL characters were removed from the column names "first name", "column_3"'
+    ]
+    assert (ali.first_name, ali.warnings) == ("Ali", ())
+    clean, _ = read(b"phone,name\n09121234567,Ali\n")
+    assert clean.header_warnings == ()
+
+
 def test_cp1256_file_is_decoded_and_reported():
     # Windows-1256 has no Persian yeh/kaf: such files carry the Arabic letters.
     text = "نام,تلفن\r\nعلي,09121234567\r\nكاظم,09351234567\r\n"
