@@ -11,6 +11,7 @@ import math
 import os
 import re
 import struct
+import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,6 +109,23 @@ def test_agent_and_customer_hear_each_other(
     page.wait_for_selector("#agent-state[data-phone=up]", timeout=20_000)
     page.wait_for_selector("#call:not([hidden])", timeout=120_000)
     assert phone_state(page) == "in_call"
+    # A reload by mistake would drop the customer: the browser asks first, and
+    # staying keeps the page, the call and the phone as they were.
+    asked: list[str] = []
+
+    def stay(dialog: Any) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()
+
+    page.once("dialog", stay)
+    page.evaluate("() => { window.ccNotReloaded = true; setTimeout(() => location.reload(), 0); }")
+    page.wait_for_function("() => window.ccNotReloaded && !document.hidden", timeout=10_000)
+    deadline = time.monotonic() + 10
+    while not asked and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert asked == ["beforeunload"]
+    assert page.evaluate("() => window.ccNotReloaded === true")
+    assert phone_state(page) == "in_call" and page.is_visible("#call")
     # The customer's recorded voice arrives in the browser.
     page.wait_for_function(
         """async () => {

@@ -497,7 +497,10 @@
     show($("slot-other"), false);
     show($("btn-more-slots"), !booking.appointment);
     $("btn-book").disabled = true;
-    if (!state.slots.length && !booking.appointment) toast(L.text.no_slots);
+    // An ended call is offered no times (wrap-up books from "more times"): not "none free".
+    if (!state.slots.length && !booking.appointment && state.call && state.call.call.state !== "ended") {
+      toast(L.text.no_slots);
+    }
     var a = booking.appointment;
     show($("booked"), !!a);
     if (a) {
@@ -629,6 +632,15 @@
     state.call.call.outcome = data.outcome;
     updateCallPhase();
     toast(L.text.call_ended);
+  });
+  // Leaving the page drops the browser phone, and with it the customer on the
+  // line: the browser asks first (a reload by mistake is the common case).
+  window.addEventListener("beforeunload", function (event) {
+    var live = state.call && state.call.call.state !== "ended";
+    if (live && window.ccWebPhone && window.ccWebPhone.state() === "in_call") {
+      event.preventDefault();
+      event.returnValue = "";
+    }
   });
   function updateCallPhase() {
     var call = state.call.call;

@@ -159,6 +159,9 @@ def test_a_reload_keeps_the_choices_and_a_paused_campaign_is_said(
     page.fill("#callback-at", "2031-05-04T10:30")
     page.reload()
     page.wait_for_selector("#call:not([hidden])")
+    # The ended call is offered no times: that is not "no free times".
+    page.wait_for_function("() => window.ccAgent.state.call !== null")
+    assert "No free times" not in (page.text_content("#toast") or "")
     assert page.is_checked("input[name=dispo][value=callback]")
     assert page.is_visible("#callback-box")
 
