@@ -135,6 +135,19 @@ def has_users(session: Session) -> bool:
     return session.scalar(select(User.id).limit(1)) is not None
 
 
+# Tehran office lines (fictional): the campaigns' caller IDs, and each
+# agent's direct line that the script reads back with the meeting.
+DIRECT_NUMBERS = {
+    "agent1": "+982188776601",
+    "agent2": "+982188776602",
+    "agent3": "+982188776603",
+    "agent4": "+982188776701",
+    "agent5": "+982188776702",
+    "sales1": "+982188776610",
+    "sales2": "+982188776710",
+}
+
+
 def load_demo(
     session: Session, *, seed: int | None = None, leads_per_campaign: int = 150
 ) -> DemoResult:
@@ -169,6 +182,8 @@ def load_demo(
         if role is Role.SUPERVISOR:
             user.supervised.extend([team_fa, team_en])
         user.is_salesperson = username in salespeople
+        if role is Role.AGENT:  # read back to customers as "my direct number" (step 7)
+            user.direct_number = DIRECT_NUMBERS[username]
         result.credentials.append((username, role.value, password))
     campaigns = [
         Campaign(
@@ -179,6 +194,7 @@ def load_demo(
             dial_mode=DialMode.PREDICTIVE,
             status=CampaignStatus.ACTIVE,
             teams=[team_fa],
+            caller_id="+982188776600",
         ),
         Campaign(
             name="Business Software Demo",
@@ -188,6 +204,7 @@ def load_demo(
             dial_mode=DialMode.PROGRESSIVE,
             status=CampaignStatus.ACTIVE,
             teams=[team_en],
+            caller_id="+982188776700",
         ),
     ]
     session.add_all(campaigns)

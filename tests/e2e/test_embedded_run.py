@@ -134,6 +134,11 @@ def test_a_ready_agent_gets_a_call_from_the_embedded_dialer(
     page.wait_for_selector("#call:not([hidden])", timeout=120_000)
     assert page.text_content("#cust-name").strip()
     assert page.locator(".step-dot.current").text_content() in ("1", "۱")
+    # Step 7 reads back a contact number: the demo agent's own line, no gap.
+    page.keyboard.press("Alt+Digit7")
+    page.wait_for_function("() => window.ccAgent.state.call.call.current_step === 7")
+    step = page.text_content("#script-panel") or ""
+    assert "[contact_number]" not in step and "۰۲۱ ۸۸۷۷ ۶۶۰۲" in step, step
     page.close()
 
 
