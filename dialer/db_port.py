@@ -115,6 +115,21 @@ class DatabaseServices:
                 is_manual=is_manual,
             )
 
+    def open_calls(self, opening: Sequence[tuple[str, ClaimedLead]], *, now: datetime) -> None:
+        with self.database.unit_of_work() as session:
+            for call_id, lead in opening:
+                calls.open_call(
+                    session,
+                    call_id=call_id,
+                    campaign_id=lead.campaign_id,
+                    lead_id=lead.lead_id,
+                    attempt=lead.attempt,
+                    agent_id=None,
+                    dialer_id=self.dialer_id,
+                    at=now,
+                    phone_e164=lead.phone_e164,
+                )
+
     def open_inbound_call(
         self, call_id: str, campaign_id: int, caller: str, *, now: datetime
     ) -> ClaimedLead | None:

@@ -201,6 +201,7 @@ class DialerWorker:
             roster=self.roster,
             legs=self.legs,
             place_call=self.launcher.place_call,
+            place_calls=self.launcher.place_calls,
             offered=self.previews.offered,
             pacer_factory=pacer_factory,
             clock=clock,

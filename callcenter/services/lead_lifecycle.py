@@ -8,7 +8,7 @@ DNC list is read again at the moment of dialing)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -102,6 +102,23 @@ def claim_attempt(
     `manual_phone`: an agent dials this number of the lead by hand; the
     states an agent may dial are wider and max_attempts does not apply (the
     agent chose to call), DNC still does."""
+    _claim(session, lead_id, now=now, campaign_id=campaign_id, manual_phone=manual_phone)
+    lead = session.get(Lead, lead_id, populate_existing=True)
+    assert lead is not None
+    return lead
+
+
+def _claim(
+    session: Session,
+    lead_id: int,
+    *,
+    now: datetime,
+    campaign_id: int | None = None,
+    manual_phone: str | None = None,
+) -> int:
+    """`claim_attempt`'s checks and writes; the attempt number. Every refusal
+    is raised before anything is written, so a caller may go on with the
+    session (`claim_many_counting_dnc`)."""
     dialable = MANUALLY_DIALABLE_LEAD_STATES if manual_phone else DIALABLE_LEAD_STATES
     row = session.execute(
         select(
@@ -168,9 +185,7 @@ def claim_attempt(
         )
     )
     session.flush()
-    lead = session.get(Lead, lead_id, populate_existing=True)
-    assert lead is not None
-    return lead
+    return attempts + 1
 
 
 def claim_counting_dnc(
@@ -181,11 +196,31 @@ def claim_counting_dnc(
     unit of work (the refusal rolls the first one back)."""
     try:
         with database.unit_of_work() as session:
-            return claim_attempt(session, lead_id, now=now, campaign_id=campaign_id).attempts
+            return _claim(session, lead_id, now=now, campaign_id=campaign_id)
     except LeadBlocked:
         with database.unit_of_work() as session:
             dnc.count_refused_dial(session, lead_id, now=now)
         raise
+
+
+def claim_many_counting_dnc(
+    database: Database, lead_ids: Sequence[int], *, now: datetime, campaign_id: int
+) -> dict[int, int | Conflict | NotFound]:
+    """`claim_counting_dnc` for several leads of one campaign in one unit of
+    work (one commit for a tick's launches): each lead's attempt number, or
+    the refusal it got; a refused lead changes nothing but its DNC count. A
+    database error rolls every claim of the batch back."""
+    claimed: dict[int, int | Conflict | NotFound] = {}
+    with database.unit_of_work() as session:
+        for lead_id in lead_ids:
+            try:
+                claimed[lead_id] = _claim(session, lead_id, now=now, campaign_id=campaign_id)
+            except LeadBlocked as exc:
+                dnc.count_refused_dial(session, lead_id, now=now)
+                claimed[lead_id] = exc
+            except (Conflict, NotFound) as exc:
+                claimed[lead_id] = exc
+    return claimed
 
 
 def settle_attempt(
