@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="per step")
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--leads", type=int, default=20_000)
+    parser.add_argument("--consumers", type=int, default=1, help="`callcenter consume` processes")
     parser.add_argument("--serve", help=argparse.SUPPRESS)  # the dialer process: its schedule
     args = parser.parse_args()
     if args.serve:
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace, url: str, rates: list[float]) -> None:
     topology = Topology(workdir, env)
     sampler = Sampler(args.redis_url, args.postgres + "/postgres", url.rsplit("/", 1)[1])
     finishing = AgentsFinishing(database)
-    topology.start_consumers(1)
+    topology.start_consumers(args.consumers)
     schedule = json.dumps({"rates": rates, "seconds": args.seconds})
     command = [sys.executable, "-m", "bench.dialer.throughput", "--redis-url", args.redis_url]
     dialer = subprocess.Popen(
@@ -109,10 +110,14 @@ def run(args: argparse.Namespace, url: str, rates: list[float]) -> None:
         text=True,
     )
     sampler.watch("dialer", dialer.pid)
-    sampler.watch("consume", topology.processes[0].pid)
+    for process in topology.processes:
+        sampler.watch(process.label, process.pid)
     sampler.start()
     finishing.start()
-    print(f"{args.agents} agents, {args.leads} leads, profile {PROFILE}; logs in {workdir}")
+    print(
+        f"{args.agents} agents, {args.leads} leads, {args.consumers} consume processes, "
+        f"profile {PROFILE}; logs in {workdir}"
+    )
     print(
         "offered/s  placed/s  CPU ms/attempt: dialer consume postgres  "
         "tick ms p50/p99/max  loop late ms p99/max  backlog (oldest s)  load1"
@@ -152,7 +157,9 @@ def row(step: dict[str, Any], last: dict[str, Any], sampler: Sampler) -> str:
     seconds = step["at"] - last["at"]
     attempts = max(1, step["placed"] - last["placed"])
     before, after = nearest(sampler, last["at"]), nearest(sampler, step["at"])
-    consume = after.cpu["consume"] - before.cpu["consume"]
+    consume = sum(
+        after.cpu[label] - before.cpu.get(label, 0.0) for label in after.cpu if "consume" in label
+    )
     postgres = (
         after.cpu["postgres (this DB's backends)"] - before.cpu["postgres (this DB's backends)"]
     )
