@@ -104,6 +104,7 @@ class CallLauncher:
         await asyncio.to_thread(self._open_calls, placed, dialed_at)
         for call in placed:
             await self._dial(call, dialed_at, manual=False)
+            await asyncio.sleep(0)  # a tick's INVITEs are many: timers and RTP run between them
 
     def _open_calls(self, placed: Sequence[LiveCall], dialed_at: datetime) -> None:
         """From a thread. A batch the database refuses is written call by call,
