@@ -67,6 +67,9 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--leads", type=int, default=20_000)
     parser.add_argument("--consumers", type=int, default=1, help="`callcenter consume` processes")
+    parser.add_argument(
+        "--answer", default=PROFILE["ANSWER"], help="share of calls answered (0: no agent needed)"
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)  # the dialer process: its schedule
     args = parser.parse_args()
     if args.serve:
@@ -94,7 +97,8 @@ def run(args: argparse.Namespace, url: str, rates: list[float]) -> None:
     add_leads(database, floor.campaign_id, args.leads)
     workdir = Path(tempfile.mkdtemp(prefix="bench-dialer-"))
     env = environment(database_url=url, redis_url=args.redis_url, instance=workdir / "instance")
-    env.update({f"CC_DIALER__SIMULATION__{key}": value for key, value in PROFILE.items()})
+    profile = PROFILE | {"ANSWER": args.answer}
+    env.update({f"CC_DIALER__SIMULATION__{key}": value for key, value in profile.items()})
     topology = Topology(workdir, env)
     sampler = Sampler(args.redis_url, args.postgres + "/postgres", url.rsplit("/", 1)[1])
     finishing = AgentsFinishing(database)
@@ -116,7 +120,7 @@ def run(args: argparse.Namespace, url: str, rates: list[float]) -> None:
     finishing.start()
     print(
         f"{args.agents} agents, {args.leads} leads, {args.consumers} consume processes, "
-        f"profile {PROFILE}; logs in {workdir}"
+        f"profile {profile}; logs in {workdir}"
     )
     print(
         "offered/s  placed/s  CPU ms/attempt: dialer consume postgres  "
