@@ -123,7 +123,7 @@ def run(args: argparse.Namespace, url: str, rates: list[float]) -> None:
         f"profile {profile}; logs in {workdir}"
     )
     print(
-        "offered/s  placed/s  CPU ms/attempt: dialer consume postgres  "
+        "offered/s  pacer asked/s  placed/s  CPU ms/attempt: dialer consume postgres  "
         "tick ms p50/p99/max  loop late ms p99/max  backlog (oldest s)  load1"
     )
     try:
@@ -170,7 +170,8 @@ def row(step: dict[str, Any], last: dict[str, Any], sampler: Sampler) -> str:
     lag, pending, oldest = after.groups.get("callcenter", (0, 0, 0.0))
     ticks, late = sorted(step["ticks"]), sorted(step["late"])
     return (
-        f"{step['rate']:9.0f}  {attempts / seconds:8.1f}  "
+        f"{step['rate']:9.0f}  {(step['wanted'] - last['wanted']) / seconds:13.1f}  "
+        f"{attempts / seconds:8.1f}  "
         f"{(step['cpu'] - last['cpu']) * 1000 / attempts:19.1f} "
         f"{consume * 1000 / attempts:7.1f} {postgres * 1000 / attempts:8.1f}  "
         f"{pct(ticks, 0.5):6.0f}/{pct(ticks, 0.99):4.0f}/{pct(ticks, 1):4.0f}  "
@@ -216,13 +217,21 @@ async def serve(schedule: dict[str, Any]) -> None:
         ticks.append(time.perf_counter() - started)
 
     worker.tick = timed_tick  # type: ignore[method-assign]
+    wanted = [0]
+    within_rate = worker.pacers._within_rate
+
+    def counted(plan: Any, launches: int, sharing: int) -> int:
+        wanted[0] += launches  # what the pacer asked for, before the calls-a-second limit
+        return within_rate(plan, launches, sharing)
+
+    worker.pacers._within_rate = counted  # type: ignore[method-assign,assignment]
     worker.call_rate.per_second = worker.call_rate.burst = schedule["rates"][0]
     stop = asyncio.Event()
     running = asyncio.get_running_loop().create_task(worker.run(stop))
 
     def report(rate: float) -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        figures = {"ticks": ticks, "late": late, "placed": worker.placed}
+        figures = {"ticks": ticks, "late": late, "placed": worker.placed, "wanted": wanted[0]}
         line = {"at": time.time(), "rate": rate, "cpu": usage.ru_utime + usage.ru_stime}
         print(json.dumps(line | figures), flush=True)
         ticks.clear()
