@@ -115,6 +115,20 @@ class DatabaseServices:
                 is_manual=is_manual,
             )
 
+    def open_calls(self, opening: Sequence[tuple[str, ClaimedLead]], *, now: datetime) -> None:
+        attempts = [
+            calls.OpeningCall(
+                call_id=call_id,
+                campaign_id=lead.campaign_id,
+                lead_id=lead.lead_id,
+                attempt=lead.attempt,
+                phone_e164=lead.phone_e164,
+            )
+            for call_id, lead in opening
+        ]
+        with self.database.unit_of_work() as session:
+            calls.open_calls(session, attempts, dialer_id=self.dialer_id, at=now)
+
     def open_inbound_call(
         self, call_id: str, campaign_id: int, caller: str, *, now: datetime
     ) -> ClaimedLead | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -79,16 +79,7 @@ class CallLauncher:
         Every call placed counts against the trunk's calls a second: the
         pacer asks for room before it claims a lead, while a call an agent
         asked for is placed even past the limit."""
-        call = LiveCall(
-            call_id=uuid.uuid4().hex,
-            plan=plan,
-            lead=lead,
-            launched_at=self._now(),
-            preview_agent=agent_id,
-        )
-        self.calls[call.call_id] = call
-        self.placed += 1
-        self.call_rate.take()
+        call = self._new_call(plan, lead, agent_id)
         dialed_at = self.clock()
         try:
             await asyncio.to_thread(
@@ -102,13 +93,58 @@ class CallLauncher:
         except Exception:
             # The consumer that applies call.dialing writes it instead.
             log.exception("calls row of %s not written ahead", call.call_id, extra=call.log_ids)
+        await self._dial(call, dialed_at, manual=manual)
+        return call
+
+    async def place_calls(self, plan: CampaignPlan, leads: Sequence[ClaimedLead]) -> None:
+        """`place_call` for the pacer's launches of a tick (no agent of their
+        own): every calls row written in one transaction, then each dialed."""
+        placed = [self._new_call(plan, lead, None) for lead in leads]
+        dialed_at = self.clock()
+        await asyncio.to_thread(self._open_calls, placed, dialed_at)
+        for call in placed:
+            await self._dial(call, dialed_at, manual=False)
+            await asyncio.sleep(0)  # a tick's INVITEs are many: timers and RTP run between them
+
+    def _open_calls(self, placed: Sequence[LiveCall], dialed_at: datetime) -> None:
+        """From a thread. A batch the database refuses is written call by call,
+        so one bad row does not leave the others to the consumer."""
+        try:
+            self.services.open_calls([(c.call_id, c.lead) for c in placed], now=dialed_at)
+            return
+        except Exception:
+            log.warning("calls rows of %d calls not written together", len(placed), exc_info=True)
+        for call in placed:
+            try:
+                self.services.open_call(call.call_id, call.lead, agent_id=None, now=dialed_at)
+            except Exception:
+                # The consumer that applies call.dialing writes it instead.
+                log.exception("calls row of %s not written ahead", call.call_id, extra=call.log_ids)
+
+    def _new_call(self, plan: CampaignPlan, lead: ClaimedLead, agent_id: int | None) -> LiveCall:
+        """A call placed now: kept with the calls up, counted against the trunk's rate."""
+        call = LiveCall(
+            call_id=uuid.uuid4().hex,
+            plan=plan,
+            lead=lead,
+            launched_at=self._now(),
+            preview_agent=agent_id,
+        )
+        self.calls[call.call_id] = call
+        self.placed += 1
+        self.call_rate.take()
+        return call
+
+    async def _dial(self, call: LiveCall, dialed_at: datetime, *, manual: bool) -> None:
+        """`call.dialing`, then the INVITE (its row is written by now)."""
+        plan, lead = call.plan, call.lead
         self.bus.publish(
             CallDialing(
                 call_id=call.call_id,
                 campaign_id=plan.id,
                 lead_id=lead.lead_id,
                 attempt=lead.attempt,
-                agent_id=agent_id,
+                agent_id=call.preview_agent,
                 dialer_id=self.services.dialer_id,
                 occurred_at=dialed_at,
                 phone_e164=lead.phone_e164,
@@ -138,7 +174,6 @@ class CallLauncher:
                     sip_reason=f"originate failed: {exc}"[:120],
                 )
             )
-        return call
 
     async def on_inbound(self, offer: InboundOffer) -> ProgressCallback | None:
         """A call to one of our numbers: answered when a campaign this dialer

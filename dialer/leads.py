@@ -41,8 +41,9 @@ class HopperLeadSource:
     def depth(self, campaign_id: int) -> int:
         return self.hopper.size(campaign_id)
 
-    def next_lead(self, campaign_id: int, *, now: datetime) -> ClaimedLead | None:
-        return _claimed(self.feeder.next_lead(campaign_id, now=now))
+    def next_leads(self, campaign_id: int, count: int, *, now: datetime) -> list[ClaimedLead]:
+        claimed = self.feeder.next_leads(campaign_id, count, now=now)
+        return [lead for lead in map(_claimed, claimed) if lead is not None]
 
     def own_callbacks(self, campaign_id: int, *, agent_id: int) -> int:
         return self.hopper.size(campaign_id, for_agent_id=agent_id)

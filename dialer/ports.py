@@ -131,6 +131,10 @@ class DialerServices(Protocol):
     ) -> None:
         """Write the calls row (DIALING) before the call is dialed."""
 
+    def open_calls(self, opening: Sequence[tuple[str, ClaimedLead]], *, now: datetime) -> None:
+        """`open_call` for several calls with no agent (call id, lead), in one
+        transaction: all of the rows are written, or none."""
+
     def open_inbound_call(
         self, call_id: str, campaign_id: int, caller: str, *, now: datetime
     ) -> ClaimedLead | None:
@@ -192,9 +196,10 @@ class LeadSource(Protocol):
         """Empty these campaigns' queues (leases too) and fill them again from
         the database: for a dialer taking campaigns up, the only one to claim."""
 
-    def next_lead(self, campaign_id: int, *, now: datetime) -> ClaimedLead | None:
-        """The next lead that passed the database's final guard (claim_attempt);
-        refused leads are dropped and the next tried. None when none is left."""
+    def next_leads(self, campaign_id: int, count: int, *, now: datetime) -> list[ClaimedLead]:
+        """Up to `count` leads that passed the database's final guard
+        (claim_attempt), claimed in one transaction; refused leads are dropped
+        and others tried. Fewer (or none) when the queue runs out."""
 
     def hold(self, campaign_id: int, *, agent_id: int, now: datetime) -> HeldLead | None:
         """Lease a lead for a preview (the agent's own callbacks first)."""

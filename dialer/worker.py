@@ -201,6 +201,7 @@ class DialerWorker:
             roster=self.roster,
             legs=self.legs,
             place_call=self.launcher.place_call,
+            place_calls=self.launcher.place_calls,
             offered=self.previews.offered,
             pacer_factory=pacer_factory,
             clock=clock,
@@ -286,13 +287,17 @@ class DialerWorker:
         await self.start()
         try:
             while not stop.is_set():
+                started = time.monotonic()
                 try:
                     await self.tick()
                 except Exception:
                     log.exception("dialer tick failed; trying again next tick")
                 self.ticked_at = time.monotonic()
+                # A tick every tick_s, not tick_s after each: the pacer's calls a
+                # second and its view of the floor assume the cadence.
+                wait = max(0.0, self.config.tick_s - (self.ticked_at - started))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.config.tick_s)
+                    await asyncio.wait_for(stop.wait(), wait)
         finally:
             await self.shutdown()
 

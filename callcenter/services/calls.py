@@ -11,6 +11,8 @@ after Redis lost its data."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -121,6 +123,71 @@ def open_call(
     """The calls row of an attempt, in DIALING. The dialer writes it before
     it dials, so the call's later events, which consumers in several
     processes may apply in any order, always find it."""
+    call = _dialing_call(
+        session,
+        call_id=call_id,
+        campaign_id=campaign_id,
+        lead_id=lead_id,
+        attempt=attempt,
+        agent_id=agent_id,
+        dialer_id=dialer_id,
+        at=at,
+        phone_e164=phone_e164,
+        is_manual=is_manual,
+        direction=direction,
+    )
+    session.flush()
+    return call
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningCall:
+    """An attempt the pacer places (no agent of its own): its calls row to write."""
+
+    call_id: str
+    campaign_id: int
+    lead_id: int
+    attempt: int
+    phone_e164: str
+
+
+def open_calls(
+    session: Session, opening: Sequence[OpeningCall], *, dialer_id: str | None, at: datetime
+) -> None:
+    """`open_call` for several attempts: their leads read at once, the rows
+    written in one flush."""
+    # The transaction holds the rows it loads: session.get finds these without a read.
+    session.scalars(select(Lead).where(Lead.id.in_([o.lead_id for o in opening]))).all()
+    with session.no_autoflush:
+        for attempt in opening:
+            _dialing_call(
+                session,
+                call_id=attempt.call_id,
+                campaign_id=attempt.campaign_id,
+                lead_id=attempt.lead_id,
+                attempt=attempt.attempt,
+                agent_id=None,
+                dialer_id=dialer_id,
+                at=at,
+                phone_e164=attempt.phone_e164,
+            )
+    session.flush()
+
+
+def _dialing_call(
+    session: Session,
+    *,
+    call_id: str,
+    campaign_id: int,
+    lead_id: int,
+    attempt: int,
+    agent_id: int | None,
+    dialer_id: str | None,
+    at: datetime,
+    phone_e164: str | None = None,
+    is_manual: bool = False,
+    direction: CallDirection = CallDirection.OUTBOUND,
+) -> Call:
     lead = session.get(Lead, lead_id)
     if lead is None or lead.campaign_id != campaign_id:
         raise NotFound(N_("no such lead in this campaign"), details={"lead_id": lead_id})
@@ -151,7 +218,6 @@ def open_call(
     session.add(
         CallStateChange(call_id=call.id, from_state=None, to_state=CallState.DIALING, at=at)
     )
-    session.flush()
     return call
 
 

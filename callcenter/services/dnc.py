@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -98,6 +98,17 @@ def is_blocked(session: Session, phone_e164: str, campaign_id: int) -> bool:
         or_(DncEntry.campaign_id.is_(None), DncEntry.campaign_id == campaign_id),
     )
     return session.scalar(query.limit(1)) is not None
+
+
+def blocked_among(session: Session, phones: Sequence[str], campaign_id: int) -> set[str]:
+    """Those of these numbers on the global list or this campaign's list."""
+    if not phones:
+        return set()
+    query = select(DncEntry.phone_e164).where(
+        DncEntry.phone_e164.in_(phones),
+        or_(DncEntry.campaign_id.is_(None), DncEntry.campaign_id == campaign_id),
+    )
+    return set(session.scalars(query))
 
 
 def count_refused_dial(session: Session, lead_id: int, *, now: datetime) -> None:

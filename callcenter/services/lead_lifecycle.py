@@ -8,8 +8,11 @@ DNC list is read again at the moment of dialing)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from operator import contains
 from typing import Any
 
 from sqlalchemy import CursorResult, select, update
@@ -102,39 +105,100 @@ def claim_attempt(
     `manual_phone`: an agent dials this number of the lead by hand; the
     states an agent may dial are wider and max_attempts does not apply (the
     agent chose to call), DNC still does."""
-    dialable = MANUALLY_DIALABLE_LEAD_STATES if manual_phone else DIALABLE_LEAD_STATES
-    row = session.execute(
-        select(
-            Lead.state,
-            Lead.attempts,
-            Lead.attempts_before_reset,
-            Lead.campaign_id,
-            Customer.phone_e164,
-        )
-        .join(Customer, Customer.id == Lead.customer_id)
-        .where(Lead.id == lead_id)
-    ).one_or_none()
+    _claim(session, lead_id, now=now, campaign_id=campaign_id, manual_phone=manual_phone)
+    lead = session.get(Lead, lead_id, populate_existing=True)
+    assert lead is not None
+    return lead
+
+
+@dataclass(frozen=True, slots=True)
+class _ClaimFacts:
+    """What a claim is decided on, read before anything is written."""
+
+    lead_id: int
+    state: LeadState
+    attempts: int
+    attempts_before_reset: int
+    campaign_id: int
+    phone: str
+
+
+_FACTS = select(
+    Lead.id,
+    Lead.state,
+    Lead.attempts,
+    Lead.attempts_before_reset,
+    Lead.campaign_id,
+    Customer.phone_e164,
+).join(Customer, Customer.id == Lead.customer_id)
+
+
+def _claim(
+    session: Session,
+    lead_id: int,
+    *,
+    now: datetime,
+    campaign_id: int | None = None,
+    manual_phone: str | None = None,
+) -> int:
+    """`claim_attempt`'s checks and writes; the attempt number. Every refusal
+    is raised before anything is written."""
+    row = session.execute(_FACTS.where(Lead.id == lead_id)).one_or_none()
     if row is None:
         raise NotFound(N_("no such lead"), details={"lead_id": lead_id})
-    state, attempts, attempts_before_reset, lead_campaign_id, phone = row
-    if campaign_id is not None and lead_campaign_id != campaign_id:
+    facts = _ClaimFacts(*row)
+    attempt = _claim_checked(
+        session,
+        facts,
+        now=now,
+        campaign_id=campaign_id,
+        manual_phone=manual_phone,
+        disabled=lambda: bool(session.scalar(select(ON_A_DISABLED_LIST.where(Lead.id == lead_id)))),
+        blocked=lambda: dnc.is_blocked(session, manual_phone or facts.phone, facts.campaign_id),
+        max_attempts=lambda: session.scalar(
+            select(Campaign.max_attempts).where(Campaign.id == facts.campaign_id)
+        ),
+    )
+    session.flush()
+    return attempt
+
+
+def _claim_checked(
+    session: Session,
+    facts: _ClaimFacts,
+    *,
+    now: datetime,
+    campaign_id: int | None,
+    manual_phone: str | None,
+    disabled: Callable[[], bool],
+    blocked: Callable[[], bool],
+    max_attempts: Callable[[], int | None],
+) -> int:
+    """The claim's checks in their order (each read asked only when it is
+    reached), then the guarded update; the LeadStateChange row is added,
+    not flushed. Every refusal is raised before anything is written."""
+    lead_id = facts.lead_id
+    dialable = MANUALLY_DIALABLE_LEAD_STATES if manual_phone else DIALABLE_LEAD_STATES
+    if campaign_id is not None and facts.campaign_id != campaign_id:
         raise Conflict(N_("lead moved to another campaign"), details={"lead_id": lead_id})
-    campaign_id = lead_campaign_id
+    campaign_id = facts.campaign_id
+    state, attempts = facts.state, facts.attempts
     if state not in dialable:
         raise Conflict(
             N_("lead is not dialable"), details={"lead_id": lead_id, "state": str(state)}
         )
-    if session.scalar(select(ON_A_DISABLED_LIST.where(Lead.id == lead_id))):
+    if disabled():
         raise Conflict(N_("lead's list is disabled"), details={"lead_id": lead_id})
-    if dnc.is_blocked(session, manual_phone or phone, campaign_id):
+    if blocked():
         raise LeadBlocked(N_("number is on a do-not-call list"), details={"lead_id": lead_id})
-    max_attempts = session.scalar(select(Campaign.max_attempts).where(Campaign.id == campaign_id))
     exempt = state is LeadState.CALLBACK or manual_phone is not None
-    if not exempt and max_attempts is not None and attempts - attempts_before_reset >= max_attempts:
-        raise AttemptsExhausted(
-            N_("lead reached the campaign's max attempts"),
-            details={"lead_id": lead_id, "attempts": attempts},
-        )
+    if not exempt:
+        limit = max_attempts()
+        if limit is not None and attempts - facts.attempts_before_reset >= limit:
+            raise AttemptsExhausted(
+                N_("lead reached the campaign's max attempts"),
+                details={"lead_id": lead_id, "attempts": attempts},
+            )
     advance(LEAD_TRANSITIONS, state, LeadState.DIALING, subject=f"lead {lead_id}")
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Lead)
@@ -167,10 +231,7 @@ def claim_attempt(
             at=now,
         )
     )
-    session.flush()
-    lead = session.get(Lead, lead_id, populate_existing=True)
-    assert lead is not None
-    return lead
+    return attempts + 1
 
 
 def claim_counting_dnc(
@@ -181,11 +242,57 @@ def claim_counting_dnc(
     unit of work (the refusal rolls the first one back)."""
     try:
         with database.unit_of_work() as session:
-            return claim_attempt(session, lead_id, now=now, campaign_id=campaign_id).attempts
+            return _claim(session, lead_id, now=now, campaign_id=campaign_id)
     except LeadBlocked:
         with database.unit_of_work() as session:
             dnc.count_refused_dial(session, lead_id, now=now)
         raise
+
+
+def claim_many_counting_dnc(
+    database: Database, lead_ids: Sequence[int], *, now: datetime, campaign_id: int
+) -> dict[int, int | Conflict | NotFound]:
+    """`claim_counting_dnc` for several leads of one campaign in one unit of
+    work (one commit for a tick's launches): each lead's attempt number, or
+    the refusal it got; a refused lead changes nothing but its DNC count. The
+    checks' reads are made once for all of them; each claim is still its own
+    guarded UPDATE. A database error rolls every claim of the batch back."""
+    claimed: dict[int, int | Conflict | NotFound] = {}
+    with database.unit_of_work() as session:
+        facts = {
+            row.id: _ClaimFacts(*row)
+            for row in session.execute(_FACTS.where(Lead.id.in_(lead_ids)))
+        }
+        disabled = set(
+            session.scalars(select(Lead.id).where(Lead.id.in_(lead_ids), ON_A_DISABLED_LIST))
+        )
+        blocked = dnc.blocked_among(session, [f.phone for f in facts.values()], campaign_id)
+        max_attempts = session.scalar(
+            select(Campaign.max_attempts).where(Campaign.id == campaign_id)
+        )
+        for lead_id in lead_ids:
+            lead = facts.get(lead_id)
+            try:
+                if lead is None:
+                    raise NotFound(N_("no such lead"), details={"lead_id": lead_id})
+                with session.no_autoflush:  # the state changes go in one INSERT below
+                    claimed[lead_id] = _claim_checked(
+                        session,
+                        lead,
+                        now=now,
+                        campaign_id=campaign_id,
+                        manual_phone=None,
+                        disabled=partial(contains, disabled, lead_id),
+                        blocked=partial(contains, blocked, lead.phone),
+                        max_attempts=lambda: max_attempts,
+                    )
+            except LeadBlocked as exc:
+                dnc.count_refused_dial(session, lead_id, now=now)
+                claimed[lead_id] = exc
+            except (Conflict, NotFound) as exc:
+                claimed[lead_id] = exc
+        session.flush()
+    return claimed
 
 
 def settle_attempt(

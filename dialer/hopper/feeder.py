@@ -78,6 +78,25 @@ class HopperFeeder:
             if claimed is not None:
                 return claimed
 
+    def next_leads(self, campaign_id: int, count: int, *, now: datetime) -> list[ClaimedLead]:
+        """Up to `count` leads, leased and then claimed in the database
+        together (one transaction); offers it refuses are dropped and others
+        leased in their place. Fewer when the queue runs out."""
+        claimed: list[ClaimedLead] = []
+        while len(claimed) < count:
+            leases = []
+            for _ in range(count - len(claimed)):
+                lease = self.hopper.claim(
+                    campaign_id, now=now, for_agent_id=None, lease_seconds=self.lease_seconds
+                )
+                if lease is None:
+                    break
+                leases.append(lease)
+            if not leases:
+                break
+            claimed += self._claimed_together(campaign_id, leases, now)
+        return claimed
+
     def own_callback(self, campaign_id: int, *, agent_id: int, now: datetime) -> ClaimedLead | None:
         """A due callback booked for this agent alone, claimed; None when
         none is queued (never a lead of the general queue)."""
@@ -112,6 +131,10 @@ class HopperFeeder:
         except BaseException:
             self.hopper.release(lease)
             raise
+        return self._completed(lease, attempt)
+
+    def _completed(self, lease: Lease, attempt: int) -> ClaimedLead:
+        """A lease whose attempt the database claimed, taken off the hopper."""
         try:
             self.hopper.complete(lease)
         except Exception:
@@ -135,6 +158,36 @@ class HopperFeeder:
             agent_id=offer.agent_id,
             is_callback=offer.is_callback,
         )
+
+    def _claimed_together(
+        self, campaign_id: int, leases: list[Lease], now: datetime
+    ) -> list[ClaimedLead]:
+        """`_claimed` for several leases, their claims in one transaction."""
+        try:
+            results = lead_lifecycle.claim_many_counting_dnc(
+                self.database,
+                [lease.lead.lead_id for lease in leases],
+                now=now,
+                campaign_id=campaign_id,
+            )
+        except BaseException:
+            for lease in leases:
+                self.hopper.release(lease)
+            raise
+        claimed = []
+        for lease in leases:
+            result = results[lease.lead.lead_id]
+            if isinstance(result, int):
+                claimed.append(self._completed(lease, result))
+                continue
+            log.info(
+                "hopper offer of lead %s refused: %s",
+                lease.lead.lead_id,
+                result.message,
+                extra={"lead_id": lease.lead.lead_id, "campaign_id": campaign_id},
+            )
+            self.hopper.complete(lease)
+        return claimed
 
     def _claim_in_database(self, lead_id: int, campaign_id: int, now: datetime) -> int:
         """The attempt number (the database's claim is the last guard)."""

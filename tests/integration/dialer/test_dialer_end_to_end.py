@@ -108,9 +108,9 @@ def test_a_live_answer_no_agent_takes_is_abandoned(database: Database) -> None:
         (campaign,) = await worker.load_campaigns()
         worker.leads.refill([campaign.id], now=worker.clock())
         await worker.refresh_agents()
-        first = await asyncio.to_thread(worker.leads.next_lead, campaign.id, now=worker.clock())
-        second = await asyncio.to_thread(worker.leads.next_lead, campaign.id, now=worker.clock())
-        assert first and second
+        first, second = await asyncio.to_thread(
+            worker.leads.next_leads, campaign.id, 2, now=worker.clock()
+        )
         calls = [
             await worker.place_call(campaign, first),
             await worker.place_call(campaign, second),

@@ -8,8 +8,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.errors import Conflict, InvalidInput
-from callcenter.models import Call, Callback, CallbackStatus, DispositionCode, LeadStateChange
+from callcenter.db import Database
+from callcenter.errors import Conflict, InvalidInput, NotFound
+from callcenter.models import (
+    Call,
+    Callback,
+    CallbackStatus,
+    DispositionCode,
+    DncHit,
+    Lead,
+    LeadList,
+    LeadStateChange,
+)
 from callcenter.services import disposition_codes, dnc, lead_lifecycle
 from callcenter.services.lead_lifecycle import AttemptsExhausted, LeadBlocked
 from callcenter.states import CallOutcome, DispositionCategory, IllegalTransition, LeadState, Role
@@ -304,3 +314,63 @@ def test_stale_dialing_leads_are_released(session: Session) -> None:
     session.refresh(lead)
     assert lead.state is LeadState.RETRY and lead.next_attempt_at == later
     assert lead_lifecycle.claim_attempt(session, lead.id, now=later).attempts == 2
+
+
+def test_claims_of_a_batch_each_pass_or_are_refused_as_alone(database: Database) -> None:
+    """`claim_many_counting_dnc` (a tick's launches in one transaction): the
+    leads that pass are claimed, each refused one is refused as
+    `claim_counting_dnc` would refuse it and left as it was, a DNC refusal is
+    counted, and the claims of the others commit all the same."""
+    with database.unit_of_work() as session:
+        campaign = make_campaign(session, max_attempts=2)
+        other = make_campaign(session)
+        fresh = make_lead(session, campaign)
+        retry = make_lead(session, campaign, state=LeadState.RETRY, attempts=1)
+        blocked = make_lead(session, campaign)
+        dnc.add_number(
+            session, blocked.customer.phone_e164, campaign_id=None, source="t", reason="",
+            actor_id=None,
+        )  # fmt: skip
+        exhausted = make_lead(session, campaign, state=LeadState.RETRY, attempts=2)
+        dialing = make_lead(session, campaign, state=LeadState.DIALING, attempts=1)
+        elsewhere = make_lead(session, other)
+        disabled_list = LeadList(campaign_id=campaign.id, name="off", is_enabled=False)
+        session.add(disabled_list)
+        session.flush()
+        on_disabled_list = make_lead(session, campaign, lead_list_id=disabled_list.id)
+        ids = [
+            fresh.id, retry.id, blocked.id, exhausted.id, dialing.id, elsewhere.id,
+            on_disabled_list.id, 999_999,
+        ]  # fmt: skip
+        campaign_id = campaign.id
+
+    claimed = lead_lifecycle.claim_many_counting_dnc(
+        database, ids, now=NOW, campaign_id=campaign_id
+    )
+
+    assert claimed[fresh.id] == 1
+    assert claimed[retry.id] == 2
+    assert isinstance(claimed[blocked.id], LeadBlocked)
+    assert isinstance(claimed[exhausted.id], AttemptsExhausted)
+    for refused in (dialing.id, elsewhere.id, on_disabled_list.id):
+        assert type(claimed[refused]) is Conflict
+    assert isinstance(claimed[999_999], NotFound)
+    with database.sessions() as session:
+        leads = {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(ids)))}
+        assert (leads[fresh.id].state, leads[fresh.id].attempts) == (LeadState.DIALING, 1)
+        assert (leads[retry.id].state, leads[retry.id].attempts) == (LeadState.DIALING, 2)
+        assert leads[fresh.id].last_attempt_at == NOW
+        for refused, state, attempts in (
+            (blocked.id, LeadState.NEW, 0),
+            (exhausted.id, LeadState.RETRY, 2),
+            (dialing.id, LeadState.DIALING, 1),
+            (elsewhere.id, LeadState.NEW, 0),
+            (on_disabled_list.id, LeadState.NEW, 0),
+        ):
+            assert (leads[refused].state, leads[refused].attempts) == (state, attempts)
+        changes = session.scalars(
+            select(LeadStateChange.lead_id).where(LeadStateChange.lead_id.in_(ids))
+        ).all()
+        assert sorted(changes) == sorted([fresh.id, retry.id])
+        hits = session.scalars(select(DncHit.lead_id)).all()
+        assert hits == [blocked.id]

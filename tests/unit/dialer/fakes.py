@@ -91,6 +91,9 @@ class FakeServices:
     ) -> None:
         self.opened.append(call_id)
 
+    def open_calls(self, opening: Sequence[tuple[str, ClaimedLead]], *, now: datetime) -> None:
+        self.opened.extend(call_id for call_id, _lead in opening)
+
     def open_inbound_call(
         self, call_id: str, campaign_id: int, caller: str, *, now: datetime
     ) -> ClaimedLead | None:
@@ -179,6 +182,12 @@ class FakeLeads:
             if claimed is not None:
                 return claimed
         return None
+
+    def next_leads(self, campaign_id: int, count: int, *, now: datetime) -> list[ClaimedLead]:
+        claimed = []
+        while len(claimed) < count and (lead := self.next_lead(campaign_id, now=now)):
+            claimed.append(lead)
+        return claimed
 
     def hold(self, campaign_id: int, *, agent_id: int, now: datetime) -> HeldLead | None:
         queue = self.queue.get(campaign_id, [])
