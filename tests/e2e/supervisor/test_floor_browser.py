@@ -291,6 +291,7 @@ def test_the_floor_reads_right_to_left_in_persian(
     assert name in closed and "بیرون از ساعت‌های مجاز تماس" in closed, closed
     assert to_persian_digits("10:00") in closed, closed
 
+
 # As dialer/sip/ua.py and registration.py write them.
 SILENT = "trunk 10.0.0.9:5060 did not answer 3 requests in a row"
 
