@@ -9,6 +9,7 @@ import time
 import wave
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import soundfile
 
@@ -18,11 +19,11 @@ from callcenter.events import (
     RecordingRequested,
     RecordingStarted,
 )
-from callcenter.recording_store import FolderStore
+from callcenter.recording_store import FolderStore, RecordingStore
 from dialer.carrier import CarrierError
 from dialer.consent_prompts import ConsentPromptCache
 from dialer.ports import AgentPhase, Mode
-from dialer.recordings import RETRY_FOLDER, CallRecorder, UploadRetries
+from dialer.recordings import RETRY_FOLDER, CallRecorder, DoneCallback, UploadRetries
 from dialer.sip.recorder import AGENT, CUSTOMER, RecordingWriter
 from dialer.voices import consent_wav
 from tests.unit.dialer.test_dialer_worker_decisions import Harness, settle
@@ -39,11 +40,29 @@ def _recording(tmp_path: Path, mode: str, consent: bool = True) -> Harness:
     return h
 
 
-async def _until(condition, timeout: float = 5.0) -> None:
+async def _until(condition, timeout: float = 30.0, *, tick: Harness | None = None) -> None:
+    """Wait for what the recorder's threads do; a loaded machine can hold a
+    thread back for seconds, so the timeout is only there to end a hang.
+    With `tick`, tick meanwhile, as the worker's loop does."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
+        if tick is not None:
+            await tick.tick()
         await asyncio.sleep(0.01)
+
+
+class CountedRetries(UploadRetries):
+    """How many uploads each finished retry pass tried."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.passes: list[int] = []
+
+    def retry_due(self, store: RecordingStore, on_done: DoneCallback) -> int:
+        tried = super().retry_due(store, on_done)
+        self.passes.append(tried)
+        return tried
 
 
 def test_every_call_recorded_after_the_notice(tmp_path: Path) -> None:
@@ -183,7 +202,7 @@ def test_a_recording_the_store_refused_is_uploaded_by_a_later_tick(tmp_path: Pat
     blocker.write_text("a file where the store's folder should be")
     now = [1_000_000.0]
     writer = RecordingWriter(tmp_path / "spool", min_free_bytes=0)
-    retries = UploadRetries(
+    retries = CountedRetries(
         tmp_path / "spool" / RETRY_FOLDER, first_wait_s=30, clock=lambda: now[0]
     )
     h.worker.recorder = CallRecorder(writer, FolderStore(blocker / "store"), retries=retries)
@@ -199,12 +218,14 @@ def test_a_recording_the_store_refused_is_uploaded_by_a_later_tick(tmp_path: Pat
         h.carrier.end(call_id, "answered")
         await _until(lambda: bool(h.bus.of(RecordingFinished)))
         blocker.unlink()  # the store is back
-        await h.tick()  # not due yet: nothing is tried
-        await asyncio.sleep(0.2)
+        # One retry pass at a time: a tick while the last pass is still in its
+        # thread starts none, so the test ticks until a pass has been made.
+        passes_before = len(retries.passes)
+        await _until(lambda: len(retries.passes) > passes_before, tick=h)
+        assert retries.passes[passes_before] == 0  # not due yet: nothing is tried
         assert len(h.bus.of(RecordingFinished)) == 1
         now[0] += 31
-        await h.tick()
-        await _until(lambda: len(h.bus.of(RecordingFinished)) == 2)
+        await _until(lambda: len(h.bus.of(RecordingFinished)) == 2, tick=h)
         await h.worker.shutdown()
 
     h.run(scenario)
