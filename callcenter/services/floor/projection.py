@@ -123,6 +123,7 @@ class LiveFloor:
     _dialable_at: float = -DIALABLE_SECONDS
     _dialable: dict[int, int] = field(default_factory=dict)
     _loop_lock: threading.Lock = field(default_factory=threading.Lock)
+    _tick_lock: threading.Lock = field(default_factory=threading.Lock)
     _running: bool = False
     _stale: bool = False  # a count was lost (Redis unreachable): rebuild when it is back
     _callbacks_at: float = -CALLBACKS_SECONDS
@@ -583,7 +584,11 @@ class LiveFloor:
         socketio.start_background_task(self._loop, socketio)
 
     def stop(self) -> None:
+        """The loop emits nothing once this returns: a tick in progress (its
+        first one rebuilds the counters, which takes a while) ends first."""
         self._running = False
+        with self._tick_lock:
+            pass
 
     def tick(self) -> int:
         """Emit one snapshot to every campaign room; returns how many rooms."""
@@ -615,8 +620,9 @@ class LiveFloor:
         while self._running and socketio.server is server:
             started = time.monotonic()
             try:
-                if self.counters.lead(TICK_SECONDS * 0.9):
-                    self.tick()
+                with self._tick_lock:
+                    if self._running and self.counters.lead(TICK_SECONDS * 0.9):
+                        self.tick()
             except Exception:
                 log.exception("live floor snapshot failed")
             socketio.sleep(max(0.0, TICK_SECONDS - (time.monotonic() - started)))
