@@ -9,7 +9,12 @@ what to count from the bus events; this module only adds, reads and replaces:
 - day totals per agent (`calls`, `appointments`);
 - the live maps: calls in progress and each agent's current state, as small
   JSON-able dicts;
-- `claim(event_id)` so a redelivered bus event is counted once.
+- `claim(event_id)` so a redelivered bus event is counted once;
+- per call and day, which facts about the call (`Fact`) are in the totals:
+  `count_once` adds a call's deltas only for facts not counted yet, and
+  `replace_day` writes the rebuild's facts with its totals, so an event the
+  rebuild already read from the database is not counted again, in whichever
+  process and order the two come.
 
 Redis may lose all of this (a restart without persistence): `first_build`
 and `first_live_build` then answer True again, and the live floor rebuilds
@@ -19,11 +24,13 @@ one retry) since counting runs on commit, inside requests.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
 import threading
 import uuid
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol
 
@@ -31,6 +38,30 @@ Totals = dict[str, float]
 SEEN_LIMIT = 200_000
 SEEN_TTL_SECONDS = 2 * 24 * 3600
 DAY_TTL_SECONDS = 40 * 24 * 3600
+# A call's facts matter while its events can still come: a call spans a
+# midnight at most, and its wrap-up follows its end within the hour.
+FACTS_TTL_SECONDS = 2 * 24 * 3600
+
+
+class Fact(enum.IntFlag):
+    """What about a call the day's totals hold (one bit each)."""
+
+    DIALED = 1
+    ANSWERED = 2
+    CONNECTED = 4
+    ENDED = 8
+    APPOINTMENT = 16
+    WRAP_UP = 32
+    MACHINE = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class Count:
+    """What counting one fact about a call adds to its campaign and agent."""
+
+    fact: Fact
+    deltas: Mapping[str, float]
+    agent_deltas: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 class LiveCounters(Protocol):
@@ -46,6 +77,21 @@ class LiveCounters(Protocol):
         agent_id: int | None = None,
         agent_deltas: Mapping[str, float] | None = None,
     ) -> None: ...
+
+    def count_once(
+        self,
+        day: date,
+        campaign_id: int,
+        call_id: str,
+        counts: Sequence[Count],
+        *,
+        agent_id: int | None = None,
+    ) -> Fact:
+        """Add each count whose fact about the call is not in `day`'s totals
+        yet (counted by an event or read by a rebuild), atomically with the
+        check; returns the facts counted now."""
+
+    def facts(self, day: date, call_id: str) -> Fact: ...
 
     def totals(self, day: date) -> dict[int, Totals]: ...
 
@@ -74,8 +120,13 @@ class LiveCounters(Protocol):
     def agents(self) -> dict[int, dict[str, Any]]: ...
 
     def replace_day(
-        self, day: date, totals: Mapping[int, Totals], agent_totals: Mapping[int, Totals]
-    ) -> None: ...
+        self,
+        day: date,
+        totals: Mapping[int, Totals],
+        agent_totals: Mapping[int, Totals],
+        facts: Mapping[str, Fact] | None = None,
+    ) -> None:
+        """The day's totals and the facts about each call they hold, at once."""
 
     def replace_live(
         self, calls: Mapping[str, Mapping[str, Any]], agents: Mapping[int, Mapping[str, Any]]
@@ -105,6 +156,7 @@ class InProcessCounters:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._days: dict[date, dict[int, Totals]] = defaultdict(dict)
         self._agent_days: dict[date, dict[int, Totals]] = defaultdict(dict)
+        self._facts: dict[date, dict[str, Fact]] = defaultdict(dict)
         self._calls: dict[str, dict[str, Any]] = {}
         self._agents: dict[int, dict[str, Any]] = {}
         self._built: set[date] = set()
@@ -141,6 +193,31 @@ class InProcessCounters:
             _add_into(self._days[day].setdefault(campaign_id, {}), deltas)
             if agent_id is not None and agent_deltas:
                 _add_into(self._agent_days[day].setdefault(agent_id, {}), agent_deltas)
+
+    def count_once(
+        self,
+        day: date,
+        campaign_id: int,
+        call_id: str,
+        counts: Sequence[Count],
+        *,
+        agent_id: int | None = None,
+    ) -> Fact:
+        with self._lock:
+            known = self._facts[day].get(call_id, Fact(0))
+            counted, deltas, agent_deltas = _new_counts(known, counts)
+            if not counted:
+                return counted
+            self._facts[day][call_id] = known | counted
+            if deltas:
+                _add_into(self._days[day].setdefault(campaign_id, {}), deltas)
+            if agent_id is not None and agent_deltas:
+                _add_into(self._agent_days[day].setdefault(agent_id, {}), agent_deltas)
+        return counted
+
+    def facts(self, day: date, call_id: str) -> Fact:
+        with self._lock:
+            return self._facts.get(day, {}).get(call_id, Fact(0))
 
     def totals(self, day: date) -> dict[int, Totals]:
         with self._lock:
@@ -198,11 +275,16 @@ class InProcessCounters:
             return {key: dict(value) for key, value in self._agents.items()}
 
     def replace_day(
-        self, day: date, totals: Mapping[int, Totals], agent_totals: Mapping[int, Totals]
+        self,
+        day: date,
+        totals: Mapping[int, Totals],
+        agent_totals: Mapping[int, Totals],
+        facts: Mapping[str, Fact] | None = None,
     ) -> None:
         with self._lock:
             self._days[day] = {cid: dict(values) for cid, values in totals.items()}
             self._agent_days[day] = {aid: dict(values) for aid, values in agent_totals.items()}
+            self._facts[day] = dict(facts or {})
 
     def replace_live(
         self, calls: Mapping[str, Mapping[str, Any]], agents: Mapping[int, Mapping[str, Any]]
@@ -235,13 +317,55 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
 
+# count_once in one round trip: the call's facts and the totals change
+# together, so a rebuild (one MULTI) sees either both or neither.
+# KEYS: facts hash, campaign totals, campaigns index, agent totals, agents index
+# ARGV: call id, campaign id, agent id or "", totals TTL, facts TTL,
+#       JSON [[fact bit, {name: delta}, {name: agent delta}], ...]
+_COUNT_ONCE = """
+local known = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local counted = 0
+local sums = {{}, {}}
+for _, count in ipairs(cjson.decode(ARGV[6])) do
+  if bit.band(bit.bor(known, counted), count[1]) == 0 then
+    counted = bit.bor(counted, count[1])
+    for side = 1, 2 do
+      for name, value in pairs(count[side + 1]) do
+        sums[side][name] = (sums[side][name] or 0) + tonumber(value)
+      end
+    end
+  end
+end
+if counted == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], bit.bor(known, counted))
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+local targets = {{KEYS[2], KEYS[3], ARGV[2]}, {KEYS[4], KEYS[5], ARGV[3]}}
+for side = 1, 2 do
+  local key, index, member = unpack(targets[side])
+  local added = false
+  for name, value in pairs(sums[side]) do
+    if member ~= '' and value ~= 0 then
+      redis.call('HINCRBYFLOAT', key, name, string.format('%.17g', value))
+      added = true
+    end
+  end
+  if added then
+    redis.call('SADD', index, member)
+    redis.call('EXPIRE', key, ARGV[4])
+    redis.call('EXPIRE', index, ARGV[4])
+  end
+end
+return counted
+"""
+
 
 class RedisCounters:
     """The same counters in Redis hashes, shared by every process.
 
     Keys (prefix `cc:live:`): `t:{day}:{campaign}` day totals, `tc:{day}`
     the campaigns with totals that day, `a:{day}:{agent}` agent totals,
-    `ta:{day}` the agents with totals, `calls` and `agents` the live maps
+    `ta:{day}` the agents with totals, `f:{day}` each call's facts in the
+    day's totals (call id -> `Fact` bits), `calls` and `agents` the live maps
     (field -> JSON), `seen:{event_id}` the dedupe marks, `built:{day}` and
     `built:live` who rebuilt what from the database."""
 
@@ -260,7 +384,12 @@ class RedisCounters:
         )
         self._prefix = prefix
         self._replace_if_present = self._redis.register_script(_REPLACE_IF_PRESENT)
+        self._count_once = self._redis.register_script(_COUNT_ONCE)
         self._token = uuid.uuid4().hex
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
 
     def _key(self, *parts: object) -> str:
         return self._prefix + ":".join(str(part) for part in parts)
@@ -299,6 +428,38 @@ class RedisCounters:
             pipe.sadd(self._key("ta", day.isoformat()), agent_id)
             pipe.expire(self._key("ta", day.isoformat()), DAY_TTL_SECONDS)
         pipe.execute()
+
+    def count_once(
+        self,
+        day: date,
+        campaign_id: int,
+        call_id: str,
+        counts: Sequence[Count],
+        *,
+        agent_id: int | None = None,
+    ) -> Fact:
+        iso = day.isoformat()
+        agent = "" if agent_id is None else str(agent_id)
+        encoded = json.dumps(
+            [
+                [int(count.fact), _strings(count.deltas), _strings(count.agent_deltas)]
+                for count in counts
+            ]
+        )
+        counted = self._count_once(
+            keys=[
+                self._key("f", iso),
+                self._key("t", iso, campaign_id),
+                self._key("tc", iso),
+                self._key("a", iso, agent),
+                self._key("ta", iso),
+            ],
+            args=[call_id, campaign_id, agent, DAY_TTL_SECONDS, FACTS_TTL_SECONDS, encoded],
+        )
+        return Fact(int(counted))
+
+    def facts(self, day: date, call_id: str) -> Fact:
+        return Fact(int(self._redis.hget(self._key("f", day.isoformat()), call_id) or 0))
 
     def _hashes(self, day: date, kind: str, index: str) -> dict[int, Totals]:
         ids = sorted(
@@ -363,7 +524,11 @@ class RedisCounters:
         return {int(key): json.loads(raw) for key, raw in found.items()}
 
     def replace_day(
-        self, day: date, totals: Mapping[int, Totals], agent_totals: Mapping[int, Totals]
+        self,
+        day: date,
+        totals: Mapping[int, Totals],
+        agent_totals: Mapping[int, Totals],
+        facts: Mapping[str, Fact] | None = None,
     ) -> None:
         iso = day.isoformat()
         old_campaigns = self._redis.smembers(self._key("tc", iso))
@@ -373,7 +538,10 @@ class RedisCounters:
             pipe.delete(self._key("t", iso, cid))
         for aid in old_agents:
             pipe.delete(self._key("a", iso, aid))
-        pipe.delete(self._key("tc", iso), self._key("ta", iso))
+        pipe.delete(self._key("tc", iso), self._key("ta", iso), self._key("f", iso))
+        for batch in _batches(list((facts or {}).items()), 5000):
+            pipe.hset(self._key("f", iso), mapping={k: int(v) for k, v in batch})
+        pipe.expire(self._key("f", iso), FACTS_TTL_SECONDS)
         for cid, values in totals.items():
             if values:
                 pipe.hset(self._key("t", iso, cid), mapping=dict(values))
@@ -427,6 +595,35 @@ def make_counters(redis_url: str) -> LiveCounters:
 def _add_into(target: Totals, deltas: Mapping[str, float]) -> None:
     for name, value in deltas.items():
         target[name] = target.get(name, 0.0) + float(value)
+
+
+def _new_counts(known: Fact, counts: Sequence[Count]) -> tuple[Fact, Totals, Totals]:
+    """The facts not known yet among `counts`, and what they add (summed,
+    zeros left out: a machine's answer and its withdrawal add nothing)."""
+    counted = Fact(0)
+    deltas: Totals = {}
+    agent_deltas: Totals = {}
+    for count in counts:
+        if count.fact & (known | counted):
+            continue
+        counted |= count.fact
+        _add_into(deltas, count.deltas)
+        _add_into(agent_deltas, count.agent_deltas)
+    return (
+        counted,
+        {name: value for name, value in deltas.items() if value},
+        {name: value for name, value in agent_deltas.items() if value},
+    )
+
+
+def _strings(values: Mapping[str, float]) -> dict[str, str]:
+    """Deltas as HINCRBYFLOAT reads them (a Lua number would lose digits)."""
+    return {name: repr(float(value)) for name, value in values.items()}
+
+
+def _batches(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _floats(values: Mapping[str, str]) -> Totals:

@@ -8,16 +8,25 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DecimalField,
+    Field,
     IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from callcenter.calling_windows import WEEKDAYS, CallingWindows, Window, WindowProblem
-from callcenter.errors import N_
+from callcenter.errors import N_, InvalidInput
 from callcenter.leadfiles import to_ascii_digits
 from callcenter.models import AmdMode, Campaign, DialMode, RecordingMode
 from callcenter.services.campaigns import (
@@ -83,6 +92,20 @@ DIAL_MODE_CHOICES = [
     (DialMode.PROGRESSIVE.value, _l("Progressive")),
     (DialMode.PREDICTIVE.value, _l("Predictive")),
 ]
+
+
+def _calling_windows_of_a_day(form: FlaskForm, field: Field) -> None:
+    try:
+        _parse_day(field.data or "")
+    except WindowProblem as exc:
+        raise ValidationError(exc.shown()) from None
+
+
+def _minutes_before(form: FlaskForm, field: Field) -> None:
+    try:
+        _parse_minutes(field.data or "")
+    except InvalidInput as exc:
+        raise ValidationError(exc.shown()) from None
 
 
 class CampaignForm(FlaskForm):
@@ -158,7 +181,7 @@ class CampaignForm(FlaskForm):
     )
     reminder_minutes = StringField(
         _l("Remind the customer by e-mail before each meeting (minutes before, e.g. 1440, 60)"),
-        validators=[Optional(), Regexp(r"^[\d\s,،۰-۹٠-٩]*$")],
+        validators=[Optional(), _minutes_before],
     )
     sms_booking = TextAreaField(
         _l("SMS when a meeting is booked (placeholders as in the script)"),
@@ -172,13 +195,13 @@ class CampaignForm(FlaskForm):
         _l("SMS the day before the meeting"), validators=[Optional(), Length(max=480)]
     )
     teams = SelectMultipleField(_l("Teams"), choices=[], coerce=int, validate_choice=False)
-    saturday = StringField(DAY_LABELS["saturday"])
-    sunday = StringField(DAY_LABELS["sunday"])
-    monday = StringField(DAY_LABELS["monday"])
-    tuesday = StringField(DAY_LABELS["tuesday"])
-    wednesday = StringField(DAY_LABELS["wednesday"])
-    thursday = StringField(DAY_LABELS["thursday"])
-    friday = StringField(DAY_LABELS["friday"])
+    saturday = StringField(DAY_LABELS["saturday"], validators=[_calling_windows_of_a_day])
+    sunday = StringField(DAY_LABELS["sunday"], validators=[_calling_windows_of_a_day])
+    monday = StringField(DAY_LABELS["monday"], validators=[_calling_windows_of_a_day])
+    tuesday = StringField(DAY_LABELS["tuesday"], validators=[_calling_windows_of_a_day])
+    wednesday = StringField(DAY_LABELS["wednesday"], validators=[_calling_windows_of_a_day])
+    thursday = StringField(DAY_LABELS["thursday"], validators=[_calling_windows_of_a_day])
+    friday = StringField(DAY_LABELS["friday"], validators=[_calling_windows_of_a_day])
     retry_busy = IntegerField(
         OUTCOME_LABELS["busy"], validators=[InputRequired(), NumberRange(min=0)]
     )
@@ -267,8 +290,8 @@ class CampaignForm(FlaskForm):
         self.fill_from(defaults)
 
     def values(self) -> dict[str, Any]:
-        """The service's keyword arguments; a calling window not understood
-        raises WindowProblem, other values not understood ValueError."""
+        """The service's keyword arguments, from a form that validated (a
+        calling window or reminder not understood is the field's error then)."""
         weekly = {day: _parse_day(getattr(self, day).data or "") for day in FORM_DAYS}
         return {
             "name": self.name.data,
@@ -304,13 +327,7 @@ class CampaignForm(FlaskForm):
                 occasion: getattr(self, f"sms_{occasion}").data or ""
                 for occasion in ("booking", "callback", "reminder")
             },
-            "reminder_minutes": [
-                int(part)
-                for part in to_ascii_digits(self.reminder_minutes.data or "")
-                .replace("،", ",")
-                .split(",")
-                if part.strip()
-            ],
+            "reminder_minutes": _parse_minutes(self.reminder_minutes.data or ""),
             "holidays": [
                 line.strip() for line in (self.holidays.data or "").splitlines() if line.strip()
             ],
@@ -319,6 +336,25 @@ class CampaignForm(FlaskForm):
                 outcome: getattr(self, f"retry_{outcome}").data for outcome in RETRY_OUTCOMES
             },
         }
+
+
+def _parse_minutes(text: str) -> list[int]:
+    """ "1440, 60" -> [1440, 60]; Persian digits and commas too."""
+    minutes = []
+    for part in to_ascii_digits(text).replace("،", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not (part.isascii() and part.isdigit()):
+            raise InvalidInput(
+                N_(
+                    "%(value)s is not a number of minutes: write whole numbers "
+                    "separated by commas, e.g. 1440, 60."
+                ),
+                value=part,
+            )
+        minutes.append(int(part))
+    return minutes
 
 
 def _parse_day(text: str) -> list[list[str]]:

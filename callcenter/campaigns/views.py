@@ -26,7 +26,6 @@ from sqlalchemy import select
 from callcenter import lead_fields, request_scope
 from callcenter.auth.access import allow_roles
 from callcenter.auth.forms import ConfirmForm
-from callcenter.calling_windows import WindowProblem
 from callcenter.campaigns.forms import (
     DELIMITER_LABELS,
     FORM_DAYS,
@@ -152,19 +151,6 @@ def _apply_notice(
         )
 
 
-def _values(form: CampaignForm) -> dict[str, Any] | None:
-    try:
-        return form.values()
-    except WindowProblem as exc:
-        form.form_errors.append(exc.shown())
-        return None
-    except ValueError as exc:
-        form.form_errors.append(
-            _("Calling window %(value)s is not like 09:00-21:00.", value=str(exc))
-        )
-        return None
-
-
 @bp.get("/")
 @allow_roles(*MANAGERS)
 def index() -> ResponseReturnValue:
@@ -183,11 +169,11 @@ def create() -> ResponseReturnValue:
     _prepare(form)
     if request.method == "GET":
         form.fill_defaults()
-    if form.validate_on_submit() and (values := _values(form)) is not None:
+    if form.validate_on_submit():
         try:
             notice = _uploaded_notice(form)
             campaign = campaigns.create_campaign(
-                request_scope.session(), actor=current_user, teams=_teams(form), **values
+                request_scope.session(), actor=current_user, teams=_teams(form), **form.values()
             )
             _apply_notice(form, campaign, notice)
         except DomainError as exc:
@@ -207,10 +193,10 @@ def edit(campaign_id: int) -> ResponseReturnValue:
     _prepare(form)
     if request.method == "GET":
         form.fill_from(campaign)
-    if form.validate_on_submit() and (values := _values(form)) is not None:
+    if form.validate_on_submit():
         try:
             notice = _uploaded_notice(form)
-            campaigns.update_campaign(session, campaign, actor=current_user, **values)
+            campaigns.update_campaign(session, campaign, actor=current_user, **form.values())
             campaigns.set_teams(session, campaign, _teams(form), actor=current_user)
             _apply_notice(form, campaign, notice)
         except DomainError as exc:

@@ -7,7 +7,10 @@ Where each number comes from:
   them, each the first time it is applied (a domain event of its commit,
   `callcenter.after_commit`): an event the bus delivers again (a retry, a
   replay after Redis lost its data) was counted already or is in the rebuilt
-  numbers;
+  numbers. Each fact about a call (dialed, answered, connected, ended, an
+  appointment, its wrap-up, marked a machine) is counted once per call and
+  day: `LiveCounters.count_once` skips one that a rebuild read from the rows
+  (another process may rebuild between an event's commit and its count);
 - agent state changes, appointments, wrap-ups, script steps, calls marked
   as machines and recordings as the services that write them record them
   with their commit (`callcenter.domain_events`); `agent.state_changed` on
@@ -57,7 +60,7 @@ from callcenter.events import (
     HopperDepth,
     TrunkStatusReported,
 )
-from callcenter.live_counters import LiveCounters, Totals
+from callcenter.live_counters import Count, Fact, LiveCounters, Totals
 from callcenter.models import Call, Customer, Lead, PauseReason
 from callcenter.realtime.coalesce import CALLS, DELTA_EVENT, single_delta
 from callcenter.realtime.rooms import campaign_supervisors_room
@@ -120,6 +123,7 @@ class LiveFloor:
     _dialable_at: float = -DIALABLE_SECONDS
     _dialable: dict[int, int] = field(default_factory=dict)
     _loop_lock: threading.Lock = field(default_factory=threading.Lock)
+    _tick_lock: threading.Lock = field(default_factory=threading.Lock)
     _running: bool = False
     _stale: bool = False  # a count was lost (Redis unreachable): rebuild when it is back
     _callbacks_at: float = -CALLBACKS_SECONDS
@@ -199,7 +203,8 @@ class LiveFloor:
             return
         day = self.local_day(event.occurred_at)
         inbound = event.direction == CallDirection.INBOUND
-        self.counters.add(day, event.campaign_id, {"inbound" if inbound else "dials": 1})
+        dial = Count(Fact.DIALED, {"inbound" if inbound else "dials": 1})
+        self.counters.count_once(day, event.campaign_id, event.call_id, [dial])
         if not self.counters.claim(_dialing_or_ended_mark(event.call_id)):
             return  # its call.ended was applied first (another consumer): not live
         call = {
@@ -230,7 +235,8 @@ class LiveFloor:
         call.update(amd_result=event.amd_result, amd_decision_ms=event.amd_decision_ms)
         self._move(event.call_id, CallState.ANSWERED, "answered_at", event.occurred_at, call)
         if not counted and not call.get("inbound"):  # metrics.LIVE_ANSWER: dials only
-            self.counters.add(_day(call), call["campaign_id"], {"live_answers": 1})
+            answer = Count(Fact.ANSWERED, {"live_answers": 1})
+            self.counters.count_once(_day(call), call["campaign_id"], event.call_id, [answer])
 
     def _connected(self, event: CallConnected) -> None:
         call = self.counters.get_call(event.call_id)
@@ -241,30 +247,26 @@ class LiveFloor:
             event.call_id, CallState.CONNECTED, "connected_at", event.occurred_at, call
         )
         assert call is not None
+        day, campaign_id = _day(call), call["campaign_id"]
         if call.get("inbound"):  # metrics.INBOUND_ANSWERED, not a contact
-            self.counters.add(
-                _day(call), call["campaign_id"], {"inbound_answered": 1, "handled": 1}
-            )
+            taken = Count(Fact.CONNECTED, {"inbound_answered": 1, "handled": 1})
+            self.counters.count_once(day, campaign_id, event.call_id, [taken])
             return
-        deltas: Totals = {"contacts": 1, "handled": 1}
+        counts = []
         if not call.get("answered_at"):
             # connected with no answer event (preview): answered at the connect,
             # as the call service records it
             call["answered_at"] = call["connected_at"]
-            deltas["live_answers"] = 1
+            counts.append(Count(Fact.ANSWERED, {"live_answers": 1}))
+        deltas: Totals = {"contacts": 1, "handled": 1}
         wait = (event.occurred_at - from_iso(call["answered_at"])).total_seconds()
         deltas.update(connect_wait_s=wait, connect_wait_n=1)
         if wait <= metrics.SERVICE_LEVEL_SECONDS:
             deltas["connected_sl"] = 1
             call["in_sl"] = True
+        counts.append(Count(Fact.CONNECTED, deltas, {"calls": 1}))
         self.counters.set_call(event.call_id, call)
-        self.counters.add(
-            _day(call),
-            call["campaign_id"],
-            deltas,
-            agent_id=event.agent_id,
-            agent_deltas={"calls": 1},
-        )
+        self.counters.count_once(day, campaign_id, event.call_id, counts, agent_id=event.agent_id)
 
     def _ended(self, event: CallEnded) -> None:
         """Consumers in several processes may apply a call's events in any
@@ -275,38 +277,10 @@ class LiveFloor:
         call = self.counters.get_call(event.call_id) or self._ended_unseen(event)
         if call is None:
             return
-        deltas: Totals = {}
-        agent_deltas: Totals = {}
-        inbound = bool(call.get("inbound"))
-        if not call.get("answered_at") and event.outcome in _LIVE_ANSWER_OUTCOMES:
-            call["answered_at"] = event.occurred_at.isoformat()
-            if not inbound:
-                deltas["live_answers"] = 1
-        if event.agent_id is not None and not call.get("connected_at"):
-            call["agent_id"] = event.agent_id
-            talk = timedelta(seconds=event.talk_seconds or 0)
-            call["connected_at"] = (event.occurred_at - talk).isoformat()
-            if inbound:
-                deltas.update(inbound_answered=1, handled=1)
-            else:
-                deltas.update(contacts=1, handled=1)
-                agent_deltas["calls"] = 1
-        abandoned = event.outcome == CallOutcome.ABANDONED
-        if abandoned:  # an inbound caller nobody took is missed, not abandoned (a dial's)
-            deltas["inbound_missed" if inbound else "abandoned"] = 1
-        if event.outcome == CallOutcome.MACHINE:
-            machine, agent_machine = machine_deltas(call)
-            deltas, agent_deltas = _summed(deltas, machine), _summed(agent_deltas, agent_machine)
-        if call.get("connected_at"):
-            deltas["talk_s"] = (event.occurred_at - from_iso(call["connected_at"])).total_seconds()
-        if deltas:
-            self.counters.add(
-                _day(call),
-                call["campaign_id"],
-                deltas,
-                agent_id=call["agent_id"] if agent_deltas else None,
-                agent_deltas=agent_deltas or None,
-            )
+        counts = self._end_counts(event, call)
+        self.counters.count_once(
+            _day(call), call["campaign_id"], event.call_id, counts, agent_id=call["agent_id"]
+        )
         self.counters.drop_call(event.call_id)
         call.update(state=CallState.ENDED.value, ended_at=event.occurred_at.isoformat())
         call["outcome"] = event.outcome
@@ -314,8 +288,38 @@ class LiveFloor:
             call.update(amd_result=event.amd_result, amd_decision_ms=event.amd_decision_ms)
         self._emit_call(call)
         self._recent_calls_changed(call["campaign_id"])
-        if abandoned and not inbound:
+        if event.outcome == CallOutcome.ABANDONED and not call.get("inbound"):
             self.emit(ABANDON_EVENT, abandon_row(call), _room(call["campaign_id"]))
+
+    def _end_counts(self, event: CallEnded, call: dict[str, Any]) -> list[Count]:
+        """What the end adds: an answer or a connect whose own event was not
+        counted (`call` gets their stamps), then the end itself. A fact a
+        rebuild read from the database is skipped by `count_once`."""
+        counts: list[Count] = []
+        inbound = bool(call.get("inbound"))
+        if not call.get("answered_at") and event.outcome in _LIVE_ANSWER_OUTCOMES:
+            call["answered_at"] = event.occurred_at.isoformat()
+            if not inbound:
+                counts.append(Count(Fact.ANSWERED, {"live_answers": 1}))
+        if event.agent_id is not None and not call.get("connected_at"):
+            call["agent_id"] = event.agent_id
+            talk = timedelta(seconds=event.talk_seconds or 0)
+            call["connected_at"] = (event.occurred_at - talk).isoformat()
+            if inbound:
+                counts.append(Count(Fact.CONNECTED, {"inbound_answered": 1, "handled": 1}))
+            else:
+                counts.append(Count(Fact.CONNECTED, {"contacts": 1, "handled": 1}, {"calls": 1}))
+        deltas: Totals = {}
+        agent_deltas: Totals = {}
+        if event.outcome == CallOutcome.ABANDONED:
+            # an inbound caller nobody took is missed, not abandoned (a dial's)
+            deltas["inbound_missed" if inbound else "abandoned"] = 1
+        if event.outcome == CallOutcome.MACHINE:
+            deltas, agent_deltas = machine_deltas(call)
+        if call.get("connected_at"):
+            deltas["talk_s"] = (event.occurred_at - from_iso(call["connected_at"])).total_seconds()
+        counts.append(Count(Fact.ENDED, deltas, agent_deltas))
+        return counts
 
     def _ended_unseen(self, event: CallEnded) -> dict[str, Any] | None:
         """The live record of a call whose call.dialing is not applied yet."""
@@ -431,8 +435,7 @@ class LiveFloor:
             self._recent_calls_changed(item.campaign_id)
 
     def _appointment(self, call_id: str) -> None:
-        if not self.counters.claim(f"appointment-call:{call_id}"):
-            return  # metrics.APPOINTMENT_SET counts calls with an appointment
+        """metrics.APPOINTMENT_SET counts calls with an appointment: once per call."""
         with self.database.read_sessions() as session:
             row = session.execute(
                 select(Call.campaign_id, Call.dialed_at, Call.agent_id).where(Call.id == call_id)
@@ -442,39 +445,26 @@ class LiveFloor:
         day = self.local_day(row.dialed_at)
         if self.ensure_built(day):
             return
-        self.counters.add(
-            day,
-            row.campaign_id,
-            {"appointments": 1},
-            agent_id=row.agent_id,
-            agent_deltas={"appointments": 1},
-        )
+        booked = Count(Fact.APPOINTMENT, {"appointments": 1}, {"appointments": 1})
+        self.counters.count_once(day, row.campaign_id, call_id, [booked], agent_id=row.agent_id)
 
     def _wrap_up(self, call_id: str, campaign_id: int, dialed_at: datetime, seconds: float) -> None:
         """metrics.WRAP_UP_SECONDS: ended_at to wrap_up_ended_at, once per call."""
-        if self.counters.claim(f"wrap-up:{call_id}"):
-            day = self.local_day(dialed_at)
-            if not self.ensure_built(day):
-                self.counters.add(day, campaign_id, {"wrap_up_s": seconds})
+        day = self.local_day(dialed_at)
+        if not self.ensure_built(day):
+            wrap_up = Count(Fact.WRAP_UP, {"wrap_up_s": seconds})
+            self.counters.count_once(day, campaign_id, call_id, [wrap_up])
 
     def _marked_machine(
         self, call_id: str, campaign_id: int, dialed_at: datetime, call: dict[str, Any]
     ) -> None:
         """An agent said the call they had was a machine: it leaves the live
         answers and contacts it was counted in (metrics.LIVE_ANSWER, CONTACT)."""
-        if not self.counters.claim(f"machine-call:{call_id}"):
-            return
         day = self.local_day(dialed_at)
         if self.ensure_built(day):
             return
-        deltas, agent_deltas = machine_deltas(call)
-        self.counters.add(
-            day,
-            campaign_id,
-            deltas,
-            agent_id=call["agent_id"] if agent_deltas else None,
-            agent_deltas=agent_deltas or None,
-        )
+        machine = Count(Fact.MACHINE, *machine_deltas(call))
+        self.counters.count_once(day, campaign_id, call_id, [machine], agent_id=call["agent_id"])
 
     def _recent_calls_changed(self, campaign_id: int) -> None:
         self.counters.set_status(f"{RECENT_STATUS}{campaign_id}", time.time_ns())
@@ -594,7 +584,11 @@ class LiveFloor:
         socketio.start_background_task(self._loop, socketio)
 
     def stop(self) -> None:
+        """The loop emits nothing once this returns: a tick in progress (its
+        first one rebuilds the counters, which takes a while) ends first."""
         self._running = False
+        with self._tick_lock:
+            pass
 
     def tick(self) -> int:
         """Emit one snapshot to every campaign room; returns how many rooms."""
@@ -626,8 +620,9 @@ class LiveFloor:
         while self._running and socketio.server is server:
             started = time.monotonic()
             try:
-                if self.counters.lead(TICK_SECONDS * 0.9):
-                    self.tick()
+                with self._tick_lock:
+                    if self._running and self.counters.lead(TICK_SECONDS * 0.9):
+                        self.tick()
             except Exception:
                 log.exception("live floor snapshot failed")
             socketio.sleep(max(0.0, TICK_SECONDS - (time.monotonic() - started)))

@@ -8,15 +8,20 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from callcenter import metrics
 from callcenter.domain_events import CallMarkedMachine
-from callcenter.live_counters import LiveCounters, Totals
+from callcenter.live_counters import Fact, LiveCounters, Totals
 from callcenter.models import AgentStateChange, AgentStatus, Call, Campaign, Customer
 from callcenter.services.floor.payloads import STATE_SECONDS, full_name, to_iso
-from callcenter.states import AgentState, CallDirection, CallState
+from callcenter.states import AgentState, CallDirection, CallOutcome, CallState
+
+# An earlier day's call whose events may still come after a rebuild: one that
+# is live, or ended this long before the day began (its wrap-up, an agent
+# marking it a machine, a late consumer).
+LATE_EVENTS = timedelta(hours=1)
 
 
 def rebuild_counters_from_db(
@@ -31,12 +36,82 @@ def rebuild_counters_from_db(
     """Recompute `day`'s counters from the rows (after a restart, or to check
     the live counting), the abandon window's earlier days, and (with `live`)
     the calls in progress and the agents' states."""
+    _one_snapshot(session)
     totals, agent_totals = totals_from_db(session, day, tz=tz, now=now)
-    counters.replace_day(day, totals, agent_totals)
-    for earlier, values in window_totals_from_db(session, day, tz=tz).items():
-        counters.replace_day(earlier, values, {})
+    start, end = _bounds(day, tz)
+    counters.replace_day(
+        day,
+        totals,
+        agent_totals,
+        facts_from_db(session, (Call.dialed_at >= start) & (Call.dialed_at < end)),
+    )
+    window = window_totals_from_db(session, day, tz=tz)
+    if window:
+        late = (Call.dialed_at >= _bounds(min(window), tz)[0]) & (Call.dialed_at < start)
+        late &= or_(Call.state != CallState.ENDED, Call.ended_at >= start - LATE_EVENTS)
+        facts = _facts_by_day(session, late, tz)
+        for earlier, values in window.items():
+            counters.replace_day(earlier, values, {}, facts.get(earlier, {}))
     if live:
         counters.replace_live(*live_maps_from_db(session, day, tz=tz))
+
+
+def _one_snapshot(session: Session) -> None:
+    """The totals and the facts about each call read from one snapshot: on
+    PostgreSQL each statement of a READ COMMITTED transaction sees the commits
+    made before it, and an end committed between the two reads would be in one
+    and not the other. (SQLite's deferred read transaction is one snapshot.)"""
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def facts_from_db(session: Session, which: ColumnElement[bool]) -> dict[str, Fact]:
+    """What the totals computed from these calls' rows hold about each call,
+    so that a late event about one of them does not count it again."""
+    return {call_id: facts for call_id, facts, _ in _facts(session, which)}
+
+
+def _facts_by_day(
+    session: Session, which: ColumnElement[bool], tz: ZoneInfo | str
+) -> dict[date, dict[str, Fact]]:
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    found: dict[date, dict[str, Fact]] = {}
+    for call_id, facts, dialed_at in _facts(session, which):
+        found.setdefault(dialed_at.astimezone(zone).date(), {})[call_id] = facts
+    return found
+
+
+def _facts(session: Session, which: ColumnElement[bool]) -> list[tuple[str, Fact, datetime]]:
+    rows = session.execute(
+        select(
+            Call.id,
+            Call.dialed_at,
+            Call.answered_at.is_not(None),
+            Call.connected_at.is_not(None),
+            Call.state == CallState.ENDED,
+            metrics.APPOINTMENT_SET,
+            Call.wrap_up_ended_at.is_not(None),
+            Call.outcome == CallOutcome.MACHINE,
+        ).where(which)
+    )
+    flags = (
+        Fact.ANSWERED, Fact.CONNECTED, Fact.ENDED, Fact.APPOINTMENT, Fact.WRAP_UP, Fact.MACHINE,
+    )  # fmt: skip
+    found = []
+    for call_id, dialed_at, *known in rows:
+        facts = Fact.DIALED
+        for flag, present in zip(flags, known, strict=True):
+            if present:
+                facts |= flag
+        found.append((call_id, facts, dialed_at))
+    return found
+
+
+def _bounds(day: date, tz: ZoneInfo | str) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    start = datetime.combine(day, datetime.min.time(), zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
+    return start, end
 
 
 def window_totals_from_db(

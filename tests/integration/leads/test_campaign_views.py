@@ -482,3 +482,45 @@ def test_a_persian_manager_reads_that_the_header_lost_nul_characters(
     warnings = page.text.split('id="warning-rows"')[1].split("</table>")[0]
     said = "نویسه‌های تهی (NUL) از نام ستون‌های &#34;name&#34; حذف شدند"
     assert f"<td>1</td><td>{said}</td>" in warnings
+
+
+def test_a_reminder_not_understood_is_said_on_its_field_and_nothing_typed_is_lost(
+    client: FlaskClient, app_session: Session
+) -> None:
+    _manager(client, app_session)
+    response = client.post(
+        "/campaigns/new", data=_form(name="Autumn push", reminder_minutes="1440, 60 30")
+    )
+    assert response.status_code == 422
+    reminder = response.text.split('id="reminder_minutes"')[1].split("<label")[0]
+    assert "60 30 is not a number of minutes" in reminder
+    assert "is not like 09:00-21:00" not in response.text
+    assert "invalid literal" not in response.text and 'class="flash error"' not in response.text
+    assert 'value="Autumn push"' in response.text and 'value="1440, 60 30"' in response.text
+    assert "16:00-21:00" in response.text
+    assert app_session.scalars(select(Campaign)).all() == []
+
+
+def test_a_calling_window_not_understood_is_said_on_its_day(
+    client: FlaskClient, app_session: Session
+) -> None:
+    _manager(client, app_session)
+    response = client.post("/campaigns/new", data=_form(monday="9-5", reminder_minutes="60"))
+    assert response.status_code == 422
+    monday = response.text.split('id="monday"')[1].split("<label")[0]
+    assert "Calling window 9-5:" in monday
+    assert 'value="60"' in response.text
+    assert app_session.scalars(select(Campaign)).all() == []
+
+
+def test_a_persian_manager_reads_what_is_wrong_with_a_reminder_in_persian(
+    client: FlaskClient, app_session: Session
+) -> None:
+    manager = make_user(app_session, Role.MANAGER, locale="fa")
+    app_session.commit()
+    log_in(client, manager.username)
+    response = client.post("/campaigns/new", data=_form(reminder_minutes="۶۰ ۳۰"))
+    assert response.status_code == 422
+    assert "60 30 عدد دقیقه نیست" in response.text
+    error = response.text.split('id="reminder_minutes"')[1].split('class="field-error">')[1]
+    assert "minutes" not in error.split("</p>")[0]

@@ -5,16 +5,20 @@ the database, for the in-process and the Redis counters alike; and a restart
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from callcenter import metrics
 from callcenter.db import Database, utcnow
+from callcenter.events import CallEnded
 from callcenter.live_counters import (
+    Count,
+    Fact,
     InProcessCounters,
     LiveCounters,
     RedisCounters,
@@ -232,6 +236,31 @@ def test_redis_counters_are_shared_by_every_process(redis_url: str) -> None:
     assert worker.first_build(day) and not consumer.first_build(day)
 
 
+def test_a_fact_about_a_call_is_counted_once_whoever_counts_it(
+    counters: LiveCounters, request: pytest.FixtureRequest
+) -> None:
+    """Two processes share the counters; a rebuild says which facts its totals hold."""
+    day = date(2026, 3, 1)
+    other = _shared_with(counters, request)
+    counters.replace_day(
+        day, {7: {"dials": 1.0, "abandoned": 1.0}}, {}, {"c1": Fact.DIALED | Fact.ENDED}
+    )
+    assert other.facts(day, "c1") == Fact.DIALED | Fact.ENDED
+    assert not other.count_once(day, 7, "c1", [Count(Fact.ENDED, {"abandoned": 1})])
+    answer = Count(Fact.ANSWERED, {"live_answers": 1})
+    connect = Count(Fact.CONNECTED, {"contacts": 1, "talk_s": 12.25}, {"calls": 1})
+    machine = Count(Fact.ENDED, {"machines": 1, "live_answers": -1, "contacts": -1}, {"calls": -1})
+    assert counters.count_once(day, 7, "c2", [answer, connect, machine], agent_id=3) == (
+        Fact.ANSWERED | Fact.CONNECTED | Fact.ENDED
+    )
+    assert not other.count_once(day, 7, "c2", [answer, connect], agent_id=3)
+    assert other.count_once(day, 7, "c2", [Count(Fact.WRAP_UP, {"wrap_up_s": 3})]) == Fact.WRAP_UP
+    assert other.totals(day) == {
+        7: {"dials": 1.0, "abandoned": 1.0, "machines": 1.0, "talk_s": 12.25, "wrap_up_s": 3.0}
+    }
+    assert other.agent_totals(day) == {}
+
+
 def test_the_counters_are_in_redis_when_a_redis_url_is_set(redis_url: str) -> None:
     # (not through create_app: the shared SocketIO would keep the message
     # queue for every later test app)
@@ -432,6 +461,200 @@ def test_an_answer_the_rebuild_counted_is_not_counted_again(
         db, _ = totals_from_db(session, day, tz=floor.tz)
     assert db[site.campaign_id]["live_answers"] == 1
     assert shared.totals(day)[site.campaign_id]["live_answers"] == 1
+
+
+def _answered_call(app: Flask, database: Database, call_id: str) -> tuple[int, int]:
+    """A call dialed and answered through the bus; its campaign and a spare lead."""
+    from callcenter.events import CallAnswered, CallDialing
+    from callcenter.models import Lead
+
+    site = build_floor(database, leads=2)
+    with database.read_sessions() as session:
+        first, second = session.scalars(
+            select(Lead.id).where(Lead.campaign_id == site.campaign_id).order_by(Lead.id)
+        ).all()
+    bus = app.extensions["cc_bus"]
+    for event in (
+        CallDialing(call_id=call_id, campaign_id=site.campaign_id, lead_id=first, attempt=1),
+        CallAnswered(call_id=call_id),
+    ):
+        bus.publish(event)
+        assert bus.wait_until_idle(10)
+    return site.campaign_id, second
+
+
+def _ended_in_another_process(
+    database: Database,
+    counters: LiveCounters,
+    floor: LiveFloor,
+    ended: CallEnded,
+    between_commit_and_count: Callable[[object], None],
+) -> None:
+    """Another process commits the call's end; `between_commit_and_count` runs
+    after its commit and before its live floor counts the end."""
+    from callcenter import after_commit
+    from callcenter.services import calls
+
+    other_process = Database(database.url)
+    after_commit.subscribe(other_process.sessions, between_commit_and_count)
+    LiveFloor(counters=counters, database=other_process, emit=lambda *_: None, tz=floor.tz).watch(
+        other_process
+    )
+    try:
+        with other_process.unit_of_work() as session:
+            calls.apply_event(session, ended)
+    finally:
+        other_process.dispose()
+
+
+def _live_and_db(
+    floor: LiveFloor, database: Database, counters: LiveCounters, campaign_id: int, day: date
+) -> tuple[dict[str, float], dict[str, float]]:
+    with database.read_sessions() as session:
+        db, _ = totals_from_db(session, day, tz=floor.tz)
+    names = ("dials", "live_answers", "contacts", "abandoned", "machines")
+    live = counters.totals(day)[campaign_id]
+    return (
+        {name: live.get(name, 0.0) for name in names},
+        {name: db[campaign_id].get(name, 0.0) for name in names},
+    )
+
+
+def test_an_end_the_rebuild_counted_after_a_restart_is_not_counted_again(
+    app: Flask, sqlite_database: Database, floor: LiveFloor, request: pytest.FixtureRequest
+) -> None:
+    """Redis restarted empty. Another process commits a call's abandon; before
+    it counts it, this process rebuilds the counters from the database (the
+    abandon is in them, the call no longer live). The abandon is counted once."""
+    from callcenter.events import CallDialing
+
+    campaign_id, spare = _answered_call(app, sqlite_database, "c-end")
+    shared = floor.counters = _restarted_empty(floor.counters, request)
+    bus = app.extensions["cc_bus"]
+
+    def this_process_rebuilds(_committed: object) -> None:
+        bus.publish(
+            CallDialing(call_id="c-other", campaign_id=campaign_id, lead_id=spare, attempt=1)
+        )
+        assert bus.wait_until_idle(10)
+
+    ended = CallEnded(call_id="c-end", outcome="abandoned")
+    _ended_in_another_process(sqlite_database, shared, floor, ended, this_process_rebuilds)
+    day = floor.local_day(ended.occurred_at)
+    live, db = _live_and_db(floor, sqlite_database, shared, campaign_id, day)
+    assert db["abandoned"] == 1 and db["live_answers"] == 1
+    assert live == db
+    assert shared.get_call("c-end") is None
+
+
+def test_an_end_a_new_days_rebuild_counted_is_not_counted_again(
+    app: Flask, sqlite_database: Database, floor: LiveFloor, request: pytest.FixtureRequest
+) -> None:
+    """Another web process sharing the counters rebuilds the day's totals
+    (the first event of a new day: the live calls are kept) between the commit
+    of a call's end and its count. The end is counted once."""
+    from callcenter.services.floor.rebuild import rebuild_counters_from_db
+
+    campaign_id, _spare = _answered_call(app, sqlite_database, "c-day")
+    shared = floor.counters
+    ended = CallEnded(call_id="c-day", outcome="abandoned")
+    day = floor.local_day(ended.occurred_at)
+    web = _shared_with(shared, request)
+
+    def another_process_rebuilds_the_day(_committed: object) -> None:
+        with sqlite_database.read_sessions() as session:
+            rebuild_counters_from_db(session, day, counters=web, tz=floor.tz, live=False)
+
+    _ended_in_another_process(
+        sqlite_database, shared, floor, ended, another_process_rebuilds_the_day
+    )
+    live, db = _live_and_db(floor, sqlite_database, shared, campaign_id, day)
+    assert db["abandoned"] == 1 and db["live_answers"] == 1
+    assert live == db
+    assert shared.get_call("c-day") is None
+
+
+def test_an_end_counted_before_a_rebuild_stays_counted_once(
+    app: Flask, sqlite_database: Database, floor: LiveFloor, request: pytest.FixtureRequest
+) -> None:
+    """The opposite order: the end is counted, then another process rebuilds."""
+    from callcenter.services.floor.rebuild import rebuild_counters_from_db
+
+    campaign_id, _spare = _answered_call(app, sqlite_database, "c-before")
+    shared = floor.counters
+    ended = CallEnded(call_id="c-before", outcome="abandoned")
+    _ended_in_another_process(sqlite_database, shared, floor, ended, lambda _committed: None)
+    day = floor.local_day(ended.occurred_at)
+    with sqlite_database.read_sessions() as session:
+        rebuild_counters_from_db(session, day, counters=_shared_with(shared, request), tz=floor.tz)
+    live, db = _live_and_db(floor, sqlite_database, shared, campaign_id, day)
+    assert db["abandoned"] == 1
+    assert live == db
+    assert shared.get_call("c-before") is None
+
+
+def test_an_appointment_a_rebuild_counted_is_not_counted_again(
+    app: Flask, sqlite_database: Database, floor: LiveFloor, request: pytest.FixtureRequest
+) -> None:
+    """A conversion: another process books a meeting on a call; a web process
+    sharing the counters rebuilds the day between that commit and its count."""
+    from callcenter import after_commit
+    from callcenter.models import Appointment, Lead, MeetingKind
+    from callcenter.services import appointments
+    from callcenter.services.floor.rebuild import rebuild_counters_from_db
+
+    campaign_id, _spare = _answered_call(app, sqlite_database, "c-sold")
+    shared = floor.counters
+    day = floor.local_day(utcnow())
+    web = _shared_with(shared, request)
+
+    def another_process_rebuilds_the_day(_committed: object) -> None:
+        with sqlite_database.read_sessions() as session:
+            rebuild_counters_from_db(session, day, counters=web, tz=floor.tz, live=False)
+
+    other_process = Database(sqlite_database.url)
+    after_commit.subscribe(other_process.sessions, another_process_rebuilds_the_day)
+    LiveFloor(counters=shared, database=other_process, emit=lambda *_: None, tz=floor.tz).watch(
+        other_process
+    )
+    try:
+        with other_process.unit_of_work() as session:
+            call = session.get_one(Call, "c-sold")
+            lead = session.get_one(Lead, call.lead_id)
+            starts = utcnow() + timedelta(days=3)
+            meeting = Appointment(
+                customer_id=lead.customer_id,
+                lead_id=lead.id,
+                campaign_id=campaign_id,
+                call_id=call.id,
+                booked_by_id=call.agent_id or _any_agent(session),
+                owner_id=call.agent_id or _any_agent(session),
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=30),
+                kind=MeetingKind.IN_PERSON,
+            )
+            appointments.hold_calendar(session, meeting, by_id=None, now=utcnow())
+    finally:
+        other_process.dispose()
+    with sqlite_database.read_sessions() as session:
+        db, _ = totals_from_db(session, day, tz=floor.tz)
+    assert db[campaign_id]["appointments"] == 1
+    assert shared.totals(day)[campaign_id]["appointments"] == 1
+
+
+def _any_agent(session: Session) -> int:
+    from callcenter.models import User
+    from callcenter.states import Role
+
+    return session.scalars(select(User.id).where(User.role == Role.AGENT)).first() or 0
+
+
+def _shared_with(counters: LiveCounters, request: pytest.FixtureRequest) -> LiveCounters:
+    """What another process sees of `counters`: the same Redis keys through
+    its own client, or (in-process counters) the same object."""
+    if isinstance(counters, RedisCounters):
+        return RedisCounters(request.getfixturevalue("redis_url"), prefix=counters.prefix)
+    return counters
 
 
 def _restarted_empty(counters: LiveCounters, request: pytest.FixtureRequest) -> LiveCounters:
