@@ -106,6 +106,27 @@ class Subscriptions:
                 )
         return Dispatched(tuple(failed), tuple(unavailable))
 
+    def dispatch_until_reachable(
+        self, event: Event, *, stopping: threading.Event, retry_for_s: float | None = None
+    ) -> bool:
+        """Run the handlers; those that could not reach their database get the
+        event again (and only they), with backoff, so the events behind it
+        wait their turn instead of overtaking it. True when every handler ran;
+        False on a handler's own failure, at `stopping`, or after
+        `retry_for_s` (None: until stopping)."""
+        outcome = self.dispatch(event)
+        failed = set(outcome.failed) - set(outcome.unavailable)
+        give_up_at = None if retry_for_s is None else time.monotonic() + retry_for_s
+        backoff = 0.2
+        while outcome.unavailable:
+            if stopping.is_set() or (give_up_at is not None and time.monotonic() >= give_up_at):
+                return False
+            stopping.wait(backoff)
+            backoff = min(backoff * 2, 5.0)
+            outcome = self.dispatch(event, outcome.unavailable)
+            failed |= set(outcome.failed) - set(outcome.unavailable)
+        return not failed
+
 
 class InProcessEventBus:
     """A queue drained by one worker thread, so publishers never run handlers
@@ -115,6 +136,7 @@ class InProcessEventBus:
         self._queue: queue.Queue[Event | None] = queue.Queue()
         self._subscriptions = Subscriptions()
         self._worker: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._idle = threading.Condition()
         self._published_at: deque[float] = deque()  # of unhandled events
 
@@ -128,11 +150,13 @@ class InProcessEventBus:
 
     def start(self) -> None:
         if self._worker is None:
+            self._stopping.clear()
             self._worker = threading.Thread(target=self._run, name="event-bus", daemon=True)
             self._worker.start()
 
     def stop(self) -> None:
         if self._worker is not None:
+            self._stopping.set()
             self._queue.put(None)
             self._worker.join(timeout=10)
             self._worker = None
@@ -156,9 +180,12 @@ class InProcessEventBus:
         self._subscriptions.dispatch(event)
 
     def _run(self) -> None:
+        # A handler that cannot reach the database (SQLite busy past its
+        # timeout, PostgreSQL restarting) gets the event again, as on Redis:
+        # dropped, a call.ended would leave its agent on the call for good.
         while (event := self._queue.get()) is not None:
             try:
-                self.dispatch(event)
+                self._subscriptions.dispatch_until_reachable(event, stopping=self._stopping)
             finally:
                 with self._idle:
                     self._published_at.popleft()

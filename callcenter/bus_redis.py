@@ -239,26 +239,11 @@ class RedisStreamsEventBus:
             log.error("event bus: unreadable message %s", message_id)
             self._dead_letter(message_id, fields)
             return
-        if self._dispatch_until_reachable(event):
+        if self._subscriptions.dispatch_until_reachable(
+            event, stopping=self._stopping, retry_for_s=self._retry_for_s
+        ):
             self._redis.xack(self.stream, self.group, message_id)
         # else: left pending; claimed again after claim_idle_ms, dead-lettered eventually
-
-    def _dispatch_until_reachable(self, event: Event) -> bool:
-        """Run the handlers; those that could not reach their database get the
-        event again (and only they), with backoff, so the events behind it
-        wait their turn instead of overtaking it."""
-        outcome = self._subscriptions.dispatch(event)
-        failed = set(outcome.failed) - set(outcome.unavailable)
-        give_up_at = time.monotonic() + self._retry_for_s
-        backoff = 0.2
-        while outcome.unavailable:
-            if self._stopping.is_set() or time.monotonic() >= give_up_at:
-                return False
-            self._stopping.wait(backoff)
-            backoff = min(backoff * 2, 5.0)
-            outcome = self._subscriptions.dispatch(event, outcome.unavailable)
-            failed |= set(outcome.failed) - set(outcome.unavailable)
-        return not failed
 
     def _deliveries(self, message_id: bytes) -> int:
         entries = self._redis.xpending_range(

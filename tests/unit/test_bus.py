@@ -107,3 +107,54 @@ def test_a_failing_handler_is_logged_with_the_ids_of_its_event(
     ids = {field: getattr(record, field, None) for field in ("call_id", "lead_id", "campaign_id")}
     assert ids == {"call_id": "c9", "lead_id": 41, "campaign_id": 3}
     assert not hasattr(record, "agent_id")  # absent ids are left out, not logged as None
+
+
+def test_an_event_a_handler_could_not_apply_for_a_busy_database_is_applied_again() -> None:
+    """SQLite busy past its timeout (or PostgreSQL restarting) fails a handler
+    for a while: the event is given to it again, the other handlers run once,
+    and the events behind wait their turn. Dropped, a call.ended would leave
+    its agent on the call for good (`callcenter run` has only this bus)."""
+    from sqlalchemy.exc import OperationalError
+
+    bus = InProcessEventBus()
+    applied: list[str] = []
+    others: list[str] = []
+    busy_left = [2]
+
+    def calls_service(event: Event) -> None:
+        if busy_left[0]:
+            busy_left[0] -= 1
+            raise OperationalError("UPDATE calls", {}, Exception("database is locked"))
+        applied.append(event.call_id)  # type: ignore[attr-defined]
+
+    bus.subscribe(CallEnded.TYPE, calls_service)
+    bus.subscribe(CallEnded.TYPE, lambda event: others.append(event.call_id))  # type: ignore[attr-defined]
+    bus.start()
+    try:
+        bus.publish(CallEnded(call_id="first", outcome="answered"))
+        bus.publish(CallEnded(call_id="second", outcome="answered"))
+        assert bus.wait_until_idle(timeout=10)
+    finally:
+        bus.stop()
+    assert applied == ["first", "second"]
+    assert others == ["first", "second"]
+    assert busy_left == [0]
+
+
+def test_stopping_the_bus_ends_a_retry_that_cannot_succeed() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    bus = InProcessEventBus()
+    tried = threading.Event()
+
+    def never_reachable(_event: Event) -> None:
+        tried.set()
+        raise OperationalError("UPDATE calls", {}, Exception("database is locked"))
+
+    bus.subscribe(CallEnded.TYPE, never_reachable)
+    bus.start()
+    bus.publish(CallEnded(call_id="c1", outcome="answered"))
+    assert tried.wait(10)
+    worker = bus._worker
+    bus.stop()
+    assert worker is not None and not worker.is_alive()
