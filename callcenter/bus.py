@@ -43,11 +43,14 @@ class NotYet(Exception):
     another member of the consumer group is applying): try it again shortly."""
 
 
-def passes_by_itself(exc: BaseException) -> bool:
+def passes_by_itself(exc: BaseException, *, others_apply_events: bool = True) -> bool:
     """A failure that goes away without changing the event or the code: the
     database or Redis unreachable for a while, a deadlock, SQLite busy, an
-    event that overtook the one it follows."""
-    if isinstance(exc, NotYet | redis.ConnectionError | redis.TimeoutError):
+    event that overtook the one it follows (only where other consumers apply
+    events: one in-order consumer never sees the one it follows come later)."""
+    if isinstance(exc, NotYet):
+        return others_apply_events
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
         return True
     if isinstance(exc, DBAPIError):
         return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
@@ -66,8 +69,9 @@ class Dispatched:
 class Subscriptions:
     """Handlers by event type; one handler's failure never stops the others."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, others_apply_events: bool = True) -> None:
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self._others_apply_events = others_apply_events
 
     def add(self, event_type: str, handler: Handler) -> None:
         self._handlers[event_type].append(handler)
@@ -86,7 +90,7 @@ class Subscriptions:
                 handler(event)
             except Exception as exc:
                 failed.append(handler)
-                if passes_by_itself(exc):
+                if passes_by_itself(exc, others_apply_events=self._others_apply_events):
                     unavailable.append(handler)
                     log.warning(
                         "handler %s could not reach what it needs for %s %s: %s",
@@ -132,9 +136,11 @@ class InProcessEventBus:
     """A queue drained by one worker thread, so publishers never run handlers
     inline and handlers see events in publish order."""
 
+    RETRY_FOR_S = 120.0  # as RedisStreamsEventBus's retry_for_s
+
     def __init__(self) -> None:
         self._queue: queue.Queue[Event | None] = queue.Queue()
-        self._subscriptions = Subscriptions()
+        self._subscriptions = Subscriptions(others_apply_events=False)
         self._worker: threading.Thread | None = None
         self._stopping = threading.Event()
         self._idle = threading.Condition()
@@ -183,9 +189,14 @@ class InProcessEventBus:
         # A handler that cannot reach the database (SQLite busy past its
         # timeout, PostgreSQL restarting) gets the event again, as on Redis:
         # dropped, a call.ended would leave its agent on the call for good.
+        # Past RETRY_FOR_S (a database that stays away, or an error that only
+        # looks passing) the event is dropped, its failures logged: there is
+        # no dead-letter stream here, and the events behind it must go on.
         while (event := self._queue.get()) is not None:
             try:
-                self._subscriptions.dispatch_until_reachable(event, stopping=self._stopping)
+                self._subscriptions.dispatch_until_reachable(
+                    event, stopping=self._stopping, retry_for_s=self.RETRY_FOR_S
+                )
             finally:
                 with self._idle:
                     self._published_at.popleft()

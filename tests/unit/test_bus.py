@@ -158,3 +158,50 @@ def test_stopping_the_bus_ends_a_retry_that_cannot_succeed() -> None:
     worker = bus._worker
     bus.stop()
     assert worker is not None and not worker.is_alive()
+
+
+def test_an_event_that_came_before_its_call_is_not_waited_for_in_process() -> None:
+    """In-process events are applied in publish order by one thread: the
+    call.dialing a call.ended "came before" never comes later (the Redis bus
+    waits for another member to apply it). The bus goes on."""
+    from callcenter.bus import NotYet
+
+    bus = InProcessEventBus()
+    tried: list[str] = []
+
+    def before_its_call(event: Event) -> None:
+        tried.append(event.call_id)  # type: ignore[attr-defined]
+        raise NotYet("call.ended came before its call.dialing")
+
+    bus.subscribe(CallEnded.TYPE, before_its_call)
+    bus.start()
+    try:
+        bus.publish(CallEnded(call_id="no-such-call", outcome="busy"))
+        bus.publish(CallEnded(call_id="next", outcome="busy"))
+        assert bus.wait_until_idle(timeout=10)
+    finally:
+        bus.stop()
+    assert tried == ["no-such-call", "next"]
+
+
+def test_a_database_that_stays_away_past_the_retry_time_lets_the_next_events_through() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    bus = InProcessEventBus()
+    bus.RETRY_FOR_S = 0.5
+    seen: list[str] = []
+
+    def never_reachable(event: Event) -> None:
+        seen.append(event.call_id)  # type: ignore[attr-defined]
+        if event.call_id == "stuck":  # type: ignore[attr-defined]
+            raise OperationalError("UPDATE calls", {}, Exception("no such table: calls"))
+
+    bus.subscribe(CallEnded.TYPE, never_reachable)
+    bus.start()
+    try:
+        bus.publish(CallEnded(call_id="stuck", outcome="busy"))
+        bus.publish(CallEnded(call_id="next", outcome="busy"))
+        assert bus.wait_until_idle(timeout=10)
+    finally:
+        bus.stop()
+    assert seen[0] == "stuck" and seen[-1] == "next" and seen.count("stuck") >= 2
