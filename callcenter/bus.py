@@ -12,7 +12,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import redis
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -36,6 +36,18 @@ class EventBus(Protocol):
     def stop(self) -> None: ...
 
     def ping(self) -> bool: ...
+
+
+class AppliesTogether(Protocol):
+    """A handler that can also apply several events in one go (one
+    transaction for a read of the stream instead of one per event)."""
+
+    def __call__(self, event: Event) -> None: ...
+
+    def apply_together(self, events: Sequence[Event]) -> bool:
+        """Apply all of `events`, in order, or none of them (False): those
+        then go to the handler one by one."""
+        ...
 
 
 class NotYet(Exception):
@@ -79,10 +91,13 @@ class Subscriptions:
     def __bool__(self) -> bool:
         return any(self._handlers.values())
 
+    def handlers_of(self, event: Event) -> list[Handler]:
+        return [*self._handlers.get(event.TYPE, ()), *self._handlers.get(ALL_EVENTS, ())]
+
     def dispatch(self, event: Event, handlers: Sequence[Handler] | None = None) -> Dispatched:
         """Run every handler for the event (or only `handlers`, on a retry)."""
         if handlers is None:
-            handlers = [*self._handlers.get(event.TYPE, ()), *self._handlers.get(ALL_EVENTS, ())]
+            handlers = self.handlers_of(event)
         failed: list[Handler] = []
         unavailable: list[Handler] = []
         for handler in handlers:
@@ -111,14 +126,19 @@ class Subscriptions:
         return Dispatched(tuple(failed), tuple(unavailable))
 
     def dispatch_until_reachable(
-        self, event: Event, *, stopping: threading.Event, retry_for_s: float | None = None
+        self,
+        event: Event,
+        *,
+        stopping: threading.Event,
+        retry_for_s: float | None = None,
+        handlers: Sequence[Handler] | None = None,
     ) -> bool:
-        """Run the handlers; those that could not reach their database get the
-        event again (and only they), with backoff, so the events behind it
-        wait their turn instead of overtaking it. True when every handler ran;
-        False on a handler's own failure, at `stopping`, or after
-        `retry_for_s` (None: until stopping)."""
-        outcome = self.dispatch(event)
+        """Run the handlers (or only `handlers`); those that could not reach
+        their database get the event again (and only they), with backoff, so
+        the events behind it wait their turn instead of overtaking it. True
+        when every handler ran; False on a handler's own failure, at
+        `stopping`, or after `retry_for_s` (None: until stopping)."""
+        outcome = self.dispatch(event, handlers)
         failed = set(outcome.failed) - set(outcome.unavailable)
         give_up_at = None if retry_for_s is None else time.monotonic() + retry_for_s
         backoff = 0.2
@@ -131,12 +151,50 @@ class Subscriptions:
             failed |= set(outcome.failed) - set(outcome.unavailable)
         return not failed
 
+    def dispatch_all_until_reachable(
+        self,
+        events: Sequence[Event],
+        *,
+        stopping: threading.Event,
+        retry_for_s: float | None = None,
+    ) -> list[bool]:
+        """`dispatch_until_reachable` for each of `events` in turn (what it
+        returned, for each), except that a handler that applies events
+        together gets all of its events in one go first; only when that fails
+        do they go to it one by one, in order, as if it had not been tried."""
+        handlers = [self.handlers_of(event) for event in events]
+        applied: set[tuple[int, Handler]] = set()
+        for together in _applying_together(handlers):
+            positions = [at for at, theirs in enumerate(handlers) if together in theirs]
+            if len(positions) > 1 and together.apply_together([events[at] for at in positions]):
+                applied.update((at, together) for at in positions)
+        delivered = []
+        for at, event in enumerate(events):
+            left = [handler for handler in handlers[at] if (at, handler) not in applied]
+            delivered.append(
+                not left
+                or self.dispatch_until_reachable(
+                    event, stopping=stopping, retry_for_s=retry_for_s, handlers=left
+                )
+            )
+        return delivered
+
+
+def _applying_together(handlers: Sequence[Sequence[Handler]]) -> list[AppliesTogether]:
+    found: list[AppliesTogether] = []
+    for theirs in handlers:
+        for handler in theirs:
+            if hasattr(handler, "apply_together") and handler not in found:
+                found.append(cast(AppliesTogether, handler))
+    return found
+
 
 class InProcessEventBus:
     """A queue drained by one worker thread, so publishers never run handlers
     inline and handlers see events in publish order."""
 
     RETRY_FOR_S = 120.0  # as RedisStreamsEventBus's retry_for_s
+    TAKE_AT_ONCE = 10  # as a Redis Streams member's read (bus_redis.READ_BATCH)
 
     def __init__(self) -> None:
         self._queue: queue.Queue[Event | None] = queue.Queue()
@@ -192,14 +250,28 @@ class InProcessEventBus:
         # Past RETRY_FOR_S (a database that stays away, or an error that only
         # looks passing) the event is dropped, its failures logged: there is
         # no dead-letter stream here, and the events behind it must go on.
-        while (event := self._queue.get()) is not None:
+        # Events that wait together are applied together (up to TAKE_AT_ONCE).
+        stopped = False
+        while not stopped:
+            taken: list[Event] = []
+            waiting: Event | None = self._queue.get()
+            while waiting is not None:
+                taken.append(waiting)
+                if len(taken) == self.TAKE_AT_ONCE:
+                    break
+                try:
+                    waiting = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            stopped = waiting is None
             try:
-                self._subscriptions.dispatch_until_reachable(
-                    event, stopping=self._stopping, retry_for_s=self.RETRY_FOR_S
+                self._subscriptions.dispatch_all_until_reachable(
+                    taken, stopping=self._stopping, retry_for_s=self.RETRY_FOR_S
                 )
             finally:
                 with self._idle:
-                    self._published_at.popleft()
+                    for _ in taken:
+                        self._published_at.popleft()
                     self._idle.notify_all()
 
 

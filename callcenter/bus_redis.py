@@ -57,9 +57,10 @@ return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
 """
 MARKER_TTL_MS = 24 * 3600 * 1000
 
-# Events a member takes per read. A member applies what it took one by one,
-# so an event at the back of a big read waits behind the rest while other
-# members idle; small reads keep the group's events in order of arrival.
+# Events a member takes per read. A member applies a read in one transaction
+# where it can, but an event at the back of a big read still waits behind the
+# rest while other members idle; small reads keep the group's events in order
+# of arrival.
 READ_BATCH = 10
 
 
@@ -191,10 +192,27 @@ class RedisStreamsEventBus:
             self.group, self.consumer, {self.stream: ">"}, count=READ_BATCH, block=self._block_ms
         )
         for _stream, messages in replies or ():
-            for message_id, fields in messages:
-                if self._stopping.is_set():
-                    return  # left pending: another member (or this one, restarted) claims it
-                self._handle(message_id, fields)
+            self._handle_read(messages)
+
+    def _handle_read(self, messages: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """One read's events, applied together where a handler can; those
+        every handler applied are acknowledged in one go, the rest stay
+        pending (claimed again after claim_idle_ms, dead-lettered eventually)."""
+        ids, events = [], []
+        for message_id, fields in messages:
+            try:
+                event = event_from_dict(json.loads(fields[b"data"]))
+            except (KeyError, ValueError, TypeError):
+                log.error("event bus: unreadable message %s", message_id)
+                self._dead_letter(message_id, fields)
+                continue
+            ids.append(message_id)
+            events.append(event)
+        delivered = self._subscriptions.dispatch_all_until_reachable(
+            events, stopping=self._stopping, retry_for_s=self._retry_for_s
+        )
+        if done := [message_id for message_id, ok in zip(ids, delivered, strict=True) if ok]:
+            self._redis.xack(self.stream, self.group, *done)
 
     def _claim_abandoned(self) -> None:
         """Take over what a dead member of the group read and never acknowledged."""
@@ -207,7 +225,7 @@ class RedisStreamsEventBus:
             if self._deliveries(message_id) > self._max_deliveries:
                 self._dead_letter(message_id, fields)
             else:
-                self._handle(message_id, fields)
+                self._handle_read([(message_id, fields)])
 
     def forget_dead_members(self) -> list[str]:
         """Members of the group (processes restarted long ago) that hold
@@ -231,19 +249,6 @@ class RedisStreamsEventBus:
             return
         self._members_checked_at = time.monotonic()
         self.forget_dead_members()
-
-    def _handle(self, message_id: bytes, fields: dict[bytes, bytes]) -> None:
-        try:
-            event = event_from_dict(json.loads(fields[b"data"]))
-        except (KeyError, ValueError, TypeError):
-            log.error("event bus: unreadable message %s", message_id)
-            self._dead_letter(message_id, fields)
-            return
-        if self._subscriptions.dispatch_until_reachable(
-            event, stopping=self._stopping, retry_for_s=self._retry_for_s
-        ):
-            self._redis.xack(self.stream, self.group, message_id)
-        # else: left pending; claimed again after claim_idle_ms, dead-lettered eventually
 
     def _deliveries(self, message_id: bytes) -> int:
         entries = self._redis.xpending_range(

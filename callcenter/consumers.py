@@ -4,9 +4,11 @@ event; what the services queued for browsers is sent after it commits."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from callcenter.bus import EventBus, NotYet
 from callcenter.db import Database, utcnow
@@ -60,14 +62,33 @@ class CallEventConsumer:
                 raise NotYet(f"{event.TYPE} came before its call.dialing") from exc
             raise
 
+    def apply_together(self, events: Sequence[Event]) -> bool:
+        """All of `events` in one transaction, or none: one that fails (one
+        that came before its call.dialing, a lost connection, a deadlock with
+        another member's transaction) rolls back the rest, and they all go to
+        `__call__` one by one, where each failure is handled as it always is.
+        A commit a read instead of one an event (bench/call_events/stream.py)."""
+        try:
+            with self.database.unit_of_work() as session:
+                for event in events:
+                    _apply_in(session, event)
+        except Exception as exc:
+            log.debug("%d events applied one by one: %r", len(events), exc)
+            return False
+        return True
+
     def _apply(self, event: Event) -> None:
         with self.database.unit_of_work() as session:
-            if isinstance(event, RecordingStarted | RecordingFinished):
-                recordings.apply_event(session, event)
-            elif isinstance(event, MonitorStarted | MonitorEnded):
-                call_monitoring.apply_event(session, event)
-            else:
-                calls.apply_event(session, event)
+            _apply_in(session, event)
+
+
+def _apply_in(session: Session, event: Event) -> None:
+    if isinstance(event, RecordingStarted | RecordingFinished):
+        recordings.apply_event(session, event)
+    elif isinstance(event, MonitorStarted | MonitorEnded):
+        call_monitoring.apply_event(session, event)
+    else:
+        calls.apply_event(session, event)
 
 
 def subscribe(bus: EventBus, database: Database, sender: FollowUpSender) -> None:

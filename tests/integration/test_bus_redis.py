@@ -168,3 +168,39 @@ def test_a_member_busy_with_one_event_leaves_the_rest_to_the_others(redis_url: s
         slow_member.stop()
     assert len(busy.seen) <= READ_BATCH
     assert sorted(busy.seen + free.seen) == sorted(f"c{n}" for n in range(50))
+
+
+class AppliesReads(Recorder):
+    """A handler that applies a read together, except a read holding `refused`."""
+
+    def __init__(self, refused: str = "") -> None:
+        super().__init__()
+        self.refused = refused
+        self.reads: list[list[str]] = []
+
+    def apply_together(self, events: list[Event]) -> bool:
+        call_ids = [event.call_id for event in events]  # type: ignore[attr-defined]
+        if self.refused in call_ids:
+            return False
+        with self.lock:
+            self.reads.append(call_ids)
+            self.seen.extend(call_ids)
+        return True
+
+
+def test_a_read_is_applied_together_and_acknowledged(redis_url: str) -> None:
+    stream = f"t:{uuid.uuid4().hex}"
+    publisher = _bus(redis_url, stream)
+    for number in range(READ_BATCH + 3):
+        publisher.publish(CallAnswered(call_id=f"c{number}"))
+    publisher.publish(CallAnswered(call_id="poison"))  # a read that cannot go together
+    consumer, handler = _bus(redis_url, stream), AppliesReads(refused="poison")
+    consumer.subscribe("call.answered", handler)
+    consumer.start()
+    try:
+        assert consumer.wait_until_idle(timeout=10)  # every event acknowledged
+    finally:
+        consumer.stop()
+    first_read = [f"c{number}" for number in range(READ_BATCH)]
+    assert handler.reads == [first_read]
+    assert handler.seen == [*first_read, "c10", "c11", "c12", "poison"]

@@ -205,3 +205,67 @@ def test_a_database_that_stays_away_past_the_retry_time_lets_the_next_events_thr
     finally:
         bus.stop()
     assert seen[0] == "stuck" and seen[-1] == "next" and seen.count("stuck") >= 2
+
+
+class Together:
+    """A handler that can apply events together: it records each go."""
+
+    def __init__(self, *, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.together: list[list[str]] = []
+        self.one_by_one: list[str] = []
+        self.release = threading.Event()
+        self.release.set()
+
+    def __call__(self, event: Event) -> None:
+        self.release.wait(10)
+        self.one_by_one.append(event.call_id)  # type: ignore[attr-defined]
+
+    def apply_together(self, events: list[Event]) -> bool:
+        if self.refuse:
+            return False
+        self.together.append([event.call_id for event in events])  # type: ignore[attr-defined]
+        return True
+
+
+def _publish_while_busy(bus: InProcessEventBus, handler: Together, call_ids: list[str]) -> None:
+    """The first event holds the worker; the rest queue up behind it."""
+    handler.release.clear()
+    bus.publish(CallEnded(call_id="first", outcome="busy"))
+    for call_id in call_ids:
+        bus.publish(CallEnded(call_id=call_id, outcome="busy"))
+    handler.release.set()
+
+
+def test_events_that_wait_together_are_applied_together_by_a_handler_that_can() -> None:
+    bus = InProcessEventBus()
+    together = Together()
+    each: list[str] = []
+    bus.subscribe(CallEnded.TYPE, together)
+    bus.subscribe(CallEnded.TYPE, lambda event: each.append(event.call_id))  # type: ignore[attr-defined]
+    bus.start()
+    try:
+        _publish_while_busy(bus, together, [f"c{number}" for number in range(13)])
+        assert bus.wait_until_idle(timeout=10)
+    finally:
+        bus.stop()
+    assert together.one_by_one == ["first"]  # alone when it came
+    assert together.together == [
+        [f"c{number}" for number in range(10)],  # TAKE_AT_ONCE
+        ["c10", "c11", "c12"],
+    ]
+    assert each == ["first", *(f"c{number}" for number in range(13))]
+
+
+def test_events_a_handler_could_not_apply_together_reach_it_one_by_one_in_order() -> None:
+    bus = InProcessEventBus()
+    together = Together(refuse=True)
+    bus.subscribe(CallEnded.TYPE, together)
+    bus.start()
+    try:
+        _publish_while_busy(bus, together, ["a", "b", "c"])
+        assert bus.wait_until_idle(timeout=10)
+    finally:
+        bus.stop()
+    assert together.together == []
+    assert together.one_by_one == ["first", "a", "b", "c"]
