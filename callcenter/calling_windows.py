@@ -32,6 +32,9 @@ DAY_MINUTES = 24 * 60
 FORMAT_VERSION = 1
 # Far enough for a year of holidays; beyond it the config is treated as closed.
 _SEARCH_DAYS = 800
+# How far ahead window_closes_at looks: the dialer's offers and the agent's
+# screen ask again long before.
+CLOSE_HORIZON = timedelta(days=7)
 
 
 class WindowProblem(ValueError):
@@ -192,11 +195,18 @@ def next_open(at_utc: datetime, lead_tz: str | tzinfo, windows: CallingWindows) 
 
 
 def window_closes_at(
-    at_utc: datetime, lead_tz: str | tzinfo, windows: CallingWindows
+    at_utc: datetime,
+    lead_tz: str | tzinfo,
+    windows: CallingWindows,
+    *,
+    horizon: timedelta = CLOSE_HORIZON,
 ) -> datetime | None:
     """When the open stretch containing `at_utc` ends (UTC), following a
     window that runs to 24:00 into one that starts at 00:00; None when not
-    callable now."""
+    callable now. A stretch still open `horizon` after `at_utc` is said to
+    end then: windows open around the clock would otherwise be followed day
+    by day to the end of the search (800 days, for every agent's state
+    change)."""
     at = _aware(at_utc).astimezone(UTC)
     closes: datetime | None = None
     for start, end in _open_intervals(at, _zone(lead_tz), windows):
@@ -209,6 +219,8 @@ def window_closes_at(
             closes = max(closes, end)
         else:
             break
+        if closes is not None and closes >= at + horizon:
+            return at + horizon
     return closes
 
 

@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callcenter.calling_windows import (
+    CLOSE_HORIZON,
     CallingWindows,
     CallingWindowsError,
     Window,
@@ -72,6 +73,19 @@ def test_start_in_skipped_hour_opens_at_the_jump():
     windows = every_day(Window.of("02:30", "05:00"))
     assert next_open(utc(2025, 3, 9, 5), "America/New_York", windows) == utc(2025, 3, 9, 7)
     assert not is_callable(utc(2025, 3, 9, 6, 59), "America/New_York", windows)
+
+
+def test_windows_open_around_the_clock_are_said_to_close_at_the_horizon():
+    around_the_clock = every_day(Window.of("00:00", "24:00"))
+    at = utc(2025, 3, 15, 8, 0)
+    assert window_closes_at(at, TEHRAN, around_the_clock) == at + CLOSE_HORIZON
+    assert window_closes_at(at, TEHRAN, around_the_clock, horizon=timedelta(days=2)) == utc(
+        2025, 3, 17, 8, 0
+    )
+    # A stretch that ends within the horizon is reported as it is.
+    weekdays_all_day = CallingWindows(((Window.of("00:00", "24:00"),),) * 5 + ((), ()))
+    monday = utc(2025, 3, 17, 8, 0)
+    assert window_closes_at(monday, "UTC", weekdays_all_day) == utc(2025, 3, 22, 0, 0)
 
 
 def test_end_in_skipped_hour_closes_at_the_jump():
@@ -216,6 +230,7 @@ def test_window_closes_at_bounds_the_open_stretch(windows, zone, at):
     if not is_callable(at, zone, windows):
         assert closes is None
         return
-    assert closes is not None and closes > at
-    assert not is_callable(closes, zone, windows)
+    assert closes is not None and at < closes <= at + CLOSE_HORIZON
     assert is_callable(closes - timedelta(seconds=1), zone, windows)
+    if closes < at + CLOSE_HORIZON:
+        assert not is_callable(closes, zone, windows)
