@@ -1,5 +1,6 @@
 """Wiring: which services consume which bus events. One unit of work per
-event; what the services queued for browsers is sent after it commits."""
+read of the bus (per event when the read fails); what the services queued
+for browsers is sent after it commits."""
 
 from __future__ import annotations
 
