@@ -216,8 +216,10 @@ class Together:
         self.one_by_one: list[str] = []
         self.release = threading.Event()
         self.release.set()
+        self.entered = threading.Event()
 
     def __call__(self, event: Event) -> None:
+        self.entered.set()
         self.release.wait(10)
         self.one_by_one.append(event.call_id)  # type: ignore[attr-defined]
 
@@ -232,6 +234,7 @@ def _publish_while_busy(bus: InProcessEventBus, handler: Together, call_ids: lis
     """The first event holds the worker; the rest queue up behind it."""
     handler.release.clear()
     bus.publish(CallEnded(call_id="first", outcome="busy"))
+    assert handler.entered.wait(10)
     for call_id in call_ids:
         bus.publish(CallEnded(call_id=call_id, outcome="busy"))
     handler.release.set()
