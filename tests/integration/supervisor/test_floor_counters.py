@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
+from typing import Any, cast
 
 import pytest
 from flask import Flask
@@ -545,6 +546,35 @@ def test_an_end_the_rebuild_counted_after_a_restart_is_not_counted_again(
     assert db["abandoned"] == 1 and db["live_answers"] == 1
     assert live == db
     assert shared.get_call("c-end") is None
+
+
+def test_an_end_counted_while_a_rebuild_reads_does_not_leave_the_call_live(
+    app: Flask, sqlite_database: Database, floor: LiveFloor, request: pytest.FixtureRequest
+) -> None:
+    """Redis restarted empty. This process rebuilds the counters and reads the
+    call in progress; before it writes the live calls, another process commits
+    and counts the call's end, with no live call yet to drop. The floor shows
+    no call in progress (the Redis restart fault test saw one 'connected' for
+    good), and the end is counted once."""
+    campaign_id, _spare = _answered_call(app, sqlite_database, "c-late")
+    shared = _restarted_empty(floor.counters, request)
+    ended = CallEnded(call_id="c-late", outcome="abandoned")
+
+    class EndedBeforeTheWrite:
+        def __getattr__(self, name: str) -> object:
+            return getattr(shared, name)
+
+        def replace_live(self, *maps: Any) -> None:
+            _ended_in_another_process(sqlite_database, shared, floor, ended, lambda _: None)
+            shared.replace_live(*maps)
+
+    floor.counters = cast(LiveCounters, EndedBeforeTheWrite())
+    day = floor.local_day(ended.occurred_at)
+    assert floor.ensure_built(day)
+    assert shared.calls() == {}
+    live, db = _live_and_db(floor, sqlite_database, shared, campaign_id, day)
+    assert db["abandoned"] == 1
+    assert live == db
 
 
 def test_an_end_a_new_days_rebuild_counted_is_not_counted_again(
