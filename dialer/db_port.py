@@ -157,28 +157,37 @@ class DatabaseServices:
             dialer_fleet.sign_off(session, self.dialer_id, now=now)
 
     def agents(self) -> Sequence[AgentSnapshot]:
-        with self.database.unit_of_work() as session:
+        # Columns, not entities: read every tick and while answers wait (4 a
+        # second), loading 200 AgentStatus objects was most of this read's CPU.
+        with self.database.read_sessions() as session:
             rows = session.execute(
-                select(AgentStatus, User.sip_uri)
+                select(
+                    AgentStatus.agent_id,
+                    AgentStatus.campaign_id,
+                    AgentStatus.state,
+                    AgentStatus.since,
+                    AgentStatus.current_call_id,
+                    User.sip_uri,
+                )
                 .join(User, User.id == AgentStatus.agent_id)
                 .where(
                     AgentStatus.campaign_id.is_not(None),
                     AgentStatus.state != AgentState.LOGGED_OUT,
                     User.is_active.is_(True),
                 )
+            ).all()
+        return [
+            AgentSnapshot(
+                agent_id=agent_id,
+                campaign_id=campaign_id,
+                phase=AgentPhase(state.value),
+                since=since,
+                phone=phone,
+                call_id=call_id,
             )
-            return [
-                AgentSnapshot(
-                    agent_id=row.agent_id,
-                    campaign_id=row.campaign_id,
-                    phase=AgentPhase(row.state.value),
-                    since=row.since,
-                    phone=phone,
-                    call_id=row.current_call_id,
-                )
-                for row, phone in rows
-                if row.campaign_id is not None
-            ]
+            for agent_id, campaign_id, state, since, call_id, phone in rows
+            if campaign_id is not None
+        ]
 
     def reserve_agent(
         self, agent_id: int, *, call_id: str | None, now: datetime, reason: str
