@@ -233,6 +233,8 @@ class CampaignPacers:
         """A ready agent with a callback booked for them alone gets it first,
         dialed for them (held for them as a preview call is); the pacer's
         general leads come after."""
+        if not self._room_for_own_callbacks():
+            return
         free = [
             agent.agent_id
             for agent in self.roster.of_campaign(plan.id)
@@ -240,8 +242,10 @@ class CampaignPacers:
         ]
         if not free:
             return
-        with_callbacks = await asyncio.to_thread(self._with_own_callbacks, plan.id, free)
-        for agent_id in with_callbacks:
+        with_callbacks = await asyncio.to_thread(self.leads.with_own_callbacks, plan.id, free)
+        for agent_id in (agent_id for agent_id in free if agent_id in with_callbacks):
+            if not self._room_for_own_callbacks():
+                return
             if not self._free_for_own_callback(agent_id):  # claimed, offered, lost meanwhile
                 continue
             self.roster.claimed.add(agent_id)
@@ -280,22 +284,15 @@ class CampaignPacers:
         self._placed_this_turn[plan.id] += 1
         await self._place_call(plan, lead, agent_id=agent_id)
 
+    def _room_for_own_callbacks(self) -> bool:
+        """The trunk's limits leave room for a call (asked once, not per agent:
+        the calls up are counted each time)."""
+        return self.trunk_room() != 0 and self.call_rate.room() != 0
+
     def _free_for_own_callback(self, agent_id: int) -> bool:
         if agent_id in self.roster.claimed or self._offered(agent_id):
             return False
-        return (
-            self.legs.up(agent_id) is not None
-            and self.trunk_room() != 0
-            and self.call_rate.room() != 0
-        )
-
-    def _with_own_callbacks(self, campaign_id: int, agent_ids: list[int]) -> list[int]:
-        """Those of these agents with a callback booked for them alone (from a thread)."""
-        return [
-            agent_id
-            for agent_id in agent_ids
-            if self.leads.own_callbacks(campaign_id, agent_id=agent_id)
-        ]
+        return self.legs.up(agent_id) is not None
 
     def _pacing(self, campaign_id: int) -> CampaignPacing:
         if campaign_id not in self.by_campaign:

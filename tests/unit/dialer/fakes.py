@@ -196,8 +196,8 @@ class FakeLeads:
     def claim_held(self, held: HeldLead, *, now: datetime) -> ClaimedLead | None:
         return self._claim(held.campaign_id, held.lead_id)
 
-    def own_callbacks(self, campaign_id: int, *, agent_id: int) -> int:
-        return len(self.callbacks.get((campaign_id, agent_id), []))
+    def with_own_callbacks(self, campaign_id: int, agent_ids: Sequence[int]) -> set[int]:
+        return {a for a in agent_ids if self.callbacks.get((campaign_id, a))}
 
     def own_callback(self, campaign_id: int, *, agent_id: int, now: datetime) -> ClaimedLead | None:
         queue = self.callbacks.get((campaign_id, agent_id), [])
