@@ -248,14 +248,17 @@ class DatabaseServices:
 
     def sweep_floor(self, *, now: datetime) -> str:
         with self.database.read_sessions() as session:
-            agent_ids = wrap_ups.agents_to_sweep(session)
+            agent_ids = wrap_ups.agents_to_sweep(session, now=now)
+            callbacks_due = my_callbacks.any_due(session, now=now)
         done = wrap_ups.Sweep()
         for agent_id in agent_ids:  # one short transaction each
             with self.database.unit_of_work() as session:
                 wrap_ups.sweep_agent(session, agent_id, now=now, done=done)
         wrap_ups.report(done)
-        with self.database.unit_of_work() as session:
-            alerted = my_callbacks.alert_due(session, now=now)
+        alerted = 0
+        if callbacks_due:
+            with self.database.unit_of_work() as session:
+                alerted = my_callbacks.alert_due(session, now=now)
         if not done and not alerted:
             return ""
         return (
