@@ -187,14 +187,17 @@ class CampaignPacers:
         now = self.clock()
         mono = self._now()
         pacing = self._pacing(plan.id)
+        up = self.calls.up()
+        # Asked once, not for each agent: a scan of every call up per ready agent.
+        dialing_for = {c.preview_agent for c in up if c.preview_agent is not None}
         agents = [
             AgentView(
-                status=self._pacer_status(agent, plan),
+                status=self._pacer_status(agent, plan, dialing_for),
                 elapsed=max(0.0, (now - agent.since).total_seconds()),
             )
             for agent in self.roster.of_campaign(plan.id)
         ]
-        mine = [c for c in self.calls.up() if c.plan.id == plan.id]
+        mine = [c for c in up if c.plan.id == plan.id]
         outcomes, pacing.outcomes = pacing.outcomes, []
         services, pacing.services = pacing.services, []
         return PacerState(
@@ -216,9 +219,12 @@ class CampaignPacers:
             trunk_limit=self.calls.trunk_room(self.max_concurrent_calls, beside_campaign=plan.id),
         )
 
-    def _pacer_status(self, agent: AgentSnapshot, plan: CampaignPlan) -> AgentStatus:
+    def _pacer_status(
+        self, agent: AgentSnapshot, plan: CampaignPlan, dialing_for: set[int]
+    ) -> AgentStatus:
+        """`dialing_for`: the agents a call placed for them alone is up for."""
         if agent.phase is AgentPhase.READY and (
-            agent.agent_id in self.roster.claimed or self.calls.dialing_for(agent.agent_id)
+            agent.agent_id in self.roster.claimed or agent.agent_id in dialing_for
         ):
             return AgentStatus.TALKING
         if agent.phase is AgentPhase.READY and self.legs.up(agent.agent_id) is None:
