@@ -91,6 +91,9 @@ class CampaignPacers:
         self._placed_this_turn: Counter[int] = Counter()
         self.by_campaign: dict[int, CampaignPacing] = {}
         self._talk: dict[int, float] = {}
+        self._found_dry: set[int] = set()
+        """Campaigns a refill in the middle of a tick found nothing for: not
+        refilled that way again before the worker's next regular refill."""
 
     def trunk_room(self) -> int | None:
         return self.calls.trunk_room(self.max_concurrent_calls)
@@ -152,10 +155,19 @@ class CampaignPacers:
         refills: 500 leads every 10 s is 50 calls a second)."""
         now = self.clock()
         leads = self.leads.next_leads(campaign_id, count, now=now)
-        if len(leads) < count:
+        if len(leads) < count and campaign_id not in self._found_dry:
             self.leads.refill([campaign_id], now=now)
-            leads += self.leads.next_leads(campaign_id, count - len(leads), now=now)
+            more = self.leads.next_leads(campaign_id, count - len(leads), now=now)
+            if not more:
+                # A campaign out of dialable leads with agents ready asked the
+                # database for them every tick; the regular refill looks again.
+                self._found_dry.add(campaign_id)
+            leads += more
         return leads
+
+    def hopper_refilled(self) -> None:
+        """The worker refilled every hopper: a dry one may be refilled mid-tick again."""
+        self._found_dry.clear()
 
     def _within_rate(self, plan: CampaignPlan, wanted: int, sharing: int) -> int:
         """Of the calls wanted, those this campaign's share of the trunk's calls

@@ -159,9 +159,15 @@ class FakeLeads:
     given_back: list[int] = field(default_factory=list)
     callbacks: dict[tuple[int, int], list[int]] = field(default_factory=dict)
     """Callbacks for one agent alone, by (campaign, agent)."""
+    refills: list[int] = field(default_factory=list)
+    """The campaigns refilled, one entry a campaign a refill."""
+    in_database: dict[int, list[int]] = field(default_factory=dict)
+    """Dialable leads not in the hopper yet, by campaign: a refill queues them."""
 
     def refill(self, campaign_ids: Sequence[int], *, now: datetime) -> None:
-        pass
+        self.refills.extend(campaign_ids)
+        for campaign_id in campaign_ids:
+            self.queue.setdefault(campaign_id, []).extend(self.in_database.pop(campaign_id, []))
 
     def rebuild(self, campaign_ids: Sequence[int], *, now: datetime) -> None:
         pass
