@@ -91,6 +91,9 @@ class CampaignPacers:
         self._placed_this_turn: Counter[int] = Counter()
         self.by_campaign: dict[int, CampaignPacing] = {}
         self._talk: dict[int, float] = {}
+        self._found_dry: set[int] = set()
+        """Campaigns a refill in the middle of a tick found nothing for: not
+        refilled that way again before the worker's next regular refill."""
 
     def trunk_room(self) -> int | None:
         return self.calls.trunk_room(self.max_concurrent_calls)
@@ -152,10 +155,19 @@ class CampaignPacers:
         refills: 500 leads every 10 s is 50 calls a second)."""
         now = self.clock()
         leads = self.leads.next_leads(campaign_id, count, now=now)
-        if len(leads) < count:
+        if len(leads) < count and campaign_id not in self._found_dry:
             self.leads.refill([campaign_id], now=now)
-            leads += self.leads.next_leads(campaign_id, count - len(leads), now=now)
+            more = self.leads.next_leads(campaign_id, count - len(leads), now=now)
+            if not more:
+                # A campaign out of dialable leads with agents ready asked the
+                # database for them every tick; the regular refill looks again.
+                self._found_dry.add(campaign_id)
+            leads += more
         return leads
+
+    def hopper_refilled(self) -> None:
+        """The worker refilled every hopper: a dry one may be refilled mid-tick again."""
+        self._found_dry.clear()
 
     def _within_rate(self, plan: CampaignPlan, wanted: int, sharing: int) -> int:
         """Of the calls wanted, those this campaign's share of the trunk's calls
@@ -187,14 +199,17 @@ class CampaignPacers:
         now = self.clock()
         mono = self._now()
         pacing = self._pacing(plan.id)
+        up = self.calls.up()
+        # Asked once, not for each agent: a scan of every call up per ready agent.
+        dialing_for = {c.preview_agent for c in up if c.preview_agent is not None}
         agents = [
             AgentView(
-                status=self._pacer_status(agent, plan),
+                status=self._pacer_status(agent, plan, dialing_for),
                 elapsed=max(0.0, (now - agent.since).total_seconds()),
             )
             for agent in self.roster.of_campaign(plan.id)
         ]
-        mine = [c for c in self.calls.up() if c.plan.id == plan.id]
+        mine = [c for c in up if c.plan.id == plan.id]
         outcomes, pacing.outcomes = pacing.outcomes, []
         services, pacing.services = pacing.services, []
         return PacerState(
@@ -216,9 +231,12 @@ class CampaignPacers:
             trunk_limit=self.calls.trunk_room(self.max_concurrent_calls, beside_campaign=plan.id),
         )
 
-    def _pacer_status(self, agent: AgentSnapshot, plan: CampaignPlan) -> AgentStatus:
+    def _pacer_status(
+        self, agent: AgentSnapshot, plan: CampaignPlan, dialing_for: set[int]
+    ) -> AgentStatus:
+        """`dialing_for`: the agents a call placed for them alone is up for."""
         if agent.phase is AgentPhase.READY and (
-            agent.agent_id in self.roster.claimed or self.calls.dialing_for(agent.agent_id)
+            agent.agent_id in self.roster.claimed or agent.agent_id in dialing_for
         ):
             return AgentStatus.TALKING
         if agent.phase is AgentPhase.READY and self.legs.up(agent.agent_id) is None:
@@ -233,6 +251,8 @@ class CampaignPacers:
         """A ready agent with a callback booked for them alone gets it first,
         dialed for them (held for them as a preview call is); the pacer's
         general leads come after."""
+        if not self._room_for_own_callbacks():
+            return
         free = [
             agent.agent_id
             for agent in self.roster.of_campaign(plan.id)
@@ -240,8 +260,10 @@ class CampaignPacers:
         ]
         if not free:
             return
-        with_callbacks = await asyncio.to_thread(self._with_own_callbacks, plan.id, free)
-        for agent_id in with_callbacks:
+        with_callbacks = await asyncio.to_thread(self.leads.with_own_callbacks, plan.id, free)
+        for agent_id in (agent_id for agent_id in free if agent_id in with_callbacks):
+            if not self._room_for_own_callbacks():
+                return
             if not self._free_for_own_callback(agent_id):  # claimed, offered, lost meanwhile
                 continue
             self.roster.claimed.add(agent_id)
@@ -280,22 +302,15 @@ class CampaignPacers:
         self._placed_this_turn[plan.id] += 1
         await self._place_call(plan, lead, agent_id=agent_id)
 
+    def _room_for_own_callbacks(self) -> bool:
+        """The trunk's limits leave room for a call (asked once, not per agent:
+        the calls up are counted each time)."""
+        return self.trunk_room() != 0 and self.call_rate.room() != 0
+
     def _free_for_own_callback(self, agent_id: int) -> bool:
         if agent_id in self.roster.claimed or self._offered(agent_id):
             return False
-        return (
-            self.legs.up(agent_id) is not None
-            and self.trunk_room() != 0
-            and self.call_rate.room() != 0
-        )
-
-    def _with_own_callbacks(self, campaign_id: int, agent_ids: list[int]) -> list[int]:
-        """Those of these agents with a callback booked for them alone (from a thread)."""
-        return [
-            agent_id
-            for agent_id in agent_ids
-            if self.leads.own_callbacks(campaign_id, agent_id=agent_id)
-        ]
+        return self.legs.up(agent_id) is not None
 
     def _pacing(self, campaign_id: int) -> CampaignPacing:
         if campaign_id not in self.by_campaign:

@@ -157,28 +157,37 @@ class DatabaseServices:
             dialer_fleet.sign_off(session, self.dialer_id, now=now)
 
     def agents(self) -> Sequence[AgentSnapshot]:
-        with self.database.unit_of_work() as session:
+        # Columns, not entities: read every tick and while answers wait (4 a
+        # second), loading 200 AgentStatus objects was most of this read's CPU.
+        with self.database.read_sessions() as session:
             rows = session.execute(
-                select(AgentStatus, User.sip_uri)
+                select(
+                    AgentStatus.agent_id,
+                    AgentStatus.campaign_id,
+                    AgentStatus.state,
+                    AgentStatus.since,
+                    AgentStatus.current_call_id,
+                    User.sip_uri,
+                )
                 .join(User, User.id == AgentStatus.agent_id)
                 .where(
                     AgentStatus.campaign_id.is_not(None),
                     AgentStatus.state != AgentState.LOGGED_OUT,
                     User.is_active.is_(True),
                 )
+            ).all()
+        return [
+            AgentSnapshot(
+                agent_id=agent_id,
+                campaign_id=campaign_id,
+                phase=AgentPhase(state.value),
+                since=since,
+                phone=phone,
+                call_id=call_id,
             )
-            return [
-                AgentSnapshot(
-                    agent_id=row.agent_id,
-                    campaign_id=row.campaign_id,
-                    phase=AgentPhase(row.state.value),
-                    since=row.since,
-                    phone=phone,
-                    call_id=row.current_call_id,
-                )
-                for row, phone in rows
-                if row.campaign_id is not None
-            ]
+            for agent_id, campaign_id, state, since, call_id, phone in rows
+            if campaign_id is not None
+        ]
 
     def reserve_agent(
         self, agent_id: int, *, call_id: str | None, now: datetime, reason: str
@@ -239,14 +248,17 @@ class DatabaseServices:
 
     def sweep_floor(self, *, now: datetime) -> str:
         with self.database.read_sessions() as session:
-            agent_ids = wrap_ups.agents_to_sweep(session)
+            agent_ids = wrap_ups.agents_to_sweep(session, now=now)
+            callbacks_due = my_callbacks.any_due(session, now=now)
         done = wrap_ups.Sweep()
         for agent_id in agent_ids:  # one short transaction each
             with self.database.unit_of_work() as session:
                 wrap_ups.sweep_agent(session, agent_id, now=now, done=done)
         wrap_ups.report(done)
-        with self.database.unit_of_work() as session:
-            alerted = my_callbacks.alert_due(session, now=now)
+        alerted = 0
+        if callbacks_due:
+            with self.database.unit_of_work() as session:
+                alerted = my_callbacks.alert_due(session, now=now)
         if not done and not alerted:
             return ""
         return (

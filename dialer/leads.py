@@ -45,8 +45,8 @@ class HopperLeadSource:
         claimed = self.feeder.next_leads(campaign_id, count, now=now)
         return [lead for lead in map(_claimed, claimed) if lead is not None]
 
-    def own_callbacks(self, campaign_id: int, *, agent_id: int) -> int:
-        return self.hopper.size(campaign_id, for_agent_id=agent_id)
+    def with_own_callbacks(self, campaign_id: int, agent_ids: Sequence[int]) -> set[int]:
+        return self.hopper.agents_with_callbacks(campaign_id, agent_ids)
 
     def own_callback(self, campaign_id: int, *, agent_id: int, now: datetime) -> ClaimedLead | None:
         return _claimed(self.feeder.own_callback(campaign_id, agent_id=agent_id, now=now))

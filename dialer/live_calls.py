@@ -65,10 +65,6 @@ class LiveCalls(dict[str, LiveCall]):
         """The campaigns with a call up (their answers are still connected)."""
         return {call.plan.id for call in self.up()}
 
-    def dialing_for(self, agent_id: int) -> bool:
-        """A call placed for this agent alone (their own callback) is up."""
-        return any(call.preview_agent == agent_id for call in self.up())
-
     def trunk_room(self, limit: int | None, *, beside_campaign: int | None = None) -> int | None:
         """What the trunk's limit on calls up at once leaves (None: no limit);
         `beside_campaign`: as that campaign's pacer sees it, its own calls not counted."""

@@ -204,8 +204,9 @@ class LeadSource(Protocol):
     def hold(self, campaign_id: int, *, agent_id: int, now: datetime) -> HeldLead | None:
         """Lease a lead for a preview (the agent's own callbacks first)."""
 
-    def own_callbacks(self, campaign_id: int, *, agent_id: int) -> int:
-        """Due callbacks queued for this agent alone (a cheap look, no claim)."""
+    def with_own_callbacks(self, campaign_id: int, agent_ids: Sequence[int]) -> set[int]:
+        """Those of these agents with a due callback queued for them alone (one
+        cheap look for all of them, no claim)."""
 
     def own_callback(self, campaign_id: int, *, agent_id: int, now: datetime) -> ClaimedLead | None:
         """Claim a due callback booked for this agent alone; None when none is queued."""

@@ -388,6 +388,7 @@ class DialerWorker:
         if self._refilled_at is None or mono - self._refilled_at >= self.config.refill_every_s:
             held = [plan.id for plan in plans]
             await asyncio.to_thread(self.leads.refill, held, now=now)
+            self.pacers.hopper_refilled()
             if self._refilled_at is not None:
                 self.reports.say_again()
             self._refilled_at = mono

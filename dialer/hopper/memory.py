@@ -120,6 +120,14 @@ class MemoryHopper:
                 1 for lead_id in state.queued if state.offers[lead_id].agent_id == for_agent_id
             )
 
+    def agents_with_callbacks(self, campaign_id: int, agent_ids: Sequence[int]) -> set[int]:
+        with self._lock:
+            state = self._campaigns.get(campaign_id)
+            if state is None:
+                return set()
+            queued_for = {state.offers[lead_id].agent_id for lead_id in state.queued}
+        return {agent_id for agent_id in agent_ids if agent_id in queued_for}
+
     def leased(self, campaign_id: int) -> int:
         with self._lock:
             state = self._campaigns.get(campaign_id)

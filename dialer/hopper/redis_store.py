@@ -181,6 +181,25 @@ class RedisHopper:
     def size(self, campaign_id: int, *, for_agent_id: int | None = None) -> int:
         return int(self._redis.zcard(self._queue(campaign_id, for_agent_id)))  # type: ignore[arg-type]
 
+    def agents_with_callbacks(self, campaign_id: int, agent_ids: Sequence[int]) -> set[int]:
+        # Every queue that was ever filled is in the campaign's `queues` set
+        # (each script that queues an offer adds it there), so only the agents'
+        # queues in it are counted: one round trip when none is, two when some are.
+        listed = {
+            name.decode() if isinstance(name, bytes) else name
+            for name in self._redis.smembers(self._key(campaign_id, "queues"))  # type: ignore[union-attr]
+        }
+        candidates = [
+            agent_id for agent_id in agent_ids if self._queue(campaign_id, agent_id) in listed
+        ]
+        if not candidates:
+            return set()
+        pipe = self._redis.pipeline(transaction=False)
+        for agent_id in candidates:
+            pipe.zcard(self._queue(campaign_id, agent_id))
+        sizes = pipe.execute()
+        return {agent_id for agent_id, size in zip(candidates, sizes, strict=True) if size}
+
     def leased(self, campaign_id: int) -> int:
         return int(self._redis.hlen(self._key(campaign_id, "leases")))  # type: ignore[arg-type]
 

@@ -78,6 +78,22 @@ def test_a_wrap_up_past_its_limit_is_closed_by_the_server_sweep(floor: ServiceFl
     assert floor.call(call_id).wrap_up_ended_at is not None
 
 
+def test_the_sweep_takes_up_only_the_wrap_ups_past_their_limit(floor: ServiceFloor) -> None:
+    """Its locking transaction a second per agent is for a wrap-up that may be
+    over, not for every agent in wrap-up."""
+    first, second = floor.agent_ids[:2]
+    _ready_agent(floor, first)
+    _ready_agent(floor, second)
+    _talk_and_hang_up(floor, first, floor.lead_ids[0])
+    floor.tick(30)
+    _talk_and_hang_up(floor, second, floor.lead_ids[1])  # the first's wrap-up is 60 s old
+    assert floor.status(second).state is AgentState.WRAP_UP
+    with floor.database.read_sessions() as session:
+        assert wrap_ups.agents_to_sweep(session, now=floor.now) == [first]
+    assert "timed out 1 wrap-ups" in floor.sweep()
+    assert floor.status(second).state is AgentState.WRAP_UP
+
+
 def test_an_agent_who_never_presses_ready_after_the_disposition_is_paused_at_the_limit(
     sqlite_database: Database,
 ) -> None:

@@ -157,3 +157,25 @@ def test_clear_forgets_the_campaign(hopper: Hopper) -> None:
     hopper.clear(CAMPAIGN)
     assert hopper.size(CAMPAIGN) == 0 and hopper.leased(CAMPAIGN) == 0
     assert hopper.claim(CAMPAIGN, now=NOW, for_agent_id=3) is None
+
+
+def test_agents_with_callbacks_are_those_with_their_own_queued(hopper: Hopper) -> None:
+    hopper.replace(
+        CAMPAIGN,
+        [
+            offer(1),
+            offer(2, is_callback=True, agent_id=42),
+            offer(3, is_callback=True, agent_id=43),
+            offer(4, is_callback=True, agent_id=44),
+        ],
+    )
+    assert hopper.agents_with_callbacks(CAMPAIGN, [41, 42, 43, 45]) == {42, 43}
+    assert drain(hopper, agent=42) == [2, 1]
+    assert hopper.agents_with_callbacks(CAMPAIGN, [41, 42, 43, 45]) == {43}
+    lease = hopper.claim(CAMPAIGN, now=NOW, for_agent_id=43)
+    assert lease is not None and hopper.agents_with_callbacks(CAMPAIGN, [43]) == set()
+    assert hopper.release(lease)  # back in its agent's queue
+    assert hopper.agents_with_callbacks(CAMPAIGN, [43, 44]) == {43, 44}
+    assert hopper.agents_with_callbacks(CAMPAIGN + 1, [43, 44]) == set()
+    hopper.replace(CAMPAIGN, [offer(1)])
+    assert hopper.agents_with_callbacks(CAMPAIGN, [43, 44]) == set()

@@ -52,6 +52,9 @@ def test_due_callbacks_for_an_agent_and_for_anyone_are_each_announced_once(
             ids = {"mine": mine.id, "anyone": anyones.id, "later": later.id}
             secret = subscription.secret
 
+        with database.read_sessions() as session:
+            assert my_callbacks.any_due(session, now=utcnow())
+            assert not my_callbacks.any_due(session, now=due - timedelta(seconds=1))
         with database.unit_of_work() as first, database.unit_of_work() as second:
             announced = my_callbacks.alert_due(first)
             if database.url.startswith("postgresql"):
@@ -59,6 +62,7 @@ def test_due_callbacks_for_an_agent_and_for_anyone_are_each_announced_once(
         assert announced == 2
         with database.unit_of_work() as restarted:
             assert my_callbacks.alert_due(restarted) == 0
+            assert not my_callbacks.any_due(restarted, now=utcnow())  # the sweep skips it now
 
         with database.sessions() as session:
             payloads = [

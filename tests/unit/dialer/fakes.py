@@ -159,9 +159,15 @@ class FakeLeads:
     given_back: list[int] = field(default_factory=list)
     callbacks: dict[tuple[int, int], list[int]] = field(default_factory=dict)
     """Callbacks for one agent alone, by (campaign, agent)."""
+    refills: list[int] = field(default_factory=list)
+    """The campaigns refilled, one entry a campaign a refill."""
+    in_database: dict[int, list[int]] = field(default_factory=dict)
+    """Dialable leads not in the hopper yet, by campaign: a refill queues them."""
 
     def refill(self, campaign_ids: Sequence[int], *, now: datetime) -> None:
-        pass
+        self.refills.extend(campaign_ids)
+        for campaign_id in campaign_ids:
+            self.queue.setdefault(campaign_id, []).extend(self.in_database.pop(campaign_id, []))
 
     def rebuild(self, campaign_ids: Sequence[int], *, now: datetime) -> None:
         pass
@@ -196,8 +202,8 @@ class FakeLeads:
     def claim_held(self, held: HeldLead, *, now: datetime) -> ClaimedLead | None:
         return self._claim(held.campaign_id, held.lead_id)
 
-    def own_callbacks(self, campaign_id: int, *, agent_id: int) -> int:
-        return len(self.callbacks.get((campaign_id, agent_id), []))
+    def with_own_callbacks(self, campaign_id: int, agent_ids: Sequence[int]) -> set[int]:
+        return {a for a in agent_ids if self.callbacks.get((campaign_id, a))}
 
     def own_callback(self, campaign_id: int, *, agent_id: int, now: datetime) -> ClaimedLead | None:
         queue = self.callbacks.get((campaign_id, agent_id), [])

@@ -112,6 +112,29 @@ def test_no_ready_agents_no_calls(mode: Mode) -> None:
     assert h.carrier.originated == []
 
 
+@pytest.mark.parametrize("mode", [Mode.PROGRESSIVE, Mode.PREDICTIVE])
+def test_a_hopper_found_dry_is_refilled_again_at_the_next_regular_refill(mode: Mode) -> None:
+    h = Harness(mode, [READY, READY], leads=0, refill_every_s=3600)
+
+    async def scenario(h: Harness) -> None:
+        for _ in range(3):
+            await h.tick()
+        # The tick's regular refill, then one in the middle of the first tick
+        # that found nothing; not one a tick.
+        assert h.leads.refills == [1, 1]
+        h.leads.in_database[1] = [7]  # dialable now, but nobody asks the database yet
+        await h.tick()
+        assert h.carrier.originated == []
+        h.worker.pacers.hopper_refilled()  # as the worker's regular refill does
+        await h.tick()
+        assert h.leads.refills == [1, 1, 1]
+        assert h.leads.claimed == [7]
+        await h.tick()  # the refill found a lead: a dry hopper is refilled mid-tick again
+        assert h.leads.refills == [1, 1, 1, 1]
+
+    h.run(scenario)
+
+
 def test_a_paused_campaign_places_nothing() -> None:
     h = Harness(Mode.PROGRESSIVE, [READY, READY])
     h.services.plans = []  # the database lists active campaigns only
