@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from importlib.metadata import entry_points
+from typing import Any
 
 from flask import Flask
 from flask import session as flask_session
@@ -75,6 +76,25 @@ def create_app(
     observe_events(app.extensions["cc_bus"])
     observe_backlog(backlog_source(app.extensions["cc_bus"], settings.redis_url))
     return app
+
+
+def start_web_background(app: Flask, *, embedded: bool = False) -> list[Any]:
+    """What a web process runs beside its requests: it reads the event stream
+    (unless `web.applies_events` is off and `callcenter consume` applies every
+    event), and where no `callcenter consume` runs (no Redis, or everything in
+    one process: `callcenter run`) the lead imports, webhooks, SMS and
+    follow-up mail. The workers started, to stop."""
+    settings: Settings = app.extensions["cc_settings"]
+    if embedded or settings.web.applies_events or not settings.uses_redis:
+        app.extensions["cc_bus"].start()
+    if settings.uses_redis and not embedded:
+        return []
+    workers = [
+        app.extensions[name].start()
+        for name in ("cc_import_worker", "cc_webhook_worker", "cc_sms_worker")
+    ]
+    app.extensions["cc_follow_up_sender"].wake()
+    return workers
 
 
 def configure_flask(app: Flask, settings: Settings) -> None:

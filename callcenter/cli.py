@@ -137,18 +137,14 @@ def _without_startup_banner(record: logging.LogRecord) -> bool:
 
 
 def _serve(ctx: Context, host: str, port: int, *, embedded: bool = False) -> None:
-    from callcenter.app import create_app
+    from callcenter.app import create_app, start_web_background
     from callcenter.extensions import socketio
 
     app = create_app(ctx.settings, database=ctx.database)
     bus = app.extensions["cc_bus"]
-    bus.start()
-    services = start_embedded_services(app, bus) if embedded else []
-    if embedded or not ctx.settings.uses_redis:  # else `callcenter consume` imports
-        services.append(app.extensions["cc_import_worker"].start())
-        services.append(app.extensions["cc_webhook_worker"].start())
-        services.append(app.extensions["cc_sms_worker"].start())
-        app.extensions["cc_follow_up_sender"].wake()
+    services = start_web_background(app, embedded=embedded)
+    if embedded:
+        services[:0] = start_embedded_services(app, bus)
     logging.getLogger("werkzeug").addFilter(_without_startup_banner)
     click.echo(
         f"callcenter: serving on http://{host}:{port} with the built-in server "

@@ -56,6 +56,10 @@ class WebSettings(_Section):
     sockets_per_process: int = Field(1000, ge=1)
     """Socket.IO connections one web process holds open at most (keep it
     below gunicorn's worker_connections, so pages always find room)."""
+    applies_events: bool = True
+    """With Redis: the web process reads the event stream as a member of the
+    consumer group. Off where `callcenter consume` processes apply every
+    event, so the web's gevent loop serves only requests and sockets."""
 
     @field_validator("metrics_networks", mode="before")
     @classmethod

@@ -5,7 +5,8 @@
 callcenter.gunicorn_conf runs one gevent worker: Flask-SocketIO then serves
 each websocket from a greenlet (callcenter.realtime.async_mode), not a thread.
 Run more processes on more ports behind the proxy (docs/deployment.md). Like
-`callcenter web`, the process joins the event bus's consumer group.
+`callcenter web`, the process joins the event bus's consumer group unless
+CC_WEB__APPLIES_EVENTS=false leaves the events to `callcenter consume`.
 
 It is meant to sit behind one reverse proxy on a loopback or private
 address: the proxy's X-Forwarded-For/-Proto/-Host are trusted, one hop, so
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from callcenter.app import create_app
+from callcenter.app import create_app, start_web_background
 from callcenter.logging_setup import configure_logging
 from callcenter.settings import SettingsError, load_settings
 
@@ -28,9 +29,4 @@ except SettingsError as exc:
 configure_logging(settings)
 app = create_app(settings)
 app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
-app.extensions["cc_bus"].start()
-if not settings.uses_redis:  # no `callcenter consume` without Redis: import and send here
-    app.extensions["cc_import_worker"].start()
-    app.extensions["cc_webhook_worker"].start()
-    app.extensions["cc_sms_worker"].start()
-    app.extensions["cc_follow_up_sender"].wake()
+start_web_background(app)

@@ -46,6 +46,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--web", type=int, default=2, help="gunicorn processes")
     parser.add_argument("--consumers", type=int, default=1, help="`callcenter consume` processes")
     parser.add_argument("--agent-processes", type=int, default=2)
+    parser.add_argument(
+        "--web-applies-events",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="web processes read the event stream too (CC_WEB__APPLIES_EVENTS)",
+    )
     parser.add_argument("--wrap", type=float, default=2.0, help="mean agent wrap-up, s")
     parser.add_argument("--occupancy", type=float, default=0.85)
     parser.add_argument("--ring-timeout", type=int, default=25, help="campaign ring timeout, s")
@@ -194,6 +200,7 @@ def main() -> None:
         env = environment(
             database_url=database_url, redis_url=redis_url, instance=workdir / "instance"
         )
+        env["CC_WEB__APPLIES_EVENTS"] = "true" if args.web_applies_events else "false"
         database_name = database_url.rsplit("/", 1)[1]
         floor = Floor(
             args=args,
@@ -321,7 +328,8 @@ def print_figures(floor: Floor, window: report.Window, cores: int) -> None:
     print()
     print(
         f"=== load floor: {args.agents} agents, {args.supervisors} supervisors, "
-        f"{args.web} web + {args.consumers} consume + 1 dialer, target {args.rate:g}/s, "
+        f"{args.web} web ({'applying events' if args.web_applies_events else 'sockets only'}) + "
+        f"{args.consumers} consume + 1 dialer, target {args.rate:g}/s, "
         f"{window.seconds:.0f} s ==="
     )
     report.print_calls(observed, window)

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
-from callcenter.bus_redis import RedisStreamsEventBus
+from callcenter.bus_redis import STREAM, RedisStreamsEventBus
 from callcenter.db import Database
 from callcenter.events import CallEnded
 from callcenter.services import lead_import_jobs
@@ -164,3 +165,32 @@ def test_consume_without_redis_says_so(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "callcenter consume needs CC_REDIS_URL" in done.stderr
+
+
+def _events_the_group_has_read(redis_url: str) -> int:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        groups = client.xinfo_groups(STREAM)
+    except redis.ResponseError:  # no stream yet
+        return 0
+    finally:
+        client.close()
+    return sum(int(group["entries-read"] or 0) for group in groups)
+
+
+@pytest.mark.redis
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("applies_events", ["true", "false"])
+def test_a_web_process_reads_the_event_stream_only_when_it_applies_events(
+    tmp_path: Path, redis_url: str, applies_events: str
+) -> None:
+    env = environment(tmp_path, redis_url, CC_WEB__APPLIES_EVENTS=applies_events)
+    with web_tier(env, tmp_path) as base:
+        assert get(f"{base}/readyz")[0] == 200
+        RedisStreamsEventBus(redis_url).publish(
+            CallEnded(call_id="no-such-call", outcome="no_answer", sip_status=480)
+        )
+        deadline = time.monotonic() + 3
+        while not _events_the_group_has_read(redis_url) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _events_the_group_has_read(redis_url) == (1 if applies_events == "true" else 0)
