@@ -262,6 +262,50 @@ def test_a_fact_about_a_call_is_counted_once_whoever_counts_it(
     assert other.agent_totals(day) == {}
 
 
+def test_a_rebuilds_write_keeps_what_was_counted_since_its_mark(
+    counters: LiveCounters, request: pytest.FixtureRequest
+) -> None:
+    """Two rebuilds overlap while another process counts: each write holds
+    its read plus the day's counts made since its mark, each fact once."""
+    day, other_day = date(2026, 3, 1), date(2026, 2, 28)
+    other = _shared_with(counters, request)
+    dial = Count(Fact.DIALED, {"dials": 1})
+    connect = Count(Fact.CONNECTED, {"contacts": 1, "talk_s": 12.25}, {"calls": 1})
+    first = counters.begin_rebuild()
+    other.count_once(day, 7, "c1", [dial])  # committed before the first read: in it
+    other.count_once(day, 7, "c2", [dial])
+    other.count_once(other_day, 7, "c3", [dial])
+    second = other.begin_rebuild()
+    other.count_once(day, 7, "c4", [dial, connect], agent_id=3)
+    assert counters.replace_day(day, {7: {"dials": 1.0}}, {}, {"c1": Fact.DIALED}, since=first)
+    assert other.totals(day) == {7: {"dials": 3.0, "contacts": 1.0, "talk_s": 12.25}}
+    assert other.agent_totals(day) == {3: {"calls": 1.0}}
+    assert other.facts(day, "c4") == Fact.DIALED | Fact.CONNECTED
+    read = {"c1": Fact.DIALED, "c2": Fact.DIALED, "c4": Fact.DIALED}
+    assert other.replace_day(day, {7: {"dials": 3.0}}, {}, read, since=second)
+    assert other.totals(day) == {7: {"dials": 3.0, "contacts": 1.0, "talk_s": 12.25}}
+    counters.end_rebuild(first)
+    other.end_rebuild(second)
+    other.count_once(day, 7, "c5", [dial])  # no rebuild runs: not recorded
+    third = counters.begin_rebuild()
+    assert counters.replace_day(day, {7: {"dials": 5.0}}, {}, {}, since=third)
+    assert counters.totals(day) == {7: {"dials": 5.0}}
+    counters.end_rebuild(third)
+
+
+def test_a_rebuild_whose_mark_is_gone_writes_nothing(counters: LiveCounters) -> None:
+    """The counts made since its read are not known (Redis lost them, or the
+    rebuild took too long): its write is refused."""
+    day = date(2026, 3, 1)
+    counters.count_once(day, 7, "c1", [Count(Fact.DIALED, {"dials": 1})])
+    mark = counters.begin_rebuild()
+    counters.end_rebuild(mark)
+    assert not counters.replace_day(day, {7: {"dials": 9.0}}, {}, {}, since=mark)
+    assert counters.totals(day) == {7: {"dials": 1.0}}
+    assert counters.replace_day(day, {7: {"dials": 9.0}}, {}, {})
+    assert counters.totals(day) == {7: {"dials": 9.0}}
+
+
 def test_the_counters_are_in_redis_when_a_redis_url_is_set(redis_url: str) -> None:
     # (not through create_app: the shared SocketIO would keep the message
     # queue for every later test app)
