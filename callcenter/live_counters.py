@@ -14,7 +14,12 @@ what to count from the bus events; this module only adds, reads and replaces:
   `count_once` adds a call's deltas only for facts not counted yet, and
   `replace_day` writes the rebuild's facts with its totals, so an event the
   rebuild already read from the database is not counted again, in whichever
-  process and order the two come.
+  process and order the two come;
+- while a rebuild runs (`begin_rebuild` to `end_rebuild`), every
+  `count_once` is also recorded, and the rebuild's `replace_day` counts the
+  recorded ones again on top of the totals it writes: a count made between
+  the rebuild's read and its write (by any process) is not lost, and one the
+  read already held is skipped by its facts.
 
 Redis may lose all of this (a restart without persistence): `first_build`
 and `first_live_build` then answer True again, and the live floor rebuilds
@@ -41,6 +46,9 @@ DAY_TTL_SECONDS = 40 * 24 * 3600
 # A call's facts matter while its events can still come: a call spans a
 # midnight at most, and its wrap-up follows its end within the hour.
 FACTS_TTL_SECONDS = 2 * 24 * 3600
+# A rebuild still writing this long after it began (or whose process died)
+# is given up: the counts recorded for it are dropped and its write refused.
+REBUILD_TTL_SECONDS = 600
 
 
 class Fact(enum.IntFlag):
@@ -93,6 +101,12 @@ class LiveCounters(Protocol):
 
     def facts(self, day: date, call_id: str) -> Fact: ...
 
+    def begin_rebuild(self) -> str:
+        """Record every `count_once` from now on, for the rebuild this returns
+        the mark of; call it before the rebuild's first read of the rows."""
+
+    def end_rebuild(self, mark: str) -> None: ...
+
     def totals(self, day: date) -> dict[int, Totals]: ...
 
     def window(self, campaign_ids: Iterable[int], days: list[date]) -> dict[int, Totals]:
@@ -125,8 +139,14 @@ class LiveCounters(Protocol):
         totals: Mapping[int, Totals],
         agent_totals: Mapping[int, Totals],
         facts: Mapping[str, Fact] | None = None,
-    ) -> None:
-        """The day's totals and the facts about each call they hold, at once."""
+        *,
+        since: str | None = None,
+    ) -> bool:
+        """The day's totals and the facts about each call they hold, at once;
+        with `since` (a `begin_rebuild` mark), then the `day`'s counts recorded
+        since the mark, each fact once. False, and nothing written, when the
+        mark is gone (the counters were lost, or the rebuild took too long):
+        the counts since the rebuild's read are not all known."""
 
     def replace_live(
         self, calls: Mapping[str, Mapping[str, Any]], agents: Mapping[int, Mapping[str, Any]]
@@ -162,6 +182,8 @@ class InProcessCounters:
         self._built: set[date] = set()
         self._live_built = False
         self._statuses: dict[str, Any] = {}
+        self._rebuilds: dict[str, int] = {}  # mark -> where its counts begin in the journal
+        self._journal: list[tuple[date, int, str, Sequence[Count], int | None]] = []
 
     def set_status(self, key: str, value: Any) -> None:
         with self._lock:
@@ -204,20 +226,46 @@ class InProcessCounters:
         agent_id: int | None = None,
     ) -> Fact:
         with self._lock:
-            known = self._facts[day].get(call_id, Fact(0))
-            counted, deltas, agent_deltas = _new_counts(known, counts)
-            if not counted:
-                return counted
-            self._facts[day][call_id] = known | counted
-            if deltas:
-                _add_into(self._days[day].setdefault(campaign_id, {}), deltas)
-            if agent_id is not None and agent_deltas:
-                _add_into(self._agent_days[day].setdefault(agent_id, {}), agent_deltas)
+            if self._rebuilds:
+                self._journal.append((day, campaign_id, call_id, tuple(counts), agent_id))
+            return self._count_once(day, campaign_id, call_id, counts, agent_id)
+
+    def _count_once(
+        self,
+        day: date,
+        campaign_id: int,
+        call_id: str,
+        counts: Sequence[Count],
+        agent_id: int | None,
+    ) -> Fact:
+        known = self._facts[day].get(call_id, Fact(0))
+        counted, deltas, agent_deltas = _new_counts(known, counts)
+        if not counted:
+            return counted
+        self._facts[day][call_id] = known | counted
+        if deltas:
+            _add_into(self._days[day].setdefault(campaign_id, {}), deltas)
+        if agent_id is not None and agent_deltas:
+            _add_into(self._agent_days[day].setdefault(agent_id, {}), agent_deltas)
         return counted
 
     def facts(self, day: date, call_id: str) -> Fact:
         with self._lock:
             return self._facts.get(day, {}).get(call_id, Fact(0))
+
+    def begin_rebuild(self) -> str:
+        mark = uuid.uuid4().hex
+        with self._lock:
+            if not self._rebuilds:
+                self._journal.clear()
+            self._rebuilds[mark] = len(self._journal)
+        return mark
+
+    def end_rebuild(self, mark: str) -> None:
+        with self._lock:
+            self._rebuilds.pop(mark, None)
+            if not self._rebuilds:
+                self._journal.clear()
 
     def totals(self, day: date) -> dict[int, Totals]:
         with self._lock:
@@ -280,11 +328,20 @@ class InProcessCounters:
         totals: Mapping[int, Totals],
         agent_totals: Mapping[int, Totals],
         facts: Mapping[str, Fact] | None = None,
-    ) -> None:
+        *,
+        since: str | None = None,
+    ) -> bool:
         with self._lock:
+            if since is not None and since not in self._rebuilds:
+                return False
             self._days[day] = {cid: dict(values) for cid, values in totals.items()}
             self._agent_days[day] = {aid: dict(values) for aid, values in agent_totals.items()}
             self._facts[day] = dict(facts or {})
+            if since is not None:
+                for entry in self._journal[self._rebuilds[since] :]:
+                    if entry[0] == day:
+                        self._count_once(*entry)
+        return True
 
     def replace_live(
         self, calls: Mapping[str, Mapping[str, Any]], agents: Mapping[int, Mapping[str, Any]]
@@ -317,46 +374,136 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
 
-# count_once in one round trip: the call's facts and the totals change
-# together, so a rebuild (one MULTI) sees either both or neither.
-# KEYS: facts hash, campaign totals, campaigns index, agent totals, agents index
-# ARGV: call id, campaign id, agent id or "", totals TTL, facts TTL,
-#       JSON [[fact bit, {name: delta}, {name: agent delta}], ...]
-_COUNT_ONCE = """
-local known = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-local counted = 0
-local sums = {{}, {}}
-for _, count in ipairs(cjson.decode(ARGV[6])) do
-  if bit.band(bit.bor(known, counted), count[1]) == 0 then
-    counted = bit.bor(counted, count[1])
-    for side = 1, 2 do
-      for name, value in pairs(count[side + 1]) do
-        sums[side][name] = (sums[side][name] or 0) + tonumber(value)
+# One call's counts, each fact once: the call's facts and the totals change
+# together. keys: facts hash, campaign totals, campaigns index, agent totals,
+# agents index; counts: [[fact bit, {name: delta}, {name: agent delta}], ...]
+_COUNT = """
+local function count(keys, call_id, campaign, agent, day_ttl, facts_ttl, counts)
+  local known = tonumber(redis.call('HGET', keys[1], call_id) or '0')
+  local counted = 0
+  local sums = {{}, {}}
+  for _, count in ipairs(counts) do
+    if bit.band(bit.bor(known, counted), count[1]) == 0 then
+      counted = bit.bor(counted, count[1])
+      for side = 1, 2 do
+        for name, value in pairs(count[side + 1]) do
+          sums[side][name] = (sums[side][name] or 0) + tonumber(value)
+        end
       end
     end
   end
-end
-if counted == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], bit.bor(known, counted))
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-local targets = {{KEYS[2], KEYS[3], ARGV[2]}, {KEYS[4], KEYS[5], ARGV[3]}}
-for side = 1, 2 do
-  local key, index, member = unpack(targets[side])
-  local added = false
-  for name, value in pairs(sums[side]) do
-    if member ~= '' and value ~= 0 then
-      redis.call('HINCRBYFLOAT', key, name, string.format('%.17g', value))
-      added = true
+  if counted == 0 then return 0 end
+  redis.call('HSET', keys[1], call_id, bit.bor(known, counted))
+  redis.call('EXPIRE', keys[1], facts_ttl)
+  local targets = {{keys[2], keys[3], campaign}, {keys[4], keys[5], agent}}
+  for side = 1, 2 do
+    local key, index, member = unpack(targets[side])
+    local added = false
+    for name, value in pairs(sums[side]) do
+      if member ~= '' and value ~= 0 then
+        redis.call('HINCRBYFLOAT', key, name, string.format('%.17g', value))
+        added = true
+      end
+    end
+    if added then
+      redis.call('SADD', index, member)
+      redis.call('EXPIRE', key, day_ttl)
+      redis.call('EXPIRE', index, day_ttl)
     end
   end
-  if added then
-    redis.call('SADD', index, member)
-    redis.call('EXPIRE', key, ARGV[4])
-    redis.call('EXPIRE', index, ARGV[4])
+  return counted
+end
+"""
+
+# count_once in one round trip; while a rebuild runs (its marks hash exists)
+# the count also goes to the journal the rebuild's write counts again.
+# KEYS: facts hash, campaign totals, campaigns index, agent totals, agents
+#       index, rebuild marks, journal
+# ARGV: call id, campaign id, agent id or "", totals TTL, facts TTL,
+#       JSON counts, day, rebuild TTL
+_COUNT_ONCE = (
+    _COUNT
+    + """
+if redis.call('EXISTS', KEYS[6]) == 1 then
+  redis.call('RPUSH', KEYS[7], cjson.encode({ARGV[7], ARGV[1], ARGV[2], ARGV[3], ARGV[6]}))
+  redis.call('EXPIRE', KEYS[7], ARGV[8])
+end
+return count(
+  {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]},
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], cjson.decode(ARGV[6]))
+"""
+)
+
+# A rebuild's mark: where its counts begin in the journal. The journal is
+# emptied when no rebuild runs; it outlives the marks (its TTL is renewed).
+# KEYS: rebuild marks, journal; ARGV: mark, rebuild TTL
+_BEGIN_REBUILD = """
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
+redis.call('HSET', KEYS[1], ARGV[1], redis.call('LLEN', KEYS[2]))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+"""
+
+_END_REBUILD = """
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
+"""
+
+# replace_day in one step, then (with a mark) the day's counts journaled since
+# the mark counted again on top: nothing counted in between is lost.
+# KEYS: rebuild marks, journal, facts hash, campaigns index, agents index
+# ARGV: mark or "", key prefix, day, totals TTL, facts TTL,
+#       JSON {campaign: {name: value}}, JSON {agent: {name: value}}, JSON {call: facts}
+_REPLACE_DAY = (
+    _COUNT
+    + """
+local start = 0
+if ARGV[1] ~= '' then
+  start = redis.call('HGET', KEYS[1], ARGV[1])
+  if not start then return 0 end
+end
+local totals, agents = ARGV[2] .. 't:' .. ARGV[3] .. ':', ARGV[2] .. 'a:' .. ARGV[3] .. ':'
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do redis.call('DEL', totals .. id) end
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[5])) do redis.call('DEL', agents .. id) end
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
+local fields = {}
+for call_id, facts in pairs(cjson.decode(ARGV[8])) do
+  fields[#fields + 1] = call_id
+  fields[#fields + 1] = facts
+  if #fields >= 1000 then
+    redis.call('HSET', KEYS[3], unpack(fields))
+    fields = {}
   end
 end
-return counted
+if #fields > 0 then redis.call('HSET', KEYS[3], unpack(fields)) end
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+for _, side in ipairs({{ARGV[6], totals, KEYS[4]}, {ARGV[7], agents, KEYS[5]}}) do
+  for id, values in pairs(cjson.decode(side[1])) do
+    fields = {}
+    for name, value in pairs(values) do
+      fields[#fields + 1] = name
+      fields[#fields + 1] = value
+    end
+    if #fields > 0 then
+      redis.call('HSET', side[2] .. id, unpack(fields))
+      redis.call('EXPIRE', side[2] .. id, ARGV[4])
+      redis.call('SADD', side[3], id)
+    end
+  end
+  redis.call('EXPIRE', side[3], ARGV[4])
+end
+if ARGV[1] == '' then return 1 end
+for _, raw in ipairs(redis.call('LRANGE', KEYS[2], start, -1)) do
+  local entry = cjson.decode(raw)
+  if entry[1] == ARGV[3] then
+    count(
+      {KEYS[3], totals .. entry[3], KEYS[4], agents .. entry[4], KEYS[5]},
+      entry[2], entry[3], entry[4], ARGV[4], ARGV[5], cjson.decode(entry[5]))
+  end
+end
+return 1
 """
+)
 
 
 class RedisCounters:
@@ -367,7 +514,9 @@ class RedisCounters:
     `ta:{day}` the agents with totals, `f:{day}` each call's facts in the
     day's totals (call id -> `Fact` bits), `calls` and `agents` the live maps
     (field -> JSON), `seen:{event_id}` the dedupe marks, `built:{day}` and
-    `built:live` who rebuilt what from the database."""
+    `built:live` who rebuilt what from the database, `rebuilds` the running
+    rebuilds' marks (mark -> journal position) and `journal` the counts made
+    while one runs."""
 
     def __init__(self, url: str, *, prefix: str = "cc:live:") -> None:
         import redis
@@ -385,6 +534,9 @@ class RedisCounters:
         self._prefix = prefix
         self._replace_if_present = self._redis.register_script(_REPLACE_IF_PRESENT)
         self._count_once = self._redis.register_script(_COUNT_ONCE)
+        self._begin_rebuild = self._redis.register_script(_BEGIN_REBUILD)
+        self._end_rebuild = self._redis.register_script(_END_REBUILD)
+        self._replace_day = self._redis.register_script(_REPLACE_DAY)
         self._token = uuid.uuid4().hex
 
     @property
@@ -453,10 +605,31 @@ class RedisCounters:
                 self._key("tc", iso),
                 self._key("a", iso, agent),
                 self._key("ta", iso),
+                self._key("rebuilds"),
+                self._key("journal"),
             ],
-            args=[call_id, campaign_id, agent, DAY_TTL_SECONDS, FACTS_TTL_SECONDS, encoded],
+            args=[
+                call_id,
+                campaign_id,
+                agent,
+                DAY_TTL_SECONDS,
+                FACTS_TTL_SECONDS,
+                encoded,
+                iso,
+                REBUILD_TTL_SECONDS,
+            ],
         )
         return Fact(int(counted))
+
+    def begin_rebuild(self) -> str:
+        mark = uuid.uuid4().hex
+        self._begin_rebuild(
+            keys=[self._key("rebuilds"), self._key("journal")], args=[mark, REBUILD_TTL_SECONDS]
+        )
+        return mark
+
+    def end_rebuild(self, mark: str) -> None:
+        self._end_rebuild(keys=[self._key("rebuilds"), self._key("journal")], args=[mark])
 
     def facts(self, day: date, call_id: str) -> Fact:
         return Fact(int(self._redis.hget(self._key("f", day.isoformat()), call_id) or 0))
@@ -529,32 +702,30 @@ class RedisCounters:
         totals: Mapping[int, Totals],
         agent_totals: Mapping[int, Totals],
         facts: Mapping[str, Fact] | None = None,
-    ) -> None:
+        *,
+        since: str | None = None,
+    ) -> bool:
         iso = day.isoformat()
-        old_campaigns = self._redis.smembers(self._key("tc", iso))
-        old_agents = self._redis.smembers(self._key("ta", iso))
-        pipe = self._redis.pipeline(transaction=True)
-        for cid in old_campaigns:
-            pipe.delete(self._key("t", iso, cid))
-        for aid in old_agents:
-            pipe.delete(self._key("a", iso, aid))
-        pipe.delete(self._key("tc", iso), self._key("ta", iso), self._key("f", iso))
-        for batch in _batches(list((facts or {}).items()), 5000):
-            pipe.hset(self._key("f", iso), mapping={k: int(v) for k, v in batch})
-        pipe.expire(self._key("f", iso), FACTS_TTL_SECONDS)
-        for cid, values in totals.items():
-            if values:
-                pipe.hset(self._key("t", iso, cid), mapping=dict(values))
-                pipe.expire(self._key("t", iso, cid), DAY_TTL_SECONDS)
-                pipe.sadd(self._key("tc", iso), cid)
-        for aid, values in agent_totals.items():
-            if values:
-                pipe.hset(self._key("a", iso, aid), mapping=dict(values))
-                pipe.expire(self._key("a", iso, aid), DAY_TTL_SECONDS)
-                pipe.sadd(self._key("ta", iso), aid)
-        pipe.expire(self._key("tc", iso), DAY_TTL_SECONDS)
-        pipe.expire(self._key("ta", iso), DAY_TTL_SECONDS)
-        pipe.execute()
+        written = self._replace_day(
+            keys=[
+                self._key("rebuilds"),
+                self._key("journal"),
+                self._key("f", iso),
+                self._key("tc", iso),
+                self._key("ta", iso),
+            ],
+            args=[
+                since or "",
+                self._prefix,
+                iso,
+                DAY_TTL_SECONDS,
+                FACTS_TTL_SECONDS,
+                json.dumps({cid: _strings(values) for cid, values in totals.items()}),
+                json.dumps({aid: _strings(values) for aid, values in agent_totals.items()}),
+                json.dumps({call_id: int(bits) for call_id, bits in (facts or {}).items()}),
+            ],
+        )
+        return bool(written)
 
     def replace_live(
         self, calls: Mapping[str, Mapping[str, Any]], agents: Mapping[int, Mapping[str, Any]]
@@ -619,11 +790,6 @@ def _new_counts(known: Fact, counts: Sequence[Count]) -> tuple[Fact, Totals, Tot
 def _strings(values: Mapping[str, float]) -> dict[str, str]:
     """Deltas as HINCRBYFLOAT reads them (a Lua number would lose digits)."""
     return {name: repr(float(value)) for name, value in values.items()}
-
-
-def _batches(items: list[Any], size: int) -> Iterable[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _floats(values: Mapping[str, str]) -> Totals:

@@ -150,11 +150,18 @@ class LiveFloor:
             return False
         with self.database.read_sessions() as session:
             if totals:
-                rebuild_counters_from_db(
+                written = rebuild_counters_from_db(
                     session, day, counters=self.counters, tz=self.tz, live=live
                 )
             else:
+                written = True
                 self.counters.replace_live(*live_maps_from_db(session, day, tz=self.tz))
+        if not written:
+            self._stale = True
+            log.warning(
+                "live floor: Redis lost the counters during a rebuild; rebuilt at the next count"
+            )
+            return False
         if live:
             self._drop_ended_since_read()
         self._stale = False

@@ -32,28 +32,50 @@ def rebuild_counters_from_db(
     tz: ZoneInfo | str = "Asia/Tehran",
     now: datetime | None = None,
     live: bool = True,
-) -> None:
+) -> bool:
     """Recompute `day`'s counters from the rows (after a restart, or to check
     the live counting), the abandon window's earlier days, and (with `live`)
-    the calls in progress and the agents' states."""
+    the calls in progress and the agents' states.
+
+    `session` must not have read yet: what other processes count from here
+    on is counted again on top of what it reads (`LiveCounters.begin_rebuild`),
+    so a count made between the read and the write is kept. False when the
+    counters refused the write (they lost those counts: Redis restarted
+    empty meanwhile); they may then hold part of it, and need a rebuild."""
+    mark = counters.begin_rebuild()
+    try:
+        return _rebuild(session, day, counters, mark, tz=tz, now=now, live=live)
+    finally:
+        counters.end_rebuild(mark)
+
+
+def _rebuild(
+    session: Session,
+    day: date,
+    counters: LiveCounters,
+    mark: str,
+    *,
+    tz: ZoneInfo | str,
+    now: datetime | None,
+    live: bool,
+) -> bool:
     _one_snapshot(session)
     totals, agent_totals = totals_from_db(session, day, tz=tz, now=now)
     start, end = _bounds(day, tz)
-    counters.replace_day(
-        day,
-        totals,
-        agent_totals,
-        facts_from_db(session, (Call.dialed_at >= start) & (Call.dialed_at < end)),
-    )
+    facts = facts_from_db(session, (Call.dialed_at >= start) & (Call.dialed_at < end))
+    if not counters.replace_day(day, totals, agent_totals, facts, since=mark):
+        return False
     window = window_totals_from_db(session, day, tz=tz)
     if window:
         late = (Call.dialed_at >= _bounds(min(window), tz)[0]) & (Call.dialed_at < start)
         late &= or_(Call.state != CallState.ENDED, Call.ended_at >= start - LATE_EVENTS)
-        facts = _facts_by_day(session, late, tz)
+        by_day = _facts_by_day(session, late, tz)
         for earlier, values in window.items():
-            counters.replace_day(earlier, values, {}, facts.get(earlier, {}))
+            if not counters.replace_day(earlier, values, {}, by_day.get(earlier, {}), since=mark):
+                return False
     if live:
         counters.replace_live(*live_maps_from_db(session, day, tz=tz))
+    return True
 
 
 def _one_snapshot(session: Session) -> None:
