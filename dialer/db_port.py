@@ -18,6 +18,7 @@ from callcenter.db import Database
 from callcenter.errors import InvalidInput
 from callcenter.models import AgentStatus, Call, Campaign, ScriptVersion, User
 from callcenter.services import (
+    abandon_tallies,
     agents,
     call_recovery,
     calls,
@@ -57,6 +58,7 @@ class DatabaseServices:
         self.database = database
         self.identity = identity or new_dialer_identity()
         self.lease = timedelta(seconds=campaign_lease_s)
+        self.tallies = abandon_tallies.RollingTallies()
 
     @property
     def dialer_id(self) -> str:
@@ -240,7 +242,7 @@ class DatabaseServices:
 
     def abandon_tallies(self, campaign_id: int, *, now: datetime) -> tuple[Tally, Tally]:
         with self.database.unit_of_work() as session:
-            today, window = pacing_log.abandon_tallies(session, campaign_id, now=now)
+            today, window = self.tallies.abandon_tallies(session, campaign_id, now=now)
         return (
             Tally(today.live_answers, today.abandoned),
             Tally(window.live_answers, window.abandoned),
