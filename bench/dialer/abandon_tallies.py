@@ -23,8 +23,10 @@ import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from bench.load_floor.floor_data import fresh_database
 from callcenter import migrate
@@ -83,19 +85,26 @@ def measure(args: argparse.Namespace, url: str, size: int) -> None:
     campaign_id, total = fill(database, now, size, args.recent_rate)
     try:
         for _ in range(args.rounds):
-            old = ticks(args.old_ticks, now, lambda s, at: pacing_log.abandon_tallies(
-                s, campaign_id, now=at), database)  # fmt: skip
+
+            def full_counts(session: Session, at: datetime) -> Any:
+                return pacing_log.abandon_tallies(session, campaign_id, now=at)
+
+            old = ticks(args.old_ticks, now, full_counts, database)
             report(total, "full counts", old)
             tallies = RollingTallies()
+
+            def kept_minutes(
+                session: Session, at: datetime, tallies: RollingTallies = tallies
+            ) -> Any:
+                return tallies.abandon_tallies(session, campaign_id, now=at)
+
             started = time.perf_counter()
-            first = tick(database, lambda s, at: tallies.abandon_tallies(s, campaign_id, now=at),
-                         now)  # fmt: skip
+            first = tick(database, kept_minutes, now)
             fill_ms = (time.perf_counter() - started) * 1000
             with database.unit_of_work() as session:
                 assert first == pacing_log.abandon_tallies(session, campaign_id, now=now)
             print(f"{total:15,}  kept: fill   {fill_ms:8.1f}  (first tick of a fresh process)")
-            new = ticks(args.ticks, now + timedelta(seconds=1), lambda s, at: (
-                tallies.abandon_tallies(s, campaign_id, now=at)), database)  # fmt: skip
+            new = ticks(args.ticks, now + timedelta(seconds=1), kept_minutes, database)
             report(total, "kept minutes", new)
             last = now + timedelta(seconds=args.ticks)
             with database.unit_of_work() as session:

@@ -18,7 +18,6 @@ from callcenter.states import (
     DispositionCategory,
 )
 
-
 # The calls whose part in the abandon tallies (direction, answered_at,
 # outcome) can still change: not ended, or ended as a live answer or an
 # abandon and still in its agent's wrap-up, where a disposition can make it a
