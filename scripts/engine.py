@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from scripts.greetings import DEFAULT_TZ, greeting
 from scripts.model import Script, Step
-from scripts.placeholders import render, render_for_customer
+from scripts.placeholders import Segment, render, render_for_customer, segments
 
 
 def render_prompt(step: Step, context: Mapping[str, object]) -> str:
@@ -17,6 +17,14 @@ def render_prompt(step: Step, context: Mapping[str, object]) -> str:
 
 def render_tips(step: Step, context: Mapping[str, object]) -> list[str]:
     return [render(tip, context) for tip in step.tips]
+
+
+def prompt_segments(step: Step, context: Mapping[str, object]) -> list[Segment]:
+    return segments(step.prompt, context)
+
+
+def tip_segments(step: Step, context: Mapping[str, object]) -> list[list[Segment]]:
+    return [segments(tip, context) for tip in step.tips]
 
 
 def render_message(step: Step, name: str, context: Mapping[str, object]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from string import Formatter
 
 _FORMATTER = Formatter()
@@ -30,6 +31,34 @@ def placeholders(template: str) -> Iterator[str]:
         if spec or conversion:
             raise TemplateError(f"placeholder {shown}}} cannot carry a format or conversion", shown)
         yield field
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of a filled template: literal or filled text, or a `gap`
+    (the name of a placeholder with no value) for the caller to show."""
+
+    text: str
+    gap: str | None = None
+
+
+def segments(template: str, context: Mapping[str, object]) -> list[Segment]:
+    """`template` filled from `context`, cut where a value is missing or
+    empty, so the screen can mark each gap and say what it lacks."""
+    try:
+        parts = list(_FORMATTER.parse(template))
+    except ValueError:
+        return [Segment(template)]
+    cut: list[Segment] = []
+    for literal, field, _, _ in parts:
+        if literal:
+            cut.append(Segment(literal))
+        if field is None:
+            continue
+        value = context.get(field)
+        text = "" if value is None else str(value)
+        cut.append(Segment(text) if text.strip() else Segment("", gap=field))
+    return cut
 
 
 def missing_marker(name: str) -> str:

@@ -7,6 +7,7 @@ from scripts import (
     BUILTIN_DIR,
     PLACEHOLDERS,
     ScriptError,
+    Segment,
     call_context,
     day_period,
     greeting,
@@ -18,6 +19,7 @@ from scripts import (
     render_message,
     render_prompt,
     render_tips,
+    segments,
 )
 
 TEHRAN = ZoneInfo("Asia/Tehran")
@@ -278,3 +280,18 @@ def test_empty_and_non_mapping_documents():
 def test_placeholder_set_covers_the_design():
     for name in ("title", "last_name", "agent_name", "company", "slot_1", "slot_2"):
         assert name in PLACEHOLDERS
+
+
+def test_segments_cut_a_template_at_each_missing_value():
+    cut = segments(
+        "Call {agent_name} on {contact_number}.", {"agent_name": "Ali", "contact_number": " "}
+    )
+    assert cut == [
+        Segment("Call "),
+        Segment("Ali"),
+        Segment(" on "),
+        Segment("", gap="contact_number"),
+        Segment("."),
+    ]
+    assert segments("broken {", {}) == [Segment("broken {")]
+    assert "".join(segment.text for segment in segments("{{x}}", {})) == "{x}"
