@@ -59,6 +59,7 @@ from callcenter.services import (
     lead_import,
     lead_import_jobs,
     lead_lists,
+    script_gaps,
 )
 from callcenter.states import Role
 
@@ -94,6 +95,7 @@ def _render_form(
             "lead_lists": lead_lists,
             "importing": lead_import_jobs.states_of(session, [item.id for item in lead_lists]),
             "dialable": hopper_feed.count_dialable(session, campaign.id, now=utcnow()),
+            "script_gaps": script_gaps.campaign_gaps(session, campaign),
         }
     page = render_template(
         "campaigns/form.html",

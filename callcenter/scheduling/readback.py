@@ -119,14 +119,14 @@ def read_back(
         clock = f"{clock} تا {until}" if locale == "fa" else f"{clock}–{until}"
     place = _place(kind, address.strip(), link.strip(), locale)
     phone = format_phone(contact_number, locale)
+    # Without a number (no caller ID, no direct number) the offer of one is
+    # left out rather than read with nothing in it.
     if locale == "fa":
-        text = (
-            f"پس قرارمان را برای روز {day} {date_text}، ساعت {clock}، {place} ثبت کردم. "
-            f"اگر تا پیش از جلسه کاری داشتید، شماره‌ی مستقیم من {phone} است."
-        )
+        text = f"پس قرارمان را برای روز {day} {date_text}، ساعت {clock}، {place} ثبت کردم."
+        if phone:
+            text += f" اگر تا پیش از جلسه کاری داشتید، شماره‌ی مستقیم من {phone} است."
     else:
-        text = (
-            f"So we are meeting on {day} {date_text} at {clock}, {place}. "
-            f"If anything comes up before then, my direct number is {phone}."
-        )
+        text = f"So we are meeting on {day} {date_text} at {clock}, {place}."
+        if phone:
+            text += f" If anything comes up before then, my direct number is {phone}."
     return ReadBack(day, date_text, clock, place, phone, text)

@@ -27,16 +27,18 @@ from callcenter.models import (
     User,
 )
 from callcenter.scheduling import format_phone, slot_label
-from callcenter.services import appointments, scripts_catalog
+from callcenter.services import appointments, script_gaps, scripts_catalog
 from callcenter.services.call_access import open_call
+from callcenter.services.reports.labels import Gettext
 from scripts import (
     Move,
     Script,
     ScriptPath,
     ScriptPathError,
+    Step,
     call_context,
-    render_prompt,
-    render_tips,
+    prompt_segments,
+    tip_segments,
 )
 
 MOVE_KINDS = ("next", "back", "jump")
@@ -97,27 +99,41 @@ def script_context(
 
 
 def rendered_script(script: Script, context: dict[str, object]) -> dict[str, Any]:
+    """The script as the agent's screen shows it, in the script's language."""
+    gettext = script_gaps.gettext_for(script.locale)
     return {
         "key": script.key,
         "version": script.version,
         "title": script.title,
         "locale": script.locale,
         "dir": "rtl" if script.locale == "fa" else "ltr",
-        "steps": [
-            {
-                "number": step.number,
-                "key": step.key,
-                "title": step.title,
-                "prompt": render_prompt(step, context),
-                "tips": render_tips(step, context),
-                "booking": step.booking,
-                "follow_up": step.follow_up,
-                "rejections": [
-                    {"code": reason.code, "label": reason.label, "free_text": reason.free_text}
-                    for reason in step.rejections
-                ],
-            }
-            for step in script.steps
+        "steps": [_rendered_step(step, context, gettext) for step in script.steps],
+    }
+
+
+def _rendered_step(step: Step, context: dict[str, object], gettext: Gettext) -> dict[str, Any]:
+    """`prompt` and `tips` as plain text; `prompt_parts` with each gap marked,
+    `gaps` saying what is missing and who fixes it, `notice` while the
+    read-back waits on the booking."""
+    prompt = script_gaps.fill(prompt_segments(step, context), gettext)
+    tips = [script_gaps.fill(cut, gettext) for cut in tip_segments(step, context)]
+    gaps, notice = script_gaps.step_gaps(
+        [*prompt.gaps, *(g for tip in tips for g in tip.gaps)], gettext
+    )
+    return {
+        "number": step.number,
+        "key": step.key,
+        "title": step.title,
+        "prompt": prompt.text,
+        "prompt_parts": prompt.parts,
+        "tips": [tip.text for tip in tips],
+        "gaps": gaps,
+        "notice": notice,
+        "booking": step.booking,
+        "follow_up": step.follow_up,
+        "rejections": [
+            {"code": reason.code, "label": reason.label, "free_text": reason.free_text}
+            for reason in step.rejections
         ],
     }
 

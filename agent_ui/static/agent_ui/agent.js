@@ -399,7 +399,7 @@
     var total = state.call.script.steps.length;
     $("step-counter").textContent = fmt(L.text.step, { n: digits(step.number), total: digits(total) });
     $("step-title").textContent = step.title;
-    $("step-prompt").textContent = step.prompt;
+    renderPrompt(step);
     var tips = $("step-tips");
     clear(tips);
     step.tips.forEach(function (t) { tips.appendChild(el("li", null, t)); });
@@ -418,6 +418,28 @@
       select.appendChild(o);
     });
     syncRejectText();
+  }
+  // A placeholder with no value is a marked gap, never text to read out; the
+  // server says what is missing and who fixes it.
+  function renderPrompt(step) {
+    var prompt = $("step-prompt");
+    clear(prompt);
+    (step.prompt_parts || [{ text: step.prompt }]).forEach(function (part) {
+      if (part.text !== undefined) { prompt.appendChild(document.createTextNode(part.text)); return; }
+      var gap = el("mark", part.pending ? "gap pending" : "gap", part.label);
+      gap.dataset.gap = part.gap;
+      prompt.appendChild(gap);
+    });
+    $("step-notice").textContent = step.notice || "";
+    show($("step-notice"), !!step.notice);
+    var gaps = $("step-gaps");
+    clear(gaps);
+    (step.gaps || []).forEach(function (g) {
+      var item = el("li", null, g.hint || g.label);
+      item.dataset.gap = g.name;
+      gaps.appendChild(item);
+    });
+    show(gaps, !!(step.gaps && step.gaps.length));
   }
   function move(kind, to) {
     if (!state.call) return;
