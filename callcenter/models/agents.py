@@ -53,6 +53,13 @@ class AgentStatus(Base):
     log_out_after_call: Mapped[bool] = mapped_column(default=False, server_default=false())
     """The session ended (or the account was deactivated) during a call: logged
     out when its wrap-up ends."""
+    version: Mapped[int] = mapped_column(
+        default=0, server_default=text("0"), onupdate=text("version + 1")
+    )
+    """Goes up by one with every write of the row, in the UPDATE itself (so two
+    writers never take the same number): each state payload carries it, and
+    the agent's screen never goes back to an older one (a reply can arrive
+    after a newer push)."""
 
 
 class AgentStateChange(Base):

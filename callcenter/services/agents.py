@@ -461,6 +461,9 @@ def _leg(agent_id: int) -> str:
 def state_payload(
     session: Session, status: AgentStatus, *, from_state: AgentState | None = None
 ) -> dict[str, Any]:
+    """The agent's state as their screen and the floor show it. `version`
+    orders payloads: flushed first, so it is the row's number as written."""
+    session.flush()
     limit = None
     if status.pause_reason:
         pause_reason = session.get(PauseReason, status.pause_reason)
@@ -469,6 +472,7 @@ def state_payload(
     campaign = session.get(Campaign, status.campaign_id) if status.campaign_id else None
     return {
         "agent_id": status.agent_id,
+        "version": status.version,
         "campaign_id": status.campaign_id,
         "campaign_status": str(campaign.status) if campaign is not None else None,
         "calling_hours": campaigns.calling_hours(campaign, utcnow()) if campaign else None,

@@ -61,9 +61,11 @@
   socket.on("disconnect", function () { $("conn").className = "conn off"; $("conn").title = L.text.offline; });
 
   // A reconnect is not a page load: the server's view replaces ours, but the
-  // same call keeps what the agent picked and has not sent yet.
+  // same call keeps what the agent picked and has not sent yet. A view older
+  // than what the screen shows (its reply came after a newer push: the call
+  // popped meanwhile) is dropped whole: its call and preview are as old.
   function applyView(view) {
-    setAgent(view.agent);
+    if (!setAgent(view.agent)) return;
     if (view.call && state.call && state.call.call.id === view.call.call.id) {
       keepingChoices(function () { renderPop(view.call); });
     } else if (view.call) {
@@ -112,20 +114,23 @@
   }
 
   /* --- agent state ------------------------------------------------------------------ */
-  // Pushes come in the order the changes were made; a reply may come after a
-  // newer push (the dialer calling the phone just after Ready): it must not undo it.
-  var pushes = 0;
+  // A reply says the state as of its request and may come after a newer push
+  // (the dialer calling the phone just after Ready); pushes from two processes
+  // may cross too. Every state payload carries the server's version of the
+  // agent's state, which only goes up: the screen never takes an older one.
+  // (A payload with no version, from a server not yet updated, is taken as before.)
+  function isCurrent(agent) {
+    return !state.agent || !(agent.version < state.agent.version);
+  }
   function act(name, data) {
-    var before = pushes;
     return send(name, data).then(function (r) {
-      if (r.ok && r.agent && pushes === before) { setAgent(r.agent); layout(); }
+      if (r.ok && r.agent && setAgent(r.agent)) layout();
       return r;
     });
   }
 
   socket.on("agent.state_changed", function (data) {
-    pushes += 1;
-    setAgent(data);
+    if (!setAgent(data)) return;
     if (data.state !== "reserved") state.preview = null;
     layout();
   });
@@ -135,7 +140,9 @@
     return agent.state === "ready" && agent.phone_leg !== "up";
   }
 
+  // False (and nothing changes) for a state older than the one on screen.
   function setAgent(agent) {
+    if (!isCurrent(agent)) return false;
     state.agent = agent;
     state.stateSince = agent.since ? Date.parse(agent.since) : Date.now();
     var badge = $("agent-state");
@@ -155,6 +162,7 @@
     var campaignOption = $("campaign").selectedOptions[0];
     showCampaignNotice(agent, campaignOption ? campaignOption.textContent : "");
     showPhoneAlert(agent);
+    return true;
   }
 
   // The dialer says why the phone was lost in English: matched here to its
@@ -827,7 +835,13 @@
   function previewSkip() {
     if (!state.preview) return;
     send("preview_skip", { lead_id: state.preview.lead.id, reason: $("pv-skip-reason").value, text: $("pv-skip-text").value })
-      .then(function (r) { if (r.ok) { state.preview = null; setAgent(r.agent); layout(); } });
+      .then(function (r) {
+        if (!r.ok) return;
+        // The next lead may be offered before this reply comes: only the skipped one goes.
+        if (state.preview && state.preview.lead.id === r.lead_id) state.preview = null;
+        setAgent(r.agent);
+        layout();
+      });
   }
   $("btn-preview-start").addEventListener("click", previewStart);
   $("btn-preview-skip").addEventListener("click", previewSkip);

@@ -281,9 +281,11 @@
   // One event: the server sets the disposition and the pause together, so a
   // refused disposition (or a connection lost) leaves no pause waiting. A
   // pause pressed on the call (F3) still waits for the wrap-up's end: said here.
-  function showPausePending(agentState) {
+  // agent.js's state, not the push: it drops a push older than what it shows.
+  function showPausePending() {
     var pending = $("pause-pending");
-    if (pending) pending.hidden = !(agentState && agentState.pause_after_call && agent.state.call);
+    var shown = agent.state.agent;
+    if (pending) pending.hidden = !(shown && shown.pause_after_call && agent.state.call);
   }
   socket.on("agent.state_changed", showPausePending);
   var savePause = $("btn-dispose-pause");
