@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    BigInteger,
     Date,
     Float,
     Integer,
@@ -83,6 +84,31 @@ def _seconds_between_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> s
         f"ROUND((julianday({compiler.process(end, **kw)}) - "
         f"julianday({compiler.process(start, **kw)})) * 86400.0, 3)"
     )
+
+
+class epoch_minute(FunctionElement[int]):
+    """Whole minutes from 1970-01-01 UTC to a UTC datetime column."""
+
+    type = BigInteger()
+    name = "epoch_minute"
+    inherit_cache = True
+
+
+@compiles(epoch_minute)
+def _epoch_minute_default(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    (column,) = list(element.clauses)
+    # Truncated before the epoch is taken: a double's epoch rounds microseconds.
+    at = f"date_trunc('minute', {compiler.process(column, **kw)} AT TIME ZONE 'UTC')"
+    return f"(CAST(EXTRACT(EPOCH FROM {at}) AS BIGINT) / 60)"
+
+
+@compiles(epoch_minute, "sqlite")
+def _epoch_minute_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    (column,) = list(element.clauses)
+    # 'YYYY-MM-DD HH:MM' of the stored text: SQLite's date functions round to
+    # the millisecond, which would put 59.9999995 s in the next minute.
+    minute = f"substr({compiler.process(column, **kw)}, 1, 16)"
+    return f"(CAST(strftime('%s', {minute}) AS INTEGER) / 60)"
 
 
 def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:

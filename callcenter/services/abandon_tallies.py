@@ -37,14 +37,10 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, and_, literal, or_, select, text, union_all
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import and_, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from callcenter import metrics
 from callcenter.errors import N_, NotFound
@@ -56,31 +52,6 @@ MINUTE = timedelta(minutes=1)
 SETTLE_AFTER = timedelta(minutes=5)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OPEN = text(f"({OPEN_CALLS_SQL})")
-
-
-class epoch_minute(FunctionElement[int]):
-    """Whole minutes from 1970-01-01 UTC to a UTC datetime column."""
-
-    type = BigInteger()
-    name = "epoch_minute"
-    inherit_cache = True
-
-
-@compiles(epoch_minute)
-def _epoch_minute_default(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
-    (column,) = list(element.clauses)
-    # Truncated before the epoch is taken: a double's epoch rounds microseconds.
-    at = f"date_trunc('minute', {compiler.process(column, **kw)} AT TIME ZONE 'UTC')"
-    return f"(CAST(EXTRACT(EPOCH FROM {at}) AS BIGINT) / 60)"
-
-
-@compiles(epoch_minute, "sqlite")
-def _epoch_minute_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
-    (column,) = list(element.clauses)
-    # 'YYYY-MM-DD HH:MM' of the stored text: SQLite's date functions round to
-    # the millisecond, which would put 59.9999995 s in the next minute.
-    minute = f"substr({compiler.process(column, **kw)}, 1, 16)"
-    return f"(CAST(strftime('%s', {minute}) AS INTEGER) / 60)"
 
 
 def minute_of(at: datetime) -> int:
@@ -236,7 +207,7 @@ def _settle(session: Session, campaign_id: int, kept: _Kept, settled_to: int) ->
 def _by_minute(
     session: Session, campaign_id: int, ranges: Iterable[tuple[datetime, datetime]]
 ) -> dict[int, tuple[int, int]]:
-    minute = epoch_minute(Call.dialed_at)
+    minute = metrics.epoch_minute(Call.dialed_at)
     rows = session.execute(
         select(minute, metrics.count_if(metrics.LIVE_ANSWER), metrics.count_if(metrics.ABANDONED))
         .where(

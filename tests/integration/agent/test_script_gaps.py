@@ -5,7 +5,6 @@ the meeting (SQLite and PostgreSQL); the campaign's page tells the manager."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -14,36 +13,16 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from callcenter.db import utcnow
-from callcenter.models import Call, Campaign, Customer, Lead, User
+from callcenter.models import Campaign, Customer, Lead, User
 from callcenter.models.scheduling import MeetingKind
 from callcenter.services import appointments, script_gaps, workstation
-from callcenter.states import CallState, Role
+from callcenter.states import Role
 from tests.factories import log_in, make_user
-from tests.integration.agent.agent_floor import Floor, build_floor
+from tests.integration.agent.agent_floor import Floor, build_floor, connected_call_row
 
 NO_NUMBER = {"en": "no contact number", "fa": "بدون شماره‌ی تماس"}
 CALLER_ID_HINT = {"en": "caller ID", "fa": "شمارهٔ نمایشی"}
 NOT_BOOKED = {"en": "Not booked yet", "fa": "هنوز ثبت نشده"}
-
-
-def connected_call(session: Session, floor: Floor) -> Call:
-    lead = session.get(Lead, floor.lead_id)
-    assert lead is not None
-    call = Call(
-        id=uuid.uuid4().hex,
-        campaign_id=floor.campaign_id,
-        lead_id=lead.id,
-        customer_id=lead.customer_id,
-        agent_id=floor.agent_id,
-        attempt=1,
-        phone_e164=lead.customer.phone_e164,
-        state=CallState.CONNECTED,
-        dialed_at=utcnow(),
-        connected_at=utcnow(),
-    )
-    session.add(call)
-    session.flush()
-    return call
 
 
 def without_contact_number(session: Session, floor: Floor) -> None:
@@ -69,7 +48,7 @@ def test_no_contact_number_is_a_marked_gap_that_says_who_fixes_it(
 ) -> None:
     floor = build_floor(session, locale=locale, customer_locale=locale)
     without_contact_number(session, floor)
-    call = connected_call(session, floor)
+    call = connected_call_row(session, floor)
 
     script = workstation.screen_pop(session, call, now=utcnow())["script"]
 
@@ -95,7 +74,7 @@ def test_empty_campaign_and_customer_fields_are_gaps_and_the_title_is_left_out(
     customer.title = ""
     agent.full_name = ""
     session.flush()
-    call = connected_call(session, floor)
+    call = connected_call_row(session, floor)
 
     script = workstation.screen_pop(session, call, now=utcnow())["script"]
 
@@ -112,7 +91,7 @@ def test_step_7_waits_for_the_booking_then_reads_the_meeting_back(
     session: Session, locale: str
 ) -> None:
     floor = build_floor(session, locale=locale, customer_locale=locale)
-    call = connected_call(session, floor)
+    call = connected_call_row(session, floor)
 
     before = workstation.screen_pop(session, call, now=utcnow())["script"]["steps"][6]
     assert NOT_BOOKED[locale] in before["notice"]
@@ -136,7 +115,7 @@ def test_step_7_waits_for_the_booking_then_reads_the_meeting_back(
 def test_the_read_back_leaves_out_a_number_nobody_gave(session: Session) -> None:
     floor = build_floor(session)
     without_contact_number(session, floor)
-    call = connected_call(session, floor)
+    call = connected_call_row(session, floor)
     slot = appointments.propose(session, call, now=utcnow())[0]
     appointment = appointments.book(session, call, starts_at=slot.start, kind=MeetingKind.ONLINE)
 
