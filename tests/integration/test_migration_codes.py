@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 
 from callcenter import migrate
 from callcenter.db import Database, utcnow, with_installed_driver
-from callcenter.models import Call, Campaign, CampaignStatus, Customer, Lead
-from callcenter.services import accounts
+from callcenter.models import Call, Campaign, CampaignStatus, Customer, Lead, User
 from callcenter.states import Role
 from tests.conftest import postgres_admin_url
 
@@ -43,8 +42,8 @@ def _old_floor(session: Session) -> None:
     """Rows as the revision before 0010_codes knew them: two campaigns, a
     call closed as not_interested and one the wrap-up timed out, and a pause
     code a demo load made."""
-    agent, _ = accounts.create_user(
-        session, username="old_agent", full_name="Old", role=Role.AGENT, actor=None
+    agent_id = _insert_as_the_schema_was(
+        session, User, username="old_agent", full_name="Old", role=Role.AGENT, password_hash="-"
     )
     first_id = _insert_as_the_schema_was(
         session, Campaign, name="Old one", status=CampaignStatus.ACTIVE
@@ -64,7 +63,7 @@ def _old_floor(session: Session) -> None:
             campaign_id=first_id,
             lead_id=lead.id,
             customer_id=customer.id,
-            agent_id=agent.id,
+            agent_id=agent_id,
             attempt=number,
             phone_e164=customer.phone_e164,
             dialed_at=utcnow(),
@@ -74,7 +73,7 @@ def _old_floor(session: Session) -> None:
                 "INSERT INTO dispositions (call_id, code, notes, agent_id, created_at) "
                 "VALUES (:call, :code, '', :agent, :at)"
             ),
-            {"call": call_id, "code": code, "agent": agent.id, "at": utcnow()},
+            {"call": call_id, "code": code, "agent": agent_id, "at": utcnow()},
         )
     session.execute(
         text(
