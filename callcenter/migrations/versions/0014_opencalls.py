@@ -3,7 +3,7 @@ keep the settled minutes and count only the rest each tick
 
 Revision ID: 0014_opencalls
 Revises: 0013_reports2
-Create Date: 2026-12-10
+Create Date: 2026-12-04
 """
 
 from collections.abc import Sequence
