@@ -306,6 +306,42 @@ def test_a_rebuild_whose_mark_is_gone_writes_nothing(counters: LiveCounters) -> 
     assert counters.totals(day) == {7: {"dials": 9.0}}
 
 
+def test_a_rebuilds_live_write_keeps_what_was_written_since_its_mark(
+    counters: LiveCounters, request: pytest.FixtureRequest
+) -> None:
+    """Another process writes the live maps while a rebuild reads: the
+    rebuild's maps get each of those writes again, in order; one whose row
+    the read already held leaves it as that write did."""
+    other = _shared_with(counters, request)
+    other.set_call("c0", {"state": "dialing"})  # before the mark: in the read
+    mark = counters.begin_rebuild()
+    other.set_call("c1", {"state": "dialing"})  # committed before the read: in it
+    other.set_call("c2", {"state": "dialing"})
+    other.set_call("c2", {"state": "ringing"})
+    other.set_call("c3", {"state": "dialing"})
+    other.drop_call("c3")
+    other.drop_call("c0")
+    assert other.replace_live_call("c1", {"state": "dialing", "step": 2})
+    assert not other.replace_live_call("c4", {"state": "connected"})
+    other.set_agent(5, {"state": "paused"})
+    other.set_agent(5, {"state": "ready"})
+    read_calls = {"c0": {"state": "answered"}, "c1": {"state": "dialing"}, "c9": {"state": "x"}}
+    read_agents = {5: {"state": "on_call"}, 6: {"state": "ready"}}
+    assert counters.replace_live(read_calls, read_agents, since=mark)
+    assert other.calls() == {
+        "c1": {"state": "dialing", "step": 2},
+        "c2": {"state": "ringing"},
+        "c9": {"state": "x"},
+    }
+    assert other.agents() == {5: {"state": "ready"}, 6: {"state": "ready"}}
+    counters.end_rebuild(mark)
+    other.set_call("c5", {"state": "dialing"})  # no rebuild runs: not recorded
+    assert not counters.replace_live({}, {}, since=mark)
+    assert "c5" in other.calls()
+    assert counters.replace_live({}, {6: {"state": "paused"}})
+    assert (other.calls(), other.agents()) == ({}, {6: {"state": "paused"}})
+
+
 def test_the_counters_are_in_redis_when_a_redis_url_is_set(redis_url: str) -> None:
     # (not through create_app: the shared SocketIO would keep the message
     # queue for every later test app)
