@@ -19,7 +19,10 @@ what to count from the bus events; this module only adds, reads and replaces:
   `count_once` is also recorded, and the rebuild's `replace_day` counts the
   recorded ones again on top of the totals it writes: a count made between
   the rebuild's read and its write (by any process) is not lost, and one the
-  read already held is skipped by its facts.
+  read already held is skipped by its facts. Every write to the live maps is
+  recorded too, and the rebuild's `replace_live` writes them again, in order,
+  on top of the maps it read: each is a whole row (or its removal), so the
+  maps end as the last write to each row left them.
 
 Redis may lose all of this (a restart without persistence): `first_build`
 and `first_live_build` then answer True again, and the live floor rebuilds
@@ -40,6 +43,7 @@ from datetime import date
 from typing import Any, Protocol
 
 Totals = dict[str, float]
+_CALLS, _AGENTS = "calls", "agents"  # the live maps
 SEEN_LIMIT = 200_000
 SEEN_TTL_SECONDS = 2 * 24 * 3600
 DAY_TTL_SECONDS = 40 * 24 * 3600
@@ -102,8 +106,9 @@ class LiveCounters(Protocol):
     def facts(self, day: date, call_id: str) -> Fact: ...
 
     def begin_rebuild(self) -> str:
-        """Record every `count_once` from now on, for the rebuild this returns
-        the mark of; call it before the rebuild's first read of the rows."""
+        """Record every `count_once` and every write to the live maps from now
+        on, for the rebuild this returns the mark of; call it before the
+        rebuild's first read of the rows."""
 
     def end_rebuild(self, mark: str) -> None: ...
 
@@ -149,8 +154,15 @@ class LiveCounters(Protocol):
         the counts since the rebuild's read are not all known."""
 
     def replace_live(
-        self, calls: Mapping[str, Mapping[str, Any]], agents: Mapping[int, Mapping[str, Any]]
-    ) -> None: ...
+        self,
+        calls: Mapping[str, Mapping[str, Any]],
+        agents: Mapping[int, Mapping[str, Any]],
+        *,
+        since: str | None = None,
+    ) -> bool:
+        """Both live maps at once; with `since` (a `begin_rebuild` mark), then
+        the writes to them recorded since the mark, in order. False, and
+        nothing written, when the mark is gone."""
 
     def first_build(self, day: date) -> bool:
         """True once per day (per deployment): whoever gets it rebuilds from the DB."""
@@ -182,8 +194,11 @@ class InProcessCounters:
         self._built: set[date] = set()
         self._live_built = False
         self._statuses: dict[str, Any] = {}
-        self._rebuilds: dict[str, int] = {}  # mark -> where its counts begin in the journal
+        # mark -> where its counts and its live writes begin in the journals
+        self._rebuilds: dict[str, tuple[int, int]] = {}
         self._journal: list[tuple[date, int, str, Sequence[Count], int | None]] = []
+        # (map, key, the row or None when dropped)
+        self._live_journal: list[tuple[str, Any, dict[str, Any] | None]] = []
 
     def set_status(self, key: str, value: Any) -> None:
         with self._lock:
@@ -258,7 +273,8 @@ class InProcessCounters:
         with self._lock:
             if not self._rebuilds:
                 self._journal.clear()
-            self._rebuilds[mark] = len(self._journal)
+                self._live_journal.clear()
+            self._rebuilds[mark] = (len(self._journal), len(self._live_journal))
         return mark
 
     def end_rebuild(self, mark: str) -> None:
@@ -266,6 +282,7 @@ class InProcessCounters:
             self._rebuilds.pop(mark, None)
             if not self._rebuilds:
                 self._journal.clear()
+                self._live_journal.clear()
 
     def totals(self, day: date) -> dict[int, Totals]:
         with self._lock:
@@ -287,14 +304,29 @@ class InProcessCounters:
 
     def set_call(self, call_id: str, data: Mapping[str, Any]) -> None:
         with self._lock:
-            self._calls[call_id] = dict(data)
+            self._write_live(_CALLS, call_id, data)
 
     def replace_live_call(self, call_id: str, data: Mapping[str, Any]) -> bool:
         with self._lock:
             if call_id not in self._calls:
                 return False
-            self._calls[call_id] = dict(data)
+            self._write_live(_CALLS, call_id, data)
             return True
+
+    def _write_live(self, which: str, key: Any, row: Mapping[str, Any] | None) -> None:
+        """Under the lock: a live map's row written (None: dropped), and
+        recorded while a rebuild runs."""
+        copied = None if row is None else dict(row)
+        if self._rebuilds:
+            self._live_journal.append((which, key, copied))
+        self._apply_live(which, key, copied)
+
+    def _apply_live(self, which: str, key: Any, row: Mapping[str, Any] | None) -> None:
+        live: dict[Any, dict[str, Any]] = self._calls if which == _CALLS else self._agents
+        if row is None:
+            live.pop(key, None)
+        else:
+            live[key] = dict(row)
 
     def get_call(self, call_id: str) -> dict[str, Any] | None:
         with self._lock:
@@ -303,7 +335,7 @@ class InProcessCounters:
 
     def drop_call(self, call_id: str) -> None:
         with self._lock:
-            self._calls.pop(call_id, None)
+            self._write_live(_CALLS, call_id, None)
 
     def calls(self) -> dict[str, dict[str, Any]]:
         with self._lock:
@@ -311,7 +343,7 @@ class InProcessCounters:
 
     def set_agent(self, agent_id: int, data: Mapping[str, Any]) -> None:
         with self._lock:
-            self._agents[agent_id] = dict(data)
+            self._write_live(_AGENTS, agent_id, data)
 
     def get_agent(self, agent_id: int) -> dict[str, Any] | None:
         with self._lock:
@@ -338,17 +370,27 @@ class InProcessCounters:
             self._agent_days[day] = {aid: dict(values) for aid, values in agent_totals.items()}
             self._facts[day] = dict(facts or {})
             if since is not None:
-                for entry in self._journal[self._rebuilds[since] :]:
+                for entry in self._journal[self._rebuilds[since][0] :]:
                     if entry[0] == day:
                         self._count_once(*entry)
         return True
 
     def replace_live(
-        self, calls: Mapping[str, Mapping[str, Any]], agents: Mapping[int, Mapping[str, Any]]
-    ) -> None:
+        self,
+        calls: Mapping[str, Mapping[str, Any]],
+        agents: Mapping[int, Mapping[str, Any]],
+        *,
+        since: str | None = None,
+    ) -> bool:
         with self._lock:
+            if since is not None and since not in self._rebuilds:
+                return False
             self._calls = {key: dict(value) for key, value in calls.items()}
             self._agents = {key: dict(value) for key, value in agents.items()}
+            if since is not None:
+                for entry in self._live_journal[self._rebuilds[since][1] :]:
+                    self._apply_live(*entry)
+        return True
 
     def first_build(self, day: date) -> bool:
         with self._lock:
@@ -366,11 +408,62 @@ class InProcessCounters:
         return True
 
 
-# HSET only a field that is there: one round trip, no window between the
-# check and the write for another process's HDEL.
-_REPLACE_IF_PRESENT = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+# One write to a live map in one round trip: a row (or, with an empty row, its
+# removal); while a rebuild runs (its marks hash exists) it also goes to the
+# journal, for the rebuild's replace_live to write again. With ARGV[4] = "1"
+# only a row that is there is replaced: no window between the check and the
+# write for another process's HDEL.
+# KEYS: the map, rebuild marks, journal; ARGV: field, JSON row or "",
+#       rebuild TTL, "1" or ""
+_WRITE_LIVE = """
+if ARGV[4] == '1' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+if ARGV[2] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('RPUSH', KEYS[3], cjson.encode({'live', KEYS[1], ARGV[1], ARGV[2]}))
+  redis.call('EXPIRE', KEYS[3], ARGV[3])
+end
+return 1
+"""
+
+# Both live maps at once, then (with a mark) the writes to them journaled since
+# the mark, in order: each is a whole row or its removal, so every row written
+# since the mark ends as its last write left it.
+# KEYS: rebuild marks, journal, calls, agents
+# ARGV: mark or "", JSON {call: JSON row}, JSON {agent: JSON row}
+_REPLACE_LIVE = """
+local start = 0
+if ARGV[1] ~= '' then
+  start = redis.call('HGET', KEYS[1], ARGV[1])
+  if not start then return 0 end
+end
+redis.call('DEL', KEYS[3], KEYS[4])
+for side, key in ipairs({KEYS[3], KEYS[4]}) do
+  local fields = {}
+  for field, row in pairs(cjson.decode(ARGV[side + 1])) do
+    fields[#fields + 1] = field
+    fields[#fields + 1] = row
+    if #fields >= 1000 then
+      redis.call('HSET', key, unpack(fields))
+      fields = {}
+    end
+  end
+  if #fields > 0 then redis.call('HSET', key, unpack(fields)) end
+end
+if ARGV[1] == '' then return 1 end
+for _, raw in ipairs(redis.call('LRANGE', KEYS[2], start, -1)) do
+  local entry = cjson.decode(raw)
+  if entry[1] == 'live' then
+    if entry[4] == '' then
+      redis.call('HDEL', entry[2], entry[3])
+    else
+      redis.call('HSET', entry[2], entry[3], entry[4])
+    end
+  end
+end
 return 1
 """
 
@@ -450,7 +543,8 @@ if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
 """
 
 # replace_day in one step, then (with a mark) the day's counts journaled since
-# the mark counted again on top: nothing counted in between is lost.
+# the mark counted again on top: nothing counted in between is lost. (The
+# journal's live map writes begin with "live", never a day: they are skipped.)
 # KEYS: rebuild marks, journal, facts hash, campaigns index, agents index
 # ARGV: mark or "", key prefix, day, totals TTL, facts TTL,
 #       JSON {campaign: {name: value}}, JSON {agent: {name: value}}, JSON {call: facts}
@@ -515,8 +609,8 @@ class RedisCounters:
     day's totals (call id -> `Fact` bits), `calls` and `agents` the live maps
     (field -> JSON), `seen:{event_id}` the dedupe marks, `built:{day}` and
     `built:live` who rebuilt what from the database, `rebuilds` the running
-    rebuilds' marks (mark -> journal position) and `journal` the counts made
-    while one runs."""
+    rebuilds' marks (mark -> journal position) and `journal` the counts and
+    the live maps' writes made while one runs."""
 
     def __init__(self, url: str, *, prefix: str = "cc:live:") -> None:
         import redis
@@ -532,7 +626,8 @@ class RedisCounters:
             retry=Retry(ConstantBackoff(0.05), 1),
         )
         self._prefix = prefix
-        self._replace_if_present = self._redis.register_script(_REPLACE_IF_PRESENT)
+        self._write_live = self._redis.register_script(_WRITE_LIVE)
+        self._replace_live = self._redis.register_script(_REPLACE_LIVE)
         self._count_once = self._redis.register_script(_COUNT_ONCE)
         self._begin_rebuild = self._redis.register_script(_BEGIN_REBUILD)
         self._end_rebuild = self._redis.register_script(_END_REBUILD)
@@ -665,35 +760,39 @@ class RedisCounters:
         return self._hashes(day, "a", "ta")
 
     def set_call(self, call_id: str, data: Mapping[str, Any]) -> None:
-        self._redis.hset(self._key("calls"), call_id, json.dumps(data))
+        self._live(_CALLS, call_id, json.dumps(data))
 
     def replace_live_call(self, call_id: str, data: Mapping[str, Any]) -> bool:
-        replaced = self._replace_if_present(
-            keys=[self._key("calls")], args=[call_id, json.dumps(data)]
+        return self._live(_CALLS, call_id, json.dumps(data), only_if_there=True)
+
+    def _live(self, which: str, field: str | int, row: str, *, only_if_there: bool = False) -> bool:
+        """A live map's row written (an empty `row`: dropped), journaled
+        while a rebuild runs."""
+        written = self._write_live(
+            keys=[self._key(which), self._key("rebuilds"), self._key("journal")],
+            args=[field, row, REBUILD_TTL_SECONDS, "1" if only_if_there else ""],
         )
-        return bool(replaced)
+        return bool(written)
 
     def get_call(self, call_id: str) -> dict[str, Any] | None:
-        raw = self._redis.hget(self._key("calls"), call_id)
+        raw = self._redis.hget(self._key(_CALLS), call_id)
         return json.loads(raw) if raw else None
 
     def drop_call(self, call_id: str) -> None:
-        self._redis.hdel(self._key("calls"), call_id)
+        self._live(_CALLS, call_id, "")
 
     def calls(self) -> dict[str, dict[str, Any]]:
-        return {
-            key: json.loads(raw) for key, raw in self._redis.hgetall(self._key("calls")).items()
-        }
+        return {key: json.loads(raw) for key, raw in self._redis.hgetall(self._key(_CALLS)).items()}
 
     def set_agent(self, agent_id: int, data: Mapping[str, Any]) -> None:
-        self._redis.hset(self._key("agents"), str(agent_id), json.dumps(data))
+        self._live(_AGENTS, agent_id, json.dumps(data))
 
     def get_agent(self, agent_id: int) -> dict[str, Any] | None:
-        raw = self._redis.hget(self._key("agents"), str(agent_id))
+        raw = self._redis.hget(self._key(_AGENTS), str(agent_id))
         return json.loads(raw) if raw else None
 
     def agents(self) -> dict[int, dict[str, Any]]:
-        found = self._redis.hgetall(self._key("agents"))
+        found = self._redis.hgetall(self._key(_AGENTS))
         return {int(key): json.loads(raw) for key, raw in found.items()}
 
     def replace_day(
@@ -728,17 +827,26 @@ class RedisCounters:
         return bool(written)
 
     def replace_live(
-        self, calls: Mapping[str, Mapping[str, Any]], agents: Mapping[int, Mapping[str, Any]]
-    ) -> None:
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.delete(self._key("calls"), self._key("agents"))
-        if calls:
-            pipe.hset(self._key("calls"), mapping={k: json.dumps(v) for k, v in calls.items()})
-        if agents:
-            pipe.hset(
-                self._key("agents"), mapping={str(k): json.dumps(v) for k, v in agents.items()}
-            )
-        pipe.execute()
+        self,
+        calls: Mapping[str, Mapping[str, Any]],
+        agents: Mapping[int, Mapping[str, Any]],
+        *,
+        since: str | None = None,
+    ) -> bool:
+        written = self._replace_live(
+            keys=[
+                self._key("rebuilds"),
+                self._key("journal"),
+                self._key(_CALLS),
+                self._key(_AGENTS),
+            ],
+            args=[
+                since or "",
+                json.dumps({key: json.dumps(row) for key, row in calls.items()}),
+                json.dumps({str(key): json.dumps(row) for key, row in agents.items()}),
+            ],
+        )
+        return bool(written)
 
     def first_build(self, day: date) -> bool:
         key = self._key("built", day.isoformat())

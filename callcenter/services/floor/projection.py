@@ -82,8 +82,8 @@ from callcenter.services.floor.payloads import (
 )
 from callcenter.services.floor.rebuild import (
     in_service_level,
-    live_maps_from_db,
     rebuild_counters_from_db,
+    rebuild_live_from_db,
 )
 from callcenter.services.recent_calls import recent_calls
 from callcenter.states import AgentState, CallDirection, CallOutcome, CallState
@@ -154,35 +154,16 @@ class LiveFloor:
                     session, day, counters=self.counters, tz=self.tz, live=live
                 )
             else:
-                written = True
-                self.counters.replace_live(*live_maps_from_db(session, day, tz=self.tz))
+                written = rebuild_live_from_db(session, day, counters=self.counters, tz=self.tz)
         if not written:
             self._stale = True
             log.warning(
                 "live floor: Redis lost the counters during a rebuild; rebuilt at the next count"
             )
             return False
-        if live:
-            self._drop_ended_since_read()
         self._stale = False
         log.info("live floor: counters rebuilt from the database (%s)", day.isoformat())
         return True
-
-    def _drop_ended_since_read(self) -> None:
-        """The rebuild wrote the calls in progress as its read saw them. A
-        call.ended another process applied between that read and the write
-        found no live call to drop, and nothing else would drop it: the floor
-        showed the call in progress for good. Its end was committed before it
-        was applied, so a read after the write sees it."""
-        live = list(self.counters.calls())
-        if not live:
-            return
-        with self.database.read_sessions() as session:
-            ended = session.scalars(
-                select(Call.id).where(Call.id.in_(live), Call.state == CallState.ENDED)
-            ).all()
-        for call_id in ended:
-            self.counters.drop_call(call_id)
 
     # -- bus events
 

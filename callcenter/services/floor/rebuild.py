@@ -37,9 +37,10 @@ def rebuild_counters_from_db(
     the live counting), the abandon window's earlier days, and (with `live`)
     the calls in progress and the agents' states.
 
-    `session` must not have read yet: what other processes count from here
-    on is counted again on top of what it reads (`LiveCounters.begin_rebuild`),
-    so a count made between the read and the write is kept. False when the
+    `session` must not have read yet: what other processes count or write to
+    the live maps from here on is counted and written again on top of what it
+    reads (`LiveCounters.begin_rebuild`), so a count, a dial or an agent's
+    change made between the read and the write is kept. False when the
     counters refused the write (they lost those counts: Redis restarted
     empty meanwhile); they may then hold part of it, and need a rebuild."""
     mark = counters.begin_rebuild()
@@ -74,8 +75,23 @@ def _rebuild(
             if not counters.replace_day(earlier, values, {}, by_day.get(earlier, {}), since=mark):
                 return False
     if live:
-        counters.replace_live(*live_maps_from_db(session, day, tz=tz))
+        return counters.replace_live(*live_maps_from_db(session, day, tz=tz), since=mark)
     return True
+
+
+def rebuild_live_from_db(
+    session: Session, day: date, *, counters: LiveCounters, tz: ZoneInfo | str = "Asia/Tehran"
+) -> bool:
+    """The calls in progress and the agents' states from the rows, as
+    `rebuild_counters_from_db` writes them with `live`: `session` must not
+    have read yet, and what other processes write to the live maps from here
+    on is written again on top of what it reads. False when the counters
+    refused the write."""
+    mark = counters.begin_rebuild()
+    try:
+        return counters.replace_live(*live_maps_from_db(session, day, tz=tz), since=mark)
+    finally:
+        counters.end_rebuild(mark)
 
 
 def _one_snapshot(session: Session) -> None:

@@ -306,6 +306,42 @@ def test_a_rebuild_whose_mark_is_gone_writes_nothing(counters: LiveCounters) -> 
     assert counters.totals(day) == {7: {"dials": 9.0}}
 
 
+def test_a_rebuilds_live_write_keeps_what_was_written_since_its_mark(
+    counters: LiveCounters, request: pytest.FixtureRequest
+) -> None:
+    """Another process writes the live maps while a rebuild reads: the
+    rebuild's maps get each of those writes again, in order; one whose row
+    the read already held leaves it as that write did."""
+    other = _shared_with(counters, request)
+    other.set_call("c0", {"state": "dialing"})  # before the mark: in the read
+    mark = counters.begin_rebuild()
+    other.set_call("c1", {"state": "dialing"})  # committed before the read: in it
+    other.set_call("c2", {"state": "dialing"})
+    other.set_call("c2", {"state": "ringing"})
+    other.set_call("c3", {"state": "dialing"})
+    other.drop_call("c3")
+    other.drop_call("c0")
+    assert other.replace_live_call("c1", {"state": "dialing", "step": 2})
+    assert not other.replace_live_call("c4", {"state": "connected"})
+    other.set_agent(5, {"state": "paused"})
+    other.set_agent(5, {"state": "ready"})
+    read_calls = {"c0": {"state": "answered"}, "c1": {"state": "dialing"}, "c9": {"state": "x"}}
+    read_agents = {5: {"state": "on_call"}, 6: {"state": "ready"}}
+    assert counters.replace_live(read_calls, read_agents, since=mark)
+    assert other.calls() == {
+        "c1": {"state": "dialing", "step": 2},
+        "c2": {"state": "ringing"},
+        "c9": {"state": "x"},
+    }
+    assert other.agents() == {5: {"state": "ready"}, 6: {"state": "ready"}}
+    counters.end_rebuild(mark)
+    other.set_call("c5", {"state": "dialing"})  # no rebuild runs: not recorded
+    assert not counters.replace_live({}, {}, since=mark)
+    assert "c5" in other.calls()
+    assert counters.replace_live({}, {6: {"state": "paused"}})
+    assert (other.calls(), other.agents()) == ({}, {6: {"state": "paused"}})
+
+
 def test_the_counters_are_in_redis_when_a_redis_url_is_set(redis_url: str) -> None:
     # (not through create_app: the shared SocketIO would keep the message
     # queue for every later test app)
@@ -537,8 +573,27 @@ def _applied_in_another_process(
 ) -> None:
     """Another process commits the call event; `between_commit_and_count` runs
     after its commit and before its live floor counts the event."""
-    from callcenter import after_commit
     from callcenter.services import calls
+
+    _committed_in_another_process(
+        database,
+        counters,
+        floor,
+        lambda session: calls.apply_event(session, event),
+        between_commit_and_count,
+    )
+
+
+def _committed_in_another_process(
+    database: Database,
+    counters: LiveCounters,
+    floor: LiveFloor,
+    work: Callable[[Session], object],
+    between_commit_and_count: Callable[[object], None] = lambda _committed: None,
+) -> None:
+    """Another process runs `work` in a unit of work; its live floor applies
+    what it committed."""
+    from callcenter import after_commit
 
     other_process = Database(database.url)
     after_commit.subscribe(other_process.sessions, between_commit_and_count)
@@ -547,7 +602,7 @@ def _applied_in_another_process(
     )
     try:
         with other_process.unit_of_work() as session:
-            calls.apply_event(session, event)
+            work(session)
     finally:
         other_process.dispose()
 
@@ -608,9 +663,9 @@ def test_an_end_counted_while_a_rebuild_reads_does_not_leave_the_call_live(
         def __getattr__(self, name: str) -> object:
             return getattr(shared, name)
 
-        def replace_live(self, *maps: Any) -> None:
+        def replace_live(self, *args: Any, **kwargs: Any) -> object:
             _applied_in_another_process(sqlite_database, shared, floor, ended, lambda _: None)
-            shared.replace_live(*maps)
+            return shared.replace_live(*args, **kwargs)
 
     floor.counters = cast(LiveCounters, EndedBeforeTheWrite())
     day = floor.local_day(ended.occurred_at)
@@ -658,6 +713,109 @@ def test_counts_made_between_a_rebuilds_read_and_its_write_are_not_lost(
     assert db["dials"] == 2 and db["abandoned"] == 1
     assert live == db
     assert shared.get_call("c-mid") is None
+
+
+def test_a_call_dialed_between_a_rebuilds_read_and_its_write_is_live(
+    app: Flask, sqlite_database: Database, floor: LiveFloor, request: pytest.FixtureRequest
+) -> None:
+    """Redis restarted empty. This process rebuilds the live maps; after its
+    read of the rows and before its write, another process commits and applies
+    a new call's dial. The floor shows that call in progress next to the one
+    the read held (the write wiped it until the call ended)."""
+    from callcenter.events import CallDialing
+
+    campaign_id, spare = _answered_call(app, sqlite_database, "c-held")
+    shared = _restarted_empty(floor.counters, request)
+    dialed = CallDialing(call_id="c-dialed", campaign_id=campaign_id, lead_id=spare, attempt=1)
+
+    class DialedBeforeTheWrite:
+        def __getattr__(self, name: str) -> object:
+            return getattr(shared, name)
+
+        def replace_live(self, *args: Any, **kwargs: Any) -> object:
+            _applied_in_another_process(sqlite_database, shared, floor, dialed, lambda _: None)
+            return shared.replace_live(*args, **kwargs)
+
+    floor.counters = cast(LiveCounters, DialedBeforeTheWrite())
+    assert floor.ensure_built(floor.local_day(dialed.occurred_at))
+    calls = shared.calls()
+    assert sorted(calls) == ["c-dialed", "c-held"]
+    assert calls["c-dialed"]["state"] == "dialing"
+    assert calls["c-held"]["state"] == "answered"
+
+
+def test_an_agent_state_changed_between_a_rebuilds_read_and_its_write_is_shown(
+    app: Flask, sqlite_database: Database, floor: LiveFloor, request: pytest.FixtureRequest
+) -> None:
+    """Redis restarted empty. This process rebuilds the live maps; after its
+    read of the rows and before its write, another process commits and applies
+    an agent's pause. The floor shows the agent paused, not ready until their
+    next change."""
+    from callcenter.services import agents
+
+    site = build_floor(sqlite_database, agents_count=1, leads=1)
+    agent_id = site.agent_ids[0]
+    with sqlite_database.unit_of_work() as session:
+        agents.join_campaign(session, agent_id, site.campaign_id, f"sip:{agent_id}@pbx")
+        agents.go_ready(session, agent_id)
+    shared = _restarted_empty(floor.counters, request)
+
+    def paused(session: Session) -> None:
+        agents.pause(session, agent_id, site.pause_reason)
+
+    class PausedBeforeTheWrite:
+        def __getattr__(self, name: str) -> object:
+            return getattr(shared, name)
+
+        def replace_live(self, *args: Any, **kwargs: Any) -> object:
+            _committed_in_another_process(sqlite_database, shared, floor, paused)
+            return shared.replace_live(*args, **kwargs)
+
+    floor.counters = cast(LiveCounters, PausedBeforeTheWrite())
+    assert floor.ensure_built(floor.local_day(utcnow()))
+    shown = shared.get_agent(agent_id)
+    assert shown is not None
+    assert (shown["state"], shown["reason"]) == ("paused", site.pause_reason)
+
+
+def test_live_writes_between_a_rebuilds_read_and_its_write_are_kept_in_order(
+    app: Flask, sqlite_database: Database, floor: LiveFloor, request: pytest.FixtureRequest
+) -> None:
+    """Between the rebuild's read and its write, another process dials a call
+    and ends it, and an agent pauses and comes back: the floor shows neither
+    the ended call nor the pause."""
+    from callcenter.events import CallDialing
+    from callcenter.services import agents
+
+    campaign_id, spare = _answered_call(app, sqlite_database, "c-held")
+    site = build_floor(sqlite_database, agents_count=1, leads=1)
+    agent_id = site.agent_ids[0]
+    with sqlite_database.unit_of_work() as session:
+        agents.join_campaign(session, agent_id, site.campaign_id, f"sip:{agent_id}@pbx")
+        agents.go_ready(session, agent_id)
+    shared = _restarted_empty(floor.counters, request)
+    dialed = CallDialing(call_id="c-brief", campaign_id=campaign_id, lead_id=spare, attempt=1)
+    ended = CallEnded(call_id="c-brief", outcome="no_answer")
+
+    class ChangedBeforeTheWrite:
+        def __getattr__(self, name: str) -> object:
+            return getattr(shared, name)
+
+        def replace_live(self, *args: Any, **kwargs: Any) -> object:
+            for event in (dialed, ended):
+                _applied_in_another_process(sqlite_database, shared, floor, event, lambda _: None)
+            for change in (
+                lambda session: agents.pause(session, agent_id, site.pause_reason),
+                lambda session: agents.go_ready(session, agent_id),
+            ):
+                _committed_in_another_process(sqlite_database, shared, floor, change)
+            return shared.replace_live(*args, **kwargs)
+
+    floor.counters = cast(LiveCounters, ChangedBeforeTheWrite())
+    assert floor.ensure_built(floor.local_day(dialed.occurred_at))
+    assert sorted(shared.calls()) == ["c-held"]
+    shown = shared.get_agent(agent_id)
+    assert shown is not None and shown["state"] == "ready"
 
 
 def test_an_end_a_new_days_rebuild_counted_is_not_counted_again(
