@@ -80,6 +80,18 @@ class LiveCounters(Protocol):
     def claim(self, event_id: str) -> bool:
         """True the first time an event id is seen, False on a redelivery."""
 
+    def claim_call(
+        self, event_id: str, call_id: str, *, mark: str | None = None
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """`claim(event_id)`, then (when it is claimed) `claim(mark)` and the
+        call's live row, in one step; (False, None) on a redelivery."""
+
+    def claim_agent(self, event_id: str, agent_id: int) -> tuple[bool, dict[str, Any] | None]:
+        """`claim(event_id)` and (when it is claimed) the agent's live row."""
+
+    def claim_and_set_call(self, mark: str, call_id: str, data: Mapping[str, Any]) -> bool:
+        """`claim(mark)`, and only if this claimed it, `set_call`."""
+
     def add(
         self,
         day: date,
@@ -98,10 +110,12 @@ class LiveCounters(Protocol):
         counts: Sequence[Count],
         *,
         agent_id: int | None = None,
+        drop_call: bool = False,
     ) -> Fact:
         """Add each count whose fact about the call is not in `day`'s totals
         yet (counted by an event or read by a rebuild), atomically with the
-        check; returns the facts counted now."""
+        check; returns the facts counted now. With `drop_call`, then
+        `drop_call(call_id)` in the same step."""
 
     def facts(self, day: date, call_id: str) -> Fact: ...
 
@@ -171,6 +185,9 @@ class LiveCounters(Protocol):
         """True once per lifetime of the counters (a new Redis, or Redis that
         came back empty): whoever gets it rebuilds the live maps from the DB."""
 
+    def first_builds(self, day: date) -> tuple[bool, bool]:
+        """`first_live_build()` and `first_build(day)`, asked together."""
+
     def set_status(self, key: str, value: Any) -> None:
         """Operational state the dialer reports (hopper depth, held trunk)."""
 
@@ -217,6 +234,26 @@ class InProcessCounters:
                 self._seen.popitem(last=False)
             return True
 
+    def claim_call(
+        self, event_id: str, call_id: str, *, mark: str | None = None
+    ) -> tuple[bool, dict[str, Any] | None]:
+        if not self.claim(event_id):
+            return False, None
+        if mark is not None:
+            self.claim(mark)
+        return True, self.get_call(call_id)
+
+    def claim_agent(self, event_id: str, agent_id: int) -> tuple[bool, dict[str, Any] | None]:
+        if not self.claim(event_id):
+            return False, None
+        return True, self.get_agent(agent_id)
+
+    def claim_and_set_call(self, mark: str, call_id: str, data: Mapping[str, Any]) -> bool:
+        if not self.claim(mark):
+            return False
+        self.set_call(call_id, data)
+        return True
+
     def add(
         self,
         day: date,
@@ -239,11 +276,15 @@ class InProcessCounters:
         counts: Sequence[Count],
         *,
         agent_id: int | None = None,
+        drop_call: bool = False,
     ) -> Fact:
         with self._lock:
             if self._rebuilds:
                 self._journal.append((day, campaign_id, call_id, tuple(counts), agent_id))
-            return self._count_once(day, campaign_id, call_id, counts, agent_id)
+            counted = self._count_once(day, campaign_id, call_id, counts, agent_id)
+            if drop_call:
+                self._calls.pop(call_id, None)
+            return counted
 
     def _count_once(
         self,
@@ -404,6 +445,9 @@ class InProcessCounters:
             built, self._live_built = self._live_built, True
             return not built
 
+    def first_builds(self, day: date) -> tuple[bool, bool]:
+        return self.first_live_build(), self.first_build(day)
+
     def lead(self, seconds: float) -> bool:
         return True
 
@@ -467,6 +511,22 @@ end
 return 1
 """
 
+# claim_call / claim_agent in one round trip.
+# KEYS: the event's seen mark, the live hash, the other mark (claim_call's, or
+# none); ARGV: the field, seen TTL
+_CLAIM_READ = """
+if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[2]) then return {0} end
+if KEYS[3] then redis.call('SET', KEYS[3], 1, 'NX', 'EX', ARGV[2]) end
+return {1, redis.call('HGET', KEYS[2], ARGV[1])}
+"""
+
+# KEYS: the mark, the calls hash; ARGV: call id, JSON row, seen TTL
+_CLAIM_AND_SET = """
+if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1
+"""
+
 # One call's counts, each fact once: the call's facts and the totals change
 # together. keys: facts hash, campaign totals, campaigns index, agent totals,
 # agents index; counts: [[fact bit, {name: delta}, {name: agent delta}], ...]
@@ -511,7 +571,7 @@ end
 # count_once in one round trip; while a rebuild runs (its marks hash exists)
 # the count also goes to the journal the rebuild's write counts again.
 # KEYS: facts hash, campaign totals, campaigns index, agent totals, agents
-#       index, rebuild marks, journal
+#       index, rebuild marks, journal, the live calls hash (drop_call only)
 # ARGV: call id, campaign id, agent id or "", totals TTL, facts TTL,
 #       JSON counts, day, rebuild TTL
 _COUNT_ONCE = (
@@ -521,9 +581,11 @@ if redis.call('EXISTS', KEYS[6]) == 1 then
   redis.call('RPUSH', KEYS[7], cjson.encode({ARGV[7], ARGV[1], ARGV[2], ARGV[3], ARGV[6]}))
   redis.call('EXPIRE', KEYS[7], ARGV[8])
 end
-return count(
+local counted = count(
   {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]},
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], cjson.decode(ARGV[6]))
+if KEYS[8] then redis.call('HDEL', KEYS[8], ARGV[1]) end
+return counted
 """
 )
 
@@ -629,6 +691,8 @@ class RedisCounters:
         self._write_live = self._redis.register_script(_WRITE_LIVE)
         self._replace_live = self._redis.register_script(_REPLACE_LIVE)
         self._count_once = self._redis.register_script(_COUNT_ONCE)
+        self._claim_read = self._redis.register_script(_CLAIM_READ)
+        self._claim_and_set = self._redis.register_script(_CLAIM_AND_SET)
         self._begin_rebuild = self._redis.register_script(_BEGIN_REBUILD)
         self._end_rebuild = self._redis.register_script(_END_REBUILD)
         self._replace_day = self._redis.register_script(_REPLACE_DAY)
@@ -643,6 +707,32 @@ class RedisCounters:
 
     def claim(self, event_id: str) -> bool:
         return bool(self._redis.set(self._key("seen", event_id), 1, nx=True, ex=SEEN_TTL_SECONDS))
+
+    def claim_call(
+        self, event_id: str, call_id: str, *, mark: str | None = None
+    ) -> tuple[bool, dict[str, Any] | None]:
+        keys = [self._key("seen", event_id), self._key("calls")]
+        if mark is not None:
+            keys.append(self._key("seen", mark))
+        return self._claimed(self._claim_read(keys=keys, args=[call_id, SEEN_TTL_SECONDS]))
+
+    def claim_agent(self, event_id: str, agent_id: int) -> tuple[bool, dict[str, Any] | None]:
+        keys = [self._key("seen", event_id), self._key("agents")]
+        return self._claimed(self._claim_read(keys=keys, args=[agent_id, SEEN_TTL_SECONDS]))
+
+    @staticmethod
+    def _claimed(reply: list[Any]) -> tuple[bool, dict[str, Any] | None]:
+        if not reply[0]:
+            return False, None
+        raw = reply[1] if len(reply) > 1 else None
+        return True, json.loads(raw) if raw else None
+
+    def claim_and_set_call(self, mark: str, call_id: str, data: Mapping[str, Any]) -> bool:
+        claimed = self._claim_and_set(
+            keys=[self._key("seen", mark), self._key("calls")],
+            args=[call_id, json.dumps(data), SEEN_TTL_SECONDS],
+        )
+        return bool(claimed)
 
     def set_status(self, key: str, value: Any) -> None:
         self._redis.hset(self._key("status"), key, json.dumps(value))
@@ -684,6 +774,7 @@ class RedisCounters:
         counts: Sequence[Count],
         *,
         agent_id: int | None = None,
+        drop_call: bool = False,
     ) -> Fact:
         iso = day.isoformat()
         agent = "" if agent_id is None else str(agent_id)
@@ -702,6 +793,7 @@ class RedisCounters:
                 self._key("ta", iso),
                 self._key("rebuilds"),
                 self._key("journal"),
+                *([self._key("calls")] if drop_call else []),
             ],
             args=[
                 call_id,
@@ -854,6 +946,13 @@ class RedisCounters:
 
     def first_live_build(self) -> bool:
         return bool(self._redis.set(self._key("built", "live"), 1, nx=True))
+
+    def first_builds(self, day: date) -> tuple[bool, bool]:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(self._key("built", "live"), 1, nx=True)
+        pipe.set(self._key("built", day.isoformat()), 1, nx=True, ex=DAY_TTL_SECONDS)
+        live, totals = pipe.execute()
+        return bool(live), bool(totals)
 
     def lead(self, seconds: float) -> bool:
         """A lease renewed by its holder: with several web workers one of them

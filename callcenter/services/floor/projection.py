@@ -104,6 +104,7 @@ META_SECONDS = 10.0
 # Counting dialable leads reads the leads table: twice a minute, not per tick.
 DIALABLE_SECONDS = 30.0
 _LIVE_ANSWER_OUTCOMES = (CallOutcome.ANSWERED, CallOutcome.ABANDONED)
+_CALL_EVENTS = (CallDialing, CallRinging, CallAnswered, CallConnected, CallEnded)
 
 Emit = Callable[[str, Any, str], None]
 
@@ -144,8 +145,9 @@ class LiveFloor:
         (a restart, Redis restarted empty), they start from the database; the
         first process to ask does it. True if this call rebuilt them: what was
         committed before is in the rebuilt numbers."""
-        live = self.counters.first_live_build() or self._stale
-        totals = self.counters.first_build(day) or self._stale
+        first_live, first_day = self.counters.first_builds(day)
+        live = first_live or self._stale
+        totals = first_day or self._stale
         if not (live or totals):
             return False
         with self.database.read_sessions() as session:
@@ -168,19 +170,29 @@ class LiveFloor:
     # -- bus events
 
     def _count(self, event: Event) -> None:
-        handler = self._handlers().get(event.TYPE)
-        if handler is None or not self.counters.claim(event.event_id):
+        """Each event once (`claim`); the claim reads the live row the event
+        changes in the same round trip."""
+        if event.TYPE == AgentStateChanged.TYPE:
+            assert isinstance(event, AgentStateChanged)
+            claimed, agent = self.counters.claim_agent(event.event_id, event.agent_id)
+            if claimed:
+                self._agent_state(event, agent)
             return
-        handler(event)
+        if not isinstance(event, _CALL_EVENTS):
+            return
+        # call.ended claims the mark before it reads the call (see _ended)
+        mark = _dialing_or_ended_mark(event.call_id) if isinstance(event, CallEnded) else None
+        claimed, call = self.counters.claim_call(event.event_id, event.call_id, mark=mark)
+        if claimed:
+            self._call_handlers()[event.TYPE](event, call)
 
-    def _handlers(self) -> dict[str, Callable[[Any], None]]:
+    def _call_handlers(self) -> dict[str, Callable[[Any, dict[str, Any] | None], None]]:
         return {
             CallDialing.TYPE: self._dialing,
             CallRinging.TYPE: self._ringing,
             CallAnswered.TYPE: self._answered,
             CallConnected.TYPE: self._connected,
             CallEnded.TYPE: self._ended,
-            AgentStateChanged.TYPE: self._agent_state,
         }
 
     def dialer_held(self, event: Event) -> None:
@@ -202,8 +214,8 @@ class LiveFloor:
         assert isinstance(event, HopperDepth)
         self.counters.set_status(f"{HOPPER_STATUS}{event.campaign_id}", event.depth)
 
-    def _dialing(self, event: CallDialing) -> None:
-        if self.counters.get_call(event.call_id) is not None:
+    def _dialing(self, event: CallDialing, live: dict[str, Any] | None) -> None:
+        if live is not None:
             # Live already: the rebuild found the row the dialer wrote before
             # dialing, and counted its dial with the day's calls rows.
             return
@@ -211,8 +223,6 @@ class LiveFloor:
         inbound = event.direction == CallDirection.INBOUND
         dial = Count(Fact.DIALED, {"inbound" if inbound else "dials": 1})
         self.counters.count_once(day, event.campaign_id, event.call_id, [dial])
-        if not self.counters.claim(_dialing_or_ended_mark(event.call_id)):
-            return  # its call.ended was applied first (another consumer): not live
         call = {
             "call_id": event.call_id,
             "campaign_id": event.campaign_id,
@@ -225,14 +235,17 @@ class LiveFloor:
             "step": None,
             "inbound": inbound,
         }
-        self.counters.set_call(event.call_id, call)
+        if not self.counters.claim_and_set_call(
+            _dialing_or_ended_mark(event.call_id), event.call_id, call
+        ):
+            return  # its call.ended was applied first (another consumer): not live
         self._emit_call(call)
 
-    def _ringing(self, event: CallRinging) -> None:
-        self._move(event.call_id, CallState.RINGING, "ringing_at", event.occurred_at)
+    def _ringing(self, event: CallRinging, call: dict[str, Any] | None) -> None:
+        if call is not None:
+            self._move(event.call_id, CallState.RINGING, "ringing_at", event.occurred_at, call)
 
-    def _answered(self, event: CallAnswered) -> None:
-        call = self.counters.get_call(event.call_id)
+    def _answered(self, event: CallAnswered, call: dict[str, Any] | None) -> None:
         if call is None:
             return
         # Counted already: by a rebuild that read the committed answer, or at
@@ -244,20 +257,18 @@ class LiveFloor:
             answer = Count(Fact.ANSWERED, {"live_answers": 1})
             self.counters.count_once(_day(call), call["campaign_id"], event.call_id, [answer])
 
-    def _connected(self, event: CallConnected) -> None:
-        call = self.counters.get_call(event.call_id)
+    def _connected(self, event: CallConnected, call: dict[str, Any] | None) -> None:
         if call is None or call.get("connected_at"):
             return  # not live, or a rebuild that read the committed connect counted it
         call["agent_id"] = event.agent_id
-        call = self._move(
-            event.call_id, CallState.CONNECTED, "connected_at", event.occurred_at, call
-        )
-        assert call is not None
         day, campaign_id = _day(call), call["campaign_id"]
         if call.get("inbound"):  # metrics.INBOUND_ANSWERED, not a contact
+            self._move(event.call_id, CallState.CONNECTED, "connected_at", event.occurred_at, call)
             taken = Count(Fact.CONNECTED, {"inbound_answered": 1, "handled": 1})
             self.counters.count_once(day, campaign_id, event.call_id, [taken])
             return
+        self._moved(call, CallState.CONNECTED, "connected_at", event.occurred_at)
+        shown = dict(call)  # the row supervisors get: the connect, before what it counts
         counts = []
         if not call.get("answered_at"):
             # connected with no answer event (preview): answered at the connect,
@@ -272,22 +283,27 @@ class LiveFloor:
             call["in_sl"] = True
         counts.append(Count(Fact.CONNECTED, deltas, {"calls": 1}))
         self.counters.set_call(event.call_id, call)
+        self._emit_call(shown)
         self.counters.count_once(day, campaign_id, event.call_id, counts, agent_id=event.agent_id)
 
-    def _ended(self, event: CallEnded) -> None:
+    def _ended(self, event: CallEnded, live: dict[str, Any] | None) -> None:
         """Consumers in several processes may apply a call's events in any
         order: an answer or connect not counted yet is counted here (its late
         event finds no live call and counts nothing), and a call.dialing
-        applied after this one finds the mark and shows no call."""
-        self.counters.claim(_dialing_or_ended_mark(event.call_id))
-        call = self.counters.get_call(event.call_id) or self._ended_unseen(event)
+        applied after this one finds the mark (claimed with the event, before
+        `live` was read) and shows no call."""
+        call = live or self._ended_unseen(event)
         if call is None:
             return
         counts = self._end_counts(event, call)
         self.counters.count_once(
-            _day(call), call["campaign_id"], event.call_id, counts, agent_id=call["agent_id"]
+            _day(call),
+            call["campaign_id"],
+            event.call_id,
+            counts,
+            agent_id=call["agent_id"],
+            drop_call=True,
         )
-        self.counters.drop_call(event.call_id)
         call.update(state=CallState.ENDED.value, ended_at=event.occurred_at.isoformat())
         call["outcome"] = event.outcome
         if event.amd_result is not None:
@@ -357,21 +373,20 @@ class LiveFloor:
         state: CallState,
         stamp: str,
         at: datetime,
-        call: dict[str, Any] | None = None,
-    ) -> dict[str, Any] | None:
-        call = call or self.counters.get_call(call_id)
-        if call is None:
-            return None
+        call: dict[str, Any],
+    ) -> None:
+        self._moved(call, state, stamp, at)
+        self.counters.set_call(call_id, call)
+        self._emit_call(call)
+
+    def _moved(self, call: dict[str, Any], state: CallState, stamp: str, at: datetime) -> None:
         call["state"] = state.value
         call[stamp] = at.isoformat()
         if call.get("customer") is None and state in (CallState.ANSWERED, CallState.CONNECTED):
             call["customer"] = self._customer_name(call["lead_id"])
-        self.counters.set_call(call_id, call)
-        self._emit_call(call)
-        return call
 
-    def _agent_state(self, event: AgentStateChanged) -> None:
-        previous = self.counters.get_agent(event.agent_id) or {}
+    def _agent_state(self, event: AgentStateChanged, previous: dict[str, Any] | None) -> None:
+        previous = previous or {}
         at = event.occurred_at
         if previous.get("state") and previous.get("since"):
             self._count_state_time(previous, at)

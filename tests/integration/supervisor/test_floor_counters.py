@@ -933,3 +933,31 @@ def _restarted_empty(counters: LiveCounters, request: pytest.FixtureRequest) -> 
         url = request.getfixturevalue("redis_url")
         return RedisCounters(url, prefix=f"cc:live:{uuid.uuid4().hex[:8]}:")
     return InProcessCounters()
+
+
+def test_a_claim_reads_the_row_the_event_changes_only_the_first_time(
+    counters: LiveCounters,
+) -> None:
+    """claim_call / claim_agent / claim_and_set_call / count_once(drop_call)
+    do what the separate calls did, each in one step."""
+    counters.set_call("c1", {"state": "ringing"})
+    counters.set_agent(4, {"state": "ready"})
+    assert counters.claim_call("e1", "c1") == (True, {"state": "ringing"})
+    assert counters.claim_call("e1", "c1") == (False, None)
+    assert counters.claim_call("e2", "c2", mark="m2") == (True, None)
+    assert not counters.claim("m2")  # claimed with the event
+    assert counters.claim_call("e2", "c2", mark="m3") == (False, None)
+    assert counters.claim("m3")  # a redelivery claims no mark
+    assert counters.claim_agent("e3", 4) == (True, {"state": "ready"})
+    assert counters.claim_agent("e3", 4) == (False, None)
+    assert counters.claim_agent("e4", 5) == (True, None)
+    assert counters.claim_and_set_call("m4", "c4", {"state": "dialing"})
+    assert not counters.claim_and_set_call("m4", "c4", {"state": "other"})
+    assert counters.get_call("c4") == {"state": "dialing"}
+    assert counters.first_builds(date(2026, 3, 1)) == (True, True)
+    assert counters.first_builds(date(2026, 3, 1)) == (False, False)
+    assert counters.first_builds(date(2026, 3, 2)) == (False, True)
+    day = date(2026, 3, 1)
+    ended = [Count(Fact.ENDED, {"talk_s": 3.0})]
+    assert counters.count_once(day, 7, "c4", ended, drop_call=True) == Fact.ENDED
+    assert counters.get_call("c4") is None and counters.totals(day) == {7: {"talk_s": 3.0}}
