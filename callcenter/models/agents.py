@@ -31,6 +31,9 @@ class AgentStatus(Base):
     """Each agent's current state; the history is in agent_state_changes."""
 
     __tablename__ = "agent_status"
+    # The version each write gives the row comes back with the UPDATE
+    # (RETURNING), not with a SELECT when the state payload reads it.
+    __mapper_args__ = {"eager_defaults": True}
 
     agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     state: Mapped[AgentState] = enum_column(AgentState, default=AgentState.LOGGED_OUT)
