@@ -283,7 +283,7 @@ class InProcessCounters:
                 self._journal.append((day, campaign_id, call_id, tuple(counts), agent_id))
             counted = self._count_once(day, campaign_id, call_id, counts, agent_id)
             if drop_call:
-                self._calls.pop(call_id, None)
+                self._write_live(_CALLS, call_id, None)
             return counted
 
     def _count_once(
@@ -520,10 +520,16 @@ if KEYS[3] then redis.call('SET', KEYS[3], 1, 'NX', 'EX', ARGV[2]) end
 return {1, redis.call('HGET', KEYS[2], ARGV[1])}
 """
 
-# KEYS: the mark, the calls hash; ARGV: call id, JSON row, seen TTL
+# The write journaled as _WRITE_LIVE does while a rebuild runs.
+# KEYS: the mark, the calls hash, rebuild marks, journal
+# ARGV: call id, JSON row, seen TTL, rebuild TTL
 _CLAIM_AND_SET = """
 if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[3]) then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('RPUSH', KEYS[4], cjson.encode({'live', KEYS[2], ARGV[1], ARGV[2]}))
+  redis.call('EXPIRE', KEYS[4], ARGV[4])
+end
 return 1
 """
 
@@ -584,7 +590,13 @@ end
 local counted = count(
   {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]},
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], cjson.decode(ARGV[6]))
-if KEYS[8] then redis.call('HDEL', KEYS[8], ARGV[1]) end
+if KEYS[8] then
+  redis.call('HDEL', KEYS[8], ARGV[1])
+  if redis.call('EXISTS', KEYS[6]) == 1 then
+    redis.call('RPUSH', KEYS[7], cjson.encode({'live', KEYS[8], ARGV[1], ''}))
+    redis.call('EXPIRE', KEYS[7], ARGV[8])
+  end
+end
 return counted
 """
 )
@@ -711,13 +723,13 @@ class RedisCounters:
     def claim_call(
         self, event_id: str, call_id: str, *, mark: str | None = None
     ) -> tuple[bool, dict[str, Any] | None]:
-        keys = [self._key("seen", event_id), self._key("calls")]
+        keys = [self._key("seen", event_id), self._key(_CALLS)]
         if mark is not None:
             keys.append(self._key("seen", mark))
         return self._claimed(self._claim_read(keys=keys, args=[call_id, SEEN_TTL_SECONDS]))
 
     def claim_agent(self, event_id: str, agent_id: int) -> tuple[bool, dict[str, Any] | None]:
-        keys = [self._key("seen", event_id), self._key("agents")]
+        keys = [self._key("seen", event_id), self._key(_AGENTS)]
         return self._claimed(self._claim_read(keys=keys, args=[agent_id, SEEN_TTL_SECONDS]))
 
     @staticmethod
@@ -729,8 +741,13 @@ class RedisCounters:
 
     def claim_and_set_call(self, mark: str, call_id: str, data: Mapping[str, Any]) -> bool:
         claimed = self._claim_and_set(
-            keys=[self._key("seen", mark), self._key("calls")],
-            args=[call_id, json.dumps(data), SEEN_TTL_SECONDS],
+            keys=[
+                self._key("seen", mark),
+                self._key(_CALLS),
+                self._key("rebuilds"),
+                self._key("journal"),
+            ],
+            args=[call_id, json.dumps(data), SEEN_TTL_SECONDS, REBUILD_TTL_SECONDS],
         )
         return bool(claimed)
 
@@ -793,7 +810,7 @@ class RedisCounters:
                 self._key("ta", iso),
                 self._key("rebuilds"),
                 self._key("journal"),
-                *([self._key("calls")] if drop_call else []),
+                *([self._key(_CALLS)] if drop_call else []),
             ],
             args=[
                 call_id,

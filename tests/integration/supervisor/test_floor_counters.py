@@ -961,3 +961,19 @@ def test_a_claim_reads_the_row_the_event_changes_only_the_first_time(
     ended = [Count(Fact.ENDED, {"talk_s": 3.0})]
     assert counters.count_once(day, 7, "c4", ended, drop_call=True) == Fact.ENDED
     assert counters.get_call("c4") is None and counters.totals(day) == {7: {"talk_s": 3.0}}
+
+
+def test_the_combined_live_writes_are_journaled_for_a_rebuild(
+    counters: LiveCounters, request: pytest.FixtureRequest
+) -> None:
+    """claim_and_set_call and count_once(drop_call=True) write the live map
+    as set_call and drop_call do: a rebuild's write gets them again."""
+    other = _shared_with(counters, request)
+    other.set_call("c1", {"state": "ringing"})
+    mark = counters.begin_rebuild()
+    assert other.claim_and_set_call("m2", "c2", {"state": "dialing"})
+    ended = [Count(Fact.ENDED, {"talk_s": 1.0})]
+    other.count_once(date(2026, 3, 1), 7, "c1", ended, drop_call=True)
+    assert counters.replace_live({"c1": {"state": "ringing"}}, {}, since=mark)
+    assert other.calls() == {"c2": {"state": "dialing"}}
+    counters.end_rebuild(mark)
