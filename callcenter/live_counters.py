@@ -459,19 +459,27 @@ class InProcessCounters:
 # write for another process's HDEL.
 # KEYS: the map, rebuild marks, journal; ARGV: field, JSON row or "",
 #       rebuild TTL, "1" or ""
-_WRITE_LIVE = """
+_WRITE_LIVE_ROW = """
+local function write_live(map, field, row, marks, journal, ttl)
+  if row == '' then
+    redis.call('HDEL', map, field)
+  else
+    redis.call('HSET', map, field, row)
+  end
+  if redis.call('EXISTS', marks) == 1 then
+    redis.call('RPUSH', journal, cjson.encode({'live', map, field, row}))
+    redis.call('EXPIRE', journal, ttl)
+  end
+end
+"""
+_WRITE_LIVE = (
+    _WRITE_LIVE_ROW
+    + """
 if ARGV[4] == '1' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-if ARGV[2] == '' then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-else
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-end
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('RPUSH', KEYS[3], cjson.encode({'live', KEYS[1], ARGV[1], ARGV[2]}))
-  redis.call('EXPIRE', KEYS[3], ARGV[3])
-end
+write_live(KEYS[1], ARGV[1], ARGV[2], KEYS[2], KEYS[3], ARGV[3])
 return 1
 """
+)
 
 # Both live maps at once, then (with a mark) the writes to them journaled since
 # the mark, in order: each is a whole row or its removal, so every row written
@@ -523,15 +531,14 @@ return {1, redis.call('HGET', KEYS[2], ARGV[1])}
 # The write journaled as _WRITE_LIVE does while a rebuild runs.
 # KEYS: the mark, the calls hash, rebuild marks, journal
 # ARGV: call id, JSON row, seen TTL, rebuild TTL
-_CLAIM_AND_SET = """
+_CLAIM_AND_SET = (
+    _WRITE_LIVE_ROW
+    + """
 if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[3]) then return 0 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-if redis.call('EXISTS', KEYS[3]) == 1 then
-  redis.call('RPUSH', KEYS[4], cjson.encode({'live', KEYS[2], ARGV[1], ARGV[2]}))
-  redis.call('EXPIRE', KEYS[4], ARGV[4])
-end
+write_live(KEYS[2], ARGV[1], ARGV[2], KEYS[3], KEYS[4], ARGV[4])
 return 1
 """
+)
 
 # One call's counts, each fact once: the call's facts and the totals change
 # together. keys: facts hash, campaign totals, campaigns index, agent totals,
@@ -582,6 +589,7 @@ end
 #       JSON counts, day, rebuild TTL
 _COUNT_ONCE = (
     _COUNT
+    + _WRITE_LIVE_ROW
     + """
 if redis.call('EXISTS', KEYS[6]) == 1 then
   redis.call('RPUSH', KEYS[7], cjson.encode({ARGV[7], ARGV[1], ARGV[2], ARGV[3], ARGV[6]}))
@@ -590,13 +598,7 @@ end
 local counted = count(
   {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]},
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], cjson.decode(ARGV[6]))
-if KEYS[8] then
-  redis.call('HDEL', KEYS[8], ARGV[1])
-  if redis.call('EXISTS', KEYS[6]) == 1 then
-    redis.call('RPUSH', KEYS[7], cjson.encode({'live', KEYS[8], ARGV[1], ''}))
-    redis.call('EXPIRE', KEYS[7], ARGV[8])
-  end
-end
+if KEYS[8] then write_live(KEYS[8], ARGV[1], '', KEYS[6], KEYS[7], ARGV[8]) end
 return counted
 """
 )
