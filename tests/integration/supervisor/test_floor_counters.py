@@ -564,6 +564,29 @@ def _answered_call(app: Flask, database: Database, call_id: str) -> tuple[int, i
     return site.campaign_id, second
 
 
+def _before_the_write(
+    shared: LiveCounters, write: str, interleave: Callable[[], None]
+) -> LiveCounters:
+    """`shared`, with `interleave` run once just before the rebuild's first
+    `write` (replace_live or replace_day): another process's work between the
+    rebuild's read of the database and its write."""
+    pending = [interleave]
+
+    class BeforeTheWrite:
+        def __getattr__(self, name: str) -> object:
+            attribute = getattr(shared, name)
+            if name != write or not pending:
+                return attribute
+
+            def written(*args: Any, **kwargs: Any) -> object:
+                pending.pop()()
+                return attribute(*args, **kwargs)
+
+            return written
+
+    return cast(LiveCounters, BeforeTheWrite())
+
+
 def _applied_in_another_process(
     database: Database,
     counters: LiveCounters,
@@ -659,15 +682,11 @@ def test_an_end_counted_while_a_rebuild_reads_does_not_leave_the_call_live(
     shared = _restarted_empty(floor.counters, request)
     ended = CallEnded(call_id="c-late", outcome="abandoned")
 
-    class EndedBeforeTheWrite:
-        def __getattr__(self, name: str) -> object:
-            return getattr(shared, name)
-
-        def replace_live(self, *args: Any, **kwargs: Any) -> object:
-            _applied_in_another_process(sqlite_database, shared, floor, ended, lambda _: None)
-            return shared.replace_live(*args, **kwargs)
-
-    floor.counters = cast(LiveCounters, EndedBeforeTheWrite())
+    floor.counters = _before_the_write(
+        shared,
+        "replace_live",
+        lambda: _applied_in_another_process(sqlite_database, shared, floor, ended, lambda _: None),
+    )
     day = floor.local_day(ended.occurred_at)
     assert floor.ensure_built(day)
     assert shared.calls() == {}
@@ -692,20 +711,12 @@ def test_counts_made_between_a_rebuilds_read_and_its_write_are_not_lost(
     ended = CallEnded(call_id="c-mid", outcome="abandoned")
     interleaved: list[Event] = []
 
-    class CountedBeforeTheWrite:
-        def __getattr__(self, name: str) -> object:
-            return getattr(shared, name)
+    def counted() -> None:
+        for event in (dialed, ended):
+            interleaved.append(event)
+            _applied_in_another_process(sqlite_database, shared, floor, event, lambda _: None)
 
-        def replace_day(self, *args: Any, **kwargs: Any) -> object:
-            for event in (dialed, ended):
-                if event not in interleaved:
-                    interleaved.append(event)
-                    _applied_in_another_process(
-                        sqlite_database, shared, floor, event, lambda _: None
-                    )
-            return shared.replace_day(*args, **kwargs)
-
-    floor.counters = cast(LiveCounters, CountedBeforeTheWrite())
+    floor.counters = _before_the_write(shared, "replace_day", counted)
     day = floor.local_day(ended.occurred_at)
     assert floor.ensure_built(day)
     assert interleaved == [dialed, ended]
@@ -728,15 +739,11 @@ def test_a_call_dialed_between_a_rebuilds_read_and_its_write_is_live(
     shared = _restarted_empty(floor.counters, request)
     dialed = CallDialing(call_id="c-dialed", campaign_id=campaign_id, lead_id=spare, attempt=1)
 
-    class DialedBeforeTheWrite:
-        def __getattr__(self, name: str) -> object:
-            return getattr(shared, name)
-
-        def replace_live(self, *args: Any, **kwargs: Any) -> object:
-            _applied_in_another_process(sqlite_database, shared, floor, dialed, lambda _: None)
-            return shared.replace_live(*args, **kwargs)
-
-    floor.counters = cast(LiveCounters, DialedBeforeTheWrite())
+    floor.counters = _before_the_write(
+        shared,
+        "replace_live",
+        lambda: _applied_in_another_process(sqlite_database, shared, floor, dialed, lambda _: None),
+    )
     assert floor.ensure_built(floor.local_day(dialed.occurred_at))
     calls = shared.calls()
     assert sorted(calls) == ["c-dialed", "c-held"]
@@ -763,15 +770,11 @@ def test_an_agent_state_changed_between_a_rebuilds_read_and_its_write_is_shown(
     def paused(session: Session) -> None:
         agents.pause(session, agent_id, site.pause_reason)
 
-    class PausedBeforeTheWrite:
-        def __getattr__(self, name: str) -> object:
-            return getattr(shared, name)
-
-        def replace_live(self, *args: Any, **kwargs: Any) -> object:
-            _committed_in_another_process(sqlite_database, shared, floor, paused)
-            return shared.replace_live(*args, **kwargs)
-
-    floor.counters = cast(LiveCounters, PausedBeforeTheWrite())
+    floor.counters = _before_the_write(
+        shared,
+        "replace_live",
+        lambda: _committed_in_another_process(sqlite_database, shared, floor, paused),
+    )
     assert floor.ensure_built(floor.local_day(utcnow()))
     shown = shared.get_agent(agent_id)
     assert shown is not None
@@ -797,21 +800,16 @@ def test_live_writes_between_a_rebuilds_read_and_its_write_are_kept_in_order(
     dialed = CallDialing(call_id="c-brief", campaign_id=campaign_id, lead_id=spare, attempt=1)
     ended = CallEnded(call_id="c-brief", outcome="no_answer")
 
-    class ChangedBeforeTheWrite:
-        def __getattr__(self, name: str) -> object:
-            return getattr(shared, name)
+    def changed() -> None:
+        for event in (dialed, ended):
+            _applied_in_another_process(sqlite_database, shared, floor, event, lambda _: None)
+        for change in (
+            lambda session: agents.pause(session, agent_id, site.pause_reason),
+            lambda session: agents.go_ready(session, agent_id),
+        ):
+            _committed_in_another_process(sqlite_database, shared, floor, change)
 
-        def replace_live(self, *args: Any, **kwargs: Any) -> object:
-            for event in (dialed, ended):
-                _applied_in_another_process(sqlite_database, shared, floor, event, lambda _: None)
-            for change in (
-                lambda session: agents.pause(session, agent_id, site.pause_reason),
-                lambda session: agents.go_ready(session, agent_id),
-            ):
-                _committed_in_another_process(sqlite_database, shared, floor, change)
-            return shared.replace_live(*args, **kwargs)
-
-    floor.counters = cast(LiveCounters, ChangedBeforeTheWrite())
+    floor.counters = _before_the_write(shared, "replace_live", changed)
     assert floor.ensure_built(floor.local_day(dialed.occurred_at))
     assert sorted(shared.calls()) == ["c-held"]
     shown = shared.get_agent(agent_id)
