@@ -14,6 +14,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from callcenter import row_locks
+from callcenter.db_liveness import check_pooled_connections
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -135,8 +136,10 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
         if ":memory:" not in url:
             options["poolclass"] = NullPool
     else:
-        options.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+        options.update(pool_size=10, max_overflow=20)
     engine = create_engine(url, **options)
+    if engine.dialect.name == "postgresql":
+        check_pooled_connections(engine)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

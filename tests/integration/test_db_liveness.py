@@ -1,0 +1,84 @@
+"""A pooled PostgreSQL connection that the server ended is found at checkout
+by a peek at its socket, not by a `SELECT 1`, and the unit of work that
+asks for a connection gets a live one."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from sqlalchemy import create_engine, event, make_url, text
+
+from callcenter.db import Database
+from callcenter.db_liveness import closed_by_server
+from tests.conftest import postgres_admin_url
+from tests.support import wait_until
+
+
+def _backend_pid(database: Database) -> int:
+    with database.unit_of_work() as session:
+        return int(session.scalar(text("SELECT pg_backend_pid()")))
+
+
+def _terminate(url: str, pid: int) -> None:
+    admin = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
+    with admin.connect() as connection:
+        assert connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+
+
+def _statements(database: Database) -> list[str]:
+    seen: list[str] = []
+
+    @event.listens_for(database.engine, "before_cursor_execute")
+    def _seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    return seen
+
+
+def test_a_connection_the_server_ended_is_replaced_at_checkout(
+    postgres_database: Database, postgres_url: str
+) -> None:
+    first = _backend_pid(postgres_database)
+    assert postgres_database.engine.pool.checkedin() == 1
+
+    _terminate(postgres_url, first)
+    with postgres_database.engine.connect() as admin_view:
+        wait_until(
+            lambda: (
+                not admin_view.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": first}
+                )
+            ),
+            10,
+            "the terminated backend to go",
+        )
+
+    assert _backend_pid(postgres_database) != first
+
+
+def test_a_live_pooled_connection_is_reused_without_a_ping(postgres_database: Database) -> None:
+    first = _backend_pid(postgres_database)
+    statements = _statements(postgres_database)
+
+    assert _backend_pid(postgres_database) == first
+    assert statements == ["SELECT pg_backend_pid()"]
+    assert not postgres_database.engine.pool._pre_ping
+
+
+def test_the_peek_tells_an_open_idle_connection_from_an_ended_one() -> None:
+    url = make_url(postgres_admin_url()).set(drivername="postgresql").render_as_string(False)
+    connection = psycopg.connect(url, autocommit=True)
+    watcher = psycopg.connect(url, autocommit=True)
+    try:
+        connection.execute("SELECT 1").fetchall()
+        assert not closed_by_server(connection)
+
+        watcher.execute("SELECT pg_terminate_backend(%s)", (connection.info.backend_pid,))
+        wait_until(lambda: closed_by_server(connection), 10, "the ended connection to be seen")
+        with pytest.raises(psycopg.OperationalError):
+            connection.execute("SELECT 1")
+    finally:
+        connection.close()
+        watcher.close()
+    assert closed_by_server(connection)
