@@ -32,6 +32,14 @@ def _coalesced(event: str, namespace: str | None, room: Any, skip_sid: Any, call
     )
 
 
+def _elsewhere(manager: Manager, namespace: str | None, room: Any) -> bool:
+    """A room none of this process's sockets is in: every web process hears
+    every emit, and Socket.IO would encode its packet before finding nobody
+    here to send it to (the screen pop's whole customer history, once per
+    web process)."""
+    return isinstance(room, str) and not manager.rooms.get(namespace or "/", {}).get(room)
+
+
 class CoalescingManager(Manager):
     """In-process rooms (no Redis)."""
 
@@ -87,5 +95,7 @@ class CoalescingRedisManager(RedisManager):
             )
         ):
             merge_delta(self.deltas, message["room"], data[0])
+            return
+        if _elsewhere(self, message.get("namespace"), message.get("room")):
             return
         super()._handle_emit(message)
