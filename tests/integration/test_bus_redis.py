@@ -89,6 +89,29 @@ def test_what_a_crashed_consumer_read_is_claimed_by_another(redis_url: str) -> N
     assert sorted(recorder.seen) == [f"c{number}" for number in range(5)]
 
 
+def test_a_crashed_consumers_many_events_are_claimed_page_after_page(redis_url: str) -> None:
+    """The claim is asked a quarter of `claim_idle_ms` apart, except that a
+    page that was not the last is followed at once: 250 events left by a
+    dead member are all applied long before the next quarter (15 s)."""
+    stream = f"t:{uuid.uuid4().hex}"
+    publisher = _bus(redis_url, stream)
+    for number in range(250):
+        publisher.publish(CallAnswered(call_id=f"c{number}"))
+    client = redis.Redis.from_url(redis_url)
+    client.xgroup_create(stream, "g", id="0")
+    read = client.xreadgroup("g", "crashed-worker", {stream: ">"}, count=1000)
+    ids = [message_id for message_id, _ in read[0][1]]
+    client.xclaim(stream, "g", "crashed-worker", 0, ids, idle=120_000)  # read 2 min ago
+    survivor, recorder = _bus(redis_url, stream, claim_idle_ms=60_000), Recorder()
+    survivor.subscribe("call.answered", recorder)
+    survivor.start()
+    try:
+        assert survivor.wait_until_idle(timeout=10)
+    finally:
+        survivor.stop()
+    assert sorted(recorder.seen) == sorted(f"c{number}" for number in range(250))
+
+
 def test_a_poison_event_goes_to_dead_letters_and_the_rest_flow(redis_url: str) -> None:
     stream = f"t:{uuid.uuid4().hex}"
     bus, recorder = _bus(redis_url, stream, claim_idle_ms=0, max_deliveries=2), Recorder()
