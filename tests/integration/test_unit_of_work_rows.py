@@ -67,6 +67,22 @@ def test_a_locked_agent_row_is_read_once_per_transaction_and_afresh(database: Da
     assert len(locking) == 2
 
 
+def test_a_flush_keeps_the_agent_row_locked(database: Database) -> None:
+    """A flush ends a transaction of its own inside the session's: the row
+    stays locked (an agent's two state changes of one connect read it once)."""
+    with database.unit_of_work() as session:
+        agent_id = make_user(session, role=Role.AGENT).id
+        agents.status_of(session, agent_id)
+    with database.sessions() as session, statements(database) as seen:
+        first = agents.status_of(session, agent_id, lock=True)
+        first.log_out_after_call = True
+        session.flush()
+        assert agents.status_of(session, agent_id, lock=True) is first
+        session.rollback()
+    locking = [s for s in seen if s.startswith("SELECT") and "FROM agent_status" in s]
+    assert len(locking) == 1
+
+
 def test_locking_an_agent_row_read_earlier_sees_what_another_transaction_committed(
     postgres_database: Database,
 ) -> None:
