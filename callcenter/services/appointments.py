@@ -9,11 +9,12 @@ and then meets the taken slot.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -65,34 +66,64 @@ def rules_for(campaign: Campaign) -> SlotRules:
     return SlotRules(holidays=frozenset(holidays), tz=ZoneInfo(campaign.timezone))
 
 
-def salespeople(session: Session, campaign_id: int) -> list[User]:
-    """Who can hold the campaign's meetings: the active salespeople of its teams."""
-    teams = select(campaign_teams.c.team_id).where(campaign_teams.c.campaign_id == campaign_id)
-    query = (
-        select(User)
-        .where(User.is_salesperson.is_(True), User.is_active.is_(True), User.team_id.in_(teams))
-        .order_by(User.full_name, User.id)
+class Salesperson(NamedTuple):
+    id: int
+    full_name: str
+
+
+# Built once: the screen pop reads these on every connect, and a statement
+# built each time costs its construction and cache key (bench/call_events).
+_SALESPEOPLE = (
+    select(User.id, User.full_name)
+    .where(
+        User.is_salesperson.is_(True),
+        User.is_active.is_(True),
+        User.team_id.in_(
+            select(campaign_teams.c.team_id).where(
+                campaign_teams.c.campaign_id == bindparam("campaign_id")
+            )
+        ),
     )
-    return list(session.scalars(query))
+    .order_by(User.full_name, User.id)
+)
+_BUSY = select(Appointment.owner_id, Appointment.starts_at, Appointment.ends_at).where(
+    Appointment.owner_id.in_(bindparam("owners", expanding=True)),
+    Appointment.status.in_(CALENDAR_HOLDING_STATUSES),
+    Appointment.ends_at > bindparam("now"),
+)
+
+
+def salespeople(session: Session, campaign_id: int) -> list[Salesperson]:
+    """Who can hold the campaign's meetings: the active salespeople of its teams."""
+    return [
+        Salesperson(*row) for row in session.execute(_SALESPEOPLE, {"campaign_id": campaign_id})
+    ]
 
 
 def calendar_owner_ids(
-    session: Session, call: Call, salesperson_id: int | None = None
+    session: Session,
+    call: Call,
+    salesperson_id: int | None = None,
+    *,
+    team: Sequence[Salesperson] | None = None,
 ) -> list[int]:
     """Whose calendars a meeting booked on this call may go in: the chosen
-    salesperson; else every salesperson of the campaign's teams; the booking
-    agent when the teams have none (a floor that books for itself)."""
+    salesperson; else every salesperson of the campaign's teams (`team`, when
+    the caller read them already); the booking agent when the teams have none
+    (a floor that books for itself)."""
     if call.agent_id is None:
         raise InvalidInput(N_("this call has no agent"))
-    team = [user.id for user in salespeople(session, call.campaign_id)]
+    if team is None:
+        team = salespeople(session, call.campaign_id)
+    team_ids = [person.id for person in team]
     if salesperson_id is not None:
-        if salesperson_id not in team:
+        if salesperson_id not in team_ids:
             raise InvalidInput(
                 N_("choose a salesperson of this campaign's team"),
                 details={"field": "salesperson_id"},
             )
         return [salesperson_id]
-    return team or [call.agent_id]
+    return team_ids or [call.agent_id]
 
 
 def parse_salesperson(value: object) -> int | None:
@@ -113,12 +144,7 @@ def busy_by_owner(
     """Each calendar's meetings still to come (one query for the whole team)."""
     owners = list(owner_ids)
     busy: dict[int, list[tuple[datetime, datetime]]] = {owner: [] for owner in owners}
-    query = select(Appointment.owner_id, Appointment.starts_at, Appointment.ends_at).where(
-        Appointment.owner_id.in_(owners),
-        Appointment.status.in_(CALENDAR_HOLDING_STATUSES),
-        Appointment.ends_at > now,
-    )
-    for owner, start, end in session.execute(query):
+    for owner, start, end in session.execute(_BUSY, {"owners": owners, "now": now}):
         busy[owner].append((start, end))
     return busy
 
@@ -129,13 +155,15 @@ def propose(
     *,
     salesperson_id: int | None = None,
     now: datetime | None = None,
+    team: Sequence[Salesperson] | None = None,
 ) -> tuple[OpenSlot, ...]:
     """The two slots to offer (alternative choice), each free in at least
     one calendar; empty if the calendars are full."""
     now = now or utcnow()
     campaign = session.get(Campaign, call.campaign_id)
     assert campaign is not None
-    busy = busy_by_owner(session, calendar_owner_ids(session, call, salesperson_id), now)
+    owners = calendar_owner_ids(session, call, salesperson_id, team=team)
+    busy = busy_by_owner(session, owners, now)
     try:
         return propose_slots_across(now, busy, rules_for(campaign))
     except NoFreeSlotsError:

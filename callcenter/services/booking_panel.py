@@ -4,7 +4,7 @@ booked, with the script re-filled to match."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,15 +35,16 @@ def booking_data(
     slots: Iterable[Any],
     appointment: Appointment | None,
     now: datetime | None = None,
+    team: Sequence[appointments.Salesperson] | None = None,
 ) -> dict[str, Any]:
+    """`team`: the campaign's salespeople, when the caller read them already."""
     now = now or utcnow()
     script = scripts_catalog.script_of(script_version_of(session, call, locale))
+    if team is None:
+        team = appointments.salespeople(session, call.campaign_id)
     data: dict[str, Any] = {
         "slots": [slot_data(slot, now, script.locale, tz) for slot in slots],
-        "salespeople": [
-            {"id": user.id, "name": user.full_name}
-            for user in appointments.salespeople(session, call.campaign_id)
-        ],
+        "salespeople": [{"id": person.id, "name": person.full_name} for person in team],
         "appointment": None,
         "read_back": None,
     }

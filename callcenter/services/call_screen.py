@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from callcenter.db import utcnow
-from callcenter.models import AgentStatus, Call, Campaign, Disposition
+from callcenter.models import AgentStatus, Call, Campaign, Customer, Disposition, Lead
 from callcenter.scheduling import format_phone
 from callcenter.services import agents, appointments, call_monitoring, scripts_catalog
 from callcenter.services.booking_panel import booking_data
@@ -44,9 +44,13 @@ def screen_pop(
     assert campaign is not None
     script = scripts_catalog.script_of(script_version_of(session, call, locale))
     appointment = None if first_connect else appointments.booked_on_call(session, call.id)
+    team = appointments.salespeople(session, call.campaign_id)
     slots = (
-        appointments.propose(session, call, now=now) if call.state is not CallState.ENDED else ()
+        appointments.propose(session, call, now=now, team=team)
+        if call.state is not CallState.ENDED
+        else ()
     )
+    _load_lead_and_customer(session, call)
     context = script_context(session, call, script, now=now, slots=slots, appointment=appointment)
     rejection = None if first_connect else rejection_of(session, call.id)
     note = None if first_connect else call_note(session, call.id, call.agent_id)
@@ -78,10 +82,24 @@ def screen_pop(
         **lead_card(session, call.lead, locale, exclude_call_id=call.id, viewer_id=call.agent_id),
         "script": rendered_script(script, context),
         "rejection": rejection_data(rejection),
-        "booking": booking_data(session, call, locale, tz, slots=slots, appointment=appointment),
+        "booking": booking_data(
+            session, call, locale, tz, slots=slots, appointment=appointment, team=team
+        ),
         "notes": note.text if note else "",
         "disposition": str(disposition.code) if disposition else None,
     }
+
+
+def _load_lead_and_customer(session: Session, call: Call) -> None:
+    """The call's lead and customer in one read: `call.lead` and
+    `call.customer` then find them in the session."""
+    unloaded = inspect(call).unloaded
+    if "lead" in unloaded and "customer" in unloaded:
+        session.execute(
+            select(Lead, Customer)
+            .join(Customer, Customer.id == Lead.customer_id)
+            .where(Lead.id == call.lead_id)
+        ).all()
 
 
 def current_view(session: Session, agent_id: int, *, now: datetime | None = None) -> dict[str, Any]:

@@ -7,10 +7,10 @@ import contextlib
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from callcenter.dates import format_datetime
@@ -33,8 +33,64 @@ from callcenter.models import (
 from callcenter.scheduling import format_phone
 from callcenter.services import disposition_codes, scripts_catalog
 from callcenter.services.call_script import rejection_data
+from callcenter.states import CallOutcome, CallState
 
 HISTORY_LIMIT = 50
+
+
+class PastCall(NamedTuple):
+    """What the history shows of an earlier call (not the whole row)."""
+
+    id: str
+    dialed_at: datetime
+    campaign_id: int
+    agent_id: int | None
+    state: CallState
+    outcome: CallOutcome | None
+    max_step_reached: int
+    script_version_id: int | None
+
+
+# Built once: the screen pop reads these on every connect, and a statement
+# built each time costs its construction and cache key (bench/call_events).
+_PAST_CALLS = (
+    select(
+        Call.id,
+        Call.dialed_at,
+        Call.campaign_id,
+        Call.agent_id,
+        Call.state,
+        Call.outcome,
+        Call.max_step_reached,
+        Call.script_version_id,
+    )
+    .where(Call.customer_id == bindparam("customer_id"))
+    .order_by(Call.dialed_at.desc())
+    .limit(HISTORY_LIMIT)
+)
+_PAST_CALLS_BUT = _PAST_CALLS.where(Call.id != bindparam("exclude_call_id"))
+_NOTES = (
+    select(Note)
+    .where(Note.customer_id == bindparam("customer_id"))
+    .order_by(Note.created_at.desc())
+)
+_APPOINTMENTS = (
+    select(Appointment)
+    .where(Appointment.customer_id == bindparam("customer_id"))
+    .order_by(Appointment.starts_at.desc())
+)
+_CALLBACKS = (
+    select(
+        Callback.id,
+        Callback.due_at,
+        Callback.campaign_id,
+        Callback.assigned_agent_id,
+        Callback.status,
+        Callback.note,
+    )
+    .where(Callback.customer_id == bindparam("customer_id"))
+    .order_by(Callback.due_at.desc())
+)
 
 
 def lead_card(
@@ -86,10 +142,12 @@ def history(
     """Every earlier call to this customer in any campaign, their meetings,
     callbacks and notes, newest first. ``recorded``: the viewing agent's own
     call has a recording they may play."""
-    query = select(Call).where(Call.customer_id == customer_id)
+    by_customer = {"customer_id": customer_id}
     if exclude_call_id:
-        query = query.where(Call.id != exclude_call_id)
-    calls = list(session.scalars(query.order_by(Call.dialed_at.desc()).limit(HISTORY_LIMIT)))
+        past = session.execute(_PAST_CALLS_BUT, by_customer | {"exclude_call_id": exclude_call_id})
+    else:
+        past = session.execute(_PAST_CALLS, by_customer)
+    calls = [PastCall(*row) for row in past]
     call_ids = [call.id for call in calls]
     own = [call.id for call in calls if viewer_id is not None and call.agent_id == viewer_id]
     recorded = set(
@@ -117,27 +175,13 @@ def history(
         else {}
     )
     notes_by_call: dict[str | None, list[Note]] = defaultdict(list)
-    for note in session.scalars(
-        select(Note).where(Note.customer_id == customer_id).order_by(Note.created_at.desc())
-    ):
+    for note in session.scalars(_NOTES, by_customer):
         # A blank note (saved over by a disposition sent without notes, before
         # those kept the note) says nothing: no empty entry in the history.
         if note.text.strip() and (note.call_id != exclude_call_id or exclude_call_id is None):
             notes_by_call[note.call_id].append(note)
-    appointment_rows = list(
-        session.scalars(
-            select(Appointment)
-            .where(Appointment.customer_id == customer_id)
-            .order_by(Appointment.starts_at.desc())
-        )
-    )
-    callback_rows = list(
-        session.scalars(
-            select(Callback)
-            .where(Callback.customer_id == customer_id)
-            .order_by(Callback.due_at.desc())
-        )
-    )
+    appointment_rows = list(session.scalars(_APPOINTMENTS, by_customer))
+    callback_rows = session.execute(_CALLBACKS, by_customer).all()
     names = _names(
         session,
         [call.agent_id for call in calls]
@@ -197,7 +241,7 @@ def history(
 
 def _configured_label(
     labels: dict[tuple[int, str], tuple[str, str]],
-    call: Call,
+    call: PastCall,
     dispositions: dict[str, Any],
     locale: str,
 ) -> str | None:
@@ -279,7 +323,7 @@ def _campaign_names(session: Session, ids: Iterable[int | None]) -> dict[int | N
 
 
 def _rejection_label(
-    session: Session, call: Call, row: StepOutcome | None
+    session: Session, call: PastCall, row: StepOutcome | None
 ) -> dict[str, Any] | None:
     data = rejection_data(row)
     if data is None or row is None:
