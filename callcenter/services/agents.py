@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from callcenter import after_commit, row_locks
@@ -80,6 +80,12 @@ def agent_user(session: Session, agent_id: int) -> User:
     return user
 
 
+# Built once: a statement built on every call costs its construction and its
+# cache key each time (bench/call_events).
+_STATUS = select(AgentStatus).where(AgentStatus.agent_id == bindparam("agent_id"))
+_LOCKED_STATUS = _STATUS.with_for_update().execution_options(populate_existing=True)
+
+
 def status_of(session: Session, agent_id: int, *, lock: bool = False) -> AgentStatus:
     """The agent's current state row, created (logged out) on first use.
     `lock`: locked for the rest of the transaction (read once per transaction)."""
@@ -87,11 +93,8 @@ def status_of(session: Session, agent_id: int, *, lock: bool = False) -> AgentSt
         held = session.get(AgentStatus, agent_id)
         if held is not None:
             return held
-    query = select(AgentStatus).where(AgentStatus.agent_id == agent_id)
-    if lock:
-        # what the session read before the lock may be stale: read it afresh
-        query = query.with_for_update().execution_options(populate_existing=True)
-    status = session.scalar(query)
+    # what the session read before the lock may be stale: read it afresh
+    status = session.scalar(_LOCKED_STATUS if lock else _STATUS, {"agent_id": agent_id})
     if status is None:
         status = AgentStatus(
             agent_id=agent_id,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from callcenter import after_commit
@@ -52,7 +52,6 @@ from callcenter.states import (
     CallDirection,
     CallOutcome,
     CallState,
-    LeadState,
     advance,
 )
 
@@ -60,6 +59,10 @@ log = logging.getLogger(__name__)
 
 HANDLER = "calls"
 CALL_ENDED = "call_ended"
+
+# Built once: a statement built on every event costs its construction and its
+# cache key each time (bench/call_events).
+_CALL_STATE = select(Call.state).where(Call.id == bindparam("call_id"))
 
 
 def apply_event(session: Session, event: Event, *, handler: str = HANDLER) -> bool:
@@ -87,8 +90,18 @@ def apply_event(session: Session, event: Event, *, handler: str = HANDLER) -> bo
     return True
 
 
-def on_dialing(session: Session, event: CallDialing) -> Call:
-    call = session.get(Call, event.call_id) or open_call(
+def on_dialing(session: Session, event: CallDialing) -> None:
+    """The dialer wrote the calls row before it dialed (`open_call`): only a
+    call injected without it (tests, a preview request) is opened here."""
+    state = session.scalar(_CALL_STATE, {"call_id": event.call_id})
+    if state is None:
+        state = _opened(session, event).state
+    if event.agent_id is not None and state is not CallState.ENDED:
+        _hold_agent_for_preview(session, event.agent_id, event.call_id, event.occurred_at)
+
+
+def _opened(session: Session, event: CallDialing) -> Call:
+    return open_call(
         session,
         call_id=event.call_id,
         campaign_id=event.campaign_id,
@@ -101,9 +114,6 @@ def on_dialing(session: Session, event: CallDialing) -> Call:
         is_manual=event.is_manual,
         direction=CallDirection(event.direction),
     )
-    if event.agent_id is not None and call.state is not CallState.ENDED:
-        _hold_agent_for_preview(session, event.agent_id, call, event.occurred_at)
-    return call
 
 
 def open_call(
@@ -221,12 +231,12 @@ def _dialing_call(
     return call
 
 
-def _hold_agent_for_preview(session: Session, agent_id: int, call: Call, at: datetime) -> None:
+def _hold_agent_for_preview(session: Session, agent_id: int, call_id: str, at: datetime) -> None:
     status = agents.status_of(session, agent_id, lock=True)
     if status.state is AgentState.READY:
-        agents.change_state(session, agent_id, AgentState.RESERVED, call_id=call.id, now=at)
+        agents.change_state(session, agent_id, AgentState.RESERVED, call_id=call_id, now=at)
     elif status.state is AgentState.RESERVED:
-        status.current_call_id = call.id
+        status.current_call_id = call_id
         session.flush()
 
 
@@ -360,12 +370,10 @@ def _release_unconnected(session: Session, call: Call, outcome: CallOutcome, at:
     if call.direction is CallDirection.INBOUND and outcome is CallOutcome.ABANDONED:
         missed_ringbacks.book_callback(session, call, at=at)
         return
-    lead = session.get(Lead, call.lead_id)
-    if lead is not None and lead.state is LeadState.DIALING:
-        settled = CallOutcome.FAILED if outcome is CallOutcome.ANSWERED else outcome
-        lead_lifecycle.settle_attempt(
-            session, lead_id=call.lead_id, call_id=call.id, outcome=settled, now=at
-        )
+    settled = CallOutcome.FAILED if outcome is CallOutcome.ANSWERED else outcome
+    lead_lifecycle.settle_dialing_attempt(
+        session, lead_id=call.lead_id, call_id=call.id, outcome=settled, now=at
+    )
     if call.agent_id is None:
         return
     status = session.scalar(select(AgentStatus).where(AgentStatus.agent_id == call.agent_id))

@@ -15,7 +15,7 @@ from functools import partial
 from operator import contains
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.db import Database, utcnow
@@ -312,24 +312,74 @@ def settle_attempt(
     Settling the same call twice is a no-op (bus handlers may see an event
     again). A callback disposition needs `callback_at`; its Callback row is
     for `callback_agent_id` only, or for anyone when that is None."""
-    now = now or utcnow()
-    lead = session.scalar(
-        select(Lead)
-        .where(Lead.id == lead_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    lead = _locked_lead(session, lead_id)
     if lead is None:
         raise NotFound(N_("no such lead"), details={"lead_id": lead_id})
     if lead.state is not LeadState.DIALING and _already_settled(session, lead_id, call_id):
         return lead
     if lead.state is not LeadState.DIALING and _inbound(session, call_id):
         return lead  # a customer rang back about a closed lead: it is not reopened
+    return _settle(
+        session,
+        lead,
+        call_id=call_id,
+        outcome=outcome,
+        disposition=disposition,
+        callback_at=callback_at,
+        callback_agent_id=callback_agent_id,
+        actor_id=actor_id,
+        now=now or utcnow(),
+    )
+
+
+def settle_dialing_attempt(
+    session: Session, *, lead_id: int, call_id: str, outcome: CallOutcome, now: datetime
+) -> None:
+    """`settle_attempt` for a call no agent talked to, when its lead is still
+    DIALING (a lead given back or settled already is left as it is)."""
+    lead = _locked_lead(session, lead_id)
+    if lead is not None and lead.state is LeadState.DIALING:
+        _settle(session, lead, call_id=call_id, outcome=outcome, now=now)
+
+
+# Built once: a statement built on every call costs its construction and its
+# cache key each time (bench/call_events).
+_LOCKED_LEAD = (
+    select(Lead)
+    .where(Lead.id == bindparam("lead_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_CLOSE_PENDING_CALLBACKS = {
+    closed_as: update(Callback)
+    .where(Callback.lead_id == bindparam("of_lead"), Callback.status == CallbackStatus.PENDING)
+    .values(status=closed_as)  # a value, not a parameter: the session's rows are updated to it
+    .execution_options(synchronize_session="fetch")
+    for closed_as in (CallbackStatus.DONE, CallbackStatus.MISSED)
+}
+
+
+def _locked_lead(session: Session, lead_id: int) -> Lead | None:
+    return session.scalar(_LOCKED_LEAD, {"lead_id": lead_id})
+
+
+def _settle(
+    session: Session,
+    lead: Lead,
+    *,
+    call_id: str | None,
+    outcome: CallOutcome,
+    now: datetime,
+    disposition: ChosenDisposition | None = None,
+    callback_at: datetime | None = None,
+    callback_agent_id: int | None = None,
+    actor_id: int | None = None,
+) -> Lead:
     campaign = session.get(Campaign, lead.campaign_id)
     assert campaign is not None
     target, reason = _next_state(lead, campaign, outcome, disposition, callback_at)
-    advance(LEAD_TRANSITIONS, lead.state, target, subject=f"lead {lead_id}")
-    close_pending_callbacks(session, lead_id, answered=outcome is CallOutcome.ANSWERED)
+    advance(LEAD_TRANSITIONS, lead.state, target, subject=f"lead {lead.id}")
+    close_pending_callbacks(session, lead.id, answered=outcome is CallOutcome.ANSWERED)
     lead.next_attempt_at = None
     if target is LeadState.RETRY:
         lead.next_attempt_at = now + timedelta(
@@ -524,13 +574,8 @@ def _already_settled(session: Session, lead_id: int, call_id: str | None) -> boo
 
 
 def close_pending_callbacks(session: Session, lead_id: int, *, answered: bool) -> None:
-    status = CallbackStatus.DONE if answered else CallbackStatus.MISSED
-    session.execute(
-        update(Callback)
-        .where(Callback.lead_id == lead_id, Callback.status == CallbackStatus.PENDING)
-        .values(status=status)
-        .execution_options(synchronize_session="fetch")
-    )
+    closed_as = CallbackStatus.DONE if answered else CallbackStatus.MISSED
+    session.execute(_CLOSE_PENDING_CALLBACKS[closed_as], {"of_lead": lead_id})
 
 
 def _callback_creator(actor_id: int | None, callback_agent_id: int | None) -> int:

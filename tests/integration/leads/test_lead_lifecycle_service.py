@@ -273,6 +273,25 @@ def test_callback_books_a_callback_row(session: Session) -> None:
     assert callback.status is CallbackStatus.MISSED
 
 
+def test_settling_closes_the_pending_callbacks_the_session_holds(session: Session) -> None:
+    """The session's own callback rows show the close without a refresh."""
+    lead = make_lead(session, make_campaign(session))
+    agent = make_user(session, Role.AGENT)
+    callback = Callback(
+        lead_id=lead.id,
+        customer_id=lead.customer_id,
+        campaign_id=lead.campaign_id,
+        due_at=NOW,
+        created_by_id=agent.id,
+    )
+    session.add(callback)
+    lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+    lead_lifecycle.settle_attempt(
+        session, lead_id=lead.id, call_id=None, outcome=CallOutcome.ANSWERED, now=NOW
+    )
+    assert callback.status is CallbackStatus.DONE
+
+
 def test_callback_needs_a_time(session: Session) -> None:
     lead = make_lead(session, make_campaign(session))
     lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
