@@ -25,6 +25,17 @@ class AppointmentBooked:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class CustomerOnCall:
+    """The name of the customer of a call answered or connected in this
+    transaction (its lead's customer): the live floor shows it from then on."""
+
+    call_id: str
+    title: str | None
+    first_name: str | None
+    last_name: str | None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ScriptStepEntered:
     call_id: str
     step_number: int

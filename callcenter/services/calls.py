@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from callcenter import after_commit
+from callcenter.domain_events import CustomerOnCall
 from callcenter.errors import N_, InvalidInput, NotFound
 from callcenter.events import (
     CallAnswered,
@@ -30,7 +31,7 @@ from callcenter.events import (
     PreviewOffered,
     TransferProgressed,
 )
-from callcenter.models import AgentStatus, Call, CallStateChange, Campaign, Lead
+from callcenter.models import AgentStatus, Call, CallStateChange, Campaign, Customer, Lead
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
 from callcenter.services import (
@@ -63,6 +64,11 @@ CALL_ENDED = "call_ended"
 # Built once: a statement built on every event costs its construction and its
 # cache key each time (bench/call_events).
 _CALL_STATE = select(Call.state).where(Call.id == bindparam("call_id"))
+_CUSTOMER_NAME = (
+    select(Customer.title, Customer.first_name, Customer.last_name)
+    .join(Lead, Lead.customer_id == Customer.id)
+    .where(Lead.id == bindparam("lead_id"))
+)
 
 
 def apply_event(session: Session, event: Event, *, handler: str = HANDLER) -> bool:
@@ -254,7 +260,20 @@ def on_answered(session: Session, event: CallAnswered) -> Call:
         _move(session, call, CallState.ANSWERED, event.occurred_at)
         call.answered_at = event.occurred_at
     _record_amd(call, event.amd_result, event.amd_decision_ms, event.amd_action)
+    name = session.execute(_CUSTOMER_NAME, {"lead_id": call.lead_id}).first()
+    if name is not None:
+        _customer_on_call(session, call, *name)
     return call
+
+
+def _customer_on_call(
+    session: Session, call: Call, title: str | None, first: str | None, last: str | None
+) -> None:
+    """Read in the event's transaction, not by the live floor in a session of
+    its own after the commit."""
+    after_commit.record_event(
+        session, CustomerOnCall(call_id=call.id, title=title, first_name=first, last_name=last)
+    )
 
 
 def _record_amd(
@@ -307,6 +326,8 @@ def _connect(session: Session, call: Call, agent_id: int, *, at: datetime) -> No
         workstation.screen_pop(session, call, now=at, first_connect=True),
         room=agent_room(agent_id),
     )
+    customer = call.lead.customer  # the pop read them
+    _customer_on_call(session, call, customer.title, customer.first_name, customer.last_name)
 
 
 def on_ended(session: Session, event: CallEnded) -> Call:

@@ -44,6 +44,7 @@ from callcenter.db import Database, utcnow
 from callcenter.domain_events import (
     AppointmentBooked,
     CallMarkedMachine,
+    CustomerOnCall,
     RecordingChanged,
     ScriptStepEntered,
     WrapUpEnded,
@@ -169,9 +170,10 @@ class LiveFloor:
 
     # -- bus events
 
-    def _count(self, event: Event) -> None:
+    def _count(self, event: Event, names: Mapping[str, str]) -> None:
         """Each event once (`claim`); the claim reads the live row the event
-        changes in the same round trip."""
+        changes in the same round trip. `names`: customers' names by call,
+        read in the event's transaction (`CustomerOnCall`)."""
         if event.TYPE == AgentStateChanged.TYPE:
             assert isinstance(event, AgentStateChanged)
             claimed, agent = self.counters.claim_agent(event.event_id, event.agent_id)
@@ -183,8 +185,15 @@ class LiveFloor:
         # call.ended claims the mark before it reads the call (see _ended)
         mark = _dialing_or_ended_mark(event.call_id) if isinstance(event, CallEnded) else None
         claimed, call = self.counters.claim_call(event.event_id, event.call_id, mark=mark)
-        if claimed:
-            self._call_handlers()[event.TYPE](event, call)
+        if not claimed:
+            return
+        # The name `_moved` would read at the answer or the connect.
+        named = (
+            names.get(event.call_id) if isinstance(event, CallAnswered | CallConnected) else None
+        )
+        if named is not None and call is not None and call.get("customer") is None:
+            call["customer"] = named
+        self._call_handlers()[event.TYPE](event, call)
 
     def _call_handlers(self) -> dict[str, Callable[[Any, dict[str, Any] | None], None]]:
         return {
@@ -432,18 +441,23 @@ class LiveFloor:
             self._stale = True
             log.warning("live floor: Redis unavailable; counters rebuilt when it is back")
             return
+        names = {
+            item.call_id: full_name(item.title, item.first_name, item.last_name)
+            for item in items
+            if isinstance(item, CustomerOnCall)
+        }
         for item in items:
             try:
-                self._apply_committed(item)
+                self._apply_committed(item, names)
             except redis.RedisError:
                 self._stale = True
                 log.warning("live floor: Redis unavailable; counters rebuilt when it is back")
             except Exception:
                 log.exception("live floor could not count %r", item)
 
-    def _apply_committed(self, item: Any) -> None:
+    def _apply_committed(self, item: Any, names: Mapping[str, str]) -> None:
         if isinstance(item, Event):
-            self._count(item)
+            self._count(item, names)
         elif isinstance(item, AppointmentBooked):
             self._appointment(item.call_id)
         elif isinstance(item, ScriptStepEntered):
