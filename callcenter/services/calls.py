@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from callcenter import after_commit
+from callcenter import after_commit, row_locks
 from callcenter.domain_events import CustomerOnCall
 from callcenter.errors import N_, InvalidInput, NotFound
 from callcenter.events import (
@@ -419,10 +419,17 @@ def _free_agent_held_for(session: Session, agent_id: int, call: Call, at: dateti
 
 def _call(session: Session, call_id: str) -> Call:
     """The call row, locked: consumers in several processes may apply two
-    events of one call at once, and each must see what the other wrote."""
+    events of one call at once, and each must see what the other wrote.
+    Locked once per transaction (a read's events of one call are applied
+    together): the session's row is then the latest."""
+    if row_locks.held(session, Call, call_id):
+        held = session.get(Call, call_id)
+        if held is not None:
+            return held
     call = session.get(Call, call_id, with_for_update=True, populate_existing=True)
     if call is None:
         raise NotFound(N_("no such call"), details={"call_id": call_id})
+    row_locks.mark(session, Call, call_id)
     return call
 
 

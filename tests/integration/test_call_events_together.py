@@ -5,6 +5,8 @@ it, and then each event on its own as before."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import event as sqlalchemy_event
@@ -23,7 +25,7 @@ from callcenter.events import (
     Event,
 )
 from callcenter.models import Call, ProcessedEvent
-from callcenter.services import agents
+from callcenter.services import agents, scripts_catalog
 from callcenter.states import AgentState, CallOutcome, CallState, Role
 from tests.factories import make_campaign, make_lead, make_team, make_user
 
@@ -151,3 +153,60 @@ def test_a_read_with_an_event_before_its_call_is_applied_event_by_event(
     calls, agent_state = _states(database, floor)
     assert calls == {"mine": (CallState.ENDED, CallOutcome.ANSWERED, floor.agent_id)}
     assert agent_state is AgentState.WRAP_UP
+
+
+def test_a_read_is_marked_applied_in_one_statement_and_what_was_applied_is_skipped(
+    database: Database,
+) -> None:
+    """A redelivered read: its first events were applied on their own before.
+    The read's events are marked in one statement; those marked before change
+    nothing and are not heard again."""
+    floor = _floor(database, leads=1)
+    events = _answered_call(floor, "redelivered", floor.lead_ids[0])
+    consumer = CallEventConsumer(database)
+    for event in events[:2]:
+        consumer(event)
+    heard = _hear_bus_events(database)
+    with _statements(database) as seen:
+        assert consumer.apply_together(events)
+
+    assert len([s for s in seen if s.startswith("INSERT INTO processed_events")]) == 1
+    assert heard == [[event.TYPE for event in events[2:]]]
+    calls, agent_state = _states(database, floor)
+    assert calls == {"redelivered": (CallState.ENDED, CallOutcome.ANSWERED, floor.agent_id)}
+    assert agent_state is AgentState.WRAP_UP
+
+
+def test_a_read_locks_each_call_row_once(postgres_database: Database) -> None:
+    """Locked by its first event; the read's later events of the call find it
+    in the session (a savepoint ended in between would forget the lock: the
+    built-in scripts are stored before, as on a floor that has called)."""
+    database = postgres_database
+    floor = _floor(database, leads=1)
+    with database.unit_of_work() as session:
+        scripts_catalog.ensure_builtin_scripts(session)
+    events = _answered_call(floor, "locked-once", floor.lead_ids[0])
+
+    with _statements(database) as seen:
+        assert CallEventConsumer(database).apply_together(events)
+
+    locking = [
+        s for s in seen if s.startswith("SELECT") and "FROM calls" in s and "FOR UPDATE" in s
+    ]
+    assert len(locking) == 1
+    calls, _ = _states(database, floor)
+    assert calls == {"locked-once": (CallState.ENDED, CallOutcome.ANSWERED, floor.agent_id)}
+
+
+@contextmanager
+def _statements(database: Database) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(" ".join(statement.split()))
+
+    sqlalchemy_event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sqlalchemy_event.remove(database.engine, "before_cursor_execute", record)
