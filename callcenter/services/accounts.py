@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -114,21 +114,26 @@ def start_session(session: Session, user: User, *, ip_address: str | None = None
     return token
 
 
+_SIGNED_IN_USER = (
+    select(User)
+    .join(UserSession, UserSession.user_id == User.id)
+    .where(
+        User.id == bindparam("user_id"),
+        User.is_active.is_(True),
+        UserSession.token_hash == bindparam("token_hash"),
+        UserSession.revoked_at.is_(None),
+    )
+)
+"""Built once, not per ask (its cache key is kept with it): building it cost
+more than running it."""
+
+
 def signed_in_user(session: Session, user_id: int, token: str | None) -> User | None:
     """The active user whose login this token is, while it is not revoked; one
     statement, as every page and Socket.IO event asks it."""
     if not token:
         return None
-    return session.scalar(
-        select(User)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(
-            User.id == user_id,
-            User.is_active.is_(True),
-            UserSession.token_hash == _token_hash(token),
-            UserSession.revoked_at.is_(None),
-        )
-    )
+    return session.scalar(_SIGNED_IN_USER, {"user_id": user_id, "token_hash": _token_hash(token)})
 
 
 def revoke_session(session: Session, token: str, *, because: str) -> None:
