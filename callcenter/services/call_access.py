@@ -5,18 +5,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from callcenter.errors import N_, Conflict, Forbidden, NotFound
 from callcenter.models import Call
 
+_LOCKED_CALL = (
+    select(Call)
+    .where(Call.id == bindparam("call_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+"""Built once: every script move and booking locks its call."""
+
 
 def own_call(session: Session, agent_id: int, call_id: Any, *, lock: bool = False) -> Call:
     """The call, if it is this agent's; an agent never reads another's call.
     `lock` reads it afresh, locked for the rest of the transaction."""
-    call = session.get(
-        Call, str(call_id or ""), with_for_update=lock or None, populate_existing=lock
-    )
+    key = str(call_id or "")
+    call = session.scalar(_LOCKED_CALL, {"call_id": key}) if lock else session.get(Call, key)
     if call is None:
         raise NotFound(N_("no such call"), details={"call_id": call_id})
     if call.agent_id != agent_id:
