@@ -61,7 +61,9 @@ class ScriptVersion(Base):
     locale: Mapped[str] = mapped_column(String(8))
     version: Mapped[int]
     title: Mapped[str] = mapped_column(String(200))
-    definition: Mapped[dict[str, Any]] = mapped_column(JSONColumn)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONColumn, deferred=True)
+    """Read when first used: the parsed script is cached by id, key and version
+    (`scripts_catalog.script_of`), so a call's every move reads the row, not this."""
     source_name: Mapped[str | None] = mapped_column(String(255))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = created_at_column()

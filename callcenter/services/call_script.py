@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from callcenter import after_commit
@@ -166,16 +166,42 @@ def _last_seq(session: Session, call_id: str) -> int:
     )
 
 
-def _outcomes(session: Session, call_id: str) -> list[StepOutcome]:
-    """The call's script rows (moves and its rejection), in order."""
-    return list(
-        session.scalars(
-            select(StepOutcome).where(StepOutcome.call_id == call_id).order_by(StepOutcome.seq)
-        )
+_SCRIPT_AND_PATH = (
+    select(
+        ScriptVersion.key,
+        ScriptVersion.version,
+        StepOutcome.seq,
+        StepOutcome.step_number,
+        StepOutcome.action,
+        StepOutcome.via,
+        StepOutcome.at,
     )
+    .outerjoin(StepOutcome, StepOutcome.call_id == bindparam("call_id"))
+    .where(ScriptVersion.id == bindparam("version_id"))
+    .order_by(StepOutcome.seq)
+)
 
 
-def _path(outcomes: list[StepOutcome], step_count: int) -> ScriptPath:
+def _script_and_path(session: Session, call: Call) -> tuple[Script, list[Row[Any]]]:
+    """The call's script and its script rows (moves and its rejection) in
+    order, in one read, as every move asks both: the version's key and
+    version (the parsed script is cached by them) beside each row. Read once
+    the call is locked, in a statement of its own: it sees the row of a move
+    that committed while this one waited for the lock."""
+    version_id = call.script_version_id or script_version_of(session, call).id
+    rows = session.execute(_SCRIPT_AND_PATH, {"call_id": call.id, "version_id": version_id}).all()
+    first = rows[0]
+    script = scripts_catalog.cached_script(version_id, first.key, first.version)
+    if script is None:
+        script = scripts_catalog.script_of(script_version_of(session, call))
+    return script, [row for row in rows if row.seq is not None]
+
+
+_ENTER_ROW = insert(StepOutcome)
+"""A move's row, written as a row: nothing reads it back in the move."""
+
+
+def _path(outcomes: list[Row[Any]], step_count: int) -> ScriptPath:
     moves: list[Move] = []
     for row in outcomes:
         if row.action != StepAction.ENTER:
@@ -198,11 +224,10 @@ def move_step(
     call = open_call(session, agent_id, call_id, lock=True)
     if kind not in MOVE_KINDS:
         raise InvalidInput(N_("move next, back or jump"), details={"field": "kind"})
-    script = scripts_catalog.script_of(script_version_of(session, call))
-    outcomes = _outcomes(session, call.id)
+    script, outcomes = _script_and_path(session, call)
     if not outcomes:
         start_script(session, call, now=now)
-        outcomes = _outcomes(session, call.id)
+        script, outcomes = _script_and_path(session, call)
     path = _path(outcomes, len(script.steps))
     try:
         if kind == "next":
@@ -213,17 +238,16 @@ def move_step(
             path = path.jump(_int(to_step, "step"))
     except ScriptPathError:
         raise _refused_move(kind, to_step, path.current, len(script.steps)) from None
-    session.add(
-        StepOutcome(
-            call_id=call.id,
-            seq=outcomes[-1].seq + 1,
-            step_number=path.current,
-            action=StepAction.ENTER,
-            via=kind,
-            agent_id=agent_id,
-            at=now or utcnow(),
-        )
-    )
+    entered = {
+        "call_id": call.id,
+        "seq": outcomes[-1].seq + 1,
+        "step_number": path.current,
+        "action": StepAction.ENTER,
+        "via": kind,
+        "agent_id": agent_id,
+        "at": now or utcnow(),
+    }
+    session.execute(_ENTER_ROW, entered)
     call.current_step = path.current
     after_commit.record_event(session, ScriptStepEntered(call_id=call.id, step_number=path.current))
     call.max_step_reached = max(call.max_step_reached or 0, path.current)

@@ -102,14 +102,23 @@ def list_versions(session: Session) -> list[ScriptVersion]:
 
 def script_of(version: ScriptVersion) -> Script:
     """The parsed script of a stored version (cached: versions never change)."""
-    with _parsed_lock:
-        cached = _parsed.get(version.id)
-    if cached is not None and cached.key == version.key and cached.version == version.version:
+    cached = cached_script(version.id, version.key, version.version)
+    if cached is not None:
         return cached
     script = parse_definition(version.definition, f"script_versions#{version.id}")
     with _parsed_lock:
         _parsed[version.id] = script
     return script
+
+
+def cached_script(version_id: int, key: str, version: int) -> Script | None:
+    """The parsed script of version `version_id` if it is cached and still
+    that script (another database may number its versions otherwise)."""
+    with _parsed_lock:
+        cached = _parsed.get(version_id)
+    if cached is not None and cached.key == key and cached.version == version:
+        return cached
+    return None
 
 
 def builtin_version(session: Session, locale: str, key: str = DEFAULT_KEY) -> ScriptVersion:

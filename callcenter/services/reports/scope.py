@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from callcenter.models import (
     Campaign,
@@ -125,7 +125,11 @@ class ScriptLabels:
     def load(cls, session: Session, locale: str) -> ScriptLabels:
         steps: dict[int, str] = {}
         reasons: dict[tuple[int, str], str] = {}
-        versions = session.scalars(select(ScriptVersion).order_by(ScriptVersion.version))
+        versions = session.scalars(
+            select(ScriptVersion)
+            .options(undefer(ScriptVersion.definition))
+            .order_by(ScriptVersion.version)
+        )
         # Other languages first, so the reader's own overwrites them.
         for version in sorted(versions, key=lambda v: (v.locale == locale, v.version)):
             for step in (version.definition or {}).get("steps", []):
