@@ -8,14 +8,24 @@ DNC list is read again at the moment of dialing)."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
-from operator import contains
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, bindparam, select, update
+from sqlalchemy import (
+    BindParameter,
+    CursorResult,
+    Integer,
+    bindparam,
+    exists,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from callcenter.db import Database, utcnow
@@ -27,6 +37,7 @@ from callcenter.models import (
     Campaign,
     Customer,
     DispositionCode,
+    DncEntry,
     Lead,
     LeadStateChange,
 )
@@ -46,6 +57,8 @@ from callcenter.states import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class LeadBlocked(Conflict):
@@ -177,11 +190,53 @@ def _claim_checked(
     """The claim's checks in their order (each read asked only when it is
     reached), then the guarded update; the LeadStateChange row is added,
     not flushed. Every refusal is raised before anything is written."""
+    lead_id, attempts = facts.lead_id, facts.attempts
+    dialable = _checked(
+        facts,
+        campaign_id=campaign_id,
+        manual_phone=manual_phone,
+        disabled=disabled,
+        blocked=blocked,
+        max_attempts=max_attempts,
+    )
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Lead)
+        .where(
+            Lead.id == lead_id,
+            Lead.campaign_id == facts.campaign_id,
+            Lead.state.in_(dialable),
+            Lead.attempts == attempts,
+            ~ON_A_DISABLED_LIST,
+        )
+        .values(
+            state=LeadState.DIALING,
+            attempts=attempts + 1,
+            last_attempt_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise _taken_meanwhile(lead_id)
+    session.add(LeadStateChange(**_state_change(facts, now=now, manual_phone=manual_phone)))
+    return attempts + 1
+
+
+def _checked(
+    facts: _ClaimFacts,
+    *,
+    campaign_id: int | None,
+    manual_phone: str | None,
+    disabled: Callable[[], bool],
+    blocked: Callable[[], bool],
+    max_attempts: Callable[[], int | None],
+) -> frozenset[LeadState]:
+    """The claim's refusals, raised in their order; the states the guarded
+    update may find the lead in."""
     lead_id = facts.lead_id
     dialable = MANUALLY_DIALABLE_LEAD_STATES if manual_phone else DIALABLE_LEAD_STATES
     if campaign_id is not None and facts.campaign_id != campaign_id:
         raise Conflict(N_("lead moved to another campaign"), details={"lead_id": lead_id})
-    campaign_id = facts.campaign_id
     state, attempts = facts.state, facts.attempts
     if state not in dialable:
         raise Conflict(
@@ -200,38 +255,25 @@ def _claim_checked(
                 details={"lead_id": lead_id, "attempts": attempts},
             )
     advance(LEAD_TRANSITIONS, state, LeadState.DIALING, subject=f"lead {lead_id}")
-    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(Lead)
-        .where(
-            Lead.id == lead_id,
-            Lead.campaign_id == campaign_id,
-            Lead.state.in_(dialable),
-            Lead.attempts == attempts,
-            ~ON_A_DISABLED_LIST,
-        )
-        .values(
-            state=LeadState.DIALING,
-            attempts=attempts + 1,
-            last_attempt_at=now,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    return dialable
+
+
+def _taken_meanwhile(lead_id: int) -> Conflict:
+    return Conflict(
+        N_("lead was claimed, moved or its list disabled meanwhile"),
+        details={"lead_id": lead_id},
     )
-    if result.rowcount != 1:
-        raise Conflict(
-            N_("lead was claimed, moved or its list disabled meanwhile"),
-            details={"lead_id": lead_id},
-        )
-    session.add(
-        LeadStateChange(
-            lead_id=lead_id,
-            from_state=state,
-            to_state=LeadState.DIALING,
-            reason=f"attempt {attempts + 1}" + (" (dialed by hand)" if manual_phone else ""),
-            at=now,
-        )
-    )
-    return attempts + 1
+
+
+def _state_change(facts: _ClaimFacts, *, now: datetime, manual_phone: str | None) -> dict[str, Any]:
+    """The LeadStateChange of a claim, as column values."""
+    return {
+        "lead_id": facts.lead_id,
+        "from_state": facts.state,
+        "to_state": LeadState.DIALING,
+        "reason": f"attempt {facts.attempts + 1}" + (" (dialed by hand)" if manual_phone else ""),
+        "at": now,
+    }
 
 
 def claim_counting_dnc(
@@ -249,50 +291,112 @@ def claim_counting_dnc(
         raise
 
 
+_BATCH_CAMPAIGN: BindParameter[int] = bindparam("batch_campaign_id", type_=Integer)
+_BATCH_FACTS = _FACTS.add_columns(
+    ON_A_DISABLED_LIST.label("disabled"),
+    exists()
+    .where(
+        DncEntry.phone_e164 == Customer.phone_e164,
+        or_(DncEntry.campaign_id.is_(None), DncEntry.campaign_id == _BATCH_CAMPAIGN),
+    )
+    .label("blocked"),
+    select(Campaign.max_attempts)
+    .where(Campaign.id == _BATCH_CAMPAIGN)
+    .scalar_subquery()
+    .label("max_attempts"),
+)
+"""`_FACTS` with, for each lead, what the checks of a batch read: its list
+disabled, its number on the global or the batch campaign's DNC list (as
+`dnc.blocked_among`), and the batch campaign's max attempts."""
+
+
 def claim_many_counting_dnc(
     database: Database, lead_ids: Sequence[int], *, now: datetime, campaign_id: int
 ) -> dict[int, int | Conflict | NotFound]:
     """`claim_counting_dnc` for several leads of one campaign in one unit of
     work (one commit for a tick's launches): each lead's attempt number, or
     the refusal it got; a refused lead changes nothing but its DNC count. The
-    checks' reads are made once for all of them; each claim is still its own
-    guarded UPDATE. A database error rolls every claim of the batch back."""
+    checks' reads are one statement for all of them, and so is the guarded
+    update: a lead is claimed only when it is still as read (same campaign,
+    a dialable state, the same attempts, its list enabled), else refused as
+    taken meanwhile. A lead asked for twice is refused. A database error
+    rolls every claim of the batch back."""
     claimed: dict[int, int | Conflict | NotFound] = {}
+    asked = Counter(lead_ids)
     with database.unit_of_work() as session:
-        facts = {
-            row.id: _ClaimFacts(*row)
-            for row in session.execute(_FACTS.where(Lead.id.in_(lead_ids)))
-        }
-        disabled = set(
-            session.scalars(select(Lead.id).where(Lead.id.in_(lead_ids), ON_A_DISABLED_LIST))
+        rows = session.execute(
+            _BATCH_FACTS.where(Lead.id.in_(list(asked))), {"batch_campaign_id": campaign_id}
         )
-        blocked = dnc.blocked_among(session, [f.phone for f in facts.values()], campaign_id)
-        max_attempts = session.scalar(
-            select(Campaign.max_attempts).where(Campaign.id == campaign_id)
-        )
-        for lead_id in lead_ids:
-            lead = facts.get(lead_id)
+        found = {row.id: row for row in rows}
+        passing: list[_ClaimFacts] = []
+        for lead_id in asked:
+            row = found.get(lead_id)
             try:
-                if lead is None:
+                if row is None:
                     raise NotFound(N_("no such lead"), details={"lead_id": lead_id})
-                with session.no_autoflush:  # the state changes go in one INSERT below
-                    claimed[lead_id] = _claim_checked(
-                        session,
-                        lead,
-                        now=now,
-                        campaign_id=campaign_id,
-                        manual_phone=None,
-                        disabled=partial(contains, disabled, lead_id),
-                        blocked=partial(contains, blocked, lead.phone),
-                        max_attempts=lambda: max_attempts,
-                    )
+                if asked[lead_id] > 1:
+                    raise _taken_meanwhile(lead_id)
+                facts = _ClaimFacts(*row[:6])
+                _checked(
+                    facts,
+                    campaign_id=campaign_id,
+                    manual_phone=None,
+                    disabled=_known(bool(row.disabled)),
+                    blocked=_known(bool(row.blocked)),
+                    max_attempts=_known(row.max_attempts),
+                )
+                passing.append(facts)
             except LeadBlocked as exc:
                 dnc.count_refused_dial(session, lead_id, now=now)
                 claimed[lead_id] = exc
             except (Conflict, NotFound) as exc:
                 claimed[lead_id] = exc
-        session.flush()
+        taken = _claim_together(session, campaign_id, passing, now=now)
+        for facts in passing:
+            won = facts.lead_id in taken
+            claimed[facts.lead_id] = facts.attempts + 1 if won else _taken_meanwhile(facts.lead_id)
     return claimed
+
+
+def _known(value: T) -> Callable[[], T]:
+    """A check's read already made (for the whole batch)."""
+    return lambda: value
+
+
+def _claim_together(
+    session: Session, campaign_id: int, passing: Sequence[_ClaimFacts], *, now: datetime
+) -> set[int]:
+    """One guarded UPDATE for leads whose checks passed (each matches only
+    as read), their LeadStateChange rows in one INSERT; the leads claimed."""
+    if not passing:
+        return set()
+    taken = set(
+        session.scalars(
+            update(Lead)
+            .where(
+                tuple_(Lead.id, Lead.attempts).in_([(f.lead_id, f.attempts) for f in passing]),
+                Lead.campaign_id == campaign_id,
+                Lead.state.in_(DIALABLE_LEAD_STATES),
+                ~ON_A_DISABLED_LIST,
+            )
+            .values(
+                state=LeadState.DIALING,
+                attempts=Lead.attempts + 1,
+                last_attempt_at=now,
+                updated_at=now,
+            )
+            .returning(Lead.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    changes = [
+        _state_change(facts, now=now, manual_phone=None)
+        for facts in passing
+        if facts.lead_id in taken
+    ]
+    if changes:
+        session.execute(insert(LeadStateChange), changes)
+    return taken
 
 
 def settle_attempt(

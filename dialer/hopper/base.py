@@ -48,9 +48,25 @@ class Hopper(Protocol):
         it, agent-only callbacks are never returned."""
         ...
 
+    def claim_many(
+        self,
+        campaign_id: int,
+        count: int,
+        *,
+        now: datetime,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> list[Lease]:
+        """Up to `count` of the best offers of the general queue, as `count`
+        claims one after another would lease them (fewer when it runs out)."""
+        ...
+
     def complete(self, lease: Lease) -> bool:
         """Forget the lead (dialed, or refused by the database). False when the
         lease had expired and the lead went back to the queue."""
+        ...
+
+    def complete_many(self, leases: Sequence[Lease]) -> list[bool]:
+        """`complete` for each lease, in order."""
         ...
 
     def release(self, lease: Lease) -> bool:

@@ -84,14 +84,9 @@ class HopperFeeder:
         leased in their place. Fewer when the queue runs out."""
         claimed: list[ClaimedLead] = []
         while len(claimed) < count:
-            leases = []
-            for _ in range(count - len(claimed)):
-                lease = self.hopper.claim(
-                    campaign_id, now=now, for_agent_id=None, lease_seconds=self.lease_seconds
-                )
-                if lease is None:
-                    break
-                leases.append(lease)
+            leases = self.hopper.claim_many(
+                campaign_id, count - len(claimed), now=now, lease_seconds=self.lease_seconds
+            )
             if not leases:
                 break
             claimed += self._claimed_together(campaign_id, leases, now)
@@ -138,31 +133,14 @@ class HopperFeeder:
         try:
             self.hopper.complete(lease)
         except Exception:
-            # Claimed in the database, so it is dialed now: were the claim
-            # dropped with this error, the lead would stay 'dialing' undialed.
-            # The lease expires and its offer comes back, and the database
-            # refuses that attempt (it is taken).
-            log.warning(
-                "hopper unreachable after lead %s was claimed; dialing it anyway",
-                lease.lead.lead_id,
-                exc_info=True,
-                extra={"lead_id": lease.lead.lead_id, "campaign_id": lease.lead.campaign_id},
-            )
-        offer = lease.lead
-        return ClaimedLead(
-            lead_id=offer.lead_id,
-            campaign_id=offer.campaign_id,
-            customer_id=offer.customer_id,
-            phone_e164=offer.phone_e164,
-            attempt=attempt,
-            agent_id=offer.agent_id,
-            is_callback=offer.is_callback,
-        )
+            _dialed_anyway([lease])
+        return _claimed_lead(lease, attempt)
 
     def _claimed_together(
         self, campaign_id: int, leases: list[Lease], now: datetime
     ) -> list[ClaimedLead]:
-        """`_claimed` for several leases, their claims in one transaction."""
+        """`_claimed` for several leases, their claims in one transaction and
+        every lease then taken off the hopper at once."""
         try:
             results = lead_lifecycle.claim_many_counting_dnc(
                 self.database,
@@ -178,7 +156,7 @@ class HopperFeeder:
         for lease in leases:
             result = results[lease.lead.lead_id]
             if isinstance(result, int):
-                claimed.append(self._completed(lease, result))
+                claimed.append(_claimed_lead(lease, result))
                 continue
             log.info(
                 "hopper offer of lead %s refused: %s",
@@ -186,11 +164,43 @@ class HopperFeeder:
                 result.message,
                 extra={"lead_id": lease.lead.lead_id, "campaign_id": campaign_id},
             )
-            self.hopper.complete(lease)
+        try:
+            self.hopper.complete_many(leases)
+        except Exception:
+            _dialed_anyway(
+                [lease for lease in leases if isinstance(results[lease.lead.lead_id], int)]
+            )
         return claimed
 
     def _claim_in_database(self, lead_id: int, campaign_id: int, now: datetime) -> int:
         """The attempt number (the database's claim is the last guard)."""
         return lead_lifecycle.claim_counting_dnc(
             self.database, lead_id, now=now, campaign_id=campaign_id
+        )
+
+
+def _claimed_lead(lease: Lease, attempt: int) -> ClaimedLead:
+    offer = lease.lead
+    return ClaimedLead(
+        lead_id=offer.lead_id,
+        campaign_id=offer.campaign_id,
+        customer_id=offer.customer_id,
+        phone_e164=offer.phone_e164,
+        attempt=attempt,
+        agent_id=offer.agent_id,
+        is_callback=offer.is_callback,
+    )
+
+
+def _dialed_anyway(leases: list[Lease]) -> None:
+    """The hopper failed after the database claimed these leads: they are
+    dialed all the same (dropped with the error, they would stay 'dialing'
+    undialed). Their leases expire and the offers come back, and the
+    database refuses those attempts then (they are taken)."""
+    for lease in leases:
+        log.warning(
+            "hopper unreachable after lead %s was claimed; dialing it anyway",
+            lease.lead.lead_id,
+            exc_info=True,
+            extra={"lead_id": lease.lead.lead_id, "campaign_id": lease.lead.campaign_id},
         )

@@ -88,6 +88,22 @@ class MemoryHopper:
             state.leases[offer.lead_id] = lease
             return lease
 
+    def claim_many(
+        self,
+        campaign_id: int,
+        count: int,
+        *,
+        now: datetime,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> list[Lease]:
+        leases: list[Lease] = []
+        while len(leases) < count:
+            lease = self.claim(campaign_id, now=now, lease_seconds=lease_seconds)
+            if lease is None:
+                break
+            leases.append(lease)
+        return leases
+
     def complete(self, lease: Lease) -> bool:
         with self._lock:
             state = self._campaigns.get(lease.lead.campaign_id)
@@ -96,6 +112,9 @@ class MemoryHopper:
             del state.leases[lease.lead.lead_id]
             state.offers.pop(lease.lead.lead_id, None)
             return True
+
+    def complete_many(self, leases: Sequence[Lease]) -> list[bool]:
+        return [self.complete(lease) for lease in leases]
 
     def release(self, lease: Lease) -> bool:
         with self._lock:

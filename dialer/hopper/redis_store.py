@@ -38,15 +38,8 @@ local function reap(offers, leases, expiry, queues, now)
 end
 """
 
-# KEYS: agent queue ('' for none), general queue, offers, leases, expiry, queues
-# ARGV: now ms, lease ms, token
-_CLAIM = (
-    _REAP
-    + """
-local now, lease_ms, token = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-local offers, leases, expiry = KEYS[3], KEYS[4], KEYS[5]
-reap(offers, leases, expiry, KEYS[6], now)
-local function take(queue)
+_TAKE = """
+local function take(queue, offers, leases, expiry, now, lease_ms, token)
   while true do
     local first = redis.call('ZRANGE', queue, 0, 0)
     if #first == 0 then return false end
@@ -68,10 +61,40 @@ local function take(queue)
     end
   end
 end
+"""
+
+# KEYS: agent queue ('' for none), general queue, offers, leases, expiry, queues
+# ARGV: now ms, lease ms, token
+_CLAIM = (
+    _REAP
+    + _TAKE
+    + """
+local now, lease_ms, token = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local offers, leases, expiry = KEYS[3], KEYS[4], KEYS[5]
+reap(offers, leases, expiry, KEYS[6], now)
 local got = false
-if KEYS[1] ~= '' then got = take(KEYS[1]) end
-if not got then got = take(KEYS[2]) end
+if KEYS[1] ~= '' then got = take(KEYS[1], offers, leases, expiry, now, lease_ms, token) end
+if not got then got = take(KEYS[2], offers, leases, expiry, now, lease_ms, token) end
 return got
+"""
+)
+
+# KEYS: general queue, offers, leases, expiry, queues. ARGV: now ms, lease ms, token*
+# (one lease a token, as many claims one after another would take them)
+_CLAIM_MANY = (
+    _REAP
+    + _TAKE
+    + """
+local now, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
+local offers, leases, expiry = KEYS[2], KEYS[3], KEYS[4]
+reap(offers, leases, expiry, KEYS[5], now)
+local taken = {}
+for i = 3, #ARGV do
+  local raw = take(KEYS[1], offers, leases, expiry, now, lease_ms, ARGV[i])
+  if not raw then break end
+  taken[#taken + 1] = raw
+end
+return taken
 """
 )
 
@@ -131,6 +154,7 @@ class RedisHopper:
         self._redis = client
         self._prefix = prefix
         self._claim = client.register_script(_CLAIM)
+        self._claim_many = client.register_script(_CLAIM_MANY)
         self._finish = client.register_script(_FINISH)
         self._replace = client.register_script(_REPLACE)
         self._reap = client.register_script(_REAP_ONLY)
@@ -163,14 +187,35 @@ class RedisHopper:
         raw = self._claim(keys=keys, args=[_ms(now), int(lease_seconds * 1000), token])
         if not raw:
             return None
-        data = json.loads(raw)
-        for internal in ("queue", "member", "closes_ms"):
-            data.pop(internal)
-        offer = DialableLead.from_dict(data)
-        return Lease(offer, token, now + timedelta(seconds=lease_seconds))
+        return _lease(raw, token, now, lease_seconds)
+
+    def claim_many(
+        self,
+        campaign_id: int,
+        count: int,
+        *,
+        now: datetime,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> list[Lease]:
+        if count <= 0:
+            return []
+        tokens = [uuid.uuid4().hex for _ in range(count)]
+        keys = [self._queue(campaign_id, None), *self._state_keys(campaign_id)]
+        taken = self._claim_many(keys=keys, args=[_ms(now), int(lease_seconds * 1000), *tokens])
+        return [
+            _lease(raw, token, now, lease_seconds)
+            for raw, token in zip(taken, tokens, strict=False)
+        ]
 
     def complete(self, lease: Lease) -> bool:
         return self._end(lease, "complete")
+
+    def complete_many(self, leases: Sequence[Lease]) -> list[bool]:
+        pipe = self._redis.pipeline(transaction=False)
+        for lease in leases:
+            keys = self._state_keys(lease.lead.campaign_id)
+            self._finish(keys=keys, args=[lease.lead.lead_id, lease.token, "complete"], client=pipe)
+        return [bool(done) for done in pipe.execute()]
 
     def release(self, lease: Lease) -> bool:
         return self._end(lease, "release")
@@ -219,6 +264,13 @@ class RedisHopper:
 
     def _state_keys(self, campaign_id: int) -> list[str]:
         return [self._key(campaign_id, name) for name in ("offers", "leases", "expiry", "queues")]
+
+
+def _lease(raw: bytes, token: str, now: datetime, lease_seconds: float) -> Lease:
+    data = json.loads(raw)
+    for internal in ("queue", "member", "closes_ms"):
+        data.pop(internal)
+    return Lease(DialableLead.from_dict(data), token, now + timedelta(seconds=lease_seconds))
 
 
 def _member(offer: DialableLead) -> str:

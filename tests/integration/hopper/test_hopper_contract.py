@@ -179,3 +179,41 @@ def test_agents_with_callbacks_are_those_with_their_own_queued(hopper: Hopper) -
     assert hopper.agents_with_callbacks(CAMPAIGN + 1, [43, 44]) == set()
     hopper.replace(CAMPAIGN, [offer(1)])
     assert hopper.agents_with_callbacks(CAMPAIGN, [43, 44]) == set()
+
+
+def test_claim_many_leases_as_claims_one_after_another_would(hopper: Hopper) -> None:
+    offers = [
+        offer(1, closes_at=NOW + timedelta(minutes=1)),  # its window closed by then
+        offer(2, priority=4),
+        offer(3, is_callback=True, agent_id=42),  # never from the general queue
+        offer(4),
+        offer(5, due_at=NOW - timedelta(hours=2)),
+    ]
+    hopper.replace(CAMPAIGN, offers)
+    held = hopper.claim(CAMPAIGN, now=NOW, lease_seconds=30)  # 2, leased elsewhere
+    assert held is not None and held.lead.lead_id == 2
+    later = NOW + timedelta(minutes=1)
+    leases = hopper.claim_many(CAMPAIGN, 2, now=later, lease_seconds=10)
+    # the expired lease of 2 is reaped first, as `claim` does
+    assert [lease.lead.lead_id for lease in leases] == [2, 5]
+    assert len({lease.token for lease in leases}) == 2
+    assert all(lease.expires_at == later + timedelta(seconds=10) for lease in leases)
+    assert not hopper.complete(held)
+    rest = hopper.claim_many(CAMPAIGN, 5, now=later)
+    assert [lease.lead.lead_id for lease in rest] == [4]
+    assert hopper.claim_many(CAMPAIGN, 3, now=later) == []
+    assert hopper.leased(CAMPAIGN) == 3
+
+
+def test_complete_many_completes_each_lease_it_still_holds(hopper: Hopper) -> None:
+    hopper.replace(CAMPAIGN, [offer(1), offer(2), offer(3)])
+    dead = hopper.claim(CAMPAIGN, now=NOW, lease_seconds=10)
+    assert dead is not None
+    later = NOW + timedelta(seconds=10)
+    leases = hopper.claim_many(CAMPAIGN, 3, now=later)
+    assert sorted(lease.lead.lead_id for lease in leases) == [1, 2, 3]
+    assert hopper.complete_many([leases[0], dead, leases[2]]) == [True, False, True]
+    assert hopper.leased(CAMPAIGN) == 1
+    assert hopper.complete_many([]) == []
+    assert hopper.release(leases[1])
+    assert drain(hopper, now=later) == [leases[1].lead.lead_id]

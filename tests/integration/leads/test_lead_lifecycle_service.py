@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from callcenter.db import Database
@@ -393,3 +393,65 @@ def test_claims_of_a_batch_each_pass_or_are_refused_as_alone(database: Database)
         assert sorted(changes) == sorted([fresh.id, retry.id])
         hits = session.scalars(select(DncHit.lead_id)).all()
         assert hits == [blocked.id]
+
+
+def test_a_lead_of_a_batch_changed_after_its_checks_is_refused_as_taken(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch's one guarded UPDATE claims a lead only as it was read: one
+    whose attempt another claim took between the read and the update is
+    refused, the others are claimed, each with its state change."""
+    with database.unit_of_work() as session:
+        campaign = make_campaign(session)
+        first = make_lead(session, campaign)
+        raced = make_lead(session, campaign, state=LeadState.RETRY, attempts=1)
+        ids, campaign_id = [first.id, raced.id], campaign.id
+    claim_together = lead_lifecycle._claim_together
+
+    def rival_first(session: Session, *args: object, **kwargs: object) -> set[int]:
+        session.execute(
+            update(Lead).where(Lead.id == ids[1]).values(state=LeadState.DIALING, attempts=2)
+        )
+        session.execute(update(Lead).where(Lead.id == ids[1]).values(state=LeadState.RETRY))
+        return claim_together(session, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lead_lifecycle, "_claim_together", rival_first)
+    claimed = lead_lifecycle.claim_many_counting_dnc(
+        database, ids, now=NOW, campaign_id=campaign_id
+    )
+
+    assert claimed[ids[0]] == 1
+    assert type(claimed[ids[1]]) is Conflict
+    with database.sessions() as session:
+        leads = {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(ids)))}
+        assert (leads[ids[0]].state, leads[ids[0]].attempts) == (LeadState.DIALING, 1)
+        assert (leads[ids[1]].state, leads[ids[1]].attempts) == (LeadState.RETRY, 2)
+        changes = session.execute(
+            select(
+                LeadStateChange.lead_id,
+                LeadStateChange.from_state,
+                LeadStateChange.to_state,
+                LeadStateChange.reason,
+                LeadStateChange.at,
+            ).where(LeadStateChange.lead_id.in_(ids))
+        ).all()
+        assert [tuple(change) for change in changes] == [
+            (ids[0], LeadState.NEW, LeadState.DIALING, "attempt 1", NOW)
+        ]
+
+
+def test_a_lead_asked_for_twice_in_a_batch_is_not_claimed(database: Database) -> None:
+    with database.unit_of_work() as session:
+        campaign = make_campaign(session)
+        twice, once = make_lead(session, campaign), make_lead(session, campaign)
+        ids, campaign_id = [twice.id, once.id, twice.id], campaign.id
+
+    claimed = lead_lifecycle.claim_many_counting_dnc(
+        database, ids, now=NOW, campaign_id=campaign_id
+    )
+
+    assert type(claimed[twice.id]) is Conflict
+    assert claimed[once.id] == 1
+    with database.sessions() as session:
+        lead = session.get(Lead, twice.id)
+        assert lead is not None and (lead.state, lead.attempts) == (LeadState.NEW, 0)
