@@ -1,6 +1,7 @@
 """The few helpers every kind of test and benchmark needs, once: a free port,
 waiting on a condition (never a fixed sleep) with a message that says what
-did not happen, and serving a test's own HTTP server in a thread."""
+did not happen, serving a test's own HTTP server in a thread, and the SQL a
+block of a test runs."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import socketserver
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 
 def free_port(host: str = "127.0.0.1", kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
@@ -69,3 +71,20 @@ def stop_process_group(process: subprocess.Popen[bytes] | subprocess.Popen[str])
         process.wait()
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)  # a worker that outlived its parent
+
+
+@contextlib.contextmanager
+def statements(database: Any) -> Iterator[list[str]]:
+    """The SQL the database's engine runs inside the block, whitespace folded."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)

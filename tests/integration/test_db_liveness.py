@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy import create_engine, make_url, text
 
 from callcenter.db import Database
 from callcenter.db_liveness import closed_by_server
 from tests.conftest import postgres_admin_url
-from tests.support import wait_until
+from tests.support import statements, wait_until
 
 
 def _backend_pid(database: Database) -> int:
@@ -24,16 +24,6 @@ def _terminate(url: str, pid: int) -> None:
     with admin.connect() as connection:
         assert connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     admin.dispose()
-
-
-def _statements(database: Database) -> list[str]:
-    seen: list[str] = []
-
-    @event.listens_for(database.engine, "before_cursor_execute")
-    def _seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        seen.append(statement)
-
-    return seen
 
 
 def test_a_connection_the_server_ended_is_replaced_at_checkout(
@@ -59,10 +49,10 @@ def test_a_connection_the_server_ended_is_replaced_at_checkout(
 
 def test_a_live_pooled_connection_is_reused_without_a_ping(postgres_database: Database) -> None:
     first = _backend_pid(postgres_database)
-    statements = _statements(postgres_database)
 
-    assert _backend_pid(postgres_database) == first
-    assert statements == ["SELECT pg_backend_pid()"]
+    with statements(postgres_database) as seen:
+        assert _backend_pid(postgres_database) == first
+    assert seen == ["SELECT pg_backend_pid()"]
     assert not postgres_database.engine.pool._pre_ping
 
 

@@ -6,30 +6,15 @@ rolled back."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from callcenter.db import Database
 from callcenter.models import AgentStatus, Campaign
 from callcenter.services import agents
 from callcenter.states import AgentState, Role
 from tests.factories import make_campaign, make_user
-
-
-@contextmanager
-def statements(database: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(database.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(database.engine, "before_cursor_execute", record)
+from tests.support import statements
 
 
 def test_a_row_read_and_dropped_is_not_read_again_in_the_same_transaction(

@@ -6,29 +6,14 @@ cached parse never used for another script stored under the same id."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from callcenter.db import Database
 from callcenter.models import Call, StepAction, StepOutcome
 from callcenter.services import call_script, scripts_catalog
 from tests.integration.agent.agent_floor import build_floor, connected_call_row
-
-
-@contextmanager
-def statements(database: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(database.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(database.engine, "before_cursor_execute", record)
+from tests.support import statements
 
 
 def _call_on_step_one(database: Database) -> tuple[int, str]:
