@@ -20,9 +20,22 @@ def _backend_pid(database: Database) -> int:
 
 
 def _terminate(url: str, pid: int) -> None:
-    admin = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
+    """End the backend and wait until it is gone: the pool is not asked before."""
+    admin = create_engine(
+        make_url(url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as connection:
         assert connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        # AUTOCOMMIT: each poll its own transaction, so a fresh pg_stat_activity
+        wait_until(
+            lambda: (
+                not connection.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                )
+            ),
+            10,
+            "the terminated backend to go",
+        )
     admin.dispose()
 
 
@@ -33,16 +46,6 @@ def test_a_connection_the_server_ended_is_replaced_at_checkout(
     assert postgres_database.engine.pool.checkedin() == 1
 
     _terminate(postgres_url, first)
-    with postgres_database.engine.connect() as admin_view:
-        wait_until(
-            lambda: (
-                not admin_view.scalar(
-                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": first}
-                )
-            ),
-            10,
-            "the terminated backend to go",
-        )
 
     assert _backend_pid(postgres_database) != first
 
