@@ -70,23 +70,36 @@ def test_members_of_one_group_share_the_work_and_groups_each_see_everything(
     assert sorted(other.seen) == expected
 
 
-def test_what_a_crashed_consumer_read_is_claimed_by_another(redis_url: str) -> None:
-    stream = f"t:{uuid.uuid4().hex}"
+def _left_by_a_crashed_member(redis_url: str, stream: str, count: int) -> list[bytes]:
+    """`count` events read by a member of group g that died before acknowledging them."""
     publisher = _bus(redis_url, stream)
-    for number in range(5):
+    for number in range(count):
         publisher.publish(CallAnswered(call_id=f"c{number}"))
     client = redis.Redis.from_url(redis_url)
     client.xgroup_create(stream, "g", id="0")
-    read = client.xreadgroup("g", "crashed-worker", {stream: ">"}, count=10)
-    assert len(read[0][1]) == 5  # read, never acknowledged: that process died
-    survivor, recorder = _bus(redis_url, stream, claim_idle_ms=0), Recorder()
+    read = client.xreadgroup("g", "crashed-worker", {stream: ">"}, count=count + 10)
+    assert len(read[0][1]) == count
+    return [message_id for message_id, _ in read[0][1]]
+
+
+def _applied_by_a_survivor(redis_url: str, stream: str, claim_idle_ms: int) -> list[str]:
+    survivor, recorder = _bus(redis_url, stream, claim_idle_ms=claim_idle_ms), Recorder()
     survivor.subscribe("call.answered", recorder)
     survivor.start()
     try:
         assert survivor.wait_until_idle(timeout=10)
     finally:
         survivor.stop()
-    assert sorted(recorder.seen) == [f"c{number}" for number in range(5)]
+    return sorted(recorder.seen)
+
+
+def test_what_a_crashed_consumer_read_is_claimed_by_another(redis_url: str) -> None:
+    stream = f"t:{uuid.uuid4().hex}"
+    _left_by_a_crashed_member(redis_url, stream, 5)
+
+    seen = _applied_by_a_survivor(redis_url, stream, claim_idle_ms=0)
+
+    assert seen == [f"c{number}" for number in range(5)]
 
 
 def test_a_crashed_consumers_many_events_are_claimed_page_after_page(redis_url: str) -> None:
@@ -94,22 +107,13 @@ def test_a_crashed_consumers_many_events_are_claimed_page_after_page(redis_url: 
     page that was not the last is followed at once: 250 events left by a
     dead member are all applied long before the next quarter (15 s)."""
     stream = f"t:{uuid.uuid4().hex}"
-    publisher = _bus(redis_url, stream)
-    for number in range(250):
-        publisher.publish(CallAnswered(call_id=f"c{number}"))
+    ids = _left_by_a_crashed_member(redis_url, stream, 250)
     client = redis.Redis.from_url(redis_url)
-    client.xgroup_create(stream, "g", id="0")
-    read = client.xreadgroup("g", "crashed-worker", {stream: ">"}, count=1000)
-    ids = [message_id for message_id, _ in read[0][1]]
     client.xclaim(stream, "g", "crashed-worker", 0, ids, idle=120_000)  # read 2 min ago
-    survivor, recorder = _bus(redis_url, stream, claim_idle_ms=60_000), Recorder()
-    survivor.subscribe("call.answered", recorder)
-    survivor.start()
-    try:
-        assert survivor.wait_until_idle(timeout=10)
-    finally:
-        survivor.stop()
-    assert sorted(recorder.seen) == sorted(f"c{number}" for number in range(250))
+
+    seen = _applied_by_a_survivor(redis_url, stream, claim_idle_ms=60_000)
+
+    assert seen == sorted(f"c{number}" for number in range(250))
 
 
 def test_a_poison_event_goes_to_dead_letters_and_the_rest_flow(redis_url: str) -> None:

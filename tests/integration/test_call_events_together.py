@@ -5,8 +5,6 @@ it, and then each event on its own as before."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import event as sqlalchemy_event
@@ -28,6 +26,7 @@ from callcenter.models import Call, ProcessedEvent
 from callcenter.services import agents, scripts_catalog
 from callcenter.states import AgentState, CallOutcome, CallState, Role
 from tests.factories import make_campaign, make_lead, make_team, make_user
+from tests.support import statements
 
 
 @dataclass
@@ -167,7 +166,7 @@ def test_a_read_is_marked_applied_in_one_statement_and_what_was_applied_is_skipp
     for event in events[:2]:
         consumer(event)
     heard = _hear_bus_events(database)
-    with _statements(database) as seen:
+    with statements(database) as seen:
         assert consumer.apply_together(events)
 
     assert len([s for s in seen if s.startswith("INSERT INTO processed_events")]) == 1
@@ -187,7 +186,7 @@ def test_a_read_locks_each_call_row_once(postgres_database: Database) -> None:
         scripts_catalog.ensure_builtin_scripts(session)
     events = _answered_call(floor, "locked-once", floor.lead_ids[0])
 
-    with _statements(database) as seen:
+    with statements(database) as seen:
         assert CallEventConsumer(database).apply_together(events)
 
     locking = [
@@ -196,17 +195,3 @@ def test_a_read_locks_each_call_row_once(postgres_database: Database) -> None:
     assert len(locking) == 1
     calls, _ = _states(database, floor)
     assert calls == {"locked-once": (CallState.ENDED, CallOutcome.ANSWERED, floor.agent_id)}
-
-
-@contextmanager
-def _statements(database: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        seen.append(" ".join(statement.split()))
-
-    sqlalchemy_event.listen(database.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sqlalchemy_event.remove(database.engine, "before_cursor_execute", record)
