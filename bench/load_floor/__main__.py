@@ -61,6 +61,12 @@ def parse_args() -> argparse.Namespace:
         default=0,
         help="the trunk's limit on new calls a second (dialer --max-calls-per-second; 0: none)",
     )
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=30.0,
+        help="seconds measured before the dialer starts (agents ready, supervisors watching)",
+    )
     parser.add_argument("--workdir", default="", help="keep logs here (default: a temp dir)")
     parser.add_argument("--keep-database", action="store_true", help="do not drop it at the end")
     return parser.parse_args()
@@ -221,9 +227,21 @@ def main() -> None:
 
 def run(floor: Floor, plan: profile.ProfilePlan, cores: int) -> None:
     start_floor(floor)
+    idle = measure_idle(floor)
     window = dial(floor, plan)
     wind_down(floor)
-    print_figures(floor, window, cores)
+    print_figures(floor, window, idle, cores)
+
+
+def measure_idle(floor: Floor) -> report.Window | None:
+    """The floor with no calls: every agent ready, every supervisor watching."""
+    if floor.args.idle <= 0:
+        return None
+    print(f"  idle floor: measuring {floor.args.idle:.0f} s before the dialer starts")
+    time.sleep(5)
+    start = time.time()
+    time.sleep(floor.args.idle)
+    return report.Window(start, time.time())
 
 
 def start_floor(floor: Floor) -> None:
@@ -309,7 +327,9 @@ def wind_down(floor: Floor) -> None:
             process.stop(timeout=60)
 
 
-def print_figures(floor: Floor, window: report.Window, cores: int) -> None:
+def print_figures(
+    floor: Floor, window: report.Window, idle: report.Window | None, cores: int
+) -> None:
     args = floor.args
     clients = [json.loads(out.read_text()) for out in floor.outputs if out.exists()]
     if len(clients) != len(floor.outputs):
@@ -336,6 +356,8 @@ def print_figures(floor: Floor, window: report.Window, cores: int) -> None:
     report.print_latencies(observed, window)
     report.print_lag(floor.sampler.samples, observed, window)
     report.print_processes(floor.sampler.samples, window, cores)
+    attempts = sum(1 for c in observed.calls.values() if window.start <= c.dialed_at < window.end)
+    report.print_cost_per_attempt(floor.sampler.samples, window, attempts, idle)
     report.print_clients(observed)
     report.print_errors(observed)
     report.print_checks(checks.run(observed))

@@ -194,6 +194,54 @@ def print_lag(samples: Sequence[Sample], observed: Observed, window: Window) -> 
         at = end
 
 
+def is_server(label: str) -> bool:
+    """The floor's own processes and PostgreSQL's backends: not the clients
+    driving it, not the shared Redis (reported beside them)."""
+    return not label.startswith("clients") and "shared" not in label
+
+
+def cpu_per_second(samples: Sequence[Sample], window: Window) -> dict[str, float]:
+    """Each process's CPU over the window, in seconds a second."""
+    first, last = _at(samples, window.start), _at(samples, window.end)
+    seconds = last.at - first.at
+    if seconds <= 0:
+        return {}
+    return {label: (last.cpu[label] - first.cpu.get(label, 0.0)) / seconds for label in last.cpu}
+
+
+def print_cost_per_attempt(
+    samples: Sequence[Sample], window: Window, attempts: int, idle: Window | None
+) -> None:
+    """Server CPU per attempt over the dialing window, and how much of it the
+    floor pays with no calls at all (agents ready, supervisors watching, no
+    dialer): the fixed cost spread over the attempts, and the rest."""
+    rate = attempts / window.seconds if window.seconds > 0 else 0.0
+    if rate <= 0:
+        return
+    busy = cpu_per_second(samples, window)
+    servers = sum(v for label, v in busy.items() if is_server(label))
+    redis_cpu = sum(v for label, v in busy.items() if "redis" in label)
+    print(
+        f"server CPU per attempt at {rate:.1f} attempts/s: {servers / rate * 1000:.1f} ms "
+        f"(Redis {redis_cpu / rate * 1000:.1f} ms more)"
+    )
+    for label in sorted(busy):
+        if is_server(label):
+            print(f"  {label:<32} {busy[label] / rate * 1000:6.1f} ms")
+    if idle is None:
+        return
+    quiet = cpu_per_second(samples, idle)
+    fixed = sum(v for label, v in quiet.items() if is_server(label) and label in busy)
+    print(
+        f"  of which the idle floor (before the dialer, {idle.seconds:.0f} s): "
+        f"{fixed * 1000:.0f} ms a second = {fixed / rate * 1000:.1f} ms an attempt; "
+        f"the calls' own: {(servers - fixed) / rate * 1000:.1f} ms an attempt"
+    )
+    for label in sorted(quiet):
+        if is_server(label) and label in busy:
+            print(f"  idle {label:<27} {quiet[label] * 1000:6.1f} ms a second")
+
+
 def print_processes(samples: Sequence[Sample], window: Window, cores: int) -> None:
     first, last = _at(samples, window.start), _at(samples, window.end)
     seconds = last.at - first.at
