@@ -26,7 +26,7 @@ from callcenter.db import Database
 from callcenter.extensions import csrf, limiter, login_manager, socketio
 from callcenter.lead_import_worker import LeadImportWorker
 from callcenter.prometheus import observe_backlog, observe_events
-from callcenter.realtime import BROADCASTER, async_mode, client_manager, gate
+from callcenter.realtime import BROADCASTER, async_mode, client_manager, gate, wire_json
 from callcenter.realtime.connection import init_socketio
 from callcenter.recording_store import store_from_settings
 from callcenter.services import accounts
@@ -139,7 +139,10 @@ def configure_socketio(app: Flask, settings: Settings, database: Database) -> No
     # The client manager is named every time: Flask-SocketIO keeps the options
     # of an earlier init_app (tests make many apps in one process).
     socketio.init_app(
-        app, async_mode=async_mode(), client_manager=client_manager(settings.redis_url)
+        app,
+        async_mode=async_mode(),
+        client_manager=client_manager(settings.redis_url),
+        json=wire_json,
     )
     database.sessions.configure(info={BROADCASTER: socketio})
     app.extensions["cc_socket_counts"] = gate.install(

@@ -182,7 +182,9 @@ def _emit_to_browsers_through(redis_url: str, database: Database) -> None:
     reach the browsers through the web servers' Socket.IO message queue."""
     from flask_socketio import SocketIO
 
-    emitter = SocketIO(**message_queue_options(redis_url))
+    from callcenter.realtime import wire_json
+
+    emitter = SocketIO(json=wire_json, **message_queue_options(redis_url))
     database.sessions.configure(info={BROADCASTER: emitter})
 
 

@@ -4,6 +4,8 @@ deployment (or test run) on the same server must not reach our browsers."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import redis
 import requests
 import socketio
 from flask_socketio import SocketIO
@@ -88,3 +91,68 @@ def test_only_emitters_on_the_same_database_reach_our_sockets(
         finally:
             client.disconnect()
             server.shutdown()
+
+
+@pytest.mark.redis
+def test_a_push_crosses_the_queue_and_the_socket_as_compact_utf8_json(
+    tmp_path: Path, sqlite_database: Database, redis_url: str
+) -> None:
+    """The dialer's emitter publishes, the web server's socket sends: both
+    write orjson's JSON (`realtime.wire_json`), Persian text as UTF-8 rather
+    than six-byte escapes, a number key as a string as `json.dumps` would."""
+    from websockets.sync.client import connect
+
+    from callcenter.realtime import BROADCASTER
+    from dialer.cli import _emit_to_browsers_through
+
+    settings = load_settings(
+        environ={},
+        overrides={"env": "test", "instance_path": str(tmp_path), "redis_url": redis_url},
+    )
+    with sqlite_database.unit_of_work() as session:
+        agent = make_user(session, Role.AGENT)
+        username, room = agent.username, agent_room(agent.id)
+    _emit_to_browsers_through(redis_url, sqlite_database)
+    emitter = sqlite_database.sessions.kw["info"][BROADCASTER]
+    channel = message_queue_options(redis_url)["channel"]
+    queue = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+    queue.subscribe(channel)
+    payload = {"customer": "آقای محمد رضایی", 7: ("a", 1.5)}
+    expected = {"customer": "آقای محمد رضایی", "7": ["a", 1.5]}
+    with running_app(settings, sqlite_database) as app:
+        port = free_port()
+        server = make_server("127.0.0.1", port, app, threaded=True)
+        serve_in_thread(server)
+        http = requests.Session()
+        login = {"username": username, "password": TEST_PASSWORD}
+        assert http.post(f"http://127.0.0.1:{port}/login", data=login).ok
+        cookie = "; ".join(f"{name}={value}" for name, value in http.cookies.items())
+        try:
+            with connect(
+                f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket",
+                additional_headers={"Cookie": cookie},
+            ) as socket:
+                assert str(socket.recv(timeout=5)).startswith("0{")
+                socket.send("40")
+                frames: list[str] = []
+                deadline = time.monotonic() + 10
+                while not any(f.startswith('42["probe"') for f in frames):
+                    assert time.monotonic() < deadline, f"no probe among {frames}"
+                    emitter.emit("probe", payload, to=room)
+                    with contextlib.suppress(TimeoutError):
+                        frames.append(str(socket.recv(timeout=0.2)))
+        finally:
+            server.shutdown()
+    probe = next(f for f in frames if f.startswith('42["probe"'))
+    assert (
+        probe
+        == '42["probe",' + json.dumps(expected, ensure_ascii=False, separators=(",", ":")) + "]"
+    )
+    published = None
+    deadline = time.monotonic() + 5
+    while published is None and time.monotonic() < deadline:
+        published = queue.get_message(timeout=1)  # None for the subscription's own reply
+    assert published is not None
+    assert "آقای محمد رضایی".encode() in published["data"]
+    assert json.loads(published["data"])["data"] == [expected]
+    queue.close()
