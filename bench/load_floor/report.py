@@ -221,9 +221,14 @@ def print_cost_per_attempt(
     busy = cpu_per_second(samples, window)
     servers = sum(v for label, v in busy.items() if is_server(label))
     redis_cpu = sum(v for label, v in busy.items() if "redis" in label)
+    first, last = _at(samples, window.start), _at(samples, window.end)
+    seconds = max(1e-9, last.at - first.at)
     print(
         f"server CPU per attempt at {rate:.1f} attempts/s: {servers / rate * 1000:.1f} ms "
-        f"(Redis {redis_cpu / rate * 1000:.1f} ms more)"
+        f"(Redis {redis_cpu / rate * 1000:.1f} ms more); per attempt "
+        f"{(last.transactions - first.transactions) / seconds / rate:.1f} PostgreSQL "
+        f"transactions, {(last.redis_commands - first.redis_commands) / seconds / rate:.0f} "
+        "Redis commands (the sampler's own included)"
     )
     for label in sorted(busy):
         if is_server(label):

@@ -26,6 +26,8 @@ class Sample:
     members: dict[str, int]  # process label -> events it holds pending in "callcenter"
     load1: float
     machine_busy: float  # CPU seconds of the whole machine so far
+    transactions: int = 0  # this database's commits and rollbacks so far
+    redis_commands: int = 0  # commands the Redis server has processed so far
 
 
 @dataclass
@@ -46,10 +48,9 @@ class Sampler(threading.Thread):
         self._tracked: dict[str, _Tracked] = {}
         self._halt = threading.Event()
         self._lock = threading.Lock()
-        self._redis_server = next(
-            (p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "redis-server"),
-            None,
-        )
+        # The server of this URL: other Redis servers may run on the machine.
+        server: Any = self.redis.info("server")
+        self._redis_server: int | None = int(server["process_id"])
 
     def watch(self, label: str, pid: int) -> None:
         with self._lock:
@@ -66,7 +67,14 @@ class Sampler(threading.Thread):
                             "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,)
                         )
                     ]
-                    self.samples.append(self._sample(backends))
+                    transactions = connection.execute(
+                        "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+                        " WHERE datname = %s",
+                        (self.database,),
+                    ).fetchone()
+                    sample = self._sample(backends)
+                    sample.transactions = int(transactions[0]) if transactions else 0
+                    self.samples.append(sample)
                 except (redis.RedisError, psycopg.Error) as exc:
                     self.failures.append(f"{type(exc).__name__}: {exc}")
                 self._halt.wait(max(0.0, 1.0 - (time.monotonic() - started)))
@@ -104,6 +112,7 @@ class Sampler(threading.Thread):
             groups=self._groups(),
             members=self._members(),
             load1=os.getloadavg()[0],
+            redis_commands=int(self.redis.info("stats")["total_commands_processed"]),
             machine_busy=busy.user + busy.nice + busy.system + busy.irq + busy.softirq,
         )
 
