@@ -206,7 +206,13 @@ def cpu_per_second(samples: Sequence[Sample], window: Window) -> dict[str, float
     seconds = last.at - first.at
     if seconds <= 0:
         return {}
-    return {label: (last.cpu[label] - first.cpu.get(label, 0.0)) / seconds for label in last.cpu}
+    # A process started inside the window (the dialer just after the idle
+    # one) is left out: its start-up is not the window's work.
+    return {
+        label: (last.cpu[label] - first.cpu[label]) / seconds
+        for label in last.cpu
+        if label in first.cpu
+    }
 
 
 def print_cost_per_attempt(
