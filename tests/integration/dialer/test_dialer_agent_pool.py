@@ -57,3 +57,54 @@ def test_each_agent_is_claimed_once_under_contention(pool: AgentPool) -> None:
     for thread in threads:
         thread.join()
     assert sorted(claimed) == list(range(200))
+
+
+@pytest.fixture
+def redis_client(dialer_redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(dialer_redis_url)
+    yield client
+    client.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _members(client: redis.Redis, campaign_id: int) -> set[int]:
+    return {int(m) for m in client.zrange(f"test:changes:{campaign_id}", 0, -1)}
+
+
+def test_redis_sync_sends_what_changed_and_the_whole_set_each_second(
+    redis_client: redis.Redis,
+) -> None:
+    clock = Clock()
+    pool = RedisAgentPool(redis_client, prefix="test:changes", clock=clock)
+    pool.sync(1, [(1, T0), (2, T0), (3, T0)])
+    assert _members(redis_client, 1) == {1, 2, 3}
+    # What this process does not see (here: the set lost, as in a Redis
+    # restart) stays until the next whole write; changes go out meanwhile.
+    redis_client.delete("test:changes:1")
+    pool.sync(1, [(1, T0), (2, T0), (3, T0)])
+    assert _members(redis_client, 1) == set()
+    pool.sync(1, [(1, T0), (2, T0), (4, T0)])
+    assert _members(redis_client, 1) == {4}
+    clock.now += 1.0
+    pool.sync(1, [(1, T0), (2, T0), (4, T0)])
+    assert _members(redis_client, 1) == {1, 2, 4}
+    pool.sync(1, [])
+    assert _members(redis_client, 1) == set() and 1 not in pool.campaigns()
+
+
+def test_redis_sync_offers_again_a_claimed_agent_still_ready(redis_client: redis.Redis) -> None:
+    """A claim the database refused leaves the agent ready: the next sync,
+    though the same agents as the last, puts them back."""
+    pool = RedisAgentPool(redis_client, prefix="test:changes", clock=Clock())
+    ready = [(1, T0 - timedelta(minutes=1)), (2, T0)]
+    pool.sync(1, ready)
+    assert pool.claim(1) == 1
+    pool.sync(1, ready)
+    assert pool.claim(1) == 1 and pool.claim(1) == 2 and pool.claim(1) is None
