@@ -79,9 +79,8 @@ class RedisAgentPool:
     the agents new or ready since another time), nothing when nothing did; it
     rewrites the set whole at least every `rewrite_every_s`, which puts back
     what this process does not see (a Redis restart, another dialer's write).
-    It is asked every tick and every `agent_poll_s` while answers wait, with
-    200 agents: rewriting 200 members each time was most of the dialer's
-    Redis traffic."""
+    It is asked every tick and every `agent_poll_s` while answers wait: on
+    the load floor ~13 times a second, 200 members rewritten each time."""
 
     def __init__(
         self,
@@ -112,7 +111,7 @@ class RedisAgentPool:
                 pipe.delete(key)
                 if fresh:
                     pipe.zadd(key, fresh)
-                self._written[campaign_id] = written = _Written({}, now)
+                written = None
             else:
                 gone = written.members.keys() - fresh.keys()
                 changed = {m: at for m, at in fresh.items() if written.members.get(m) != at}
@@ -126,8 +125,11 @@ class RedisAgentPool:
                 pipe.sadd(f"{self._prefix}:campaigns", campaign_id)
             else:
                 pipe.srem(f"{self._prefix}:campaigns", campaign_id)
-            pipe.execute()
-            written.members = fresh
+            pipe.execute()  # kept only once written: a failed write goes out again
+            if written is None:
+                self._written[campaign_id] = _Written(fresh, now)
+            else:
+                written.members = fresh
 
     def claim(self, campaign_id: int) -> int | None:
         popped = self._redis.zpopmin(self._key(campaign_id), 1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -75,7 +76,8 @@ class Clock:
 
 
 def _members(client: redis.Redis, campaign_id: int) -> set[int]:
-    return {int(m) for m in client.zrange(f"test:changes:{campaign_id}", 0, -1)}
+    members: list[bytes] = client.zrange(f"test:changes:{campaign_id}", 0, -1)  # type: ignore[assignment]
+    return {int(m) for m in members}
 
 
 def test_redis_sync_sends_what_changed_and_the_whole_set_each_second(
@@ -108,3 +110,39 @@ def test_redis_sync_offers_again_a_claimed_agent_still_ready(redis_client: redis
     assert pool.claim(1) == 1
     pool.sync(1, ready)
     assert pool.claim(1) == 1 and pool.claim(1) == 2 and pool.claim(1) is None
+
+
+class FailingOnce:
+    """The Redis client, but the next pipeline's write fails (a connection lost)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.fail_next = False
+
+    def pipeline(self, transaction: bool = True) -> Any:
+        pipe = self.client.pipeline(transaction=transaction)
+        if self.fail_next:
+            self.fail_next = False
+
+            def lost() -> None:
+                raise redis.ConnectionError("lost")
+
+            pipe.execute = lost  # type: ignore[method-assign,assignment]
+        return pipe
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_redis_sync_after_a_failed_whole_write_writes_it_whole_again(
+    redis_client: redis.Redis,
+) -> None:
+    clock, client = Clock(), FailingOnce(redis_client)
+    pool = RedisAgentPool(client, prefix="test:changes", clock=clock)
+    pool.sync(1, [(1, T0), (2, T0)])
+    clock.now += 1.0
+    client.fail_next = True
+    with pytest.raises(redis.ConnectionError):
+        pool.sync(1, [(3, T0)])
+    pool.sync(1, [(3, T0)])
+    assert _members(redis_client, 1) == {3}
