@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -60,6 +60,8 @@ class DatabaseServices:
         self.identity = identity or new_dialer_identity()
         self.lease = timedelta(seconds=campaign_lease_s)
         self.tallies = abandon_tallies.RollingTallies()
+        self._locales: dict[int, str] = {}
+        """Each script version's language, by its id."""
 
     @property
     def dialer_id(self) -> str:
@@ -72,12 +74,24 @@ class DatabaseServices:
     def hold_campaigns(self, *, now: datetime) -> Sequence[CampaignPlan]:
         with self.database.unit_of_work() as session:
             held = dialer_fleet.hold_campaigns(session, self.dialer_id, now=now, lease=self.lease)
-            locales = _script_locales(session, [campaign.id for campaign in held.campaigns])
-            plans = [_plan(campaign, locales.get(campaign.id)) for campaign in held.campaigns]
+            self._learn_locales(session, held.campaigns)
+            plans = [_plan(campaign, self._locale_of(campaign)) for campaign in held.campaigns]
         if held.taken_over:
             summary = self.recover_lost_work(held.taken_over, now=now)
             log.warning("took over campaigns %s: %s", held.taken_over, summary or "nothing open")
         return plans
+
+    def _learn_locales(self, session: Session, campaigns: Sequence[Campaign]) -> None:
+        """The languages of the campaigns' scripts not known yet (read every tick
+        before, though a version's locale never changes)."""
+        unknown = {c.script_version_id for c in campaigns if c.script_version_id is not None}
+        unknown -= self._locales.keys()
+        if unknown:
+            self._locales.update(_script_locales(session, unknown))
+
+    def _locale_of(self, campaign: Campaign) -> str | None:
+        version_id = campaign.script_version_id
+        return self._locales.get(version_id) if version_id is not None else None
 
     def report_trunk_status(self, status: dict[str, Any], *, now: datetime) -> None:
         with self.database.unit_of_work() as session:
@@ -163,22 +177,7 @@ class DatabaseServices:
         # Columns, not entities: read every tick and while answers wait (4 a
         # second), loading 200 AgentStatus objects was most of this read's CPU.
         with self.database.read_sessions() as session:
-            rows = session.execute(
-                select(
-                    AgentStatus.agent_id,
-                    AgentStatus.campaign_id,
-                    AgentStatus.state,
-                    AgentStatus.since,
-                    AgentStatus.current_call_id,
-                    User.sip_uri,
-                )
-                .join(User, User.id == AgentStatus.agent_id)
-                .where(
-                    AgentStatus.campaign_id.is_not(None),
-                    AgentStatus.state != AgentState.LOGGED_OUT,
-                    User.is_active.is_(True),
-                )
-            ).all()
+            rows = session.execute(_AGENTS).all()
         return [
             AgentSnapshot(
                 agent_id=agent_id,
@@ -282,6 +281,24 @@ class DatabaseServices:
         )
 
 
+_AGENTS = (
+    select(
+        AgentStatus.agent_id,
+        AgentStatus.campaign_id,
+        AgentStatus.state,
+        AgentStatus.since,
+        AgentStatus.current_call_id,
+        User.sip_uri,
+    )
+    .join(User, User.id == AgentStatus.agent_id)
+    .where(
+        AgentStatus.campaign_id.is_not(None),
+        AgentStatus.state != AgentState.LOGGED_OUT,
+        User.is_active.is_(True),
+    )
+)
+"""The agents' read, built once (it runs every tick and while answers wait)."""
+
 _LOCK = (
     select(AgentStatus)
     .where(AgentStatus.agent_id == bindparam("agent_id"))
@@ -321,16 +338,12 @@ def _load_for_change(session: Session, status: AgentStatus, call_id: str | None)
     return bool(session.execute(_FOR_CHANGE_AND_CALL, {**keys, "call_id": call_id}).one()[2])
 
 
-def _script_locales(session: Session, campaign_ids: list[int]) -> dict[int, str]:
-    """The language of each campaign's script, in one query (not the script itself)."""
-    if not campaign_ids:
-        return {}
+def _script_locales(session: Session, version_ids: Collection[int]) -> dict[int, str]:
+    """The language of each script version, in one query (not the script itself)."""
     rows = session.execute(
-        select(Campaign.id, ScriptVersion.locale)
-        .join(ScriptVersion, Campaign.script_version_id == ScriptVersion.id)
-        .where(Campaign.id.in_(campaign_ids))
+        select(ScriptVersion.id, ScriptVersion.locale).where(ScriptVersion.id.in_(version_ids))
     )
-    return {campaign_id: locale for campaign_id, locale in rows}
+    return {version_id: locale for version_id, locale in rows}
 
 
 def _plan(campaign: Campaign, locale: str | None = None) -> CampaignPlan:

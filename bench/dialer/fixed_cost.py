@@ -16,7 +16,8 @@ the agents' reads and the floor's reports still run every tick); *dialing*,
 the campaign gets leads and the dialer places them. Per phase: the
 dialer's CPU as a share of a core and per attempt, and the CPU of this
 database's PostgreSQL backends (the consumer's and this process's
-statements included). A fresh database is made and dropped; the Redis
+statements included) and the commands a second the Redis server processed
+(every client's). A fresh database is made and dropped; the Redis
 database given is flushed."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 from sqlalchemy import func, select
@@ -85,13 +87,16 @@ def run(args: argparse.Namespace, url: str) -> None:
     sampler.start()
     finishing.start()
     print(f"{args.agents} agents, rate {args.rate:g}/s, {args.seconds:.0f} s a phase; {workdir}")
-    print("phase      attempts/s  dialer % core  dialer ms/attempt  postgres % core  load1")
+    print(
+        "phase      attempts/s  dialer % core  dialer ms/attempt  postgres % core  load1"
+        "  Redis commands/s"
+    )
     try:
         time.sleep(args.settle)
-        phase(sampler, database, "idle", args.seconds)
+        phase(sampler, database, "idle", args.seconds, args.redis_url)
         add_leads(database, floor.campaign_id, int(args.rate * (args.seconds + args.settle) * 2))
         time.sleep(args.settle)  # the next refill (every 10 s) finds them
-        phase(sampler, database, "dialing", args.seconds)
+        phase(sampler, database, "dialing", args.seconds, args.redis_url)
         if dialer.popen.poll() is not None:
             raise SystemExit(f"the dialer exited: see {dialer.log}")
     finally:
@@ -101,10 +106,11 @@ def run(args: argparse.Namespace, url: str) -> None:
         database.engine.dispose()
 
 
-def phase(sampler: Sampler, database: Database, name: str, seconds: float) -> None:
-    first, placed = latest(sampler), calls(database)
+def phase(sampler: Sampler, database: Database, name: str, seconds: float, redis_url: str) -> None:
+    first, placed, commands = latest(sampler), calls(database), redis_commands(redis_url)
     time.sleep(seconds)
     last, attempts = latest(sampler), calls(database) - placed
+    commands = redis_commands(redis_url) - commands
     span = last.at - first.at
     dialer = last.cpu["dialer"] - first.cpu["dialer"]
     postgres = (
@@ -113,9 +119,20 @@ def phase(sampler: Sampler, database: Database, name: str, seconds: float) -> No
     per_attempt = f"{dialer * 1000 / attempts:17.1f}" if attempts else f"{'-':>17}"
     print(
         f"{name:9}  {attempts / span:10.2f}  {dialer * 100 / span:13.1f}  {per_attempt}  "
-        f"{postgres * 100 / span:15.1f}  {last.load1:5.2f}",
+        f"{postgres * 100 / span:15.1f}  {last.load1:5.2f}  {commands / span:16.0f}",
         flush=True,
     )
+
+
+def redis_commands(url: str) -> int:
+    """Commands the Redis server processed so far (every client: the dialer,
+    the consumer and this process; a script's own commands counted)."""
+    client = redis.Redis.from_url(url)
+    try:
+        stats: dict[str, Any] = client.info("stats")  # type: ignore[assignment]
+        return int(stats["total_commands_processed"])
+    finally:
+        client.close()
 
 
 def latest(sampler: Sampler) -> Sample:

@@ -10,7 +10,9 @@ dialer` sends them.
 Measured: reserving a ready agent for a live answer (`reserve_agent`, a
 calls row written) and letting them go again (`release_agent`); claiming a
 batch of `--batch` leads from the Redis hopper (`next_leads`, the hopper
-refilled between batches, not measured); the pacer's decision with every
+refilled between batches, not measured) and writing their calls rows
+(`open_calls`); the ready-agent pool's sync with every agent ready, the
+same as the last and with one agent's time moved; the pacer's decision with every
 agent ready; and the per-tick reads of an idle dialer (the agents, the
 abandon tallies, the campaigns held, the floor sweep). A fresh database is
 made and dropped; the Redis database given is flushed."""
@@ -22,7 +24,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -35,6 +37,7 @@ from callcenter.db import Database, utcnow
 from callcenter.models import DialMode
 from callcenter.realtime import BROADCASTER, message_queue_options
 from callcenter.services import calls
+from dialer.agent_pool import RedisAgentPool
 from dialer.db_port import DatabaseServices
 from dialer.hopper import RedisHopper
 from dialer.leads import HopperLeadSource
@@ -42,6 +45,13 @@ from dialer.pacing import AbandonTally, AgentStatus, AgentView, Pacer, PacerStat
 from dialer.pacing import DialMode as PacerMode
 from dialer.ports import ClaimedLead
 from tests.integration.dialer.floor import build_floor
+
+
+def clock_at(seconds: int) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def main() -> None:
@@ -58,9 +68,20 @@ def main() -> None:
 
 
 class Statements:
+    """SQL statements run, and Redis round trips (commands sent, a pipeline
+    or a script once) by every Redis client of this process."""
+
     def __init__(self, database: Database) -> None:
         self.count = 0
+        self.round_trips = 0
         event.listen(database.engine, "before_cursor_execute", self._seen)
+        send = redis.connection.AbstractConnection.send_packed_command
+
+        def counted(connection: Any, command: Any, check_health: bool = True) -> None:
+            self.round_trips += 1
+            send(connection, command, check_health)
+
+        redis.connection.AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
 
     def _seen(self, *_args: Any) -> None:
         self.count += 1
@@ -74,20 +95,22 @@ def measure(
     between: Callable[[int], Any] | None = None,
 ) -> None:
     cpu: list[float] = []
-    counted = 0
+    counted = round_trips = 0
     for number in range(rounds):
         if between is not None:
             between(number)
         before_statements = statements.count
+        before_round_trips = statements.round_trips
         started = time.thread_time()
         call(number)
         cpu.append(time.thread_time() - started)
         counted += statements.count - before_statements
+        round_trips += statements.round_trips - before_round_trips
     cpu.sort()
     print(
         f"{name:28} {statistics.fmean(cpu) * 1000:7.3f} ms mean  "
         f"{cpu[len(cpu) // 2] * 1000:7.3f} p50  {cpu[int(len(cpu) * 0.9)] * 1000:7.3f} p90  "
-        f"{counted / rounds:5.1f} statements",
+        f"{counted / rounds:5.1f} statements  {round_trips / rounds:5.1f} Redis round trips",
         flush=True,
     )
 
@@ -161,6 +184,28 @@ def run(args: argparse.Namespace, url: str) -> None:
         claimed.extend(got)
 
     measure(f"next_leads ({args.batch})", statements, args.rounds, claim, between=refill)
+
+    def open_batch(number: int) -> None:
+        batch = claimed[number * args.batch : (number + 1) * args.batch]
+        services.open_calls([(uuid.uuid4().hex, lead) for lead in batch], now=utcnow())
+
+    measure(f"open_calls ({args.batch})", statements, args.rounds, open_batch)
+
+    pool = RedisAgentPool(redis.Redis.from_url(args.redis_url))
+    ready = [(agent_id, clock_at(number)) for number, agent_id in enumerate(agent_ids)]
+    measure(
+        f"pool sync ({len(ready)} ready, same)",
+        statements,
+        args.rounds,
+        lambda n: pool.sync(campaign_id, ready),
+    )
+
+    def one_moved(number: int) -> None:
+        moved = list(ready)
+        moved[number % len(moved)] = (moved[number % len(moved)][0], clock_at(-number - 1))
+        pool.sync(campaign_id, moved)
+
+    measure(f"pool sync ({len(ready)} ready, 1 moved)", statements, args.rounds, one_moved)
 
     pacer = Pacer()
     state = PacerState(

@@ -33,14 +33,16 @@ minutes start empty)."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, literal, or_, select, text, union_all
+from sqlalchemy import Executable, and_, bindparam, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from callcenter import metrics
 from callcenter.errors import N_, NotFound
@@ -126,6 +128,12 @@ class _Kept:
         self.first = minute
 
 
+_CAMPAIGN = select(Campaign.timezone, Campaign.abandon_window_days).where(
+    Campaign.id == bindparam("campaign_id")
+)
+"""What the ranges need of the campaign (its whole row was loaded each tick)."""
+
+
 class RollingTallies:
     """`pacing_log.abandon_tallies`, kept per campaign in one process (the dialer's)."""
 
@@ -137,12 +145,13 @@ class RollingTallies:
         self, session: Session, campaign_id: int, *, now: datetime
     ) -> tuple[AbandonCount, AbandonCount]:
         """(today, rolling window) for one campaign, as `pacing_log.abandon_tallies`."""
-        campaign = session.get(Campaign, campaign_id)
+        campaign = session.execute(_CAMPAIGN, {"campaign_id": campaign_id}).first()
         if campaign is None:
             raise NotFound(N_("no such campaign"), details={"campaign_id": campaign_id})
-        local = now.astimezone(ZoneInfo(campaign.timezone))
+        timezone, window_days = campaign
+        local = now.astimezone(ZoneInfo(timezone))
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
-        window_start = now - timedelta(days=campaign.abandon_window_days)
+        window_start = now - timedelta(days=window_days)
         kept = self._kept(campaign_id, now, window_start, midnight)
         with kept.lock:
             kept.window.move_to(first_whole_minute(window_start), kept.kept)
@@ -261,6 +270,22 @@ def _count_pieces(
 ) -> dict[Piece, tuple[int, int]]:
     """One statement, an index range a piece (both ranges' shared pieces once)."""
     ordered = sorted(pieces, key=lambda piece: piece[0])
+    params: dict[str, object] = {"campaign_id": campaign_id, "now": now}
+    for number, (start, end) in enumerate(ordered):
+        params[f"start_{number}"] = start
+        params[f"end_{number}"] = end
+    statement = _pieces_statement(tuple(end is not None for _start, end in ordered))
+    rows = session.execute(statement, params)
+    return {ordered[row.piece]: (int(row.live), int(row.abandoned)) for row in rows}
+
+
+@functools.lru_cache(maxsize=64)
+def _pieces_statement(closed: tuple[bool, ...]) -> Executable:
+    """The count of each piece, `closed[n]`: piece n has an end (else it runs
+    to now); built once for each shape (a tick has one or two, the same
+    every tick while nothing settles), its times bound."""
+    campaign_id: BindParameter[int] = bindparam("campaign_id")
+    now: BindParameter[datetime] = bindparam("now")
     selects = [
         select(
             literal(number).label("piece"),
@@ -268,10 +293,9 @@ def _count_pieces(
             metrics.count_if(metrics.ABANDONED).label("abandoned"),
         ).where(
             Call.campaign_id == campaign_id,
-            Call.dialed_at >= start,
-            Call.dialed_at < end if end is not None else Call.dialed_at <= now,
+            Call.dialed_at >= bindparam(f"start_{number}"),
+            Call.dialed_at < bindparam(f"end_{number}") if has_end else Call.dialed_at <= now,
         )
-        for number, (start, end) in enumerate(ordered)
+        for number, has_end in enumerate(closed)
     ]
-    rows = session.execute(union_all(*selects) if len(selects) > 1 else selects[0])
-    return {ordered[row.piece]: (int(row.live), int(row.abandoned)) for row in rows}
+    return union_all(*selects) if len(selects) > 1 else selects[0]

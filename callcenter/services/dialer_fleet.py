@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -126,29 +126,37 @@ def trunk_statuses(
     return sorted(found, key=lambda item: not item.live)
 
 
+_HEARTBEAT = (
+    update(DialerProcess)
+    .where(DialerProcess.id == bindparam("dialer_id"))
+    .values(heartbeat_at=bindparam("now"), stopped_at=None)
+    .returning(DialerProcess.trunk)
+    .execution_options(synchronize_session=False)
+)
+_ACTIVE_ON_TRUNK = (
+    select(Campaign)
+    .where(Campaign.status == CampaignStatus.ACTIVE, Campaign.trunk == bindparam("trunk"))
+    .order_by(Campaign.id)
+)
+_LEASES = select(CampaignLease).with_for_update()
+_LIVE_DIALERS = select(func.count(DialerProcess.id)).where(
+    DialerProcess.trunk == bindparam("trunk"),
+    DialerProcess.heartbeat_at > bindparam("live_after"),
+    DialerProcess.stopped_at.is_(None),
+)
+"""Built once: hold_campaigns runs every tick, and building these cost more
+than running them."""
+
+
 def hold_campaigns(
     session: Session, dialer_id: str, *, now: datetime, lease: timedelta
 ) -> HeldCampaigns:
     """Heartbeat, renew this dialer's leases and take free or expired ones
     up to a fair share among the live dialers on its trunk; the active
     campaigns on its trunk it may dial now."""
-    session.execute(
-        update(DialerProcess)
-        .where(DialerProcess.id == dialer_id)
-        .values(heartbeat_at=now, stopped_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    trunk = session.scalar(select(DialerProcess.trunk).where(DialerProcess.id == dialer_id))
-    active = list(
-        session.scalars(
-            select(Campaign)
-            .where(Campaign.status == CampaignStatus.ACTIVE, Campaign.trunk == trunk)
-            .order_by(Campaign.id)
-        )
-    )
-    leases = {
-        row.campaign_id: row for row in session.scalars(select(CampaignLease).with_for_update())
-    }
+    trunk = session.scalar(_HEARTBEAT, {"dialer_id": dialer_id, "now": now})
+    active = list(session.scalars(_ACTIVE_ON_TRUNK, {"trunk": trunk}))
+    leases = {row.campaign_id: row for row in session.scalars(_LEASES)}
     mine: list[Campaign] = []
     free: list[Campaign] = []
     for campaign in active:
@@ -158,36 +166,29 @@ def hold_campaigns(
             mine.append(campaign)
         elif held is None or held.expires_at <= now:
             free.append(campaign)
-    live = _live_dialers(session, trunk=trunk or "", now=now, lease=lease)
-    share = math.ceil(len(active) / max(1, live))
     taken_over: list[int] = []
-    for campaign in free[: max(0, share - len(mine))]:
-        previous = leases.get(campaign.id)
-        if _take(session, campaign.id, dialer_id, previous, now=now, lease=lease):
-            mine.append(campaign)
-            if previous is not None:
-                taken_over.append(campaign.id)
-                log.warning(
-                    "took campaign %s over from dialer %s (lease expired)",
-                    campaign.id,
-                    previous.dialer_id,
-                    extra={"campaign_id": campaign.id},
-                )
+    if free:  # the live dialers are counted only when there is a campaign to share
+        live = _live_dialers(session, trunk=trunk or "", now=now, lease=lease)
+        share = math.ceil(len(active) / max(1, live))
+        for campaign in free[: max(0, share - len(mine))]:
+            previous = leases.get(campaign.id)
+            if _take(session, campaign.id, dialer_id, previous, now=now, lease=lease):
+                mine.append(campaign)
+                if previous is not None:
+                    taken_over.append(campaign.id)
+                    log.warning(
+                        "took campaign %s over from dialer %s (lease expired)",
+                        campaign.id,
+                        previous.dialer_id,
+                        extra={"campaign_id": campaign.id},
+                    )
     session.flush()
     mine.sort(key=lambda campaign: campaign.id)
     return HeldCampaigns(campaigns=mine, taken_over=taken_over)
 
 
 def _live_dialers(session: Session, *, trunk: str, now: datetime, lease: timedelta) -> int:
-    return len(
-        session.scalars(
-            select(DialerProcess.id).where(
-                DialerProcess.trunk == trunk,
-                DialerProcess.heartbeat_at > now - lease,
-                DialerProcess.stopped_at.is_(None),
-            )
-        ).all()
-    )
+    return session.scalar(_LIVE_DIALERS, {"trunk": trunk, "live_after": now - lease}) or 0
 
 
 def _take(

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.dates import format_datetime
@@ -123,18 +123,19 @@ def cancel(
 def any_due(session: Session, *, now: datetime) -> bool:
     """Whether `alert_due` has a callback to announce: one plain read, for
     the dialer's sweep to skip `alert_due`'s locking transaction every tick."""
-    return (
-        session.scalar(
-            select(Callback.id)
-            .where(
-                Callback.status == CallbackStatus.PENDING,
-                Callback.alerted_at.is_(None),
-                Callback.due_at <= now,
-            )
-            .limit(1)
-        )
-        is not None
+    return session.scalar(_ANY_DUE, {"due_by": now}) is not None
+
+
+_ANY_DUE = (
+    select(Callback.id)
+    .where(
+        Callback.status == CallbackStatus.PENDING,
+        Callback.alerted_at.is_(None),
+        Callback.due_at <= bindparam("due_by"),
     )
+    .limit(1)
+)
+"""Built once: the dialer's sweep asks every tick."""
 
 
 def alert_due(session: Session, *, now: datetime | None = None) -> int:

@@ -77,28 +77,35 @@ _AGENTS_CAMPAIGN = aliased(Campaign, name="agents_campaign")
 _CALLS_CAMPAIGN = aliased(Campaign, name="calls_campaign")
 
 
+_WRAP_UPS = (
+    select(
+        AgentStatus.agent_id,
+        AgentStatus.since,
+        AgentStatus.campaign_id,
+        _AGENTS_CAMPAIGN.wrap_up_limit_seconds,
+        Call.ended_at,
+        _CALLS_CAMPAIGN.wrap_up_limit_seconds,
+    )
+    .outerjoin(_AGENTS_CAMPAIGN, _AGENTS_CAMPAIGN.id == AgentStatus.campaign_id)
+    .outerjoin(Call, Call.id == AgentStatus.current_call_id)
+    .outerjoin(_CALLS_CAMPAIGN, _CALLS_CAMPAIGN.id == Call.campaign_id)
+    .where(AgentStatus.state == AgentState.WRAP_UP)
+)
+_INACTIVE_ON_FLOOR = (
+    select(AgentStatus.agent_id)
+    .join(User, User.id == AgentStatus.agent_id)
+    .where(User.is_active.is_(False), AgentStatus.state != AgentState.LOGGED_OUT)
+)
+"""The sweep's reads (every tick in the dialer), built once."""
+
+
 def _wrap_ups_due(session: Session, now: datetime) -> list[int]:
     """Agents in wrap-up whose limit has passed by one of the clocks `_expire`
     may go by: from the call's end (a disposition owed, the call's campaign's
     limit) or from the state's start (the agent's campaign's limit)."""
-    agents_campaign, calls_campaign = _AGENTS_CAMPAIGN, _CALLS_CAMPAIGN
-    rows = session.execute(
-        select(
-            AgentStatus.agent_id,
-            AgentStatus.since,
-            AgentStatus.campaign_id,
-            agents_campaign.wrap_up_limit_seconds,
-            Call.ended_at,
-            calls_campaign.wrap_up_limit_seconds,
-        )
-        .outerjoin(agents_campaign, agents_campaign.id == AgentStatus.campaign_id)
-        .outerjoin(Call, Call.id == AgentStatus.current_call_id)
-        .outerjoin(calls_campaign, calls_campaign.id == Call.campaign_id)
-        .where(AgentStatus.state == AgentState.WRAP_UP)
-    )
     return [
         agent_id
-        for agent_id, since, campaign_id, limit, ended_at, call_limit in rows
+        for agent_id, since, campaign_id, limit, ended_at, call_limit in session.execute(_WRAP_UPS)
         if campaign_id is None
         or (now - since).total_seconds() >= (limit or 0)
         or (ended_at is not None and (now - ended_at).total_seconds() >= (call_limit or 0))
@@ -144,12 +151,7 @@ def _idle_wrap_up_overdue(session: Session, status: AgentStatus, *, now: datetim
 
 
 def _inactive_on_floor(session: Session) -> list[int]:
-    query = (
-        select(AgentStatus.agent_id)
-        .join(User, User.id == AgentStatus.agent_id)
-        .where(User.is_active.is_(False), AgentStatus.state != AgentState.LOGGED_OUT)
-    )
-    return list(session.scalars(query))
+    return list(session.scalars(_INACTIVE_ON_FLOOR))
 
 
 def end_agent_session(

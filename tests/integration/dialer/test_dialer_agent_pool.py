@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -57,3 +58,91 @@ def test_each_agent_is_claimed_once_under_contention(pool: AgentPool) -> None:
     for thread in threads:
         thread.join()
     assert sorted(claimed) == list(range(200))
+
+
+@pytest.fixture
+def redis_client(dialer_redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(dialer_redis_url)
+    yield client
+    client.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _members(client: redis.Redis, campaign_id: int) -> set[int]:
+    members: list[bytes] = client.zrange(f"test:changes:{campaign_id}", 0, -1)  # type: ignore[assignment]
+    return {int(m) for m in members}
+
+
+def test_redis_sync_sends_what_changed_and_the_whole_set_each_second(
+    redis_client: redis.Redis,
+) -> None:
+    clock = Clock()
+    pool = RedisAgentPool(redis_client, prefix="test:changes", clock=clock)
+    pool.sync(1, [(1, T0), (2, T0), (3, T0)])
+    assert _members(redis_client, 1) == {1, 2, 3}
+    # What this process does not see (here: the set lost, as in a Redis
+    # restart) stays until the next whole write; changes go out meanwhile.
+    redis_client.delete("test:changes:1")
+    pool.sync(1, [(1, T0), (2, T0), (3, T0)])
+    assert _members(redis_client, 1) == set()
+    pool.sync(1, [(1, T0), (2, T0), (4, T0)])
+    assert _members(redis_client, 1) == {4}
+    clock.now += 1.0
+    pool.sync(1, [(1, T0), (2, T0), (4, T0)])
+    assert _members(redis_client, 1) == {1, 2, 4}
+    pool.sync(1, [])
+    assert _members(redis_client, 1) == set() and 1 not in pool.campaigns()
+
+
+def test_redis_sync_offers_again_a_claimed_agent_still_ready(redis_client: redis.Redis) -> None:
+    """A claim the database refused leaves the agent ready: the next sync,
+    though the same agents as the last, puts them back."""
+    pool = RedisAgentPool(redis_client, prefix="test:changes", clock=Clock())
+    ready = [(1, T0 - timedelta(minutes=1)), (2, T0)]
+    pool.sync(1, ready)
+    assert pool.claim(1) == 1
+    pool.sync(1, ready)
+    assert pool.claim(1) == 1 and pool.claim(1) == 2 and pool.claim(1) is None
+
+
+class FailingOnce:
+    """The Redis client, but the next pipeline's write fails (a connection lost)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.fail_next = False
+
+    def pipeline(self, transaction: bool = True) -> Any:
+        pipe = self.client.pipeline(transaction=transaction)
+        if self.fail_next:
+            self.fail_next = False
+
+            def lost() -> None:
+                raise redis.ConnectionError("lost")
+
+            pipe.execute = lost  # type: ignore[method-assign,assignment]
+        return pipe
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_redis_sync_after_a_failed_whole_write_writes_it_whole_again(
+    redis_client: redis.Redis,
+) -> None:
+    clock, client = Clock(), FailingOnce(redis_client)
+    pool = RedisAgentPool(client, prefix="test:changes", clock=clock)
+    pool.sync(1, [(1, T0), (2, T0)])
+    clock.now += 1.0
+    client.fail_next = True
+    with pytest.raises(redis.ConnectionError):
+        pool.sync(1, [(3, T0)])
+    pool.sync(1, [(3, T0)])
+    assert _members(redis_client, 1) == {3}

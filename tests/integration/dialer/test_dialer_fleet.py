@@ -11,10 +11,12 @@ from callcenter.db import Database, utcnow
 from callcenter.events import CallDialing
 from callcenter.models import Call, Campaign, Lead
 from callcenter.models.fleet import CampaignLease
-from callcenter.services import calls, dialer_fleet, lead_lifecycle
+from callcenter.services import calls, dialer_fleet, lead_lifecycle, scripts_catalog
 from callcenter.services.dialer_fleet import LOST_REASON, DialerIdentity
 from callcenter.states import CallOutcome, CallState, LeadState
+from dialer.db_port import DatabaseServices
 from tests.factories import make_campaign, make_lead
+from tests.support import statements
 
 LEASE = timedelta(seconds=15)
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=utcnow().tzinfo)
@@ -187,3 +189,32 @@ def test_a_lead_claimed_but_never_dialed_goes_back_once_its_dialer_is_lost(
         lead = session.get(Lead, lead_id)
         assert lead is not None and lead.state is LeadState.RETRY and lead.attempts == 1
         assert session.scalars(select(CampaignLease.dialer_id)).all() == [taker]
+
+
+def test_renewing_the_leases_held_asks_four_statements(database: Database) -> None:
+    """A tick of a dialer that holds its campaigns: the heartbeat returns the
+    trunk, the campaigns, the leases locked, the lease renewed; the live
+    dialers are counted only when a campaign is free to share."""
+    _campaigns(database, 1)
+    first = _sign_in(database, "first")
+    _hold(database, first, T0)
+    with statements(database) as seen:
+        _hold(database, first, T0 + timedelta(seconds=1))
+    asked = [s for s in seen if not s.startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"))]
+    assert len(asked) == 4, asked
+    assert not any("count(" in s.lower() for s in asked)
+
+
+def test_the_port_reads_a_script_version_s_locale_once(database: Database) -> None:
+    with database.unit_of_work() as session:
+        versions = {v.locale: v.id for v in scripts_catalog.ensure_builtin_scripts(session)}
+        campaign_id = make_campaign(session, script_version_id=versions["en"]).id
+    port = DatabaseServices(database)
+    port.sign_in(now=T0)
+    assert [plan.locale for plan in port.hold_campaigns(now=T0)] == ["en"]
+    with statements(database) as seen:
+        assert [plan.locale for plan in port.hold_campaigns(now=T0)] == ["en"]
+    assert not any("script_versions" in s for s in seen)
+    with database.unit_of_work() as session:
+        session.get_one(Campaign, campaign_id).script_version_id = versions["fa"]
+    assert [plan.locale for plan in port.hold_campaigns(now=T0)] == ["fa"]
