@@ -504,12 +504,16 @@ class LiveFloor:
     def _recent_calls_changed(self, campaign_id: int) -> None:
         self.counters.set_status(f"{RECENT_STATUS}{campaign_id}", time.time_ns())
 
-    def changed_recent_calls(self) -> dict[int, list[dict[str, Any]]]:
+    def changed_recent_calls(
+        self, statuses: Mapping[str, Any] | None = None
+    ) -> dict[int, list[dict[str, Any]]]:
         """The recent calls of each campaign whose list changed since this
-        process last pushed it (a call ended, a recording was stored)."""
+        process last pushed it (a call ended, a recording was stored), by
+        the markers in `statuses` (read now when not given)."""
+        statuses = self.counters.statuses() if statuses is None else statuses
         markers = {
             int(key.removeprefix(RECENT_STATUS)): marker
-            for key, marker in self.counters.statuses().items()
+            for key, marker in statuses.items()
             if key.startswith(RECENT_STATUS)
         }
         changed = [
@@ -573,8 +577,11 @@ class LiveFloor:
             meta.dial_mode = data["dial_mode"]
             meta.abandon_cap = data["abandon_cap"]
 
-    def snapshot(self, now: datetime | None = None) -> dict[int, dict[str, Any]]:
-        """Every campaign's metrics now, from the counters alone."""
+    def snapshot(
+        self, now: datetime | None = None, *, statuses: Mapping[str, Any] | None = None
+    ) -> dict[int, dict[str, Any]]:
+        """Every campaign's metrics now, from the counters alone (`statuses`:
+        the dialer's, read now when not given)."""
         now = now or self.clock()
         today = self.local_day(now)
         self.ensure_built(today)
@@ -584,7 +591,7 @@ class LiveFloor:
         agent_totals = self.counters.agent_totals(today)
         day_start, _ = self.day_bounds(today)
         result = {}
-        statuses = self.counters.statuses()
+        statuses = self.counters.statuses() if statuses is None else statuses
         trunks = trunk_status.floor_rows(statuses, now=now)
         windows = self._windows(today)
         for cid, meta in self._meta.items():
@@ -640,8 +647,9 @@ class LiveFloor:
     def tick(self) -> int:
         """Emit one snapshot to every campaign room; returns how many rooms."""
         self.refresh_meta()
-        snapshots = self.snapshot()
-        recent = self.changed_recent_calls()
+        statuses = self.counters.statuses()  # one read for both
+        snapshots = self.snapshot(statuses=statuses)
+        recent = self.changed_recent_calls(statuses)
         for cid, payload in snapshots.items():
             if cid in recent:
                 payload = payload | {"recent_calls": recent[cid]}
