@@ -504,16 +504,12 @@ class LiveFloor:
     def _recent_calls_changed(self, campaign_id: int) -> None:
         self.counters.set_status(f"{RECENT_STATUS}{campaign_id}", time.time_ns())
 
-    def changed_recent_calls(
-        self, statuses: Mapping[str, Any] | None = None
-    ) -> dict[int, list[dict[str, Any]]]:
+    def changed_recent_calls(self) -> dict[int, list[dict[str, Any]]]:
         """The recent calls of each campaign whose list changed since this
-        process last pushed it (a call ended, a recording was stored), by
-        the markers in `statuses` (read now when not given)."""
-        statuses = self.counters.statuses() if statuses is None else statuses
+        process last pushed it (a call ended, a recording was stored)."""
         markers = {
             int(key.removeprefix(RECENT_STATUS)): marker
-            for key, marker in statuses.items()
+            for key, marker in self.counters.statuses().items()
             if key.startswith(RECENT_STATUS)
         }
         changed = [
@@ -577,11 +573,8 @@ class LiveFloor:
             meta.dial_mode = data["dial_mode"]
             meta.abandon_cap = data["abandon_cap"]
 
-    def snapshot(
-        self, now: datetime | None = None, *, statuses: Mapping[str, Any] | None = None
-    ) -> dict[int, dict[str, Any]]:
-        """Every campaign's metrics now, from the counters alone (`statuses`:
-        the dialer's, read now when not given)."""
+    def snapshot(self, now: datetime | None = None) -> dict[int, dict[str, Any]]:
+        """Every campaign's metrics now, from the counters alone."""
         now = now or self.clock()
         today = self.local_day(now)
         self.ensure_built(today)
@@ -591,7 +584,7 @@ class LiveFloor:
         agent_totals = self.counters.agent_totals(today)
         day_start, _ = self.day_bounds(today)
         result = {}
-        statuses = self.counters.statuses() if statuses is None else statuses
+        statuses = self.counters.statuses()
         trunks = trunk_status.floor_rows(statuses, now=now)
         windows = self._windows(today)
         for cid, meta in self._meta.items():
@@ -647,9 +640,8 @@ class LiveFloor:
     def tick(self) -> int:
         """Emit one snapshot to every campaign room; returns how many rooms."""
         self.refresh_meta()
-        statuses = self.counters.statuses()  # one read for both
-        snapshots = self.snapshot(statuses=statuses)
-        recent = self.changed_recent_calls(statuses)
+        snapshots = self.snapshot()
+        recent = self.changed_recent_calls()
         for cid, payload in snapshots.items():
             if cid in recent:
                 payload = payload | {"recent_calls": recent[cid]}
