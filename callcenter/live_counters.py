@@ -40,7 +40,7 @@ import threading
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 Totals = dict[str, float]
@@ -914,9 +914,9 @@ class RedisCounters:
             for day, version in zip(days, versions, strict=True)
             if (newest - day).days < CACHED_DAYS
         }
-        found = self._changed_totals(
-            self._window_read, wanted, [(cid, day) for cid in ids for day in days], "t"
-        )
+        needed = [(cid, day) for cid in ids for day in days]
+        oldest_kept = newest - timedelta(days=CACHED_DAYS)
+        found = self._changed_totals(self._window_read, wanted, needed, "t", oldest_kept)
         summed: dict[int, Totals] = {}
         for cid in ids:
             total: Totals = {}
@@ -933,7 +933,7 @@ class RedisCounters:
         members, versions = pipe.execute()
         ids = sorted(int(member) for member in members)
         wanted = {(aid, day): versions.get(str(aid)) for aid in ids}
-        found = self._changed_totals(self._agent_totals_read, wanted, list(wanted), "a")
+        found = self._changed_totals(self._agent_totals_read, wanted, list(wanted), "a", day)
         return {aid: dict(found[(aid, day)]) for aid in ids}
 
     def _changed_totals(
@@ -942,10 +942,12 @@ class RedisCounters:
         versions: Mapping[tuple[int, date], str | None],
         needed: list[tuple[int, date]],
         kind: str,
+        oldest_kept: date,
     ) -> dict[tuple[int, date], Totals]:
         """Each needed (id, day)'s totals: what `kept` holds at the version
-        in `versions`, else read now (and kept when it has a version).
-        `kept` is left holding only what this call found with a version."""
+        in `versions`, else read now (and kept when it has a version). Days
+        before `oldest_kept` leave `kept`; the rest stays for other callers
+        (campaigns with another window, the floor's first read)."""
         found: dict[tuple[int, date], Totals] = {}
         stale = []
         for item in needed:
@@ -955,7 +957,7 @@ class RedisCounters:
                 found[item] = hit[1]
             else:
                 stale.append(item)
-        fresh: dict[tuple[int, date], tuple[str, Totals]] = {item: kept[item] for item in found}
+        fresh: dict[tuple[int, date], tuple[str, Totals]] = {}
         if stale:
             pipe = self._redis.pipeline(transaction=False)
             for item_id, day in stale:
@@ -965,7 +967,8 @@ class RedisCounters:
                 version = versions.get(item)
                 if version is not None:
                     fresh[item] = (version, found[item])
-        kept.clear()
+        for item in [item for item in list(kept) if item[1] < oldest_kept]:
+            kept.pop(item, None)
         kept.update(fresh)
         return found
 
