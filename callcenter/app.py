@@ -27,6 +27,7 @@ from callcenter.extensions import csrf, limiter, login_manager, socketio
 from callcenter.lead_import_worker import LeadImportWorker
 from callcenter.prometheus import observe_backlog, observe_events
 from callcenter.realtime import BROADCASTER, async_mode, client_manager, gate, wire_json
+from callcenter.realtime import sessions as socket_sessions
 from callcenter.realtime.connection import init_socketio
 from callcenter.recording_store import store_from_settings
 from callcenter.services import accounts
@@ -144,6 +145,7 @@ def configure_socketio(app: Flask, settings: Settings, database: Database) -> No
         client_manager=client_manager(settings.redis_url),
         json=wire_json,
     )
+    socket_sessions.init_app(app)
     database.sessions.configure(info={BROADCASTER: socketio})
     app.extensions["cc_socket_counts"] = gate.install(
         app,

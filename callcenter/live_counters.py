@@ -34,12 +34,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import itertools
 import json
 import threading
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 Totals = dict[str, float]
@@ -53,6 +54,10 @@ FACTS_TTL_SECONDS = 2 * 24 * 3600
 # A rebuild still writing this long after it began (or whose process died)
 # is given up: the counts recorded for it are dropped and its write refused.
 REBUILD_TTL_SECONDS = 600
+# A day's totals read this many days back are kept by their version: an older
+# day's totals may expire (DAY_TTL_SECONDS after their last write) while the
+# day's version lives on by another campaign's later write.
+CACHED_DAYS = DAY_TTL_SECONDS // 86400 - 2
 
 
 class Fact(enum.IntFlag):
@@ -541,10 +546,13 @@ return 1
 )
 
 # One call's counts, each fact once: the call's facts and the totals change
-# together. keys: facts hash, campaign totals, campaigns index, agent totals,
-# agents index; counts: [[fact bit, {name: delta}, {name: agent delta}], ...]
+# together, and the day's versions say which totals changed (`RedisCounters`
+# keeps what it read of a day's totals until its version changes).
+# keys: facts hash, campaign totals, campaigns index, agent totals, agents
+# index, the day's campaign totals version, the day's agent versions;
+# counts: [[fact bit, {name: delta}, {name: agent delta}], ...]
 _COUNT = """
-local function count(keys, call_id, campaign, agent, day_ttl, facts_ttl, counts)
+local function count(keys, call_id, campaign, agent, day_ttl, facts_ttl, counts, version)
   local known = tonumber(redis.call('HGET', keys[1], call_id) or '0')
   local counted = 0
   local sums = {{}, {}}
@@ -575,6 +583,12 @@ local function count(keys, call_id, campaign, agent, day_ttl, facts_ttl, counts)
       redis.call('SADD', index, member)
       redis.call('EXPIRE', key, day_ttl)
       redis.call('EXPIRE', index, day_ttl)
+      if side == 1 then
+        redis.call('SET', keys[6], version, 'EX', day_ttl)
+      else
+        redis.call('HSET', keys[7], member, version)
+        redis.call('EXPIRE', keys[7], day_ttl)
+      end
     end
   end
   return counted
@@ -584,9 +598,10 @@ end
 # count_once in one round trip; while a rebuild runs (its marks hash exists)
 # the count also goes to the journal the rebuild's write counts again.
 # KEYS: facts hash, campaign totals, campaigns index, agent totals, agents
-#       index, rebuild marks, journal, the live calls hash (drop_call only)
+#       index, rebuild marks, journal, the day's campaign totals version, the
+#       day's agent versions, the live calls hash (drop_call only)
 # ARGV: call id, campaign id, agent id or "", totals TTL, facts TTL,
-#       JSON counts, day, rebuild TTL
+#       JSON counts, day, rebuild TTL, version
 _COUNT_ONCE = (
     _COUNT
     + _WRITE_LIVE_ROW
@@ -596,9 +611,9 @@ if redis.call('EXISTS', KEYS[6]) == 1 then
   redis.call('EXPIRE', KEYS[7], ARGV[8])
 end
 local counted = count(
-  {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]},
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], cjson.decode(ARGV[6]))
-if KEYS[8] then write_live(KEYS[8], ARGV[1], '', KEYS[6], KEYS[7], ARGV[8]) end
+  {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8], KEYS[9]},
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], cjson.decode(ARGV[6]), ARGV[9])
+if KEYS[10] then write_live(KEYS[10], ARGV[1], '', KEYS[6], KEYS[7], ARGV[8]) end
 return counted
 """
 )
@@ -621,9 +636,13 @@ if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
 # replace_day in one step, then (with a mark) the day's counts journaled since
 # the mark counted again on top: nothing counted in between is lost. (The
 # journal's live map writes begin with "live", never a day: they are skipped.)
-# KEYS: rebuild marks, journal, facts hash, campaigns index, agents index
+# Every total of the day is new: the campaigns' version is new, and the agents'
+# versions are those of the agents written (an agent with none is read anew).
+# KEYS: rebuild marks, journal, facts hash, campaigns index, agents index,
+#       the day's campaign totals version, the day's agent versions
 # ARGV: mark or "", key prefix, day, totals TTL, facts TTL,
-#       JSON {campaign: {name: value}}, JSON {agent: {name: value}}, JSON {call: facts}
+#       JSON {campaign: {name: value}}, JSON {agent: {name: value}}, JSON {call: facts},
+#       version
 _REPLACE_DAY = (
     _COUNT
     + """
@@ -635,7 +654,8 @@ end
 local totals, agents = ARGV[2] .. 't:' .. ARGV[3] .. ':', ARGV[2] .. 'a:' .. ARGV[3] .. ':'
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do redis.call('DEL', totals .. id) end
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[5])) do redis.call('DEL', agents .. id) end
-redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[7])
+redis.call('SET', KEYS[6], ARGV[9], 'EX', ARGV[4])
 local fields = {}
 for call_id, facts in pairs(cjson.decode(ARGV[8])) do
   fields[#fields + 1] = call_id
@@ -658,17 +678,19 @@ for _, side in ipairs({{ARGV[6], totals, KEYS[4]}, {ARGV[7], agents, KEYS[5]}}) 
       redis.call('HSET', side[2] .. id, unpack(fields))
       redis.call('EXPIRE', side[2] .. id, ARGV[4])
       redis.call('SADD', side[3], id)
+      if side[2] == agents then redis.call('HSET', KEYS[7], id, ARGV[9]) end
     end
   end
   redis.call('EXPIRE', side[3], ARGV[4])
 end
+redis.call('EXPIRE', KEYS[7], ARGV[4])
 if ARGV[1] == '' then return 1 end
 for _, raw in ipairs(redis.call('LRANGE', KEYS[2], start, -1)) do
   local entry = cjson.decode(raw)
   if entry[1] == ARGV[3] then
     count(
-      {KEYS[3], totals .. entry[3], KEYS[4], agents .. entry[4], KEYS[5]},
-      entry[2], entry[3], entry[4], ARGV[4], ARGV[5], cjson.decode(entry[5]))
+      {KEYS[3], totals .. entry[3], KEYS[4], agents .. entry[4], KEYS[5], KEYS[6], KEYS[7]},
+      entry[2], entry[3], entry[4], ARGV[4], ARGV[5], cjson.decode(entry[5]), ARGV[9])
   end
 end
 return 1
@@ -686,7 +708,14 @@ class RedisCounters:
     (field -> JSON), `seen:{event_id}` the dedupe marks, `built:{day}` and
     `built:live` who rebuilt what from the database, `rebuilds` the running
     rebuilds' marks (mark -> journal position) and `journal` the counts and
-    the live maps' writes made while one runs."""
+    the live maps' writes made while one runs; `tv:{day}` a version of the
+    day's campaign totals and `av:{day}` one per agent (agent -> version), new
+    with every write to them.
+
+    The floor reads every second what changes little: a day's totals are read
+    again only when their version changed (or is missing), and a live row is
+    decoded again only when its JSON changed. What this process kept is
+    never handed out, only copies of it."""
 
     def __init__(self, url: str, *, prefix: str = "cc:live:") -> None:
         import redis
@@ -711,6 +740,12 @@ class RedisCounters:
         self._end_rebuild = self._redis.register_script(_END_REBUILD)
         self._replace_day = self._redis.register_script(_REPLACE_DAY)
         self._token = uuid.uuid4().hex
+        self._writes = itertools.count()
+        # (campaign or agent, day) -> (version, totals) as last read
+        self._window_read: dict[tuple[int, date], tuple[str, Totals]] = {}
+        self._agent_totals_read: dict[tuple[int, date], tuple[str, Totals]] = {}
+        # live map -> field -> (JSON, row) as last read
+        self._rows_read: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
 
     @property
     def prefix(self) -> str:
@@ -718,6 +753,11 @@ class RedisCounters:
 
     def _key(self, *parts: object) -> str:
         return self._prefix + ":".join(str(part) for part in parts)
+
+    def _version(self) -> str:
+        """New for every write, in every process and Redis lifetime: a day
+        rebuilt after Redis lost it never looks like the one read before."""
+        return f"{self._token}.{next(self._writes)}"
 
     def claim(self, event_id: str) -> bool:
         return bool(self._redis.set(self._key("seen", event_id), 1, nx=True, ex=SEEN_TTL_SECONDS))
@@ -776,6 +816,8 @@ class RedisCounters:
         pipe.expire(totals_key, DAY_TTL_SECONDS)
         pipe.sadd(self._key("tc", day.isoformat()), campaign_id)
         pipe.expire(self._key("tc", day.isoformat()), DAY_TTL_SECONDS)
+        version = self._version()
+        pipe.set(self._key("tv", day.isoformat()), version, ex=DAY_TTL_SECONDS)
         if agent_id is not None and agent_deltas:
             agent_key = self._key("a", day.isoformat(), agent_id)
             for name, value in agent_deltas.items():
@@ -783,6 +825,8 @@ class RedisCounters:
             pipe.expire(agent_key, DAY_TTL_SECONDS)
             pipe.sadd(self._key("ta", day.isoformat()), agent_id)
             pipe.expire(self._key("ta", day.isoformat()), DAY_TTL_SECONDS)
+            pipe.hset(self._key("av", day.isoformat()), str(agent_id), version)
+            pipe.expire(self._key("av", day.isoformat()), DAY_TTL_SECONDS)
         pipe.execute()
 
     def count_once(
@@ -812,6 +856,8 @@ class RedisCounters:
                 self._key("ta", iso),
                 self._key("rebuilds"),
                 self._key("journal"),
+                self._key("tv", iso),
+                self._key("av", iso),
                 *([self._key(_CALLS)] if drop_call else []),
             ],
             args=[
@@ -823,6 +869,7 @@ class RedisCounters:
                 encoded,
                 iso,
                 REBUILD_TTL_SECONDS,
+                self._version(),
             ],
         )
         return Fact(int(counted))
@@ -853,22 +900,77 @@ class RedisCounters:
         return self._hashes(day, "t", "tc")
 
     def window(self, campaign_ids: Iterable[int], days: list[date]) -> dict[int, Totals]:
+        """The days' versions first, then the totals of those whose version
+        changed since this process read them: a write in between gives a
+        newer version, read again at the next call."""
         ids = list(campaign_ids)
-        pipe = self._redis.pipeline(transaction=False)
-        for cid in ids:
-            for day in days:
-                pipe.hgetall(self._key("t", day.isoformat(), cid))
-        results = iter(pipe.execute())
+        if not days:
+            return {cid: {} for cid in ids}
+        versions = self._redis.mget([self._key("tv", day.isoformat()) for day in days])
+        newest = max(days)
+        wanted = {
+            (cid, day): version
+            for cid in ids
+            for day, version in zip(days, versions, strict=True)
+            if (newest - day).days < CACHED_DAYS
+        }
+        needed = [(cid, day) for cid in ids for day in days]
+        oldest_kept = newest - timedelta(days=CACHED_DAYS)
+        found = self._changed_totals(self._window_read, wanted, needed, "t", oldest_kept)
         summed: dict[int, Totals] = {}
         for cid in ids:
             total: Totals = {}
-            for _day in days:
-                _add_into(total, _floats(next(results)))
+            for day in days:
+                _add_into(total, found[(cid, day)])
             summed[cid] = total
         return summed
 
     def agent_totals(self, day: date) -> dict[int, Totals]:
-        return self._hashes(day, "a", "ta")
+        iso = day.isoformat()
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.smembers(self._key("ta", iso))
+        pipe.hgetall(self._key("av", iso))
+        members, versions = pipe.execute()
+        ids = sorted(int(member) for member in members)
+        wanted = {(aid, day): versions.get(str(aid)) for aid in ids}
+        found = self._changed_totals(self._agent_totals_read, wanted, list(wanted), "a", day)
+        return {aid: dict(found[(aid, day)]) for aid in ids}
+
+    def _changed_totals(
+        self,
+        kept: dict[tuple[int, date], tuple[str, Totals]],
+        versions: Mapping[tuple[int, date], str | None],
+        needed: list[tuple[int, date]],
+        kind: str,
+        oldest_kept: date,
+    ) -> dict[tuple[int, date], Totals]:
+        """Each needed (id, day)'s totals: what `kept` holds at the version
+        in `versions`, else read now (and kept when it has a version). Days
+        before `oldest_kept` leave `kept`; the rest stays for other callers
+        (campaigns with another window, the floor's first read)."""
+        found: dict[tuple[int, date], Totals] = {}
+        stale = []
+        for item in needed:
+            version = versions.get(item)
+            hit = kept.get(item)
+            if version is not None and hit is not None and hit[0] == version:
+                found[item] = hit[1]
+            else:
+                stale.append(item)
+        fresh: dict[tuple[int, date], tuple[str, Totals]] = {}
+        if stale:
+            pipe = self._redis.pipeline(transaction=False)
+            for item_id, day in stale:
+                pipe.hgetall(self._key(kind, day.isoformat(), item_id))
+            for item, values in zip(stale, pipe.execute(), strict=True):
+                found[item] = _floats(values)
+                version = versions.get(item)
+                if version is not None:
+                    fresh[item] = (version, found[item])
+        for item in [item for item in list(kept) if item[1] < oldest_kept]:
+            kept.pop(item, None)
+        kept.update(fresh)
+        return found
 
     def set_call(self, call_id: str, data: Mapping[str, Any]) -> None:
         self._live(_CALLS, call_id, json.dumps(data))
@@ -893,7 +995,18 @@ class RedisCounters:
         self._live(_CALLS, call_id, "")
 
     def calls(self) -> dict[str, dict[str, Any]]:
-        return {key: json.loads(raw) for key, raw in self._redis.hgetall(self._key(_CALLS)).items()}
+        return self._decoded(_CALLS, self._redis.hgetall(self._key(_CALLS)))
+
+    def _decoded(self, which: str, found: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        """A live map's rows, decoded again only where their JSON changed
+        since the last read (the rows are flat: a copy is a whole copy)."""
+        before = self._rows_read.get(which, {})
+        now: dict[str, tuple[str, dict[str, Any]]] = {}
+        for field, raw in found.items():
+            hit = before.get(field)
+            now[field] = hit if hit is not None and hit[0] == raw else (raw, json.loads(raw))
+        self._rows_read[which] = now
+        return {field: dict(row) for field, (_raw, row) in now.items()}
 
     def set_agent(self, agent_id: int, data: Mapping[str, Any]) -> None:
         self._live(_AGENTS, agent_id, json.dumps(data))
@@ -903,8 +1016,8 @@ class RedisCounters:
         return json.loads(raw) if raw else None
 
     def agents(self) -> dict[int, dict[str, Any]]:
-        found = self._redis.hgetall(self._key(_AGENTS))
-        return {int(key): json.loads(raw) for key, raw in found.items()}
+        found = self._decoded(_AGENTS, self._redis.hgetall(self._key(_AGENTS)))
+        return {int(key): row for key, row in found.items()}
 
     def replace_day(
         self,
@@ -923,6 +1036,8 @@ class RedisCounters:
                 self._key("f", iso),
                 self._key("tc", iso),
                 self._key("ta", iso),
+                self._key("tv", iso),
+                self._key("av", iso),
             ],
             args=[
                 since or "",
@@ -933,6 +1048,7 @@ class RedisCounters:
                 json.dumps({cid: _strings(values) for cid, values in totals.items()}),
                 json.dumps({aid: _strings(values) for aid, values in agent_totals.items()}),
                 json.dumps({call_id: int(bits) for call_id, bits in (facts or {}).items()}),
+                self._version(),
             ],
         )
         return bool(written)

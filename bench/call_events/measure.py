@@ -6,12 +6,15 @@ clients, bus events to the in-process bus).
 
     PYTHONPATH=. .venv/bin/python -m bench.call_events.measure \
         [--attempts 400] [--postgres postgresql://postgres@127.0.0.1:5432] [--profile FILE]
+        [--count-calls]
 
 Two kinds of attempt, as a floor has them: unanswered (dialing, ringing,
 ended no-answer) and answered (dialing, ringing, answered, connected to a
 ready agent, ended). Between answered attempts the agent is put back to
 ready, outside the measurement. Prints this process's CPU per attempt and
-per event and the SQL statements per attempt, for 3 rounds. PostgreSQL's own
+per event and the SQL statements per attempt, for 3 rounds, with `--count-calls`
+the Python function calls of the agent's socket events (cProfile, whose own
+cost is then in their CPU figures). PostgreSQL's own
 CPU is not in these figures.
 
 An answered call's agent also works the call through the workstation's
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import pstats
 import tempfile
 import time
 import uuid
@@ -134,7 +138,7 @@ def dialer_writes(
     port.open_call(call_id, claimed, agent_id=None, now=now)
 
 
-def run(url: str, attempts: int, profile: str | None) -> None:
+def run(url: str, attempts: int, profile: str | None, count_calls: bool = False) -> None:
     from callcenter.app import create_app
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -158,6 +162,15 @@ def run(url: str, attempts: int, profile: str | None) -> None:
         port = DatabaseServices(database)
         statements = Statements(database)
         profiler = cProfile.Profile(time.process_time) if profile else None
+        # the agent's socket events alone: their Python function calls, which load does not move
+        agent_calls = cProfile.Profile() if count_calls else None
+
+        def agent_part(work: Callable[[Any, str], None], call_id: str) -> None:
+            if agent_calls is None:
+                work(socket, call_id)
+            else:
+                agent_calls.runcall(work, socket, call_id)
+
         for round_number in range(3):
             spent: defaultdict[str, float] = defaultdict(float)
             counted: Counter[str] = Counter()
@@ -177,16 +190,22 @@ def run(url: str, attempts: int, profile: str | None) -> None:
                         consumer(item)
                 if kind == "answered":
                     with spent_on("agent"):
-                        work_the_call(socket, call_id)
+                        agent_part(work_the_call, call_id)
                     with spent_on(kind):
                         consumer(hung_up(call_id))
                     with spent_on("agent"):
-                        wrap_up(socket, call_id)
+                        agent_part(wrap_up, call_id)
                     back_to_ready(database, floor)
                 if profiler:
                     profiler.disable()
                 counted[f"{kind} n"] += 1
             report(round_number, spent, counted, attempts)
+        if agent_calls is not None:
+            answered_n = len(range(0, attempts, 3)) * 3
+            calls = pstats.Stats(agent_calls).total_calls  # type: ignore[attr-defined]
+            print(
+                f"the agent's socket events: {calls / answered_n:.0f} Python calls/answered attempt"
+            )
         if profiler and profile:
             profiler.dump_stats(profile)
             print(f"profile written to {profile}")
@@ -239,13 +258,21 @@ def main() -> None:
     parser.add_argument("--attempts", type=int, default=400)
     parser.add_argument("--postgres", default="", help="a PostgreSQL server (default: SQLite)")
     parser.add_argument("--profile", default="", help="write a cProfile of the events here")
+    parser.add_argument(
+        "--count-calls", action="store_true", help="the agent's socket events' Python calls"
+    )
     args = parser.parse_args()
     if args.postgres:
         with fresh_database(args.postgres) as url:
-            run(url, args.attempts, args.profile or None)
+            run(url, args.attempts, args.profile or None, args.count_calls)
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            run(f"sqlite:///{Path(tmp) / 'bench.db'}", args.attempts, args.profile or None)
+            run(
+                f"sqlite:///{Path(tmp) / 'bench.db'}",
+                args.attempts,
+                args.profile or None,
+                args.count_calls,
+            )
 
 
 if __name__ == "__main__":

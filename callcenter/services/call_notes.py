@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from callcenter.errors import N_, InvalidInput
@@ -58,7 +58,13 @@ def checked_notes(text: Any) -> str:
     return body
 
 
+# Built once: every disposition asks it (bench/call_events).
+_CALL_NOTE = (
+    select(Note)
+    .where(Note.call_id == bindparam("call_id"), Note.author_id == bindparam("agent_id"))
+    .order_by(Note.id)
+)
+
+
 def call_note(session: Session, call_id: str, agent_id: int) -> Note | None:
-    return session.scalar(
-        select(Note).where(Note.call_id == call_id, Note.author_id == agent_id).order_by(Note.id)
-    )
+    return session.scalar(_CALL_NOTE, {"call_id": call_id, "agent_id": agent_id})

@@ -225,3 +225,37 @@ def test_changing_ones_password_ends_the_other_logins_and_keeps_this_one(
     assert changed.status_code == 302
     assert here.get("/supervisor/").status_code == 200
     assert elsewhere.get("/supervisor/").status_code == 302
+
+
+def test_a_sockets_events_read_its_session_copy_and_still_check_the_login_each_time(
+    app: Flask, client: FlaskClient, app_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After its connect, a socket's events do not open the session cookie
+    again (Flask-SocketIO hands them the socket's copy of it); the login in
+    that copy is still checked against the database at every event."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    from callcenter.extensions import socketio
+
+    user = make_user(app_session, Role.AGENT)
+    app_session.commit()
+    log_in(client, user.username)
+    socket = socketio.test_client(app, flask_test_client=client)
+    assert socket.is_connected()
+    opened: list[str] = []
+    cookie_opened = SecureCookieSessionInterface.open_session
+
+    def counted(self: Any, app: Flask, request: Any) -> Any:
+        opened.append(request.path)
+        return cookie_opened(self, app, request)
+
+    monkeypatch.setattr(SecureCookieSessionInterface, "open_session", counted)
+    assert socket.emit("resume", {}, callback=True)["ok"]
+    assert socket.emit("resume", {}, callback=True)["ok"]
+    assert opened == []
+    accounts.revoke_all_sessions(app_session, user.id, because="test")
+    app_session.commit()
+    refused = socket.emit("resume", {}, callback=True)
+    assert refused["ok"] is False and refused["error"] == "not-logged-in"
+    assert client.get("/agent/").status_code == 302  # a page still opens the cookie
+    assert opened

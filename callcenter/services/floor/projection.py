@@ -586,9 +586,9 @@ class LiveFloor:
         result = {}
         statuses = self.counters.statuses()
         trunks = trunk_status.floor_rows(statuses, now=now)
+        windows = self._windows(today)
         for cid, meta in self._meta.items():
-            days = [today - timedelta(days=back) for back in range(meta.window_days)]
-            window = self.counters.window([cid], days)[cid]
+            window = windows[cid]
             raw = dict(totals.get(cid, {}))
             mine = {aid: a for aid, a in agents.items() if a.get("campaign_id") == cid}
             add_open_state_time(raw, mine.values(), day_start, now)
@@ -607,6 +607,18 @@ class LiveFloor:
                 "trunks": trunks,
             }
         return result
+
+    def _windows(self, today: date) -> dict[int, Totals]:
+        """Each campaign's totals over its window of days, in one read for the
+        campaigns with the same window."""
+        by_length: dict[int, list[int]] = {}
+        for cid, meta in self._meta.items():
+            by_length.setdefault(meta.window_days, []).append(cid)
+        windows: dict[int, Totals] = {}
+        for length, ids in by_length.items():
+            days = [today - timedelta(days=back) for back in range(length)]
+            windows.update(self.counters.window(ids, days))
+        return windows
 
     # -- the loop
 

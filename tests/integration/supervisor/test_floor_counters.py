@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 import pytest
+import redis
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from callcenter import metrics
 from callcenter.db import Database, utcnow
 from callcenter.events import CallEnded, Event
 from callcenter.live_counters import (
+    CACHED_DAYS,
     Count,
     Fact,
     InProcessCounters,
@@ -975,3 +977,75 @@ def test_the_combined_live_writes_are_journaled_for_a_rebuild(
     assert counters.replace_live({"c1": {"state": "ringing"}}, {}, since=mark)
     assert other.calls() == {"c2": {"state": "dialing"}}
     counters.end_rebuild(mark)
+
+
+def test_what_a_reader_kept_gives_way_to_every_later_write(
+    counters: LiveCounters, request: pytest.FixtureRequest
+) -> None:
+    """The Redis counters keep what they read of a day's totals and of the
+    live rows until these change: a write by any process (a count, an add, a
+    rebuild's write, through another client) is read at the next ask, past
+    days included (a call dialed before midnight ends after it)."""
+    writer = _shared_with(counters, request)
+    today, yesterday, older = date(2026, 3, 2), date(2026, 3, 1), date(2026, 2, 20)
+    days = [today, yesterday, older]
+    writer.add(older, 7, {"dials": 1})
+    writer.add(yesterday, 7, {"dials": 2}, agent_id=3, agent_deltas={"calls": 1})
+    assert counters.window([7, 8], days) == {7: {"dials": 3.0}, 8: {}}
+    assert counters.agent_totals(yesterday) == {3: {"calls": 1.0}}
+    writer.count_once(
+        yesterday, 7, "c1", [Count(Fact.ENDED, {"talk_s": 5.0}, {"calls": 1})], agent_id=3
+    )
+    assert counters.window([7, 8], days) == {7: {"dials": 3.0, "talk_s": 5.0}, 8: {}}
+    assert counters.agent_totals(yesterday) == {3: {"calls": 2.0}}
+    writer.add(older, 8, {"dials": 4}, agent_id=5, agent_deltas={"calls": 1})
+    assert counters.window([7, 8], days) == {7: {"dials": 3.0, "talk_s": 5.0}, 8: {"dials": 4.0}}
+    assert writer.replace_day(yesterday, {7: {"dials": 9.0}}, {4: {"calls": 6.0}})
+    assert counters.window([7], days) == {7: {"dials": 10.0}}
+    assert counters.agent_totals(yesterday) == {4: {"calls": 6.0}}
+    writer.set_agent(3, {"state": "ready", "campaign_id": 7})
+    writer.set_call("c2", {"state": "ringing", "campaign_id": 7})
+    seen = counters.agents()
+    seen[3]["state"] = "changed by a caller"
+    counters.calls()["c2"]["state"] = "changed by a caller"
+    assert counters.agents() == {3: {"state": "ready", "campaign_id": 7}}
+    assert counters.calls() == {"c2": {"state": "ringing", "campaign_id": 7}}
+    writer.set_agent(3, {"state": "paused", "campaign_id": 7})
+    writer.drop_call("c2")
+    assert counters.agents() == {3: {"state": "paused", "campaign_id": 7}}
+    assert counters.calls() == {}
+
+
+def test_totals_redis_lost_and_got_again_are_read_anew(redis_url: str) -> None:
+    """Redis restarted empty and the day was written again, as often as
+    before: the versions are new, so what a reader kept is not taken for it."""
+    prefix = f"cc:live:{uuid.uuid4().hex[:8]}:"
+    reader, writer = (
+        RedisCounters(redis_url, prefix=prefix),
+        RedisCounters(redis_url, prefix=prefix),
+    )
+    day = date(2026, 3, 1)
+    writer.add(day, 7, {"dials": 1}, agent_id=3, agent_deltas={"calls": 1})
+    assert reader.window([7], [day]) == {7: {"dials": 1.0}}
+    assert reader.agent_totals(day) == {3: {"calls": 1.0}}
+    client = redis.Redis.from_url(redis_url)
+    client.delete(*client.keys(f"{prefix}*"))
+    RedisCounters(redis_url, prefix=prefix).add(
+        day, 7, {"dials": 2}, agent_id=3, agent_deltas={"calls": 2}
+    )
+    assert reader.window([7], [day]) == {7: {"dials": 2.0}}
+    assert reader.agent_totals(day) == {3: {"calls": 2.0}}
+
+
+def test_a_day_whose_totals_may_have_expired_is_read_every_time(redis_url: str) -> None:
+    """A day older than CACHED_DAYS may lose its totals to their TTL while
+    the day's version lives on (another campaign wrote later): read anew."""
+    prefix = f"cc:live:{uuid.uuid4().hex[:8]}:"
+    counters = RedisCounters(redis_url, prefix=prefix)
+    today = date(2026, 3, 1)
+    old = today - timedelta(days=CACHED_DAYS)
+    counters.add(old, 7, {"dials": 1})
+    counters.add(old, 8, {"dials": 1})
+    assert counters.window([7], [today, old]) == {7: {"dials": 1.0}}
+    redis.Redis.from_url(redis_url).delete(f"{prefix}t:{old.isoformat()}:7")  # expired
+    assert counters.window([7], [today, old]) == {7: {}}
