@@ -14,9 +14,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from callcenter import after_commit, row_locks
 from callcenter.domain_events import CustomerOnCall
@@ -68,6 +70,32 @@ _CUSTOMER_NAME = (
     select(Customer.title, Customer.first_name, Customer.last_name)
     .join(Lead, Lead.customer_id == Customer.id)
     .where(Lead.id == bindparam("lead_id"))
+)
+# Append-only and read by nothing later in the transaction: one INSERT, not an
+# ORM object (its instance state and unit-of-work flush cost more than the row).
+_RECORD_MOVE = insert(cast(Table, CallStateChange.__table__))
+# The usual moves of a call the session holds no copy of (which the UPDATE
+# would leave stale), each in one guarded UPDATE (which locks the row as
+# `_call` would) instead of a locked read of the whole row and its flush. No
+# row: the call is in another state (or not written yet), and the event takes
+# the whole way.
+_CALLS = cast(Table, Call.__table__)
+_RING = (
+    update(_CALLS)
+    .where(_CALLS.c.id == bindparam("call_id"), _CALLS.c.state == CallState.DIALING)
+    .values(state=CallState.RINGING, ringing_at=bindparam("at"))
+    .returning(_CALLS.c.id)
+)
+_ANSWER = (
+    update(_CALLS)
+    .where(_CALLS.c.id == bindparam("call_id"), _CALLS.c.state == CallState.RINGING)
+    .values(state=CallState.ANSWERED, answered_at=bindparam("at"))
+    .returning(_CALLS.c.lead_id)
+)
+_ANSWER_WITH_AMD = _ANSWER.values(
+    amd_result=bindparam("amd_result"),
+    amd_action=bindparam("amd_action"),
+    amd_decision_ms=bindparam("amd_decision_ms"),
 )
 
 
@@ -246,50 +274,84 @@ def _hold_agent_for_preview(session: Session, agent_id: int, call_id: str, at: d
         session.flush()
 
 
-def on_ringing(session: Session, event: CallRinging) -> Call:
+def on_ringing(session: Session, event: CallRinging) -> None:
+    at = event.occurred_at
+    loaded = _in_session(session, event.call_id)
+    if not loaded and session.scalar(_RING, {"call_id": event.call_id, "at": at}) is not None:
+        _record_move(session, event.call_id, CallState.DIALING, CallState.RINGING, at)
+        return
     call = _call(session, event.call_id)
     if call.state is CallState.DIALING:
-        _move(session, call, CallState.RINGING, event.occurred_at)
-        call.ringing_at = event.occurred_at
-    return call
+        _move(session, call, CallState.RINGING, at)
+        call.ringing_at = at
 
 
-def on_answered(session: Session, event: CallAnswered) -> Call:
-    call = _call(session, event.call_id)
-    if call.state in (CallState.DIALING, CallState.RINGING):
-        _move(session, call, CallState.ANSWERED, event.occurred_at)
-        call.answered_at = event.occurred_at
-    _record_amd(call, event.amd_result, event.amd_decision_ms, event.amd_action)
-    name = session.execute(_CUSTOMER_NAME, {"lead_id": call.lead_id}).first()
+def on_answered(session: Session, event: CallAnswered) -> None:
+    lead_id = _answered_from_ringing(session, event)
+    if lead_id is None:
+        call = _call(session, event.call_id)
+        if call.state in (CallState.DIALING, CallState.RINGING):
+            _move(session, call, CallState.ANSWERED, event.occurred_at)
+            call.answered_at = event.occurred_at
+        _record_amd(call, event.amd_result, event.amd_decision_ms, event.amd_action)
+        lead_id = call.lead_id
+    name = session.execute(_CUSTOMER_NAME, {"lead_id": lead_id}).first()
     if name is not None:
-        _customer_on_call(session, call, *name)
-    return call
+        _customer_on_call(session, event.call_id, *name)
+
+
+def _answered_from_ringing(session: Session, event: CallAnswered) -> int | None:
+    """The answer of a ringing call in one UPDATE; its lead, or None when the
+    call is not ringing (or the session holds its row)."""
+    if _in_session(session, event.call_id):
+        return None
+    at = event.occurred_at
+    params: dict[str, object] = {"call_id": event.call_id, "at": at}
+    amd = _amd_verdict(event.call_id, event.amd_result, event.amd_action)
+    if amd is not None:
+        params.update(amd_result=amd[0], amd_action=amd[1], amd_decision_ms=event.amd_decision_ms)
+    lead_id = session.scalar(_ANSWER if amd is None else _ANSWER_WITH_AMD, params)
+    if lead_id is not None:
+        _record_move(session, event.call_id, CallState.RINGING, CallState.ANSWERED, at)
+    return lead_id
+
+
+def _in_session(session: Session, call_id: str) -> bool:
+    return identity_key(Call, call_id) in session.identity_map
 
 
 def _customer_on_call(
-    session: Session, call: Call, title: str | None, first: str | None, last: str | None
+    session: Session, call_id: str, title: str | None, first: str | None, last: str | None
 ) -> None:
     """Read in the event's transaction, not by the live floor in a session of
     its own after the commit."""
     after_commit.record_event(
-        session, CustomerOnCall(call_id=call.id, title=title, first_name=first, last_name=last)
+        session, CustomerOnCall(call_id=call_id, title=title, first_name=first, last_name=last)
     )
 
 
 def _record_amd(
     call: Call, result: str | None, decision_ms: int | None, action: str | None
 ) -> None:
-    """The answering-machine verdict, when the call had detection; a value the
-    product does not know is left out (the call itself still counts)."""
+    """The answering-machine verdict, when the call had detection."""
+    amd = _amd_verdict(call.id, result, action)
+    if amd is not None:
+        call.amd_result, call.amd_action = amd
+        call.amd_decision_ms = decision_ms
+
+
+def _amd_verdict(
+    call_id: str, result: str | None, action: str | None
+) -> tuple[AmdResult, AmdAction | None] | None:
+    """None when the call had no detection, or for a value the product does
+    not know (left out; the call itself still counts)."""
     if result is None:
-        return
+        return None
     try:
-        call.amd_result = AmdResult(result)
-        call.amd_action = AmdAction(action) if action is not None else None
+        return AmdResult(result), AmdAction(action) if action is not None else None
     except ValueError:
-        log.warning("call %s: unknown AMD verdict %r / %r", call.id, result, action)
-        return
-    call.amd_decision_ms = decision_ms
+        log.warning("call %s: unknown AMD verdict %r / %r", call_id, result, action)
+        return None
 
 
 def on_connected(session: Session, event: CallConnected) -> Call:
@@ -327,7 +389,7 @@ def _connect(session: Session, call: Call, agent_id: int, *, at: datetime) -> No
         room=agent_room(agent_id),
     )
     customer = call.lead.customer  # the pop read them
-    _customer_on_call(session, call, customer.title, customer.first_name, customer.last_name)
+    _customer_on_call(session, call.id, customer.title, customer.first_name, customer.last_name)
 
 
 def on_ended(session: Session, event: CallEnded) -> Call:
@@ -434,6 +496,14 @@ def _call(session: Session, call_id: str) -> Call:
 
 
 def _move(session: Session, call: Call, to_state: CallState, at: datetime) -> None:
-    advance(CALL_TRANSITIONS, call.state, to_state, subject=f"call {call.id}")
-    session.add(CallStateChange(call_id=call.id, from_state=call.state, to_state=to_state, at=at))
+    _record_move(session, call.id, call.state, to_state, at)
     call.state = to_state
+
+
+def _record_move(
+    session: Session, call_id: str, from_state: CallState, to_state: CallState, at: datetime
+) -> None:
+    advance(CALL_TRANSITIONS, from_state, to_state, subject=f"call {call_id}")
+    session.execute(
+        _RECORD_MOVE, {"call_id": call_id, "from_state": from_state, "to_state": to_state, "at": at}
+    )
