@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -96,6 +96,52 @@ _ANSWER_WITH_AMD = _ANSWER.values(
     amd_result=bindparam("amd_result"),
     amd_action=bindparam("amd_action"),
     amd_decision_ms=bindparam("amd_decision_ms"),
+)
+# The end of an outbound call no agent was on or held for: its state change
+# written from the row it locks (no row: the call is not one of these, or not
+# written yet), then the row in one UPDATE that returns what the lead's
+# settling and the webhooks need.
+_ENDS_UNCONNECTED = [
+    state
+    for state in (CallState.DIALING, CallState.RINGING, CallState.ANSWERED)
+    if CallState.ENDED in CALL_TRANSITIONS[state]
+]
+_MOVES = cast(Table, CallStateChange.__table__)
+_RECORD_UNCONNECTED_END = (
+    insert(_MOVES)
+    .from_select(
+        ["call_id", "from_state", "to_state", "at"],
+        select(
+            _CALLS.c.id,
+            _CALLS.c.state,
+            literal(CallState.ENDED, _MOVES.c.to_state.type),
+            bindparam("at", type_=_MOVES.c.at.type),
+        )
+        .where(
+            _CALLS.c.id == bindparam("call_id"),
+            _CALLS.c.state.in_(_ENDS_UNCONNECTED),
+            _CALLS.c.agent_id.is_(None),
+            _CALLS.c.connected_at.is_(None),
+            _CALLS.c.direction == CallDirection.OUTBOUND,
+        )
+        .with_for_update(),
+    )
+    .returning(_MOVES.c.id)
+)
+_END_UNCONNECTED = (
+    update(_CALLS)
+    .where(_CALLS.c.id == bindparam("call_id"))
+    .values(
+        state=CallState.ENDED,
+        outcome=bindparam("ended_as"),
+        ended_at=bindparam("at"),
+        answered_at=func.coalesce(
+            _CALLS.c.answered_at, bindparam("answered", type_=_CALLS.c.answered_at.type)
+        ),
+        sip_status=bindparam("status"),
+        sip_reason=bindparam("reason"),
+    )
+    .returning(*(_CALLS.c[name] for name in webhooks.CALL_COLUMNS))
 )
 
 
@@ -392,20 +438,59 @@ def _connect(session: Session, call: Call, agent_id: int, *, at: datetime) -> No
     _customer_on_call(session, call.id, customer.title, customer.first_name, customer.last_name)
 
 
-def on_ended(session: Session, event: CallEnded) -> Call:
+def on_ended(session: Session, event: CallEnded) -> None:
+    if _ended_unconnected(session, event):
+        return
     call = _call(session, event.call_id)
     if call.state is not CallState.ENDED:
         _end(session, call, event)
     if call.connected_at is not None:  # monitoring starts on a connected call only
         call_monitoring.call_ended(session, call.id, event.occurred_at)
-    return call
+
+
+def _ended_unconnected(session: Session, event: CallEnded) -> bool:
+    """`_end` of an outbound call no agent was on or held for, with no
+    answering-machine verdict to check, in two statements and no ORM row;
+    False (nothing done) for any other call, or one the session holds."""
+    if event.agent_id is not None or event.amd_result is not None:
+        return False
+    if _in_session(session, event.call_id):
+        return False
+    at = event.occurred_at
+    moved = session.execute(_RECORD_UNCONNECTED_END, {"call_id": event.call_id, "at": at})
+    if moved.first() is None:
+        return False
+    outcome = _outcome(event)
+    answered = event.answered_seconds
+    ended = session.execute(
+        _END_UNCONNECTED,
+        {
+            "call_id": event.call_id,
+            "at": at,
+            "ended_as": outcome,
+            "answered": at - timedelta(seconds=answered) if answered is not None else None,
+            "status": event.sip_status,
+            "reason": _sip_reason(event),
+        },
+    ).one()
+    _settle_lead(session, event.call_id, ended.lead_id, outcome, at)
+    webhooks.enqueue(session, "call.ended", webhooks.call_data(ended))
+    return True
+
+
+def _outcome(event: CallEnded) -> CallOutcome:
+    try:
+        return CallOutcome(event.outcome)
+    except ValueError:
+        return CallOutcome.FAILED
+
+
+def _sip_reason(event: CallEnded) -> str | None:
+    return (event.sip_reason or "")[:120] or None
 
 
 def _end(session: Session, call: Call, event: CallEnded) -> None:
-    try:
-        outcome = CallOutcome(event.outcome)
-    except ValueError:
-        outcome = CallOutcome.FAILED
+    outcome = _outcome(event)
     at = event.occurred_at
     if event.agent_id is not None and call.connected_at is None:
         # Its call.connected is still on its way (another consumer has it):
@@ -418,7 +503,7 @@ def _end(session: Session, call: Call, event: CallEnded) -> None:
         call.answered_at = at - timedelta(seconds=event.answered_seconds)
     _record_amd(call, event.amd_result, event.amd_decision_ms, event.amd_action)
     call.sip_status = event.sip_status
-    call.sip_reason = (event.sip_reason or "")[:120] or None
+    call.sip_reason = _sip_reason(event)
     session.flush()
     if call.connected_at is not None and call.agent_id is not None:
         _to_wrap_up(session, call, at)
@@ -453,10 +538,7 @@ def _release_unconnected(session: Session, call: Call, outcome: CallOutcome, at:
     if call.direction is CallDirection.INBOUND and outcome is CallOutcome.ABANDONED:
         missed_ringbacks.book_callback(session, call, at=at)
         return
-    settled = CallOutcome.FAILED if outcome is CallOutcome.ANSWERED else outcome
-    lead_lifecycle.settle_dialing_attempt(
-        session, lead_id=call.lead_id, call_id=call.id, outcome=settled, now=at
-    )
+    _settle_lead(session, call.id, call.lead_id, outcome, at)
     if call.agent_id is None:
         return
     status = session.scalar(select(AgentStatus).where(AgentStatus.agent_id == call.agent_id))
@@ -468,6 +550,15 @@ def _release_unconnected(session: Session, call: Call, outcome: CallOutcome, at:
             {"call_id": call.id, "outcome": str(outcome), "ended_at": at.isoformat()},
             room=agent_room(call.agent_id),
         )
+
+
+def _settle_lead(
+    session: Session, call_id: str, lead_id: int, outcome: CallOutcome, at: datetime
+) -> None:
+    settled = CallOutcome.FAILED if outcome is CallOutcome.ANSWERED else outcome
+    lead_lifecycle.settle_dialing_attempt(
+        session, lead_id=lead_id, call_id=call_id, outcome=settled, now=at
+    )
 
 
 def _free_agent_held_for(session: Session, agent_id: int, call: Call, at: datetime) -> None:
