@@ -103,8 +103,15 @@ def answered(floor: Floor, call_id: str, lead_id: int) -> list[Event]:
     ]
 
 
-def hung_up(call_id: str) -> CallEnded:
-    return CallEnded(call_id=call_id, outcome="answered", sip_status=200)
+def hung_up(floor: Floor, call_id: str) -> CallEnded:
+    """As the dialer publishes the end of a connected call: with its agent."""
+    return CallEnded(
+        call_id=call_id,
+        outcome="answered",
+        sip_status=200,
+        agent_id=floor.agent_id,
+        talk_seconds=30,
+    )
 
 
 SCRIPT_MOVES = 4
@@ -192,7 +199,7 @@ def run(url: str, attempts: int, profile: str | None, count_calls: bool = False)
                     with spent_on("agent"):
                         agent_part(work_the_call, call_id)
                     with spent_on(kind):
-                        consumer(hung_up(call_id))
+                        consumer(hung_up(floor, call_id))
                     with spent_on("agent"):
                         agent_part(wrap_up, call_id)
                     back_to_ready(database, floor)

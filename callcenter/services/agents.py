@@ -14,9 +14,9 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from callcenter import after_commit, row_locks
@@ -84,6 +84,10 @@ def agent_user(session: Session, agent_id: int) -> User:
 # cache key each time (bench/call_events).
 _STATUS = select(AgentStatus).where(AgentStatus.agent_id == bindparam("agent_id"))
 _LOCKED_STATUS = _STATUS.with_for_update().execution_options(populate_existing=True)
+# Append-only and read by nothing later in the transaction: one INSERT, not an
+# ORM object (its instance state and unit-of-work flush cost more than the row).
+_CHANGES = cast(Table, AgentStateChange.__table__)
+_RECORD_CHANGE = insert(_CHANGES).returning(_CHANGES.c.id)
 
 
 def status_of(session: Session, agent_id: int, *, lock: bool = False) -> AgentStatus:
@@ -403,7 +407,8 @@ def change_state(
     if to_state is AgentState.PAUSED and reason in SYSTEM_PAUSES:
         _ensure_system_reason(session, reason)
     advance(AGENT_TRANSITIONS, from_state, to_state, subject=f"agent {agent_id}")
-    change = AgentStateChange(
+    recorded = _record_change(
+        session,
         agent_id=agent_id,
         campaign_id=status.campaign_id,
         from_state=from_state,
@@ -412,7 +417,6 @@ def change_state(
         call_id=call_id,
         at=now,
     )
-    session.add(change)
     if from_state is AgentState.PAUSED and to_state is AgentState.ON_CALL:
         status.pause_after_call = status.pause_reason
     status.state = to_state
@@ -426,21 +430,44 @@ def change_state(
     elif call_id is not None:
         status.current_call_id = call_id
     session.flush()
-    after_commit.record_event(session, _recorded(change))
+    after_commit.record_event(session, recorded)
     announce(session, status, reason=reason, from_state=from_state)
     return status
 
 
-def _recorded(change: AgentStateChange) -> AgentStateRecorded:
+def _record_change(
+    session: Session,
+    *,
+    agent_id: int,
+    campaign_id: int | None,
+    from_state: AgentState,
+    to_state: AgentState,
+    reason: str | None,
+    call_id: str | None,
+    at: datetime,
+) -> AgentStateRecorded:
+    """Write the `agent_state_changes` row; the domain event of it (its id the row's)."""
+    if session.new:
+        session.flush()  # the rows it points at (a call opened in this transaction)
+    row = {
+        "agent_id": agent_id,
+        "campaign_id": campaign_id,
+        "from_state": from_state,
+        "to_state": to_state,
+        "reason": reason,
+        "call_id": call_id,
+        "at": at,
+    }
+    row_id = session.execute(_RECORD_CHANGE, row).scalar_one()
     return AgentStateRecorded(
-        event_id=f"agent-state-change:{change.id}",
-        occurred_at=change.at,
-        agent_id=change.agent_id,
-        campaign_id=change.campaign_id,
-        from_state=str(change.from_state),
-        to_state=str(change.to_state),
-        reason=change.reason,
-        call_id=change.call_id,
+        event_id=f"agent-state-change:{row_id}",
+        occurred_at=at,
+        agent_id=agent_id,
+        campaign_id=campaign_id,
+        from_state=str(from_state),
+        to_state=str(to_state),
+        reason=reason,
+        call_id=call_id,
     )
 
 

@@ -14,9 +14,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from callcenter import after_commit, row_locks
 from callcenter.domain_events import CustomerOnCall
@@ -68,6 +70,78 @@ _CUSTOMER_NAME = (
     select(Customer.title, Customer.first_name, Customer.last_name)
     .join(Lead, Lead.customer_id == Customer.id)
     .where(Lead.id == bindparam("lead_id"))
+)
+# Append-only and read by nothing later in the transaction: one INSERT, not an
+# ORM object (its instance state and unit-of-work flush cost more than the row).
+_RECORD_MOVE = insert(cast(Table, CallStateChange.__table__))
+# The usual moves of a call the session holds no copy of (which the UPDATE
+# would leave stale), each in one guarded UPDATE (which locks the row as
+# `_call` would) instead of a locked read of the whole row and its flush. No
+# row: the call is in another state (or not written yet), and the event takes
+# the whole way.
+_CALLS = cast(Table, Call.__table__)
+_RING = (
+    update(_CALLS)
+    .where(_CALLS.c.id == bindparam("call_id"), _CALLS.c.state == CallState.DIALING)
+    .values(state=CallState.RINGING, ringing_at=bindparam("at"))
+    .returning(_CALLS.c.id)
+)
+_ANSWER = (
+    update(_CALLS)
+    .where(_CALLS.c.id == bindparam("call_id"), _CALLS.c.state == CallState.RINGING)
+    .values(state=CallState.ANSWERED, answered_at=bindparam("at"))
+    .returning(_CALLS.c.lead_id)
+)
+_ANSWER_WITH_AMD = _ANSWER.values(
+    amd_result=bindparam("amd_result"),
+    amd_action=bindparam("amd_action"),
+    amd_decision_ms=bindparam("amd_decision_ms"),
+)
+# The end of an outbound call no agent was on or held for: its state change
+# written from the row it locks (no row: the call is not one of these, or not
+# written yet), then the row in one UPDATE that returns what the lead's
+# settling and the webhooks need.
+_ENDS_UNCONNECTED = [
+    state
+    for state in (CallState.DIALING, CallState.RINGING, CallState.ANSWERED)
+    if CallState.ENDED in CALL_TRANSITIONS[state]
+]
+_MOVES = cast(Table, CallStateChange.__table__)
+_RECORD_UNCONNECTED_END = (
+    insert(_MOVES)
+    .from_select(
+        ["call_id", "from_state", "to_state", "at"],
+        select(
+            _CALLS.c.id,
+            _CALLS.c.state,
+            literal(CallState.ENDED, _MOVES.c.to_state.type),
+            bindparam("at", type_=_MOVES.c.at.type),
+        )
+        .where(
+            _CALLS.c.id == bindparam("call_id"),
+            _CALLS.c.state.in_(_ENDS_UNCONNECTED),
+            _CALLS.c.agent_id.is_(None),
+            _CALLS.c.connected_at.is_(None),
+            _CALLS.c.direction == CallDirection.OUTBOUND,
+        )
+        .with_for_update(),
+    )
+    .returning(_MOVES.c.id)
+)
+_END_UNCONNECTED = (
+    update(_CALLS)
+    .where(_CALLS.c.id == bindparam("call_id"))
+    .values(
+        state=CallState.ENDED,
+        outcome=bindparam("ended_as"),
+        ended_at=bindparam("at"),
+        answered_at=func.coalesce(
+            _CALLS.c.answered_at, bindparam("answered", type_=_CALLS.c.answered_at.type)
+        ),
+        sip_status=bindparam("status"),
+        sip_reason=bindparam("reason"),
+    )
+    .returning(*(_CALLS.c[name] for name in webhooks.CALL_COLUMNS))
 )
 
 
@@ -250,50 +324,84 @@ def _hold_agent_for_preview(session: Session, agent_id: int, call_id: str, at: d
         session.flush()
 
 
-def on_ringing(session: Session, event: CallRinging) -> Call:
+def on_ringing(session: Session, event: CallRinging) -> None:
+    at = event.occurred_at
+    loaded = _in_session(session, event.call_id)
+    if not loaded and session.scalar(_RING, {"call_id": event.call_id, "at": at}) is not None:
+        _record_move(session, event.call_id, CallState.DIALING, CallState.RINGING, at)
+        return
     call = _call(session, event.call_id)
     if call.state is CallState.DIALING:
-        _move(session, call, CallState.RINGING, event.occurred_at)
-        call.ringing_at = event.occurred_at
-    return call
+        _move(session, call, CallState.RINGING, at)
+        call.ringing_at = at
 
 
-def on_answered(session: Session, event: CallAnswered) -> Call:
-    call = _call(session, event.call_id)
-    if call.state in (CallState.DIALING, CallState.RINGING):
-        _move(session, call, CallState.ANSWERED, event.occurred_at)
-        call.answered_at = event.occurred_at
-    _record_amd(call, event.amd_result, event.amd_decision_ms, event.amd_action)
-    name = session.execute(_CUSTOMER_NAME, {"lead_id": call.lead_id}).first()
+def on_answered(session: Session, event: CallAnswered) -> None:
+    lead_id = _answered_from_ringing(session, event)
+    if lead_id is None:
+        call = _call(session, event.call_id)
+        if call.state in (CallState.DIALING, CallState.RINGING):
+            _move(session, call, CallState.ANSWERED, event.occurred_at)
+            call.answered_at = event.occurred_at
+        _record_amd(call, event.amd_result, event.amd_decision_ms, event.amd_action)
+        lead_id = call.lead_id
+    name = session.execute(_CUSTOMER_NAME, {"lead_id": lead_id}).first()
     if name is not None:
-        _customer_on_call(session, call, *name)
-    return call
+        _customer_on_call(session, event.call_id, *name)
+
+
+def _answered_from_ringing(session: Session, event: CallAnswered) -> int | None:
+    """The answer of a ringing call in one UPDATE; its lead, or None when the
+    call is not ringing (or the session holds its row)."""
+    if _in_session(session, event.call_id):
+        return None
+    at = event.occurred_at
+    params: dict[str, object] = {"call_id": event.call_id, "at": at}
+    amd = _amd_verdict(event.call_id, event.amd_result, event.amd_action)
+    if amd is not None:
+        params.update(amd_result=amd[0], amd_action=amd[1], amd_decision_ms=event.amd_decision_ms)
+    lead_id = session.scalar(_ANSWER if amd is None else _ANSWER_WITH_AMD, params)
+    if lead_id is not None:
+        _record_move(session, event.call_id, CallState.RINGING, CallState.ANSWERED, at)
+    return lead_id
+
+
+def _in_session(session: Session, call_id: str) -> bool:
+    return identity_key(Call, call_id) in session.identity_map
 
 
 def _customer_on_call(
-    session: Session, call: Call, title: str | None, first: str | None, last: str | None
+    session: Session, call_id: str, title: str | None, first: str | None, last: str | None
 ) -> None:
     """Read in the event's transaction, not by the live floor in a session of
     its own after the commit."""
     after_commit.record_event(
-        session, CustomerOnCall(call_id=call.id, title=title, first_name=first, last_name=last)
+        session, CustomerOnCall(call_id=call_id, title=title, first_name=first, last_name=last)
     )
 
 
 def _record_amd(
     call: Call, result: str | None, decision_ms: int | None, action: str | None
 ) -> None:
-    """The answering-machine verdict, when the call had detection; a value the
-    product does not know is left out (the call itself still counts)."""
+    """The answering-machine verdict, when the call had detection."""
+    amd = _amd_verdict(call.id, result, action)
+    if amd is not None:
+        call.amd_result, call.amd_action = amd
+        call.amd_decision_ms = decision_ms
+
+
+def _amd_verdict(
+    call_id: str, result: str | None, action: str | None
+) -> tuple[AmdResult, AmdAction | None] | None:
+    """None when the call had no detection, or for a value the product does
+    not know (left out; the call itself still counts)."""
     if result is None:
-        return
+        return None
     try:
-        call.amd_result = AmdResult(result)
-        call.amd_action = AmdAction(action) if action is not None else None
+        return AmdResult(result), AmdAction(action) if action is not None else None
     except ValueError:
-        log.warning("call %s: unknown AMD verdict %r / %r", call.id, result, action)
-        return
-    call.amd_decision_ms = decision_ms
+        log.warning("call %s: unknown AMD verdict %r / %r", call_id, result, action)
+        return None
 
 
 def on_connected(session: Session, event: CallConnected) -> Call:
@@ -331,23 +439,62 @@ def _connect(session: Session, call: Call, agent_id: int, *, at: datetime) -> No
         room=agent_room(agent_id),
     )
     customer = call.lead.customer  # the pop read them
-    _customer_on_call(session, call, customer.title, customer.first_name, customer.last_name)
+    _customer_on_call(session, call.id, customer.title, customer.first_name, customer.last_name)
 
 
-def on_ended(session: Session, event: CallEnded) -> Call:
+def on_ended(session: Session, event: CallEnded) -> None:
+    if _ended_unconnected(session, event):
+        return
     call = _call(session, event.call_id)
     if call.state is not CallState.ENDED:
         _end(session, call, event)
     if call.connected_at is not None:  # monitoring starts on a connected call only
         call_monitoring.call_ended(session, call.id, event.occurred_at)
-    return call
+
+
+def _ended_unconnected(session: Session, event: CallEnded) -> bool:
+    """`_end` of an outbound call no agent was on or held for, with no
+    answering-machine verdict to check, in two statements and no ORM row;
+    False (nothing done) for any other call, or one the session holds."""
+    if event.agent_id is not None or event.amd_result is not None:
+        return False
+    if _in_session(session, event.call_id):
+        return False
+    at = event.occurred_at
+    moved = session.execute(_RECORD_UNCONNECTED_END, {"call_id": event.call_id, "at": at})
+    if moved.first() is None:
+        return False
+    outcome = _outcome(event)
+    answered = event.answered_seconds
+    ended = session.execute(
+        _END_UNCONNECTED,
+        {
+            "call_id": event.call_id,
+            "at": at,
+            "ended_as": outcome,
+            "answered": at - timedelta(seconds=answered) if answered is not None else None,
+            "status": event.sip_status,
+            "reason": _sip_reason(event),
+        },
+    ).one()
+    _settle_lead(session, event.call_id, ended.lead_id, outcome, at)
+    webhooks.enqueue(session, "call.ended", webhooks.call_data(ended))
+    return True
+
+
+def _outcome(event: CallEnded) -> CallOutcome:
+    try:
+        return CallOutcome(event.outcome)
+    except ValueError:
+        return CallOutcome.FAILED
+
+
+def _sip_reason(event: CallEnded) -> str | None:
+    return (event.sip_reason or "")[:120] or None
 
 
 def _end(session: Session, call: Call, event: CallEnded) -> None:
-    try:
-        outcome = CallOutcome(event.outcome)
-    except ValueError:
-        outcome = CallOutcome.FAILED
+    outcome = _outcome(event)
     at = event.occurred_at
     if event.agent_id is not None and call.connected_at is None:
         # Its call.connected is still on its way (another consumer has it):
@@ -360,7 +507,7 @@ def _end(session: Session, call: Call, event: CallEnded) -> None:
         call.answered_at = at - timedelta(seconds=event.answered_seconds)
     _record_amd(call, event.amd_result, event.amd_decision_ms, event.amd_action)
     call.sip_status = event.sip_status
-    call.sip_reason = (event.sip_reason or "")[:120] or None
+    call.sip_reason = _sip_reason(event)
     session.flush()
     if call.connected_at is not None and call.agent_id is not None:
         _to_wrap_up(session, call, at)
@@ -395,10 +542,7 @@ def _release_unconnected(session: Session, call: Call, outcome: CallOutcome, at:
     if call.direction is CallDirection.INBOUND and outcome is CallOutcome.ABANDONED:
         missed_ringbacks.book_callback(session, call, at=at)
         return
-    settled = CallOutcome.FAILED if outcome is CallOutcome.ANSWERED else outcome
-    lead_lifecycle.settle_dialing_attempt(
-        session, lead_id=call.lead_id, call_id=call.id, outcome=settled, now=at
-    )
+    _settle_lead(session, call.id, call.lead_id, outcome, at)
     if call.agent_id is None:
         return
     status = session.scalar(select(AgentStatus).where(AgentStatus.agent_id == call.agent_id))
@@ -410,6 +554,15 @@ def _release_unconnected(session: Session, call: Call, outcome: CallOutcome, at:
             {"call_id": call.id, "outcome": str(outcome), "ended_at": at.isoformat()},
             room=agent_room(call.agent_id),
         )
+
+
+def _settle_lead(
+    session: Session, call_id: str, lead_id: int, outcome: CallOutcome, at: datetime
+) -> None:
+    settled = CallOutcome.FAILED if outcome is CallOutcome.ANSWERED else outcome
+    lead_lifecycle.settle_dialing_attempt(
+        session, lead_id=lead_id, call_id=call_id, outcome=settled, now=at
+    )
 
 
 def _free_agent_held_for(session: Session, agent_id: int, call: Call, at: datetime) -> None:
@@ -438,6 +591,14 @@ def _call(session: Session, call_id: str) -> Call:
 
 
 def _move(session: Session, call: Call, to_state: CallState, at: datetime) -> None:
-    advance(CALL_TRANSITIONS, call.state, to_state, subject=f"call {call.id}")
-    session.add(CallStateChange(call_id=call.id, from_state=call.state, to_state=to_state, at=at))
+    _record_move(session, call.id, call.state, to_state, at)
     call.state = to_state
+
+
+def _record_move(
+    session: Session, call_id: str, from_state: CallState, to_state: CallState, at: datetime
+) -> None:
+    advance(CALL_TRANSITIONS, from_state, to_state, subject=f"call {call_id}")
+    session.execute(
+        _RECORD_MOVE, {"call_id": call_id, "from_state": from_state, "to_state": to_state, "at": at}
+    )

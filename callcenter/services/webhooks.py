@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.db import Database, utcnow
@@ -214,7 +214,23 @@ def _add(
     return delivery
 
 
-def call_data(call: Call) -> dict[str, Any]:
+CALL_COLUMNS = (
+    "id",
+    "campaign_id",
+    "lead_id",
+    "customer_id",
+    "agent_id",
+    "phone_e164",
+    "outcome",
+    "dialed_at",
+    "answered_at",
+    "connected_at",
+    "ended_at",
+)
+"""What `call_data` reads of a call (a `Call`, or a row of these columns)."""
+
+
+def call_data(call: Call | Row[Any]) -> dict[str, Any]:
     return {
         "call_id": call.id,
         "campaign_id": call.campaign_id,
