@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from callcenter.db import Database
 from callcenter.models import Campaign, CampaignStatus, Customer, Lead, Team, User
-from callcenter.services import accounts, disposition_codes
+from callcenter.services import accounts, agents, disposition_codes
 from callcenter.states import Role
 
 TEST_PASSWORD = "correct-horse-battery"
@@ -81,3 +83,23 @@ def user_factory() -> Callable[..., User]:
 @pytest.fixture
 def login() -> Callable[..., Any]:
     return log_in
+
+
+@dataclass
+class SmallFloor:
+    """A campaign with its leads and one agent ready on it."""
+
+    campaign_id: int
+    agent_id: int
+    lead_ids: list[int]
+
+
+def make_small_floor(database: Database, leads: int = 1) -> SmallFloor:
+    with database.unit_of_work() as session:
+        team = make_team(session)
+        campaign = make_campaign(session, teams=[team])
+        lead_ids = [make_lead(session, campaign).id for _ in range(leads)]
+        agent_id = make_user(session, Role.AGENT, team=team).id
+        agents.join_campaign(session, agent_id, campaign.id, "sip:1001@127.0.0.1")
+        agents.go_ready(session, agent_id)
+        return SmallFloor(campaign.id, agent_id, lead_ids)

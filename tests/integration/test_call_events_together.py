@@ -5,7 +5,6 @@ it, and then each event on its own as before."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
@@ -24,27 +23,9 @@ from callcenter.events import (
 )
 from callcenter.models import Call, ProcessedEvent
 from callcenter.services import agents, scripts_catalog
-from callcenter.states import AgentState, CallOutcome, CallState, Role
-from tests.factories import make_campaign, make_lead, make_team, make_user
+from callcenter.states import AgentState, CallOutcome, CallState
+from tests.factories import SmallFloor, make_small_floor
 from tests.support import statements
-
-
-@dataclass
-class SmallFloor:
-    campaign_id: int
-    agent_id: int
-    lead_ids: list[int]
-
-
-def _floor(database: Database, leads: int) -> SmallFloor:
-    with database.unit_of_work() as session:
-        team = make_team(session)
-        campaign = make_campaign(session, teams=[team])
-        lead_ids = [make_lead(session, campaign).id for _ in range(leads)]
-        agent_id = make_user(session, Role.AGENT, team=team).id
-        agents.join_campaign(session, agent_id, campaign.id, "sip:1001@127.0.0.1")
-        agents.go_ready(session, agent_id)
-        return SmallFloor(campaign.id, agent_id, lead_ids)
 
 
 def _answered_call(floor: SmallFloor, call_id: str, lead_id: int) -> list[Event]:
@@ -97,7 +78,7 @@ def _states(database: Database, floor: SmallFloor) -> tuple[dict[str, tuple], Ag
 def test_a_read_of_two_calls_is_applied_in_one_transaction_and_heard_after_it(
     database: Database,
 ) -> None:
-    floor = _floor(database, leads=2)
+    floor = make_small_floor(database, leads=2)
     events = [
         *_answered_call(floor, "together-1", floor.lead_ids[0]),
         *_unanswered_call(floor, "together-2", floor.lead_ids[1]),
@@ -130,7 +111,7 @@ def test_a_read_with_an_event_before_its_call_is_applied_event_by_event(
     """call.ringing of a call whose call.dialing another member holds: nothing
     of the read is kept from the try together; then every other event is
     applied on its own, in order, and the early one waits its turn."""
-    floor = _floor(database, leads=2)
+    floor = make_small_floor(database, leads=2)
     early = CallRinging(call_id="dialing-elsewhere")
     events = [*_answered_call(floor, "mine", floor.lead_ids[0]), early]
     consumer = CallEventConsumer(database)
@@ -160,7 +141,7 @@ def test_a_read_is_marked_applied_in_one_statement_and_what_was_applied_is_skipp
     """A redelivered read: its first events were applied on their own before.
     The read's events are marked in one statement; those marked before change
     nothing and are not heard again."""
-    floor = _floor(database, leads=1)
+    floor = make_small_floor(database, leads=1)
     events = _answered_call(floor, "redelivered", floor.lead_ids[0])
     consumer = CallEventConsumer(database)
     for event in events[:2]:
@@ -181,7 +162,7 @@ def test_a_read_locks_each_call_row_once(postgres_database: Database) -> None:
     in the session (a savepoint ended in between would forget the lock: the
     built-in scripts are stored before, as on a floor that has called)."""
     database = postgres_database
-    floor = _floor(database, leads=1)
+    floor = make_small_floor(database, leads=1)
     with database.unit_of_work() as session:
         scripts_catalog.ensure_builtin_scripts(session)
     events = _answered_call(floor, "locked-once", floor.lead_ids[0])

@@ -5,7 +5,6 @@ the webhooks and the agent's state changes come out the same."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -43,29 +42,11 @@ from callcenter.states import (
     LeadState,
     Role,
 )
-from tests.factories import make_campaign, make_lead, make_team, make_user
+from tests.factories import SmallFloor, make_small_floor, make_user
 from tests.support import statements
 
 
-@dataclass
-class Floor:
-    campaign_id: int
-    agent_id: int
-    lead_ids: list[int]
-
-
-def _floor(database: Database, leads: int = 1) -> Floor:
-    with database.unit_of_work() as session:
-        team = make_team(session)
-        campaign = make_campaign(session, teams=[team])
-        lead_ids = [make_lead(session, campaign).id for _ in range(leads)]
-        agent_id = make_user(session, Role.AGENT, team=team).id
-        agents.join_campaign(session, agent_id, campaign.id, "sip:1001@127.0.0.1")
-        agents.go_ready(session, agent_id)
-        return Floor(campaign.id, agent_id, lead_ids)
-
-
-def _dialed(database: Database, floor: Floor, call_id: str, lead_index: int = 0) -> None:
+def _dialed(database: Database, floor: SmallFloor, call_id: str, lead_index: int = 0) -> None:
     lead_id = floor.lead_ids[lead_index]
     CallEventConsumer(database)(
         CallDialing(call_id=call_id, campaign_id=floor.campaign_id, lead_id=lead_id, attempt=1)
@@ -90,7 +71,7 @@ def _call(database: Database, call_id: str) -> Call:
 
 
 def test_ringing_and_answer_with_its_verdict_read_no_call_row(database: Database) -> None:
-    floor = _floor(database)
+    floor = make_small_floor(database)
     _dialed(database, floor, "rung")
     consumer = CallEventConsumer(database)
     ringing = CallRinging(call_id="rung")
@@ -122,7 +103,7 @@ def test_ringing_and_answer_with_its_verdict_read_no_call_row(database: Database
 
 
 def test_an_answer_with_an_unknown_verdict_leaves_the_verdict_out(database: Database) -> None:
-    floor = _floor(database)
+    floor = make_small_floor(database)
     _dialed(database, floor, "odd-verdict")
     consumer = CallEventConsumer(database)
     consumer(CallRinging(call_id="odd-verdict"))
@@ -135,7 +116,7 @@ def test_an_answer_with_an_unknown_verdict_leaves_the_verdict_out(database: Data
 def test_an_answer_without_ringing_and_a_late_ringing_take_the_locked_read(
     database: Database,
 ) -> None:
-    floor = _floor(database)
+    floor = make_small_floor(database)
     _dialed(database, floor, "no-ring")
     consumer = CallEventConsumer(database)
     answered = CallAnswered(call_id="no-ring", amd_result="human", amd_decision_ms=700)
@@ -163,7 +144,7 @@ def test_ringing_of_a_call_not_written_is_not_found(database: Database) -> None:
 def test_the_sessions_copy_of_the_call_is_moved_with_the_row(database: Database) -> None:
     """A session that read the call (without locking it) sees the ringing it
     applies: the move goes through its copy, not around it."""
-    floor = _floor(database)
+    floor = make_small_floor(database)
     _dialed(database, floor, "read-first")
     with database.unit_of_work() as session:
         copy = session.get(Call, "read-first")
@@ -177,7 +158,7 @@ def test_the_sessions_copy_of_the_call_is_moved_with_the_row(database: Database)
 
 
 def test_the_agents_changes_are_recorded_with_their_rows_ids(database: Database) -> None:
-    floor = _floor(database)
+    floor = make_small_floor(database)
     _dialed(database, floor, "to-agent")
     recorded: list[AgentStateRecorded] = []
     after_commit.subscribe(
@@ -275,7 +256,7 @@ def _with_the_row_held(database: Database, events: list[Event]) -> None:
 def test_an_unconnected_end_is_the_same_in_two_statements_as_through_the_row(
     database: Database, outcome: str, answered_after: float | None, rings: bool
 ) -> None:
-    floor = _floor(database, leads=2)
+    floor = make_small_floor(database, leads=2)
     _subscribed_to_call_ended(database)
     applied: dict[str, dict[str, Any]] = {}
     seen_by_way: dict[str, list[str]] = {}
@@ -329,7 +310,7 @@ def _without_times(value: Any) -> Any:
 
 
 def test_an_end_applied_again_changes_nothing(database: Database) -> None:
-    floor = _floor(database)
+    floor = make_small_floor(database)
     _dialed(database, floor, "twice")
     consumer = CallEventConsumer(database)
     consumer(CallRinging(call_id="twice"))

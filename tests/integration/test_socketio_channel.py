@@ -7,7 +7,9 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -49,31 +51,51 @@ def _until(condition: Callable[[], bool], act: Callable[[], None], seconds: floa
         time.sleep(0.05)
 
 
-@pytest.mark.redis
-def test_only_emitters_on_the_same_database_reach_our_sockets(
-    tmp_path: Path, sqlite_database: Database, redis_url: str
-) -> None:
+@dataclass(frozen=True)
+class SignedIn:
+    """An agent logged in to a running app: its address, cookie and room."""
+
+    url: str
+    cookie: str
+    room: str
+
+
+@contextmanager
+def _agent_signed_in(tmp_path: Path, database: Database, redis_url: str) -> Iterator[SignedIn]:
     settings = load_settings(
         environ={},
         overrides={"env": "test", "instance_path": str(tmp_path), "redis_url": redis_url},
     )
-    with sqlite_database.unit_of_work() as session:
+    with database.unit_of_work() as session:
         agent = make_user(session, Role.AGENT)
         username, room = agent.username, agent_room(agent.id)
-    with running_app(settings, sqlite_database) as app:
+    with running_app(settings, database) as app:
         port = free_port()
         server = make_server("127.0.0.1", port, app, threaded=True)
         serve_in_thread(server)
-        url = f"http://127.0.0.1:{port}"
-        http = requests.Session()
-        assert http.post(f"{url}/login", data={"username": username, "password": TEST_PASSWORD}).ok
+        try:
+            url = f"http://127.0.0.1:{port}"
+            http = requests.Session()
+            login = {"username": username, "password": TEST_PASSWORD}
+            assert http.post(f"{url}/login", data=login).ok
+            cookie = "; ".join(f"{name}={value}" for name, value in http.cookies.items())
+            yield SignedIn(url, cookie, room)
+        finally:
+            server.shutdown()
+
+
+@pytest.mark.redis
+def test_only_emitters_on_the_same_database_reach_our_sockets(
+    tmp_path: Path, sqlite_database: Database, redis_url: str
+) -> None:
+    with _agent_signed_in(tmp_path, sqlite_database, redis_url) as agent:
+        room = agent.room
         pops: list[Any] = []
         probes: list[Any] = []
         client = socketio.Client(reconnection=False)
         client.on("screen_pop", pops.append)
         client.on("probe", probes.append)
-        cookie = "; ".join(f"{name}={value}" for name, value in http.cookies.items())
-        client.connect(url, headers={"Cookie": cookie}, transports=["websocket"])
+        client.connect(agent.url, headers={"Cookie": agent.cookie}, transports=["websocket"])
         try:
             ours = SocketIO(**message_queue_options(redis_url))
             # the server subscribes in a thread of its own: probe until it hears us
@@ -90,7 +112,6 @@ def test_only_emitters_on_the_same_database_reach_our_sockets(
             assert pops == [{"from": "ours"}]
         finally:
             client.disconnect()
-            server.shutdown()
 
 
 @pytest.mark.redis
@@ -105,13 +126,6 @@ def test_a_push_crosses_the_queue_and_the_socket_as_compact_utf8_json(
     from callcenter.realtime import BROADCASTER
     from dialer.cli import _emit_to_browsers_through
 
-    settings = load_settings(
-        environ={},
-        overrides={"env": "test", "instance_path": str(tmp_path), "redis_url": redis_url},
-    )
-    with sqlite_database.unit_of_work() as session:
-        agent = make_user(session, Role.AGENT)
-        username, room = agent.username, agent_room(agent.id)
     _emit_to_browsers_through(redis_url, sqlite_database)
     emitter = sqlite_database.sessions.kw["info"][BROADCASTER]
     channel = message_queue_options(redis_url)["channel"]
@@ -119,30 +133,22 @@ def test_a_push_crosses_the_queue_and_the_socket_as_compact_utf8_json(
     queue.subscribe(channel)
     payload = {"customer": "آقای محمد رضایی", 7: ("a", 1.5)}
     expected = {"customer": "آقای محمد رضایی", "7": ["a", 1.5]}
-    with running_app(settings, sqlite_database) as app:
-        port = free_port()
-        server = make_server("127.0.0.1", port, app, threaded=True)
-        serve_in_thread(server)
-        http = requests.Session()
-        login = {"username": username, "password": TEST_PASSWORD}
-        assert http.post(f"http://127.0.0.1:{port}/login", data=login).ok
-        cookie = "; ".join(f"{name}={value}" for name, value in http.cookies.items())
-        try:
-            with connect(
-                f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket",
-                additional_headers={"Cookie": cookie},
-            ) as socket:
-                assert str(socket.recv(timeout=5)).startswith("0{")
-                socket.send("40")
-                frames: list[str] = []
-                deadline = time.monotonic() + 10
-                while not any(f.startswith('42["probe"') for f in frames):
-                    assert time.monotonic() < deadline, f"no probe among {frames}"
-                    emitter.emit("probe", payload, to=room)
-                    with contextlib.suppress(TimeoutError):
-                        frames.append(str(socket.recv(timeout=0.2)))
-        finally:
-            server.shutdown()
+    with (
+        _agent_signed_in(tmp_path, sqlite_database, redis_url) as agent,
+        connect(
+            agent.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
+            additional_headers={"Cookie": agent.cookie},
+        ) as socket,
+    ):
+        assert str(socket.recv(timeout=5)).startswith("0{")
+        socket.send("40")
+        frames: list[str] = []
+        deadline = time.monotonic() + 10
+        while not any(f.startswith('42["probe"') for f in frames):
+            assert time.monotonic() < deadline, f"no probe among {frames}"
+            emitter.emit("probe", payload, to=agent.room)
+            with contextlib.suppress(TimeoutError):
+                frames.append(str(socket.recv(timeout=0.2)))
     probe = next(f for f in frames if f.startswith('42["probe"'))
     assert (
         probe
