@@ -138,6 +138,7 @@ def test_a_push_crosses_the_queue_and_the_socket_as_compact_utf8_json(
         connect(
             agent.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
             additional_headers={"Cookie": agent.cookie},
+            close_timeout=1,
         ) as socket,
     ):
         assert str(socket.recv(timeout=5)).startswith("0{")
