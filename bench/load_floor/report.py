@@ -172,8 +172,11 @@ def print_lag(samples: Sequence[Sample], observed: Observed, window: Window) -> 
             for name in members
         )
     )
-    header = "  t(s)  attempts/s  " + "  ".join(f"{g}:lag/pend/age" for g in groups) + "  load1"
-    print(header)
+    receipts = _supervisor_receipts(observed)
+    received = [at for at, _ in receipts]
+    delays = [delay for _, delay in receipts]
+    header = "  t(s)  attempts/s  " + "  ".join(f"{g}:lag/pend/age" for g in groups)
+    print(header + "  load1  supervisor update p50/p99/max ms")
     step = max(10.0, round(window.seconds / 10))
     at = window.start
     while at < window.end - 1:
@@ -186,12 +189,26 @@ def print_lag(samples: Sequence[Sample], observed: Observed, window: Window) -> 
             worst = max(values, key=lambda v: v[2])
             cells.append(f"{max(v[0] for v in values)}/{max(v[1] for v in values)}/{worst[2]:.1f}s")
         load = max(s.load1 for s in chunk)
+        lo, hi = bisect.bisect_left(received, at), bisect.bisect_left(received, end)
+        updates = sorted(delays[lo:hi])
+        update_cell = "-"
+        if updates:
+            update_cell = f"{pct(updates, 0.5):.0f}/{pct(updates, 0.99):.0f}/{updates[-1]:.0f}"
         print(
             f"  {at - window.start:5.0f}  {rate:10.1f}  "
             + "  ".join(f"{cell:>{len(g) + 13}}" for g, cell in zip(groups, cells, strict=True))
-            + f"  {load:5.2f}"
+            + f"  {load:5.2f}  {update_cell:>14}"
         )
         at = end
+
+
+def _supervisor_receipts(observed: Observed) -> list[tuple[float, float]]:
+    """Every supervisor update of every kind as (received at, delay ms), by receipt."""
+    return sorted(
+        pair
+        for received, delays in observed.supervisor_delays.values()
+        for pair in zip(received, delays, strict=True)
+    )
 
 
 def is_server(label: str) -> bool:
