@@ -67,7 +67,9 @@ def create_app(
     web_errors.init_app(app)
     security_headers.init_app(app, settings)
     app.extensions["cc_settings"] = settings
-    app.extensions["cc_bus"] = bus or build_event_bus(settings.redis_url)
+    app.extensions["cc_bus"] = bus or build_event_bus(
+        settings.redis_url, linger_ms=settings.bus.linger_ms
+    )
     consumers.init_app(app)
     app.extensions["cc_import_worker"] = LeadImportWorker(database)
     app.extensions["cc_webhook_worker"] = WebhookWorker(database, settings.webhooks)

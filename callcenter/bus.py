@@ -275,10 +275,12 @@ class InProcessEventBus:
                     self._idle.notify_all()
 
 
-def build_event_bus(redis_url: str, *, consumer_group: str = "callcenter") -> EventBus:
+def build_event_bus(
+    redis_url: str, *, consumer_group: str = "callcenter", linger_ms: int = 0
+) -> EventBus:
     """In-process without Redis; Redis Streams when a Redis URL is configured."""
     if not redis_url:
         return InProcessEventBus()
     from callcenter.bus_redis import RedisStreamsEventBus
 
-    return RedisStreamsEventBus(redis_url, group=consumer_group)
+    return RedisStreamsEventBus(redis_url, group=consumer_group, linger_ms=linger_ms)

@@ -38,7 +38,14 @@ from redis.backoff import ConstantBackoff
 from redis.retry import Retry
 
 from callcenter.bus import Handler, Subscriptions
-from callcenter.events import Event, event_from_dict
+from callcenter.events import (
+    CallAnswered,
+    CallDialing,
+    CallEnded,
+    CallRinging,
+    Event,
+    event_from_dict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +70,11 @@ MARKER_TTL_MS = 24 * 3600 * 1000
 # of arrival.
 READ_BATCH = 10
 
+# The events a read may hold back for company (`linger_ms`): none of them is
+# waited on by a screen. A read with any other event (a connect, whose pop
+# the agent waits for; a preview; a transfer) is applied at once.
+MAY_WAIT = frozenset({CallDialing.TYPE, CallRinging.TYPE, CallAnswered.TYPE, CallEnded.TYPE})
+
 
 class RedisStreamsEventBus:
     def __init__(
@@ -79,6 +91,7 @@ class RedisStreamsEventBus:
         keep_unacknowledged: int = 50_000,
         keep_for_s: float = 600.0,
         forget_members_after_ms: int = 600_000,
+        linger_ms: int = 0,
     ) -> None:
         # Any: redis-py types every reply as "sync or awaitable"; this client is sync.
         # One quick retry (a pooled connection may be dead after a restart), no
@@ -96,6 +109,7 @@ class RedisStreamsEventBus:
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._max_length = max_length
         self._block_ms = block_ms
+        self._linger_ms = linger_ms
         self._claim_idle_ms = claim_idle_ms
         self._max_deliveries = max_deliveries
         self._retry_for_s = retry_for_s
@@ -189,11 +203,34 @@ class RedisStreamsEventBus:
         self._group_ready = True
 
     def _read_new(self) -> None:
+        if messages := self._read(READ_BATCH, self._block_ms):
+            self._handle_read(self._with_company(messages))
+
+    def _read(self, count: int, block_ms: int) -> list[tuple[bytes, dict[bytes, bytes]]]:
         replies = self._redis.xreadgroup(
-            self.group, self.consumer, {self.stream: ">"}, count=READ_BATCH, block=self._block_ms
+            self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms
         )
-        for _stream, messages in replies or ():
-            self._handle_read(messages)
+        return [message for _stream, messages in replies or () for message in messages]
+
+    def _with_company(
+        self, messages: list[tuple[bytes, dict[bytes, bytes]]]
+    ) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """A read of events that may wait takes in what follows within
+        `linger_ms`, so they are applied in one transaction, not one each.
+        A later read returns as soon as anything comes, so an event that may
+        not wait ends the lingering at once instead of waiting behind it."""
+        if not self._linger_ms:
+            return messages
+        until = time.monotonic() + self._linger_ms / 1000
+        while len(messages) < READ_BATCH and all(_may_wait(fields) for _id, fields in messages):
+            left_ms = int((until - time.monotonic()) * 1000)
+            if left_ms < 1:  # BLOCK 0 would wait for ever
+                break
+            more = self._read(READ_BATCH - len(messages), left_ms)
+            if not more:
+                break
+            messages.extend(more)
+        return messages
 
     def _handle_read(self, messages: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         """One read's events, applied together where a handler can; those
@@ -281,6 +318,11 @@ class RedisStreamsEventBus:
             if group["name"].decode() == self.group:
                 return int(group["pending"]) == 0 and int(group.get("lag") or 0) == 0
         return False
+
+
+def _may_wait(fields: dict[bytes, bytes]) -> bool:
+    kind = fields.get(b"type")
+    return kind is not None and kind.decode() in MAY_WAIT
 
 
 class Outbox:

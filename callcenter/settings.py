@@ -79,6 +79,13 @@ class WebSettings(_Section):
         return value
 
 
+class BusSettings(_Section):
+    linger_ms: int = Field(50, ge=0, le=1000)
+    """With Redis: a read of events no screen waits on (a call dialing,
+    ringing, answered or ended) waits up to this long for more, so they are
+    applied in one transaction; 0 applies each read at once."""
+
+
 class LocaleSettings(_Section):
     default: Literal["fa", "en"] = "fa"
     timezone: str = "Asia/Tehran"
@@ -461,6 +468,7 @@ class Settings(_Section):
     """Unset: demo data on the first start of the embedded default, never in production."""
     log_format: Literal["text", "json"] = "text"
     web: WebSettings = WebSettings()
+    bus: BusSettings = BusSettings()
     locale: LocaleSettings = LocaleSettings()
     auth: AuthSettings = AuthSettings()
     smtp: SmtpSettings = SmtpSettings()

@@ -9,7 +9,7 @@ import uuid
 import redis
 
 from callcenter.bus_redis import DEAD_LETTERS, READ_BATCH, RedisStreamsEventBus
-from callcenter.events import CallAnswered, Event
+from callcenter.events import CallAnswered, CallConnected, Event
 
 
 def _bus(redis_url: str, stream: str, group: str = "g", **options: int) -> RedisStreamsEventBus:
@@ -231,3 +231,49 @@ def test_a_read_is_applied_together_and_acknowledged(redis_url: str) -> None:
     first_read = [f"c{number}" for number in range(READ_BATCH)]
     assert handler.reads == [first_read]
     assert handler.seen == [*first_read, "c10", "c11", "c12", "poison"]
+
+
+def _lingering_consumer(
+    redis_url: str, stream: str, linger_ms: int
+) -> tuple[RedisStreamsEventBus, AppliesReads]:
+    consumer, handler = _bus(redis_url, stream, linger_ms=linger_ms), AppliesReads()
+    for kind in ("call.answered", "call.connected"):
+        consumer.subscribe(kind, handler)
+    consumer.start()
+    return consumer, handler
+
+
+def test_events_no_screen_waits_on_are_applied_with_those_that_follow_them(
+    redis_url: str,
+) -> None:
+    stream = f"t:{uuid.uuid4().hex}"
+    consumer, handler = _lingering_consumer(redis_url, stream, linger_ms=3000)
+    publisher = _bus(redis_url, stream)
+    try:
+        publisher.publish(CallAnswered(call_id="first"))
+        time.sleep(0.3)  # read alone by now: only the linger keeps it for the next
+        publisher.publish(CallAnswered(call_id="second"))
+        assert consumer.wait_until_idle(timeout=10)
+    finally:
+        consumer.stop()
+    assert handler.reads == [["first", "second"]]
+    assert handler.seen == ["first", "second"]
+
+
+def test_a_connect_is_applied_at_once_with_what_waited_before_it(redis_url: str) -> None:
+    """The agent waits on a connect's screen pop: it ends the linger (10 s
+    here) as it comes, and a read that starts with one does not linger."""
+    stream = f"t:{uuid.uuid4().hex}"
+    consumer, handler = _lingering_consumer(redis_url, stream, linger_ms=10_000)
+    publisher = _bus(redis_url, stream)
+    try:
+        publisher.publish(CallAnswered(call_id="answered"))
+        time.sleep(0.3)
+        publisher.publish(CallConnected(call_id="connected", agent_id=1))
+        assert consumer.wait_until_idle(timeout=5)
+        publisher.publish(CallConnected(call_id="alone", agent_id=1))
+        assert consumer.wait_until_idle(timeout=5)
+    finally:
+        consumer.stop()
+    assert handler.reads == [["answered", "connected"]]
+    assert handler.seen == ["answered", "connected", "alone"]
