@@ -67,6 +67,13 @@ def parse_args() -> argparse.Namespace:
         default=30.0,
         help="seconds measured before the dialer starts (agents ready, supervisors watching)",
     )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="CC_NAME=VALUE",
+        help="a setting for every server process (e.g. CC_BUS__LINGER_MS=0); repeatable",
+    )
     parser.add_argument("--workdir", default="", help="keep logs here (default: a temp dir)")
     parser.add_argument("--keep-database", action="store_true", help="do not drop it at the end")
     return parser.parse_args()
@@ -207,6 +214,7 @@ def main() -> None:
             database_url=database_url, redis_url=redis_url, instance=workdir / "instance"
         )
         env["CC_WEB__APPLIES_EVENTS"] = "true" if args.web_applies_events else "false"
+        env.update(setting.split("=", 1) for setting in args.setting)
         database_name = database_url.rsplit("/", 1)[1]
         floor = Floor(
             args=args,
