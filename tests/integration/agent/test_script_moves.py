@@ -68,7 +68,7 @@ def test_a_move_reads_the_script_definition_only_while_its_parse_is_not_cached(
     call_reads = [s for s in seen if s.startswith("SELECT") and "FROM calls" in s]
     assert len(call_reads) == 1
     if database.engine.dialect.name == "postgresql":
-        assert call_reads[0].endswith("FOR UPDATE")
+        assert call_reads[0].endswith("FOR UPDATE OF calls")
 
 
 def test_a_cached_parse_is_not_used_for_another_script_under_the_same_id(
