@@ -1,7 +1,10 @@
-"""A script move as the service writes it: one `enter` row per move after a
-fresh read of the call's path under the call's lock, the script read from
-the parse cache (its definition only when the parse is not cached), and a
-cached parse never used for another script stored under the same id."""
+"""A script move as the service writes it: one `enter` row per move,
+numbered after every row of the call's path under the call's lock, the
+script read from the parse cache (its definition only when the parse is not
+cached), and a cached parse never used for another script stored under the
+same id. The move by statements (`call_script._move_by_statements`) answers,
+writes, refuses and records what the move through the call's ORM object
+does, and keeps its guarantees while it waits for another writer's lock."""
 
 from __future__ import annotations
 
