@@ -223,7 +223,7 @@ def move_step(
 ) -> dict[str, Any]:
     """Next, back or jump; every move is an `enter` row, so the path is kept.
     Most moves are `_move_by_statements`; a call the session holds as an
-    object, or whose script has not started, moves through its object."""
+    object, and one that way declines, moves through its object."""
     if identity_key(Call, str(call_id or "")) not in session.identity_map:
         moved = _move_by_statements(session, agent_id, call_id, kind, to_step, now)
         if moved is not None:
