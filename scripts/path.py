@@ -32,6 +32,12 @@ class ScriptPath:
     def begin(cls, *, at: datetime | None = None, step_count: int = STEP_COUNT) -> ScriptPath:
         return cls((Move("start", None, 1, at),), step_count)
 
+    @classmethod
+    def standing_at(cls, step: int, *, step_count: int = STEP_COUNT) -> ScriptPath:
+        """A path known only by its current step: enough to move on from, as
+        next, back and jump look at nothing else."""
+        return cls((Move("start", None, step),), step_count)
+
     @property
     def current(self) -> int:
         if not self.moves:

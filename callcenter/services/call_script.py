@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, bindparam, func, insert, select
+from sqlalchemy import Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from callcenter import after_commit
 from callcenter.db import utcnow
@@ -28,7 +29,7 @@ from callcenter.models import (
 )
 from callcenter.scheduling import format_phone, slot_label
 from callcenter.services import appointments, script_gaps, scripts_catalog
-from callcenter.services.call_access import open_call
+from callcenter.services.call_access import open_call, refuse_unless_open
 from callcenter.services.reports.labels import Gettext
 from scripts import (
     Move,
@@ -220,24 +221,20 @@ def move_step(
     *,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Next, back or jump; every move is an `enter` row, so the path is kept."""
+    """Next, back or jump; every move is an `enter` row, so the path is kept.
+    Most moves are `_move_by_statements`; a call the session holds as an
+    object, and one that way declines, moves through its object."""
+    if identity_key(Call, str(call_id or "")) not in session.identity_map:
+        moved = _move_by_statements(session, agent_id, call_id, kind, to_step, now)
+        if moved is not None:
+            return moved
     call = open_call(session, agent_id, call_id, lock=True)
-    if kind not in MOVE_KINDS:
-        raise InvalidInput(N_("move next, back or jump"), details={"field": "kind"})
+    _check_kind(kind)
     script, outcomes = _script_and_path(session, call)
     if not outcomes:
         start_script(session, call, now=now)
         script, outcomes = _script_and_path(session, call)
-    path = _path(outcomes, len(script.steps))
-    try:
-        if kind == "next":
-            path = path.next()
-        elif kind == "back":
-            path = path.back()
-        else:
-            path = path.jump(_int(to_step, "step"))
-    except ScriptPathError:
-        raise _refused_move(kind, to_step, path.current, len(script.steps)) from None
+    path = _moved(_path(outcomes, len(script.steps)), kind, to_step)
     entered = {
         "call_id": call.id,
         "seq": outcomes[-1].seq + 1,
@@ -253,6 +250,130 @@ def move_step(
     call.max_step_reached = max(call.max_step_reached or 0, path.current)
     session.flush()
     return {"call_id": call.id, "step": call.current_step, "max_step": call.max_step_reached}
+
+
+_CALLS = cast(Table, Call.__table__)
+_STEPS = cast(Table, StepOutcome.__table__)
+_VERSIONS = cast(Table, ScriptVersion.__table__)
+
+_LAST_ENTERED = (
+    select(_STEPS.c.step_number)
+    .where(_STEPS.c.call_id == _CALLS.c.id, _STEPS.c.action == StepAction.ENTER)
+    .order_by(_STEPS.c.seq.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_CALL_TO_MOVE = (
+    select(
+        _CALLS.c.id,
+        _CALLS.c.agent_id,
+        _CALLS.c.wrap_up_ended_at,
+        _CALLS.c.current_step,
+        _CALLS.c.max_step_reached,
+        _CALLS.c.script_version_id,
+        _VERSIONS.c.key,
+        _VERSIONS.c.version,
+        _LAST_ENTERED.label("last_entered"),
+    )
+    .select_from(_CALLS.outerjoin(_VERSIONS, _VERSIONS.c.id == _CALLS.c.script_version_id))
+    .where(_CALLS.c.id == bindparam("call_id"))
+    .with_for_update(of=_CALLS)
+)
+"""A move's locked read: what `open_call` refuses by, the step the call's row
+says it is on, its script's key and version (for the parse cache), and the
+step of its last `enter` row."""
+
+_CALL_ID = bindparam("call_id", type_=_STEPS.c.call_id.type)
+_ENTERED = insert(_STEPS).from_select(
+    ["call_id", "seq", "step_number", "action", "via", "agent_id", "at"],
+    select(
+        _CALL_ID,
+        func.coalesce(func.max(_STEPS.c.seq), 0) + 1,
+        bindparam("step", type_=_STEPS.c.step_number.type),
+        bindparam("action", type_=_STEPS.c.action.type),
+        bindparam("via", type_=_STEPS.c.via.type),
+        bindparam("agent", type_=_STEPS.c.agent_id.type),
+        bindparam("at", type_=_STEPS.c.at.type),
+    ).where(_STEPS.c.call_id == _CALL_ID),
+)
+"""A move's `enter` row, its seq the next after every row of the call's
+(moves and the rejection), read by this statement under the call's lock."""
+
+_STEP_ON_CALL = (
+    update(_CALLS)
+    .where(_CALLS.c.id == _CALL_ID)
+    .values(current_step=bindparam("step"), max_step_reached=bindparam("max_step"))
+)
+_MOVE_WRITTEN = _STEP_ON_CALL.add_cte(_ENTERED.cte("entered"))
+"""Both writes of a move in one statement (PostgreSQL; SQLite runs the two)."""
+
+
+def _move_by_statements(
+    session: Session,
+    agent_id: int,
+    call_id: Any,
+    kind: Any,
+    to_step: Any,
+    now: datetime | None,
+) -> dict[str, Any] | None:
+    """`move_step` with no ORM object: one locked read, then the `enter` row
+    and the call's steps written by statement. None (nothing written, the
+    call left locked) when the call's script has not started, its parse is
+    not cached, or the call's row and its last `enter` row disagree on the
+    step.
+
+    The step to move from is the call's row's: every move writes it with its
+    `enter` row, and the locked read sees the row as the last writer left it,
+    even after waiting for that writer's lock (PostgreSQL reads the locked
+    row again), while the subquery beside it may read the path as it was
+    before the wait. So the path only confirms the row: stale, it agrees (the
+    step is the same) or sends the move the old way, which reads the path
+    afresh. The seq is read by the INSERT itself, after the lock."""
+    call = session.execute(_CALL_TO_MOVE, {"call_id": str(call_id or "")}).first()
+    refuse_unless_open(agent_id, call_id, call)
+    assert call is not None
+    _check_kind(kind)
+    if call.key is None or call.last_entered is None or call.last_entered != call.current_step:
+        return None
+    script = scripts_catalog.cached_script(call.script_version_id, call.key, call.version)
+    if script is None:
+        return None
+    path = _moved(
+        ScriptPath.standing_at(call.current_step, step_count=len(script.steps)), kind, to_step
+    )
+    step, max_step = path.current, max(call.max_step_reached or 0, path.current)
+    written = {
+        "call_id": call.id,
+        "step": step,
+        "action": StepAction.ENTER,
+        "via": kind,
+        "agent": agent_id,
+        "at": now or utcnow(),
+        "max_step": max_step,
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_MOVE_WRITTEN, written)
+    else:
+        session.execute(_ENTERED, written)
+        session.execute(_STEP_ON_CALL, written)
+    after_commit.record_event(session, ScriptStepEntered(call_id=call.id, step_number=step))
+    return {"call_id": call.id, "step": step, "max_step": max_step}
+
+
+def _check_kind(kind: Any) -> None:
+    if kind not in MOVE_KINDS:
+        raise InvalidInput(N_("move next, back or jump"), details={"field": "kind"})
+
+
+def _moved(path: ScriptPath, kind: str, to_step: Any) -> ScriptPath:
+    try:
+        if kind == "next":
+            return path.next()
+        if kind == "back":
+            return path.back()
+        return path.jump(_int(to_step, "step"))
+    except ScriptPathError:
+        raise _refused_move(kind, to_step, path.current, path.step_count) from None
 
 
 def record_rejection(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from callcenter import after_commit
@@ -31,6 +31,7 @@ from callcenter.services import (
     webhooks,
     workstation,
 )
+from callcenter.services.call_access import refuse_unless_open
 from callcenter.services.disposition_codes import ChosenDisposition
 from callcenter.states import AgentState, CallOutcome, CallState, DispositionCategory
 
@@ -69,13 +70,13 @@ def set_disposition(
     ready again at once when the campaign says so, else on the agent's word.
     `notes` sent replace the note saved as the agent typed; None keeps it."""
     now = now or utcnow()
-    call = workstation.open_call(session, agent_id, call_id)
+    call, disposed = _call_to_dispose(session, agent_id, call_id)
     chosen = disposition_codes.chosen(session, call.campaign_id, code)
     if call.state is not CallState.ENDED:
         raise Conflict(
             N_("the call is still connected; hang up first"), details={"call_id": call.id}
         )
-    if session.scalar(select(Disposition.id).where(Disposition.call_id == call.id)) is not None:
+    if disposed:
         raise Conflict(N_("this call already has a disposition"), details={"call_id": call.id})
     when = None
     if chosen.category is DispositionCategory.CALLBACK:
@@ -128,6 +129,26 @@ def set_disposition(
         callback_at=when,
         callback_agent_id=agent_id if callback_mine else None,
     )
+
+
+_CALL_TO_DISPOSE = (
+    select(Call, Campaign, Disposition.id)
+    .join(Campaign, Campaign.id == Call.campaign_id)
+    .outerjoin(Disposition, Disposition.call_id == Call.id)
+    .where(Call.id == bindparam("call_id"))
+)
+"""Built once: every disposition reads the call, whether it has one already,
+and its campaign (whose rules settle the lead and end the wrap-up, read
+from the session then)."""
+
+
+def _call_to_dispose(session: Session, agent_id: int, call_id: Any) -> tuple[Call, bool]:
+    """`open_call`, and whether the call has a disposition, in one read."""
+    row = session.execute(_CALL_TO_DISPOSE, {"call_id": str(call_id or "")}).first()
+    call = row.Call if row is not None else None
+    refuse_unless_open(agent_id, call_id, call)
+    assert row is not None and call is not None
+    return call, row.id is not None
 
 
 def set_disposition_and_pause(

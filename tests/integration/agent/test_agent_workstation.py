@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.db import utcnow
+from callcenter.db import Database, utcnow
 from callcenter.events import CallDialing, PreviewOffered
 from callcenter.models import (
     AgentStateChange,
@@ -41,7 +41,7 @@ from tests.integration.agent.agent_floor import (
     new_lead,
     received,
 )
-from tests.support import wait_until
+from tests.support import statements, wait_until
 
 
 def ready(socket, floor: Floor) -> None:
@@ -115,6 +115,32 @@ def test_another_agent_never_sees_the_pop_nor_touches_the_call(
     ]:
         assert other.emit(event, data, callback=True)["error"] == "forbidden", event
     assert other.emit("resume", {}, callback=True)["call"] is None
+
+
+def test_a_disposition_reads_its_call_its_campaign_and_any_earlier_one_at_once(
+    agent_app: Flask, agent_socket, floor: Floor, sqlite_database: Database
+) -> None:
+    ready(agent_socket, floor)
+    call_id = inject_connected_call(agent_app, floor)
+    end_call(agent_app, call_id)
+    with statements(sqlite_database) as seen:
+        reply = agent_socket.emit(
+            "disposition_set", {"call_id": call_id, "code": "no_decision"}, callback=True
+        )
+    assert reply == {"ok": True, "call_id": call_id, "code": "no_decision"}
+    reads = [s for s in seen if s.startswith("SELECT") and ("calls" in s or "campaigns" in s)]
+    assert len(reads) == 1, reads
+    assert "FROM calls JOIN campaigns" in reads[0]
+    assert "LEFT OUTER JOIN dispositions" in reads[0]
+    again = agent_socket.emit(
+        "disposition_set", {"call_id": call_id, "code": "no_decision"}, callback=True
+    )
+    assert again["error"] == "conflict"
+    with sqlite_database.sessions() as session:
+        assert session.scalars(
+            select(Disposition.code).where(Disposition.call_id == call_id)
+        ).all() == ["no_decision"]
+        assert lead_state(session, floor.lead_id) == "retry"
 
 
 def test_rejection_needs_a_reason_of_the_step_and_text_for_other(
