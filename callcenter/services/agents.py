@@ -14,10 +14,12 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from types import SimpleNamespace
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import String, Table, bindparam, case, exists, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from callcenter import after_commit, row_locks
 from callcenter.db import utcnow
@@ -50,6 +52,8 @@ from callcenter.states import (
     after_wrap_up,
     decide_request,
 )
+
+T = TypeVar("T")
 
 STATE_CHANGED = "agent.state_changed"
 MAX_PHONE_LENGTH = 255
@@ -387,6 +391,94 @@ def release_reserved(
     )
 
 
+_STATUS_ROWS = cast(Table, AgentStatus.__table__)
+_CALL_WRITTEN = exists().where(Call.id == bindparam("call_id", type_=String))
+
+
+def _of_campaign(column: Any) -> Any:
+    return (
+        select(column)
+        .where(Campaign.id == _STATUS_ROWS.c.campaign_id)
+        .scalar_subquery()
+        .label(column.key)
+    )
+
+
+# READY -> RESERVED as `change_state` writes it, in one guarded UPDATE: it
+# takes the row lock as the locked read did, and under a change committed
+# while it waited (PostgreSQL re-checks the WHERE on the newest row) it
+# finds the agent no longer ready and writes nothing. It returns the payload's
+# facts, so the reservation reads nothing else (no ORM row at all).
+_RESERVE = (
+    update(_STATUS_ROWS)
+    .where(
+        _STATUS_ROWS.c.agent_id == bindparam("reserved_agent"),
+        _STATUS_ROWS.c.state == AgentState.READY,
+    )
+    .values(
+        state=AgentState.RESERVED,
+        since=bindparam("at"),
+        pause_reason=None,
+        # a call not written yet is set by on_connected, as change_state leaves it
+        current_call_id=case(
+            (_CALL_WRITTEN, bindparam("call_id", type_=String)),
+            else_=_STATUS_ROWS.c.current_call_id,
+        ),
+    )
+    .returning(
+        _STATUS_ROWS.c.agent_id,
+        _STATUS_ROWS.c.version,
+        _STATUS_ROWS.c.campaign_id,
+        _STATUS_ROWS.c.state,
+        _STATUS_ROWS.c.pause_reason,
+        _STATUS_ROWS.c.current_call_id,
+        _STATUS_ROWS.c.phone_leg,
+        _STATUS_ROWS.c.phone_leg_detail,
+        _STATUS_ROWS.c.pause_after_call,
+        _STATUS_ROWS.c.pause_forced_by_id,
+        select(User.sip_uri)
+        .where(User.id == _STATUS_ROWS.c.agent_id)
+        .scalar_subquery()
+        .label("sip_uri"),
+        _of_campaign(Campaign.status),
+        _of_campaign(Campaign.timezone),
+        _of_campaign(Campaign.calling_windows),
+        _of_campaign(Campaign.holidays),
+    )
+)
+
+
+def reserve_ready(
+    session: Session, agent_id: int, *, call_id: str | None, reason: str | None, now: datetime
+) -> bool:
+    """`change_state(RESERVED)` of an agent who is ready (False, nothing
+    written, if they are not), with `call_id` only if its row is written, in
+    two statements. Same rows, domain event and pushes as change_state."""
+    advance(AGENT_TRANSITIONS, AgentState.READY, AgentState.RESERVED, subject=f"agent {agent_id}")
+    keys = {"reserved_agent": agent_id, "call_id": call_id, "at": now}
+    row = session.execute(_RESERVE, keys).first()
+    if row is None:
+        return False
+    row_locks.mark(session, AgentStatus, agent_id)
+    recorded = _record_change(
+        session,
+        agent_id=agent_id,
+        campaign_id=row.campaign_id,
+        from_state=AgentState.READY,
+        to_state=AgentState.RESERVED,
+        reason=reason,
+        call_id=call_id if call_id is not None and row.current_call_id == call_id else None,
+        at=now,
+    )
+    after_commit.record_event(session, recorded)
+    status = SimpleNamespace(**row._mapping, since=now)
+    campaign = row if row.campaign_id is not None else None
+    data = _payload(status, row.sip_uri, campaign, None, AgentState.READY)
+    data["reason"] = reason
+    _send(session, data)
+    return True
+
+
 def change_state(
     session: Session,
     agent_id: int,
@@ -488,18 +580,41 @@ def _leg(agent_id: int) -> str:
     return f"phone leg of agent {agent_id}"
 
 
+# The payload's facts of the rows a session does not hold already, in one
+# statement of the columns it shows: loading the whole users and campaigns
+# rows (ORM objects of ~20 and ~30 columns) was most of a change's reads.
+_PAYLOAD_FACTS = (
+    select(
+        User.sip_uri,
+        Campaign.id.label("campaign_id"),
+        Campaign.status,
+        Campaign.timezone,
+        Campaign.calling_windows,
+        Campaign.holidays,
+        PauseReason.code.label("pause_reason"),
+        PauseReason.limit_minutes,
+    )
+    .select_from(User)
+    .outerjoin(Campaign, Campaign.id == bindparam("campaign_id"))
+    .outerjoin(PauseReason, PauseReason.code == bindparam("pause_reason"))
+    .where(User.id == bindparam("agent_id"))
+)
+
+
 def state_payload(
     session: Session, status: AgentStatus, *, from_state: AgentState | None = None
 ) -> dict[str, Any]:
     """The agent's state as their screen and the floor show it. `version`
     orders payloads: flushed first, so it is the row's number as written."""
     session.flush()
-    limit = None
-    if status.pause_reason:
-        pause_reason = session.get(PauseReason, status.pause_reason)
-        limit = pause_reason.limit_minutes if pause_reason else None
-    agent = session.get(User, status.agent_id)
-    campaign = session.get(Campaign, status.campaign_id) if status.campaign_id else None
+    phone, campaign, limit = _payload_facts(session, status)
+    return _payload(status, phone, campaign, limit, from_state)
+
+
+def _payload(
+    status: Any, phone: str | None, campaign: Any, limit: int | None, from_state: AgentState | None
+) -> dict[str, Any]:
+    """`status`: the AgentStatus, or its columns by the same names."""
     return {
         "agent_id": status.agent_id,
         "version": status.version,
@@ -512,12 +627,51 @@ def state_payload(
         "pause_reason": status.pause_reason,
         "pause_limit_minutes": limit,
         "call_id": status.current_call_id,
-        "phone": agent.sip_uri if agent is not None else None,
+        "phone": phone,
         "phone_leg": str(status.phone_leg),
         "phone_leg_detail": status.phone_leg_detail,
         "pause_after_call": status.pause_after_call,
         "pause_forced": status.pause_forced_by_id is not None,
     }
+
+
+def _payload_facts(session: Session, status: AgentStatus) -> tuple[str | None, Any, int | None]:
+    """The agent's phone, their campaign (its row or its calling-hours
+    columns and status) and their pause's limit: what the session holds of
+    them as it holds it, the rest in one read of those columns."""
+    agent: Any = _held(session, User, status.agent_id)
+    campaign: Any = _held(session, Campaign, status.campaign_id)
+    reason: Any = _held(session, PauseReason, status.pause_reason)
+    if (
+        agent is None
+        or (campaign is None and status.campaign_id is not None)
+        or (reason is None and status.pause_reason)
+    ):
+        keys = {
+            "agent_id": status.agent_id,
+            "campaign_id": status.campaign_id,
+            "pause_reason": status.pause_reason or None,
+        }
+        facts = session.execute(_PAYLOAD_FACTS, keys).first()
+        if facts is not None:
+            agent = agent or facts
+            if campaign is None and facts.campaign_id is not None:
+                campaign = facts
+            if reason is None and facts.pause_reason is not None:
+                reason = facts
+    return (
+        agent.sip_uri if agent is not None else None,
+        campaign,
+        reason.limit_minutes if reason is not None and status.pause_reason else None,
+    )
+
+
+def _held(session: Session, model: type[T], key: Any) -> T | None:
+    """The session's copy of a row (as `session.get` gives it), or None
+    without a read when the session holds none."""
+    if key is None or identity_key(model, key) not in session.identity_map:
+        return None
+    return session.get(model, key)
 
 
 def announce(
@@ -529,9 +683,13 @@ def announce(
 ) -> None:
     data = state_payload(session, status, from_state=from_state)
     data["reason"] = reason
-    emit_after_commit(session, STATE_CHANGED, data, room=agent_room(status.agent_id))
-    if status.campaign_id is not None:
+    _send(session, data)
+
+
+def _send(session: Session, data: dict[str, Any]) -> None:
+    emit_after_commit(session, STATE_CHANGED, data, room=agent_room(data["agent_id"]))
+    if data["campaign_id"] is not None:
         # The supervisors' floor gets it in the room's next coalesced delta;
         # the agent's own screen (above) does not wait.
-        room = campaign_supervisors_room(status.campaign_id)
+        room = campaign_supervisors_room(data["campaign_id"])
         push_after_commit(session, room, AGENTS, data)
