@@ -14,9 +14,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, literal, select, update
+from sqlalchemy import Row, Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -33,7 +33,15 @@ from callcenter.events import (
     PreviewOffered,
     TransferProgressed,
 )
-from callcenter.models import AgentStatus, Call, CallStateChange, Campaign, Customer, Lead
+from callcenter.models import (
+    AgentStatus,
+    Call,
+    CallStateChange,
+    Campaign,
+    Customer,
+    Lead,
+    User,
+)
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
 from callcenter.services import (
@@ -422,16 +430,24 @@ def _connect(session: Session, call: Call, agent_id: int, *, at: datetime) -> No
             N_("the call is held for another agent"),
             details={"call_id": call.id, "agent_id": agent_id},
         )
+    # A script row is an agent's move on their own call: a call no agent
+    # had until now (its row locked) has none.
+    path_empty = call.agent_id is None
+    # held here: the identity map's references are weak
+    rows = _load_for_pop(session, agent_id, call.campaign_id)
+    # The agent's changes first, the call's after: its row is then written
+    # once, by start_script's flush, not also by a flush of the agent's.
+    status = agents.status_of(session, agent_id, lock=True)
+    if status.state is AgentState.READY:
+        agents.change_state(session, agent_id, AgentState.RESERVED, call_id=call.id, now=at)
+    agents.change_state(session, agent_id, AgentState.ON_CALL, call_id=call.id, now=at)
     if call.answered_at is None:
         call.answered_at = at
     call.agent_id = agent_id
     call.connected_at = at
     _move(session, call, CallState.CONNECTED, at)
-    status = agents.status_of(session, agent_id, lock=True)
-    if status.state is AgentState.READY:
-        agents.change_state(session, agent_id, AgentState.RESERVED, call_id=call.id, now=at)
-    agents.change_state(session, agent_id, AgentState.ON_CALL, call_id=call.id, now=at)
-    workstation.start_script(session, call, now=at)
+    with session.no_autoflush:  # its reads do not need the call's row written first
+        workstation.start_script(session, call, now=at, path_empty=path_empty)
     emit_after_commit(
         session,
         workstation.SCREEN_POP,
@@ -440,6 +456,22 @@ def _connect(session: Session, call: Call, agent_id: int, *, at: datetime) -> No
     )
     customer = call.lead.customer  # the pop read them
     _customer_on_call(session, call.id, customer.title, customer.first_name, customer.last_name)
+    del rows
+
+
+_FOR_POP = select(User, Campaign).where(
+    User.id == bindparam("agent_id"), Campaign.id == bindparam("campaign_id")
+)
+
+
+def _load_for_pop(session: Session, agent_id: int, campaign_id: int) -> Sequence[Row[Any]]:
+    """The agent's user and the call's campaign, which the agent's state
+    payload, the script and the pop all read, in one statement (the
+    session then holds them) unless the session holds them already."""
+    held = session.identity_map
+    if identity_key(User, agent_id) in held and identity_key(Campaign, campaign_id) in held:
+        return []
+    return session.execute(_FOR_POP, {"agent_id": agent_id, "campaign_id": campaign_id}).all()
 
 
 def on_ended(session: Session, event: CallEnded) -> None:
@@ -521,8 +553,6 @@ def _to_wrap_up(session: Session, call: Call, at: datetime) -> None:
     status = agents.status_of(session, call.agent_id, lock=True)
     if status.state is AgentState.ON_CALL and status.current_call_id == call.id:
         agents.change_state(session, call.agent_id, AgentState.WRAP_UP, call_id=call.id, now=at)
-    campaign = session.get(Campaign, call.campaign_id)
-    assert campaign is not None
     emit_after_commit(
         session,
         CALL_ENDED,
@@ -530,10 +560,23 @@ def _to_wrap_up(session: Session, call: Call, at: datetime) -> None:
             "call_id": call.id,
             "outcome": str(call.outcome),
             "ended_at": at.isoformat(),
-            "wrap_up_limit_seconds": campaign.wrap_up_limit_seconds,
+            "wrap_up_limit_seconds": _wrap_up_limit(session, call.campaign_id),
         },
         room=agent_room(call.agent_id),
     )
+
+
+_WRAP_UP_LIMIT = select(Campaign.wrap_up_limit_seconds).where(
+    Campaign.id == bindparam("campaign_id")
+)
+
+
+def _wrap_up_limit(session: Session, campaign_id: int) -> int:
+    """The campaign's column (as the session holds its row, or read alone)."""
+    held = session.identity_map.get(identity_key(Campaign, campaign_id))
+    if held is not None:
+        return cast(Campaign, held).wrap_up_limit_seconds
+    return session.execute(_WRAP_UP_LIMIT, {"campaign_id": campaign_id}).scalar_one()
 
 
 def _release_unconnected(session: Session, call: Call, outcome: CallOutcome, at: datetime) -> None:
