@@ -92,7 +92,7 @@ def both_ways(database: Database, agent_id: int, *, hold: tuple[type, ...]) -> l
     for way in (agents.state_payload, whole_rows_payload):
         with database.sessions() as session:
             status = agents.status_of(session, agent_id, lock=True)
-            held = []  # the identity map's references are weak
+            held = []
             for model in hold:
                 key = {
                     User: status.agent_id,
@@ -160,7 +160,7 @@ def test_a_held_row_is_shown_as_held_and_the_rest_in_one_read(
         agents.pause(session, agent.id, "break")
     with database.sessions() as session:
         status = agents.status_of(session, agent.id)
-        held = session.get(Campaign, agent.campaign_id)  # the identity map's refs are weak
+        held = session.get(Campaign, agent.campaign_id)  # kept past the commit
         session.commit()  # the session keeps its copies (expire_on_commit=False)
         with database.unit_of_work() as other:
             changed = other.get(Campaign, agent.campaign_id)
