@@ -1,7 +1,8 @@
 """`agents.state_payload` reads only the columns it shows, of the rows the
 session does not hold: its payload is the one the whole rows gave
 (`session.get` of the user, the campaign and the pause reason), whether the
-session holds those rows or not, on SQLite and PostgreSQL."""
+session holds those rows or not, on SQLite and PostgreSQL. A change writes
+the agent's row in one UPDATE of its own, with the caller's edits."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from sqlalchemy.orm import Session
 from callcenter.db import Database, utcnow
 from callcenter.models import AgentStatus, Campaign, CampaignStatus, PauseReason, User
 from callcenter.services import agents, campaigns
-from callcenter.states import AgentState, Role
+from callcenter.states import AgentState, PhoneLegState, Role
 from tests.factories import make_campaign, make_team, make_user
 from tests.integration.dialer.floor import WEEKDAYS
+from tests.support import statements
 
 NEVER_OPEN = {"weekly": {day: [] for day in WEEKDAYS}}
 # Always open shuts 7 days from the clock, which moves between the two
@@ -177,3 +179,26 @@ def test_a_held_row_is_shown_as_held_and_the_rest_in_one_read(
     assert new["campaign_status"] == "active" and held is not None
     (read,) = [statement for statement in seen if not statement.startswith("BEGIN")]
     assert "users" in read and "pause_reasons" in read
+
+
+def test_a_change_writes_the_row_once_with_the_callers_edits(
+    database: Database, agent: Agent
+) -> None:
+    """Ready after a lost phone: go_ready's own edits (the leg down again)
+    and the change's land in the one UPDATE, and the session's copy is the row."""
+    with database.unit_of_work() as session:
+        status = agents.status_of(session, agent.id, lock=True)
+        status.phone_leg, status.phone_leg_detail = PhoneLegState.LOST, "486 Busy Here"
+    with database.sessions() as session:
+        before = agents.status_of(session, agent.id).version
+
+    with database.unit_of_work() as session, statements(database) as seen:
+        status = agents.go_ready(session, agent.id)
+        session.flush()
+        copy = (status.state, status.phone_leg, status.phone_leg_detail, status.version)
+
+    assert len([s for s in seen if s.startswith("UPDATE agent_status")]) == 1
+    with database.sessions() as session:
+        row = agents.status_of(session, agent.id)
+        assert (row.state, row.phone_leg, row.phone_leg_detail, row.version) == copy
+    assert copy == (AgentState.READY, PhoneLegState.DOWN, None, before + 1)
