@@ -17,7 +17,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import String, Table, bindparam, case, exists, insert, select, update
+from sqlalchemy import Row, String, Table, bindparam, case, exists, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -396,13 +396,23 @@ _STATUS_ROWS = cast(Table, AgentStatus.__table__)
 _CALL_WRITTEN = exists().where(Call.id == bindparam("call_id", type_=String))
 
 
-def _of_campaign(column: Any) -> Any:
-    return (
-        select(column)
-        .where(Campaign.id == _STATUS_ROWS.c.campaign_id)
-        .scalar_subquery()
-        .label(column.key)
-    )
+def _pointed_at(column: Any, key: Any, pointer: str) -> Any:
+    """`column` of the row the agent's row points at (by `pointer`), as a
+    subquery of its RETURNING."""
+    return select(column).where(key == _STATUS_ROWS.c[pointer]).scalar_subquery().label(column.key)
+
+
+# What the state payload shows of the agent's user, campaign and pause, by
+# the names `_payload_facts` reads (a campaign's status is never NULL: None
+# is no campaign), as the agent's UPDATE returns them.
+_RETURNED_FACTS = (
+    _pointed_at(User.sip_uri, User.id, "agent_id"),
+    _pointed_at(Campaign.status, Campaign.id, "campaign_id"),
+    _pointed_at(Campaign.timezone, Campaign.id, "campaign_id"),
+    _pointed_at(Campaign.calling_windows, Campaign.id, "campaign_id"),
+    _pointed_at(Campaign.holidays, Campaign.id, "campaign_id"),
+    _pointed_at(PauseReason.limit_minutes, PauseReason.code, "pause_reason"),
+)
 
 
 # READY -> RESERVED as `change_state` writes it, in one guarded UPDATE: it
@@ -437,14 +447,7 @@ _RESERVE = (
         _STATUS_ROWS.c.phone_leg_detail,
         _STATUS_ROWS.c.pause_after_call,
         _STATUS_ROWS.c.pause_forced_by_id,
-        select(User.sip_uri)
-        .where(User.id == _STATUS_ROWS.c.agent_id)
-        .scalar_subquery()
-        .label("sip_uri"),
-        _of_campaign(Campaign.status),
-        _of_campaign(Campaign.timezone),
-        _of_campaign(Campaign.calling_windows),
-        _of_campaign(Campaign.holidays),
+        *_RETURNED_FACTS,
     )
 )
 
@@ -473,7 +476,7 @@ def reserve_ready(
     )
     after_commit.record_event(session, recorded)
     status = SimpleNamespace(**row._mapping, since=now)
-    campaign = row if row.campaign_id is not None else None
+    campaign = row if row.status is not None else None
     data = _payload(status, row.sip_uri, campaign, None, AgentState.READY)
     data["reason"] = reason
     _send(session, data)
@@ -522,9 +525,9 @@ def change_state(
         status.log_out_after_call = False
     elif call_id is not None:
         status.current_call_id = call_id
-    _write(session, status)
+    facts = _write(session, status)
     after_commit.record_event(session, recorded)
-    announce(session, status, reason=reason, from_state=from_state)
+    announce(session, status, reason=reason, from_state=from_state, facts=facts)
     return status
 
 
@@ -548,20 +551,25 @@ _WRITE_STATUS = (
     .values({name: bindparam(f"new_{name}") for name in _WRITTEN})
     .returning(_STATUS_ROWS.c.version)
 )
+_WRITE_STATUS_AND_FACTS = _WRITE_STATUS.returning(*_RETURNED_FACTS)
 
 
-def _write(session: Session, status: AgentStatus) -> None:
+def _write(session: Session, status: AgentStatus) -> Row[Any] | None:
     """The agent's locked row written from the session's copy (read under the
     lock, so it is the row plus this transaction's edits) in one UPDATE
     built once, instead of the ORM's flush of it, which cost more than the
-    statement; the copy then holds what the row holds, its version too."""
+    statement; the copy then holds what the row holds, its version too.
+    Returns the state payload's facts when the session lacks a row they come
+    from (so the payload reads nothing more), else None."""
     values = {name: getattr(status, name) for name in _WRITTEN}
     keys = {f"new_{name}": value for name, value in values.items()}
     keys["written_agent"] = status.agent_id
-    version = session.execute(_WRITE_STATUS, keys).scalar_one()
+    with_facts = not _facts_held(session, status)
+    row = session.execute(_WRITE_STATUS_AND_FACTS if with_facts else _WRITE_STATUS, keys).one()
     for name, value in values.items():
         set_committed_value(status, name, value)
-    set_committed_value(status, "version", version)
+    set_committed_value(status, "version", row.version)
+    return row if with_facts else None
 
 
 def _record_change(
@@ -623,12 +631,10 @@ def _leg(agent_id: int) -> str:
 _PAYLOAD_FACTS = (
     select(
         User.sip_uri,
-        Campaign.id.label("campaign_id"),
         Campaign.status,
         Campaign.timezone,
         Campaign.calling_windows,
         Campaign.holidays,
-        PauseReason.code.label("pause_reason"),
         PauseReason.limit_minutes,
     )
     .select_from(User)
@@ -639,12 +645,17 @@ _PAYLOAD_FACTS = (
 
 
 def state_payload(
-    session: Session, status: AgentStatus, *, from_state: AgentState | None = None
+    session: Session,
+    status: AgentStatus,
+    *,
+    from_state: AgentState | None = None,
+    facts: Row[Any] | None = None,
 ) -> dict[str, Any]:
     """The agent's state as their screen and the floor show it. `version`
-    orders payloads: flushed first, so it is the row's number as written."""
+    orders payloads: flushed first, so it is the row's number as written.
+    `facts`: those the agent's UPDATE returned (`_write`)."""
     session.flush()
-    phone, campaign, limit = _payload_facts(session, status)
+    phone, campaign, limit = _payload_facts(session, status, facts)
     return _payload(status, phone, campaign, limit, from_state)
 
 
@@ -672,34 +683,56 @@ def _payload(
     }
 
 
-def _payload_facts(session: Session, status: AgentStatus) -> tuple[str | None, Any, int | None]:
+def _payload_facts(
+    session: Session, status: AgentStatus, facts: Row[Any] | None
+) -> tuple[str | None, Any, int | None]:
     """The agent's phone, their campaign (its row or its calling-hours
     columns and status) and their pause's limit: what the session holds of
-    them as it holds it, the rest in one read of those columns."""
+    them as it holds it, the rest from `facts` or one read of those columns."""
     agent: Any = _held(session, User, status.agent_id)
     campaign: Any = _held(session, Campaign, status.campaign_id)
     reason: Any = _held(session, PauseReason, status.pause_reason)
-    if (
-        agent is None
-        or (campaign is None and status.campaign_id is not None)
-        or (reason is None and status.pause_reason)
-    ):
-        keys = {
-            "agent_id": status.agent_id,
-            "campaign_id": status.campaign_id,
-            "pause_reason": status.pause_reason or None,
-        }
-        facts = session.execute(_PAYLOAD_FACTS, keys).first()
+    if not _facts_held(session, status, agent, campaign, reason):
+        if facts is None:
+            keys = {
+                "agent_id": status.agent_id,
+                "campaign_id": status.campaign_id,
+                "pause_reason": status.pause_reason or None,
+            }
+            facts = session.execute(_PAYLOAD_FACTS, keys).first()
         if facts is not None:
             agent = agent or facts
-            if campaign is None and facts.campaign_id is not None:
+            if campaign is None and facts.status is not None:
                 campaign = facts
-            if reason is None and facts.pause_reason is not None:
-                reason = facts
+            reason = reason or facts
     return (
         agent.sip_uri if agent is not None else None,
         campaign,
         reason.limit_minutes if reason is not None and status.pause_reason else None,
+    )
+
+
+def _facts_held(
+    session: Session,
+    status: AgentStatus,
+    agent: Any = None,
+    campaign: Any = None,
+    reason: Any = None,
+) -> bool:
+    """The session holds every row the payload's facts come from."""
+    held = session.identity_map
+    return (
+        (agent is not None or identity_key(User, status.agent_id) in held)
+        and (
+            status.campaign_id is None
+            or campaign is not None
+            or identity_key(Campaign, status.campaign_id) in held
+        )
+        and (
+            not status.pause_reason
+            or reason is not None
+            or identity_key(PauseReason, status.pause_reason) in held
+        )
     )
 
 
@@ -717,8 +750,9 @@ def announce(
     *,
     reason: str | None,
     from_state: AgentState | None = None,
+    facts: Row[Any] | None = None,
 ) -> None:
-    data = state_payload(session, status, from_state=from_state)
+    data = state_payload(session, status, from_state=from_state, facts=facts)
     data["reason"] = reason
     _send(session, data)
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.db import Database, utcnow
 from callcenter.models import AgentStatus, Campaign, CampaignStatus, PauseReason, User
+from callcenter.realtime import BROADCASTER
 from callcenter.services import agents, campaigns
 from callcenter.states import AgentState, PhoneLegState, Role
 from tests.factories import make_campaign, make_team, make_user
@@ -202,3 +203,51 @@ def test_a_change_writes_the_row_once_with_the_callers_edits(
         row = agents.status_of(session, agent.id)
         assert (row.state, row.phone_leg, row.phone_leg_detail, row.version) == copy
     assert copy == (AgentState.READY, PhoneLegState.DOWN, None, before + 1)
+
+
+class Heard:
+    def __init__(self) -> None:
+        self.payloads: list[dict[str, Any]] = []
+
+    def emit(self, event: str, data: Any, *, to: str, namespace: str = "/") -> None:
+        if event == agents.STATE_CHANGED:
+            self.payloads.append(dict(data))
+
+
+def pushed_by(database: Database, change: Any) -> dict[str, Any]:
+    """The payload a change made in a session of its own pushed to the agent."""
+    heard = Heard()
+    with database.sessions(info={BROADCASTER: heard}) as session, statements(database) as seen:
+        change(session)
+        session.commit()
+    assert not [s for s in seen if s.startswith("SELECT users.sip_uri")]  # no read of its own
+    (payload,) = heard.payloads
+    del payload["reason"]
+    return payload
+
+
+def whole_rows_now(database: Database, agent_id: int, from_state: AgentState) -> dict[str, Any]:
+    with database.sessions() as session:
+        status = agents.status_of(session, agent_id)
+        return whole_rows_payload(session, status, from_state=from_state)
+
+
+def test_the_facts_the_agents_update_returns_make_the_whole_rows_payload(
+    database: Database, agent: Agent
+) -> None:
+    """A change in a session that holds neither the user, the campaign nor the
+    pause reason takes them from its UPDATE: the payload is the whole rows' one."""
+    ready = pushed_by(database, lambda session: agents.go_ready(session, agent.id))
+    assert ready == whole_rows_now(database, agent.id, AgentState.LOGGED_OUT)
+
+    def pause_as_the_system(session: Session) -> None:
+        agents.status_of(session, agent.id, lock=True)
+        agents.change_state(session, agent.id, AgentState.PAUSED, reason="break")
+
+    paused = pushed_by(database, pause_as_the_system)
+    assert paused == whole_rows_now(database, agent.id, AgentState.READY)
+    assert paused["pause_limit_minutes"] == 15 and paused["phone"] == "sip:1001@pbx.example.com"
+    assert paused["calling_hours"]["timezone"] == "Asia/Tehran"
+
+    left = pushed_by(database, lambda session: agents.log_out(session, agent.id))
+    assert left == whole_rows_now(database, agent.id, AgentState.PAUSED)
