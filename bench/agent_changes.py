@@ -114,7 +114,9 @@ def run(url: str, rounds: int, count_calls: bool) -> None:
                 python_calls.clear()
         event.remove(database.engine, "before_cursor_execute", seen)
         for kind, spent in cpu.items():
-            python = f"  {statistics.fmean(python_calls[kind]):6.0f} Python calls" * count_calls
+            python = ""
+            if count_calls:
+                python = f"  {statistics.fmean(python_calls[kind]):6.0f} Python calls"
             print(
                 f"{kind:20} {statistics.fmean(spent) * 1000:6.3f} ms CPU  "
                 f"{statistics.fmean(counted[kind]):4.1f} statements{python}"
