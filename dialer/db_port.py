@@ -11,13 +11,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter import row_locks
 from callcenter.db import Database
 from callcenter.errors import InvalidInput
-from callcenter.models import AgentStatus, Call, Campaign, ScriptVersion, User
+from callcenter.models import AgentStatus, Campaign, ScriptVersion, User
 from callcenter.services import (
     abandon_tallies,
     agents,
@@ -195,22 +194,15 @@ class DatabaseServices:
         self, agent_id: int, *, call_id: str | None, now: datetime, reason: str
     ) -> bool:
         with self.database.unit_of_work() as session:
-            status = _locked_status(session, agent_id)
-            if status.state is not AgentState.READY:
-                return False
-            if not _load_for_change(session, status, call_id):
-                call_id = None  # the calls row is not written yet; on_connected sets it
-            agents.change_state(
-                session, agent_id, AgentState.RESERVED, reason=reason[:64], call_id=call_id, now=now
+            return agents.reserve_ready(
+                session, agent_id, call_id=call_id, reason=reason[:64], now=now
             )
-            return True
 
     def release_agent(self, agent_id: int, *, now: datetime, reason: str) -> None:
         try:
             with self.database.unit_of_work() as session:
-                status = _locked_status(session, agent_id)
+                status = agents.status_of(session, agent_id, lock=True)
                 if status.state is AgentState.RESERVED:
-                    _load_for_change(session, status, None)
                     agents.release_reserved(session, agent_id, reason=reason[:64], now=now)
         except IllegalTransition:
             log.info("agent %s moved on before the dialer let them go", agent_id)
@@ -298,44 +290,6 @@ _AGENTS = (
     )
 )
 """The agents' read, built once (it runs every tick and while answers wait)."""
-
-_LOCK = (
-    select(AgentStatus)
-    .where(AgentStatus.agent_id == bindparam("agent_id"))
-    .with_for_update()
-    .execution_options(populate_existing=True)
-)
-
-
-def _locked_status(session: Session, agent_id: int) -> AgentStatus:
-    """`agents.status_of(lock=True)` with its statement built once."""
-    status = session.scalar(_LOCK, {"agent_id": agent_id})
-    if status is None:
-        return agents.status_of(session, agent_id, lock=True)  # it makes the row
-    row_locks.mark(session, AgentStatus, agent_id)
-    return status
-
-
-_FOR_CHANGE = (
-    select(User, Campaign)
-    .outerjoin(Campaign, Campaign.id == bindparam("campaign_id"))
-    .where(User.id == bindparam("agent_id"))
-)
-_FOR_CHANGE_AND_CALL = _FOR_CHANGE.add_columns(
-    exists().where(Call.id == bindparam("call_id")).label("call_written")
-)
-
-
-def _load_for_change(session: Session, status: AgentStatus, call_id: str | None) -> bool:
-    """After the agent's row is locked: their user and campaign, which the
-    state payload of a change reads (`agents.state_payload` then finds them in
-    the session), in one statement with whether `call_id`'s row is written.
-    (The statements are built once: building one costs more than running it.)"""
-    keys = {"agent_id": status.agent_id, "campaign_id": status.campaign_id}
-    if call_id is None:
-        session.execute(_FOR_CHANGE, keys).one()
-        return False
-    return bool(session.execute(_FOR_CHANGE_AND_CALL, {**keys, "call_id": call_id}).one()[2])
 
 
 def _script_locales(session: Session, version_ids: Collection[int]) -> dict[int, str]:

@@ -14,10 +14,13 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from types import SimpleNamespace
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Row, String, Table, bindparam, case, exists, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from callcenter import after_commit, row_locks
 from callcenter.db import utcnow
@@ -50,6 +53,8 @@ from callcenter.states import (
     after_wrap_up,
     decide_request,
 )
+
+T = TypeVar("T")
 
 STATE_CHANGED = "agent.state_changed"
 MAX_PHONE_LENGTH = 255
@@ -387,6 +392,97 @@ def release_reserved(
     )
 
 
+_STATUS_ROWS = cast(Table, AgentStatus.__table__)
+_CALL_WRITTEN = exists().where(Call.id == bindparam("call_id", type_=String))
+
+
+def _pointed_at(column: Any, key: Any, pointer: str) -> Any:
+    """`column` of the row the agent's row points at (by `pointer`), as a
+    subquery of its RETURNING."""
+    return select(column).where(key == _STATUS_ROWS.c[pointer]).scalar_subquery().label(column.key)
+
+
+# What the state payload shows of the agent's user, campaign and pause, by
+# the names `_payload_facts` reads (a campaign's status is never NULL: None
+# is no campaign), as the agent's UPDATE returns them.
+_RETURNED_FACTS = (
+    _pointed_at(User.sip_uri, User.id, "agent_id"),
+    _pointed_at(Campaign.status, Campaign.id, "campaign_id"),
+    _pointed_at(Campaign.timezone, Campaign.id, "campaign_id"),
+    _pointed_at(Campaign.calling_windows, Campaign.id, "campaign_id"),
+    _pointed_at(Campaign.holidays, Campaign.id, "campaign_id"),
+    _pointed_at(PauseReason.limit_minutes, PauseReason.code, "pause_reason"),
+)
+
+
+# READY -> RESERVED as `change_state` writes it, in one guarded UPDATE: it
+# takes the row lock as the locked read did, and under a change committed
+# while it waited (PostgreSQL re-checks the WHERE on the newest row) it
+# finds the agent no longer ready and writes nothing. It returns the payload's
+# facts, so the reservation reads nothing else (no ORM row at all).
+_RESERVE = (
+    update(_STATUS_ROWS)
+    .where(
+        _STATUS_ROWS.c.agent_id == bindparam("reserved_agent"),
+        _STATUS_ROWS.c.state == AgentState.READY,
+    )
+    .values(
+        state=AgentState.RESERVED,
+        since=bindparam("at"),
+        pause_reason=None,
+        # a call not written yet is set by on_connected, as change_state leaves it
+        current_call_id=case(
+            (_CALL_WRITTEN, bindparam("call_id", type_=String)),
+            else_=_STATUS_ROWS.c.current_call_id,
+        ),
+    )
+    .returning(
+        _STATUS_ROWS.c.agent_id,
+        _STATUS_ROWS.c.version,
+        _STATUS_ROWS.c.campaign_id,
+        _STATUS_ROWS.c.state,
+        _STATUS_ROWS.c.pause_reason,
+        _STATUS_ROWS.c.current_call_id,
+        _STATUS_ROWS.c.phone_leg,
+        _STATUS_ROWS.c.phone_leg_detail,
+        _STATUS_ROWS.c.pause_after_call,
+        _STATUS_ROWS.c.pause_forced_by_id,
+        *_RETURNED_FACTS,
+    )
+)
+
+
+def reserve_ready(
+    session: Session, agent_id: int, *, call_id: str | None, reason: str | None, now: datetime
+) -> bool:
+    """`change_state(RESERVED)` of an agent who is ready (False, nothing
+    written, if they are not), with `call_id` only if its row is written, in
+    two statements. Same rows, domain event and pushes as change_state."""
+    advance(AGENT_TRANSITIONS, AgentState.READY, AgentState.RESERVED, subject=f"agent {agent_id}")
+    keys = {"reserved_agent": agent_id, "call_id": call_id, "at": now}
+    row = session.execute(_RESERVE, keys).first()
+    if row is None:
+        return False
+    row_locks.mark(session, AgentStatus, agent_id)
+    recorded = _record_change(
+        session,
+        agent_id=agent_id,
+        campaign_id=row.campaign_id,
+        from_state=AgentState.READY,
+        to_state=AgentState.RESERVED,
+        reason=reason,
+        call_id=call_id if call_id is not None and row.current_call_id == call_id else None,
+        at=now,
+    )
+    after_commit.record_event(session, recorded)
+    status = SimpleNamespace(**row._mapping, since=now)
+    campaign = row if row.status is not None else None
+    data = _payload(status, row.sip_uri, campaign, None, AgentState.READY)
+    data["reason"] = reason
+    _send(session, data)
+    return True
+
+
 def change_state(
     session: Session,
     agent_id: int,
@@ -429,10 +525,51 @@ def change_state(
         status.log_out_after_call = False
     elif call_id is not None:
         status.current_call_id = call_id
-    session.flush()
+    facts = _write(session, status)
     after_commit.record_event(session, recorded)
-    announce(session, status, reason=reason, from_state=from_state)
+    announce(session, status, reason=reason, from_state=from_state, facts=facts)
     return status
+
+
+_WRITTEN = (
+    "state",
+    "since",
+    "campaign_id",
+    "pause_reason",
+    "current_call_id",
+    "phone_leg_id",
+    "phone_leg",
+    "phone_leg_detail",
+    "pause_after_call",
+    "pause_forced_by_id",
+    "log_out_after_call",
+)
+# (a bind parameter may not take a SET column's name)
+_WRITE_STATUS = (
+    update(_STATUS_ROWS)
+    .where(_STATUS_ROWS.c.agent_id == bindparam("written_agent"))
+    .values({name: bindparam(f"new_{name}") for name in _WRITTEN})
+    .returning(_STATUS_ROWS.c.version)
+)
+_WRITE_STATUS_AND_FACTS = _WRITE_STATUS.returning(*_RETURNED_FACTS)
+
+
+def _write(session: Session, status: AgentStatus) -> Row[Any] | None:
+    """The agent's locked row written from the session's copy (read under the
+    lock, so it is the row plus this transaction's edits) in one UPDATE
+    built once, instead of the ORM's flush of it, which cost more than the
+    statement; the copy then holds what the row holds, its version too.
+    Returns the state payload's facts when the session lacks a row they come
+    from (so the payload reads nothing more), else None."""
+    values = {name: getattr(status, name) for name in _WRITTEN}
+    keys = {f"new_{name}": value for name, value in values.items()}
+    keys["written_agent"] = status.agent_id
+    with_facts = not _facts_held(session, status)
+    row = session.execute(_WRITE_STATUS_AND_FACTS if with_facts else _WRITE_STATUS, keys).one()
+    for name, value in values.items():
+        set_committed_value(status, name, value)
+    set_committed_value(status, "version", row.version)
+    return row if with_facts else None
 
 
 def _record_change(
@@ -488,18 +625,44 @@ def _leg(agent_id: int) -> str:
     return f"phone leg of agent {agent_id}"
 
 
+# The payload's facts of the rows a session does not hold already, in one
+# statement of the columns it shows: loading the whole users and campaigns
+# rows (ORM objects of ~20 and ~30 columns) was most of a change's reads.
+_PAYLOAD_FACTS = (
+    select(
+        User.sip_uri,
+        Campaign.status,
+        Campaign.timezone,
+        Campaign.calling_windows,
+        Campaign.holidays,
+        PauseReason.limit_minutes,
+    )
+    .select_from(User)
+    .outerjoin(Campaign, Campaign.id == bindparam("campaign_id"))
+    .outerjoin(PauseReason, PauseReason.code == bindparam("pause_reason"))
+    .where(User.id == bindparam("agent_id"))
+)
+
+
 def state_payload(
-    session: Session, status: AgentStatus, *, from_state: AgentState | None = None
+    session: Session,
+    status: AgentStatus,
+    *,
+    from_state: AgentState | None = None,
+    facts: Row[Any] | None = None,
 ) -> dict[str, Any]:
     """The agent's state as their screen and the floor show it. `version`
-    orders payloads: flushed first, so it is the row's number as written."""
+    orders payloads: flushed first, so it is the row's number as written.
+    `facts`: those the agent's UPDATE returned (`_write`)."""
     session.flush()
-    limit = None
-    if status.pause_reason:
-        pause_reason = session.get(PauseReason, status.pause_reason)
-        limit = pause_reason.limit_minutes if pause_reason else None
-    agent = session.get(User, status.agent_id)
-    campaign = session.get(Campaign, status.campaign_id) if status.campaign_id else None
+    phone, campaign, limit = _payload_facts(session, status, facts)
+    return _payload(status, phone, campaign, limit, from_state)
+
+
+def _payload(
+    status: Any, phone: str | None, campaign: Any, limit: int | None, from_state: AgentState | None
+) -> dict[str, Any]:
+    """`status`: the AgentStatus, or its columns by the same names."""
     return {
         "agent_id": status.agent_id,
         "version": status.version,
@@ -512,12 +675,73 @@ def state_payload(
         "pause_reason": status.pause_reason,
         "pause_limit_minutes": limit,
         "call_id": status.current_call_id,
-        "phone": agent.sip_uri if agent is not None else None,
+        "phone": phone,
         "phone_leg": str(status.phone_leg),
         "phone_leg_detail": status.phone_leg_detail,
         "pause_after_call": status.pause_after_call,
         "pause_forced": status.pause_forced_by_id is not None,
     }
+
+
+def _payload_facts(
+    session: Session, status: AgentStatus, facts: Row[Any] | None
+) -> tuple[str | None, Any, int | None]:
+    """The agent's phone, their campaign (its row or its calling-hours
+    columns and status) and their pause's limit: what the session holds of
+    them as it holds it, the rest from `facts` or one read of those columns."""
+    agent: Any = _held(session, User, status.agent_id)
+    campaign: Any = _held(session, Campaign, status.campaign_id)
+    reason: Any = _held(session, PauseReason, status.pause_reason)
+    if not _facts_held(session, status, agent, campaign, reason):
+        if facts is None:
+            keys = {
+                "agent_id": status.agent_id,
+                "campaign_id": status.campaign_id,
+                "pause_reason": status.pause_reason or None,
+            }
+            facts = session.execute(_PAYLOAD_FACTS, keys).first()
+        if facts is not None:
+            agent = agent or facts
+            if campaign is None and facts.status is not None:
+                campaign = facts
+            reason = reason or facts
+    return (
+        agent.sip_uri if agent is not None else None,
+        campaign,
+        reason.limit_minutes if reason is not None and status.pause_reason else None,
+    )
+
+
+def _facts_held(
+    session: Session,
+    status: AgentStatus,
+    agent: Any = None,
+    campaign: Any = None,
+    reason: Any = None,
+) -> bool:
+    """The session holds every row the payload's facts come from."""
+    held = session.identity_map
+    return (
+        (agent is not None or identity_key(User, status.agent_id) in held)
+        and (
+            status.campaign_id is None
+            or campaign is not None
+            or identity_key(Campaign, status.campaign_id) in held
+        )
+        and (
+            not status.pause_reason
+            or reason is not None
+            or identity_key(PauseReason, status.pause_reason) in held
+        )
+    )
+
+
+def _held(session: Session, model: type[T], key: Any) -> T | None:
+    """The session's copy of a row (as `session.get` gives it), or None
+    without a read when the session holds none."""
+    if key is None or identity_key(model, key) not in session.identity_map:
+        return None
+    return session.get(model, key)
 
 
 def announce(
@@ -526,12 +750,17 @@ def announce(
     *,
     reason: str | None,
     from_state: AgentState | None = None,
+    facts: Row[Any] | None = None,
 ) -> None:
-    data = state_payload(session, status, from_state=from_state)
+    data = state_payload(session, status, from_state=from_state, facts=facts)
     data["reason"] = reason
-    emit_after_commit(session, STATE_CHANGED, data, room=agent_room(status.agent_id))
-    if status.campaign_id is not None:
+    _send(session, data)
+
+
+def _send(session: Session, data: dict[str, Any]) -> None:
+    emit_after_commit(session, STATE_CHANGED, data, room=agent_room(data["agent_id"]))
+    if data["campaign_id"] is not None:
         # The supervisors' floor gets it in the room's next coalesced delta;
         # the agent's own screen (above) does not wait.
-        room = campaign_supervisors_room(status.campaign_id)
+        room = campaign_supervisors_room(data["campaign_id"])
         push_after_commit(session, room, AGENTS, data)

@@ -139,9 +139,12 @@ def _rendered_step(step: Step, context: dict[str, object], gettext: Gettext) -> 
     }
 
 
-def start_script(session: Session, call: Call, *, now: datetime | None = None) -> None:
-    """Step 1 on screen: the first `enter` row of the call's script path."""
-    if _last_seq(session, call.id):
+def start_script(
+    session: Session, call: Call, *, now: datetime | None = None, path_empty: bool = False
+) -> None:
+    """Step 1 on screen: the first `enter` row of the call's script path.
+    `path_empty`: the caller knows it has no row (no agent had the call)."""
+    if not path_empty and _last_seq(session, call.id):
         return
     script_version_of(session, call, agent_locale(session, call.agent_id))
     session.add(

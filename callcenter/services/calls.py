@@ -33,7 +33,15 @@ from callcenter.events import (
     PreviewOffered,
     TransferProgressed,
 )
-from callcenter.models import AgentStatus, Call, CallStateChange, Campaign, Customer, Lead
+from callcenter.models import (
+    AgentStatus,
+    Call,
+    CallStateChange,
+    Campaign,
+    Customer,
+    Lead,
+    User,
+)
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
 from callcenter.services import (
@@ -241,31 +249,76 @@ class OpeningCall:
     phone_e164: str
 
 
-_LEADS = select(Lead).where(Lead.id.in_(bindparam("lead_ids", expanding=True)))
+_OPENING = (
+    select(
+        Lead.id,
+        Lead.campaign_id,
+        Lead.customer_id,
+        Lead.state,
+        Lead.attempts,
+        Customer.phone_e164,
+        Campaign.script_version_id,
+    )
+    .join(Customer, Customer.id == Lead.customer_id)
+    .join(Campaign, Campaign.id == Lead.campaign_id)
+    .where(Lead.id.in_(bindparam("lead_ids", expanding=True)))
+)
 """A tick's leads, for `open_calls` (built once: the dialer opens calls every tick)."""
+# RETURNING makes SQLAlchemy send a batch of rows as one multi-row INSERT
+# ("insertmanyvalues"); without it psycopg sends a statement a row.
+_OPEN_CALLS = insert(_CALLS).returning(_CALLS.c.id)
+_OPEN_MOVES = insert(_MOVES).returning(_MOVES.c.id)
 
 
 def open_calls(
     session: Session, opening: Sequence[OpeningCall], *, dialer_id: str | None, at: datetime
 ) -> None:
-    """`open_call` for several attempts: their leads read at once, the rows
-    written in one flush."""
-    # The transaction holds the rows it loads: session.get finds these without a read.
-    session.scalars(_LEADS, {"lead_ids": [o.lead_id for o in opening]}).all()
-    with session.no_autoflush:
-        for attempt in opening:
-            _dialing_call(
-                session,
-                call_id=attempt.call_id,
-                campaign_id=attempt.campaign_id,
-                lead_id=attempt.lead_id,
-                attempt=attempt.attempt,
-                agent_id=None,
-                dialer_id=dialer_id,
-                at=at,
-                phone_e164=attempt.phone_e164,
+    """`open_call` for several attempts, as Core rows: their leads (with the
+    customer's number and the campaign's script) read at once, then one
+    INSERT of the calls and one of their first moves."""
+    if not opening:
+        return
+    facts = {
+        row.id: row for row in session.execute(_OPENING, {"lead_ids": [o.lead_id for o in opening]})
+    }
+    calls_rows, moves_rows = [], []
+    for attempt in opening:
+        lead = facts.get(attempt.lead_id)
+        if lead is None or lead.campaign_id != attempt.campaign_id:
+            raise NotFound(
+                N_("no such lead in this campaign"), details={"lead_id": attempt.lead_id}
             )
-    session.flush()
+        if lead.state in DIALABLE_LEAD_STATES and lead.attempts < attempt.attempt:
+            # as _dialing_call: a lead the hopper did not claim is claimed here
+            lead_lifecycle.claim_attempt(session, lead.id, now=at, campaign_id=attempt.campaign_id)
+        calls_rows.append(
+            {
+                "id": attempt.call_id,
+                "campaign_id": attempt.campaign_id,
+                "lead_id": lead.id,
+                "customer_id": lead.customer_id,
+                "agent_id": None,
+                "attempt": attempt.attempt,
+                "phone_e164": attempt.phone_e164 or lead.phone_e164,
+                "is_preview": False,
+                "is_manual": False,
+                "direction": CallDirection.OUTBOUND,
+                "state": CallState.DIALING,
+                "dialed_at": at,
+                "script_version_id": lead.script_version_id,
+                "dialer_id": dialer_id,
+            }
+        )
+        moves_rows.append(
+            {
+                "call_id": attempt.call_id,
+                "from_state": None,
+                "to_state": CallState.DIALING,
+                "at": at,
+            }
+        )
+    session.execute(_OPEN_CALLS, calls_rows).all()
+    session.execute(_OPEN_MOVES, moves_rows).all()
 
 
 def _dialing_call(
@@ -422,16 +475,23 @@ def _connect(session: Session, call: Call, agent_id: int, *, at: datetime) -> No
             N_("the call is held for another agent"),
             details={"call_id": call.id, "agent_id": agent_id},
         )
+    # A script row is an agent's move on their own call: a call no agent
+    # had until now (its row locked) has none.
+    path_empty = call.agent_id is None
+    _load_for_pop(session, agent_id, call.campaign_id)
+    # The agent's changes first, the call's after: its row is then written
+    # once, by start_script's flush, not also by a flush of the agent's.
+    status = agents.status_of(session, agent_id, lock=True)
+    if status.state is AgentState.READY:
+        agents.change_state(session, agent_id, AgentState.RESERVED, call_id=call.id, now=at)
+    agents.change_state(session, agent_id, AgentState.ON_CALL, call_id=call.id, now=at)
     if call.answered_at is None:
         call.answered_at = at
     call.agent_id = agent_id
     call.connected_at = at
     _move(session, call, CallState.CONNECTED, at)
-    status = agents.status_of(session, agent_id, lock=True)
-    if status.state is AgentState.READY:
-        agents.change_state(session, agent_id, AgentState.RESERVED, call_id=call.id, now=at)
-    agents.change_state(session, agent_id, AgentState.ON_CALL, call_id=call.id, now=at)
-    workstation.start_script(session, call, now=at)
+    with session.no_autoflush:  # its reads do not need the call's row written first
+        workstation.start_script(session, call, now=at, path_empty=path_empty)
     emit_after_commit(
         session,
         workstation.SCREEN_POP,
@@ -440,6 +500,21 @@ def _connect(session: Session, call: Call, agent_id: int, *, at: datetime) -> No
     )
     customer = call.lead.customer  # the pop read them
     _customer_on_call(session, call.id, customer.title, customer.first_name, customer.last_name)
+
+
+_FOR_POP = select(User, Campaign).where(
+    User.id == bindparam("agent_id"), Campaign.id == bindparam("campaign_id")
+)
+
+
+def _load_for_pop(session: Session, agent_id: int, campaign_id: int) -> None:
+    """The agent's user and the call's campaign, which the agent's state
+    payload, the script and the pop all read, in one statement (the
+    transaction then holds them) unless the session holds them already."""
+    held = session.identity_map
+    if identity_key(User, agent_id) in held and identity_key(Campaign, campaign_id) in held:
+        return
+    session.execute(_FOR_POP, {"agent_id": agent_id, "campaign_id": campaign_id}).all()
 
 
 def on_ended(session: Session, event: CallEnded) -> None:
@@ -521,8 +596,6 @@ def _to_wrap_up(session: Session, call: Call, at: datetime) -> None:
     status = agents.status_of(session, call.agent_id, lock=True)
     if status.state is AgentState.ON_CALL and status.current_call_id == call.id:
         agents.change_state(session, call.agent_id, AgentState.WRAP_UP, call_id=call.id, now=at)
-    campaign = session.get(Campaign, call.campaign_id)
-    assert campaign is not None
     emit_after_commit(
         session,
         CALL_ENDED,
@@ -530,10 +603,23 @@ def _to_wrap_up(session: Session, call: Call, at: datetime) -> None:
             "call_id": call.id,
             "outcome": str(call.outcome),
             "ended_at": at.isoformat(),
-            "wrap_up_limit_seconds": campaign.wrap_up_limit_seconds,
+            "wrap_up_limit_seconds": _wrap_up_limit(session, call.campaign_id),
         },
         room=agent_room(call.agent_id),
     )
+
+
+_WRAP_UP_LIMIT = select(Campaign.wrap_up_limit_seconds).where(
+    Campaign.id == bindparam("campaign_id")
+)
+
+
+def _wrap_up_limit(session: Session, campaign_id: int) -> int:
+    """The campaign's column (as the session holds its row, or read alone)."""
+    held = session.identity_map.get(identity_key(Campaign, campaign_id))
+    if held is not None:
+        return cast(Campaign, held).wrap_up_limit_seconds
+    return session.execute(_WRAP_UP_LIMIT, {"campaign_id": campaign_id}).scalar_one()
 
 
 def _release_unconnected(session: Session, call: Call, outcome: CallOutcome, at: datetime) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
@@ -88,7 +88,18 @@ EDITABLE = (
 )
 
 
-def windows_of(campaign: Campaign) -> CallingWindows:
+class CallingHoursOf(Protocol):
+    """What `calling_hours` reads of a campaign: its row, or just these columns."""
+
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def calling_windows(self) -> dict[str, Any]: ...
+    @property
+    def holidays(self) -> list[str]: ...
+
+
+def windows_of(campaign: CallingHoursOf) -> CallingWindows:
     """The campaign's calling windows with its holidays folded in."""
     windows = CallingWindows.from_dict(campaign.calling_windows or None)
     extra = {date.fromisoformat(day) for day in campaign.holidays or ()}
@@ -97,7 +108,7 @@ def windows_of(campaign: Campaign) -> CallingWindows:
     return CallingWindows(windows.weekly, windows.holidays | extra)
 
 
-def calling_hours(campaign: Campaign, now: datetime) -> dict[str, Any]:
+def calling_hours(campaign: CallingHoursOf, now: datetime) -> dict[str, Any]:
     """Whether the campaign's windows (in its time zone) allow calls at `now`,
     and when that changes: an agent ready outside them is told why no call
     comes and when calls start again."""

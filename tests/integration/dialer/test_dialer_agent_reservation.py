@@ -7,18 +7,19 @@ themselves (the port reads the rows they need in fewer statements)."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from callcenter import after_commit
 from callcenter.db import Database
 from callcenter.domain_events import AgentStateRecorded
 from callcenter.events import CallDialing
-from callcenter.models import AgentStateChange, AgentStatus
+from callcenter.models import AgentStateChange, AgentStatus, PauseReason
 from callcenter.realtime import BROADCASTER
 from callcenter.realtime.coalesce import DELTA_EVENT
 from callcenter.realtime.rooms import agent_room, campaign_supervisors_room
@@ -248,3 +249,90 @@ def test_an_agent_no_longer_ready_is_not_reserved(
 
     assert rows(database, twins.port_agent, None) == before
     assert heard.emits == []
+
+
+def test_a_reservation_is_two_statements_and_a_refusal_one(
+    database: Database, heard: Heard, twins: Twins
+) -> None:
+    port = DatabaseServices(database)
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        assert port.reserve_agent(
+            twins.port_agent, call_id=twins.calls[twins.port_agent], now=NOW, reason="live answer"
+        )
+        reserving = [s for s in seen if not s.startswith("BEGIN")]
+        seen.clear()
+        assert not port.reserve_agent(
+            twins.port_agent, call_id=twins.calls[twins.port_agent], now=LATER, reason="again"
+        )
+        refusing = [s for s in seen if not s.startswith("BEGIN")]
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+
+    assert [s.split()[0] for s in reserving] == ["UPDATE", "INSERT"]
+    assert [s.split()[0] for s in refusing] == ["UPDATE"]
+
+
+@pytest.fixture
+def break_reason(database: Database) -> str:
+    """Migration 0010's pause (the PostgreSQL tests empty every table)."""
+    with database.unit_of_work() as session:
+        if session.get(PauseReason, "break") is None:
+            session.add(
+                PauseReason(code="break", label_fa="استراحت", label_en="Break", limit_minutes=15)
+            )
+    return "break"
+
+
+@pytest.mark.parametrize("state", [AgentState.PAUSED, AgentState.LOGGED_OUT])
+def test_an_agent_not_ready_is_refused_with_no_row_written(
+    database: Database, heard: Heard, twins: Twins, break_reason: str, state: AgentState
+) -> None:
+    with database.unit_of_work() as session:
+        if state is AgentState.PAUSED:
+            agents.pause(session, twins.port_agent, "break", now=NOW)
+        else:
+            agents.log_out(session, twins.port_agent, now=NOW)
+    before = rows(database, twins.port_agent, None)
+    heard.emits.clear()
+    heard.events.clear()
+
+    assert not DatabaseServices(database).reserve_agent(
+        twins.port_agent, call_id=twins.calls[twins.port_agent], now=LATER, reason="live answer"
+    )
+
+    assert rows(database, twins.port_agent, None) == before
+    assert before["status"][0] is state
+    assert heard.emits == [] and heard.events == []
+
+
+def test_a_reservation_racing_a_pause_waits_for_it_and_then_refuses(
+    database: Database, heard: Heard, twins: Twins, break_reason: str
+) -> None:
+    """The pause holds the agent's row (PostgreSQL's row lock, SQLite's write
+    lock): the reservation waits, then finds the agent paused and writes nothing."""
+    port = DatabaseServices(database)
+    answers: list[bool] = []
+
+    def reserve() -> None:
+        call_id = twins.calls[twins.port_agent]
+        answers.append(port.reserve_agent(twins.port_agent, call_id=call_id, now=LATER, reason="x"))
+
+    reserving = threading.Thread(target=reserve)
+    with database.unit_of_work() as session:
+        agents.pause(session, twins.port_agent, "break", now=NOW)
+        reserving.start()
+        reserving.join(0.5)
+        assert reserving.is_alive(), "the reservation did not wait for the pause's lock"
+    reserving.join(10)
+
+    assert answers == [False]
+    status, changes = rows(database, twins.port_agent, None).values()
+    assert status[:2] == (AgentState.PAUSED, NOW) and status[3] == "break"
+    assert [change[:2] for change in changes][-1] == (AgentState.READY, AgentState.PAUSED)
+    assert not [e for e in heard.events if e.to_state == "reserved"]

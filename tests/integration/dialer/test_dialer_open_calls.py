@@ -13,6 +13,7 @@ from callcenter.states import CallState
 from dialer.db_port import DatabaseServices
 from dialer.ports import ClaimedLead
 from tests.factories import make_campaign, make_lead
+from tests.support import statements
 
 NOW = datetime(2025, 1, 4, 8, 0, tzinfo=UTC)
 
@@ -56,3 +57,55 @@ def test_the_rows_of_a_batch_are_written_as_one_at_a_time(database: Database) ->
         assert [(c.call_id, c.from_state, c.to_state, c.at) for c in changes] == [
             (f"call-{n}", None, CallState.DIALING, NOW) for n in range(3)
         ]
+
+
+def test_a_batch_is_one_insert_of_the_rows_open_call_writes(database: Database) -> None:
+    """`open_calls` writes, in one INSERT a table, the rows `open_call` (one
+    call, the ORM's way) writes for the same attempt."""
+    with database.unit_of_work() as session:
+        campaign = make_campaign(session)
+        leads = [make_lead(session, campaign) for _ in range(4)]
+        lead_ids = [lead.id for lead in leads]
+        phones = {lead.id: lead.customer.phone_e164 for lead in leads}
+        campaign_id = campaign.id
+    claimed = lead_lifecycle.claim_many_counting_dnc(
+        database, lead_ids, now=NOW, campaign_id=campaign_id
+    )
+    services = DatabaseServices(database)
+    lead_of = {}
+    for n, lead_id in enumerate(lead_ids[:1]):
+        lead_of[f"single-{n}"] = lead_id
+        services.open_call(
+            f"single-{n}",
+            ClaimedLead(lead_id, campaign_id, claimed[lead_id], phones[lead_id]),  # type: ignore[arg-type]
+            agent_id=None,
+            now=NOW,
+        )
+    opening = []
+    for n, lead_id in enumerate(lead_ids[1:]):
+        lead_of[f"batch-{n}"] = lead_id
+        lead = ClaimedLead(lead_id, campaign_id, claimed[lead_id], phones[lead_id])  # type: ignore[arg-type]
+        opening.append((f"batch-{n}", lead))
+
+    with statements(database) as seen:
+        services.open_calls(opening, now=NOW)
+
+    writes = [s.split(" (")[0] for s in seen if s.startswith("INSERT")]
+    assert writes == ["INSERT INTO calls", "INSERT INTO call_state_changes"]
+    assert all(s.count("), (") == 2 for s in seen if s.startswith("INSERT"))  # three rows each
+    with database.sessions() as session:
+        calls_rows = {
+            c.id: {
+                column.key: getattr(c, column.key)
+                for column in Call.__table__.columns
+                if column.key not in ("id", "lead_id", "customer_id", "phone_e164")
+            }
+            for c in session.scalars(select(Call))
+        }
+        changes = {
+            c.call_id: (c.from_state, c.to_state, c.at)
+            for c in session.scalars(select(CallStateChange))
+        }
+    single = calls_rows.pop("single-0")
+    assert calls_rows == {call_id: single for call_id in calls_rows}
+    assert set(changes.values()) == {(None, CallState.DIALING, NOW)} and len(changes) == 4
