@@ -9,9 +9,10 @@ transaction; when it is rolled back only that work is dropped, and what was
 queued before it stands.
 
 At the commit each outlet hands on its work in the order it was queued, the
-outlets one after the other in the order of `Outlet`, all of it inside the
-contexts given to `deliver_inside` (the Socket.IO publishes of a commit go to
-Redis together at the end).
+outlets one after the other in the order of `Outlet`, each outlet's inside
+the contexts given to `deliver_inside` (an outlet's Socket.IO publishes go to
+Redis together at its end: the screen pop is not held back by the live
+floor's counting, and pushes to a room keep their order).
 """
 
 from __future__ import annotations
@@ -56,8 +57,7 @@ def deliver_with(outlet: Outlet, deliver: Deliver) -> None:
 
 
 def deliver_inside(context: Callable[[], AbstractContextManager[object]]) -> None:
-    """Each commit's work is handed on inside a new `context()`, entered
-    before the first outlet and left after the last."""
+    """Each outlet's work of a commit is handed on inside a new `context()`."""
     _contexts.append(context)
 
 
@@ -95,16 +95,14 @@ def _deliver_on_commit(session: Session) -> None:
         _move_to_enclosing(session, released)
         return
     queue: list[Queued] = session.info.pop(QUEUE, [])
-    if not queue:
-        return
     by_outlet: dict[Outlet, list[Any]] = {}
     for _savepoint, outlet, work in queue:
         by_outlet.setdefault(outlet, []).append(work)
-    with ExitStack() as inside:
-        for context in _contexts:
-            inside.enter_context(context())
-        for outlet in _ORDER:
-            if outlet in by_outlet:
+    for outlet in _ORDER:
+        if outlet in by_outlet:
+            with ExitStack() as inside:
+                for context in _contexts:
+                    inside.enter_context(context())
                 _deliverers[outlet](session, by_outlet[outlet])
 
 

@@ -4,8 +4,8 @@ process sends its supervisors' rooms at most one delta per window.
 
 Every process that publishes to the Redis message queue (web, consume,
 dialer) does it through `BatchingRedisManager`: inside `publishes_together`
-(a commit's delivery, `callcenter.after_commit`) its publishes wait and go
-to Redis in one round trip at the end, in order."""
+(an outlet's delivery after a commit, `callcenter.after_commit`) its
+publishes wait and go to Redis in one round trip at the end, in order."""
 
 from __future__ import annotations
 
