@@ -9,12 +9,16 @@ transaction; when it is rolled back only that work is dropped, and what was
 queued before it stands.
 
 At the commit each outlet hands on its work in the order it was queued, the
-outlets one after the other in the order of `Outlet`.
+outlets one after the other in the order of `Outlet`, each outlet's inside
+the contexts given to `deliver_inside` (an outlet's Socket.IO publishes go to
+Redis together at its end: the screen pop is not held back by the live
+floor's counting, and pushes to a room keep their order).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from enum import Enum
 from typing import Any
 
@@ -43,12 +47,18 @@ Queued = tuple[SessionTransaction | None, Outlet, Any]
 
 _deliverers: dict[Outlet, Deliver] = {}
 _consumers: dict[type[Session], list[Consumer]] = {}
+_contexts: list[Callable[[], AbstractContextManager[object]]] = []
 
 
 def deliver_with(outlet: Outlet, deliver: Deliver) -> None:
     """How an outlet hands on its work once committed (set by the module
     that queues to it)."""
     _deliverers[outlet] = deliver
+
+
+def deliver_inside(context: Callable[[], AbstractContextManager[object]]) -> None:
+    """Each outlet's work of a commit is handed on inside a new `context()`."""
+    _contexts.append(context)
 
 
 def defer(session: Session, outlet: Outlet, work: Any) -> None:
@@ -90,7 +100,10 @@ def _deliver_on_commit(session: Session) -> None:
         by_outlet.setdefault(outlet, []).append(work)
     for outlet in _ORDER:
         if outlet in by_outlet:
-            _deliverers[outlet](session, by_outlet[outlet])
+            with ExitStack() as inside:
+                for context in _contexts:
+                    inside.enter_context(context())
+                _deliverers[outlet](session, by_outlet[outlet])
 
 
 def _move_to_enclosing(session: Session, released: SessionTransaction) -> None:

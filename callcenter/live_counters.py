@@ -34,16 +34,21 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import itertools
 import json
 import threading
 import uuid
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from redis.exceptions import NoScriptError
 
 Totals = dict[str, float]
+_T = TypeVar("_T")
 _CALLS, _AGENTS = "calls", "agents"  # the live maps
 SEEN_LIMIT = 200_000
 SEEN_TTL_SECONDS = 2 * 24 * 3600
@@ -81,7 +86,37 @@ class Count:
     agent_deltas: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """An event to claim and the live row it changes (`claim_call`, `claim_agent`)."""
+
+    event_id: str
+    live: str  # LIVE_CALLS or LIVE_AGENTS
+    key: str | int
+    mark: str | None = None  # claimed with the event (`claim_call`'s mark)
+
+
+LIVE_CALLS, LIVE_AGENTS = _CALLS, _AGENTS
+# What `first_builds` answered for each day asked, in order.
+Builds = list[tuple[bool, bool]]
+Claimed = tuple[bool, dict[str, Any] | None]
+
+
 class LiveCounters(Protocol):
+    def batch(self) -> AbstractContextManager[None]:
+        """Writes made inside (`set_call`, `set_agent`, `drop_call`,
+        `count_once`, `add`, `set_status`) wait, in order, and go to the
+        store in the round trip of the next read, or at the end; a read
+        inside sees them. `count_once` returns None for a write that waits."""
+
+    def claim_events(
+        self, days: Sequence[date], claims: Sequence[Claim]
+    ) -> tuple[Builds, list[Claimed] | None]:
+        """`first_builds` of each day, in order, and only when none of them
+        answers True, every `claim_call` / `claim_agent` of `claims` (rows
+        distinct): one round trip. None for the claims when a build is due
+        (nothing was claimed)."""
+
     def claim(self, event_id: str) -> bool:
         """True the first time an event id is seen, False on a redelivery."""
 
@@ -116,7 +151,7 @@ class LiveCounters(Protocol):
         *,
         agent_id: int | None = None,
         drop_call: bool = False,
-    ) -> Fact:
+    ) -> Fact | None:
         """Add each count whose fact about the call is not in `day`'s totals
         yet (counted by an event or read by a rebuild), atomically with the
         check; returns the facts counted now. With `drop_call`, then
@@ -258,6 +293,22 @@ class InProcessCounters:
             return False
         self.set_call(call_id, data)
         return True
+
+    def batch(self) -> AbstractContextManager[None]:
+        return nullcontext()  # every write is done at once, in this process
+
+    def claim_events(
+        self, days: Sequence[date], claims: Sequence[Claim]
+    ) -> tuple[Builds, list[Claimed] | None]:
+        builds = [self.first_builds(day) for day in days]
+        if any(live or totals for live, totals in builds):
+            return builds, None
+        return builds, [
+            self.claim_call(claim.event_id, str(claim.key), mark=claim.mark)
+            if claim.live == _CALLS
+            else self.claim_agent(claim.event_id, int(claim.key))
+            for claim in claims
+        ]
 
     def add(
         self,
@@ -533,6 +584,44 @@ if KEYS[3] then redis.call('SET', KEYS[3], 1, 'NX', 'EX', ARGV[2]) end
 return {1, redis.call('HGET', KEYS[2], ARGV[1])}
 """
 
+# claim_events: first_builds of each day, then, only when no build is due,
+# each claim as _CLAIM_READ does. One round trip for a commit's events.
+# KEYS: built:live, built:{day} for each day, then per claim its seen mark,
+#       the live hash and (with ARGV's '1') the other mark
+# ARGV: number of days, seen TTL, totals TTL, then per claim: field, '1' or ''
+_CLAIM_EVENTS = """
+local days = tonumber(ARGV[1])
+local built = {0}
+local due = false
+if redis.call('SET', KEYS[1], 1, 'NX') then built[1] = 1; due = true end
+for day = 1, days do
+  built[day + 1] = 0
+  if redis.call('SET', KEYS[day + 1], 1, 'NX', 'EX', ARGV[3]) then
+    built[day + 1] = 1
+    due = true
+  end
+end
+if due then return {built} end
+local key = days + 2
+local claimed = {}
+for i = 4, #ARGV, 2 do
+  local seen, live = KEYS[key], KEYS[key + 1]
+  key = key + 2
+  local mark = nil
+  if ARGV[i + 1] == '1' then
+    mark = KEYS[key]
+    key = key + 1
+  end
+  if redis.call('SET', seen, 1, 'NX', 'EX', ARGV[2]) then
+    if mark then redis.call('SET', mark, 1, 'NX', 'EX', ARGV[2]) end
+    claimed[#claimed + 1] = {1, redis.call('HGET', live, ARGV[i])}
+  else
+    claimed[#claimed + 1] = {0}
+  end
+end
+return {built, claimed}
+"""
+
 # The write journaled as _WRITE_LIVE does while a rebuild runs.
 # KEYS: the mark, the calls hash, rebuild marks, journal
 # ARGV: call id, JSON row, seen TTL, rebuild TTL
@@ -698,6 +787,23 @@ return 1
 )
 
 
+# A command for `RedisCounters._now` / `_later`: (a registered script, its
+# keys, its args), or (None, a command's words, ()).
+_Command = tuple[Any, tuple[Any, ...], tuple[Any, ...]]
+
+
+def _writes_sent_first(method: Callable[..., _T]) -> Callable[..., _T]:
+    """A `RedisCounters` method that sends the writes its thread's batch holds
+    before it runs (the rebuild, the floor's reads)."""
+
+    @functools.wraps(method)
+    def sent_first(self: RedisCounters, *args: Any, **kwargs: Any) -> _T:
+        self._now()
+        return method(self, *args, **kwargs)
+
+    return sent_first
+
+
 class RedisCounters:
     """The same counters in Redis hashes, shared by every process.
 
@@ -715,7 +821,13 @@ class RedisCounters:
     The floor reads every second what changes little: a day's totals are read
     again only when their version changed (or is missing), and a live row is
     decoded again only when its JSON changed. What this process kept is
-    never handed out, only copies of it."""
+    never handed out, only copies of it.
+
+    In a `batch` (one per thread or greenlet: the counters are shared) the
+    writes wait in order and go in the pipeline of the next read, or at the
+    batch's end; `add`'s commands, atomic on their own, make that pipeline a
+    MULTI. A script Redis no longer knows (it restarted) is loaded and sent
+    again, in order."""
 
     def __init__(self, url: str, *, prefix: str = "cc:live:") -> None:
         import redis
@@ -736,6 +848,7 @@ class RedisCounters:
         self._count_once = self._redis.register_script(_COUNT_ONCE)
         self._claim_read = self._redis.register_script(_CLAIM_READ)
         self._claim_and_set = self._redis.register_script(_CLAIM_AND_SET)
+        self._claim_events = self._redis.register_script(_CLAIM_EVENTS)
         self._begin_rebuild = self._redis.register_script(_BEGIN_REBUILD)
         self._end_rebuild = self._redis.register_script(_END_REBUILD)
         self._replace_day = self._redis.register_script(_REPLACE_DAY)
@@ -746,10 +859,68 @@ class RedisCounters:
         self._agent_totals_read: dict[tuple[int, date], tuple[str, Totals]] = {}
         # live map -> field -> (JSON, row) as last read
         self._rows_read: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+        # this thread's batch: .waiting (None outside one) and .atomic
+        self._batch = threading.local()
 
     @property
     def prefix(self) -> str:
         return self._prefix
+
+    # -- batches
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        if getattr(self._batch, "waiting", None) is not None:
+            yield  # inside a batch already: its end sends them
+            return
+        self._batch.waiting, self._batch.atomic = [], False
+        try:
+            yield
+        finally:
+            waiting, atomic = self._batch.waiting, self._batch.atomic
+            self._batch.waiting = None
+            if waiting:
+                self._send(waiting, atomic=atomic)
+
+    def _later(self, *commands: _Command, atomic: bool = False) -> bool:
+        """`commands` wait in this thread's batch; False outside one (send them)."""
+        waiting = getattr(self._batch, "waiting", None)
+        if waiting is None:
+            return False
+        waiting.extend(commands)
+        self._batch.atomic = self._batch.atomic or atomic
+        return True
+
+    def _now(self, *commands: _Command) -> list[Any]:
+        """`commands`' replies, sent in one round trip after the writes this
+        thread's batch holds."""
+        waiting = getattr(self._batch, "waiting", None)
+        if waiting:
+            atomic = self._batch.atomic
+            self._batch.waiting, self._batch.atomic = [], False
+            return self._send([*waiting, *commands], atomic=atomic)[len(waiting) :]
+        if len(commands) == 1:
+            script, words, args = commands[0]
+            if script is None:
+                return [self._redis.execute_command(*words)]
+            return [script(keys=words, args=args)]
+        return self._send(list(commands), atomic=False) if commands else []
+
+    def _send(self, commands: list[_Command], *, atomic: bool) -> list[Any]:
+        pipe = self._redis.pipeline(transaction=atomic)
+        for script, words, args in commands:
+            if script is None:
+                pipe.execute_command(*words)
+            else:
+                pipe.evalsha(script.sha, len(words), *words, *args)
+        replies = list(pipe.execute(raise_on_error=False))
+        for index, (script, words, args) in enumerate(commands):
+            if script is not None and isinstance(replies[index], NoScriptError):
+                replies[index] = script(keys=words, args=args)  # loads it
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
 
     def _key(self, *parts: object) -> str:
         return self._prefix + ":".join(str(part) for part in parts)
@@ -760,7 +931,8 @@ class RedisCounters:
         return f"{self._token}.{next(self._writes)}"
 
     def claim(self, event_id: str) -> bool:
-        return bool(self._redis.set(self._key("seen", event_id), 1, nx=True, ex=SEEN_TTL_SECONDS))
+        words = ("SET", self._key("seen", event_id), 1, "NX", "EX", SEEN_TTL_SECONDS)
+        return bool(self._now((None, words, ()))[0])
 
     def claim_call(
         self, event_id: str, call_id: str, *, mark: str | None = None
@@ -768,11 +940,32 @@ class RedisCounters:
         keys = [self._key("seen", event_id), self._key(_CALLS)]
         if mark is not None:
             keys.append(self._key("seen", mark))
-        return self._claimed(self._claim_read(keys=keys, args=[call_id, SEEN_TTL_SECONDS]))
+        return self._claimed(
+            self._now((self._claim_read, tuple(keys), (call_id, SEEN_TTL_SECONDS)))[0]
+        )
 
     def claim_agent(self, event_id: str, agent_id: int) -> tuple[bool, dict[str, Any] | None]:
         keys = [self._key("seen", event_id), self._key(_AGENTS)]
-        return self._claimed(self._claim_read(keys=keys, args=[agent_id, SEEN_TTL_SECONDS]))
+        return self._claimed(
+            self._now((self._claim_read, tuple(keys), (agent_id, SEEN_TTL_SECONDS)))[0]
+        )
+
+    def claim_events(
+        self, days: Sequence[date], claims: Sequence[Claim]
+    ) -> tuple[Builds, list[Claimed] | None]:
+        keys = [self._key("built", "live"), *(self._key("built", day.isoformat()) for day in days)]
+        args: list[Any] = [len(days), SEEN_TTL_SECONDS, DAY_TTL_SECONDS]
+        for claim in claims:
+            keys += [self._key("seen", claim.event_id), self._key(claim.live)]
+            if claim.mark is not None:
+                keys.append(self._key("seen", claim.mark))
+            args += [claim.key, "" if claim.mark is None else "1"]
+        reply = self._now((self._claim_events, tuple(keys), tuple(args)))[0]
+        built = [bool(flag) for flag in reply[0]]
+        builds = [(built[0] and index == 0, built[index + 1]) for index in range(len(days))]
+        if len(reply) == 1:
+            return builds, None
+        return builds, [self._claimed(claimed) for claimed in reply[1]]
 
     @staticmethod
     def _claimed(reply: list[Any]) -> tuple[bool, dict[str, Any] | None]:
@@ -782,20 +975,21 @@ class RedisCounters:
         return True, json.loads(raw) if raw else None
 
     def claim_and_set_call(self, mark: str, call_id: str, data: Mapping[str, Any]) -> bool:
-        claimed = self._claim_and_set(
-            keys=[
-                self._key("seen", mark),
-                self._key(_CALLS),
-                self._key("rebuilds"),
-                self._key("journal"),
-            ],
-            args=[call_id, json.dumps(data), SEEN_TTL_SECONDS, REBUILD_TTL_SECONDS],
+        keys = (
+            self._key("seen", mark),
+            self._key(_CALLS),
+            self._key("rebuilds"),
+            self._key("journal"),
         )
-        return bool(claimed)
+        args = (call_id, json.dumps(data), SEEN_TTL_SECONDS, REBUILD_TTL_SECONDS)
+        return bool(self._now((self._claim_and_set, keys, args))[0])
 
     def set_status(self, key: str, value: Any) -> None:
-        self._redis.hset(self._key("status"), key, json.dumps(value))
+        write: _Command = (None, ("HSET", self._key("status"), key, json.dumps(value)), ())
+        if not self._later(write):
+            self._now(write)
 
+    @_writes_sent_first
     def statuses(self) -> dict[str, Any]:
         raw = self._redis.hgetall(self._key("status"))
         return {key: json.loads(value) for key, value in raw.items()}
@@ -809,25 +1003,34 @@ class RedisCounters:
         agent_id: int | None = None,
         agent_deltas: Mapping[str, float] | None = None,
     ) -> None:
-        pipe = self._redis.pipeline(transaction=True)
-        totals_key = self._key("t", day.isoformat(), campaign_id)
-        for name, value in deltas.items():
-            pipe.hincrbyfloat(totals_key, name, value)
-        pipe.expire(totals_key, DAY_TTL_SECONDS)
-        pipe.sadd(self._key("tc", day.isoformat()), campaign_id)
-        pipe.expire(self._key("tc", day.isoformat()), DAY_TTL_SECONDS)
+        iso = day.isoformat()
+        totals_key = self._key("t", iso, campaign_id)
+        words: list[tuple[Any, ...]] = [
+            ("HINCRBYFLOAT", totals_key, name, repr(float(value))) for name, value in deltas.items()
+        ]
+        words += [
+            ("EXPIRE", totals_key, DAY_TTL_SECONDS),
+            ("SADD", self._key("tc", iso), campaign_id),
+            ("EXPIRE", self._key("tc", iso), DAY_TTL_SECONDS),
+        ]
         version = self._version()
-        pipe.set(self._key("tv", day.isoformat()), version, ex=DAY_TTL_SECONDS)
+        words.append(("SET", self._key("tv", iso), version, "EX", DAY_TTL_SECONDS))
         if agent_id is not None and agent_deltas:
-            agent_key = self._key("a", day.isoformat(), agent_id)
-            for name, value in agent_deltas.items():
-                pipe.hincrbyfloat(agent_key, name, value)
-            pipe.expire(agent_key, DAY_TTL_SECONDS)
-            pipe.sadd(self._key("ta", day.isoformat()), agent_id)
-            pipe.expire(self._key("ta", day.isoformat()), DAY_TTL_SECONDS)
-            pipe.hset(self._key("av", day.isoformat()), str(agent_id), version)
-            pipe.expire(self._key("av", day.isoformat()), DAY_TTL_SECONDS)
-        pipe.execute()
+            agent_key = self._key("a", iso, agent_id)
+            words += [
+                ("HINCRBYFLOAT", agent_key, name, repr(float(value)))
+                for name, value in agent_deltas.items()
+            ]
+            words += [
+                ("EXPIRE", agent_key, DAY_TTL_SECONDS),
+                ("SADD", self._key("ta", iso), agent_id),
+                ("EXPIRE", self._key("ta", iso), DAY_TTL_SECONDS),
+                ("HSET", self._key("av", iso), str(agent_id), version),
+                ("EXPIRE", self._key("av", iso), DAY_TTL_SECONDS),
+            ]
+        commands: list[_Command] = [(None, command, ()) for command in words]
+        if not self._later(*commands, atomic=True):
+            self._send(commands, atomic=True)
 
     def count_once(
         self,
@@ -838,7 +1041,7 @@ class RedisCounters:
         *,
         agent_id: int | None = None,
         drop_call: bool = False,
-    ) -> Fact:
+    ) -> Fact | None:
         iso = day.isoformat()
         agent = "" if agent_id is None else str(agent_id)
         encoded = json.dumps(
@@ -847,8 +1050,9 @@ class RedisCounters:
                 for count in counts
             ]
         )
-        counted = self._count_once(
-            keys=[
+        write: _Command = (
+            self._count_once,
+            (
                 self._key("f", iso),
                 self._key("t", iso, campaign_id),
                 self._key("tc", iso),
@@ -859,8 +1063,8 @@ class RedisCounters:
                 self._key("tv", iso),
                 self._key("av", iso),
                 *([self._key(_CALLS)] if drop_call else []),
-            ],
-            args=[
+            ),
+            (
                 call_id,
                 campaign_id,
                 agent,
@@ -870,10 +1074,13 @@ class RedisCounters:
                 iso,
                 REBUILD_TTL_SECONDS,
                 self._version(),
-            ],
+            ),
         )
-        return Fact(int(counted))
+        if self._later(write):
+            return None
+        return Fact(int(self._now(write)[0]))
 
+    @_writes_sent_first
     def begin_rebuild(self) -> str:
         mark = uuid.uuid4().hex
         self._begin_rebuild(
@@ -881,9 +1088,11 @@ class RedisCounters:
         )
         return mark
 
+    @_writes_sent_first
     def end_rebuild(self, mark: str) -> None:
         self._end_rebuild(keys=[self._key("rebuilds"), self._key("journal")], args=[mark])
 
+    @_writes_sent_first
     def facts(self, day: date, call_id: str) -> Fact:
         return Fact(int(self._redis.hget(self._key("f", day.isoformat()), call_id) or 0))
 
@@ -896,9 +1105,11 @@ class RedisCounters:
             pipe.hgetall(self._key(kind, day.isoformat(), item))
         return {item: _floats(values) for item, values in zip(ids, pipe.execute(), strict=True)}
 
+    @_writes_sent_first
     def totals(self, day: date) -> dict[int, Totals]:
         return self._hashes(day, "t", "tc")
 
+    @_writes_sent_first
     def window(self, campaign_ids: Iterable[int], days: list[date]) -> dict[int, Totals]:
         """The days' versions first, then the totals of those whose version
         changed since this process read them: a write in between gives a
@@ -925,6 +1136,7 @@ class RedisCounters:
             summed[cid] = total
         return summed
 
+    @_writes_sent_first
     def agent_totals(self, day: date) -> dict[int, Totals]:
         iso = day.isoformat()
         pipe = self._redis.pipeline(transaction=False)
@@ -973,27 +1185,34 @@ class RedisCounters:
         return found
 
     def set_call(self, call_id: str, data: Mapping[str, Any]) -> None:
-        self._live(_CALLS, call_id, json.dumps(data))
+        self._write(self._live(_CALLS, call_id, json.dumps(data)))
 
     def replace_live_call(self, call_id: str, data: Mapping[str, Any]) -> bool:
-        return self._live(_CALLS, call_id, json.dumps(data), only_if_there=True)
+        return bool(self._now(self._live(_CALLS, call_id, json.dumps(data), only_if_there=True))[0])
 
-    def _live(self, which: str, field: str | int, row: str, *, only_if_there: bool = False) -> bool:
+    def _live(
+        self, which: str, field: str | int, row: str, *, only_if_there: bool = False
+    ) -> _Command:
         """A live map's row written (an empty `row`: dropped), journaled
         while a rebuild runs."""
-        written = self._write_live(
-            keys=[self._key(which), self._key("rebuilds"), self._key("journal")],
-            args=[field, row, REBUILD_TTL_SECONDS, "1" if only_if_there else ""],
+        return (
+            self._write_live,
+            (self._key(which), self._key("rebuilds"), self._key("journal")),
+            (field, row, REBUILD_TTL_SECONDS, "1" if only_if_there else ""),
         )
-        return bool(written)
+
+    def _write(self, write: _Command) -> None:
+        if not self._later(write):
+            self._now(write)
 
     def get_call(self, call_id: str) -> dict[str, Any] | None:
-        raw = self._redis.hget(self._key(_CALLS), call_id)
+        raw = self._now((None, ("HGET", self._key(_CALLS), call_id), ()))[0]
         return json.loads(raw) if raw else None
 
     def drop_call(self, call_id: str) -> None:
-        self._live(_CALLS, call_id, "")
+        self._write(self._live(_CALLS, call_id, ""))
 
+    @_writes_sent_first
     def calls(self) -> dict[str, dict[str, Any]]:
         return self._decoded(_CALLS, self._redis.hgetall(self._key(_CALLS)))
 
@@ -1009,16 +1228,19 @@ class RedisCounters:
         return {field: dict(row) for field, (_raw, row) in now.items()}
 
     def set_agent(self, agent_id: int, data: Mapping[str, Any]) -> None:
-        self._live(_AGENTS, agent_id, json.dumps(data))
+        self._write(self._live(_AGENTS, agent_id, json.dumps(data)))
 
+    @_writes_sent_first
     def get_agent(self, agent_id: int) -> dict[str, Any] | None:
         raw = self._redis.hget(self._key(_AGENTS), str(agent_id))
         return json.loads(raw) if raw else None
 
+    @_writes_sent_first
     def agents(self) -> dict[int, dict[str, Any]]:
         found = self._decoded(_AGENTS, self._redis.hgetall(self._key(_AGENTS)))
         return {int(key): row for key, row in found.items()}
 
+    @_writes_sent_first
     def replace_day(
         self,
         day: date,
@@ -1053,6 +1275,7 @@ class RedisCounters:
         )
         return bool(written)
 
+    @_writes_sent_first
     def replace_live(
         self,
         calls: Mapping[str, Mapping[str, Any]],
@@ -1075,20 +1298,27 @@ class RedisCounters:
         )
         return bool(written)
 
+    @_writes_sent_first
     def first_build(self, day: date) -> bool:
         key = self._key("built", day.isoformat())
         return bool(self._redis.set(key, 1, nx=True, ex=DAY_TTL_SECONDS))
 
+    @_writes_sent_first
     def first_live_build(self) -> bool:
         return bool(self._redis.set(self._key("built", "live"), 1, nx=True))
 
     def first_builds(self, day: date) -> tuple[bool, bool]:
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.set(self._key("built", "live"), 1, nx=True)
-        pipe.set(self._key("built", day.isoformat()), 1, nx=True, ex=DAY_TTL_SECONDS)
-        live, totals = pipe.execute()
+        live, totals = self._now(
+            (None, ("SET", self._key("built", "live"), 1, "NX"), ()),
+            (
+                None,
+                ("SET", self._key("built", day.isoformat()), 1, "NX", "EX", DAY_TTL_SECONDS),
+                (),
+            ),
+        )
         return bool(live), bool(totals)
 
+    @_writes_sent_first
     def lead(self, seconds: float) -> bool:
         """A lease renewed by its holder: with several web workers one of them
         emits the snapshots; another takes over when it stops renewing."""

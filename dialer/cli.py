@@ -23,7 +23,7 @@ from callcenter.db import Database
 from callcenter.health import Check, MainLoopHealth, bus_check, database_check
 from callcenter.health_server import HealthServer
 from callcenter.prometheus import observe_backlog, observe_events
-from callcenter.realtime import BROADCASTER, message_queue_options
+from callcenter.realtime import BROADCASTER, redis_emitter
 from callcenter.settings import Settings
 from dialer.embedded import build_worker, carrier_for
 from dialer.worker import DialerWorker, WorkerConfig
@@ -180,12 +180,7 @@ def _bus_for(redis_url: str, database: Database) -> EventBus:
 def _emit_to_browsers_through(redis_url: str, database: Database) -> None:
     """Screen pops and state changes the calls service queues in this process
     reach the browsers through the web servers' Socket.IO message queue."""
-    from flask_socketio import SocketIO
-
-    from callcenter.realtime import wire_json
-
-    emitter = SocketIO(json=wire_json, **message_queue_options(redis_url))
-    database.sessions.configure(info={BROADCASTER: emitter})
+    database.sessions.configure(info={BROADCASTER: redis_emitter(redis_url)})
 
 
 async def _run_until_signalled(worker: DialerWorker) -> None:

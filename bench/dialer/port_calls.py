@@ -28,14 +28,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from flask_socketio import SocketIO
 from sqlalchemy import event
 
 from bench.load_floor.floor_data import fresh_database
 from callcenter import migrate
 from callcenter.db import Database, utcnow
 from callcenter.models import DialMode
-from callcenter.realtime import BROADCASTER, message_queue_options
+from callcenter.realtime import BROADCASTER, redis_emitter
 from callcenter.services import calls
 from dialer.agent_pool import RedisAgentPool
 from dialer.db_port import DatabaseServices
@@ -118,9 +117,7 @@ def measure(
 def run(args: argparse.Namespace, url: str) -> None:
     migrate.upgrade(url)
     database = Database(url)
-    database.sessions.configure(
-        info={BROADCASTER: SocketIO(**message_queue_options(args.redis_url))}
-    )
+    database.sessions.configure(info={BROADCASTER: redis_emitter(args.redis_url)})
     leads_count = (args.batch + 1) * args.rounds + 100  # a calls row's lead is not dialed
     floor = build_floor(
         database, agents_count=args.agents, leads_count=leads_count, dial_mode=DialMode.PREDICTIVE

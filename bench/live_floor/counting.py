@@ -2,14 +2,17 @@
 call attempt after its commits, with the Redis counters production uses:
 
     PYTHONPATH=. .venv/bin/python -m bench.live_floor.counting \
-        [--attempts 2000] [--answered 0.45] [--rounds 3] [--redis-url redis://127.0.0.1:6379/4]
+        [--attempts 2000] [--answered 0.45] [--rounds 3] [--redis-url redis://127.0.0.1:6379/4] \
+        [--publish]
 
 Each attempt's commits reach `LiveFloor._committed` one at a time, as a
 consume process applying events as they come (a read of one event) hands
 them on: dialing, ringing, then for an answered attempt answered, connected
 with the agent's state change, and ended with the agent's wrap-up; an
 unanswered one ends at once. Calls overlap 20 at a time. Emits go to a
-function that drops them (the Socket.IO message queue is not measured).
+function that drops them, or with `--publish` to the Socket.IO message
+queue of the same Redis, each commit's inside `publishes_together` as a
+commit's delivery sends them (code without it publishes each at once).
 Prints this process's CPU and the Redis round trips per attempt. The floor's
 database (for the customer's name) is a SQLite file; the Redis database
 given is flushed."""
@@ -21,6 +24,8 @@ import random
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -94,6 +99,21 @@ def commits(campaign_id: int, leads: list[int], answered: float, seed: int) -> l
     return found
 
 
+def _publishing(redis_url: str) -> tuple[Any, Callable[[], AbstractContextManager[object]]]:
+    """An emitter to the message queue, and what a commit's delivery sends
+    its publishes inside (nothing, before `publishes_together`)."""
+    try:
+        from callcenter.realtime import redis_emitter
+        from callcenter.realtime.managers import publishes_together
+    except ImportError:
+        from flask_socketio import SocketIO
+
+        from callcenter.realtime import message_queue_options, wire_json
+
+        return SocketIO(json=wire_json, **message_queue_options(redis_url)), nullcontext
+    return redis_emitter(redis_url), publishes_together
+
+
 def main() -> None:
     global round_trips
     parser = argparse.ArgumentParser(description=__doc__)
@@ -101,6 +121,7 @@ def main() -> None:
     parser.add_argument("--answered", type=float, default=0.45)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4")
+    parser.add_argument("--publish", action="store_true", help="emits to the message queue")
     args = parser.parse_args()
     redis.Redis.from_url(args.redis_url).flushdb()
     Connection.send_packed_command = _counted_send  # type: ignore[method-assign]
@@ -113,10 +134,13 @@ def main() -> None:
             leads = [make_lead(session, campaign).id for _ in range(args.attempts)]
             campaign_id = campaign.id
         emitted = 0
+        emitter, together = _publishing(args.redis_url) if args.publish else (None, nullcontext)
 
-        def emit(_name: str, _data: Any, _room: str) -> None:
+        def emit(name: str, data: Any, room: str) -> None:
             nonlocal emitted
             emitted += 1
+            if emitter is not None:
+                emitter.emit(name, data, to=room)
 
         floor = LiveFloor(
             counters=RedisCounters(args.redis_url),
@@ -130,7 +154,8 @@ def main() -> None:
             round_trips, emitted = 0, 0
             cpu = time.process_time()
             for items in batch:
-                floor._committed(items)
+                with together():
+                    floor._committed(items)
             cpu = time.process_time() - cpu
             print(
                 f"round {number + 1}: {cpu * 1000 / args.attempts:.3f} ms/attempt CPU, "

@@ -76,6 +76,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--workdir", default="", help="keep logs here (default: a temp dir)")
     parser.add_argument("--keep-database", action="store_true", help="do not drop it at the end")
+    parser.add_argument(
+        "--database-prefix", default="cc_load", help="the new database's name begins with it"
+    )
     return parser.parse_args()
 
 
@@ -199,7 +202,9 @@ def main() -> None:
     leads = math.ceil(args.rate * args.duration * 1.2) + 1000
     redis_client: Any = redis.Redis.from_url(redis_url)
     redis_client.flushdb()
-    with floor_data.fresh_database(args.postgres, keep=args.keep_database) as database_url:
+    with floor_data.fresh_database(
+        args.postgres, keep=args.keep_database, prefix=args.database_prefix
+    ) as database_url:
         started = time.perf_counter()
         data = floor_data.build(
             database_url,

@@ -37,11 +37,13 @@ class FloorData:
 
 
 @contextlib.contextmanager
-def fresh_database(server_url: str, *, keep: bool = False) -> Iterator[str]:
-    """A new database on the server, dropped (connections and all) on exit
-    unless `keep`."""
+def fresh_database(
+    server_url: str, *, keep: bool = False, prefix: str = "cc_load"
+) -> Iterator[str]:
+    """A new database on the server, named `prefix`_..., dropped
+    (connections and all) on exit unless `keep`."""
     admin_url = make_url(server_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"cc_load_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(admin_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))

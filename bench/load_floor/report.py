@@ -251,7 +251,8 @@ def print_cost_per_attempt(
         f"(Redis {redis_cpu / rate * 1000:.1f} ms more); per attempt "
         f"{(last.transactions - first.transactions) / seconds / rate:.1f} PostgreSQL "
         f"transactions, {(last.redis_commands - first.redis_commands) / seconds / rate:.0f} "
-        "Redis commands (the sampler's own included)"
+        f"Redis commands in {(last.redis_reads - first.redis_reads) / seconds / rate:.0f} "
+        "round trips (the server's socket reads; the sampler's own included)"
     )
     for label in sorted(busy):
         if is_server(label):

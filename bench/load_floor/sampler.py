@@ -28,6 +28,9 @@ class Sample:
     machine_busy: float  # CPU seconds of the whole machine so far
     transactions: int = 0  # this database's commits and rollbacks so far
     redis_commands: int = 0  # commands the Redis server has processed so far
+    # its reads of client sockets so far: about one a round trip (a pipeline's
+    # commands arrive together)
+    redis_reads: int = 0
 
 
 @dataclass
@@ -112,7 +115,7 @@ class Sampler(threading.Thread):
             groups=self._groups(),
             members=self._members(),
             load1=os.getloadavg()[0],
-            redis_commands=int(self.redis.info("stats")["total_commands_processed"]),
+            **_redis_counts(self.redis.info("stats")),
             machine_busy=busy.user + busy.nice + busy.system + busy.irq + busy.softirq,
         )
 
@@ -185,3 +188,10 @@ def _processes(pids: list[int]) -> list[psutil.Process]:
         except psutil.Error:
             continue
     return found
+
+
+def _redis_counts(stats: dict[str, Any]) -> dict[str, int]:
+    return {
+        "redis_commands": int(stats["total_commands_processed"]),
+        "redis_reads": int(stats.get("total_reads_processed", 0)),
+    }

@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 
 from callcenter import after_commit
 from callcenter.after_commit import Outlet
+from callcenter.realtime import wire_json
 from callcenter.realtime.coalesce import DELTA_EVENT, single_delta
+from callcenter.realtime.managers import (
+    BatchingRedisManager,
+    CoalescingManager,
+    CoalescingRedisManager,
+    publishes_together,
+)
 
 BROADCASTER = "broadcaster"
 CHANNEL_PREFIX = "callcenter-socketio-"
@@ -46,8 +53,6 @@ def client_manager(redis_url: str) -> Any:
     """The web server's Socket.IO client manager: the Redis message queue
     (`message_queue_options`), or in-process rooms without Redis; either
     coalesces `floor_delta` per room before its sockets get it."""
-    from callcenter.realtime.managers import CoalescingManager, CoalescingRedisManager
-
     if not redis_url:
         return CoalescingManager()
     options = message_queue_options(redis_url)
@@ -84,3 +89,19 @@ def send_deltas(session: Session, deltas: Sequence[tuple[str, str, Any]]) -> Non
 
 after_commit.deliver_with(Outlet.BROWSER_EMITS, send_emits)
 after_commit.deliver_with(Outlet.BROWSER_DELTAS, send_deltas)
+after_commit.deliver_inside(publishes_together)
+
+
+def redis_emitter(redis_url: str) -> Any:
+    """A Socket.IO server that only publishes to the web servers' message
+    queue (`message_queue_options`), for a process with no sockets of its
+    own (the dialer); its publishes after a commit go together."""
+    from flask_socketio import SocketIO
+
+    options = message_queue_options(redis_url)
+    manager = BatchingRedisManager(
+        options["message_queue"], channel=options["channel"], write_only=True
+    )
+    emitter = SocketIO()
+    emitter.init_app(None, client_manager=manager, json=wire_json)
+    return emitter

@@ -1,9 +1,17 @@
 """Socket.IO client managers that coalesce `floor_delta` where the sockets
 are: whichever process emitted a change (web, consume, dialer), each web
-process sends its supervisors' rooms at most one delta per window."""
+process sends its supervisors' rooms at most one delta per window.
+
+Every process that publishes to the Redis message queue (web, consume,
+dialer) does it through `BatchingRedisManager`: inside `publishes_together`
+(an outlet's delivery after a commit, `callcenter.after_commit`) its
+publishes wait and go to Redis in one round trip at the end, in order."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from socketio import Manager, RedisManager
@@ -69,7 +77,70 @@ class CoalescingManager(Manager):
         )
 
 
-class CoalescingRedisManager(RedisManager):
+_together = threading.local()  # .waiting: [(manager, encoded message)], None outside
+
+
+@contextmanager
+def publishes_together() -> Iterator[None]:
+    """The publishes of this thread (or greenlet) made inside go to Redis at
+    the end, each manager's in one round trip, in the order they were made;
+    also when what is inside fails (they were made before it failed)."""
+    if getattr(_together, "waiting", None) is not None:
+        yield  # inside another: its end sends them
+        return
+    _together.waiting = []
+    try:
+        yield
+    finally:
+        waiting: list[tuple[BatchingRedisManager, str]] = _together.waiting
+        _together.waiting = None
+        managers = list(dict.fromkeys(manager for manager, _message in waiting))
+        for manager in managers:
+            manager.publish_encoded([message for mine, message in waiting if mine is manager])
+
+
+class BatchingRedisManager(RedisManager):
+    """python-socketio's Redis manager, its publishes held inside
+    `publishes_together`. A message is encoded as it is published (what it
+    was then is what is sent) and sent as `RedisManager._publish` sends it:
+    the same message to the same channel, with one retry on a new connection;
+    several go in one MULTI (all of them or none, as one PUBLISH)."""
+
+    connected: bool  # RedisManager's: False after a failure, to connect anew
+
+    def _publish(self, data: Any) -> Any:
+        waiting = getattr(_together, "waiting", None)
+        if waiting is None:
+            return super()._publish(data)
+        waiting.append((self, self.json.dumps(data)))
+        return None
+
+    def publish_encoded(self, messages: list[str]) -> None:
+        for retries_left in (1, 0):
+            try:
+                if not self.connected:
+                    self._redis_connect()
+                if len(messages) == 1:
+                    self.redis.publish(self.channel, messages[0])
+                    return
+                pipe = self.redis.pipeline(transaction=True)
+                for message in messages:
+                    pipe.publish(self.channel, message)
+                pipe.execute()
+                return
+            except Exception as exc:  # as RedisManager._publish: logged, never raised
+                if retries_left:
+                    self._get_logger().error(
+                        "Cannot publish to redis... retrying", extra={"redis_exception": str(exc)}
+                    )
+                    self.connected = False
+                else:
+                    self._get_logger().error(
+                        "Cannot publish to redis... giving up", extra={"redis_exception": str(exc)}
+                    )
+
+
+class CoalescingRedisManager(BatchingRedisManager):
     """Rooms across processes through Redis: a delta is published as emitted
     and coalesced by each receiving process before its sockets get it."""
 

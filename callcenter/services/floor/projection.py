@@ -61,7 +61,16 @@ from callcenter.events import (
     HopperDepth,
     TrunkStatusReported,
 )
-from callcenter.live_counters import Count, Fact, LiveCounters, Totals
+from callcenter.live_counters import (
+    LIVE_AGENTS,
+    LIVE_CALLS,
+    Claim,
+    Claimed,
+    Count,
+    Fact,
+    LiveCounters,
+    Totals,
+)
 from callcenter.models import Call, Customer, Lead, PauseReason
 from callcenter.realtime.coalesce import CALLS, DELTA_EVENT, single_delta
 from callcenter.realtime.rooms import campaign_supervisors_room
@@ -130,6 +139,8 @@ class LiveFloor:
     _stale: bool = False  # a count was lost (Redis unreachable): rebuild when it is back
     _callbacks_at: float = -CALLBACKS_SECONDS
     _recent_seen: dict[int, Any] = field(default_factory=dict)
+    # a commit's pushes, held until its counts are written (`_committed`)
+    _held: threading.local = field(default_factory=threading.local)
 
     # -- days
 
@@ -141,12 +152,13 @@ class LiveFloor:
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), self.tz)
         return start, end.astimezone(UTC)
 
-    def ensure_built(self, day: date) -> bool:
+    def ensure_built(self, day: date, firsts: tuple[bool, bool] | None = None) -> bool:
         """At the first event of a new day, and whenever the counters are new
         (a restart, Redis restarted empty), they start from the database; the
         first process to ask does it. True if this call rebuilt them: what was
-        committed before is in the rebuilt numbers."""
-        first_live, first_day = self.counters.first_builds(day)
+        committed before is in the rebuilt numbers. `firsts`: what
+        `first_builds(day)` answered, when it was asked already."""
+        first_live, first_day = firsts if firsts is not None else self.counters.first_builds(day)
         live = first_live or self._stale
         totals = first_day or self._stale
         if not (live or totals):
@@ -170,13 +182,14 @@ class LiveFloor:
 
     # -- bus events
 
-    def _count(self, event: Event, names: Mapping[str, str]) -> None:
+    def _count(self, event: Event, names: Mapping[str, str], claim: Claimed | None) -> None:
         """Each event once (`claim`); the claim reads the live row the event
         changes in the same round trip. `names`: customers' names by call,
-        read in the event's transaction (`CustomerOnCall`)."""
+        read in the event's transaction (`CustomerOnCall`). `claim`: the
+        event's claim when the commit's events were claimed together."""
         if event.TYPE == AgentStateChanged.TYPE:
             assert isinstance(event, AgentStateChanged)
-            claimed, agent = self.counters.claim_agent(event.event_id, event.agent_id)
+            claimed, agent = claim or self.counters.claim_agent(event.event_id, event.agent_id)
             if claimed:
                 self._agent_state(event, agent)
             return
@@ -184,7 +197,7 @@ class LiveFloor:
             return
         # call.ended claims the mark before it reads the call (see _ended)
         mark = _dialing_or_ended_mark(event.call_id) if isinstance(event, CallEnded) else None
-        claimed, call = self.counters.claim_call(event.event_id, event.call_id, mark=mark)
+        claimed, call = claim or self.counters.claim_call(event.event_id, event.call_id, mark=mark)
         if not claimed:
             return
         # The name `_moved` would read at the answer or the connect.
@@ -320,7 +333,7 @@ class LiveFloor:
         self._emit_call(call)
         self._recent_calls_changed(call["campaign_id"])
         if event.outcome == CallOutcome.ABANDONED and not call.get("inbound"):
-            self.emit(ABANDON_EVENT, abandon_row(call), _room(call["campaign_id"]))
+            self._push(ABANDON_EVENT, abandon_row(call), _room(call["campaign_id"]))
 
     def _end_counts(self, event: CallEnded, call: dict[str, Any]) -> list[Count]:
         """What the end adds: an answer or a connect whose own event was not
@@ -430,34 +443,63 @@ class LiveFloor:
         after_commit.subscribe(database.sessions, self._committed)
 
     def _committed(self, items: Sequence[Any]) -> None:
-        """The domain events of one commit, in the order they were recorded."""
+        """The domain events of one commit, in the order they were recorded.
+        Their writes to the counters go together at the end, or with the next
+        read (`LiveCounters.batch`), and their pushes after that; when Redis
+        fails on the way, the pushes are dropped with the counts (rebuilt)."""
+        outer: list[tuple[str, Any, str]] | None = getattr(self._held, "pushes", None)
+        pushes = outer if outer is not None else []
+        self._held.pushes = pushes
+        try:
+            with self.counters.batch():
+                self._count_commit(items)
+        except redis.RedisError:
+            self._stale = True
+            log.warning("live floor: Redis unavailable; counters rebuilt when it is back")
+            pushes.clear()
+        finally:
+            self._held.pushes = outer
+        if outer is None:
+            for push in pushes:
+                self.emit(*push)
+
+    def _count_commit(self, items: Sequence[Any]) -> None:
         days = sorted(
             {self.local_day(item.occurred_at) for item in items if isinstance(item, Event)}
         )
+        together = None if self._stale else _claims(items)
+        claimed: list[Claimed] | None = None
         try:
-            if any([self.ensure_built(day) for day in days]):
+            if together:
+                builds, claimed = self.counters.claim_events(days, list(together.values()))
+                built = [self.ensure_built(*asked) for asked in zip(days, builds, strict=True)]
+            else:
+                built = [self.ensure_built(day) for day in days]
+            if any(built):
                 return  # rebuilt after this commit: its rows are in the numbers
         except redis.RedisError:
             self._stale = True
             log.warning("live floor: Redis unavailable; counters rebuilt when it is back")
             return
+        # None: a build was due (nothing claimed), each event claims its own
+        claims = dict(zip(together, claimed, strict=True)) if together and claimed else {}
         names = {
             item.call_id: full_name(item.title, item.first_name, item.last_name)
             for item in items
             if isinstance(item, CustomerOnCall)
         }
-        for item in items:
+        for index, item in enumerate(items):
             try:
-                self._apply_committed(item, names)
+                self._apply_committed(item, names, claims.get(index))
             except redis.RedisError:
                 self._stale = True
                 log.warning("live floor: Redis unavailable; counters rebuilt when it is back")
             except Exception:
                 log.exception("live floor could not count %r", item)
 
-    def _apply_committed(self, item: Any, names: Mapping[str, str]) -> None:
+    def _apply_committed(self, item: Any, names: Mapping[str, str], claim: Claimed | None) -> None:
         if isinstance(item, Event):
-            self._count(item, names)
+            self._count(item, names, claim)
         elif isinstance(item, AppointmentBooked):
             self._appointment(item.call_id)
         elif isinstance(item, ScriptStepEntered):
@@ -546,7 +588,16 @@ class LiveFloor:
 
     def _emit_call(self, call: Mapping[str, Any]) -> None:
         # Coalesced with the room's other changes where its sockets are.
-        self.emit(DELTA_EVENT, single_delta(CALLS, call_row(call)), _room(call["campaign_id"]))
+        self._push(DELTA_EVENT, single_delta(CALLS, call_row(call)), _room(call["campaign_id"]))
+
+    def _push(self, name: str, data: Any, room: str) -> None:
+        """Emitted at once, or, while a commit is counted, once its counts
+        are written (as each count was written before its push)."""
+        held: list[tuple[str, Any, str]] | None = getattr(self._held, "pushes", None)
+        if held is None:
+            self.emit(name, data, room)
+        else:
+            held.append((name, data, room))
 
     def refresh_meta(self, *, force: bool = False) -> None:
         """Campaign settings, the pacer's last word and pause limits: small
@@ -716,6 +767,24 @@ def dialing_held(statuses: Mapping[str, Any]) -> str | None:
         if key.startswith(HELD_STATUS) and reason
     ]
     return "; ".join(held) or None
+
+
+def _claims(items: Sequence[Any]) -> dict[int, Claim] | None:
+    """The claims of a commit's events by their place, to make together
+    before any is applied: only when nothing else in the commit reads or
+    writes the live rows (its events' other reads come after their own
+    claim) and each event changes a row of its own. None otherwise."""
+    claims: dict[int, Claim] = {}
+    for index, item in enumerate(items):
+        if isinstance(item, AgentStateChanged):
+            claims[index] = Claim(item.event_id, LIVE_AGENTS, item.agent_id)
+        elif isinstance(item, _CALL_EVENTS):
+            mark = _dialing_or_ended_mark(item.call_id) if isinstance(item, CallEnded) else None
+            claims[index] = Claim(item.event_id, LIVE_CALLS, item.call_id, mark)
+        elif not isinstance(item, Event | CustomerOnCall):
+            return None
+    rows = {(claim.live, claim.key) for claim in claims.values()}
+    return claims if claims and len(rows) == len(claims) else None
 
 
 def _dialing_or_ended_mark(call_id: str) -> str:
