@@ -187,9 +187,12 @@ def test_scripts_redis_forgot_are_loaded_and_sent_again_in_order(
     """Redis restarted between two commits: its script cache is empty."""
     counters.set_call("c1", {"state": "dialing"})  # the scripts were loaded once
     redis.Redis.from_url(redis_url).script_flush()
+    day = date(2026, 3, 1)
     with counters.batch():
         counters.set_call("c1", {"state": "ringing"})
+        counters.add(day, 7, {"dials": 1.0})  # a MULTI: its scripts are forgotten inside it
         counters.set_call("c1", {"state": "answered"})
         counters.set_status("hopper:7", 3)
     assert other.get_call("c1") == {"state": "answered"}
     assert other.statuses() == {"hopper:7": 3}
+    assert other.totals(day) == {7: {"dials": 1.0}}
