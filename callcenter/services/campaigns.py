@@ -124,7 +124,12 @@ def calling_hours(campaign: CallingHoursOf, now: datetime) -> dict[str, Any]:
 
 
 def retry_delay_minutes(campaign: Campaign, key: str) -> int:
-    delays = campaign.retry_delays_minutes or {}
+    return delay_minutes(campaign.retry_delays_minutes, key)
+
+
+def delay_minutes(delays: Mapping[str, Any] | None, key: str) -> int:
+    """`retry_delay_minutes` of a campaign's `retry_delays_minutes` as read."""
+    delays = delays or {}
     if key in delays:
         return int(delays[key])
     return DEFAULT_RETRY_DELAYS_MINUTES.get(key, DEFAULT_RETRY_DELAYS_MINUTES["failed"])

@@ -12,12 +12,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     BindParameter,
     CursorResult,
     Integer,
+    Row,
+    Table,
     bindparam,
     exists,
     insert,
@@ -27,6 +29,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from callcenter.db import Database, utcnow
 from callcenter.errors import N_, Conflict, InvalidInput, NotFound
@@ -42,7 +45,7 @@ from callcenter.models import (
     LeadStateChange,
 )
 from callcenter.services import dnc, sms, webhooks
-from callcenter.services.campaigns import retry_delay_minutes
+from callcenter.services.campaigns import delay_minutes
 from callcenter.services.disposition_codes import ChosenDisposition
 from callcenter.services.hopper_feed import ON_A_DISABLED_LIST
 from callcenter.states import (
@@ -447,10 +450,24 @@ def settle_dialing_attempt(
     session: Session, *, lead_id: int, call_id: str, outcome: CallOutcome, now: datetime
 ) -> None:
     """`settle_attempt` for a call no agent talked to, when its lead is still
-    DIALING (a lead given back or settled already is left as it is)."""
-    lead = _locked_lead(session, lead_id)
-    if lead is not None and lead.state is LeadState.DIALING:
-        _settle(session, lead, call_id=call_id, outcome=outcome, now=now)
+    DIALING (a lead given back or settled already is left as it is).
+
+    By statements (`_settle_by_statements`) unless the session holds the
+    lead or a callback as an object, which the statements would leave stale:
+    then through the ORM object, as `settle_attempt`."""
+    if _holds_rows_a_settle_writes(session, lead_id):
+        lead = _locked_lead(session, lead_id)
+        if lead is not None and lead.state is LeadState.DIALING:
+            _settle(session, lead, call_id=call_id, outcome=outcome, now=now)
+        return
+    _settle_by_statements(session, lead_id=lead_id, call_id=call_id, outcome=outcome, now=now)
+
+
+def _holds_rows_a_settle_writes(session: Session, lead_id: int) -> bool:
+    if identity_key(Lead, lead_id) in session.identity_map:
+        return True
+    held = (*session.identity_map.values(), *session.new)
+    return any(isinstance(row, Callback) for row in held)
 
 
 # Built once: a statement built on every call costs its construction and its
@@ -468,6 +485,124 @@ _CLOSE_PENDING_CALLBACKS = {
     .execution_options(synchronize_session="fetch")
     for closed_as in (CallbackStatus.DONE, CallbackStatus.MISSED)
 }
+
+_LEADS = cast(Table, Lead.__table__)
+_CAMPAIGNS = cast(Table, Campaign.__table__)
+_CALLBACKS = cast(Table, Callback.__table__)
+_LEAD_CHANGES = cast(Table, LeadStateChange.__table__)
+
+
+def _of_its_campaign(column: Any) -> Any:
+    return select(column).where(_CAMPAIGNS.c.id == _LEADS.c.campaign_id).scalar_subquery()
+
+
+_LEAD_TO_SETTLE = (
+    select(
+        _LEADS.c.id,
+        _LEADS.c.state,
+        _LEADS.c.attempts,
+        _LEADS.c.attempts_before_reset,
+        _LEADS.c.campaign_id,
+        _LEADS.c.customer_id,
+        _of_its_campaign(_CAMPAIGNS.c.max_attempts).label("max_attempts"),
+        _of_its_campaign(_CAMPAIGNS.c.retry_delays_minutes).label("retry_delays"),
+    )
+    .where(_LEADS.c.id == bindparam("lead_id"))
+    .with_for_update(of=_LEADS)
+)
+"""A settle's locked read: the lead's columns it decides by and its
+campaign's rules (`_settle_by_statements`)."""
+
+_LEAD_ID = bindparam("of_lead", type_=_LEADS.c.id.type)
+_CALLBACKS_CLOSED = {
+    closed_as: update(_CALLBACKS)
+    .where(_CALLBACKS.c.lead_id == _LEAD_ID, _CALLBACKS.c.status == CallbackStatus.PENDING)
+    .values(status=closed_as)
+    for closed_as in (CallbackStatus.DONE, CallbackStatus.MISSED)
+}
+_LEAD_CHANGE = insert(_LEAD_CHANGES).values(
+    lead_id=_LEAD_ID,
+    from_state=bindparam("from", type_=_LEAD_CHANGES.c.from_state.type),
+    to_state=bindparam("to", type_=_LEAD_CHANGES.c.to_state.type),
+    reason=bindparam("why", type_=_LEAD_CHANGES.c.reason.type),
+    call_id=bindparam("by_call", type_=_LEAD_CHANGES.c.call_id.type),
+    at=bindparam("settled_at", type_=_LEAD_CHANGES.c.at.type),
+)
+_LEAD_SETTLED = (
+    update(_LEADS)
+    .where(_LEADS.c.id == _LEAD_ID)
+    .values(
+        state=bindparam("to", type_=_LEADS.c.state.type),
+        next_attempt_at=bindparam("next_at", type_=_LEADS.c.next_attempt_at.type),
+        last_outcome=bindparam("outcome", type_=_LEADS.c.last_outcome.type),
+        updated_at=bindparam("settled_at", type_=_LEADS.c.updated_at.type),
+    )
+)
+_SETTLE_WRITTEN = {
+    closed_as: _LEAD_SETTLED.add_cte(closed.cte("closed")).add_cte(_LEAD_CHANGE.cte("changed"))
+    for closed_as, closed in _CALLBACKS_CLOSED.items()
+}
+"""A settle's three writes in one statement (PostgreSQL; SQLite runs the three)."""
+
+
+def _settle_by_statements(
+    session: Session, *, lead_id: int, call_id: str, outcome: CallOutcome, now: datetime
+) -> None:
+    """`_settle` of a lead still DIALING, with no disposition, and no ORM
+    object: one locked read, then the callbacks' close, the state change
+    and the lead's row by statement (one on PostgreSQL).
+
+    The lead's columns are the locked row's as its last writer committed it,
+    even after a wait for that writer's lock (PostgreSQL reads the locked row
+    again). Its campaign's rules may be read as they were before the wait,
+    as they were by `_settle` when the session held the campaign. The writes
+    are a statement after the lock: they see what the transaction waited
+    for committed, a callback it booked included."""
+    lead = session.execute(_LEAD_TO_SETTLE, {"lead_id": lead_id}).first()
+    if lead is None or lead.state is not LeadState.DIALING:
+        return
+    used = lead.attempts - lead.attempts_before_reset
+    target, reason = _next_state(used, lead.max_attempts, outcome, None, None)
+    advance(LEAD_TRANSITIONS, lead.state, target, subject=f"lead {lead_id}")
+    next_attempt_at = None
+    if target is LeadState.RETRY:
+        next_attempt_at = now + timedelta(minutes=_retry_minutes(lead.retry_delays, outcome, None))
+    closed_as = CallbackStatus.DONE if outcome is CallOutcome.ANSWERED else CallbackStatus.MISSED
+    written = {
+        "of_lead": lead_id,
+        "from": lead.state,
+        "to": target,
+        "why": reason,
+        "by_call": call_id,
+        "settled_at": now,
+        "next_at": next_attempt_at,
+        "outcome": str(outcome),
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_SETTLE_WRITTEN[closed_as], written)
+    else:
+        session.execute(_CALLBACKS_CLOSED[closed_as], written)
+        session.execute(_LEAD_CHANGE, written)
+        session.execute(_LEAD_SETTLED, written)
+    if target is LeadState.EXHAUSTED:
+        _exhausted(session, lead, str(outcome), now=now)
+
+
+def _exhausted(
+    session: Session, lead: Lead | Row[Any], last_outcome: str, *, now: datetime
+) -> None:
+    webhooks.enqueue(
+        session,
+        "lead.exhausted",
+        {
+            "lead_id": lead.id,
+            "campaign_id": lead.campaign_id,
+            "customer_id": lead.customer_id,
+            "attempts": lead.attempts,
+            "last_outcome": last_outcome,
+        },
+        now=now,
+    )
 
 
 def _locked_lead(session: Session, lead_id: int) -> Lead | None:
@@ -488,13 +623,14 @@ def _settle(
 ) -> Lead:
     campaign = session.get(Campaign, lead.campaign_id)
     assert campaign is not None
-    target, reason = _next_state(lead, campaign, outcome, disposition, callback_at)
+    used = lead.attempts - lead.attempts_before_reset
+    target, reason = _next_state(used, campaign.max_attempts, outcome, disposition, callback_at)
     advance(LEAD_TRANSITIONS, lead.state, target, subject=f"lead {lead.id}")
     close_pending_callbacks(session, lead.id, answered=outcome is CallOutcome.ANSWERED)
     lead.next_attempt_at = None
     if target is LeadState.RETRY:
         lead.next_attempt_at = now + timedelta(
-            minutes=_retry_minutes(campaign, outcome, disposition)
+            minutes=_retry_minutes(campaign.retry_delays_minutes, outcome, disposition)
         )
     elif target is LeadState.CALLBACK:
         assert callback_at is not None
@@ -537,18 +673,8 @@ def _settle(
     lead.updated_at = now
     session.flush()
     if target is LeadState.EXHAUSTED:
-        webhooks.enqueue(
-            session,
-            "lead.exhausted",
-            {
-                "lead_id": lead.id,
-                "campaign_id": lead.campaign_id,
-                "customer_id": lead.customer_id,
-                "attempts": lead.attempts,
-                "last_outcome": lead.last_outcome,
-            },
-            now=now,
-        )
+        assert lead.last_outcome is not None
+        _exhausted(session, lead, lead.last_outcome, now=now)
     return lead
 
 
@@ -621,8 +747,8 @@ def return_to_retry(session: Session, leads: Iterable[Lead], *, reason: str, now
 
 
 def _next_state(
-    lead: Lead,
-    campaign: Campaign,
+    used: int,
+    max_attempts: int,
     outcome: CallOutcome,
     disposition: ChosenDisposition | None,
     callback_at: datetime | None,
@@ -650,20 +776,20 @@ def _next_state(
         raise InvalidInput(
             N_("unexpected outcome %(outcome)s"), details={"outcome": str(outcome)}, outcome=outcome
         )
-    if lead.attempts - lead.attempts_before_reset >= campaign.max_attempts:
+    if used >= max_attempts:
         return LeadState.EXHAUSTED, f"{reason}; max attempts reached"
     return LeadState.RETRY, reason
 
 
 def _retry_minutes(
-    campaign: Campaign, outcome: CallOutcome, disposition: ChosenDisposition | None
+    delays: dict[str, Any] | None, outcome: CallOutcome, disposition: ChosenDisposition | None
 ) -> int:
     """The code's own minutes, else the campaign's delay: "no_decision" for a
     person who answered, the outcome's for the rest (a machine, say)."""
     if disposition is not None and disposition.retry_minutes is not None:
         return disposition.retry_minutes
     talked = disposition is not None and outcome is CallOutcome.ANSWERED
-    return retry_delay_minutes(campaign, "no_decision" if talked else str(outcome))
+    return delay_minutes(delays, "no_decision" if talked else str(outcome))
 
 
 def _inbound(session: Session, call_id: str | None) -> bool:
