@@ -9,11 +9,13 @@ publishes wait and go to Redis in one round trip at the end, in order."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from socketio import Manager, RedisManager
 
 from callcenter.realtime.coalesce import DELTA_EVENT, Coalescer, merge_delta
@@ -77,6 +79,35 @@ class CoalescingManager(Manager):
         )
 
 
+# The head of an emit as `BatchingRedisManager` encodes it: who sent it, the
+# event, namespace and room (a string), ahead of the data.
+_STRING = rb'"((?:[^"\\]|\\.)*)"'
+_EMIT_HEAD = re.compile(
+    rb'\{\s*"method"\s*:\s*"emit"\s*,\s*"host_id"\s*:\s*'
+    + _STRING
+    + rb'\s*,\s*"event"\s*:\s*'
+    + _STRING
+    + rb'\s*,\s*"namespace"\s*:\s*'
+    + _STRING
+    + rb'\s*,\s*"room"\s*:\s*'
+    + _STRING
+)
+
+
+def _head_first(message: Any) -> Any:
+    """An emit's message with what a listener reads before deciding to
+    decode it at the front (`CoalescingRedisManager._listen`); the same
+    message, key order aside."""
+    if not isinstance(message, dict) or message.get("method") != "emit":
+        return message
+    head = ("method", "host_id", "event", "namespace", "room")
+    return {**{key: message.get(key) for key in head}, **message}
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode() if b"\\" not in raw else str(orjson.loads(b'"' + raw + b'"'))
+
+
 _together = threading.local()  # .waiting: [(manager, encoded message)], None outside
 
 
@@ -109,6 +140,7 @@ class BatchingRedisManager(RedisManager):
     connected: bool  # RedisManager's: False after a failure, to connect anew
 
     def _publish(self, data: Any) -> Any:
+        data = _head_first(data)
         waiting = getattr(_together, "waiting", None)
         if waiting is None:
             return super()._publish(data)
@@ -149,6 +181,27 @@ class CoalescingRedisManager(BatchingRedisManager):
     def initialize(self) -> None:
         super().initialize()
         self.deltas = _coalescer(self)
+
+    def _listen(self) -> Iterator[Any]:
+        """The queue's messages but the emits this process has no use for,
+        found by their head without decoding the rest (a screen pop carries
+        the customer's history): its own (the old way decoded them to find
+        `host_id` its own and dropped them), and those for a room none of its
+        sockets is in (dropped by `_handle_emit` once decoded). The rooms are
+        looked at as `_handle_emit` would (no greenlet runs in between)."""
+        for message in super()._listen():
+            if not self._unheard(message):
+                yield message
+
+    def _unheard(self, message: Any) -> bool:
+        head = _EMIT_HEAD.match(message) if isinstance(message, bytes) else None
+        if head is None:
+            return False  # another encoding (an older process): decoded as before
+        host_id, event, namespace, room = (_text(part) for part in head.groups())
+        if host_id == self.host_id:
+            return True
+        # A delta is coalesced here before its room's sockets are looked at.
+        return event != DELTA_EVENT and _elsewhere(self, namespace, room)
 
     def _handle_emit(self, message: dict[str, Any]) -> None:
         data = message.get("data")
