@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import orjson
 from socketio import Manager, RedisManager
 
 from callcenter.realtime.coalesce import DELTA_EVENT, Coalescer, merge_delta
@@ -79,18 +78,13 @@ class CoalescingManager(Manager):
         )
 
 
-# The head of an emit as `BatchingRedisManager` encodes it: who sent it, the
-# event, namespace and room (a string), ahead of the data.
-_STRING = rb'"((?:[^"\\]|\\.)*)"'
+# The head of an emit as `BatchingRedisManager` encodes it (compact JSON): who
+# sent it, the event, namespace and room, ahead of the data. A string with an
+# escape in it, a room that is not a string, or any other spacing or order
+# does not match: that message is decoded as before.
 _EMIT_HEAD = re.compile(
-    rb'\{\s*"method"\s*:\s*"emit"\s*,\s*"host_id"\s*:\s*'
-    + _STRING
-    + rb'\s*,\s*"event"\s*:\s*'
-    + _STRING
-    + rb'\s*,\s*"namespace"\s*:\s*'
-    + _STRING
-    + rb'\s*,\s*"room"\s*:\s*'
-    + _STRING
+    rb'\{"method":"emit","host_id":"([^"\\]*)","event":"([^"\\]*)",'
+    rb'"namespace":"([^"\\]*)","room":"([^"\\]*)",'
 )
 
 
@@ -102,10 +96,6 @@ def _head_first(message: Any) -> Any:
         return message
     head = ("method", "host_id", "event", "namespace", "room")
     return {**{key: message.get(key) for key in head}, **message}
-
-
-def _text(raw: bytes) -> str:
-    return raw.decode() if b"\\" not in raw else str(orjson.loads(b'"' + raw + b'"'))
 
 
 _together = threading.local()  # .waiting: [(manager, encoded message)], None outside
@@ -197,7 +187,7 @@ class CoalescingRedisManager(BatchingRedisManager):
         head = _EMIT_HEAD.match(message) if isinstance(message, bytes) else None
         if head is None:
             return False  # another encoding (an older process): decoded as before
-        host_id, event, namespace, room = (_text(part) for part in head.groups())
+        host_id, event, namespace, room = (part.decode() for part in head.groups())
         if host_id == self.host_id:
             return True
         # A delta is coalesced here before its room's sockets are looked at.

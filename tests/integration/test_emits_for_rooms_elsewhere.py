@@ -20,7 +20,6 @@ from callcenter.realtime.managers import (
     BatchingRedisManager,
     CoalescingRedisManager,
     _head_first,
-    _text,
 )
 
 
@@ -182,8 +181,7 @@ def test_an_emit_is_published_with_its_head_first() -> None:
         b'"namespace":"/","room":"agent:1",'
     )
     assert wire_json.loads(encoded) == message
-    odd = {**message, "room": 'agent:"1"\\'}
-    head = _EMIT_HEAD.match(wire_json.dumps(_head_first(odd)).encode())
-    assert head is not None and _text(head.group(4)) == 'agent:"1"\\'
+    odd = {**message, "room": 'agent:"1"\\'}  # decoded as before
+    assert _EMIT_HEAD.match(wire_json.dumps(_head_first(odd)).encode()) is None
     to_many = {**message, "room": ["agent:1", "agent:2"]}
     assert _EMIT_HEAD.match(wire_json.dumps(_head_first(to_many)).encode()) is None
