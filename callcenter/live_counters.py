@@ -539,8 +539,9 @@ return 1
 
 # step_call: the live call's row read, its step set and written as _WRITE_LIVE
 # writes it, in one step; the row as it was before (nil: not live, nothing
-# written). The rows are flat JSON objects of strings, integers, booleans and
-# nulls: cjson gives them back as they were.
+# written). The rows are flat JSON objects of strings, integers (ids and
+# milliseconds, below the 10^14 cjson writes in full), booleans and nulls:
+# cjson writes them back as they were.
 # KEYS: the calls hash, rebuild marks, journal; ARGV: call id, step, rebuild TTL
 _STEP_CALL = (
     _WRITE_LIVE_ROW
