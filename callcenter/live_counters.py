@@ -175,10 +175,11 @@ class LiveCounters(Protocol):
 
     def set_call(self, call_id: str, data: Mapping[str, Any]) -> None: ...
 
-    def replace_live_call(self, call_id: str, data: Mapping[str, Any]) -> bool:
-        """Replace the call's row only while it is live (not dropped at its
-        end); False when it is gone. A change read from the row before its
-        end (the agent's script step) must not bring an ended call back."""
+    def step_call(self, call_id: str, step: int) -> dict[str, Any] | None:
+        """The live call's row with its script step set to `step`, read and
+        written in one step (one round trip): a row another process wrote
+        meanwhile keeps its change, and a call that ended (dropped) is not
+        brought back. None when the call is not live."""
 
     def get_call(self, call_id: str) -> dict[str, Any] | None: ...
 
@@ -403,12 +404,14 @@ class InProcessCounters:
         with self._lock:
             self._write_live(_CALLS, call_id, data)
 
-    def replace_live_call(self, call_id: str, data: Mapping[str, Any]) -> bool:
+    def step_call(self, call_id: str, step: int) -> dict[str, Any] | None:
         with self._lock:
-            if call_id not in self._calls:
-                return False
-            self._write_live(_CALLS, call_id, data)
-            return True
+            found = self._calls.get(call_id)
+            if found is None:
+                return None
+            stepped = {**found, "step": step}
+            self._write_live(_CALLS, call_id, stepped)
+            return stepped
 
     def _write_live(self, which: str, key: Any, row: Mapping[str, Any] | None) -> None:
         """Under the lock: a live map's row written (None: dropped), and
@@ -510,11 +513,9 @@ class InProcessCounters:
 
 # One write to a live map in one round trip: a row (or, with an empty row, its
 # removal); while a rebuild runs (its marks hash exists) it also goes to the
-# journal, for the rebuild's replace_live to write again. With ARGV[4] = "1"
-# only a row that is there is replaced: no window between the check and the
-# write for another process's HDEL.
+# journal, for the rebuild's replace_live to write again.
 # KEYS: the map, rebuild marks, journal; ARGV: field, JSON row or "",
-#       rebuild TTL, "1" or ""
+#       rebuild TTL
 _WRITE_LIVE_ROW = """
 local function write_live(map, field, row, marks, journal, ttl)
   if row == '' then
@@ -531,9 +532,26 @@ end
 _WRITE_LIVE = (
     _WRITE_LIVE_ROW
     + """
-if ARGV[4] == '1' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 write_live(KEYS[1], ARGV[1], ARGV[2], KEYS[2], KEYS[3], ARGV[3])
 return 1
+"""
+)
+
+# step_call: the live call's row read, its step set and written as _WRITE_LIVE
+# writes it, in one step; the row as it was before (nil: not live, nothing
+# written). The rows are flat JSON objects of strings, integers (ids and
+# milliseconds, below the 10^14 cjson writes in full), booleans and nulls:
+# cjson writes them back as they were.
+# KEYS: the calls hash, rebuild marks, journal; ARGV: call id, step, rebuild TTL
+_STEP_CALL = (
+    _WRITE_LIVE_ROW
+    + """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local row = cjson.decode(raw)
+row['step'] = tonumber(ARGV[2])
+write_live(KEYS[1], ARGV[1], cjson.encode(row), KEYS[2], KEYS[3], ARGV[3])
+return raw
 """
 )
 
@@ -844,6 +862,7 @@ class RedisCounters:
         )
         self._prefix = prefix
         self._write_live = self._redis.register_script(_WRITE_LIVE)
+        self._step_call = self._redis.register_script(_STEP_CALL)
         self._replace_live = self._redis.register_script(_REPLACE_LIVE)
         self._count_once = self._redis.register_script(_COUNT_ONCE)
         self._claim_read = self._redis.register_script(_CLAIM_READ)
@@ -1187,18 +1206,22 @@ class RedisCounters:
     def set_call(self, call_id: str, data: Mapping[str, Any]) -> None:
         self._write(self._live(_CALLS, call_id, json.dumps(data)))
 
-    def replace_live_call(self, call_id: str, data: Mapping[str, Any]) -> bool:
-        return bool(self._now(self._live(_CALLS, call_id, json.dumps(data), only_if_there=True))[0])
+    def step_call(self, call_id: str, step: int) -> dict[str, Any] | None:
+        keys = (self._key(_CALLS), self._key("rebuilds"), self._key("journal"))
+        raw = self._now((self._step_call, keys, (call_id, step, REBUILD_TTL_SECONDS)))[0]
+        if not raw:
+            return None
+        row: dict[str, Any] = json.loads(raw)
+        row["step"] = step
+        return row
 
-    def _live(
-        self, which: str, field: str | int, row: str, *, only_if_there: bool = False
-    ) -> _Command:
+    def _live(self, which: str, field: str | int, row: str) -> _Command:
         """A live map's row written (an empty `row`: dropped), journaled
         while a rebuild runs."""
         return (
             self._write_live,
             (self._key(which), self._key("rebuilds"), self._key("journal")),
-            (field, row, REBUILD_TTL_SECONDS, "1" if only_if_there else ""),
+            (field, row, REBUILD_TTL_SECONDS),
         )
 
     def _write(self, write: _Command) -> None:

@@ -9,6 +9,7 @@ publishes wait and go to Redis in one round trip at the end, in order."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,6 +78,26 @@ class CoalescingManager(Manager):
         )
 
 
+# The head of an emit as `BatchingRedisManager` encodes it (compact JSON): who
+# sent it, the event, namespace and room, ahead of the data. A string with an
+# escape in it, a room that is not a string, or any other spacing or order
+# does not match: that message is decoded as before.
+_EMIT_HEAD = re.compile(
+    rb'\{"method":"emit","host_id":"([^"\\]*)","event":"([^"\\]*)",'
+    rb'"namespace":"([^"\\]*)","room":"([^"\\]*)",'
+)
+
+
+def _head_first(message: Any) -> Any:
+    """An emit's message with what a listener reads before deciding to
+    decode it at the front (`CoalescingRedisManager._listen`); the same
+    message, key order aside."""
+    if not isinstance(message, dict) or message.get("method") != "emit":
+        return message
+    head = ("method", "host_id", "event", "namespace", "room")
+    return {**{key: message.get(key) for key in head}, **message}
+
+
 _together = threading.local()  # .waiting: [(manager, encoded message)], None outside
 
 
@@ -109,6 +130,7 @@ class BatchingRedisManager(RedisManager):
     connected: bool  # RedisManager's: False after a failure, to connect anew
 
     def _publish(self, data: Any) -> Any:
+        data = _head_first(data)
         waiting = getattr(_together, "waiting", None)
         if waiting is None:
             return super()._publish(data)
@@ -149,6 +171,27 @@ class CoalescingRedisManager(BatchingRedisManager):
     def initialize(self) -> None:
         super().initialize()
         self.deltas = _coalescer(self)
+
+    def _listen(self) -> Iterator[Any]:
+        """The queue's messages but the emits this process has no use for,
+        found by their head without decoding the rest (a screen pop carries
+        the customer's history): its own (the old way decoded them to find
+        `host_id` its own and dropped them), and those for a room none of its
+        sockets is in (dropped by `_handle_emit` once decoded). The rooms are
+        looked at as `_handle_emit` would (no greenlet runs in between)."""
+        for message in super()._listen():
+            if not self._unheard(message):
+                yield message
+
+    def _unheard(self, message: Any) -> bool:
+        head = _EMIT_HEAD.match(message) if isinstance(message, bytes) else None
+        if head is None:
+            return False  # another encoding (an older process): decoded as before
+        host_id, event, namespace, room = (part.decode() for part in head.groups())
+        if host_id == self.host_id:
+            return True
+        # A delta is coalesced here before its room's sockets are looked at.
+        return event != DELTA_EVENT and _elsewhere(self, namespace, room)
 
     def _handle_emit(self, message: dict[str, Any]) -> None:
         data = message.get("data")

@@ -567,12 +567,8 @@ class LiveFloor:
         return found
 
     def _step(self, call_id: str, step: int) -> None:
-        call = self.counters.get_call(call_id)
-        if call is None:
-            return
-        call["step"] = step
-        # The call may have ended (and been dropped) since the read above.
-        if self.counters.replace_live_call(call_id, call):
+        call = self.counters.step_call(call_id, step)
+        if call is not None:  # live: not ended (and dropped) before the move was applied
             self._emit_call(call)
 
     # -- reads

@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from callcenter.db import Database
+from callcenter.domain_events import ScriptStepEntered
 from callcenter.events import (
     AgentStateChanged,
     CallAnswered,
@@ -25,6 +26,8 @@ from callcenter.events import (
     Event,
 )
 from callcenter.live_counters import Count, Fact, RedisCounters
+from callcenter.realtime.coalesce import CALLS
+from callcenter.realtime.rooms import campaign_supervisors_room
 from callcenter.services.floor.projection import LiveFloor
 from callcenter.states import AgentState
 from tests.factories import make_campaign, make_lead
@@ -196,3 +199,73 @@ def test_scripts_redis_forgot_are_loaded_and_sent_again_in_order(
     assert other.get_call("c1") == {"state": "answered"}
     assert other.statuses() == {"hopper:7": 3}
     assert other.totals(day) == {7: {"dials": 1.0}}
+
+
+def _round_trips(counters: RedisCounters, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What `counters` sends from now on, one entry per round trip: a command
+    (a script's EVALSHA is one) or a pipeline."""
+    sent: list[str] = []
+    client = counters._redis
+    execute, pipeline = client.execute_command, client.pipeline
+
+    def command(*args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]))
+        return execute(*args, **options)
+
+    def piped(*args: Any, **options: Any) -> Any:
+        sent.append("pipeline")
+        return pipeline(*args, **options)
+
+    monkeypatch.setattr(client, "execute_command", command)
+    monkeypatch.setattr(client, "pipeline", piped)
+    return sent
+
+
+def test_a_script_move_is_one_round_trip_and_pushes_the_row_with_its_step(
+    floor: LiveFloor,
+    pushes: list[tuple[str, Any, str]],
+    lead: tuple[int, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    campaign_id, lead_id = lead
+    for commit in _answered_call(campaign_id, lead_id, "c4")[:4]:
+        floor._committed(commit)
+    floor._committed([ScriptStepEntered(call_id="c4", step_number=1)])  # its script loaded
+    before = floor.counters.get_call("c4")
+    assert before is not None
+    pushes.clear()
+    sent = _round_trips(floor.counters, monkeypatch)  # type: ignore[arg-type]
+    floor._committed([ScriptStepEntered(call_id="c4", step_number=2)])
+    assert len(sent) == 1
+    assert floor.counters.get_call("c4") == {**before, "step": 2}
+    [(_name, delta, room)] = pushes
+    assert room == campaign_supervisors_room(campaign_id)
+    assert [row["step"] for row in delta[CALLS]] == [2]
+
+
+def test_a_script_move_keeps_what_another_process_wrote_to_the_row_meanwhile(
+    floor: LiveFloor,
+    other: RedisCounters,
+    lead: tuple[int, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another process writes the row after the move's first round trip. The
+    move used to read the row, then write it whole: that write was lost."""
+    campaign_id, lead_id = lead
+    for commit in _answered_call(campaign_id, lead_id, "c5")[:4]:
+        floor._committed(commit)
+    client = floor.counters._redis  # type: ignore[attr-defined]
+    execute = client.execute_command
+
+    def then_renamed(*args: Any, **options: Any) -> Any:
+        reply = execute(*args, **options)
+        monkeypatch.setattr(client, "execute_command", execute)
+        row = other.get_call("c5")
+        assert row is not None
+        other.set_call("c5", {**row, "customer": "Renamed"})
+        return reply
+
+    monkeypatch.setattr(client, "execute_command", then_renamed)
+    floor._committed([ScriptStepEntered(call_id="c5", step_number=3)])
+    call = other.get_call("c5")
+    assert call is not None and (call["customer"], call["step"]) == ("Renamed", 3)

@@ -323,8 +323,8 @@ def test_a_rebuilds_live_write_keeps_what_was_written_since_its_mark(
     other.set_call("c3", {"state": "dialing"})
     other.drop_call("c3")
     other.drop_call("c0")
-    assert other.replace_live_call("c1", {"state": "dialing", "step": 2})
-    assert not other.replace_live_call("c4", {"state": "connected"})
+    assert other.step_call("c1", 2) == {"state": "dialing", "step": 2}
+    assert other.step_call("c4", 1) is None
     other.set_agent(5, {"state": "paused"})
     other.set_agent(5, {"state": "ready"})
     read_calls = {"c0": {"state": "answered"}, "c1": {"state": "dialing"}, "c9": {"state": "x"}}
@@ -351,16 +351,30 @@ def test_the_counters_are_in_redis_when_a_redis_url_is_set(redis_url: str) -> No
     assert isinstance(make_counters(""), InProcessCounters)
 
 
-def test_a_live_call_row_is_replaced_but_an_ended_one_is_not_brought_back(
+def test_a_live_calls_step_is_set_but_an_ended_call_is_not_brought_back(
     counters: LiveCounters,
 ) -> None:
-    """The agent's script step is read from the row, then written back: if the
-    call ended (and was dropped) in between, the write must not revive it."""
-    counters.set_call("c1", {"call_id": "c1", "state": "connected", "step": 2})
-    assert counters.replace_live_call("c1", {"call_id": "c1", "state": "connected", "step": 3})
-    assert counters.get_call("c1") == {"call_id": "c1", "state": "connected", "step": 3}
+    """The agent's script step goes into the live row as it is: an ended
+    (dropped) call's move must not revive it."""
+    row = {
+        "call_id": "c1",
+        "campaign_id": 7,
+        "lead_id": 12345678901,
+        "state": "connected",
+        "dialed_at": "2026-03-01T09:00:00.123456+00:00",
+        "customer": 'Zoë O\'Brien "Jr" / ü',
+        "step": None,
+        "ringing_at": None,
+        "in_sl": True,
+        "inbound": False,
+        "amd_decision_ms": 0,
+    }
+    counters.set_call("c1", row)
+    assert counters.step_call("c1", 3) == {**row, "step": 3}
+    assert counters.get_call("c1") == {**row, "step": 3}
+    assert counters.calls() == {"c1": {**row, "step": 3}}
     counters.drop_call("c1")
-    assert not counters.replace_live_call("c1", {"call_id": "c1", "state": "connected", "step": 4})
+    assert counters.step_call("c1", 4) is None
     assert counters.get_call("c1") is None
     assert "c1" not in counters.calls()
 
