@@ -175,13 +175,15 @@ class DatabaseServices:
     def agents(self) -> Sequence[AgentSnapshot]:
         # Columns, not entities: read every tick and while answers wait (4 a
         # second), loading 200 AgentStatus objects was most of this read's CPU.
+        # On the session's connection: a read-only session has nothing to
+        # flush, and the ORM's row wrapping was a quarter of the rest.
         with self.database.read_sessions() as session:
-            rows = session.execute(_AGENTS).all()
+            rows = session.connection().execute(_AGENTS).all()
         return [
             AgentSnapshot(
                 agent_id=agent_id,
                 campaign_id=campaign_id,
-                phase=AgentPhase(state.value),
+                phase=_PHASES[state],
                 since=since,
                 phone=phone,
                 call_id=call_id,
@@ -290,6 +292,11 @@ _AGENTS = (
     )
 )
 """The agents' read, built once (it runs every tick and while answers wait)."""
+
+_PHASES = {
+    state: AgentPhase(state.value) for state in AgentState if state is not AgentState.LOGGED_OUT
+}
+"""The worker's phase of each state `_AGENTS` returns."""
 
 
 def _script_locales(session: Session, version_ids: Collection[int]) -> dict[int, str]:

@@ -11,7 +11,8 @@ Measured: reserving a ready agent for a live answer (`reserve_agent`, a
 calls row written) and letting them go again (`release_agent`); claiming a
 batch of `--batch` leads from the Redis hopper (`next_leads`, the hopper
 refilled between batches, not measured) and writing their calls rows
-(`open_calls`); the ready-agent pool's sync with every agent ready, the
+(`open_calls`); the hopper's refill (its 500 best offers read and
+written to Redis, every 10 s); the ready-agent pool's sync with every agent ready, the
 same as the last and with one agent's time moved; the pacer's decision with every
 agent ready; and the per-tick reads of an idle dialer (the agents, the
 abandon tallies, the campaigns held, the floor sweep). A fresh database is
@@ -181,6 +182,12 @@ def run(args: argparse.Namespace, url: str) -> None:
         claimed.extend(got)
 
     measure(f"next_leads ({args.batch})", statements, args.rounds, claim, between=refill)
+    measure(
+        "refill (hopper to 500)",
+        statements,
+        max(args.rounds // 10, 10),
+        lambda n: source.refill([campaign_id], now=utcnow()),
+    )
 
     def open_batch(number: int) -> None:
         batch = claimed[number * args.batch : (number + 1) * args.batch]
