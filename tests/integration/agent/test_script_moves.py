@@ -97,28 +97,11 @@ def test_two_moves_of_one_call_at_once_take_turns(postgres_database: Database) -
     rows, one after the other, never the same seq."""
     database = postgres_database
     agent_id, call_id = _call_on_step_one(database)
-    first = database.sessions()
-    call_script.move_step(first, agent_id, call_id, "next")  # holds the call's lock
-    second_done = threading.Event()
-    errors: list[BaseException] = []
 
-    def second_move() -> None:
-        try:
-            with database.unit_of_work() as session:
-                call_script.move_step(session, agent_id, call_id, "next")
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-        finally:
-            second_done.set()
+    def first_move(session: Any) -> None:  # holds the call's lock
+        call_script.move_step(session, agent_id, call_id, "next")
 
-    thread = threading.Thread(target=second_move)
-    thread.start()
-    try:
-        assert not second_done.wait(0.5), "the second move did not wait for the lock"
-    finally:
-        first.commit()
-        first.close()
-        thread.join(10)
+    errors = _while_locked(database, first_move, agent_id, call_id)
     assert not errors, errors
     assert [row[:2] for row in _path(database, call_id)] == [(1, 1), (2, 2), (3, 3)]
     assert {action for *_, action, _via in _path(database, call_id)} == {StepAction.ENTER.value}
