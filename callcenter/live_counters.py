@@ -206,7 +206,9 @@ class LiveCounters(Protocol):
         with `since` (a `begin_rebuild` mark), then the `day`'s counts recorded
         since the mark, each fact once. False, and nothing written, when the
         mark is gone (the counters were lost, or the rebuild took too long):
-        the counts since the rebuild's read are not all known."""
+        the counts since the rebuild's read are not all known. True, and
+        nothing written, when a rebuild that began after this one wrote the
+        day already: its read holds all this one's does."""
 
     def replace_live(
         self,
@@ -217,7 +219,8 @@ class LiveCounters(Protocol):
     ) -> bool:
         """Both live maps at once; with `since` (a `begin_rebuild` mark), then
         the writes to them recorded since the mark, in order. False, and
-        nothing written, when the mark is gone."""
+        nothing written, when the mark is gone; True, and nothing written,
+        when a rebuild that began after this one wrote them already."""
 
     def first_build(self, day: date) -> bool:
         """True once per day (per deployment): whoever gets it rebuilds from the DB."""
@@ -254,6 +257,10 @@ class InProcessCounters:
         self._statuses: dict[str, Any] = {}
         # mark -> where its counts and its live writes begin in the journals
         self._rebuilds: dict[str, tuple[int, int]] = {}
+        self._rebuilds_begun = 0
+        # a day's totals, or the live maps (None): the order of the rebuild
+        # that wrote them last (see _SUPERSEDED)
+        self._rebuilt: dict[date | None, int] = {}
         self._journal: list[tuple[date, int, str, Sequence[Count], int | None]] = []
         # (map, key, the row or None when dropped)
         self._live_journal: list[tuple[str, Any, dict[str, Any] | None]] = []
@@ -367,13 +374,21 @@ class InProcessCounters:
             return self._facts.get(day, {}).get(call_id, Fact(0))
 
     def begin_rebuild(self) -> str:
-        mark = uuid.uuid4().hex
         with self._lock:
             if not self._rebuilds:
                 self._journal.clear()
                 self._live_journal.clear()
+            self._rebuilds_begun += 1
+            mark = f"{self._rebuilds_begun}:{uuid.uuid4().hex}"
             self._rebuilds[mark] = (len(self._journal), len(self._live_journal))
         return mark
+
+    def _superseded(self, mark: str, written: date | None) -> bool:
+        order = int(mark.split(":", 1)[0])
+        if order < self._rebuilt.get(written, 0):
+            return True
+        self._rebuilt[written] = order
+        return False
 
     def end_rebuild(self, mark: str) -> None:
         with self._lock:
@@ -466,6 +481,8 @@ class InProcessCounters:
         with self._lock:
             if since is not None and since not in self._rebuilds:
                 return False
+            if since is not None and self._superseded(since, day):
+                return True
             self._days[day] = {cid: dict(values) for cid, values in totals.items()}
             self._agent_days[day] = {aid: dict(values) for aid, values in agent_totals.items()}
             self._facts[day] = dict(facts or {})
@@ -485,6 +502,8 @@ class InProcessCounters:
         with self._lock:
             if since is not None and since not in self._rebuilds:
                 return False
+            if since is not None and self._superseded(since, None):
+                return True
             self._calls = {key: dict(value) for key, value in calls.items()}
             self._agents = {key: dict(value) for key, value in agents.items()}
             if since is not None:
@@ -555,16 +574,39 @@ return raw
 """
 )
 
+# Whether a rebuild writes after one that began later (its write is then
+# refused: that later read holds everything this one's does); otherwise the
+# keys are recorded as written by this rebuild. Each rebuild reads after its
+# mark, and a commit whose process left its counts to its own rebuild
+# (`LiveFloor._count_commit`) was made before that mark, its counts and live
+# writes never journaled: only a rebuild that began later is sure to hold it.
+# wrote: the key holding the order of the rebuild that last wrote the keys
+_SUPERSEDED = """
+local function superseded(mark, wrote, ttl)
+  local order = tonumber(string.match(mark, '^(%d+):'))
+  if order < tonumber(redis.call('GET', wrote) or '0') then return true end
+  if ttl then
+    redis.call('SET', wrote, order, 'EX', ttl)
+  else
+    redis.call('SET', wrote, order)
+  end
+  return false
+end
+"""
+
 # Both live maps at once, then (with a mark) the writes to them journaled since
 # the mark, in order: each is a whole row or its removal, so every row written
 # since the mark ends as its last write left it.
-# KEYS: rebuild marks, journal, calls, agents
+# KEYS: rebuild marks, journal, calls, agents, the live maps' last rebuild
 # ARGV: mark or "", JSON {call: JSON row}, JSON {agent: JSON row}
-_REPLACE_LIVE = """
+_REPLACE_LIVE = (
+    _SUPERSEDED
+    + """
 local start = 0
 if ARGV[1] ~= '' then
   start = redis.call('HGET', KEYS[1], ARGV[1])
   if not start then return 0 end
+  if superseded(ARGV[1], KEYS[5], nil) then return 2 end
 end
 redis.call('DEL', KEYS[3], KEYS[4])
 for side, key in ipairs({KEYS[3], KEYS[4]}) do
@@ -592,6 +634,7 @@ for _, raw in ipairs(redis.call('LRANGE', KEYS[2], start, -1)) do
 end
 return 1
 """
+)
 
 # claim_call / claim_agent in one round trip.
 # KEYS: the event's seen mark, the live hash, the other mark (claim_call's, or
@@ -725,14 +768,17 @@ return counted
 """
 )
 
-# A rebuild's mark: where its counts begin in the journal. The journal is
-# emptied when no rebuild runs; it outlives the marks (its TTL is renewed).
-# KEYS: rebuild marks, journal; ARGV: mark, rebuild TTL
+# A rebuild's mark: where its counts begin in the journal, after its order
+# among rebuilds ("{order}:{id}", `_SUPERSEDED`). The journal is emptied when
+# no rebuild runs; it outlives the marks (its TTL is renewed).
+# KEYS: rebuild marks, journal, rebuilds begun; ARGV: id, rebuild TTL
 _BEGIN_REBUILD = """
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
-redis.call('HSET', KEYS[1], ARGV[1], redis.call('LLEN', KEYS[2]))
+local mark = redis.call('INCR', KEYS[3]) .. ':' .. ARGV[1]
+redis.call('HSET', KEYS[1], mark, redis.call('LLEN', KEYS[2]))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
+return mark
 """
 
 _END_REBUILD = """
@@ -746,17 +792,20 @@ if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
 # Every total of the day is new: the campaigns' version is new, and the agents'
 # versions are those of the agents written (an agent with none is read anew).
 # KEYS: rebuild marks, journal, facts hash, campaigns index, agents index,
-#       the day's campaign totals version, the day's agent versions
+#       the day's campaign totals version, the day's agent versions, the
+#       day's last rebuild
 # ARGV: mark or "", key prefix, day, totals TTL, facts TTL,
 #       JSON {campaign: {name: value}}, JSON {agent: {name: value}}, JSON {call: facts},
 #       version
 _REPLACE_DAY = (
     _COUNT
+    + _SUPERSEDED
     + """
 local start = 0
 if ARGV[1] ~= '' then
   start = redis.call('HGET', KEYS[1], ARGV[1])
   if not start then return 0 end
+  if superseded(ARGV[1], KEYS[8], ARGV[4]) then return 2 end
 end
 local totals, agents = ARGV[2] .. 't:' .. ARGV[3] .. ':', ARGV[2] .. 'a:' .. ARGV[3] .. ':'
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do redis.call('DEL', totals .. id) end
@@ -1101,10 +1150,8 @@ class RedisCounters:
 
     @_writes_sent_first
     def begin_rebuild(self) -> str:
-        mark = uuid.uuid4().hex
-        self._begin_rebuild(
-            keys=[self._key("rebuilds"), self._key("journal")], args=[mark, REBUILD_TTL_SECONDS]
-        )
+        keys = [self._key("rebuilds"), self._key("journal"), self._key("rebuilds", "begun")]
+        mark: str = self._begin_rebuild(keys=keys, args=[uuid.uuid4().hex, REBUILD_TTL_SECONDS])
         return mark
 
     @_writes_sent_first
@@ -1283,6 +1330,7 @@ class RedisCounters:
                 self._key("ta", iso),
                 self._key("tv", iso),
                 self._key("av", iso),
+                self._key("rebuilt", iso),
             ],
             args=[
                 since or "",
@@ -1312,6 +1360,7 @@ class RedisCounters:
                 self._key("journal"),
                 self._key(_CALLS),
                 self._key(_AGENTS),
+                self._key("rebuilt", "live"),
             ],
             args=[
                 since or "",

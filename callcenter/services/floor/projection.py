@@ -475,12 +475,17 @@ class LiveFloor:
                 built = [self.ensure_built(*asked) for asked in zip(days, builds, strict=True)]
             else:
                 built = [self.ensure_built(day) for day in days]
-            if any(built):
-                return  # rebuilt after this commit: its rows are in the numbers
         except redis.RedisError:
             self._stale = True
             log.warning("live floor: Redis unavailable; counters rebuilt when it is back")
             return
+        if any(built):
+            # Rebuilt after this commit: its rows are in the numbers. Its ends
+            # are applied all the same (counted once, by the facts the rebuild
+            # read): another process may have applied a late event of such a
+            # call meanwhile and shown it live again, and the end's claim
+            # keeps any later one from doing so.
+            items = [item for item in items if isinstance(item, CallEnded)]
         # None: a build was due (nothing claimed), each event claims its own
         claims = dict(zip(together, claimed, strict=True)) if together and claimed else {}
         names = {

@@ -295,6 +295,35 @@ def test_a_rebuilds_write_keeps_what_was_counted_since_its_mark(
     counters.end_rebuild(third)
 
 
+def test_a_rebuild_does_not_write_over_one_that_began_after_it(
+    counters: LiveCounters, request: pytest.FixtureRequest
+) -> None:
+    """Two rebuilds overlap and the one that began later writes first: the
+    earlier one's write is taken as done and changes nothing (the later read
+    holds everything the earlier one does; a commit another process left to
+    its own rebuild is only in the later one). A day the later one did not
+    write is written."""
+    day, other_day = date(2026, 3, 1), date(2026, 2, 28)
+    other = _shared_with(counters, request)
+    earlier = counters.begin_rebuild()
+    later = other.begin_rebuild()
+    later_facts = {"c1": Fact.DIALED | Fact.ENDED, "c2": Fact.DIALED}
+    assert other.replace_day(day, {7: {"dials": 2.0}}, {}, later_facts, since=later)
+    assert other.replace_live({"c2": {"state": "dialing"}}, {5: {"state": "ready"}}, since=later)
+    assert counters.replace_day(day, {7: {"dials": 1.0}}, {}, {"c1": Fact.DIALED}, since=earlier)
+    assert counters.replace_live({"c1": {"state": "ringing"}}, {}, since=earlier)
+    assert other.totals(day) == {7: {"dials": 2.0}}
+    assert other.facts(day, "c1") == Fact.DIALED | Fact.ENDED
+    assert (other.calls(), other.agents()) == (
+        {"c2": {"state": "dialing"}},
+        {5: {"state": "ready"}},
+    )
+    assert counters.replace_day(other_day, {7: {"dials": 4.0}}, {}, {}, since=earlier)
+    assert other.totals(other_day) == {7: {"dials": 4.0}}
+    counters.end_rebuild(earlier)
+    other.end_rebuild(later)
+
+
 def test_a_rebuild_whose_mark_is_gone_writes_nothing(counters: LiveCounters) -> None:
     """The counts made since its read are not known (Redis lost them, or the
     rebuild took too long): its write is refused."""
@@ -708,6 +737,94 @@ def test_an_end_counted_while_a_rebuild_reads_does_not_leave_the_call_live(
     assert shared.calls() == {}
     live, db = _live_and_db(floor, sqlite_database, shared, campaign_id, day)
     assert db["abandoned"] == 1
+    assert live == db
+
+
+@pytest.mark.parametrize("write", ["replace_day", "replace_live"])
+def test_a_rebuild_does_not_write_its_older_read_over_another_processs_rebuild(
+    app: Flask,
+    sqlite_database: Database,
+    floor: LiveFloor,
+    request: pytest.FixtureRequest,
+    write: str,
+) -> None:
+    """Redis restarted empty and two processes rebuild. This one reads an
+    answered call; before it writes, another process whose last count failed
+    while Redis was down commits the call's end as a machine, rebuilds from
+    rows that hold it and leaves that commit to its rebuild. This process's
+    older read does not overwrite it: no call is left in progress and the
+    machine is not a live answer (the Redis restart fault test saw a call
+    left 'dialing', and 16 live answers against 15)."""
+    from callcenter.services import calls
+
+    campaign_id, _spare = _answered_call(app, sqlite_database, "c-both")
+    shared = _restarted_empty(floor.counters, request)
+    ended = CallEnded(call_id="c-both", outcome="machine")
+
+    def ended_by_a_stale_process() -> None:
+        other_process = Database(sqlite_database.url)
+        other = LiveFloor(
+            counters=shared, database=other_process, emit=lambda *_: None, tz=floor.tz
+        )
+        other._stale = True  # its last count failed: it rebuilds at its next commit
+        other.watch(other_process)
+        try:
+            with other_process.unit_of_work() as session:
+                calls.apply_event(session, ended)
+        finally:
+            other_process.dispose()
+
+    floor.counters = _before_the_write(shared, write, ended_by_a_stale_process)
+    day = floor.local_day(ended.occurred_at)
+    assert floor.ensure_built(day)
+    assert shared.calls() == {}
+    live, db = _live_and_db(floor, sqlite_database, shared, campaign_id, day)
+    assert (db["live_answers"], db["machines"]) == (0, 1)
+    assert live == db
+
+
+def test_a_late_dial_applied_while_an_end_is_rebuilt_for_does_not_leave_the_call_live(
+    app: Flask, sqlite_database: Database, floor: LiveFloor, request: pytest.FixtureRequest
+) -> None:
+    """Redis restarted empty. This process commits a call's end, its first
+    commit since, and rebuilds for it from rows that hold the end. Before its
+    rebuild writes, another process applies the call's late call.dialing
+    (consumers in several processes apply a call's events in any order) and
+    shows the call dialing. The floor shows no call in progress, and a dial
+    applied later still does not bring it back (the Redis restart fault test
+    saw a call left 'dialing' and one left 'ringing')."""
+    from callcenter.events import CallDialing
+    from callcenter.services import calls
+
+    campaign_id, _spare = _answered_call(app, sqlite_database, "c-late")
+    with sqlite_database.read_sessions() as session:
+        lead_id = session.scalars(select(Call.lead_id).where(Call.id == "c-late")).one()
+    shared = _restarted_empty(floor.counters, request)
+
+    def late_dial() -> None:
+        dialed = CallDialing(call_id="c-late", campaign_id=campaign_id, lead_id=lead_id, attempt=1)
+        _applied_in_another_process(sqlite_database, shared, floor, dialed, lambda _: None)
+
+    this_process = Database(sqlite_database.url)
+    LiveFloor(
+        counters=_before_the_write(shared, "replace_live", late_dial),
+        database=this_process,
+        emit=lambda *_: None,
+        tz=floor.tz,
+    ).watch(this_process)
+    ended = CallEnded(call_id="c-late", outcome="abandoned")
+    try:
+        with this_process.unit_of_work() as session:
+            calls.apply_event(session, ended)
+    finally:
+        this_process.dispose()
+    assert shared.calls() == {}
+    late_dial()
+    assert shared.calls() == {}
+    live, db = _live_and_db(
+        floor, sqlite_database, shared, campaign_id, floor.local_day(ended.occurred_at)
+    )
+    assert (db["dials"], db["abandoned"]) == (1, 1)
     assert live == db
 
 
