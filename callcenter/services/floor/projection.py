@@ -96,7 +96,13 @@ from callcenter.services.floor.rebuild import (
     rebuild_live_from_db,
 )
 from callcenter.services.recent_calls import recent_calls
-from callcenter.states import AgentState, CallDirection, CallOutcome, CallState
+from callcenter.states import (
+    CALL_TRANSITIONS,
+    AgentState,
+    CallDirection,
+    CallOutcome,
+    CallState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -402,7 +408,11 @@ class LiveFloor:
         self._emit_call(call)
 
     def _moved(self, call: dict[str, Any], state: CallState, stamp: str, at: datetime) -> None:
-        call["state"] = state.value
+        """Forward only, as the calls row moves: consumers in several
+        processes apply a call's events in any order, and a late ringing must
+        not show a connected call as ringing again."""
+        if state in CALL_TRANSITIONS[CallState(call["state"])]:
+            call["state"] = state.value
         call[stamp] = at.isoformat()
         if call.get("customer") is None and state in (CallState.ANSWERED, CallState.CONNECTED):
             call["customer"] = self._customer_name(call["lead_id"])

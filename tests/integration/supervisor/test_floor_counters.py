@@ -828,6 +828,23 @@ def test_a_late_dial_applied_while_an_end_is_rebuilt_for_does_not_leave_the_call
     assert live == db
 
 
+def test_a_late_ringing_does_not_show_an_answered_call_ringing_again(
+    app: Flask, sqlite_database: Database, floor: LiveFloor
+) -> None:
+    """Consumers in several processes apply a call's events in any order: a
+    call.ringing applied after the call's answer leaves the floor showing the
+    call answered (the Redis restart fault test's logs showed connected calls
+    shown ringing until they ended)."""
+    from callcenter.events import CallRinging
+
+    _answered_call(app, sqlite_database, "c-order")
+    late = CallRinging(call_id="c-order")
+    _applied_in_another_process(sqlite_database, floor.counters, floor, late, lambda _: None)
+    shown = floor.counters.get_call("c-order")
+    assert shown is not None
+    assert (shown["state"], shown["ringing_at"]) == ("answered", late.occurred_at.isoformat())
+
+
 def test_counts_made_between_a_rebuilds_read_and_its_write_are_not_lost(
     app: Flask, sqlite_database: Database, floor: LiveFloor, request: pytest.FixtureRequest
 ) -> None:
