@@ -58,7 +58,7 @@ INSERT INTO customers (phone_e164, title, first_name, last_name, company, addres
                        city, locale, timezone, created_at)
 SELECT z.area || lpad(n::text, 8, '0'), '', 'Bench', 'Lead ' || n, '', '', '', 'fa',
        z.zone, :now - interval '40 days'
-FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS n
+FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS n
 CROSS JOIN LATERAL (
     SELECT CASE WHEN n * 37 % 100 < 30 THEN 'Asia/Tehran'
                 WHEN n * 37 % 100 < 40 THEN 'Europe/London'
@@ -98,7 +98,7 @@ SELECT :campaign_id, :offset + n,
        '{}',
        :now - (n * 7907 % 2592000) * interval '1 second',
        :now - interval '1 day'
-FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS n
+FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS n
 CROSS JOIN LATERAL (
     SELECT CASE WHEN CAST(:closed AS boolean)
                      THEN (CASE WHEN n % 2 = 0 THEN 'sale' ELSE 'exhausted' END)
