@@ -13,10 +13,10 @@ ones (sale, exhausted), all made by the server (INSERT ... SELECT
 generate_series), then VACUUM ANALYZE. The leads' customers are in seven
 zones by area code, so at the bench's instant (a Monday, 14:00 UTC) Tehran,
 London and New York are open (60% of them) and Chicago, Denver, Los Angeles
-and Tokyo closed. Of the dialable leads 62% are new, 28% retries (half not
-due yet, 1 in 100 at max attempts), 3% callbacks (half not due, half of those
-kept for an agent) and 7% new with a later start; 2% of the priorities are 2,
-5% are 1 and 3% are -1; 1% of the numbers are on the global DNC list and
+and Tokyo closed. Of the dialable leads 60% are new, 29% retries (half not
+due yet, 1 in 109 at max attempts), 1% callbacks (1 in 48 due, the others
+later; half kept for an agent) and 10% new with a later start; 2% of the priorities are
+2, 5% are 1 and 3% are -1; 1% of the numbers are on the global DNC list and
 0.5% on the campaign's; 5% of the leads are on a disabled list.
 
 `measure` refills the campaign's hopper (a MemoryHopper) as the dialer does,
@@ -52,7 +52,8 @@ NOW = datetime(2025, 1, 6, 14, 0, tzinfo=UTC)
 WINDOWS = {"weekly": {day: [{"start": "09:00", "end": "20:00"}] for day in WEEKDAYS}}
 MAX_ATTEMPTS = 5
 
-# n -> one customer; zones and area codes by n*37 % 100.
+# n -> one customer; zones and area codes by n*37 % 101. Each trait of a lead
+# is taken modulo its own prime, so the traits do not go together.
 FILL_CUSTOMERS = """
 INSERT INTO customers (phone_e164, title, first_name, last_name, company, address,
                        city, locale, timezone, created_at)
@@ -60,24 +61,24 @@ SELECT z.area || lpad(n::text, 8, '0'), '', 'Bench', 'Lead ' || n, '', '', '', '
        z.zone, :now - interval '40 days'
 FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS n
 CROSS JOIN LATERAL (
-    SELECT CASE WHEN n * 37 % 100 < 30 THEN 'Asia/Tehran'
-                WHEN n * 37 % 100 < 40 THEN 'Europe/London'
-                WHEN n * 37 % 100 < 60 THEN 'America/New_York'
-                WHEN n * 37 % 100 < 75 THEN 'America/Chicago'
-                WHEN n * 37 % 100 < 80 THEN 'America/Denver'
-                WHEN n * 37 % 100 < 95 THEN 'America/Los_Angeles'
+    SELECT CASE WHEN n * 37 % 101 < 30 THEN 'Asia/Tehran'
+                WHEN n * 37 % 101 < 40 THEN 'Europe/London'
+                WHEN n * 37 % 101 < 60 THEN 'America/New_York'
+                WHEN n * 37 % 101 < 75 THEN 'America/Chicago'
+                WHEN n * 37 % 101 < 80 THEN 'America/Denver'
+                WHEN n * 37 % 101 < 95 THEN 'America/Los_Angeles'
                 ELSE 'Asia/Tokyo' END AS zone,
-           CASE WHEN n * 37 % 100 < 30 THEN '+98912'
-                WHEN n * 37 % 100 < 40 THEN '+4420'
-                WHEN n * 37 % 100 < 60 THEN '+1212'
-                WHEN n * 37 % 100 < 75 THEN '+1312'
-                WHEN n * 37 % 100 < 80 THEN '+1303'
-                WHEN n * 37 % 100 < 95 THEN '+1213'
+           CASE WHEN n * 37 % 101 < 30 THEN '+98912'
+                WHEN n * 37 % 101 < 40 THEN '+4420'
+                WHEN n * 37 % 101 < 60 THEN '+1212'
+                WHEN n * 37 % 101 < 75 THEN '+1312'
+                WHEN n * 37 % 101 < 80 THEN '+1303'
+                WHEN n * 37 % 101 < 95 THEN '+1213'
                 ELSE '+813' END AS area
 ) AS z
 ORDER BY n
 """
-# Customer n + :offset is lead n's; states by n*13 % 100.
+# Customer n + :offset is lead n's.
 FILL_LEADS = """
 INSERT INTO leads (campaign_id, customer_id, lead_list_id, state, priority, attempts,
                    attempts_before_reset, next_attempt_at, last_attempt_at, fields,
@@ -85,14 +86,14 @@ INSERT INTO leads (campaign_id, customer_id, lead_list_id, state, priority, atte
 SELECT :campaign_id, :offset + n,
        CASE WHEN n % 20 = 0 THEN :disabled_list WHEN n % 2 = 0 THEN :list_a ELSE :list_b END,
        s.state,
-       CASE WHEN n * 7 % 100 < 2 THEN 2 WHEN n * 7 % 100 < 7 THEN 1
-            WHEN n * 7 % 100 < 97 THEN 0 ELSE -1 END,
-       CASE WHEN s.state = 'new' THEN 0 WHEN n % 100 = 3 THEN :max_attempts
+       CASE WHEN n * 7 % 107 < 2 THEN 2 WHEN n * 7 % 107 < 7 THEN 1
+            WHEN n * 7 % 107 < 104 THEN 0 ELSE -1 END,
+       CASE WHEN s.state = 'new' THEN 0 WHEN n % 109 = 3 THEN :max_attempts
             ELSE 1 + n * 17 % 4 END,
        0,
        CASE WHEN s.state = 'retry' THEN :now + (n * 31 % 480 - 240) * interval '1 minute'
-            WHEN s.state = 'callback' THEN :now + (n * 31 % 2880 - 1440) * interval '1 minute'
-            WHEN n * 13 % 100 >= 93 THEN :now + (n * 31 % 2880) * interval '1 minute'
+            WHEN s.state = 'callback' THEN :now + (n * 31 % 2880 - 60) * interval '1 minute'
+            WHEN n * 13 % 103 >= 93 THEN :now + (n * 31 % 2880) * interval '1 minute'
             END,
        CASE WHEN s.state <> 'new' THEN :now - interval '1 day' END,
        '{}',
@@ -102,9 +103,9 @@ FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS n
 CROSS JOIN LATERAL (
     SELECT CASE WHEN CAST(:closed AS boolean)
                      THEN (CASE WHEN n % 2 = 0 THEN 'sale' ELSE 'exhausted' END)
-                WHEN n * 13 % 100 < 62 THEN 'new'
-                WHEN n * 13 % 100 < 90 THEN 'retry'
-                WHEN n * 13 % 100 < 93 THEN 'callback'
+                WHEN n * 13 % 103 < 62 THEN 'new'
+                WHEN n * 13 % 103 < 92 THEN 'retry'
+                WHEN n * 13 % 103 < 93 THEN 'callback'
                 ELSE 'new' END AS state
 ) AS s
 ORDER BY n
@@ -221,7 +222,7 @@ def explain_all(database: Database, statements: list[tuple[str, Any]], *, plans:
     total_rows = total_buffers = 0
     with database.engine.connect() as connection:
         for number, (statement, parameters) in enumerate(statements, 1):
-            if not statement.lstrip().upper().startswith("SELECT"):
+            if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
                 continue
             plan = explain(connection, statement, parameters)
             root = plan["Plan"]
