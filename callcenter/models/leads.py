@@ -31,7 +31,7 @@ class Customer(Base):
     address: Mapped[str] = mapped_column(Text, default="")
     city: Mapped[str] = mapped_column(String(120), default="")
     locale: Mapped[str] = mapped_column(String(8), default="fa")
-    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tehran")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tehran", index=True)
     created_at: Mapped[datetime] = created_at_column()
 
 
@@ -133,6 +133,19 @@ class Lead(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "customer_id"),
         Index("ix_leads_dialable", "campaign_id", "state", "next_attempt_at"),
+        # The hopper's dial order within a group (state, priority): the due
+        # ones by due time, the never-scheduled ones by creation.
+        Index("ix_leads_dial_due", "campaign_id", "state", "priority", "next_attempt_at", "id"),
+        Index(
+            "ix_leads_dial_fresh",
+            "campaign_id",
+            "state",
+            "priority",
+            "created_at",
+            "id",
+            sqlite_where=text("next_attempt_at IS NULL"),
+            postgresql_where=text("next_attempt_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
