@@ -40,7 +40,9 @@ def final_notes(session: Session, agent_id: int, call_id: Any, text: Any) -> str
     saved note (empty clears it); None (nothing sent: an API client, a
     screen that sends none) keeps the note saved as the agent typed."""
     if text is not None:
-        save_notes(session, agent_id, call_id, text)
+        saved = save_notes(session, agent_id, call_id, text)
+        if saved is not None:
+            return saved.text
     note = call_note(session, open_call(session, agent_id, call_id).id, agent_id)
     return note.text if note is not None else ""
 

@@ -20,7 +20,14 @@ from callcenter import after_commit
 from callcenter.db import utcnow
 from callcenter.domain_events import CallMarkedMachine, WrapUpEnded
 from callcenter.errors import N_, Conflict, InvalidInput
-from callcenter.models import AgentStatus, Call, Campaign, Disposition, DispositionCode
+from callcenter.models import (
+    AgentStatus,
+    Call,
+    Campaign,
+    CampaignDisposition,
+    Disposition,
+    DispositionCode,
+)
 from callcenter.realtime import emit_after_commit
 from callcenter.realtime.rooms import agent_room
 from callcenter.services import (
@@ -70,8 +77,8 @@ def set_disposition(
     ready again at once when the campaign says so, else on the agent's word.
     `notes` sent replace the note saved as the agent typed; None keeps it."""
     now = now or utcnow()
-    call, disposed = _call_to_dispose(session, agent_id, call_id)
-    chosen = disposition_codes.chosen(session, call.campaign_id, code)
+    call, disposed, chosen_row, webhooks_active = _call_to_dispose(session, agent_id, call_id, code)
+    chosen = disposition_codes.chosen_from(chosen_row)
     if call.state is not CallState.ENDED:
         raise Conflict(
             N_("the call is still connected; hang up first"), details={"call_id": call.id}
@@ -128,27 +135,35 @@ def set_disposition(
         now=now,
         callback_at=when,
         callback_agent_id=agent_id if callback_mine else None,
+        webhooks_active=webhooks_active,
     )
 
 
 _CALL_TO_DISPOSE = (
-    select(Call, Campaign, Disposition.id)
+    select(Call, Campaign, Disposition.id, CampaignDisposition, webhooks.ANY_ACTIVE)
     .join(Campaign, Campaign.id == Call.campaign_id)
     .outerjoin(Disposition, Disposition.call_id == Call.id)
+    .outerjoin(CampaignDisposition, disposition_codes.ACTIVE_CODE_OF_CALL)
     .where(Call.id == bindparam("call_id"))
 )
 """Built once: every disposition reads the call, whether it has one already,
-and its campaign (whose rules settle the lead and end the wrap-up, read
-from the session then)."""
+its campaign (whose rules settle the lead and end the wrap-up, read from the
+session then), the chosen code (`disposition_codes.chosen`) and whether any
+webhook is subscribed (`webhooks.enqueue`)."""
 
 
-def _call_to_dispose(session: Session, agent_id: int, call_id: Any) -> tuple[Call, bool]:
-    """`open_call`, and whether the call has a disposition, in one read."""
-    row = session.execute(_CALL_TO_DISPOSE, {"call_id": str(call_id or "")}).first()
+def _call_to_dispose(
+    session: Session, agent_id: int, call_id: Any, code: Any
+) -> tuple[Call, bool, CampaignDisposition | None, bool]:
+    """`open_call`, whether the call has a disposition, the campaign's active
+    code `code` and whether a webhook is active, in one read."""
+    row = session.execute(
+        _CALL_TO_DISPOSE, {"call_id": str(call_id or ""), "code": str(code or "")}
+    ).first()
     call = row.Call if row is not None else None
     refuse_unless_open(agent_id, call_id, call)
     assert row is not None and call is not None
-    return call, row.id is not None
+    return call, row.id is not None, row.CampaignDisposition, bool(row.webhooks_active)
 
 
 def set_disposition_and_pause(
@@ -197,8 +212,10 @@ def _close(
     callback_at: datetime | None = None,
     callback_agent_id: int | None = None,
     timed_out: bool = False,
+    webhooks_active: bool = True,
 ) -> Disposition:
-    """The call's one disposition, the lead's attempt settled by it, the wrap-up over."""
+    """The call's one disposition, the lead's attempt settled by it, the wrap-up
+    over. `webhooks_active`: False when no webhook was active as the call was read."""
     assert call.agent_id is not None
     disposition = Disposition(
         call_id=call.id,
@@ -235,6 +252,7 @@ def _close(
             "timed_out": timed_out,
         },
         now=now,
+        any_active=webhooks_active,
     )
     return disposition
 

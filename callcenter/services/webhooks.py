@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import Row, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.db import Database, utcnow
@@ -161,11 +161,26 @@ _ACTIVE_SUBSCRIPTIONS = select(WebhookSubscription.id, WebhookSubscription.event
 )
 
 
+ANY_ACTIVE = exists().where(WebhookSubscription.is_active.is_(True)).label("webhooks_active")
+"""Whether any subscription is active, read beside a caller's own row in the
+same transaction (`enqueue`'s `any_active`): with none (most installs) the
+subscriptions are not read again."""
+
+
 def enqueue(
-    session: Session, event_type: str, data: Mapping[str, Any], *, now: datetime | None = None
+    session: Session,
+    event_type: str,
+    data: Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+    any_active: bool = True,
 ) -> list[WebhookDelivery]:
     """One delivery per active subscriber of `event_type`, in the caller's
-    transaction (nothing is sent here)."""
+    transaction (nothing is sent here). `any_active`: False when the caller
+    read `ANY_ACTIVE` earlier in this transaction and no subscription was
+    active then."""
+    if not any_active:
+        return []
     subscribers = [
         subscription_id
         for subscription_id, events in session.execute(_ACTIVE_SUBSCRIPTIONS)
