@@ -73,6 +73,7 @@ from callcenter.live_counters import (
 )
 from callcenter.models import Call, Customer, Lead, PauseReason
 from callcenter.realtime.coalesce import CALLS, DELTA_EVENT, single_delta
+from callcenter.realtime.managers import publishes_together
 from callcenter.realtime.rooms import campaign_supervisors_room
 from callcenter.services import callback_desk, trunk_status
 from callcenter.services.floor.campaign_meta import (
@@ -231,8 +232,9 @@ class LiveFloor:
             f"{HELD_STATUS}{event.trunk}", event.reason if event.held else None
         )
         held = dialing_held(self.counters.statuses())
-        for campaign_id in self._meta:
-            self.emit(HELD_EVENT, {"dialing_held": held}, _room(campaign_id))
+        with publishes_together():
+            for campaign_id in self._meta:
+                self.emit(HELD_EVENT, {"dialing_held": held}, _room(campaign_id))
 
     def trunk_reported(self, event: Event) -> None:
         assert isinstance(event, TrunkStatusReported)
@@ -700,14 +702,17 @@ class LiveFloor:
             pass
 
     def tick(self) -> int:
-        """Emit one snapshot to every campaign room; returns how many rooms."""
+        """Emit one snapshot to every campaign room; returns how many rooms.
+        The rooms' pushes go to the other web processes in one round trip (in
+        the order they were made), as do the overdue callbacks'."""
         self.refresh_meta()
         snapshots = self.snapshot()
         recent = self.changed_recent_calls()
-        for cid, payload in snapshots.items():
-            if cid in recent:
-                payload = payload | {"recent_calls": recent[cid]}
-            self.emit(SNAPSHOT_EVENT, payload, _room(cid))
+        with publishes_together():
+            for cid, payload in snapshots.items():
+                if cid in recent:
+                    payload = payload | {"recent_calls": recent[cid]}
+                self.emit(SNAPSHOT_EVENT, payload, _room(cid))
         if time.monotonic() - self._callbacks_at >= CALLBACKS_SECONDS:
             self._callbacks_at = time.monotonic()
             self.push_overdue_callbacks(list(snapshots))
@@ -718,9 +723,10 @@ class LiveFloor:
         overdue with time alone, so no event says so)."""
         with self.database.read_sessions() as session:
             found = callback_desk.overdue(session, campaign_ids, now=self.clock())
-        for cid in campaign_ids:
-            rows = [row for row in found if row["campaign_id"] == cid]
-            self.emit(CALLBACKS_EVENT, {"campaign_id": cid, "callbacks": rows}, _room(cid))
+        with publishes_together():
+            for cid in campaign_ids:
+                rows = [row for row in found if row["campaign_id"] == cid]
+                self.emit(CALLBACKS_EVENT, {"campaign_id": cid, "callbacks": rows}, _room(cid))
 
     def _loop(self, socketio: Any) -> None:
         # A new create_app re-binds the shared SocketIO to a new server (tests

@@ -1,0 +1,92 @@
+"""The tick's snapshots, one a campaign room, go to the Redis message queue
+together at the end of the tick (`realtime.managers.publishes_together`), in
+the rooms' order, as the overdue callbacks' pushes do; none is held back
+past the tick."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis
+
+from callcenter.db import Database
+from callcenter.live_counters import InProcessCounters
+from callcenter.realtime import message_queue_options, redis_emitter
+from callcenter.services.floor.projection import CALLBACKS_EVENT, SNAPSHOT_EVENT, LiveFloor
+from tests.factories import make_campaign
+
+NOW = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def queue(redis_url: str) -> Iterator[Any]:
+    client = redis.Redis.from_url(redis_url)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(message_queue_options(redis_url)["channel"])
+    pubsub.get_message(timeout=1)  # the subscription's own reply
+    yield pubsub
+    pubsub.close()
+    client.close()
+
+
+def _heard(queue: Any, seconds: float) -> list[dict[str, Any]]:
+    heard = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        message = queue.get_message(timeout=0.05)
+        if message is not None:
+            heard.append(json.loads(message["data"]))
+    return heard
+
+
+@pytest.mark.redis
+def test_a_ticks_snapshots_are_published_together_in_the_rooms_order(
+    sqlite_database: Database, redis_url: str, queue: Any
+) -> None:
+    with sqlite_database.unit_of_work() as session:
+        campaign_ids = [make_campaign(session).id for _ in range(3)]
+    emitter = redis_emitter(redis_url)
+    batches: list[int] = []  # the messages each round trip to Redis carried
+    manager = emitter.server.manager
+    publish_encoded = manager.publish_encoded
+
+    def counted(messages: list[str]) -> None:
+        batches.append(len(messages))
+        publish_encoded(messages)
+
+    manager.publish_encoded = counted
+    heard: list[dict[str, Any]] = []
+    heard_during: list[tuple[str, list[str]]] = []  # each emit, the events heard by its end
+
+    def emit(name: str, data: Any, room: str) -> None:
+        emitter.emit(name, data, to=room)
+        heard.extend(_heard(queue, 0.1))
+        heard_during.append((name, [m["event"] for m in heard]))
+
+    floor = LiveFloor(
+        counters=InProcessCounters(),
+        database=sqlite_database,
+        emit=emit,
+        tz=ZoneInfo("Asia/Tehran"),
+        clock=lambda: NOW,
+    )
+    assert floor.tick() == 3
+    snapshots = [SNAPSHOT_EVENT] * 3
+    assert heard_during == [
+        *[(SNAPSHOT_EVENT, [])] * 3,  # held until the last room's
+        *[(CALLBACKS_EVENT, snapshots)] * 3,
+    ]
+    heard.extend(_heard(queue, 0.5))
+    rooms = [f"supervisor:campaign:{cid}" for cid in campaign_ids]
+    assert [(m["event"], m["room"]) for m in heard] == [
+        *((SNAPSHOT_EVENT, room) for room in rooms),
+        *((CALLBACKS_EVENT, room) for room in rooms),
+    ]
+    assert [m["data"][0]["campaign_id"] for m in heard] == campaign_ids * 2
+    assert batches == [3, 3]  # the snapshots' round trip, then the callbacks'
