@@ -6,7 +6,7 @@ clients, bus events to the in-process bus).
 
     PYTHONPATH=. .venv/bin/python -m bench.call_events.measure \
         [--attempts 400] [--postgres postgresql://postgres@127.0.0.1:5432] [--profile FILE]
-        [--count-calls]
+        [--count-calls] [--notes] [--database-prefix cc_load]
 
 Two kinds of attempt, as a floor has them: unanswered (dialing, ringing,
 ended no-answer) and answered (dialing, ringing, answered, connected to a
@@ -20,7 +20,8 @@ CPU is not in these figures.
 An answered call's agent also works the call through the workstation's
 Socket.IO events, as a web process serves them (a Socket.IO test client in
 this process, logged in as the agent): four `script_move` while the call is
-up and `disposition_set` after it ends; their CPU and statements are
+up and `disposition_set` after it ends (with `--notes` carrying the note
+typed, as the load floor's agents send it); their CPU and statements are
 "the agent's socket events" (per answered attempt)."""
 
 from __future__ import annotations
@@ -127,6 +128,12 @@ def wrap_up(socket: Any, call_id: str) -> None:
     _acknowledged(socket, "disposition_set", {"call_id": call_id, "code": "no_decision"})
 
 
+def wrap_up_with_notes(socket: Any, call_id: str) -> None:
+    """As the load floor's agents (and the screen) send it: with the note typed."""
+    data = {"call_id": call_id, "code": "no_decision", "notes": "thinking about it"}
+    _acknowledged(socket, "disposition_set", data)
+
+
 def _acknowledged(socket: Any, name: str, data: dict[str, Any]) -> None:
     answer = socket.emit(name, data, callback=True)
     if not (isinstance(answer, dict) and answer.get("ok")):
@@ -145,7 +152,9 @@ def dialer_writes(
     port.open_call(call_id, claimed, agent_id=None, now=now)
 
 
-def run(url: str, attempts: int, profile: str | None, count_calls: bool = False) -> None:
+def run(
+    url: str, attempts: int, profile: str | None, count_calls: bool = False, notes: bool = False
+) -> None:
     from callcenter.app import create_app
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -201,7 +210,7 @@ def run(url: str, attempts: int, profile: str | None, count_calls: bool = False)
                     with spent_on(kind):
                         consumer(hung_up(floor, call_id))
                     with spent_on("agent"):
-                        agent_part(wrap_up, call_id)
+                        agent_part(wrap_up_with_notes if notes else wrap_up, call_id)
                     back_to_ready(database, floor)
                 if profiler:
                     profiler.disable()
@@ -268,10 +277,14 @@ def main() -> None:
     parser.add_argument(
         "--count-calls", action="store_true", help="the agent's socket events' Python calls"
     )
+    parser.add_argument(
+        "--notes", action="store_true", help="the disposition carries the agent's note"
+    )
+    parser.add_argument("--database-prefix", default="cc_load", help="the new database's prefix")
     args = parser.parse_args()
     if args.postgres:
-        with fresh_database(args.postgres) as url:
-            run(url, args.attempts, args.profile or None, args.count_calls)
+        with fresh_database(args.postgres, prefix=args.database_prefix) as url:
+            run(url, args.attempts, args.profile or None, args.count_calls, args.notes)
     else:
         with tempfile.TemporaryDirectory() as tmp:
             run(
@@ -279,6 +292,7 @@ def main() -> None:
                 args.attempts,
                 args.profile or None,
                 args.count_calls,
+                args.notes,
             )
 
 

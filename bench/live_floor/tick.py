@@ -3,7 +3,7 @@ with the Redis counters production uses:
 
     PYTHONPATH=. .venv/bin/python -m bench.live_floor.tick \
         [--agents 200] [--calls 40] [--campaigns 2] [--ticks 300] [--changes 8] \
-        [--redis-url redis://127.0.0.1:6379/4]
+        [--redis-url redis://127.0.0.1:6379/4] [--publish]
 
 The counters hold `--agents` agents' live rows spread over the campaigns,
 `--calls` live calls, 30 past days of totals per campaign and today's. Between
@@ -11,8 +11,10 @@ two ticks (outside the measurement) `--changes` agents change state and as
 many calls move, as a floor at ~7 attempts a second does. Prints this
 process's CPU, the Redis round trips and the Python function calls (cProfile,
 a last round of its own) per tick (`LiveFloor.tick`, emits to a function that
-drops them). The floor's database (campaign settings) is a
-SQLite file; the Redis database given is flushed."""
+drops them; with `--publish`, published to the Socket.IO queue on that Redis
+as a web process publishes them, their round trips counted). The floor's
+database (campaign settings) is a SQLite file; the Redis database given is
+flushed."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import pstats
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,7 @@ from bench.live_floor.counting import _counted_send
 from callcenter import migrate
 from callcenter.db import Database, utcnow
 from callcenter.live_counters import RedisCounters
+from callcenter.realtime import redis_emitter
 from callcenter.services.floor.projection import LiveFloor
 from callcenter.states import AgentState, CallState
 from tests.factories import make_campaign
@@ -69,6 +73,17 @@ def call_row(number: int, campaign_id: int, day: str) -> dict[str, Any]:
     }
 
 
+def _emit(args: argparse.Namespace) -> Callable[[str, Any, str], None]:
+    if not args.publish:
+        return lambda *_: None
+    emitter = redis_emitter(args.redis_url)
+
+    def emit(name: str, data: Any, room: str) -> None:
+        emitter.emit(name, data, to=room)
+
+    return emit
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--agents", type=int, default=200)
@@ -78,6 +93,9 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=8, help="agents and calls changed a tick")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4")
+    parser.add_argument(
+        "--publish", action="store_true", help="the snapshots go to the Socket.IO queue"
+    )
     args = parser.parse_args()
     redis.Redis.from_url(args.redis_url).flushdb()
     Connection.send_packed_command = _counted_send  # type: ignore[method-assign]
@@ -89,7 +107,7 @@ def main() -> None:
         with database.unit_of_work() as session:
             campaign_ids = [make_campaign(session).id for _ in range(args.campaigns)]
         counters = RedisCounters(args.redis_url)
-        floor = LiveFloor(counters=counters, database=database, emit=lambda *_: None)
+        floor = LiveFloor(counters=counters, database=database, emit=_emit(args))
         today = floor.local_day(floor.clock())
         floor.ensure_built(today)
         for back in range(PAST_DAYS + 1):
