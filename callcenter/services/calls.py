@@ -149,7 +149,7 @@ _END_UNCONNECTED = (
         sip_status=bindparam("status"),
         sip_reason=bindparam("reason"),
     )
-    .returning(*(_CALLS.c[name] for name in webhooks.CALL_COLUMNS))
+    .returning(*(_CALLS.c[name] for name in webhooks.CALL_COLUMNS), webhooks.ANY_ACTIVE)
 )
 
 
@@ -557,7 +557,9 @@ def _ended_unconnected(session: Session, event: CallEnded) -> bool:
         },
     ).one()
     _settle_lead(session, event.call_id, ended.lead_id, outcome, at)
-    webhooks.enqueue(session, "call.ended", webhooks.call_data(ended))
+    webhooks.enqueue(
+        session, "call.ended", webhooks.call_data(ended), any_active=ended.webhooks_active
+    )
     return True
 
 

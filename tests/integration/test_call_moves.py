@@ -302,6 +302,23 @@ def test_an_unconnected_end_is_the_same_in_two_statements_as_through_the_row(
         )
 
 
+@pytest.mark.parametrize("subscribed", [False, True], ids=["no webhook", "a webhook"])
+def test_an_unconnected_end_asks_for_webhooks_in_its_update(
+    database: Database, subscribed: bool
+) -> None:
+    """Whether a webhook is active comes back with the calls row's UPDATE;
+    the subscriptions are read only when one is."""
+    floor = make_small_floor(database)
+    if subscribed:
+        _subscribed_to_call_ended(database)
+    _dialed(database, floor, "quiet")
+    with statements(database) as seen:
+        CallEventConsumer(database)(CallEnded(call_id="quiet", outcome="busy", sip_status=486))
+    asked = [s.split()[0] for s in seen if "webhook_subscriptions" in s]
+    assert asked == (["UPDATE", "SELECT"] if subscribed else ["UPDATE"])
+    assert len(_outcome_of(database, "quiet")["webhook"]) == subscribed
+
+
 def _without_times(value: Any) -> Any:
     """The two calls' events were made at different moments."""
     if isinstance(value, tuple | list):
