@@ -22,6 +22,7 @@ Redis going away is a fault to ride out, not an error to report:
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ import time
 import uuid
 import weakref
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -57,12 +59,25 @@ StreamId = tuple[int, int]
 
 # XADD only while this publisher's marker exists: a missing marker means a new
 # (or emptied) Redis, and what was sent before may never have been delivered.
+# ARGV: the stream's max length, the marker's TTL, then for each entry its
+# number of field and value items followed by them: one round trip for a
+# batch, its entries next to each other in the stream.
 _PUBLISH = """
 if redis.call('EXISTS', KEYS[2]) == 0 then return false end
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
+local ids, at = {}, 3
+while at <= #ARGV do
+  local items = tonumber(ARGV[at])
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
+                             unpack(ARGV, at + 1, at + items))
+  at = at + items + 1
+end
+return ids
 """
 MARKER_TTL_MS = 24 * 3600 * 1000
+# Entries per script call: a backlog the relay sends, or a dialer's burst,
+# goes in calls of this size, so no one call holds Redis long.
+PUBLISH_AT_ONCE = 100
 
 # Events a member takes per read. A member applies a read in one transaction
 # where it can, but an event at the back of a big read still waits behind the
@@ -132,7 +147,11 @@ class RedisStreamsEventBus:
     # --- the EventBus interface ---------------------------------------------------------
 
     def publish(self, event: Event) -> None:
-        self._outbox.publish({"type": event.TYPE, "data": json.dumps(event.to_dict())})
+        self._outbox.publish_many([_fields_of(event)])
+
+    def publish_many(self, events: Sequence[Event]) -> None:
+        """`events` in order, to Redis in one round trip."""
+        self._outbox.publish_many([_fields_of(event) for event in events])
 
     def subscribe(self, event_type: str, handler: Handler) -> None:
         self._subscriptions.add(event_type, handler)
@@ -320,6 +339,10 @@ class RedisStreamsEventBus:
         return False
 
 
+def _fields_of(event: Event) -> Fields:
+    return {"type": event.TYPE, "data": json.dumps(event.to_dict())}
+
+
 def _may_wait(fields: dict[bytes, bytes]) -> bool:
     kind = fields.get(b"type")
     return kind is not None and kind.decode() in MAY_WAIT
@@ -357,21 +380,30 @@ class Outbox:
         self._relay: threading.Thread | None = None
         self._backoff = 0.1
 
-    def publish(self, fields: Fields) -> None:
+    def publish_many(self, entries: Sequence[Fields]) -> None:
+        """Append `entries`, in order, after everything published before;
+        what Redis does not take waits for the relay."""
+        if not entries:
+            return
         with self._lock:
+            sent = 0
             if not self._waiting:
                 try:
-                    self._send(fields)
-                    self._start_relay()  # keeps watch over what was sent
-                    return
+                    while sent < len(entries):
+                        batch = entries[sent : sent + PUBLISH_AT_ONCE]
+                        self._send(batch)
+                        sent += len(batch)
                 except redis.RedisError as exc:
                     log.warning(
-                        "event bus: Redis unavailable (%s); %s waits in the outbox",
+                        "event bus: Redis unavailable (%s); %d events wait in the outbox, from %s",
                         exc.__class__.__name__,
-                        fields["type"],
+                        len(entries) - sent,
+                        entries[sent]["type"],
                     )
-            self._waiting.append(fields)
-            self._start_relay()
+            self._start_relay()  # keeps watch over what was sent
+            if sent == len(entries):
+                return
+            self._waiting.extend(entries[sent:])
         self._wake.set()
 
     def waiting(self) -> int:
@@ -396,19 +428,24 @@ class Outbox:
 
     # -- sending (under the lock)
 
-    def _send(self, fields: Fields) -> None:
-        args = [
-            self._max_length,
-            MARKER_TTL_MS,
-            *(item for pair in fields.items() for item in pair),
-        ]
-        entry_id = self._script(keys=[self._stream, self._marker], args=args)
-        if entry_id is None:
+    def _send(self, entries: Sequence[Fields]) -> None:
+        """`entries` in one script call. When it raises, none of them counts as
+        sent: they are sent again, even one that went through (handlers dedupe)."""
+        args: list[str | int] = [self._max_length, MARKER_TTL_MS]
+        for fields in entries:
+            args.append(2 * len(fields))
+            args.extend(item for pair in fields.items() for item in pair)
+        entry_ids = self._script(keys=[self._stream, self._marker], args=args)
+        if entry_ids is None:
             self._resend_after_loss()
-            entry_id = self._script(keys=[self._stream, self._marker], args=args)
-            if entry_id is None:
+            entry_ids = self._script(keys=[self._stream, self._marker], args=args)
+            if entry_ids is None:
                 raise redis.ConnectionError("the publisher marker vanished again")
-        self._sent.append((_stream_id(entry_id), fields, time.monotonic()))
+        now = time.monotonic()
+        self._sent.extend(
+            (_stream_id(entry_id), fields, now)
+            for entry_id, fields in zip(entry_ids, entries, strict=True)
+        )
 
     def _resend_after_loss(self) -> None:
         """Redis is new or lost its data: what some group had not acknowledged
@@ -461,9 +498,11 @@ class Outbox:
         with self._lock:
             sent = 0
             while self._waiting:
-                self._send(self._waiting[0])
-                self._waiting.popleft()
-                sent += 1
+                batch = list(itertools.islice(self._waiting, PUBLISH_AT_ONCE))
+                self._send(batch)
+                for _ in batch:
+                    self._waiting.popleft()
+                sent += len(batch)
         if sent:
             log.warning("event bus: Redis is back; relayed %d events from the outbox", sent)
 

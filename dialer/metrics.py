@@ -4,6 +4,8 @@ stream, no single one of them sees every event, but the dialer made them all."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from callcenter.bus import EventBus, Handler
 from callcenter.events import Event
 from callcenter.prometheus import observe_dialer_event
@@ -19,6 +21,11 @@ class MeteredBus:
     def publish(self, event: Event) -> None:
         self.inner.publish(event)
         observe_dialer_event(event)
+
+    def publish_many(self, events: Sequence[Event]) -> None:
+        self.inner.publish_many(events)
+        for event in events:
+            observe_dialer_event(event)
 
     def subscribe(self, event_type: str, handler: Handler) -> None:
         self.inner.subscribe(event_type, handler)

@@ -338,6 +338,10 @@ class RecordingBus:
     def publish(self, event: Event) -> None:
         self.events.append(event)
 
+    def publish_many(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self.publish(event)
+
     def subscribe(self, event_type: str, handler: Any) -> None:
         self.handlers.setdefault(event_type, []).append(handler)
 

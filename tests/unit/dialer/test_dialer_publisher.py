@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 
 from callcenter.events import Event, HopperDepth
 from dialer.publisher import OffLoopPublisher
@@ -60,4 +61,39 @@ def test_a_publish_that_fails_is_logged_and_the_next_ones_go_out() -> None:
 
     asyncio.run(publish_all())
     assert [event.depth for event in inner.of(HopperDepth)] == [1, 2]
+    publisher.stop()
+
+
+class HeldBus(RecordingBus):
+    """A bus whose first `publish_many` waits until released, noting each batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[int]] = []
+        self.sending = threading.Event()
+        self.release = threading.Event()
+
+    def publish_many(self, events: Sequence[Event]) -> None:
+        self.batches.append([event.depth for event in events])  # type: ignore[attr-defined]
+        self.sending.set()
+        assert self.release.wait(10)
+        super().publish_many(events)
+
+
+def test_events_that_wait_for_the_sender_together_go_in_one_batch() -> None:
+    inner = HeldBus()
+    publisher = OffLoopPublisher(inner)
+
+    async def publish_all() -> None:
+        publisher.publish(HopperDepth(campaign_id=1, depth=0))
+        assert inner.sending.wait(10)  # the sender is busy with the first one
+        for depth in range(1, 6):
+            publisher.publish(HopperDepth(campaign_id=1, depth=depth))
+        publisher.publish_many([HopperDepth(campaign_id=1, depth=depth) for depth in (6, 7)])
+        inner.release.set()
+        await publisher.drain()
+
+    asyncio.run(publish_all())
+    assert inner.batches == [[0], [1, 2, 3, 4, 5, 6, 7]]
+    assert [event.depth for event in inner.of(HopperDepth)] == list(range(8))
     publisher.stop()
