@@ -5,50 +5,31 @@ and none of a rolled-back SAVEPOINT."""
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-import redis
 
 from callcenter import after_commit
 from callcenter.db import Database
 from callcenter.realtime import (
     BROADCASTER,
     emit_after_commit,
-    message_queue_options,
     push_after_commit,
     redis_emitter,
 )
 from callcenter.realtime.managers import publishes_together
 from tests.factories import make_team
+from tests.integration.socketio_queue import heard_within, subscribed_queue
 from tests.support import free_port
 
 
 @pytest.fixture
 def queue(redis_url: str) -> Iterator[Any]:
     """What the web servers hear: the deployment's Socket.IO channel."""
-    client = redis.Redis.from_url(redis_url)
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(message_queue_options(redis_url)["channel"])
-    pubsub.get_message(timeout=1)  # the subscription's own reply
-    yield pubsub
-    pubsub.close()
-    client.close()
-
-
-def _heard(queue: Any, seconds: float) -> list[dict[str, Any]]:
-    """The messages published within `seconds` (and before)."""
-    heard = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        message = queue.get_message(timeout=0.05)
-        if message is not None:
-            heard.append(json.loads(message["data"]))
-    return heard
+    with subscribed_queue(redis_url) as pubsub:
+        yield pubsub
 
 
 class Watching:
@@ -62,7 +43,7 @@ class Watching:
     def emit(self, event: str, data: Any, *, to: str, namespace: str = "/") -> None:
         self.emitter.emit(event, data, to=to, namespace=namespace)
         if data == self.last:
-            self.heard_before_the_last = _heard(self.queue, 0.3)
+            self.heard_before_the_last = heard_within(self.queue, 0.3)
 
 
 @pytest.mark.redis
@@ -75,7 +56,7 @@ def test_an_outlets_pushes_are_published_together_in_order_at_its_end(
     heard_before_the_domain_events: list[dict[str, Any]] = []
 
     def last_outlet(_domain_events: Sequence[Any]) -> None:
-        heard_before_the_domain_events.extend(_heard(queue, 0.5))
+        heard_before_the_domain_events.extend(heard_within(queue, 0.5))
 
     after_commit.subscribe(sqlite_database.sessions, last_outlet)
     emitter = redis_emitter(redis_url)
@@ -93,7 +74,7 @@ def test_an_outlets_pushes_are_published_together_in_order_at_its_end(
         make_team(session)
         session.commit()
     assert watching.heard_before_the_last == []
-    heard = heard_before_the_domain_events + _heard(queue, 0.3)
+    heard = heard_before_the_domain_events + heard_within(queue, 0.3)
     assert [(m["event"], m["data"], m["room"]) for m in heard] == [
         ("changed", [0], "agent:1"),
         ("changed", [1], "agent:1"),
@@ -115,7 +96,8 @@ def test_a_message_is_published_as_it_was_when_emitted(redis_url: str, queue: An
         emitter.emit("call", row, to="agent:1")
         row["state"] = "ended"
         emitter.emit("call", row, to="agent:1")
-    assert [m["data"] for m in _heard(queue, 1.0)] == [[{"state": "ringing"}], [{"state": "ended"}]]
+    published = [m["data"] for m in heard_within(queue, 1.0)]
+    assert published == [[{"state": "ringing"}], [{"state": "ended"}]]
 
 
 def test_a_redis_that_is_down_is_logged_as_before_not_raised(

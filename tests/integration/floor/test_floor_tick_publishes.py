@@ -5,44 +5,28 @@ past the tick."""
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import redis
 
 from callcenter.db import Database
 from callcenter.live_counters import InProcessCounters
-from callcenter.realtime import message_queue_options, redis_emitter
+from callcenter.realtime import redis_emitter
 from callcenter.services.floor.projection import CALLBACKS_EVENT, SNAPSHOT_EVENT, LiveFloor
 from tests.factories import make_campaign
+from tests.integration.socketio_queue import heard_within, subscribed_queue
 
 NOW = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def queue(redis_url: str) -> Iterator[Any]:
-    client = redis.Redis.from_url(redis_url)
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(message_queue_options(redis_url)["channel"])
-    pubsub.get_message(timeout=1)  # the subscription's own reply
-    yield pubsub
-    pubsub.close()
-    client.close()
-
-
-def _heard(queue: Any, seconds: float) -> list[dict[str, Any]]:
-    heard = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        message = queue.get_message(timeout=0.05)
-        if message is not None:
-            heard.append(json.loads(message["data"]))
-    return heard
+    """What the web servers hear: the deployment's Socket.IO channel."""
+    with subscribed_queue(redis_url) as pubsub:
+        yield pubsub
 
 
 @pytest.mark.redis
@@ -66,7 +50,7 @@ def test_a_ticks_snapshots_are_published_together_in_the_rooms_order(
 
     def emit(name: str, data: Any, room: str) -> None:
         emitter.emit(name, data, to=room)
-        heard.extend(_heard(queue, 0.1))
+        heard.extend(heard_within(queue, 0.1))
         heard_during.append((name, [m["event"] for m in heard]))
 
     floor = LiveFloor(
@@ -82,7 +66,7 @@ def test_a_ticks_snapshots_are_published_together_in_the_rooms_order(
         *[(SNAPSHOT_EVENT, [])] * 3,  # held until the last room's
         *[(CALLBACKS_EVENT, snapshots)] * 3,
     ]
-    heard.extend(_heard(queue, 0.5))
+    heard.extend(heard_within(queue, 0.5))
     rooms = [f"supervisor:campaign:{cid}" for cid in campaign_ids]
     assert [(m["event"], m["room"]) for m in heard] == [
         *((SNAPSHOT_EVENT, room) for room in rooms),
