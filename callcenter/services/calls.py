@@ -396,6 +396,10 @@ def on_answered(session: Session, event: CallAnswered) -> None:
         if call.state in (CallState.DIALING, CallState.RINGING):
             _move(session, call, CallState.ANSWERED, event.occurred_at)
             call.answered_at = event.occurred_at
+        elif call.answered_at is None:
+            # Its end came first (another consumer applied it) and knew no
+            # answer time: the answer is still a live answer in the reports.
+            call.answered_at = event.occurred_at
         _record_amd(call, event.amd_result, event.amd_decision_ms, event.amd_action)
         lead_id = call.lead_id
     name = session.execute(_CUSTOMER_NAME, {"lead_id": lead_id}).first()
