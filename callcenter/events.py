@@ -138,13 +138,17 @@ class PreviewCallRequested(Event):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ManualDialRequested(Event):
     """An agent dialed a number by hand (checked against DNC and the calling
-    window, the agent held for it); the dialer places it as a call for them."""
+    window, the agent held for it and the lead claimed for `attempt`); the
+    dialer places it as a call for them while the claim stands, or gives
+    the claim back."""
 
     TYPE: ClassVar[str] = "manual_dial.requested"
     agent_id: int
     campaign_id: int
     lead_id: int
     phone_e164: str
+    attempt: int
+    claim_id: int  # the lead_state_changes row of the claim
     passed_on: int = 0  # by dialers that do not hold the campaign (they share one group)
 
 

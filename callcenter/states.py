@@ -295,7 +295,9 @@ _AFTER_ATTEMPT = frozenset(
 )
 LEAD_TRANSITIONS: Mapping[LeadState, frozenset[LeadState]] = {
     L.NEW: frozenset({L.DIALING, L.DNC, L.ARCHIVED}),
-    L.DIALING: _AFTER_ATTEMPT,
+    # DIALING -> NEW: an agent's manual dial claimed a new lead and no dialer
+    # could place the call; the claim is given back, as if never made.
+    L.DIALING: _AFTER_ATTEMPT | {L.NEW},
     L.RETRY: frozenset({L.DIALING, L.CALLBACK, L.DNC, L.EXHAUSTED, L.ARCHIVED}),
     # CALLBACK -> RETRY: the agent cancelled the callback; the lead goes back to
     # the campaign's ordinary retries.

@@ -32,7 +32,7 @@ from dialer.carrier import Carrier
 from dialer.launcher import PlaceCall
 from dialer.live_calls import LiveCalls
 from dialer.monitor_legs import MonitorLegs
-from dialer.ports import CampaignPlan, LeadSource
+from dialer.ports import CampaignPlan, ClaimedLead, LeadSource
 from dialer.previews import PreviewDesk
 from dialer.transfers import TransferDesk
 
@@ -135,9 +135,10 @@ class AgentRequests:
             await self.monitors.stop(event)
 
     async def _dial_manual(self, event: ManualDialRequested) -> None:
-        """The workstation has checked the number and holds the agent for it;
-        the call is placed for them alone, as a preview call is, and runs
-        through the same screen pop and wrap-up."""
+        """The workstation has checked the number, holds the agent and has
+        claimed the lead's attempt; the call is placed for the agent alone,
+        as a preview call is, and runs through the same screen pop and
+        wrap-up. Not placed, the claim is given back and the agent let go."""
         ids = {"lead_id": event.lead_id, "agent_id": event.agent_id}
         plan = self._plan_of(event.campaign_id)
         if plan is None and event.passed_on < MANUAL_DIAL_PASSES:
@@ -145,17 +146,34 @@ class AgentRequests:
             # may be another; the request goes round again for it.
             self.bus.publish(dataclasses.replace(event, passed_on=event.passed_on + 1))
             return
+        claimed = ClaimedLead(
+            lead_id=event.lead_id,
+            campaign_id=event.campaign_id,
+            attempt=event.attempt,
+            phone_e164=event.phone_e164,
+            claim_id=event.claim_id,
+        )
+        if not await asyncio.to_thread(self.leads.claim_stands, claimed):
+            # Delivered twice (the call is placed, or given back, already), or
+            # so late that recovery released the lead and the agent: the
+            # agent is not this request's to let go any more.
+            log.info(
+                "manual dial for agent %s not placed: the lead's claim no longer stands",
+                event.agent_id,
+                extra=ids,
+            )
+            return
         if plan is None or self._dialing_held() or self._trunk_room() == 0:
             log.info(
                 "manual dial for agent %s not placed: not dialable now", event.agent_id, extra=ids
             )
+            await asyncio.to_thread(
+                self.leads.give_back_unplaced,
+                claimed,
+                reason=f"dialed by hand by agent {event.agent_id}, not placed",
+                now=self.clock(),
+            )
             await self.roster.let_go(event.agent_id, "manual dial not placed")
-            return
-        claimed = await asyncio.to_thread(
-            self.leads.claim_manual, event.lead_id, event.phone_e164, now=self.clock()
-        )
-        if claimed is None:
-            await self.roster.let_go(event.agent_id, "manual dial refused at dial time")
             return
         log.info("dialing lead %s by hand for agent %s", event.lead_id, event.agent_id, extra=ids)
         await self._place_call(plan, claimed, agent_id=event.agent_id, manual=True)

@@ -82,24 +82,31 @@ class HopperLeadSource:
             phone_e164=lease.lead.phone_e164,
         )
 
-    def claim_manual(self, lead_id: int, phone_e164: str, *, now: datetime) -> ClaimedLead | None:
-        try:
-            with self.database.unit_of_work() as session:
-                lead = lead_lifecycle.claim_attempt(
-                    session, lead_id, now=now, manual_phone=phone_e164
-                )
-                campaign_id, attempt = lead.campaign_id, lead.attempts
-        except (Conflict, NotFound) as exc:
-            log.info(
-                "manual dial of lead %s refused at dial time: %s",
-                lead_id,
-                exc.message,
-                extra={"lead_id": lead_id},
+    def claim_stands(self, claimed: ClaimedLead) -> bool:
+        assert claimed.claim_id is not None
+        with self.database.sessions() as session:
+            return lead_lifecycle.claim_stands(
+                session, claimed.lead_id, attempt=claimed.attempt, claim_id=claimed.claim_id
             )
-            return None
-        return ClaimedLead(
-            lead_id=lead_id, campaign_id=campaign_id, attempt=attempt, phone_e164=phone_e164
-        )
+
+    def give_back_unplaced(self, claimed: ClaimedLead, *, reason: str, now: datetime) -> None:
+        assert claimed.claim_id is not None
+        with self.database.unit_of_work() as session:
+            given_back = lead_lifecycle.give_back_unplaced(
+                session,
+                claimed.lead_id,
+                attempt=claimed.attempt,
+                claim_id=claimed.claim_id,
+                reason=reason,
+                now=now,
+            )
+        if not given_back:
+            log.info(
+                "lead %s had moved on: its unplaced attempt %s is not given back",
+                claimed.lead_id,
+                claimed.attempt,
+                extra={"lead_id": claimed.lead_id},
+            )
 
     def give_back(self, held: HeldLead) -> None:
         self.hopper.release(held.lease)

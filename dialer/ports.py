@@ -81,6 +81,9 @@ class ClaimedLead:
     campaign_id: int
     attempt: int
     phone_e164: str
+    claim_id: int | None = None
+    """The claim's lead_state_changes row when the workstation made it (an
+    agent's manual dial): the call is placed only while that claim stands."""
 
 
 @dataclass(frozen=True)
@@ -211,8 +214,13 @@ class LeadSource(Protocol):
     def own_callback(self, campaign_id: int, *, agent_id: int, now: datetime) -> ClaimedLead | None:
         """Claim a due callback booked for this agent alone; None when none is queued."""
 
-    def claim_manual(self, lead_id: int, phone_e164: str, *, now: datetime) -> ClaimedLead | None:
-        """Claim a lead an agent dials by hand, at that number (None: refused now)."""
+    def claim_stands(self, claimed: ClaimedLead) -> bool:
+        """The workstation's claim (`claim_id`) is still the lead's latest
+        change, and its attempt not dialed: placing the call dials it once."""
+
+    def give_back_unplaced(self, claimed: ClaimedLead, *, reason: str, now: datetime) -> None:
+        """Undo the workstation's claim of a lead whose call was never
+        placed (an agent's manual dial that no dialer could place)."""
 
     def claim_held(self, held: HeldLead, *, now: datetime) -> ClaimedLead | None:
         """Claim a held lead's attempt; None when the guard refuses it."""

@@ -16,12 +16,15 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     BindParameter,
+    ColumnElement,
     CursorResult,
     Integer,
     Row,
     Table,
+    and_,
     bindparam,
     exists,
+    func,
     insert,
     or_,
     select,
@@ -259,6 +262,83 @@ def _checked(
             )
     advance(LEAD_TRANSITIONS, state, LeadState.DIALING, subject=f"lead {lead_id}")
     return dialable
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimByHand:
+    """An agent's manual dial's claim: the attempt, and the lead's state
+    change that made it (the claim stands while that is the lead's latest)."""
+
+    attempt: int
+    claim_id: int
+
+
+def claim_by_hand(session: Session, lead_id: int, *, phone: str, now: datetime) -> ClaimByHand:
+    """`claim_attempt` for an agent dialing `phone` by hand, with the claim's id."""
+    attempt = claim_attempt(session, lead_id, now=now, manual_phone=phone).attempts
+    claim_id = session.scalar(_LATEST_CHANGE.where(LeadStateChange.lead_id == lead_id))
+    assert claim_id is not None
+    return ClaimByHand(attempt=attempt, claim_id=claim_id)
+
+
+def claim_stands(session: Session, lead_id: int, *, attempt: int, claim_id: int) -> bool:
+    """Nothing has happened to the lead since this claim: not settled,
+    released, given back or claimed again, and the attempt not dialed."""
+    found = session.scalar(select(Lead.id).where(_still_claimed(lead_id, attempt, claim_id)))
+    return found is not None
+
+
+def give_back_unplaced(
+    session: Session, lead_id: int, *, attempt: int, claim_id: int, reason: str, now: datetime
+) -> bool:
+    """Undo a claim whose call was never placed (an agent's manual dial that
+    no dialer could place): the lead goes back to the state it was claimed
+    from, the attempt not counted. False, changing nothing, when the claim
+    no longer stands (`claim_stands`)."""
+    claimed_from = session.scalar(
+        select(LeadStateChange.from_state).where(
+            LeadStateChange.id == claim_id,
+            LeadStateChange.lead_id == lead_id,
+            LeadStateChange.to_state == LeadState.DIALING,
+        )
+    )
+    if claimed_from is None:
+        return False
+    advance(LEAD_TRANSITIONS, LeadState.DIALING, claimed_from, subject=f"lead {lead_id}")
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Lead)
+        .where(_still_claimed(lead_id, attempt, claim_id))
+        .values(state=claimed_from, attempts=attempt - 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    session.add(
+        LeadStateChange(
+            lead_id=lead_id,
+            from_state=LeadState.DIALING,
+            to_state=claimed_from,
+            reason=reason,
+            at=now,
+        )
+    )
+    session.flush()
+    return True
+
+
+_LATEST_CHANGE = select(func.max(LeadStateChange.id))
+
+
+def _still_claimed(lead_id: int, attempt: int, claim_id: int) -> ColumnElement[bool]:
+    latest = _LATEST_CHANGE.where(LeadStateChange.lead_id == Lead.id).scalar_subquery()
+    dialed = exists().where(Call.lead_id == Lead.id, Call.attempt == attempt)
+    return and_(
+        Lead.id == lead_id,
+        Lead.state == LeadState.DIALING,
+        Lead.attempts == attempt,
+        latest == claim_id,
+        ~dialed,
+    )
 
 
 def _taken_meanwhile(lead_id: int) -> Conflict:

@@ -218,6 +218,7 @@ def _request(
     refuse_unless_callable(
         session, campaign, phone, lead.customer.timezone or campaign.timezone, locale, now=now
     )
+    claim = _claimed_for_the_agent(session, lead, phone, now=now)
     paused_for = status.pause_reason if status.state is AgentState.PAUSED else None
     agents.change_state(session, agent.id, AgentState.RESERVED, reason="manual_dial", now=now)
     if paused_for is not None:
@@ -234,7 +235,12 @@ def _request(
         session,
         bus,
         ManualDialRequested(
-            agent_id=agent.id, campaign_id=campaign.id, lead_id=lead.id, phone_e164=phone
+            agent_id=agent.id,
+            campaign_id=campaign.id,
+            lead_id=lead.id,
+            phone_e164=phone,
+            attempt=claim.attempt,
+            claim_id=claim.claim_id,
         ),
     )
     customer = lead.customer
@@ -284,6 +290,28 @@ def refuse_unless_callable(
             number=shown,
             when=format_datetime(opens, locale, tz=ZoneInfo(customer_tz), style="short"),
         )
+
+
+def _claimed_for_the_agent(
+    session: Session, lead: Lead, phone: str, *, now: datetime
+) -> lead_lifecycle.ClaimByHand:
+    """The lead's attempt, claimed now with the agent's request: from here
+    the predictive dialer cannot take it, and the dialer that places the
+    call (or gives the claim back) is told which claim it is."""
+    try:
+        return lead_lifecycle.claim_by_hand(session, lead.id, phone=phone, now=now)
+    except lead_lifecycle.LeadBlocked:
+        raise NumberRefused(
+            N_("This customer asked not to be called: they are on the do-not-call list."),
+            details={"reason": "dnc"},
+        ) from None
+    except Conflict:
+        session.refresh(lead, ["state"])
+        _refuse_closed_lead(lead)  # claimed or closed meanwhile
+        raise Conflict(
+            N_("This customer's list is switched off in this campaign: it cannot be dialed."),
+            details={"lead_id": lead.id},
+        ) from None
 
 
 def _refuse_closed_lead(lead: Lead) -> None:

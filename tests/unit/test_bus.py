@@ -20,7 +20,13 @@ def test_a_manual_dial_and_its_call_round_trip_through_json() -> None:
     from callcenter.events import ManualDialRequested
 
     request = ManualDialRequested(
-        agent_id=3, campaign_id=2, lead_id=9, phone_e164="+989121110000", passed_on=2
+        agent_id=3,
+        campaign_id=2,
+        lead_id=9,
+        phone_e164="+989121110000",
+        attempt=1,
+        claim_id=5,
+        passed_on=2,
     )
     dialing = CallDialing(
         call_id="c2",

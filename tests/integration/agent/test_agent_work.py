@@ -98,7 +98,10 @@ def test_dial_pad_holds_the_agent_and_asks_the_dialer(
     assert again["ok"] is False and again["error"] == "conflict"
     with sqlite_database.sessions() as session:
         lead = session.get(Lead, event.lead_id)
-        assert lead is not None and lead.state is LeadState.NEW
+        # Claimed for the agent's call with the request: the predictive
+        # dialer cannot take it before the dialer places the manual call.
+        assert lead is not None and lead.state is LeadState.DIALING
+        assert lead.attempts == event.attempt == 1
         assert lead.customer.phone_e164 == "+989125550101"
         actions = session.scalars(select(AuditEntry.action)).all()
     assert "manual_dial.requested" in actions

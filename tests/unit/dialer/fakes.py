@@ -157,6 +157,10 @@ class FakeLeads:
     refused: set[int] = field(default_factory=set)
     claimed: list[int] = field(default_factory=list)
     given_back: list[int] = field(default_factory=list)
+    unplaced_given_back: list[tuple[int, int]] = field(default_factory=list)
+    """(lead, attempt) of manual dials claimed by the workstation, not placed."""
+    claims_moved_on: set[int] = field(default_factory=set)
+    """Claims by the workstation that no longer stand (`claim_stands`)."""
     callbacks: dict[tuple[int, int], list[int]] = field(default_factory=dict)
     """Callbacks for one agent alone, by (campaign, agent)."""
     refills: list[int] = field(default_factory=list)
@@ -209,11 +213,11 @@ class FakeLeads:
         queue = self.callbacks.get((campaign_id, agent_id), [])
         return self._claim(campaign_id, queue.pop(0)) if queue else None
 
-    def claim_manual(self, lead_id: int, phone_e164: str, *, now: datetime) -> ClaimedLead | None:
-        if lead_id in self.refused:
-            return None
-        self.claimed.append(lead_id)
-        return ClaimedLead(lead_id, 0, 1, phone_e164)
+    def claim_stands(self, claimed: ClaimedLead) -> bool:
+        return claimed.claim_id not in self.claims_moved_on
+
+    def give_back_unplaced(self, claimed: ClaimedLead, *, reason: str, now: datetime) -> None:
+        self.unplaced_given_back.append((claimed.lead_id, claimed.attempt))
 
     def give_back(self, held: HeldLead) -> None:
         self.given_back.append(held.lead_id)

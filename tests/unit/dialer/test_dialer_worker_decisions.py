@@ -283,7 +283,14 @@ def test_an_agents_manual_dial_is_placed_past_the_calls_a_second() -> None:
         assert len(h.carrier.originated) == 1
         h.services.set_phase(3, RESERVED)
         await h.worker.on_agent_request(
-            ManualDialRequested(agent_id=3, campaign_id=1, lead_id=42, phone_e164="+989121110000")
+            ManualDialRequested(
+                agent_id=3,
+                campaign_id=1,
+                lead_id=42,
+                phone_e164="+989121110000",
+                attempt=2,
+                claim_id=7,
+            )
         )
         assert len(h.carrier.originated) == 2
         h.seconds += 1.0
@@ -294,7 +301,9 @@ def test_an_agents_manual_dial_is_placed_past_the_calls_a_second() -> None:
         assert len(h.carrier.originated) == 3
 
     h.run(scenario)
-    assert h.leads.claimed == [1, 42, 2]
+    assert h.leads.claimed == [1, 2]  # the workstation claimed lead 42 with the request
+    assert h.carrier.originated[1].to_number == "+989121110000"
+    assert [(e.lead_id, e.attempt) for e in h.bus.of(CallDialing)][1] == (42, 2)
 
 
 def test_an_unhealthy_trunk_holds_dialing_with_its_reason() -> None:
@@ -685,7 +694,14 @@ def test_a_manual_dial_is_placed_for_its_agent_alone_at_the_number_asked() -> No
         await h.tick()
         h.services.set_phase(1, RESERVED)  # what the workstation does with the request
         await h.worker.on_agent_request(
-            ManualDialRequested(agent_id=1, campaign_id=1, lead_id=42, phone_e164="+989121110000")
+            ManualDialRequested(
+                agent_id=1,
+                campaign_id=1,
+                lead_id=42,
+                phone_e164="+989121110000",
+                attempt=3,
+                claim_id=7,
+            )
         )
         call_id = h.carrier.originated[0].call_id
         h.carrier.answer(call_id)
@@ -696,8 +712,58 @@ def test_a_manual_dial_is_placed_for_its_agent_alone_at_the_number_asked() -> No
     assert [r.to_number for r in h.carrier.originated] == ["+989121110000"]
     (dialing,) = h.bus.of(CallDialing)
     assert (dialing.agent_id, dialing.lead_id, dialing.is_manual) == (1, 42, True)
+    assert dialing.attempt == 3  # the attempt the workstation claimed
+    assert h.leads.claimed == [] and h.leads.unplaced_given_back == []
     assert dialing.phone_e164 == "+989121110000"
     assert [e.agent_id for e in h.bus.of(CallConnected)] == [1]
+
+
+def test_a_manual_dial_with_the_trunk_full_gives_its_claim_back_and_lets_the_agent_go() -> None:
+    h = Harness(Mode.PROGRESSIVE, [READY, PAUSED], leads=5, max_concurrent_calls=1)
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        assert len(h.carrier.up) == 1
+        h.services.set_phase(2, RESERVED)
+        await h.worker.on_agent_request(
+            ManualDialRequested(
+                agent_id=2,
+                campaign_id=1,
+                lead_id=42,
+                phone_e164="+989121110000",
+                attempt=4,
+                claim_id=7,
+            )
+        )
+
+    h.run(scenario)
+    assert len(h.carrier.originated) == 1
+    assert h.leads.unplaced_given_back == [(42, 4)]
+    assert h.services.agent_rows[2].phase is READY
+
+
+def test_a_manual_dial_whose_claim_moved_on_is_not_placed_and_leaves_the_agent_alone() -> None:
+    """Delivered twice, or after recovery released it: no second call."""
+    h = Harness(Mode.PREDICTIVE, [READY, READY], leads=0)
+    h.leads.claims_moved_on.add(7)
+
+    async def scenario(h: Harness) -> None:
+        await h.tick()
+        h.services.set_phase(1, RESERVED)
+        await h.worker.on_agent_request(
+            ManualDialRequested(
+                agent_id=1,
+                campaign_id=1,
+                lead_id=42,
+                phone_e164="+989121110000",
+                attempt=3,
+                claim_id=7,
+            )
+        )
+
+    h.run(scenario)
+    assert h.carrier.originated == [] and h.leads.unplaced_given_back == []
+    assert h.services.agent_rows[1].phase is RESERVED
 
 
 def test_a_manual_dial_for_a_campaign_not_dialed_here_lets_the_agent_go() -> None:
@@ -707,7 +773,14 @@ def test_a_manual_dial_for_a_campaign_not_dialed_here_lets_the_agent_go() -> Non
         await h.tick()
         h.services.set_phase(1, RESERVED)
         await h.worker.on_agent_request(
-            ManualDialRequested(agent_id=1, campaign_id=9, lead_id=42, phone_e164="+989121110000")
+            ManualDialRequested(
+                agent_id=1,
+                campaign_id=9,
+                lead_id=42,
+                phone_e164="+989121110000",
+                attempt=3,
+                claim_id=7,
+            )
         )
 
         passed = h.bus.of(ManualDialRequested)
@@ -719,3 +792,4 @@ def test_a_manual_dial_for_a_campaign_not_dialed_here_lets_the_agent_go() -> Non
     assert h.carrier.originated == []
     assert len(h.bus.of(ManualDialRequested)) == MANUAL_DIAL_PASSES
     assert h.services.agent_rows[1].phase is READY  # no dialer holds it: let go
+    assert h.leads.unplaced_given_back == [(42, 3)]  # and the claim undone
