@@ -107,31 +107,17 @@ def for_campaigns(
     }
 
 
-# Built once: every disposition asks it (bench/call_events).
-_ACTIVE_CODE = select(CampaignDisposition).where(
-    CampaignDisposition.campaign_id == bindparam("campaign_id"),
-    CampaignDisposition.code == bindparam("code"),
-    CampaignDisposition.is_active.is_(True),
-)
-
-
-def chosen(session: Session, campaign_id: int, code: Any) -> ChosenDisposition:
-    """An agent's choice: an active code of the call's campaign."""
-    row = session.scalar(_ACTIVE_CODE, {"campaign_id": campaign_id, "code": str(code or "")})
-    return chosen_from(row)
-
-
 ACTIVE_CODE_OF_CALL = and_(
     CampaignDisposition.campaign_id == Call.campaign_id,
     CampaignDisposition.code == bindparam("code"),
     CampaignDisposition.is_active.is_(True),
 )
-"""`chosen`'s read as a join condition from `calls` (the code a bind parameter
-`code`), for a caller that reads the call anyway."""
+"""An agent's choice, an active code of the call's campaign, as a join
+condition from `calls` (the code a bind parameter `code`)."""
 
 
 def chosen_from(row: CampaignDisposition | None) -> ChosenDisposition:
-    """`chosen`'s answer from the code's row as read (None: no such active code)."""
+    """An agent's choice from the code's row as read (None: no such active code)."""
     if row is None:
         raise InvalidInput(N_("Choose a disposition."), details={"field": "code"})
     return ChosenDisposition(row.code, row.category, row.retry_minutes)

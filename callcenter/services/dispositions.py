@@ -148,7 +148,7 @@ _CALL_TO_DISPOSE = (
 )
 """Built once: every disposition reads the call, whether it has one already,
 its campaign (whose rules settle the lead and end the wrap-up, read from the
-session then), the chosen code (`disposition_codes.chosen`) and whether any
+session then), the chosen code (`ACTIVE_CODE_OF_CALL`) and whether any
 webhook is subscribed (`webhooks.enqueue`)."""
 
 

@@ -136,7 +136,9 @@ def test_a_scheduled_callback_sends_its_sms_through_a_generic_gateway(
             lead_id=lead.id,
             call_id=None,
             outcome=CallOutcome.ANSWERED,
-            disposition=disposition_codes.chosen(session, campaign.id, "callback"),
+            disposition=disposition_codes.chosen_from(
+                disposition_codes.get(session, campaign.id, "callback")
+            ),
             callback_at=BOOKED_AT + timedelta(hours=3),
             callback_agent_id=agent.id,
             actor_id=agent.id,
