@@ -27,6 +27,7 @@ from types import FrameType
 from callcenter.db import Database, utcnow
 from callcenter.health import MainLoopHealth, bus_check, database_check
 from callcenter.health_server import HealthServer
+from callcenter.process_memory import freeze_what_startup_built
 from callcenter.services import event_pruning, outbox_pruning
 from callcenter.settings import Settings, SettingsError
 
@@ -86,6 +87,7 @@ def run_consumer(
     webhook_worker = app.extensions["cc_webhook_worker"].start()
     sms_worker = app.extensions["cc_sms_worker"].start()
     app.extensions["cc_follow_up_sender"].wake()  # reminders come due with no event to wake it
+    freeze_what_startup_built()
     bus.start()
     log.info("consumer: reading the event stream as group member %s", bus.consumer)
     pruned_at: float | None = None  # the first round prunes at once

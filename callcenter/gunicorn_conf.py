@@ -24,3 +24,10 @@ timeout = 30
 keepalive = 10
 graceful_timeout = 30
 accesslog = "-"
+
+
+def post_worker_init(worker: object) -> None:
+    """The worker has loaded the app: what it built lives as long as the worker."""
+    from callcenter.process_memory import freeze_what_startup_built
+
+    freeze_what_startup_built()

@@ -16,6 +16,7 @@ bus; the dialer sets the hopper and pacer gauges from the events it publishes
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -42,6 +43,12 @@ HOPPER_DEPTH = Gauge(
     "callcenter_hopper_depth", "Leads waiting in the hopper, by campaign.", ["campaign_id"]
 )
 SOCKET_CLIENTS = Gauge("callcenter_socket_clients", "Socket.IO clients connected to this process.")
+GC_FROZEN_OBJECTS = Gauge(
+    "callcenter_gc_frozen_objects",
+    "Objects this process built at start and froze out of the garbage collector's reach "
+    "(callcenter.process_memory; 0: not frozen).",
+)
+GC_FROZEN_OBJECTS.set_function(gc.get_freeze_count)
 PACER_DIAL_LEVEL = Gauge(
     "callcenter_pacer_dial_level",
     "Lines the pacer dials per ready agent, by campaign.",

@@ -22,6 +22,7 @@ from callcenter.consumers import CALL_EVENTS, CallEventConsumer
 from callcenter.db import Database
 from callcenter.health import Check, MainLoopHealth, bus_check, database_check
 from callcenter.health_server import HealthServer
+from callcenter.process_memory import freeze_what_startup_built
 from callcenter.prometheus import observe_backlog, observe_events
 from callcenter.realtime import BROADCASTER, redis_emitter
 from callcenter.settings import Settings
@@ -131,6 +132,7 @@ def dialer(
         + (f"; at most {up_at_once} calls up at once" if up_at_once is not None else "")
         + (f"; at most {cps:g} new calls a second" if cps else "")
     )
+    freeze_what_startup_built()
     bus.start()
     try:
         asyncio.run(_run_until_signalled(worker))

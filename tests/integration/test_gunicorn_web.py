@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from callcenter.bus_redis import STREAM, RedisStreamsEventBus
 from callcenter.db import Database
@@ -53,6 +54,14 @@ def test_gunicorn_serves_health_login_and_socketio(gunicorn: str) -> None:
 
     status, body = get(f"{gunicorn}/metrics")
     assert status == 200 and "callcenter_calls_ended_total" in body
+    # What the worker built at start is frozen out of the collector's reach.
+    (frozen,) = [
+        sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+        if sample.name == "callcenter_gc_frozen_objects"
+    ]
+    assert frozen > 10_000
 
 
 def _answer_after_a_pause(base: str, pause_s: float, requests: int) -> list[bytes]:

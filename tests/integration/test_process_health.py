@@ -158,6 +158,8 @@ def test_dialer_and_consumer_report_health_metrics_and_log_ids_not_numbers(
             "checks": {"database": True, "redis": True, "carrier": True},
         }
         assert dialer.json("/healthz")[1]["status"] == "alive"
+        frozen = _samples(dialer.get("/metrics")[1], "callcenter_gc_frozen_objects")
+        assert frozen[()] > 10_000  # what it built at start, out of the collector's reach
 
         def gauges_set() -> bool:
             body = dialer.get("/metrics")[1]
@@ -180,6 +182,7 @@ def test_dialer_and_consumer_report_health_metrics_and_log_ids_not_numbers(
         consume.wait_until(lambda: consume.get("/readyz")[0] == 200, 30, "consume /readyz")
         assert consume.json("/readyz")[1]["checks"] == {"database": True, "redis": True}
         assert consume.json("/healthz")[1]["status"] == "alive"
+        assert _samples(consume.get("/metrics")[1], "callcenter_gc_frozen_objects")[()] > 10_000
 
         def consumer_caught_up() -> bool:
             body = consume.get("/metrics")[1]
