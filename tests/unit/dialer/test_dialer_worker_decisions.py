@@ -282,16 +282,7 @@ def test_an_agents_manual_dial_is_placed_past_the_calls_a_second() -> None:
         await h.tick()
         assert len(h.carrier.originated) == 1
         h.services.set_phase(3, RESERVED)
-        await h.worker.on_agent_request(
-            ManualDialRequested(
-                agent_id=3,
-                campaign_id=1,
-                lead_id=42,
-                phone_e164="+989121110000",
-                attempt=2,
-                claim_id=7,
-            )
-        )
+        await h.worker.on_agent_request(_manual_dial(3, attempt=2))
         assert len(h.carrier.originated) == 2
         h.seconds += 1.0
         await h.tick()
@@ -687,22 +678,25 @@ def _no_tallies() -> tuple[object, object]:
     return AbandonTally(0, 0), AbandonTally(0, 0)
 
 
+def _manual_dial(agent_id: int, *, campaign_id: int = 1, attempt: int = 3) -> ManualDialRequested:
+    """The workstation's request: lead 42 claimed for `attempt` (claim 7)."""
+    return ManualDialRequested(
+        agent_id=agent_id,
+        campaign_id=campaign_id,
+        lead_id=42,
+        phone_e164="+989121110000",
+        attempt=attempt,
+        claim_id=7,
+    )
+
+
 def test_a_manual_dial_is_placed_for_its_agent_alone_at_the_number_asked() -> None:
     h = Harness(Mode.PREDICTIVE, [READY, READY], leads=0)
 
     async def scenario(h: Harness) -> None:
         await h.tick()
         h.services.set_phase(1, RESERVED)  # what the workstation does with the request
-        await h.worker.on_agent_request(
-            ManualDialRequested(
-                agent_id=1,
-                campaign_id=1,
-                lead_id=42,
-                phone_e164="+989121110000",
-                attempt=3,
-                claim_id=7,
-            )
-        )
+        await h.worker.on_agent_request(_manual_dial(1))
         call_id = h.carrier.originated[0].call_id
         h.carrier.answer(call_id)
         await settle()
@@ -725,16 +719,7 @@ def test_a_manual_dial_with_the_trunk_full_gives_its_claim_back_and_lets_the_age
         await h.tick()
         assert len(h.carrier.up) == 1
         h.services.set_phase(2, RESERVED)
-        await h.worker.on_agent_request(
-            ManualDialRequested(
-                agent_id=2,
-                campaign_id=1,
-                lead_id=42,
-                phone_e164="+989121110000",
-                attempt=4,
-                claim_id=7,
-            )
-        )
+        await h.worker.on_agent_request(_manual_dial(2, attempt=4))
 
     h.run(scenario)
     assert len(h.carrier.originated) == 1
@@ -750,16 +735,7 @@ def test_a_manual_dial_whose_claim_moved_on_is_not_placed_and_leaves_the_agent_a
     async def scenario(h: Harness) -> None:
         await h.tick()
         h.services.set_phase(1, RESERVED)
-        await h.worker.on_agent_request(
-            ManualDialRequested(
-                agent_id=1,
-                campaign_id=1,
-                lead_id=42,
-                phone_e164="+989121110000",
-                attempt=3,
-                claim_id=7,
-            )
-        )
+        await h.worker.on_agent_request(_manual_dial(1))
 
     h.run(scenario)
     assert h.carrier.originated == [] and h.leads.unplaced_given_back == []
@@ -772,16 +748,7 @@ def test_a_manual_dial_for_a_campaign_not_dialed_here_lets_the_agent_go() -> Non
     async def scenario(h: Harness) -> None:
         await h.tick()
         h.services.set_phase(1, RESERVED)
-        await h.worker.on_agent_request(
-            ManualDialRequested(
-                agent_id=1,
-                campaign_id=9,
-                lead_id=42,
-                phone_e164="+989121110000",
-                attempt=3,
-                claim_id=7,
-            )
-        )
+        await h.worker.on_agent_request(_manual_dial(1, campaign_id=9))
 
         passed = h.bus.of(ManualDialRequested)
         assert [e.passed_on for e in passed] == [1]  # round again, for the dialer holding it
