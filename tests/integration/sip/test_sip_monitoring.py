@@ -35,6 +35,10 @@ CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ = 440.0, 1000.0, 2000.0
 TONES = (CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ)
 SEGMENT_S = 3.0
 EDGE_S = 0.7  # left out at each end of a segment: the switch, the jitter buffers
+# The call stays up this long after its last segment: the dumps are placed on
+# the loop's clock by a tone's first arrival, which a loaded machine delays
+# past EDGE_S, so the last segment's window would end after the dump did.
+TAIL_S = 1.5
 CUSTOMER_NUMBER = "+989121234567"
 
 CONFIG = """poll_method epoll
@@ -176,6 +180,7 @@ async def _one_monitored_call(phones: dict[str, Phone]) -> dict[str, float]:
                 await trunk.end_monitor("cust-1", "sup-1")
             starts[segment] = loop.time()
             await asyncio.sleep(SEGMENT_S)
+        await asyncio.sleep(TAIL_S)
         await trunk.disconnect_agent("sup-1")
         await trunk.hang_up("cust-1")
         await trunk.disconnect_agent("agent-1")
@@ -276,7 +281,7 @@ async def _supervisor_drops_mid_barge(phones: dict[str, Phone]) -> dict[str, flo
         phones["supervisor"].process.terminate()
         await asyncio.wait_for(supervisor.ended.wait(), 10)
         starts["dropped"] = loop.time()
-        await asyncio.sleep(SEGMENT_S)
+        await asyncio.sleep(SEGMENT_S + TAIL_S)
         still_bridged = trunk.media_stats("cust-1")["relayed_in"]
         await trunk.hang_up("cust-1")
         await trunk.disconnect_agent("agent-1")
