@@ -3,7 +3,7 @@ the pacer's last dial level and the dialable leads left."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from callcenter.db import utcnow
 from callcenter.models import Campaign, CampaignStatus, DialLevelChange
 from callcenter.services import campaigns, hopper_feed
+
+DIALABLE_STATUS = "dialable:"
 
 
 @dataclass
@@ -62,14 +64,26 @@ def load_campaign_meta(session: Session) -> dict[int, CampaignMeta]:
     return meta
 
 
-def dialable_counts(
-    session: Session, meta: Mapping[int, CampaignMeta], now: datetime
-) -> dict[int, int]:
-    """Dialable leads left per running campaign (the hopper feed's own rule).
-    The hopper's depth lives in the dialer, which `callcenter` may not import:
+def dialable_counts(session: Session, campaign_ids: Iterable[int], now: datetime) -> dict[int, int]:
+    """Dialable leads left per campaign (the hopper feed's own rule). The
+    hopper's depth lives in the dialer, which `callcenter` may not import:
     the floor shows it as unknown until the dialer reports it."""
-    return {
-        cid: hopper_feed.count_dialable(session, cid, now=now)
-        for cid, campaign in meta.items()
-        if campaign.status == CampaignStatus.ACTIVE.value
-    }
+    return {cid: hopper_feed.count_dialable(session, cid, now=now) for cid in campaign_ids}
+
+
+def shared_dialable(
+    statuses: Mapping[str, Any], *, now: datetime, max_age_s: float
+) -> dict[int, int]:
+    """The dialable counts a web process shared (`dialable_status`) no more
+    than `max_age_s` ago, by campaign."""
+    fresh = {}
+    for key, value in statuses.items():
+        if key.startswith(DIALABLE_STATUS) and now.timestamp() - value["at"] <= max_age_s:
+            fresh[int(key.removeprefix(DIALABLE_STATUS))] = int(value["count"])
+    return fresh
+
+
+def dialable_status(campaign_id: int, count: int, *, now: datetime) -> tuple[str, dict[str, Any]]:
+    """A campaign's dialable count as a counters status, for the other web
+    processes: counting reads the campaign's leads, so one process counts."""
+    return f"{DIALABLE_STATUS}{campaign_id}", {"count": count, "at": now.timestamp()}

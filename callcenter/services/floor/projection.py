@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from callcenter import after_commit, metrics
 from callcenter.db import Database, utcnow
@@ -71,7 +72,7 @@ from callcenter.live_counters import (
     LiveCounters,
     Totals,
 )
-from callcenter.models import Call, Customer, Lead, PauseReason
+from callcenter.models import Call, CampaignStatus, Customer, Lead, PauseReason
 from callcenter.realtime.coalesce import CALLS, DELTA_EVENT, single_delta
 from callcenter.realtime.managers import publishes_together
 from callcenter.realtime.rooms import campaign_supervisors_room
@@ -79,7 +80,9 @@ from callcenter.services import callback_desk, trunk_status
 from callcenter.services.floor.campaign_meta import (
     CampaignMeta,
     dialable_counts,
+    dialable_status,
     load_campaign_meta,
+    shared_dialable,
 )
 from callcenter.services.floor.payloads import (
     STATE_SECONDS,
@@ -138,8 +141,6 @@ class LiveFloor:
     _meta: dict[int, CampaignMeta] = field(default_factory=dict)
     _pause_limits: dict[str, int | None] = field(default_factory=dict)
     _meta_at: float = 0.0
-    _dialable_at: float = -DIALABLE_SECONDS
-    _dialable: dict[int, int] = field(default_factory=dict)
     _loop_lock: threading.Lock = field(default_factory=threading.Lock)
     _tick_lock: threading.Lock = field(default_factory=threading.Lock)
     _running: bool = False
@@ -619,15 +620,23 @@ class LiveFloor:
             return
         with self.database.read_sessions() as session:
             self._meta = load_campaign_meta(session)
-            if time.monotonic() - self._dialable_at >= DIALABLE_SECONDS:
-                self._dialable = dialable_counts(session, self._meta, self.clock())
-                self._dialable_at = time.monotonic()
-            for cid, count in self._dialable.items():
-                if cid in self._meta:
-                    self._meta[cid].dialable_leads = count
+            for cid, count in self._dialable_counts(session).items():
+                self._meta[cid].dialable_leads = count
             reasons = session.execute(select(PauseReason.code, PauseReason.limit_minutes))
             self._pause_limits = {code: limit for code, limit in reasons}
         self._meta_at = time.monotonic()
+
+    def _dialable_counts(self, session: Session) -> dict[int, int]:
+        """Dialable leads per running campaign: counted by the first web
+        process to find the shared count older than DIALABLE_SECONDS (the
+        one ticking, as a rule), read from the counters by the others."""
+        now = self.clock()
+        running = [cid for cid, m in self._meta.items() if m.status == CampaignStatus.ACTIVE]
+        shared = shared_dialable(self.counters.statuses(), now=now, max_age_s=DIALABLE_SECONDS)
+        counted = dialable_counts(session, [cid for cid in running if cid not in shared], now)
+        for cid, count in counted.items():
+            self.counters.set_status(*dialable_status(cid, count, now=now))
+        return {cid: shared[cid] if cid in shared else counted[cid] for cid in running}
 
     def update_meta(self, campaign_id: int, data: Mapping[str, Any]) -> None:
         """A supervisor changed the campaign: show it from the next tick."""

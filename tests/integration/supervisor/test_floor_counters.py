@@ -1232,3 +1232,41 @@ def test_a_day_whose_totals_may_have_expired_is_read_every_time(redis_url: str) 
     assert counters.window([7], [today, old]) == {7: {"dials": 1.0}}
     redis.Redis.from_url(redis_url).delete(f"{prefix}t:{old.isoformat()}:7")  # expired
     assert counters.window([7], [today, old]) == {7: {}}
+
+
+def test_one_web_process_counts_the_dialable_leads_and_the_others_read_its_count(
+    sqlite_database: Database, redis_url: str
+) -> None:
+    """Counting reads the campaign's leads (most of a second at a million):
+    the first process to find the shared count older than DIALABLE_SECONDS
+    counts it for all of them."""
+    from callcenter.models import Campaign
+    from callcenter.services.floor.projection import DIALABLE_SECONDS
+    from tests.factories import make_customer, make_lead
+    from tests.integration.dialer.floor import ALWAYS_OPEN
+
+    site = build_floor(sqlite_database, leads=3)
+    with sqlite_database.unit_of_work() as session:
+        session.get_one(Campaign, site.campaign_id).calling_windows = ALWAYS_OPEN
+    prefix, now = f"cc:live:{uuid.uuid4().hex[:8]}:", [utcnow()]
+
+    def process() -> LiveFloor:
+        counters = RedisCounters(redis_url, prefix=prefix)
+        return LiveFloor(counters, sqlite_database, lambda *_: None, clock=lambda: now[0])
+
+    def dialable(floor: LiveFloor) -> int | None:
+        floor.refresh_meta(force=True)
+        return floor.snapshot(now[0])[site.campaign_id]["dialable_leads"]
+
+    ticking, other = process(), process()
+    assert dialable(ticking) == 3
+    with sqlite_database.unit_of_work() as session:
+        campaign = session.get_one(Campaign, site.campaign_id)
+        for _ in range(2):
+            make_lead(session, campaign, make_customer(session))
+    assert dialable(other) == 3  # the shared count: this process read no lead
+    now[0] += timedelta(seconds=DIALABLE_SECONDS + 1)
+    assert dialable(other) == 5  # stale: counted again, and shared
+    with sqlite_database.unit_of_work() as session:
+        make_lead(session, session.get_one(Campaign, site.campaign_id), make_customer(session))
+    assert dialable(ticking) == 5
