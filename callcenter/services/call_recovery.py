@@ -60,7 +60,8 @@ def recover_after_restart(
 
 
 def release_undialed_leads(session: Session, *, now: datetime, older_than: timedelta) -> int:
-    """Leads in DIALING whose claimed attempt has no calls row: back to RETRY, due now."""
+    """Leads in DIALING whose claimed attempt has no calls row: given back
+    (`give_back_undialed`)."""
     dialed = exists().where(and_(Call.lead_id == Lead.id, Call.attempt == Lead.attempts))
     stuck = list(
         session.scalars(
@@ -71,12 +72,36 @@ def release_undialed_leads(session: Session, *, now: datetime, older_than: timed
             )
         )
     )
-    released = lead_lifecycle.return_to_retry(
-        session, stuck, reason="claimed but never dialed (dialer restarted)", now=now
-    )
+    released = give_back_undialed(session, stuck, why="dialer restarted", now=now)
     if released:
         log.warning("released %d leads claimed but never dialed", released)
     return released
+
+
+def give_back_undialed(session: Session, stuck: list[Lead], *, why: str, now: datetime) -> int:
+    """Leads in DIALING whose claimed attempt was never dialed (`why`): back
+    to RETRY, due now; one an agent claimed to dial by hand from a state the
+    dialer never dials (rejected, exhausted) goes back to that state, its
+    attempt not counted, so a dialer that was away cannot make it a retry."""
+    by_hand = lead_lifecycle.claims_by_hand_from_closed(session, [lead.id for lead in stuck])
+    released = sum(
+        lead_lifecycle.give_back_unplaced(
+            session,
+            lead.id,
+            attempt=lead.attempts,
+            claim_id=by_hand[lead.id],
+            reason=f"dialed by hand but never placed ({why})",
+            now=now,
+        )
+        for lead in stuck
+        if lead.id in by_hand
+    )
+    return released + lead_lifecycle.return_to_retry(
+        session,
+        [lead for lead in stuck if lead.id not in by_hand],
+        reason=f"claimed but never dialed ({why})",
+        now=now,
+    )
 
 
 def close_stale_calls(session: Session, *, now: datetime, older_than: timedelta) -> list[str]:

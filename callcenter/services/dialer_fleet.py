@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.models import Call, Campaign, CampaignStatus, Lead
 from callcenter.models.fleet import CampaignLease, DialerProcess
-from callcenter.services import call_recovery, lead_lifecycle
+from callcenter.services import call_recovery
 from callcenter.states import CallState, LeadState
 
 log = logging.getLogger(__name__)
@@ -305,6 +305,4 @@ def _release_undialed_leads(
             )
         )
     )
-    return lead_lifecycle.return_to_retry(
-        session, stuck, reason="claimed but never dialed (dialer lost)", now=now
-    )
+    return call_recovery.give_back_undialed(session, stuck, why="dialer lost", now=now)

@@ -326,6 +326,28 @@ def give_back_unplaced(
     return True
 
 
+def claims_by_hand_from_closed(session: Session, lead_ids: Sequence[int]) -> dict[int, int]:
+    """Of these leads in DIALING, those whose claim came from a state only an
+    agent dials by hand (rejected, exhausted): their claim's id by lead."""
+    if not lead_ids:
+        return {}
+    latest = (
+        select(func.max(LeadStateChange.id).label("id"))
+        .where(LeadStateChange.lead_id.in_(lead_ids), LeadStateChange.to_state == LeadState.DIALING)
+        .group_by(LeadStateChange.lead_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(LeadStateChange.lead_id, LeadStateChange.id)
+        .join(latest, latest.c.id == LeadStateChange.id)
+        .where(LeadStateChange.from_state.in_(_DIALED_BY_HAND_ONLY))
+    )
+    return {lead_id: claim_id for lead_id, claim_id in rows}
+
+
+_DIALED_BY_HAND_ONLY = MANUALLY_DIALABLE_LEAD_STATES - DIALABLE_LEAD_STATES
+
+
 _LATEST_CHANGE = select(func.max(LeadStateChange.id))
 
 

@@ -92,3 +92,37 @@ def test_recovery_with_nothing_left_open_changes_nothing(database: Database) -> 
     with database.unit_of_work() as session:
         result = call_recovery.recover_after_restart(session, now=utcnow(), older_than=BOUND)
     assert result == call_recovery.Recovery(calls_closed=[], leads_released=0, agents_released=[])
+
+
+def test_a_lead_dialed_by_hand_from_a_closed_state_and_never_placed_goes_back_to_it(
+    database: Database,
+) -> None:
+    """An agent dialed a customer who had said no (or whom the dialer had
+    given up on); no dialer placed the call before a restart. The lead goes
+    back to its state, not to the retries the dialer would call again."""
+    five_minutes_ago = utcnow() - timedelta(minutes=5)
+    with database.unit_of_work() as session:
+        campaign = make_campaign(session)
+        claimed_from = {}
+        for state in (LeadState.REJECTED, LeadState.EXHAUSTED, LeadState.NEW):
+            lead = make_lead(session, campaign, state=state, attempts=1)
+            lead_lifecycle.claim_by_hand(
+                session, lead.id, phone="+989120000001", now=five_minutes_ago
+            )
+            claimed_from[lead.id] = state
+
+    with database.unit_of_work() as session:
+        result = call_recovery.recover_after_restart(session, now=utcnow(), older_than=BOUND)
+
+    assert result.leads_released == 3
+    with database.sessions() as session:
+        after = {
+            lead_id: (session.get_one(Lead, lead_id).state, session.get_one(Lead, lead_id).attempts)
+            for lead_id in claimed_from
+        }
+    assert sorted(after.values()) == sorted(
+        [(LeadState.REJECTED, 1), (LeadState.EXHAUSTED, 1), (LeadState.RETRY, 2)]
+    )
+    for lead_id, state in claimed_from.items():
+        if state is not LeadState.NEW:
+            assert after[lead_id][0] is state
