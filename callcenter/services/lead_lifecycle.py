@@ -594,6 +594,15 @@ _CALLBACKS = cast(Table, Callback.__table__)
 _LEAD_CHANGES = cast(Table, LeadStateChange.__table__)
 
 
+_CLAIMED_FROM = (
+    select(_LEAD_CHANGES.c.from_state)
+    .where(_LEAD_CHANGES.c.to_state == LeadState.DIALING)
+    .order_by(_LEAD_CHANGES.c.id.desc())
+    .limit(1)
+)
+"""The state a lead's latest attempt was claimed from (where its lead)."""
+
+
 def _of_its_campaign(column: Any) -> Any:
     return select(column).where(_CAMPAIGNS.c.id == _LEADS.c.campaign_id).scalar_subquery()
 
@@ -608,12 +617,15 @@ _LEAD_TO_SETTLE = (
         _LEADS.c.customer_id,
         _of_its_campaign(_CAMPAIGNS.c.max_attempts).label("max_attempts"),
         _of_its_campaign(_CAMPAIGNS.c.retry_delays_minutes).label("retry_delays"),
+        _CLAIMED_FROM.where(_LEAD_CHANGES.c.lead_id == _LEADS.c.id)
+        .scalar_subquery()
+        .label("claimed_from"),
     )
     .where(_LEADS.c.id == bindparam("lead_id"))
     .with_for_update(of=_LEADS)
 )
-"""A settle's locked read: the lead's columns it decides by and its
-campaign's rules (`_settle_by_statements`)."""
+"""A settle's locked read: the lead's columns it decides by, the state its
+attempt was claimed from, and its campaign's rules (`_settle_by_statements`)."""
 
 _LEAD_ID = bindparam("of_lead", type_=_LEADS.c.id.type)
 _CALLBACKS_CLOSED = {
@@ -665,6 +677,7 @@ def _settle_by_statements(
         return
     used = lead.attempts - lead.attempts_before_reset
     target, reason = _next_state(used, lead.max_attempts, outcome, None, None)
+    target, reason = _still_closed(lead.claimed_from, target, reason)
     advance(LEAD_TRANSITIONS, lead.state, target, subject=f"lead {lead_id}")
     next_attempt_at = None
     if target is LeadState.RETRY:
@@ -727,6 +740,9 @@ def _settle(
     assert campaign is not None
     used = lead.attempts - lead.attempts_before_reset
     target, reason = _next_state(used, campaign.max_attempts, outcome, disposition, callback_at)
+    if target is LeadState.RETRY:
+        claimed_from = session.scalar(_CLAIMED_FROM.where(_LEAD_CHANGES.c.lead_id == lead.id))
+        target, reason = _still_closed(claimed_from, target, reason)
     advance(LEAD_TRANSITIONS, lead.state, target, subject=f"lead {lead.id}")
     close_pending_callbacks(session, lead.id, answered=outcome is CallOutcome.ANSWERED)
     lead.next_attempt_at = None
@@ -881,6 +897,17 @@ def _next_state(
     if used >= max_attempts:
         return LeadState.EXHAUSTED, f"{reason}; max attempts reached"
     return LeadState.RETRY, reason
+
+
+def _still_closed(
+    claimed_from: LeadState | None, target: LeadState, reason: str
+) -> tuple[LeadState, str]:
+    """An agent's call by hand to a customer who had said no, that settled
+    nothing (no answer, no decision): the lead stays rejected, not a retry
+    the dialer would call on its own."""
+    if claimed_from is LeadState.REJECTED and target is LeadState.RETRY:
+        return LeadState.REJECTED, f"{reason}; dialed by hand, rejected before"
+    return target, reason
 
 
 def _retry_minutes(

@@ -26,7 +26,8 @@ from callcenter.models import (
     WebhookDelivery,
 )
 from callcenter.services import lead_lifecycle, webhooks
-from callcenter.states import CallOutcome, LeadState, Role
+from callcenter.services.disposition_codes import ChosenDisposition
+from callcenter.states import CallOutcome, DispositionCategory, LeadState, Role
 from tests.factories import make_campaign, make_lead, make_user
 from tests.support import statements
 
@@ -35,10 +36,16 @@ SETTLED_AT = NOW + timedelta(minutes=1)
 
 
 def _dialing_twins(
-    database: Database, *, max_attempts: int, with_callback: bool, subscribed: bool
+    database: Database,
+    *,
+    max_attempts: int,
+    with_callback: bool,
+    subscribed: bool,
+    by_hand_from: LeadState | None = None,
 ) -> tuple[int, int]:
     """Two leads of one campaign, each claimed and dialed (call `call-<id>`),
-    each with a pending callback if asked."""
+    each with a pending callback if asked; claimed by an agent's manual dial
+    from `by_hand_from` (after one attempt) when given."""
     with database.unit_of_work() as session:
         campaign = make_campaign(
             session, max_attempts=max_attempts, retry_delays_minutes={"no_answer": 45}
@@ -55,8 +62,14 @@ def _dialing_twins(
             )
         twins = []
         for _ in range(2):
-            lead = make_lead(session, campaign)
-            lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+            if by_hand_from is None:
+                lead = make_lead(session, campaign)
+                lead_lifecycle.claim_attempt(session, lead.id, now=NOW)
+            else:
+                lead = make_lead(session, campaign, state=by_hand_from, attempts=1)
+                lead_lifecycle.claim_by_hand(
+                    session, lead.id, phone=lead.customer.phone_e164, now=NOW
+                )
             session.add(_call(lead))
             if with_callback:
                 session.add(
@@ -167,6 +180,57 @@ def test_a_settle_by_statements_writes_what_the_objects_way_writes(
         assert len(written) == (2 if postgres else 4), seen
     if outcome is CallOutcome.NO_ANSWER and state is LeadState.RETRY:
         assert by_statements["lead"][2] == SETTLED_AT + timedelta(minutes=45)
+
+
+@pytest.mark.parametrize(
+    ("by_hand_from", "outcome", "state"),
+    [
+        (LeadState.REJECTED, CallOutcome.NO_ANSWER, LeadState.REJECTED),
+        (LeadState.REJECTED, CallOutcome.BUSY, LeadState.REJECTED),
+        (LeadState.REJECTED, CallOutcome.INVALID_NUMBER, LeadState.INVALID),
+        (LeadState.RETRY, CallOutcome.NO_ANSWER, LeadState.RETRY),
+    ],
+)
+def test_a_customer_who_said_no_dialed_by_hand_and_not_reached_stays_rejected(
+    database: Database, by_hand_from: LeadState, outcome: CallOutcome, state: LeadState
+) -> None:
+    """Not a retry the dialer would then call on its own, both ways of settling."""
+    fast, slow = _dialing_twins(
+        database, max_attempts=5, with_callback=False, subscribed=False, by_hand_from=by_hand_from
+    )
+    with database.unit_of_work() as session:
+        _settle(session, fast, outcome)
+    with database.unit_of_work() as session:
+        assert session.get(Lead, slow) is not None  # held: the ORM object's way
+        _settle(session, slow, outcome)
+    by_statements, by_object = _left(database, fast), _left(database, slow)
+    assert by_statements == by_object
+    assert by_statements["lead"][0] is state
+    if state is LeadState.REJECTED:
+        assert by_statements["lead"][2] is None  # no next attempt
+        assert by_statements["changes"][-1][2].endswith("dialed by hand, rejected before")
+
+
+def test_a_customer_who_said_no_and_answered_without_a_decision_stays_rejected(
+    database: Database,
+) -> None:
+    lead_id, _ = _dialing_twins(
+        database,
+        max_attempts=5,
+        with_callback=False,
+        subscribed=False,
+        by_hand_from=LeadState.REJECTED,
+    )
+    with database.unit_of_work() as session:
+        lead_lifecycle.settle_attempt(
+            session,
+            lead_id=lead_id,
+            call_id=f"call-{lead_id}",
+            outcome=CallOutcome.ANSWERED,
+            disposition=ChosenDisposition("no_decision", DispositionCategory.RETRY, None),
+            now=SETTLED_AT,
+        )
+    assert _left(database, lead_id)["lead"][0] is LeadState.REJECTED
 
 
 def test_a_lead_no_longer_dialing_is_left_as_it_is(database: Database) -> None:
