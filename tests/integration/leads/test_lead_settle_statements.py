@@ -140,6 +140,22 @@ def _left(database: Database, lead_id: int) -> dict[str, Any]:
         }
 
 
+def _settled_both_ways(
+    database: Database, twins: tuple[int, int], outcome: CallOutcome
+) -> tuple[dict[str, Any], list[str]]:
+    """The first twin settled by statements, the second through its ORM
+    object; what both left (the same, asserted) and the first's statements."""
+    fast, slow = twins
+    with database.unit_of_work() as session, statements(database) as seen:
+        _settle(session, fast, outcome)
+    with database.unit_of_work() as session:
+        assert session.get(Lead, slow) is not None  # held: the ORM object's way
+        _settle(session, slow, outcome)
+    by_statements, by_object = _left(database, fast), _left(database, slow)
+    assert by_statements == by_object
+    return by_statements, seen
+
+
 @pytest.mark.parametrize(
     ("outcome", "max_attempts", "with_callback", "state"),
     [
@@ -156,17 +172,10 @@ def test_a_settle_by_statements_writes_what_the_objects_way_writes(
     with_callback: bool,
     state: LeadState,
 ) -> None:
-    fast, slow = _dialing_twins(
+    twins = _dialing_twins(
         database, max_attempts=max_attempts, with_callback=with_callback, subscribed=True
     )
-    with database.unit_of_work() as session, statements(database) as seen:
-        _settle(session, fast, outcome)
-    with database.unit_of_work() as session:
-        assert session.get(Lead, slow) is not None  # held: the ORM object's way
-        _settle(session, slow, outcome)
-
-    by_statements, by_object = _left(database, fast), _left(database, slow)
-    assert by_statements == by_object
+    by_statements, seen = _settled_both_ways(database, twins, outcome)
     assert by_statements["lead"][0] is state
     assert by_statements["changes"][-1][:2] == (LeadState.DIALING, state)
     if with_callback:
@@ -195,16 +204,10 @@ def test_a_customer_who_said_no_dialed_by_hand_and_not_reached_stays_rejected(
     database: Database, by_hand_from: LeadState, outcome: CallOutcome, state: LeadState
 ) -> None:
     """Not a retry the dialer would then call on its own, both ways of settling."""
-    fast, slow = _dialing_twins(
+    twins = _dialing_twins(
         database, max_attempts=5, with_callback=False, subscribed=False, by_hand_from=by_hand_from
     )
-    with database.unit_of_work() as session:
-        _settle(session, fast, outcome)
-    with database.unit_of_work() as session:
-        assert session.get(Lead, slow) is not None  # held: the ORM object's way
-        _settle(session, slow, outcome)
-    by_statements, by_object = _left(database, fast), _left(database, slow)
-    assert by_statements == by_object
+    by_statements, _ = _settled_both_ways(database, twins, outcome)
     assert by_statements["lead"][0] is state
     if state is LeadState.REJECTED:
         assert by_statements["lead"][2] is None  # no next attempt
