@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,12 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.kill()
+
+
+@pytest.fixture
+def stream() -> str:
+    """A Redis stream of the test's own."""
+    return f"t:{uuid.uuid4().hex}"
 
 
 @pytest.fixture

@@ -6,41 +6,16 @@ batch as for one event: Redis down, Redis back empty."""
 from __future__ import annotations
 
 import math
-import threading
-import uuid
 from typing import Any
 
-import pytest
 from sqlalchemy.orm import sessionmaker
 
-from callcenter.bus_redis import PUBLISH_AT_ONCE, RedisStreamsEventBus
+from callcenter.bus_redis import PUBLISH_AT_ONCE
 from callcenter.events import CallAnswered, Event
 from callcenter.services.bus_outbox import publish_after_commit
+from tests.integration.faults.bus_fixtures import Recorder, stream_bus
 from tests.integration.faults.servers import PrivateRedis
 from tests.support import wait_until
-
-
-class Recorder:
-    """A handler that dedupes on the event id, as every real handler does."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.applied: list[str] = []
-        self._seen: set[str] = set()
-
-    def __call__(self, event: Event) -> None:
-        with self.lock:
-            if event.event_id not in self._seen:
-                self._seen.add(event.event_id)
-                self.applied.append(event.call_id)  # type: ignore[attr-defined]
-
-    def count(self) -> int:
-        with self.lock:
-            return len(self.applied)
-
-
-def _bus(url: str, stream: str) -> RedisStreamsEventBus:
-    return RedisStreamsEventBus(url, group="g", stream=stream, block_ms=100)
 
 
 def _answered(*names: str) -> list[Event]:
@@ -53,7 +28,7 @@ def _calls(server: PrivateRedis, command: str) -> int:
 
 
 def _applied(url: str, stream: str, count: int) -> list[str]:
-    consumer, recorder = _bus(url, stream), Recorder()
+    consumer, recorder = stream_bus(url, stream), Recorder()
     consumer.subscribe(CallAnswered.TYPE, recorder)
     consumer.start()
     try:
@@ -63,15 +38,10 @@ def _applied(url: str, stream: str, count: int) -> list[str]:
     return recorder.applied
 
 
-@pytest.fixture
-def stream() -> str:
-    return f"t:{uuid.uuid4().hex}"
-
-
 def test_a_batch_goes_in_one_round_trip_and_keeps_its_place(
     private_redis: PrivateRedis, stream: str
 ) -> None:
-    publisher = _bus(private_redis.url, stream)
+    publisher = stream_bus(private_redis.url, stream)
     publisher.publish(CallAnswered(call_id="first"))  # sets the publisher's marker up
     private_redis.client().config_resetstat()
 
@@ -95,7 +65,7 @@ def test_a_batch_goes_in_one_round_trip_and_keeps_its_place(
 def test_a_commits_bus_events_go_in_one_round_trip(
     private_redis: PrivateRedis, stream: str
 ) -> None:
-    publisher = _bus(private_redis.url, stream)
+    publisher = stream_bus(private_redis.url, stream)
     publisher.publish(CallAnswered(call_id="first"))
     private_redis.client().config_resetstat()
     session = sessionmaker()()  # no database work: only the after-commit outlet
@@ -112,10 +82,10 @@ def test_a_commits_bus_events_go_in_one_round_trip(
 def test_a_batch_published_while_redis_is_down_waits_and_goes_first(
     private_redis: PrivateRedis, stream: str
 ) -> None:
-    consumer, recorder = _bus(private_redis.url, stream), Recorder()
+    consumer, recorder = stream_bus(private_redis.url, stream), Recorder()
     consumer.subscribe(CallAnswered.TYPE, recorder)
     consumer.start()
-    publisher = _bus(private_redis.url, stream)
+    publisher = stream_bus(private_redis.url, stream)
     try:
         publisher.publish_many(_answered("before0", "before1"))
         wait_until(lambda: recorder.count() == 2, 10, "the events before the outage")
@@ -142,7 +112,7 @@ def test_a_batch_published_while_redis_is_down_waits_and_goes_first(
 def test_a_batch_after_redis_lost_its_data_goes_after_the_lost_events(
     private_redis: PrivateRedis, stream: str
 ) -> None:
-    publisher = _bus(private_redis.url, stream)
+    publisher = stream_bus(private_redis.url, stream)
     lost = [f"lost{number}" for number in range(5)]
     publisher.publish_many(_answered(*lost))  # no group yet: nobody acknowledges them
 

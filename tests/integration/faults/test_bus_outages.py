@@ -4,8 +4,6 @@ database is unreachable, an event that overtakes the one it follows."""
 
 from __future__ import annotations
 
-import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,47 +13,16 @@ from sqlalchemy.exc import OperationalError
 from callcenter.bus import NotYet
 from callcenter.bus_redis import RedisStreamsEventBus
 from callcenter.events import CallAnswered, Event
+from tests.integration.faults.bus_fixtures import Recorder, stream_bus
 from tests.integration.faults.servers import PrivateRedis
 from tests.support import wait_until
-
-
-class Recorder:
-    """A handler that dedupes on the event id, as every real handler does."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.applied: list[str] = []
-        self.deliveries = 0
-        self._seen: set[str] = set()
-
-    def __call__(self, event: Event) -> None:
-        with self.lock:
-            self.deliveries += 1
-            if event.event_id not in self._seen:
-                self._seen.add(event.event_id)
-                self.applied.append(event.call_id)  # type: ignore[attr-defined]
-
-    def count(self) -> int:
-        with self.lock:
-            return len(self.applied)
-
-
-def _bus(url: str, stream: str, *, retry_for_s: float = 120.0) -> RedisStreamsEventBus:
-    return RedisStreamsEventBus(
-        url, group="g", stream=stream, block_ms=100, retry_for_s=retry_for_s
-    )
-
-
-@pytest.fixture
-def stream() -> str:
-    return f"t:{uuid.uuid4().hex}"
 
 
 @pytest.fixture
 def consumer_and_recorder(
     private_redis: PrivateRedis, stream: str
 ) -> Iterator[tuple[RedisStreamsEventBus, Recorder]]:
-    consumer, recorder = _bus(private_redis.url, stream), Recorder()
+    consumer, recorder = stream_bus(private_redis.url, stream), Recorder()
     consumer.subscribe(CallAnswered.TYPE, recorder)
     consumer.start()
     yield consumer, recorder
@@ -68,7 +35,7 @@ def test_events_published_while_redis_is_down_wait_and_arrive_in_order(
     consumer_and_recorder: tuple[RedisStreamsEventBus, Recorder],
 ) -> None:
     _consumer, recorder = consumer_and_recorder
-    publisher = _bus(private_redis.url, stream)
+    publisher = stream_bus(private_redis.url, stream)
     names = [f"c{number}" for number in range(15)]
     for name in names[:5]:
         publisher.publish(CallAnswered(call_id=name))
@@ -89,12 +56,12 @@ def test_events_published_while_redis_is_down_wait_and_arrive_in_order(
 def test_events_redis_lost_before_anyone_read_them_are_sent_again(
     private_redis: PrivateRedis, stream: str
 ) -> None:
-    group_member = _bus(private_redis.url, stream)
+    group_member = stream_bus(private_redis.url, stream)
     group_member.subscribe(CallAnswered.TYPE, Recorder())
     group_member.start()  # the group exists, then its only member stops
     wait_until(lambda: bool(private_redis.client().exists(stream)), 10, "the group")
     group_member.stop()
-    publisher = _bus(private_redis.url, stream)
+    publisher = stream_bus(private_redis.url, stream)
     names = [f"lost{number}" for number in range(10)]
     for name in names:
         publisher.publish(CallAnswered(call_id=name))
@@ -103,7 +70,7 @@ def test_events_redis_lost_before_anyone_read_them_are_sent_again(
     wait_until(
         lambda: private_redis.client().xlen(stream) == 10, 20, "the publisher to send them again"
     )
-    consumer, recorder = _bus(private_redis.url, stream), Recorder()
+    consumer, recorder = stream_bus(private_redis.url, stream), Recorder()
     consumer.subscribe(CallAnswered.TYPE, recorder)
     consumer.start()
     try:
@@ -131,10 +98,10 @@ def test_a_handler_that_cannot_reach_its_database_gets_the_event_again_in_order(
         applied.append(name)
 
     other = Recorder()
-    consumer = _bus(private_redis.url, stream)
+    consumer = stream_bus(private_redis.url, stream)
     consumer.subscribe(CallAnswered.TYPE, database_handler)
     consumer.subscribe(CallAnswered.TYPE, other)
-    publisher = _bus(private_redis.url, stream)
+    publisher = stream_bus(private_redis.url, stream)
     names = [f"c{number}" for number in range(5)]
     for name in names:
         publisher.publish(CallAnswered(call_id=name))
@@ -163,9 +130,9 @@ def test_a_handler_out_of_time_leaves_the_event_pending(
             raise OperationalError("SELECT 1", {}, ConnectionRefusedError("server closed"))
         applied.append(name)
 
-    consumer = _bus(private_redis.url, stream, retry_for_s=0.5)
+    consumer = stream_bus(private_redis.url, stream, retry_for_s=0.5)
     consumer.subscribe(CallAnswered.TYPE, handler)
-    publisher = _bus(private_redis.url, stream)
+    publisher = stream_bus(private_redis.url, stream)
     for name in ("a", "stuck", "b"):
         publisher.publish(CallAnswered(call_id=name))
     consumer.start()
