@@ -35,6 +35,7 @@ class Outlet(Enum):
     BROWSER_DELTAS = "browser_deltas"  # realtime.push_after_commit
     BUS_EVENTS = "bus_events"  # services.bus_outbox.publish_after_commit
     DOMAIN_EVENTS = "domain_events"  # record_event, to the consumers of `subscribe`
+    USER_CHANGES = "user_changes"  # realtime.socket_users: the users sockets hold
 
 
 _ORDER = tuple(Outlet)

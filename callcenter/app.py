@@ -6,7 +6,7 @@ from datetime import timedelta
 from importlib.metadata import entry_points
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask import session as flask_session
 
 from callcenter import (
@@ -28,7 +28,7 @@ from callcenter.lead_import_worker import LeadImportWorker
 from callcenter.prometheus import observe_backlog, observe_events
 from callcenter.realtime import BROADCASTER, async_mode, client_manager, gate, wire_json
 from callcenter.realtime import sessions as socket_sessions
-from callcenter.realtime.connection import init_socketio
+from callcenter.realtime.connection import held_users, init_socketio
 from callcenter.recording_store import store_from_settings
 from callcenter.services import accounts
 from callcenter.services.accounts import LockoutPolicy
@@ -133,9 +133,20 @@ def configure_login(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
         """Every page and Socket.IO event: the user, while this login's token
-        is live (logout, deactivation, a role change or a password reset revoke it)."""
+        is live (logout, deactivation, a role change or a password reset
+        revoke it). A socket's events take the user its connect checked,
+        while nothing has changed it (`realtime.socket_users`)."""
         token = flask_session.get(LOGIN_TOKEN)
-        return accounts.signed_in_user(request_scope.session(), int(user_id), token)
+        socket_id = getattr(request, "sid", None)
+        if socket_id is None:
+            return accounts.signed_in_user(request_scope.session(), int(user_id), token)
+        held = held_users()
+        user = held.user(request_scope.session(), socket_id, int(user_id), token)
+        if user is None:
+            user = accounts.signed_in_user(request_scope.session(), int(user_id), token)
+            if user is not None:
+                held.checked_again(socket_id, token, user)
+        return user
 
 
 def configure_socketio(app: Flask, settings: Settings, database: Database) -> None:
@@ -149,6 +160,8 @@ def configure_socketio(app: Flask, settings: Settings, database: Database) -> No
     )
     socket_sessions.init_app(app)
     database.sessions.configure(info={BROADCASTER: socketio})
+    # a user changed in a read session is forgotten by the sockets too (socket_users)
+    database.read_sessions.configure(info={BROADCASTER: socketio})
     app.extensions["cc_socket_counts"] = gate.install(
         app,
         per_ip=settings.web.sockets_per_ip,

@@ -1,6 +1,7 @@
 """Socket.IO connect: refuse anonymous sockets, join the rooms the role gives;
-count the sockets this process holds (callcenter_socket_clients) and hand
-them to the sweep that closes those of revoked logins."""
+count the sockets this process holds (callcenter_socket_clients), hold each
+one's user for its later events (`socket_users`) and start the sweep that
+closes those of revoked logins."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from callcenter.auth.access import LOGIN_TOKEN
 from callcenter.extensions import socketio
 from callcenter.realtime.rooms import rooms_for
 from callcenter.realtime.session_sweep import SessionSweep
+from callcenter.realtime.socket_users import SocketUsers
 
 _starting = threading.Lock()
 
@@ -31,23 +33,31 @@ def on_connect(_auth: Any = None) -> bool:
     finally:
         request_scope.close()
     prometheus.socket_connected()
-    _sweep().add(request.sid, session.get(LOGIN_TOKEN, ""))  # type: ignore[attr-defined]
+    _start_sweep()
+    held_users().hold(request.sid, session.get(LOGIN_TOKEN, ""), current_user._get_current_object())  # type: ignore[attr-defined]
     return True
 
 
 def on_disconnect(_reason: Any = None) -> None:
     """Socket.IO calls this only for connections `on_connect` accepted."""
     prometheus.socket_disconnected()
-    _sweep().remove(request.sid)  # type: ignore[attr-defined]
+    held_users().release(request.sid)  # type: ignore[attr-defined]
 
 
-def _sweep() -> SessionSweep:
+def held_users() -> SocketUsers:
+    """The users of the sockets this process holds (on its client manager)."""
+    users: SocketUsers = socketio.server.manager.held_users
+    return users
+
+
+def _start_sweep() -> SessionSweep:
     """This app's sweep, started with its first socket."""
     with _starting:
         sweep: SessionSweep | None = current_app.extensions.get("cc_session_sweep")
         if sweep is None:
             sweep = SessionSweep(
                 current_app.extensions["cc_database"],
+                held_users(),
                 disconnect=lambda socket_id: socketio.server.disconnect(socket_id, namespace="/"),
             )
             current_app.extensions["cc_session_sweep"] = sweep

@@ -9,6 +9,7 @@ publishes wait and go to Redis in one round trip at the end, in order."""
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import Any
 from socketio import Manager, RedisManager
 
 from callcenter.realtime.coalesce import DELTA_EVENT, Coalescer, merge_delta
+from callcenter.realtime.socket_users import FORGET_METHOD, SocketUsers
 
 
 def _coalescer(manager: Any) -> Coalescer:
@@ -57,6 +59,13 @@ class CoalescingManager(Manager):
     def initialize(self) -> None:
         super().initialize()
         self.deltas = _coalescer(self)
+
+    @functools.cached_property
+    def held_users(self) -> SocketUsers:
+        return SocketUsers()
+
+    def forget_users(self, user_ids: set[int]) -> None:
+        self.held_users.forget(user_ids)
 
     def emit(
         self,
@@ -98,6 +107,8 @@ def _head_first(message: Any) -> Any:
     return {**{key: message.get(key) for key in head}, **message}
 
 
+_FORGET_HEAD = b'{"method":"%s",' % FORGET_METHOD.encode()
+
 _together = threading.local()  # .waiting: [(manager, encoded message)], None outside
 
 
@@ -137,6 +148,10 @@ class BatchingRedisManager(RedisManager):
         waiting.append((self, self.json.dumps(data)))
         return None
 
+    def forget_users(self, user_ids: set[int]) -> None:
+        """Every web process forgets these users' held rows (`socket_users`)."""
+        self._publish({"method": FORGET_METHOD, "user_ids": sorted(user_ids)})
+
     def publish_encoded(self, messages: list[str]) -> None:
         for retries_left in (1, 0):
             try:
@@ -172,15 +187,26 @@ class CoalescingRedisManager(BatchingRedisManager):
         super().initialize()
         self.deltas = _coalescer(self)
 
+    @functools.cached_property
+    def held_users(self) -> SocketUsers:
+        return SocketUsers()
+
+    def forget_users(self, user_ids: set[int]) -> None:
+        self.held_users.forget(user_ids)
+        super().forget_users(user_ids)
+
     def _listen(self) -> Iterator[Any]:
         """The queue's messages but the emits this process has no use for,
         found by their head without decoding the rest (a screen pop carries
         the customer's history): its own (the old way decoded them to find
         `host_id` its own and dropped them), and those for a room none of its
         sockets is in (dropped by `_handle_emit` once decoded). The rooms are
-        looked at as `_handle_emit` would (no greenlet runs in between)."""
+        looked at as `_handle_emit` would (no greenlet runs in between).
+        A message to forget users is acted on here (`socket_users`)."""
         for message in super()._listen():
-            if not self._unheard(message):
+            if isinstance(message, bytes) and message.startswith(_FORGET_HEAD):
+                self.held_users.forget(set(self.json.loads(message)["user_ids"]))
+            elif not self._unheard(message):
                 yield message
 
     def _unheard(self, message: Any) -> bool:

@@ -9,8 +9,9 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -130,7 +131,7 @@ more than running it."""
 
 def signed_in_user(session: Session, user_id: int, token: str | None) -> User | None:
     """The active user whose login this token is, while it is not revoked; one
-    statement, as every page and Socket.IO event asks it."""
+    statement, as every page and a socket's connect ask it."""
     if not token:
         return None
     return session.scalar(_SIGNED_IN_USER, {"user_id": user_id, "token_hash": _token_hash(token)})
@@ -155,17 +156,25 @@ def revoke_all_sessions(session: Session, user_id: int, *, because: str) -> int:
     return len(rows)
 
 
-def revoked_among(session: Session, tokens: Collection[str]) -> set[str]:
-    """Of these tokens (the sockets a web process holds), the ones no longer live."""
+_USER_KEYS = tuple(attr.key for attr in inspect(User).column_attrs)
+_LIVE_LOGINS_USERS = select(
+    UserSession.token_hash.label("cc_token_hash"),
+    *(inspect(User).columns[key].label(key) for key in _USER_KEYS),
+).join(User, User.id == UserSession.user_id)
+
+
+def users_of_live_logins(session: Session, tokens: Collection[str]) -> dict[str, dict[str, Any]]:
+    """Of these tokens (the sockets a web process holds), the live ones,
+    each with its user's columns as they are now."""
     by_hash = {_token_hash(token): token for token in tokens}
-    live = set(
-        session.scalars(
-            select(UserSession.token_hash).where(
-                UserSession.token_hash.in_(list(by_hash)), UserSession.revoked_at.is_(None)
-            )
+    rows = session.execute(
+        _LIVE_LOGINS_USERS.where(
+            UserSession.token_hash.in_(list(by_hash)),
+            UserSession.revoked_at.is_(None),
+            User.is_active.is_(True),
         )
-    )
-    return {token for digest, token in by_hash.items() if digest not in live}
+    ).mappings()
+    return {by_hash[row["cc_token_hash"]]: {key: row[key] for key in _USER_KEYS} for row in rows}
 
 
 def _token_hash(token: str) -> str:

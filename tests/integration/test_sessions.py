@@ -232,7 +232,7 @@ def test_a_sockets_events_read_its_session_copy_and_still_check_the_login_each_t
 ) -> None:
     """After its connect, a socket's events do not open the session cookie
     again (Flask-SocketIO hands them the socket's copy of it); the login in
-    that copy is still checked against the database at every event."""
+    that copy, once revoked, is refused at the next event."""
     from flask.sessions import SecureCookieSessionInterface
 
     from callcenter.extensions import socketio

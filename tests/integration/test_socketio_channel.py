@@ -159,6 +159,8 @@ def test_a_push_crosses_the_queue_and_the_socket_as_compact_utf8_json(
     deadline = time.monotonic() + 5
     while published is None and time.monotonic() < deadline:
         published = queue.get_message(timeout=1)  # None for the subscription's own reply
+        if published is not None and b'"probe"' not in published["data"]:
+            published = None  # the login's own message to forget the user's held rows
     assert published is not None
     assert "آقای محمد رضایی".encode() in published["data"]
     assert json.loads(published["data"])["data"] == [expected]
