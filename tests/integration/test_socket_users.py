@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +24,9 @@ from callcenter.models import User
 from callcenter.realtime import message_queue_options, wire_json
 from callcenter.realtime.managers import BatchingRedisManager, CoalescingRedisManager
 from callcenter.services import accounts
+from callcenter.settings import Settings
 from callcenter.states import Role
+from tests.conftest import running_app
 from tests.factories import log_in, make_user
 from tests.support import statements
 
@@ -96,14 +99,27 @@ def test_a_held_user_is_not_refreshed_by_its_own_activity_and_writes_it_once_a_s
     assert _login_reads(seen) == []
 
 
+@pytest.fixture
+def app_on_both(settings: Settings, database: Database) -> Iterator[Flask]:
+    with running_app(settings, database) as flask_app:
+        yield flask_app
+
+
 def test_the_sweep_forgets_a_user_changed_outside_the_app_and_closes_a_revoked_login(
-    app: Flask, client: FlaskClient, app_session: Session, sqlite_database: Database
+    app_on_both: Flask, database: Database
 ) -> None:
-    user, socket = _agent_socket(app, client, app_session)
-    _resumed(socket)
+    """On both databases: the sweep's fresh row equals the held one until
+    the user changes (the same types read by both ways)."""
+    app, sqlite_database = app_on_both, database
+    with database.read_sessions() as app_session:
+        user, socket = _agent_socket(app, app.test_client(), app_session)
+    sweep = app.extensions["cc_session_sweep"]
+    assert sweep.sweep() == []
+    with statements(sqlite_database) as seen:
+        _resumed(socket)
+    assert _login_reads(seen) == []  # nothing changed: still held
     with sqlite_database.engine.begin() as connection:  # no ORM: nothing is told
         connection.execute(update(User).where(User.id == user.id).values(full_name="Renamed"))
-    sweep = app.extensions["cc_session_sweep"]
     assert sweep.sweep() == []
     with statements(sqlite_database) as seen:
         _resumed(socket)
