@@ -10,10 +10,11 @@ here, with no statement. What keeps it true:
   at once and, through the Socket.IO queue, in every other web process
   (`forget_users` on the client manager). Their next event checks the
   database again, where a revoked login is refused.
-- The session sweep (every few seconds) reads the held logins' users afresh:
-  it closes the sockets of revoked logins and forgets the rows that differ,
-  so a message lost with a Redis outage, or a change made outside the app,
-  holds for one sweep at most.
+- The session sweep closes the sockets of revoked logins and deactivated
+  users every 5 s, and every minute reads the held users' rows afresh and
+  forgets those that differ: a message lost with a Redis outage, or a change
+  made outside the app, holds for 5 s at most for a revocation, a minute for
+  anything else.
 """
 
 from __future__ import annotations

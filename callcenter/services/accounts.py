@@ -156,6 +156,22 @@ def revoke_all_sessions(session: Session, user_id: int, *, because: str) -> int:
     return len(rows)
 
 
+def live_logins(session: Session, tokens: Collection[str]) -> set[str]:
+    """Of these tokens (the sockets a web process holds), the ones still
+    live: not revoked, their user active."""
+    by_hash = {_token_hash(token): token for token in tokens}
+    live = session.scalars(
+        select(UserSession.token_hash)
+        .join(User, User.id == UserSession.user_id)
+        .where(
+            UserSession.token_hash.in_(list(by_hash)),
+            UserSession.revoked_at.is_(None),
+            User.is_active.is_(True),
+        )
+    )
+    return {by_hash[digest] for digest in live}
+
+
 _USER_KEYS = tuple(attr.key for attr in inspect(User).column_attrs)
 _LIVE_LOGINS_USERS = select(
     UserSession.token_hash.label("cc_token_hash"),
