@@ -528,9 +528,9 @@ def _load_for_pop(session: Session, agent_id: int, campaign_id: int) -> None:
 def on_ended(session: Session, event: CallEnded) -> None:
     if _ended_unconnected(session, event):
         return
-    call = _call(session, event.call_id)
+    call, around = _call_to_end(session, event.call_id)
     if call.state is not CallState.ENDED:
-        _end(session, call, event)
+        _end(session, call, event, around)
     if call.connected_at is not None:  # monitoring starts on a connected call only
         call_monitoring.call_ended(session, call.id, event.occurred_at)
 
@@ -578,7 +578,41 @@ def _sip_reason(event: CallEnded) -> str | None:
     return (event.sip_reason or "")[:120] or None
 
 
-def _end(session: Session, call: Call, event: CallEnded) -> None:
+@dataclass(frozen=True)
+class AroundTheEnd:
+    """Read with a call's locked row for its end, not after it alone: whether
+    any webhook is active (`webhooks.enqueue`'s `any_active`) and the
+    campaign's wrap-up limit (the agent's screen counts it down)."""
+
+    webhooks_active: bool
+    wrap_up_limit_seconds: int
+
+
+_CALL_TO_END = (
+    select(Call, webhooks.ANY_ACTIVE, Campaign.wrap_up_limit_seconds)
+    .join(Campaign, Campaign.id == Call.campaign_id)
+    .where(Call.id == bindparam("call_id"))
+    .with_for_update(of=Call)
+    .execution_options(populate_existing=True)
+)
+
+
+def _call_to_end(session: Session, call_id: str) -> tuple[Call, AroundTheEnd | None]:
+    """`_call` with what its end reads beside it; None beside a call the
+    transaction had locked already (it is not read again)."""
+    if row_locks.held(session, Call, call_id):
+        return _call(session, call_id), None
+    row = session.execute(_CALL_TO_END, {"call_id": call_id}).first()
+    if row is None:
+        raise NotFound(N_("no such call"), details={"call_id": call_id})
+    row_locks.mark(session, Call, call_id)
+    call, webhooks_active, wrap_up_limit = row
+    return call, AroundTheEnd(bool(webhooks_active), wrap_up_limit)
+
+
+def _end(
+    session: Session, call: Call, event: CallEnded, around: AroundTheEnd | None = None
+) -> None:
     outcome = _outcome(event)
     at = event.occurred_at
     if event.agent_id is not None and call.connected_at is None:
@@ -595,13 +629,14 @@ def _end(session: Session, call: Call, event: CallEnded) -> None:
     call.sip_reason = _sip_reason(event)
     session.flush()
     if call.connected_at is not None and call.agent_id is not None:
-        _to_wrap_up(session, call, at)
+        _to_wrap_up(session, call, at, around)
     else:
         _release_unconnected(session, call, outcome, at)
-    webhooks.enqueue(session, "call.ended", webhooks.call_data(call))
+    any_active = around.webhooks_active if around else True
+    webhooks.enqueue(session, "call.ended", webhooks.call_data(call), any_active=any_active)
 
 
-def _to_wrap_up(session: Session, call: Call, at: datetime) -> None:
+def _to_wrap_up(session: Session, call: Call, at: datetime, around: AroundTheEnd | None) -> None:
     assert call.agent_id is not None
     status = agents.status_of(session, call.agent_id, lock=True)
     if status.state is AgentState.ON_CALL and status.current_call_id == call.id:
@@ -613,7 +648,11 @@ def _to_wrap_up(session: Session, call: Call, at: datetime) -> None:
             "call_id": call.id,
             "outcome": str(call.outcome),
             "ended_at": at.isoformat(),
-            "wrap_up_limit_seconds": _wrap_up_limit(session, call.campaign_id),
+            "wrap_up_limit_seconds": (
+                around.wrap_up_limit_seconds
+                if around
+                else _wrap_up_limit(session, call.campaign_id)
+            ),
         },
         room=agent_room(call.agent_id),
     )

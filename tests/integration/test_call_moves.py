@@ -28,10 +28,12 @@ from callcenter.models import (
     AgentStateChange,
     Call,
     CallStateChange,
+    Campaign,
     Lead,
     LeadStateChange,
     WebhookDelivery,
 )
+from callcenter.realtime import BROADCASTER
 from callcenter.services import agents, calls, webhooks
 from callcenter.states import (
     AgentState,
@@ -317,6 +319,60 @@ def test_an_unconnected_end_asks_for_webhooks_in_its_update(
     asked = [s.split()[0] for s in seen if "webhook_subscriptions" in s]
     assert asked == (["UPDATE", "SELECT"] if subscribed else ["UPDATE"])
     assert len(_outcome_of(database, "quiet")["webhook"]) == subscribed
+
+
+class _Broadcaster:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any]] = []
+
+    def emit(self, event: str, data: Any, *, to: str, namespace: str = "/") -> None:
+        self.sent.append((event, data))
+
+
+@pytest.mark.parametrize("subscribed", [False, True], ids=["no webhook", "a webhook"])
+def test_a_connected_end_reads_the_webhooks_and_the_wrap_up_limit_with_its_call(
+    database: Database, subscribed: bool
+) -> None:
+    """The end of a call an agent talked on reads whether a webhook is active
+    and the campaign's wrap-up limit in its locked read of the call; the
+    subscriptions are read only when one is active."""
+    floor = make_small_floor(database)
+    if subscribed:
+        _subscribed_to_call_ended(database)
+    with database.unit_of_work() as session:
+        campaign = session.get(Campaign, floor.campaign_id)
+        assert campaign is not None
+        campaign.wrap_up_limit_seconds = 45
+    _dialed(database, floor, "talked")
+    consumer = CallEventConsumer(database)
+    for event in (
+        CallRinging(call_id="talked"),
+        CallAnswered(call_id="talked"),
+        CallConnected(call_id="talked", agent_id=floor.agent_id),
+    ):
+        consumer(event)
+    broadcaster = _Broadcaster()
+    database.sessions.configure(info={BROADCASTER: broadcaster})
+    ended = CallEnded(
+        call_id="talked",
+        outcome="answered",
+        sip_status=200,
+        agent_id=floor.agent_id,
+        talk_seconds=30,
+    )
+    with statements(database) as seen:
+        consumer(ended)
+
+    assert not [s for s in seen if s.startswith("SELECT campaigns.wrap_up_limit_seconds")]
+    asked = [s.split()[0] for s in seen if "webhook_subscriptions" in s]
+    assert asked == (["SELECT", "SELECT"] if subscribed else ["SELECT"])
+    (call_read,) = [s for s in seen if "FROM calls" in s and "webhook_subscriptions" in s]
+    assert "FOR UPDATE OF calls" in call_read or database.engine.name == "sqlite"
+    assert len(_outcome_of(database, "talked")["webhook"]) == subscribed
+    pushed = [data for event, data in broadcaster.sent if event == "call_ended"]
+    assert [data["wrap_up_limit_seconds"] for data in pushed] == [45]
+    with database.sessions() as session:
+        assert agents.status_of(session, floor.agent_id).state is AgentState.WRAP_UP
 
 
 def _without_times(value: Any) -> Any:
