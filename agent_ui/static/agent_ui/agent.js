@@ -39,11 +39,13 @@
   // so any worker can take a reconnect with no sticky proxy (long-polling
   // would spread one session's requests over several workers).
   var socket = io({ transports: ["websocket"] });
+  window.ccWatchLogin(socket);
 
   function send(name, data) {
     return new Promise(function (resolve) {
       socket.timeout(10000).emit(name, data || {}, function (err, reply) {
         if (err) { toast(L.text.offline, "error"); resolve({ ok: false }); return; }
+        if (reply && reply.error === "not-logged-in") window.ccLoginEnded();
         if (reply && reply.ok === false) toast(reply.message || reply.error, "error");
         resolve(reply || { ok: false });
       });

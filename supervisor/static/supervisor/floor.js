@@ -29,6 +29,7 @@
 
   // WebSocket only, as the agent's screen: any worker can take a reconnect.
   const socket = io({ transports: ["websocket"] });
+  window.ccWatchLogin(socket);
 
   // --- helpers -----------------------------------------------------------------------------
 
