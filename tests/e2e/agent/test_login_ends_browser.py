@@ -15,17 +15,14 @@ from callcenter.models import User
 from callcenter.services import accounts
 from callcenter.states import Role
 from tests.e2e.agent.conftest import LiveFloor
-from tests.factories import TEST_PASSWORD
+from tests.e2e.site import log_in
 
 pytestmark = pytest.mark.browser
 
 
 def _screen(browser: Any, live: LiveFloor, username: str, path: str) -> Any:
     page = browser.new_context(locale="en-GB").new_page()
-    page.goto(f"{live.url}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, live.url, username)
     page.goto(f"{live.url}{path}")
     return page
 
