@@ -51,14 +51,10 @@ def _elsewhere(manager: Manager, namespace: str | None, room: Any) -> bool:
     return isinstance(room, str) and not manager.rooms.get(namespace or "/", {}).get(room)
 
 
-class CoalescingManager(Manager):
-    """In-process rooms (no Redis)."""
-
-    deltas: Coalescer | None = None
-
-    def initialize(self) -> None:
-        super().initialize()
-        self.deltas = _coalescer(self)
+class HoldsSocketUsers:
+    """A web process's manager: the users of the sockets it holds
+    (`socket_users`), forgotten here and, through the queue when there is
+    one, in the other web processes."""
 
     @functools.cached_property
     def held_users(self) -> SocketUsers:
@@ -66,6 +62,19 @@ class CoalescingManager(Manager):
 
     def forget_users(self, user_ids: set[int]) -> None:
         self.held_users.forget(user_ids)
+        publish = getattr(super(), "forget_users", None)
+        if publish is not None:
+            publish(user_ids)
+
+
+class CoalescingManager(HoldsSocketUsers, Manager):
+    """In-process rooms (no Redis)."""
+
+    deltas: Coalescer | None = None
+
+    def initialize(self) -> None:
+        super().initialize()
+        self.deltas = _coalescer(self)
 
     def emit(
         self,
@@ -177,7 +186,7 @@ class BatchingRedisManager(RedisManager):
                     )
 
 
-class CoalescingRedisManager(BatchingRedisManager):
+class CoalescingRedisManager(HoldsSocketUsers, BatchingRedisManager):
     """Rooms across processes through Redis: a delta is published as emitted
     and coalesced by each receiving process before its sockets get it."""
 
@@ -186,14 +195,6 @@ class CoalescingRedisManager(BatchingRedisManager):
     def initialize(self) -> None:
         super().initialize()
         self.deltas = _coalescer(self)
-
-    @functools.cached_property
-    def held_users(self) -> SocketUsers:
-        return SocketUsers()
-
-    def forget_users(self, user_ids: set[int]) -> None:
-        self.held_users.forget(user_ids)
-        super().forget_users(user_ids)
 
     def _listen(self) -> Iterator[Any]:
         """The queue's messages but the emits this process has no use for,

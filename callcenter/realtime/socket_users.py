@@ -36,7 +36,8 @@ from callcenter.models import User, UserSession
 FORGET_METHOD = "forget_users"
 """The Socket.IO queue's message that tells every web process to forget users."""
 
-USER_COLUMNS: tuple[str, ...] = tuple(attr.key for attr in inspect(User).column_attrs)
+USER_COLUMNS: tuple[str, ...] = tuple(column.key for column in User.__table__.columns)
+"""As the sweep reads them (`accounts.users_of_live_logins`); each is its attribute's name."""
 _ACTIVITY = "last_active_at"
 
 

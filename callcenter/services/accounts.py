@@ -9,9 +9,9 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, inspect, select
+from sqlalchemy import ColumnElement, Table, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -159,38 +159,42 @@ def revoke_all_sessions(session: Session, user_id: int, *, because: str) -> int:
 def live_logins(session: Session, tokens: Collection[str]) -> set[str]:
     """Of these tokens (the sockets a web process holds), the ones still
     live: not revoked, their user active."""
-    by_hash = {_token_hash(token): token for token in tokens}
+    by_hash = _by_hash(tokens)
     live = session.scalars(
         select(UserSession.token_hash)
         .join(User, User.id == UserSession.user_id)
-        .where(
-            UserSession.token_hash.in_(list(by_hash)),
-            UserSession.revoked_at.is_(None),
-            User.is_active.is_(True),
-        )
+        .where(*_live_among(by_hash))
     )
     return {by_hash[digest] for digest in live}
 
 
-_USER_KEYS = tuple(attr.key for attr in inspect(User).column_attrs)
 _LIVE_LOGINS_USERS = select(
-    UserSession.token_hash.label("cc_token_hash"),
-    *(inspect(User).columns[key].label(key) for key in _USER_KEYS),
+    UserSession.token_hash.label("cc_token_hash"), cast(Table, User.__table__)
 ).join(User, User.id == UserSession.user_id)
 
 
 def users_of_live_logins(session: Session, tokens: Collection[str]) -> dict[str, dict[str, Any]]:
-    """Of these tokens (the sockets a web process holds), the live ones,
-    each with its user's columns as they are now."""
-    by_hash = {_token_hash(token): token for token in tokens}
-    rows = session.execute(
-        _LIVE_LOGINS_USERS.where(
-            UserSession.token_hash.in_(list(by_hash)),
-            UserSession.revoked_at.is_(None),
-            User.is_active.is_(True),
-        )
-    ).mappings()
-    return {by_hash[row["cc_token_hash"]]: {key: row[key] for key in _USER_KEYS} for row in rows}
+    """`live_logins`, each with its user's columns as they are now."""
+    by_hash = _by_hash(tokens)
+    rows = session.execute(_LIVE_LOGINS_USERS.where(*_live_among(by_hash))).mappings()
+    return {
+        by_hash[row["cc_token_hash"]]: {
+            key: value for key, value in row.items() if key != "cc_token_hash"
+        }
+        for row in rows
+    }
+
+
+def _by_hash(tokens: Collection[str]) -> dict[str, str]:
+    return {_token_hash(token): token for token in tokens}
+
+
+def _live_among(by_hash: dict[str, str]) -> tuple[ColumnElement[bool], ...]:
+    return (
+        UserSession.token_hash.in_(list(by_hash)),
+        UserSession.revoked_at.is_(None),
+        User.is_active.is_(True),
+    )
 
 
 def _token_hash(token: str) -> str:

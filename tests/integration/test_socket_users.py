@@ -110,26 +110,26 @@ def test_the_sweep_forgets_a_user_changed_outside_the_app_and_closes_a_revoked_l
 ) -> None:
     """On both databases: the sweep's fresh row equals the held one until
     the user changes (the same types read by both ways)."""
-    app, sqlite_database = app_on_both, database
+    app = app_on_both
     with database.read_sessions() as app_session:
         user, socket = _agent_socket(app, app.test_client(), app_session)
     sweep = app.extensions["cc_session_sweep"]
     assert sweep.sweep(refresh=True) == []
-    with statements(sqlite_database) as seen:
+    with statements(database) as seen:
         _resumed(socket)
     assert _login_reads(seen) == []  # nothing changed: still held
-    with sqlite_database.engine.begin() as connection:  # no ORM: nothing is told
+    with database.engine.begin() as connection:  # no ORM: nothing is told
         connection.execute(update(User).where(User.id == user.id).values(full_name="Renamed"))
     assert sweep.sweep(refresh=False) == []
-    with statements(sqlite_database) as seen:
+    with statements(database) as seen:
         _resumed(socket)
     assert _login_reads(seen) == []  # a sweep between the minutes reads the logins alone
     assert sweep.sweep(refresh=True) == []
-    with statements(sqlite_database) as seen:
+    with statements(database) as seen:
         _resumed(socket)
     assert len(_login_reads(seen)) == 1
 
-    with sqlite_database.engine.begin() as connection:
+    with database.engine.begin() as connection:
         connection.execute(update(User).where(User.id == user.id).values(is_active=False))
     assert len(sweep.sweep(refresh=False)) == 1
     assert not socket.is_connected()
