@@ -102,6 +102,19 @@ async def registered_phone(
     return phone
 
 
+async def after_media(phone: BrowserPhone, packets: int, limit_s: float = 10.0) -> None:
+    """Until the browser has received `packets` RTP packets, or `limit_s`: on
+    a loaded machine ICE (a TURN relay most) can take seconds, and a fixed
+    wait then measured the first moment of the audio, or none of it. The
+    assertions after say what did arrive."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        inbound = (await phone.stats()).get("inbound") or {}
+        if inbound.get("packetsReceived", 0) >= packets:
+            return
+        await asyncio.sleep(0.1)
+
+
 def decoded_once_closed(customer: Customer, limit_s: float = 10.0) -> list[int]:
     """What the customer's phone decoded; its WAV header is complete once the
     call is torn down."""
@@ -133,7 +146,7 @@ def test_agent_and_customer_hear_each_other_through_rtpengine(
                 dialed = time.monotonic()
                 legs = await bridge_agent_and_customer(trunk, relay, "1")
                 setup_s = time.monotonic() - dialed
-                await asyncio.sleep(3)
+                await after_media(phone, 150)
                 heard, stats = await phone.dominant(), await phone.stats()
                 await trunk.hang_up(legs.call_id)
                 await asyncio.wait_for(legs.customer.ended.wait(), 10)
@@ -375,7 +388,7 @@ def test_a_remote_agent_through_turn(
             phone = await registered_phone(browser, harness_url, relay, pc_config=ice)
             async with running_trunk(network, customer) as trunk:
                 legs = await bridge_agent_and_customer(trunk, relay, "6")
-                await asyncio.sleep(3)
+                await after_media(phone, 150)
                 heard, stats = await phone.dominant(), await phone.stats()
                 from_agent = trunk.media_stats(legs.agent_leg)["received"]
                 await trunk.hang_up(legs.call_id)
@@ -403,7 +416,7 @@ def test_the_phone_over_secure_websocket(
             phone = await registered_phone(browser, harness_url, relay, ws_url=relay.wss_url)
             async with running_trunk(network, customer) as trunk:
                 legs = await bridge_agent_and_customer(trunk, relay, "7")
-                await asyncio.sleep(2)
+                await after_media(phone, 100)
                 heard, stats = await phone.dominant(), await phone.stats()
                 from_agent = trunk.media_stats(legs.agent_leg)["received"]
                 await trunk.hang_up(legs.call_id)
