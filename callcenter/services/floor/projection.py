@@ -252,8 +252,7 @@ class LiveFloor:
             return
         day = self.local_day(event.occurred_at)
         inbound = event.direction == CallDirection.INBOUND
-        dial = Count(Fact.DIALED, {"inbound" if inbound else "dials": 1})
-        self.counters.count_once(day, event.campaign_id, event.call_id, [dial])
+        self.counters.count_once(day, event.campaign_id, event.call_id, [_dial(inbound)])
         call = {
             "call_id": event.call_id,
             "campaign_id": event.campaign_id,
@@ -272,11 +271,31 @@ class LiveFloor:
             return  # its call.ended was applied first (another consumer): not live
         self._emit_call(call)
 
+    def _before_its_dialing(self, event: Event) -> dict[str, Any] | None:
+        """The live row for a ringing, answer or connect applied before its
+        call.dialing (consumers in several processes apply a call's events in
+        any order): from the row the dialer wrote before dialing, with the dial
+        counted, and made live under the mark the dialing claims, so the late
+        dialing neither writes over it nor counts the dial again. None when
+        the call ended meanwhile."""
+        call = self._unseen(event.call_id)
+        if call is None:
+            return None
+        inbound = bool(call["inbound"])
+        self.counters.count_once(_day(call), call["campaign_id"], event.call_id, [_dial(inbound)])
+        if self.counters.claim_and_set_call(
+            _dialing_or_ended_mark(event.call_id), event.call_id, call
+        ):
+            return call
+        return self.counters.get_call(event.call_id)  # the dialing came first, or the end
+
     def _ringing(self, event: CallRinging, call: dict[str, Any] | None) -> None:
+        call = call or self._before_its_dialing(event)
         if call is not None:
             self._move(event.call_id, CallState.RINGING, "ringing_at", event.occurred_at, call)
 
     def _answered(self, event: CallAnswered, call: dict[str, Any] | None) -> None:
+        call = call or self._before_its_dialing(event)
         if call is None:
             return
         # Counted already: by a rebuild that read the committed answer, or at
@@ -289,6 +308,7 @@ class LiveFloor:
             self.counters.count_once(_day(call), call["campaign_id"], event.call_id, [answer])
 
     def _connected(self, event: CallConnected, call: dict[str, Any] | None) -> None:
+        call = call or self._before_its_dialing(event)
         if call is None or call.get("connected_at"):
             return  # not live, or a rebuild that read the committed connect counted it
         call["agent_id"] = event.agent_id
@@ -323,7 +343,7 @@ class LiveFloor:
         event finds no live call and counts nothing), and a call.dialing
         applied after this one finds the mark (claimed with the event, before
         `live` was read) and shows no call."""
-        call = live or self._ended_unseen(event)
+        call = live or self._unseen(event.call_id)
         if call is None:
             return
         counts = self._end_counts(event, call)
@@ -374,19 +394,19 @@ class LiveFloor:
         counts.append(Count(Fact.ENDED, deltas, agent_deltas))
         return counts
 
-    def _ended_unseen(self, event: CallEnded) -> dict[str, Any] | None:
+    def _unseen(self, call_id: str) -> dict[str, Any] | None:
         """The live record of a call whose call.dialing is not applied yet."""
         with self.database.read_sessions() as session:
             row = session.execute(
                 select(Call.campaign_id, Call.lead_id, Call.dialed_at, Call.direction).where(
-                    Call.id == event.call_id
+                    Call.id == call_id
                 )
             ).first()
         if row is None:
             return None
         campaign_id, lead_id, dialed_at, direction = row
         return {
-            "call_id": event.call_id,
+            "call_id": call_id,
             "campaign_id": campaign_id,
             "lead_id": lead_id,
             "day": self.local_day(dialed_at).isoformat(),
@@ -811,6 +831,10 @@ def _claims(items: Sequence[Any]) -> dict[int, Claim] | None:
             return None
     rows = {(claim.live, claim.key) for claim in claims.values()}
     return claims if claims and len(rows) == len(claims) else None
+
+
+def _dial(inbound: bool) -> Count:
+    return Count(Fact.DIALED, {"inbound" if inbound else "dials": 1})
 
 
 def _dialing_or_ended_mark(call_id: str) -> str:

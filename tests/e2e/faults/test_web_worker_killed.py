@@ -189,7 +189,8 @@ def test_browsers_come_back_to_the_same_call_and_step_after_a_worker_is_killed(
     supervisor.context.set_offline(False)
     supervisor.wait_for_selector('#conn[data-state="up"]', timeout=30000)
     wait_for_floor_step(supervisor, 4)
-    assert "Nina Karimi" in floor_row(supervisor)[2]
+    row = floor_row(supervisor)
+    assert "Nina Karimi" in row[2], row
     assert supervisor.evaluate("window.ccBeforeTheFault") is True
 
     # Both sockets are in their rooms again on the new workers: the next step

@@ -453,6 +453,60 @@ def test_a_call_whose_end_is_counted_before_its_start_is_counted_once_and_not_le
     assert floor.counters.get_call("c-late") is None
 
 
+def test_a_call_connected_before_its_dialing_is_applied_shows_live_with_its_agent(
+    app: Flask, sqlite_database: Database, floor: LiveFloor
+) -> None:
+    """Consumers in several processes apply a call's events in any order: a
+    read holding the call.dialing may wait for company while another process
+    applies the connect at once. The floor shows the call connected to its
+    agent from the connect on (it showed it dialing, with no agent, until the
+    end), and the late dialing neither hides that nor counts a second dial."""
+    from callcenter.events import CallAnswered, CallConnected, CallDialing
+    from callcenter.models import Lead
+    from callcenter.services import agents, calls, lead_lifecycle
+
+    site = build_floor(sqlite_database, leads=1)
+    agent_id = site.agent_ids[0]
+    floor.ensure_built(floor.local_day(utcnow()))
+    with sqlite_database.unit_of_work() as session:
+        lead_id = session.scalars(select(Lead.id).where(Lead.campaign_id == site.campaign_id)).one()
+        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
+        agents.go_ready(session, agent_id)
+        lead_lifecycle.claim_attempt(session, lead_id, now=utcnow())
+        calls.open_call(
+            session,
+            call_id="c-early",
+            campaign_id=site.campaign_id,
+            lead_id=lead_id,
+            attempt=1,
+            agent_id=None,
+            dialer_id="d1",
+            at=utcnow(),
+        )
+    bus = app.extensions["cc_bus"]
+    for event in (
+        CallAnswered(call_id="c-early"),
+        CallConnected(call_id="c-early", agent_id=agent_id),
+    ):
+        bus.publish(event)
+        assert bus.wait_until_idle(10)
+    shown = floor.counters.get_call("c-early")
+    assert shown is not None
+    assert (shown["state"], shown["agent_id"]) == ("connected", agent_id)
+    assert shown["customer"]
+
+    dialing = CallDialing(
+        call_id="c-early", campaign_id=site.campaign_id, lead_id=lead_id, attempt=1
+    )
+    bus.publish(dialing)
+    assert bus.wait_until_idle(10)
+    shown = floor.counters.get_call("c-early")
+    assert shown is not None
+    assert (shown["state"], shown["agent_id"]) == ("connected", agent_id)
+    totals = floor.counters.totals(floor.local_day(dialing.occurred_at))[site.campaign_id]
+    assert (totals["dials"], totals["live_answers"], totals["contacts"]) == (1, 1, 1)
+
+
 def test_a_dial_the_rebuild_counted_from_its_prewritten_row_is_not_counted_again(
     app: Flask, sqlite_database: Database, floor: LiveFloor
 ) -> None:
