@@ -271,31 +271,29 @@ class LiveFloor:
             return  # its call.ended was applied first (another consumer): not live
         self._emit_call(call)
 
-    def _before_its_dialing(self, event: Event) -> dict[str, Any] | None:
+    def _before_its_dialing(self, call_id: str) -> dict[str, Any] | None:
         """The live row for a ringing, answer or connect applied before its
         call.dialing (consumers in several processes apply a call's events in
         any order): from the row the dialer wrote before dialing, with the dial
         counted, and made live under the mark the dialing claims, so the late
         dialing neither writes over it nor counts the dial again. None when
         the call ended meanwhile."""
-        call = self._unseen(event.call_id)
+        call = self._unseen(call_id)
         if call is None:
             return None
         inbound = bool(call["inbound"])
-        self.counters.count_once(_day(call), call["campaign_id"], event.call_id, [_dial(inbound)])
-        if self.counters.claim_and_set_call(
-            _dialing_or_ended_mark(event.call_id), event.call_id, call
-        ):
+        self.counters.count_once(_day(call), call["campaign_id"], call_id, [_dial(inbound)])
+        if self.counters.claim_and_set_call(_dialing_or_ended_mark(call_id), call_id, call):
             return call
-        return self.counters.get_call(event.call_id)  # the dialing came first, or the end
+        return self.counters.get_call(call_id)  # the dialing came first, or the end
 
     def _ringing(self, event: CallRinging, call: dict[str, Any] | None) -> None:
-        call = call or self._before_its_dialing(event)
+        call = call or self._before_its_dialing(event.call_id)
         if call is not None:
             self._move(event.call_id, CallState.RINGING, "ringing_at", event.occurred_at, call)
 
     def _answered(self, event: CallAnswered, call: dict[str, Any] | None) -> None:
-        call = call or self._before_its_dialing(event)
+        call = call or self._before_its_dialing(event.call_id)
         if call is None:
             return
         # Counted already: by a rebuild that read the committed answer, or at
@@ -308,7 +306,7 @@ class LiveFloor:
             self.counters.count_once(_day(call), call["campaign_id"], event.call_id, [answer])
 
     def _connected(self, event: CallConnected, call: dict[str, Any] | None) -> None:
-        call = call or self._before_its_dialing(event)
+        call = call or self._before_its_dialing(event.call_id)
         if call is None or call.get("connected_at"):
             return  # not live, or a rebuild that read the committed connect counted it
         call["agent_id"] = event.agent_id
