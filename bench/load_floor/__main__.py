@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from bench.load_floor import checks, floor_data, gather, profile, report
 from bench.load_floor.sampler import Sampler
@@ -220,12 +220,17 @@ def main() -> None:
         )
         env["CC_WEB__APPLIES_EVENTS"] = "true" if args.web_applies_events else "false"
         env.update(setting.split("=", 1) for setting in args.setting)
-        database_name = database_url.rsplit("/", 1)[1]
+        database_name = make_url(database_url).database
+        # the server's own database, on the same address (a TCP port or a
+        # Unix socket's directory, ?host=...)
+        server_database = make_url(args.postgres).set(database="postgres")
         floor = Floor(
             args=args,
             data=data,
             topology=Topology(workdir, env),
-            sampler=Sampler(redis_url, f"{args.postgres}/postgres", database_name),
+            sampler=Sampler(
+                redis_url, server_database.render_as_string(hide_password=False), database_name
+            ),
             database=database,
             redis_url=redis_url,
         )
