@@ -5,6 +5,7 @@
   pushes it (call changes go out as coalesced deltas);
 - `payloads`: what the floor sends (a campaign's snapshot and rates, the
   rows of calls and abandons);
+- `sent_totals`: which agents' day totals a tick sends (those that changed);
 - `campaign_meta`: each campaign's settings, dial level and dialable leads;
 - `rebuild`: the same counters computed from the database (after a restart,
   at the first event of a day);

@@ -99,6 +99,7 @@ from callcenter.services.floor.rebuild import (
     rebuild_counters_from_db,
     rebuild_live_from_db,
 )
+from callcenter.services.floor.sent_totals import SentAgentTotals
 from callcenter.services.recent_calls import recent_calls
 from callcenter.states import (
     CALL_TRANSITIONS,
@@ -147,6 +148,7 @@ class LiveFloor:
     _stale: bool = False  # a count was lost (Redis unreachable): rebuild when it is back
     _callbacks_at: float = -CALLBACKS_SECONDS
     _recent_seen: dict[int, Any] = field(default_factory=dict)
+    _totals_sent: SentAgentTotals = field(default_factory=SentAgentTotals)
     # a commit's pushes, held until its counts are written (`_committed`)
     _held: threading.local = field(default_factory=threading.local)
 
@@ -734,6 +736,7 @@ class LiveFloor:
         the order they were made), as do the overdue callbacks'."""
         self.refresh_meta()
         snapshots = self.snapshot()
+        self._totals_sent.keep_changed(snapshots)
         recent = self.changed_recent_calls()
         with publishes_together():
             for cid, payload in snapshots.items():
@@ -765,6 +768,8 @@ class LiveFloor:
                 with self._tick_lock:
                     if self._running and self.counters.lead(TICK_SECONDS * 0.9):
                         self.tick()
+                    else:
+                        self._totals_sent.forget()
             except Exception:
                 log.exception("live floor snapshot failed")
             socketio.sleep(max(0.0, TICK_SECONDS - (time.monotonic() - started)))
