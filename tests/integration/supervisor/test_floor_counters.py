@@ -34,7 +34,7 @@ from callcenter.services.floor.rebuild import rebuild_counters_from_db, totals_f
 from callcenter.services.floor.wiring import live_floor_of
 from callcenter.services.reports.agents import agents_report
 from callcenter.services.reports.filters import ReportFilters
-from tests.integration.supervisor.busy_hour import BusyHour, build_floor
+from tests.integration.supervisor.busy_hour import BusyHour, Floor, build_floor
 
 COUNTS = ("dials", "live_answers", "contacts", "abandoned", "appointments", "connected_sl")
 SECONDS = ("connect_wait_s", "talk_s", "wrap_up_s", "t_ready", "t_on_call", "t_wrap_up")
@@ -414,27 +414,8 @@ def test_a_call_whose_end_is_counted_before_its_start_is_counted_once_and_not_le
     """Consumers in several processes apply a call's events in any order; the
     dialer wrote the calls row before dialing."""
     from callcenter.events import CallAnswered, CallConnected, CallDialing, CallEnded
-    from callcenter.models import Lead
-    from callcenter.services import agents, calls, lead_lifecycle
 
-    site = build_floor(sqlite_database, leads=1)
-    agent_id = site.agent_ids[0]
-    floor.ensure_built(floor.local_day(utcnow()))  # today's numbers exist before the call
-    with sqlite_database.unit_of_work() as session:
-        lead_id = session.scalars(select(Lead.id).where(Lead.campaign_id == site.campaign_id)).one()
-        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
-        agents.go_ready(session, agent_id)
-        lead_lifecycle.claim_attempt(session, lead_id, now=utcnow())
-        calls.open_call(
-            session,
-            call_id="c-late",
-            campaign_id=site.campaign_id,
-            lead_id=lead_id,
-            attempt=1,
-            agent_id=None,
-            dialer_id="d1",
-            at=utcnow(),
-        )
+    site, agent_id, lead_id = _call_opened_for_a_ready_agent(sqlite_database, floor, "c-late")
     dialing = CallDialing(
         call_id="c-late", campaign_id=site.campaign_id, lead_id=lead_id, attempt=1
     )
@@ -462,27 +443,8 @@ def test_a_call_connected_before_its_dialing_is_applied_shows_live_with_its_agen
     agent from the connect on (it showed it dialing, with no agent, until the
     end), and the late dialing neither hides that nor counts a second dial."""
     from callcenter.events import CallAnswered, CallConnected, CallDialing
-    from callcenter.models import Lead
-    from callcenter.services import agents, calls, lead_lifecycle
 
-    site = build_floor(sqlite_database, leads=1)
-    agent_id = site.agent_ids[0]
-    floor.ensure_built(floor.local_day(utcnow()))
-    with sqlite_database.unit_of_work() as session:
-        lead_id = session.scalars(select(Lead.id).where(Lead.campaign_id == site.campaign_id)).one()
-        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
-        agents.go_ready(session, agent_id)
-        lead_lifecycle.claim_attempt(session, lead_id, now=utcnow())
-        calls.open_call(
-            session,
-            call_id="c-early",
-            campaign_id=site.campaign_id,
-            lead_id=lead_id,
-            attempt=1,
-            agent_id=None,
-            dialer_id="d1",
-            at=utcnow(),
-        )
+    site, agent_id, lead_id = _call_opened_for_a_ready_agent(sqlite_database, floor, "c-early")
     bus = app.extensions["cc_bus"]
     for event in (
         CallAnswered(call_id="c-early"),
@@ -641,6 +603,36 @@ def test_an_answer_the_rebuild_counted_is_not_counted_again(
         db, _ = totals_from_db(session, day, tz=floor.tz)
     assert db[site.campaign_id]["live_answers"] == 1
     assert shared.totals(day)[site.campaign_id]["live_answers"] == 1
+
+
+def _call_opened_for_a_ready_agent(
+    database: Database, floor: LiveFloor, call_id: str
+) -> tuple[Floor, int, int]:
+    """A campaign with one lead, its agent ready, and the calls row the dialer
+    writes before dialing (no event applied yet); today's numbers exist
+    before the call. Returns the site, the agent's and the lead's ids."""
+    from callcenter.models import Lead
+    from callcenter.services import agents, calls, lead_lifecycle
+
+    site = build_floor(database, leads=1)
+    agent_id = site.agent_ids[0]
+    floor.ensure_built(floor.local_day(utcnow()))
+    with database.unit_of_work() as session:
+        lead_id = session.scalars(select(Lead.id).where(Lead.campaign_id == site.campaign_id)).one()
+        agents.join_campaign(session, agent_id, site.campaign_id, "sip:1@pbx")
+        agents.go_ready(session, agent_id)
+        lead_lifecycle.claim_attempt(session, lead_id, now=utcnow())
+        calls.open_call(
+            session,
+            call_id=call_id,
+            campaign_id=site.campaign_id,
+            lead_id=lead_id,
+            attempt=1,
+            agent_id=None,
+            dialer_id="d1",
+            at=utcnow(),
+        )
+    return site, agent_id, lead_id
 
 
 def _answered_call(app: Flask, database: Database, call_id: str) -> tuple[int, int]:
