@@ -66,15 +66,15 @@ class SocketUsers:
     ) -> User | None:
         """The socket's user, in `session` as if read there; None when it is
         not held (a new socket, a forgotten user): ask the database."""
-        held = self._held.get(socket_id)
-        if held is None or held.token != token or held.user is None:
-            return None
-        if held.user["id"] != user_id:
+        with self._lock:  # `forget` and `refresh` drop a held row from other threads
+            held = self._held.get(socket_id)
+            columns = held.user if held is not None and held.token == token else None
+        if columns is None or columns["id"] != user_id:
             return None
         in_session = session.identity_map.get(identity_key(User, user_id))
         if in_session is not None:
             return in_session
-        user = User(**held.user)
+        user = User(**columns)
         make_transient_to_detached(user)
         session.add(user)
         return user
